@@ -1,0 +1,45 @@
+import {createReadStream, mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {onEveryNode} from '../concurrency.js';
+import type {DockerCli} from '../docker/cli.js';
+import {shellCommand} from '../shell.js';
+import type {SshPool} from '../ssh/pool.js';
+
+/**
+ * `kind load docker-image`, over SSH: nodes that cannot pull (no registry,
+ * rate limits) get images from this machine's engine. The image is saved
+ * once, then streamed into `docker load` on every node that lacks it.
+ */
+export async function sideLoadImage(
+	docker: DockerCli,
+	ssh: SshPool,
+	nodes: ReadonlyArray<{name: string}>,
+	image: {tag: string; id: string},
+	options: {signal?: AbortSignal; onProgress?: (node: string, message: string) => void; limit?: number} = {},
+): Promise<{loaded: string[]; present: string[]}> {
+	const {signal} = options;
+	const idCommand = `${shellCommand(['docker', 'image', 'inspect', '--format', '{{.Id}}', image.tag])} 2>/dev/null || true`;
+	const missing: string[] = [];
+	const present: string[] = [];
+	await onEveryNode('checking images', nodes, async node => {
+		const connection = await ssh.get(node.name, signal);
+		const id = (await connection.exec(idCommand, {signal})).stdout.trim();
+		(id === image.id ? present : missing).push(node.name);
+	}, {signal});
+	if (missing.length === 0) return {loaded: [], present};
+
+	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-image-'));
+	const archive = path.join(folder, 'image.tar');
+	try {
+		await docker.run(['save', '-o', archive, image.tag], {signal});
+		await onEveryNode('loading images', missing.map(name => ({name})), async node => {
+			options.onProgress?.(node.name, `loading ${image.tag}`);
+			const connection = await ssh.get(node.name, signal);
+			await connection.run('docker load -q', {stdin: createReadStream(archive), signal});
+		}, {signal, limit: options.limit ?? 4});
+	} finally {
+		rmSync(folder, {recursive: true, force: true});
+	}
+	return {loaded: missing, present};
+}

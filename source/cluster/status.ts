@@ -1,0 +1,86 @@
+import {errorInfo, type ErrorInfo} from '../errors.js';
+import type {MachineStatus, Provider} from '../providers/types.js';
+import {SshConnection} from '../ssh/connection.js';
+import type {ClusterSpec} from '../spec.js';
+import type {Journal} from '../store/journal.js';
+import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
+import {sshTarget} from './targets.js';
+
+export interface NodeStatus {
+	name: string;
+	role: 'manager' | 'worker';
+	/** `ready`, `down`, … as Swarm reports it; the machine's state when it is not running. */
+	state: string;
+	publicAddress: string | null;
+	privateAddress: string | null;
+	machine: MachineStatus | 'missing';
+	hostKeyFingerprint: string;
+}
+
+export interface ClusterStatus {
+	cluster: string;
+	provider: string;
+	/** The journal's word for the last run: creating, ready, failed, … */
+	state: string;
+	nodes: NodeStatus[];
+	swarm: {managers: number; workers: number; ready: number} | null;
+	errors: ErrorInfo[];
+}
+
+/**
+ * What is true now, asked of the provider (machines) and of a manager over
+ * SSH (swarm membership), never only from the journal.
+ */
+export async function collectStatus(input: {spec: ClusterSpec; journal: Readonly<Journal>; provider: Provider; privateKey?: string; signal?: AbortSignal}): Promise<ClusterStatus> {
+	const {spec, journal, provider, signal} = input;
+	const errors: ErrorInfo[] = [];
+	const machines = await provider.listMachines({spec, owner: journal.owner, signal});
+	const byName = new Map(machines.map(m => [m.name, m]));
+
+	let members: SwarmNode[] | undefined;
+	if (input.privateKey) {
+		const managers = journal.nodes.filter(n => n.role === 'manager' && byName.get(n.name)?.status === 'running' && n.ssh);
+		for (const manager of managers) {
+			try {
+				const connection = await SshConnection.connect(sshTarget(journal, manager.name, input.privateKey), {signal, timeoutMs: 8_000});
+				try {
+					members = parseJsonLines<SwarmNode>(await connection.run(nodeListCommand, {signal}));
+				} finally {
+					connection.close();
+				}
+				break;
+			} catch (error) {
+				errors.push(errorInfo(error));
+			}
+		}
+		if (members) errors.length = 0;
+	}
+
+	const nodes: NodeStatus[] = journal.nodes.map(record => {
+		const machine = byName.get(record.name);
+		const member = members?.find(m => m.ID === record.swarmNodeId) ?? members?.find(m => m.Hostname === record.name && m.Status === 'Ready');
+		let state: string;
+		if (!machine) state = 'missing';
+		else if (machine.status !== 'running') state = machine.status;
+		else if (!members) state = 'unknown';
+		else if (!member) state = 'not-joined';
+		else state = member.Status.toLowerCase();
+		return {
+			name: record.name,
+			role: record.role,
+			state,
+			publicAddress: machine?.publicAddress ?? record.publicAddress ?? null,
+			privateAddress: machine?.privateAddress ?? record.privateAddress ?? null,
+			machine: machine?.status ?? 'missing',
+			hostKeyFingerprint: record.hostKey.fingerprint,
+		};
+	});
+	const swarm = members
+		? {
+			managers: members.filter(isManager).length,
+			workers: members.filter(m => !isManager(m)).length,
+			ready: members.filter(m => m.Status === 'Ready').length,
+		}
+		: null;
+	return {cluster: spec.name, provider: spec.provider, state: journal.state, nodes, swarm, errors};
+}

@@ -1,0 +1,62 @@
+import {existsSync, readFileSync} from 'node:fs';
+import {collectStatus, type ClusterStatus} from '../cluster/status.js';
+import {DockerCli} from '../docker/cli.js';
+import {InputError} from '../errors.js';
+import type {CommandIO} from '../main.js';
+import {swarmbeeHome} from '../paths.js';
+import {createProvider} from '../providers/index.js';
+import {formatError, formatTable} from '../render/format.js';
+import {ClusterStore} from '../store/cluster-store.js';
+
+export interface StatusOptions {
+	name: string;
+	once: boolean;
+	json: boolean;
+}
+
+/**
+ *     demo (local): ready
+ *     NODE         ROLE     STATE  PUBLIC        PRIVATE
+ *     queenbee     manager  ready  10.100.3.10   10.101.7.10
+ *     workerbee-1  worker   ready  10.100.3.11   10.101.7.11
+ *     swarm: 1 manager, 1 worker, 2 of 2 Ready
+ */
+export function formatStatus(status: ClusterStatus): string[] {
+	const lines = [`${status.cluster} (${status.provider}): ${status.state}`];
+	lines.push(...formatTable([
+		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
+		...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
+	]));
+	if (status.swarm) {
+		const s = status.swarm;
+		lines.push(`swarm: ${s.managers} manager${s.managers === 1 ? '' : 's'}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${s.ready} of ${s.managers + s.workers} Ready`);
+	} else {
+		lines.push('swarm: no manager answered');
+	}
+	for (const error of status.errors) lines.push(...formatError(error));
+	return lines;
+}
+
+export async function loadCluster(name: string, io: CommandIO) {
+	const store = new ClusterStore(swarmbeeHome(io.env));
+	const spec = store.loadSpec(name);
+	const journal = store.loadJournal(name);
+	if (!spec || !journal) {
+		const known = store.list().map(c => c.name);
+		throw new InputError(`there is no cluster named ${name} in ${store.home}`, {
+			nextSteps: [known.length > 0 ? `known clusters: ${known.join(', ')}` : `create one: swarmbee up ${name}`, 'or set SWARMBEE_HOME to the folder that holds it'],
+		});
+	}
+	const paths = store.paths(name);
+	const privateKey = existsSync(paths.clusterKey) ? readFileSync(paths.clusterKey, 'utf8') : undefined;
+	return {store, spec, journal, paths, privateKey};
+}
+
+export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
+	const {spec, journal, privateKey} = await loadCluster(options.name, io);
+	const provider = createProvider(spec, new DockerCli());
+	const status = await collectStatus({spec, journal, provider, privateKey});
+	if (options.json) io.stdout.write(`${JSON.stringify(status)}\n`);
+	else io.stdout.write(`${formatStatus(status).join('\n')}\n`);
+	return status.swarm ? 0 : 1;
+}

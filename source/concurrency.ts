@@ -1,0 +1,37 @@
+import {CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
+
+/** Runs `work` for each item, at most `limit` at a time, collecting every outcome. */
+export async function eachLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<Array<PromiseSettledResult<R>>> {
+	const results: Array<PromiseSettledResult<R>> = new Array(items.length);
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) {
+			const index = next++;
+			try {
+				results[index] = {status: 'fulfilled', value: await work(items[index] as T)};
+			} catch (reason) {
+				results[index] = {status: 'rejected', reason};
+			}
+		}
+	};
+	await Promise.all(Array.from({length: Math.min(Math.max(1, limit), items.length)}, worker));
+	return results;
+}
+
+/**
+ * Runs `work` on every node at once (up to `limit`), lets every node finish,
+ * then throws one NodeFailures naming each node that failed. Ctrl-C wins over
+ * failures: a cancelled run reports as cancelled.
+ */
+export async function onEveryNode<T extends {name: string}, R>(
+	what: string,
+	nodes: readonly T[],
+	work: (node: T) => Promise<R>,
+	options: {limit?: number; signal?: AbortSignal} = {},
+): Promise<R[]> {
+	const results = await eachLimited(nodes, options.limit ?? 16, work);
+	if (options.signal?.aborted || results.some(r => r.status === 'rejected' && isAbort(r.reason))) throw new CancelledError();
+	const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{node: nodes[i]!.name, error: toSwarmbeeError(r.reason)}] : []));
+	if (failures.length > 0) throw new NodeFailures(what, failures);
+	return results.map(r => (r as PromiseFulfilledResult<R>).value);
+}

@@ -1,0 +1,104 @@
+import {execa} from 'execa';
+import {CancelledError, ExternalError} from '../errors.js';
+import {lineSplitter} from '../ssh/connection.js';
+
+export interface DockerRunOptions {
+	signal?: AbortSignal;
+	/** Fed to the command's stdin. */
+	input?: string | Buffer | NodeJS.ReadableStream;
+	/** Called with each line the command prints (stdout and stderr). */
+	onLine?: (line: string) => void;
+	/** Extra environment, e.g. DOCKER_BUILDKIT. */
+	env?: Record<string, string>;
+	timeoutMs?: number;
+}
+
+/** A docker CLI command that exited non-zero. */
+export class DockerCommandError extends ExternalError {
+	constructor(readonly args: string[], readonly stderr: string, readonly exitCode: number | undefined) {
+		const last = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+		super(`docker ${args.slice(0, 3).join(' ')} failed${last ? `: ${last}` : ''}`);
+	}
+}
+
+const NO_ENGINE = /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|no such host|connection refused|permission denied while trying to connect/i;
+
+/** The engine is not there (or not ours to use): the first thing a new user may hit. */
+export class NoEngineError extends ExternalError {
+	constructor(detail: string) {
+		super('no Docker engine is reachable', {
+			hint: detail,
+			nextSteps: [
+				'start Docker (e.g. `sudo systemctl start docker`, or open Docker Desktop)',
+				'or point DOCKER_HOST at a running engine, then run the same command again',
+				'check with: docker version',
+			],
+		});
+	}
+}
+
+/**
+ * The local Docker engine, through its CLI. Used by the local provider and to
+ * build and side-load images; arguments are always arrays, never a shell line.
+ */
+export class DockerCli {
+	constructor(private readonly baseEnv: Record<string, string | undefined> = {}) {}
+
+	async run(args: string[], options: DockerRunOptions = {}): Promise<string> {
+		if (options.signal?.aborted) throw new CancelledError();
+		const subprocess = execa('docker', args, {
+			reject: false,
+			cancelSignal: options.signal,
+			forceKillAfterDelay: 5_000,
+			env: {...this.baseEnv, ...options.env},
+			...(options.input === undefined ? {stdin: 'ignore' as const} : typeof options.input === 'string' || Buffer.isBuffer(options.input) ? {input: options.input} : {stdin: 'pipe' as const}),
+			timeout: options.timeoutMs,
+			stripFinalNewline: true,
+			maxBuffer: 512 * 1024 * 1024,
+		});
+		if (options.input && typeof options.input !== 'string' && !Buffer.isBuffer(options.input)) {
+			options.input.pipe(subprocess.stdin!);
+		}
+		if (options.onLine) {
+			const out = lineSplitter(options.onLine);
+			const err = lineSplitter(options.onLine);
+			subprocess.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+			subprocess.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+			subprocess.once('exit', () => {
+				out.flush();
+				err.flush();
+			});
+		}
+		const result = await subprocess;
+		if (result.isCanceled || options.signal?.aborted) throw new CancelledError();
+		if ((result as {code?: string}).code === 'ENOENT') {
+			throw new ExternalError('the docker command is not installed', {
+				hint: 'swarmbee drives your Docker engine through its CLI.',
+				nextSteps: ['install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop, then run this again'],
+			});
+		}
+		if (result.timedOut) throw new ExternalError(`docker ${args.slice(0, 2).join(' ')} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);
+		if (result.exitCode !== 0) {
+			const stderr = String(result.stderr ?? '');
+			if (NO_ENGINE.test(stderr)) throw new NoEngineError(stderr.trim().split('\n')[0] ?? '');
+			throw new DockerCommandError(args, stderr, result.exitCode);
+		}
+		return String(result.stdout ?? '');
+	}
+
+	/** Runs a command that prints one JSON document per line (`--format '{{json .}}'`). */
+	async jsonLines<T>(args: string[], options: DockerRunOptions = {}): Promise<T[]> {
+		const out = await this.run(args, options);
+		return out.split('\n').filter(line => line.trim()).map(line => JSON.parse(line) as T);
+	}
+
+	async inspect<T>(kind: 'container' | 'network' | 'volume' | 'image', ids: string[], options: DockerRunOptions = {}): Promise<T[]> {
+		if (ids.length === 0) return [];
+		return JSON.parse(await this.run([kind, 'inspect', ...ids], options)) as T[];
+	}
+
+	/** The server's version, or NoEngineError. */
+	async serverVersion(signal?: AbortSignal): Promise<string> {
+		return (await this.run(['version', '--format', '{{.Server.Version}}'], {signal, timeoutMs: 20_000})).trim();
+	}
+}

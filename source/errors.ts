@@ -1,0 +1,137 @@
+/**
+ * Errors that carry their own fix. Every failure the user can see is one of
+ * these, so one renderer can always say: what failed, why, and what to do next.
+ */
+
+export type ErrorKind = 'input' | 'external' | 'cancelled' | 'bug';
+
+export interface ErrorDetails {
+	/** Why it failed, in one or two sentences. */
+	hint?: string;
+	/** Commands or actions that fix it, most likely first. */
+	nextSteps?: string[];
+	/** The node this failure belongs to, when there is one. */
+	node?: string;
+	/** A log file with the full story. */
+	logFile?: string;
+	cause?: unknown;
+}
+
+export class SwarmbeeError extends Error {
+	readonly kind: ErrorKind = 'external';
+	readonly hint?: string;
+	readonly nextSteps: string[];
+	readonly node?: string;
+	readonly logFile?: string;
+
+	constructor(message: string, details: ErrorDetails = {}) {
+		super(message, details.cause === undefined ? undefined : {cause: details.cause});
+		this.name = new.target.name;
+		this.hint = details.hint;
+		this.nextSteps = details.nextSteps ?? [];
+		this.node = details.node;
+		this.logFile = details.logFile;
+	}
+}
+
+/** Something the user asked for cannot work as asked. Nothing was created. */
+export class InputError extends SwarmbeeError {
+	override readonly kind = 'input';
+}
+
+/** Something outside swarmbee (Docker, SSH, an API, a node) failed. */
+export class ExternalError extends SwarmbeeError {
+	override readonly kind = 'external';
+}
+
+/** The user pressed Ctrl-C (or the run was aborted). */
+export class CancelledError extends SwarmbeeError {
+	override readonly kind = 'cancelled';
+	constructor(message = 'Cancelled.', details: ErrorDetails = {}) {
+		super(message, details);
+	}
+}
+
+/** One problem with one field of what the user asked for. */
+export interface FieldProblem {
+	field: string;
+	problem: string;
+	fix: string;
+}
+
+/** Several input problems at once, so the user can fix them all in one go. */
+export class SpecError extends InputError {
+	readonly problems: FieldProblem[];
+	constructor(problems: FieldProblem[]) {
+		const first = problems[0];
+		super(
+			problems.length === 1 && first
+				? `${first.field}: ${first.problem}`
+				: `${problems.length} problems with the cluster settings`,
+			{nextSteps: problems.map(p => `${p.field}: ${p.fix}`)},
+		);
+		this.problems = problems;
+	}
+}
+
+/** Failures on several nodes, collected so siblings could finish first. */
+export class NodeFailures extends ExternalError {
+	readonly failures: Array<{node: string; error: SwarmbeeError}>;
+	constructor(what: string, failures: Array<{node: string; error: SwarmbeeError}>) {
+		const names = failures.map(f => f.node).join(', ');
+		super(`${what} failed on ${failures.length === 1 ? 'node' : 'nodes'} ${names}`, {
+			hint: failures.map(f => `${f.node}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`).join('\n'),
+			nextSteps: [...new Set(failures.flatMap(f => [...f.error.nextSteps, ...(f.error.logFile ? [`full log: ${f.error.logFile}`] : [])]))],
+			node: failures.length === 1 ? failures[0]?.node : undefined,
+			logFile: failures.length === 1 ? failures[0]?.error.logFile : undefined,
+		});
+		this.failures = failures;
+	}
+}
+
+export function isAbort(error: unknown, signal?: AbortSignal): boolean {
+	if (error instanceof CancelledError) return true;
+	if (signal?.aborted) return true;
+	return error instanceof Error && error.name === 'AbortError';
+}
+
+/** Turns anything thrown into a SwarmbeeError without losing its message. */
+export function toSwarmbeeError(error: unknown): SwarmbeeError {
+	if (error instanceof SwarmbeeError) return error;
+	if (error instanceof Error && error.name === 'AbortError') return new CancelledError();
+	const message = error instanceof Error ? error.message : String(error);
+	const wrapped = new ExternalError(message, {cause: error});
+	return wrapped;
+}
+
+/** The plain data form of an error, as it travels in events and journals. */
+export interface ErrorInfo {
+	kind: ErrorKind;
+	message: string;
+	hint?: string;
+	nextSteps: string[];
+	node?: string;
+	logFile?: string;
+}
+
+export function errorInfo(error: unknown): ErrorInfo {
+	const e = toSwarmbeeError(error);
+	return {
+		kind: e.kind,
+		message: e.message,
+		...(e.hint ? {hint: e.hint} : {}),
+		nextSteps: e.nextSteps,
+		...(e.node ? {node: e.node} : {}),
+		...(e.logFile ? {logFile: e.logFile} : {}),
+	};
+}
+
+/** Exit codes: 0 done, 1 failed, 2 bad input, 130 cancelled (as shells do for SIGINT). */
+export function exitCodeFor(error: unknown): number {
+	const e = toSwarmbeeError(error);
+	switch (e.kind) {
+		case 'input': return 2;
+		case 'cancelled': return 130;
+		default: return 1;
+	}
+}

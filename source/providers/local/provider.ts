@@ -1,0 +1,322 @@
+import {chooseFreeSubnet, hostAddress} from '../../cluster/cidr.js';
+import {eachLimited} from '../../concurrency.js';
+import {DockerCommandError, type DockerCli} from '../../docker/cli.js';
+import {ensureImage, packagedImage} from '../../docker/images.js';
+import {ExternalError, InputError, SpecError, toSwarmbeeError} from '../../errors.js';
+import {event} from '../../events.js';
+import {memoryFitProblem, planNodes} from '../../spec.js';
+import type {
+	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, Provider, ProviderCapabilities, ProviderContext,
+} from '../types.js';
+import {
+	ALL_NODES, connectPrivateArgs, FIRST_NODE_OFFSET, LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_OWNER, names, networkCreateArgs,
+	nodeCreateArgs, volumeCreateArgs, type NetworkKind, type SecurityMode,
+} from './commands.js';
+import {LOCAL_IMAGES, LOCAL_SIZES, localSize} from './sizes.js';
+import {tarArchive} from './tar.js';
+
+interface ContainerSummary {
+	ID: string;
+	Names: string;
+	State: string;
+	Labels: string;
+}
+
+interface ContainerInspect {
+	Id: string;
+	Name: string;
+	State: {Status: string; StartedAt: string; Running: boolean};
+	Config: {Labels: Record<string, string> | null};
+	NetworkSettings: {Networks: Record<string, {IPAddress: string}>};
+}
+
+interface NetworkInspect {
+	Id: string;
+	Name: string;
+	Labels: Record<string, string> | null;
+	IPAM: {Config: Array<{Subnet?: string}> | null};
+}
+
+/** Where local clusters take their bridge subnets: clear of Docker's default pools. */
+const LOCAL_SUBNET_SPACE = '10.100.0.0/14';
+
+/**
+ * Nodes are containers on this machine's Docker engine, each with its own
+ * sshd and dockerd, on two bridges (public and private) like droplets. Every
+ * container, network and volume carries the cluster's labels.
+ */
+export class LocalProvider implements Provider {
+	readonly name = 'local' as const;
+	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true};
+
+	private nodeImage?: string;
+	private security?: SecurityMode;
+	private cgroupVersion: 1 | 2 = 1;
+
+	constructor(private readonly docker: DockerCli) {}
+
+	async preflight(ctx: ProviderContext): Promise<string[]> {
+		const {spec, signal} = ctx;
+		const lines: string[] = [];
+		// Cheap checks of the spec first: they need no engine.
+		const size = localSize(spec.size);
+		const problems = [];
+		if (!size) {
+			problems.push({field: 'size', problem: `"${spec.size}" is not a local node size`, fix: `use one of: ${LOCAL_SIZES.map(s => `${s.slug} (${s.memoryMb} MB, ${s.vcpus} vCPU)`).join(', ')}`});
+		}
+		if (!LOCAL_IMAGES[spec.image]) {
+			problems.push({field: 'image', problem: `"${spec.image}" is not an image local nodes can be built from`, fix: `use one of: ${Object.keys(LOCAL_IMAGES).join(', ')}`});
+		}
+		if (size) {
+			const fit = memoryFitProblem(spec, size.memoryMb);
+			if (fit) problems.push(fit);
+		}
+		if (spec.region !== 'local') {
+			problems.push({field: 'region', problem: `local clusters have no region ("${spec.region}")`, fix: 'leave --region out with --provider local'});
+		}
+		if (problems.length > 0) throw new SpecError(problems);
+
+		const version = await this.docker.serverVersion(signal);
+		lines.push(`Docker engine ${version} reachable`);
+		const info = JSON.parse(await this.docker.run(['info', '--format', '{{json .}}'], {signal})) as {MemTotal: number; NCPU: number; CgroupVersion?: string};
+		this.cgroupVersion = info.CgroupVersion === '2' ? 2 : 1;
+
+		const nodes = planNodes(spec);
+		const wanted = nodes.length * (size?.memoryMb ?? 0) * 1024 * 1024;
+		if (wanted > info.MemTotal * 2) {
+			throw new InputError(`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.MemTotal / 1024 ** 3)} GiB`, {
+				nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
+			});
+		}
+		if (wanted > info.MemTotal) {
+			ctx.emit?.(event({type: 'warning', message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.MemTotal / 1024 ** 3)} GiB`}));
+		}
+
+		await this.checkNamesAreOurs(ctx);
+		const image = await ensureImage(this.docker, packagedImage('node', [LOCAL_IMAGES[spec.image]!]), {
+			signal,
+			onLine: line => ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
+		});
+		this.nodeImage = image.tag;
+		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
+		this.security = await this.detectSecurityMode(image.tag, signal);
+		lines.push(this.security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
+		return lines;
+	}
+
+	/**
+	 * A cluster name is ours if nothing on the engine uses it, or only things
+	 * carrying our owner id. Anything else (another swarmbee state, a
+	 * container someone named the same) is refused before we create anything.
+	 */
+	private async checkNamesAreOurs(ctx: ProviderContext): Promise<void> {
+		const cluster = ctx.spec.name;
+		const labelled = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `label=${LABEL_CLUSTER}=${cluster}`, '--format', '{{json .}}'], {signal: ctx.signal});
+		const ids = labelled.map(c => c.ID);
+		const inspected = await this.docker.inspect<ContainerInspect>('container', ids, {signal: ctx.signal});
+		const foreign = inspected.filter(c => c.Config.Labels?.[LABEL_OWNER] !== ctx.owner);
+		const named = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `name=^swarmbee-${cluster}-`, '--format', '{{json .}}'], {signal: ctx.signal});
+		const unlabelled = named.filter(c => !ids.includes(c.ID));
+		const networks = await this.clusterNetworks(cluster, ctx.signal);
+		const foreignNetworks = networks.filter(n => n.Labels?.[LABEL_OWNER] !== ctx.owner);
+		if (foreign.length + unlabelled.length + foreignNetworks.length === 0) return;
+		const what = [
+			...foreign.map(c => `container ${c.Name.replace(/^\//, '')}`),
+			...unlabelled.map(c => `container ${c.Names} (not made by swarmbee)`),
+			...foreignNetworks.map(n => `network ${n.Name}`),
+		];
+		throw new InputError(`the name "${cluster}" is already used on this Docker engine by another cluster`, {
+			hint: `${what.slice(0, 5).join(', ')}${what.length > 5 ? `, and ${what.length - 5} more` : ''} belong to a cluster this swarmbee state did not create.`,
+			nextSteps: [
+				'choose another name for this cluster',
+				`or, if that cluster is yours from another SWARMBEE_HOME, use that one; to delete it anyway: swarmbee down ${cluster} --force`,
+			],
+		});
+	}
+
+	private async clusterNetworks(cluster: string, signal?: AbortSignal): Promise<NetworkInspect[]> {
+		const byLabel = (await this.docker.run(['network', 'ls', '-q', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal})).split('\n').filter(Boolean);
+		const byName = (await this.docker.run(['network', 'ls', '-q', '--filter', `name=^swarmbee-${cluster}-`], {signal})).split('\n').filter(Boolean);
+		return this.docker.inspect<NetworkInspect>('network', [...new Set([...byLabel, ...byName])], {signal});
+	}
+
+	/** `--privileged` where the engine allows it (laptops), the explicit set otherwise. */
+	private async detectSecurityMode(image: string, signal?: AbortSignal): Promise<SecurityMode> {
+		try {
+			await this.docker.run(['run', '--rm', '--privileged', '--network', 'none', '--entrypoint', 'true', image], {signal, timeoutMs: 60_000});
+			return 'privileged';
+		} catch (error) {
+			if (error instanceof DockerCommandError) return 'capabilities';
+			throw error;
+		}
+	}
+
+	async ensureInfra(ctx: ProviderContext): Promise<{infra: InfraInfo; changed: boolean}> {
+		const cluster = ctx.spec.name;
+		let changed = false;
+		const existing = await this.clusterNetworks(cluster, ctx.signal);
+		const ours = existing.filter(n => n.Labels?.[LABEL_OWNER] === ctx.owner);
+		const result: Partial<Record<NetworkKind, {id: string; subnet: string}>> = {};
+		for (const kind of ['public', 'private'] as const) {
+			const matching = ours.filter(n => n.Labels?.[LABEL_NETWORK] === kind);
+			// Docker lets two networks share a name; a crash mid-create can leave
+			// two. Keep the oldest-listed one, remove the others.
+			for (const extra of matching.slice(1)) await this.docker.run(['network', 'rm', extra.Id], {signal: ctx.signal});
+			const found = matching[0];
+			const subnet = found?.IPAM.Config?.[0]?.Subnet;
+			if (found && subnet) {
+				result[kind] = {id: found.Id, subnet};
+				continue;
+			}
+			result[kind] = await this.createNetwork(ctx, kind);
+			changed = true;
+		}
+		return {
+			infra: {
+				privateCidr: result.private!.subnet,
+				publicCidr: result.public!.subnet,
+				ids: {publicNetwork: result.public!.id, privateNetwork: result.private!.id},
+			},
+			changed,
+		};
+	}
+
+	private async createNetwork(ctx: ProviderContext, kind: NetworkKind): Promise<{id: string; subnet: string}> {
+		for (let attempt = 0; attempt < 8; attempt++) {
+			const allIds = (await this.docker.run(['network', 'ls', '-q'], {signal: ctx.signal})).split('\n').filter(Boolean);
+			const all = await this.docker.inspect<NetworkInspect>('network', allIds, {signal: ctx.signal});
+			const taken = all.flatMap(n => (n.IPAM.Config ?? []).map(c => c.Subnet ?? '')).filter(Boolean);
+			const subnet = chooseFreeSubnet(LOCAL_SUBNET_SPACE, taken, `${ctx.spec.name}:${kind}:${attempt}`);
+			if (!subnet) throw new ExternalError(`no free subnet left in ${LOCAL_SUBNET_SPACE} on this engine`, {nextSteps: ['remove unused Docker networks: docker network prune']});
+			try {
+				const id = (await this.docker.run(networkCreateArgs(ctx.spec.name, ctx.owner, kind, subnet), {signal: ctx.signal})).trim();
+				return {id, subnet};
+			} catch (error) {
+				// Another cluster took the same subnet a moment ago: try the next one.
+				if (error instanceof DockerCommandError && /overlap/i.test(error.stderr)) continue;
+				throw error;
+			}
+		}
+		throw new ExternalError(`could not create the ${kind} network for ${ctx.spec.name}: every subnet tried was taken`);
+	}
+
+	async listMachines(ctx: ProviderContext): Promise<Machine[]> {
+		const cluster = ctx.spec.name;
+		const ids = (await this.docker.run(['ps', '-aq', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal: ctx.signal})).split('\n').filter(Boolean);
+		const inspected = await this.docker.inspect<ContainerInspect>('container', ids, {signal: ctx.signal});
+		return inspected
+			.filter(c => c.Config.Labels?.[LABEL_NODE] && c.Config.Labels[LABEL_NODE] !== ALL_NODES)
+			.map(c => this.toMachine(cluster, c));
+	}
+
+	private toMachine(cluster: string, c: ContainerInspect): Machine {
+		const labels = c.Config.Labels ?? {};
+		const publicAddress = c.NetworkSettings.Networks[names.network(cluster, 'public')]?.IPAddress || undefined;
+		const privateAddress = c.NetworkSettings.Networks[names.network(cluster, 'private')]?.IPAddress || undefined;
+		const neverStarted = c.State.StartedAt.startsWith('0001-');
+		let status: MachineStatus;
+		if (c.State.Running) status = 'running';
+		else if (c.State.Status === 'created' && neverStarted) status = 'unfinished';
+		else if (c.State.Status === 'dead' || c.State.Status === 'removing') status = 'error';
+		else status = 'stopped';
+		return {
+			name: labels[LABEL_NODE]!,
+			providerId: c.Id,
+			status,
+			owner: labels[LABEL_OWNER],
+			publicAddress,
+			privateAddress,
+			...(publicAddress ? {ssh: {host: publicAddress, port: 22, user: 'root'}} : {}),
+		};
+	}
+
+	async createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
+		const results = await eachLimited(plans, 8, plan => this.createOne(ctx, plan, infra, onProgress));
+		return results.map((r, i) => (r.status === 'fulfilled'
+			? {name: plans[i]!.name, machine: r.value}
+			: {name: plans[i]!.name, error: toSwarmbeeError(r.reason)}));
+	}
+
+	private async createOne(ctx: ProviderContext, plan: MachinePlan, infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<Machine> {
+		const {spec, owner, signal} = ctx;
+		if (!this.nodeImage || !this.security) throw new Error('local provider: preflight must run before createMachines');
+		const size = localSize(spec.size)!;
+		const publicAddress = hostAddress(infra.publicCidr!, FIRST_NODE_OFFSET + plan.index);
+		const privateAddress = hostAddress(infra.privateCidr, FIRST_NODE_OFFSET + plan.index);
+		await this.docker.run(volumeCreateArgs(spec.name, owner, plan.name), {signal});
+		onProgress(plan.name, 'creating container');
+		const id = (await this.docker.run(nodeCreateArgs({
+			cluster: spec.name, owner, node: plan.name, role: plan.role, image: this.nodeImage,
+			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, security: this.security, cgroupVersion: this.cgroupVersion,
+		}), {signal})).trim();
+		await this.docker.run(connectPrivateArgs(spec.name, plan.name, privateAddress), {signal});
+		// The host key goes in before sshd first starts: the first connection
+		// is already verified against it.
+		await this.docker.run(['cp', '-', `${id}:/`], {signal, input: keysArchive(plan)});
+		onProgress(plan.name, 'booting');
+		await this.docker.run(['start', id], {signal});
+		return {name: plan.name, providerId: id, status: 'running', owner, publicAddress, privateAddress, ssh: {host: publicAddress, port: 22, user: 'root'}};
+	}
+
+	async startMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		await this.docker.run(['start', machine.providerId], {signal: ctx.signal});
+	}
+
+	async deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		await this.docker.run(['rm', '-f', '-v', machine.providerId], {signal: ctx.signal});
+		await this.docker.run(['volume', 'rm', '-f', names.volume(ctx.spec.name, machine.name)], {signal: ctx.signal});
+	}
+
+	async rebootMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		await this.docker.run(['restart', '--time', '20', machine.providerId], {signal: ctx.signal});
+	}
+
+	async destroy(ctx: ProviderContext, options: {includeForeign: boolean}): Promise<DestroyReport> {
+		const cluster = ctx.spec.name;
+		const signal = ctx.signal;
+		const mine = (labels: Record<string, string> | null) => options.includeForeign || labels?.[LABEL_OWNER] === ctx.owner;
+		const filter = `label=${LABEL_CLUSTER}=${cluster}`;
+
+		const containerIds = (await this.docker.run(['ps', '-aq', '--filter', filter], {signal})).split('\n').filter(Boolean);
+		const containers = await this.docker.inspect<ContainerInspect>('container', containerIds, {signal});
+		const doomedContainers = containers.filter(c => mine(c.Config.Labels));
+		if (doomedContainers.length > 0) await this.docker.run(['rm', '-f', '-v', ...doomedContainers.map(c => c.Id)], {signal});
+
+		const networkIds = (await this.docker.run(['network', 'ls', '-q', '--filter', filter], {signal})).split('\n').filter(Boolean);
+		const networks = await this.docker.inspect<NetworkInspect>('network', networkIds, {signal});
+		const doomedNetworks = networks.filter(n => mine(n.Labels));
+		if (doomedNetworks.length > 0) await this.docker.run(['network', 'rm', ...doomedNetworks.map(n => n.Id)], {signal});
+
+		const volumeNames = (await this.docker.run(['volume', 'ls', '-q', '--filter', filter], {signal})).split('\n').filter(Boolean);
+		const volumes = await this.docker.inspect<{Name: string; Labels: Record<string, string> | null}>('volume', volumeNames, {signal});
+		const doomedVolumes = volumes.filter(v => mine(v.Labels));
+		if (doomedVolumes.length > 0) await this.docker.run(['volume', 'rm', '-f', ...doomedVolumes.map(v => v.Name)], {signal});
+
+		const remaining = [
+			...(await this.docker.run(['ps', '-a', '--filter', filter, '--format', 'container {{.Names}}'], {signal})).split('\n'),
+			...(await this.docker.run(['network', 'ls', '--filter', filter, '--format', 'network {{.Name}}'], {signal})).split('\n'),
+			...(await this.docker.run(['volume', 'ls', '--filter', filter, '--format', 'volume {{.Name}}'], {signal})).split('\n'),
+		].filter(Boolean);
+		const foreign = [
+			...containers.filter(c => !mine(c.Config.Labels)).map(c => `container ${c.Name.replace(/^\//, '')}`),
+			...networks.filter(n => !mine(n.Labels)).map(n => `network ${n.Name}`),
+			...volumes.filter(v => !mine(v.Labels)).map(v => `volume ${v.Name}`),
+		];
+		const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+		return {
+			removed: [count(doomedContainers.length, 'container'), count(doomedNetworks.length, 'network'), count(doomedVolumes.length, 'volume')],
+			remaining: remaining.filter(r => !foreign.includes(r)),
+			foreign,
+		};
+	}
+}
+
+/** The files a node needs before first boot, with exact modes. */
+function keysArchive(plan: MachinePlan): Buffer {
+	return tarArchive([
+		{path: 'etc/ssh/ssh_host_ed25519_key', mode: 0o600, contents: `${plan.hostKey.privateKey.trim()}\n`},
+		{path: 'etc/ssh/ssh_host_ed25519_key.pub', mode: 0o644, contents: `${plan.hostKey.publicKey}\n`},
+		{path: 'root/.ssh', mode: 0o700},
+		{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: `${plan.authorizedKey}\n`},
+	]);
+}

@@ -1,0 +1,35 @@
+/**
+ * Secrets (API tokens, passwords) must never reach a log, a journal, an event
+ * stream or an error message. Everything that writes text for humans or disk
+ * passes it through `redact`.
+ */
+
+const secrets = new Set<string>();
+
+// DigitalOcean token formats: personal, OAuth and refresh tokens.
+const TOKEN_PATTERN = /\bdo[por]_v1_[A-Za-z0-9]{16,}\b/g;
+
+/** Remember a secret so `redact` removes it wherever it shows up. */
+export function registerSecret(value: string | undefined): void {
+	if (value && value.length >= 6) secrets.add(value);
+}
+
+export function redact(text: string): string {
+	let out = text.replace(TOKEN_PATTERN, '[redacted]');
+	for (const secret of secrets) {
+		if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+	}
+	return out;
+}
+
+/** Redacts every string inside a JSON-able value. */
+export function redactDeep<T>(value: T): T {
+	if (typeof value === 'string') return redact(value) as T;
+	if (Array.isArray(value)) return value.map(v => redactDeep(v)) as T;
+	if (value && typeof value === 'object') {
+		const out: Record<string, unknown> = {};
+		for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v);
+		return out as T;
+	}
+	return value;
+}

@@ -1,0 +1,54 @@
+import type {RunEvent} from '../events.js';
+import {redact} from '../redact.js';
+import {formatDuration, formatError} from './format.js';
+import type {Renderer} from './types.js';
+
+/**
+ * The line renderer for logs, CI and pipes (listr2's simple renderer):
+ *
+ *     swarmbee up demo (local): preflight, keys, machines, swarm, network, verify
+ *     ▸ Machines
+ *       queenbee: creating
+ *     ✔ Machines (4.2s): 4 nodes running (4 created)
+ */
+export class PlainRenderer implements Renderer {
+	private readonly titles = new Map<string, string>();
+
+	constructor(private readonly out: NodeJS.WritableStream = process.stdout, private readonly options: {verbose?: boolean} = {}) {}
+
+	handle(e: RunEvent): void {
+		for (const line of this.lines(e)) this.out.write(`${redact(line)}\n`);
+	}
+
+	lines(e: RunEvent): string[] {
+		switch (e.type) {
+			case 'run-started':
+				for (const step of e.steps) this.titles.set(step.id, step.title);
+				return [`swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`];
+			case 'step-started':
+				return [`▸ ${e.title}`];
+			case 'step-progress':
+				return this.options.verbose || !e.message.startsWith('building ') ? [`  ${e.message}`] : [];
+			case 'step-finished':
+				return [`✔ ${this.titles.get(e.step) ?? e.step} (${formatDuration(e.durationMs)}): ${e.summary}`];
+			case 'step-failed':
+				return [`✖ ${this.titles.get(e.step) ?? e.step} (${formatDuration(e.durationMs)})`];
+			case 'step-cancelled':
+				return [`■ ${this.titles.get(e.step) ?? e.step} cancelled`];
+			case 'node-state':
+				return [`  ${e.node}: ${e.state}${e.detail ? ` (${e.detail})` : ''}`];
+			case 'node-output':
+				return this.options.verbose ? [`  [${e.node}] ${e.line}`] : [];
+			case 'warning':
+				return [`! ${e.message}`];
+			case 'run-finished':
+				return [`done in ${formatDuration(e.durationMs)}: ${e.summary}`];
+			case 'run-failed':
+				return formatError(e.error);
+			case 'run-cancelled':
+				return [`cancelled after ${formatDuration(e.durationMs)}; state saved. Resume with: ${e.resume}`];
+		}
+	}
+
+	async close(): Promise<void> {}
+}

@@ -1,0 +1,60 @@
+import {createHash} from 'node:crypto';
+import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import {ExternalError} from '../errors.js';
+import {writeFileAtomic} from '../store/cluster-store.js';
+
+export interface KeyPair {
+	/** OpenSSH private key text. */
+	privateKey: string;
+	/** One `ssh-ed25519 AAAA… comment` line. */
+	publicKey: string;
+}
+
+export function generateKeyPair(comment: string): KeyPair {
+	const pair = ssh2.utils.generateKeyPairSync('ed25519', {comment});
+	return {privateKey: pair.private, publicKey: pair.public.trim()};
+}
+
+/** The raw key blob of an OpenSSH public key line. */
+export function publicKeyBlob(publicKey: string): Buffer {
+	const parsed = ssh2.utils.parseKey(publicKey);
+	if (parsed instanceof Error) throw new ExternalError(`not an SSH public key: ${parsed.message}`);
+	const key = Array.isArray(parsed) ? parsed[0] : parsed;
+	if (!key) throw new ExternalError('not an SSH public key');
+	return key.getPublicSSH();
+}
+
+/** `SHA256:…` as `ssh-keygen -lf` prints it. */
+export function fingerprintOfBlob(blob: Buffer): string {
+	return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export function fingerprint(publicKey: string): string {
+	return fingerprintOfBlob(publicKeyBlob(publicKey));
+}
+
+/** The colon-separated MD5 form DigitalOcean uses to name SSH keys. */
+export function md5Fingerprint(publicKey: string): string {
+	return createHash('md5').update(publicKeyBlob(publicKey)).digest('hex').match(/../g)!.join(':');
+}
+
+/**
+ * Reads a key pair from `file` and `file.pub`, or makes one. Private key
+ * files are 0600; one found more open is tightened, as ssh would insist.
+ */
+export function ensureKeyPair(file: string, comment: string): {pair: KeyPair; created: boolean} {
+	if (existsSync(file) && existsSync(`${file}.pub`)) {
+		if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+		return {pair: {privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim()}, created: false};
+	}
+	const pair = generateKeyPair(comment);
+	writeFileAtomic(file, pair.privateKey, 0o600);
+	writeFileAtomic(`${file}.pub`, `${pair.publicKey}\n`, 0o644);
+	return {pair, created: true};
+}
+
+export function hostKeyFile(hostKeysDir: string, node: string): string {
+	return path.join(hostKeysDir, node);
+}

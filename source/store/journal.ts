@@ -1,0 +1,85 @@
+import type {ErrorInfo} from '../errors.js';
+import type {NodeRole, ProviderName} from '../spec.js';
+
+/**
+ * What exists, as far as swarmbee knows: written after every change, so a
+ * crash or Ctrl-C at any point leaves a record the next `up` resumes from.
+ * Holds no secrets: keys live in their own 0600 files, tokens nowhere.
+ */
+export interface Journal {
+	version: 1;
+	cluster: string;
+	/** Random id stamped on every resource (label/tag) this state created. */
+	owner: string;
+	provider: ProviderName;
+	state: ClusterState;
+	createdAt: string;
+	updatedAt: string;
+	steps: Partial<Record<string, StepRecord>>;
+	infra?: InfraRecord;
+	nodes: NodeRecord[];
+	swarm?: SwarmRecord;
+	/** Last successful cross-host check. */
+	verifiedAt?: string;
+}
+
+export type ClusterState = 'creating' | 'ready' | 'failed' | 'cancelled' | 'destroying' | 'down';
+
+export interface StepRecord {
+	status: 'running' | 'done' | 'failed' | 'cancelled';
+	startedAt: string;
+	finishedAt?: string;
+	summary?: string;
+	error?: ErrorInfo;
+}
+
+/** Provider-level networking facts the later steps need. */
+export interface InfraRecord {
+	/** The private network nodes share (Swarm and the overlay's underlay). */
+	privateCidr: string;
+	publicCidr?: string;
+	/** Provider ids of what was made for the cluster (networks, VPC, firewall). */
+	ids: Record<string, string>;
+}
+
+export type MachineState = 'planned' | 'creating' | 'running' | 'failed' | 'deleting';
+
+export interface NodeRecord {
+	name: string;
+	index: number;
+	role: NodeRole;
+	state: MachineState;
+	/** Container id or droplet id. */
+	providerId?: string;
+	publicAddress?: string;
+	privateAddress?: string;
+	ssh?: {host: string; port: number; user: string};
+	/** The host key swarmbee generated and installed: the only one accepted. */
+	hostKey: {publicKey: string; fingerprint: string};
+	swarmNodeId?: string;
+	error?: ErrorInfo;
+}
+
+export interface SwarmRecord {
+	clusterId: string;
+	managerAddress: string;
+	overlay?: {name: string; subnet: string; encrypted: boolean};
+}
+
+export function newJournal(cluster: string, provider: ProviderName, owner: string, now = new Date()): Journal {
+	return {
+		version: 1,
+		cluster,
+		owner,
+		provider,
+		state: 'creating',
+		createdAt: now.toISOString(),
+		updatedAt: now.toISOString(),
+		steps: {},
+		nodes: [],
+	};
+}
+
+export function findNode(journal: Journal, name: string): NodeRecord | undefined {
+	return journal.nodes.find(n => n.name === name);
+}

@@ -1,0 +1,164 @@
+import {readFileSync} from 'node:fs';
+import {sshTarget} from '../source/cluster/targets.js';
+import {onEveryNode} from '../source/concurrency.js';
+import {errorInfo, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
+import {event} from '../source/events.js';
+import type {InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
+import {hostKeyFile} from '../source/ssh/keys.js';
+import {waitForSsh} from '../source/ssh/pool.js';
+import {planNodes, type NodePlan} from '../source/spec.js';
+import type {NodeRecord} from '../source/store/journal.js';
+import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+
+function recordMachine(record: NodeRecord, machine: Machine): void {
+	record.providerId = machine.providerId;
+	if (machine.publicAddress) record.publicAddress = machine.publicAddress;
+	if (machine.privateAddress) record.privateAddress = machine.privateAddress;
+	if (machine.ssh) record.ssh = machine.ssh;
+}
+
+/**
+ * Reconciles machines with the plan, Terraform-style: what exists (found by
+ * label or tag, never from memory) is adopted; what was interrupted half-way
+ * is replaced; what is missing is created, all nodes at once. Then waits for
+ * each node's SSH, verifying its host key.
+ */
+export const machinesStep: Step = {
+	id: 'machines',
+	title: 'Machines',
+	async run(ctx, io) {
+		const {spec, journal, provider} = ctx;
+		const pctx = providerContext(ctx, io);
+		const {infra, changed: infraChanged} = await provider.ensureInfra(pctx);
+		journal.update(j => {
+			j.infra = infra;
+		});
+
+		const plans = planNodes(spec);
+		const existing = await provider.listMachines(pctx);
+		const planned = new Set(plans.map(p => p.name));
+		const extras = existing.filter(m => !planned.has(m.name));
+		if (extras.length > 0) {
+			throw new InputError(`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${spec.workers} worker${spec.workers === 1 ? '' : 's'}`, {
+				hint: 'up never deletes nodes on its own.',
+				nextSteps: [`to keep them, run swarmbee up ${spec.name} --workers ${spec.workers + extras.length}`, `to remove the whole cluster: swarmbee down ${spec.name}`],
+			});
+		}
+
+		const byName = new Map(existing.map(m => [m.name, m]));
+		const toCreate: NodePlan[] = [];
+		let started = 0;
+		let replaced = 0;
+		for (const plan of plans) {
+			const machine = byName.get(plan.name);
+			if (!machine) {
+				toCreate.push(plan);
+				continue;
+			}
+			if (machine.status === 'unfinished' || machine.status === 'error') {
+				io.emit(event({type: 'node-state', node: plan.name, state: 'creating', detail: 'replacing a machine whose creation was interrupted'}));
+				await provider.deleteMachine(pctx, machine);
+				replaced++;
+				toCreate.push(plan);
+				continue;
+			}
+			if (machine.status === 'stopped') {
+				io.emit(event({type: 'node-state', node: plan.name, state: 'booting', detail: 'starting a stopped machine'}));
+				await provider.startMachine(pctx, machine);
+				started++;
+			}
+			journal.update(j => {
+				const record = j.nodes.find(n => n.name === plan.name)!;
+				recordMachine(record, machine);
+				record.state = 'running';
+			});
+		}
+
+		if (toCreate.length > 0) await createMissing(ctx, toCreate, infra, io);
+		// Addresses of started machines may only be known now.
+		if (started > 0) {
+			for (const machine of await provider.listMachines(pctx)) {
+				journal.update(j => {
+					const record = j.nodes.find(n => n.name === machine.name);
+					if (record) recordMachine(record, machine);
+				});
+			}
+		}
+
+		await waitForAllSsh(ctx, io);
+		const created = toCreate.length - replaced;
+		const parts = [
+			created > 0 ? `${created} created` : '',
+			replaced > 0 ? `${replaced} replaced` : '',
+			started > 0 ? `${started} started` : '',
+		].filter(Boolean);
+		return {
+			changed: infraChanged || toCreate.length > 0 || started > 0,
+			summary: `${plans.length} nodes running${parts.length > 0 ? ` (${parts.join(', ')})` : ', none changed'}`,
+		};
+	},
+};
+
+async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: InfraInfo, io: StepIO): Promise<void> {
+	const {journal, provider, paths} = ctx;
+	const authorizedKey = ctx.clusterKey!.publicKey;
+	const machinePlans: MachinePlan[] = plans.map(plan => {
+		const file = hostKeyFile(paths.hostKeysDir, plan.name);
+		return {...plan, authorizedKey, hostKey: {privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim()}};
+	});
+	// Written before the provider is asked: a crash from here on is found
+	// again by label, not duplicated.
+	journal.update(j => {
+		for (const plan of plans) {
+			const record = j.nodes.find(n => n.name === plan.name)!;
+			record.state = 'creating';
+			delete record.error;
+		}
+	});
+	for (const plan of plans) io.emit(event({type: 'node-state', node: plan.name, state: 'creating'}));
+	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
+		io.emit(event({type: 'node-state', node, state: detail === 'booting' ? 'booting' : 'creating', detail}));
+	});
+	const failures: Array<{node: string; error: SwarmbeeError}> = [];
+	for (const outcome of outcomes) {
+		journal.update(j => {
+			const record = j.nodes.find(n => n.name === outcome.name)!;
+			if (outcome.machine) {
+				recordMachine(record, outcome.machine);
+				record.state = 'running';
+			} else {
+				record.state = 'failed';
+				record.error = errorInfo(outcome.error);
+			}
+		});
+		if (outcome.error) {
+			if (isAbort(outcome.error, io.signal)) continue;
+			io.emit(event({type: 'node-state', node: outcome.name, state: 'failed', detail: outcome.error.message}));
+			failures.push({node: outcome.name, error: outcome.error});
+		}
+	}
+	if (io.signal.aborted) throw new Error('aborted');
+	if (failures.length > 0) {
+		throw new NodeFailures('creating machines', failures);
+	}
+}
+
+async function waitForAllSsh(ctx: ClusterContext, io: StepIO): Promise<void> {
+	const {journal, provider, ssh} = ctx;
+	const nodes = journal.value.nodes.filter(n => n.state === 'running');
+	await onEveryNode('waiting for SSH', nodes, async node => {
+		io.emit(event({type: 'node-state', node: node.name, state: 'booting', detail: 'waiting for SSH'}));
+		try {
+			const connection = await waitForSsh(sshTarget(journal.value, node.name, ctx.clusterKey!.privateKey), {
+				signal: io.signal,
+				timeoutMs: 180_000,
+				mismatchIsFatal: provider.capabilities.hostKeyBeforeBoot,
+			});
+			ssh.adopt(node.name, connection);
+			io.emit(event({type: 'node-state', node: node.name, state: 'running', detail: `SSH ok, host key ${node.hostKey.fingerprint}`}));
+		} catch (error) {
+			if (!isAbort(error, io.signal)) io.emit(event({type: 'node-state', node: node.name, state: 'failed', detail: (error as Error).message}));
+			throw error;
+		}
+	}, {signal: io.signal});
+}
