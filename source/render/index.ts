@@ -9,9 +9,9 @@ export type OutputMode = 'tty' | 'plain' | 'json';
 export async function createRenderer(mode: OutputMode, io: CommandIO, options: {verbose?: boolean} = {}): Promise<Renderer> {
 	switch (mode) {
 		case 'json':
-			return new JsonRenderer(io.stdout);
+			return new JsonRenderer(io.stdout, io.stderr);
 		case 'plain':
 		case 'tty':
-			return new PlainRenderer(io.stdout, options);
+			return new PlainRenderer(io.stdout, {...options, err: io.stderr});
 	}
 }

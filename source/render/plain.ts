@@ -14,10 +14,15 @@ import type {Renderer} from './types.js';
 export class PlainRenderer implements Renderer {
 	private readonly titles = new Map<string, string>();
 
-	constructor(private readonly out: NodeJS.WritableStream = process.stdout, private readonly options: {verbose?: boolean} = {}) {}
+	constructor(
+		private readonly out: NodeJS.WritableStream = process.stdout,
+		private readonly options: {verbose?: boolean; err?: NodeJS.WritableStream} = {},
+	) {}
 
 	handle(e: RunEvent): void {
-		for (const line of this.lines(e)) this.out.write(`${redact(line)}\n`);
+		// The error block goes to stderr, where scripts and CI look for it.
+		const stream = e.type === 'run-failed' ? this.options.err ?? this.out : this.out;
+		for (const line of this.lines(e)) stream.write(`${redact(line)}\n`);
 	}
 
 	lines(e: RunEvent): string[] {

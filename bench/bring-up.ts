@@ -1,0 +1,63 @@
+/**
+ * Bring-up benchmark: `swarmbee up` of a 1+N local cluster with images
+ * already built, per-step timings, then `down`. Target for 1+3: under 90 s
+ * wall on a 2-core machine.
+ *
+ *     npm run build && node dist/bench/bring-up.js [--workers 3] [--runs 1]
+ */
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execa} from 'execa';
+import type {RunEvent} from '../source/events.js';
+import {DockerCli} from '../source/docker/cli.js';
+import {ensureImage, packagedImage} from '../source/docker/images.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const cli = path.join(root, 'dist/source/cli.js');
+
+function flag(name: string, fallback: number): number {
+	const index = process.argv.indexOf(`--${name}`);
+	return index > 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const workers = flag('workers', 3);
+const runs = flag('runs', 1);
+const home = mkdtempSync(path.join(tmpdir(), 'swarmbee-bench-'));
+
+async function swarmbee(args: string[]): Promise<{events: RunEvent[]; exitCode: number; stderr: string}> {
+	const result = await execa(process.execPath, [cli, ...args], {reject: false, env: {SWARMBEE_HOME: home}});
+	const events = String(result.stdout).split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as RunEvent);
+	return {events, exitCode: result.exitCode ?? -1, stderr: String(result.stderr)};
+}
+
+try {
+	// "Images cached": build them first, outside the timing.
+	const docker = new DockerCli();
+	await ensureImage(docker, packagedImage('node'));
+	await ensureImage(docker, packagedImage('probe'));
+
+	const rows: Array<Record<string, number>> = [];
+	for (let run = 1; run <= runs; run++) {
+		const name = `bench-${process.pid}-${run}`;
+		const started = Date.now();
+		const up = await swarmbee(['up', name, '--workers', String(workers), '--yes', '--json']);
+		const wall = Date.now() - started;
+		const down = await swarmbee(['down', name, '--yes', '--forget']);
+		if (up.exitCode !== 0) throw new Error(`up failed (exit ${up.exitCode}): ${up.stderr}`);
+		if (down.exitCode !== 0) throw new Error(`down failed: ${down.stderr}`);
+		const row: Record<string, number> = {wall};
+		for (const e of up.events) if (e.type === 'step-finished') row[e.step] = e.durationMs;
+		rows.push(row);
+		console.log(`run ${run}: 1+${workers} up in ${(wall / 1000).toFixed(1)} s  (${Object.entries(row).filter(([k]) => k !== 'wall').map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}s`).join(', ')})`);
+	}
+	const best = rows.reduce((a, b) => ((a.wall ?? 0) <= (b.wall ?? 0) ? a : b));
+	console.log(JSON.stringify({bench: 'bring-up', nodes: 1 + workers, runs, bestWallMs: best.wall, steps: best}));
+	if ((best.wall ?? Infinity) > 90_000 && workers <= 3) {
+		console.log('over the 90 s target');
+		process.exitCode = 1;
+	}
+} finally {
+	rmSync(home, {recursive: true, force: true});
+}

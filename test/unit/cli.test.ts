@@ -1,0 +1,77 @@
+import {PassThrough} from 'node:stream';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {mergeWithSaved} from '../../source/commands/up.js';
+import {main} from '../../source/main.js';
+import {resolveSpec} from '../../source/spec.js';
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+	const stdout = new PassThrough();
+	const stderr = new PassThrough();
+	let out = '';
+	let err = '';
+	stdout.on('data', c => (out += c));
+	stderr.on('data', c => (err += c));
+	const home = mkdtempSync(path.join(tmpdir(), 'sb-cli-'));
+	try {
+		const code = await main(argv, {stdout, stderr, interactive: false, env: {SWARMBEE_HOME: home, ...env}});
+		return {code, out, err};
+	} finally {
+		rmSync(home, {recursive: true, force: true});
+	}
+}
+
+describe('cli', () => {
+	it('prints help and version', async () => {
+		expect((await run(['--help'])).out).toContain('swarmbee up NAME');
+		expect((await run(['--version'])).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+	});
+
+	it('refuses unknown commands and flags with exit 2 and a pointer', async () => {
+		const unknown = await run(['launch']);
+		expect(unknown.code).toBe(2);
+		expect(unknown.err).toContain('unknown command "launch"');
+		const flag = await run(['up', 'demo', '--wrokers', '3']);
+		expect(flag.code).toBe(2);
+		expect(flag.err).toMatch(/--wrokers/);
+	});
+
+	it('refuses bad input before anything else, all problems at once', async () => {
+		const result = await run(['up', 'Bad_Name', '--workers', '0', '--memory-limit', 'lots', '--yes']);
+		expect(result.code).toBe(2);
+		expect(result.err).toContain('3 problems');
+		expect(result.err).toContain('name: use 1-40 lowercase letters');
+		expect(result.err).toContain('workers: choose a whole number from 1 to 50');
+		expect(result.err).toContain('memory-limit: write a number with a unit');
+	});
+
+	it('asks for --yes when it cannot ask', async () => {
+		const result = await run(['up', 'demo']);
+		expect(result.code).toBe(2);
+		expect(result.err).toContain('pass --yes');
+	});
+
+	it('--json errors are JSON on stdout too', async () => {
+		const result = await run(['status', 'nothing-here', '--json']);
+		expect(result.code).toBe(2);
+		expect(JSON.parse(result.out)).toMatchObject({type: 'error', error: {kind: 'input'}});
+	});
+});
+
+describe('mergeWithSaved', () => {
+	const saved = resolveSpec({name: 'demo', workers: '3'});
+
+	it('resumes with the saved spec when no flags are given', () => {
+		expect(mergeWithSaved(saved, 'demo', {})).toEqual(saved);
+	});
+
+	it('accepts flags that repeat what was saved', () => {
+		expect(mergeWithSaved(saved, 'demo', {workers: '3', provider: 'local'})).toEqual(saved);
+	});
+
+	it('refuses flags that ask for a different cluster, saying what to do', () => {
+		expect(() => mergeWithSaved(saved, 'demo', {workers: '5'})).toThrow(/exists with --workers 3, not 5/);
+	});
+});

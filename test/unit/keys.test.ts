@@ -1,0 +1,41 @@
+import {execFileSync} from 'node:child_process';
+import {mkdtempSync, rmSync, statSync, chmodSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {ensureKeyPair, fingerprint, md5Fingerprint} from '../../source/ssh/keys.js';
+
+describe('keys', () => {
+	it('makes an ed25519 pair ssh-keygen agrees with, private part 0600', () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'sb-keys-'));
+		try {
+			const file = path.join(dir, 'id_ed25519');
+			const {pair, created} = ensureKeyPair(file, 'swarmbee-demo');
+			expect(created).toBe(true);
+			expect(statSync(file).mode & 0o777).toBe(0o600);
+			const sshKeygen = execFileSync('ssh-keygen', ['-lf', `${file}.pub`], {encoding: 'utf8'});
+			expect(sshKeygen).toContain(fingerprint(pair.publicKey));
+			const md5 = execFileSync('ssh-keygen', ['-E', 'md5', '-lf', `${file}.pub`], {encoding: 'utf8'});
+			expect(md5).toContain(`MD5:${md5Fingerprint(pair.publicKey)}`);
+			// The private key is one OpenSSH accepts.
+			expect(execFileSync('ssh-keygen', ['-y', '-f', file], {encoding: 'utf8'}).split(' ').slice(0, 2)).toEqual(pair.publicKey.split(' ').slice(0, 2));
+		} finally {
+			rmSync(dir, {recursive: true, force: true});
+		}
+	});
+
+	it('reuses an existing pair and tightens a key file left too open', () => {
+		const dir = mkdtempSync(path.join(tmpdir(), 'sb-keys-'));
+		try {
+			const file = path.join(dir, 'k');
+			const first = ensureKeyPair(file, 'c').pair;
+			chmodSync(file, 0o644);
+			const second = ensureKeyPair(file, 'c');
+			expect(second.created).toBe(false);
+			expect(second.pair.publicKey).toBe(first.publicKey);
+			expect(statSync(file).mode & 0o777).toBe(0o600);
+		} finally {
+			rmSync(dir, {recursive: true, force: true});
+		}
+	});
+});

@@ -1,0 +1,53 @@
+import {PassThrough} from 'node:stream';
+import {describe, expect, it} from 'vitest';
+import {event} from '../../source/events.js';
+import {JsonRenderer} from '../../source/render/json.js';
+import {formatError} from '../../source/render/format.js';
+import {PlainRenderer} from '../../source/render/plain.js';
+import {registerSecret, redact} from '../../source/redact.js';
+
+function capture() {
+	const stream = new PassThrough();
+	let text = '';
+	stream.on('data', chunk => (text += chunk));
+	return {stream, text: () => text};
+}
+
+describe('renderers', () => {
+	it('plain: one line per step with duration and summary', () => {
+		const out = capture();
+		const renderer = new PlainRenderer(out.stream);
+		renderer.handle(event({type: 'run-started', command: 'up', cluster: 'demo', provider: 'local', steps: [{id: 'machines', title: 'Machines'}]}));
+		renderer.handle(event({type: 'step-finished', step: 'machines', durationMs: 4200, changed: true, summary: '4 nodes running'}));
+		renderer.handle(event({type: 'run-cancelled', durationMs: 1000, resume: 'swarmbee up demo'}));
+		expect(out.text()).toBe([
+			'swarmbee up demo (local): machines',
+			'✔ Machines (4.2s): 4 nodes running',
+			'cancelled after 1.0s; state saved. Resume with: swarmbee up demo',
+			'',
+		].join('\n'));
+	});
+
+	it('json: one parseable event per line, secrets removed', () => {
+		const out = capture();
+		registerSecret('tok-123456789');
+		const renderer = new JsonRenderer(out.stream);
+		renderer.handle(event({type: 'warning', message: 'token tok-123456789 leaked? and dop_v1_0123456789abcdef0123'}));
+		const parsed = JSON.parse(out.text());
+		expect(parsed.message).toBe('token [redacted] leaked? and [redacted]');
+	});
+
+	it('formats an error with why, what to try and the log', () => {
+		expect(formatError({kind: 'external', message: 'no engine', hint: 'socket missing', nextSteps: ['start it', 'check it'], logFile: '/x.log'})).toEqual([
+			'error: no engine',
+			'  why: socket missing',
+			'  try: start it',
+			'       check it',
+			'  log: /x.log',
+		]);
+	});
+
+	it('redacts DigitalOcean token shapes even when never registered', () => {
+		expect(redact('Bearer dop_v1_abcdefabcdefabcdefabcdef')).toBe('Bearer [redacted]');
+	});
+});

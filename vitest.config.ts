@@ -1,0 +1,26 @@
+import {defineConfig} from 'vitest/config';
+
+export default defineConfig({
+	test: {
+		projects: [
+			{
+				test: {
+					name: 'unit',
+					include: ['test/unit/**/*.test.ts', 'test/components/**/*.test.tsx'],
+					environment: 'node',
+				},
+			},
+			{
+				test: {
+					name: 'e2e',
+					include: ['test/e2e/**/*.test.ts'],
+					environment: 'node',
+					// Real clusters on one engine: one file at a time, minutes each.
+					fileParallelism: false,
+					testTimeout: 15 * 60_000,
+					hookTimeout: 10 * 60_000,
+				},
+			},
+		],
+	},
+});
