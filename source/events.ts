@@ -13,10 +13,27 @@ export type RunEvent =
 	| {type: 'step-cancelled'; at: string; step: string; durationMs: number}
 	| {type: 'node-state'; at: string; node: string; state: NodeActivity; detail?: string}
 	| {type: 'node-output'; at: string; node: string; step: string; stream: 'stdout' | 'stderr'; line: string}
+	/** Where the full log of one node's step is kept (the live view shows only a tail). */
+	| {type: 'node-log'; at: string; node: string; step: string; file: string}
+	/** Ansible's PLAY RECAP for one node. */
+	| {type: 'node-recap'; at: string; node: string; step: string; recap: PlayRecap}
+	/** A cloud API's remaining request budget, after each response. */
+	| {type: 'rate-limit'; at: string; limit: number; remaining: number; resetAt: string}
 	| {type: 'warning'; at: string; message: string}
 	| {type: 'run-finished'; at: string; durationMs: number; changed: boolean; summary: string}
 	| {type: 'run-failed'; at: string; durationMs: number; error: ErrorInfo}
 	| {type: 'run-cancelled'; at: string; durationMs: number; resume: string};
+
+/** Counts from one host's line of Ansible's PLAY RECAP. */
+export interface PlayRecap {
+	ok: number;
+	changed: number;
+	unreachable: number;
+	failed: number;
+	skipped: number;
+	rescued: number;
+	ignored: number;
+}
 
 /**
  * A node's activity in this run, the awkward states included:

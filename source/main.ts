@@ -29,6 +29,7 @@ Options for up
   --memory-limit SIZE              memory per database server, e.g. 450m, 1g (default 450m)
   --encrypt-overlay / --no-encrypt-overlay
                                    IPsec on the overlay (default: on where the provider can)
+  --ssh-from CIDR[,CIDR]           who may reach SSH, the only public port (default: anywhere)
   --yes, -y                        do not ask for confirmation
   --plain                          plain lines even in a terminal
   --json                           one JSON event per line
@@ -55,6 +56,7 @@ const OPTIONS = {
 		'memory-limit': {type: 'string'},
 		'encrypt-overlay': {type: 'boolean'},
 		'no-encrypt-overlay': {type: 'boolean'},
+		'ssh-from': {type: 'string'},
 		yes: {type: 'boolean', short: 'y'},
 		verbose: {type: 'boolean'},
 	},
@@ -84,6 +86,7 @@ function oneName(command: CommandName, positionals: string[]): string {
 export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const [command, ...rest] = argv;
 	const json = rest.includes('--json');
+	type UpValues = Partial<Record<keyof typeof OPTIONS.up, string | boolean>>;
 	try {
 		if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
 			io.stdout.write(`${USAGE}\n`);
@@ -104,7 +107,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 		}
 		switch (name) {
 			case 'up': {
-				const v = values as {[K in keyof typeof OPTIONS.up]?: K extends 'provider' | 'workers' | 'managers' | 'size' | 'region' | 'image' | 'memory-limit' ? string : boolean};
+				const v = values as UpValues;
 				if (v['encrypt-overlay'] && v['no-encrypt-overlay']) throw new InputError('--encrypt-overlay and --no-encrypt-overlay contradict each other', {nextSteps: ['pass one of them']});
 				const {upCommand} = await import('./commands/up.js');
 				return await upCommand({
@@ -118,6 +121,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 						image: v.image as string | undefined,
 						memoryLimit: v['memory-limit'] as string | undefined,
 						encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
+						sshFrom: v['ssh-from'] as string | undefined,
 					},
 					yes: Boolean(v.yes),
 					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',

@@ -1,3 +1,4 @@
+import {isIP} from 'node:net';
 import {SpecError, type FieldProblem} from './errors.js';
 
 /**
@@ -21,6 +22,8 @@ export interface ClusterSpec {
 	memoryLimit: string;
 	/** IPsec on the overlay. Defaults to what the provider can carry. */
 	encryptOverlay: boolean;
+	/** Where SSH (22/tcp) may come from: the only port open on the public side. */
+	sshFrom: string[];
 }
 
 export const PROVIDERS = ['local', 'digitalocean'] as const;
@@ -40,9 +43,13 @@ export interface SpecInput {
 	image?: string;
 	memoryLimit?: string;
 	encryptOverlay?: boolean;
+	/** Comma-separated CIDRs, or a list. */
+	sshFrom?: string | string[];
 }
 
 /** Per-provider defaults, so a bare `swarmbee up demo` is a sensible cluster. */
+export const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
+
 export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 'provider'>> = {
 	local: {
 		managers: 1,
@@ -54,6 +61,7 @@ export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 
 		// IPsec between nested engines does not carry traffic on every host
 		// (see the testbed notes); a local cluster never leaves this machine.
 		encryptOverlay: false,
+		sshFrom: SSH_FROM_ANYWHERE,
 	},
 	digitalocean: {
 		managers: 1,
@@ -63,6 +71,7 @@ export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 
 		image: 'debian-12-x64',
 		memoryLimit: '450m',
 		encryptOverlay: true,
+		sshFrom: SSH_FROM_ANYWHERE,
 	},
 };
 
@@ -188,6 +197,18 @@ export function resolveSpec(input: SpecInput): ClusterSpec {
 	const memoryProblem = checkMemoryLimit(memoryLimit);
 	if (memoryProblem) problems.push(memoryProblem);
 
+	const sshFrom = input.sshFrom === undefined
+		? defaults.sshFrom
+		: (Array.isArray(input.sshFrom) ? input.sshFrom : input.sshFrom.split(',')).map(c => c.trim()).filter(Boolean);
+	const badSources = sshFrom.filter(source => !isCidrOrAddress(source));
+	if (sshFrom.length === 0 || badSources.length > 0) {
+		problems.push({
+			field: 'ssh-from',
+			problem: sshFrom.length === 0 ? 'no source is allowed to reach SSH, so swarmbee could not reach the nodes either' : `${badSources.join(', ')} ${badSources.length === 1 ? 'is' : 'are'} not an IP address or CIDR`,
+			fix: 'give addresses or CIDRs separated by commas, e.g. 203.0.113.7/32,198.51.100.0/24 (default: anywhere)',
+		});
+	}
+
 	for (const field of ['size', 'region', 'image'] as const) {
 		const value = input[field];
 		if (value !== undefined && value.trim() === '') {
@@ -206,7 +227,21 @@ export function resolveSpec(input: SpecInput): ClusterSpec {
 		image: input.image?.trim() || defaults.image,
 		memoryLimit,
 		encryptOverlay: input.encryptOverlay ?? defaults.encryptOverlay,
+		sshFrom,
 	};
+}
+
+/** An IPv4 or IPv6 address, with or without a /prefix. */
+export function isCidrOrAddress(text: string): boolean {
+	const [address, prefix, ...rest] = text.split('/');
+	if (rest.length > 0 || !address) return false;
+	const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+	if (v4) {
+		if (v4.slice(1).some(part => Number(part) > 255)) return false;
+		return prefix === undefined || (/^\d{1,2}$/.test(prefix) && Number(prefix) <= 32);
+	}
+	if (isIP(address) === 6) return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
+	return false;
 }
 
 export function memoryLimitBytes(spec: ClusterSpec): number {

@@ -17,6 +17,19 @@ export interface NodeStatus {
 	hostKeyFingerprint: string;
 }
 
+/** RethinkDB as its own system tables see it (filled once the database is deployed). */
+export interface RethinkdbHealth {
+	/** Servers in `server_status`, i.e. connected to the one we asked. */
+	connected: number;
+	/** One per node. */
+	expected: number;
+	/** Expected server names that are not connected. */
+	missing: string[];
+	issues: Array<{type: string; critical: boolean; description: string}>;
+	/** Why the health query could not be made, when it could not. */
+	error?: string;
+}
+
 export interface ClusterStatus {
 	cluster: string;
 	provider: string;
@@ -24,6 +37,7 @@ export interface ClusterStatus {
 	state: string;
 	nodes: NodeStatus[];
 	swarm: {managers: number; workers: number; ready: number} | null;
+	rethinkdb?: RethinkdbHealth | null;
 	errors: ErrorInfo[];
 }
 

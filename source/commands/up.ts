@@ -30,6 +30,7 @@ const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name'>, string> = {
 	image: '--image',
 	memoryLimit: '--memory-limit',
 	encryptOverlay: '--encrypt-overlay',
+	sshFrom: '--ssh-from',
 };
 
 /**
@@ -43,7 +44,7 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 	const requested = resolveSpec({...saved, ...given, name});
 	const problems: FieldProblem[] = [];
 	for (const field of Object.keys(FIELD_FLAGS) as Array<keyof typeof FIELD_FLAGS>) {
-		if (given[field as keyof SpecInput] === undefined || requested[field] === saved[field]) continue;
+		if (given[field as keyof SpecInput] === undefined || JSON.stringify(requested[field]) === JSON.stringify(saved[field])) continue;
 		problems.push({
 			field: FIELD_FLAGS[field].replace(/^--/, ''),
 			problem: `cluster ${name} exists with ${FIELD_FLAGS[field]} ${String(saved[field])}, not ${String(requested[field])}`,

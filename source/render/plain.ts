@@ -44,6 +44,14 @@ export class PlainRenderer implements Renderer {
 				return [`  ${e.node}: ${e.state}${e.detail ? ` (${e.detail})` : ''}`];
 			case 'node-output':
 				return this.options.verbose ? [`  [${e.node}] ${e.line}`] : [];
+			case 'node-log':
+				return [`  ${e.node}: full ${e.step} log in ${e.file}`];
+			case 'node-recap': {
+				const r = e.recap;
+				return [`  ${e.node}: ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} failed=${r.failed} skipped=${r.skipped}`];
+			}
+			case 'rate-limit':
+				return this.options.verbose ? [`  API requests left: ${e.remaining} of ${e.limit}`] : [];
 			case 'warning':
 				return [`! ${e.message}`];
 			case 'run-finished':

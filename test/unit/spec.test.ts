@@ -16,7 +16,7 @@ describe('resolveSpec', () => {
 	it('fills the local defaults: 1 manager, 3 workers, 450m', () => {
 		expect(resolveSpec({name: 'demo'})).toEqual({
 			name: 'demo', provider: 'local', managers: 1, workers: 3, size: 's-1vcpu-1gb', region: 'local',
-			image: 'debian-12', memoryLimit: '450m', encryptOverlay: false,
+			image: 'debian-12', memoryLimit: '450m', encryptOverlay: false, sshFrom: ['0.0.0.0/0', '::/0'],
 		});
 	});
 
@@ -65,6 +65,17 @@ describe('resolveSpec', () => {
 
 	it('refuses memory limits below 256m', () => {
 		expect(problemsOf(() => resolveSpec({name: 'demo', memoryLimit: '100m'}))[0]?.problem).toContain('too little');
+	});
+});
+
+describe('ssh-from', () => {
+	it('takes comma-separated addresses and CIDRs, v4 and v6', () => {
+		expect(resolveSpec({name: 'demo', sshFrom: '203.0.113.7/32, 198.51.100.0/24,2001:db8::/32'}).sshFrom)
+			.toEqual(['203.0.113.7/32', '198.51.100.0/24', '2001:db8::/32']);
+	});
+
+	it.each(['anywhere', '300.1.1.1', '10.0.0.0/40', ''])('refuses %j', sshFrom => {
+		expect(problemsOf(() => resolveSpec({name: 'demo', sshFrom}))[0]?.field).toBe('ssh-from');
 	});
 });
 

@@ -1,0 +1,22 @@
+/**
+ * A tunnel is a small machine: connecting → open → reconnecting → closed.
+ * `swarmbee tunnel` and the dashboard show one TunnelStatus per forward.
+ */
+export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface TunnelStatus {
+	/** `admin` (the RethinkDB web panel) or `driver` (its client port). */
+	name: string;
+	state: TunnelState;
+	local: {host: string; port: number};
+	/** Where the far end is, as found at connect time. */
+	target: {node?: string; address?: string; port: number};
+	/** Connections open now, and since the tunnel started. */
+	connections: number;
+	totalConnections: number;
+	bytesIn: number;
+	bytesOut: number;
+	lastError?: string;
+	/** When the current state began (ISO time). */
+	since: string;
+}
