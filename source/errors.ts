@@ -81,7 +81,10 @@ export class NodeFailures extends ExternalError {
 		const names = failures.map(f => f.node).join(', ');
 		super(`${what} failed on ${failures.length === 1 ? 'node' : 'nodes'} ${names}`, {
 			hint: failures.map(f => `${f.node}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`).join('\n'),
-			nextSteps: [...new Set(failures.flatMap(f => [...f.error.nextSteps, ...(f.error.logFile ? [`full log: ${f.error.logFile}`] : [])]))],
+			nextSteps: [...new Set([
+				...failures.flatMap(f => f.error.nextSteps),
+				...(failures.length > 1 ? failures.flatMap(f => (f.error.logFile ? [`${f.node}'s log: ${f.error.logFile}`] : [])) : []),
+			])],
 			node: failures.length === 1 ? failures[0]?.node : undefined,
 			logFile: failures.length === 1 ? failures[0]?.error.logFile : undefined,
 		});

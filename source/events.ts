@@ -16,7 +16,7 @@ export type RunEvent =
 	/** Where the full log of one node's step is kept (the live view shows only a tail). */
 	| {type: 'node-log'; at: string; node: string; step: string; file: string}
 	/** Ansible's PLAY RECAP for one node. */
-	| {type: 'node-recap'; at: string; node: string; step: string; recap: PlayRecap}
+	| {type: 'node-recap'; at: string; node: string; step: string; playbook?: string; recap: PlayRecap}
 	/** A cloud API's remaining request budget, after each response. */
 	| {type: 'rate-limit'; at: string; limit: number; remaining: number; resetAt: string}
 	| {type: 'warning'; at: string; message: string}

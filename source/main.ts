@@ -30,6 +30,7 @@ Options for up
   --encrypt-overlay / --no-encrypt-overlay
                                    IPsec on the overlay (default: on where the provider can)
   --ssh-from CIDR[,CIDR]           who may reach SSH, the only public port (default: anywhere)
+  --playbook FILE                  your own Ansible playbook, run on every node after swarmbee's
   --yes, -y                        do not ask for confirmation
   --plain                          plain lines even in a terminal
   --json                           one JSON event per line
@@ -57,6 +58,7 @@ const OPTIONS = {
 		'encrypt-overlay': {type: 'boolean'},
 		'no-encrypt-overlay': {type: 'boolean'},
 		'ssh-from': {type: 'string'},
+		playbook: {type: 'string'},
 		yes: {type: 'boolean', short: 'y'},
 		verbose: {type: 'boolean'},
 	},
@@ -122,6 +124,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 						memoryLimit: v['memory-limit'] as string | undefined,
 						encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
 						sshFrom: v['ssh-from'] as string | undefined,
+						playbook: v.playbook as string | undefined,
 					},
 					yes: Boolean(v.yes),
 					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',

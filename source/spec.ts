@@ -24,6 +24,8 @@ export interface ClusterSpec {
 	encryptOverlay: boolean;
 	/** Where SSH (22/tcp) may come from: the only port open on the public side. */
 	sshFrom: string[];
+	/** An extra playbook of the user's, run on every node after swarmbee's (absolute path). */
+	playbook?: string;
 }
 
 export const PROVIDERS = ['local', 'digitalocean'] as const;
@@ -45,6 +47,7 @@ export interface SpecInput {
 	encryptOverlay?: boolean;
 	/** Comma-separated CIDRs, or a list. */
 	sshFrom?: string | string[];
+	playbook?: string;
 }
 
 /** Per-provider defaults, so a bare `swarmbee up demo` is a sensible cluster. */
@@ -228,6 +231,7 @@ export function resolveSpec(input: SpecInput): ClusterSpec {
 		memoryLimit,
 		encryptOverlay: input.encryptOverlay ?? defaults.encryptOverlay,
 		sshFrom,
+		...(input.playbook ? {playbook: input.playbook} : {}),
 	};
 }
 

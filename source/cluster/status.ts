@@ -2,7 +2,7 @@ import {errorInfo, type ErrorInfo} from '../errors.js';
 import type {MachineStatus, Provider} from '../providers/types.js';
 import {SshConnection} from '../ssh/connection.js';
 import type {ClusterSpec} from '../spec.js';
-import type {Journal} from '../store/journal.js';
+import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
 import {sshTarget} from './targets.js';
 
@@ -15,6 +15,8 @@ export interface NodeStatus {
 	privateAddress: string | null;
 	machine: MachineStatus | 'missing';
 	hostKeyFingerprint: string;
+	/** The last provisioning run: PLAY RECAP per playbook and the full log. */
+	provision: Pick<ProvisionRecord, 'ok' | 'at' | 'logFile' | 'recaps' | 'rebootedAt' | 'error'> | null;
 }
 
 /** RethinkDB as its own system tables see it (filled once the database is deployed). */
@@ -87,6 +89,7 @@ export async function collectStatus(input: {spec: ClusterSpec; journal: Readonly
 			privateAddress: machine?.privateAddress ?? record.privateAddress ?? null,
 			machine: machine?.status ?? 'missing',
 			hostKeyFingerprint: record.hostKey.fingerprint,
+			provision: record.provision ?? null,
 		};
 	});
 	const swarm = members

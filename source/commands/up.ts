@@ -1,3 +1,5 @@
+import {existsSync, statSync} from 'node:fs';
+import path from 'node:path';
 import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
 import {CancelledError, InputError, SpecError, type FieldProblem} from '../errors.js';
@@ -21,7 +23,8 @@ export interface UpOptions {
 	verbose: boolean;
 }
 
-const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name'>, string> = {
+/** Fields that define the cluster; a flag may repeat them but not change them. (A --playbook may change.) */
+const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name' | 'playbook'>, string> = {
 	provider: '--provider',
 	managers: '--managers',
 	workers: '--workers',
@@ -57,10 +60,23 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 	return requested;
 }
 
+/** The user's playbook must exist before anything is created; kept as an absolute path. */
+function checkPlaybook(input: SpecInput): SpecInput {
+	if (input.playbook === undefined) return input;
+	const file = path.resolve(input.playbook);
+	if (!existsSync(file) || !statSync(file).isFile()) {
+		throw new SpecError([{field: 'playbook', problem: `${input.playbook} is not a file`, fix: 'give the path of an Ansible playbook (a .yml file with plays)'}]);
+	}
+	return {...input, playbook: file};
+}
+
 export async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
-	const spec = mergeWithSaved(saved, options.name, options.input);
+	const spec = mergeWithSaved(saved, options.name, checkPlaybook(options.input));
+	if (spec.playbook && !existsSync(spec.playbook)) {
+		throw new SpecError([{field: 'playbook', problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`, fix: 'put it back, or pass --playbook with another file'}]);
+	}
 	const fresh = !store.exists(spec.name);
 
 	if (fresh && !options.yes) {
@@ -101,10 +117,10 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 			journal,
 			afterStep: step => {
 				// Nothing is written for a new cluster until its preflight passed.
-				if (step === 'preflight' && !journal.isPersisted) {
-					store.saveSpec(spec);
-					journal.persist();
-				}
+				if (step !== 'preflight') return;
+				if (!journal.isPersisted) journal.persist();
+				// A new --playbook is remembered for the next runs.
+				if (JSON.stringify(saved) !== JSON.stringify(spec)) store.saveSpec(spec);
 			},
 		});
 		journal.update(j => {

@@ -1,4 +1,5 @@
 import type {ErrorInfo} from '../errors.js';
+import type {PlayRecap} from '../events.js';
 import type {NodeRole, ProviderName} from '../spec.js';
 
 /**
@@ -57,7 +58,20 @@ export interface NodeRecord {
 	/** The host key swarmbee generated and installed: the only one accepted. */
 	hostKey: {publicKey: string; fingerprint: string};
 	swarmNodeId?: string;
+	/** The last provisioning run on this node. */
+	provision?: ProvisionRecord;
 	error?: ErrorInfo;
+}
+
+export interface ProvisionRecord {
+	at: string;
+	ok: boolean;
+	/** The node's full log of that run. */
+	logFile: string;
+	/** PLAY RECAP per playbook: swarmbee's, then the user's. */
+	recaps: Array<{playbook: string; recap: PlayRecap}>;
+	rebootedAt?: string;
+	error?: string;
 }
 
 export interface SwarmRecord {

@@ -1,0 +1,73 @@
+import {describe, expect, it} from 'vitest';
+import {AnsibleProgress, installAnsibleCommand, parseRecapLine, playbookCommand} from '../../source/cluster/ansible.js';
+
+const run = `
+PLAY [Prepare a swarmbee node] *************************************************
+
+TASK [Gathering Facts] *********************************************************
+ok: [localhost]
+
+TASK [Install packages] ********************************************************
+changed: [localhost]
+
+TASK [Allow SSH from 0.0.0.0/0, ::/0] ******************************************
+changed: [localhost] => (item=0.0.0.0/0)
+changed: [localhost] => (item=::/0)
+
+TASK [Set memory limit in GRUB] ************************************************
+skipping: [localhost]
+
+TASK [Rotate Docker's container logs] ******************************************
+fatal: [localhost]: FAILED! => {"changed": false, "msg": "Destination directory /etc/docker does not exist"}
+
+PLAY RECAP *********************************************************************
+localhost                  : ok=3    changed=2    unreachable=0    failed=1    skipped=1    rescued=0    ignored=0
+`;
+
+describe('AnsibleProgress', () => {
+	it('follows tasks, counts results live, keeps the first failure and reads the recap', () => {
+		const progress = new AnsibleProgress();
+		for (const line of run.split('\n')) progress.push(line);
+		expect(progress.live).toMatchObject({ok: 1, changed: 3, skipped: 1, failed: 1});
+		expect(progress.failure).toEqual({task: 'Rotate Docker\'s container logs', message: 'Destination directory /etc/docker does not exist'});
+		expect(progress.recap).toEqual({ok: 3, changed: 2, unreachable: 0, failed: 1, skipped: 1, rescued: 0, ignored: 0});
+	});
+
+	it('folds a parse error\'s location into its message', () => {
+		const progress = new AnsibleProgress();
+		for (const line of [
+			'ERROR! We were unable to read either as JSON nor YAML, these are the errors we got from each:',
+			'JSON: Expecting value: line 1 column 1 (char 0)',
+			'',
+			'Syntax Error while loading YAML.',
+			'  mapping values are not allowed in this context',
+			'',
+			"The error appears to be in '/root/.swarmbee/ansible/user.yml': line 6, column 53, but may",
+			'The offending line appears to be:',
+			'    - name: not part of the message',
+		]) progress.push(line);
+		expect(progress.failure?.task).toBe('(parsing the playbook)');
+		expect(progress.failure?.message).toContain('mapping values are not allowed in this context');
+		expect(progress.failure?.message).toContain('line 6, column 53');
+		expect(progress.failure?.message).not.toContain('not part of the message');
+	});
+
+	it('parses recap lines from older Ansible without skipped/rescued/ignored', () => {
+		expect(parseRecapLine('localhost                  : ok=10   changed=5    unreachable=0    failed=0')).toEqual({ok: 10, changed: 5, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0});
+		expect(parseRecapLine('TASK [x] ***')).toBeUndefined();
+	});
+});
+
+describe('ansible commands', () => {
+	it('installs ansible-core from Debian only when missing, without recommends', () => {
+		expect(installAnsibleCommand).toMatch(/^if command -v ansible-playbook/);
+		expect(installAnsibleCommand).toContain('install -y -q --no-install-recommends ansible-core');
+	});
+
+	it('runs the playbook against the node itself, unbuffered and uncoloured', () => {
+		const command = playbookCommand('playbook.yml', 'vars.json');
+		expect(command).toContain('ANSIBLE_NOCOLOR=1');
+		expect(command).toContain('PYTHONUNBUFFERED=1');
+		expect(command).toMatch(/ansible-playbook -i localhost, -c local -e @vars.json playbook.yml$/);
+	});
+});
