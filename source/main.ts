@@ -18,6 +18,11 @@ Usage
   swarmbee status NAME [--once] [--json]
                                    nodes, roles, addresses, swarm health
   swarmbee down NAME [--yes]       remove every machine, network and volume of the cluster
+  swarmbee tunnel NAME [--admin-port 8080] [--driver-port 28015] [--server NODE] [--json]
+                                   hold SSH tunnels to the RethinkDB admin panel and driver port
+  swarmbee scale NAME --workers N [--yes]
+                                   add workers (and their database servers) or remove the last ones
+  swarmbee stack NAME              print the stack file swarmbee deployed
   swarmbee ls [--json]             clusters saved under $SWARMBEE_HOME
   swarmbee --version | --help
 
@@ -31,6 +36,10 @@ Options for up
                                    IPsec on the overlay (default: on where the provider can)
   --ssh-from CIDR[,CIDR]           who may reach SSH, the only public port (default: anywhere)
   --playbook FILE                  your own Ansible playbook, run on every node after swarmbee's
+  --database rethinkdb|none        RethinkDB on every node (default), or the Swarm only
+  --rethinkdb-image IMAGE          default rethinkdb:2.4.4-bookworm-slim
+  --side-load                      load the image from this machine into nodes instead of pulling
+                                   (always so on the local provider)
   --yes, -y                        do not ask for confirmation
   --plain                          plain lines even in a terminal
   --json                           one JSON event per line
@@ -59,11 +68,17 @@ const OPTIONS = {
 		'no-encrypt-overlay': {type: 'boolean'},
 		'ssh-from': {type: 'string'},
 		playbook: {type: 'string'},
+		database: {type: 'string'},
+		'rethinkdb-image': {type: 'string'},
+		'side-load': {type: 'boolean'},
 		yes: {type: 'boolean', short: 'y'},
 		verbose: {type: 'boolean'},
 	},
 	down: {...COMMON, yes: {type: 'boolean', short: 'y'}, force: {type: 'boolean'}, forget: {type: 'boolean'}},
 	status: {...COMMON, once: {type: 'boolean'}},
+	tunnel: {...COMMON, 'admin-port': {type: 'string'}, 'driver-port': {type: 'string'}, server: {type: 'string'}},
+	stack: {...COMMON},
+	scale: {...COMMON, workers: {type: 'string'}, yes: {type: 'boolean', short: 'y'}, verbose: {type: 'boolean'}},
 	ls: {...COMMON},
 } satisfies Record<string, ParseArgsConfig['options']>;
 
@@ -83,6 +98,13 @@ function oneName(command: CommandName, positionals: string[]): string {
 	if (positionals.length === 0) throw new InputError(`${command} needs a cluster name`, {nextSteps: [`e.g. swarmbee ${command} demo`]});
 	if (positionals.length > 1) throw new InputError(`${command} takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
 	return positionals[0]!;
+}
+
+function portOption(flag: string, value: string | undefined, fallback: number): number {
+	if (value === undefined) return fallback;
+	const port = Number(value);
+	if (!/^\d+$/.test(value) || port < 1 || port > 65_535) throw new InputError(`--${flag} ${value} is not a TCP port`, {nextSteps: ['give a number from 1 to 65535']});
+	return port;
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
@@ -125,6 +147,9 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 						encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
 						sshFrom: v['ssh-from'] as string | undefined,
 						playbook: v.playbook as string | undefined,
+						database: v.database as string | undefined,
+						rethinkdbImage: v['rethinkdb-image'] as string | undefined,
+						sideLoad: v['side-load'] ? true : undefined,
 					},
 					yes: Boolean(v.yes),
 					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
@@ -140,6 +165,33 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 				const v = values as {once?: boolean; json?: boolean};
 				const {statusCommand} = await import('./commands/status.js');
 				return await statusCommand({name: oneName(name, positionals), once: Boolean(v.once), json: Boolean(v.json)}, io);
+			}
+			case 'tunnel': {
+				const v = values as {'admin-port'?: string; 'driver-port'?: string; server?: string; json?: boolean};
+				const {tunnelCommand} = await import('./commands/tunnel.js');
+				return await tunnelCommand({
+					name: oneName(name, positionals),
+					adminPort: portOption('admin-port', v['admin-port'], 8080),
+					driverPort: portOption('driver-port', v['driver-port'], 28015),
+					server: v.server,
+					json: Boolean(v.json),
+				}, io);
+			}
+			case 'scale': {
+				const v = values as {workers?: string; yes?: boolean; json?: boolean; plain?: boolean; verbose?: boolean};
+				if (v.workers === undefined) throw new InputError('scale needs --workers N', {nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`]});
+				const {scaleCommand} = await import('./commands/scale.js');
+				return await scaleCommand({
+					name: oneName(name, positionals),
+					workers: v.workers,
+					yes: Boolean(v.yes),
+					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
+					verbose: Boolean(v.verbose),
+				}, io);
+			}
+			case 'stack': {
+				const {stackCommand} = await import('./commands/stack.js');
+				return await stackCommand({name: oneName(name, positionals)}, io);
 			}
 			case 'ls': {
 				if (positionals.length > 0) throw new InputError('ls takes no arguments');

@@ -26,6 +26,11 @@ export interface ClusterSpec {
 	sshFrom: string[];
 	/** An extra playbook of the user's, run on every node after swarmbee's (absolute path). */
 	playbook?: string;
+	/** `rethinkdb`: one server per node (the point of it all); `none`: the Swarm only. */
+	database: 'rethinkdb' | 'none';
+	rethinkdbImage: string;
+	/** Load the image from this machine's engine into every node instead of pulling. */
+	sideLoad: boolean;
 }
 
 export const PROVIDERS = ['local', 'digitalocean'] as const;
@@ -48,12 +53,17 @@ export interface SpecInput {
 	/** Comma-separated CIDRs, or a list. */
 	sshFrom?: string | string[];
 	playbook?: string;
+	database?: string;
+	rethinkdbImage?: string;
+	sideLoad?: boolean;
 }
 
 /** Per-provider defaults, so a bare `swarmbee up demo` is a sensible cluster. */
 export const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
+export const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
+export const DATABASES = ['rethinkdb', 'none'] as const;
 
-export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 'provider'>> = {
+export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 'provider' | 'playbook' | 'database' | 'rethinkdbImage' | 'sideLoad'>> = {
 	local: {
 		managers: 1,
 		workers: 3,
@@ -212,6 +222,15 @@ export function resolveSpec(input: SpecInput): ClusterSpec {
 		});
 	}
 
+	const database = input.database ?? 'rethinkdb';
+	if (!(DATABASES as readonly string[]).includes(database)) {
+		problems.push({field: 'database', problem: `"${database}" is not a database swarmbee deploys`, fix: 'use rethinkdb (the default) or none (the Swarm only)'});
+	}
+	const rethinkdbImage = input.rethinkdbImage?.trim() || DEFAULT_RETHINKDB_IMAGE;
+	if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(rethinkdbImage)) {
+		problems.push({field: 'rethinkdb-image', problem: `"${rethinkdbImage}" is not an image reference`, fix: `e.g. ${DEFAULT_RETHINKDB_IMAGE} or registry.example.com/rethinkdb:2.4.4`});
+	}
+
 	for (const field of ['size', 'region', 'image'] as const) {
 		const value = input[field];
 		if (value !== undefined && value.trim() === '') {
@@ -232,6 +251,9 @@ export function resolveSpec(input: SpecInput): ClusterSpec {
 		encryptOverlay: input.encryptOverlay ?? defaults.encryptOverlay,
 		sshFrom,
 		...(input.playbook ? {playbook: input.playbook} : {}),
+		database: database as ClusterSpec['database'],
+		rethinkdbImage,
+		sideLoad: input.sideLoad ?? false,
 	};
 }
 

@@ -41,7 +41,7 @@ export const machinesStep: Step = {
 		if (extras.length > 0) {
 			throw new InputError(`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${spec.workers} worker${spec.workers === 1 ? '' : 's'}`, {
 				hint: 'up never deletes nodes on its own.',
-				nextSteps: [`to keep them, run swarmbee up ${spec.name} --workers ${spec.workers + extras.length}`, `to remove the whole cluster: swarmbee down ${spec.name}`],
+				nextSteps: [`to keep them: swarmbee scale ${spec.name} --workers ${spec.workers + extras.length}`, `to remove them: swarmbee scale ${spec.name} --workers ${spec.workers}`],
 			});
 		}
 

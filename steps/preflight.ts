@@ -1,17 +1,33 @@
+import {ensureLocalImage} from '../source/docker/local-image.js';
 import {event} from '../source/events.js';
-import {providerContext, type Step} from './types.js';
+import {providerContext, type ClusterContext, type Step} from './types.js';
+
+/** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
+export function sideLoadsDatabase(ctx: Pick<ClusterContext, 'spec' | 'provider'>): boolean {
+	return ctx.spec.database !== 'none' && (!ctx.provider.capabilities.pullImages || ctx.spec.sideLoad);
+}
 
 /**
  * Everything that can be checked before anything exists: the engine or API,
- * sizes, images, capacity, whether the name is free. Failing here creates
- * nothing, not even the cluster's state folder.
+ * sizes, images, capacity, whether the name is free, and the database image
+ * when it will be side-loaded. Failing here creates nothing, not even the
+ * cluster's state folder.
  */
 export const preflightStep: Step = {
 	id: 'preflight',
 	title: 'Preflight checks',
 	async run(ctx, io) {
+		const progress = (message: string) => io.emit(event({type: 'step-progress', step: 'preflight', message}));
 		const lines = await ctx.provider.preflight(providerContext(ctx, io));
-		for (const line of lines) io.emit(event({type: 'step-progress', step: 'preflight', message: line}));
+		for (const line of lines) progress(line);
+		if (sideLoadsDatabase(ctx)) {
+			const image = await ensureLocalImage(ctx.docker, ctx.spec.rethinkdbImage, {
+				signal: io.signal,
+				onLine: line => progress(`pulling ${ctx.spec.rethinkdbImage}: ${line}`),
+				why: `Nodes on the ${ctx.provider.name} provider load the database image from this machine's engine.`,
+			});
+			progress(`database image ${ctx.spec.rethinkdbImage} ${image.pulled ? 'pulled' : 'present'} on this engine`);
+		}
 		return {changed: false, summary: lines[0] ?? 'ok'};
 	},
 };

@@ -44,7 +44,10 @@ export const provisionStep: Step = {
 		const {journal, spec} = ctx;
 		const playbooks = playbooksFor(ctx);
 		const vars = JSON.stringify({swarmbee_ssh_from: spec.sshFrom, swarmbee_private_cidr: journal.value.infra!.privateCidr});
-		const results = await onEveryNode('provisioning', journal.value.nodes, node => provisionNode(ctx, io, node, playbooks, vars), {signal: io.signal, limit: 64});
+		// When scale adds nodes, the ones already provisioned are left alone.
+		const nodes = ctx.options.provisionNewOnly ? journal.value.nodes.filter(n => !n.provision?.ok) : journal.value.nodes;
+		if (nodes.length === 0) return {changed: false, summary: 'every node already provisioned'};
+		const results = await onEveryNode('provisioning', nodes, node => provisionNode(ctx, io, node, playbooks, vars), {signal: io.signal, limit: 64});
 		const changed = results.reduce((sum, r) => sum + r.changed, 0);
 		const rebooted = results.filter(r => r.rebooted).length;
 		return {

@@ -40,6 +40,12 @@ export interface ClusterContext {
 	ssh: SshPool;
 	/** Filled by the keys step. */
 	clusterKey?: KeyPair;
+	options: ClusterOptions;
+}
+
+export interface ClusterOptions {
+	/** Provision only nodes never provisioned successfully (scale adds nodes). */
+	provisionNewOnly?: boolean;
 }
 
 export function providerContext(ctx: ClusterContext, io: StepIO): ProviderContext {

@@ -8,6 +8,7 @@ import {onEveryNode} from '../source/concurrency.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {CancelledError, ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
+import {describeHealth, waitForHealthy} from './deploy.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -43,10 +44,11 @@ export const verifyStep: Step = {
 			await manager.run(probeServiceCreateCommand(image.tag), {signal});
 			await waitForProbeTasks(ctx, io, nodes.length);
 			const pairs = await checkEveryPair(ctx, io);
+			const database = ctx.spec.database === 'none' ? '' : `; RethinkDB ${describeHealth(await waitForHealthy(ctx, io, 'verify', 120_000))}`;
 			journal.update(j => {
 				j.verifiedAt = new Date().toISOString();
 			});
-			return {changed: false, summary: `${nodes.length} nodes Ready; ${pairs} node-to-node requests over the overlay answered`};
+			return {changed: false, summary: `${nodes.length} nodes Ready; ${pairs} node-to-node requests over the overlay answered${database}`};
 		} finally {
 			// Leave nothing behind, even on failure or Ctrl-C.
 			await manager.exec(probeServiceRemoveCommand).catch(() => {});

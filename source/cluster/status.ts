@@ -1,10 +1,10 @@
 import {errorInfo, type ErrorInfo} from '../errors.js';
 import type {MachineStatus, Provider} from '../providers/types.js';
-import {SshConnection} from '../ssh/connection.js';
+import type {SshPool} from '../ssh/pool.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
-import {sshTarget} from './targets.js';
+import {checkHealth} from './rethinkdb.js';
 
 export interface NodeStatus {
 	name: string;
@@ -47,23 +47,29 @@ export interface ClusterStatus {
  * What is true now, asked of the provider (machines) and of a manager over
  * SSH (swarm membership), never only from the journal.
  */
-export async function collectStatus(input: {spec: ClusterSpec; journal: Readonly<Journal>; provider: Provider; privateKey?: string; signal?: AbortSignal}): Promise<ClusterStatus> {
-	const {spec, journal, provider, signal} = input;
+export async function collectStatus(input: {
+	spec: ClusterSpec;
+	journal: Readonly<Journal>;
+	provider: Provider;
+	/** Connections to the nodes; without one, only the provider is asked. */
+	ssh?: SshPool;
+	/** The RethinkDB admin password; without it, the database is not asked. */
+	password?: string;
+	signal?: AbortSignal;
+}): Promise<ClusterStatus> {
+	const {spec, journal, provider, signal, ssh} = input;
 	const errors: ErrorInfo[] = [];
 	const machines = await provider.listMachines({spec, owner: journal.owner, signal});
 	const byName = new Map(machines.map(m => [m.name, m]));
 
 	let members: SwarmNode[] | undefined;
-	if (input.privateKey) {
+	let manager: string | undefined;
+	if (ssh) {
 		const managers = journal.nodes.filter(n => n.role === 'manager' && byName.get(n.name)?.status === 'running' && n.ssh);
-		for (const manager of managers) {
+		for (const candidate of managers) {
 			try {
-				const connection = await SshConnection.connect(sshTarget(journal, manager.name, input.privateKey), {signal, timeoutMs: 8_000});
-				try {
-					members = parseJsonLines<SwarmNode>(await connection.run(nodeListCommand, {signal}));
-				} finally {
-					connection.close();
-				}
+				members = parseJsonLines<SwarmNode>(await (await ssh.get(candidate.name, signal)).run(nodeListCommand, {signal}));
+				manager = candidate.name;
 				break;
 			} catch (error) {
 				errors.push(errorInfo(error));
@@ -71,6 +77,9 @@ export async function collectStatus(input: {spec: ClusterSpec; journal: Readonly
 		}
 		if (members) errors.length = 0;
 	}
+	const rethinkdb = ssh && manager && input.password && journal.database
+		? await checkHealth({ssh, manager, nodes: journal.nodes.map(n => n.name), password: input.password, signal})
+		: null;
 
 	const nodes: NodeStatus[] = journal.nodes.map(record => {
 		const machine = byName.get(record.name);
@@ -99,5 +108,5 @@ export async function collectStatus(input: {spec: ClusterSpec; journal: Readonly
 			ready: members.filter(m => m.Status === 'Ready').length,
 		}
 		: null;
-	return {cluster: spec.name, provider: spec.provider, state: journal.state, nodes, swarm, errors};
+	return {cluster: spec.name, provider: spec.provider, state: journal.state, nodes, swarm, rethinkdb, errors};
 }

@@ -7,6 +7,9 @@ import {swarmbeeHome} from '../paths.js';
 import {createProvider} from '../providers/index.js';
 import {formatError, formatTable} from '../render/format.js';
 import {ClusterStore} from '../store/cluster-store.js';
+import {readPassword} from '../cluster/password.js';
+import {sshTarget} from '../cluster/targets.js';
+import {SshPool} from '../ssh/pool.js';
 
 export interface StatusOptions {
 	name: string;
@@ -27,6 +30,11 @@ export function formatStatus(status: ClusterStatus): string[] {
 		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
 		...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
 	]));
+	if (status.rethinkdb) {
+		const db = status.rethinkdb;
+		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
+		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
+	}
 	if (status.swarm) {
 		const s = status.swarm;
 		lines.push(`swarm: ${s.managers} manager${s.managers === 1 ? '' : 's'}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${s.ready} of ${s.managers + s.workers} Ready`);
@@ -53,10 +61,15 @@ export async function loadCluster(name: string, io: CommandIO) {
 }
 
 export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
-	const {spec, journal, privateKey} = await loadCluster(options.name, io);
+	const {spec, journal, privateKey, paths} = await loadCluster(options.name, io);
 	const provider = createProvider(spec, new DockerCli());
-	const status = await collectStatus({spec, journal, provider, privateKey});
-	if (options.json) io.stdout.write(`${JSON.stringify(status)}\n`);
-	else io.stdout.write(`${formatStatus(status).join('\n')}\n`);
-	return status.swarm ? 0 : 1;
+	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
+	try {
+		const status = await collectStatus({spec, journal, provider, ssh, password: readPassword(paths.rethinkdbPassword)});
+		if (options.json) io.stdout.write(`${JSON.stringify(status)}\n`);
+		else io.stdout.write(`${formatStatus(status).join('\n')}\n`);
+		return status.swarm ? 0 : 1;
+	} finally {
+		ssh?.closeAll();
+	}
 }

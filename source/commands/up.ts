@@ -1,19 +1,14 @@
 import {existsSync, statSync} from 'node:fs';
 import path from 'node:path';
-import {sshTarget} from '../cluster/targets.js';
-import {DockerCli} from '../docker/cli.js';
 import {CancelledError, InputError, SpecError, type FieldProblem} from '../errors.js';
 import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
-import {createProvider} from '../providers/index.js';
-import {runSteps} from '../run/orchestrator.js';
-import {createRenderer, type OutputMode} from '../render/index.js';
 import {resolveSpec, type ClusterSpec, type SpecInput} from '../spec.js';
-import {SshPool} from '../ssh/pool.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {upSteps} from '../../steps/index.js';
-import type {ClusterContext} from '../../steps/types.js';
-import {confirm, handleInterrupts} from './interaction.js';
+import type {OutputMode} from '../render/index.js';
+import {confirm} from './interaction.js';
+import {runCluster} from './run-cluster.js';
 
 export interface UpOptions {
 	name: string;
@@ -23,8 +18,11 @@ export interface UpOptions {
 	verbose: boolean;
 }
 
-/** Fields that define the cluster; a flag may repeat them but not change them. (A --playbook may change.) */
-const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name' | 'playbook'>, string> = {
+/**
+ * Fields that define the cluster; a flag may repeat them but not change them.
+ * (--playbook, --rethinkdb-image and --side-load may change: the next run applies them.)
+ */
+const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name' | 'playbook' | 'rethinkdbImage' | 'sideLoad'>, string> = {
 	provider: '--provider',
 	managers: '--managers',
 	workers: '--workers',
@@ -34,6 +32,7 @@ const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name' | 'playbook'>, string> 
 	memoryLimit: '--memory-limit',
 	encryptOverlay: '--encrypt-overlay',
 	sshFrom: '--ssh-from',
+	database: '--database',
 };
 
 /**
@@ -52,7 +51,7 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 			field: FIELD_FLAGS[field].replace(/^--/, ''),
 			problem: `cluster ${name} exists with ${FIELD_FLAGS[field]} ${String(saved[field])}, not ${String(requested[field])}`,
 			fix: field === 'workers'
-				? `to change the node count, remove and recreate it: swarmbee down ${name}, then swarmbee up ${name} --workers ${requested.workers}`
+				? `to change the node count: swarmbee scale ${name} --workers ${requested.workers}`
 				: `run swarmbee up ${name} without ${FIELD_FLAGS[field]} to resume it as it is, or choose a new name`,
 		});
 	}
@@ -91,49 +90,5 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		}
 	}
 
-	const release = store.lock(spec.name, `up ${spec.name}`);
-	const journal = store.openJournal(spec);
-	const controller = new AbortController();
-	const stopInterrupts = handleInterrupts(controller, io);
-	const docker = new DockerCli();
-	const ctx: ClusterContext = {
-		spec,
-		paths: store.paths(spec.name),
-		journal,
-		provider: createProvider(spec, docker),
-		docker,
-		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
-	};
-	const renderer = await createRenderer(options.output, io, {verbose: options.verbose});
-	const resume = `swarmbee up ${spec.name}`;
-	try {
-		const outcome = await runSteps(upSteps, ctx, {
-			command: 'up',
-			cluster: spec.name,
-			provider: spec.provider,
-			emit: e => renderer.handle(e),
-			signal: controller.signal,
-			resume,
-			journal,
-			afterStep: step => {
-				// Nothing is written for a new cluster until its preflight passed.
-				if (step !== 'preflight') return;
-				if (!journal.isPersisted) journal.persist();
-				// A new --playbook is remembered for the next runs.
-				if (JSON.stringify(saved) !== JSON.stringify(spec)) store.saveSpec(spec);
-			},
-		});
-		journal.update(j => {
-			j.state = outcome.outcome === 'done' ? 'ready' : outcome.outcome === 'failed' ? 'failed' : 'cancelled';
-		});
-		if (outcome.outcome === 'done') return 0;
-		if (outcome.outcome === 'cancelled') return 130;
-		return outcome.error.kind === 'input' ? 2 : 1;
-	} finally {
-		ctx.ssh.closeAll();
-		stopInterrupts();
-		await renderer.close();
-		release();
-		if (fresh && !journal.isPersisted) store.forget(spec.name);
-	}
+	return runCluster({store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`, output: options.output, verbose: options.verbose}, io);
 }

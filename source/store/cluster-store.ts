@@ -26,6 +26,10 @@ export interface ClusterPaths {
 	clusterKey: string;
 	hostKeysDir: string;
 	logsDir: string;
+	/** The RethinkDB admin password swarmbee generated (0600). */
+	rethinkdbPassword: string;
+	/** The stack file last rendered (what `swarmbee stack NAME` prints). */
+	stack: string;
 }
 
 export function clusterPaths(home: string, name: string): ClusterPaths {
@@ -39,6 +43,8 @@ export function clusterPaths(home: string, name: string): ClusterPaths {
 		clusterKey: path.join(dir, 'keys', 'id_ed25519'),
 		hostKeysDir: path.join(dir, 'keys', 'hosts'),
 		logsDir: path.join(dir, 'logs'),
+		rethinkdbPassword: path.join(dir, 'keys', 'rethinkdb-admin-password'),
+		stack: path.join(dir, 'stack.yml'),
 	};
 }
 

@@ -22,6 +22,17 @@ export interface Journal {
 	swarm?: SwarmRecord;
 	/** Last successful cross-host check. */
 	verifiedAt?: string;
+	database?: DatabaseRecord;
+}
+
+/** What was deployed of RethinkDB, so a re-run can tell "already there". */
+export interface DatabaseRecord {
+	image: string;
+	/** Hash of the stack file last deployed. */
+	stackHash: string;
+	/** Docker secret holding the admin password (the password itself is in keys/, 0600). */
+	secret: string;
+	deployedAt: string;
 }
 
 export type ClusterState = 'creating' | 'ready' | 'failed' | 'cancelled' | 'destroying' | 'down';
@@ -92,6 +103,11 @@ export function newJournal(cluster: string, provider: ProviderName, owner: strin
 		steps: {},
 		nodes: [],
 	};
+}
+
+/** Nodes that stay: all but those a scale-down is removing. */
+export function liveNodes(journal: Readonly<Journal>): NodeRecord[] {
+	return journal.nodes.filter(n => n.state !== 'deleting');
 }
 
 export function findNode(journal: Journal, name: string): NodeRecord | undefined {

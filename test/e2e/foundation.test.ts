@@ -63,7 +63,7 @@ describeWithEngine('a 1+2 cluster on the local provider', () => {
 	});
 
 	it('comes up Ready and proves cross-host traffic', async () => {
-		const result = await cli(['up', name, '--workers', '2', '--yes', '--json'], home);
+		const result = await cli(['up', name, '--workers', '2', '--database', 'none', '--yes', '--json'], home);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		const log = events(result.stdout);
@@ -162,7 +162,7 @@ describeWithEngine('interrupting up during machine creation', () => {
 
 	/** Starts `up --json` and sends `signal` when the first event matching `when` arrives. */
 	async function interrupt(signal: NodeJS.Signals, when: (e: {type: string; state?: string}) => boolean) {
-		const child = spawnCli(['up', name, '--workers', '2', '--managers', '3', '--yes', '--json'], home);
+		const child = spawnCli(['up', name, '--workers', '2', '--managers', '3', '--database', 'none', '--yes', '--json'], home);
 		let buffer = '';
 		let sent = false;
 		child.stdout!.on('data', (chunk: Buffer) => {

@@ -51,7 +51,7 @@ describeWithEngine('provisioning with Ansible on every node', () => {
 	});
 
 	beforeAll(async () => {
-		const result = await cli(['up', name, '--workers', '2', '--yes', '--json'], home);
+		const result = await cli(['up', name, '--workers', '2', '--database', 'none', '--yes', '--json'], home);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		firstRun = events(result.stdout);

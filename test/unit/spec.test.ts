@@ -17,6 +17,7 @@ describe('resolveSpec', () => {
 		expect(resolveSpec({name: 'demo'})).toEqual({
 			name: 'demo', provider: 'local', managers: 1, workers: 3, size: 's-1vcpu-1gb', region: 'local',
 			image: 'debian-12', memoryLimit: '450m', encryptOverlay: false, sshFrom: ['0.0.0.0/0', '::/0'],
+			database: 'rethinkdb', rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim', sideLoad: false,
 		});
 	});
 
@@ -76,6 +77,14 @@ describe('ssh-from', () => {
 
 	it.each(['anywhere', '300.1.1.1', '10.0.0.0/40', ''])('refuses %j', sshFrom => {
 		expect(problemsOf(() => resolveSpec({name: 'demo', sshFrom}))[0]?.field).toBe('ssh-from');
+	});
+});
+
+describe('database', () => {
+	it('is RethinkDB by default, or none', () => {
+		expect(resolveSpec({name: 'demo', database: 'none'}).database).toBe('none');
+		expect(problemsOf(() => resolveSpec({name: 'demo', database: 'mongodb'}))[0]?.field).toBe('database');
+		expect(problemsOf(() => resolveSpec({name: 'demo', rethinkdbImage: 'not an image!'}))[0]?.field).toBe('rethinkdb-image');
 	});
 });
 

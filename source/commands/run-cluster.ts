@@ -1,0 +1,81 @@
+import {sshTarget} from '../cluster/targets.js';
+import {DockerCli} from '../docker/cli.js';
+import type {CommandIO} from '../main.js';
+import {createProvider} from '../providers/index.js';
+import {createRenderer, type OutputMode} from '../render/index.js';
+import {runSteps} from '../run/orchestrator.js';
+import type {ClusterSpec} from '../spec.js';
+import {SshPool} from '../ssh/pool.js';
+import type {ClusterStore} from '../store/cluster-store.js';
+import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
+import {handleInterrupts} from './interaction.js';
+
+export interface RunClusterOptions {
+	store: ClusterStore;
+	spec: ClusterSpec;
+	/** The spec as saved before this run (undefined for a new cluster). */
+	saved: ClusterSpec | undefined;
+	steps: Step[];
+	command: string;
+	resume: string;
+	output: OutputMode;
+	verbose: boolean;
+	options?: ClusterOptions;
+	/** Journal changes to make once preflight passed (e.g. nodes to remove). */
+	afterPreflight?: (ctx: ClusterContext) => void;
+}
+
+/**
+ * The one owner of a run on a cluster (up, scale): the lock, Ctrl-C, the
+ * renderer, the SSH connections, the journal's state at the end, and the exit
+ * code. Nothing is written for a new cluster until its preflight passed.
+ */
+export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise<number> {
+	const {store, spec, saved} = run;
+	const fresh = !store.exists(spec.name);
+	const release = store.lock(spec.name, `${run.command} ${spec.name}`);
+	const journal = store.openJournal(spec);
+	const controller = new AbortController();
+	const stopInterrupts = handleInterrupts(controller, io);
+	const docker = new DockerCli();
+	const ctx: ClusterContext = {
+		spec,
+		paths: store.paths(spec.name),
+		journal,
+		provider: createProvider(spec, docker),
+		docker,
+		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
+		options: run.options ?? {},
+	};
+	const renderer = await createRenderer(run.output, io, {verbose: run.verbose});
+	try {
+		const outcome = await runSteps(run.steps, ctx, {
+			command: run.command,
+			cluster: spec.name,
+			provider: spec.provider,
+			emit: e => renderer.handle(e),
+			signal: controller.signal,
+			resume: run.resume,
+			journal,
+			afterStep: step => {
+				if (step !== 'preflight') return;
+				if (!journal.isPersisted) journal.persist();
+				// What this run asked for is remembered (a new --playbook, a new worker count).
+				if (JSON.stringify(saved) !== JSON.stringify(spec)) store.saveSpec(spec);
+				run.afterPreflight?.(ctx);
+			},
+		});
+		journal.update(j => {
+			j.state = outcome.outcome === 'done' ? 'ready' : outcome.outcome === 'failed' ? 'failed' : 'cancelled';
+		});
+		if (outcome.outcome === 'done') return 0;
+		if (outcome.outcome === 'cancelled') return 130;
+		return outcome.error.kind === 'input' ? 2 : 1;
+	} finally {
+		ctx.ssh.closeAll();
+		stopInterrupts();
+		await renderer.close();
+		release();
+		if (fresh && !journal.isPersisted) store.forget(spec.name);
+	}
+}

@@ -1,0 +1,34 @@
+import {InputError} from '../errors.js';
+import {DockerCommandError, type DockerCli} from './cli.js';
+
+/**
+ * An image that must be on this machine's engine (to be side-loaded into
+ * nodes): there already, or pulled now. Checked before anything is created.
+ */
+export async function ensureLocalImage(
+	docker: DockerCli,
+	image: string,
+	options: {signal?: AbortSignal; onLine?: (line: string) => void; why: string},
+): Promise<{id: string; pulled: boolean}> {
+	try {
+		const [found] = await docker.inspect<{Id: string}>('image', [image], {signal: options.signal});
+		if (found) return {id: found.Id, pulled: false};
+	} catch (error) {
+		if (!(error instanceof DockerCommandError)) throw error;
+	}
+	try {
+		await docker.run(['pull', image], {signal: options.signal, onLine: options.onLine});
+	} catch (error) {
+		if (!(error instanceof DockerCommandError)) throw error;
+		throw new InputError(`${image} is not on this Docker engine and could not be pulled`, {
+			hint: `${options.why} ${error.message}`,
+			nextSteps: [
+				`pull it where its registry is reachable: docker pull ${image} (or docker load it from a file)`,
+				'or use an image you have: --rethinkdb-image IMAGE',
+				'or build the Swarm without the database: --database none',
+			],
+		});
+	}
+	const [pulled] = await docker.inspect<{Id: string}>('image', [image], {signal: options.signal});
+	return {id: pulled?.Id ?? '', pulled: true};
+}

@@ -1,0 +1,92 @@
+import net from 'node:net';
+import type {Duplex} from 'node:stream';
+import {InputError} from '../errors.js';
+
+export interface ForwardCounters {
+	connections: number;
+	totalConnections: number;
+	bytesIn: number;
+	bytesOut: number;
+}
+
+/**
+ * `ssh -L`, in process: a listener on this machine whose every connection is
+ * piped into a channel the caller opens (an ssh2 forwardOut to the far end).
+ * The listener stays bound while the far side reconnects; connections that
+ * arrive meanwhile wait for `open` to succeed or fail.
+ */
+export class LocalForward {
+	readonly counters: ForwardCounters = {connections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0};
+	private readonly sockets = new Set<net.Socket>();
+
+	private constructor(private readonly server: net.Server, private readonly open: () => Promise<Duplex>, private readonly onError: (error: Error) => void) {
+		server.on('connection', socket => this.accept(socket));
+	}
+
+	/** Binds `host:port` (0 for any free port); a busy port is an InputError naming it. */
+	static async listen(host: string, port: number, open: () => Promise<Duplex>, onError: (error: Error) => void = () => {}): Promise<LocalForward> {
+		const server = net.createServer({pauseOnConnect: true});
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', (error: NodeJS.ErrnoException) => {
+				if (error.code === 'EADDRINUSE') {
+					reject(new InputError(`${host}:${port} is already in use on this machine`, {
+						hint: 'another program (or another swarmbee tunnel) listens there.',
+						nextSteps: [`find it with: ss -ltnp 'sport = :${port}'`, 'or choose another local port (--admin-port / --driver-port)'],
+					}));
+				} else {
+					reject(error);
+				}
+			});
+			server.listen(port, host, () => resolve());
+		});
+		return new LocalForward(server, open, onError);
+	}
+
+	get port(): number {
+		return (this.server.address() as net.AddressInfo).port;
+	}
+
+	private async accept(socket: net.Socket): Promise<void> {
+		this.sockets.add(socket);
+		this.counters.connections++;
+		this.counters.totalConnections++;
+		socket.on('close', () => {
+			this.sockets.delete(socket);
+			this.counters.connections--;
+		});
+		socket.on('error', () => socket.destroy());
+		let channel: Duplex;
+		try {
+			channel = await this.open();
+		} catch (error) {
+			this.onError(error as Error);
+			socket.destroy();
+			return;
+		}
+		if (socket.destroyed) {
+			channel.destroy();
+			return;
+		}
+		socket.on('data', (chunk: Buffer) => {
+			this.counters.bytesOut += chunk.length;
+		});
+		channel.on('data', (chunk: Buffer) => {
+			this.counters.bytesIn += chunk.length;
+		});
+		channel.on('error', () => socket.destroy());
+		channel.on('close', () => socket.destroy());
+		socket.on('close', () => channel.destroy());
+		socket.pipe(channel).pipe(socket);
+		socket.resume();
+	}
+
+	/** Drops every open connection (the far side went away) but keeps listening. */
+	dropConnections(): void {
+		for (const socket of this.sockets) socket.destroy();
+	}
+
+	async close(): Promise<void> {
+		this.dropConnections();
+		await new Promise<void>(resolve => this.server.close(() => resolve()));
+	}
+}

@@ -1,0 +1,177 @@
+import type {Duplex} from 'node:stream';
+import {setTimeout as sleep} from 'node:timers/promises';
+import type {ServerLocation} from '../cluster/rethinkdb.js';
+import {ExternalError} from '../errors.js';
+import {LocalForward} from '../ssh/forward.js';
+import type {SshConnection} from '../ssh/connection.js';
+import type {TunnelState, TunnelStatus} from './types.js';
+
+export interface ForwardSpec {
+	/** `admin` or `driver`. */
+	name: string;
+	localHost: string;
+	localPort: number;
+	/** The port on the database task (8080 admin, 28015 driver). */
+	remotePort: number;
+}
+
+export interface TunnelOptions {
+	forwards: ForwardSpec[];
+	/** Where the target runs now: asked again on every (re)connect, since tasks move. */
+	locate: () => Promise<ServerLocation>;
+	/** An open SSH connection to a node. */
+	connect: (node: string) => Promise<SshConnection>;
+	onChange?: (statuses: TunnelStatus[]) => void;
+	/** Reconnect backoff: first wait and cap, in ms. */
+	backoff?: {initialMs: number; maxMs: number};
+	/** How long a new local connection waits for a reconnect before it is refused. */
+	holdMs?: number;
+}
+
+/**
+ * `docker-machine ssh -L`, grown up: local listeners for the admin panel and
+ * the driver port, carried over one SSH connection to the node that runs the
+ * first database server, to the task's address on that node. A small state
+ * machine, connecting → open → reconnecting → closed: when SSH drops or the
+ * task moves, it finds the task again and reconnects with backoff, while the
+ * local ports stay bound.
+ */
+export class Tunnel {
+	private state: TunnelState = 'connecting';
+	private since = new Date().toISOString();
+	private lastError?: string;
+	private location?: ServerLocation;
+	private connection?: SshConnection;
+	private readonly listeners = new Map<string, LocalForward>();
+	private waiters: Array<() => void> = [];
+	private stopped = false;
+	private reconnecting?: Promise<void>;
+
+	constructor(private readonly options: TunnelOptions) {}
+
+	/** Binds every local port first (a busy one fails here, before any SSH), then connects. */
+	async start(): Promise<void> {
+		for (const forward of this.options.forwards) {
+			try {
+				const listener = await LocalForward.listen(forward.localHost, forward.localPort, () => this.channel(forward), error => this.channelFailed(error));
+				this.listeners.set(forward.name, listener);
+			} catch (error) {
+				await this.stop();
+				throw error;
+			}
+		}
+		this.notify();
+		this.reconnect();
+	}
+
+	get current(): TunnelState {
+		return this.state;
+	}
+
+	statuses(): TunnelStatus[] {
+		return this.options.forwards.map(forward => {
+			const listener = this.listeners.get(forward.name);
+			return {
+				name: forward.name,
+				state: this.state,
+				local: {host: forward.localHost, port: listener?.port ?? forward.localPort},
+				target: {...(this.location ? {node: this.location.host, address: this.location.address} : {}), port: forward.remotePort},
+				connections: listener?.counters.connections ?? 0,
+				totalConnections: listener?.counters.totalConnections ?? 0,
+				bytesIn: listener?.counters.bytesIn ?? 0,
+				bytesOut: listener?.counters.bytesOut ?? 0,
+				...(this.lastError ? {lastError: this.lastError} : {}),
+				since: this.since,
+			};
+		});
+	}
+
+	/** Resolves once the tunnel is open (or rejects after `timeoutMs`). */
+	waitOpen(timeoutMs: number): Promise<void> {
+		if (this.state === 'open') return Promise.resolve();
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.waiters = this.waiters.filter(w => w !== done);
+				reject(new ExternalError(`the tunnel is not open (${this.state}${this.lastError ? `: ${this.lastError}` : ''})`));
+			}, timeoutMs);
+			const done = () => {
+				clearTimeout(timer);
+				resolve();
+			};
+			this.waiters.push(done);
+		});
+	}
+
+	async stop(): Promise<void> {
+		this.stopped = true;
+		this.setState('closed');
+		this.connection?.close();
+		await Promise.all([...this.listeners.values()].map(l => l.close()));
+	}
+
+	private setState(state: TunnelState, error?: string): void {
+		if (error !== undefined) this.lastError = error;
+		if (this.state === state && error === undefined) return;
+		if (this.state !== state) this.since = new Date().toISOString();
+		this.state = state;
+		if (state === 'open') {
+			for (const waiter of this.waiters.splice(0)) waiter();
+		}
+		this.notify();
+	}
+
+	private notify(): void {
+		this.options.onChange?.(this.statuses());
+	}
+
+	/** One reconnect loop at a time; every trigger joins the running one. */
+	private reconnect(): void {
+		if (this.stopped || this.reconnecting) return;
+		this.reconnecting = this.connectLoop().finally(() => {
+			this.reconnecting = undefined;
+		});
+	}
+
+	private async connectLoop(): Promise<void> {
+		const {initialMs, maxMs} = this.options.backoff ?? {initialMs: 250, maxMs: 5_000};
+		let delay = initialMs;
+		if (this.state === 'open') this.setState('reconnecting');
+		while (!this.stopped) {
+			try {
+				const location = await this.options.locate();
+				const connection = await this.options.connect(location.host);
+				if (this.stopped) return;
+				this.location = location;
+				this.connection = connection;
+				connection.onClose(() => {
+					if (this.connection !== connection || this.stopped) return;
+					for (const listener of this.listeners.values()) listener.dropConnections();
+					this.setState('reconnecting', 'the SSH connection closed');
+					this.reconnect();
+				});
+				this.setState('open');
+				return;
+			} catch (error) {
+				this.setState(this.state === 'connecting' ? 'connecting' : 'reconnecting', (error as Error).message);
+			}
+			await sleep(delay);
+			delay = Math.min(maxMs, delay * 2);
+		}
+	}
+
+	private async channel(forward: ForwardSpec): Promise<Duplex> {
+		if (this.state !== 'open') await this.waitOpen(this.options.holdMs ?? 10_000);
+		const {connection, location} = this;
+		if (!connection || !location) throw new ExternalError('the tunnel has no connection');
+		return connection.forwardOut(location.address, forward.remotePort);
+	}
+
+	/** A channel could not open: the task may have moved. Find it again. */
+	private channelFailed(error: Error): void {
+		if (this.stopped || this.state !== 'open') return;
+		this.lastError = error.message;
+		this.connection = undefined;
+		this.setState('reconnecting', error.message);
+		this.reconnect();
+	}
+}

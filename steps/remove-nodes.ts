@@ -1,0 +1,65 @@
+import {rmSync} from 'node:fs';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {
+	drainCommand, nodeListCommand, nodeRemoveCommand, nodeTasksCommand, parseJsonLines, swarmLeaveCommand, type SwarmNode,
+} from '../source/cluster/swarm.js';
+import {CancelledError} from '../source/errors.js';
+import {event} from '../source/events.js';
+import {hostKeyFile} from '../source/ssh/keys.js';
+import type {NodeRecord} from '../source/store/journal.js';
+import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+	return sleep(ms, undefined, {signal}).catch(() => {
+		throw new CancelledError();
+	});
+}
+
+/**
+ * Takes nodes marked `deleting` out of the cluster, last first: drain them,
+ * let them leave the swarm, remove them from the member list, delete the
+ * machine and its volume, and forget them. Each stage is recorded, so an
+ * interrupted removal is finished by the next run.
+ */
+export const removeNodesStep: Step = {
+	id: 'remove-nodes',
+	title: 'Remove nodes',
+	async run(ctx, io) {
+		const doomed = ctx.journal.value.nodes.filter(n => n.state === 'deleting').sort((a, b) => b.index - a.index);
+		for (const node of doomed) await removeNode(ctx, io, node);
+		return {changed: doomed.length > 0, summary: doomed.length > 0 ? `removed ${doomed.map(n => n.name).join(', ')}` : 'nothing to remove'};
+	},
+};
+
+async function removeNode(ctx: ClusterContext, io: StepIO, node: NodeRecord): Promise<void> {
+	const {signal} = io;
+	const managerName = ctx.journal.value.nodes.find(n => n.role === 'manager' && n.state !== 'deleting')!.name;
+	const manager = await ctx.ssh.get(managerName, signal);
+	const say = (detail: string) => io.emit(event({type: 'node-state', node: node.name, state: 'deleting', detail}));
+	const member = () => manager.run(nodeListCommand, {signal}).then(out => parseJsonLines<SwarmNode>(out).find(m => m.ID === node.swarmNodeId));
+
+	if (node.swarmNodeId && await member()) {
+		say('draining');
+		await manager.run(drainCommand(node.swarmNodeId), {signal});
+		for (let i = 0; i < 60 && parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId), {signal})).stdout).length > 0; i++) await pause(1_000, signal);
+		say('leaving the swarm');
+		try {
+			await (await ctx.ssh.get(node.name, signal)).run(swarmLeaveCommand, {signal});
+		} catch (error) {
+			// A node that is already gone cannot leave; the manager forgets it below.
+			if (error instanceof CancelledError) throw error;
+		}
+		ctx.ssh.drop(node.name);
+		for (let i = 0; i < 30 && (await member())?.Status === 'Ready'; i++) await pause(1_000, signal);
+		await manager.run(nodeRemoveCommand(node.swarmNodeId), {signal});
+	}
+	say('deleting the machine');
+	const machine = (await ctx.provider.listMachines(providerContext(ctx, io))).find(m => m.name === node.name);
+	if (machine) await ctx.provider.deleteMachine(providerContext(ctx, io), machine);
+	rmSync(hostKeyFile(ctx.paths.hostKeysDir, node.name), {force: true});
+	rmSync(`${hostKeyFile(ctx.paths.hostKeysDir, node.name)}.pub`, {force: true});
+	ctx.journal.update(j => {
+		j.nodes = j.nodes.filter(n => n.name !== node.name);
+	});
+	io.emit(event({type: 'node-state', node: node.name, state: 'deleted'}));
+}

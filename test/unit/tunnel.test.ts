@@ -1,0 +1,158 @@
+import net from 'node:net';
+import {afterEach, describe, expect, it} from 'vitest';
+import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
+import {InputError} from '../../source/errors.js';
+import {LocalForward} from '../../source/ssh/forward.js';
+import type {SshConnection} from '../../source/ssh/connection.js';
+import {Tunnel} from '../../source/tunnel/tunnel.js';
+import type {TunnelStatus} from '../../source/tunnel/types.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+	for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A TCP server that answers each line with "echo: <line>". */
+async function echoServer(): Promise<number> {
+	const server = net.createServer(socket => socket.on('data', chunk => socket.write(`echo: ${chunk}`)));
+	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+	cleanups.push(() => new Promise(resolve => server.close(resolve)));
+	return (server.address() as net.AddressInfo).port;
+}
+
+function request(port: number, text: string): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+		socket.once('data', chunk => {
+			resolve(chunk.toString());
+			socket.destroy();
+		});
+		socket.once('error', reject);
+	});
+}
+
+/** Stands in for an SSH connection: forwardOut dials the echo server; `drop()` plays a lost connection. */
+function fakeConnection(echoPort: number) {
+	const listeners: Array<() => void> = [];
+	const connection = {
+		forwardOut: async () => net.connect(echoPort, '127.0.0.1'),
+		onClose: (listener: () => void) => listeners.push(listener),
+		close: () => {},
+	};
+	return {connection: connection as unknown as SshConnection, drop: () => listeners.forEach(l => l())};
+}
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error('condition not met in time');
+		await new Promise(resolve => setTimeout(resolve, 10));
+	}
+}
+
+describe('LocalForward', () => {
+	it('pipes each local connection into a channel and counts bytes', async () => {
+		const echo = await echoServer();
+		const forward = await LocalForward.listen('127.0.0.1', 0, async () => net.connect(echo, '127.0.0.1'));
+		cleanups.push(() => forward.close());
+		expect(await request(forward.port, 'hello')).toBe('echo: hello');
+		await until(() => forward.counters.connections === 0);
+		expect(forward.counters).toMatchObject({totalConnections: 1, bytesOut: 5, bytesIn: 11});
+	});
+
+	it('says which port is busy and how to find out who holds it', async () => {
+		const holder = net.createServer();
+		await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve));
+		cleanups.push(() => new Promise(resolve => holder.close(resolve)));
+		const port = (holder.address() as net.AddressInfo).port;
+		const error = await LocalForward.listen('127.0.0.1', port, async () => net.connect(1)).catch(e => e);
+		expect(error).toBeInstanceOf(InputError);
+		expect(error.message).toBe(`127.0.0.1:${port} is already in use on this machine`);
+	});
+});
+
+describe('Tunnel', () => {
+	it('goes connecting → open, and reconnecting → open when SSH drops, finding the task again', async () => {
+		const echo = await echoServer();
+		const states: TunnelStatus[][] = [];
+		let located = 0;
+		let current = fakeConnection(echo);
+		const tunnel = new Tunnel({
+			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+			locate: async () => ({server: 'queenbee', host: located++ === 0 ? 'queenbee' : 'workerbee-1', address: '172.18.0.4'}),
+			connect: async () => current.connection,
+			onChange: statuses => states.push(statuses),
+			backoff: {initialMs: 10, maxMs: 50},
+		});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		await tunnel.waitOpen(2_000);
+		const port = tunnel.statuses()[0]!.local.port;
+		expect(await request(port, 'one')).toBe('echo: one');
+		expect(tunnel.statuses()[0]!.target).toEqual({node: 'queenbee', address: '172.18.0.4', port: 8080});
+
+		const dropped = current;
+		current = fakeConnection(echo);
+		dropped.drop();
+		expect(tunnel.current).toBe('reconnecting');
+		await tunnel.waitOpen(2_000);
+		expect(await request(port, 'two')).toBe('echo: two');
+		// The task moved: the tunnel asked where it runs now.
+		expect(tunnel.statuses()[0]!.target.node).toBe('workerbee-1');
+		expect(states.map(s => s[0]!.state)).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+		expect(tunnel.statuses()[0]!.totalConnections).toBe(2);
+
+		await tunnel.stop();
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('keeps retrying with backoff and says why', async () => {
+		let attempts = 0;
+		const tunnel = new Tunnel({
+			forwards: [{name: 'driver', localHost: '127.0.0.1', localPort: 0, remotePort: 28015}],
+			locate: async () => {
+				attempts++;
+				throw new Error('the database server of queenbee is not running');
+			},
+			connect: async () => {
+				throw new Error('unreachable');
+			},
+			backoff: {initialMs: 5, maxMs: 20},
+		});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		await until(() => attempts >= 3);
+		expect(tunnel.current).toBe('connecting');
+		expect(tunnel.statuses()[0]!.lastError).toBe('the database server of queenbee is not running');
+	});
+
+	it('binds every local port before connecting: a busy one fails first', async () => {
+		const holder = net.createServer();
+		await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve));
+		cleanups.push(() => new Promise(resolve => holder.close(resolve)));
+		let located = false;
+		const tunnel = new Tunnel({
+			forwards: [
+				{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080},
+				{name: 'driver', localHost: '127.0.0.1', localPort: (holder.address() as net.AddressInfo).port, remotePort: 28015},
+			],
+			locate: async () => {
+				located = true;
+				throw new Error('x');
+			},
+			connect: async () => {
+				throw new Error('x');
+			},
+		});
+		await expect(tunnel.start()).rejects.toBeInstanceOf(InputError);
+		expect(located).toBe(false);
+	});
+});
+
+describe('parseTaskAddress', () => {
+	it('finds the task container on docker_gwbridge', () => {
+		const out = 'fa4b75d22e67\n{"fa4b75d22e67699b":{"Name":"gateway_3bcd","IPv4Address":"172.18.0.4/16"},"ingress-sbox":{"IPv4Address":"172.18.0.2/16"}}\n';
+		expect(parseTaskAddress(out)).toBe('172.18.0.4');
+		expect(parseTaskAddress('')).toBeUndefined();
+	});
+});
