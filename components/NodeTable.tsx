@@ -34,11 +34,13 @@ export function NodeTable({nodes, frame}: {nodes: NodeView[]; frame: number}) {
 				const color = nodeStateColor(node.state);
 				const detail = node.detail ?? (node.task && node.state === 'provisioning' ? `TASK [${node.task}]` : '');
 				return (
-					<Text key={node.name} wrap="truncate-end">
-						{settled ? <Text color={color}>{settled.icon}</Text> : <Spinner frame={frame} color={color} />}
-						{' '}{node.name.padEnd(nameWidth)}  <Text color={color}>{node.state.padEnd(stateWidth)}</Text>
-						{detail ? <Text dimColor>  {detail}</Text> : null}
-					</Text>
+					<Box key={node.name}>
+						<Box flexShrink={0}>{settled ? <Text color={color}>{settled.icon}</Text> : <Spinner frame={frame} color={color} />}</Box>
+						<Text wrap="truncate-end">
+							{' '}{node.name.padEnd(nameWidth)}  <Text color={color}>{node.state.padEnd(stateWidth)}</Text>
+							{detail ? <Text dimColor>  {detail}</Text> : null}
+						</Text>
+					</Box>
 				);
 			})}
 		</Box>

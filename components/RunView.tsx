@@ -24,7 +24,7 @@ export const COLLAPSED_LINES = 3;
 
 /**
  * Which panes fit: the selected one and its neighbours, as many as the
- * terminal's height allows (each collapsed pane takes its lines plus three).
+ * terminal's height allows (each collapsed pane takes its lines plus two).
  */
 export function paneWindow(count: number, selected: number, fit: number): {start: number; end: number} {
 	const size = Math.max(1, Math.min(count, fit));
@@ -50,9 +50,9 @@ export interface RunViewProps {
  *     ○ Swarm
  *     ✔ queenbee     ready
  *     ⠹ workerbee-1  provisioning  TASK [Install packages]
- *     ╭ ▸ workerbee-1 · provision · provisioning · ok 12 changed 5 failed 0 ─╮
- *     │ changed: [localhost]                                                 │
- *     ╰──────────────────────────────────────────────────────────────────────╯
+ *     ▸ workerbee-1 · provision · provisioning · ok 12 changed 5 failed 0 · 9 lines
+ *     ┃ TASK [Install packages] ******************************************
+ *     ┃ changed: [localhost]
  *     ↑↓ choose a node · enter expand · ctrl-c stop and save
  */
 export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
@@ -82,12 +82,12 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 	const openSteps = state.steps.filter(s => s.status === 'running' || s.status === 'pending').length;
 	// Rows the fixed parts take: open steps, the node table, the banner/hint lines.
 	const reserved = openSteps + state.nodes.length + (done ? 8 : 3);
-	const room = Math.max(COLLAPSED_LINES + 3, rows - reserved);
+	const room = Math.max(COLLAPSED_LINES + 2, rows - reserved);
 	const shown = expanded && selected ? [selected] : (() => {
-		const {start, end} = paneWindow(panes.length, selectedIndex, Math.floor(room / (COLLAPSED_LINES + 3)));
+		const {start, end} = paneWindow(panes.length, selectedIndex, Math.floor(room / (COLLAPSED_LINES + 2)));
 		return panes.slice(start, end);
 	})();
-	const paneLines = expanded ? Math.max(COLLAPSED_LINES, room - 4) : COLLAPSED_LINES;
+	const paneLines = expanded ? Math.max(COLLAPSED_LINES, room - 3) : COLLAPSED_LINES;
 	const hidden = panes.length - shown.length;
 	const outcome = state.outcome;
 

@@ -17,11 +17,14 @@ export function StepList({steps, frame, now}: {steps: StepView[]; frame: number;
 		<Box flexDirection="column">
 			{open.map(step => step.status === 'running'
 				? (
-					<Text key={step.id} wrap="truncate-end">
-						<Spinner frame={frame} /> <Text bold>{step.title}</Text>
-						<Text dimColor>  {formatDuration(Math.max(0, now - (step.startedAt ?? now)))}</Text>
-						{step.progress ? <Text dimColor>  {step.progress}</Text> : null}
-					</Text>
+					<Box key={step.id}>
+						<Box flexShrink={0}><Spinner frame={frame} /></Box>
+						<Text wrap="truncate-end">
+							{' '}<Text bold>{step.title}</Text>
+							<Text dimColor>  {formatDuration(Math.max(0, now - (step.startedAt ?? now)))}</Text>
+							{step.progress ? <Text dimColor>  {step.progress}</Text> : null}
+						</Text>
+					</Box>
 				)
 				: <Text key={step.id} dimColor wrap="truncate-end">○ {step.title}</Text>)}
 		</Box>

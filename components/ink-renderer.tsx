@@ -22,11 +22,11 @@ export interface InkRendererOptions {
 	/** Renders per second at most (tests and the flood benchmark change it). */
 	intervalMs?: number;
 	/** Called after each frame Ink writes (the benchmark counts them). */
-	onRender?: () => void;
+	onRender?: (metrics: {renderTime: number}) => void;
 }
 
 /** Ink options shared by every screen swarmbee mounts. */
-export function inkOptions(terminal: InkTerminal, onRender?: () => void) {
+export function inkOptions(terminal: InkTerminal, onRender?: (metrics: {renderTime: number}) => void) {
 	return {
 		stdout: terminal.stdout,
 		stdin: terminal.stdin,

@@ -138,7 +138,6 @@ function titleOf(state: RunViewState, id: string): string {
 export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 	const seen = state.seen + 1;
 	const line = (text: string, tone: FinishedLine['tone']): FinishedLine => ({key: `${seen}`, text: redact(text), tone});
-	const at = Date.parse(e.at);
 	switch (e.type) {
 		case 'run-started':
 			return {
@@ -151,7 +150,7 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				finished: [...state.finished, line(`swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`, 'title')],
 			};
 		case 'step-started':
-			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, title: e.title, status: 'running', startedAt: at, progress: undefined}))};
+			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, title: e.title, status: 'running', startedAt: Date.parse(e.at), progress: undefined}))};
 		case 'step-progress':
 			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, progress: redact(e.message)}))};
 		case 'step-finished':
@@ -178,25 +177,7 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 		case 'node-state':
 			return {...state, seen, nodes: updateNode(state, e.node, n => ({...n, state: e.state, detail: e.detail === undefined ? undefined : redact(e.detail)}))};
 		case 'node-output':
-			return {
-				...state,
-				seen,
-				nodes: updateNode(state, e.node, n => {
-					const text = redact(e.line);
-					const fresh = n.step !== e.step;
-					const tail = fresh ? [] : n.tail;
-					const task = TASK_LINE.exec(text)?.[1];
-					return {
-						...n,
-						step: e.step,
-						tail: tail.length >= TAIL_LINES ? [...tail.slice(tail.length - TAIL_LINES + 1), text] : [...tail, text],
-						lines: (fresh ? 0 : n.lines) + 1,
-						counters: n.recapped && !fresh ? n.counters : countAnsibleLine(fresh ? ZERO : n.counters, text),
-						recapped: fresh ? false : n.recapped,
-						task: task ?? (fresh ? undefined : n.task),
-					};
-				}),
-			};
+			return appendOutput({...state, seen}, [e]);
 		case 'node-log':
 			return {
 				...state,
@@ -226,10 +207,61 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 	}
 }
 
+type OutputEvent = Extract<RunEvent, {type: 'node-output'}>;
+
+/**
+ * Adds node output lines, many at a time: each node's tail, counters and
+ * task are updated in place on one copy per batch instead of one copy per
+ * line, which is what keeps a flood of Ansible output cheap (see
+ * bench/render-flood).
+ */
+function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunViewState {
+	const nodes = state.nodes.slice();
+	const copied = new Set<number>();
+	for (const e of events) {
+		let index = nodes.findIndex(n => n.name === e.node);
+		if (index === -1) index = nodes.push({name: e.node, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false}) - 1;
+		let node = nodes[index]!;
+		if (!copied.has(index)) {
+			node = {...node, tail: node.tail.slice(), counters: {...node.counters}};
+			nodes[index] = node;
+			copied.add(index);
+		}
+		if (node.step !== e.step) {
+			Object.assign(node, {step: e.step, tail: [], lines: 0, counters: {...ZERO}, recapped: false, task: undefined});
+		}
+		const text = redact(e.line);
+		node.tail.push(text);
+		// Trim in bulk rather than shifting on every line.
+		if (node.tail.length >= TAIL_LINES * 2) node.tail.splice(0, node.tail.length - TAIL_LINES);
+		node.lines++;
+		if (!node.recapped) node.counters = countAnsibleLine(node.counters, text);
+		const task = TASK_LINE.exec(text)?.[1];
+		if (task) node.task = task;
+	}
+	for (const index of copied) {
+		const node = nodes[index]!;
+		if (node.tail.length > TAIL_LINES) node.tail.splice(0, node.tail.length - TAIL_LINES);
+	}
+	return {...state, nodes};
+}
+
 /** Applies a batch of events at once: one state change, one render. */
 export function reduceRunBatch(state: RunViewState, events: readonly RunEvent[]): RunViewState {
 	let next = state;
-	for (const e of events) next = reduceRun(next, e);
+	let outputs: OutputEvent[] = [];
+	for (const e of events) {
+		if (e.type === 'node-output') {
+			outputs.push(e);
+			continue;
+		}
+		if (outputs.length > 0) {
+			next = appendOutput({...next, seen: next.seen + outputs.length}, outputs);
+			outputs = [];
+		}
+		next = reduceRun(next, e);
+	}
+	if (outputs.length > 0) next = appendOutput({...next, seen: next.seen + outputs.length}, outputs);
 	return next;
 }
 

@@ -6,6 +6,8 @@ import {formatError} from './render/format.js';
 export interface CommandIO {
 	stdout: NodeJS.WritableStream;
 	stderr: NodeJS.WritableStream;
+	/** Where keys come from in interactive mode (default: process.stdin). */
+	stdin?: NodeJS.ReadableStream;
 	/** Both stdin and stdout are terminals: prompts and live screens allowed. */
 	interactive: boolean;
 	env: NodeJS.ProcessEnv;

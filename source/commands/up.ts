@@ -3,6 +3,7 @@ import {DockerCli} from '../docker/cli.js';
 import {CancelledError, InputError, SpecError, type FieldProblem} from '../errors.js';
 import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
+import {event} from '../events.js';
 import {createProvider} from '../providers/index.js';
 import {runSteps} from '../run/orchestrator.js';
 import {createRenderer, type OutputMode} from '../render/index.js';
@@ -78,7 +79,9 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 	const release = store.lock(spec.name, `up ${spec.name}`);
 	const journal = store.openJournal(spec);
 	const controller = new AbortController();
-	const stopInterrupts = handleInterrupts(controller, io);
+	const renderer = await createRenderer(options.output, io, {verbose: options.verbose});
+	// In the live view Ctrl-C is announced as a line of the view, not written across it.
+	const stopInterrupts = handleInterrupts(controller, io, options.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined);
 	const docker = new DockerCli();
 	const ctx: ClusterContext = {
 		spec,
@@ -88,7 +91,6 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		docker,
 		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
 	};
-	const renderer = await createRenderer(options.output, io, {verbose: options.verbose});
 	const resume = `swarmbee up ${spec.name}`;
 	try {
 		const outcome = await runSteps(upSteps, ctx, {
