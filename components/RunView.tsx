@@ -1,5 +1,5 @@
 import {Box, Static, Text, useInput} from 'ink';
-import {useState} from 'react';
+import {useRef, useState} from 'react';
 import {formatDuration} from '../source/render/format.js';
 import {ErrorBanner} from './ErrorBanner.js';
 import type {RunEventSource} from './event-source.js';
@@ -66,11 +66,15 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 	const selectedIndex = Math.max(0, panes.findIndex(n => n.name === selectedName));
 	const selected: NodeView | undefined = panes[selectedIndex];
 
+	// Key handlers read the latest panes through a ref: Ink may call a handler from a render ago.
+	const latest = useRef({panes, selectedIndex});
+	latest.current = {panes, selectedIndex};
 	useInput((input, key) => {
 		if (key.ctrl && input === 'c') {
 			onInterrupt();
 			return;
 		}
+		const {panes, selectedIndex} = latest.current;
 		if (panes.length === 0) return;
 		const move = (by: number) => setSelectedName(panes[(selectedIndex + by + panes.length) % panes.length]?.name);
 		if (key.downArrow || key.rightArrow || key.tab || input === 'j') move(1);

@@ -2,6 +2,7 @@ import {render, type Instance} from 'ink';
 import type {RunEvent} from '../source/events.js';
 import type {Renderer} from '../source/render/types.js';
 import {RunEventSource} from './event-source.js';
+import {Dashboard, type DashboardProps} from './Dashboard.js';
 import {RunView} from './RunView.js';
 
 /** The terminal Ink draws on and reads keys from. */
@@ -65,4 +66,14 @@ export class InkRenderer implements Renderer {
 		await this.instance.waitUntilExit().catch(() => {});
 		this.instance.cleanup();
 	}
+}
+
+/**
+ * Mounts the dashboard and resolves when the user quits. Ink owns stdin
+ * meanwhile; on return the terminal is the shell's again.
+ */
+export async function showDashboard(terminal: InkTerminal, props: Omit<DashboardProps, 'onQuit'>): Promise<void> {
+	const instance = render(<Dashboard {...props} onQuit={() => instance.unmount()} />, inkOptions(terminal));
+	await instance.waitUntilExit().catch(() => {});
+	instance.cleanup();
 }

@@ -92,6 +92,7 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
 	};
 	const resume = `swarmbee up ${spec.name}`;
+	let code: number;
 	try {
 		const outcome = await runSteps(upSteps, ctx, {
 			command: 'up',
@@ -112,9 +113,9 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		journal.update(j => {
 			j.state = outcome.outcome === 'done' ? 'ready' : outcome.outcome === 'failed' ? 'failed' : 'cancelled';
 		});
-		if (outcome.outcome === 'done') return 0;
-		if (outcome.outcome === 'cancelled') return 130;
-		return outcome.error.kind === 'input' ? 2 : 1;
+		if (outcome.outcome === 'done') code = 0;
+		else if (outcome.outcome === 'cancelled') code = 130;
+		else code = outcome.error.kind === 'input' ? 2 : 1;
 	} finally {
 		ctx.ssh.closeAll();
 		stopInterrupts();
@@ -122,4 +123,11 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		release();
 		if (fresh && !journal.isPersisted) store.forget(spec.name);
 	}
+	// In a terminal a finished cluster is watched, not left: the dashboard
+	// follows the run view (the lock is released; the dashboard only reads).
+	if (code === 0 && options.output === 'tty') {
+		const {openDashboard} = await import('./dashboard.js');
+		await openDashboard(spec.name, io);
+	}
+	return code;
 }
