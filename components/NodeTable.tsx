@@ -32,7 +32,9 @@ export function NodeTable({nodes, frame}: {nodes: NodeView[]; frame: number}) {
 			{nodes.map(node => {
 				const settled = SETTLED[node.state];
 				const color = nodeStateColor(node.state);
-				const detail = node.detail ?? (node.task && node.state === 'provisioning' ? `TASK [${node.task}]` : '');
+				const task = node.task && node.state === 'provisioning' ? `TASK [${node.task}]` : '';
+				// A detail that only repeats the state ("booting: booting") says nothing.
+				const detail = node.detail && node.detail !== node.state ? node.detail : task;
 				return (
 					<Box key={node.name}>
 						<Box flexShrink={0}>{settled ? <Text color={color}>{settled.icon}</Text> : <Spinner frame={frame} color={color} />}</Box>

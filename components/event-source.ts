@@ -9,8 +9,12 @@ export class RunEventSource {
 	private readonly listeners = new Set<(events: RunEvent[]) => void>();
 	private readonly drainers = new Set<() => void>();
 	private pending: RunEvent[] = [];
+	private pushed = 0;
+	private shown = 0;
+	private waiters: Array<() => void> = [];
 
 	push(event: RunEvent): void {
+		this.pushed++;
 		if (this.listeners.size === 0) {
 			this.pending.push(event);
 			return;
@@ -30,9 +34,30 @@ export class RunEventSource {
 		};
 	}
 
-	/** Asks subscribers to apply what they buffered now (before the view closes). */
-	drain(): void {
+	/**
+	 * Asks subscribers to apply what they buffered now, and resolves once the
+	 * view has committed every event pushed so far (or after `timeoutMs`, so
+	 * closing never hangs on a view that is gone).
+	 */
+	async drain(timeoutMs = 1_000): Promise<void> {
 		for (const drainer of this.drainers) drainer();
+		if (this.shown >= this.pushed || this.drainers.size === 0) return;
+		await new Promise<void>(resolve => {
+			const timer = setTimeout(resolve, timeoutMs);
+			this.waiters.push(() => {
+				clearTimeout(timer);
+				resolve();
+			});
+		});
+	}
+
+	/** The view reports how many events its committed state includes. */
+	committed(count: number): void {
+		this.shown = count;
+		if (this.shown < this.pushed) return;
+		const waiters = this.waiters;
+		this.waiters = [];
+		for (const wake of waiters) wake();
 	}
 
 	onDrain(drainer: () => void): () => void {

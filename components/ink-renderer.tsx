@@ -59,9 +59,8 @@ export class InkRenderer implements Renderer {
 	}
 
 	async close(): Promise<void> {
-		this.source.drain();
-		// Let React commit the drained state before the last frame is drawn.
-		await new Promise(resolve => setImmediate(resolve));
+		// Every event on screen before the last frame is drawn and left behind.
+		await this.source.drain();
 		this.instance.unmount();
 		await this.instance.waitUntilExit().catch(() => {});
 		this.instance.cleanup();

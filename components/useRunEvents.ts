@@ -48,5 +48,9 @@ export function useRunEvents(source: RunEventSource, intervalMs = RENDER_INTERVA
 			stopDrain();
 		};
 	}, [source, intervalMs]);
+	// After the commit (so Ink has the frame): tells a closing renderer what is on screen.
+	useEffect(() => {
+		source.committed(clock.state.seen);
+	}, [source, clock.state.seen]);
 	return clock;
 }

@@ -62,13 +62,13 @@ export const localCatalog: WizardCatalog = {
 		throw new InputError('the local provider needs no token');
 	},
 	async regions() {
-		return [{slug: 'local', name: 'this machine (your Docker engine)', available: true, sizes: LOCAL_SIZES.map(s => s.slug)}];
+		return [{slug: 'local', name: "this machine's Docker engine", available: true, sizes: LOCAL_SIZES.map(s => s.slug)}];
 	},
 	async sizes() {
 		return LOCAL_SIZES.map(s => ({slug: s.slug, memoryMb: s.memoryMb, vcpus: s.vcpus, priceMonthly: 0, priceHourly: 0, regions: ['local'], available: true}));
 	},
 	async images() {
-		return Object.entries(LOCAL_IMAGES).map(([slug, from]) => ({slug, name: `${from} (built into the node image)`}));
+		return Object.entries(LOCAL_IMAGES).map(([slug, from]) => ({slug, name: `${from}, built into the node image`}));
 	},
 };
 

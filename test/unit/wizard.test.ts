@@ -135,7 +135,7 @@ describe('wizard', () => {
 		]);
 		// 3 managers needs 2 workers: offered, but disabled with the reason.
 		expect(s.asked.find(a => a.message === 'Swarm managers')!.choices![1]).toMatchObject({value: 3, disabled: 'needs 2 or more workers'});
-		expect(s.said).toContain('Region: local (this machine (your Docker engine))');
+		expect(s.said).toContain("Region: local (this machine's Docker engine)");
 		expect(s.said.join('\n')).toContain([
 			'demo on local, region local, image debian-12',
 			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
