@@ -25,7 +25,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 describe('cli', () => {
 	it('prints help and version', async () => {
-		expect((await run(['--help'])).out).toContain('swarmbee up NAME');
+		expect((await run(['--help'])).out).toContain('swarmbee up [NAME]');
 		expect((await run(['--version'])).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
 	});
 
