@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process';
-import {readFileSync} from 'node:fs';
+import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, expect, it} from 'vitest';
 import {shq} from '../../source/shell.js';
@@ -25,12 +25,23 @@ const describeInTmux = hasTmux() ? describeWithEngine : describeWithEngine.skip;
 describeInTmux('the terminal UI, driven in tmux', () => {
 	const {home, remove} = newHome();
 	const name = uniqueName('e2e-tui');
-	const session = `swarmbee-${name}`;
+	const stopped = uniqueName('e2e-tui-stop');
+	let session = '';
+	const sessions: string[] = [];
 	const tmux = (...args: string[]) => execFileSync('tmux', args, {encoding: 'utf8'});
 	const keys = (...k: string[]) => tmux('send-keys', '-t', session, ...k);
 	/** The whole pane, scrollback included, wrapped lines joined. */
 	const screen = () => tmux('capture-pane', '-p', '-J', '-t', session, '-S', '-1000');
-	const seen: string[] = [];
+	let seen: string[] = [];
+
+	/** Runs `swarmbee ARGS` in a fresh 100x45 tmux session, as in a user's terminal (no CI variables: Ink draws only a final frame in CI). */
+	function start(label: string, args: string[]): void {
+		session = `swarmbee-${label}`;
+		sessions.push(session);
+		seen = [];
+		const command = `env -u CI -u CONTINUOUS_INTEGRATION SWARMBEE_HOME=${shq(home)} ${[process.execPath, CLI, ...args].map(shq).join(' ')}; echo "EXIT=$?"; sleep 600`;
+		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '45', command);
+	}
 
 	async function waitFor(expected: string | RegExp, timeoutMs = 60_000): Promise<string> {
 		const deadline = Date.now() + timeoutMs;
@@ -44,21 +55,34 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 	}
 
 	afterAll(async () => {
-		try {
-			tmux('kill-session', '-t', session);
-		} catch {
-			// Already gone.
+		for (const s of sessions) {
+			try {
+				tmux('kill-session', '-t', s);
+			} catch {
+				// Already gone.
+			}
 		}
-		await cli(['down', name, '--yes', '--forget'], home);
-		purge(name);
+		for (const cluster of [name, stopped]) {
+			await cli(['down', cluster, '--yes', '--forget', '--force'], home);
+			purge(cluster);
+		}
 		remove();
 	});
 
-	it('start screen → wizard → live run view → dashboard → q', async () => {
-		// A user's terminal: no CI variables (Ink draws only a final frame in CI).
-		const command = `env -u CI -u CONTINUOUS_INTEGRATION SWARMBEE_HOME=${shq(home)} ${shq(process.execPath)} ${shq(CLI)}; echo "EXIT=$?"; sleep 600`;
-		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '45', command);
+	it('Ctrl-C in the wizard leaves cleanly: nothing created, exit 130', async () => {
+		start(`${name}-wizard`, []);
+		await waitFor('What now?', 30_000);
+		keys('Enter');
+		await waitFor('Where should the nodes run?');
+		keys('C-c');
+		const text = await waitFor('EXIT=130');
+		expect(text).toContain('cancelled: nothing was created.');
+		expect(text).not.toMatch(/at \S+ \(.*:\d+:\d+\)/);
+		expect(readdirSync(home)).not.toContain('clusters');
+	});
 
+	it('start screen → wizard → live run view → dashboard → q', async () => {
+		start(name, []);
 		await waitFor('What now?', 30_000);
 		expect(screen()).toContain(`No saved clusters in ${home} yet.`);
 		keys('Enter');
@@ -107,5 +131,16 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 
 		const profiles = JSON.parse(readFileSync(path.join(home, 'profiles.json'), 'utf8')) as {profiles: Record<string, {workers: number}>};
 		expect(profiles.profiles[name]).toMatchObject({workers: 1, size: 's-1vcpu-1gb'});
+	});
+
+	it('Ctrl-C in the run view: the run stops, state is saved, the view says how to resume', async () => {
+		start(stopped, ['up', stopped, '--workers', '1', '--yes']);
+		await waitFor(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] (queenbee|workerbee-1) +(creating|booting)/m, 120_000);
+		keys('C-c');
+		const text = await waitFor('EXIT=130', 120_000);
+		expect(text).toContain('! Ctrl-C: stopping, saving state (press again to quit at once)');
+		expect(text).toMatch(new RegExp(`■ cancelled after \\d+(\\.\\d+)?m?s; state saved\\. Resume with: swarmbee up ${stopped}`));
+		const journal = JSON.parse(readFileSync(path.join(home, 'clusters', stopped, 'journal.json'), 'utf8')) as {state: string};
+		expect(journal.state).toBe('cancelled');
 	});
 });
