@@ -48,10 +48,20 @@ function Heading({children}: {children: string}) {
 	return <Text bold color="cyan">{children}</Text>;
 }
 
+/** How a task's state looks: running is fine, failed is red, finished is quiet, the rest is on its way. */
+function taskTone(currentState: string): {icon: string; color?: string} {
+	const word = currentState.split(' ')[0] ?? '';
+	if (word === 'Running') return {icon: '✔', color: 'green'};
+	if (['Failed', 'Rejected', 'Orphaned'].includes(word)) return {icon: '✖', color: 'red'};
+	if (['Complete', 'Shutdown', 'Remove'].includes(word)) return {icon: '·', color: 'gray'};
+	return {icon: '…', color: 'yellow'};
+}
+
 /**
  *     SERVICES
- *     rethinkdb       global      4/4  rethinkdb:2.4.4
- *       ✖ rethinkdb.x1y2  workerbee-2  Failed 3 seconds ago  task: non-zero exit (1)
+ *     rethinkdb  global      4/4  rethinkdb:2.4.4  4 tasks running
+ *     broken     replicated  0/1  busybox:1        0 tasks running  3 failed: task: non-zero exit (1)
+ *       … broken.1  workerbee-2  Ready 4 seconds ago
  */
 function Services({services}: {services: ServiceView[] | null}) {
 	if (services === null) return <Text dimColor>no manager answered</Text>;
@@ -65,12 +75,15 @@ function Services({services}: {services: ServiceView[] | null}) {
 				const shown = service.tasks.length <= 4 ? service.tasks : service.tasks.filter(t => !t.currentState.startsWith('Running'));
 				return (
 					<Box key={service.name} flexDirection="column">
-						<Text wrap="truncate-end">{rows[i]}<Text dimColor>  {running} task{running === 1 ? '' : 's'} running</Text></Text>
+						<Text wrap="truncate-end">
+							{rows[i]}<Text dimColor>  {running} task{running === 1 ? '' : 's'} running</Text>
+							{service.failures > 0 ? <Text color="red">  {service.failures} failed{service.lastError ? `: ${service.lastError}` : ''}</Text> : null}
+						</Text>
 						{shown.map(task => {
-							const ok = task.currentState.startsWith('Running');
+							const tone = taskTone(task.currentState);
 							return (
 								<Text key={task.name} wrap="truncate-end">
-									{'  '}<Text color={ok ? 'green' : 'red'}>{ok ? '✔' : '✖'}</Text> {task.name}  {task.node}  <Text dimColor>{task.currentState}</Text>
+									{'  '}<Text color={tone.color}>{tone.icon}</Text> {task.name}  {task.node}  <Text dimColor>{task.currentState}</Text>
 									{task.error ? <Text color="red">  {task.error}</Text> : null}
 								</Text>
 							);

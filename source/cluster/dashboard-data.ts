@@ -33,6 +33,9 @@ export interface ServiceView {
 	ports: string;
 	/** Current tasks (history entries left out). */
 	tasks: TaskView[];
+	/** Tasks in the history Docker keeps that failed or were rejected, and the newest such error. */
+	failures: number;
+	lastError: string;
 }
 
 export interface NodeLoad {
@@ -64,20 +67,28 @@ interface DockerTask {ID: string; Name: string; Node: string; DesiredState: stri
 
 /** `docker service ls` and `docker service ps` JSON lines → services with their current tasks. */
 export function parseServices(servicesText: string, tasksText: string): ServiceView[] {
-	const tasks = parseJsonLines<DockerTask>(tasksText)
-		// History entries are printed as ` \_ web.1`: earlier tasks of the same slot.
-		.filter(t => !t.Name.trimStart().startsWith('\\_'));
+	// In table form history entries are printed as ` \_ web.1`; in JSON they repeat the slot's name.
+	const slotOf = (t: DockerTask) => t.Name.replace(/^\s*\\_\s*/, '');
+	const all = parseJsonLines<DockerTask>(tasksText);
+	// Docker lists each slot's tasks newest first: the first is current, the rest history.
+	const slots = new Set<string>();
+	const current = all.filter(t => !slots.has(slotOf(t)) && Boolean(slots.add(slotOf(t))));
+	const failed = all.filter(t => /^(Failed|Rejected)\b/.test(t.CurrentState));
 	return parseJsonLines<DockerService>(servicesText)
-		.map(s => ({
-			name: s.Name,
-			mode: s.Mode,
-			replicas: s.Replicas,
-			image: s.Image.replace(/@sha256:[0-9a-f]+$/, ''),
-			ports: s.Ports ?? '',
-			tasks: tasks
-				.filter(t => t.Name === s.Name || t.Name.startsWith(`${s.Name}.`))
-				.map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error ?? ''})),
-		}))
+		.map(s => {
+			const belongs = (t: DockerTask) => slotOf(t) === s.Name || slotOf(t).startsWith(`${s.Name}.`);
+			const failures = failed.filter(belongs);
+			return {
+				name: s.Name,
+				mode: s.Mode,
+				replicas: s.Replicas,
+				image: s.Image.replace(/@sha256:[0-9a-f]+$/, ''),
+				ports: s.Ports ?? '',
+				tasks: current.filter(belongs).map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error ?? ''})),
+				failures: failures.length,
+				lastError: failures.find(t => t.Error)?.Error ?? '',
+			};
+		})
 		.sort((a, b) => a.name.localeCompare(b.name));
 }
 

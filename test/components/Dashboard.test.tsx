@@ -21,7 +21,7 @@ function snapshot(overrides: Partial<DashboardSnapshot['status']> = {}, extra: P
 			...overrides,
 		},
 		services: [{
-			name: 'rethinkdb', mode: 'global', replicas: '2/2', image: 'rethinkdb:2.4.4', ports: '',
+			name: 'rethinkdb', mode: 'global', replicas: '2/2', image: 'rethinkdb:2.4.4', ports: '', failures: 0, lastError: '',
 			tasks: [
 				{name: 'rethinkdb.a1', node: 'queenbee', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
 				{name: 'rethinkdb.b2', node: 'workerbee-1', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
@@ -86,12 +86,14 @@ describe('Dashboard', () => {
 			rethinkdb: {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}]},
 		});
 		bad.services![0]!.tasks[1] = {name: 'rethinkdb.b2', node: 'workerbee-1', desiredState: 'Running', currentState: 'Failed 3 seconds ago', error: 'task: non-zero exit (1)'};
+		bad.services![0] = {...bad.services![0]!, replicas: '1/2', failures: 3, lastError: 'task: non-zero exit (1)'};
 		const instance = render(<Dashboard load={async () => bad} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
 		const frame = await waitForFrame(instance, 'RETHINKDB');
 		expect(frame).toContain('RETHINKDB  1 of 2 servers connected  missing: workerbee_1');
 		expect(frame).toContain('✖ server_disconnected: Server workerbee_1 is disconnected');
 		expect(frame).toMatch(/✖ rethinkdb\.b2 +workerbee-1 +Failed 3 seconds ago +task: non-zero exit \(1\)/);
+		expect(frame).toMatch(/rethinkdb +global +1\/2 +rethinkdb:2\.4\.4 +1 task running +3 failed: task: non-zero exit \(1\)/);
 		expect(frame).toContain('swarm: 1 manager, 1 worker, 1 of 2 Ready');
 		expect(frame).toMatch(/workerbee-1 +worker +down/);
 	});
