@@ -69,7 +69,8 @@ interface DockerTask {ID: string; Name: string; Node: string; DesiredState: stri
 export function parseServices(servicesText: string, tasksText: string): ServiceView[] {
 	// In table form history entries are printed as ` \_ web.1`; in JSON they repeat the slot's name.
 	const slotOf = (t: DockerTask) => t.Name.replace(/^\s*\\_\s*/, '');
-	const all = parseJsonLines<DockerTask>(tasksText);
+	// `{{json .}}` writes a task's Error quoted ("\"task: non-zero exit (1)\"").
+	const all = parseJsonLines<DockerTask>(tasksText).map(t => ({...t, Error: (t.Error ?? '').replace(/^"(.*)"$/, '$1')}));
 	// Docker lists each slot's tasks newest first: the first is current, the rest history.
 	const slots = new Set<string>();
 	const current = all.filter(t => !slots.has(slotOf(t)) && Boolean(slots.add(slotOf(t))));
@@ -84,7 +85,7 @@ export function parseServices(servicesText: string, tasksText: string): ServiceV
 				replicas: s.Replicas,
 				image: s.Image.replace(/@sha256:[0-9a-f]+$/, ''),
 				ports: s.Ports ?? '',
-				tasks: current.filter(belongs).map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error ?? ''})),
+				tasks: current.filter(belongs).map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error})),
 				failures: failures.length,
 				lastError: failures.find(t => t.Error)?.Error ?? '',
 			};

@@ -16,7 +16,7 @@ describe('dashboard data', () => {
 		const tasks = [
 			{ID: 't1', Name: 'rethinkdb.abc', Node: 'queenbee', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
 			{ID: 't2', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
-			{ID: 't3', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 3 minutes ago', Error: 'task: non-zero exit (1)'},
+			{ID: 't3', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 3 minutes ago', Error: '"task: non-zero exit (1)"'},
 			{ID: 't5', Name: ' \\_ rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 9 minutes ago', Error: 'task: non-zero exit (1)'},
 			{ID: 't4', Name: 'admin.1', Node: 'queenbee', DesiredState: 'Running', CurrentState: 'Pending 5 seconds ago', Error: 'no suitable node'},
 		].map(t => JSON.stringify(t)).join('\n');
