@@ -103,7 +103,8 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 					return <Text key={line.key} color={tone.color} bold={tone.bold} dimColor={tone.dim}>{line.text}</Text>;
 				}}
 			</Static>
-			<StepList steps={state.steps} frame={frame} now={now} />
+			{/* Once the run is over, steps that never started will not: only the outcome matters. */}
+			{done ? null : <StepList steps={state.steps} frame={frame} now={now} />}
 			<NodeTable nodes={state.nodes} frame={frame} />
 			{shown.map(node => (
 				<NodePane key={node.name} node={node} lines={paneLines} selected={panes.length > 1 && node.name === selected?.name} width={columns} />

@@ -67,6 +67,7 @@ describe('RunView', () => {
 		expect(frame).toContain('try: swarmbee up demo (it resumes where it stopped)');
 		expect(frame).toContain('log: /logs/workerbee-1/provision.log');
 		expect(frame.match(/error:/g)).toHaveLength(1);
+		expect(frame).not.toContain('○ Swarm');
 		expect(allOutput(instance)).toContain('✖ Provision (31.0s): provisioning failed on node workerbee-1');
 	});
 
