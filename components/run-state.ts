@@ -95,18 +95,25 @@ const RESULT_LINE = /^(ok|changed|skipping|failed|fatal): \[/;
  *     ...ignoring                             → the last failure was ignored
  */
 export function countAnsibleLine(counters: AnsibleCounters, line: string): AnsibleCounters {
+	const next = {...counters};
+	countInto(next, line);
+	return next;
+}
+
+/** countAnsibleLine in place, for the batch path (one counters copy per node per batch, not per line). */
+function countInto(c: AnsibleCounters, line: string): void {
 	const match = RESULT_LINE.exec(line);
 	if (match) {
-		switch (match[1]) {
-			case 'ok': return {...counters, ok: counters.ok + 1};
-			case 'changed': return {...counters, changed: counters.changed + 1};
-			case 'skipping': return {...counters, skipped: counters.skipped + 1};
-			default:
-				return line.includes('UNREACHABLE!') ? {...counters, unreachable: counters.unreachable + 1} : {...counters, failed: counters.failed + 1};
-		}
+		const word = match[1];
+		if (word === 'ok') c.ok++;
+		else if (word === 'changed') c.changed++;
+		else if (word === 'skipping') c.skipped++;
+		else if (line.includes('UNREACHABLE!')) c.unreachable++;
+		else c.failed++;
+	} else if (line.startsWith('...ignoring') && c.failed > 0) {
+		c.failed--;
+		c.ignored++;
 	}
-	if (line.startsWith('...ignoring') && counters.failed > 0) return {...counters, failed: counters.failed - 1, ignored: counters.ignored + 1};
-	return counters;
 }
 
 function fromRecap(recap: PlayRecap): AnsibleCounters {
@@ -235,9 +242,11 @@ function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunV
 		// Trim in bulk rather than shifting on every line.
 		if (node.tail.length >= TAIL_LINES * 2) node.tail.splice(0, node.tail.length - TAIL_LINES);
 		node.lines++;
-		if (!node.recapped) node.counters = countAnsibleLine(node.counters, text);
-		const task = TASK_LINE.exec(text)?.[1];
-		if (task) node.task = task;
+		if (!node.recapped) countInto(node.counters, text);
+		if (text.startsWith('TASK') || text.startsWith('RUNNING')) {
+			const task = TASK_LINE.exec(text)?.[1];
+			if (task) node.task = task;
+		}
 	}
 	for (const index of copied) {
 		const node = nodes[index]!;

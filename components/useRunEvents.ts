@@ -3,8 +3,13 @@ import type {RunEvent} from '../source/events.js';
 import type {RunEventSource} from './event-source.js';
 import {initialRunState, reduceRunBatch, type RunViewState} from './run-state.js';
 
-/** About 10 renders a second, however fast events come (Gatsby's reporter throttles the same way). */
-export const RENDER_INTERVAL_MS = 100;
+/**
+ * About 10 renders a second, however fast events come (Gatsby's reporter
+ * throttles the same way). A little over 100 ms, so the mount, the final
+ * frame and <Static>'s own re-render after new lines still keep a run
+ * under 10 a second (see bench/render-flood).
+ */
+export const RENDER_INTERVAL_MS = 110;
 
 export interface RunViewClock {
 	state: RunViewState;
