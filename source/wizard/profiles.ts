@@ -1,23 +1,14 @@
 import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import Conf from 'conf';
-import {checkName, type ProviderName} from '../spec.js';
+import {checkName, type ClusterSpec} from '../spec.js';
 import {writeFileAtomic} from '../store/cluster-store.js';
 
 /**
  * A saved set of wizard answers that `up` can start from
  * (`swarmbee up NAME --profile PROFILE`). Never holds a token.
  */
-export interface Profile {
-	provider: ProviderName;
-	managers: 1 | 3;
-	workers: number;
-	size: string;
-	region: string;
-	image: string;
-	memoryLimit: string;
-	savedAt: string;
-}
+export type Profile = Pick<ClusterSpec, 'provider' | 'managers' | 'workers' | 'size' | 'region' | 'image' | 'memoryLimit'> & {savedAt: string};
 
 interface ProfileFile {
 	profiles: Record<string, Profile>;

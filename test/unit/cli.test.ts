@@ -60,6 +60,22 @@ describe('cli', () => {
 	});
 });
 
+describe('no terminal: no prompts', () => {
+	it('up without a name lists the flags that answer the questions', async () => {
+		const result = await run(['up']);
+		expect(result.code).toBe(2);
+		expect(result.err).toContain('error: up without a cluster name needs answers, and there is no terminal to ask in');
+		expect(result.err).toContain('try: pass them as flags: swarmbee up NAME [--provider local|digitalocean] [--workers N] [--managers 1|3] [--size SLUG] [--region SLUG] [--image SLUG] [--memory-limit SIZE] [--profile NAME] --yes');
+		expect(result.err).toContain('$DIGITALOCEAN_ACCESS_TOKEN');
+	});
+
+	it('swarmbee alone prints the help instead of a start screen', async () => {
+		const result = await run([]);
+		expect(result.code).toBe(0);
+		expect(result.out).toContain('Usage');
+	});
+});
+
 describe('mergeWithSaved', () => {
 	const saved = resolveSpec({name: 'demo', workers: '3'});
 

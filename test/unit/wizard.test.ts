@@ -5,7 +5,6 @@ import {PassThrough} from 'node:stream';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {inputFromProfile} from '../../source/commands/guided.js';
 import {CancelledError, InputError} from '../../source/errors.js';
-import {main} from '../../source/main.js';
 import {resolveSpec} from '../../source/spec.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
 import {localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
@@ -273,37 +272,6 @@ describe('start screen', () => {
 		const fresh = scripted([[/What now\?/, 'new']]);
 		expect(await runStartScreen(fresh.prompts, new ClusterStore(path.join(home, 'empty')), [])).toEqual({kind: 'new'});
 		expect(fresh.said[0]).toContain('No saved clusters');
-	});
-});
-
-describe('no terminal: no prompts', () => {
-	async function run(argv: string[]) {
-		const stdout = new PassThrough();
-		const stderr = new PassThrough();
-		let out = '';
-		let err = '';
-		stdout.on('data', c => (out += c));
-		stderr.on('data', c => (err += c));
-		const dir = mkdtempSync(path.join(tmpdir(), 'sb-notty-'));
-		try {
-			return {code: await main(argv, {stdout, stderr, interactive: false, env: {SWARMBEE_HOME: dir}}), out, err};
-		} finally {
-			rmSync(dir, {recursive: true, force: true});
-		}
-	}
-
-	it('up without a name lists the flags that answer the questions', async () => {
-		const result = await run(['up']);
-		expect(result.code).toBe(2);
-		expect(result.err).toContain('error: up without a cluster name needs answers, and there is no terminal to ask in');
-		expect(result.err).toContain('try: pass them as flags: swarmbee up NAME [--provider local|digitalocean] [--workers N] [--managers 1|3] [--size SLUG] [--region SLUG] [--image SLUG] [--memory-limit SIZE] [--profile NAME] --yes');
-		expect(result.err).toContain('$DIGITALOCEAN_ACCESS_TOKEN');
-	});
-
-	it('swarmbee alone prints the help instead of a start screen', async () => {
-		const result = await run([]);
-		expect(result.code).toBe(0);
-		expect(result.out).toContain('Usage');
 	});
 });
 
