@@ -46,6 +46,8 @@ export interface CatalogImage {
 }
 
 export interface WizardCatalog {
+	/** Set while a provider cannot be used from the wizard: its choice is shown disabled, with this reason. */
+	unavailable?: string;
 	/** Checks a token live; throws an InputError that says what is wrong with it. */
 	validateToken(token: string): Promise<CatalogAccount>;
 	regions(): Promise<CatalogRegion[]>;
@@ -80,6 +82,7 @@ function notInThisBuild(): never {
 
 /** Stands in until the DigitalOcean client is merged: every call says so. */
 const digitaloceanPending: WizardCatalog = {
+	unavailable: 'not in this build yet',
 	validateToken: async () => notInThisBuild(),
 	regions: async () => notInThisBuild(),
 	sizes: async () => notInThisBuild(),

@@ -90,8 +90,8 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	const provider = await prompts.select<ProviderName>({
 		message: 'Where should the nodes run?',
 		choices: [
-			{value: 'local', name: 'local: containers on this machine\'s Docker engine', description: 'free, needs only Docker'},
-			{value: 'digitalocean', name: 'digitalocean: droplets in your DigitalOcean account', description: 'billed by DigitalOcean while the cluster exists'},
+			{value: 'local', name: 'local: containers on this machine\'s Docker engine', description: 'free, needs only Docker', disabled: deps.catalogFor('local').unavailable ?? false},
+			{value: 'digitalocean', name: 'digitalocean: droplets in your DigitalOcean account', description: 'billed by DigitalOcean while the cluster exists', disabled: deps.catalogFor('digitalocean').unavailable ?? false},
 		],
 	});
 	const defaults = PROVIDER_DEFAULTS[provider];

@@ -7,7 +7,7 @@ import {inputFromProfile} from '../../source/commands/guided.js';
 import {CancelledError, InputError} from '../../source/errors.js';
 import {resolveSpec} from '../../source/spec.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
-import {localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
+import {catalogFor, localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
 import {ProfileStore} from '../../source/wizard/profiles.js';
 import type {Choice, WizardPrompts} from '../../source/wizard/prompts.js';
 import {runStartScreen} from '../../source/wizard/start.js';
@@ -208,6 +208,13 @@ describe('wizard', () => {
 		expect(s.said).toContain('Region: ams3 (Amsterdam 3)');
 		expect(result.spec.region).toBe('ams3');
 		expect(result.tokenFile).toBeUndefined();
+	});
+
+	it('offers DigitalOcean disabled, saying why, until its catalog is plugged in', async () => {
+		const stores = fresh();
+		const s = scripted([[/Where should the nodes run/, CTRL_C]]);
+		await expect(runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}})).rejects.toThrow(CancelledError);
+		expect(s.asked[0]!.choices!.map(c => c.disabled)).toEqual([false, 'not in this build yet']);
 	});
 
 	it('Ctrl-C in a prompt: cancelled, nothing saved', async () => {
