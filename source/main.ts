@@ -6,6 +6,8 @@ import {formatError} from './render/format.js';
 export interface CommandIO {
 	stdout: NodeJS.WritableStream;
 	stderr: NodeJS.WritableStream;
+	/** Where keys come from in interactive mode (default: process.stdin). */
+	stdin?: NodeJS.ReadableStream;
 	/** Both stdin and stdout are terminals: prompts and live screens allowed. */
 	interactive: boolean;
 	env: NodeJS.ProcessEnv;
@@ -14,7 +16,9 @@ export interface CommandIO {
 export const USAGE = `swarmbee: a multi-host Docker Swarm cluster, RethinkDB on every node, from one command
 
 Usage
-  swarmbee up NAME [options]       create a cluster, or resume/repair one (idempotent)
+  swarmbee                         in a terminal: saved clusters and what to do, or a new one
+  swarmbee up [NAME] [options]     create a cluster, or resume/repair one (idempotent);
+                                   without NAME, in a terminal, a few questions first
   swarmbee status NAME [--once] [--json]
                                    nodes, roles, addresses, swarm health
   swarmbee down NAME [--yes]       remove every machine, network and volume of the cluster
@@ -40,6 +44,7 @@ Options for up
   --rethinkdb-image IMAGE          default rethinkdb:2.4.4-bookworm-slim
   --side-load                      load the image from this machine into nodes instead of pulling
                                    (always so on the local provider)
+  --profile NAME                   start from answers the wizard saved (flags win)
   --yes, -y                        do not ask for confirmation
   --plain                          plain lines even in a terminal
   --json                           one JSON event per line
@@ -71,6 +76,7 @@ const OPTIONS = {
 		database: {type: 'string'},
 		'rethinkdb-image': {type: 'string'},
 		'side-load': {type: 'boolean'},
+		profile: {type: 'string'},
 		yes: {type: 'boolean', short: 'y'},
 		verbose: {type: 'boolean'},
 	},
@@ -112,6 +118,10 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const json = rest.includes('--json');
 	type UpValues = Partial<Record<keyof typeof OPTIONS.up, string | boolean>>;
 	try {
+		if (command === undefined && io.interactive) {
+			const {startCommand} = await import('./commands/guided.js');
+			return await startCommand(io, Object.keys(OPTIONS), next => main(next, io));
+		}
 		if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
 			io.stdout.write(`${USAGE}\n`);
 			return 0;
@@ -133,24 +143,31 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 			case 'up': {
 				const v = values as UpValues;
 				if (v['encrypt-overlay'] && v['no-encrypt-overlay']) throw new InputError('--encrypt-overlay and --no-encrypt-overlay contradict each other', {nextSteps: ['pass one of them']});
+				if (positionals.length === 0) {
+					const {noTerminalError, wizardUp} = await import('./commands/guided.js');
+					if (!io.interactive || v.yes || v.json || v.plain) throw noTerminalError('up without a cluster name');
+					return await wizardUp(io);
+				}
 				const {upCommand} = await import('./commands/up.js');
+				const flags = {
+					provider: v.provider as string | undefined,
+					workers: v.workers as string | undefined,
+					managers: v.managers as string | undefined,
+					size: v.size as string | undefined,
+					region: v.region as string | undefined,
+					image: v.image as string | undefined,
+					memoryLimit: v['memory-limit'] as string | undefined,
+					encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
+					sshFrom: v['ssh-from'] as string | undefined,
+					playbook: v.playbook as string | undefined,
+					database: v.database as string | undefined,
+					rethinkdbImage: v['rethinkdb-image'] as string | undefined,
+					sideLoad: v['side-load'] ? true : undefined,
+				};
+				const input = v.profile ? (await import('./commands/guided.js')).inputFromProfile(io, v.profile as string, flags) : flags;
 				return await upCommand({
 					name: oneName(name, positionals),
-					input: {
-						provider: v.provider as string | undefined,
-						workers: v.workers as string | undefined,
-						managers: v.managers as string | undefined,
-						size: v.size as string | undefined,
-						region: v.region as string | undefined,
-						image: v.image as string | undefined,
-						memoryLimit: v['memory-limit'] as string | undefined,
-						encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
-						sshFrom: v['ssh-from'] as string | undefined,
-						playbook: v.playbook as string | undefined,
-						database: v.database as string | undefined,
-						rethinkdbImage: v['rethinkdb-image'] as string | undefined,
-						sideLoad: v['side-load'] ? true : undefined,
-					},
+					input,
 					yes: Boolean(v.yes),
 					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
 					verbose: Boolean(v.verbose),

@@ -15,14 +15,15 @@ export async function confirm(message: string, defaultAnswer = true): Promise<bo
 /**
  * One owner for Ctrl-C: the first press aborts the run's controller (children
  * stop, the journal is saved, the resume command is printed); a second press
- * quits at once.
+ * quits at once. `announce` tells the user (the live view shows it as a
+ * warning line: a raw write to stderr would tear Ink's frame).
  */
-export function handleInterrupts(controller: AbortController, io: CommandIO): () => void {
+export function handleInterrupts(controller: AbortController, io: CommandIO, announce: (message: string) => void = message => io.stderr.write(`\n${message}\n`)): () => void {
 	let presses = 0;
 	const onSignal = (signal: NodeJS.Signals) => {
 		presses++;
 		if (presses === 1) {
-			io.stderr.write(`\n${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping, saving state (press again to quit at once)\n`);
+			announce(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: stopping, saving state (press again to quit at once)`);
 			controller.abort(new CancelledError());
 		} else {
 			process.exit(130);

@@ -1,5 +1,6 @@
 import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
+import {event} from '../events.js';
 import type {CommandIO} from '../main.js';
 import {createProvider} from '../providers/index.js';
 import {createRenderer, type OutputMode} from '../render/index.js';
@@ -36,7 +37,9 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 	const release = store.lock(spec.name, `${run.command} ${spec.name}`);
 	const journal = store.openJournal(spec);
 	const controller = new AbortController();
-	const stopInterrupts = handleInterrupts(controller, io);
+	const renderer = await createRenderer(run.output, io, {verbose: run.verbose});
+	// In the live view Ctrl-C is announced as a line of the view, not written across it.
+	const stopInterrupts = handleInterrupts(controller, io, run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined);
 	const docker = new DockerCli();
 	const ctx: ClusterContext = {
 		spec,
@@ -47,7 +50,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
 		options: run.options ?? {},
 	};
-	const renderer = await createRenderer(run.output, io, {verbose: run.verbose});
+	let code: number;
 	try {
 		const outcome = await runSteps(run.steps, ctx, {
 			command: run.command,
@@ -68,9 +71,9 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		journal.update(j => {
 			j.state = outcome.outcome === 'done' ? 'ready' : outcome.outcome === 'failed' ? 'failed' : 'cancelled';
 		});
-		if (outcome.outcome === 'done') return 0;
-		if (outcome.outcome === 'cancelled') return 130;
-		return outcome.error.kind === 'input' ? 2 : 1;
+		if (outcome.outcome === 'done') code = 0;
+		else if (outcome.outcome === 'cancelled') code = 130;
+		else code = outcome.error.kind === 'input' ? 2 : 1;
 	} finally {
 		ctx.ssh.closeAll();
 		stopInterrupts();
@@ -78,4 +81,11 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		release();
 		if (fresh && !journal.isPersisted) store.forget(spec.name);
 	}
+	// In a terminal a finished cluster is watched, not left: the dashboard
+	// follows the run view (the lock is released; the dashboard only reads).
+	if (code === 0 && run.output === 'tty') {
+		const {openDashboard} = await import('./dashboard.js');
+		await openDashboard(spec.name, io);
+	}
+	return code;
 }

@@ -61,6 +61,10 @@ export async function loadCluster(name: string, io: CommandIO) {
 }
 
 export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
+	if (io.interactive && !options.once && !options.json) {
+		const {openDashboard} = await import('./dashboard.js');
+		return openDashboard(options.name, io);
+	}
 	const {spec, journal, privateKey, paths} = await loadCluster(options.name, io);
 	const provider = createProvider(spec, new DockerCli());
 	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;

@@ -25,7 +25,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 describe('cli', () => {
 	it('prints help and version', async () => {
-		expect((await run(['--help'])).out).toContain('swarmbee up NAME');
+		expect((await run(['--help'])).out).toContain('swarmbee up [NAME]');
 		expect((await run(['--version'])).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
 	});
 
@@ -57,6 +57,22 @@ describe('cli', () => {
 		const result = await run(['status', 'nothing-here', '--json']);
 		expect(result.code).toBe(2);
 		expect(JSON.parse(result.out)).toMatchObject({type: 'error', error: {kind: 'input'}});
+	});
+});
+
+describe('no terminal: no prompts', () => {
+	it('up without a name lists the flags that answer the questions', async () => {
+		const result = await run(['up']);
+		expect(result.code).toBe(2);
+		expect(result.err).toContain('error: up without a cluster name needs answers, and there is no terminal to ask in');
+		expect(result.err).toContain('try: pass them as flags: swarmbee up NAME [--provider local|digitalocean] [--workers N] [--managers 1|3] [--size SLUG] [--region SLUG] [--image SLUG] [--memory-limit SIZE] [--database rethinkdb|none] [--rethinkdb-image IMAGE] [--profile NAME] --yes');
+		expect(result.err).toContain('$DIGITALOCEAN_ACCESS_TOKEN');
+	});
+
+	it('swarmbee alone prints the help instead of a start screen', async () => {
+		const result = await run([]);
+		expect(result.code).toBe(0);
+		expect(result.out).toContain('Usage');
 	});
 });
 

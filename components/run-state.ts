@@ -1,0 +1,280 @@
+import type {ErrorInfo} from '../source/errors.js';
+import type {NodeActivity, PlayRecap, RunEvent} from '../source/events.js';
+import {redact} from '../source/redact.js';
+import {formatDuration} from '../source/render/format.js';
+
+/**
+ * The run view's state, derived by one reducer from the RunEvent stream
+ * (cdktf's useCdktfProject, listr2's task events). Components only read it.
+ * Pure: no React, so the reducer is tested and benchmarked on its own.
+ */
+export interface RunViewState {
+	command?: string;
+	cluster?: string;
+	provider?: string;
+	steps: StepView[];
+	nodes: NodeView[];
+	/** Lines for `<Static>`: written once, above the live region, never redrawn. */
+	finished: FinishedLine[];
+	outcome?: RunOutcomeView;
+	rateLimit?: {limit: number; remaining: number};
+	/** Events reduced so far; keys Static lines. */
+	seen: number;
+}
+
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface StepView {
+	id: string;
+	title: string;
+	status: StepStatus;
+	/** Epoch ms, for the live elapsed time. */
+	startedAt?: number;
+	durationMs?: number;
+	summary?: string;
+	/** The latest progress message of a running step. */
+	progress?: string;
+}
+
+export interface AnsibleCounters {
+	ok: number;
+	changed: number;
+	failed: number;
+	unreachable: number;
+	skipped: number;
+	ignored: number;
+}
+
+export interface NodeView {
+	name: string;
+	state: NodeActivity;
+	detail?: string;
+	/** The last lines of the node's current step (bounded: the full log is in `logFile`). */
+	tail: string[];
+	/** Lines seen in total, including those that scrolled out of the tail. */
+	lines: number;
+	/** The step the output belongs to (e.g. provision). */
+	step?: string;
+	/** Live counts parsed from Ansible lines; replaced by the recap when it arrives. */
+	counters: AnsibleCounters;
+	/** True once the PLAY RECAP arrived: the counters are Ansible's own. */
+	recapped: boolean;
+	/** The task Ansible is running (`TASK [Install packages]`). */
+	task?: string;
+	logFile?: string;
+}
+
+export interface FinishedLine {
+	key: string;
+	text: string;
+	tone: 'title' | 'done' | 'failed' | 'cancelled' | 'note' | 'warning';
+}
+
+export type RunOutcomeView =
+	| {kind: 'done'; durationMs: number; summary: string}
+	| {kind: 'failed'; durationMs: number; error: ErrorInfo}
+	| {kind: 'cancelled'; durationMs: number; resume: string};
+
+/** How many lines of each node's output the view keeps (an expanded pane shows up to this). */
+export const TAIL_LINES = 50;
+
+export const initialRunState: RunViewState = {steps: [], nodes: [], finished: [], seen: 0};
+
+const ZERO: AnsibleCounters = {ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, ignored: 0};
+
+const TASK_LINE = /^(?:TASK|RUNNING HANDLER) \[(.+?)\]/;
+const RESULT_LINE = /^(ok|changed|skipping|failed|fatal): \[/;
+
+/**
+ * Counts one Ansible output line the way the PLAY RECAP will:
+ *
+ *     ok: [localhost]                         → ok + 1
+ *     changed: [localhost]                    → changed + 1
+ *     fatal: [localhost]: FAILED! => {…}      → failed + 1
+ *     fatal: [localhost]: UNREACHABLE! => {…} → unreachable + 1
+ *     ...ignoring                             → the last failure was ignored
+ */
+export function countAnsibleLine(counters: AnsibleCounters, line: string): AnsibleCounters {
+	const next = {...counters};
+	countInto(next, line);
+	return next;
+}
+
+/** countAnsibleLine in place, for the batch path (one counters copy per node per batch, not per line). */
+function countInto(c: AnsibleCounters, line: string): void {
+	const match = RESULT_LINE.exec(line);
+	if (match) {
+		const word = match[1];
+		if (word === 'ok') c.ok++;
+		else if (word === 'changed') c.changed++;
+		else if (word === 'skipping') c.skipped++;
+		else if (line.includes('UNREACHABLE!')) c.unreachable++;
+		else c.failed++;
+	} else if (line.startsWith('...ignoring') && c.failed > 0) {
+		c.failed--;
+		c.ignored++;
+	}
+}
+
+function fromRecap(recap: PlayRecap): AnsibleCounters {
+	return {ok: recap.ok, changed: recap.changed, failed: recap.failed, unreachable: recap.unreachable, skipped: recap.skipped, ignored: recap.ignored};
+}
+
+function updateNode(state: RunViewState, name: string, change: (node: NodeView) => NodeView): NodeView[] {
+	const index = state.nodes.findIndex(n => n.name === name);
+	if (index === -1) return [...state.nodes, change({name, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false})];
+	const nodes = state.nodes.slice();
+	nodes[index] = change(nodes[index]!);
+	return nodes;
+}
+
+function updateStep(state: RunViewState, id: string, change: (step: StepView) => StepView): StepView[] {
+	const known = state.steps.some(s => s.id === id);
+	const steps = known ? state.steps : [...state.steps, {id, title: id, status: 'pending' as const}];
+	return steps.map(s => (s.id === id ? change(s) : s));
+}
+
+function titleOf(state: RunViewState, id: string): string {
+	return state.steps.find(s => s.id === id)?.title ?? id;
+}
+
+/**
+ * The one reducer. Every line of text it keeps is redacted, so no secret
+ * reaches the screen whatever a node prints.
+ */
+export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
+	const seen = state.seen + 1;
+	const line = (text: string, tone: FinishedLine['tone']): FinishedLine => ({key: `${seen}`, text: redact(text), tone});
+	switch (e.type) {
+		case 'run-started':
+			return {
+				...state,
+				seen,
+				command: e.command,
+				cluster: e.cluster,
+				provider: e.provider,
+				steps: e.steps.map(s => ({id: s.id, title: s.title, status: 'pending'})),
+				finished: [...state.finished, line(`swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`, 'title')],
+			};
+		case 'step-started':
+			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, title: e.title, status: 'running', startedAt: Date.parse(e.at), progress: undefined}))};
+		case 'step-progress':
+			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, progress: redact(e.message)}))};
+		case 'step-finished':
+			return {
+				...state,
+				seen,
+				steps: updateStep(state, e.step, s => ({...s, status: 'done', durationMs: e.durationMs, summary: redact(e.summary), progress: undefined})),
+				finished: [...state.finished, line(`✔ ${titleOf(state, e.step)} (${formatDuration(e.durationMs)}): ${e.summary}`, 'done')],
+			};
+		case 'step-failed':
+			return {
+				...state,
+				seen,
+				steps: updateStep(state, e.step, s => ({...s, status: 'failed', durationMs: e.durationMs, progress: undefined})),
+				finished: [...state.finished, line(`✖ ${titleOf(state, e.step)} (${formatDuration(e.durationMs)}): ${e.error.message}`, 'failed')],
+			};
+		case 'step-cancelled':
+			return {
+				...state,
+				seen,
+				steps: updateStep(state, e.step, s => ({...s, status: 'cancelled', durationMs: e.durationMs, progress: undefined})),
+				finished: [...state.finished, line(`■ ${titleOf(state, e.step)} cancelled after ${formatDuration(e.durationMs)}`, 'cancelled')],
+			};
+		case 'node-state':
+			return {...state, seen, nodes: updateNode(state, e.node, n => ({...n, state: e.state, detail: e.detail === undefined ? undefined : redact(e.detail)}))};
+		case 'node-output':
+			return appendOutput({...state, seen}, [e]);
+		case 'node-log':
+			return {
+				...state,
+				seen,
+				nodes: updateNode(state, e.node, n => ({...n, logFile: e.file})),
+				finished: [...state.finished, line(`  ${e.node}: full ${e.step} log in ${e.file}`, 'note')],
+			};
+		case 'node-recap': {
+			const r = e.recap;
+			return {
+				...state,
+				seen,
+				nodes: updateNode(state, e.node, n => ({...n, counters: fromRecap(r), recapped: true})),
+				finished: [...state.finished, line(`  ${e.node}: ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} failed=${r.failed} skipped=${r.skipped}`, r.failed + r.unreachable > 0 ? 'failed' : 'note')],
+			};
+		}
+		case 'rate-limit':
+			return {...state, seen, rateLimit: {limit: e.limit, remaining: e.remaining}};
+		case 'warning':
+			return {...state, seen, finished: [...state.finished, line(`! ${e.message}`, 'warning')]};
+		case 'run-finished':
+			return {...state, seen, outcome: {kind: 'done', durationMs: e.durationMs, summary: redact(e.summary)}};
+		case 'run-failed':
+			return {...state, seen, outcome: {kind: 'failed', durationMs: e.durationMs, error: e.error}};
+		case 'run-cancelled':
+			return {...state, seen, outcome: {kind: 'cancelled', durationMs: e.durationMs, resume: e.resume}};
+	}
+}
+
+type OutputEvent = Extract<RunEvent, {type: 'node-output'}>;
+
+/**
+ * Adds node output lines, many at a time: each node's tail, counters and
+ * task are updated in place on one copy per batch instead of one copy per
+ * line, which is what keeps a flood of Ansible output cheap (see
+ * bench/render-flood).
+ */
+function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunViewState {
+	const nodes = state.nodes.slice();
+	const copied = new Set<number>();
+	for (const e of events) {
+		let index = nodes.findIndex(n => n.name === e.node);
+		if (index === -1) index = nodes.push({name: e.node, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false}) - 1;
+		let node = nodes[index]!;
+		if (!copied.has(index)) {
+			node = {...node, tail: node.tail.slice(), counters: {...node.counters}};
+			nodes[index] = node;
+			copied.add(index);
+		}
+		if (node.step !== e.step) {
+			Object.assign(node, {step: e.step, tail: [], lines: 0, counters: {...ZERO}, recapped: false, task: undefined});
+		}
+		const text = redact(e.line);
+		node.tail.push(text);
+		// Trim in bulk rather than shifting on every line.
+		if (node.tail.length >= TAIL_LINES * 2) node.tail.splice(0, node.tail.length - TAIL_LINES);
+		node.lines++;
+		if (!node.recapped) countInto(node.counters, text);
+		if (text.startsWith('TASK') || text.startsWith('RUNNING')) {
+			const task = TASK_LINE.exec(text)?.[1];
+			if (task) node.task = task;
+		}
+	}
+	for (const index of copied) {
+		const node = nodes[index]!;
+		if (node.tail.length > TAIL_LINES) node.tail.splice(0, node.tail.length - TAIL_LINES);
+	}
+	return {...state, nodes};
+}
+
+/** Applies a batch of events at once: one state change, one render. */
+export function reduceRunBatch(state: RunViewState, events: readonly RunEvent[]): RunViewState {
+	let next = state;
+	let outputs: OutputEvent[] = [];
+	for (const e of events) {
+		if (e.type === 'node-output') {
+			outputs.push(e);
+			continue;
+		}
+		if (outputs.length > 0) {
+			next = appendOutput({...next, seen: next.seen + outputs.length}, outputs);
+			outputs = [];
+		}
+		next = reduceRun(next, e);
+	}
+	if (outputs.length > 0) next = appendOutput({...next, seen: next.seen + outputs.length}, outputs);
+	return next;
+}
+
+/** Nodes worth a pane: those with output, failed ones first kept in plan order. */
+export function nodesWithOutput(state: RunViewState): NodeView[] {
+	return state.nodes.filter(n => n.lines > 0);
+}

@@ -1,0 +1,24 @@
+import {createDashboardSource} from '../cluster/dashboard-data.js';
+import {DockerCli} from '../docker/cli.js';
+import type {CommandIO} from '../main.js';
+import {createProvider} from '../providers/index.js';
+import {terminalOf} from '../render/index.js';
+import type {TunnelControl} from '../tunnel/control.js';
+import {loadCluster} from './status.js';
+
+/**
+ * The live dashboard of a cluster (TTY only), until the user quits. The
+ * tunnel control is handed in by whoever owns the tunnel; without one the
+ * dashboard says so and offers no `t` key.
+ */
+export async function openDashboard(name: string, io: CommandIO, options: {tunnels?: TunnelControl; refreshMs?: number} = {}): Promise<number> {
+	const {spec, journal, privateKey} = await loadCluster(name, io);
+	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli()), privateKey});
+	const {showDashboard} = await import('../../components/ink-renderer.js');
+	try {
+		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels: options.tunnels, refreshMs: options.refreshMs});
+	} finally {
+		source.close();
+	}
+	return 0;
+}

@@ -1,0 +1,320 @@
+import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {PassThrough} from 'node:stream';
+import {afterEach, describe, expect, it, vi} from 'vitest';
+import {inputFromProfile} from '../../source/commands/guided.js';
+import {CancelledError, InputError} from '../../source/errors.js';
+import {resolveSpec} from '../../source/spec.js';
+import {ClusterStore} from '../../source/store/cluster-store.js';
+import {catalogFor, localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
+import {ProfileStore} from '../../source/wizard/profiles.js';
+import type {Choice, WizardPrompts} from '../../source/wizard/prompts.js';
+import {runStartScreen} from '../../source/wizard/start.js';
+import {formatPlanSummary, runWizard} from '../../source/wizard/wizard.js';
+
+/** Ctrl-C at this prompt (what inquirerPrompts turns ExitPromptError into). */
+const CTRL_C = Symbol('ctrl-c');
+
+interface Typed {
+	rejected: string[];
+	value: string;
+}
+
+type Answer = unknown;
+
+function isTyped(answer: Answer): answer is Typed {
+	return typeof answer === 'object' && answer !== null && 'rejected' in answer;
+}
+
+/**
+ * A stand-in for the terminal prompts: answers in order, each checked
+ * against the question it answers; typed answers go through the prompt's own
+ * validate, and `rejected` ones must fail it (their messages are kept).
+ * It does not cover inquirer's key handling; the tmux test does.
+ */
+function scripted(script: Array<[RegExp, Answer]>) {
+	const asked: Array<{kind: string; message: string; choices?: Array<Choice<unknown>>; default?: unknown}> = [];
+	const said: string[] = [];
+	const rejections: string[] = [];
+	const next = async (kind: string, options: {message: string; choices?: Array<Choice<unknown>>; default?: unknown; validate?: (v: string) => true | string | Promise<true | string>}) => {
+		asked.push({kind, message: options.message, choices: options.choices, default: options.default});
+		const step = script.shift();
+		if (!step) throw new Error(`unexpected prompt: ${options.message}`);
+		const [pattern, answer] = step;
+		expect(options.message).toMatch(pattern);
+		if (answer === CTRL_C) throw new CancelledError('nothing was created.');
+		if (isTyped(answer)) {
+			for (const bad of answer.rejected) {
+				const verdict = await options.validate!(bad);
+				expect(verdict, `${bad} should be refused`).not.toBe(true);
+				rejections.push(String(verdict));
+			}
+			expect(await options.validate!(answer.value)).toBe(true);
+			return answer.value;
+		}
+		if (options.choices) {
+			const choice = options.choices.find(c => c.value === answer);
+			expect(choice, `${String(answer)} is offered`).toBeDefined();
+			expect(choice!.disabled ?? false).toBe(false);
+		}
+		if (options.validate && typeof answer === 'string') expect(await options.validate(answer)).toBe(true);
+		return answer;
+	};
+	const prompts: WizardPrompts = {
+		select: options => next('select', options) as never,
+		input: options => next('input', options) as never,
+		password: options => next('password', options) as never,
+		confirm: options => next('confirm', options) as never,
+		say: line => said.push(line),
+	};
+	return {prompts, asked, said, rejections, left: () => script.length};
+}
+
+/** A stand-in DigitalOcean catalog: the API's shapes, no network. */
+function fakeDigitalOcean(): WizardCatalog & {tokens: string[]} {
+	const tokens: string[] = [];
+	return {
+		tokens,
+		async validateToken(token) {
+			tokens.push(token);
+			if (token !== 'dop_v1_good0123456789abcdef') throw new InputError('DigitalOcean refused the token (401 Unable to authenticate you)');
+			return {email: 'sam@example.com', dropletLimit: 5, dropletCount: 2};
+		},
+		async sizes() {
+			return [
+				{slug: 's-1vcpu-512mb-10gb', memoryMb: 512, vcpus: 1, priceMonthly: 4, priceHourly: 0.00595, regions: ['nyc3'], available: true},
+				{slug: 's-1vcpu-1gb', memoryMb: 1024, vcpus: 1, priceMonthly: 6, priceHourly: 0.00893, regions: ['nyc3', 'ams3', 'sfo1'], available: true},
+				{slug: 's-2vcpu-4gb', memoryMb: 4096, vcpus: 2, priceMonthly: 24, priceHourly: 0.0357, regions: ['ams3'], available: true},
+				{slug: 'g-2vcpu-8gb', memoryMb: 8192, vcpus: 2, priceMonthly: 63, priceHourly: 0.094, regions: ['nyc3'], available: false},
+			];
+		},
+		async regions() {
+			return [
+				{slug: 'nyc3', name: 'New York 3', available: true, sizes: ['s-1vcpu-512mb-10gb', 's-1vcpu-1gb', 'g-2vcpu-8gb']},
+				{slug: 'ams3', name: 'Amsterdam 3', available: true, sizes: ['s-1vcpu-1gb', 's-2vcpu-4gb']},
+				{slug: 'sfo1', name: 'San Francisco 1', available: false, sizes: ['s-1vcpu-1gb']},
+			];
+		},
+		async images() {
+			return [{slug: 'debian-12-x64', name: 'Debian 12 x64'}, {slug: 'ubuntu-24-04-x64', name: 'Ubuntu 24.04 (LTS) x64'}];
+		},
+	};
+}
+
+describe('wizard', () => {
+	let home: string;
+	const fresh = () => {
+		home = mkdtempSync(path.join(tmpdir(), 'sb-wizard-'));
+		return {clusters: new ClusterStore(home), profiles: new ProfileStore(home)};
+	};
+	afterEach(() => rmSync(home, {recursive: true, force: true}));
+
+	it('local: asks size, workers, managers and memory, shows every node, saves a profile', async () => {
+		const stores = fresh();
+		const s = scripted([
+			[/Where should the nodes run/, 'local'],
+			[/Cluster name/, {rejected: ['Bad_Name'], value: 'demo'}],
+			[/Size of each node/, 's-1vcpu-1gb'],
+			[/Workers besides queenbee \(1-50\)/, {rejected: ['0', '51', 'two'], value: '1'}],
+			[/Swarm managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory limit per database server \(1 GiB RAM per node\)/, {rejected: ['lots', '128m', '1g'], value: '450m'}],
+			[/Create demo\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
+		expect(s.left()).toBe(0);
+		expect(result.spec).toEqual(resolveSpec({name: 'demo', provider: 'local', workers: 1, managers: 1, size: 's-1vcpu-1gb', memoryLimit: '450m', database: 'rethinkdb'}));
+		expect(result.token).toBeUndefined();
+		expect(s.rejections).toEqual([
+			expect.stringContaining('"Bad_Name" is not a valid cluster name'),
+			'a whole number from 1 to 50', 'a whole number from 1 to 50', 'a whole number from 1 to 50',
+			expect.stringContaining('a number with a unit'),
+			expect.stringContaining('at least 256m'),
+			'1g per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger --size',
+		]);
+		// 3 managers needs 2 workers: offered, but disabled with the reason.
+		expect(s.asked.find(a => a.message === 'Swarm managers')!.choices![1]).toMatchObject({value: 3, disabled: 'needs 2 or more workers'});
+		expect(s.said).toContain("Region: local (this machine's Docker engine)");
+		expect(s.said.join('\n')).toContain([
+			'demo on local, region local, image debian-12',
+			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
+			'queenbee     manager  s-1vcpu-1gb  1 GiB  1      -',
+			'workerbee-1  worker   s-1vcpu-1gb  1 GiB  1      -',
+			'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay not encrypted',
+			'monthly cost: nothing billed (local containers on this machine)',
+		].join('\n'));
+		expect(stores.profiles.get('demo')).toMatchObject({provider: 'local', workers: 1, managers: 1, size: 's-1vcpu-1gb', region: 'local', image: 'debian-12', memoryLimit: '450m', database: 'rethinkdb', rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim'});
+		expect(statSync(stores.profiles.file).mode & 0o777).toBe(0o600);
+	});
+
+	it('DigitalOcean: token checked live, regions that can run the size, droplet limit, cost; token saved only when asked, 0600', async () => {
+		const stores = fresh();
+		const catalog = fakeDigitalOcean();
+		const catalogFor: CatalogFor = provider => (provider === 'digitalocean' ? catalog : localCatalog);
+		const s = scripted([
+			[/Where should the nodes run/, 'digitalocean'],
+			[/Cluster name/, 'prod'],
+			[/DigitalOcean API token/, {rejected: ['', 'dop_v1_bad0123456789abcdef'], value: 'dop_v1_good0123456789abcdef'}],
+			[/Size of each node/, 's-1vcpu-1gb'],
+			[/Region \(those that can run s-1vcpu-1gb\)/, 'ams3'],
+			[/Image/, 'debian-12-x64'],
+			[/Workers besides queenbee \(1-2\)/, {rejected: ['3'], value: '2'}],
+			[/Swarm managers/, 3],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory limit per database server/, {rejected: ['4g'], value: '700m'}],
+			[/Create prod\?/, true],
+			[/Save the token for next time\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}});
+		expect(s.left()).toBe(0);
+		expect(result.spec).toMatchObject({name: 'prod', provider: 'digitalocean', size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', workers: 2, managers: 3, memoryLimit: '700m', encryptOverlay: true});
+		expect(result.token).toBe('dop_v1_good0123456789abcdef');
+		expect(s.rejections[0]).toContain('paste a token');
+		expect(s.rejections[1]).toBe('DigitalOcean refused the token (401 Unable to authenticate you)');
+		expect(s.rejections[2]).toBe('your account may have 5 droplets and has 2: at most 2 workers fit (ask DigitalOcean to raise the limit for more)');
+		expect(s.said).toContain('✔ account sam@example.com: droplet limit 5, 2 in use');
+		// Only available regions that offer the size; only available sizes.
+		expect(s.asked.find(a => a.message.startsWith('Region'))!.choices!.map(c => c.value)).toEqual(['nyc3', 'ams3']);
+		expect(s.asked.find(a => a.message.startsWith('Size'))!.choices!.map(c => c.value)).not.toContain('g-2vcpu-8gb');
+		expect(s.asked.find(a => a.message.startsWith('Size'))!.choices![1]!.name).toMatch(/s-1vcpu-1gb +1 GiB RAM, 1 vCPU, \$6\.00\/month/);
+		const summary = s.said.join('\n');
+		expect(summary).toContain('workerbee-2  manager  s-1vcpu-1gb  1 GiB  1      6.00');
+		expect(summary).toContain('monthly cost: $18.00 (about $0.027 an hour while it exists)');
+		const tokenFile = path.join(home, 'tokens', 'prod');
+		expect(result.tokenFile).toBe(tokenFile);
+		expect(readFileSync(tokenFile, 'utf8')).toBe('dop_v1_good0123456789abcdef\n');
+		expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+		expect(statSync(path.dirname(tokenFile)).mode & 0o777).toBe(0o700);
+		expect(readFileSync(stores.profiles.file, 'utf8')).not.toContain('dop_v1');
+	});
+
+	it('DigitalOcean: takes the token from the environment and never offers to save it', async () => {
+		const stores = fresh();
+		const catalog = fakeDigitalOcean();
+		const s = scripted([
+			[/Where should the nodes run/, 'digitalocean'],
+			[/Cluster name/, 'prod'],
+			[/Size of each node/, 's-2vcpu-4gb'],
+			[/Image/, 'ubuntu-24-04-x64'],
+			[/Workers besides queenbee/, '1'],
+			[/Swarm managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory limit per database server \(4 GiB RAM per node\)/, '2g'],
+			[/Create prod\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: () => catalog, ...stores, env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_good0123456789abcdef'}});
+		expect(s.left()).toBe(0);
+		expect(catalog.tokens).toEqual(['dop_v1_good0123456789abcdef']);
+		expect(s.said).toContain('Using the token from $DIGITALOCEAN_ACCESS_TOKEN');
+		// One region can run s-2vcpu-4gb: no question, just said.
+		expect(s.said).toContain('Region: ams3 (Amsterdam 3)');
+		expect(result.spec.region).toBe('ams3');
+		expect(result.tokenFile).toBeUndefined();
+	});
+
+	it('offers DigitalOcean disabled, saying why, until its catalog is plugged in', async () => {
+		const stores = fresh();
+		const s = scripted([[/Where should the nodes run/, CTRL_C]]);
+		await expect(runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}})).rejects.toThrow(CancelledError);
+		expect(s.asked[0]!.choices!.map(c => c.disabled)).toEqual([false, 'not in this build yet']);
+	});
+
+	it('Ctrl-C in a prompt: cancelled, nothing saved', async () => {
+		const stores = fresh();
+		const s = scripted([[/Where should the nodes run/, 'local'], [/Cluster name/, 'demo'], [/Size of each node/, CTRL_C]]);
+		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow(CancelledError);
+		expect(stores.profiles.list()).toEqual([]);
+		expect(stores.clusters.list()).toEqual([]);
+	});
+
+	it('answering no at the summary creates and saves nothing', async () => {
+		const stores = fresh();
+		const s = scripted([[/Where/, 'local'], [/name/, 'demo'], [/Size/, 's-1vcpu-2gb'], [/Workers/, '3'], [/managers/, 3], [/Database/, 'rethinkdb'], [/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'], [/Memory/, '1g'], [/Create demo\?/, false]]);
+		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow('nothing was created');
+		expect(stores.profiles.list()).toEqual([]);
+	});
+
+	it('asks no memory limit when there is no database', async () => {
+		const stores = fresh();
+		const s = scripted([[/Where/, 'local'], [/name/, 'demo'], [/Size/, 's-1vcpu-1gb'], [/Workers/, '1'], [/managers/, 1], [/Database/, 'none'], [/Create demo\?/, true]]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
+		expect(s.left()).toBe(0);
+		expect(result.spec.database).toBe('none');
+		expect(s.said.join('\n')).toContain('no database; overlay not encrypted');
+	});
+
+	it('summarises every node with its cost', () => {
+		const spec = resolveSpec({name: 'x', provider: 'digitalocean', workers: 1});
+		expect(formatPlanSummary(spec, {slug: 's-1vcpu-1gb', memoryMb: 1024, vcpus: 1, priceMonthly: 6, priceHourly: 0.00893, regions: []})).toEqual([
+			'x on digitalocean, region nyc3, image debian-12-x64',
+			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
+			'queenbee     manager  s-1vcpu-1gb  1 GiB  1      6.00',
+			'workerbee-1  worker   s-1vcpu-1gb  1 GiB  1      6.00',
+			'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay encrypted (IPsec)',
+			'monthly cost: $12.00 (about $0.018 an hour while it exists)',
+		]);
+	});
+
+	it('a profile is what up starts from: flags win, a saved token comes along in memory', () => {
+		const stores = fresh();
+		stores.profiles.save('prod', {provider: 'digitalocean', managers: 1, workers: 2, size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', memoryLimit: '700m'});
+		stores.profiles.saveToken('prod', 'dop_v1_saved0123456789abcdef');
+		const env: NodeJS.ProcessEnv = {SWARMBEE_HOME: home};
+		const io = {stdout: new PassThrough(), stderr: new PassThrough(), interactive: false, env};
+		expect(resolveSpec({name: 'prod2', ...inputFromProfile(io, 'prod', {workers: '3', region: undefined})})).toMatchObject({provider: 'digitalocean', workers: 3, region: 'ams3', memoryLimit: '700m'});
+		expect(env['DIGITALOCEAN_ACCESS_TOKEN']).toBe('dop_v1_saved0123456789abcdef');
+		expect(() => inputFromProfile(io, 'nope', {})).toThrow('there is no profile named nope');
+	});
+});
+
+describe('start screen', () => {
+	let home: string;
+	afterEach(() => rmSync(home, {recursive: true, force: true}));
+
+	it('lists saved clusters with state and offers what this build can do with one', async () => {
+		home = mkdtempSync(path.join(tmpdir(), 'sb-start-'));
+		const clusters = new ClusterStore(home);
+		const spec = resolveSpec({name: 'demo', workers: 1});
+		clusters.saveSpec(spec);
+		clusters.openJournal(spec).persist();
+		const s = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'status']]);
+		expect(await runStartScreen(s.prompts, clusters, ['up', 'status', 'down', 'ls'])).toEqual({kind: 'run', argv: ['status', 'demo']});
+		expect(s.said[0]).toBe(`Saved clusters in ${home}`);
+		expect(s.said[1]).toMatch(/^NAME +PROVIDER +NODES +STATE +UPDATED$/);
+		expect(s.said[2]).toMatch(/^demo +local +0\/2 +creating +\d{4}-\d\d-\d\d \d\d:\d\d$/);
+		expect(s.asked[0]!.choices!.map(c => c.name)).toEqual(['demo (local, creating, 0/2 nodes)', 'new cluster', 'quit']);
+		// tunnel and scale are offered once their commands exist.
+		expect(s.asked[1]!.choices!.map(c => c.value)).toEqual(['up', 'status', 'down', 'back']);
+		const later = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'scale'], [/Workers/, '4']]);
+		expect(await runStartScreen(later.prompts, clusters, ['up', 'status', 'tunnel', 'scale', 'down'])).toEqual({kind: 'run', argv: ['scale', 'demo', '--workers', '4']});
+		const fresh = scripted([[/What now\?/, 'new']]);
+		expect(await runStartScreen(fresh.prompts, new ClusterStore(path.join(home, 'empty')), [])).toEqual({kind: 'new'});
+		expect(fresh.said[0]).toContain('No saved clusters');
+	});
+});
+
+describe('inquirer prompts', () => {
+	afterEach(() => {
+		vi.doUnmock('@inquirer/prompts');
+		vi.resetModules();
+	});
+
+	it('Ctrl-C (ExitPromptError) becomes "cancelled: nothing was created", not a stack trace', async () => {
+		vi.resetModules();
+		vi.doMock('@inquirer/prompts', () => ({
+			select: async () => {
+				throw Object.assign(new Error('User force closed the prompt with SIGINT'), {name: 'ExitPromptError'});
+			},
+		}));
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		const {CancelledError: Cancelled} = await import('../../source/errors.js');
+		const prompts = await inquirerPrompts(new PassThrough());
+		const asking = prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]});
+		await expect(asking).rejects.toBeInstanceOf(Cancelled);
+		await expect(asking).rejects.toThrow('nothing was created.');
+	});
+});
