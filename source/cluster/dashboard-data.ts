@@ -110,8 +110,8 @@ export interface DashboardSource {
  * Collects dashboard snapshots for a cluster, keeping one SSH connection per
  * node open between refreshes.
  */
-export function createDashboardSource(input: {spec: ClusterSpec; journal: Readonly<Journal>; provider: Provider; privateKey?: string}): DashboardSource {
-	const {journal, privateKey} = input;
+export function createDashboardSource(input: {spec: ClusterSpec; journal: Readonly<Journal>; provider: Provider; privateKey?: string; password?: string}): DashboardSource {
+	const {journal, privateKey, spec, provider, password} = input;
 	const pool = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
 	const ask = async (node: string, command: string, signal?: AbortSignal) => {
 		if (!pool) throw new Error('no cluster key to reach the nodes with');
@@ -125,7 +125,7 @@ export function createDashboardSource(input: {spec: ClusterSpec; journal: Readon
 	};
 	return {
 		async load(signal) {
-			const status = await collectStatus({...input, signal});
+			const status = await collectStatus({spec, journal, provider, ssh: pool, password, signal});
 			const errors: ErrorInfo[] = [];
 			const running = status.nodes.filter(n => n.machine === 'running');
 			const managers = running.filter(n => n.role === 'manager' && n.state === 'ready');

@@ -1,4 +1,5 @@
 import r from 'rethinkdb';
+import driverNet from 'rethinkdb/net.js';
 import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
@@ -70,13 +71,34 @@ interface IssueRow {
 	description: string;
 }
 
+let driverGuarded = false;
+
+/**
+ * The npm driver arms a connect timer it does not clear when a handshake is
+ * refused (rethinkdb#6290): when it fires, it emits 'error' on a connection
+ * nobody listens to any more, which throws and kills the process (swarmbee's
+ * dashboard, a tunnel). Such an orphaned 'error' is dropped here; errors
+ * that have a listener pass as before.
+ */
+export function guardDriverTimer(): void {
+	if (driverGuarded) return;
+	driverGuarded = true;
+	const prototype = (driverNet as unknown as {TcpConnection: {prototype: NodeJS.EventEmitter}}).TcpConnection.prototype;
+	const emit = prototype.emit;
+	prototype.emit = function (this: NodeJS.EventEmitter, name: string | symbol, ...args: unknown[]) {
+		if (name === 'error' && this.listenerCount('error') === 0) return false;
+		return emit.call(this, name, ...args);
+	};
+}
+
 /**
  * Asks a RethinkDB server, through the npm driver, what the admin panel
  * shows: servers connected (its `server_status`), which expected ones are
  * missing, and `current_issues`.
  */
-export async function queryHealth(port: number, password: string, expectedNodes: string[]): Promise<RethinkdbHealth> {
-	const connection = await r.connect({host: '127.0.0.1', port, user: 'admin', password, timeout: 15});
+export async function queryHealth(port: number, password: string, expectedNodes: string[], timeoutSeconds = 15): Promise<RethinkdbHealth> {
+	guardDriverTimer();
+	const connection = await r.connect({host: '127.0.0.1', port, user: 'admin', password, timeout: timeoutSeconds});
 	try {
 		const servers = await (await r.db('rethinkdb').table('server_status').pluck('name', {network: ['connected_to']} as never).run(connection)).toArray() as ServerStatusRow[];
 		const issues = await (await r.db('rethinkdb').table('current_issues').run(connection)).toArray() as IssueRow[];
@@ -113,5 +135,5 @@ export async function checkHealth(input: {ssh: SshPool; manager: string; nodes: 
 			lastError = error as Error;
 		}
 	}
-	return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], error: lastError?.message ?? 'no server answered'};
+	return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], error: lastError?.message.replace(/\s*\n\s*/g, ': ') ?? 'no server answered'};
 }

@@ -123,7 +123,7 @@ export function renderStackFile(input: StackInput): string {
 		services[serviceName(node)] = {
 			image: input.image,
 			hostname: serviceName(node),
-			command: ['sh', '-c', serverCommand(input, node)],
+			command: ['sh', '-c', composeEscape(serverCommand(input, node))],
 			volumes: [`${volume}:/data`],
 			networks: [input.network],
 			...(index === 0 ? {secrets: [{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400}]} : {}),
@@ -153,6 +153,11 @@ export function renderStackFile(input: StackInput): string {
 			secrets: {[input.secret]: {external: true}},
 		}),
 	].join('\n');
+}
+
+/** Compose interpolates `$VAR` in every string of the file; `$$` is a literal `$`. */
+export function composeEscape(text: string): string {
+	return text.replace(/\$/g, '$$$$');
 }
 
 export function stackHash(stack: string): string {

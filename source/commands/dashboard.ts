@@ -4,6 +4,8 @@ import type {CommandIO} from '../main.js';
 import {createProvider} from '../providers/index.js';
 import {terminalOf} from '../render/index.js';
 import type {TunnelControl} from '../tunnel/control.js';
+import {readPassword} from '../cluster/password.js';
+import {createTunnelControl} from '../tunnel/cluster-tunnel.js';
 import {loadCluster} from './status.js';
 
 /**
@@ -12,12 +14,15 @@ import {loadCluster} from './status.js';
  * dashboard says so and offers no `t` key.
  */
 export async function openDashboard(name: string, io: CommandIO, options: {tunnels?: TunnelControl; refreshMs?: number} = {}): Promise<number> {
-	const {spec, journal, privateKey} = await loadCluster(name, io);
-	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli()), privateKey});
+	const {spec, journal, privateKey, paths} = await loadCluster(name, io);
+	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli()), privateKey, password: readPassword(paths.rethinkdbPassword)});
+	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
+	const tunnels = options.tunnels ?? (journal.database && privateKey ? createTunnelControl({journal, privateKey}) : undefined);
 	const {showDashboard} = await import('../../components/ink-renderer.js');
 	try {
-		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels: options.tunnels, refreshMs: options.refreshMs});
+		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels, refreshMs: options.refreshMs});
 	} finally {
+		await tunnels?.close();
 		source.close();
 	}
 	return 0;

@@ -30,16 +30,16 @@ export function formatStatus(status: ClusterStatus): string[] {
 		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
 		...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
 	]));
-	if (status.rethinkdb) {
-		const db = status.rethinkdb;
-		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
-		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
-	}
 	if (status.swarm) {
 		const s = status.swarm;
 		lines.push(`swarm: ${s.managers} manager${s.managers === 1 ? '' : 's'}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${s.ready} of ${s.managers + s.workers} Ready`);
 	} else {
 		lines.push('swarm: no manager answered');
+	}
+	if (status.rethinkdb) {
+		const db = status.rethinkdb;
+		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
+		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
 	}
 	for (const error of status.errors) lines.push(...formatError(error));
 	return lines;

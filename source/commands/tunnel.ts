@@ -1,10 +1,6 @@
-import {locateServer} from '../cluster/rethinkdb.js';
-import {ADMIN_PORT, DRIVER_PORT} from '../cluster/stack.js';
-import {sshTarget} from '../cluster/targets.js';
 import {InputError} from '../errors.js';
 import type {CommandIO} from '../main.js';
-import {SshPool} from '../ssh/pool.js';
-import {Tunnel} from '../tunnel/tunnel.js';
+import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
 import type {TunnelStatus} from '../tunnel/types.js';
 import {loadCluster} from './status.js';
 
@@ -33,16 +29,13 @@ export async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO
 	}
 	const server = options.server ?? journal.nodes[0]!.name;
 	if (!journal.nodes.some(n => n.name === server)) throw new InputError(`${options.name} has no node ${server}`, {nextSteps: [`choose one of: ${journal.nodes.map(n => n.name).join(', ')}`]});
-	const manager = journal.nodes[0]!.name;
-	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
 	let last = '';
-	const tunnel = new Tunnel({
-		forwards: [
-			{name: 'admin', localHost: '127.0.0.1', localPort: options.adminPort, remotePort: ADMIN_PORT},
-			{name: 'driver', localHost: '127.0.0.1', localPort: options.driverPort, remotePort: DRIVER_PORT},
-		],
-		locate: () => locateServer(ssh, manager, server),
-		connect: node => ssh.get(node),
+	const {tunnel, ssh} = createClusterTunnel({
+		journal,
+		privateKey,
+		adminPort: options.adminPort,
+		driverPort: options.driverPort,
+		server,
 		onChange: statuses => {
 			const said = statuses.map(s => `${s.state}|${s.lastError ?? ''}|${s.target.address ?? ''}`).join(',');
 			if (said === last) return;

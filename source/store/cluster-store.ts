@@ -5,7 +5,7 @@ import {
 import path from 'node:path';
 import {InputError} from '../errors.js';
 import {redactDeep} from '../redact.js';
-import type {ClusterSpec} from '../spec.js';
+import {resolveSpec, type ClusterSpec, type SpecInput} from '../spec.js';
 import {newJournal, type Journal} from './journal.js';
 
 /**
@@ -96,8 +96,18 @@ export class ClusterStore {
 			.sort((a, b) => a.name.localeCompare(b.name));
 	}
 
+	/** The saved spec, with defaults filled for fields added since it was written. */
 	loadSpec(name: string): ClusterSpec | undefined {
-		return readJson<ClusterSpec>(this.paths(name).spec);
+		const raw = readJson<SpecInput>(this.paths(name).spec);
+		if (!raw) return undefined;
+		try {
+			return resolveSpec(raw);
+		} catch (error) {
+			throw new InputError(`${this.paths(name).spec} does not describe a cluster swarmbee can build`, {
+				hint: (error as Error).message,
+				nextSteps: ['fix the file, or remove the cluster folder and create it again'],
+			});
+		}
 	}
 
 	saveSpec(spec: ClusterSpec): void {
