@@ -12,6 +12,8 @@ export interface StatusOptions {
 	name: string;
 	once: boolean;
 	json: boolean;
+	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
+	token?: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function loadCluster(name: string, io: CommandIO) {
 
 export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
 	const {spec, journal, privateKey} = await loadCluster(options.name, io);
-	const provider = createProvider(spec, new DockerCli());
+	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const status = await collectStatus({spec, journal, provider, privateKey});
 	if (options.json) io.stdout.write(`${JSON.stringify(status)}\n`);
 	else io.stdout.write(`${formatStatus(status).join('\n')}\n`);

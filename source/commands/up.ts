@@ -19,6 +19,11 @@ export interface UpOptions {
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
+	/**
+	 * A DigitalOcean token handed over in-process (the wizard asks for one);
+	 * otherwise DIGITALOCEAN_ACCESS_TOKEN from the environment is used.
+	 */
+	token?: string;
 }
 
 const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name'>, string> = {
@@ -84,7 +89,7 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		spec,
 		paths: store.paths(spec.name),
 		journal,
-		provider: createProvider(spec, docker),
+		provider: createProvider(spec, docker, {env: io.env, token: options.token}),
 		docker,
 		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
 	};

@@ -29,14 +29,17 @@ export function labelArgs(labels: Record<string, string>): string[] {
  * internal (no route out), as a VPC is: Swarm and the overlay run on it.
  * Subnets are chosen by swarmbee so every node keeps its address on reboot.
  */
-export function networkCreateArgs(cluster: string, owner: string, kind: NetworkKind, subnet: string, labels: Record<string, string> = {}): string[] {
+export function networkCreateArgs(
+	cluster: string, owner: string, kind: NetworkKind, subnet: string,
+	labels: Record<string, string> = {}, name = names.network(cluster, kind),
+): string[] {
 	return [
 		'network', 'create',
 		'--driver', 'bridge',
 		'--subnet', subnet,
 		...(kind === 'private' ? ['--internal'] : []),
 		...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: ALL_NODES, [LABEL_OWNER]: owner, [LABEL_NETWORK]: kind, ...labels}),
-		names.network(cluster, kind),
+		name,
 	];
 }
 
@@ -108,8 +111,11 @@ export function nodeCreateArgs(o: NodeContainerOptions): string[] {
 	];
 }
 
-export function connectPrivateArgs(cluster: string, node: string, privateAddress: string, container = names.container(cluster, node)): string[] {
-	return ['network', 'connect', '--ip', privateAddress, names.network(cluster, 'private'), container];
+export function connectPrivateArgs(
+	cluster: string, node: string, privateAddress: string,
+	container = names.container(cluster, node), network = names.network(cluster, 'private'),
+): string[] {
+	return ['network', 'connect', '--ip', privateAddress, network, container];
 }
 
 /** Nodes sit at .10, .11, … of each network: stable across reboots. */

@@ -56,6 +56,8 @@ export async function takenSubnets(docker: DockerCli, signal?: AbortSignal): Pro
 
 export interface BridgeOptions {
 	cluster: string;
+	/** Default: the cluster's bridge of that kind (swarmbee-<cluster>-<kind>). */
+	name?: string;
 	owner: string;
 	kind: NetworkKind;
 	/** Where to pick a free /24 from, or a fixed subnet (a VPC's range). */
@@ -75,7 +77,7 @@ export async function createBridge(docker: DockerCli, o: BridgeOptions): Promise
 		const subnet = o.subnet ?? chooseFreeSubnet(o.space ?? '10.100.0.0/14', await takenSubnets(docker, o.signal), `${o.cluster}:${o.kind}:${attempt}`);
 		if (!subnet) throw new ExternalError(`no free subnet left in ${o.space} on this engine`, {nextSteps: ['remove unused Docker networks: docker network prune']});
 		try {
-			const id = (await docker.run(networkCreateArgs(o.cluster, o.owner, o.kind, subnet, o.labels), {signal: o.signal})).trim();
+			const id = (await docker.run(networkCreateArgs(o.cluster, o.owner, o.kind, subnet, o.labels, o.name), {signal: o.signal})).trim();
 			return {id, subnet};
 		} catch (error) {
 			// Another cluster took the same subnet a moment ago: try the next one.
@@ -93,14 +95,21 @@ export async function createBridge(docker: DockerCli, o: BridgeOptions): Promise
  */
 export async function startNodeContainer(
 	docker: DockerCli,
-	options: NodeContainerOptions & {privateAddress: string; files: TarEntry[]; signal?: AbortSignal; onStep?: (step: 'creating container' | 'booting') => void},
+	options: NodeContainerOptions & {
+		privateAddress: string;
+		/** Default: the cluster's private bridge. */
+		privateNetwork?: string;
+		files: TarEntry[];
+		signal?: AbortSignal;
+		onStep?: (step: 'creating container' | 'booting') => void;
+	},
 ): Promise<string> {
 	const {signal} = options;
 	const container = options.containerName ?? names.container(options.cluster, options.node);
 	await docker.run(volumeCreateArgs(options.cluster, options.owner, options.node, options.volumeName), {signal});
 	options.onStep?.('creating container');
 	const id = (await docker.run(nodeCreateArgs(options), {signal})).trim();
-	await docker.run(connectPrivateArgs(options.cluster, options.node, options.privateAddress, container), {signal});
+	await docker.run(connectPrivateArgs(options.cluster, options.node, options.privateAddress, container, options.privateNetwork), {signal});
 	if (options.files.length > 0) await docker.run(['cp', '-', `${id}:/`], {signal, input: tarArchive(options.files)});
 	options.onStep?.('booting');
 	await docker.run(['start', id], {signal});

@@ -5,13 +5,14 @@ import {InputError, SpecError, toSwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {memoryFitProblem, planNodes} from '../../spec.js';
 import type {
-	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, Provider, ProviderCapabilities, ProviderContext,
+	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, PlannedResource, Provider, ProviderCapabilities, ProviderContext,
+	ProviderPlan,
 } from '../types.js';
 import {
 	ALL_NODES, FIRST_NODE_OFFSET, LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_OWNER, names, type NetworkKind, type SecurityMode,
 } from './commands.js';
 import {createBridge, detectSecurityMode, engineInfo, ensureNodeImage, removeNodeContainer, startNodeContainer, type NetworkInspect} from './node.js';
-import {LOCAL_IMAGES, LOCAL_SIZES, localSize} from './sizes.js';
+import {LOCAL_IMAGES, LOCAL_SIZES, localSize, type LocalSize} from './sizes.js';
 import type {TarEntry} from './tar.js';
 
 interface ContainerSummary {
@@ -51,30 +52,14 @@ export class LocalProvider implements Provider {
 		const {spec, signal} = ctx;
 		const lines: string[] = [];
 		// Cheap checks of the spec first: they need no engine.
-		const size = localSize(spec.size);
-		const problems = [];
-		if (!size) {
-			problems.push({field: 'size', problem: `"${spec.size}" is not a local node size`, fix: `use one of: ${LOCAL_SIZES.map(s => `${s.slug} (${s.memoryMb} MB, ${s.vcpus} vCPU)`).join(', ')}`});
-		}
-		if (!LOCAL_IMAGES[spec.image]) {
-			problems.push({field: 'image', problem: `"${spec.image}" is not an image local nodes can be built from`, fix: `use one of: ${Object.keys(LOCAL_IMAGES).join(', ')}`});
-		}
-		if (size) {
-			const fit = memoryFitProblem(spec, size.memoryMb);
-			if (fit) problems.push(fit);
-		}
-		if (spec.region !== 'local') {
-			problems.push({field: 'region', problem: `local clusters have no region ("${spec.region}")`, fix: 'leave --region out with --provider local'});
-		}
-		if (problems.length > 0) throw new SpecError(problems);
-
+		const size = this.checkSpec(spec);
 		const version = await this.docker.serverVersion(signal);
 		lines.push(`Docker engine ${version} reachable`);
 		const info = await engineInfo(this.docker, signal);
 		this.cgroupVersion = info.cgroupVersion;
 
 		const nodes = planNodes(spec);
-		const wanted = nodes.length * (size?.memoryMb ?? 0) * 1024 * 1024;
+		const wanted = nodes.length * size.memoryMb * 1024 * 1024;
 		if (wanted > info.memTotal * 2) {
 			throw new InputError(`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`, {
 				nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
@@ -94,6 +79,45 @@ export class LocalProvider implements Provider {
 		this.security = await detectSecurityMode(this.docker, image.tag, signal);
 		lines.push(this.security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
 		return lines;
+	}
+
+	/** Size, image, memory and region, checked against what local nodes offer. */
+	private checkSpec(spec: ProviderContext['spec']): LocalSize {
+		const size = localSize(spec.size);
+		const problems = [];
+		if (!size) {
+			problems.push({field: 'size', problem: `"${spec.size}" is not a local node size`, fix: `use one of: ${LOCAL_SIZES.map(s => `${s.slug} (${s.memoryMb} MB, ${s.vcpus} vCPU)`).join(', ')}`});
+		}
+		if (!LOCAL_IMAGES[spec.image]) {
+			problems.push({field: 'image', problem: `"${spec.image}" is not an image local nodes can be built from`, fix: `use one of: ${Object.keys(LOCAL_IMAGES).join(', ')}`});
+		}
+		if (size) {
+			const fit = memoryFitProblem(spec, size.memoryMb);
+			if (fit) problems.push(fit);
+		}
+		if (spec.region !== 'local') {
+			problems.push({field: 'region', problem: `local clusters have no region ("${spec.region}")`, fix: 'leave --region out with --provider local'});
+		}
+		if (problems.length > 0 || !size) throw new SpecError(problems);
+		return size;
+	}
+
+	/** Containers, networks and volumes `up` would make; local nodes cost nothing. */
+	async plan(ctx: ProviderContext): Promise<ProviderPlan> {
+		const {spec} = ctx;
+		const size = this.checkSpec(spec);
+		const existing = new Set((await this.listMachines(ctx)).map(m => m.name));
+		const networks = new Set((await this.clusterNetworks(spec.name, ctx.signal)).map(n => n.Name));
+		const resources: PlannedResource[] = [];
+		for (const node of planNodes(spec)) {
+			resources.push({kind: 'container', name: names.container(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.role}, ${size.slug}: ${size.memoryMb} MB, ${size.vcpus} vCPU`});
+			resources.push({kind: 'volume', name: names.volume(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.name}'s /var/lib/docker`});
+		}
+		for (const kind of ['public', 'private'] as const) {
+			const name = names.network(spec.name, kind);
+			resources.push({kind: 'network', name, action: networks.has(name) ? 'exists' : 'create', detail: kind === 'private' ? 'bridge, internal (like a VPC)' : 'bridge, reachable from this machine'});
+		}
+		return {resources, notes: ['local nodes are containers on this machine\'s Docker engine: they cost nothing']};
 	}
 
 	/**
