@@ -113,6 +113,8 @@ interface DropletRecord {
 	power: 'on' | 'off';
 	lockedUntil: number;
 	deletedAt?: number;
+	/** One of the account's other droplets (otherDroplets), not a test's. */
+	other?: boolean;
 }
 
 interface ActionRecord {
@@ -233,6 +235,7 @@ export class Emulator {
 		for (const region of this.regions) {
 			if (!this.options.regionsWithoutVpc.includes(region.slug)) this.addVpc(`default-${region.slug}`, region.slug, true, avoid);
 		}
+		this.addOtherDroplets();
 		this.server = createServer((req, res) => {
 			this.handle(req, res).catch(error => {
 				this.options.log(`emulator bug: ${(error as Error).stack}`);
@@ -243,6 +246,24 @@ export class Emulator {
 		const {port} = this.server.address() as AddressInfo;
 		this.url = `http://${this.options.host}:${port}`;
 		return this;
+	}
+
+	/**
+	 * Droplets of "other projects": untagged records that count against the
+	 * droplet limit and show in unfiltered lists; never backed by containers.
+	 */
+	private addOtherDroplets(): void {
+		const region = this.regions.find(r => r.available)!;
+		const vpc = [...this.vpcs.values()].find(v => v.region === region.slug);
+		for (let i = 1; i <= this.options.otherDroplets; i++) {
+			const now = Date.now();
+			const id = this.nextId++;
+			this.droplets.set(id, {
+				id, name: `other-${i}`, region, size: this.sizes[1]!, image: this.images[0]!, tags: [], vpcId: vpc?.id ?? '', sshKeys: [], ipv6: false,
+				createdAt: now, bootAt: now, readyAt: now, failed: false, power: 'on', lockedUntil: 0,
+				publicIp: `198.19.0.${i}`, privateIp: vpc ? hostAddress(vpc.ip_range, 200 + i) : undefined, other: true,
+			});
+		}
 	}
 
 	/** Stops serving and removes every container, volume and network real mode made. */
@@ -292,7 +313,7 @@ export class Emulator {
 	/** What a cluster leaves behind: droplets, firewalls, keys, tags and non-default VPCs. */
 	resources(): {droplets: string[]; firewalls: string[]; sshKeys: string[]; tags: string[]; vpcs: string[]} {
 		return {
-			droplets: this.liveDroplets().map(d => `${d.name} ${d.id}`),
+			droplets: this.liveDroplets().filter(d => !d.other).map(d => `${d.name} ${d.id}`),
 			firewalls: [...this.firewalls.values()].map(f => f.name),
 			sshKeys: [...this.keys.values()].map(k => k.name),
 			tags: [...this.tags.keys()],
@@ -610,7 +631,7 @@ export class Emulator {
 		} else {
 			vpc = [...this.vpcs.values()].find(v => v.region === region.slug && v.default) ?? this.addVpc(`default-${region.slug}`, region.slug, true, []);
 		}
-		const existing = this.liveDroplets().length + this.options.otherDroplets;
+		const existing = this.liveDroplets().length;
 		if (existing + names.length > this.options.account.droplet_limit) {
 			throw unprocessable(`creating ${names.length === 1 ? 'this droplet' : 'these droplets'} will exceed your droplet limit`);
 		}

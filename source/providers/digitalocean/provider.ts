@@ -38,6 +38,8 @@ export interface Timing {
 	drainTimeoutMs: number;
 	/** user_data (Docker install included) must finish within this. */
 	firstBootTimeoutMs: number;
+	/** How long a droplet may refuse actions with "pending event". */
+	busyTimeoutMs: number;
 	sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 	now?: () => number;
 }
@@ -52,6 +54,7 @@ export const DEFAULT_TIMING: Timing = {
 	actionCheckEveryMs: 30_000,
 	drainTimeoutMs: 90_000,
 	firstBootTimeoutMs: 15 * 60_000,
+	busyTimeoutMs: 5 * 60_000,
 };
 
 export interface DigitalOceanProviderOptions {
@@ -553,12 +556,13 @@ export class DigitalOceanProvider implements Provider {
 
 	/** DigitalOcean serializes actions per droplet: a 422 "pending event" means try again shortly. */
 	private async whileBusy<T>(ctx: ProviderContext, work: () => Promise<T>): Promise<T> {
-		for (let attempt = 0; ; attempt++) {
+		const deadline = this.now() + this.timing.busyTimeoutMs;
+		for (;;) {
 			try {
 				return await work();
 			} catch (error) {
 				const busy = error instanceof DigitalOceanApiError && error.status === 422 && /pending event/i.test(error.apiMessage);
-				if (!busy || attempt >= 20) throw error;
+				if (!busy || this.now() > deadline) throw error;
 				await this.pause(this.timing.pollLateMs, ctx.signal);
 			}
 		}
