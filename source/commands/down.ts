@@ -73,7 +73,7 @@ export async function downCommand(options: DownOptions, io: CommandIO): Promise<
 			io.stdout.write(`${JSON.stringify({cluster: options.name, ...report})}\n`);
 		} else {
 			io.stdout.write(`removed ${report.removed.join(', ')} of cluster ${options.name}\n`);
-			if (report.remaining.length === 0) io.stdout.write(`nothing labelled swarmbee.cluster=${options.name} remains\n`);
+			if (report.remaining.length === 0) io.stdout.write(`nothing ${report.scope} remains\n`);
 			else io.stdout.write(`still there: ${report.remaining.join(', ')}\n`);
 			if (report.foreign.length > 0) io.stdout.write(`left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}\n`);
 			if (!options.forget) io.stdout.write(`the saved configuration stays in ${paths.dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)\n`);

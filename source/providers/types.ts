@@ -73,6 +73,8 @@ export interface CreateOutcome {
 }
 
 export interface DestroyReport {
+	/** How `remaining` was looked for, e.g. "labelled swarmbee.cluster=demo". */
+	scope: string;
 	/** Human-readable lines, e.g. "4 containers". */
 	removed: string[];
 	/** Anything that still carries the cluster's label or tag afterwards. */

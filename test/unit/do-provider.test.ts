@@ -231,11 +231,14 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const s = await setup({lags: {deleteMs: 500}}, {workers: 2});
 		await s.bringUp();
 		const report = await s.provider.destroy(s.ctx, {includeForeign: false});
-		expect(report).toEqual({removed: ['3 droplets', '1 firewall', '1 SSH key', '5 tags'], remaining: [], foreign: []});
+		expect(report).toEqual({
+			scope: 'tagged swarmbee-unit-do, and no firewall or SSH key named swarmbee-unit-do',
+			removed: ['3 droplets', '1 firewall', '1 SSH key', '5 tags'], remaining: [], foreign: [],
+		});
 		expect(s.emulator.resources()).toEqual({droplets: [], firewalls: [], sshKeys: [], tags: [], vpcs: []});
 		expect(s.emulator.count({method: 'DELETE', path: '/v2/droplets'})).toBe(1);
 		// Again: nothing to do, nothing remains.
-		expect(await s.provider.destroy(s.ctx, {includeForeign: false})).toEqual({removed: ['0 droplets', '0 firewalls', '0 SSH keys', '0 tags'], remaining: [], foreign: []});
+		expect(await s.provider.destroy(s.ctx, {includeForeign: false})).toMatchObject({removed: ['0 droplets', '0 firewalls', '0 SSH keys', '0 tags'], remaining: [], foreign: []});
 	});
 
 	it('down leaves another state\'s droplets alone (and what they need), unless forced', async () => {

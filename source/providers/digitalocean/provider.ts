@@ -651,6 +651,7 @@ export class DigitalOceanProvider implements Provider {
 			remaining.push(...(await this.ourKeys(ctx, options.includeForeign)).map(k => `SSH key ${k.name} (${k.fingerprint})`));
 		}
 		return {
+			scope: `tagged ${tag}, and no firewall or SSH key named ${doNames.firewall(spec.name)}`,
 			removed: [count(doomed.length, 'droplet'), count(firewalls, 'firewall'), count(keys, 'SSH key'), count(tags, 'tag')],
 			remaining,
 			foreign: foreignDroplets.map(d => `droplet ${d.name} (${d.id})`),

@@ -288,6 +288,7 @@ export class LocalProvider implements Provider {
 		];
 		const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 		return {
+			scope: `labelled ${LABEL_CLUSTER}=${cluster}`,
 			removed: [count(doomedContainers.length, 'container'), count(doomedNetworks.length, 'network'), count(doomedVolumes.length, 'volume')],
 			remaining: remaining.filter(r => !foreign.includes(r)),
 			foreign,
