@@ -128,7 +128,8 @@ async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: Infr
 	});
 	for (const plan of plans) io.emit(event({type: 'node-state', node: plan.name, state: 'creating'}));
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
-		io.emit(event({type: 'node-state', node, state: detail === 'booting' ? 'booting' : 'creating', detail}));
+		// "booting" is a state, not worth repeating as its own detail.
+		io.emit(event(detail === 'booting' ? {type: 'node-state', node, state: 'booting'} : {type: 'node-state', node, state: 'creating', detail}));
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
 	for (const outcome of outcomes) {
