@@ -151,7 +151,8 @@ export interface DropletCreateRequest {
 	tags: string[];
 	user_data: string;
 	vpc_uuid?: string;
-	with_droplet_agent: boolean;
+	/** Omitted: the agent (and with it the web console) is installed, its errors ignored. */
+	with_droplet_agent?: boolean;
 }
 
 // ---------------------------------------------------------------------------

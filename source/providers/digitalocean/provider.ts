@@ -404,7 +404,8 @@ export class DigitalOceanProvider implements Provider {
 			tags: dropletTags(spec.name, plans[0]!.role, owner),
 			user_data: userData,
 			...(infra.ids['vpc'] ? {vpc_uuid: infra.ids['vpc']} : {}),
-			with_droplet_agent: false,
+			// with_droplet_agent left out: the web console, the way in when SSH is
+			// not, needs the agent; a failed agent install does not fail the droplet.
 		};
 	}
 
