@@ -68,7 +68,11 @@ export class SpecError extends InputError {
 			problems.length === 1 && first
 				? `${first.field}: ${first.problem}`
 				: `${problems.length} problems with the cluster settings`,
-			{nextSteps: problems.map(p => `${p.field}: ${p.fix}`)},
+			{
+				// With several problems the message only counts them: say each one.
+				hint: problems.length > 1 ? problems.map(p => `${p.field}: ${p.problem}`).join('\n') : undefined,
+				nextSteps: problems.map(p => `${p.field}: ${p.fix}`),
+			},
 		);
 		this.problems = problems;
 	}

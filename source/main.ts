@@ -2,6 +2,7 @@ import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {errorInfo, exitCodeFor, InputError} from './errors.js';
 import {packageVersion} from './paths.js';
 import {formatError} from './render/format.js';
+import type {SpecInput} from './spec.js';
 
 export interface CommandIO {
 	stdout: NodeJS.WritableStream;
@@ -19,6 +20,8 @@ Usage
   swarmbee                         in a terminal: saved clusters and what to do, or a new one
   swarmbee up [NAME] [options]     create a cluster, or resume/repair one (idempotent);
                                    without NAME, in a terminal, a few questions first
+  swarmbee plan NAME [options] [--json]
+                                   what up would create, with the price; creates nothing
   swarmbee status NAME [--once] [--json]
                                    nodes, roles, addresses, swarm health
   swarmbee down NAME [--yes]       remove every machine, network and volume of the cluster
@@ -30,11 +33,13 @@ Usage
   swarmbee ls [--json]             clusters saved under $SWARMBEE_HOME
   swarmbee --version | --help
 
-Options for up
+Options for up and plan
   --provider local|digitalocean    where nodes run (default: local, your Docker engine)
   --workers N                      worker nodes besides queenbee, 1-50 (default 3)
   --managers 1|3                   Swarm managers (3: workerbee-1 and -2 join as managers)
-  --size SLUG                      node size (local default s-1vcpu-1gb)
+  --size SLUG                      node size (default s-1vcpu-1gb)
+  --region SLUG                    DigitalOcean region (default nyc3)
+  --image SLUG                     DigitalOcean image (default debian-12-x64)
   --memory-limit SIZE              memory per database server, e.g. 450m, 1g (default 450m)
   --encrypt-overlay / --no-encrypt-overlay
                                    IPsec on the overlay (default: on where the provider can)
@@ -50,6 +55,9 @@ Options for up
   --json                           one JSON event per line
   --verbose                        show build output and every node's log lines
 
+DigitalOcean: export DIGITALOCEAN_ACCESS_TOKEN (a read/write token; never a flag).
+DIGITALOCEAN_API_URL points swarmbee at another endpoint, e.g. the emulator.
+
 State lives in $SWARMBEE_HOME (default: ~/.config/swarmbee-nodejs): specs, journals,
 keys (0600) and per-node logs, one folder per cluster.`;
 
@@ -59,27 +67,26 @@ const COMMON = {
 	plain: {type: 'boolean'},
 } as const;
 
+const SPEC_OPTIONS = {
+	provider: {type: 'string'},
+	workers: {type: 'string'},
+	managers: {type: 'string'},
+	size: {type: 'string'},
+	region: {type: 'string'},
+	image: {type: 'string'},
+	'memory-limit': {type: 'string'},
+	'encrypt-overlay': {type: 'boolean'},
+	'no-encrypt-overlay': {type: 'boolean'},
+	'ssh-from': {type: 'string'},
+	playbook: {type: 'string'},
+	database: {type: 'string'},
+	'rethinkdb-image': {type: 'string'},
+	'side-load': {type: 'boolean'},
+} as const;
+
 const OPTIONS = {
-	up: {
-		...COMMON,
-		provider: {type: 'string'},
-		workers: {type: 'string'},
-		managers: {type: 'string'},
-		size: {type: 'string'},
-		region: {type: 'string'},
-		image: {type: 'string'},
-		'memory-limit': {type: 'string'},
-		'encrypt-overlay': {type: 'boolean'},
-		'no-encrypt-overlay': {type: 'boolean'},
-		'ssh-from': {type: 'string'},
-		playbook: {type: 'string'},
-		database: {type: 'string'},
-		'rethinkdb-image': {type: 'string'},
-		'side-load': {type: 'boolean'},
-		profile: {type: 'string'},
-		yes: {type: 'boolean', short: 'y'},
-		verbose: {type: 'boolean'},
-	},
+	up: {...COMMON, ...SPEC_OPTIONS, profile: {type: 'string'}, yes: {type: 'boolean', short: 'y'}, verbose: {type: 'boolean'}},
+	plan: {...COMMON, ...SPEC_OPTIONS},
 	down: {...COMMON, yes: {type: 'boolean', short: 'y'}, force: {type: 'boolean'}, forget: {type: 'boolean'}},
 	status: {...COMMON, once: {type: 'boolean'}},
 	tunnel: {...COMMON, 'admin-port': {type: 'string'}, 'driver-port': {type: 'string'}, server: {type: 'string'}},
@@ -113,6 +120,28 @@ function portOption(flag: string, value: string | undefined, fallback: number): 
 	return port;
 }
 
+type SpecValues = Partial<Record<keyof typeof SPEC_OPTIONS, string | boolean>>;
+
+/** The spec-shaping flags of up and plan, as loose input for resolveSpec. */
+function specInput(v: SpecValues): SpecInput {
+	if (v['encrypt-overlay'] && v['no-encrypt-overlay']) throw new InputError('--encrypt-overlay and --no-encrypt-overlay contradict each other', {nextSteps: ['pass one of them']});
+	return {
+		provider: v.provider as string | undefined,
+		workers: v.workers as string | undefined,
+		managers: v.managers as string | undefined,
+		size: v.size as string | undefined,
+		region: v.region as string | undefined,
+		image: v.image as string | undefined,
+		memoryLimit: v['memory-limit'] as string | undefined,
+		encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
+		sshFrom: v['ssh-from'] as string | undefined,
+		playbook: v.playbook as string | undefined,
+		database: v.database as string | undefined,
+		rethinkdbImage: v['rethinkdb-image'] as string | undefined,
+		sideLoad: v['side-load'] ? true : undefined,
+	};
+}
+
 export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const [command, ...rest] = argv;
 	const json = rest.includes('--json');
@@ -142,28 +171,13 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 		switch (name) {
 			case 'up': {
 				const v = values as UpValues;
-				if (v['encrypt-overlay'] && v['no-encrypt-overlay']) throw new InputError('--encrypt-overlay and --no-encrypt-overlay contradict each other', {nextSteps: ['pass one of them']});
 				if (positionals.length === 0) {
 					const {noTerminalError, wizardUp} = await import('./commands/guided.js');
 					if (!io.interactive || v.yes || v.json || v.plain) throw noTerminalError('up without a cluster name');
 					return await wizardUp(io);
 				}
 				const {upCommand} = await import('./commands/up.js');
-				const flags = {
-					provider: v.provider as string | undefined,
-					workers: v.workers as string | undefined,
-					managers: v.managers as string | undefined,
-					size: v.size as string | undefined,
-					region: v.region as string | undefined,
-					image: v.image as string | undefined,
-					memoryLimit: v['memory-limit'] as string | undefined,
-					encryptOverlay: v['encrypt-overlay'] ? true : v['no-encrypt-overlay'] ? false : undefined,
-					sshFrom: v['ssh-from'] as string | undefined,
-					playbook: v.playbook as string | undefined,
-					database: v.database as string | undefined,
-					rethinkdbImage: v['rethinkdb-image'] as string | undefined,
-					sideLoad: v['side-load'] ? true : undefined,
-				};
+				const flags = specInput(v);
 				const input = v.profile ? (await import('./commands/guided.js')).inputFromProfile(io, v.profile as string, flags) : flags;
 				return await upCommand({
 					name: oneName(name, positionals),
@@ -172,6 +186,11 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
 					verbose: Boolean(v.verbose),
 				}, io);
+			}
+			case 'plan': {
+				const v = values as UpValues;
+				const {planCommand} = await import('./commands/plan.js');
+				return await planCommand({name: oneName(name, positionals), input: specInput(v), json: Boolean(v.json)}, io);
 			}
 			case 'down': {
 				const v = values as {yes?: boolean; force?: boolean; forget?: boolean; json?: boolean};

@@ -83,7 +83,8 @@ export const PROVIDER_DEFAULTS: Record<ProviderName, Omit<ClusterSpec, 'name' | 
 		region: 'nyc3',
 		image: 'debian-12-x64',
 		memoryLimit: '450m',
-		encryptOverlay: true,
+		// Its Cloud Firewall cannot pass ESP (IPsec), see the provider.
+		encryptOverlay: false,
 		sshFrom: SSH_FROM_ANYWHERE,
 	},
 };

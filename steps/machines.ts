@@ -1,9 +1,11 @@
 import {readFileSync} from 'node:fs';
+import {setTimeout as sleep} from 'node:timers/promises';
 import {sshTarget} from '../source/cluster/targets.js';
 import {onEveryNode} from '../source/concurrency.js';
-import {errorInfo, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
+import {CancelledError, errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
-import type {InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
+import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
+import type {SshConnection} from '../source/ssh/connection.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import {waitForSsh} from '../source/ssh/pool.js';
 import {planNodes, type NodePlan} from '../source/spec.js';
@@ -49,9 +51,17 @@ export const machinesStep: Step = {
 		const toCreate: NodePlan[] = [];
 		let started = 0;
 		let replaced = 0;
+		let resumed = 0;
 		for (const plan of plans) {
 			const machine = byName.get(plan.name);
 			if (!machine) {
+				toCreate.push(plan);
+				continue;
+			}
+			if (machine.status === 'creating') {
+				// Requested by an earlier run (perhaps killed right after asking) and
+				// still booting: the provider finds it by tag and waits for it.
+				resumed++;
 				toCreate.push(plan);
 				continue;
 			}
@@ -86,9 +96,10 @@ export const machinesStep: Step = {
 		}
 
 		await waitForAllSsh(ctx, io);
-		const created = toCreate.length - replaced;
+		const created = toCreate.length - replaced - resumed;
 		const parts = [
 			created > 0 ? `${created} created` : '',
+			resumed > 0 ? `${resumed} still booting from an earlier run` : '',
 			replaced > 0 ? `${replaced} replaced` : '',
 			started > 0 ? `${started} started` : '',
 		].filter(Boolean);
@@ -117,7 +128,8 @@ async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: Infr
 	});
 	for (const plan of plans) io.emit(event({type: 'node-state', node: plan.name, state: 'creating'}));
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
-		io.emit(event({type: 'node-state', node, state: detail === 'booting' ? 'booting' : 'creating', detail}));
+		// "booting" is a state, not worth repeating as its own detail.
+		io.emit(event(detail === 'booting' ? {type: 'node-state', node, state: 'booting'} : {type: 'node-state', node, state: 'creating', detail}));
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
 	for (const outcome of outcomes) {
@@ -146,19 +158,49 @@ async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: Infr
 async function waitForAllSsh(ctx: ClusterContext, io: StepIO): Promise<void> {
 	const {journal, provider, ssh} = ctx;
 	const nodes = journal.value.nodes.filter(n => n.state === 'running');
+	const keyBeforeBoot = provider.capabilities.hostKeyBeforeBoot;
 	await onEveryNode('waiting for SSH', nodes, async node => {
 		io.emit(event({type: 'node-state', node: node.name, state: 'booting', detail: 'waiting for SSH'}));
 		try {
 			const connection = await waitForSsh(sshTarget(journal.value, node.name, ctx.clusterKey!.privateKey), {
 				signal: io.signal,
-				timeoutMs: 180_000,
-				mismatchIsFatal: provider.capabilities.hostKeyBeforeBoot,
+				// Where the host key arrives with user_data, SSH answers with it only
+				// late in the first boot.
+				timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
+				mismatchIsFatal: keyBeforeBoot,
 			});
 			ssh.adopt(node.name, connection);
+			if (provider.firstBoot) {
+				io.emit(event({type: 'node-state', node: node.name, state: 'booting', detail: 'SSH ok; waiting for the first-boot script (user_data)'}));
+				await waitForFirstBoot(connection, provider.firstBoot, node.name, io.signal);
+			}
 			io.emit(event({type: 'node-state', node: node.name, state: 'running', detail: `SSH ok, host key ${node.hostKey.fingerprint}`}));
 		} catch (error) {
 			if (!isAbort(error, io.signal)) io.emit(event({type: 'node-state', node: node.name, state: 'failed', detail: (error as Error).message}));
 			throw error;
 		}
 	}, {signal: io.signal});
+}
+
+/** Polls the provider's first-boot check over an open connection until it says done. */
+async function waitForFirstBoot(connection: SshConnection, check: FirstBootCheck, node: string, signal: AbortSignal): Promise<void> {
+	const deadline = Date.now() + check.timeoutMs;
+	while (Date.now() < deadline) {
+		const status = check.parse((await connection.exec(check.command, {signal})).stdout);
+		if (status.state === 'done') return;
+		if (status.state === 'failed') {
+			throw new ExternalError(`the first-boot script (user_data) failed on ${node}`, {
+				node,
+				hint: status.detail,
+				nextSteps: [`its full log: ssh root@${connection.target.host} cat /var/log/cloud-init-output.log`, `delete ${node} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`],
+			});
+		}
+		await sleep(2_000, undefined, {signal}).catch(() => {
+			throw new CancelledError();
+		});
+	}
+	throw new ExternalError(`${node}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`, {
+		node,
+		nextSteps: [`look at its log: ssh root@${connection.target.host} tail /var/log/cloud-init-output.log`, 'run swarmbee up again: it goes on waiting'],
+	});
 }

@@ -49,5 +49,5 @@ export interface ClusterOptions {
 }
 
 export function providerContext(ctx: ClusterContext, io: StepIO): ProviderContext {
-	return {spec: ctx.spec, owner: ctx.journal.value.owner, signal: io.signal, emit: io.emit};
+	return {spec: ctx.spec, owner: ctx.journal.value.owner, signal: io.signal, emit: io.emit, sshPublicKey: ctx.clusterKey?.publicKey};
 }

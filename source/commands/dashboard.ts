@@ -15,7 +15,7 @@ import {loadCluster} from './status.js';
  */
 export async function openDashboard(name: string, io: CommandIO, options: {tunnels?: TunnelControl; refreshMs?: number} = {}): Promise<number> {
 	const {spec, journal, privateKey, paths} = await loadCluster(name, io);
-	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli()), privateKey, password: readPassword(paths.rethinkdbPassword)});
+	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli(), {env: io.env}), privateKey, password: readPassword(paths.rethinkdbPassword)});
 	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
 	const tunnels = options.tunnels ?? (journal.database && privateKey ? createTunnelControl({journal, privateKey}) : undefined);
 	const {showDashboard} = await import('../../components/ink-renderer.js');

@@ -1,4 +1,4 @@
-import {rmSync} from 'node:fs';
+import {existsSync, readFileSync, rmSync} from 'node:fs';
 import {DockerCli} from '../docker/cli.js';
 import {CancelledError, InputError} from '../errors.js';
 import type {CommandIO} from '../main.js';
@@ -16,6 +16,8 @@ export interface DownOptions {
 	/** Also delete the saved configuration and keys. */
 	forget: boolean;
 	json: boolean;
+	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
+	token?: string;
 }
 
 /**
@@ -48,9 +50,11 @@ export async function downCommand(options: DownOptions, io: CommandIO): Promise<
 		if (journal) store.openJournal(spec).update(j => {
 			j.state = 'destroying';
 		});
-		const provider = createProvider(spec, new DockerCli());
-		const report = await provider.destroy({spec, owner: journal?.owner ?? '', signal: controller.signal}, {includeForeign: options.force});
+		const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 		const paths = store.paths(options.name);
+		// The cluster key tells which uploaded SSH key is this cluster's (clouds).
+		const sshPublicKey = existsSync(`${paths.clusterKey}.pub`) ? readFileSync(`${paths.clusterKey}.pub`, 'utf8').trim() : undefined;
+		const report = await provider.destroy({spec, owner: journal?.owner ?? '', signal: controller.signal, sshPublicKey}, {includeForeign: options.force});
 		if (options.forget) {
 			store.forget(options.name);
 		} else if (journal) {
@@ -69,7 +73,7 @@ export async function downCommand(options: DownOptions, io: CommandIO): Promise<
 			io.stdout.write(`${JSON.stringify({cluster: options.name, ...report})}\n`);
 		} else {
 			io.stdout.write(`removed ${report.removed.join(', ')} of cluster ${options.name}\n`);
-			if (report.remaining.length === 0) io.stdout.write(`nothing labelled swarmbee.cluster=${options.name} remains\n`);
+			if (report.remaining.length === 0) io.stdout.write(`nothing ${report.scope} remains\n`);
 			else io.stdout.write(`still there: ${report.remaining.join(', ')}\n`);
 			if (report.foreign.length > 0) io.stdout.write(`left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}\n`);
 			if (!options.forget) io.stdout.write(`the saved configuration stays in ${paths.dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)\n`);

@@ -3,7 +3,7 @@ import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
 import type {SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import {catalogFor as defaultCatalogFor, type CatalogFor} from '../wizard/catalog.js';
+import {catalogsFor, type CatalogFor} from '../wizard/catalog.js';
 import {ProfileStore} from '../wizard/profiles.js';
 import {inquirerPrompts, type WizardPrompts} from '../wizard/prompts.js';
 import {runStartScreen} from '../wizard/start.js';
@@ -37,15 +37,14 @@ export async function wizardUp(io: CommandIO, deps: GuidedDeps = {}): Promise<nu
 	const home = swarmbeeHome(io.env);
 	const result = await runWizard({
 		prompts: deps.prompts ?? await inquirerPrompts(io.stdout),
-		catalogFor: deps.catalogFor ?? defaultCatalogFor,
+		catalogFor: deps.catalogFor ?? catalogsFor(io.env),
 		clusters: new ClusterStore(home),
 		profiles: new ProfileStore(home),
 		env: io.env,
 	});
-	// SEAM: the DigitalOcean provider reads its token from here (in memory, never written).
-	if (result.token) io.env[TOKEN_ENV] = result.token;
+	// The token goes to the provider in memory, never into argv, a file or the environment of children.
 	const {name, ...spec} = result.spec;
-	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false}, io);
+	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, ...(result.token ? {token: result.token} : {})}, io);
 }
 
 /** `up NAME --profile P`: the profile's answers, with flags given on top. */

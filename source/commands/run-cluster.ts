@@ -22,6 +22,8 @@ export interface RunClusterOptions {
 	output: OutputMode;
 	verbose: boolean;
 	options?: ClusterOptions;
+	/** A DigitalOcean token handed over in-process (the wizard); otherwise the environment's. */
+	token?: string;
 	/** Journal changes to make once preflight passed (e.g. nodes to remove). */
 	afterPreflight?: (ctx: ClusterContext) => void;
 }
@@ -45,7 +47,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		spec,
 		paths: store.paths(spec.name),
 		journal,
-		provider: createProvider(spec, docker),
+		provider: createProvider(spec, docker, {env: io.env, token: run.token}),
 		docker,
 		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
 		options: run.options ?? {},

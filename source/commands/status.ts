@@ -15,6 +15,8 @@ export interface StatusOptions {
 	name: string;
 	once: boolean;
 	json: boolean;
+	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
+	token?: string;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function statusCommand(options: StatusOptions, io: CommandIO): Prom
 		return openDashboard(options.name, io);
 	}
 	const {spec, journal, privateKey, paths} = await loadCluster(options.name, io);
-	const provider = createProvider(spec, new DockerCli());
+	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
 	try {
 		const status = await collectStatus({spec, journal, provider, ssh, password: readPassword(paths.rethinkdbPassword)});

@@ -16,6 +16,11 @@ export interface UpOptions {
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
+	/**
+	 * A DigitalOcean token handed over in-process (the wizard asks for one);
+	 * otherwise DIGITALOCEAN_ACCESS_TOKEN from the environment is used.
+	 */
+	token?: string;
 }
 
 /**
@@ -90,5 +95,5 @@ export async function upCommand(options: UpOptions, io: CommandIO): Promise<numb
 		}
 	}
 
-	return runCluster({store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`, output: options.output, verbose: options.verbose}, io);
+	return runCluster({store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`, output: options.output, verbose: options.verbose, token: options.token}, io);
 }

@@ -24,6 +24,12 @@ export interface ProviderContext {
 	owner: string;
 	signal?: AbortSignal;
 	emit?: (event: RunEvent) => void;
+	/**
+	 * The cluster's public SSH key, once the keys step made it. Clouds
+	 * register it with the account (DigitalOcean's ssh_keys) so droplets
+	 * boot with it in root's authorized_keys.
+	 */
+	sshPublicKey?: string;
 }
 
 export type MachineStatus =
@@ -67,6 +73,8 @@ export interface CreateOutcome {
 }
 
 export interface DestroyReport {
+	/** How `remaining` was looked for, e.g. "labelled swarmbee.cluster=demo". */
+	scope: string;
 	/** Human-readable lines, e.g. "4 containers". */
 	removed: string[];
 	/** Anything that still carries the cluster's label or tag afterwards. */
@@ -75,9 +83,37 @@ export interface DestroyReport {
 	foreign: string[];
 }
 
+/**
+ * How to tell, over SSH, that a machine's first-boot work (a cloud's
+ * user_data) has finished: a command printing `done`, `running`, or
+ * `failed: …`, and how long to wait for it.
+ */
+export interface FirstBootCheck {
+	command: string;
+	parse: (stdout: string) => {state: 'done'} | {state: 'running'} | {state: 'failed'; detail: string};
+	timeoutMs: number;
+}
+
+/** One thing `swarmbee plan` says would be made (or is there already). */
+export interface PlannedResource {
+	kind: string;
+	name: string;
+	action: 'create' | 'exists' | 'use';
+	detail: string;
+}
+
+/** What `swarmbee plan` shows: resources and, on a cloud, their price. */
+export interface ProviderPlan {
+	resources: PlannedResource[];
+	cost?: {currency: 'USD'; nodes: number; size: string; perNodeHourly: number; perNodeMonthly: number; hourly: number; monthly: number};
+	notes: string[];
+}
+
 export interface Provider {
 	readonly name: ProviderName;
 	readonly capabilities: ProviderCapabilities;
+	/** Absent where a machine is ready once SSH answers with its host key (local nodes). */
+	readonly firstBoot?: FirstBootCheck;
 	/**
 	 * Every check that can fail before anything is created: engine or API
 	 * reachable, sizes and images known, capacity, names free. Returns lines
@@ -93,6 +129,8 @@ export interface Provider {
 	startMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	rebootMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
+	/** What `up` would create, found by looking only: creates nothing. */
+	plan(ctx: ProviderContext): Promise<ProviderPlan>;
 	/** Removes everything of the cluster this owner made; reports what remains. */
 	destroy(ctx: ProviderContext, options: {includeForeign: boolean}): Promise<DestroyReport>;
 }

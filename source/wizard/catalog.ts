@@ -1,15 +1,12 @@
 import {InputError} from '../errors.js';
+import {DigitalOceanApiError, DigitalOceanClient} from '../providers/digitalocean/api.js';
 import {LOCAL_IMAGES, LOCAL_SIZES} from '../providers/local/sizes.js';
 import type {ProviderName} from '../spec.js';
 
 /**
  * What the wizard asks a provider while the user answers: whose token this
  * is, which sizes, regions and images exist. Plain data, so the DigitalOcean
- * API client (another branch) can fill it and tests can fake it.
- *
- * SEAM for the DigitalOcean provider: implement `WizardCatalog` over the
- * API client (GET /v2/account, /v2/sizes, /v2/regions, /v2/images?type=
- * distribution) and return it from `catalogFor` below for 'digitalocean'.
+ * API client can fill it and tests can fake it.
  */
 export interface CatalogAccount {
 	email: string;
@@ -74,19 +71,58 @@ export const localCatalog: WizardCatalog = {
 	},
 };
 
-function notInThisBuild(): never {
-	throw new InputError('the DigitalOcean catalog is not part of this build yet', {
-		nextSteps: ['choose the local provider for now, or pass every answer as flags: swarmbee up NAME --provider digitalocean --size … --region …'],
-	});
+/**
+ * DigitalOcean's catalog, live over its API with the token being checked.
+ * One client per token for the wizard's session.
+ */
+export function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatalog {
+	const client = new DigitalOceanClient({token, baseUrl: env['DIGITALOCEAN_API_URL'] || undefined, retries: 2});
+	return {
+		async validateToken() {
+			try {
+				const [account, dropletCount] = await Promise.all([client.account(), client.dropletCount()]);
+				if (account.status !== 'active') throw new InputError(`the account ${account.email} is ${account.status}: ${account.status_message.trim() || 'DigitalOcean will not create droplets for it'}`);
+				return {email: account.email, dropletLimit: account.droplet_limit, dropletCount};
+			} catch (error) {
+				if (error instanceof DigitalOceanApiError && (error.status === 401 || error.status === 403)) {
+					throw new InputError(`DigitalOcean refused the token (${error.status} ${error.apiMessage})`, {hint: error.hint, nextSteps: error.nextSteps});
+				}
+				throw error;
+			}
+		},
+		async regions() {
+			return (await client.regions()).map(r => ({slug: r.slug, name: r.name, available: r.available, sizes: r.sizes}));
+		},
+		async sizes() {
+			return (await client.sizes()).map(s => ({slug: s.slug, memoryMb: s.memory, vcpus: s.vcpus, priceMonthly: s.price_monthly, priceHourly: s.price_hourly, regions: s.regions, available: s.available}));
+		},
+		async images() {
+			return (await client.distributionImages()).filter(i => i.slug).map(i => ({slug: i.slug!, name: `${i.distribution} ${i.name}`}));
+		},
+	};
 }
 
-/** Stands in until the DigitalOcean client is merged: every call says so. */
-const digitaloceanPending: WizardCatalog = {
-	unavailable: 'not in this build yet',
-	validateToken: async () => notInThisBuild(),
-	regions: async () => notInThisBuild(),
-	sizes: async () => notInThisBuild(),
-	images: async () => notInThisBuild(),
+/** A token is needed before DigitalOcean can be asked anything. */
+const digitaloceanWithoutToken: WizardCatalog = {
+	validateToken: async () => {
+		throw new InputError('no token to check');
+	},
+	regions: async () => [],
+	sizes: async () => [],
+	images: async () => [],
 };
 
-export const catalogFor: CatalogFor = provider => (provider === 'local' ? localCatalog : digitaloceanPending);
+/** The catalogs the wizard uses: local, and DigitalOcean through the API at $DIGITALOCEAN_API_URL (or the real one). */
+export function catalogsFor(env: NodeJS.ProcessEnv): CatalogFor {
+	const clients = new Map<string, WizardCatalog>();
+	return (provider, token) => {
+		if (provider === 'local') return localCatalog;
+		if (!token) return digitaloceanWithoutToken;
+		let catalog = clients.get(token);
+		if (!catalog) {
+			catalog = digitaloceanCatalog(token, env);
+			clients.set(token, catalog);
+		}
+		return catalog;
+	};
+}

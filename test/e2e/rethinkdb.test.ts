@@ -6,10 +6,8 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import type {ClusterStatus} from '../../source/cluster/status.js';
-import {DockerCli} from '../../source/docker/cli.js';
-import {ensureImage} from '../../source/docker/images.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
-import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, spawnCli, uniqueName} from './helpers.js';
+import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, spawnCli, standinImage, uniqueName} from './helpers.js';
 
 /**
  * RethinkDB across the hosts, with the test stand-in (no RethinkDB server
@@ -39,12 +37,7 @@ describeWithEngine('RethinkDB on every node (with the stand-in), its tunnel, and
 	let password: string;
 
 	beforeAll(async () => {
-		image = (await ensureImage(new DockerCli(), {
-			name: 'rethinkdb-standin',
-			repository: 'swarmbee-rethinkdb-standin',
-			dir: path.resolve(import.meta.dirname, '../fixtures/rethinkdb-standin'),
-			bases: ['debian:bookworm'],
-		})).tag;
+		image = await standinImage();
 	});
 	afterAll(() => {
 		purge(name);

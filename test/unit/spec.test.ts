@@ -21,8 +21,9 @@ describe('resolveSpec', () => {
 		});
 	});
 
-	it('encrypts the overlay by default on digitalocean only', () => {
-		expect(resolveSpec({name: 'demo', provider: 'digitalocean'}).encryptOverlay).toBe(true);
+	it('leaves the overlay unencrypted by default (neither provider carries IPsec), unless asked', () => {
+		expect(resolveSpec({name: 'demo', provider: 'digitalocean'}).encryptOverlay).toBe(false);
+		expect(resolveSpec({name: 'demo', provider: 'digitalocean', encryptOverlay: true}).encryptOverlay).toBe(true);
 		expect(resolveSpec({name: 'demo', provider: 'local', encryptOverlay: true}).encryptOverlay).toBe(true);
 	});
 

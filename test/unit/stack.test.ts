@@ -1,7 +1,7 @@
 import {execFileSync} from 'node:child_process';
 import {describe, expect, it} from 'vitest';
 import {
-	cacheSizeMb, passwordSecretContent, passwordSecretName, renderStackFile, serverCommand, serverName, stackDeployCommand,
+	cacheSizeMb, composeEscape, passwordSecretContent, passwordSecretName, renderStackFile, serverCommand, serverName, stackDeployCommand,
 } from '../../source/cluster/stack.js';
 import {toYaml} from '../../source/cluster/yaml.js';
 
@@ -94,11 +94,19 @@ describe('renderStackFile', () => {
 		const parsed = parseYaml(stack);
 		expect(Object.keys(parsed.services)).toEqual(['rdb-queenbee', 'rdb-workerbee-1', 'rdb-workerbee-2']);
 		expect(parsed.services['rdb-workerbee-1'].deploy.endpoint_mode).toBe('dnsrr');
-		expect(parsed.services['rdb-workerbee-1'].command[2]).toBe(serverCommand(input, 'workerbee-1'));
+		// Compose interpolates $VAR: every $ of the script is written $$ and read back as one.
+		expect(parsed.services['rdb-workerbee-1'].command[2].replaceAll('$$', '$')).toBe(serverCommand(input, 'workerbee-1'));
+		expect(parsed.services['rdb-workerbee-1'].command[2]).not.toMatch(/(^|[^$])\$([^$]|$)/);
 	});
 
 	it('deploys with --prune, so servers of removed nodes go away', () => {
 		expect(stackDeployCommand('/root/.swarmbee/stack.yml', 'never')).toBe('docker stack deploy --prune --resolve-image never -c /root/.swarmbee/stack.yml swarmbee');
+	});
+});
+
+describe('composeEscape', () => {
+	it('doubles every dollar', () => {
+		expect(composeEscape('a=$(x) "$addr" $$')).toBe('a=$$(x) "$$addr" $$$$');
 	});
 });
 

@@ -7,7 +7,8 @@ import {inputFromProfile} from '../../source/commands/guided.js';
 import {CancelledError, InputError} from '../../source/errors.js';
 import {resolveSpec} from '../../source/spec.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
-import {catalogFor, localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
+import {catalogsFor, localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
+import {startEmulator} from '../emulator/server.js';
 import {ProfileStore} from '../../source/wizard/profiles.js';
 import type {Choice, WizardPrompts} from '../../source/wizard/prompts.js';
 import {runStartScreen} from '../../source/wizard/start.js';
@@ -170,7 +171,7 @@ describe('wizard', () => {
 		]);
 		const result = await runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}});
 		expect(s.left()).toBe(0);
-		expect(result.spec).toMatchObject({name: 'prod', provider: 'digitalocean', size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', workers: 2, managers: 3, memoryLimit: '700m', encryptOverlay: true});
+		expect(result.spec).toMatchObject({name: 'prod', provider: 'digitalocean', size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', workers: 2, managers: 3, memoryLimit: '700m', encryptOverlay: false});
 		expect(result.token).toBe('dop_v1_good0123456789abcdef');
 		expect(s.rejections[0]).toContain('paste a token');
 		expect(s.rejections[1]).toBe('DigitalOcean refused the token (401 Unable to authenticate you)');
@@ -216,11 +217,25 @@ describe('wizard', () => {
 		expect(result.tokenFile).toBeUndefined();
 	});
 
-	it('offers DigitalOcean disabled, saying why, until its catalog is plugged in', async () => {
-		const stores = fresh();
-		const s = scripted([[/Where should the nodes run/, CTRL_C]]);
-		await expect(runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}})).rejects.toThrow(CancelledError);
-		expect(s.asked[0]!.choices!.map(c => c.disabled)).toEqual([false, 'not in this build yet']);
+	it('DigitalOcean for real: the catalog over the API client, against the emulator (paper mode)', async () => {
+		const emulator = await startEmulator({bootDelayMs: 0});
+		try {
+			const catalogFor = catalogsFor({DIGITALOCEAN_API_URL: emulator.url});
+			const catalog = catalogFor('digitalocean', emulator.token);
+			expect(catalogFor('digitalocean', emulator.token)).toBe(catalog);
+			const account = await catalog.validateToken(emulator.token);
+			expect(account).toMatchObject({dropletCount: 0});
+			expect(account.dropletLimit).toBeGreaterThan(0);
+			const wrong = catalogFor('digitalocean', 'dop_v1_not-a-real-token-0000');
+			await expect(wrong.validateToken('dop_v1_not-a-real-token-0000')).rejects.toThrow(/^DigitalOcean refused the token \(401 /);
+			const sizes = await catalog.sizes();
+			expect(sizes.find(size => size.slug === 's-1vcpu-1gb')).toMatchObject({memoryMb: 1024, vcpus: 1});
+			expect((await catalog.regions()).some(region => region.slug === 'nyc3' && region.sizes.includes('s-1vcpu-1gb'))).toBe(true);
+			expect((await catalog.images()).map(image => image.slug)).toContain('debian-12-x64');
+			expect(catalogFor('digitalocean').unavailable).toBeUndefined();
+		} finally {
+			await emulator.close();
+		}
 	});
 
 	it('Ctrl-C in a prompt: cancelled, nothing saved', async () => {
@@ -254,7 +269,7 @@ describe('wizard', () => {
 			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
 			'queenbee     manager  s-1vcpu-1gb  1 GiB  1      6.00',
 			'workerbee-1  worker   s-1vcpu-1gb  1 GiB  1      6.00',
-			'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay encrypted (IPsec)',
+			'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay not encrypted',
 			'monthly cost: $12.00 (about $0.018 an hour while it exists)',
 		]);
 	});

@@ -29,19 +29,22 @@ export function labelArgs(labels: Record<string, string>): string[] {
  * internal (no route out), as a VPC is: Swarm and the overlay run on it.
  * Subnets are chosen by swarmbee so every node keeps its address on reboot.
  */
-export function networkCreateArgs(cluster: string, owner: string, kind: NetworkKind, subnet: string): string[] {
+export function networkCreateArgs(
+	cluster: string, owner: string, kind: NetworkKind, subnet: string,
+	labels: Record<string, string> = {}, name = names.network(cluster, kind),
+): string[] {
 	return [
 		'network', 'create',
 		'--driver', 'bridge',
 		'--subnet', subnet,
 		...(kind === 'private' ? ['--internal'] : []),
-		...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: ALL_NODES, [LABEL_OWNER]: owner, [LABEL_NETWORK]: kind}),
-		names.network(cluster, kind),
+		...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: ALL_NODES, [LABEL_OWNER]: owner, [LABEL_NETWORK]: kind, ...labels}),
+		name,
 	];
 }
 
-export function volumeCreateArgs(cluster: string, owner: string, node: string): string[] {
-	return ['volume', 'create', ...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: node, [LABEL_OWNER]: owner}), names.volume(cluster, node)];
+export function volumeCreateArgs(cluster: string, owner: string, node: string, volume = names.volume(cluster, node)): string[] {
+	return ['volume', 'create', ...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: node, [LABEL_OWNER]: owner}), volume];
 }
 
 /** How much of the host a node container may touch. */
@@ -64,6 +67,7 @@ export function securityArgs(mode: SecurityMode, cgroupVersion: 1 | 2): string[]
 export interface NodeContainerOptions {
 	cluster: string;
 	owner: string;
+	/** The node's name, which is also its hostname. */
 	node: string;
 	role: string;
 	image: string;
@@ -72,6 +76,17 @@ export interface NodeContainerOptions {
 	publicAddress: string;
 	security: SecurityMode;
 	cgroupVersion: 1 | 2;
+	/**
+	 * Container and volume names default to the local provider's. The
+	 * DigitalOcean emulator names them after droplet ids instead, because
+	 * droplet names are not unique and a duplicate must be representable.
+	 */
+	containerName?: string;
+	volumeName?: string;
+	/** Extra environment, e.g. the emulator's SWARMBEE_CLOUD_IMAGE=1. */
+	env?: Record<string, string>;
+	/** Extra labels besides cluster, node, owner and role. */
+	labels?: Record<string, string>;
 }
 
 /** `docker create` for one node; its private NIC is attached before it starts. */
@@ -79,15 +94,16 @@ export function nodeCreateArgs(o: NodeContainerOptions): string[] {
 	const memory = `${o.memoryMb}m`;
 	return [
 		'create',
-		'--name', names.container(o.cluster, o.node),
+		'--name', o.containerName ?? names.container(o.cluster, o.node),
 		'--hostname', o.node,
-		...labelArgs({[LABEL_CLUSTER]: o.cluster, [LABEL_NODE]: o.node, [LABEL_OWNER]: o.owner, [LABEL_ROLE]: o.role}),
+		...labelArgs({[LABEL_CLUSTER]: o.cluster, [LABEL_NODE]: o.node, [LABEL_OWNER]: o.owner, [LABEL_ROLE]: o.role, ...o.labels}),
 		'--network', names.network(o.cluster, 'public'),
 		'--ip', o.publicAddress,
 		'--memory', memory, '--memory-swap', memory,
 		'--cpus', String(o.vcpus),
 		'--env', `SWARMBEE_MEMORY_MB=${o.memoryMb}`,
-		'--mount', `type=volume,src=${names.volume(o.cluster, o.node)},dst=/var/lib/docker`,
+		...Object.entries(o.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
+		'--mount', `type=volume,src=${o.volumeName ?? names.volume(o.cluster, o.node)},dst=/var/lib/docker`,
 		'--restart', 'unless-stopped',
 		'--stop-timeout', '20',
 		...securityArgs(o.security, o.cgroupVersion),
@@ -95,8 +111,11 @@ export function nodeCreateArgs(o: NodeContainerOptions): string[] {
 	];
 }
 
-export function connectPrivateArgs(cluster: string, node: string, privateAddress: string): string[] {
-	return ['network', 'connect', '--ip', privateAddress, names.network(cluster, 'private'), names.container(cluster, node)];
+export function connectPrivateArgs(
+	cluster: string, node: string, privateAddress: string,
+	container = names.container(cluster, node), network = names.network(cluster, 'private'),
+): string[] {
+	return ['network', 'connect', '--ip', privateAddress, network, container];
 }
 
 /** Nodes sit at .10, .11, … of each network: stable across reboots. */

@@ -1,19 +1,19 @@
-import {chooseFreeSubnet, hostAddress} from '../../cluster/cidr.js';
+import {hostAddress} from '../../cluster/cidr.js';
 import {eachLimited} from '../../concurrency.js';
-import {DockerCommandError, type DockerCli} from '../../docker/cli.js';
-import {ensureImage, packagedImage} from '../../docker/images.js';
-import {ExternalError, InputError, SpecError, toSwarmbeeError} from '../../errors.js';
+import type {DockerCli} from '../../docker/cli.js';
+import {InputError, SpecError, toSwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {memoryFitProblem, planNodes} from '../../spec.js';
 import type {
-	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, Provider, ProviderCapabilities, ProviderContext,
+	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, PlannedResource, Provider, ProviderCapabilities, ProviderContext,
+	ProviderPlan,
 } from '../types.js';
 import {
-	ALL_NODES, connectPrivateArgs, FIRST_NODE_OFFSET, LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_OWNER, names, networkCreateArgs,
-	nodeCreateArgs, volumeCreateArgs, type NetworkKind, type SecurityMode,
+	ALL_NODES, FIRST_NODE_OFFSET, LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_OWNER, names, type NetworkKind, type SecurityMode,
 } from './commands.js';
-import {LOCAL_IMAGES, LOCAL_SIZES, localSize} from './sizes.js';
-import {tarArchive} from './tar.js';
+import {createBridge, detectSecurityMode, engineInfo, ensureNodeImage, removeNodeContainer, startNodeContainer, type NetworkInspect} from './node.js';
+import {LOCAL_IMAGES, LOCAL_SIZES, localSize, type LocalSize} from './sizes.js';
+import type {TarEntry} from './tar.js';
 
 interface ContainerSummary {
 	ID: string;
@@ -28,13 +28,6 @@ interface ContainerInspect {
 	State: {Status: string; StartedAt: string; Running: boolean};
 	Config: {Labels: Record<string, string> | null};
 	NetworkSettings: {Networks: Record<string, {IPAddress: string}>};
-}
-
-interface NetworkInspect {
-	Id: string;
-	Name: string;
-	Labels: Record<string, string> | null;
-	IPAM: {Config: Array<{Subnet?: string}> | null};
 }
 
 /** Where local clusters take their bridge subnets: clear of Docker's default pools. */
@@ -59,6 +52,37 @@ export class LocalProvider implements Provider {
 		const {spec, signal} = ctx;
 		const lines: string[] = [];
 		// Cheap checks of the spec first: they need no engine.
+		const size = this.checkSpec(spec);
+		const version = await this.docker.serverVersion(signal);
+		lines.push(`Docker engine ${version} reachable`);
+		const info = await engineInfo(this.docker, signal);
+		this.cgroupVersion = info.cgroupVersion;
+
+		const nodes = planNodes(spec);
+		const wanted = nodes.length * size.memoryMb * 1024 * 1024;
+		if (wanted > info.memTotal * 2) {
+			throw new InputError(`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`, {
+				nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
+			});
+		}
+		if (wanted > info.memTotal) {
+			ctx.emit?.(event({type: 'warning', message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`}));
+		}
+
+		await this.checkNamesAreOurs(ctx);
+		const image = await ensureNodeImage(this.docker, LOCAL_IMAGES[spec.image]!, {
+			signal,
+			onLine: line => ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
+		});
+		this.nodeImage = image.tag;
+		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
+		this.security = await detectSecurityMode(this.docker, image.tag, signal);
+		lines.push(this.security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
+		return lines;
+	}
+
+	/** Size, image, memory and region, checked against what local nodes offer. */
+	private checkSpec(spec: ProviderContext['spec']): LocalSize {
 		const size = localSize(spec.size);
 		const problems = [];
 		if (!size) {
@@ -74,34 +98,26 @@ export class LocalProvider implements Provider {
 		if (spec.region !== 'local') {
 			problems.push({field: 'region', problem: `local clusters have no region ("${spec.region}")`, fix: 'leave --region out with --provider local'});
 		}
-		if (problems.length > 0) throw new SpecError(problems);
+		if (problems.length > 0 || !size) throw new SpecError(problems);
+		return size;
+	}
 
-		const version = await this.docker.serverVersion(signal);
-		lines.push(`Docker engine ${version} reachable`);
-		const info = JSON.parse(await this.docker.run(['info', '--format', '{{json .}}'], {signal})) as {MemTotal: number; NCPU: number; CgroupVersion?: string};
-		this.cgroupVersion = info.CgroupVersion === '2' ? 2 : 1;
-
-		const nodes = planNodes(spec);
-		const wanted = nodes.length * (size?.memoryMb ?? 0) * 1024 * 1024;
-		if (wanted > info.MemTotal * 2) {
-			throw new InputError(`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.MemTotal / 1024 ** 3)} GiB`, {
-				nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
-			});
+	/** Containers, networks and volumes `up` would make; local nodes cost nothing. */
+	async plan(ctx: ProviderContext): Promise<ProviderPlan> {
+		const {spec} = ctx;
+		const size = this.checkSpec(spec);
+		const existing = new Set((await this.listMachines(ctx)).map(m => m.name));
+		const networks = new Set((await this.clusterNetworks(spec.name, ctx.signal)).map(n => n.Name));
+		const resources: PlannedResource[] = [];
+		for (const node of planNodes(spec)) {
+			resources.push({kind: 'container', name: names.container(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.role}, ${size.slug}: ${size.memoryMb} MB, ${size.vcpus} vCPU`});
+			resources.push({kind: 'volume', name: names.volume(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.name}'s /var/lib/docker`});
 		}
-		if (wanted > info.MemTotal) {
-			ctx.emit?.(event({type: 'warning', message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.MemTotal / 1024 ** 3)} GiB`}));
+		for (const kind of ['public', 'private'] as const) {
+			const name = names.network(spec.name, kind);
+			resources.push({kind: 'network', name, action: networks.has(name) ? 'exists' : 'create', detail: kind === 'private' ? 'bridge, internal (like a VPC)' : 'bridge, reachable from this machine'});
 		}
-
-		await this.checkNamesAreOurs(ctx);
-		const image = await ensureImage(this.docker, packagedImage('node', [LOCAL_IMAGES[spec.image]!]), {
-			signal,
-			onLine: line => ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
-		});
-		this.nodeImage = image.tag;
-		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
-		this.security = await this.detectSecurityMode(image.tag, signal);
-		lines.push(this.security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
-		return lines;
+		return {resources, notes: ['local nodes are containers on this machine\'s Docker engine: they cost nothing']};
 	}
 
 	/**
@@ -140,17 +156,6 @@ export class LocalProvider implements Provider {
 		return this.docker.inspect<NetworkInspect>('network', [...new Set([...byLabel, ...byName])], {signal});
 	}
 
-	/** `--privileged` where the engine allows it (laptops), the explicit set otherwise. */
-	private async detectSecurityMode(image: string, signal?: AbortSignal): Promise<SecurityMode> {
-		try {
-			await this.docker.run(['run', '--rm', '--privileged', '--network', 'none', '--entrypoint', 'true', image], {signal, timeoutMs: 60_000});
-			return 'privileged';
-		} catch (error) {
-			if (error instanceof DockerCommandError) return 'capabilities';
-			throw error;
-		}
-	}
-
 	async ensureInfra(ctx: ProviderContext): Promise<{infra: InfraInfo; changed: boolean}> {
 		const cluster = ctx.spec.name;
 		let changed = false;
@@ -181,23 +186,8 @@ export class LocalProvider implements Provider {
 		};
 	}
 
-	private async createNetwork(ctx: ProviderContext, kind: NetworkKind): Promise<{id: string; subnet: string}> {
-		for (let attempt = 0; attempt < 8; attempt++) {
-			const allIds = (await this.docker.run(['network', 'ls', '-q'], {signal: ctx.signal})).split('\n').filter(Boolean);
-			const all = await this.docker.inspect<NetworkInspect>('network', allIds, {signal: ctx.signal});
-			const taken = all.flatMap(n => (n.IPAM.Config ?? []).map(c => c.Subnet ?? '')).filter(Boolean);
-			const subnet = chooseFreeSubnet(LOCAL_SUBNET_SPACE, taken, `${ctx.spec.name}:${kind}:${attempt}`);
-			if (!subnet) throw new ExternalError(`no free subnet left in ${LOCAL_SUBNET_SPACE} on this engine`, {nextSteps: ['remove unused Docker networks: docker network prune']});
-			try {
-				const id = (await this.docker.run(networkCreateArgs(ctx.spec.name, ctx.owner, kind, subnet), {signal: ctx.signal})).trim();
-				return {id, subnet};
-			} catch (error) {
-				// Another cluster took the same subnet a moment ago: try the next one.
-				if (error instanceof DockerCommandError && /overlap/i.test(error.stderr)) continue;
-				throw error;
-			}
-		}
-		throw new ExternalError(`could not create the ${kind} network for ${ctx.spec.name}: every subnet tried was taken`);
+	private createNetwork(ctx: ProviderContext, kind: NetworkKind): Promise<{id: string; subnet: string}> {
+		return createBridge(this.docker, {cluster: ctx.spec.name, owner: ctx.owner, kind, space: LOCAL_SUBNET_SPACE, signal: ctx.signal});
 	}
 
 	async listMachines(ctx: ProviderContext): Promise<Machine[]> {
@@ -243,18 +233,13 @@ export class LocalProvider implements Provider {
 		const size = localSize(spec.size)!;
 		const publicAddress = hostAddress(infra.publicCidr!, FIRST_NODE_OFFSET + plan.index);
 		const privateAddress = hostAddress(infra.privateCidr, FIRST_NODE_OFFSET + plan.index);
-		await this.docker.run(volumeCreateArgs(spec.name, owner, plan.name), {signal});
-		onProgress(plan.name, 'creating container');
-		const id = (await this.docker.run(nodeCreateArgs({
-			cluster: spec.name, owner, node: plan.name, role: plan.role, image: this.nodeImage,
-			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, security: this.security, cgroupVersion: this.cgroupVersion,
-		}), {signal})).trim();
-		await this.docker.run(connectPrivateArgs(spec.name, plan.name, privateAddress), {signal});
 		// The host key goes in before sshd first starts: the first connection
 		// is already verified against it.
-		await this.docker.run(['cp', '-', `${id}:/`], {signal, input: keysArchive(plan)});
-		onProgress(plan.name, 'booting');
-		await this.docker.run(['start', id], {signal});
+		const id = await startNodeContainer(this.docker, {
+			cluster: spec.name, owner, node: plan.name, role: plan.role, image: this.nodeImage,
+			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, privateAddress, security: this.security, cgroupVersion: this.cgroupVersion,
+			files: nodeFiles(plan), signal, onStep: step => onProgress(plan.name, step),
+		});
 		return {name: plan.name, providerId: id, status: 'running', owner, publicAddress, privateAddress, ssh: {host: publicAddress, port: 22, user: 'root'}};
 	}
 
@@ -263,8 +248,7 @@ export class LocalProvider implements Provider {
 	}
 
 	async deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
-		await this.docker.run(['rm', '-f', '-v', machine.providerId], {signal: ctx.signal});
-		await this.docker.run(['volume', 'rm', '-f', names.volume(ctx.spec.name, machine.name)], {signal: ctx.signal});
+		await removeNodeContainer(this.docker, machine.providerId, names.volume(ctx.spec.name, machine.name), ctx.signal);
 	}
 
 	async rebootMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
@@ -304,6 +288,7 @@ export class LocalProvider implements Provider {
 		];
 		const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 		return {
+			scope: `labelled ${LABEL_CLUSTER}=${cluster}`,
 			removed: [count(doomedContainers.length, 'container'), count(doomedNetworks.length, 'network'), count(doomedVolumes.length, 'volume')],
 			remaining: remaining.filter(r => !foreign.includes(r)),
 			foreign,
@@ -312,11 +297,11 @@ export class LocalProvider implements Provider {
 }
 
 /** The files a node needs before first boot, with exact modes. */
-function keysArchive(plan: MachinePlan): Buffer {
-	return tarArchive([
+function nodeFiles(plan: MachinePlan): TarEntry[] {
+	return [
 		{path: 'etc/ssh/ssh_host_ed25519_key', mode: 0o600, contents: `${plan.hostKey.privateKey.trim()}\n`},
 		{path: 'etc/ssh/ssh_host_ed25519_key.pub', mode: 0o644, contents: `${plan.hostKey.publicKey}\n`},
 		{path: 'root/.ssh', mode: 0o700},
 		{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: `${plan.authorizedKey}\n`},
-	]);
+	];
 }

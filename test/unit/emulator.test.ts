@@ -1,0 +1,188 @@
+import {afterEach, describe, expect, it} from 'vitest';
+import {generateKeyPair} from '../../source/ssh/keys.js';
+import {optionsFromFlags, parseDuration} from '../emulator/main.js';
+import {clusterOfTags, startEmulator, type Emulator, type EmulatorInit} from '../emulator/server.js';
+
+/**
+ * The emulator's wire format and rules, checked with plain fetch: if these
+ * drift from the reference, tests of swarmbee against it prove less.
+ */
+let emulator: Emulator | undefined;
+afterEach(async () => {
+	await emulator?.close();
+	emulator = undefined;
+});
+
+async function api(init: EmulatorInit = {}) {
+	emulator = await startEmulator({bootDelayMs: 0, ...init});
+	const e = emulator;
+	const call = async (method: string, path: string, body?: unknown, token = e.token) => {
+		const response = await fetch(`${e.url}${path}`, {
+			method, headers: {Authorization: `Bearer ${token}`, ...(body ? {'Content-Type': 'application/json'} : {})}, body: body ? JSON.stringify(body) : undefined,
+		});
+		const text = await response.text();
+		return {status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined};
+	};
+	return {e, call};
+}
+
+const droplet = (over: Record<string, unknown> = {}) => ({names: ['a'], region: 'nyc3', size: 's-1vcpu-1gb', image: 'debian-12-x64', tags: ['swarmbee-t'], ...over});
+
+describe('emulator', () => {
+	it('paginates with absolute links.pages and meta.total, links empty on a single page', async () => {
+		const {e, call} = await api();
+		const first = await call('GET', '/v2/sizes');
+		expect(first.body.sizes).toHaveLength(20);
+		expect(first.body.meta).toEqual({total: 22});
+		expect(first.body.links.pages).toEqual({next: `${e.url}/v2/sizes?page=2&per_page=20`, last: `${e.url}/v2/sizes?page=2&per_page=20`});
+		const second = await call('GET', '/v2/sizes?page=2');
+		expect(second.body.sizes).toHaveLength(2);
+		expect(Object.keys(second.body.links.pages)).toEqual(['first', 'prev']);
+		expect((await call('GET', '/v2/sizes?per_page=200')).body.links).toEqual({});
+	});
+
+	it('answers 401 to a bad token, with rate-limit headers on every response', async () => {
+		const {call} = await api();
+		const bad = await call('GET', '/v2/account', undefined, 'dop_v1_nope');
+		expect(bad.status).toBe(401);
+		expect(bad.body).toMatchObject({id: 'unauthorized', message: 'Unable to authenticate you'});
+		expect(bad.body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+		const ok = await call('GET', '/v2/account');
+		expect(ok.headers.get('ratelimit-limit')).toBe('5000');
+		expect(ok.headers.get('ratelimit-remaining')).toBe('4999');
+		expect(Number(ok.headers.get('ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 + 3500);
+	});
+
+	it('enforces the burst limit with Retry-After, and counts the busiest minute', async () => {
+		const {e, call} = await api({rateLimit: {perMinute: 3}});
+		for (let i = 0; i < 3; i++) expect((await call('GET', '/v2/account')).status).toBe(200);
+		const limited = await call('GET', '/v2/account');
+		expect(limited.status).toBe(429);
+		expect(limited.body.id).toBe('too_many_requests');
+		expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+		expect(e.maxPerMinute()).toBe(4);
+	});
+
+	it('creates droplets new, then active with private and public IPv4, with a create action per droplet', async () => {
+		const {e, call} = await api({bootDelayMs: 200});
+		const made = await call('POST', '/v2/droplets', droplet({names: ['a', 'b']}));
+		expect(made.status).toBe(202);
+		expect(made.body.droplets.map((d: {status: string; networks: unknown}) => [d.status, d.networks])).toEqual([['new', {v4: [], v6: []}], ['new', {v4: [], v6: []}]]);
+		expect(made.body.links.actions).toHaveLength(2);
+		const action = made.body.links.actions[0];
+		expect((await call('GET', `/v2/actions/${action.id}`)).body.action.status).toBe('in-progress');
+		await new Promise(resolve => setTimeout(resolve, 250));
+		const listed = await call('GET', '/v2/droplets?tag_name=swarmbee-t');
+		expect(listed.body.droplets.map((d: {status: string}) => d.status)).toEqual(['active', 'active']);
+		expect(listed.body.droplets[0].networks.v4.map((n: {type: string}) => n.type)).toEqual(['private', 'public']);
+		expect((await call('GET', `/v2/actions/${action.id}`)).body.action.status).toBe('completed');
+		// Tags named in a create exist afterwards.
+		expect((await call('GET', '/v2/tags/swarmbee-t')).body.tag.resources.count).toBe(2);
+		expect(e.liveDroplets()).toHaveLength(2);
+	});
+
+	it('refuses creates with the documented 422s', async () => {
+		const {call} = await api({account: {droplet_limit: 2}});
+		const message = async (body: unknown) => {
+			const r = await call('POST', '/v2/droplets', body);
+			expect(r.status).toBe(422);
+			return r.body.message as string;
+		};
+		expect(await message(droplet({names: Array.from({length: 11}, (_, i) => `n${i}`)}))).toContain('at most 10');
+		expect(await message(droplet({names: ['bad_name']}))).toBe('Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)');
+		expect(await message(droplet({region: 'mars1'}))).toBe('You specified an invalid region for Droplet creation.');
+		expect(await message(droplet({region: 'nyc2'}))).toBe('Region is not available');
+		expect(await message(droplet({size: 'm-64vcpu'}))).toBe('You specified an invalid size for Droplet creation.');
+		expect(await message(droplet({size: 's-1vcpu-512mb-10gb'}))).toBe('Size is not available in this region.');
+		expect(await message(droplet({image: 'ubuntu-20-04-x64'}))).toBe('You specified an invalid image for Droplet creation.');
+		expect(await message(droplet({ssh_keys: [123, 'aa:bb']}))).toBe('123, aa:bb are invalid key identifiers for Droplet creation.');
+		expect(await message(droplet({names: ['a', 'b', 'c']}))).toBe('creating these droplets will exceed your droplet limit');
+		expect(await message(droplet({user_data: 'x'.repeat(64 * 1024 + 1)}))).toContain('64 KiB');
+	});
+
+	it('handles SSH keys: 201, 422 already in use, 422 malformed, key lag, 10 list calls a minute', async () => {
+		const {call} = await api({lags: {keyMs: 300}});
+		const material = generateKeyPair('k').publicKey;
+		const made = await call('POST', '/v2/account/keys', {name: 'k', public_key: material});
+		expect(made.status).toBe(201);
+		expect(made.body.ssh_key.fingerprint).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+		expect((await call('POST', '/v2/account/keys', {name: 'k2', public_key: material})).body.message).toBe('SSH Key is already in use on your account');
+		expect((await call('POST', '/v2/account/keys', {name: 'k3', public_key: 'not a key'})).body.message).toBe('Key invalid, key should be of the format `type key [comment]`');
+		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).status).toBe(404);
+		expect((await call('POST', '/v2/droplets', droplet({ssh_keys: [made.body.ssh_key.id]}))).status).toBe(422);
+		await new Promise(resolve => setTimeout(resolve, 350));
+		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key.id).toBe(made.body.ssh_key.id);
+		const statuses = [];
+		for (let i = 0; i < 11; i++) statuses.push((await call('GET', '/v2/account/keys')).status);
+		expect(statuses.filter(s => s === 429)).toEqual([429]);
+	});
+
+	it('protects VPCs: the first in a region becomes default, defaults and non-empty ones answer 403', async () => {
+		const {call} = await api({regionsWithoutVpc: ['fra1'], lags: {deleteMs: 300}});
+		const first = await call('POST', '/v2/vpcs', {name: 'one', region: 'fra1'});
+		expect(first.status).toBe(201);
+		expect(first.body.vpc).toMatchObject({default: true, region: 'fra1'});
+		expect((await call('DELETE', `/v2/vpcs/${first.body.vpc.id}`)).status).toBe(403);
+		const second = await call('POST', '/v2/vpcs', {name: 'two', region: 'fra1', ip_range: '10.50.0.0/24'});
+		expect(second.body.vpc).toMatchObject({default: false, ip_range: '10.50.0.0/24'});
+		expect((await call('POST', '/v2/vpcs', {name: 'two', region: 'fra1'})).status).toBe(422);
+		expect((await call('POST', '/v2/vpcs', {name: 'three', region: 'fra1', ip_range: '8.8.8.0/24'})).status).toBe(422);
+		const d = await call('POST', '/v2/droplets', droplet({region: 'fra1', vpc_uuid: second.body.vpc.id}));
+		expect((await call('GET', `/v2/vpcs/${second.body.vpc.id}/members`)).body.members).toHaveLength(1);
+		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(403);
+		expect((await call('DELETE', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(204);
+		// Members drain a moment after the droplet's 204.
+		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(403);
+		expect((await call('GET', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(200);
+		await new Promise(resolve => setTimeout(resolve, 350));
+		expect((await call('GET', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(404);
+		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(204);
+	});
+
+	it('creates firewalls 202 waiting, then succeeded; refuses unknown tags; tags answer 400 in their own shape', async () => {
+		const {call} = await api();
+		const rules = {inbound_rules: [{protocol: 'icmp', sources: {tags: ['t1']}}], outbound_rules: []};
+		expect((await call('POST', '/v2/firewalls', {name: 'fw', ...rules, tags: ['t1']})).status).toBe(422);
+		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
+		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
+		const badTag = await call('POST', '/v2/tags', {name: 'no spaces'});
+		expect(badTag.status).toBe(400);
+		expect(Object.keys(badTag.body)).toEqual(['error', 'messages', 'root_causes']);
+		const made = await call('POST', '/v2/firewalls', {name: 'fw', ...rules, tags: ['t1']});
+		expect(made.status).toBe(202);
+		expect(made.body.firewall).toMatchObject({status: 'waiting', pending_changes: []});
+		expect(made.body.firewall.inbound_rules[0].ports).toBe('0');
+		await new Promise(resolve => setTimeout(resolve, 1_050));
+		expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded');
+	});
+
+	it('serializes droplet actions: a second one while the first runs is a pending event', async () => {
+		const {call} = await api({actionMs: 200});
+		const d = await call('POST', '/v2/droplets', droplet());
+		const id = d.body.droplets[0].id;
+		expect((await call('POST', `/v2/droplets/${id}/actions`, {type: 'reboot'})).status).toBe(201);
+		const busy = await call('POST', `/v2/droplets/${id}/actions`, {type: 'reboot'});
+		expect([busy.status, busy.body.message]).toEqual([422, 'Droplet already has a pending event.']);
+		expect((await call('DELETE', `/v2/droplets/${id}`)).status).toBe(422);
+	});
+
+	it('can fail a request after carrying it out (5xx "after")', async () => {
+		const {e, call} = await api({faults: {serverErrorEvery: 1, serverErrorWhen: 'after', serverErrorOnly: '^POST /v2/droplets$'}});
+		const r = await call('POST', '/v2/droplets', droplet());
+		expect(r.status).toBe(500);
+		expect(r.body.id).toBe('server_error');
+		expect(e.liveDroplets()).toHaveLength(1);
+	});
+
+	it('is configured from flags or SWARMBEE_EMULATOR_* variables', () => {
+		expect(parseDuration('45s')).toBe(45_000);
+		expect(parseDuration('500ms')).toBe(500);
+		const options = optionsFromFlags(['--mode', 'real', '--rate-limit-every', '5', '--slow-active', 'queenbee=20s', '--late-ip', '3s'], {SWARMBEE_EMULATOR_BOOT_DELAY: '45s', SWARMBEE_EMULATOR_DROPLET_LIMIT: '10'});
+		expect(options).toMatchObject({mode: 'real', bootDelayMs: 45_000, account: {droplet_limit: 10}, lags: {activeWithoutIpMs: 3_000}, faults: {rateLimitEvery: 5, slowActiveMs: {queenbee: 20_000}}});
+	});
+
+	it('knows a droplet\'s cluster from swarmbee\'s tags', () => {
+		expect(clusterOfTags(['swarmbee', 'swarmbee-role:worker', 'swarmbee-e2e-do-x1y2', 'swarmbee-owner:abc'])).toBe('e2e-do-x1y2');
+		expect(clusterOfTags(['web'])).toBeUndefined();
+	});
+});
