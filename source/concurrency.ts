@@ -1,3 +1,4 @@
+import {setTimeout as sleep} from 'node:timers/promises';
 import {CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
 
 /** Runs `work` for each item, at most `limit` at a time, collecting every outcome. */
@@ -34,4 +35,11 @@ export async function onEveryNode<T extends {name: string}, R>(
 	const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{node: nodes[i]!.name, error: toSwarmbeeError(r.reason)}] : []));
 	if (failures.length > 0) throw new NodeFailures(what, failures);
 	return results.map(r => (r as PromiseFulfilledResult<R>).value);
+}
+
+/** Waits `ms`, or throws CancelledError as soon as `signal` aborts (Ctrl-C). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+	return sleep(ms, undefined, {signal}).catch(() => {
+		throw new CancelledError();
+	});
 }

@@ -1,4 +1,4 @@
-import {setTimeout as sleep} from 'node:timers/promises';
+import {pause} from '../source/concurrency.js';
 import {OVERLAY_NETWORK} from '../source/cluster/overlay.js';
 import {ensurePassword} from '../source/cluster/password.js';
 import {checkHealth} from '../source/cluster/rethinkdb.js';
@@ -9,7 +9,7 @@ import {
 } from '../source/cluster/stack.js';
 import type {RethinkdbHealth} from '../source/cluster/status.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
-import {CancelledError, ExternalError} from '../source/errors.js';
+import {ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {memoryLimitBytes} from '../source/spec.js';
 import {writeFileAtomic} from '../source/store/cluster-store.js';
@@ -46,9 +46,7 @@ export async function waitForHealthy(ctx: ClusterContext, io: StepIO, step: stri
 		if (said !== last) io.emit(event({type: 'step-progress', step, message: `RethinkDB: ${said}`}));
 		last = said;
 		if (isHealthy(health)) return health;
-		await sleep(2_000, undefined, {signal: io.signal}).catch(() => {
-			throw new CancelledError();
-		});
+		await pause(2_000, io.signal);
 	}
 	throw new ExternalError(`RethinkDB did not come together within ${timeoutMs / 1000} s: ${describeHealth(health!)}`, {
 		nextSteps: [

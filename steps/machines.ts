@@ -1,8 +1,7 @@
 import {readFileSync} from 'node:fs';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {sshTarget} from '../source/cluster/targets.js';
-import {onEveryNode} from '../source/concurrency.js';
-import {CancelledError, errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
+import {onEveryNode, pause} from '../source/concurrency.js';
+import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
 import type {SshConnection} from '../source/ssh/connection.js';
@@ -195,9 +194,7 @@ async function waitForFirstBoot(connection: SshConnection, check: FirstBootCheck
 				nextSteps: [`its full log: ssh root@${connection.target.host} cat /var/log/cloud-init-output.log`, `delete ${node} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`],
 			});
 		}
-		await sleep(2_000, undefined, {signal}).catch(() => {
-			throw new CancelledError();
-		});
+		await pause(2_000, signal);
 	}
 	throw new ExternalError(`${node}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`, {
 		node,

@@ -1,5 +1,5 @@
 import {rmSync} from 'node:fs';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {pause} from '../source/concurrency.js';
 import {
 	drainCommand, nodeListCommand, nodeRemoveCommand, nodeTasksCommand, parseJsonLines, swarmLeaveCommand, type SwarmNode,
 } from '../source/cluster/swarm.js';
@@ -9,11 +9,6 @@ import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-	return sleep(ms, undefined, {signal}).catch(() => {
-		throw new CancelledError();
-	});
-}
 
 /**
  * Takes nodes marked `deleting` out of the cluster, last first: drain them,

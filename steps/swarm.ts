@@ -1,10 +1,9 @@
-import {setTimeout as sleep} from 'node:timers/promises';
 import {
 	isManager, joinTokenCommand, nodeListCommand, nodeRemoveCommand, nodeRoleCommand, parseJsonLines, parseSwarmInfo, swarmInfoCommand,
 	swarmInitCommand, swarmJoinCommand, swarmLeaveCommand, type SwarmInfo, type SwarmNode,
 } from '../source/cluster/swarm.js';
-import {onEveryNode} from '../source/concurrency.js';
-import {CancelledError, ExternalError} from '../source/errors.js';
+import {onEveryNode, pause} from '../source/concurrency.js';
+import {ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {registerSecret} from '../source/redact.js';
 import type {NodeRecord} from '../source/store/journal.js';
@@ -133,9 +132,7 @@ async function waitForReady(ctx: ClusterContext, io: StepIO, timeoutMs = 90_000)
 		const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
 		notReady = journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
 		if (notReady.length === 0) return;
-		await sleep(1_000, undefined, {signal: io.signal}).catch(() => {
-			throw new CancelledError();
-		});
+		await pause(1_000, io.signal);
 	}
 	throw new ExternalError(`${notReady.map(n => n.name).join(', ')} did not become Ready in the swarm within ${timeoutMs / 1000} s`, {
 		nextSteps: ['look at `docker node ls` on queenbee (swarmbee status shows it too)', 'run swarmbee up again'],

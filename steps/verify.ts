@@ -1,21 +1,15 @@
-import {setTimeout as sleep} from 'node:timers/promises';
 import {
 	parseProbeFetch, probeFetchCommand, probeServiceCreateCommand, probeServiceRemoveCommand, probeTasksCommand, type ProbeTask,
 } from '../source/cluster/probe.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster/swarm.js';
-import {onEveryNode} from '../source/concurrency.js';
+import {onEveryNode, pause} from '../source/concurrency.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
-import {CancelledError, ExternalError} from '../source/errors.js';
+import {ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {describeHealth, waitForHealthy} from './deploy.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-	return sleep(ms, undefined, {signal}).catch(() => {
-		throw new CancelledError();
-	});
-}
 
 /**
  * Proves the cluster works, not just that it was asked to: every node Ready,

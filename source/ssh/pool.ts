@@ -1,4 +1,4 @@
-import {setTimeout as sleep} from 'node:timers/promises';
+import {pause} from '../concurrency.js';
 import {CancelledError, ExternalError} from '../errors.js';
 import {HostKeyMismatchError, SshConnection, type SshTarget} from './connection.js';
 
@@ -30,9 +30,7 @@ export async function waitForSsh(target: SshTarget, options: WaitForSshOptions =
 			last = error as Error;
 			options.onRetry?.(last.message);
 		}
-		await sleep(delay, undefined, {signal: options.signal}).catch(() => {
-			throw new CancelledError();
-		});
+		await pause(delay, options.signal);
 		delay = Math.min(delay * 1.5, 2_000);
 	}
 	if (last instanceof HostKeyMismatchError) throw last;

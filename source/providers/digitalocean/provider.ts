@@ -1,5 +1,5 @@
-import {setTimeout as delay} from 'node:timers/promises';
-import {CancelledError, ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
+import {pause as waitOrCancel} from '../../concurrency.js';
+import {ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
 import {planNodes, type NodeRole} from '../../spec.js';
@@ -169,9 +169,7 @@ export class DigitalOceanProvider implements Provider {
 
 	private async pause(ms: number, signal?: AbortSignal): Promise<void> {
 		if (this.timing.sleep) return this.timing.sleep(ms, signal);
-		await delay(ms, undefined, {signal}).catch(() => {
-			throw new CancelledError();
-		});
+		await waitOrCancel(ms, signal);
 	}
 
 	// -- preflight and plan ---------------------------------------------------
