@@ -1,8 +1,9 @@
 import {execFileSync} from 'node:child_process';
-import {existsSync, readdirSync, readFileSync} from 'node:fs';
+import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, expect, it} from 'vitest';
+import type {RunEvent} from '../../source/events.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import type {Journal} from '../../source/store/journal.js';
 import {cli, containerIds, describeWithEngine, dockerIn, events, labelled, newHome, purge, spawnCli, uniqueName} from './helpers.js';
@@ -54,9 +55,44 @@ describeWithEngine('bad input is refused before anything is created', () => {
 	});
 });
 
-describeWithEngine('a 1+2 cluster on the local provider', () => {
+type PortState = 'open' | 'refused' | 'filtered';
+
+/**
+ * Connects from a throwaway container on one of the cluster's networks (the
+ * node image has python3) and reports each port as open, refused or filtered.
+ */
+function probePorts(cluster: string, network: 'public' | 'private', targets: Array<{address: string; port: number}>): Record<string, PortState> {
+	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {encoding: 'utf8'}).trim();
+	const script = `
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+def probe(target):
+    address, port = target
+    s = socket.socket(); s.settimeout(3)
+    try:
+        s.connect((address, port)); state = 'open'
+    except ConnectionRefusedError:
+        state = 'refused'
+    except OSError:
+        state = 'filtered'
+    finally:
+        s.close()
+    return f'{address}:{port}', state
+with ThreadPoolExecutor(64) as pool:
+    print(json.dumps(dict(pool.map(probe, json.loads(sys.argv[1])))))
+`;
+	const output = execFileSync('docker', [
+		'run', '--rm', '--network', `swarmbee-${cluster}-${network}`, '--entrypoint', 'python3', image, '-c', script,
+		JSON.stringify(targets.map(t => [t.address, t.port])),
+	], {encoding: 'utf8'});
+	return JSON.parse(output) as Record<string, PortState>;
+}
+
+describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idempotence, host keys, down', () => {
 	const {home, remove} = newHome();
 	const name = uniqueName('e2e-life');
+	let firstRun: RunEvent[];
+	let status: ClusterStatus;
 	afterAll(() => {
 		purge(name);
 		remove();
@@ -66,24 +102,41 @@ describeWithEngine('a 1+2 cluster on the local provider', () => {
 		const result = await cli(['up', name, '--workers', '2', '--database', 'none', '--yes', '--json'], home);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
-		const log = events(result.stdout);
-		expect(log.at(-1)).toMatchObject({type: 'run-finished', changed: true});
-		const verify = log.find(e => e.type === 'step-finished' && e.step === 'verify');
+		firstRun = events(result.stdout);
+		expect(firstRun.at(-1)).toMatchObject({type: 'run-finished', changed: true});
+		const verify = firstRun.find(e => e.type === 'step-finished' && e.step === 'verify');
 		expect(verify).toMatchObject({summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered'});
 
-		const status = await cli(['status', name, '--once', '--json'], home);
-		expect(status.exitCode).toBe(0);
-		const parsed = JSON.parse(status.stdout) as ClusterStatus;
-		expect(parsed.nodes.map(n => [n.name, n.role, n.state])).toEqual([
+		const result2 = await cli(['status', name, '--once', '--json'], home);
+		expect(result2.exitCode).toBe(0);
+		status = JSON.parse(result2.stdout) as ClusterStatus;
+		expect(status.nodes.map(n => [n.name, n.role, n.state])).toEqual([
 			['queenbee', 'manager', 'ready'],
 			['workerbee-1', 'worker', 'ready'],
 			['workerbee-2', 'worker', 'ready'],
 		]);
-		expect(parsed.swarm).toEqual({managers: 1, workers: 2, ready: 3});
-		for (const node of parsed.nodes) {
+		expect(status.swarm).toEqual({managers: 1, workers: 2, ready: 3});
+		for (const node of status.nodes) {
 			expect(node.publicAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 			expect(node.privateAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 			expect(node.privateAddress).not.toBe(node.publicAddress);
+		}
+	});
+
+	it('provisioned every node with Ansible: live lines, one full log each with its PLAY RECAP, the result in status --json', () => {
+		for (const node of ['queenbee', 'workerbee-1', 'workerbee-2']) {
+			const lines = firstRun.filter(e => e.type === 'node-output' && e.node === node).map(e => (e as {line: string}).line);
+			expect(lines).toContain('TASK [Install packages] ********************************************************');
+			const log = firstRun.find(e => e.type === 'node-log' && e.node === node) as {file: string};
+			expect(log.file).toBe(path.join(home, 'clusters', name, 'logs', node, 'provision.log'));
+			expect(readFileSync(log.file, 'utf8')).toMatch(/PLAY RECAP \*+\nlocalhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0/);
+			const recap = firstRun.find(e => e.type === 'node-recap' && e.node === node) as {recap: {changed: number; failed: number}};
+			expect(recap.recap.failed).toBe(0);
+			expect(recap.recap.changed).toBeGreaterThan(0);
+		}
+		for (const node of status.nodes) {
+			expect(node.provision).toMatchObject({ok: true, logFile: path.join(home, 'clusters', name, 'logs', node.name, 'provision.log')});
+			expect(node.provision!.recaps[0]).toMatchObject({playbook: 'swarmbee', recap: {failed: 0, unreachable: 0}});
 		}
 	});
 
@@ -108,7 +161,32 @@ describeWithEngine('a 1+2 cluster on the local provider', () => {
 		}
 	});
 
-	it('changes nothing when run again, and says so', async () => {
+	it('from the public network only SSH answers; from the private one Swarm does', () => {
+		// A listener on every interface, to show it is the firewall that hides it.
+		for (const node of status.nodes) dockerIn(`swarmbee-${name}-${node.name}`, 'nohup python3 -m http.server 8080 >/dev/null 2>&1 &');
+		const publicPorts = [22, 2375, 2376, 2377, 7946, 8080, 28015, 29015];
+		const seen = probePorts(name, 'public', status.nodes.flatMap(n => publicPorts.map(port => ({address: n.publicAddress!, port}))));
+		for (const node of status.nodes) {
+			expect(seen[`${node.publicAddress}:22`]).toBe('open');
+			for (const port of publicPorts.filter(p => p !== 22)) expect(seen[`${node.publicAddress}:${port}`], `${node.name}:${port}`).not.toBe('open');
+			// The listener is there, and filtered: ufw's doing, not an accident.
+			expect(seen[`${node.publicAddress}:8080`]).toBe('filtered');
+		}
+		const manager = status.nodes[0]!;
+		const privatePorts = probePorts(name, 'private', [
+			{address: manager.privateAddress!, port: 2377},
+			...status.nodes.map(n => ({address: n.privateAddress!, port: 7946})),
+			...status.nodes.map(n => ({address: n.privateAddress!, port: 8080})),
+		]);
+		expect(privatePorts[`${manager.privateAddress}:2377`]).toBe('open');
+		for (const node of status.nodes) {
+			expect(privatePorts[`${node.privateAddress}:7946`]).toBe('open');
+			expect(privatePorts[`${node.privateAddress}:8080`]).toBe('filtered');
+		}
+		for (const node of status.nodes) dockerIn(`swarmbee-${name}-${node.name}`, 'pkill -f "[h]ttp.server 8080" || true');
+	});
+
+	it('changes nothing when run again, and says so: same containers, same swarm, playbook changed=0', async () => {
 		const before = containerIds(name);
 		const journalBefore = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 		const result = await cli(['up', name, '--json'], home);
@@ -116,12 +194,65 @@ describeWithEngine('a 1+2 cluster on the local provider', () => {
 		const log = events(result.stdout);
 		expect(log.at(-1)).toMatchObject({type: 'run-finished', changed: false, summary: 'nothing changed'});
 		expect(log.filter(e => e.type === 'step-finished' && e.changed)).toEqual([]);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'machines')).toMatchObject({summary: '3 nodes running, none changed'});
+		const recaps = log.filter(e => e.type === 'node-recap') as Array<{node: string; recap: {changed: number; failed: number}}>;
+		expect(recaps.map(r => [r.node, r.recap.changed, r.recap.failed]).sort()).toEqual([['queenbee', 0, 0], ['workerbee-1', 0, 0], ['workerbee-2', 0, 0]]);
 		expect(containerIds(name)).toEqual(before);
 		const journalAfter = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 		expect(journalAfter.nodes.map(n => n.swarmNodeId)).toEqual(journalBefore.nodes.map(n => n.swarmNodeId));
-		const plain = await cli(['up', name, '--plain'], home);
-		expect(plain.stdout).toContain('3 nodes running, none changed');
-		expect(plain.stdout).toContain('nothing changed');
+	});
+
+	it('a playbook failing on one node fails the step naming the node, the task and the log, while the others finish; one asking for a reboot gets it', async () => {
+		const playbook = path.join(home, 'user.yml');
+		writeFileSync(playbook, [
+			'- hosts: all',
+			'  gather_facts: true',
+			'  gather_subset: [min]',
+			'  tasks:',
+			'    - name: Break workerbee-1 on purpose',
+			'      when: ansible_hostname == "workerbee-1"',
+			'      ansible.builtin.fail: {msg: "workerbee-1 is broken for this test"}',
+			'    - name: Leave a mark where it worked',
+			'      ansible.builtin.copy: {dest: /etc/swarmbee/user-playbook-ran, content: "yes\\n"}',
+			'    - name: Ask for a reboot on workerbee-2',
+			'      when: ansible_hostname == "workerbee-2"',
+			'      ansible.builtin.copy: {dest: /var/run/reboot-required, content: "test\\n"}',
+			'',
+		].join('\n'));
+		const rebooted = `swarmbee-${name}-workerbee-2`;
+		const startedBefore = execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim();
+
+		const result = await cli(['up', name, '--playbook', playbook, '--json'], home);
+		expect(result.exitCode).toBe(1);
+		const logFile = path.join(home, 'clusters', name, 'logs', 'workerbee-1', 'provision.log');
+		expect(result.stderr).toContain('provisioning failed on node workerbee-1');
+		expect(result.stderr).toContain('playbook user.yml failed on workerbee-1 at task "Break workerbee-1 on purpose"');
+		expect(result.stderr).toContain('workerbee-1 is broken for this test');
+		expect(result.stderr).toContain(`log: ${logFile}`);
+		expect(readFileSync(logFile, 'utf8')).toContain('fatal: [localhost]: FAILED!');
+
+		// The others finished their playbooks.
+		for (const node of ['queenbee', 'workerbee-2']) {
+			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /etc/swarmbee/user-playbook-ran')).toBe('yes');
+			expect(readFileSync(path.join(home, 'clusters', name, 'logs', node, 'provision.log'), 'utf8')).toMatch(/# playbook user\.yml[\s\S]*PLAY RECAP/);
+		}
+		// workerbee-2 asked for a reboot, got it through the provider, and came back firewalled.
+		const log = events(result.stdout);
+		expect(log).toContainEqual(expect.objectContaining({type: 'node-state', node: 'workerbee-2', state: 'booting', detail: 'rebooting (asked by the playbook)'}));
+		expect(log.some(e => e.type === 'node-state' && e.node === 'queenbee' && e.detail === 'rebooting (asked by the playbook)')).toBe(false);
+		expect(execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim()).not.toBe(startedBefore);
+		expect(dockerIn(rebooted, 'ufw status | head -n 1')).toBe('Status: active');
+		expect(dockerIn(rebooted, 'test -e /var/run/reboot-required && echo still || echo cleared')).toBe('cleared');
+
+		// The swarm is whole again once the rebooted node's engine has rejoined.
+		let after = JSON.parse((await cli(['status', name, '--once', '--json'], home)).stdout) as ClusterStatus;
+		for (let attempt = 0; attempt < 30 && after.swarm?.ready !== 3; attempt++) {
+			await sleep(1_000);
+			after = JSON.parse((await cli(['status', name, '--once', '--json'], home)).stdout) as ClusterStatus;
+		}
+		expect(after.nodes.find(n => n.name === 'workerbee-1')?.provision).toMatchObject({ok: false, logFile});
+		expect(after.nodes.find(n => n.name === 'workerbee-2')?.provision).toMatchObject({ok: true, rebootedAt: expect.any(String)});
+		expect(after.swarm).toEqual({managers: 1, workers: 2, ready: 3});
 	});
 
 	it('refuses a node whose host key is not the one swarmbee installed', async () => {
@@ -162,7 +293,7 @@ describeWithEngine('interrupting up during machine creation', () => {
 
 	/** Starts `up --json` and sends `signal` when the first event matching `when` arrives. */
 	async function interrupt(signal: NodeJS.Signals, when: (e: {type: string; state?: string}) => boolean) {
-		const child = spawnCli(['up', name, '--workers', '2', '--managers', '3', '--database', 'none', '--yes', '--json'], home);
+		const child = spawnCli(['up', name, '--workers', '1', '--database', 'none', '--yes', '--json'], home);
 		let buffer = '';
 		let sent = false;
 		child.stdout!.on('data', (chunk: Buffer) => {
@@ -197,15 +328,15 @@ describeWithEngine('interrupting up during machine creation', () => {
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		const found = labelled(name);
-		expect(found.containers).toEqual([`swarmbee-${name}-queenbee`, `swarmbee-${name}-workerbee-1`, `swarmbee-${name}-workerbee-2`]);
-		expect(found.volumes).toEqual([`swarmbee-${name}-queenbee-docker`, `swarmbee-${name}-workerbee-1-docker`, `swarmbee-${name}-workerbee-2-docker`]);
+		expect(found.containers).toEqual([`swarmbee-${name}-queenbee`, `swarmbee-${name}-workerbee-1`]);
+		expect(found.volumes).toEqual([`swarmbee-${name}-queenbee-docker`, `swarmbee-${name}-workerbee-1-docker`]);
 		expect(found.networks).toEqual([`swarmbee-${name}-private`, `swarmbee-${name}-public`]);
 		const status = JSON.parse((await cli(['status', name, '--once', '--json'], home)).stdout) as ClusterStatus;
-		expect(status.swarm).toEqual({managers: 3, workers: 0, ready: 3});
+		expect(status.swarm).toEqual({managers: 1, workers: 1, ready: 2});
 		expect(status.nodes.every(n => n.state === 'ready')).toBe(true);
 		// No stale swarm members left by replaced machines.
 		const members = dockerIn(`swarmbee-${name}-queenbee`, "docker node ls --format '{{.Hostname}}'").split('\n').sort();
-		expect(members).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
+		expect(members).toEqual(['queenbee', 'workerbee-1']);
 	});
 
 	it('cleans up', async () => {

@@ -44,13 +44,16 @@ describeWithEngine('RethinkDB on every node (with the stand-in), its tunnel, and
 		remove();
 	});
 
-	it('a 1+3 cluster reports 4 of 4 servers connected', async () => {
-		const result = await cli(['up', name, '--workers', '3', '--rethinkdb-image', image, '--yes', '--plain'], home);
+	it('a 1+3 cluster (three managers) reports 4 of 4 servers connected', async () => {
+		const result = await cli(['up', name, '--workers', '3', '--managers', '3', '--rethinkdb-image', image, '--yes', '--plain'], home);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		expect(result.stdout).toMatch(/✔ RethinkDB \([^)]+\): 4 of 4 servers connected/);
 		const now = await status(name, home);
 		expect(now.rethinkdb).toEqual({connected: 4, expected: 4, missing: [], issues: []});
+		// --managers 3: workerbee-1 and workerbee-2 joined as managers.
+		expect(now.swarm).toEqual({managers: 3, workers: 1, ready: 4});
+		expect(now.nodes.map(n => n.role)).toEqual(['manager', 'manager', 'manager', 'worker']);
 		password = readFileSync(path.join(home, 'clusters', name, 'keys', 'rethinkdb-admin-password'), 'utf8').trim();
 		const stack = (await cli(['stack', name], home)).stdout;
 		expect(stack).toContain('endpoint_mode: "dnsrr"');
@@ -70,17 +73,21 @@ describeWithEngine('RethinkDB on every node (with the stand-in), its tunnel, and
 		});
 		const script = `
 import json, socket, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+def probe(target):
+    address, port = target
+    s = socket.socket(); s.settimeout(2)
+    try:
+        s.connect((address, port)); return f'OPEN {address}:{port}'
+    except OSError:
+        return None
+    finally:
+        s.close()
 for hop in json.loads(sys.argv[1]):
     subprocess.run(['ip', 'route', 'replace', '172.16.0.0/12', 'via', hop['via']], check=True)
-    for target in hop['targets']:
-        for port in (8080, 28015, 29015):
-            s = socket.socket(); s.settimeout(2)
-            try:
-                s.connect((target, port)); print('OPEN', hop['via'], target, port)
-            except OSError:
-                pass
-            finally:
-                s.close()
+    with ThreadPoolExecutor(32) as pool:
+        for found in pool.map(probe, [(t, p) for t in hop['targets'] for p in (8080, 28015, 29015)]):
+            if found: print(found, 'via', hop['via'])
 print('done')
 `;
 		const output = execFileSync('docker', ['run', '--rm', '--cap-add', 'NET_ADMIN', '--network', `swarmbee-${name}-public`, '--entrypoint', 'python3', nodeImage, '-c', script, JSON.stringify(plan)], {encoding: 'utf8'});
@@ -138,7 +145,7 @@ print('done')
 		expect(result.exitCode).toBe(0);
 		const now = await status(name, home);
 		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4']);
-		expect(now.swarm).toEqual({managers: 1, workers: 4, ready: 5});
+		expect(now.swarm).toEqual({managers: 3, workers: 2, ready: 5});
 		expect(now.rethinkdb).toMatchObject({connected: 5, expected: 5, missing: []});
 	});
 
@@ -148,7 +155,7 @@ print('done')
 		expect(result.exitCode).toBe(0);
 		const now = await status(name, home);
 		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
-		expect(now.swarm).toEqual({managers: 1, workers: 2, ready: 3});
+		expect(now.swarm).toEqual({managers: 3, workers: 0, ready: 3});
 		expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
 		expect(labelled(name).containers).toEqual([`swarmbee-${name}-queenbee`, `swarmbee-${name}-workerbee-1`, `swarmbee-${name}-workerbee-2`]);
 		expect(labelled(name).volumes).toHaveLength(3);
