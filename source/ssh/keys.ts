@@ -12,9 +12,30 @@ export interface KeyPair {
 	publicKey: string;
 }
 
+/**
+ * A fresh ed25519 pair. ssh2 1.17's generator writes the 32-byte public key
+ * as a 31-byte one when its first byte is zero (about one pair in 256), and
+ * neither half of such a pair parses again: for a 1+50 cluster that would be
+ * one broken host key in six runs. So every pair is read back before it is
+ * used, and a malformed one is replaced.
+ */
 export function generateKeyPair(comment: string): KeyPair {
-	const pair = ssh2.utils.generateKeyPairSync('ed25519', {comment});
-	return {privateKey: pair.private, publicKey: pair.public.trim()};
+	for (let attempt = 1; ; attempt++) {
+		const pair = ssh2.utils.generateKeyPairSync('ed25519', {comment});
+		const candidate = {privateKey: pair.private, publicKey: pair.public.trim()};
+		if (isUsableKeyPair(candidate)) return candidate;
+		if (attempt === 8) throw new ExternalError('could not generate a usable ed25519 key pair (ssh2 kept producing malformed keys)');
+	}
+}
+
+/** True when both halves parse and describe the same key. */
+export function isUsableKeyPair(pair: KeyPair): boolean {
+	const priv = ssh2.utils.parseKey(pair.privateKey);
+	const pub = ssh2.utils.parseKey(pair.publicKey);
+	if (priv instanceof Error || pub instanceof Error) return false;
+	const a = Array.isArray(priv) ? priv[0] : priv;
+	const b = Array.isArray(pub) ? pub[0] : pub;
+	return Boolean(a && b && a.getPublicSSH().length === 51 && a.getPublicSSH().equals(b.getPublicSSH()));
 }
 
 /** The raw key blob of an OpenSSH public key line. */
