@@ -17,6 +17,7 @@ import {execa} from 'execa';
 import type {RunEvent} from '../source/events.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
+import {nodeImageRecipe} from '../source/providers/local/node.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/source/cli.js');
@@ -42,7 +43,7 @@ async function swarmbee(args: string[]): Promise<{events: RunEvent[]; exitCode: 
 try {
 	// "Images cached": build them first, outside the timing.
 	const docker = new DockerCli();
-	await ensureImage(docker, packagedImage('node'));
+	await ensureImage(docker, nodeImageRecipe('debian:bookworm', true));
 	await ensureImage(docker, packagedImage('probe'));
 	const databaseFlags = database === 'none'
 		? ['--database', 'none']

@@ -19,7 +19,8 @@ export const REBOOT_REQUIRED_FILE = '/var/run/reboot-required';
  * about 10 MB without recommends.
  */
 export const installAnsibleCommand = [
-	'if command -v ansible-playbook >/dev/null 2>&1; then echo "ansible-playbook present: $(ansible-playbook --version | head -n 1)"; exit 0; fi',
+	// dpkg-query answers in milliseconds; `ansible-playbook --version` costs half a CPU second.
+	'if command -v ansible-playbook >/dev/null 2>&1; then echo "ansible-playbook present: ansible-core $(dpkg-query -W -f=\'${Version}\' ansible-core 2>/dev/null || echo \'(not from Debian)\')"; exit 0; fi',
 	'export DEBIAN_FRONTEND=noninteractive',
 	'apt-get -o DPkg::Lock::Timeout=300 update -q',
 	'apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends ansible-core',
@@ -38,6 +39,10 @@ export function playbookCommand(playbookFile: string, varsFile: string): string 
 		'ANSIBLE_LOCALHOST_WARNING=0',
 		'ANSIBLE_INVENTORY_UNPARSED_WARNING=0',
 		'ANSIBLE_STDOUT_CALLBACK=default',
+		// One process per task instead of copy, chmod, run, remove: tasks start faster.
+		'ANSIBLE_PIPELINING=1',
+		// Debian's ansible-core runs on Debian's python3: no interpreter discovery.
+		'ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3',
 	];
 	return `cd ${REMOTE_ANSIBLE_DIR} && env ${env.join(' ')} ${shellCommand(['ansible-playbook', '-i', 'localhost,', '-c', 'local', '-e', `@${varsFile}`, playbookFile])}`;
 }

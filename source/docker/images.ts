@@ -15,10 +15,12 @@ export interface ImageRecipe {
 	dir: string;
 	/** Images named in FROM lines: their ids go into the cache key. */
 	bases: string[];
+	/** `--build-arg`s: part of the cache key too, so each variant has its own tag. */
+	buildArgs?: Record<string, string>;
 }
 
-export function packagedImage(name: string, bases: string[] = ['debian:bookworm']): ImageRecipe {
-	return {name, repository: `swarmbee-${name}`, dir: path.join(packageRoot(), 'images', name), bases};
+export function packagedImage(name: string, bases: string[] = ['debian:bookworm'], buildArgs?: Record<string, string>): ImageRecipe {
+	return {name, repository: `swarmbee-${name}`, dir: path.join(packageRoot(), 'images', name), bases, ...(buildArgs ? {buildArgs} : {})};
 }
 
 /** Content hash of every file in a build context: same files, same tag. */
@@ -80,7 +82,8 @@ export async function ensureImage(
 			baseIds.push(base);
 		}
 	}
-	const tag = `${recipe.repository}:${contextHash(recipe.dir, baseIds)}`;
+	const buildArgs = Object.entries(recipe.buildArgs ?? {}).sort(([a], [b]) => a.localeCompare(b));
+	const tag = `${recipe.repository}:${contextHash(recipe.dir, [...baseIds, ...buildArgs.map(([k, v]) => `${k}=${v}`)])}`;
 	try {
 		const [existing] = await docker.inspect<{Id: string}>('image', [tag], {signal: options.signal});
 		if (existing) return {tag, id: existing.Id, built: false};
@@ -90,7 +93,7 @@ export async function ensureImage(
 	const env: Record<string, string> = (await hasBuildx(docker)) ? {DOCKER_BUILDKIT: '1'} : {DOCKER_BUILDKIT: '0'};
 	const tail: string[] = [];
 	try {
-		await docker.run(['build', '--label', `swarmbee.image=${recipe.name}`, '-t', tag, recipe.dir], {
+		await docker.run(['build', '--label', `swarmbee.image=${recipe.name}`, ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), '-t', tag, recipe.dir], {
 			signal: options.signal,
 			env,
 			onLine: line => {

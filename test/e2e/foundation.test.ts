@@ -213,7 +213,7 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 			'      when: ansible_hostname == "workerbee-1"',
 			'      ansible.builtin.fail: {msg: "workerbee-1 is broken for this test"}',
 			'    - name: Leave a mark where it worked',
-			'      ansible.builtin.copy: {dest: /etc/swarmbee/user-playbook-ran, content: "yes\\n"}',
+			'      ansible.builtin.copy: {dest: /root/user-playbook-ran, content: "yes\\n"}',
 			'    - name: Ask for a reboot on workerbee-2',
 			'      when: ansible_hostname == "workerbee-2"',
 			'      ansible.builtin.copy: {dest: /var/run/reboot-required, content: "test\\n"}',
@@ -233,7 +233,7 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 
 		// The others finished their playbooks.
 		for (const node of ['queenbee', 'workerbee-2']) {
-			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /etc/swarmbee/user-playbook-ran')).toBe('yes');
+			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /root/user-playbook-ran')).toBe('yes');
 			expect(readFileSync(path.join(home, 'clusters', name, 'logs', node, 'provision.log'), 'utf8')).toMatch(/# playbook user\.yml[\s\S]*PLAY RECAP/);
 		}
 		// workerbee-2 asked for a reboot, got it through the provider, and came back firewalled.

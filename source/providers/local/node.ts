@@ -31,9 +31,17 @@ export async function engineInfo(docker: DockerCli, signal?: AbortSignal): Promi
 	return {memTotal: info.MemTotal, cgroupVersion: info.CgroupVersion === '2' ? 2 : 1};
 }
 
-/** The node image for a base image, built once per content hash. */
-export function ensureNodeImage(docker: DockerCli, baseImage: string, options: {signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<EnsuredImage> {
-	return ensureImage(docker, packagedImage('node', [baseImage]), options);
+/**
+ * The node image for a base image, built once per content hash. `preinstall`
+ * bakes in what provisioning installs (local nodes); without it the image is
+ * as bare as a cloud image (the emulator's droplets).
+ */
+export function ensureNodeImage(docker: DockerCli, baseImage: string, options: {signal?: AbortSignal; onLine?: (line: string) => void; preinstall?: boolean} = {}): Promise<EnsuredImage> {
+	return ensureImage(docker, nodeImageRecipe(baseImage, options.preinstall ?? false), options);
+}
+
+export function nodeImageRecipe(baseImage: string, preinstall: boolean) {
+	return packagedImage('node', [baseImage], preinstall ? {SWARMBEE_PREINSTALL: 'provisioning'} : undefined);
 }
 
 /** `--privileged` where the engine allows it (laptops), the explicit set otherwise. */

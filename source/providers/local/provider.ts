@@ -72,6 +72,7 @@ export class LocalProvider implements Provider {
 		await this.checkNamesAreOurs(ctx);
 		const image = await ensureNodeImage(this.docker, LOCAL_IMAGES[spec.image]!, {
 			signal,
+			preinstall: true,
 			onLine: line => ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
 		});
 		this.nodeImage = image.tag;
