@@ -69,6 +69,12 @@ async function provisionNode(ctx: ClusterContext, io: StepIO, node: NodeRecord, 
 		log.write(`${clean}\n`);
 		emit(event({type: 'node-output', node: node.name, step: 'provision', stream, line: clean}));
 	};
+	// Every playbook's PLAY RECAP, a failed one's too: the pane and the journal show what happened.
+	const recaps: Array<{playbook: string; recap: PlayRecap}> = [];
+	const onRecap = (playbook: Playbook, recap: PlayRecap) => {
+		recaps.push({playbook: playbook.name, recap});
+		emit(event({type: 'node-recap', node: node.name, step: 'provision', playbook: playbook.name, recap}));
+	};
 	try {
 		const connection = await ctx.ssh.get(node.name, signal);
 		write('# installing Ansible on the node (Debian package ansible-core)');
@@ -84,14 +90,11 @@ async function provisionNode(ctx: ClusterContext, io: StepIO, node: NodeRecord, 
 		await connection.run(prepareDirCommand, {signal});
 		await connection.upload(`${REMOTE_ANSIBLE_DIR}/vars.json`, vars, 0o600);
 		let changed = 0;
-		const recaps: Array<{playbook: string; recap: PlayRecap}> = [];
 		try {
 			for (const playbook of playbooks) {
 				await connection.upload(`${REMOTE_ANSIBLE_DIR}/${playbook.remote}`, playbook.contents, 0o600);
-				const recap = await runPlaybook(connection, node, playbook, {signal, write, logFile});
+				const recap = await runPlaybook(connection, node, playbook, {signal, write, logFile, onRecap});
 				changed += recap.changed;
-				recaps.push({playbook: playbook.name, recap});
-				emit(event({type: 'node-recap', node: node.name, step: 'provision', playbook: playbook.name, recap}));
 			}
 		} finally {
 			await connection.exec(cleanupDirCommand).catch(() => {});
@@ -109,7 +112,7 @@ async function provisionNode(ctx: ClusterContext, io: StepIO, node: NodeRecord, 
 			write(`# swarmbee: ${message}`, 'stderr');
 			ctx.journal.update(j => {
 				const record = j.nodes.find(n => n.name === node.name)!;
-				record.provision = {at: new Date().toISOString(), ok: false, logFile, recaps: [], error: message};
+				record.provision = {at: new Date().toISOString(), ok: false, logFile, recaps, error: message};
 			});
 			emit(event({type: 'node-state', node: node.name, state: 'failed', detail: message}));
 		}
@@ -123,7 +126,7 @@ async function runPlaybook(
 	connection: SshConnection,
 	node: NodeRecord,
 	playbook: Playbook,
-	options: {signal: AbortSignal; write: (line: string, stream?: 'stdout' | 'stderr') => void; logFile: string},
+	options: {signal: AbortSignal; write: (line: string, stream?: 'stdout' | 'stderr') => void; logFile: string; onRecap: (playbook: Playbook, recap: PlayRecap) => void},
 ): Promise<PlayRecap> {
 	const progress = new AnsibleProgress();
 	options.write(`# playbook ${playbook.name}`);
@@ -139,6 +142,7 @@ async function runPlaybook(
 			options.write(line, 'stderr');
 		},
 	});
+	if (progress.recap) options.onRecap(playbook, progress.recap);
 	if (result.code === 0 && progress.recap && progress.recap.failed === 0 && progress.recap.unreachable === 0) return progress.recap;
 	const where = progress.failure ? ` at task "${progress.failure.task}"` : '';
 	throw new ExternalError(`playbook ${playbook.name} failed on ${node.name}${where}`, {

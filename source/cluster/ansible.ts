@@ -75,8 +75,18 @@ export class AnsibleProgress {
 	private inRecap = false;
 	/** Lines of an `ERROR!` block still to fold into its message. */
 	private errorLines = 0;
+	/** A failure's result printed as indented JSON over several lines, until its `}`. */
+	private resultLines?: string[];
 
 	push(line: string): void {
+		if (this.resultLines) {
+			this.resultLines.push(line);
+			if (line !== '}') return;
+			const message = resultMessage(this.resultLines.join('\n'));
+			if (message && this.failure) this.failure.message = message;
+			this.resultLines = undefined;
+			return;
+		}
 		if (this.errorLines > 0 && this.failure) {
 			if (line.trim()) this.failure.message = `${this.failure.message} ${line.trim()}`.slice(0, 400);
 			this.errorLines = line.startsWith('The offending line') ? 0 : this.errorLines - 1;
@@ -105,7 +115,10 @@ export class AnsibleProgress {
 			else if (kind === 'unreachable') this.live.unreachable++;
 			else if (kind === 'fatal' || kind === 'failed') {
 				this.live.failed++;
-				this.failure ??= {task: this.task ?? '(before the first task)', message: failureMessage(line)};
+				if (!this.failure) {
+					this.failure = {task: this.task ?? '(before the first task)', message: failureMessage(line)};
+					if (line.endsWith('=> {')) this.resultLines = ['{'];
+				}
 			}
 			return;
 		}
@@ -120,14 +133,17 @@ export class AnsibleProgress {
 /** The `msg` of a `fatal: [host]: FAILED! => {...}` line, or the line itself. */
 function failureMessage(line: string): string {
 	const json = line.indexOf('=> {');
-	if (json >= 0) {
-		try {
-			const body = JSON.parse(line.slice(json + 3)) as {msg?: string; stderr?: string};
-			const message = body.msg ?? body.stderr;
-			if (message) return String(message).split('\n')[0]!.slice(0, 300);
-		} catch {
-			// Multi-line JSON or not JSON at all: fall back to the raw line.
-		}
+	return (json >= 0 ? resultMessage(line.slice(json + 3)) : undefined) ?? line.slice(0, 300);
+}
+
+/** The first line of a task result's `msg` (or `stderr`), when the result is JSON. */
+function resultMessage(json: string): string | undefined {
+	try {
+		const body = JSON.parse(json) as {msg?: string; stderr?: string};
+		const message = body.msg ?? body.stderr;
+		return message ? String(message).split('\n')[0]!.slice(0, 300) : undefined;
+	} catch {
+		// Cut short or not JSON at all.
+		return undefined;
 	}
-	return line.slice(0, 300);
 }

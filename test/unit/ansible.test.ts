@@ -52,6 +52,24 @@ describe('AnsibleProgress', () => {
 		expect(progress.failure?.message).not.toContain('not part of the message');
 	});
 
+	it('reads the message of a failure whose result is printed over several lines (assert, fail)', () => {
+		const progress = new AnsibleProgress();
+		for (const line of [
+			'TASK [Check that this node may run workloads] **********************************',
+			'fatal: [localhost]: FAILED! => {',
+			'    "assertion": "ansible_hostname != \\"workerbee-2\\"",',
+			'    "changed": false,',
+			'    "evaluated_to": false,',
+			'    "msg": "workerbee-2 is reserved for maintenance this week"',
+			'}',
+			'',
+			'PLAY RECAP *********************************************************************',
+			'localhost                  : ok=2    changed=1    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0',
+		]) progress.push(line);
+		expect(progress.failure).toEqual({task: 'Check that this node may run workloads', message: 'workerbee-2 is reserved for maintenance this week'});
+		expect(progress.recap).toMatchObject({ok: 2, changed: 1, failed: 1});
+	});
+
 	it('parses recap lines from older Ansible without skipped/rescued/ignored', () => {
 		expect(parseRecapLine('localhost                  : ok=10   changed=5    unreachable=0    failed=0')).toEqual({ok: 10, changed: 5, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0});
 		expect(parseRecapLine('TASK [x] ***')).toBeUndefined();
