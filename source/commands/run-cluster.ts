@@ -83,6 +83,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		release();
 		if (fresh && !journal.isPersisted) store.forget(spec.name);
 	}
+	if (code === 0 && run.output === 'plain') io.stdout.write(nextSteps(spec));
 	// In a terminal a finished cluster is watched, not left: the dashboard
 	// follows the run view (the lock is released; the dashboard only reads).
 	if (code === 0 && run.output === 'tty') {
@@ -90,4 +91,16 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		await openDashboard(spec.name, io);
 	}
 	return code;
+}
+
+/** What a user can do with a cluster that just came up (as kind ends with how to use it). */
+export function nextSteps(spec: ClusterSpec): string {
+	const rows: Array<[string, string]> = [
+		[`swarmbee status ${spec.name}`, 'live dashboard (--once: one table)'],
+		...(spec.database === 'none' ? [] : [[`swarmbee tunnel ${spec.name}`, 'RethinkDB admin panel on http://127.0.0.1:8080, over SSH'] as [string, string]]),
+		[`swarmbee scale ${spec.name} --workers N`, 'add or remove worker nodes'],
+		[`swarmbee down ${spec.name}`, 'remove every node, network and volume'],
+	];
+	const width = Math.max(...rows.map(([command]) => command.length));
+	return `${spec.name} is ready. Next:\n${rows.map(([command, what]) => `  ${command.padEnd(width)}  ${what}`).join('\n')}\n`;
 }

@@ -75,6 +75,6 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 		}
 	}
 	const durationMs = Date.now() - started;
-	emit(event({type: 'run-finished', durationMs, changed, summary: changed ? 'done' : 'nothing changed'}));
+	emit(event({type: 'run-finished', durationMs, changed, summary: changed ? 'every step finished' : 'nothing changed'}));
 	return {outcome: 'done', changed, durationMs};
 }

@@ -4,6 +4,8 @@ import {event} from '../../source/events.js';
 import {JsonRenderer} from '../../source/render/json.js';
 import {formatError} from '../../source/render/format.js';
 import {PlainRenderer} from '../../source/render/plain.js';
+import {nextSteps} from '../../source/commands/run-cluster.js';
+import {resolveSpec} from '../../source/spec.js';
 import {registerSecret, redact} from '../../source/redact.js';
 
 function capture() {
@@ -49,5 +51,12 @@ describe('renderers', () => {
 
 	it('redacts DigitalOcean token shapes even when never registered', () => {
 		expect(redact('Bearer dop_v1_abcdefabcdefabcdefabcdef')).toBe('Bearer [redacted]');
+	});
+
+	it('a finished up says what to do next, with the tunnel only where a database runs', () => {
+		const text = nextSteps(resolveSpec({name: 'demo'}));
+		expect(text.split('\n')[0]).toBe('demo is ready. Next:');
+		expect(text).toContain('  swarmbee tunnel demo             RethinkDB admin panel on http://127.0.0.1:8080, over SSH');
+		expect(nextSteps(resolveSpec({name: 'demo', database: 'none'}))).not.toContain('tunnel');
 	});
 });
