@@ -44,7 +44,8 @@ Options for up and plan
   --encrypt-overlay / --no-encrypt-overlay
                                    IPsec on the overlay (default: on where the provider can)
   --ssh-from CIDR[,CIDR]           who may reach SSH, the only public port (default: anywhere)
-  --playbook FILE                  your own Ansible playbook, run on every node after swarmbee's
+  --playbook FILE|none             your own Ansible playbook, run on every node after swarmbee's
+                                   (remembered; none forgets it)
   --database rethinkdb|none        RethinkDB on every node (default), or the Swarm only
   --rethinkdb-image IMAGE          default rethinkdb:2.4.4-bookworm-slim
   --side-load                      load the image from this machine into nodes instead of pulling

@@ -77,7 +77,13 @@ function checkPlaybook(input: SpecInput): SpecInput {
 export async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
-	const spec = mergeWithSaved(saved, options.name, checkPlaybook(options.input));
+	// `--playbook none` forgets the playbook remembered with the cluster.
+	const dropPlaybook = options.input.playbook === 'none';
+	let spec = mergeWithSaved(saved, options.name, dropPlaybook ? {...options.input, playbook: undefined} : checkPlaybook(options.input));
+	if (dropPlaybook) {
+		const {playbook: _forgotten, ...rest} = spec;
+		spec = rest;
+	}
 	if (spec.playbook && !existsSync(spec.playbook)) {
 		throw new SpecError([{field: 'playbook', problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`, fix: 'put it back, or pass --playbook with another file'}]);
 	}
