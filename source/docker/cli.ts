@@ -80,7 +80,9 @@ export class DockerCli {
 		if (result.timedOut) throw new ExternalError(`docker ${args.slice(0, 2).join(' ')} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);
 		if (result.exitCode !== 0) {
 			const stderr = String(result.stderr ?? '');
-			if (NO_ENGINE.test(stderr)) throw new NoEngineError(stderr.trim().split('\n')[0] ?? '');
+			// "Error response from daemon" means the engine answered: a pull that cannot
+			// resolve its registry ("no such host") is not a missing engine.
+			if (NO_ENGINE.test(stderr) && !/Error response from daemon/i.test(stderr)) throw new NoEngineError(stderr.trim().split('\n')[0] ?? '');
 			throw new DockerCommandError(args, stderr, result.exitCode);
 		}
 		return String(result.stdout ?? '');
