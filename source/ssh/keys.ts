@@ -28,14 +28,14 @@ export function generateKeyPair(comment: string): KeyPair {
 	}
 }
 
-/** True when both halves parse and describe the same key. */
+/** True when both halves parse and describe the same key (an ed25519 blob is 51 bytes: two length-prefixed strings, name and 32-byte key). */
 export function isUsableKeyPair(pair: KeyPair): boolean {
-	const priv = ssh2.utils.parseKey(pair.privateKey);
-	const pub = ssh2.utils.parseKey(pair.publicKey);
-	if (priv instanceof Error || pub instanceof Error) return false;
-	const a = Array.isArray(priv) ? priv[0] : priv;
-	const b = Array.isArray(pub) ? pub[0] : pub;
-	return Boolean(a && b && a.getPublicSSH().length === 51 && a.getPublicSSH().equals(b.getPublicSSH()));
+	try {
+		const blob = publicKeyBlob(pair.privateKey);
+		return blob.length === 51 && blob.equals(publicKeyBlob(pair.publicKey));
+	} catch {
+		return false;
+	}
 }
 
 /** The raw key blob of an OpenSSH public key line. */
