@@ -17,7 +17,8 @@ import {execa} from 'execa';
 import type {RunEvent} from '../source/events.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
-import {nodeImageRecipe} from '../source/providers/local/node.js';
+import {ensureNodeImage} from '../source/providers/local/node.js';
+import {ensureStandinImage} from '../test/fixtures/standin-image.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/source/cli.js');
@@ -43,11 +44,11 @@ async function swarmbee(args: string[]): Promise<{events: RunEvent[]; exitCode: 
 try {
 	// "Images cached": build them first, outside the timing.
 	const docker = new DockerCli();
-	await ensureImage(docker, nodeImageRecipe('debian:bookworm', true));
+	await ensureNodeImage(docker, 'debian:bookworm', {preinstall: true});
 	await ensureImage(docker, packagedImage('probe'));
 	const databaseFlags = database === 'none'
 		? ['--database', 'none']
-		: ['--rethinkdb-image', (await ensureImage(docker, {name: 'rethinkdb-standin', repository: 'swarmbee-rethinkdb-standin', dir: path.join(root, 'test/fixtures/rethinkdb-standin'), bases: ['debian:bookworm']})).tag];
+		: ['--rethinkdb-image', (await ensureStandinImage(docker)).tag];
 
 	const rows: Array<Record<string, number>> = [];
 	for (let run = 1; run <= runs; run++) {

@@ -28,20 +28,11 @@ if (!hasEngine && process.env['CI']) {
 /** End-to-end suites run on a real engine; without one (and outside CI) they are skipped. */
 export const describeWithEngine = hasEngine ? describe : describe.skip;
 
-/**
- * The RethinkDB stand-in's image (a test fixture, not RethinkDB: no RethinkDB
- * server can run on these machines), built on the local engine if needed.
- */
+/** The RethinkDB stand-in's image tag (a test fixture, not RethinkDB), built if needed. */
 export async function standinImage(): Promise<string> {
 	const {DockerCli} = await import('../../source/docker/cli.js');
-	const {ensureImage} = await import('../../source/docker/images.js');
-	const image = await ensureImage(new DockerCli(), {
-		name: 'rethinkdb-standin',
-		repository: 'swarmbee-rethinkdb-standin',
-		dir: path.resolve(import.meta.dirname, '../fixtures/rethinkdb-standin'),
-		bases: ['debian:bookworm'],
-	});
-	return image.tag;
+	const {ensureStandinImage} = await import('../fixtures/standin-image.js');
+	return (await ensureStandinImage(new DockerCli())).tag;
 }
 
 export function uniqueName(prefix: string): string {

@@ -40,7 +40,7 @@ export function ensureNodeImage(docker: DockerCli, baseImage: string, options: {
 	return ensureImage(docker, nodeImageRecipe(baseImage, options.preinstall ?? false), options);
 }
 
-export function nodeImageRecipe(baseImage: string, preinstall: boolean) {
+function nodeImageRecipe(baseImage: string, preinstall: boolean) {
 	return packagedImage('node', [baseImage], preinstall ? {SWARMBEE_PREINSTALL: 'provisioning'} : undefined);
 }
 
