@@ -19,7 +19,7 @@
 import {randomBytes, randomUUID} from 'node:crypto';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
-import {chooseFreeSubnet, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
+import {chooseFreeSubnet, formatIpv4, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
 import type {Account, Action, Droplet, Firewall, FirewallRule, Image, Region, Size, SshKey, Vpc} from '../../source/providers/digitalocean/api.js';
 import {md5Fingerprint} from '../../source/ssh/keys.js';
 import {emulatorImages, emulatorRegions, emulatorSizes, isDistribution} from './catalog.js';
@@ -566,13 +566,13 @@ export class Emulator {
 		const name = q.get('name')?.toLowerCase();
 		return [...this.droplets.values()]
 			.filter(d => now >= d.createdAt + this.options.lags.listMs)
-			.filter(d => d.deletedAt === undefined || now < d.deletedAt + this.options.lags.deleteMs)
+			.filter(d => this.listed(d, now))
 			.filter(d => (!tag || d.tags.includes(tag)) && (!name || d.name.toLowerCase() === name));
 	}
 
 	private visibleDroplet(id: number, now: number): DropletRecord {
 		const droplet = this.droplets.get(id);
-		if (!droplet || (droplet.deletedAt !== undefined && now >= droplet.deletedAt + this.options.lags.deleteMs)) throw notFound();
+		if (!droplet || !this.listed(droplet, now)) throw notFound();
 		return droplet;
 	}
 
@@ -605,7 +605,6 @@ export class Emulator {
 
 	private createDroplets(b: Record<string, unknown>, now: number): [number, unknown] {
 		const names = Array.isArray(b['names']) ? b['names'].map(String) : typeof b['name'] === 'string' ? [b['name']] : [];
-		const unprocessable = (message: string) => new HttpError(422, 'unprocessable_entity', message);
 		if (names.length === 0) throw unprocessable('name is required');
 		if (names.length > 10) throw unprocessable('you may create at most 10 droplets per request');
 		if (names.some(n => n.length > 255 || !NAME_PATTERN.test(n))) throw unprocessable('Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)');
@@ -687,7 +686,7 @@ export class Emulator {
 	}
 
 	private deleteDroplet(d: DropletRecord, now: number): void {
-		if (now < d.lockedUntil) throw new HttpError(422, 'unprocessable_entity', 'Droplet already has a pending event.');
+		if (now < d.lockedUntil) throw unprocessable('Droplet already has a pending event.');
 		d.deletedAt = now;
 		if (this.real && d.readyAt !== undefined) this.track(this.real.remove(d.id));
 	}
@@ -710,9 +709,9 @@ export class Emulator {
 	/** reboot, power_cycle, power_on, power_off, shutdown: one at a time per droplet, as DigitalOcean serializes them. */
 	private dropletAction(d: DropletRecord, type: string, now: number): ActionRecord {
 		if (!['reboot', 'power_cycle', 'power_on', 'power_off', 'shutdown'].includes(type)) {
-			throw new HttpError(422, 'unprocessable_entity', `action type ${type || '(none)'} is not supported here`);
+			throw unprocessable(`action type ${type || '(none)'} is not supported here`);
 		}
-		if (now < d.lockedUntil || this.status(d, now) === 'new') throw new HttpError(422, 'unprocessable_entity', 'Droplet already has a pending event.');
+		if (now < d.lockedUntil || this.status(d, now) === 'new') throw unprocessable('Droplet already has a pending event.');
 		let done: number | undefined;
 		let failed = false;
 		d.lockedUntil = Number.POSITIVE_INFINITY;
@@ -746,14 +745,14 @@ export class Emulator {
 	private createKey(b: Record<string, unknown>, now: number): KeyRecord {
 		const name = typeof b['name'] === 'string' ? b['name'] : '';
 		const material = typeof b['public_key'] === 'string' ? b['public_key'].trim() : '';
-		if (!name) throw new HttpError(422, 'unprocessable_entity', 'name is required');
+		if (!name) throw unprocessable('name is required');
 		let fingerprint: string;
 		try {
 			fingerprint = md5Fingerprint(material);
 		} catch {
-			throw new HttpError(422, 'unprocessable_entity', 'Key invalid, key should be of the format `type key [comment]`');
+			throw unprocessable('Key invalid, key should be of the format `type key [comment]`');
 		}
-		if ([...this.keys.values()].some(k => k.fingerprint === fingerprint)) throw new HttpError(422, 'unprocessable_entity', 'SSH Key is already in use on your account');
+		if ([...this.keys.values()].some(k => k.fingerprint === fingerprint)) throw unprocessable('SSH Key is already in use on your account');
 		const key: KeyRecord = {id: this.nextKey++, name, public_key: material, fingerprint, createdAt: now};
 		this.keys.set(key.id, key);
 		return key;
@@ -762,7 +761,7 @@ export class Emulator {
 	private addVpc(name: string, region: string, isDefault: boolean, avoid: string[], ipRange?: string): Vpc {
 		const taken = [...avoid, ...[...this.vpcs.values()].map(v => v.ip_range)];
 		const range = ipRange ?? chooseFreeSubnet(VPC_SPACE, taken, `${this.instance}:${region}:${name}`, 20);
-		if (!range) throw new HttpError(422, 'unprocessable_entity', 'no free IP range left for a VPC');
+		if (!range) throw unprocessable('no free IP range left for a VPC');
 		const id = randomUUID();
 		const vpc: Vpc = {id, urn: `do:vpc:${id}`, name, description: '', region, ip_range: range, default: isDefault, created_at: new Date().toISOString()};
 		this.vpcs.set(id, vpc);
@@ -772,7 +771,6 @@ export class Emulator {
 	private createVpc(b: Record<string, unknown>): Vpc {
 		const name = String(b['name'] ?? '');
 		const region = String(b['region'] ?? '');
-		const unprocessable = (message: string) => new HttpError(422, 'unprocessable_entity', message);
 		if (!VPC_NAME_PATTERN.test(name)) throw unprocessable('name must contain only letters, digits, hyphens and periods');
 		if ([...this.vpcs.values()].some(v => v.name === name)) throw unprocessable('a VPC with this name already exists');
 		if (!this.regions.some(r => r.slug === region)) throw unprocessable('invalid region');
@@ -794,11 +792,15 @@ export class Emulator {
 	/** Droplets in a VPC; deleted ones stay members for the delete lag (godo#146). */
 	private vpcMembers(vpcId: string, now: number, includeGone = false): DropletRecord[] {
 		return [...this.droplets.values()].filter(d => d.vpcId === vpcId
-			&& (includeGone || d.deletedAt === undefined || now < d.deletedAt + this.options.lags.deleteMs));
+			&& (includeGone || this.listed(d, now)));
+	}
+
+	/** Not deleted, or deleted so recently that the API still lists it (the delete lag). */
+	private listed(d: DropletRecord, now: number): boolean {
+		return d.deletedAt === undefined || now < d.deletedAt + this.options.lags.deleteMs;
 	}
 
 	private checkFirewall(b: Record<string, unknown>): Omit<Firewall, 'id' | 'status' | 'created_at' | 'pending_changes'> {
-		const unprocessable = (message: string) => new HttpError(422, 'unprocessable_entity', message);
 		const name = String(b['name'] ?? '');
 		if (!FIREWALL_NAME_PATTERN.test(name)) throw unprocessable('name must start with a letter or digit and contain only letters, digits, periods and hyphens');
 		const inbound = (Array.isArray(b['inbound_rules']) ? b['inbound_rules'] : []) as FirewallRule[];
@@ -841,13 +843,16 @@ function notFound(): HttpError {
 	return new HttpError(404, 'not_found', 'The resource you requested could not be found.');
 }
 
+function unprocessable(message: string): HttpError {
+	return new HttpError(422, 'unprocessable_entity', message);
+}
+
 function publicKey(key: KeyRecord): SshKey {
 	return {id: key.id, fingerprint: key.fingerprint, public_key: key.public_key, name: key.name};
 }
 
 function prefixMask(prefix: number): string {
-	const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-	return [24, 16, 8, 0].map(shift => (mask >>> shift) & 255).join('.');
+	return formatIpv4(2 ** 32 - 2 ** (32 - prefix));
 }
 
 /** Starts an emulator; close() it when done (real mode removes its containers then). */

@@ -12,8 +12,8 @@
  * which looks before it creates again (`uncertain` on the error). Droplet
  * creates are never retried here at all: see the provider's reconciliation.
  */
-import {setTimeout as delay} from 'node:timers/promises';
 import {CancelledError, SwarmbeeError, type ErrorKind} from '../../errors.js';
+import {pause} from '../../concurrency.js';
 import {registerSecret} from '../../redact.js';
 import type {FirewallRequest, FirewallRule, FirewallTargets} from './firewall.js';
 
@@ -356,9 +356,7 @@ export class DigitalOceanClient {
 			});
 		}
 		this.fetchImpl = options.fetch ?? globalThis.fetch;
-		this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, {signal}).catch(() => {
-			throw new CancelledError();
-		}));
+		this.sleep = options.sleep ?? pause;
 		this.now = options.now ?? Date.now;
 		this.random = options.random ?? Math.random;
 		this.onRateLimit = options.onRateLimit;
