@@ -4,8 +4,8 @@ import {ensurePassword} from '../source/cluster/password.js';
 import {checkHealth} from '../source/cluster/rethinkdb.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
 import {
-	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, serviceName, stackDeployCommand, stackHash,
-	stackServicesCommand, STACK_NAME,
+	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, stackDeployCommand, stackHash,
+	stackServiceName, stackServicesCommand,
 } from '../source/cluster/stack.js';
 import type {RethinkdbHealth} from '../source/cluster/status.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
@@ -50,7 +50,7 @@ export async function waitForHealthy(ctx: ClusterContext, io: StepIO, step: stri
 	}
 	throw new ExternalError(`RethinkDB did not come together within ${timeoutMs / 1000} s: ${describeHealth(health!)}`, {
 		nextSteps: [
-			`see each server's log on its node: docker service logs ${STACK_NAME}_${serviceName(nodes[0]!)}`,
+			`see each server's log on its node: docker service logs ${stackServiceName(nodes[0]!)}`,
 			`run swarmbee up ${ctx.spec.name} again once the cause is fixed`,
 		],
 	});
@@ -93,7 +93,7 @@ export const deployStep: Step = {
 		const manager = await ssh.get(nodes[0]!, signal);
 		const services = parseJsonLines<{Name: string}>((await manager.exec(stackServicesCommand, {signal})).stdout);
 		const deployed = new Set(services.map(s => s.Name));
-		const complete = nodes.every(node => deployed.has(`${STACK_NAME}_${serviceName(node)}`)) && services.length === nodes.length;
+		const complete = nodes.every(node => deployed.has(stackServiceName(node))) && services.length === nodes.length;
 		if (journal.value.database?.stackHash !== hash || !complete) {
 			await manager.run(secretEnsureCommand(secret), {signal, stdin: passwordSecretContent(password)});
 			await manager.run('mkdir -p -m 700 /root/.swarmbee', {signal});

@@ -9,10 +9,10 @@ import {writeFileAtomic} from '../store/cluster-store.js';
  * and registered so it is redacted from every log.
  */
 export function ensurePassword(file: string): string {
-	const password = existsSync(file)
-		? readFileSync(file, 'utf8').trim()
-		: randomBytes(18).toString('base64url');
-	if (!existsSync(file)) writeFileAtomic(file, `${password}\n`, 0o600);
+	const existing = readPassword(file);
+	if (existing !== undefined) return existing;
+	const password = randomBytes(18).toString('base64url');
+	writeFileAtomic(file, `${password}\n`, 0o600);
 	registerSecret(password);
 	return password;
 }

@@ -78,9 +78,11 @@ export function serverCommand(input: StackInput, node: string): string {
 		'while [ -z "$addr" ]; do addr=$(getent ahostsv4 "$self" | awk \'{ print $1; exit }\'); [ -n "$addr" ] || sleep 1; done',
 		...(index > 0 ? [`until getent ahostsv4 ${shq(seed)} >/dev/null; do echo "waiting for ${seed}"; sleep 2; done`] : []),
 		'joins=""',
-		`for peer in ${peers.map(p => shq(p)).join(' ')}; do`,
-		`  if getent ahostsv4 "$peer" >/dev/null; then joins="$joins --join $peer:${CLUSTER_PORT}"; fi`,
-		'done',
+		...(peers.length > 0 ? [
+			`for peer in ${peers.map(p => shq(p)).join(' ')}; do`,
+			`  if getent ahostsv4 "$peer" >/dev/null; then joins="$joins --join $peer:${CLUSTER_PORT}"; fi`,
+			'done',
+		] : []),
 		`echo "rethinkdb server ${serverName(node)} at $addr, joining:$joins"`,
 		`exec ${shellCommand([
 			'rethinkdb', '--bind', 'all',
@@ -94,7 +96,6 @@ export function serverCommand(input: StackInput, node: string): string {
 				: ['--initial-password', 'auto']),
 		])} --canonical-address "$addr" $joins`,
 	];
-	if (peers.length === 0) lines.splice(lines.findIndex(l => l.startsWith('for peer')), 3);
 	return lines.join('\n');
 }
 
@@ -120,6 +121,7 @@ export function renderStackFile(input: StackInput): string {
 	const volumes: Record<string, YamlValue> = {};
 	input.nodes.forEach((node, index) => {
 		const volume = `${serviceName(node)}-data`;
+		const labels = {'swarmbee.cluster': input.cluster, 'swarmbee.node': node};
 		services[serviceName(node)] = {
 			image: input.image,
 			hostname: serviceName(node),
@@ -127,7 +129,7 @@ export function renderStackFile(input: StackInput): string {
 			volumes: [`${volume}:/data`],
 			networks: [input.network],
 			...(index === 0 ? {secrets: [{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400}]} : {}),
-			labels: {'swarmbee.cluster': input.cluster, 'swarmbee.node': node},
+			labels,
 			stop_grace_period: '30s',
 			deploy: {
 				mode: 'replicated',
@@ -137,10 +139,10 @@ export function renderStackFile(input: StackInput): string {
 				resources: {limits: {memory}, reservations: {memory}},
 				restart_policy: {condition: 'any', delay: '5s'},
 				update_config: {order: 'stop-first'},
-				labels: {'swarmbee.cluster': input.cluster, 'swarmbee.node': node},
+				labels,
 			},
 		};
-		volumes[volume] = {labels: {'swarmbee.cluster': input.cluster, 'swarmbee.node': node}};
+		volumes[volume] = {labels};
 	});
 	return [
 		`# RethinkDB on the ${input.cluster} cluster, written by swarmbee. Deployed with:`,
