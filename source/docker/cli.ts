@@ -99,6 +99,17 @@ export class DockerCli {
 		return JSON.parse(await this.run([kind, 'inspect', ...ids], options)) as T[];
 	}
 
+	/** The id of an image on this engine, or undefined when it is not here. */
+	async imageId(image: string, options: DockerRunOptions = {}): Promise<string | undefined> {
+		try {
+			const [found] = await this.inspect<{Id: string}>('image', [image], options);
+			return found?.Id;
+		} catch (error) {
+			if (error instanceof DockerCommandError) return undefined;
+			throw error;
+		}
+	}
+
 	/** The server's version, or NoEngineError. */
 	async serverVersion(signal?: AbortSignal): Promise<string> {
 		return (await this.run(['version', '--format', '{{.Server.Version}}'], {signal, timeoutMs: 20_000})).trim();

@@ -72,24 +72,15 @@ export async function ensureImage(
 	const baseIds: string[] = [];
 	const missingBases: string[] = [];
 	for (const base of recipe.bases) {
-		try {
-			const [image] = await docker.inspect<{Id: string}>('image', [base], {signal: options.signal});
-			baseIds.push(image?.Id ?? base);
-		} catch (error) {
-			if (!(error instanceof DockerCommandError)) throw error;
-			// Not here yet: the build will pull it where a registry is reachable.
-			missingBases.push(base);
-			baseIds.push(base);
-		}
+		const id = await docker.imageId(base, {signal: options.signal});
+		// Not here yet: the build will pull it where a registry is reachable.
+		if (id === undefined) missingBases.push(base);
+		baseIds.push(id ?? base);
 	}
 	const buildArgs = Object.entries(recipe.buildArgs ?? {}).sort(([a], [b]) => a.localeCompare(b));
 	const tag = `${recipe.repository}:${contextHash(recipe.dir, [...baseIds, ...buildArgs.map(([k, v]) => `${k}=${v}`)])}`;
-	try {
-		const [existing] = await docker.inspect<{Id: string}>('image', [tag], {signal: options.signal});
-		if (existing) return {tag, id: existing.Id, built: false};
-	} catch (error) {
-		if (!(error instanceof DockerCommandError)) throw error;
-	}
+	const existing = await docker.imageId(tag, {signal: options.signal});
+	if (existing !== undefined) return {tag, id: existing, built: false};
 	const env: Record<string, string> = (await hasBuildx(docker)) ? {DOCKER_BUILDKIT: '1'} : {DOCKER_BUILDKIT: '0'};
 	const tail: string[] = [];
 	try {
@@ -112,6 +103,5 @@ export async function ensureImage(
 				: [`try the build by hand: docker build ${recipe.dir}`],
 		});
 	}
-	const [built] = await docker.inspect<{Id: string}>('image', [tag], {signal: options.signal});
-	return {tag, id: built?.Id ?? '', built: true};
+	return {tag, id: (await docker.imageId(tag, {signal: options.signal})) ?? '', built: true};
 }

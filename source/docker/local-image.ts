@@ -10,12 +10,8 @@ export async function ensureLocalImage(
 	image: string,
 	options: {signal?: AbortSignal; onLine?: (line: string) => void; why: string},
 ): Promise<{id: string; pulled: boolean}> {
-	try {
-		const [found] = await docker.inspect<{Id: string}>('image', [image], {signal: options.signal});
-		if (found) return {id: found.Id, pulled: false};
-	} catch (error) {
-		if (!(error instanceof DockerCommandError)) throw error;
-	}
+	const found = await docker.imageId(image, {signal: options.signal});
+	if (found !== undefined) return {id: found, pulled: false};
 	try {
 		await docker.run(['pull', image], {signal: options.signal, onLine: options.onLine});
 	} catch (error) {
@@ -29,6 +25,5 @@ export async function ensureLocalImage(
 			],
 		});
 	}
-	const [pulled] = await docker.inspect<{Id: string}>('image', [image], {signal: options.signal});
-	return {id: pulled?.Id ?? '', pulled: true};
+	return {id: (await docker.imageId(image, {signal: options.signal})) ?? '', pulled: true};
 }

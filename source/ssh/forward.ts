@@ -16,7 +16,7 @@ export interface ForwardCounters {
  * arrive meanwhile wait for `open` to succeed or fail.
  */
 export class LocalForward {
-	readonly counters: ForwardCounters = {connections: 0, totalConnections: 0, bytesIn: 0, bytesOut: 0};
+	private readonly totals = {totalConnections: 0, bytesIn: 0, bytesOut: 0};
 	private readonly sockets = new Set<net.Socket>();
 
 	private constructor(private readonly server: net.Server, private readonly open: () => Promise<Duplex>, private readonly onError: (error: Error) => void) {
@@ -42,18 +42,19 @@ export class LocalForward {
 		return new LocalForward(server, open, onError);
 	}
 
+	/** Open connections are the sockets still held; the rest are running totals. */
+	get counters(): ForwardCounters {
+		return {connections: this.sockets.size, ...this.totals};
+	}
+
 	get port(): number {
 		return (this.server.address() as net.AddressInfo).port;
 	}
 
 	private async accept(socket: net.Socket): Promise<void> {
 		this.sockets.add(socket);
-		this.counters.connections++;
-		this.counters.totalConnections++;
-		socket.on('close', () => {
-			this.sockets.delete(socket);
-			this.counters.connections--;
-		});
+		this.totals.totalConnections++;
+		socket.on('close', () => this.sockets.delete(socket));
 		socket.on('error', () => socket.destroy());
 		let channel: Duplex;
 		try {
@@ -68,10 +69,10 @@ export class LocalForward {
 			return;
 		}
 		socket.on('data', (chunk: Buffer) => {
-			this.counters.bytesOut += chunk.length;
+			this.totals.bytesOut += chunk.length;
 		});
 		channel.on('data', (chunk: Buffer) => {
-			this.counters.bytesIn += chunk.length;
+			this.totals.bytesIn += chunk.length;
 		});
 		channel.on('error', () => socket.destroy());
 		channel.on('close', () => socket.destroy());
