@@ -184,7 +184,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 					name: oneName(name, positionals),
 					input,
 					yes: Boolean(v.yes),
-					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
+					output: outputMode(v, io),
 					verbose: Boolean(v.verbose),
 				}, io);
 			}
@@ -222,7 +222,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 					name: oneName(name, positionals),
 					workers: v.workers,
 					yes: Boolean(v.yes),
-					output: v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty',
+					output: outputMode(v, io),
 					verbose: Boolean(v.verbose),
 				}, io);
 			}
@@ -248,4 +248,9 @@ export function reportError(error: unknown, io: CommandIO, json: boolean): void 
 	const info = errorInfo(error);
 	if (json) io.stdout.write(`${JSON.stringify({type: 'error', error: info})}\n`);
 	io.stderr.write(`${formatError(info).join('\n')}\n`);
+}
+
+/** --json, else --plain or no terminal: plain lines, else the live view. */
+function outputMode(v: {json?: unknown; plain?: unknown}, io: CommandIO): 'json' | 'plain' | 'tty' {
+	return v.json ? 'json' : v.plain || !io.interactive ? 'plain' : 'tty';
 }

@@ -16,7 +16,7 @@ export interface NodeStatus {
 	machine: MachineStatus | 'missing';
 	hostKeyFingerprint: string;
 	/** The last provisioning run: PLAY RECAP per playbook and the full log. */
-	provision: Pick<ProvisionRecord, 'ok' | 'at' | 'logFile' | 'recaps' | 'rebootedAt' | 'error'> | null;
+	provision: ProvisionRecord | null;
 }
 
 /** RethinkDB as its own system tables see it (filled once the database is deployed). */

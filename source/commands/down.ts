@@ -1,10 +1,11 @@
-import {existsSync, readFileSync, rmSync} from 'node:fs';
+import {rmSync} from 'node:fs';
 import {DockerCli} from '../docker/cli.js';
 import {CancelledError, InputError} from '../errors.js';
 import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
 import {createProvider} from '../providers/index.js';
 import {resolveSpec} from '../spec.js';
+import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {confirm, handleInterrupts} from './interaction.js';
 
@@ -53,7 +54,7 @@ export async function downCommand(options: DownOptions, io: CommandIO): Promise<
 		const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 		const paths = store.paths(options.name);
 		// The cluster key tells which uploaded SSH key is this cluster's (clouds).
-		const sshPublicKey = existsSync(`${paths.clusterKey}.pub`) ? readFileSync(`${paths.clusterKey}.pub`, 'utf8').trim() : undefined;
+		const sshPublicKey = readPublicKey(paths.clusterKey);
 		const report = await provider.destroy({spec, owner: journal?.owner ?? '', signal: controller.signal, sshPublicKey}, {includeForeign: options.force});
 		if (options.forget) {
 			store.forget(options.name);

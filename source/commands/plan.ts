@@ -1,4 +1,3 @@
-import {existsSync, readFileSync} from 'node:fs';
 import {DockerCli} from '../docker/cli.js';
 import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
@@ -7,6 +6,7 @@ import {createProvider} from '../providers/index.js';
 import type {ProviderPlan} from '../providers/types.js';
 import {formatTable} from '../render/format.js';
 import {planNodes, type ClusterSpec, type SpecInput} from '../spec.js';
+import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {mergeWithSaved} from './up.js';
 
@@ -49,8 +49,7 @@ export async function planCommand(options: PlanOptions, io: CommandIO): Promise<
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const spec = mergeWithSaved(store.loadSpec(options.name), options.name, options.input);
 	const journal = store.loadJournal(options.name);
-	const keyFile = `${store.paths(options.name).clusterKey}.pub`;
-	const sshPublicKey = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined;
+	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const plan = await provider.plan({spec, owner: journal?.owner ?? '', sshPublicKey});
 	if (options.json) {

@@ -61,14 +61,20 @@ export function md5Fingerprint(publicKey: string): string {
 	return createHash('md5').update(publicKeyBlob(publicKey)).digest('hex').match(/../g)!.join(':');
 }
 
+/** The one-line public key kept beside a private key file (`file.pub`), if there is one. */
+export function readPublicKey(file: string): string | undefined {
+	return existsSync(`${file}.pub`) ? readFileSync(`${file}.pub`, 'utf8').trim() : undefined;
+}
+
 /**
  * Reads a key pair from `file` and `file.pub`, or makes one. Private key
  * files are 0600; one found more open is tightened, as ssh would insist.
  */
 export function ensureKeyPair(file: string, comment: string): {pair: KeyPair; created: boolean} {
-	if (existsSync(file) && existsSync(`${file}.pub`)) {
+	const publicKey = readPublicKey(file);
+	if (existsSync(file) && publicKey !== undefined) {
 		if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-		return {pair: {privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim()}, created: false};
+		return {pair: {privateKey: readFileSync(file, 'utf8'), publicKey}, created: false};
 	}
 	const pair = generateKeyPair(comment);
 	writeFileAtomic(file, pair.privateKey, 0o600);
