@@ -22,6 +22,11 @@ function isEmpty(value: Value): boolean {
 	return (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
 }
 
+/** A value written on its key's or dash's own line: a scalar, or an empty list or map. */
+function inline(value: Value): string {
+	return isEmpty(value) ? (Array.isArray(value) ? '[]' : '{}') : scalar(value as string);
+}
+
 function emit(value: Value, indent: string, lines: string[]): void {
 	if (Array.isArray(value)) {
 		for (const item of value) {
@@ -30,7 +35,7 @@ function emit(value: Value, indent: string, lines: string[]): void {
 				emit(item, `${indent}  `, nested);
 				lines.push(`${indent}- ${nested[0]!.trimStart()}`, ...nested.slice(1));
 			} else {
-				lines.push(`${indent}- ${isEmpty(item as Value) ? (Array.isArray(item) ? '[]' : '{}') : scalar(item as string)}`);
+				lines.push(`${indent}- ${inline(item as Value)}`);
 			}
 		}
 		return;
@@ -42,7 +47,7 @@ function emit(value: Value, indent: string, lines: string[]): void {
 				lines.push(`${indent}${key(name)}:`);
 				emit(child, `${indent}  `, lines);
 			} else {
-				lines.push(`${indent}${key(name)}: ${isEmpty(child as Value) ? (Array.isArray(child) ? '[]' : '{}') : scalar(child as string)}`);
+				lines.push(`${indent}${key(name)}: ${inline(child as Value)}`);
 			}
 		}
 		return;
