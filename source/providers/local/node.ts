@@ -62,18 +62,16 @@ export async function takenSubnets(docker: DockerCli, signal?: AbortSignal): Pro
 	return all.flatMap(n => (n.IPAM.Config ?? []).map(c => c.Subnet ?? '')).filter(Boolean);
 }
 
-export interface BridgeOptions {
+export type BridgeOptions = {
 	cluster: string;
 	/** Default: the cluster's bridge of that kind (swarmbee-<cluster>-<kind>). */
 	name?: string;
 	owner: string;
 	kind: NetworkKind;
-	/** Where to pick a free /24 from, or a fixed subnet (a VPC's range). */
-	space?: string;
-	subnet?: string;
 	labels?: Record<string, string>;
 	signal?: AbortSignal;
-}
+	/** Where to pick a free /24 from, or a fixed subnet (a VPC's range). */
+} & ({space: string; subnet?: undefined} | {subnet: string; space?: undefined});
 
 /**
  * One of a cluster's two bridges. A free subnet is picked from `space` and
@@ -82,7 +80,7 @@ export interface BridgeOptions {
  */
 export async function createBridge(docker: DockerCli, o: BridgeOptions): Promise<{id: string; subnet: string}> {
 	for (let attempt = 0; attempt < 8; attempt++) {
-		const subnet = o.subnet ?? chooseFreeSubnet(o.space ?? '10.100.0.0/14', await takenSubnets(docker, o.signal), `${o.cluster}:${o.kind}:${attempt}`);
+		const subnet = o.subnet ?? chooseFreeSubnet(o.space, await takenSubnets(docker, o.signal), `${o.cluster}:${o.kind}:${attempt}`);
 		if (!subnet) throw new ExternalError(`no free subnet left in ${o.space} on this engine`, {nextSteps: ['remove unused Docker networks: docker network prune']});
 		try {
 			const id = (await docker.run(networkCreateArgs(o.cluster, o.owner, o.kind, subnet, o.labels, o.name), {signal: o.signal})).trim();
