@@ -3,8 +3,9 @@ import path from 'node:path';
 import {
 	AnsibleProgress, cleanupDirCommand, installAnsibleCommand, playbookCommand, prepareDirCommand, rebootRequiredCommand, REMOTE_ANSIBLE_DIR,
 } from '../source/cluster/ansible.js';
+import {DOCKER_DAEMON_SETTINGS} from '../source/cluster/docker-daemon.js';
 import {sshTarget} from '../source/cluster/targets.js';
-import {onEveryNode} from '../source/concurrency.js';
+import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
 import {event, type PlayRecap} from '../source/events.js';
 import {packageRoot} from '../source/paths.js';
@@ -43,11 +44,15 @@ export const provisionStep: Step = {
 	async run(ctx, io) {
 		const {journal, spec} = ctx;
 		const playbooks = playbooksFor(ctx);
-		const vars = JSON.stringify({swarmbee_ssh_from: spec.sshFrom, swarmbee_private_cidr: journal.value.infra!.privateCidr});
+		const vars = JSON.stringify({swarmbee_ssh_from: spec.sshFrom, swarmbee_private_cidr: journal.value.infra!.privateCidr, swarmbee_docker_settings: DOCKER_DAEMON_SETTINGS});
 		// When scale adds nodes, the ones already provisioned are left alone.
 		const nodes = ctx.options.provisionNewOnly ? journal.value.nodes.filter(n => !n.provision?.ok) : journal.value.nodes;
 		if (nodes.length === 0) return {changed: false, summary: 'every node already provisioned'};
-		const results = await onEveryNode('provisioning', nodes, node => provisionNode(ctx, io, node, playbooks, vars), {signal: io.signal, limit: 64});
+		const limit = cpuHeavyLimit(ctx.provider.capabilities.sharesHostCpus);
+		for (const node of nodes.slice(limit)) {
+			io.emit(event({type: 'node-state', node: node.name, state: 'provisioning', detail: `waiting for a free core (local nodes share this machine's ${limit})`}));
+		}
+		const results = await onEveryNode('provisioning', nodes, node => provisionNode(ctx, io, node, playbooks, vars), {signal: io.signal, limit});
 		const changed = results.reduce((sum, r) => sum + r.changed, 0);
 		const rebooted = results.filter(r => r.rebooted).length;
 		return {

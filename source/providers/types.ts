@@ -15,6 +15,12 @@ export interface ProviderCapabilities {
 	 * first boot means "not ready yet", never "trusted".
 	 */
 	hostKeyBeforeBoot: boolean;
+	/**
+	 * Nodes run on this machine and share its CPUs (the local provider).
+	 * CPU-heavy work such as an Ansible run then goes on at most as many
+	 * nodes at once as there are cores: more only makes each one slower.
+	 */
+	sharesHostCpus: boolean;
 }
 
 /** Everything a provider call may need, threaded from the orchestrator. */

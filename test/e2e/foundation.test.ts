@@ -3,6 +3,7 @@ import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, expect, it} from 'vitest';
+import {dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
 import type {RunEvent} from '../../source/events.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import type {Journal} from '../../source/store/journal.js';
@@ -127,6 +128,9 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		for (const node of ['queenbee', 'workerbee-1', 'workerbee-2']) {
 			const lines = firstRun.filter(e => e.type === 'node-output' && e.node === node).map(e => (e as {line: string}).line);
 			expect(lines).toContain('TASK [Install packages] ********************************************************');
+			// Docker started with swarmbee's daemon.json from the first boot, so the playbook left it running.
+			expect(lines.some(l => l.startsWith('RUNNING HANDLER [Restart Docker]'))).toBe(false);
+			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /etc/docker/daemon.json')).toBe(dockerDaemonJson().trim());
 			const log = firstRun.find(e => e.type === 'node-log' && e.node === node) as {file: string};
 			expect(log.file).toBe(path.join(home, 'clusters', name, 'logs', node, 'provision.log'));
 			expect(readFileSync(log.file, 'utf8')).toMatch(/PLAY RECAP \*+\nlocalhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0/);
@@ -156,6 +160,8 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 				}
 			}
 			expect(answer).toBe('from-queenbee');
+			// The running engine took swarmbee's daemon.json: new containers' logs rotate.
+			expect(JSON.parse(dockerIn(queenbee, "docker inspect -f '{{json .HostConfig.LogConfig}}' xhost-a"))).toEqual({Type: 'json-file', Config: {'max-file': '3', 'max-size': '10m'}});
 		} finally {
 			dockerIn(queenbee, 'docker rm -f xhost-a >/dev/null');
 		}

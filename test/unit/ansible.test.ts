@@ -1,4 +1,9 @@
+import {execFileSync} from 'node:child_process';
+import {readFileSync} from 'node:fs';
+import path from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {DOCKER_DAEMON_SETTINGS, dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
+import {cpuHeavyLimit} from '../../source/concurrency.js';
 import {AnsibleProgress, installAnsibleCommand, parseRecapLine, playbookCommand} from '../../source/cluster/ansible.js';
 
 const run = `
@@ -87,5 +92,31 @@ describe('ansible commands', () => {
 		expect(command).toContain('ANSIBLE_NOCOLOR=1');
 		expect(command).toContain('PYTHONUNBUFFERED=1');
 		expect(command).toMatch(/ansible-playbook -i localhost, -c local -e @vars.json playbook.yml$/);
+	});
+});
+
+describe('daemon.json before first boot', () => {
+	it('is byte for byte what the playbook writes (Ansible\'s to_nice_json), so provisioning leaves Docker running', () => {
+		const nice = execFileSync('python3', ['-c', 'import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=4, sort_keys=True, separators=(",", ": ")) + "\\n")'], {
+			input: JSON.stringify({'log-opts': {'max-size': '10m', 'max-file': '3'}, 'log-driver': 'json-file'}),
+			encoding: 'utf8',
+		});
+		expect(dockerDaemonJson()).toBe(nice);
+		expect(dockerDaemonJson({b: 1, a: {d: [2, 1], c: 'x'}})).toBe('{\n    "a": {\n        "c": "x",\n        "d": [\n            2,\n            1\n        ]\n    },\n    "b": 1\n}\n');
+	});
+
+	it('is what the playbook is told to keep', () => {
+		const playbook = readFileSync(path.join(import.meta.dirname, '../../ansible/playbook.yml'), 'utf8');
+		expect(playbook).toContain('combine(swarmbee_docker_settings)) | to_nice_json }}\\n"');
+		expect(DOCKER_DAEMON_SETTINGS).toEqual({'log-driver': 'json-file', 'log-opts': {'max-file': '3', 'max-size': '10m'}});
+	});
+});
+
+describe('CPU-heavy work on nodes', () => {
+	it('runs on every node at once when each is its own machine, on as many as there are cores when they share them', () => {
+		expect(cpuHeavyLimit(false, 2)).toBe(64);
+		expect(cpuHeavyLimit(true, 2)).toBe(2);
+		expect(cpuHeavyLimit(true, 16)).toBe(16);
+		expect(cpuHeavyLimit(true, 0)).toBe(1);
 	});
 });

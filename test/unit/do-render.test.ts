@@ -1,5 +1,7 @@
 import {execFileSync} from 'node:child_process';
+import {readFileSync} from 'node:fs';
 import {describe, expect, it} from 'vitest';
+import {dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
 import {scopeFor, type Droplet, type Size} from '../../source/providers/digitalocean/api.js';
 import {accountProblem, costOf, formatUsd, placementProblems, sizesIn} from '../../source/providers/digitalocean/catalog.js';
 import {describeFirewall, firewallRequest, sameRules} from '../../source/providers/digitalocean/firewall.js';
@@ -20,12 +22,12 @@ describe('user_data', () => {
 		expect(Buffer.byteLength(script)).toBeLessThan(USER_DATA_LIMIT / 4);
 	});
 
-	it('picks the host key by hostname, installs it, restarts sshd, then Docker, then marks completion', () => {
+	it('picks the host key by hostname, installs it, restarts sshd, then Docker (its daemon.json first), then marks completion', () => {
 		for (const node of nodes) {
 			expect(script).toContain(`  ${node.name})\n    private_key='${node.hostKey.privateKey.trim()}'\n    public_key='${node.hostKey.publicKey}'\n    ;;`);
 		}
 		const order = ['step=host-key', 'mv -f /etc/ssh/ssh_host_ed25519_key.swarmbee /etc/ssh/ssh_host_ed25519_key', 'sshd -t', 'service ssh restart', 'step=docker',
-			'apt-get install -y -q docker.io', 'docker info', '>"$state/first-boot.done"'].map(s => script.indexOf(s));
+			'>/etc/docker/daemon.json', 'apt-get install -y -q docker.io', 'docker info', '>"$state/first-boot.done"'].map(s => script.indexOf(s));
 		expect(order.every(i => i >= 0)).toBe(true);
 		expect([...order].sort((a, b) => a - b)).toEqual(order);
 		expect(script).toContain('echo "step $step failed (exit $code)" >"$state/first-boot.failed"');
@@ -41,6 +43,7 @@ describe('user_data', () => {
 		try {
 			const sandboxed = script
 				.replaceAll('/etc/ssh', `${root}/etc/ssh`)
+				.replaceAll('/etc/docker', `${root}/etc/docker`)
 				.replace(/^state=.*$/m, `state=${root}/state`)
 				.replace('PATH=/usr/local/sbin', `PATH=${root}/bin:/usr/local/sbin`)
 				.replace('node=$(hostname)', 'node=workerbee-3');
@@ -49,6 +52,9 @@ describe('user_data', () => {
 			expect(execFileSync('cat', [`${root}/etc/ssh/ssh_host_ed25519_key`], {encoding: 'utf8'}).trim()).toBe(nodes[3]!.hostKey.privateKey.trim());
 			expect(execFileSync('stat', ['-c', '%a', `${root}/etc/ssh/ssh_host_ed25519_key`], {encoding: 'utf8'}).trim()).toBe('600');
 			expect(execFileSync('sh', ['-c', `ls ${root}/state`], {encoding: 'utf8'}).trim()).toBe('first-boot.done');
+			// Docker's settings are there before Docker is, exactly as the playbook would write them.
+			expect(readFileSync(`${root}/etc/docker/daemon.json`, 'utf8')).toBe(dockerDaemonJson());
+			expect(execFileSync('stat', ['-c', '%a', `${root}/etc/docker/daemon.json`], {encoding: 'utf8'}).trim()).toBe('644');
 		} finally {
 			execFileSync('rm', ['-rf', root]);
 		}

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.js';
 import {shq} from '../../shell.js';
 import type {KeyPair} from '../../ssh/keys.js';
 
@@ -22,7 +24,10 @@ export interface UserDataNode {
  *     key swarmbee accepts, so even the first connection is verified; before
  *     that the image's own key is refused and swarmbee waits;
  *  2. installs Docker if the image has none (DigitalOcean's Debian and Ubuntu
- *     images do not) and starts it;
+ *     images do not) and starts it, with swarmbee's daemon.json (log
+ *     rotation) in place before it starts, unless the image brings its own
+ *     (an image whose Docker already runs gets it restarted), so
+ *     provisioning need not restart it;
  *  3. writes `/var/lib/swarmbee/first-boot.done`, or `first-boot.failed`
  *     with the step that failed, which swarmbee reads over SSH.
  *
@@ -92,10 +97,20 @@ sshd -t
 service ssh restart
 
 step=docker
+settings=kept
+if [ ! -e ${DOCKER_DAEMON_FILE} ]; then
+  mkdir -p -m 755 ${path.posix.dirname(DOCKER_DAEMON_FILE)}
+  printf '%s' ${shq(dockerDaemonJson())} >${DOCKER_DAEMON_FILE}
+  chmod 644 ${DOCKER_DAEMON_FILE}
+  settings=written
+fi
 if ! command -v docker >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q docker.io
+elif [ "$settings" = written ]; then
+  # An image with Docker already running: it reads daemon.json only at start.
+  systemctl restart docker >/dev/null 2>&1 || service docker restart
 fi
 systemctl enable --now docker >/dev/null 2>&1 || service docker start
 docker info >/dev/null

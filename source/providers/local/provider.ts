@@ -1,4 +1,5 @@
 import {hostAddress} from '../../cluster/cidr.js';
+import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.js';
 import {eachLimited} from '../../concurrency.js';
 import type {DockerCli} from '../../docker/cli.js';
 import {InputError, SpecError, toSwarmbeeError} from '../../errors.js';
@@ -40,7 +41,7 @@ const LOCAL_SUBNET_SPACE = '10.100.0.0/14';
  */
 export class LocalProvider implements Provider {
 	readonly name = 'local' as const;
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true};
+	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, sharesHostCpus: true};
 
 	private nodeImage?: string;
 	private security?: SecurityMode;
@@ -304,5 +305,7 @@ function nodeFiles(plan: MachinePlan): TarEntry[] {
 		{path: 'etc/ssh/ssh_host_ed25519_key.pub', mode: 0o644, contents: `${plan.hostKey.publicKey}\n`},
 		{path: 'root/.ssh', mode: 0o700},
 		{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: `${plan.authorizedKey}\n`},
+		// Docker's first start already rotates logs: provisioning need not restart it.
+		{path: DOCKER_DAEMON_FILE.slice(1), mode: 0o644, contents: dockerDaemonJson()},
 	];
 }
