@@ -1,7 +1,7 @@
 /**
  * Bring-up benchmark: `swarmbee up` of a 1+N local cluster with images
  * already built, per-step timings, then `down`. Target for 1+3: under 90 s
- * wall on a 2-core machine.
+ * wall on a 2-core machine (for the Swarm alone: `--database none`).
  *
  *     npm run build && node dist/bench/bring-up.js [--workers 3] [--runs 1] [--database none|standin]
  *
@@ -103,7 +103,7 @@ try {
 	}
 	const best = rows.reduce((a, b) => ((a.wall ?? 0) <= (b.wall ?? 0) ? a : b));
 	console.log(JSON.stringify({bench: 'bring-up', nodes: 1 + workers, database, runs, bestWallMs: best.wall, steps: best}));
-	if ((best.wall ?? Infinity) > 90_000 && workers <= 3) {
+	if (database === 'none' && (best.wall ?? Infinity) > 90_000 && workers <= 3) {
 		console.log('over the 90 s target');
 		process.exitCode = 1;
 	}
