@@ -50,18 +50,13 @@ function machineCpuMs(): number {
 async function swarmbee(args: string[], onEvent?: (e: RunEvent) => void): Promise<{events: RunEvent[]; exitCode: number; stderr: string}> {
 	const child = execa(process.execPath, [cli, ...args], {reject: false, env: {SWARMBEE_HOME: home}});
 	const events: RunEvent[] = [];
-	child.stdout.setEncoding('utf8');
-	let pending = '';
-	child.stdout.on('data', (chunk: string) => {
-		pending += chunk;
-		const lines = pending.split('\n');
-		pending = lines.pop()!;
-		for (const line of lines.filter(l => l.startsWith('{'))) {
-			const e = JSON.parse(line) as RunEvent;
-			events.push(e);
-			onEvent?.(e);
-		}
-	});
+	// Events as they come, so the CPU can be read when each step ends.
+	for await (const line of child) {
+		if (!line.startsWith('{')) continue;
+		const e = JSON.parse(line) as RunEvent;
+		events.push(e);
+		onEvent?.(e);
+	}
 	const result = await child;
 	return {events, exitCode: result.exitCode ?? -1, stderr: String(result.stderr)};
 }

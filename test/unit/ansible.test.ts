@@ -29,18 +29,23 @@ PLAY RECAP *********************************************************************
 localhost                  : ok=3    changed=2    unreachable=0    failed=1    skipped=1    rescued=0    ignored=0
 `;
 
+/** An AnsibleProgress that has followed these lines. */
+function followed(lines: Iterable<string>): AnsibleProgress {
+	const progress = new AnsibleProgress();
+	for (const line of lines) progress.push(line);
+	return progress;
+}
+
 describe('AnsibleProgress', () => {
 	it('follows tasks, counts results live, keeps the first failure and reads the recap', () => {
-		const progress = new AnsibleProgress();
-		for (const line of run.split('\n')) progress.push(line);
+		const progress = followed(run.split('\n'));
 		expect(progress.live).toMatchObject({ok: 1, changed: 3, skipped: 1, failed: 1});
 		expect(progress.failure).toEqual({task: 'Rotate Docker\'s container logs', message: 'Destination directory /etc/docker does not exist'});
 		expect(progress.recap).toEqual({ok: 3, changed: 2, unreachable: 0, failed: 1, skipped: 1, rescued: 0, ignored: 0});
 	});
 
 	it('folds a parse error\'s location into its message', () => {
-		const progress = new AnsibleProgress();
-		for (const line of [
+		const progress = followed([
 			'ERROR! We were unable to read either as JSON nor YAML, these are the errors we got from each:',
 			'JSON: Expecting value: line 1 column 1 (char 0)',
 			'',
@@ -50,7 +55,7 @@ describe('AnsibleProgress', () => {
 			"The error appears to be in '/root/.swarmbee/ansible/user.yml': line 6, column 53, but may",
 			'The offending line appears to be:',
 			'    - name: not part of the message',
-		]) progress.push(line);
+		]);
 		expect(progress.failure?.task).toBe('(parsing the playbook)');
 		expect(progress.failure?.message).toContain('mapping values are not allowed in this context');
 		expect(progress.failure?.message).toContain('line 6, column 53');
@@ -58,8 +63,7 @@ describe('AnsibleProgress', () => {
 	});
 
 	it('reads the message of a failure whose result is printed over several lines (assert, fail)', () => {
-		const progress = new AnsibleProgress();
-		for (const line of [
+		const progress = followed([
 			'TASK [Check that this node may run workloads] **********************************',
 			'fatal: [localhost]: FAILED! => {',
 			'    "assertion": "ansible_hostname != \\"workerbee-2\\"",',
@@ -70,7 +74,7 @@ describe('AnsibleProgress', () => {
 			'',
 			'PLAY RECAP *********************************************************************',
 			'localhost                  : ok=2    changed=1    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0',
-		]) progress.push(line);
+		]);
 		expect(progress.failure).toEqual({task: 'Check that this node may run workloads', message: 'workerbee-2 is reserved for maintenance this week'});
 		expect(progress.recap).toMatchObject({ok: 2, changed: 1, failed: 1});
 	});
