@@ -1,5 +1,4 @@
 import {pause} from '../source/concurrency.js';
-import {OVERLAY_NETWORK} from '../source/cluster/overlay.js';
 import {ensurePassword} from '../source/cluster/password.js';
 import {checkHealth} from '../source/cluster/rethinkdb.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
@@ -7,7 +6,7 @@ import {
 	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, stackDeployCommand, stackHash,
 	stackServiceName, stackServicesCommand,
 } from '../source/cluster/stack.js';
-import type {RethinkdbHealth} from '../source/cluster/status.js';
+import type {RethinkdbHealth} from '../source/cluster/rethinkdb.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
 import {ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
@@ -72,7 +71,12 @@ export const deployStep: Step = {
 		const nodes = liveNodes(journal.value).map(n => n.name);
 		const password = ensurePassword(paths.rethinkdbPassword);
 		const secret = passwordSecretName(password);
-		const stack = renderStackFile({cluster: spec.name, nodes, image: spec.rethinkdbImage, memoryLimitBytes: memoryLimitBytes(spec), network: OVERLAY_NETWORK, secret});
+		const {overlay, databaseOverlay} = journal.value.swarm ?? {};
+		if (!overlay || !databaseOverlay) throw new Error('the network step records both overlays before deploy runs');
+		const stack = renderStackFile({
+			cluster: spec.name, nodes, image: spec.rethinkdbImage, memoryLimitBytes: memoryLimitBytes(spec),
+			network: overlay, databaseNetwork: databaseOverlay, secret,
+		});
 		writeFileAtomic(paths.stack, stack, 0o600);
 		const hash = stackHash(stack);
 		let changed = false;

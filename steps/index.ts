@@ -16,4 +16,4 @@ export const upSteps: Step[] = [preflightStep, keysStep, machinesStep, provision
  * `scale` to fewer workers: the leaving nodes' database servers go first (the
  * stack is redeployed without them), then the nodes themselves.
  */
-export const scaleDownSteps: Step[] = [preflightStep, keysStep, deployStep, removeNodesStep, verifyStep];
+export const scaleDownSteps: Step[] = [preflightStep, keysStep, networkStep, deployStep, removeNodesStep, verifyStep];

@@ -1,22 +1,31 @@
 import {shellCommand} from '../shell.js';
 
-/** The cluster's attachable overlay: the database servers' only network. */
+/** The cluster's attachable overlay: applications and the database's driver port meet there. */
 export const OVERLAY_NETWORK = 'swarmbee';
+
+/**
+ * The database servers' own overlay, not attachable: their cluster port
+ * (29015) listens only there, so no container an application attaches to
+ * the cluster can talk to it.
+ */
+export const DATABASE_NETWORK = 'swarmbee-db';
 
 export interface OverlaySettings {
 	name: string;
 	subnet: string;
 	encrypted: boolean;
+	/** Standalone containers may join (`docker run --network`); off for the database's network. */
+	attachable?: boolean;
 }
 
 export function overlayCreateCommand(settings: OverlaySettings): string {
 	return shellCommand([
 		'docker', 'network', 'create',
 		'--driver', 'overlay',
-		'--attachable',
+		...(settings.attachable === false ? [] : ['--attachable']),
 		'--subnet', settings.subnet,
 		...(settings.encrypted ? ['--opt', 'encrypted'] : []),
-		'--label', 'swarmbee.network=overlay',
+		'--label', `swarmbee.network=${settings.attachable === false ? 'database' : 'overlay'}`,
 		settings.name,
 	]);
 }

@@ -1,13 +1,17 @@
 import {createHash} from 'node:crypto';
-import {shellCommand, shq} from '../shell.js';
-import {toYaml, type YamlValue} from './yaml.js';
+import {stringify} from 'yaml';
+import {shellCommand} from '../shell.js';
 
 /**
  * The RethinkDB stack: one Swarm service per database server, each pinned to
  * its node with its own volume, on the cluster's overlay with `dnsrr` (no VIP:
  * a VIP on eth0 confuses RethinkDB's addresses, and some kernels lack IPVS).
- * Nothing is published on any host port. See the reference notes on
- * RethinkDB on Swarm for why each choice is what it is.
+ * Nothing is published on any host port. Each server is on two overlays: the
+ * attachable one applications share (only the driver port, password-protected,
+ * answers there) and a non-attachable one only the servers share (cluster
+ * port). The web console listens only on the node's own docker_gwbridge
+ * address, where swarmbee's SSH tunnel reaches it. See the reference notes
+ * on RethinkDB on Swarm for why each choice is what it is.
  */
 
 export const STACK_NAME = 'swarmbee';
@@ -52,51 +56,93 @@ export function passwordSecretContent(password: string): string {
 
 export interface StackInput {
 	cluster: string;
-	/** Nodes in order; the first runs the server every other one joins. */
+	/** Nodes in order; the first one's server is the one every other waits for on a fresh start. */
 	nodes: string[];
 	image: string;
 	memoryLimitBytes: number;
-	network: string;
+	/** The attachable overlay applications share: the driver port is reached there. */
+	network: {name: string; subnet: string};
+	/** The non-attachable overlay only the servers share: cluster traffic (29015) stays there. */
+	databaseNetwork: {name: string; subnet: string};
 	secret: string;
 }
 
+/** On the database network every server answers to this one name, so joining never needs a list of peers. */
+export const PEERS_ALIAS = 'rdb-peers';
+
+/** A server's own name on the database network (its service name resolves on the application overlay). */
+export function peerAlias(node: string): string {
+	return `rdb-peer-${node}`;
+}
+
 /**
- * What each server runs: find its own overlay address (its own dnsrr name
- * resolves to its task alone), wait for the first server's name, join every
- * peer that already resolves, then exec rethinkdb. Names are resolved before
- * rethinkdb starts because rethinkdb exits on a --join it cannot resolve.
+ * How long a server of a fresh cluster waits for the first one before it
+ * joins whoever else is there: every server joining the first makes the
+ * cluster one piece, however the tasks race; the wait ends so that a server
+ * restarting while the first node is gone still finds its peers.
  */
-export function serverCommand(input: StackInput, node: string): string {
-	const index = input.nodes.indexOf(node);
-	const self = serviceName(node);
-	const seed = serviceName(input.nodes[0]!);
-	const peers = input.nodes.filter(n => n !== node).map(serviceName);
-	const lines = [
+export const SEED_PATIENCE_SECONDS = 30;
+
+/**
+ * The one script every server runs (`sh -c SCRIPT rdb-server NAME SEED APPNET DBNET PATIENCE`):
+ * the same text for all of them, so adding or removing a server never
+ * changes another server's service (a change there would restart it).
+ *
+ * - its addresses, by subnet: the one on the database network (cluster
+ *   port, canonical address), and the one on neither overlay (the node's own
+ *   docker_gwbridge, which only that node reaches: the web console listens
+ *   there and nowhere else);
+ * - its peers, by the alias every server carries on the database network,
+ *   resolved at each start, so a restarted server finds the others at their
+ *   current addresses; its own address is dropped (rethinkdb would ignore a
+ *   join to itself);
+ * - a server other than the first (SEED names the first one's alias) waits
+ *   until that one resolves, or PATIENCE seconds and any other peer;
+ * - every server gets the same initial admin password from the secret:
+ *   rethinkdb lets the oldest data directory's initial password win when
+ *   servers meet, so giving all of them the one password makes the order in
+ *   which they start irrelevant (with `auto`, a joiner created first would
+ *   impose a random password on the cluster).
+ *
+ * rethinkdb exits on a --join it cannot resolve, which is why names are
+ * resolved here and handed over as addresses.
+ */
+export function serverScript(memoryLimitBytes: number): string {
+	return [
 		'set -eu',
-		`self=${shq(self)}`,
-		'addr=""',
-		'while [ -z "$addr" ]; do addr=$(getent ahostsv4 "$self" | awk \'{ print $1; exit }\'); [ -n "$addr" ] || sleep 1; done',
-		...(index > 0 ? [`until getent ahostsv4 ${shq(seed)} >/dev/null; do echo "waiting for ${seed}"; sleep 2; done`] : []),
-		'joins=""',
-		...(peers.length > 0 ? [
-			`for peer in ${peers.map(p => shq(p)).join(' ')}; do`,
-			`  if getent ahostsv4 "$peer" >/dev/null; then joins="$joins --join $peer:${CLUSTER_PORT}"; fi`,
-			'done',
-		] : []),
-		`echo "rethinkdb server ${serverName(node)} at $addr, joining:$joins"`,
-		`exec ${shellCommand([
-			'rethinkdb', '--bind', 'all',
-			'--directory', '/data/rethinkdb_data',
-			'--server-name', serverName(node),
-			'--cache-size', cacheSizeMb(input.memoryLimitBytes),
-			...(index === 0
-				// The first server sets the admin password, from a secret file so it never shows in ps.
-				? ['--config-file', `/run/secrets/${PASSWORD_SECRET_TARGET}`]
-				// Joiners must not start without a password; they adopt the cluster's.
-				: ['--initial-password', 'auto']),
-		])} --canonical-address "$addr" $joins`,
-	];
-	return lines.join('\n');
+		'name=$1 seed=$2 appnet=$3 dbnet=$4 patience=$5',
+		// 0 when address $1 is inside CIDR $2 (awk: no ip(8) or python in the official image).
+		`inside() { awk -v ip="$1" -v cidr="$2" 'function n(a,  p) { split(a, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] } BEGIN { split(cidr, c, "/"); m = 2 ^ (32 - c[2]); exit !(int(n(ip) / m) == int(n(c[1]) / m)) }'; }`,
+		'mine="" console=""',
+		'for ip in $(hostname -I); do',
+		'  if inside "$ip" "$dbnet"; then mine=$ip; elif ! inside "$ip" "$appnet"; then console=${console:-$ip}; fi',
+		'done',
+		'[ -n "$mine" ] || { echo "no address on the database network $dbnet" >&2; exit 1; }',
+		'waited=0',
+		'while :; do',
+		`  found=$(getent ahostsv4 ${PEERS_ALIAS} $seed | awk '{ print $1 }' | sort -u)`,
+		'  joins=""',
+		`  for ip in $found; do [ "$ip" = "$mine" ] || joins="$joins --join $ip:${CLUSTER_PORT}"; done`,
+		'  [ -n "$seed" ] || break',
+		'  if [ -n "$joins" ] && { getent ahostsv4 "$seed" >/dev/null || [ "$waited" -ge "$patience" ]; }; then break; fi',
+		'  echo "waiting for $seed (after ${patience}s: for any other database server)"',
+		'  sleep 2; waited=$((waited + 2))',
+		'done',
+		'echo "rethinkdb server $name: cluster address $mine, console on ${console:-loopback only}, joining:${joins:- nobody yet}"',
+		`exec rethinkdb --directory /data/rethinkdb_data --server-name "$name" --cache-size ${cacheSizeMb(memoryLimitBytes)} --config-file /run/secrets/${PASSWORD_SECRET_TARGET} \\`,
+		'  --bind-driver all --bind-cluster "$mine" ${console:+--bind-http "$console"} --canonical-address "$mine" $joins',
+	].join('\n');
+}
+
+/** The arguments after the script: what differs from one server to the next. */
+export function serverArguments(input: StackInput, node: string, patience = SEED_PATIENCE_SECONDS): string[] {
+	const seed = input.nodes[0]!;
+	return [serverName(node), node === seed ? '' : peerAlias(seed), input.network.subnet, input.databaseNetwork.subnet, String(patience)];
+}
+
+/** The service's whole command: `sh -c SCRIPT rdb-server ARGS…` (the script's text is the same for every server). */
+export function serverCommand(input: StackInput, node: string): string[] {
+	return ['sh', '-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, node)];
 }
 
 /**
@@ -104,31 +150,37 @@ export function serverCommand(input: StackInput, node: string): string {
  *
  *     services:
  *       rdb-queenbee:
- *         image: "rethinkdb:2.4.4-bookworm-slim"
- *         hostname: "rdb-queenbee"
- *         command: ["sh", "-c", "…exec rethinkdb --bind all …"]
- *         volumes: ["rdb-queenbee-data:/data"]
- *         networks: ["swarmbee"]
+ *         image: rethinkdb:2.4.4-bookworm-slim
+ *         hostname: rdb-queenbee
+ *         command: [sh, -c, "set -eu …exec rethinkdb …", rdb-server, queenbee, "", 10.217.40.0/22, 10.217.44.0/24, "30"]
+ *         volumes: [rdb-queenbee-data:/data]
+ *         networks:
+ *           swarmbee: {}
+ *           swarmbee-db: {aliases: [rdb-peers, rdb-peer-queenbee]}
+ *         secrets: [{source: swarmbee_rethinkdb_admin_…, target: rethinkdb-admin.conf, mode: 256}]
  *         deploy:
- *           endpoint_mode: "dnsrr"
+ *           endpoint_mode: dnsrr
  *           placement: {constraints: ["node.hostname == queenbee"]}
- *           resources: {limits: {memory: "450M"}, reservations: {memory: "450M"}}
- *       rdb-workerbee-1: …
+ *           resources: {limits: {memory: 450M}, reservations: {memory: 450M}}
+ *       rdb-workerbee-1: …  (the same, with its own name, volume and SEED rdb-peer-queenbee)
  */
 export function renderStackFile(input: StackInput): string {
 	const memory = `${Math.round(input.memoryLimitBytes / 1024 / 1024)}M`;
-	const services: Record<string, YamlValue> = {};
-	const volumes: Record<string, YamlValue> = {};
-	input.nodes.forEach((node, index) => {
+	const services: Record<string, unknown> = {};
+	const volumes: Record<string, unknown> = {};
+	for (const node of input.nodes) {
 		const volume = `${serviceName(node)}-data`;
 		const labels = {'swarmbee.cluster': input.cluster, 'swarmbee.node': node};
 		services[serviceName(node)] = {
 			image: input.image,
 			hostname: serviceName(node),
-			command: ['sh', '-c', composeEscape(serverCommand(input, node))],
+			command: serverCommand(input, node).map(composeEscape),
 			volumes: [`${volume}:/data`],
-			networks: [input.network],
-			...(index === 0 ? {secrets: [{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400}]} : {}),
+			networks: {
+				[input.network.name]: {},
+				[input.databaseNetwork.name]: {aliases: [PEERS_ALIAS, peerAlias(node)]},
+			},
+			secrets: [{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400}],
 			labels,
 			stop_grace_period: '30s',
 			deploy: {
@@ -143,17 +195,17 @@ export function renderStackFile(input: StackInput): string {
 			},
 		};
 		volumes[volume] = {labels};
-	});
+	}
 	return [
 		`# RethinkDB on the ${input.cluster} cluster, written by swarmbee. Deployed with:`,
 		`#   docker stack deploy --prune -c stack.yml ${STACK_NAME}`,
-		toYaml({
+		stringify({
 			version: '3.8',
 			services,
 			volumes,
-			networks: {[input.network]: {external: true}},
+			networks: {[input.network.name]: {external: true}, [input.databaseNetwork.name]: {external: true}},
 			secrets: {[input.secret]: {external: true}},
-		}),
+		}, {lineWidth: 0}),
 	].join('\n');
 }
 

@@ -89,6 +89,8 @@ export interface SwarmRecord {
 	clusterId: string;
 	managerAddress: string;
 	overlay?: {name: string; subnet: string; encrypted: boolean};
+	/** The database servers' own, non-attachable overlay (cluster traffic only). */
+	databaseOverlay?: {name: string; subnet: string; encrypted: boolean};
 }
 
 export function newJournal(cluster: string, provider: ProviderName, owner: string, now = new Date()): Journal {

@@ -1,16 +1,20 @@
 import {execFileSync} from 'node:child_process';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {
-	cacheSizeMb, composeEscape, passwordSecretContent, passwordSecretName, renderStackFile, serverCommand, serverName, stackDeployCommand,
+	cacheSizeMb, composeEscape, passwordSecretContent, passwordSecretName, renderStackFile, serverArguments, serverCommand, serverName, serverScript,
+	stackDeployCommand, type StackInput,
 } from '../../source/cluster/stack.js';
-import {toYaml} from '../../source/cluster/yaml.js';
 
-const input = {
+const input: StackInput = {
 	cluster: 'demo',
 	nodes: ['queenbee', 'workerbee-1', 'workerbee-2'],
 	image: 'rethinkdb:2.4.4-bookworm-slim',
 	memoryLimitBytes: 450 * 1024 * 1024,
-	network: 'swarmbee',
+	network: {name: 'swarmbee', subnet: '10.217.40.0/22'},
+	databaseNetwork: {name: 'swarmbee-db', subnet: '10.217.44.0/24'},
 	secret: 'swarmbee_rethinkdb_admin_0123456789',
 };
 
@@ -33,70 +37,80 @@ function parseYaml(text: string): Record<string, any> {
 const stack = renderStackFile(input);
 
 describe('renderStackFile', () => {
+	const parsed = parseYaml(stack);
+	const service = (node: string) => parsed.services[`rdb-${node}`];
+
 	it('has one service per node, each pinned to its node with its own volume', () => {
+		expect(Object.keys(parsed.services)).toEqual(['rdb-queenbee', 'rdb-workerbee-1', 'rdb-workerbee-2']);
 		for (const node of input.nodes) {
-			expect(stack).toContain(`  rdb-${node}:\n    image: "rethinkdb:2.4.4-bookworm-slim"`);
-			expect(stack).toContain(`"node.hostname == ${node}"`);
-			expect(stack).toContain(`"rdb-${node}-data:/data"`);
+			expect(service(node).image).toBe('rethinkdb:2.4.4-bookworm-slim');
+			expect(service(node).deploy.placement.constraints).toEqual([`node.hostname == ${node}`]);
+			expect(service(node).volumes).toEqual([`rdb-${node}-data:/data`]);
+			expect(service(node).deploy.replicas).toBe(1);
 		}
-		expect(stack.match(/replicas: 1/g)).toHaveLength(3);
+		expect(Object.keys(parsed.volumes)).toEqual(['rdb-queenbee-data', 'rdb-workerbee-1-data', 'rdb-workerbee-2-data']);
 	});
 
-	it('uses dnsrr, the overlay only, and publishes no port', () => {
-		expect(stack.match(/endpoint_mode: "dnsrr"/g)).toHaveLength(3);
-		expect(stack).not.toMatch(/\bports:/);
+	it('uses dnsrr, the two overlays, and publishes no port', () => {
+		for (const node of input.nodes) {
+			expect(service(node).deploy.endpoint_mode).toBe('dnsrr');
+			expect(service(node).networks).toEqual({'swarmbee': {}, 'swarmbee-db': {aliases: ['rdb-peers', `rdb-peer-${node}`]}});
+			expect(service(node).ports).toBeUndefined();
+		}
 		expect(stack).not.toMatch(/published/);
-		expect(stack).toContain('networks:\n  swarmbee:\n    external: true');
+		expect(parsed.networks).toEqual({'swarmbee': {external: true}, 'swarmbee-db': {external: true}});
 	});
 
 	it('limits and reserves memory from the spec and sets the cache explicitly', () => {
-		expect(stack.match(/limits:\n {10}memory: "450M"/g)).toHaveLength(3);
-		expect(stack.match(/reservations:\n {10}memory: "450M"/g)).toHaveLength(3);
+		for (const node of input.nodes) expect(service(node).deploy.resources).toEqual({limits: {memory: '450M'}, reservations: {memory: '450M'}});
 		expect(cacheSizeMb(input.memoryLimitBytes)).toBe(202);
-		expect(stack.match(/--cache-size 202/g)).toHaveLength(3);
+		expect(serverScript(input.memoryLimitBytes)).toContain('--cache-size 202');
 		expect(cacheSizeMb(200 * 1024 * 1024)).toBe(100);
 	});
 
-	it('names servers after their nodes and advertises each one\'s own overlay address', () => {
+	it('runs the same script on every server, so adding or removing one leaves the others\' services as they are', () => {
+		const scripts = input.nodes.map(node => service(node).command[2]);
+		expect(new Set(scripts).size).toBe(1);
+		// A server's whole definition does not depend on which other nodes exist.
+		const bigger = parseYaml(renderStackFile({...input, nodes: [...input.nodes, 'workerbee-3', 'workerbee-4']}));
+		const smaller = parseYaml(renderStackFile({...input, nodes: ['queenbee', 'workerbee-1']}));
+		for (const node of ['queenbee', 'workerbee-1']) {
+			expect(bigger.services[`rdb-${node}`]).toEqual(service(node));
+			expect(smaller.services[`rdb-${node}`]).toEqual(service(node));
+		}
+	});
+
+	it('names servers after their nodes; only the first one starts without waiting for it', () => {
 		expect(serverName('workerbee-1')).toBe('workerbee_1');
-		const command = serverCommand(input, 'workerbee-1');
-		expect(command).toContain('--server-name workerbee_1');
-		expect(command).toContain("self=rdb-workerbee-1");
-		expect(command).toContain('--canonical-address "$addr"');
-		expect(command).toContain('--directory /data/rethinkdb_data');
+		expect(serverArguments(input, 'queenbee')).toEqual(['queenbee', '', '10.217.40.0/22', '10.217.44.0/24', '30']);
+		expect(serverArguments(input, 'workerbee-2')).toEqual(['workerbee_2', 'rdb-peer-queenbee', '10.217.40.0/22', '10.217.44.0/24', '30']);
+		expect(serverCommand(input, 'workerbee-2')).toEqual(['sh', '-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, 'workerbee-2')]);
+		const script = serverScript(input.memoryLimitBytes);
+		expect(script).toContain('--server-name "$name"');
+		expect(script).toContain('--canonical-address "$mine"');
+		expect(script).toContain('--bind-cluster "$mine"');
+		expect(script).toContain('--directory /data/rethinkdb_data');
 	});
 
-	it('lets the first server bootstrap, and the others wait for it and join it', () => {
-		const first = serverCommand(input, 'queenbee');
-		expect(first).not.toContain('waiting for rdb-queenbee');
-		const second = serverCommand(input, 'workerbee-2');
-		expect(second).toContain('until getent ahostsv4 rdb-queenbee');
-		expect(second).toContain('for peer in rdb-queenbee rdb-workerbee-1; do');
-		expect(second).toContain('--join $peer:29015');
-	});
-
-	it('gives the admin password to the first server as a secret, never on a command line', () => {
-		expect(stack).toContain('secrets:\n      - source: "swarmbee_rethinkdb_admin_0123456789"\n        target: "rethinkdb-admin.conf"');
-		expect(serverCommand(input, 'queenbee')).toContain('--config-file /run/secrets/rethinkdb-admin.conf');
-		expect(serverCommand(input, 'workerbee-1')).toContain('--initial-password auto');
-		expect(stack).toContain('secrets:\n  swarmbee_rethinkdb_admin_0123456789:\n    external: true');
+	it('gives every server the admin password as a secret file, never on a command line', () => {
+		for (const node of input.nodes) expect(service(node).secrets).toEqual([{source: 'swarmbee_rethinkdb_admin_0123456789', target: 'rethinkdb-admin.conf', mode: 0o400}]);
+		const script = serverScript(input.memoryLimitBytes);
+		expect(script).toContain('--config-file /run/secrets/rethinkdb-admin.conf');
+		expect(script).not.toContain('--initial-password');
+		expect(parsed.secrets).toEqual({swarmbee_rethinkdb_admin_0123456789: {external: true}});
 		expect(passwordSecretContent('s3cret')).toBe('initial-password=s3cret\n');
 		expect(passwordSecretName('s3cret')).toMatch(/^swarmbee_rethinkdb_admin_[0-9a-f]{10}$/);
 		expect(passwordSecretName('s3cret')).not.toContain('s3cret');
 	});
 
 	it('is a script sh accepts', () => {
-		for (const node of input.nodes) execFileSync('sh', ['-n', '-c', serverCommand(input, node)]);
-		execFileSync('sh', ['-n', '-c', serverCommand({...input, nodes: ['queenbee']}, 'queenbee')]);
+		execFileSync('sh', ['-n', '-c', serverScript(input.memoryLimitBytes)]);
 	});
 
-	it('parses as YAML into exactly what it says', () => {
-		const parsed = parseYaml(stack);
-		expect(Object.keys(parsed.services)).toEqual(['rdb-queenbee', 'rdb-workerbee-1', 'rdb-workerbee-2']);
-		expect(parsed.services['rdb-workerbee-1'].deploy.endpoint_mode).toBe('dnsrr');
-		// Compose interpolates $VAR: every $ of the script is written $$ and read back as one.
-		expect(parsed.services['rdb-workerbee-1'].command[2].replaceAll('$$', '$')).toBe(serverCommand(input, 'workerbee-1'));
-		expect(parsed.services['rdb-workerbee-1'].command[2]).not.toMatch(/(^|[^$])\$([^$]|$)/);
+	it('parses as YAML into exactly what it says: every $ written $$ for Compose', () => {
+		const command = service('workerbee-1').command as string[];
+		expect(command.map(part => part.replaceAll('$$', '$'))).toEqual(serverCommand(input, 'workerbee-1'));
+		expect(command[2]).not.toMatch(/(^|[^$])\$([^$]|$)/);
 	});
 
 	it('deploys with --prune, so servers of removed nodes go away', () => {
@@ -110,20 +124,49 @@ describe('composeEscape', () => {
 	});
 });
 
-describe('toYaml', () => {
-	it('writes nested maps, lists of maps and quoted scalars', () => {
-		expect(toYaml({a: {b: [1, 'x'], 'c.d': true}, e: [{f: 'g', h: {i: null}}], j: []})).toBe([
-			'a:',
-			'  b:',
-			'    - 1',
-			'    - "x"',
-			'  c.d: true',
-			'e:',
-			'  - f: "g"',
-			'    h:',
-			'      i: null',
-			'j: []',
-			'',
-		].join('\n'));
+describe('serverScript, run by sh with the node\'s tools played by small scripts', () => {
+	/**
+	 * `hostname -I`, `getent ahostsv4` and `rethinkdb` replaced on PATH: the
+	 * script's own logic (addresses by subnet, peers by alias, waiting for
+	 * the first server) runs for real; rethinkdb prints its arguments.
+	 */
+	function run(node: string, dns: Record<string, string[]>, patience: string, addresses = '10.217.40.5 172.18.0.3 10.217.44.7'): string[] {
+		const bin = mkdtempSync(path.join(tmpdir(), 'sb-script-'));
+		try {
+			writeFileSync(path.join(bin, 'hostname'), `#!/bin/sh\necho "${addresses} "\n`, {mode: 0o755});
+			const table = Object.entries(dns).flatMap(([name, ips]) => ips.map(ip => `${name} ${ip}`)).join('\n');
+			writeFileSync(path.join(bin, 'dns'), `${table}\n`);
+			// getent ahostsv4 NAME…: three lines per address, as glibc prints them; exit 2 when a name is unknown.
+			writeFileSync(path.join(bin, 'getent'), `#!/bin/sh\nshift; code=0\nfor name in "$@"; do\n  found=$(awk -v n="$name" '$1 == n { print $2 }' "${bin}/dns")\n  [ -n "$found" ] || code=2\n  for ip in $found; do printf '%s STREAM %s\\n%s DGRAM\\n%s RAW\\n' "$ip" "$name" "$ip" "$ip"; done\ndone\nexit $code\n`, {mode: 0o755});
+			writeFileSync(path.join(bin, 'rethinkdb'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n', {mode: 0o755});
+			writeFileSync(path.join(bin, 'sleep'), '#!/bin/sh\nexit 0\n', {mode: 0o755});
+			const output = execFileSync('sh', ['-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, node).slice(0, 4), patience], {
+				encoding: 'utf8', env: {PATH: `${bin}:/usr/bin:/bin`}, timeout: 10_000,
+			});
+			return output.split('\n').filter(line => !line.startsWith('rethinkdb server') && !line.startsWith('waiting'));
+		} finally {
+			rmSync(bin, {recursive: true, force: true});
+		}
+	}
+	const argAfter = (args: string[], flag: string) => args.filter((_, i) => args[i - 1] === flag);
+
+	it('binds the cluster port to its database-network address and the console to the node-local one, and joins every other peer', () => {
+		const args = run('workerbee-1', {'rdb-peers': ['10.217.44.7', '10.217.44.8', '10.217.44.9'], 'rdb-peer-queenbee': ['10.217.44.9']}, '30');
+		expect(argAfter(args, '--bind-cluster')).toEqual(['10.217.44.7']);
+		expect(argAfter(args, '--canonical-address')).toEqual(['10.217.44.7']);
+		expect(argAfter(args, '--bind-http')).toEqual(['172.18.0.3']);
+		expect(argAfter(args, '--bind-driver')).toEqual(['all']);
+		expect(argAfter(args, '--join')).toEqual(['10.217.44.8:29015', '10.217.44.9:29015']);
+		expect(argAfter(args, '--server-name')).toEqual(['workerbee_1']);
+	});
+
+	it('lets the first server start alone, and a joiner go without the first one once its patience is spent', () => {
+		expect(argAfter(run('queenbee', {'rdb-peers': ['10.217.44.7']}, '30'), '--join')).toEqual([]);
+		// queenbee's alias does not resolve; patience 0: the joiner takes the peers it has.
+		expect(argAfter(run('workerbee-2', {'rdb-peers': ['10.217.44.7', '10.217.44.8']}, '0'), '--join')).toEqual(['10.217.44.8:29015']);
+	});
+
+	it('refuses to start without an address on the database network', () => {
+		expect(() => run('workerbee-1', {'rdb-peers': []}, '0', '10.217.40.5 172.18.0.3')).toThrow(/no address on the database network 10.217.44.0\/24/);
 	});
 });
