@@ -4,7 +4,6 @@ import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {SshPool} from '../ssh/pool.js';
-import type {RethinkdbHealth} from './status.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
@@ -60,6 +59,40 @@ export async function locateServer(ssh: SshPool, manager: string, server: string
 	return {server, host: running.Node, address};
 }
 
+/** One user table as the database reports it: where its replicas are and whether it can serve. */
+export interface TableHealth {
+	db: string;
+	table: string;
+	shards: number;
+	/** Replicas per shard as configured (the fewest over its shards). */
+	replicas: number;
+	/** Servers holding a replica of any shard, by name. */
+	servers: string[];
+	/** Each shard's primary replica. */
+	primaries: string[];
+	/**
+	 * ready: every replica ready (`all_replicas_ready`); writable: writes
+	 * work, some replica is still backfilling or missing; readable: reads
+	 * only; unavailable: neither.
+	 */
+	readiness: 'ready' | 'writable' | 'readable' | 'unavailable';
+}
+
+/** RethinkDB as its own system tables see it (filled once the database is deployed). */
+export interface RethinkdbHealth {
+	/** Servers in `server_status`, i.e. connected to the one we asked. */
+	connected: number;
+	/** One per node. */
+	expected: number;
+	/** Expected server names that are not connected. */
+	missing: string[];
+	issues: Array<{type: string; critical: boolean; description: string}>;
+	/** Every user table (not the `rethinkdb` system database), by database then name. */
+	tables: TableHealth[];
+	/** Why the health query could not be made, when it could not. */
+	error?: string;
+}
+
 interface ServerStatusRow {
 	name: string;
 	network: {connected_to: Record<string, boolean>};
@@ -69,6 +102,40 @@ interface IssueRow {
 	type: string;
 	critical: boolean;
 	description: string;
+}
+
+interface TableStatusRow {
+	db: string;
+	name: string;
+	shards: Array<{primary_replicas: string[]; replicas: Array<{server: string; state: string}>}> | null;
+	status: {all_replicas_ready: boolean; ready_for_writes: boolean; ready_for_reads: boolean};
+}
+
+interface TableConfigRow {
+	db: string;
+	name: string;
+	shards: Array<{primary_replica: string | null; replicas: string[]}>;
+}
+
+export function readinessOf(status: TableStatusRow['status']): TableHealth['readiness'] {
+	if (status.all_replicas_ready) return 'ready';
+	if (status.ready_for_writes) return 'writable';
+	if (status.ready_for_reads) return 'readable';
+	return 'unavailable';
+}
+
+/** A table's health from its `table_config` (what is asked) and `table_status` (what is so) rows. */
+export function tableHealth(config: TableConfigRow | undefined, status: TableStatusRow): TableHealth {
+	const shards = config?.shards ?? (status.shards ?? []).map(s => ({primary_replica: s.primary_replicas[0] ?? null, replicas: s.replicas.map(r => r.server)}));
+	return {
+		db: status.db,
+		table: status.name,
+		shards: shards.length,
+		replicas: shards.length > 0 ? Math.min(...shards.map(s => s.replicas.length)) : 0,
+		servers: [...new Set(shards.flatMap(s => s.replicas))].sort(),
+		primaries: shards.map(s => s.primary_replica ?? '-'),
+		readiness: readinessOf(status.status),
+	};
 }
 
 let driverGuarded = false;
@@ -92,48 +159,90 @@ export function guardDriverTimer(): void {
 }
 
 /**
- * Asks a RethinkDB server, through the npm driver, what the admin panel
- * shows: servers connected (its `server_status`), which expected ones are
- * missing, and `current_issues`.
+ * Asks a RethinkDB server what the admin panel shows: servers connected
+ * (its `server_status`), which expected ones are missing, `current_issues`,
+ * and every user table's replicas and readiness.
  */
-export async function queryHealth(port: number, password: string, expectedNodes: string[], timeoutSeconds = 15): Promise<RethinkdbHealth> {
+export async function queryHealth(connection: r.Connection, expectedNodes: string[]): Promise<RethinkdbHealth> {
+	const system = r.db('rethinkdb');
+	const [servers, issues, configs, statuses] = await Promise.all([
+		system.table('server_status').pluck('name', {network: ['connected_to']} as never).run(connection).then(c => c.toArray()) as Promise<ServerStatusRow[]>,
+		system.table('current_issues').run(connection).then(c => c.toArray()) as Promise<IssueRow[]>,
+		system.table('table_config').pluck('db', 'name', 'shards').run(connection).then(c => c.toArray()) as Promise<TableConfigRow[]>,
+		system.table('table_status').pluck('db', 'name', 'shards', 'status').run(connection).then(c => c.toArray()) as Promise<TableStatusRow[]>,
+	]);
+	const names = new Set(servers.map(s => s.name));
+	const configOf = new Map(configs.map(c => [`${c.db}.${c.name}`, c]));
+	return {
+		connected: servers.length,
+		expected: expectedNodes.length,
+		missing: expectedNodes.map(serverName).filter(name => !names.has(name)),
+		issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
+		tables: statuses
+			.map(status => tableHealth(configOf.get(`${status.db}.${status.name}`), status))
+			.sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table)),
+	};
+}
+
+/** The npm driver's connect, as admin, with the orphaned-timer guard in place. */
+export function connectDriver(input: {host: string; port: number; password: string; timeoutSeconds?: number}): Promise<r.Connection> {
 	guardDriverTimer();
-	const connection = await r.connect({host: '127.0.0.1', port, user: 'admin', password, timeout: timeoutSeconds});
-	try {
-		const servers = await (await r.db('rethinkdb').table('server_status').pluck('name', {network: ['connected_to']} as never).run(connection)).toArray() as ServerStatusRow[];
-		const issues = await (await r.db('rethinkdb').table('current_issues').run(connection)).toArray() as IssueRow[];
-		const names = new Set(servers.map(s => s.name));
-		return {
-			connected: servers.length,
-			expected: expectedNodes.length,
-			missing: expectedNodes.map(serverName).filter(name => !names.has(name)),
-			issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
-		};
-	} finally {
-		await connection.close().catch(() => {});
-	}
+	return r.connect({host: input.host, port: input.port, user: 'admin', password: input.password, timeout: input.timeoutSeconds ?? 15});
+}
+
+/** A driver connection to one of the cluster's servers, through an SSH forward (never a published port). */
+export interface DatabaseSession {
+	connection: r.Connection;
+	/** The node whose server answered. */
+	server: string;
+	close(): Promise<void>;
 }
 
 /**
- * Health through an SSH forward to the first server that answers (the first
- * node's, normally), never a published port.
+ * Connects to the first server that answers, in the order given (the first
+ * node's, normally), over swarmbee's own SSH: a forward on 127.0.0.1:0 to
+ * the task's address on its node.
  */
-export async function checkHealth(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+export async function openDatabase(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal; timeoutSeconds?: number}): Promise<DatabaseSession> {
 	let lastError: Error | undefined;
 	for (const server of input.nodes) {
 		if (input.signal?.aborted) throw new CancelledError();
+		let forward: LocalForward | undefined;
 		try {
 			const location = await locateServer(input.ssh, input.manager, server, input.signal);
-			const forward = await LocalForward.listen('127.0.0.1', 0, async () => (await input.ssh.get(location.host, input.signal)).forwardOut(location.address, DRIVER_PORT));
-			try {
-				return await queryHealth(forward.port, input.password, input.nodes);
-			} finally {
-				await forward.close();
-			}
+			forward = await LocalForward.listen('127.0.0.1', 0, async () => (await input.ssh.get(location.host, input.signal)).forwardOut(location.address, DRIVER_PORT));
+			const connection = await connectDriver({host: '127.0.0.1', port: forward.port, password: input.password, timeoutSeconds: input.timeoutSeconds});
+			const opened = forward;
+			return {
+				connection,
+				server,
+				async close() {
+					await connection.close().catch(() => {});
+					await opened.close();
+				},
+			};
 		} catch (error) {
+			await forward?.close();
 			if (error instanceof CancelledError) throw error;
 			lastError = error as Error;
 		}
 	}
-	return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], error: lastError?.message.replace(/\s*\n\s*/g, ': ') ?? 'no server answered'};
+	throw new ExternalError(`no database server answered: ${lastError?.message.replace(/\s*\n\s*/g, ': ') ?? 'the cluster has no server'}`, {
+		nextSteps: ['see the servers\' tasks on queenbee: docker stack ps swarmbee --no-trunc'],
+	});
+}
+
+/** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
+export async function checkHealth(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+	let session: DatabaseSession | undefined;
+	try {
+		session = await openDatabase(input);
+		return await queryHealth(session.connection, input.nodes);
+	} catch (error) {
+		if (error instanceof CancelledError) throw error;
+		const message = (error as Error).message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');
+		return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], tables: [], error: message};
+	} finally {
+		await session?.close();
+	}
 }

@@ -83,7 +83,7 @@ describe('Dashboard', () => {
 			state: 'ready',
 			nodes: [...snapshot().status.nodes.slice(0, 1), {...snapshot().status.nodes[1]!, state: 'down'}],
 			swarm: {managers: 1, workers: 1, ready: 1},
-			rethinkdb: {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}]},
+			rethinkdb: {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}], tables: []},
 		});
 		bad.services![0]!.tasks[1] = {name: 'rethinkdb.b2', node: 'workerbee-1', desiredState: 'Running', currentState: 'Failed 3 seconds ago', error: 'task: non-zero exit (1)'};
 		bad.services![0] = {...bad.services![0]!, replicas: '1/2', failures: 3, lastError: 'task: non-zero exit (1)'};
