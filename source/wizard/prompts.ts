@@ -10,7 +10,7 @@ export interface Choice<T> {
 
 /**
  * The prompts the wizard and start screen use: a small subset of
- * @inquirer/prompts, so tests hand in a scripted stand-in and the real one
+ * @inquirer/prompts, so tests hand in scripted answers and the real one
  * is loaded only in a terminal. `validate` returns true or what is wrong.
  */
 export interface WizardPrompts {

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import type {Journal} from '../../source/store/journal.js';
 import {startEmulator, type Emulator} from '../emulator/server.js';
-import {cli, describeWithEngine, dockerIn, events, labelled, newHome, purge, spawnCli, standinImage, uniqueName, type CliResult} from './helpers.js';
+import {cli, describeWithEngine, dockerIn, events, labelled, newHome, purge, spawnCli, rethinkdbImage, uniqueName, type CliResult} from './helpers.js';
 
 /**
  * `swarmbee … --provider digitalocean` as a user runs it, against the
@@ -88,8 +88,8 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 	const outputs: CliResult[] = [];
 	let emulator: Emulator;
 	let env: Record<string, string>;
-	/** RethinkDB is the stand-in here (no RethinkDB runs on these machines), side-loaded: nodes cannot pull. */
-	let standin: string;
+	/** The real RethinkDB 2.4.4 server (its image built from ../shared/rethinkdb), side-loaded: nodes cannot pull here. */
+	let rethinkdbTag: string;
 	const journal = () => JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 	const run = async (args: string[]) => {
 		const result = await cli(args, home, env);
@@ -101,7 +101,7 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 
 	beforeAll(async () => {
 		emulator = await startEmulator({mode: 'real', tokens: [token], bootDelayMs: 3_000});
-		standin = await standinImage();
+		rethinkdbTag = await rethinkdbImage();
 		env = {DIGITALOCEAN_API_URL: emulator.url, DIGITALOCEAN_ACCESS_TOKEN: token};
 	});
 	afterAll(async () => {
@@ -112,7 +112,7 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 
 	it('killed right after its create request, up again adopts the droplets by tag and ends Ready (through a 429 storm)', async () => {
 		// IPsec does not carry traffic between nested engines here (testbed notes).
-		const args = ['up', name, '--provider', 'digitalocean', '--workers', '2', '--rethinkdb-image', standin, '--side-load', '--yes', '--json'];
+		const args = ['up', name, '--provider', 'digitalocean', '--workers', '2', '--rethinkdb-image', rethinkdbTag, '--side-load', '--yes', '--json'];
 		const child = spawnCli(args, home, env);
 		let killedAfter = -1;
 		const watcher = (async () => {
@@ -178,7 +178,7 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 		expect(status.exitCode).toBe(0);
 		const parsed = JSON.parse(status.stdout) as ClusterStatus;
 		expect(parsed.swarm).toEqual({managers: 1, workers: 2, ready: 3});
-		expect(parsed.rethinkdb).toEqual({connected: 3, expected: 3, missing: [], issues: []});
+		expect(parsed.rethinkdb).toEqual({connected: 3, expected: 3, missing: [], issues: [], tables: []});
 		const vpc = emulator.vpcs.get(journal().infra!.ids['vpc']!)!;
 		for (const node of parsed.nodes) {
 			expect(node.state).toBe('ready');

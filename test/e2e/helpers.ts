@@ -28,12 +28,7 @@ if (!hasEngine && process.env['CI']) {
 /** End-to-end suites run on a real engine; without one (and outside CI) they are skipped. */
 export const describeWithEngine = hasEngine ? describe : describe.skip;
 
-/** The RethinkDB stand-in's image tag (a test fixture, not RethinkDB), built if needed. */
-export async function standinImage(): Promise<string> {
-	const {DockerCli} = await import('../../source/docker/cli.js');
-	const {ensureStandinImage} = await import('../fixtures/standin-image.js');
-	return (await ensureStandinImage(new DockerCli())).tag;
-}
+export {rethinkdbImage} from './rethinkdb-containers.js';
 
 export function uniqueName(prefix: string): string {
 	return `${prefix}-${Math.random().toString(36).slice(2, 6)}`;

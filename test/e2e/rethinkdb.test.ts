@@ -1,21 +1,28 @@
 import {execFileSync} from 'node:child_process';
-import {readFileSync} from 'node:fs';
+import {readdirSync, readFileSync} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
-import {afterAll, beforeAll, expect, it} from 'vitest';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {parse} from 'yaml';
+import {connectDriver} from '../../source/cluster/rethinkdb.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
+import {shq} from '../../source/shell.js';
+import type {Journal} from '../../source/store/journal.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
-import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, spawnCli, standinImage, uniqueName} from './helpers.js';
+import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbImage, spawnCli, uniqueName} from './helpers.js';
 
 /**
- * RethinkDB across the hosts, with the test stand-in (no RethinkDB server
- * can run on these machines: see test/fixtures/rethinkdb-standin/README.md).
- * What this proves of swarmbee: the stack (one pinned dnsrr server per node,
- * joined over the overlay), health through an SSH forward, the tunnel and its
- * reconnects, nothing reachable from the public side, and scale both ways.
+ * RethinkDB across the hosts, with the real RethinkDB 2.4.4 server (its
+ * image built from ../shared/rethinkdb): the stack (one pinned dnsrr server
+ * per node, joined over the database's own overlay), the admin password,
+ * identity across a restart, memory under the limit, health through an SSH
+ * forward, the tunnel and its reconnects, what answers where (public side,
+ * the application overlay), and scale both ways.
  */
+
+const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
 
 async function freePort(): Promise<number> {
 	const server = net.createServer();
@@ -30,14 +37,76 @@ async function status(name: string, home: string): Promise<ClusterStatus> {
 	return JSON.parse(result.stdout) as ClusterStatus;
 }
 
-describeWithEngine('RethinkDB on every node (with the stand-in), its tunnel, and scale', () => {
+async function waitFor<T>(what: () => Promise<T | undefined> | T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await Promise.resolve().then(what).catch(() => undefined);
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
+		await sleep(250);
+	}
+}
+
+/** Puts a table's only replica on one server, as an application may configure it (`table.config().update(…)`). */
+async function pinTable(connection: r.Connection, db: string, table: string, server: string): Promise<void> {
+	await r.db('rethinkdb').table('table_config').filter({db, name: table})
+		.update({shards: [{primary_replica: server, replicas: [server], nonvoting_replicas: []}]} as never).run(connection);
+	await r.db(db).table(table).wait().run(connection);
+}
+
+/** `swarmbee tunnel NAME --json` in the background, its state updates collected. */
+async function openTunnel(name: string, home: string) {
+	const adminPort = await freePort();
+	const driverPort = await freePort();
+	const child = spawnCli(['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'], home);
+	const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];
+	let buffer = '';
+	child.stdout!.on('data', (chunk: Buffer) => {
+		buffer += chunk.toString();
+		const lines = buffer.split('\n');
+		buffer = lines.pop() ?? '';
+		for (const line of lines) if (line.startsWith('{')) updates.push(JSON.parse(line));
+	});
+	const open = () => (updates.at(-1)?.tunnels.every(t => t.state === 'open') ? true : undefined);
+	await waitFor(open, 60_000, () => `tunnel not open; last: ${JSON.stringify(updates.at(-1))}`);
+	return {
+		adminPort,
+		driverPort,
+		updates,
+		child,
+		async close() {
+			child.kill('SIGINT');
+			await child;
+		},
+	};
+}
+
+/** One ReQL query through the admin console's own HTTP endpoint, as the console's page sends it. */
+async function consoleQuery(adminPort: number, term: unknown): Promise<{t: number; r: unknown[]}> {
+	const base = `http://127.0.0.1:${adminPort}/ajax/reql/`;
+	const id = await (await fetch(`${base}open-new-connection?cacheBuster=${Math.random()}`, {method: 'POST'})).text();
+	try {
+		const query = Buffer.from(JSON.stringify([1, term, {}]));
+		const token = Buffer.alloc(8);
+		token.writeUInt32LE(1, 0);
+		const response = await fetch(`${base}?conn_id=${id}`, {method: 'POST', body: Buffer.concat([token, query])});
+		const body = Buffer.from(await response.arrayBuffer());
+		return JSON.parse(body.subarray(12).toString()) as {t: number; r: unknown[]};
+	} finally {
+		await fetch(`${base}close-connection?conn_id=${id}`, {method: 'POST'});
+	}
+}
+
+describeWithEngine('RethinkDB 2.4.4 on every node, its tunnel, and scale', () => {
 	const {home, remove} = newHome();
 	const name = uniqueName('e2e-rdb');
+	const container = (node: string) => `swarmbee-${name}-${node}`;
 	let image: string;
 	let password: string;
+	let journal: Journal;
 
 	beforeAll(async () => {
-		image = await standinImage();
+		image = await rethinkdbImage();
 	});
 	afterAll(() => {
 		purge(name);
@@ -50,24 +119,40 @@ describeWithEngine('RethinkDB on every node (with the stand-in), its tunnel, and
 		expect(result.exitCode).toBe(0);
 		expect(result.stdout).toMatch(/✔ RethinkDB \([^)]+\): 4 of 4 servers connected/);
 		const now = await status(name, home);
-		expect(now.rethinkdb).toEqual({connected: 4, expected: 4, missing: [], issues: []});
+		expect(now.rethinkdb).toEqual({connected: 4, expected: 4, missing: [], issues: [], tables: []});
 		// --managers 3: workerbee-1 and workerbee-2 joined as managers.
 		expect(now.swarm).toEqual({managers: 3, workers: 1, ready: 4});
 		expect(now.nodes.map(n => n.role)).toEqual(['manager', 'manager', 'manager', 'worker']);
 		password = readFileSync(path.join(home, 'clusters', name, 'keys', 'rethinkdb-admin-password'), 'utf8').trim();
+		journal = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
+		expect(journal.swarm?.databaseOverlay).toMatchObject({name: 'swarmbee-db'});
+	});
+
+	it('the admin password: only in its 0600 file and the Docker secret, never in a service, a process list or a log', async () => {
 		const stack = (await cli(['stack', name], home)).stdout;
-		expect(stack).toContain('endpoint_mode: "dnsrr"');
 		expect(stack).not.toContain(password);
+		const inspect = dockerIn(container('queenbee'), 'docker service inspect $(docker service ls -q)');
+		expect(inspect).toContain('rethinkdb-admin.conf');
+		expect(inspect).not.toContain(password);
+		// Every process on this machine, the nested servers included (the nodes' PID namespaces are children of ours).
+		expect(execFileSync('ps', ['-eo', 'args'], {encoding: 'utf8'})).not.toContain(password);
+		for (const node of NODES) {
+			const logs = dockerIn(container('queenbee'), `docker service logs --raw swarmbee_rdb-${node} 2>&1`);
+			expect(logs).toMatch(/Server ready/);
+			expect(logs).not.toContain(password);
+		}
+		const logsDir = path.join(home, 'clusters', name, 'logs');
+		for (const node of readdirSync(logsDir)) expect(readFileSync(path.join(logsDir, node, 'provision.log'), 'utf8')).not.toContain(password);
+		expect(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')).not.toContain(password);
 	});
 
 	it('nothing of the database is reachable from the public network', () => {
-		const nodeImage = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${name}-queenbee`], {encoding: 'utf8'}).trim();
+		const nodeImage = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', container('queenbee')], {encoding: 'utf8'}).trim();
 		// For every node: its public address, and the addresses its database task has on the
 		// node's own bridges, which a neighbour could try to route to through the node.
-		const plan = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'].map(node => {
-			const container = `swarmbee-${name}-${node}`;
-			const via = execFileSync('docker', ['inspect', '--format', `{{(index .NetworkSettings.Networks "swarmbee-${name}-public").IPAddress}}`, container], {encoding: 'utf8'}).trim();
-			const inner = dockerIn(container, "docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'").split(/\s+/).filter(Boolean).map(a => a.split('/')[0]!);
+		const plan = NODES.map(node => {
+			const via = execFileSync('docker', ['inspect', '--format', `{{(index .NetworkSettings.Networks "swarmbee-${name}-public").IPAddress}}`, container(node)], {encoding: 'utf8'}).trim();
+			const inner = dockerIn(container(node), "docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'").split(/\s+/).filter(Boolean).map(a => a.split('/')[0]!);
 			expect(inner.length).toBeGreaterThan(0);
 			return {via, targets: [via, ...inner]};
 		});
@@ -94,49 +179,161 @@ print('done')
 		expect(output.trim()).toBe('done');
 	});
 
-	it('the tunnel reaches the admin panel and the driver port, and reopens within 10 s after sshd restarts', async () => {
-		const adminPort = await freePort();
-		const driverPort = await freePort();
-		const child = spawnCli(['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'], home);
-		const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];
-		let buffer = '';
-		child.stdout!.on('data', (chunk: Buffer) => {
-			buffer += chunk.toString();
-			const lines = buffer.split('\n');
-			buffer = lines.pop() ?? '';
-			for (const line of lines) if (line.startsWith('{')) updates.push(JSON.parse(line));
-		});
-		const until = async (what: () => boolean, timeoutMs: number) => {
-			const deadline = Date.now() + timeoutMs;
-			while (!what()) {
-				if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(updates.at(-1))}`);
-				await sleep(50);
-			}
-		};
-		try {
-			await until(() => updates.at(-1)?.tunnels[0]?.state === 'open', 60_000);
-			const page = await (await fetch(`http://127.0.0.1:${adminPort}/`)).text();
-			expect(page).toContain('stand-in');
-			expect(page).toContain('Servers: 4 connected');
-
-			const connection = await r.connect({host: '127.0.0.1', port: driverPort, user: 'admin', password});
-			expect(await r.db('rethinkdb').table('server_status').count().run(connection)).toBe(4);
-			await connection.close();
-
-			// Restart sshd on the tunnelled node, hard: the tunnel's session dies with it.
-			const node = updates.at(-1)!.tunnels[0]!.target.node!;
-			const before = updates.length;
-			const restarted = Date.now();
-			dockerIn(`swarmbee-${name}-${node}`, 'pkill -x sshd; sleep 0.2; /usr/sbin/sshd');
-			await until(() => updates.slice(before).some(u => u.tunnels[0]?.state === 'reconnecting'), 20_000);
-			await until(() => updates.slice(before).some(u => u.tunnels[0]?.state === 'open'), 10_000);
-			const reopenedIn = Date.now() - restarted;
-			expect(reopenedIn).toBeLessThan(10_000);
-			expect(await (await fetch(`http://127.0.0.1:${adminPort}/`)).text()).toContain('Servers: 4 connected');
-		} finally {
-			child.kill('SIGINT');
-			await child;
+	it('a container an application attaches to the overlay reaches the driver port by name, and neither the console nor the cluster port', () => {
+		// The servers' addresses: on the application overlay (by name), on the database network, on each node's docker_gwbridge.
+		const appAddresses = NODES.map(node => dockerIn(container('queenbee'), `docker run --rm --network swarmbee ${image} getent ahostsv4 rdb-${node} | awk '{ print $1; exit }'`));
+		const dbHosts = [2, 3, 4, 5, 6].map(n => journal.swarm!.databaseOverlay!.subnet.replace(/\d+\/\d+$/, String(n)));
+		const gwAddresses = dockerIn(container('workerbee-3'), "docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'").split(/\s+/).filter(Boolean).map(a => a.split('/')[0]!);
+		// "Answers" means the server itself spoke its protocol: this test bed accepts TCP to unrouted addresses, so a bare connect proves nothing.
+		const check = (targets: string[], ports: number[]) => [
+			'speaks() {',
+			'  exec 3<>"/dev/tcp/$1/$2" || return 1',
+			'  case $2 in',
+			"  28015) printf '\\xc3\\xbd\\xc2\\x34' >&3; head -c 80 <&3 | grep -q server_version ;;",
+			"  29015) head -c 17 <&3 | grep -q 'RethinkDB cluster' ;;",
+			"  8080) printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 | grep -q 'RethinkDB Administration Console' ;;",
+			'  esac',
+			'}',
+			'export -f speaks',
+			// All at once: a silent address holds its probe for the whole timeout.
+			`for t in ${targets.join(' ')}; do for p in ${ports.join(' ')}; do`,
+			'  { if timeout 5 bash -c \'speaks "$0" "$1"\' "$t" "$p" 2>/dev/null; then echo "answers $t:$p"; else echo "silent $t:$p"; fi; } &',
+			'done; done',
+			'wait',
+		].join('\n');
+		const fromNeighbour = (targets: string[], ports: number[]) => dockerIn(container('workerbee-3'), `docker run --rm --network swarmbee ${image} bash -c ${shq(check(targets, ports))}`).split('\n');
+		const names = NODES.map(node => `rdb-${node}`);
+		const byName = fromNeighbour(names, [28015, 8080, 29015]);
+		for (const target of names) {
+			expect(byName).toContain(`answers ${target}:28015`);
+			expect(byName).toContain(`silent ${target}:8080`);
+			expect(byName).toContain(`silent ${target}:29015`);
 		}
+		// The same by address: the servers' overlay addresses, their node-local ones and the database network's first hosts.
+		const byAddress = fromNeighbour([...appAddresses, ...gwAddresses, ...dbHosts], [8080, 29015]);
+		expect(byAddress).toHaveLength((appAddresses.length + gwAddresses.length + dbHosts.length) * 2);
+		expect(byAddress.filter(line => line.startsWith('answers'))).toEqual([]);
+		// And the check can hear a server speak: from the node itself, the console answers on its docker_gwbridge address (the tunnel's way in).
+		const fromNode = dockerIn(container('workerbee-3'), `bash -c ${shq(check(gwAddresses, [8080]))}`).split('\n');
+		expect(fromNode.filter(line => line.startsWith('answers'))).toHaveLength(1);
+	});
+
+	describe('through the tunnel', () => {
+		let tunnel: Awaited<ReturnType<typeof openTunnel>>;
+		let connection: r.Connection;
+		beforeAll(async () => {
+			tunnel = await openTunnel(name, home);
+			connection = await connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
+		});
+		afterAll(async () => {
+			await connection?.close().catch(() => {});
+			await tunnel?.close();
+		});
+
+		it('serves the real admin console and its query endpoint; the driver counts 4 servers, each on the database network under the stack\'s name', async () => {
+			const page = await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text();
+			expect(page).toContain('<title>RethinkDB Administration Console');
+			// r.db('rethinkdb').table('server_status').count(), as the console's page sends it.
+			expect(await consoleQuery(tunnel.adminPort, [43, [[15, [[14, ['rethinkdb']], 'server_status']]]])).toMatchObject({t: 1, r: [4]});
+
+			expect(await r.db('rethinkdb').table('server_status').count().run(connection)).toBe(4);
+			const servers = await (await r.db('rethinkdb').table('server_status').pluck('name', {network: ['canonical_addresses']} as never).run(connection)).toArray() as Array<{name: string; network: {canonical_addresses: Array<{host: string; port: number}>}}>;
+			const stack = parse((await cli(['stack', name], home)).stdout) as {services: Record<string, {command: string[]}>};
+			const named = Object.values(stack.services).map(s => s.command[4]);
+			expect(servers.map(s => s.name).sort()).toEqual([...named].sort());
+			expect(named.sort()).toEqual(['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3']);
+			const [base, bits] = journal.swarm!.databaseOverlay!.subnet.split('/') as [string, string];
+			const prefix = base.split('.').slice(0, Number(bits) / 8).join('.');
+			for (const server of servers) {
+				expect(server.network.canonical_addresses).toHaveLength(1);
+				expect(server.network.canonical_addresses[0]!.host.startsWith(`${prefix}.`)).toBe(true);
+				expect(server.network.canonical_addresses[0]!.port).toBe(29015);
+			}
+		});
+
+		it('refuses a wrong password with ReqlAuthError', async () => {
+			// connectDriver: the npm driver with its orphaned connect timer disarmed (see the real-server suite).
+			await expect(connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password: `${password}x`, timeoutSeconds: 5})).rejects.toMatchObject({name: 'ReqlAuthError'});
+		});
+
+		it('a server whose container restarts comes back as the same server with its data', async () => {
+			await r.dbCreate('e2e').run(connection);
+			await r.db('e2e').tableCreate('kept').run(connection);
+			// Only on workerbee-2's server, so the data can only come back from its volume.
+			await pinTable(connection, 'e2e', 'kept', 'workerbee_2');
+			await r.db('e2e').table('kept').insert(Array.from({length: 1000}, (_, n) => ({n}))).run(connection);
+			const identity = async () => (await (await r.db('rethinkdb').table('server_status').filter({name: 'workerbee_2'}).pluck('id', {process: ['time_started']} as never).run(connection)).toArray() as Array<{id: string; process: {time_started: Date}}>)[0];
+			const before = (await identity())!;
+			const task = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
+			dockerIn(container('workerbee-2'), `docker restart ${task}`);
+			const after = await waitFor(async () => {
+				const seen = await identity();
+				return seen && seen.process.time_started.getTime() !== before.process.time_started.getTime() ? seen : undefined;
+			}, 90_000, () => 'workerbee_2 did not come back');
+			expect(after.id).toBe(before.id);
+			await r.db('e2e').table('kept').wait().run(connection);
+			expect(await r.db('e2e').table('kept').count().run(connection)).toBe(1000);
+		});
+
+		it('under a write load (50,000 documents of 1 KiB) a server stays under its memory limit and is not OOM-killed', async () => {
+			await r.db('e2e').tableCreate('load').run(connection);
+			await pinTable(connection, 'e2e', 'load', 'workerbee_1');
+			const node = container('workerbee-1');
+			const task = dockerIn(node, 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1');
+			const limit = Number(dockerIn(node, `docker inspect --format '{{.HostConfig.Memory}}' ${task}`));
+			expect(limit).toBe(450 * 1024 * 1024);
+			const usage = () => Number(dockerIn(node, `cat /sys/fs/cgroup/memory/docker/$(docker inspect --format '{{.Id}}' ${task})/memory.usage_in_bytes 2>/dev/null || docker stats --no-stream --format '{{.MemUsage}}' ${task} | awk '{ print $1 }' | numfmt --from=iec-i`));
+			let peak = 0;
+			let sampling = true;
+			const sampler = (async () => {
+				while (sampling) {
+					peak = Math.max(peak, usage());
+					await sleep(500);
+				}
+			})();
+			const pad = 'x'.repeat(1024);
+			for (let batch = 0; batch < 100; batch++) {
+				await r.db('e2e').table('load').insert(Array.from({length: 500}, (_, n) => ({n: batch * 500 + n, pad}))).run(connection);
+			}
+			sampling = false;
+			await sampler;
+			expect(await r.db('e2e').table('load').count().run(connection)).toBe(50_000);
+			const state = JSON.parse(dockerIn(node, `docker inspect --format '{{json .State}}' ${task}`)) as {OOMKilled: boolean; Running: boolean; Restarting: boolean};
+			expect(state).toMatchObject({OOMKilled: false, Running: true, Restarting: false});
+			expect(dockerIn(node, 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1')).toBe(task);
+			expect(peak).toBeGreaterThan(0);
+			expect(peak).toBeLessThan(limit);
+			console.log(`workerbee_1 under 50,000 × 1 KiB inserts: peak memory ${(peak / 1024 / 1024).toFixed(0)} MiB of ${limit / 1024 / 1024} MiB (cache ${Math.floor(450 * 0.45)} MB)`);
+		});
+
+		it('status --json lists the user tables with their replicas and readiness', async () => {
+			const now = await status(name, home);
+			expect(now.rethinkdb?.tables).toEqual([
+				{db: 'e2e', table: 'kept', shards: 1, replicas: 1, servers: ['workerbee_2'], primaries: ['workerbee_2'], readiness: 'ready'},
+				{db: 'e2e', table: 'load', shards: 1, replicas: 1, servers: ['workerbee_1'], primaries: ['workerbee_1'], readiness: 'ready'},
+			]);
+		});
+
+		it('the tunnel reopens within 10 s after sshd restarts on its node', async () => {
+			// Restart sshd on the tunnelled node, hard: the tunnel's session dies with it.
+			const node = tunnel.updates.at(-1)!.tunnels[0]!.target.node!;
+			const before = tunnel.updates.length;
+			const restarted = Date.now();
+			dockerIn(container(node), 'pkill -x sshd; sleep 0.2; /usr/sbin/sshd');
+			await waitFor(() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'reconnecting') ? true : undefined), 20_000, () => 'never reconnecting');
+			await waitFor(() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'open') ? true : undefined), 10_000, () => 'not open again');
+			expect(Date.now() - restarted).toBeLessThan(10_000);
+			expect(await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text()).toContain('RethinkDB Administration Console');
+			// The driver connection went down with the SSH session; a new one goes through the reopened tunnel.
+			const again = await connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
+			try {
+				expect(await r.db('e2e').table('kept').count().run(again)).toBe(1000);
+				// The scale tests below exercise nodes coming and going; the tables' own fate in a scale has its own suite.
+				await r.dbDrop('e2e').run(again);
+			} finally {
+				await again.close();
+			}
+		});
 	});
 
 	it('scale --workers 4 adds a node and its server: 5 of 5 connected', async () => {
@@ -144,7 +341,7 @@ print('done')
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		const now = await status(name, home);
-		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4']);
+		expect(now.nodes.map(n => n.name)).toEqual([...NODES, 'workerbee-4']);
 		expect(now.swarm).toEqual({managers: 3, workers: 2, ready: 5});
 		expect(now.rethinkdb).toMatchObject({connected: 5, expected: 5, missing: []});
 	});
@@ -157,11 +354,11 @@ print('done')
 		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
 		expect(now.swarm).toEqual({managers: 3, workers: 0, ready: 3});
 		expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
-		expect(labelled(name).containers).toEqual([`swarmbee-${name}-queenbee`, `swarmbee-${name}-workerbee-1`, `swarmbee-${name}-workerbee-2`]);
+		expect(labelled(name).containers).toEqual([container('queenbee'), container('workerbee-1'), container('workerbee-2')]);
 		expect(labelled(name).volumes).toHaveLength(3);
-		const members = dockerIn(`swarmbee-${name}-queenbee`, "docker node ls --format '{{.Hostname}}'").split('\n').sort();
+		const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}}'").split('\n').sort();
 		expect(members).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
-		const services = dockerIn(`swarmbee-${name}-queenbee`, "docker service ls --format '{{.Name}}'").split('\n').sort();
+		const services = dockerIn(container('queenbee'), "docker service ls --format '{{.Name}}'").split('\n').sort();
 		expect(services).toEqual(['swarmbee_rdb-queenbee', 'swarmbee_rdb-workerbee-1', 'swarmbee_rdb-workerbee-2']);
 	});
 

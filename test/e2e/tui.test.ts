@@ -96,7 +96,7 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 		keys('1', 'Enter');
 		await waitFor('Swarm managers');
 		keys('Enter');
-		// The Swarm only: RethinkDB has its own end-to-end suite (with the stand-in).
+		// The Swarm only: RethinkDB has its own end-to-end suites.
 		await waitFor('Database');
 		keys('Down', 'Enter');
 		const summary = await waitFor(`Create ${name}?`);
