@@ -3,7 +3,9 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
+import {planPlacement} from '../../source/cluster/placement.js';
 import {connectDriver, queryHealth, type RethinkdbHealth} from '../../source/cluster/rethinkdb.js';
+import {applyPlan, readLayouts, type ApplyProgress} from '../../source/cluster/tables.js';
 import {
 	passwordSecretContent, PASSWORD_SECRET_TARGET, PEERS_ALIAS, peerAlias, serverArguments, serverName, serverScript, serviceName, type StackInput,
 } from '../../source/cluster/stack.js';
@@ -155,6 +157,42 @@ describeWithEngine('the real RethinkDB server as swarmbee runs it', () => {
 			}, 60_000, () => `${victim} did not come back`);
 			const idAfter = (await (await r.db('rethinkdb').table('server_config').filter({name: serverName(victim)}).run(connection)).toArray() as Array<{id: string}>)[0]!.id;
 			expect(idAfter).toBe(idBefore);
+			expect(await r.db('app').table('orders').count().run(connection)).toBe(1000);
+		} finally {
+			await connection.close();
+		}
+	});
+
+	it('applies the replication policy: tables grow to R with primaries spread, then move off a server, every row still there', async () => {
+		const connection = await connect('queenbee');
+		try {
+			await r.db('app').tableCreate('events').run(connection);
+			await r.db('app').tableCreate('users').run(connection);
+			for (const name of ['events', 'users']) {
+				await r.db('app').table(name).wait().run(connection);
+				await r.db('app').table(name).insert(Array.from({length: 5000}, (_, n) => ({n, pad: 'x'.repeat(200)}))).run(connection);
+			}
+			const servers = NODES.map(serverName);
+			const grown = planPlacement(await readLayouts(connection), servers, 3);
+			const seen: ApplyProgress[] = [];
+			for (const plan of grown) await applyPlan(connection, plan, {onProgress: p => seen.push(p)});
+			let layouts = await readLayouts(connection);
+			expect(layouts.map(t => [t.table, t.shards[0]!.replicas.length])).toEqual([['events', 3], ['orders', 3], ['users', 3]]);
+			expect(new Set(layouts.map(t => t.shards[0]!.primary)).size).toBe(3);
+			expect(seen.some(p => p.stage === 'grow')).toBe(true);
+
+			// workerbee_2 leaves: every table moves off it before anything else would happen.
+			const staying = servers.filter(s => s !== 'workerbee_2');
+			for (const plan of planPlacement(layouts, staying, 3)) await applyPlan(connection, plan);
+			layouts = await readLayouts(connection);
+			for (const layout of layouts) {
+				expect(layout.shards[0]!.replicas.sort()).toEqual(staying.slice().sort());
+				expect(layout.live[0]!.sort()).toEqual(staying.slice().sort());
+			}
+			expect(planPlacement(layouts, staying, 3).flatMap(p => p.stages)).toEqual([]);
+			const health = await queryHealth(connection, NODES);
+			expect(health.tables.every(t => t.readiness === 'ready' && !t.servers.includes('workerbee_2'))).toBe(true);
+			for (const name of ['events', 'users']) expect(await r.db('app').table(name).count().run(connection)).toBe(5000);
 			expect(await r.db('app').table('orders').count().run(connection)).toBe(1000);
 		} finally {
 			await connection.close();

@@ -1,0 +1,133 @@
+import r from 'rethinkdb';
+import {pause} from '../concurrency.js';
+import {ExternalError} from '../errors.js';
+import type {ShardPlacement, TableLayout, TablePlan} from './placement.js';
+
+/**
+ * The database side of the replication policy: read every user table's
+ * placement, write a plan's stages into `table_config`, and wait for each to
+ * be ready while reporting the copies RethinkDB makes (its `jobs` table).
+ */
+
+interface ConfigRow {
+	id: string;
+	db: string;
+	name: string;
+	shards: Array<{primary_replica: string | null; replicas: string[]; nonvoting_replicas: string[]}>;
+}
+
+interface StatusRow {
+	id: string;
+	shards: Array<{primary_replicas: string[]; replicas: Array<{server: string; state: string}>}> | null;
+	status: {all_replicas_ready: boolean; ready_for_writes: boolean};
+}
+
+/** Every user table's configuration and which of its replicas answer, by database then name. */
+export async function readLayouts(connection: r.Connection): Promise<TableLayout[]> {
+	const system = r.db('rethinkdb');
+	const [configs, statuses] = await Promise.all([
+		system.table('table_config').run(connection).then(c => c.toArray()) as Promise<ConfigRow[]>,
+		system.table('table_status').pluck('id', 'shards', 'status').run(connection).then(c => c.toArray()) as Promise<StatusRow[]>,
+	]);
+	const statusOf = new Map(statuses.map(s => [s.id, s]));
+	return configs.map(config => {
+		const status = statusOf.get(config.id);
+		return {
+			id: config.id,
+			db: config.db,
+			table: config.name,
+			shards: config.shards.map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []})),
+			// A shard table_status cannot describe (the table is unavailable) has no replica known to answer.
+			live: config.shards.map((_, i) => (status?.shards?.[i]?.replicas ?? []).filter(rep => rep.state !== 'disconnected').map(rep => rep.server)),
+			writable: status?.status.ready_for_writes ?? false,
+		};
+	}).sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table));
+}
+
+function toConfig(shards: ShardPlacement[]) {
+	return shards.map(s => ({primary_replica: s.primary, replicas: s.replicas, nonvoting_replicas: s.nonvoting}));
+}
+
+/** A copy in progress: RethinkDB backfilling a replica of `table` onto `server`. */
+export interface CopyProgress {
+	db: string;
+	table: string;
+	server: string;
+	from: string[];
+	/** 0..1 */
+	fraction: number;
+}
+
+interface JobRow {
+	type: string;
+	info: {db?: string; table?: string; destination_server?: string; source_server?: string; progress?: number};
+}
+
+/** Backfills running now, per destination server (several sources of one copy are one line). */
+export async function readCopies(connection: r.Connection): Promise<CopyProgress[]> {
+	const jobs = await (await r.db('rethinkdb').table('jobs').filter({type: 'backfill'}).run(connection)).toArray() as JobRow[];
+	const byTarget = new Map<string, CopyProgress>();
+	for (const job of jobs) {
+		const {db, table, destination_server: server, source_server: source, progress} = job.info;
+		if (!db || !table || !server) continue;
+		const key = `${db}.${table}>${server}`;
+		const seen = byTarget.get(key) ?? {db, table, server, from: [], fraction: 1};
+		if (source && !seen.from.includes(source)) seen.from.push(source);
+		// progress is a fraction in 2.4 (0..1); keep the slowest source's.
+		seen.fraction = Math.min(seen.fraction, Math.max(0, Math.min(1, Number(progress ?? 0))));
+		byTarget.set(key, seen);
+	}
+	return [...byTarget.values()];
+}
+
+export interface ApplyProgress {
+	table: TableLayout;
+	stage: TablePlan['stages'][number]['name'];
+	/** What is being copied now, with the table's document count (so progress can be said in documents). */
+	copies: CopyProgress[];
+	documents: number;
+}
+
+/**
+ * Writes a plan's stages in order, each waited for until every replica is
+ * ready (`all_replicas_ready`): no stage drops a replica before the copies
+ * of the stage before it exist. `onProgress` hears about every copy at
+ * most once a second.
+ */
+export async function applyPlan(connection: r.Connection, plan: TablePlan, options: {
+	signal?: AbortSignal;
+	timeoutMs?: number;
+	onProgress?: (progress: ApplyProgress) => void;
+} = {}): Promise<void> {
+	const {layout} = plan;
+	if (plan.stages.length === 0) return;
+	const documents = await r.db(layout.db).table(layout.table).count().run(connection).catch(() => 0) as number;
+	for (const stage of plan.stages) {
+		const result = await r.db('rethinkdb').table('table_config').get(layout.id).update({shards: toConfig(stage.shards)} as never).run(connection) as unknown as {errors: number; first_error?: string};
+		if (result.errors > 0) {
+			throw new ExternalError(`RethinkDB refused the new placement of ${layout.db}.${layout.table}: ${result.first_error}`, {
+				nextSteps: ['nothing was lost: the table keeps its previous placement', 'see the table in the admin panel: swarmbee tunnel NAME'],
+			});
+		}
+		options.onProgress?.({table: layout, stage: stage.name, copies: [], documents});
+		await waitUntilReady(connection, plan, stage.name, documents, options);
+	}
+}
+
+async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: ApplyProgress['stage'], documents: number, options: {signal?: AbortSignal; timeoutMs?: number; onProgress?: (progress: ApplyProgress) => void}): Promise<void> {
+	const {layout} = plan;
+	const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+	for (;;) {
+		const status = await r.db('rethinkdb').table('table_status').get(layout.id).run(connection) as unknown as {status: {all_replicas_ready: boolean}} | null;
+		if (status?.status.all_replicas_ready) return;
+		if (Date.now() > deadline) {
+			throw new ExternalError(`${layout.db}.${layout.table} did not become ready within ${Math.round((options.timeoutMs ?? 1_800_000) / 60_000)} min after its ${stage} step`, {
+				hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
+				nextSteps: ['run the same command again: it continues from the table\'s current placement'],
+			});
+		}
+		const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
+		options.onProgress?.({table: layout, stage, copies, documents});
+		await pause(1_000, options.signal);
+	}
+}
