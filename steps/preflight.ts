@@ -1,10 +1,21 @@
 import {ensureLocalImage} from '../source/docker/local-image.js';
+import {findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
 import {event} from '../source/events.js';
 import {providerContext, type ClusterContext, type Step} from './types.js';
 
 /** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
 export function sideLoadsDatabase(ctx: Pick<ClusterContext, 'spec' | 'provider'>): boolean {
 	return ctx.spec.database !== 'none' && (!ctx.provider.capabilities.pullImages || ctx.spec.sideLoad);
+}
+
+/** Where the real server's source folder is at hand (our CI, offline machines), how to build its image instead of pulling. */
+function offlineImageHint(env: NodeJS.ProcessEnv): string[] {
+	try {
+		findRethinkdbSource(env);
+		return ['or, offline, build RethinkDB 2.4.4 from its source folder once and use it: --rethinkdb-image "$(npm run -s rethinkdb-image)" (in swarmbee\'s folder)'];
+	} catch {
+		return [];
+	}
 }
 
 /**
@@ -25,6 +36,7 @@ export const preflightStep: Step = {
 				signal: io.signal,
 				onLine: line => progress(`pulling ${ctx.spec.rethinkdbImage}: ${line}`),
 				why: `Nodes on the ${ctx.provider.name} provider load the database image from this machine's engine.`,
+				alternatives: offlineImageHint(process.env),
 			});
 			progress(`database image ${ctx.spec.rethinkdbImage} ${image.pulled ? 'pulled' : 'present'} on this engine`);
 		}

@@ -8,7 +8,7 @@ import {DockerCommandError, type DockerCli} from './cli.js';
 export async function ensureLocalImage(
 	docker: DockerCli,
 	image: string,
-	options: {signal?: AbortSignal; onLine?: (line: string) => void; why: string},
+	options: {signal?: AbortSignal; onLine?: (line: string) => void; why: string; alternatives?: string[]},
 ): Promise<{id: string; pulled: boolean}> {
 	const found = await docker.imageId(image, {signal: options.signal});
 	if (found !== undefined) return {id: found, pulled: false};
@@ -21,6 +21,7 @@ export async function ensureLocalImage(
 			nextSteps: [
 				`pull it where its registry is reachable: docker pull ${image} (or docker load it from a file)`,
 				'or use an image you have: --rethinkdb-image IMAGE',
+				...(options.alternatives ?? []),
 				'or build the Swarm without the database: --database none',
 			],
 		});
