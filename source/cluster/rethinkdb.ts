@@ -224,12 +224,19 @@ export async function openDatabase(input: {ssh: SshPool; manager: string; nodes:
 		} catch (error) {
 			await forward?.close();
 			if (error instanceof CancelledError) throw error;
-			lastError = error as Error;
+			lastError = new Error(whyNoAnswer(server, error as Error));
 		}
 	}
 	throw new ExternalError(`no database server answered: ${lastError?.message.replace(/\s*\n\s*/g, ': ') ?? 'the cluster has no server'}`, {
 		nextSteps: ['see the servers\' tasks on queenbee: docker stack ps swarmbee --no-trunc'],
 	});
+}
+
+/** A failed driver connection in words: the socket errors of a server still starting say little by themselves. */
+export function whyNoAnswer(server: string, error: Error): string {
+	if (error.name === 'ReqlAuthError') return `${server}'s server refused swarmbee's admin password`;
+	if (/ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|operation timed out/i.test(error.message)) return `${server}'s server does not answer on its driver port yet`;
+	return error.message;
 }
 
 /** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
