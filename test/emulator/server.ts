@@ -26,9 +26,11 @@ import {emulatorImages, emulatorRegions, emulatorSizes, isDistribution} from './
 import {RealBacking} from './real.js';
 
 export interface EmulatorFaults {
-	/** Every k-th request answers 429 (a burst-limit storm). */
+	/** Every k-th request matching `rateLimitOnly` answers 429 (a burst-limit storm). */
 	rateLimitEvery?: number;
-	/** Retry-After on those 429s, in seconds; 0 leaves the header out (clients must use ratelimit-reset). */
+	/** `METHOD /path` regular expression limiting the 429 faults, e.g. `^POST /v2/droplets$`. */
+	rateLimitOnly?: string;
+	/** Retry-After on those 429s, in seconds (a burst limit); 0 leaves it out: the hourly budget is spent, and ratelimit-reset (up to an hour away) is all a client gets. */
 	retryAfterSeconds: number;
 	/** Every k-th request matching `serverErrorOnly` answers 500 … */
 	serverErrorEvery?: number;
@@ -210,7 +212,7 @@ export class Emulator {
 	private nextAction = 7_000_000;
 	private nextKey = 40_000_000;
 	private nextPublic = 0;
-	private counted = 0;
+	private rateLimitCounter = 0;
 	private serverErrorCounter = 0;
 	url = '';
 
@@ -361,19 +363,21 @@ export class Emulator {
 		if (!auth || !this.options.tokens.includes(auth)) {
 			throw new HttpError(401, this.options.unauthorizedId, 'Unable to authenticate you');
 		}
-		this.counted++;
+		// [spec] a 429 says ratelimit-remaining 0; ratelimit-reset stays the oldest
+		// counted request's expiry (up to an hour away); only the burst limit adds
+		// retry-after. A fault without Retry-After is the spent hourly budget.
+		const limited = (retryAfterSeconds?: number) => {
+			headers['ratelimit-remaining'] = '0';
+			if (retryAfterSeconds) headers['retry-after'] = String(retryAfterSeconds);
+			return new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
+		};
 		const lastMinute = window.filter(r => r.at > now - 60_000);
-		if (window.length >= rateLimit.perHour) throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		if (lastMinute.length >= rateLimit.perMinute) {
-			headers['retry-after'] = String(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
-			throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		}
-		if (faults.rateLimitEvery && this.counted % faults.rateLimitEvery === 0) {
-			if (faults.retryAfterSeconds > 0) headers['retry-after'] = String(faults.retryAfterSeconds);
-			else headers['ratelimit-reset'] = String(Math.ceil(now / 1000) + 1);
-			throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		}
+		if (window.length >= rateLimit.perHour) throw limited();
+		if (lastMinute.length >= rateLimit.perMinute) throw limited(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
 		const line = `${method} ${url.pathname}`;
+		if (faults.rateLimitEvery && (!faults.rateLimitOnly || new RegExp(faults.rateLimitOnly).test(line)) && ++this.rateLimitCounter % faults.rateLimitEvery === 0) {
+			throw limited(faults.retryAfterSeconds);
+		}
 		if (faults.forbidden && new RegExp(faults.forbidden).test(line)) {
 			throw new HttpError(403, 'forbidden', 'You do not have permission to perform this action.');
 		}

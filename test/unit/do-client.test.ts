@@ -101,19 +101,39 @@ describe('DigitalOcean client', () => {
 		expect(again).toMatchObject({status: 422, apiMessage: 'SSH Key is already in use on your account'});
 	});
 
-	it('honours Retry-After on 429, or ratelimit-reset when there is none', async () => {
+	it('honours Retry-After on a burst 429', async () => {
 		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 3}});
 		emulator = s.emulator;
 		await s.client.account();
 		await s.client.account();
 		expect(s.waits).toEqual([3_000]);
 		expect(emulator.requests.map(r => r.status)).toEqual([200, 429, 200]);
-		emulator.options.faults.retryAfterSeconds = 0;
+	});
+
+	it('without Retry-After waits until ratelimit-reset, when that is within its cap', async () => {
+		// The API's reset is the oldest counted request's expiry: an hour after it.
+		// A clock 59m50s ahead puts that 10 s away.
+		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}}, {now: () => Date.now() + 3_590_000});
+		emulator = s.emulator;
 		await s.client.account();
-		expect(emulator.requests.at(-2)!.status).toBe(429);
-		// ratelimit-reset says "in about a second": waited that long, not a backoff.
-		expect(s.waits[1]).toBeGreaterThan(0);
-		expect(s.waits[1]).toBeLessThanOrEqual(2_000);
+		await s.client.account();
+		expect(emulator.requests.map(r => r.status)).toEqual([200, 429, 200]);
+		expect(s.waits).toHaveLength(1);
+		expect(s.waits[0]).toBeGreaterThan(8_000);
+		expect(s.waits[0]).toBeLessThanOrEqual(11_000);
+	});
+
+	it('gives up at once on a spent hourly budget, saying when the API takes requests again', async () => {
+		const s = await setup({faults: {rateLimitEvery: 1, retryAfterSeconds: 0}});
+		emulator = s.emulator;
+		const error = await failure(s.client.account());
+		expect(s.waits).toEqual([]);
+		expect(emulator.count()).toBe(1);
+		const resetAt = new Date(Math.ceil((emulator.requests[0]!.at + 3_600_000) / 1000) * 1000);
+		expect(error.retryAfterMs).toBeGreaterThan(3_590_000);
+		expect(error.hint).toMatch(/^the API rate limit \(250 requests a minute, 5,000 an hour per token\) is used up: DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC, longer than swarmbee waits on its own \(1m30s\)\.$/);
+		expect(error.hint).toContain(resetAt.toISOString().slice(11, 19));
+		expect(error.nextSteps).toEqual([`run the same command again after ${resetAt.toISOString().slice(11, 19)} UTC: it resumes where it stopped`]);
 	});
 
 	it('retries 5xx and cut connections with capped exponential backoff, then gives up', async () => {

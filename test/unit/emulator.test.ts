@@ -60,7 +60,29 @@ describe('emulator', () => {
 		expect(limited.status).toBe(429);
 		expect(limited.body.id).toBe('too_many_requests');
 		expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+		// As the API's burst sample shows: nothing remains while limited.
+		expect(limited.headers.get('ratelimit-remaining')).toBe('0');
 		expect(e.maxPerMinute()).toBe(4);
+	});
+
+	it('answers a spent hourly budget with 429, remaining 0 and the reset an hour after the oldest request, no Retry-After', async () => {
+		const {e, call} = await api({rateLimit: {perHour: 3}});
+		for (let i = 0; i < 3; i++) expect((await call('GET', '/v2/account')).status).toBe(200);
+		const limited = await call('GET', '/v2/account');
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
+	});
+
+	it('makes its 429 faults look like the API\'s: remaining 0; without Retry-After, the reset is the oldest request\'s expiry', async () => {
+		const {e, call} = await api({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}});
+		expect((await call('GET', '/v2/account')).status).toBe(200);
+		const limited = await call('GET', '/v2/account');
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
+		e.options.faults.retryAfterSeconds = 7;
+		await call('GET', '/v2/account');
+		const burst = await call('GET', '/v2/account');
+		expect([burst.status, burst.headers.get('ratelimit-remaining'), burst.headers.get('retry-after')]).toEqual([429, '0', '7']);
 	});
 
 	it('creates droplets new, then active with private and public IPv4, with a create action per droplet', async () => {

@@ -15,6 +15,7 @@
 import {CancelledError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
 import {registerSecret} from '../../redact.js';
+import {formatDuration} from '../../render/format.js';
 import type {FirewallRequest, FirewallRule, FirewallTargets} from './firewall.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
@@ -170,10 +171,14 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	readonly path: string;
 	/** The request may have been carried out although it failed (5xx, no response). */
 	readonly uncertain: boolean;
-	/** How long the API asked us to wait (429). */
+	/** How long the API asked us to wait: Retry-After, or on a 429 without it, until ratelimit-reset. */
 	readonly retryAfterMs?: number;
 
-	constructor(init: {status: number; id?: string; message: string; requestId?: string; method: string; path: string; retryAfterMs?: number; cause?: unknown}) {
+	constructor(init: {
+		status: number; id?: string; message: string; requestId?: string; method: string; path: string; retryAfterMs?: number; cause?: unknown;
+		/** For the 429 hint: the client's clock and the longest wait it honours by itself. */
+		now?: number; maxWaitMs?: number;
+	}) {
 		const {hint, nextSteps, kind} = explain(init);
 		const what = init.status === 0 ? 'got no answer' : `answered ${init.status}${init.id ? ` ${init.id}` : ''}`;
 		super(`DigitalOcean API: ${init.method} ${init.path} ${what}: ${init.message}${init.requestId ? ` (request ${init.requestId})` : ''}`, {hint, nextSteps, cause: init.cause});
@@ -208,7 +213,7 @@ export function scopeFor(method: string, path: string): string {
 	return `${resource}:${action}`;
 }
 
-function explain(e: {status: number; message: string; method: string; path: string}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
+function explain(e: {status: number; message: string; method: string; path: string; retryAfterMs?: number; now?: number; maxWaitMs?: number}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
 	const message = e.message.toLowerCase();
 	switch (true) {
 		case e.status === 401:
@@ -242,8 +247,19 @@ function explain(e: {status: number; message: string; method: string; path: stri
 			return {kind: 'external', hint: 'the droplet is busy with another action.', nextSteps: ['wait a minute and run the same command again']};
 		case e.status === 422:
 			return {kind: 'input', hint: 'DigitalOcean refused the request as asked.', nextSteps: []};
-		case e.status === 429:
-			return {kind: 'external', hint: 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up.', nextSteps: ['wait for the limit to reset, then run the same command again: it resumes']};
+		case e.status === 429: {
+			const used = 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up';
+			if (e.retryAfterMs === undefined) return {kind: 'external', hint: `${used}.`, nextSteps: ['wait a minute, then run the same command again: it resumes where it stopped']};
+			// Whole seconds: the API's reset is a whole second.
+			const wait = Math.ceil(e.retryAfterMs / 1000) * 1000;
+			const at = new Date((e.now ?? Date.now()) + e.retryAfterMs).toISOString().slice(11, 19);
+			const longer = e.maxWaitMs !== undefined && e.retryAfterMs > e.maxWaitMs ? `, longer than swarmbee waits on its own (${formatDuration(e.maxWaitMs)})` : '';
+			return {
+				kind: 'external',
+				hint: `${used}: DigitalOcean takes requests again in ${formatDuration(wait)}, at ${at} UTC${longer}.`,
+				nextSteps: [`run the same command again after ${at} UTC: it resumes where it stopped`],
+			};
+		}
 		case e.status === 0 || e.status >= 500:
 			return {kind: 'external', hint: 'DigitalOcean or the connection to it failed; see https://status.digitalocean.com.', nextSteps: ['run the same command again: it looks for what exists before creating anything']};
 		default:
@@ -310,6 +326,19 @@ function headerNumber(headers: Headers, name: string): number | undefined {
 }
 
 /**
+ * How long a response asks to wait. Retry-After comes with the burst limit
+ * (and may with a 503); a 429 without it means the hourly budget is spent,
+ * and the next request frees up at ratelimit-reset, when the oldest counted
+ * request expires.
+ */
+function retryAfterMs(status: number, headers: Headers, now: number): number | undefined {
+	const retryAfter = headerNumber(headers, 'retry-after');
+	if (retryAfter !== undefined) return retryAfter * 1000;
+	const reset = status === 429 ? headerNumber(headers, 'ratelimit-reset') : undefined;
+	return reset === undefined ? undefined : Math.max(0, reset * 1000 - now);
+}
+
+/**
  * Counts requests in a sliding minute and makes the next one wait when the
  * budget is spent, so swarmbee alone never trips the API's burst limit.
  */
@@ -370,17 +399,20 @@ export class DigitalOceanClient {
 		return Math.round(ceiling / 2 + this.random() * (ceiling / 2));
 	}
 
-	/** How long to wait before retrying after `error`, or undefined to give up. */
-	private waitBeforeRetry(error: DigitalOceanApiError, attempt: number, headers?: Headers): number | undefined {
+	private get maxWaitMs(): number {
+		return this.options.maxWaitMs ?? 90_000;
+	}
+
+	/**
+	 * How long to wait before retry `attempt` (0-based) after `error`, or
+	 * undefined to give up: a 429 waits as long as the API says (Retry-After,
+	 * or until ratelimit-reset, which can be most of an hour away), but never
+	 * longer than maxWaitMs; anything else backs off.
+	 */
+	retryWait(error: DigitalOceanApiError, attempt: number): number | undefined {
 		if (error.status !== 429) return this.backoffMs(attempt);
-		const maxWait = this.options.maxWaitMs ?? 90_000;
-		let wait = error.retryAfterMs;
-		if (wait === undefined && headers) {
-			const reset = headerNumber(headers, 'ratelimit-reset');
-			if (reset !== undefined) wait = Math.max(0, reset * 1000 - this.now());
-		}
-		wait ??= this.backoffMs(attempt);
-		return wait > maxWait ? undefined : wait;
+		const wait = error.retryAfterMs ?? this.backoffMs(attempt);
+		return wait > this.maxWaitMs ? undefined : wait;
 	}
 
 	async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -391,16 +423,16 @@ export class DigitalOceanClient {
 		for (let attempt = 0; ; attempt++) {
 			if (options.signal?.aborted) throw new CancelledError();
 			await this.window.take(options.signal);
-			const {error, headers, value} = await this.attempt<T>(method, url, options);
+			const {error, value} = await this.attempt<T>(method, url, options);
 			if (!error) return value as T;
 			const allowed = retry === 'always' ? error.retryable : retry === 'rate-limit-only' ? error.status === 429 : false;
-			const wait = allowed && attempt < retries ? this.waitBeforeRetry(error, attempt, headers) : undefined;
+			const wait = allowed && attempt < retries ? this.retryWait(error, attempt) : undefined;
 			if (wait === undefined) throw error;
 			await this.sleep(wait, options.signal);
 		}
 	}
 
-	private async attempt<T>(method: string, url: URL, options: RequestOptions): Promise<{error?: DigitalOceanApiError; headers?: Headers; value?: T}> {
+	private async attempt<T>(method: string, url: URL, options: RequestOptions): Promise<{error?: DigitalOceanApiError; value?: T}> {
 		const path = url.pathname;
 		const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
 		const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -423,7 +455,7 @@ export class DigitalOceanClient {
 		}
 		this.reportRateLimit(response.headers);
 		const text = await response.text().catch(() => '');
-		if (response.ok) return {value: (text ? JSON.parse(text) : undefined) as T, headers: response.headers};
+		if (response.ok) return {value: (text ? JSON.parse(text) : undefined) as T};
 		let body: {id?: string; message?: string; request_id?: string; error?: string; root_causes?: string[]} = {};
 		try {
 			body = text ? JSON.parse(text) : {};
@@ -431,9 +463,8 @@ export class DigitalOceanClient {
 			// A proxy's HTML page on a 5xx: the raw text is the message, as godo does.
 			body = {message: text.slice(0, 200)};
 		}
-		const retryAfter = headerNumber(response.headers, 'retry-after');
+		const now = this.now();
 		return {
-			headers: response.headers,
 			error: new DigitalOceanApiError({
 				status: response.status,
 				id: body.id,
@@ -442,7 +473,9 @@ export class DigitalOceanClient {
 				requestId: body.request_id ?? response.headers.get('x-request-id') ?? undefined,
 				method,
 				path,
-				retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
+				retryAfterMs: retryAfterMs(response.status, response.headers, now),
+				now,
+				maxWaitMs: this.maxWaitMs,
 			}),
 		};
 	}
