@@ -399,6 +399,8 @@ export class Emulator {
 	}
 
 	private route(method: string, url: URL, body: unknown, now: number): [number, unknown] {
+		// Segments are matched raw, never percent-decoded: `swarmbee-role%3Amanager`
+		// names no tag, as on an API that matches the raw path.
 		const path = url.pathname.replace(/\/+$/, '');
 		const q = url.searchParams;
 		const b = (body ?? {}) as Record<string, unknown>;
@@ -414,7 +416,7 @@ export class Emulator {
 			return [200, this.page(url, 'images', images)];
 		}
 		if (method === 'GET' && (m = /^\/v2\/images\/([^/]+)$/.exec(path))) {
-			const image = this.findImage(decodeURIComponent(m[1]!));
+			const image = this.findImage(m[1]!);
 			if (!image) throw notFound();
 			return [200, {image}];
 		}
@@ -427,7 +429,7 @@ export class Emulator {
 			if (method === 'POST') return [201, {ssh_key: publicKey(this.createKey(b, now))}];
 		}
 		if ((m = /^\/v2\/account\/keys\/([^/]+)$/.exec(path))) {
-			const key = this.findKey(decodeURIComponent(m[1]!), now);
+			const key = this.findKey(m[1]!, now);
 			if (!key) throw notFound();
 			if (method === 'GET') return [200, {ssh_key: publicKey(key)}];
 			if (method === 'PUT') {
@@ -529,7 +531,7 @@ export class Emulator {
 			return [201, {tag: this.tagView(tag.name, now)}];
 		}
 		if ((m = /^\/v2\/tags\/([^/]+)$/.exec(path))) {
-			const name = decodeURIComponent(m[1]!);
+			const name = m[1]!;
 			if (!this.tags.has(name)) throw notFound();
 			if (method === 'GET') return [200, {tag: this.tagView(name, now)}];
 			if (method === 'DELETE') {

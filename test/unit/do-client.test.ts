@@ -193,6 +193,20 @@ describe('DigitalOcean client', () => {
 		expect(seen).toEqual([{limit: 5000, remaining: 4999}, {limit: 5000, remaining: 4998}]);
 	});
 
+	it('sends path segments as godo does: a tag\'s or fingerprint\'s `:` raw, never %3A', async () => {
+		const s = await setup();
+		emulator = s.emulator;
+		await s.client.createTag('swarmbee-role:manager');
+		expect((await s.client.tag('swarmbee-role:manager'))?.name).toBe('swarmbee-role:manager');
+		await s.client.deleteTag('swarmbee-role:manager');
+		const key = await s.client.createSshKey('k', generateKeyPair('k').publicKey);
+		expect((await s.client.sshKey(key.fingerprint))?.id).toBe(key.id);
+		expect(emulator.requests.filter(r => r.method !== 'POST').map(r => `${r.method} ${r.path}`)).toEqual([
+			'GET /v2/tags/swarmbee-role:manager', 'DELETE /v2/tags/swarmbee-role:manager', `GET /v2/account/keys/${key.fingerprint}`,
+		]);
+		expect(emulator.resources().tags).toEqual([]);
+	});
+
 	it('treats 404 on delete as done, and 404 on get as absent', async () => {
 		const s = await setup();
 		emulator = s.emulator;

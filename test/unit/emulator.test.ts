@@ -178,6 +178,18 @@ describe('emulator', () => {
 		expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded');
 	});
 
+	it('matches path segments raw, as the API does: an escaped `:` names no tag and no key', async () => {
+		const {call} = await api();
+		expect((await call('POST', '/v2/tags', {name: 'swarmbee-role:manager'})).status).toBe(201);
+		expect((await call('GET', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
+		expect((await call('DELETE', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
+		expect((await call('GET', '/v2/tags/swarmbee-role:manager')).body.tag.name).toBe('swarmbee-role:manager');
+		const key = (await call('POST', '/v2/account/keys', {name: 'k', public_key: generateKeyPair('k').publicKey})).body.ssh_key;
+		expect((await call('GET', `/v2/account/keys/${key.fingerprint.replaceAll(':', '%3A')}`)).status).toBe(404);
+		expect((await call('GET', `/v2/account/keys/${key.fingerprint}`)).body.ssh_key.id).toBe(key.id);
+		expect((await call('DELETE', '/v2/tags/swarmbee-role:manager')).status).toBe(204);
+	});
+
 	it('serializes droplet actions: a second one while the first runs is a pending event', async () => {
 		const {call} = await api({actionMs: 200});
 		const d = await call('POST', '/v2/droplets', droplet());

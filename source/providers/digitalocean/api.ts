@@ -318,6 +318,16 @@ function isLoopback(url: URL): boolean {
 	return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }
 
+/**
+ * One path segment, escaped as godo's (Go's url package) are: only what may
+ * not stand in a path is escaped, so the `:` of `swarmbee-role:manager` and of
+ * an MD5 fingerprint goes raw. An API that matches the raw path finds no tag
+ * named `swarmbee-role%3Amanager`.
+ */
+export function pathSegment(value: string | number): string {
+	return encodeURIComponent(String(value)).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, escaped => decodeURIComponent(escaped));
+}
+
 function headerNumber(headers: Headers, name: string): number | undefined {
 	const value = headers.get(name);
 	if (value === null || value.trim() === '') return undefined;
@@ -527,7 +537,7 @@ export class DigitalOceanClient {
 
 	/** One public image by slug, or undefined when there is none. */
 	async image(slug: string, signal?: AbortSignal): Promise<Image | undefined> {
-		return (await this.getOrUndefined<{image: Image}>(`/v2/images/${encodeURIComponent(slug)}`, signal))?.image;
+		return (await this.getOrUndefined<{image: Image}>(`/v2/images/${pathSegment(slug)}`, signal))?.image;
 	}
 
 	async distributionImages(signal?: AbortSignal): Promise<Image[]> {
@@ -548,7 +558,7 @@ export class DigitalOceanClient {
 	}
 
 	async droplet(id: number | string, signal?: AbortSignal): Promise<Droplet | undefined> {
-		return (await this.getOrUndefined<{droplet: Droplet}>(`/v2/droplets/${id}`, signal))?.droplet;
+		return (await this.getOrUndefined<{droplet: Droplet}>(`/v2/droplets/${pathSegment(id)}`, signal))?.droplet;
 	}
 
 	/**
@@ -562,7 +572,7 @@ export class DigitalOceanClient {
 
 	/** Deletes one droplet; one already gone counts as deleted. */
 	async deleteDroplet(id: number | string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/droplets/${id}`, signal);
+		await this.deleteOrGone(`/v2/droplets/${pathSegment(id)}`, signal);
 	}
 
 	async deleteDropletsByTag(tag: string, signal?: AbortSignal): Promise<void> {
@@ -570,18 +580,18 @@ export class DigitalOceanClient {
 	}
 
 	async dropletAction(id: number | string, type: string, signal?: AbortSignal): Promise<Action> {
-		return (await this.request<{action: Action}>('POST', `/v2/droplets/${id}/actions`, {body: {type}, signal})).action;
+		return (await this.request<{action: Action}>('POST', `/v2/droplets/${pathSegment(id)}/actions`, {body: {type}, signal})).action;
 	}
 
 	async action(id: number | string, signal?: AbortSignal): Promise<Action | undefined> {
-		return (await this.getOrUndefined<{action: Action}>(`/v2/actions/${id}`, signal))?.action;
+		return (await this.getOrUndefined<{action: Action}>(`/v2/actions/${pathSegment(id)}`, signal))?.action;
 	}
 
 	// -- SSH keys -------------------------------------------------------------
 
 	/** A key by id or MD5 fingerprint, or undefined. */
 	async sshKey(idOrFingerprint: string | number, signal?: AbortSignal): Promise<SshKey | undefined> {
-		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${encodeURIComponent(String(idOrFingerprint))}`, signal))?.ssh_key;
+		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, signal))?.ssh_key;
 	}
 
 	/** The whole list. DigitalOcean allows only 10 of these a minute: prefer `sshKey`. */
@@ -594,7 +604,7 @@ export class DigitalOceanClient {
 	}
 
 	async deleteSshKey(id: number, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/account/keys/${id}`, signal);
+		await this.deleteOrGone(`/v2/account/keys/${pathSegment(id)}`, signal);
 	}
 
 	// -- VPCs, firewalls, tags ------------------------------------------------
@@ -608,7 +618,7 @@ export class DigitalOceanClient {
 	}
 
 	async deleteVpc(id: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/vpcs/${id}`, signal);
+		await this.deleteOrGone(`/v2/vpcs/${pathSegment(id)}`, signal);
 	}
 
 	async firewalls(signal?: AbortSignal): Promise<Firewall[]> {
@@ -621,11 +631,11 @@ export class DigitalOceanClient {
 
 	/** PUT replaces the whole firewall (omitted fields reset). */
 	async updateFirewall(id: string, body: FirewallRequest, signal?: AbortSignal): Promise<Firewall> {
-		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${id}`, {body, signal})).firewall;
+		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${pathSegment(id)}`, {body, signal})).firewall;
 	}
 
 	async deleteFirewall(id: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/firewalls/${id}`, signal);
+		await this.deleteOrGone(`/v2/firewalls/${pathSegment(id)}`, signal);
 	}
 
 	/** Creates a tag; creating one that exists is a no-op, so this is safe to retry. */
@@ -634,11 +644,11 @@ export class DigitalOceanClient {
 	}
 
 	async tag(name: string, signal?: AbortSignal): Promise<Tag | undefined> {
-		return (await this.getOrUndefined<{tag: Tag}>(`/v2/tags/${encodeURIComponent(name)}`, signal))?.tag;
+		return (await this.getOrUndefined<{tag: Tag}>(`/v2/tags/${pathSegment(name)}`, signal))?.tag;
 	}
 
 	async deleteTag(name: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/tags/${encodeURIComponent(name)}`, signal);
+		await this.deleteOrGone(`/v2/tags/${pathSegment(name)}`, signal);
 	}
 
 	// -- helpers --------------------------------------------------------------
