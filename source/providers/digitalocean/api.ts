@@ -26,10 +26,13 @@ export const TOKEN_URL = 'https://cloud.digitalocean.com/account/api/tokens';
 
 export interface Account {
 	droplet_limit: number;
+	floating_ip_limit: number;
 	email: string;
+	email_verified: boolean;
 	uuid: string;
 	status: 'active' | 'warning' | 'locked';
 	status_message: string;
+	name?: string;
 	team?: {uuid: string; name: string};
 }
 
@@ -199,16 +202,15 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	}
 }
 
+/** Token scopes by path, as the spec's `security` names them (do-openapi.test checks). */
+const SCOPES: Array<[RegExp, string]> = [
+	[/^\/v2\/account\/keys/, 'ssh_key'], [/^\/v2\/account/, 'account'], [/^\/v2\/droplets/, 'droplet'], [/^\/v2\/actions/, 'actions'],
+	[/^\/v2\/vpcs/, 'vpc'], [/^\/v2\/firewalls/, 'firewall'], [/^\/v2\/tags/, 'tag'], [/^\/v2\/(sizes|regions)/, 'regions'], [/^\/v2\/images/, 'image'],
+];
+
 /** The scope a call needs, for a 403's hint (custom-scoped tokens). */
 export function scopeFor(method: string, path: string): string {
-	const resource = /^\/v2\/account\/keys/.test(path) ? 'ssh_key'
-		: /^\/v2\/account/.test(path) ? 'account'
-			: /^\/v2\/(droplets|actions)/.test(path) ? 'droplet'
-				: /^\/v2\/vpcs/.test(path) ? 'vpc'
-					: /^\/v2\/firewalls/.test(path) ? 'firewall'
-						: /^\/v2\/tags/.test(path) ? 'tag'
-							: /^\/v2\/(sizes|regions)/.test(path) ? 'regions'
-								: /^\/v2\/images/.test(path) ? 'image' : 'the resource';
+	const resource = SCOPES.find(([pattern]) => pattern.test(path))?.[1] ?? 'the resource';
 	const action = method === 'GET' ? 'read' : method === 'DELETE' ? 'delete' : method === 'POST' && !/\/actions$/.test(path) ? 'create' : 'update';
 	return `${resource}:${action}`;
 }
