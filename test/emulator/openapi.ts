@@ -103,12 +103,16 @@ export function specCommit(): string {
 const pointer = (...parts: string[]) => `openapi.json#/${parts.map(p => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 const compiled = new Map<string, ValidateFunction>();
 
-function validator(ajv: Ajv, key: string, schema: () => object): ValidateFunction {
-	const cacheKey = `${ajv === spec().ajv ? 'body' : 'params'} ${key}`;
-	let validate = compiled.get(cacheKey);
+/**
+ * A validator for `schema`, compiled once per distinct schema: the error
+ * responses of every operation are one schema, compiled once.
+ */
+function validator(ajv: Ajv, schema: object, same: unknown): ValidateFunction {
+	const key = `${ajv === spec().ajv ? 'body' : 'params'} ${JSON.stringify(same)}`;
+	let validate = compiled.get(key);
 	if (!validate) {
-		validate = ajv.compile(schema());
-		compiled.set(cacheKey, validate);
+		validate = ajv.compile(schema);
+		compiled.set(key, validate);
 	}
 	return validate;
 }
@@ -186,11 +190,12 @@ export function checkRequest(request: {method: string; path: string; query: URLS
 		const data: Record<string, unknown> = where === 'path'
 			? Object.fromEntries(names.map((name, i) => [name, values[i]]))
 			: Object.fromEntries([...request.query].filter(([name]) => declared.some(p => p.name === name)));
-		const validate = validator(coercing, `${method} ${template} ${where}`, () => ({
+		const required = declared.filter(p => p.required || where === 'path').map(p => p.name);
+		const validate = validator(coercing, {
 			type: 'object',
 			properties: Object.fromEntries(declared.map(p => [p.name, {$ref: pointer('paths', template, method, 'parameters', String(params.indexOf(p)), 'schema')}])),
-			required: declared.filter(p => p.required || where === 'path').map(p => p.name),
-		}));
+			required,
+		}, [declared.map(p => [p.name, p.schema]), required]);
 		if (!validate(data)) violations.push({in: where, ...describe(validate.errors ?? [], where)});
 	}
 	const content = operation.requestBody?.content['application/json'];
@@ -198,7 +203,7 @@ export function checkRequest(request: {method: string; path: string; query: URLS
 		if (request.body === undefined) {
 			if (operation.requestBody?.required) violations.push({in: 'body', field: '', message: 'a JSON request body is required'});
 		} else {
-			const validate = validator(ajv, `${method} ${template} body`, () => ({$ref: pointer('paths', template, method, 'requestBody', 'content', 'application/json', 'schema')}));
+			const validate = validator(ajv, {$ref: pointer('paths', template, method, 'requestBody', 'content', 'application/json', 'schema')}, content.schema);
 			if (!validate(request.body)) violations.push({in: 'body', ...describe(validate.errors ?? [], 'the request body')});
 		}
 	}
@@ -214,8 +219,6 @@ export function checkResponse(method: string, rawPath: string, status: number, b
 	const schema = operation.responses[key]?.content?.['application/json']?.schema;
 	if (!operation.responses[key]) return [`${status} is not a response the spec documents for ${method} ${template}`];
 	if (!schema) return body === undefined ? [] : [`${status} has no body in the spec, but one was sent`];
-	const validate = validator(spec().ajv, `${method.toLowerCase()} ${template} ${key}`, () => ({
-		$ref: pointer('paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema'),
-	}));
+	const validate = validator(spec().ajv, {$ref: pointer('paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema')}, schema);
 	return validate(body) ? [] : [describe(validate.errors ?? [], 'the response body').message];
 }

@@ -584,7 +584,8 @@ export class Emulator {
 
 	/** One page of a list, with absolute `links.pages` and `meta.total`, as the API does. */
 	private page<T>(url: URL, key: string, all: T[]): Record<string, unknown> {
-		const perPage = Math.min(200, Math.max(1, Number(url.searchParams.get('per_page') ?? 20) || 20));
+		// per_page and page were checked against the spec (1 to 200, from 1).
+		const perPage = Number(url.searchParams.get('per_page') ?? 20);
 		const pages = Math.max(1, Math.ceil(all.length / perPage));
 		const page = Math.min(pages, Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1));
 		const link = (n: number) => {
@@ -650,8 +651,9 @@ export class Emulator {
 
 	private createDroplets(b: Record<string, unknown>, now: number): [number, unknown] {
 		const names = Array.isArray(b['names']) ? b['names'].map(String) : typeof b['name'] === 'string' ? [b['name']] : [];
-		if (names.length === 0) throw unprocessable('name is required');
+		// The schema has made sure of exactly one of name and names; these the spec says in words.
 		if (names.length > 10) throw unprocessable('you may create at most 10 droplets per request');
+		if (b['public_networking'] === false && b['ipv6'] === true) throw unprocessable('a droplet without public networking cannot have IPv6');
 		const region = this.regions.find(r => r.slug === b['region']);
 		if (!region) throw unprocessable('You specified an invalid region for Droplet creation.');
 		if (!region.available) throw unprocessable('Region is not available');

@@ -121,6 +121,7 @@ describe('emulator', () => {
 		expect(await message(droplet({ssh_keys: [123, 'aa:bb']}))).toBe('123, aa:bb are invalid key identifiers for Droplet creation.');
 		expect(await message(droplet({names: ['a', 'b', 'c']}))).toBe('creating these droplets will exceed your droplet limit');
 		expect(await message(droplet({user_data: 'x'.repeat(64 * 1024 + 1)}))).toContain('64 KiB');
+		expect(await message(droplet({public_networking: false, ipv6: true}))).toBe('a droplet without public networking cannot have IPv6');
 	});
 
 	it('handles SSH keys: 201, 422 already in use, 422 malformed, key lag, 10 list calls a minute', async () => {
