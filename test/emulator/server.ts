@@ -1,7 +1,10 @@
 /**
  * A DigitalOcean API v2 emulator: a real HTTP server (node:http) for the
  * subset swarmbee uses, written to shared/reference/digitalocean-api.md and
- * its emulator checklist. [spec] behaviour is the default; [obs] behaviour
+ * its emulator checklist, and as strict as the published OpenAPI spec: every
+ * request is validated against the spec's schemas (openapi.ts) before it is
+ * carried out, and every answer is checked against them. [spec] behaviour is
+ * the default; [obs] behaviour
  * (eventual-consistency lags, the 401 id spelling) is switchable, and so are
  * faults: 429 every k requests, 5xx before or after carrying a request out,
  * a droplet whose create errors, slow `active`, a late public IP, a token

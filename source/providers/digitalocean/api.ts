@@ -5,7 +5,8 @@
  * errors with `id`/`message`/`request_id`, rate-limit headers, retries.
  *
  * Retries: GET, PUT and DELETE are retried on 429 (after Retry-After or
- * ratelimit-reset), 5xx except 501 and cut connections, with capped
+ * until ratelimit-reset, if that is within maxWaitMs; otherwise the error
+ * says when to come back), 5xx except 501 and cut connections, with capped
  * exponential backoff and jitter. POSTs are retried only on 429, which
  * refuses a request without carrying it out; after a 5xx or a cut connection
  * a POST may or may not have happened, so the error goes back to the caller,
