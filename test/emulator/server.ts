@@ -375,6 +375,8 @@ export class Emulator {
 				? {error: error.message, messages: null, root_causes: error.extra['root_causes']}
 				: {id: error.id, message: error.message, request_id: headers['x-request-id']};
 		}
+		// [spec] nothing remains while limited, whichever limit it was.
+		if (status === 429) headers['ratelimit-remaining'] = '0';
 		const payload = body === undefined ? '' : JSON.stringify(body);
 		res.writeHead(status, status === 204 ? {...headers, 'content-type': ''} : headers);
 		res.end(status === 204 ? undefined : payload);
@@ -399,11 +401,10 @@ export class Emulator {
 		if (!auth || !this.options.tokens.includes(auth)) {
 			throw new HttpError(401, this.options.unauthorizedId, 'Unable to authenticate you');
 		}
-		// [spec] a 429 says ratelimit-remaining 0; ratelimit-reset stays the oldest
-		// counted request's expiry (up to an hour away); only the burst limit adds
-		// retry-after. A fault without Retry-After is the spent hourly budget.
+		// [spec] on a 429 ratelimit-reset stays the oldest counted request's expiry
+		// (up to an hour away; remaining is 0, see handle); only the burst limit
+		// adds retry-after. A fault without Retry-After is the spent hourly budget.
 		const limited = (retryAfterSeconds?: number) => {
-			headers['ratelimit-remaining'] = '0';
 			if (retryAfterSeconds) headers['retry-after'] = String(retryAfterSeconds);
 			return new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
 		};
