@@ -22,6 +22,24 @@ export function redact(text: string): string {
 	return out;
 }
 
+/** Environment variables that hold a DigitalOcean token whatever it looks like. */
+const TOKEN_VARIABLES = new Set(['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKEN']);
+
+/**
+ * An environment for a child process: this one without the DigitalOcean
+ * token variables and without any variable holding a registered secret or a
+ * token-shaped value. No child (docker, and through `docker run -e` its
+ * containers) needs the token; whatever it inherits, it can leak.
+ */
+export function childEnvironment(env: NodeJS.ProcessEnv, extra: Record<string, string | undefined> = {}): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (const [name, value] of Object.entries({...env, ...extra})) {
+		if (value === undefined || TOKEN_VARIABLES.has(name) || redact(value) !== value) continue;
+		out[name] = value;
+	}
+	return out;
+}
+
 /** Redacts every string inside a JSON-able value. */
 export function redactDeep<T>(value: T): T {
 	if (typeof value === 'string') return redact(value) as T;

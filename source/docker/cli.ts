@@ -1,5 +1,6 @@
 import {execa} from 'execa';
 import {CancelledError, ExternalError} from '../errors.js';
+import {childEnvironment} from '../redact.js';
 import {lineSplitter} from '../ssh/connection.js';
 
 export interface DockerRunOptions {
@@ -50,7 +51,9 @@ export class DockerCli {
 			reject: false,
 			cancelSignal: options.signal,
 			forceKillAfterDelay: 5_000,
-			env: {...this.baseEnv, ...options.env},
+			// Built whole, not merged into ours by execa: the token stays with swarmbee.
+			extendEnv: false,
+			env: childEnvironment(process.env, {...this.baseEnv, ...options.env}),
 			...(options.input === undefined ? {stdin: 'ignore' as const} : typeof options.input === 'string' || Buffer.isBuffer(options.input) ? {input: options.input} : {stdin: 'pipe' as const}),
 			timeout: options.timeoutMs,
 			stripFinalNewline: true,

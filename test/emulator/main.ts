@@ -20,6 +20,7 @@ const FLAGS = {
 	'droplet-limit': {type: 'string'},
 	'other-droplets': {type: 'string'},
 	'rate-limit-every': {type: 'string'},
+	'rate-limit-only': {type: 'string'},
 	'retry-after': {type: 'string'},
 	'server-error-every': {type: 'string'},
 	'server-error-rate': {type: 'string'},
@@ -46,8 +47,9 @@ const HELP = `DigitalOcean API emulator for swarmbee
   --boot-delay 45s           from create to active (default 2s)
   --droplet-limit N          the account's droplet limit (default 25)
   --other-droplets N         droplets of other projects counted against it (default 0)
-  --rate-limit-every K       every K-th request answers 429
-  --retry-after S            Retry-After on those (default 1; 0: none, ratelimit-reset only)
+  --rate-limit-every K       every K-th request answers 429 (--rate-limit-only RE: of those matching)
+  --retry-after S            Retry-After on those (default 1; 0: none, as for a spent hourly
+                             budget: ratelimit-reset only, up to an hour away)
   --server-error-every K     every K-th request answers 500 (or --server-error-rate 0.1)
   --server-error-when before|after
                              whether a 500ed request was carried out first (default before)
@@ -102,6 +104,7 @@ export function optionsFromFlags(argv: string[], env: NodeJS.ProcessEnv): Emulat
 		lags: {listMs: duration('list-lag') ?? 0, keyMs: duration('key-lag') ?? 0, activeWithoutIpMs: duration('late-ip') ?? 0, deleteMs: duration('delete-lag') ?? 0},
 		faults: {
 			rateLimitEvery: number('rate-limit-every'),
+			rateLimitOnly: get('rate-limit-only'),
 			retryAfterSeconds: number('retry-after') ?? 1,
 			serverErrorEvery: number('server-error-every'),
 			serverErrorRate: number('server-error-rate'),

@@ -1,7 +1,10 @@
 /**
  * A DigitalOcean API v2 emulator: a real HTTP server (node:http) for the
  * subset swarmbee uses, written to shared/reference/digitalocean-api.md and
- * its emulator checklist. [spec] behaviour is the default; [obs] behaviour
+ * its emulator checklist, and as strict as the published OpenAPI spec: every
+ * request is validated against the spec's schemas (openapi.ts) before it is
+ * carried out, and every answer is checked against them. [spec] behaviour is
+ * the default; [obs] behaviour
  * (eventual-consistency lags, the 401 id spelling) is switchable, and so are
  * faults: 429 every k requests, 5xx before or after carrying a request out,
  * a droplet whose create errors, slow `active`, a late public IP, a token
@@ -18,17 +21,20 @@
  */
 import {randomBytes, randomUUID} from 'node:crypto';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
-import type {AddressInfo} from 'node:net';
+import {isIP, type AddressInfo} from 'node:net';
 import {chooseFreeSubnet, formatIpv4, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
 import type {Account, Action, Droplet, Firewall, FirewallRule, Image, Region, Size, SshKey, Vpc} from '../../source/providers/digitalocean/api.js';
 import {md5Fingerprint} from '../../source/ssh/keys.js';
 import {emulatorImages, emulatorRegions, emulatorSizes, isDistribution} from './catalog.js';
+import {checkRequest, checkResponse, compileAll, specCommit, specOperation, type SpecOperation, type Violation} from './openapi.js';
 import {RealBacking} from './real.js';
 
 export interface EmulatorFaults {
-	/** Every k-th request answers 429 (a burst-limit storm). */
+	/** Every k-th request matching `rateLimitOnly` answers 429 (a burst-limit storm). */
 	rateLimitEvery?: number;
-	/** Retry-After on those 429s, in seconds; 0 leaves the header out (clients must use ratelimit-reset). */
+	/** `METHOD /path` regular expression limiting the 429 faults, e.g. `^POST /v2/droplets$`. */
+	rateLimitOnly?: string;
+	/** Retry-After on those 429s, in seconds (a burst limit); 0 leaves it out: the hourly budget is spent, and ratelimit-reset (up to an hour away) is all a client gets. */
 	retryAfterSeconds: number;
 	/** Every k-th request matching `serverErrorOnly` answers 500 … */
 	serverErrorEvery?: number;
@@ -78,6 +84,13 @@ export interface EmulatorOptions {
 	unauthorizedId: 'unauthorized' | 'Unauthorized';
 	lags: EmulatorLags;
 	faults: EmulatorFaults;
+	/**
+	 * Requests are refused when they break the published spec (openapi.ts)
+	 * either way; with this, close() also fails when any did: every test of
+	 * swarmbee's client proves its requests conform. Off for tests that send
+	 * bad requests on purpose, and by hand.
+	 */
+	expectValidRequests: boolean;
 	log: (line: string) => void;
 }
 
@@ -89,6 +102,10 @@ export interface RequestRecord {
 	/** Epoch ms when the request arrived. */
 	at: number;
 	ms: number;
+	/** What the request broke of the spec (it was refused for it). */
+	violations?: string[];
+	/** What the emulator's answer broke of the spec: an emulator bug. */
+	responseViolations?: string[];
 }
 
 interface DropletRecord {
@@ -142,10 +159,9 @@ class HttpError extends Error {
 	}
 }
 
-const NAME_PATTERN = /^[a-zA-Z0-9]?[a-z0-9A-Z.-]*[a-z0-9A-Z]$/;
+const HOSTNAME_MESSAGE = 'Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)';
+/** [spec] a tag name, in POST /v2/tags and in paths; droplet creates apply the same rule to the tags they name. */
 const TAG_PATTERN = /^[a-zA-Z0-9_\-:]+$/;
-const VPC_NAME_PATTERN = /^[a-zA-Z0-9\-.]+$/;
-const FIREWALL_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9.-]+$/;
 /** VPC ranges the emulator hands out: clear of local clusters (10.100/14) and overlays (10.208/12). */
 const VPC_SPACE = '10.104.0.0/13';
 const RESERVED = ['10.244.0.0/16', '10.245.0.0/16', '10.246.0.0/24', '10.229.0.0/16'];
@@ -171,10 +187,11 @@ export function defaultOptions(init: EmulatorInit = {}): EmulatorOptions {
 		unavailableRegions: [],
 		regionsWithoutVpc: [],
 		unauthorizedId: 'unauthorized',
+		expectValidRequests: true,
 		log: () => {},
 		...rest,
 		account: {
-			droplet_limit: 25, email: 'sammy@example.com', uuid: randomUUID(), status: 'active', status_message: ' ',
+			droplet_limit: 25, floating_ip_limit: 3, email: 'sammy@example.com', email_verified: true, uuid: randomUUID(), status: 'active', status_message: ' ',
 			team: {uuid: randomUUID(), name: 'Emulated Team'},
 			...account,
 		},
@@ -210,7 +227,7 @@ export class Emulator {
 	private nextAction = 7_000_000;
 	private nextKey = 40_000_000;
 	private nextPublic = 0;
-	private counted = 0;
+	private rateLimitCounter = 0;
 	private serverErrorCounter = 0;
 	url = '';
 
@@ -224,6 +241,7 @@ export class Emulator {
 	}
 
 	async start(): Promise<this> {
+		compileAll();
 		let avoid = [...RESERVED];
 		if (this.options.mode === 'real') {
 			this.real = new RealBacking(this.instance, undefined, this.options.log);
@@ -266,12 +284,26 @@ export class Emulator {
 		}
 	}
 
-	/** Stops serving and removes every container, volume and network real mode made. */
+	/**
+	 * Stops serving and removes every container, volume and network real mode
+	 * made; then fails if a request broke the spec (see expectValidRequests) or
+	 * an answer did.
+	 */
 	async close(): Promise<void> {
 		await new Promise<void>(resolve => (this.server ? this.server.close(() => resolve()) : resolve()));
 		this.server?.closeAllConnections();
 		await this.settled();
 		await this.real?.close();
+		const broken = this.requests.flatMap(r => [
+			...(this.options.expectValidRequests ? (r.violations ?? []).map(v => `request ${r.method} ${r.path}${r.query}: ${v}`) : []),
+			...(r.responseViolations ?? []).map(v => `answer ${r.status} to ${r.method} ${r.path}${r.query}: ${v}`),
+		]);
+		if (broken.length > 0) throw new Error(`DigitalOcean's OpenAPI spec (${specCommit().slice(0, 12)}) was broken:\n${[...new Set(broken)].join('\n')}`);
+	}
+
+	/** The requests refused for breaking the spec, as `METHOD /path: what`. */
+	specViolations(): string[] {
+		return this.requests.flatMap(r => (r.violations ?? []).map(v => `${r.method} ${r.path}: ${v}`));
 	}
 
 	/** Waits for container work in flight (boots, deletions). */
@@ -333,8 +365,9 @@ export class Emulator {
 		let status = 500;
 		let body: unknown;
 		const headers: Record<string, string> = {'content-type': 'application/json; charset=utf-8', 'x-request-id': randomUUID()};
+		const record: RequestRecord = {method, path: url.pathname, query: url.search, status, at, ms: 0};
 		try {
-			[status, body] = this.respond(method, url, text, headers, at, req.headers.authorization);
+			[status, body] = this.respond(method, url, text, headers, at, record, req.headers.authorization);
 		} catch (error) {
 			if (!(error instanceof HttpError)) throw error;
 			status = error.status;
@@ -342,14 +375,21 @@ export class Emulator {
 				? {error: error.message, messages: null, root_causes: error.extra['root_causes']}
 				: {id: error.id, message: error.message, request_id: headers['x-request-id']};
 		}
+		// [spec] nothing remains while limited, whichever limit it was.
+		if (status === 429) headers['ratelimit-remaining'] = '0';
 		const payload = body === undefined ? '' : JSON.stringify(body);
 		res.writeHead(status, status === 204 ? {...headers, 'content-type': ''} : headers);
 		res.end(status === 204 ? undefined : payload);
-		this.requests.push({method, path: url.pathname, query: url.search, status, at, ms: Date.now() - at});
+		const answer = checkResponse(method, url.pathname, status, body);
+		if (answer.length > 0) {
+			record.responseViolations = answer;
+			this.options.log(`emulator bug: its ${status} to ${method} ${url.pathname} breaks the spec: ${answer.join('; ')}`);
+		}
+		this.requests.push({...record, status, ms: Date.now() - at});
 	}
 
 	/** Auth, rate limits and faults around the route; every response gets rate-limit headers. */
-	private respond(method: string, url: URL, text: string, headers: Record<string, string>, now: number, authorization?: string): [number, unknown] {
+	private respond(method: string, url: URL, text: string, headers: Record<string, string>, now: number, record: RequestRecord, authorization?: string): [number, unknown] {
 		const {rateLimit, faults} = this.options;
 		const auth = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
 		const window = this.requests.filter(r => r.status !== 401 && r.at > now - 3_600_000);
@@ -361,19 +401,20 @@ export class Emulator {
 		if (!auth || !this.options.tokens.includes(auth)) {
 			throw new HttpError(401, this.options.unauthorizedId, 'Unable to authenticate you');
 		}
-		this.counted++;
+		// [spec] on a 429 ratelimit-reset stays the oldest counted request's expiry
+		// (up to an hour away; remaining is 0, see handle); only the burst limit
+		// adds retry-after. A fault without Retry-After is the spent hourly budget.
+		const limited = (retryAfterSeconds?: number) => {
+			if (retryAfterSeconds) headers['retry-after'] = String(retryAfterSeconds);
+			return new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
+		};
 		const lastMinute = window.filter(r => r.at > now - 60_000);
-		if (window.length >= rateLimit.perHour) throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		if (lastMinute.length >= rateLimit.perMinute) {
-			headers['retry-after'] = String(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
-			throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		}
-		if (faults.rateLimitEvery && this.counted % faults.rateLimitEvery === 0) {
-			if (faults.retryAfterSeconds > 0) headers['retry-after'] = String(faults.retryAfterSeconds);
-			else headers['ratelimit-reset'] = String(Math.ceil(now / 1000) + 1);
-			throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
-		}
+		if (window.length >= rateLimit.perHour) throw limited();
+		if (lastMinute.length >= rateLimit.perMinute) throw limited(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
 		const line = `${method} ${url.pathname}`;
+		if (faults.rateLimitEvery && (!faults.rateLimitOnly || new RegExp(faults.rateLimitOnly).test(line)) && ++this.rateLimitCounter % faults.rateLimitEvery === 0) {
+			throw limited(faults.retryAfterSeconds);
+		}
 		if (faults.forbidden && new RegExp(faults.forbidden).test(line)) {
 			throw new HttpError(403, 'forbidden', 'You do not have permission to perform this action.');
 		}
@@ -389,12 +430,20 @@ export class Emulator {
 		} catch {
 			throw new HttpError(400, 'bad_request', 'error parsing request body');
 		}
+		const violations = checkRequest({method, path: url.pathname, query: url.searchParams, body});
+		if (violations.length > 0) {
+			record.violations = violations.map(v => `${v.in}: ${v.message}`);
+			this.options.log(`refused ${method} ${url.pathname}${url.search}: ${record.violations.join('; ')}`);
+			throw refusal(specOperation(method, url.pathname), violations[0]!);
+		}
 		const result = this.route(method, url, body, now);
 		if (serverError) throw new HttpError(500, 'server_error', 'Unexpected server-side error');
 		return result;
 	}
 
 	private route(method: string, url: URL, body: unknown, now: number): [number, unknown] {
+		// Segments are matched raw, never percent-decoded: `swarmbee-role%3Amanager`
+		// names no tag, as on an API that matches the raw path.
 		const path = url.pathname.replace(/\/+$/, '');
 		const q = url.searchParams;
 		const b = (body ?? {}) as Record<string, unknown>;
@@ -410,7 +459,7 @@ export class Emulator {
 			return [200, this.page(url, 'images', images)];
 		}
 		if (method === 'GET' && (m = /^\/v2\/images\/([^/]+)$/.exec(path))) {
-			const image = this.findImage(decodeURIComponent(m[1]!));
+			const image = this.findImage(m[1]!);
 			if (!image) throw notFound();
 			return [200, {image}];
 		}
@@ -423,7 +472,7 @@ export class Emulator {
 			if (method === 'POST') return [201, {ssh_key: publicKey(this.createKey(b, now))}];
 		}
 		if ((m = /^\/v2\/account\/keys\/([^/]+)$/.exec(path))) {
-			const key = this.findKey(decodeURIComponent(m[1]!), now);
+			const key = this.findKey(m[1]!, now);
 			if (!key) throw notFound();
 			if (method === 'GET') return [200, {ssh_key: publicKey(key)}];
 			if (method === 'PUT') {
@@ -436,11 +485,14 @@ export class Emulator {
 			}
 		}
 		if (path === '/v2/droplets') {
-			if (method === 'GET') return [200, this.page(url, 'droplets', this.listDroplets(q, now).map(d => this.dropletView(d, now)))];
+			if (method === 'GET') {
+				// [spec] one filter at a time: tag_name goes with neither name nor type.
+				if (q.has('tag_name') && (q.has('name') || q.has('type'))) throw new HttpError(400, 'bad_request', 'tag_name cannot be combined with name or type');
+				return [200, this.page(url, 'droplets', this.listDroplets(q, now).map(d => this.dropletView(d, now)))];
+			}
 			if (method === 'POST') return this.createDroplets(b, now);
 			if (method === 'DELETE') {
-				const tag = q.get('tag_name');
-				if (!tag) throw new HttpError(400, 'bad_request', 'tag_name is required');
+				const tag = q.get('tag_name')!;
 				for (const droplet of this.liveDroplets().filter(d => d.tags.includes(tag))) this.deleteDroplet(droplet, now);
 				return [204, undefined];
 			}
@@ -514,10 +566,7 @@ export class Emulator {
 			}
 		}
 		if (path === '/v2/tags' && method === 'POST') {
-			const name = String(b['name'] ?? '');
-			if (!TAG_PATTERN.test(name) || name.length > 255) {
-				throw new HttpError(400, 'bad_request', 'invalid tag name', {root_causes: [`tag name "${name}" must match ${TAG_PATTERN.source}`]});
-			}
+			const name = String(b['name']);
 			// [obs] re-creating an existing tag succeeds and changes nothing.
 			const existing = [...this.tags.values()].find(t => t.name.toLowerCase() === name.toLowerCase());
 			const tag = existing ?? {name};
@@ -525,7 +574,7 @@ export class Emulator {
 			return [201, {tag: this.tagView(tag.name, now)}];
 		}
 		if ((m = /^\/v2\/tags\/([^/]+)$/.exec(path))) {
-			const name = decodeURIComponent(m[1]!);
+			const name = m[1]!;
 			if (!this.tags.has(name)) throw notFound();
 			if (method === 'GET') return [200, {tag: this.tagView(name, now)}];
 			if (method === 'DELETE') {
@@ -539,7 +588,8 @@ export class Emulator {
 
 	/** One page of a list, with absolute `links.pages` and `meta.total`, as the API does. */
 	private page<T>(url: URL, key: string, all: T[]): Record<string, unknown> {
-		const perPage = Math.min(200, Math.max(1, Number(url.searchParams.get('per_page') ?? 20) || 20));
+		// per_page and page were checked against the spec (1 to 200, from 1).
+		const perPage = Number(url.searchParams.get('per_page') ?? 20);
 		const pages = Math.max(1, Math.ceil(all.length / perPage));
 		const page = Math.min(pages, Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1));
 		const link = (n: number) => {
@@ -605,9 +655,9 @@ export class Emulator {
 
 	private createDroplets(b: Record<string, unknown>, now: number): [number, unknown] {
 		const names = Array.isArray(b['names']) ? b['names'].map(String) : typeof b['name'] === 'string' ? [b['name']] : [];
-		if (names.length === 0) throw unprocessable('name is required');
+		// The schema has made sure of exactly one of name and names; these the spec says in words.
 		if (names.length > 10) throw unprocessable('you may create at most 10 droplets per request');
-		if (names.some(n => n.length > 255 || !NAME_PATTERN.test(n))) throw unprocessable('Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)');
+		if (b['public_networking'] === false && b['ipv6'] === true) throw unprocessable('a droplet without public networking cannot have IPv6');
 		const region = this.regions.find(r => r.slug === b['region']);
 		if (!region) throw unprocessable('You specified an invalid region for Droplet creation.');
 		if (!region.available) throw unprocessable('Region is not available');
@@ -635,7 +685,7 @@ export class Emulator {
 			throw unprocessable(`creating ${names.length === 1 ? 'this droplet' : 'these droplets'} will exceed your droplet limit`);
 		}
 		const tags = Array.isArray(b['tags']) ? b['tags'].map(String) : [];
-		const badTag = tags.find(t => !TAG_PATTERN.test(t));
+		const badTag = tags.find(t => t.length > 255 || !TAG_PATTERN.test(t));
 		if (badTag) throw unprocessable(`tag name "${badTag}" is not valid`);
 		for (const tag of tags) if (![...this.tags.keys()].some(t => t.toLowerCase() === tag.toLowerCase())) this.tags.set(tag, {name: tag});
 
@@ -771,10 +821,8 @@ export class Emulator {
 	private createVpc(b: Record<string, unknown>): Vpc {
 		const name = String(b['name'] ?? '');
 		const region = String(b['region'] ?? '');
-		if (!VPC_NAME_PATTERN.test(name)) throw unprocessable('name must contain only letters, digits, hyphens and periods');
 		if ([...this.vpcs.values()].some(v => v.name === name)) throw unprocessable('a VPC with this name already exists');
 		if (!this.regions.some(r => r.slug === region)) throw unprocessable('invalid region');
-		if (typeof b['description'] === 'string' && b['description'].length > 255) throw unprocessable('description is longer than 255 characters');
 		let range: string | undefined;
 		if (b['ip_range'] !== undefined) {
 			const cidr = parseCidr(String(b['ip_range']));
@@ -800,27 +848,34 @@ export class Emulator {
 		return d.deletedAt === undefined || now < d.deletedAt + this.options.lags.deleteMs;
 	}
 
+	/**
+	 * [spec] firewall refusals are 400s. The schema (openapi.ts) has checked
+	 * the shape; this checks what it cannot say: at least one rule, the
+	 * limits, ports as a port, a range or "0", addresses as IPs or CIDRs, and
+	 * tags that exist ([obs] refused; wording unverified).
+	 */
 	private checkFirewall(b: Record<string, unknown>): Omit<Firewall, 'id' | 'status' | 'created_at' | 'pending_changes'> {
-		const name = String(b['name'] ?? '');
-		if (!FIREWALL_NAME_PATTERN.test(name)) throw unprocessable('name must start with a letter or digit and contain only letters, digits, periods and hyphens');
+		const name = String(b['name']);
 		const inbound = (Array.isArray(b['inbound_rules']) ? b['inbound_rules'] : []) as FirewallRule[];
 		const outbound = (Array.isArray(b['outbound_rules']) ? b['outbound_rules'] : []) as FirewallRule[];
-		if (inbound.length + outbound.length === 0) throw unprocessable('at least one inbound or outbound rule is required');
-		if (inbound.length + outbound.length > 50) throw unprocessable('a firewall has at most 50 rules');
+		if (inbound.length + outbound.length === 0) throw badRequest('at least one inbound or outbound rule is required');
+		if (inbound.length + outbound.length > 50) throw badRequest('a firewall has at most 50 rules');
 		const tags = Array.isArray(b['tags']) ? b['tags'].map(String) : [];
-		if (tags.length > 5) throw unprocessable('a firewall applies to at most 5 tags');
+		if (tags.length > 5) throw badRequest('a firewall applies to at most 5 tags');
 		const dropletIds = Array.isArray(b['droplet_ids']) ? b['droplet_ids'].map(Number) : [];
-		if (dropletIds.length > 10) throw unprocessable('a firewall applies to at most 10 droplets by id; use tags');
+		if (dropletIds.length > 10) throw badRequest('a firewall applies to at most 10 droplets by id; use tags');
 		const normalize = (rule: FirewallRule): FirewallRule => {
-			if (!['tcp', 'udp', 'icmp'].includes(rule.protocol)) throw unprocessable(`protocol must be tcp, udp or icmp, not ${String(rule.protocol)}`);
-			if (rule.protocol !== 'icmp' && !/^(\d+|\d+-\d+|all)$/.test(String(rule.ports ?? ''))) throw unprocessable('ports must be a port, a range, or 0 for all');
-			return {...rule, ports: rule.protocol === 'icmp' ? '0' : String(rule.ports)};
+			if (!validPorts(rule.ports)) throw badRequest(`ports "${rule.ports}" is not a port, a range such as 8000-9000, or "0" for all`);
+			const bad = [...rule.sources?.addresses ?? [], ...rule.destinations?.addresses ?? []].find(a => !validAddress(a));
+			if (bad !== undefined) throw badRequest(`"${bad}" is not an IPv4 or IPv6 address or CIDR`);
+			// ICMP has no ports: it always reads back "0".
+			return {...rule, ports: rule.protocol === 'icmp' ? '0' : rule.ports};
 		};
+		const rules = {inbound_rules: inbound.map(normalize), outbound_rules: outbound.map(normalize)};
 		const referenced = [...tags, ...[...inbound.map(r => r.sources), ...outbound.map(r => r.destinations)].flatMap(t => t?.tags ?? [])];
-		// [obs] a firewall naming a tag that does not exist is refused (wording unverified).
 		const missing = referenced.find(tag => !this.tags.has(tag));
-		if (missing) throw unprocessable(`tag ${missing} does not exist`);
-		return {name, inbound_rules: inbound.map(normalize), outbound_rules: outbound.map(normalize), tags, droplet_ids: dropletIds};
+		if (missing) throw badRequest(`tag ${missing} does not exist`);
+		return {name, ...rules, tags, droplet_ids: dropletIds};
 	}
 
 	private firewallView(f: Firewall, now: number): Firewall {
@@ -839,8 +894,49 @@ export class Emulator {
 	}
 }
 
+/**
+ * The answer to a request that breaks the spec, with the status the spec
+ * documents for the operation: a path parameter that cannot be valid names
+ * nothing (404); a bad query parameter is a bad request (400; the list
+ * operations document no 4xx, and 400 is the spec's answer for a malformed
+ * request); a bad body gets the operation's documented 400 (in the tags'
+ * own shape where that is documented), or else 422, the spec's and the API's
+ * usual answer to a body that fails validation.
+ */
+function refusal(operation: SpecOperation | undefined, violation: Violation): HttpError {
+	if (!operation || violation.in === 'operation' || violation.in === 'path') return notFound();
+	if (violation.in === 'query') return new HttpError(400, 'bad_request', violation.message);
+	if (operation.statuses.includes(400)) {
+		return new HttpError(400, 'bad_request', violation.message, operation.rootCauses400 ? {root_causes: [violation.message]} : {});
+	}
+	// [obs] the API's wording for a droplet name it refuses.
+	if (operation.id === 'droplets_create' && /^names?\b/.test(violation.field)) return unprocessable(HOSTNAME_MESSAGE);
+	return unprocessable(violation.message);
+}
+
 function notFound(): HttpError {
 	return new HttpError(404, 'not_found', 'The resource you requested could not be found.');
+}
+
+function badRequest(message: string): HttpError {
+	return new HttpError(400, 'bad_request', message);
+}
+
+/** A firewall rule's ports: one port, a range low-high, or "0" for all. */
+function validPorts(ports: string): boolean {
+	const match = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(ports);
+	if (!match) return false;
+	const low = Number(match[1]);
+	const high = match[2] === undefined ? low : Number(match[2]);
+	return (ports === '0') || (low >= 1 && low <= high && high <= 65_535);
+}
+
+/** An IPv4 or IPv6 address, or a CIDR of either. */
+function validAddress(address: string): boolean {
+	const [ip = '', prefix, ...rest] = address.split('/');
+	const family = isIP(ip);
+	if (family === 0 || rest.length > 0) return false;
+	return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
 function unprocessable(message: string): HttpError {

@@ -101,19 +101,39 @@ describe('DigitalOcean client', () => {
 		expect(again).toMatchObject({status: 422, apiMessage: 'SSH Key is already in use on your account'});
 	});
 
-	it('honours Retry-After on 429, or ratelimit-reset when there is none', async () => {
+	it('honours Retry-After on a burst 429', async () => {
 		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 3}});
 		emulator = s.emulator;
 		await s.client.account();
 		await s.client.account();
 		expect(s.waits).toEqual([3_000]);
 		expect(emulator.requests.map(r => r.status)).toEqual([200, 429, 200]);
-		emulator.options.faults.retryAfterSeconds = 0;
+	});
+
+	it('without Retry-After waits until ratelimit-reset, when that is within its cap', async () => {
+		// The API's reset is the oldest counted request's expiry: an hour after it.
+		// A clock 59m50s ahead puts that 10 s away.
+		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}}, {now: () => Date.now() + 3_590_000});
+		emulator = s.emulator;
 		await s.client.account();
-		expect(emulator.requests.at(-2)!.status).toBe(429);
-		// ratelimit-reset says "in about a second": waited that long, not a backoff.
-		expect(s.waits[1]).toBeGreaterThan(0);
-		expect(s.waits[1]).toBeLessThanOrEqual(2_000);
+		await s.client.account();
+		expect(emulator.requests.map(r => r.status)).toEqual([200, 429, 200]);
+		expect(s.waits).toHaveLength(1);
+		expect(s.waits[0]).toBeGreaterThan(8_000);
+		expect(s.waits[0]).toBeLessThanOrEqual(11_000);
+	});
+
+	it('gives up at once on a spent hourly budget, saying when the API takes requests again', async () => {
+		const s = await setup({faults: {rateLimitEvery: 1, retryAfterSeconds: 0}});
+		emulator = s.emulator;
+		const error = await failure(s.client.account());
+		expect(s.waits).toEqual([]);
+		expect(emulator.count()).toBe(1);
+		const resetAt = new Date(Math.ceil((emulator.requests[0]!.at + 3_600_000) / 1000) * 1000);
+		expect(error.retryAfterMs).toBeGreaterThan(3_590_000);
+		expect(error.hint).toMatch(/^the API rate limit \(250 requests a minute, 5,000 an hour per token\) is used up: DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC, longer than swarmbee waits on its own \(1m30s\)\.$/);
+		expect(error.hint).toContain(resetAt.toISOString().slice(11, 19));
+		expect(error.nextSteps).toEqual([`run the same command again after ${resetAt.toISOString().slice(11, 19)} UTC: it resumes where it stopped`]);
 	});
 
 	it('retries 5xx and cut connections with capped exponential backoff, then gives up', async () => {
@@ -171,6 +191,20 @@ describe('DigitalOcean client', () => {
 		await s.client.account();
 		await s.client.regions();
 		expect(seen).toEqual([{limit: 5000, remaining: 4999}, {limit: 5000, remaining: 4998}]);
+	});
+
+	it('sends path segments as godo does: a tag\'s or fingerprint\'s `:` raw, never %3A', async () => {
+		const s = await setup();
+		emulator = s.emulator;
+		await s.client.createTag('swarmbee-role:manager');
+		expect((await s.client.tag('swarmbee-role:manager'))?.name).toBe('swarmbee-role:manager');
+		await s.client.deleteTag('swarmbee-role:manager');
+		const key = await s.client.createSshKey('k', generateKeyPair('k').publicKey);
+		expect((await s.client.sshKey(key.fingerprint))?.id).toBe(key.id);
+		expect(emulator.requests.filter(r => r.method !== 'POST').map(r => `${r.method} ${r.path}`)).toEqual([
+			'GET /v2/tags/swarmbee-role:manager', 'DELETE /v2/tags/swarmbee-role:manager', `GET /v2/account/keys/${key.fingerprint}`,
+		]);
+		expect(emulator.resources().tags).toEqual([]);
 	});
 
 	it('treats 404 on delete as done, and 404 on get as absent', async () => {

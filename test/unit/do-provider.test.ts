@@ -89,6 +89,20 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({status: 429})).toBeGreaterThanOrEqual(8);
 	});
 
+	it('stops at a spent hourly budget instead of asking again for droplets, and says when to come back', async () => {
+		const s = await setup({faults: {rateLimitEvery: 1, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 0}});
+		const started = Date.now();
+		const {outcomes} = await s.bringUp();
+		// Two requests (one per role), each refused once, neither asked again.
+		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(2);
+		expect(Date.now() - started).toBeLessThan(5_000);
+		for (const {error} of outcomes) {
+			expect(error).toMatchObject({status: 429});
+			expect((error as Error & {hint: string}).hint).toMatch(/DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC/);
+		}
+		expect(s.emulator.liveDroplets()).toEqual([]);
+	});
+
 	it('looks before asking again when a create failed after it was carried out (5xx)', async () => {
 		const s = await setup({faults: {serverErrorEvery: 1, serverErrorWhen: 'after', serverErrorOnly: '^POST /v2/(droplets|firewalls|account/keys)$'}, lags: {listMs: 100}}, {workers: 12});
 		const {outcomes} = await s.bringUp();

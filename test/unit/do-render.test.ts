@@ -76,12 +76,13 @@ describe('firewall', () => {
 				{protocol: 'tcp', ports: '22', sources: {addresses: ['203.0.113.7/32']}},
 				{protocol: 'tcp', ports: '0', sources: {tags: ['swarmbee-demo']}},
 				{protocol: 'udp', ports: '0', sources: {tags: ['swarmbee-demo']}},
-				{protocol: 'icmp', sources: {tags: ['swarmbee-demo']}},
+				// The spec requires ports on every rule; ICMP's read back "0".
+				{protocol: 'icmp', ports: '0', sources: {tags: ['swarmbee-demo']}},
 			],
 			outbound_rules: [
 				{protocol: 'tcp', ports: '0', destinations: {addresses: ['0.0.0.0/0', '::/0']}},
 				{protocol: 'udp', ports: '0', destinations: {addresses: ['0.0.0.0/0', '::/0']}},
-				{protocol: 'icmp', destinations: {addresses: ['0.0.0.0/0', '::/0']}},
+				{protocol: 'icmp', ports: '0', destinations: {addresses: ['0.0.0.0/0', '::/0']}},
 			],
 			tags: ['swarmbee-demo'],
 			droplet_ids: [],
@@ -157,7 +158,7 @@ describe('catalog checks', () => {
 	});
 
 	it('refuse a locked account and a plan over the droplet limit', () => {
-		const account = {droplet_limit: 10, email: 'sammy@example.com', uuid: 'u', status: 'active' as const, status_message: ''};
+		const account = {droplet_limit: 10, floating_ip_limit: 3, email: 'sammy@example.com', email_verified: true, uuid: 'u', status: 'active' as const, status_message: ''};
 		expect(accountProblem(account, 6, 4)).toBeUndefined();
 		expect(accountProblem(account, 7, 4)?.message).toBe('this cluster needs 4 new droplets, but the account may have 10 and has 7');
 		expect(accountProblem(account, 7, 4)?.nextSteps[0]).toBe('ask for fewer workers (--workers 2 would fit)');

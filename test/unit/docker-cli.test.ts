@@ -5,6 +5,7 @@ import {afterAll, describe, expect, it} from 'vitest';
 import {DockerCli, DockerCommandError, NoEngineError} from '../../source/docker/cli.js';
 import {ensureLocalImage} from '../../source/docker/local-image.js';
 import {InputError} from '../../source/errors.js';
+import {registerSecret} from '../../source/redact.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sb-fake-docker-'));
 afterAll(() => rmSync(dir, {recursive: true, force: true}));
@@ -45,5 +46,32 @@ describe('DockerCli errors', () => {
 		await expect(cli.run(['version'])).rejects.toBeInstanceOf(NoEngineError);
 		const remote = docker('remote', 'error during connect: Get "http://nowhere:2375/v1.24/version": dial tcp: lookup nowhere: no such host\n');
 		await expect(remote.run(['version'])).rejects.toBeInstanceOf(NoEngineError);
+	});
+});
+
+describe('DockerCli environment', () => {
+	it('hands docker no DigitalOcean token and no registered secret, only the rest of the environment', async () => {
+		const binDir = path.join(dir, 'env');
+		mkdirSync(binDir);
+		writeFileSync(path.join(binDir, 'docker'), '#!/bin/sh\nenv\n');
+		chmodSync(path.join(binDir, 'docker'), 0o755);
+		// Neither looks like a dop_v1_ token: only the name, or the registry of secrets, can tell.
+		const token = `sb-unit-token-${process.pid}-shaped-unlike-dop`;
+		const password = `sb-unit-password-${process.pid}`;
+		registerSecret(password);
+		const saved = {...process.env};
+		Object.assign(process.env, {DIGITALOCEAN_ACCESS_TOKEN: token, DIGITALOCEAN_TOKEN: token, SB_UNIT_PASSWORD: password, SB_UNIT_PLAIN: 'kept'});
+		try {
+			const out = await new DockerCli({PATH: `${binDir}:${process.env.PATH ?? ''}`}).run(['version'], {env: {DOCKER_BUILDKIT: '1'}});
+			expect(out).not.toContain(token);
+			expect(out).not.toContain(password);
+			expect(out).not.toMatch(/^DIGITALOCEAN_(ACCESS_)?TOKEN=/m);
+			expect(out).toMatch(/^SB_UNIT_PLAIN=kept$/m);
+			expect(out).toMatch(/^DOCKER_BUILDKIT=1$/m);
+			expect(out).toMatch(/^HOME=/m);
+		} finally {
+			for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+			Object.assign(process.env, saved);
+		}
 	});
 });

@@ -1,4 +1,4 @@
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {optionsFromFlags, parseDuration} from '../emulator/main.js';
 import {clusterOfTags, startEmulator, type Emulator, type EmulatorInit} from '../emulator/server.js';
@@ -14,7 +14,8 @@ afterEach(async () => {
 });
 
 async function api(init: EmulatorInit = {}) {
-	emulator = await startEmulator({bootDelayMs: 0, ...init});
+	// These tests send bad requests on purpose.
+	emulator = await startEmulator({bootDelayMs: 0, expectValidRequests: false, ...init});
 	const e = emulator;
 	const call = async (method: string, path: string, body?: unknown, token = e.token) => {
 		const response = await fetch(`${e.url}${path}`, {
@@ -60,7 +61,29 @@ describe('emulator', () => {
 		expect(limited.status).toBe(429);
 		expect(limited.body.id).toBe('too_many_requests');
 		expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+		// As the API's burst sample shows: nothing remains while limited.
+		expect(limited.headers.get('ratelimit-remaining')).toBe('0');
 		expect(e.maxPerMinute()).toBe(4);
+	});
+
+	it('answers a spent hourly budget with 429, remaining 0 and the reset an hour after the oldest request, no Retry-After', async () => {
+		const {e, call} = await api({rateLimit: {perHour: 3}});
+		for (let i = 0; i < 3; i++) expect((await call('GET', '/v2/account')).status).toBe(200);
+		const limited = await call('GET', '/v2/account');
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
+	});
+
+	it('makes its 429 faults look like the API\'s: remaining 0; without Retry-After, the reset is the oldest request\'s expiry', async () => {
+		const {e, call} = await api({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}});
+		expect((await call('GET', '/v2/account')).status).toBe(200);
+		const limited = await call('GET', '/v2/account');
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
+		e.options.faults.retryAfterSeconds = 7;
+		await call('GET', '/v2/account');
+		const burst = await call('GET', '/v2/account');
+		expect([burst.status, burst.headers.get('ratelimit-remaining'), burst.headers.get('retry-after')]).toEqual([429, '0', '7']);
 	});
 
 	it('creates droplets new, then active with private and public IPv4, with a create action per droplet', async () => {
@@ -98,6 +121,7 @@ describe('emulator', () => {
 		expect(await message(droplet({ssh_keys: [123, 'aa:bb']}))).toBe('123, aa:bb are invalid key identifiers for Droplet creation.');
 		expect(await message(droplet({names: ['a', 'b', 'c']}))).toBe('creating these droplets will exceed your droplet limit');
 		expect(await message(droplet({user_data: 'x'.repeat(64 * 1024 + 1)}))).toContain('64 KiB');
+		expect(await message(droplet({public_networking: false, ipv6: true}))).toBe('a droplet without public networking cannot have IPv6');
 	});
 
 	it('handles SSH keys: 201, 422 already in use, 422 malformed, key lag, 10 list calls a minute', async () => {
@@ -113,8 +137,10 @@ describe('emulator', () => {
 		await new Promise(resolve => setTimeout(resolve, 350));
 		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key.id).toBe(made.body.ssh_key.id);
 		const statuses = [];
-		for (let i = 0; i < 11; i++) statuses.push((await call('GET', '/v2/account/keys')).status);
-		expect(statuses.filter(s => s === 429)).toEqual([429]);
+		for (let i = 0; i < 10; i++) statuses.push((await call('GET', '/v2/account/keys')).status);
+		const limited = await call('GET', '/v2/account/keys');
+		expect([...statuses, limited.status].filter(s => s === 429)).toEqual([429]);
+		expect(limited.headers.get('ratelimit-remaining')).toBe('0');
 	});
 
 	it('protects VPCs: the first in a region becomes default, defaults and non-empty ones answer 403', async () => {
@@ -139,10 +165,11 @@ describe('emulator', () => {
 		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(204);
 	});
 
-	it('creates firewalls 202 waiting, then succeeded; refuses unknown tags; tags answer 400 in their own shape', async () => {
+	it('creates firewalls 202 waiting, then succeeded; refuses unknown tags (400, as the spec documents); tags answer 400 in their own shape', async () => {
 		const {call} = await api();
-		const rules = {inbound_rules: [{protocol: 'icmp', sources: {tags: ['t1']}}], outbound_rules: []};
-		expect((await call('POST', '/v2/firewalls', {name: 'fw', ...rules, tags: ['t1']})).status).toBe(422);
+		const rules = {inbound_rules: [{protocol: 'icmp', ports: '0', sources: {tags: ['t1']}}], outbound_rules: []};
+		const unknown = await call('POST', '/v2/firewalls', {name: 'fw', ...rules, tags: ['t1']});
+		expect([unknown.status, unknown.body.id, unknown.body.message]).toEqual([400, 'bad_request', 'tag t1 does not exist']);
 		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
 		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
 		const badTag = await call('POST', '/v2/tags', {name: 'no spaces'});
@@ -154,6 +181,18 @@ describe('emulator', () => {
 		expect(made.body.firewall.inbound_rules[0].ports).toBe('0');
 		await new Promise(resolve => setTimeout(resolve, 1_050));
 		expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded');
+	});
+
+	it('matches path segments raw, as the API does: an escaped `:` names no tag and no key', async () => {
+		const {call} = await api();
+		expect((await call('POST', '/v2/tags', {name: 'swarmbee-role:manager'})).status).toBe(201);
+		expect((await call('GET', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
+		expect((await call('DELETE', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
+		expect((await call('GET', '/v2/tags/swarmbee-role:manager')).body.tag.name).toBe('swarmbee-role:manager');
+		const key = (await call('POST', '/v2/account/keys', {name: 'k', public_key: generateKeyPair('k').publicKey})).body.ssh_key;
+		expect((await call('GET', `/v2/account/keys/${key.fingerprint.replaceAll(':', '%3A')}`)).status).toBe(404);
+		expect((await call('GET', `/v2/account/keys/${key.fingerprint}`)).body.ssh_key.id).toBe(key.id);
+		expect((await call('DELETE', '/v2/tags/swarmbee-role:manager')).status).toBe(204);
 	});
 
 	it('serializes droplet actions: a second one while the first runs is a pending event', async () => {
@@ -184,5 +223,67 @@ describe('emulator', () => {
 	it('knows a droplet\'s cluster from swarmbee\'s tags', () => {
 		expect(clusterOfTags(['swarmbee', 'swarmbee-role:worker', 'swarmbee-e2e-do-x1y2', 'swarmbee-owner:abc'])).toBe('e2e-do-x1y2');
 		expect(clusterOfTags(['web'])).toBeUndefined();
+	});
+});
+
+describe('emulator, as strict as the published spec', () => {
+	let call: Awaited<ReturnType<typeof api>>['call'];
+	beforeEach(async () => {
+		call = (await api()).call;
+		await call('POST', '/v2/tags', {name: 'swarmbee-t'});
+	});
+
+	/** [status, id, message] of a refusal, whose body must have the spec's error shape. */
+	async function refusal(method: string, path: string, body?: unknown): Promise<unknown[]> {
+		const r = await call(method, path, body);
+		expect(Object.keys(r.body ?? {}), `${method} ${path}`).toEqual(['id', 'message', 'request_id']);
+		return [r.status, r.body.id, r.body.message];
+	}
+	const long = 'x'.repeat(256);
+	const firewall = (rule: Record<string, unknown>) => ({name: 'fw', inbound_rules: [rule], tags: ['swarmbee-t']});
+
+	it('refuses a tag over 255 characters, in a droplet create (422) as in POST /v2/tags (400, its own shape)', async () => {
+		expect(await refusal('POST', '/v2/droplets', droplet({tags: [long]}))).toEqual([422, 'unprocessable_entity', `tag name "${long}" is not valid`]);
+		const tag = await call('POST', '/v2/tags', {name: long});
+		expect([tag.status, tag.body.root_causes]).toEqual([400, ['name must NOT have more than 255 characters']]);
+	});
+
+	it('refuses per_page outside 1 to 200 and page below 1 (400), rather than clamping', async () => {
+		expect(await refusal('GET', '/v2/sizes?per_page=201')).toEqual([400, 'bad_request', 'per_page must be <= 200']);
+		expect(await refusal('GET', '/v2/droplets?per_page=0')).toEqual([400, 'bad_request', 'per_page must be >= 1']);
+		expect(await refusal('GET', '/v2/regions?page=0')).toEqual([400, 'bad_request', 'page must be >= 1']);
+	});
+
+	it('refuses tag_name together with name in a droplet list (400)', async () => {
+		expect(await refusal('GET', '/v2/droplets?tag_name=swarmbee-t&name=a')).toEqual([400, 'bad_request', 'tag_name cannot be combined with name or type']);
+	});
+
+	it('refuses ssh_keys that are neither ids nor fingerprints (422), naming the field', async () => {
+		expect(await refusal('POST', '/v2/droplets', droplet({ssh_keys: [{}]}))).toEqual([422, 'unprocessable_entity', 'ssh_keys[0] must be string or integer']);
+	});
+
+	it('refuses a firewall source that is no IP or CIDR, with the 400 the spec documents', async () => {
+		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['not-an-ip']}}))).toEqual([400, 'bad_request', '"not-an-ip" is not an IPv4 or IPv6 address or CIDR']);
+		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['10.0.0.0/33']}}))).toEqual([400, 'bad_request', '"10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR']);
+		expect((await call('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '8000-9000', sources: {addresses: ['203.0.113.7', '2001:db8::/32']}}))).status).toBe(202);
+	});
+
+	it('answers every firewall refusal 400, as the spec documents, not 422', async () => {
+		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: 'all', sources: {tags: ['swarmbee-t']}}))).toEqual([400, 'bad_request', 'ports "all" is not a port, a range such as 8000-9000, or "0" for all']);
+		expect(await refusal('POST', '/v2/firewalls', {...firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['::/0']}}), name: 'no spaces'})).toEqual([400, 'bad_request', 'name must match pattern "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$"']);
+		expect(await refusal('POST', '/v2/firewalls', {name: 'fw', inbound_rules: [], outbound_rules: []})).toEqual([400, 'bad_request', 'at least one inbound or outbound rule is required']);
+	});
+
+	it('refuses a rule without ports, ICMP\'s too (the spec requires them on every rule)', async () => {
+		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'icmp', sources: {tags: ['swarmbee-t']}}))).toEqual([400, 'bad_request', 'inbound_rules[0].ports is required']);
+	});
+
+	it('answers /v2/account with every field the spec requires (floating_ip_limit, email_verified)', async () => {
+		expect((await call('GET', '/v2/account')).body.account).toMatchObject({droplet_limit: 25, floating_ip_limit: 3, email_verified: true, status: 'active'});
+	});
+
+	it('finds nothing at a path whose parameter cannot be valid (404)', async () => {
+		expect(await refusal('GET', '/v2/droplets/not-a-number')).toEqual([404, 'not_found', 'The resource you requested could not be found.']);
+		expect(await refusal('DELETE', '/v2/vpcs/not-a-uuid')).toEqual([404, 'not_found', 'The resource you requested could not be found.']);
 	});
 });

@@ -5,7 +5,8 @@
  * errors with `id`/`message`/`request_id`, rate-limit headers, retries.
  *
  * Retries: GET, PUT and DELETE are retried on 429 (after Retry-After or
- * ratelimit-reset), 5xx except 501 and cut connections, with capped
+ * until ratelimit-reset, if that is within maxWaitMs; otherwise the error
+ * says when to come back), 5xx except 501 and cut connections, with capped
  * exponential backoff and jitter. POSTs are retried only on 429, which
  * refuses a request without carrying it out; after a 5xx or a cut connection
  * a POST may or may not have happened, so the error goes back to the caller,
@@ -15,6 +16,7 @@
 import {CancelledError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
 import {registerSecret} from '../../redact.js';
+import {formatDuration} from '../../render/format.js';
 import type {FirewallRequest, FirewallRule, FirewallTargets} from './firewall.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
@@ -25,10 +27,13 @@ export const TOKEN_URL = 'https://cloud.digitalocean.com/account/api/tokens';
 
 export interface Account {
 	droplet_limit: number;
+	floating_ip_limit: number;
 	email: string;
+	email_verified: boolean;
 	uuid: string;
 	status: 'active' | 'warning' | 'locked';
 	status_message: string;
+	name?: string;
 	team?: {uuid: string; name: string};
 }
 
@@ -170,10 +175,14 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	readonly path: string;
 	/** The request may have been carried out although it failed (5xx, no response). */
 	readonly uncertain: boolean;
-	/** How long the API asked us to wait (429). */
+	/** How long the API asked us to wait: Retry-After, or on a 429 without it, until ratelimit-reset. */
 	readonly retryAfterMs?: number;
 
-	constructor(init: {status: number; id?: string; message: string; requestId?: string; method: string; path: string; retryAfterMs?: number; cause?: unknown}) {
+	constructor(init: {
+		status: number; id?: string; message: string; requestId?: string; method: string; path: string; retryAfterMs?: number; cause?: unknown;
+		/** For the 429 hint: the client's clock and the longest wait it honours by itself. */
+		now?: number; maxWaitMs?: number;
+	}) {
 		const {hint, nextSteps, kind} = explain(init);
 		const what = init.status === 0 ? 'got no answer' : `answered ${init.status}${init.id ? ` ${init.id}` : ''}`;
 		super(`DigitalOcean API: ${init.method} ${init.path} ${what}: ${init.message}${init.requestId ? ` (request ${init.requestId})` : ''}`, {hint, nextSteps, cause: init.cause});
@@ -194,21 +203,20 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	}
 }
 
+/** Token scopes by path, as the spec's `security` names them (do-openapi.test checks). */
+const SCOPES: Array<[RegExp, string]> = [
+	[/^\/v2\/account\/keys/, 'ssh_key'], [/^\/v2\/account/, 'account'], [/^\/v2\/droplets/, 'droplet'], [/^\/v2\/actions/, 'actions'],
+	[/^\/v2\/vpcs/, 'vpc'], [/^\/v2\/firewalls/, 'firewall'], [/^\/v2\/tags/, 'tag'], [/^\/v2\/(sizes|regions)/, 'regions'], [/^\/v2\/images/, 'image'],
+];
+
 /** The scope a call needs, for a 403's hint (custom-scoped tokens). */
 export function scopeFor(method: string, path: string): string {
-	const resource = /^\/v2\/account\/keys/.test(path) ? 'ssh_key'
-		: /^\/v2\/account/.test(path) ? 'account'
-			: /^\/v2\/(droplets|actions)/.test(path) ? 'droplet'
-				: /^\/v2\/vpcs/.test(path) ? 'vpc'
-					: /^\/v2\/firewalls/.test(path) ? 'firewall'
-						: /^\/v2\/tags/.test(path) ? 'tag'
-							: /^\/v2\/(sizes|regions)/.test(path) ? 'regions'
-								: /^\/v2\/images/.test(path) ? 'image' : 'the resource';
+	const resource = SCOPES.find(([pattern]) => pattern.test(path))?.[1] ?? 'the resource';
 	const action = method === 'GET' ? 'read' : method === 'DELETE' ? 'delete' : method === 'POST' && !/\/actions$/.test(path) ? 'create' : 'update';
 	return `${resource}:${action}`;
 }
 
-function explain(e: {status: number; message: string; method: string; path: string}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
+function explain(e: {status: number; message: string; method: string; path: string; retryAfterMs?: number; now?: number; maxWaitMs?: number}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
 	const message = e.message.toLowerCase();
 	switch (true) {
 		case e.status === 401:
@@ -242,8 +250,19 @@ function explain(e: {status: number; message: string; method: string; path: stri
 			return {kind: 'external', hint: 'the droplet is busy with another action.', nextSteps: ['wait a minute and run the same command again']};
 		case e.status === 422:
 			return {kind: 'input', hint: 'DigitalOcean refused the request as asked.', nextSteps: []};
-		case e.status === 429:
-			return {kind: 'external', hint: 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up.', nextSteps: ['wait for the limit to reset, then run the same command again: it resumes']};
+		case e.status === 429: {
+			const used = 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up';
+			if (e.retryAfterMs === undefined) return {kind: 'external', hint: `${used}.`, nextSteps: ['wait a minute, then run the same command again: it resumes where it stopped']};
+			// Whole seconds: the API's reset is a whole second.
+			const wait = Math.ceil(e.retryAfterMs / 1000) * 1000;
+			const at = new Date((e.now ?? Date.now()) + e.retryAfterMs).toISOString().slice(11, 19);
+			const longer = e.maxWaitMs !== undefined && e.retryAfterMs > e.maxWaitMs ? `, longer than swarmbee waits on its own (${formatDuration(e.maxWaitMs)})` : '';
+			return {
+				kind: 'external',
+				hint: `${used}: DigitalOcean takes requests again in ${formatDuration(wait)}, at ${at} UTC${longer}.`,
+				nextSteps: [`run the same command again after ${at} UTC: it resumes where it stopped`],
+			};
+		}
 		case e.status === 0 || e.status >= 500:
 			return {kind: 'external', hint: 'DigitalOcean or the connection to it failed; see https://status.digitalocean.com.', nextSteps: ['run the same command again: it looks for what exists before creating anything']};
 		default:
@@ -302,11 +321,34 @@ function isLoopback(url: URL): boolean {
 	return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }
 
+/**
+ * One path segment, escaped as godo's (Go's url package) are: only what may
+ * not stand in a path is escaped, so the `:` of `swarmbee-role:manager` and of
+ * an MD5 fingerprint goes raw. An API that matches the raw path finds no tag
+ * named `swarmbee-role%3Amanager`.
+ */
+export function pathSegment(value: string | number): string {
+	return encodeURIComponent(String(value)).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, escaped => decodeURIComponent(escaped));
+}
+
 function headerNumber(headers: Headers, name: string): number | undefined {
 	const value = headers.get(name);
 	if (value === null || value.trim() === '') return undefined;
 	const n = Number(value);
 	return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * How long a response asks to wait. Retry-After comes with the burst limit
+ * (and may with a 503); a 429 without it means the hourly budget is spent,
+ * and the next request frees up at ratelimit-reset, when the oldest counted
+ * request expires.
+ */
+function retryAfterMs(status: number, headers: Headers, now: number): number | undefined {
+	const retryAfter = headerNumber(headers, 'retry-after');
+	if (retryAfter !== undefined) return retryAfter * 1000;
+	const reset = status === 429 ? headerNumber(headers, 'ratelimit-reset') : undefined;
+	return reset === undefined ? undefined : Math.max(0, reset * 1000 - now);
 }
 
 /**
@@ -370,17 +412,20 @@ export class DigitalOceanClient {
 		return Math.round(ceiling / 2 + this.random() * (ceiling / 2));
 	}
 
-	/** How long to wait before retrying after `error`, or undefined to give up. */
-	private waitBeforeRetry(error: DigitalOceanApiError, attempt: number, headers?: Headers): number | undefined {
+	private get maxWaitMs(): number {
+		return this.options.maxWaitMs ?? 90_000;
+	}
+
+	/**
+	 * How long to wait before retry `attempt` (0-based) after `error`, or
+	 * undefined to give up: a 429 waits as long as the API says (Retry-After,
+	 * or until ratelimit-reset, which can be most of an hour away), but never
+	 * longer than maxWaitMs; anything else backs off.
+	 */
+	retryWait(error: DigitalOceanApiError, attempt: number): number | undefined {
 		if (error.status !== 429) return this.backoffMs(attempt);
-		const maxWait = this.options.maxWaitMs ?? 90_000;
-		let wait = error.retryAfterMs;
-		if (wait === undefined && headers) {
-			const reset = headerNumber(headers, 'ratelimit-reset');
-			if (reset !== undefined) wait = Math.max(0, reset * 1000 - this.now());
-		}
-		wait ??= this.backoffMs(attempt);
-		return wait > maxWait ? undefined : wait;
+		const wait = error.retryAfterMs ?? this.backoffMs(attempt);
+		return wait > this.maxWaitMs ? undefined : wait;
 	}
 
 	async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -391,16 +436,16 @@ export class DigitalOceanClient {
 		for (let attempt = 0; ; attempt++) {
 			if (options.signal?.aborted) throw new CancelledError();
 			await this.window.take(options.signal);
-			const {error, headers, value} = await this.attempt<T>(method, url, options);
+			const {error, value} = await this.attempt<T>(method, url, options);
 			if (!error) return value as T;
 			const allowed = retry === 'always' ? error.retryable : retry === 'rate-limit-only' ? error.status === 429 : false;
-			const wait = allowed && attempt < retries ? this.waitBeforeRetry(error, attempt, headers) : undefined;
+			const wait = allowed && attempt < retries ? this.retryWait(error, attempt) : undefined;
 			if (wait === undefined) throw error;
 			await this.sleep(wait, options.signal);
 		}
 	}
 
-	private async attempt<T>(method: string, url: URL, options: RequestOptions): Promise<{error?: DigitalOceanApiError; headers?: Headers; value?: T}> {
+	private async attempt<T>(method: string, url: URL, options: RequestOptions): Promise<{error?: DigitalOceanApiError; value?: T}> {
 		const path = url.pathname;
 		const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
 		const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -423,7 +468,7 @@ export class DigitalOceanClient {
 		}
 		this.reportRateLimit(response.headers);
 		const text = await response.text().catch(() => '');
-		if (response.ok) return {value: (text ? JSON.parse(text) : undefined) as T, headers: response.headers};
+		if (response.ok) return {value: (text ? JSON.parse(text) : undefined) as T};
 		let body: {id?: string; message?: string; request_id?: string; error?: string; root_causes?: string[]} = {};
 		try {
 			body = text ? JSON.parse(text) : {};
@@ -431,9 +476,8 @@ export class DigitalOceanClient {
 			// A proxy's HTML page on a 5xx: the raw text is the message, as godo does.
 			body = {message: text.slice(0, 200)};
 		}
-		const retryAfter = headerNumber(response.headers, 'retry-after');
+		const now = this.now();
 		return {
-			headers: response.headers,
 			error: new DigitalOceanApiError({
 				status: response.status,
 				id: body.id,
@@ -442,7 +486,9 @@ export class DigitalOceanClient {
 				requestId: body.request_id ?? response.headers.get('x-request-id') ?? undefined,
 				method,
 				path,
-				retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
+				retryAfterMs: retryAfterMs(response.status, response.headers, now),
+				now,
+				maxWaitMs: this.maxWaitMs,
 			}),
 		};
 	}
@@ -494,7 +540,7 @@ export class DigitalOceanClient {
 
 	/** One public image by slug, or undefined when there is none. */
 	async image(slug: string, signal?: AbortSignal): Promise<Image | undefined> {
-		return (await this.getOrUndefined<{image: Image}>(`/v2/images/${encodeURIComponent(slug)}`, signal))?.image;
+		return (await this.getOrUndefined<{image: Image}>(`/v2/images/${pathSegment(slug)}`, signal))?.image;
 	}
 
 	async distributionImages(signal?: AbortSignal): Promise<Image[]> {
@@ -515,7 +561,7 @@ export class DigitalOceanClient {
 	}
 
 	async droplet(id: number | string, signal?: AbortSignal): Promise<Droplet | undefined> {
-		return (await this.getOrUndefined<{droplet: Droplet}>(`/v2/droplets/${id}`, signal))?.droplet;
+		return (await this.getOrUndefined<{droplet: Droplet}>(`/v2/droplets/${pathSegment(id)}`, signal))?.droplet;
 	}
 
 	/**
@@ -529,7 +575,7 @@ export class DigitalOceanClient {
 
 	/** Deletes one droplet; one already gone counts as deleted. */
 	async deleteDroplet(id: number | string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/droplets/${id}`, signal);
+		await this.deleteOrGone(`/v2/droplets/${pathSegment(id)}`, signal);
 	}
 
 	async deleteDropletsByTag(tag: string, signal?: AbortSignal): Promise<void> {
@@ -537,18 +583,18 @@ export class DigitalOceanClient {
 	}
 
 	async dropletAction(id: number | string, type: string, signal?: AbortSignal): Promise<Action> {
-		return (await this.request<{action: Action}>('POST', `/v2/droplets/${id}/actions`, {body: {type}, signal})).action;
+		return (await this.request<{action: Action}>('POST', `/v2/droplets/${pathSegment(id)}/actions`, {body: {type}, signal})).action;
 	}
 
 	async action(id: number | string, signal?: AbortSignal): Promise<Action | undefined> {
-		return (await this.getOrUndefined<{action: Action}>(`/v2/actions/${id}`, signal))?.action;
+		return (await this.getOrUndefined<{action: Action}>(`/v2/actions/${pathSegment(id)}`, signal))?.action;
 	}
 
 	// -- SSH keys -------------------------------------------------------------
 
 	/** A key by id or MD5 fingerprint, or undefined. */
 	async sshKey(idOrFingerprint: string | number, signal?: AbortSignal): Promise<SshKey | undefined> {
-		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${encodeURIComponent(String(idOrFingerprint))}`, signal))?.ssh_key;
+		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, signal))?.ssh_key;
 	}
 
 	/** The whole list. DigitalOcean allows only 10 of these a minute: prefer `sshKey`. */
@@ -561,7 +607,7 @@ export class DigitalOceanClient {
 	}
 
 	async deleteSshKey(id: number, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/account/keys/${id}`, signal);
+		await this.deleteOrGone(`/v2/account/keys/${pathSegment(id)}`, signal);
 	}
 
 	// -- VPCs, firewalls, tags ------------------------------------------------
@@ -575,7 +621,7 @@ export class DigitalOceanClient {
 	}
 
 	async deleteVpc(id: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/vpcs/${id}`, signal);
+		await this.deleteOrGone(`/v2/vpcs/${pathSegment(id)}`, signal);
 	}
 
 	async firewalls(signal?: AbortSignal): Promise<Firewall[]> {
@@ -588,11 +634,11 @@ export class DigitalOceanClient {
 
 	/** PUT replaces the whole firewall (omitted fields reset). */
 	async updateFirewall(id: string, body: FirewallRequest, signal?: AbortSignal): Promise<Firewall> {
-		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${id}`, {body, signal})).firewall;
+		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${pathSegment(id)}`, {body, signal})).firewall;
 	}
 
 	async deleteFirewall(id: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/firewalls/${id}`, signal);
+		await this.deleteOrGone(`/v2/firewalls/${pathSegment(id)}`, signal);
 	}
 
 	/** Creates a tag; creating one that exists is a no-op, so this is safe to retry. */
@@ -601,11 +647,11 @@ export class DigitalOceanClient {
 	}
 
 	async tag(name: string, signal?: AbortSignal): Promise<Tag | undefined> {
-		return (await this.getOrUndefined<{tag: Tag}>(`/v2/tags/${encodeURIComponent(name)}`, signal))?.tag;
+		return (await this.getOrUndefined<{tag: Tag}>(`/v2/tags/${pathSegment(name)}`, signal))?.tag;
 	}
 
 	async deleteTag(name: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/tags/${encodeURIComponent(name)}`, signal);
+		await this.deleteOrGone(`/v2/tags/${pathSegment(name)}`, signal);
 	}
 
 	// -- helpers --------------------------------------------------------------

@@ -9,8 +9,11 @@ export interface FirewallTargets {
 
 export interface FirewallRule {
 	protocol: 'tcp' | 'udp' | 'icmp';
-	/** A port, a range `8000-9000`, or `0` for all ports; ICMP has none. */
-	ports?: string;
+	/**
+	 * A port, a range `8000-9000`, or `0` for all ports. The spec requires it
+	 * on every rule, ICMP's too (which has no ports and reads back `0`).
+	 */
+	ports: string;
 	sources?: FirewallTargets;
 	destinations?: FirewallTargets;
 }
@@ -48,26 +51,26 @@ export function firewallRequest(cluster: string, sshFrom: readonly string[]): Fi
 			{protocol: 'tcp', ports: '22', sources: {addresses: [...sshFrom]}},
 			{protocol: 'tcp', ports: '0', sources: fromCluster},
 			{protocol: 'udp', ports: '0', sources: fromCluster},
-			{protocol: 'icmp', sources: fromCluster},
+			{protocol: 'icmp', ports: '0', sources: fromCluster},
 		],
 		outbound_rules: [
 			{protocol: 'tcp', ports: '0', destinations: {addresses: ANYWHERE}},
 			{protocol: 'udp', ports: '0', destinations: {addresses: ANYWHERE}},
-			{protocol: 'icmp', destinations: {addresses: ANYWHERE}},
+			{protocol: 'icmp', ports: '0', destinations: {addresses: ANYWHERE}},
 		],
 		tags: [tag],
 		droplet_ids: [],
 	};
 }
 
-/** A rule in one canonical form: ICMP reads back with ports "0", lists sorted. */
+/** A rule in one canonical form: lists sorted, ICMP's ports "0" whatever was sent. */
 function canonical(rule: FirewallRule): string {
 	const targets = (t?: FirewallTargets) => ({
 		addresses: [...(t?.addresses ?? [])].sort(),
 		tags: [...(t?.tags ?? [])].sort(),
 		droplet_ids: [...(t?.droplet_ids ?? [])].sort((a, b) => a - b),
 	});
-	return JSON.stringify([rule.protocol, rule.protocol === 'icmp' ? '0' : rule.ports ?? '0', targets(rule.sources), targets(rule.destinations)]);
+	return JSON.stringify([rule.protocol, rule.protocol === 'icmp' ? '0' : rule.ports, targets(rule.sources), targets(rule.destinations)]);
 }
 
 /** Whether an existing firewall already has exactly the rules wanted (order aside). */

@@ -464,9 +464,11 @@ export class DigitalOceanProvider implements Provider {
 				// whole request, so asking again (later) cannot duplicate anything.
 				const keyLag = error.status === 422 && /invalid key identifiers/i.test(error.apiMessage);
 				if (!error.retryable && !keyLag) throw error;
-				const wait = error.status === 429 ? error.retryAfterMs ?? api.backoffMs(attempt)
+				const wait = error.status === 429 ? api.retryWait(error, attempt)
 					: keyLag ? api.backoffMs(attempt)
 						: Math.max(this.timing.settleMs, api.backoffMs(attempt));
+				// A spent hourly budget: its error says when to come back.
+				if (wait === undefined) throw error;
 				await this.pause(wait, signal);
 				if (keyLag) continue;
 				// Never a blind retry: the request may have been carried out.
