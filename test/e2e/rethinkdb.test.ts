@@ -1,17 +1,15 @@
 import {execFileSync} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {parse} from 'yaml';
 import {connectDriver} from '../../source/cluster/rethinkdb.js';
-import type {ClusterStatus} from '../../source/cluster/status.js';
 import {shq} from '../../source/shell.js';
 import type {Journal} from '../../source/store/journal.js';
-import type {TunnelStatus} from '../../source/tunnel/types.js';
-import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbImage, spawnCli, uniqueName} from './helpers.js';
+import {openTunnel, pinTable, status, waitFor} from './database.js';
+import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbImage, uniqueName} from './helpers.js';
 
 /**
  * RethinkDB across the hosts, with the real RethinkDB 2.4.4 server (its
@@ -23,63 +21,6 @@ import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbIm
  */
 
 const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
-
-async function freePort(): Promise<number> {
-	const server = net.createServer();
-	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-	const port = (server.address() as net.AddressInfo).port;
-	await new Promise(resolve => server.close(resolve));
-	return port;
-}
-
-async function status(name: string, home: string): Promise<ClusterStatus> {
-	const result = await cli(['status', name, '--once', '--json'], home);
-	return JSON.parse(result.stdout) as ClusterStatus;
-}
-
-async function waitFor<T>(what: () => Promise<T | undefined> | T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
-	const deadline = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await Promise.resolve().then(what).catch(() => undefined);
-		if (value !== undefined) return value;
-		if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
-		await sleep(250);
-	}
-}
-
-/** Puts a table's only replica on one server, as an application may configure it (`table.config().update(…)`). */
-async function pinTable(connection: r.Connection, db: string, table: string, server: string): Promise<void> {
-	await r.db('rethinkdb').table('table_config').filter({db, name: table})
-		.update({shards: [{primary_replica: server, replicas: [server], nonvoting_replicas: []}]} as never).run(connection);
-	await r.db(db).table(table).wait().run(connection);
-}
-
-/** `swarmbee tunnel NAME --json` in the background, its state updates collected. */
-async function openTunnel(name: string, home: string) {
-	const adminPort = await freePort();
-	const driverPort = await freePort();
-	const child = spawnCli(['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'], home);
-	const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];
-	let buffer = '';
-	child.stdout!.on('data', (chunk: Buffer) => {
-		buffer += chunk.toString();
-		const lines = buffer.split('\n');
-		buffer = lines.pop() ?? '';
-		for (const line of lines) if (line.startsWith('{')) updates.push(JSON.parse(line));
-	});
-	const open = () => (updates.at(-1)?.tunnels.every(t => t.state === 'open') ? true : undefined);
-	await waitFor(open, 60_000, () => `tunnel not open; last: ${JSON.stringify(updates.at(-1))}`);
-	return {
-		adminPort,
-		driverPort,
-		updates,
-		child,
-		async close() {
-			child.kill('SIGINT');
-			await child;
-		},
-	};
-}
 
 /** One ReQL query through the admin console's own HTTP endpoint, as the console's page sends it. */
 async function consoleQuery(adminPort: number, term: unknown): Promise<{t: number; r: unknown[]}> {
