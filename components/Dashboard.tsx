@@ -1,7 +1,7 @@
 import {Box, Text, useInput} from 'ink';
 import {useState} from 'react';
 import type {DashboardSnapshot, NodeLoad, ServiceView} from '../source/cluster/dashboard-data.js';
-import type {RethinkdbHealth} from '../source/cluster/status.js';
+import type {RethinkdbHealth} from '../source/cluster/rethinkdb.js';
 import {errorInfo} from '../source/errors.js';
 import {formatTable} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';

@@ -44,6 +44,11 @@ export class ExternalError extends SwarmbeeError {
 	override readonly kind = 'external';
 }
 
+/** swarmbee broke one of its own rules: not the user's fault, and worth a bug report. */
+export class BugError extends SwarmbeeError {
+	override readonly kind = 'bug';
+}
+
 /** The user pressed Ctrl-C (or the run was aborted). */
 export class CancelledError extends SwarmbeeError {
 	override readonly kind = 'cancelled';

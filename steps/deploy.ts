@@ -7,12 +7,11 @@ import {
 	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, stackDeployCommand, stackHash,
 	stackServiceName, stackServicesCommand,
 } from '../source/cluster/stack.js';
-import type {RethinkdbHealth} from '../source/cluster/status.js';
+import type {RethinkdbHealth} from '../source/cluster/rethinkdb.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
 import {ExternalError} from '../source/errors.js';
 import {event} from '../source/events.js';
-import {memoryLimitBytes} from '../source/spec.js';
-import {writeFileAtomic} from '../source/store/cluster-store.js';
+import {writeFileAtomic} from '../source/files.js';
 import {liveNodes} from '../source/store/journal.js';
 import {sideLoadsDatabase} from './preflight.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
@@ -72,7 +71,7 @@ export const deployStep: Step = {
 		const nodes = liveNodes(journal.value).map(n => n.name);
 		const password = ensurePassword(paths.rethinkdbPassword);
 		const secret = passwordSecretName(password);
-		const stack = renderStackFile({cluster: spec.name, nodes, image: spec.rethinkdbImage, memoryLimitBytes: memoryLimitBytes(spec), network: OVERLAY_NETWORK, secret});
+		const stack = renderStackFile({cluster: spec.name, nodes, image: spec.rethinkdbImage, memoryLimitBytes: spec.memoryLimitBytes, network: OVERLAY_NETWORK, secret});
 		writeFileAtomic(paths.stack, stack, 0o600);
 		const hash = stackHash(stack);
 		let changed = false;

@@ -46,6 +46,8 @@ export interface ClusterContext {
 export interface ClusterOptions {
 	/** Provision only nodes never provisioned successfully (scale adds nodes). */
 	provisionNewOnly?: boolean;
+	/** Run the playbook on every node even where what was applied is unchanged (`up --reprovision`). */
+	reprovision?: boolean;
 }
 
 export function providerContext(ctx: ClusterContext, io: StepIO): ProviderContext {

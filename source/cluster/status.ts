@@ -4,7 +4,7 @@ import type {SshPool} from '../ssh/pool.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
-import {checkHealth} from './rethinkdb.js';
+import {checkHealth, type RethinkdbHealth} from './rethinkdb.js';
 
 export interface NodeStatus {
 	name: string;
@@ -17,19 +17,6 @@ export interface NodeStatus {
 	hostKeyFingerprint: string;
 	/** The last provisioning run: PLAY RECAP per playbook and the full log. */
 	provision: ProvisionRecord | null;
-}
-
-/** RethinkDB as its own system tables see it (filled once the database is deployed). */
-export interface RethinkdbHealth {
-	/** Servers in `server_status`, i.e. connected to the one we asked. */
-	connected: number;
-	/** One per node. */
-	expected: number;
-	/** Expected server names that are not connected. */
-	missing: string[];
-	issues: Array<{type: string; critical: boolean; description: string}>;
-	/** Why the health query could not be made, when it could not. */
-	error?: string;
 }
 
 export interface ClusterStatus {

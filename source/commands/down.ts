@@ -1,13 +1,16 @@
 import {rmSync} from 'node:fs';
 import {DockerCli} from '../docker/cli.js';
-import {CancelledError, InputError} from '../errors.js';
-import type {CommandIO} from '../main.js';
+import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {createProvider} from '../providers/index.js';
 import {resolveSpec} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import {confirm, handleInterrupts} from './interaction.js';
+import {confirmOrStop, handleInterrupts, oneName, type CommandArgs, type CommandIO} from './io.js';
+
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return downCommand({name: oneName('down', positionals), yes: Boolean(values.yes), force: Boolean(values.force), forget: Boolean(values.forget), json: Boolean(values.json)}, io);
+}
 
 export interface DownOptions {
 	name: string;
@@ -35,15 +38,15 @@ export async function downCommand(options: DownOptions, io: CommandIO): Promise<
 			nextSteps: ['swarmbee ls lists the clusters swarmbee knows', `to remove resources labelled swarmbee.cluster=${options.name} that another state made: swarmbee down ${options.name} --force`],
 		});
 	}
-	if (!options.yes) {
-		if (!io.interactive) {
-			throw new InputError(`removing cluster ${options.name} needs confirmation, and there is no terminal to ask in`, {nextSteps: [`pass --yes: swarmbee down ${options.name} --yes`]});
-		}
-		const nodes = journal?.nodes.filter(n => n.state !== 'planned').length ?? 0;
-		if (!(await confirm(`Remove ${options.name} and its ${nodes} node${nodes === 1 ? '' : 's'}? Data on them is lost.`, false))) {
-			throw new CancelledError('nothing was removed.');
-		}
-	}
+	const nodes = journal?.nodes.filter(n => n.state !== 'planned').length ?? 0;
+	await confirmOrStop(io, {
+		yes: options.yes,
+		what: `removing cluster ${options.name}`,
+		command: `swarmbee down ${options.name}`,
+		message: `Remove ${options.name} and its ${nodes} node${nodes === 1 ? '' : 's'}? Data on them is lost.`,
+		defaultAnswer: false,
+		declined: 'nothing was removed.',
+	});
 	const release = store.lock(options.name, `down ${options.name}`);
 	const controller = new AbortController();
 	const stopInterrupts = handleInterrupts(controller, io);

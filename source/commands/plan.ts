@@ -1,14 +1,14 @@
 import {DockerCli} from '../docker/cli.js';
-import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
 import {formatUsd} from '../providers/digitalocean/catalog.js';
 import {createProvider} from '../providers/index.js';
 import type {ProviderPlan} from '../providers/types.js';
 import {formatTable} from '../render/format.js';
-import {planNodes, type ClusterSpec, type SpecInput} from '../spec.js';
+import {specInputFromFlags} from '../spec-fields.js';
+import {planNodes, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import {mergeWithSaved} from './up.js';
+import {oneName, type CommandArgs, type CommandIO} from './io.js';
 
 export interface PlanOptions {
 	name: string;
@@ -45,9 +45,13 @@ export function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
  * cloud the price from the provider's own size list. Writes nothing, not even
  * the cluster's state folder.
  */
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return planCommand({name: oneName('plan', positionals), input: specInputFromFlags(values), json: Boolean(values.json)}, io);
+}
+
 export async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const spec = mergeWithSaved(store.loadSpec(options.name), options.name, options.input);
+	const spec = specForRun(store.loadSpec(options.name), options.name, options.input);
 	const journal = store.loadJournal(options.name);
 	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});

@@ -1,15 +1,13 @@
 import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
 import {event} from '../events.js';
-import type {CommandIO} from '../main.js';
 import {createProvider} from '../providers/index.js';
-import {createRenderer, type OutputMode} from '../render/index.js';
 import {runSteps} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
 import {SshPool} from '../ssh/pool.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
-import {handleInterrupts} from './interaction.js';
+import {createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
 
 export interface RunClusterOptions {
 	store: ClusterStore;

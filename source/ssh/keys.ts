@@ -3,7 +3,7 @@ import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import {ExternalError} from '../errors.js';
-import {writeFileAtomic} from '../store/cluster-store.js';
+import {writeFileAtomic} from '../files.js';
 
 export interface KeyPair {
 	/** OpenSSH private key text. */
