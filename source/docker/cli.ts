@@ -38,6 +38,13 @@ export class NoEngineError extends ExternalError {
 }
 
 /**
+ * Variables a docker child must not inherit from this process: a token
+ * exported in the user's shell is for swarmbee's API client alone (Node
+ * leaves a variable set to undefined out of the child's environment).
+ */
+export const WITHHELD_FROM_CHILDREN = {DIGITALOCEAN_ACCESS_TOKEN: undefined} as const;
+
+/**
  * The local Docker engine, through its CLI. Used by the local provider and to
  * build and side-load images; arguments are always arrays, never a shell line.
  */
@@ -50,7 +57,7 @@ export class DockerCli {
 			reject: false,
 			cancelSignal: options.signal,
 			forceKillAfterDelay: 5_000,
-			env: {...this.baseEnv, ...options.env},
+			env: {...this.baseEnv, ...options.env, ...WITHHELD_FROM_CHILDREN},
 			...(options.input === undefined ? {stdin: 'ignore' as const} : typeof options.input === 'string' || Buffer.isBuffer(options.input) ? {input: options.input} : {stdin: 'pipe' as const}),
 			timeout: options.timeoutMs,
 			stripFinalNewline: true,

@@ -47,3 +47,23 @@ describe('DockerCli errors', () => {
 		await expect(remote.run(['version'])).rejects.toBeInstanceOf(NoEngineError);
 	});
 });
+
+describe('DockerCli children', () => {
+	it('never inherit a DigitalOcean token exported in this process', async () => {
+		const binDir = path.join(dir, 'env');
+		mkdirSync(binDir);
+		writeFileSync(path.join(binDir, 'docker'), '#!/bin/sh\nenv\n');
+		chmodSync(path.join(binDir, 'docker'), 0o755);
+		const before = process.env['DIGITALOCEAN_ACCESS_TOKEN'];
+		process.env['DIGITALOCEAN_ACCESS_TOKEN'] = 'dop_v1_exported0123456789abcdef';
+		try {
+			const env = await new DockerCli({PATH: `${binDir}:${process.env.PATH ?? ''}`}).run(['version']);
+			expect(env).toContain(`PATH=${binDir}:`);
+			expect(env).not.toContain('dop_v1_exported');
+			expect(env).not.toContain('DIGITALOCEAN_ACCESS_TOKEN');
+		} finally {
+			if (before === undefined) delete process.env['DIGITALOCEAN_ACCESS_TOKEN'];
+			else process.env['DIGITALOCEAN_ACCESS_TOKEN'] = before;
+		}
+	});
+});
