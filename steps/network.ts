@@ -2,17 +2,16 @@ import {chooseOverlaySubnet} from '../source/cluster/cidr.js';
 import {OVERLAY_NETWORK, overlayCreateCommand, overlayInspectCommand, parseOverlay} from '../source/cluster/overlay.js';
 import {InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
-import type {Step} from './types.js';
+import type {ClusterContext, Step} from './types.js';
 
 /** Docker's own defaults on a Swarm manager: the ingress overlay and docker_gwbridge. */
 const DOCKER_DEFAULTS = ['10.0.0.0/24', '172.17.0.0/16', '172.18.0.0/16'];
 
 /**
  * The attachable overlay the database servers share, on a subnet swarmbee
- * picks clear of the nodes' own networks. Encrypted (IPsec) by default where
- * the provider can carry it.
+ * picks clear of the nodes' own networks. Encrypted (IPsec) when asked for.
  */
-export const networkStep: Step = {
+export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provider' | 'ssh'>> = {
 	id: 'network',
 	title: 'Overlay network',
 	async run(ctx, io) {

@@ -3,7 +3,7 @@ import driverNet from 'rethinkdb/net.js';
 import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
-import type {SshPool} from '../ssh/pool.js';
+import type {NodeShells} from '../ssh/shell.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
@@ -57,7 +57,7 @@ export interface ServerLocation {
 }
 
 /** Finds where a server runs now and the address its node reaches it at. */
-export async function locateServer(ssh: SshPool, manager: string, server: string, signal?: AbortSignal): Promise<ServerLocation> {
+export async function locateServer(ssh: NodeShells, manager: string, server: string, signal?: AbortSignal): Promise<ServerLocation> {
 	const tasks = parseJsonLines<{Node: string; CurrentState: string}>(await (await ssh.get(manager, signal)).run(runningTaskCommand(server), {signal}));
 	const running = tasks.find(t => t.CurrentState.startsWith('Running'));
 	if (!running) {
@@ -130,7 +130,7 @@ export async function queryHealth(port: number, password: string, expectedNodes:
  * Health through an SSH forward to the first server that answers (the first
  * node's, normally), never a published port.
  */
-export async function checkHealth(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
 	let lastError: Error | undefined;
 	for (const server of input.nodes) {
 		if (input.signal?.aborted) throw new CancelledError();

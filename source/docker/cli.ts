@@ -37,6 +37,9 @@ export class NoEngineError extends ExternalError {
 	}
 }
 
+/** What steps and image code use of the engine: a test's recorder extends DockerCli and answers `run`. */
+export type DockerEngine = Pick<DockerCli, 'run' | 'jsonLines' | 'inspect' | 'imageId' | 'serverVersion'>;
+
 /**
  * Variables a docker child must not inherit from this process: a token
  * exported in the user's shell is for swarmbee's API client alone (Node

@@ -1,6 +1,7 @@
 import type {ErrorInfo} from '../errors.js';
 import type {PlayRecap} from '../events.js';
 import type {NodeRole, ProviderName} from '../spec.js';
+import type {ClusterState, MachineState, StepState} from '../states.js';
 
 /**
  * What exists, as far as swarmbee knows: written after every change, so a
@@ -35,10 +36,8 @@ export interface DatabaseRecord {
 	deployedAt: string;
 }
 
-export type ClusterState = 'creating' | 'ready' | 'failed' | 'cancelled' | 'destroying' | 'down';
-
 export interface StepRecord {
-	status: 'running' | 'done' | 'failed' | 'cancelled';
+	status: Exclude<StepState, 'pending'>;
 	startedAt: string;
 	finishedAt?: string;
 	summary?: string;
@@ -53,8 +52,6 @@ export interface InfraRecord {
 	/** Provider ids of what was made for the cluster (networks, VPC, firewall). */
 	ids: Record<string, string>;
 }
-
-export type MachineState = 'planned' | 'creating' | 'running' | 'failed' | 'deleting';
 
 export interface NodeRecord {
 	name: string;
@@ -108,8 +105,4 @@ export function newJournal(cluster: string, provider: ProviderName, owner: strin
 /** Nodes that stay: all but those a scale-down is removing. */
 export function liveNodes(journal: Readonly<Journal>): NodeRecord[] {
 	return journal.nodes.filter(n => n.state !== 'deleting');
-}
-
-export function findNode(journal: Journal, name: string): NodeRecord | undefined {
-	return journal.nodes.find(n => n.name === name);
 }

@@ -42,6 +42,11 @@ describe('architecture', () => {
 		expect(arrows(file => !file.startsWith('components/') && file !== 'source/commands/io.ts' && file !== 'source/commands/dashboard.ts', under('components/'))).toEqual([]);
 	});
 
+	it('a step imports no other step (what two steps share lives below them)', () => {
+		const isStep = (file: string) => file.startsWith('steps/') && file !== 'steps/types.ts' && file !== 'steps/index.ts';
+		expect(arrows(isStep, isStep)).toEqual([]);
+	});
+
 	it('providers, the SSH layer, cluster logic and the store know nothing of steps, runs or commands', () => {
 		const lower = (file: string) => ['source/providers/', 'source/ssh/', 'source/cluster/', 'source/store/', 'source/docker/', 'source/render/'].some(folder => file.startsWith(folder));
 		expect(arrows(lower, file => file.startsWith('steps/') || file.startsWith('source/run/') || file.startsWith('source/commands/'))).toEqual([]);
