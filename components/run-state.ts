@@ -35,7 +35,7 @@ export interface StepView {
 	progress?: string;
 }
 
-export interface AnsibleCounters {
+interface AnsibleCounters {
 	ok: number;
 	changed: number;
 	failed: number;
@@ -69,7 +69,7 @@ export interface FinishedLine {
 	tone: 'title' | 'done' | 'failed' | 'cancelled' | 'note' | 'warning';
 }
 
-export type RunOutcomeView =
+type RunOutcomeView =
 	| {kind: 'done'; durationMs: number; summary: string}
 	| {kind: 'failed'; durationMs: number; error: ErrorInfo}
 	| {kind: 'cancelled'; durationMs: number; resume: string};

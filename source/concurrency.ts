@@ -69,7 +69,7 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 	});
 }
 
-export interface PollOptions {
+interface PollOptions {
 	/** The wait between two looks: fixed, or by attempt (0 first) for a backoff. */
 	intervalMs: number | ((attempt: number) => number);
 	timeoutMs: number;
@@ -77,7 +77,7 @@ export interface PollOptions {
 }
 
 /** What a poll ended with: the answer that met the condition, or the last one seen when time ran out. */
-export type Polled<T> = {met: true; value: T} | {met: false; last: T | undefined};
+type Polled<T> = {met: true; value: T} | {met: false; last: T | undefined};
 
 /**
  * The one wait-until-deadline loop: asks `probe`, and again after each

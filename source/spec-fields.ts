@@ -10,14 +10,14 @@ import {InputError} from './errors.js';
  * that uses its value.
  */
 
-export const PROVIDERS = ['local', 'digitalocean'] as const;
+const PROVIDERS = ['local', 'digitalocean'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
-export const DATABASES = ['rethinkdb', 'none'] as const;
+const DATABASES = ['rethinkdb', 'none'] as const;
 export const MAX_WORKERS = 50;
-export const MIN_MEMORY_LIMIT = 256 * 1024 * 1024;
-export const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
-export const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
+const MIN_MEMORY_LIMIT = 256 * 1024 * 1024;
+const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
+const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
 
 /** What some fields' values yield besides themselves, so it is worked out once (sizes in bytes). */
 export interface DerivedValues {
@@ -26,9 +26,9 @@ export interface DerivedValues {
 }
 
 /** A field's value, or what is wrong with the input and how to fix it. */
-export type Parsed<V> = {value: V; derived?: Partial<DerivedValues>} | {problem: string; fix: string};
+type Parsed<V> = {value: V; derived?: Partial<DerivedValues>} | {problem: string; fix: string};
 
-export interface FieldContext {
+interface FieldContext {
 	provider: ProviderName;
 	/** The field's default for this provider (what an empty answer falls back to). */
 	fallback: unknown;
@@ -124,7 +124,7 @@ export function parseMemoryLimit(input: unknown): Parsed<string> {
 }
 
 /** An IPv4 or IPv6 address, with or without a /prefix. */
-export function isCidrOrAddress(written: string): boolean {
+function isCidrOrAddress(written: string): boolean {
 	const [address, prefix, ...rest] = written.split('/');
 	if (rest.length > 0 || !address) return false;
 	const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
@@ -281,7 +281,7 @@ export const SPEC_RULES: ReadonlyArray<{flag: string; check: (values: Partial<Sp
 /** Loose input, as it comes from flags (text), a profile, a saved spec or the wizard (values). */
 export type SpecFieldInput = {[K in SpecFieldKey]?: ValueOf<Extract<Field, {key: K}>> | string | number | boolean | string[]};
 
-export function specField(key: SpecFieldKey): Field {
+function specField(key: SpecFieldKey): Field {
 	return SPEC_FIELDS.find(f => f.key === key)!;
 }
 

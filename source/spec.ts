@@ -5,9 +5,8 @@ import {
 	parseMemory, SPEC_FIELDS, SPEC_RULES, type DerivedValues, type ProviderName, type SpecField, type SpecFieldInput, type SpecFieldKey, type SpecValues,
 } from './spec-fields.js';
 
-export {
-	DEFAULT_RETHINKDB_IMAGE, isCidrOrAddress, MAX_WORKERS, MIN_MEMORY_LIMIT, parseMemory, PROVIDERS, type ProviderName,
-} from './spec-fields.js';
+// What most callers want of a spec, from the one import.
+export {parseMemory, type ProviderName} from './spec-fields.js';
 
 /**
  * What the user asked for. Together with the journal (what exists) it is the

@@ -6,7 +6,7 @@
  */
 
 /** A node, from its plan to its removal. */
-export type NodeState =
+type NodeState =
 	/** In the journal, not yet asked of the provider. */
 	| 'planned'
 	/** In a run's view before any step touched it. */

@@ -17,7 +17,7 @@ export interface StepIO {
 }
 
 /** A step reports whether it changed anything, so a re-run can say "unchanged". */
-export interface StepResult {
+interface StepResult {
 	changed: boolean;
 	summary: string;
 }

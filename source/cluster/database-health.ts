@@ -5,7 +5,7 @@ import {checkHealth, type RethinkdbHealth} from './rethinkdb.js';
 import {stackServiceName} from './stack.js';
 
 /** Every server connected, none missing, no critical issue. */
-export function isHealthy(health: RethinkdbHealth): boolean {
+function isHealthy(health: RethinkdbHealth): boolean {
 	return !health.error && health.connected === health.expected && health.missing.length === 0 && !health.issues.some(i => i.critical);
 }
 

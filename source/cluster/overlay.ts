@@ -3,7 +3,7 @@ import {shellCommand} from '../shell.js';
 /** The cluster's attachable overlay: the database servers' only network. */
 export const OVERLAY_NETWORK = 'swarmbee';
 
-export interface OverlaySettings {
+interface OverlaySettings {
 	name: string;
 	subnet: string;
 	encrypted: boolean;

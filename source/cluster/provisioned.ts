@@ -44,7 +44,7 @@ export interface AppliedRecord {
 export const APPLIED_FILE = '/root/.swarmbee/provisioned.json';
 
 /** Where the playbook keeps `ufw status` as it was right after it applied the rules. */
-export const UFW_SNAPSHOT = '/etc/ufw/swarmbee.status';
+const UFW_SNAPSHOT = '/etc/ufw/swarmbee.status';
 
 export function digest(value: unknown): string {
 	return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
@@ -57,7 +57,7 @@ export const provisionedCheckCommand = [
 	'if pgrep -x fail2ban-server >/dev/null; then echo fail2ban=running; else echo fail2ban=stopped; fi',
 ].join('; ');
 
-export interface ProvisionedState {
+interface ProvisionedState {
 	applied?: AppliedRecord;
 	ufwAsApplied: boolean;
 	fail2banRunning: boolean;

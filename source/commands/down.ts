@@ -6,7 +6,7 @@ import {downSteps} from '../../steps/index.js';
 import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
 import {runCluster} from './run-cluster.js';
 
-export interface DownOptions {
+interface DownOptions {
 	name: string;
 	yes: boolean;
 	/** Also remove resources of this name that another swarmbee state made. */
@@ -31,7 +31,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
  * the same event stream). The saved spec stays (so `up` can rebuild the same
  * cluster) unless --forget.
  */
-export async function downCommand(options: DownOptions, io: CommandIO): Promise<number> {
+async function downCommand(options: DownOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const journal = store.loadJournal(options.name);
 	const spec = store.loadSpec(options.name) ?? (options.force ? resolveSpec({name: options.name}) : undefined);

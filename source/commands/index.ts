@@ -8,7 +8,7 @@ import type {CommandRun} from './io.js';
  * and `--version` load none of it). A new command is one entry here and one
  * file beside this one exporting `run` (see ARCHITECTURE.md).
  */
-export interface CommandDefinition {
+interface CommandDefinition {
 	/** After `swarmbee `: `up [NAME] [options]`. */
 	synopsis: string;
 	/** What it does; a second line after `\n`. */

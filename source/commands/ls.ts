@@ -13,7 +13,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
  *     NAME   PROVIDER  NODES  STATE  UPDATED
  *     demo   local     4      ready  2026-11-25 12:04
  */
-export async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
+async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const clusters = store.list().map(c => ({
 		name: c.name,

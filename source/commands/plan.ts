@@ -10,7 +10,7 @@ import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {oneName, type CommandArgs, type CommandIO} from './io.js';
 
-export interface PlanOptions {
+interface PlanOptions {
 	name: string;
 	input: SpecInput;
 	json: boolean;
@@ -26,7 +26,7 @@ export interface PlanOptions {
  *     create  firewall  swarmbee-demo  22/tcp from 0.0.0.0/0, ::/0; tcp, udp and icmp from tag swarmbee-demo; outbound open
  *     cost: 4 × s-1vcpu-1gb at $0.00893 an hour: $0.0357 an hour, $24.00 a month
  */
-export function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
+function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
 	const nodes = planNodes(spec).length;
 	const where = spec.provider === 'local' ? 'this Docker engine' : spec.region;
 	const lines = [`plan for ${spec.name}: ${nodes} ${spec.provider} nodes (${spec.size}, ${where}); nothing was created`];
@@ -49,7 +49,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 	return planCommand({name: oneName('plan', positionals), input: specInputFromFlags(values), json: Boolean(values.json)}, io);
 }
 
-export async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
+async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const spec = specForRun(store.loadSpec(options.name), options.name, options.input);
 	const journal = store.loadJournal(options.name);

@@ -11,7 +11,7 @@ import type {ClusterState} from '../states.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
 import {createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
 
-export interface RunClusterOptions {
+interface RunClusterOptions {
 	store: ClusterStore;
 	spec: ClusterSpec;
 	/** The spec as saved before this run (undefined for a new cluster). */

@@ -6,7 +6,7 @@ import {scaleDownSteps, upSteps} from '../../steps/index.js';
 import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
 import {runCluster} from './run-cluster.js';
 
-export interface ScaleOptions {
+interface ScaleOptions {
 	name: string;
 	workers: string;
 	yes: boolean;
@@ -31,7 +31,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
  * Shrinking removes the last workers: their database servers leave the
  * stack, then each node is drained, leaves the swarm and is deleted.
  */
-export async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
+async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
 	const journal = store.loadJournal(options.name);

@@ -9,7 +9,7 @@ import {sshTarget} from '../cluster/targets.js';
 import {SshPool} from '../ssh/pool.js';
 import {oneName, type CommandArgs, type CommandIO} from './io.js';
 
-export interface StatusOptions {
+interface StatusOptions {
 	name: string;
 	once: boolean;
 	json: boolean;
@@ -24,7 +24,7 @@ export interface StatusOptions {
  *     workerbee-1  worker   ready  10.100.3.11   10.101.7.11
  *     swarm: 1 manager, 1 worker, 2 of 2 Ready
  */
-export function formatStatus(status: ClusterStatus): string[] {
+function formatStatus(status: ClusterStatus): string[] {
 	const lines = [`${status.cluster} (${status.provider}): ${status.state}`];
 	lines.push(...formatTable([
 		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
@@ -49,7 +49,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 	return statusCommand({name: oneName('status', positionals), once: Boolean(values.once), json: Boolean(values.json)}, io);
 }
 
-export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
+async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
 	if (io.interactive && !options.once && !options.json) {
 		// The dashboard (and its tunnel code) loads only where it is shown.
 		const {openDashboard} = await import('./dashboard.js');

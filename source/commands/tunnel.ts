@@ -5,7 +5,7 @@ import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
 import type {TunnelStatus} from '../tunnel/types.js';
 import {oneName, waitForInterrupt, type CommandArgs, type CommandIO} from './io.js';
 
-export interface TunnelCommandOptions {
+interface TunnelCommandOptions {
 	name: string;
 	adminPort: number;
 	driverPort: number;
@@ -40,7 +40,7 @@ function describe(status: TunnelStatus): string {
  * Holds 127.0.0.1:8080 → the RethinkDB admin panel and 127.0.0.1:28015 → its
  * driver port until Ctrl-C, over SSH only.
  */
-export async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
+async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
 	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
 	if (!journal.database || !privateKey) {
 		throw new InputError(`${options.name} has no database to tunnel to yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});

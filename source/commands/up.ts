@@ -28,7 +28,7 @@ export interface UpOptions {
 }
 
 /** The error shown when answers are needed and nobody can be asked. */
-export function noTerminalError(what: string): InputError {
+function noTerminalError(what: string): InputError {
 	return new InputError(`${what} needs answers, and there is no terminal to ask in`, {
 		nextSteps: [
 			`pass them as flags: swarmbee up NAME ${profileFlagsUsage()} [--profile NAME] --yes`,
@@ -62,7 +62,7 @@ export interface WizardDeps {
 }
 
 /** The wizard, then `up` with its answers (already confirmed). The token it asked for stays in memory. */
-export async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
+async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
 	const home = swarmbeeHome(io.env);
 	const result = await runWizard({
@@ -76,7 +76,7 @@ export async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<nu
 	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, ...(result.token ? {token: result.token} : {})}, io);
 }
 
-export async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
+async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);

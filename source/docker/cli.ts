@@ -45,7 +45,7 @@ export type DockerEngine = Pick<DockerCli, 'run' | 'jsonLines' | 'inspect' | 'im
  * exported in the user's shell is for swarmbee's API client alone (Node
  * leaves a variable set to undefined out of the child's environment).
  */
-export const WITHHELD_FROM_CHILDREN = {DIGITALOCEAN_ACCESS_TOKEN: undefined} as const;
+const WITHHELD_FROM_CHILDREN = {DIGITALOCEAN_ACCESS_TOKEN: undefined} as const;
 
 /**
  * The local Docker engine, through its CLI. Used by the local provider and to

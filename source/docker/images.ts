@@ -6,7 +6,7 @@ import {packageRoot} from '../paths.js';
 import {DockerCommandError, type DockerEngine} from './cli.js';
 
 /** An image swarmbee builds itself from a folder of the package. */
-export interface ImageRecipe {
+interface ImageRecipe {
 	/** Short name: the folder under images/ (or a test fixture's). */
 	name: string;
 	/** Repository part of the tag, e.g. `swarmbee-node`. */
@@ -24,7 +24,7 @@ export function packagedImage(name: string, bases: string[] = ['debian:bookworm'
 }
 
 /** Content hash of every file in a build context: same files, same tag. */
-export function contextHash(dir: string, extra: string[] = []): string {
+function contextHash(dir: string, extra: string[] = []): string {
 	const hash = createHash('sha256');
 	const walk = (relative: string) => {
 		const entries = readdirSync(path.join(dir, relative), {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name));

@@ -3,7 +3,7 @@ import {event, type Emit} from '../events.js';
 import type {JournalHandle} from '../store/cluster-store.js';
 import type {Step} from '../../steps/types.js';
 
-export interface RunOptions {
+interface RunOptions {
 	command: string;
 	cluster: string;
 	provider: string;

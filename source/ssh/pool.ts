@@ -11,7 +11,7 @@ import type {NodeShells, WaitOptions} from './shell.js';
  * (droplets' user_data), it keeps waiting: the image's own key is never
  * trusted, only outlasted.
  */
-export async function waitForSsh(target: SshTarget, options: WaitOptions = {}): Promise<SshConnection> {
+async function waitForSsh(target: SshTarget, options: WaitOptions = {}): Promise<SshConnection> {
 	const timeoutMs = options.timeoutMs ?? 120_000;
 	const deadline = Date.now() + timeoutMs;
 	const polled = await pollUntil(async () => {

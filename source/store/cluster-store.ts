@@ -31,7 +31,7 @@ export interface ClusterPaths {
 	stack: string;
 }
 
-export function clusterPaths(home: string, name: string): ClusterPaths {
+function clusterPaths(home: string, name: string): ClusterPaths {
 	const dir = path.join(home, 'clusters', name);
 	return {
 		dir,
@@ -66,7 +66,7 @@ export interface SavedCluster {
 }
 
 /** A cluster that exists, as commands that only read it need it. */
-export interface LoadedCluster {
+interface LoadedCluster {
 	spec: ClusterSpec;
 	journal: Journal;
 	paths: ClusterPaths;

@@ -27,7 +27,7 @@ export interface Journal {
 }
 
 /** What was deployed of RethinkDB, so a re-run can tell "already there". */
-export interface DatabaseRecord {
+interface DatabaseRecord {
 	image: string;
 	/** Hash of the stack file last deployed. */
 	stackHash: string;
@@ -36,7 +36,7 @@ export interface DatabaseRecord {
 	deployedAt: string;
 }
 
-export interface StepRecord {
+interface StepRecord {
 	status: Exclude<StepState, 'pending'>;
 	startedAt: string;
 	finishedAt?: string;
@@ -45,7 +45,7 @@ export interface StepRecord {
 }
 
 /** Provider-level networking facts the later steps need. */
-export interface InfraRecord {
+interface InfraRecord {
 	/** The private network nodes share (Swarm and the overlay's underlay). */
 	privateCidr: string;
 	publicCidr?: string;
@@ -82,7 +82,7 @@ export interface ProvisionRecord {
 	error?: string;
 }
 
-export interface SwarmRecord {
+interface SwarmRecord {
 	clusterId: string;
 	managerAddress: string;
 	overlay?: {name: string; subnet: string; encrypted: boolean};

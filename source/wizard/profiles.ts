@@ -13,7 +13,7 @@ type ProfileKey = (typeof PROFILE_KEYS)[number] & keyof SpecValues;
  * (`swarmbee up NAME --profile PROFILE`): the fields SPEC_FIELDS marks
  * `profile` (what the wizard asks). Never holds a token.
  */
-export type Profile = Partial<Pick<SpecValues, ProfileKey>> & {savedAt: string};
+type Profile = Partial<Pick<SpecValues, ProfileKey>> & {savedAt: string};
 
 /** The answers of a spec that a profile keeps. */
 export function profileOf(spec: ClusterSpec): Omit<Profile, 'savedAt'> {

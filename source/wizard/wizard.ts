@@ -18,7 +18,7 @@ export interface WizardDeps {
 	env: NodeJS.ProcessEnv;
 }
 
-export interface WizardResult {
+interface WizardResult {
 	spec: ClusterSpec;
 	/** The profile the answers were saved as (named after the cluster). */
 	profile: string;

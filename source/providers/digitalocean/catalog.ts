@@ -27,7 +27,7 @@ export async function loadCatalog(client: DigitalOceanClient, imageSlug: string,
 }
 
 /** Regions that take new droplets, for the wizard's choices. */
-export function availableRegions(catalog: Pick<Catalog, 'regions'>): Region[] {
+function availableRegions(catalog: Pick<Catalog, 'regions'>): Region[] {
 	return catalog.regions.filter(r => r.available).sort((a, b) => a.slug.localeCompare(b.slug));
 }
 
@@ -119,7 +119,7 @@ export function accountProblem(account: Account, existing: number, toCreate: num
 	return undefined;
 }
 
-export interface Cost {
+interface Cost {
 	currency: 'USD';
 	nodes: number;
 	size: string;
