@@ -5,7 +5,7 @@ import {
 } from '../source/cluster/ansible.js';
 import {DOCKER_DAEMON_SETTINGS} from '../source/cluster/docker-daemon.js';
 import {
-	APPLIED_FILE, digest, parseProvisionedCheck, provisionDrift, provisionedCheckCommand, ufwRules, type AppliedRecord,
+	APPLIED_FILE, digest, parseProvisionedCheck, provisionDrift, provisionedCheckCommand, ufwRules, ufwSnapshotCommand, type AppliedRecord,
 } from '../source/cluster/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
@@ -153,7 +153,9 @@ async function provisionNode(ctx: ProvisionContext, io: StepIO, node: NodeRecord
 		}
 		const rebooted = await rebootIfAsked(ctx, io, node, shell, write);
 		// What was applied, for the next run's look (after a reboot: on the node as it came back).
-		await (await ctx.ssh.get(node.name, signal)).upload(APPLIED_FILE, `${JSON.stringify(plan.record)}\n`, 0o600);
+		const now = await ctx.ssh.get(node.name, signal);
+		await now.run(ufwSnapshotCommand, {signal});
+		await now.upload(APPLIED_FILE, `${JSON.stringify(plan.record)}\n`, 0o600);
 		ctx.journal.updateNode(node.name, record => {
 			record.provision = {at: new Date().toISOString(), ok: true, logFile, recaps, ...(rebooted ? {rebootedAt: new Date().toISOString()} : {})};
 		});

@@ -43,8 +43,14 @@ export interface AppliedRecord {
 
 export const APPLIED_FILE = '/root/.swarmbee/provisioned.json';
 
-/** Where the playbook keeps `ufw status` as it was right after it applied the rules. */
+/** Where `ufw status` is kept as it was right after provisioning (the playbook writes it, swarmbee again after every playbook). */
 const UFW_SNAPSHOT = '/etc/ufw/swarmbee.status';
+
+/**
+ * Run after every playbook (the user's may add ufw rules of its own): the
+ * firewall as provisioning left it is what the next look compares with.
+ */
+export const ufwSnapshotCommand = `ufw status >${shq(UFW_SNAPSHOT)}`;
 
 export function digest(value: unknown): string {
 	return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');

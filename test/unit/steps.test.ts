@@ -106,6 +106,7 @@ describe('provision', () => {
 		{match: 'ansible-playbook -i localhost,', reply: playbookRun},
 		{match: 'rm -rf /root/.swarmbee/ansible', reply: ''},
 		{match: '/var/run/reboot-required', reply: 'no'},
+		{match: 'ufw status >/etc/ufw/swarmbee.status', reply: ''},
 	];
 
 	it('runs the playbook on a new node, streams it, keeps its recap and records what it applied', async () => {
@@ -116,6 +117,8 @@ describe('provision', () => {
 		expect(c.ssh.on('queenbee')).toEqual([
 			expect.stringContaining('command -v ansible-playbook'), expect.stringContaining('mkdir -p -m 700'), expect.stringContaining('ansible-playbook -i localhost, -c local -e @vars.json playbook.yml'),
 			expect.stringContaining('rm -rf /root/.swarmbee/ansible'), expect.stringContaining('reboot-required'),
+			// After every playbook, the user's too: ufw as provisioning left it, for the next look.
+			'ufw status >/etc/ufw/swarmbee.status',
 		]);
 		const uploads = c.ssh.uploads.filter(u => u.node === 'queenbee').map(u => u.path);
 		expect(uploads).toEqual(['/root/.swarmbee/ansible/vars.json', '/root/.swarmbee/ansible/playbook.yml', APPLIED_FILE]);
