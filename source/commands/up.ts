@@ -3,10 +3,8 @@ import {swarmbeeHome} from '../paths.js';
 import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
 import {specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import {catalogsFor, type CatalogFor} from '../wizard/catalog.js';
-import {ProfileStore, profileInput} from '../wizard/profiles.js';
-import {inquirerPrompts, type WizardPrompts} from '../wizard/prompts.js';
-import {runWizard, TOKEN_ENV} from '../wizard/wizard.js';
+import type {CatalogFor} from '../wizard/catalog.js';
+import type {WizardPrompts} from '../wizard/prompts.js';
 import {upSteps} from '../../steps/index.js';
 import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
 import {runCluster} from './run-cluster.js';
@@ -32,7 +30,7 @@ function noTerminalError(what: string): InputError {
 	return new InputError(`${what} needs answers, and there is no terminal to ask in`, {
 		nextSteps: [
 			`pass them as flags: swarmbee up NAME ${profileFlagsUsage()} [--profile NAME] --yes`,
-			`for DigitalOcean, put the token in $${TOKEN_ENV}`,
+			'for DigitalOcean, put the token in $DIGITALOCEAN_ACCESS_TOKEN',
 			'or run swarmbee in a terminal to be asked',
 		],
 	});
@@ -44,7 +42,13 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		return wizardUp(io);
 	}
 	const flags = specInputFromFlags(values);
-	const profile = typeof values.profile === 'string' ? profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags) : undefined;
+	// The wizard's code (conf, inquirer, the catalog) loads only where it is used: conf's
+	// dependencies take over SIGINT, which a run without it owns alone.
+	let profile: {input: SpecInput; token?: string} | undefined;
+	if (typeof values.profile === 'string') {
+		const {ProfileStore, profileInput} = await import('../wizard/profiles.js');
+		profile = profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags);
+	}
 	return upCommand({
 		name: oneName('up', positionals),
 		input: profile?.input ?? flags,
@@ -64,6 +68,9 @@ export interface WizardDeps {
 /** The wizard, then `up` with its answers (already confirmed). The token it asked for stays in memory. */
 async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
+	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard}] = await Promise.all([
+		import('../wizard/catalog.js'), import('../wizard/profiles.js'), import('../wizard/prompts.js'), import('../wizard/wizard.js'),
+	]);
 	const home = swarmbeeHome(io.env);
 	const result = await runWizard({
 		prompts: deps.prompts ?? await inquirerPrompts(io.stdout),
