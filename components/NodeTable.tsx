@@ -1,5 +1,5 @@
 import {Box, Text} from 'ink';
-import type {NodeActivity} from '../source/events.js';
+import type {NodeActivity} from '../source/states.js';
 import type {NodeView} from './run-state.js';
 import {Spinner} from './Spinner.js';
 
@@ -12,8 +12,8 @@ const SETTLED: Partial<Record<NodeActivity, {icon: string; color: string}>> = {
 	deleted: {icon: '✔', color: 'gray'},
 };
 
-export function nodeStateColor(state: string): string {
-	return SETTLED[state as NodeActivity]?.color ?? (state === 'retrying' ? 'yellow' : 'cyan');
+export function nodeStateColor(state: NodeActivity): string {
+	return SETTLED[state]?.color ?? (state === 'retrying' ? 'yellow' : 'cyan');
 }
 
 /**

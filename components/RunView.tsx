@@ -20,7 +20,7 @@ const TONES: Record<FinishedLine['tone'], {color?: string; bold?: boolean; dim?:
 };
 
 /** Lines a collapsed pane shows; an expanded one gets what the terminal has left. */
-export const COLLAPSED_LINES = 3;
+const COLLAPSED_LINES = 3;
 
 /**
  * Which panes fit: the selected one and its neighbours, as many as the
@@ -32,7 +32,7 @@ export function paneWindow(count: number, selected: number, fit: number): {start
 	return {start: Math.max(0, start), end: Math.max(0, start) + size};
 }
 
-export interface RunViewProps {
+interface RunViewProps {
 	source: RunEventSource;
 	/** Ctrl-C: handed to the command's one interrupt owner (it aborts, saves and says how to resume). */
 	onInterrupt: () => void;

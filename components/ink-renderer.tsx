@@ -6,13 +6,13 @@ import {Dashboard, type DashboardProps} from './Dashboard.js';
 import {RunView} from './RunView.js';
 
 /** The terminal Ink draws on and reads keys from. */
-export interface InkTerminal {
+interface InkTerminal {
 	stdout: NodeJS.WriteStream;
 	stdin: NodeJS.ReadStream;
 	stderr: NodeJS.WriteStream;
 }
 
-export interface InkRendererOptions {
+interface InkRendererOptions {
 	/**
 	 * Ink holds stdin in raw mode, so Ctrl-C arrives as a key, not a signal.
 	 * By default it is turned back into a SIGINT to this process, so the
@@ -27,7 +27,7 @@ export interface InkRendererOptions {
 }
 
 /** Ink options shared by every screen swarmbee mounts. */
-export function inkOptions(terminal: InkTerminal, onRender?: (metrics: {renderTime: number}) => void) {
+function inkOptions(terminal: InkTerminal, onRender?: (metrics: {renderTime: number}) => void) {
 	return {
 		stdout: terminal.stdout,
 		stdin: terminal.stdin,

@@ -1,7 +1,8 @@
 import type {ErrorInfo} from '../source/errors.js';
-import type {NodeActivity, PlayRecap, RunEvent} from '../source/events.js';
+import type {PlayRecap, RunEvent} from '../source/events.js';
+import type {NodeActivity, StepState} from '../source/states.js';
 import {redact} from '../source/redact.js';
-import {formatDuration} from '../source/render/format.js';
+import {eventLine} from '../source/render/format.js';
 
 /**
  * The run view's state, derived by one reducer from the RunEvent stream
@@ -22,12 +23,10 @@ export interface RunViewState {
 	seen: number;
 }
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
-
 export interface StepView {
 	id: string;
 	title: string;
-	status: StepStatus;
+	status: StepState;
 	/** Epoch ms, for the live elapsed time. */
 	startedAt?: number;
 	durationMs?: number;
@@ -36,7 +35,7 @@ export interface StepView {
 	progress?: string;
 }
 
-export interface AnsibleCounters {
+interface AnsibleCounters {
 	ok: number;
 	changed: number;
 	failed: number;
@@ -70,7 +69,7 @@ export interface FinishedLine {
 	tone: 'title' | 'done' | 'failed' | 'cancelled' | 'note' | 'warning';
 }
 
-export type RunOutcomeView =
+type RunOutcomeView =
 	| {kind: 'done'; durationMs: number; summary: string}
 	| {kind: 'failed'; durationMs: number; error: ErrorInfo}
 	| {kind: 'cancelled'; durationMs: number; resume: string};
@@ -134,8 +133,9 @@ function updateStep(state: RunViewState, id: string, change: (step: StepView) =>
 	return steps.map(s => (s.id === id ? change(s) : s));
 }
 
-function titleOf(state: RunViewState, id: string): string {
-	return state.steps.find(s => s.id === id)?.title ?? id;
+/** The lasting line of an event, in the plain renderer's words. */
+function said(state: RunViewState, e: RunEvent): string {
+	return eventLine(e, id => state.steps.find(s => s.id === id)?.title ?? id) ?? '';
 }
 
 /**
@@ -154,7 +154,7 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				cluster: e.cluster,
 				provider: e.provider,
 				steps: e.steps.map(s => ({id: s.id, title: s.title, status: 'pending'})),
-				finished: [...state.finished, line(`swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`, 'title')],
+				finished: [...state.finished, line(said(state, e), 'title')],
 			};
 		case 'step-started':
 			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, title: e.title, status: 'running', startedAt: Date.parse(e.at), progress: undefined}))};
@@ -165,21 +165,21 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				...state,
 				seen,
 				steps: updateStep(state, e.step, s => ({...s, status: 'done', durationMs: e.durationMs, summary: redact(e.summary), progress: undefined})),
-				finished: [...state.finished, line(`✔ ${titleOf(state, e.step)} (${formatDuration(e.durationMs)}): ${e.summary}`, 'done')],
+				finished: [...state.finished, line(said(state, e), 'done')],
 			};
 		case 'step-failed':
 			return {
 				...state,
 				seen,
 				steps: updateStep(state, e.step, s => ({...s, status: 'failed', durationMs: e.durationMs, progress: undefined})),
-				finished: [...state.finished, line(`✖ ${titleOf(state, e.step)} (${formatDuration(e.durationMs)}): ${e.error.message}`, 'failed')],
+				finished: [...state.finished, line(said(state, e), 'failed')],
 			};
 		case 'step-cancelled':
 			return {
 				...state,
 				seen,
 				steps: updateStep(state, e.step, s => ({...s, status: 'cancelled', durationMs: e.durationMs, progress: undefined})),
-				finished: [...state.finished, line(`■ ${titleOf(state, e.step)} cancelled after ${formatDuration(e.durationMs)}`, 'cancelled')],
+				finished: [...state.finished, line(said(state, e), 'cancelled')],
 			};
 		case 'node-state':
 			return {...state, seen, nodes: updateNode(state, e.node, n => ({...n, state: e.state, detail: e.detail === undefined ? undefined : redact(e.detail)}))};
@@ -190,7 +190,7 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				...state,
 				seen,
 				nodes: updateNode(state, e.node, n => ({...n, logFile: e.file})),
-				finished: [...state.finished, line(`  ${e.node}: full ${e.step} log in ${e.file}`, 'note')],
+				finished: [...state.finished, line(said(state, e), 'note')],
 			};
 		case 'node-recap': {
 			const r = e.recap;
@@ -198,13 +198,13 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				...state,
 				seen,
 				nodes: updateNode(state, e.node, n => ({...n, counters: fromRecap(r), recapped: true})),
-				finished: [...state.finished, line(`  ${e.node}: ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} failed=${r.failed} skipped=${r.skipped}`, r.failed + r.unreachable > 0 ? 'failed' : 'note')],
+				finished: [...state.finished, line(said(state, e), r.failed + r.unreachable > 0 ? 'failed' : 'note')],
 			};
 		}
 		case 'rate-limit':
 			return {...state, seen, rateLimit: {limit: e.limit, remaining: e.remaining}};
 		case 'warning':
-			return {...state, seen, finished: [...state.finished, line(`! ${e.message}`, 'warning')]};
+			return {...state, seen, finished: [...state.finished, line(said(state, e), 'warning')]};
 		case 'run-finished':
 			return {...state, seen, outcome: {kind: 'done', durationMs: e.durationMs, summary: redact(e.summary)}};
 		case 'run-failed':

@@ -4,7 +4,7 @@ import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
 
-export interface DashboardView {
+interface DashboardView {
 	snapshot?: DashboardSnapshot;
 	/** The last refresh failed as a whole (a node not answering is in the snapshot, not here). */
 	error?: ErrorInfo;

@@ -9,9 +9,9 @@ import {initialRunState, reduceRunBatch, type RunViewState} from './run-state.js
  * frame and <Static>'s own re-render after new lines still keep a run
  * under 10 a second (see bench/render-flood).
  */
-export const RENDER_INTERVAL_MS = 110;
+const RENDER_INTERVAL_MS = 110;
 
-export interface RunViewClock {
+interface RunViewClock {
 	state: RunViewState;
 	/** Advances once per flush: drives every spinner, so spinners add no renders of their own. */
 	frame: number;

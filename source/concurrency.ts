@@ -1,5 +1,4 @@
 import {availableParallelism} from 'node:os';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
 
 /** Runs `work` for each item, at most `limit` at a time, collecting every outcome. */
@@ -48,9 +47,53 @@ export function cpuHeavyLimit(sharesHostCpus: boolean, cores = availableParallel
 	return sharesHostCpus ? Math.max(1, cores) : 64;
 }
 
-/** Waits `ms`, or throws CancelledError as soon as `signal` aborts (Ctrl-C). */
+/**
+ * Waits `ms`, or throws CancelledError as soon as `signal` aborts (Ctrl-C).
+ * Built on the global setTimeout, so tests with fake timers move it.
+ */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-	return sleep(ms, undefined, {signal}).catch(() => {
-		throw new CancelledError();
+	return new Promise((resolve, reject) => {
+		if (signal?.aborted) {
+			reject(new CancelledError());
+			return;
+		}
+		const onAbort = () => {
+			clearTimeout(timer);
+			reject(new CancelledError());
+		};
+		const timer = setTimeout(() => {
+			signal?.removeEventListener('abort', onAbort);
+			resolve();
+		}, ms);
+		signal?.addEventListener('abort', onAbort, {once: true});
 	});
+}
+
+interface PollOptions {
+	/** The wait between two looks: fixed, or by attempt (0 first) for a backoff. */
+	intervalMs: number | ((attempt: number) => number);
+	timeoutMs: number;
+	signal?: AbortSignal;
+}
+
+/** What a poll ended with: the answer that met the condition, or the last one seen when time ran out. */
+type Polled<T> = {met: true; value: T} | {met: false; last: T | undefined};
+
+/**
+ * The one wait-until-deadline loop: asks `probe`, and again after each
+ * interval, until `until` accepts an answer or `timeoutMs` has passed. A
+ * probe that throws ends the poll with its error; Ctrl-C ends it as
+ * cancelled. The caller says what a timeout means (most throw, with the
+ * last answer in the message; some go on).
+ */
+export async function pollUntil<T>(probe: (attempt: number) => Promise<T>, until: (answer: T) => boolean, options: PollOptions): Promise<Polled<T>> {
+	const deadline = Date.now() + options.timeoutMs;
+	let last: T | undefined;
+	for (let attempt = 0; Date.now() < deadline; attempt++) {
+		if (options.signal?.aborted) throw new CancelledError();
+		last = await probe(attempt);
+		if (until(last)) return {met: true, value: last};
+		await pause(typeof options.intervalMs === 'function' ? options.intervalMs(attempt) : options.intervalMs, options.signal);
+	}
+	return {met: false, last};
 }

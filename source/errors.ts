@@ -5,7 +5,7 @@
 
 export type ErrorKind = 'input' | 'external' | 'cancelled' | 'bug';
 
-export interface ErrorDetails {
+interface ErrorDetails {
 	/** Why it failed, in one or two sentences. */
 	hint?: string;
 	/** Commands or actions that fix it, most likely first. */
@@ -42,6 +42,11 @@ export class InputError extends SwarmbeeError {
 /** Something outside swarmbee (Docker, SSH, an API, a node) failed. */
 export class ExternalError extends SwarmbeeError {
 	override readonly kind = 'external';
+}
+
+/** swarmbee broke one of its own rules: not the user's fault, and worth a bug report. */
+export class BugError extends SwarmbeeError {
+	override readonly kind = 'bug';
 }
 
 /** The user pressed Ctrl-C (or the run was aborted). */

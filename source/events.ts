@@ -1,4 +1,7 @@
 import type {ErrorInfo} from './errors.js';
+import type {NodeActivity} from './states.js';
+
+export type {NodeActivity} from './states.js';
 
 /**
  * The one stream every renderer (plain lines, JSON lines, Ink) is built from.
@@ -35,24 +38,6 @@ export interface PlayRecap {
 	ignored: number;
 }
 
-/**
- * A node's activity in this run, the awkward states included:
- * pending → creating → booting → ready, or retrying / failed / cancelled.
- */
-export type NodeActivity =
-	| 'pending'
-	| 'creating'
-	| 'booting'
-	| 'retrying'
-	| 'running'
-	| 'joining'
-	| 'provisioning'
-	| 'ready'
-	| 'failed'
-	| 'cancelled'
-	| 'deleting'
-	| 'deleted';
-
 export type Emit = (event: RunEvent) => void;
 
 type WithoutAt<T> = T extends unknown ? Omit<T, 'at'> : never;
@@ -62,9 +47,21 @@ export function event(partial: WithoutAt<RunEvent>): RunEvent {
 	return {...partial, at: new Date().toISOString()} as RunEvent;
 }
 
-/** Fans one event out to several listeners (renderer, log file, test probe). */
-export function fanOut(...listeners: Emit[]): Emit {
-	return e => {
-		for (const listener of listeners) listener(e);
+/**
+ * One node's events, the one way steps (and providers) say what a node is
+ * doing:
+ *
+ *     const queenbee = nodeEvents(io.emit, 'queenbee', 'provision');
+ *     queenbee.state('provisioning', 'waiting for a free core');
+ *     queenbee.output('TASK [Install packages] ***');
+ */
+export function nodeEvents(emit: Emit, node: string, step = '') {
+	return {
+		state: (state: NodeActivity, detail?: string) => emit(event(detail === undefined ? {type: 'node-state', node, state} : {type: 'node-state', node, state, detail})),
+		output: (line: string, stream: 'stdout' | 'stderr' = 'stdout') => emit(event({type: 'node-output', node, step, stream, line})),
+		log: (file: string) => emit(event({type: 'node-log', node, step, file})),
+		recap: (playbook: string, recap: PlayRecap) => emit(event({type: 'node-recap', node, step, playbook, recap})),
 	};
 }
+
+export type NodeEvents = ReturnType<typeof nodeEvents>;

@@ -1,4 +1,5 @@
 import {deployStep} from './deploy.js';
+import {destroyStep} from './destroy.js';
 import {keysStep} from './keys.js';
 import {machinesStep} from './machines.js';
 import {networkStep} from './network.js';
@@ -17,3 +18,6 @@ export const upSteps: Step[] = [preflightStep, keysStep, machinesStep, provision
  * stack is redeployed without them), then the nodes themselves.
  */
 export const scaleDownSteps: Step[] = [preflightStep, keysStep, networkStep, deployStep, removeNodesStep, verifyStep];
+
+/** `down`: the provider removes what the cluster's label names; the journal forgets the nodes. */
+export const downSteps: Step[] = [destroyStep];

@@ -1,21 +1,25 @@
 import {event} from '../source/events.js';
-import {ensureKeyPair, fingerprint, hostKeyFile} from '../source/ssh/keys.js';
+import {ensureKeyPair, fingerprint, hostKeyFile, loadKeyPair, saveKeyPair} from '../source/ssh/keys.js';
 import {planNodes} from '../source/spec.js';
-import type {Step} from './types.js';
+import type {ClusterContext, Step} from './types.js';
 
 /**
- * The cluster's SSH key (root login on every node) and one host key per
- * planned node. Host keys are made here, before the machines, so the first
- * connection to a node is already verified: no trust on first use.
+ * The cluster's SSH key (root login on every node; runCluster made it in
+ * memory for a new cluster, written here, after preflight passed) and one
+ * host key per planned node. Host keys are made here, before the machines,
+ * so the first connection to a node is already verified: no trust on first
+ * use.
  */
-export const keysStep: Step = {
+export const keysStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'clusterKey'>> = {
 	id: 'keys',
 	title: 'SSH keys',
 	async run(ctx, io) {
-		const {spec, paths, journal} = ctx;
-		const {pair, created} = ensureKeyPair(paths.clusterKey, `swarmbee-${spec.name}`);
-		ctx.clusterKey = pair;
-		let made = created ? 1 : 0;
+		const {spec, paths, journal, clusterKey} = ctx;
+		let made = 0;
+		if (!loadKeyPair(paths.clusterKey)) {
+			saveKeyPair(paths.clusterKey, clusterKey);
+			made++;
+		}
 		for (const plan of planNodes(spec)) {
 			const record = journal.value.nodes.find(n => n.name === plan.name);
 			// A node that exists keeps the key it was given; only planned ones may get a new one.
@@ -34,7 +38,7 @@ export const keysStep: Step = {
 				j.nodes.sort((a, b) => a.index - b.index);
 			});
 		}
-		io.emit(event({type: 'step-progress', step: 'keys', message: `cluster key ${fingerprint(pair.publicKey)} (${paths.clusterKey})`}));
+		io.emit(event({type: 'step-progress', step: 'keys', message: `cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`}));
 		return {changed: made > 0, summary: made > 0 ? `${made} key${made === 1 ? '' : 's'} generated` : 'keys in place'};
 	},
 };

@@ -1,15 +1,15 @@
 import {readFileSync} from 'node:fs';
-import {sshTarget} from '../source/cluster/targets.js';
-import {onEveryNode, pause} from '../source/concurrency.js';
+import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
-import {event} from '../source/events.js';
+import {nodeEvents} from '../source/events.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
-import type {SshConnection} from '../source/ssh/connection.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
-import {waitForSsh} from '../source/ssh/pool.js';
+import type {RemoteShell} from '../source/ssh/shell.js';
 import {planNodes, type NodePlan} from '../source/spec.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+
+type MachinesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
 
 function recordMachine(record: NodeRecord, machine: Machine): void {
 	record.providerId = machine.providerId;
@@ -24,7 +24,7 @@ function recordMachine(record: NodeRecord, machine: Machine): void {
  * is replaced; what is missing is created, all nodes at once. Then waits for
  * each node's SSH, verifying its host key.
  */
-export const machinesStep: Step = {
+export const machinesStep: Step<MachinesContext> = {
 	id: 'machines',
 	title: 'Machines',
 	async run(ctx, io) {
@@ -65,19 +65,19 @@ export const machinesStep: Step = {
 				continue;
 			}
 			if (machine.status === 'unfinished' || machine.status === 'error') {
-				io.emit(event({type: 'node-state', node: plan.name, state: 'creating', detail: 'replacing a machine whose creation was interrupted'}));
+				// Creation is tried again: the awkward state, shown as such.
+				nodeEvents(io.emit, plan.name).state('retrying', 'replacing a machine whose creation was interrupted');
 				await provider.deleteMachine(pctx, machine);
 				replaced++;
 				toCreate.push(plan);
 				continue;
 			}
 			if (machine.status === 'stopped') {
-				io.emit(event({type: 'node-state', node: plan.name, state: 'booting', detail: 'starting a stopped machine'}));
+				nodeEvents(io.emit, plan.name).state('booting', 'starting a stopped machine');
 				await provider.startMachine(pctx, machine);
 				started++;
 			}
-			journal.update(j => {
-				const record = j.nodes.find(n => n.name === plan.name)!;
+			journal.updateNode(plan.name, record => {
 				recordMachine(record, machine);
 				record.state = 'running';
 			});
@@ -109,31 +109,30 @@ export const machinesStep: Step = {
 	},
 };
 
-async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: InfraInfo, io: StepIO): Promise<void> {
+async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: InfraInfo, io: StepIO): Promise<void> {
 	const {journal, provider, paths} = ctx;
-	const authorizedKey = ctx.clusterKey!.publicKey;
+	const authorizedKey = ctx.clusterKey.publicKey;
 	const machinePlans: MachinePlan[] = plans.map(plan => {
 		const file = hostKeyFile(paths.hostKeysDir, plan.name);
 		return {...plan, authorizedKey, hostKey: {privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim()}};
 	});
 	// Written before the provider is asked: a crash from here on is found
 	// again by label, not duplicated.
-	journal.update(j => {
-		for (const plan of plans) {
-			const record = j.nodes.find(n => n.name === plan.name)!;
+	for (const plan of plans) {
+		journal.updateNode(plan.name, record => {
 			record.state = 'creating';
 			delete record.error;
-		}
-	});
-	for (const plan of plans) io.emit(event({type: 'node-state', node: plan.name, state: 'creating'}));
+		});
+	}
+	for (const plan of plans) nodeEvents(io.emit, plan.name).state('creating');
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
 		// "booting" is a state, not worth repeating as its own detail.
-		io.emit(event(detail === 'booting' ? {type: 'node-state', node, state: 'booting'} : {type: 'node-state', node, state: 'creating', detail}));
+		if (detail === 'booting') nodeEvents(io.emit, node).state('booting');
+		else nodeEvents(io.emit, node).state('creating', detail);
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
 	for (const outcome of outcomes) {
-		journal.update(j => {
-			const record = j.nodes.find(n => n.name === outcome.name)!;
+		journal.updateNode(outcome.name, record => {
 			if (outcome.machine) {
 				recordMachine(record, outcome.machine);
 				record.state = 'running';
@@ -144,7 +143,7 @@ async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: Infr
 		});
 		if (outcome.error) {
 			if (isAbort(outcome.error, io.signal)) continue;
-			io.emit(event({type: 'node-state', node: outcome.name, state: 'failed', detail: outcome.error.message}));
+			nodeEvents(io.emit, outcome.name).state('failed', outcome.error.message);
 			failures.push({node: outcome.name, error: outcome.error});
 		}
 	}
@@ -154,50 +153,57 @@ async function createMissing(ctx: ClusterContext, plans: NodePlan[], infra: Infr
 	}
 }
 
-async function waitForAllSsh(ctx: ClusterContext, io: StepIO): Promise<void> {
+async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 	const {journal, provider, ssh} = ctx;
 	const nodes = journal.value.nodes.filter(n => n.state === 'running');
 	const keyBeforeBoot = provider.capabilities.hostKeyBeforeBoot;
 	await onEveryNode('waiting for SSH', nodes, async node => {
-		io.emit(event({type: 'node-state', node: node.name, state: 'booting', detail: 'waiting for SSH'}));
+		const say = nodeEvents(io.emit, node.name);
+		say.state('booting', 'waiting for SSH');
+		let waitingForKey = false;
 		try {
-			const connection = await waitForSsh(sshTarget(journal.value, node.name, ctx.clusterKey!.privateKey), {
+			const shell = await ssh.waitFor(node.name, {
 				signal: io.signal,
 				// Where the host key arrives with user_data, SSH answers with it only
 				// late in the first boot.
 				timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
 				mismatchIsFatal: keyBeforeBoot,
+				onRetry: reason => {
+					// The image's own host key during a cloud's first boot: worth saying once, not trusted.
+					if (waitingForKey || !/offered host key/.test(reason)) return;
+					waitingForKey = true;
+					say.state('retrying', 'SSH answers with the image\'s own host key: waiting for the first-boot script to install swarmbee\'s');
+				},
 			});
-			ssh.adopt(node.name, connection);
 			if (provider.firstBoot) {
-				io.emit(event({type: 'node-state', node: node.name, state: 'booting', detail: 'SSH ok; waiting for the first-boot script (user_data)'}));
-				await waitForFirstBoot(connection, provider.firstBoot, node.name, io.signal);
+				say.state('booting', 'SSH ok; waiting for the first-boot script (user_data)');
+				await waitForFirstBoot(shell, provider.firstBoot, node, io.signal);
 			}
-			io.emit(event({type: 'node-state', node: node.name, state: 'running', detail: `SSH ok, host key ${node.hostKey.fingerprint}`}));
+			say.state('running', `SSH ok, host key ${node.hostKey.fingerprint}`);
 		} catch (error) {
-			if (!isAbort(error, io.signal)) io.emit(event({type: 'node-state', node: node.name, state: 'failed', detail: (error as Error).message}));
+			if (!isAbort(error, io.signal)) say.state('failed', (error as Error).message);
 			throw error;
 		}
 	}, {signal: io.signal});
 }
 
 /** Polls the provider's first-boot check over an open connection until it says done. */
-async function waitForFirstBoot(connection: SshConnection, check: FirstBootCheck, node: string, signal: AbortSignal): Promise<void> {
-	const deadline = Date.now() + check.timeoutMs;
-	while (Date.now() < deadline) {
-		const status = check.parse((await connection.exec(check.command, {signal})).stdout);
-		if (status.state === 'done') return;
+async function waitForFirstBoot(shell: RemoteShell, check: FirstBootCheck, node: NodeRecord, signal: AbortSignal): Promise<void> {
+	const host = node.ssh?.host ?? node.publicAddress ?? node.name;
+	const polled = await pollUntil(async () => {
+		const status = check.parse((await shell.exec(check.command, {signal})).stdout);
 		if (status.state === 'failed') {
-			throw new ExternalError(`the first-boot script (user_data) failed on ${node}`, {
-				node,
+			throw new ExternalError(`the first-boot script (user_data) failed on ${node.name}`, {
+				node: node.name,
 				hint: status.detail,
-				nextSteps: [`its full log: ssh root@${connection.target.host} cat /var/log/cloud-init-output.log`, `delete ${node} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`],
+				nextSteps: [`its full log: ssh root@${host} cat /var/log/cloud-init-output.log`, `delete ${node.name} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`],
 			});
 		}
-		await pause(2_000, signal);
-	}
-	throw new ExternalError(`${node}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`, {
-		node,
-		nextSteps: [`look at its log: ssh root@${connection.target.host} tail /var/log/cloud-init-output.log`, 'run swarmbee up again: it goes on waiting'],
+		return status;
+	}, status => status.state === 'done', {intervalMs: 2_000, timeoutMs: check.timeoutMs, signal});
+	if (polled.met) return;
+	throw new ExternalError(`${node.name}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`, {
+		node: node.name,
+		nextSteps: [`look at its log: ssh root@${host} tail /var/log/cloud-init-output.log`, 'run swarmbee up again: it goes on waiting'],
 	});
 }

@@ -2,8 +2,8 @@ import {chooseFreeSubnet, chooseOverlaySubnet} from '../source/cluster/cidr.js';
 import {DATABASE_NETWORK, OVERLAY_NETWORK, overlayCreateCommand, overlayInspectCommand, parseOverlay, type OverlaySettings} from '../source/cluster/overlay.js';
 import {InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
-import type {SshConnection} from '../source/ssh/connection.js';
-import type {Step, StepIO} from './types.js';
+import type {RemoteShell} from '../source/ssh/shell.js';
+import type {ClusterContext, Step, StepIO} from './types.js';
 
 /** Docker's own defaults on a Swarm manager: the ingress overlay and docker_gwbridge. */
 const DOCKER_DEFAULTS = ['10.0.0.0/24', '172.17.0.0/16', '172.18.0.0/16'];
@@ -14,7 +14,7 @@ interface Ensured {
 }
 
 /** The overlay as asked, created if missing; one that exists in another shape is refused (it cannot change in place). */
-async function ensureOverlay(manager: SshConnection, want: OverlaySettings, cluster: string, io: StepIO): Promise<Ensured> {
+async function ensureOverlay(manager: RemoteShell, want: OverlaySettings, cluster: string, io: StepIO): Promise<Ensured> {
 	const {signal} = io;
 	const existing = parseOverlay(want.name, await manager.run(overlayInspectCommand(want.name), {signal}));
 	if (!existing) {
@@ -45,7 +45,7 @@ function describe(settings: OverlaySettings, changed: boolean): string {
  * servers' own non-attachable one, on subnets swarmbee picks clear of the
  * nodes' own networks and of each other. Encrypted (IPsec) where asked.
  */
-export const networkStep: Step = {
+export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provider' | 'ssh'>> = {
 	id: 'network',
 	title: 'Overlay network',
 	async run(ctx, io) {

@@ -1,12 +1,8 @@
+import {sideLoadsDatabase} from '../source/cluster/side-load.js';
 import {ensureLocalImage} from '../source/docker/local-image.js';
 import {findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
 import {event} from '../source/events.js';
 import {providerContext, type ClusterContext, type Step} from './types.js';
-
-/** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
-export function sideLoadsDatabase(ctx: Pick<ClusterContext, 'spec' | 'provider'>): boolean {
-	return ctx.spec.database !== 'none' && (!ctx.provider.capabilities.pullImages || ctx.spec.sideLoad);
-}
 
 /** Where the real server's source folder is at hand (our CI, offline machines), how to build its image instead of pulling. */
 function offlineImageHint(env: NodeJS.ProcessEnv): string[] {
@@ -24,14 +20,14 @@ function offlineImageHint(env: NodeJS.ProcessEnv): string[] {
  * when it will be side-loaded. Failing here creates nothing, not even the
  * cluster's state folder.
  */
-export const preflightStep: Step = {
+export const preflightStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey' | 'provider' | 'docker'>> = {
 	id: 'preflight',
 	title: 'Preflight checks',
 	async run(ctx, io) {
 		const progress = (message: string) => io.emit(event({type: 'step-progress', step: 'preflight', message}));
 		const lines = await ctx.provider.preflight(providerContext(ctx, io));
 		for (const line of lines) progress(line);
-		if (sideLoadsDatabase(ctx)) {
+		if (sideLoadsDatabase(ctx.spec, ctx.provider.capabilities)) {
 			const image = await ensureLocalImage(ctx.docker, ctx.spec.rethinkdbImage, {
 				signal: io.signal,
 				onLine: line => progress(`pulling ${ctx.spec.rethinkdbImage}: ${line}`),

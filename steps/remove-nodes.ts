@@ -1,13 +1,15 @@
 import {rmSync} from 'node:fs';
-import {pause} from '../source/concurrency.js';
+import {pollUntil} from '../source/concurrency.js';
 import {
 	drainCommand, nodeListCommand, nodeRemoveCommand, nodeTasksCommand, parseJsonLines, swarmLeaveCommand, type SwarmNode,
 } from '../source/cluster/swarm.js';
 import {CancelledError} from '../source/errors.js';
-import {event} from '../source/events.js';
+import {nodeEvents} from '../source/events.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+
+type RemoveContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
 
 
 /**
@@ -16,7 +18,7 @@ import {providerContext, type ClusterContext, type Step, type StepIO} from './ty
  * machine and its volume, and forget them. Each stage is recorded, so an
  * interrupted removal is finished by the next run.
  */
-export const removeNodesStep: Step = {
+export const removeNodesStep: Step<RemoveContext> = {
 	id: 'remove-nodes',
 	title: 'Remove nodes',
 	async run(ctx, io) {
@@ -26,17 +28,20 @@ export const removeNodesStep: Step = {
 	},
 };
 
-async function removeNode(ctx: ClusterContext, io: StepIO, node: NodeRecord): Promise<void> {
+async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Promise<void> {
 	const {signal} = io;
 	const managerName = ctx.journal.value.nodes.find(n => n.role === 'manager' && n.state !== 'deleting')!.name;
 	const manager = await ctx.ssh.get(managerName, signal);
-	const say = (detail: string) => io.emit(event({type: 'node-state', node: node.name, state: 'deleting', detail}));
+	const events = nodeEvents(io.emit, node.name);
+	const say = (detail: string) => events.state('deleting', detail);
 	const member = () => manager.run(nodeListCommand, {signal}).then(out => parseJsonLines<SwarmNode>(out).find(m => m.ID === node.swarmNodeId));
 
 	if (node.swarmNodeId && await member()) {
 		say('draining');
 		await manager.run(drainCommand(node.swarmNodeId), {signal});
-		for (let i = 0; i < 60 && parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId), {signal})).stdout).length > 0; i++) await pause(1_000, signal);
+		// Its tasks move away first; after a minute it leaves with whatever is left.
+		const tasks = async () => parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId!), {signal})).stdout).length;
+		await pollUntil(tasks, left => left === 0, {intervalMs: 1_000, timeoutMs: 60_000, signal});
 		say('leaving the swarm');
 		try {
 			await (await ctx.ssh.get(node.name, signal)).run(swarmLeaveCommand, {signal});
@@ -45,7 +50,8 @@ async function removeNode(ctx: ClusterContext, io: StepIO, node: NodeRecord): Pr
 			if (error instanceof CancelledError) throw error;
 		}
 		ctx.ssh.drop(node.name);
-		for (let i = 0; i < 30 && (await member())?.Status === 'Ready'; i++) await pause(1_000, signal);
+		// The manager sees it go down before it may remove it; after 30 s it is removed as it is.
+		await pollUntil(member, gone => gone?.Status !== 'Ready', {intervalMs: 1_000, timeoutMs: 30_000, signal});
 		await manager.run(nodeRemoveCommand(node.swarmNodeId), {signal});
 	}
 	say('deleting the machine');
@@ -56,5 +62,5 @@ async function removeNode(ctx: ClusterContext, io: StepIO, node: NodeRecord): Pr
 	ctx.journal.update(j => {
 		j.nodes = j.nodes.filter(n => n.name !== node.name);
 	});
-	io.emit(event({type: 'node-state', node: node.name, state: 'deleted'}));
+	events.state('deleted');
 }

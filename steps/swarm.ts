@@ -2,14 +2,15 @@ import {
 	isManager, joinTokenCommand, nodeListCommand, nodeRemoveCommand, nodeRoleCommand, parseJsonLines, parseSwarmInfo, swarmInfoCommand,
 	swarmInitCommand, swarmJoinCommand, swarmLeaveCommand, type SwarmInfo, type SwarmNode,
 } from '../source/cluster/swarm.js';
-import {onEveryNode, pause} from '../source/concurrency.js';
+import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
-import {event} from '../source/events.js';
+import {nodeEvents} from '../source/events.js';
 import {registerSecret} from '../source/redact.js';
-import type {NodeRecord} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
-async function swarmInfo(ctx: ClusterContext, node: string, signal: AbortSignal): Promise<SwarmInfo> {
+type SwarmContext = Pick<ClusterContext, 'journal' | 'ssh'>;
+
+async function swarmInfo(ctx: SwarmContext, node: string, signal: AbortSignal): Promise<SwarmInfo> {
 	const connection = await ctx.ssh.get(node, signal);
 	return parseSwarmInfo(await connection.run(swarmInfoCommand, {signal}));
 }
@@ -20,7 +21,7 @@ async function swarmInfo(ctx: ClusterContext, node: string, signal: AbortSignal)
  * token. With --managers 3, workerbee-1 and workerbee-2 join as managers
  * (Raft quorum of three). Re-running changes only what differs.
  */
-export const swarmStep: Step = {
+export const swarmStep: Step<SwarmContext> = {
 	id: 'swarm',
 	title: 'Swarm',
 	async run(ctx, io) {
@@ -37,7 +38,7 @@ export const swarmStep: Step = {
 			info = await swarmInfo(ctx, first.name, signal);
 		}
 		if (info.LocalNodeState !== 'active') {
-			io.emit(event({type: 'node-state', node: first.name, state: 'joining', detail: 'swarm init'}));
+			nodeEvents(io.emit, first.name).state('joining', 'swarm init');
 			await (await ssh.get(first.name, signal)).run(swarmInitCommand(first.privateAddress!), {signal});
 			info = await swarmInfo(ctx, first.name, signal);
 			actions.push(`initialised on ${first.name}`);
@@ -66,16 +67,16 @@ export const swarmStep: Step = {
 				state = await swarmInfo(ctx, node.name, signal);
 			}
 			if (state.LocalNodeState === 'active') {
-				journal.update(j => {
-					j.nodes.find(n => n.name === node.name)!.swarmNodeId = state.NodeID;
+				journal.updateNode(node.name, record => {
+					record.swarmNodeId = state.NodeID;
 				});
 				return;
 			}
-			io.emit(event({type: 'node-state', node: node.name, state: 'joining', detail: `joining as ${node.role}`}));
+			nodeEvents(io.emit, node.name).state('joining', `joining as ${node.role}`);
 			await connection.run(swarmJoinCommand(node.privateAddress!, first.privateAddress!), {signal, stdin: tokens[node.role]});
 			const after = await swarmInfo(ctx, node.name, signal);
-			journal.update(j => {
-				j.nodes.find(n => n.name === node.name)!.swarmNodeId = after.NodeID;
+			journal.updateNode(node.name, record => {
+				record.swarmNodeId = after.NodeID;
 			});
 			joined.push(node.name);
 		}, {signal});
@@ -83,7 +84,7 @@ export const swarmStep: Step = {
 
 		actions.push(...await reconcileMembership(ctx, io));
 		await waitForReady(ctx, io);
-		for (const node of nodes) io.emit(event({type: 'node-state', node: node.name, state: 'ready', detail: node.role}));
+		for (const node of nodes) nodeEvents(io.emit, node.name).state('ready', node.role);
 		const managers = nodes.filter(n => n.role === 'manager').length;
 		return {
 			changed: actions.length > 0,
@@ -96,7 +97,7 @@ export const swarmStep: Step = {
  * Makes the swarm's member list match the journal: stale entries of
  * recreated nodes removed, roles promoted or demoted as planned.
  */
-async function reconcileMembership(ctx: ClusterContext, io: StepIO): Promise<string[]> {
+async function reconcileMembership(ctx: SwarmContext, io: StepIO): Promise<string[]> {
 	const {journal, ssh} = ctx;
 	const {signal} = io;
 	const manager = await ssh.get(journal.value.nodes[0]!.name, signal);
@@ -123,18 +124,15 @@ async function reconcileMembership(ctx: ClusterContext, io: StepIO): Promise<str
 	return actions;
 }
 
-async function waitForReady(ctx: ClusterContext, io: StepIO, timeoutMs = 90_000): Promise<void> {
+async function waitForReady(ctx: SwarmContext, io: StepIO, timeoutMs = 90_000): Promise<void> {
 	const {journal, ssh} = ctx;
-	const deadline = Date.now() + timeoutMs;
-	let notReady: NodeRecord[] = [];
-	while (Date.now() < deadline) {
+	const polled = await pollUntil(async () => {
 		const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
 		const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
-		notReady = journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
-		if (notReady.length === 0) return;
-		await pause(1_000, io.signal);
-	}
-	throw new ExternalError(`${notReady.map(n => n.name).join(', ')} did not become Ready in the swarm within ${timeoutMs / 1000} s`, {
+		return journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
+	}, notReady => notReady.length === 0, {intervalMs: 1_000, timeoutMs, signal: io.signal});
+	if (polled.met) return;
+	throw new ExternalError(`${(polled.last ?? []).map(n => n.name).join(', ')} did not become Ready in the swarm within ${timeoutMs / 1000} s`, {
 		nextSteps: ['look at `docker node ls` on queenbee (swarmbee status shows it too)', 'run swarmbee up again'],
 	});
 }

@@ -1,25 +1,34 @@
+import {describeHealth, waitForHealthy} from '../source/cluster/database-health.js';
+import {ensurePassword} from '../source/cluster/password.js';
 import {
 	parseProbeFetch, probeFetchCommand, probeServiceCreateCommand, probeServiceRemoveCommand, probeTasksCommand, type ProbeTask,
 } from '../source/cluster/probe.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster/swarm.js';
-import {onEveryNode, pause} from '../source/concurrency.js';
+import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {ExternalError} from '../source/errors.js';
-import {event} from '../source/events.js';
-import {describeHealth, waitForHealthy} from './deploy.js';
+import {event, nodeEvents} from '../source/events.js';
+import type {RemoteShell} from '../source/ssh/shell.js';
+import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
+type VerifyContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'docker' | 'ssh' | 'lastRun' | 'options'>;
 
 /**
  * Proves the cluster works, not just that it was asked to: every node Ready,
  * and real traffic between every pair of nodes over the overlay, by name.
+ *
+ * When the run before ended ready (so its verify passed) and no step of
+ * this run changed anything, the overlay traffic is not probed again: a
+ * no-op `up` checks that every node is Ready (and the database healthy) and
+ * says when traffic was last proved. `up --reprovision` probes it anyway.
  */
-export const verifyStep: Step = {
+export const verifyStep: Step<VerifyContext> = {
 	id: 'verify',
 	title: 'Verify',
 	async run(ctx, io) {
-		const {journal, ssh, docker} = ctx;
+		const {journal, ssh} = ctx;
 		const {signal} = io;
 		const nodes = journal.value.nodes;
 		const manager = await ssh.get(nodes[0]!.name, signal);
@@ -29,16 +38,23 @@ export const verifyStep: Step = {
 		if (notReady.length > 0) throw new ExternalError(`${notReady.map(n => n.name).join(', ')} not Ready in the swarm`, {nextSteps: [`run swarmbee up ${ctx.spec.name} again`]});
 		io.emit(event({type: 'step-progress', step: 'verify', message: `${nodes.length} of ${nodes.length} nodes Ready`}));
 
-		const image = await ensureImage(docker, packagedImage('probe'), {signal});
-		const loaded = await sideLoadImage(docker, ssh, nodes, image, {signal, onProgress: (node, message) => io.emit(event({type: 'node-state', node, state: 'running', detail: message}))});
+		const proved = journal.value.verifiedAt;
+		const unchanged = ctx.lastRun === 'ready' && proved !== undefined && io.earlier.every(step => !step.changed) && !ctx.options.reprovision;
+		if (unchanged) {
+			const database = await databaseHealth(ctx, io);
+			return {changed: false, summary: `${nodes.length} nodes Ready${database}; overlay traffic proved ${proved}, nothing changed since (--reprovision proves it again)`};
+		}
+
+		const image = await ensureImage(ctx.docker, packagedImage('probe'), {signal});
+		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {signal, onProgress: (node, message) => nodeEvents(io.emit, node).state('running', message)});
 		if (loaded.loaded.length > 0) io.emit(event({type: 'step-progress', step: 'verify', message: `probe image side-loaded into ${loaded.loaded.length} node(s)`}));
 
 		await manager.run(probeServiceRemoveCommand, {signal});
 		try {
 			await manager.run(probeServiceCreateCommand(image.tag), {signal});
-			await waitForProbeTasks(ctx, io, nodes.length);
+			await waitForProbeTasks(manager, io, nodes.length);
 			const pairs = await checkEveryPair(ctx, io);
-			const database = ctx.spec.database === 'none' ? '' : `; RethinkDB ${describeHealth(await waitForHealthy(ctx, io, 'verify', 120_000))}`;
+			const database = await databaseHealth(ctx, io);
 			journal.update(j => {
 				j.verifiedAt = new Date().toISOString();
 			});
@@ -50,44 +66,51 @@ export const verifyStep: Step = {
 	},
 };
 
-async function waitForProbeTasks(ctx: ClusterContext, io: StepIO, expected: number, timeoutMs = 90_000): Promise<void> {
-	const manager = await ctx.ssh.get(ctx.journal.value.nodes[0]!.name, io.signal);
-	const deadline = Date.now() + timeoutMs;
-	let tasks: ProbeTask[] = [];
-	while (Date.now() < deadline) {
-		tasks = parseJsonLines<ProbeTask>(await manager.run(probeTasksCommand, {signal: io.signal}));
-		const running = tasks.filter(t => t.CurrentState.startsWith('Running'));
-		if (running.length >= expected) return;
-		await pause(500, io.signal);
-	}
+/** `; RethinkDB 4 of 4 servers connected`, or nothing without a database. */
+async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
+	if (ctx.spec.database === 'none') return '';
+	const health = await waitForHealthy({
+		ssh: ctx.ssh,
+		nodes: liveNodes(ctx.journal.value).map(n => n.name),
+		password: ensurePassword(ctx.paths.rethinkdbPassword),
+		cluster: ctx.spec.name,
+		signal: io.signal,
+		timeoutMs: 120_000,
+		onChange: said => io.emit(event({type: 'step-progress', step: 'verify', message: `RethinkDB: ${said}`})),
+	});
+	return `; RethinkDB ${describeHealth(health)}`;
+}
+
+async function waitForProbeTasks(manager: RemoteShell, io: StepIO, expected: number, timeoutMs = 90_000): Promise<void> {
+	const running = (tasks: ProbeTask[]) => tasks.filter(t => t.CurrentState.startsWith('Running')).length;
+	const polled = await pollUntil(async () => parseJsonLines<ProbeTask>(await manager.run(probeTasksCommand, {signal: io.signal})), tasks => running(tasks) >= expected, {intervalMs: 500, timeoutMs, signal: io.signal});
+	if (polled.met) return;
+	const tasks = polled.last ?? [];
 	const errors = [...new Set(tasks.map(t => t.Error).filter(Boolean))];
 	throw new ExternalError(`the probe service did not start on every node within ${timeoutMs / 1000} s`, {
-		hint: errors.join('; ') || `${tasks.filter(t => t.CurrentState.startsWith('Running')).length} of ${expected} tasks running`,
+		hint: errors.join('; ') || `${running(tasks)} of ${expected} tasks running`,
 		nextSteps: ['check `docker service ps swarmbee-probe` on queenbee while it runs', 'run swarmbee up again'],
 	});
 }
 
 /** From every node, fetch every node's probe task by name; DNS may lag a little at first. */
-async function checkEveryPair(ctx: ClusterContext, io: StepIO, timeoutMs = 60_000): Promise<number> {
+async function checkEveryPair(ctx: VerifyContext, io: StepIO, timeoutMs = 60_000): Promise<number> {
 	const nodes = ctx.journal.value.nodes;
 	const names = nodes.map(n => n.name);
 	let answered = 0;
 	await onEveryNode('cross-host traffic', nodes, async node => {
-		const connection = await ctx.ssh.get(node.name, io.signal);
-		const deadline = Date.now() + timeoutMs;
-		let missing: string[] = names;
-		while (Date.now() < deadline) {
-			const result = await connection.exec(probeFetchCommand(), {signal: io.signal});
-			const {reached} = parseProbeFetch(result.stdout);
-			missing = names.filter(name => !reached.includes(name));
-			if (missing.length === 0) {
-				answered += names.length;
-				io.emit(event({type: 'node-state', node: node.name, state: 'ready', detail: `reached all ${names.length} nodes over the overlay`}));
-				return;
-			}
-			await pause(1_000, io.signal);
+		const shell = await ctx.ssh.get(node.name, io.signal);
+		const missing = async () => {
+			const {reached} = parseProbeFetch((await shell.exec(probeFetchCommand(), {signal: io.signal})).stdout);
+			return names.filter(name => !reached.includes(name));
+		};
+		const polled = await pollUntil(missing, left => left.length === 0, {intervalMs: 1_000, timeoutMs, signal: io.signal});
+		if (polled.met) {
+			answered += names.length;
+			nodeEvents(io.emit, node.name).state('ready', `reached all ${names.length} nodes over the overlay`);
+			return;
 		}
-		throw new ExternalError(`${node.name} could not reach ${missing.join(', ')} over the overlay`, {
+		throw new ExternalError(`${node.name} could not reach ${(polled.last ?? names).join(', ')} over the overlay`, {
 			node: node.name,
 			hint: 'Swarm joined, but VXLAN traffic (4789/udp) or gossip (7946) between the private addresses does not get through.',
 			nextSteps: ['check firewalls between the nodes\' private addresses', 'an encrypted overlay needs ESP (IP protocol 50) allowed too'],

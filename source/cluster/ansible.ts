@@ -10,7 +10,7 @@ import {shellCommand, shq} from '../shell.js';
 export const REMOTE_ANSIBLE_DIR = '/root/.swarmbee/ansible';
 
 /** The Debian convention a playbook uses to ask for a reboot. */
-export const REBOOT_REQUIRED_FILE = '/var/run/reboot-required';
+const REBOOT_REQUIRED_FILE = '/var/run/reboot-required';
 
 /**
  * Installs ansible-core from the distribution when it is missing. Debian's

@@ -2,12 +2,12 @@ import {createHash} from 'node:crypto';
 
 /** IPv4 arithmetic for subnets swarmbee chooses or must avoid. */
 
-export interface Cidr {
+interface Cidr {
 	base: number;
 	prefix: number;
 }
 
-export function parseIpv4(text: string): number | undefined {
+function parseIpv4(text: string): number | undefined {
 	const parts = text.split('.');
 	if (parts.length !== 4) return undefined;
 	let value = 0;
@@ -33,11 +33,11 @@ export function parseCidr(text: string): Cidr | undefined {
 	return {base: base - (base % size), prefix};
 }
 
-export function cidrSize(cidr: Cidr): number {
+function cidrSize(cidr: Cidr): number {
 	return 2 ** (32 - cidr.prefix);
 }
 
-export function formatCidr(cidr: Cidr): string {
+function formatCidr(cidr: Cidr): string {
 	return `${formatIpv4(cidr.base)}/${cidr.prefix}`;
 }
 

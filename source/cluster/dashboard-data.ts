@@ -14,7 +14,7 @@ import {sshTarget} from './targets.js';
  * from status.ts so `status --once` stays one quick question per manager.
  */
 
-export interface TaskView {
+interface TaskView {
 	name: string;
 	node: string;
 	desiredState: string;
@@ -100,7 +100,7 @@ export function parseLoadAverage(text: string): NodeLoad | null {
 	return {load1: load1!, load5: load5!, load15: load15!};
 }
 
-export interface DashboardSource {
+interface DashboardSource {
 	/** One snapshot; never throws for a node or manager that does not answer (that is in `errors`). */
 	load(signal?: AbortSignal): Promise<DashboardSnapshot>;
 	close(): void;

@@ -8,8 +8,8 @@ import {OVERLAY_NETWORK} from './overlay.js';
  * fetches each one: every node must reach every other by name.
  */
 
-export const PROBE_SERVICE = 'swarmbee-probe';
-export const PROBE_PORT = 8000;
+const PROBE_SERVICE = 'swarmbee-probe';
+const PROBE_PORT = 8000;
 
 export function probeServiceCreateCommand(image: string, network = OVERLAY_NETWORK): string {
 	return shellCommand([

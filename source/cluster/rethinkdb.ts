@@ -3,9 +3,22 @@ import driverNet from 'rethinkdb/net.js';
 import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
-import type {SshPool} from '../ssh/pool.js';
+import type {NodeShells} from '../ssh/shell.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
+
+/** RethinkDB as its own system tables see it (filled once the database is deployed). */
+export interface RethinkdbHealth {
+	/** Servers in `server_status`, i.e. connected to the one we asked. */
+	connected: number;
+	/** One per node. */
+	expected: number;
+	/** Expected server names that are not connected. */
+	missing: string[];
+	issues: Array<{type: string; critical: boolean; description: string}>;
+	/** Why the health query could not be made, when it could not. */
+	error?: string;
+}
 
 /** Which node runs a server's task, from a manager. */
 export function runningTaskCommand(node: string): string {
@@ -44,7 +57,7 @@ export interface ServerLocation {
 }
 
 /** Finds where a server runs now and the address its node reaches it at. */
-export async function locateServer(ssh: SshPool, manager: string, server: string, signal?: AbortSignal): Promise<ServerLocation> {
+export async function locateServer(ssh: NodeShells, manager: string, server: string, signal?: AbortSignal): Promise<ServerLocation> {
 	const tasks = parseJsonLines<{Node: string; CurrentState: string}>(await (await ssh.get(manager, signal)).run(runningTaskCommand(server), {signal}));
 	const running = tasks.find(t => t.CurrentState.startsWith('Running'));
 	if (!running) {
@@ -203,7 +216,7 @@ export interface DatabaseSession {
  * node's, normally), over swarmbee's own SSH: a forward on 127.0.0.1:0 to
  * the task's address on its node.
  */
-export async function openDatabase(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal; timeoutSeconds?: number}): Promise<DatabaseSession> {
+export async function openDatabase(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; timeoutSeconds?: number}): Promise<DatabaseSession> {
 	let lastError: Error | undefined;
 	for (const server of input.nodes) {
 		if (input.signal?.aborted) throw new CancelledError();
@@ -240,7 +253,7 @@ export function whyNoAnswer(server: string, error: Error): string {
 }
 
 /** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
-export async function checkHealth(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
 	let session: DatabaseSession | undefined;
 	try {
 		session = await openDatabase(input);

@@ -2,9 +2,16 @@ import {createReadStream, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {onEveryNode} from '../concurrency.js';
-import type {DockerCli} from '../docker/cli.js';
+import type {DockerEngine} from '../docker/cli.js';
+import type {ProviderCapabilities} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
-import type {SshPool} from '../ssh/pool.js';
+import type {ClusterSpec} from '../spec.js';
+import type {NodeShells} from '../ssh/shell.js';
+
+/** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
+export function sideLoadsDatabase(spec: Pick<ClusterSpec, 'database' | 'sideLoad'>, capabilities: Pick<ProviderCapabilities, 'pullImages'>): boolean {
+	return spec.database !== 'none' && (!capabilities.pullImages || spec.sideLoad);
+}
 
 /**
  * `kind load docker-image`, over SSH: nodes that cannot pull (no registry,
@@ -12,8 +19,8 @@ import type {SshPool} from '../ssh/pool.js';
  * once, then streamed into `docker load` on every node that lacks it.
  */
 export async function sideLoadImage(
-	docker: DockerCli,
-	ssh: SshPool,
+	docker: DockerEngine,
+	ssh: NodeShells,
 	nodes: ReadonlyArray<{name: string}>,
 	image: {tag: string; id: string},
 	options: {signal?: AbortSignal; onProgress?: (node: string, message: string) => void; limit?: number} = {},

@@ -1,6 +1,6 @@
 import {errorInfo, type ErrorInfo} from '../errors.js';
 import type {MachineStatus, Provider} from '../providers/types.js';
-import type {SshPool} from '../ssh/pool.js';
+import type {NodeShells} from '../ssh/shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
@@ -39,7 +39,7 @@ export async function collectStatus(input: {
 	journal: Readonly<Journal>;
 	provider: Provider;
 	/** Connections to the nodes; without one, only the provider is asked. */
-	ssh?: SshPool;
+	ssh?: NodeShells;
 	/** The RethinkDB admin password; without it, the database is not asked. */
 	password?: string;
 	signal?: AbortSignal;

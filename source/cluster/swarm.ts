@@ -5,7 +5,7 @@ import {shellCommand} from '../shell.js';
  * parsers for what they print. Pure: tests pin them as strings.
  */
 
-export const SWARM_PORT = 2377;
+const SWARM_PORT = 2377;
 
 export interface SwarmInfo {
 	LocalNodeState: 'inactive' | 'pending' | 'active' | 'error' | 'locked';

@@ -1,20 +1,21 @@
 import {createDashboardSource} from '../cluster/dashboard-data.js';
-import {DockerCli} from '../docker/cli.js';
-import type {CommandIO} from '../main.js';
-import {createProvider} from '../providers/index.js';
-import {terminalOf} from '../render/index.js';
-import type {TunnelControl} from '../tunnel/control.js';
 import {readPassword} from '../cluster/password.js';
+import {DockerCli} from '../docker/cli.js';
+import {swarmbeeHome} from '../paths.js';
+import {createProvider} from '../providers/index.js';
+import {ClusterStore} from '../store/cluster-store.js';
 import {createTunnelControl} from '../tunnel/cluster-tunnel.js';
-import {loadCluster} from './status.js';
+import type {TunnelControl} from '../tunnel/control.js';
+import {terminalOf, type CommandIO} from './io.js';
 
 /**
- * The live dashboard of a cluster (TTY only), until the user quits. The
+ * The live dashboard of a cluster (TTY only), until the user quits: what
+ * `status` shows in a terminal and what a finished `up` or `scale` opens. The
  * tunnel control is handed in by whoever owns the tunnel; without one the
  * dashboard says so and offers no `t` key.
  */
 export async function openDashboard(name: string, io: CommandIO, options: {tunnels?: TunnelControl; refreshMs?: number} = {}): Promise<number> {
-	const {spec, journal, privateKey, paths} = await loadCluster(name, io);
+	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
 	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli(), {env: io.env}), privateKey, password: readPassword(paths.rethinkdbPassword)});
 	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
 	const tunnels = options.tunnels ?? (journal.database && privateKey ? createTunnelControl({journal, privateKey}) : undefined);

@@ -1,13 +1,19 @@
-import type {CommandIO} from '../main.js';
+import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {formatTable} from '../render/format.js';
 import {ClusterStore} from '../store/cluster-store.js';
+import type {CommandArgs, CommandIO} from './io.js';
+
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	if (positionals.length > 0) throw new InputError('ls takes no arguments');
+	return lsCommand({json: Boolean(values.json)}, io);
+}
 
 /**
  *     NAME   PROVIDER  NODES  STATE  UPDATED
  *     demo   local     4      ready  2026-11-25 12:04
  */
-export async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
+async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const clusters = store.list().map(c => ({
 		name: c.name,

@@ -1,16 +1,16 @@
 import {DockerCli} from '../docker/cli.js';
-import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
 import {formatUsd} from '../providers/digitalocean/catalog.js';
 import {createProvider} from '../providers/index.js';
 import type {ProviderPlan} from '../providers/types.js';
 import {formatTable} from '../render/format.js';
-import {planNodes, type ClusterSpec, type SpecInput} from '../spec.js';
+import {specInputFromFlags} from '../spec-fields.js';
+import {planNodes, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import {mergeWithSaved} from './up.js';
+import {oneName, type CommandArgs, type CommandIO} from './io.js';
 
-export interface PlanOptions {
+interface PlanOptions {
 	name: string;
 	input: SpecInput;
 	json: boolean;
@@ -26,7 +26,7 @@ export interface PlanOptions {
  *     create  firewall  swarmbee-demo  22/tcp from 0.0.0.0/0, ::/0; tcp, udp and icmp from tag swarmbee-demo; outbound open
  *     cost: 4 × s-1vcpu-1gb at $0.00893 an hour: $0.0357 an hour, $24.00 a month
  */
-export function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
+function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
 	const nodes = planNodes(spec).length;
 	const where = spec.provider === 'local' ? 'this Docker engine' : spec.region;
 	const lines = [`plan for ${spec.name}: ${nodes} ${spec.provider} nodes (${spec.size}, ${where}); nothing was created`];
@@ -45,9 +45,13 @@ export function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
  * cloud the price from the provider's own size list. Writes nothing, not even
  * the cluster's state folder.
  */
-export async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return planCommand({name: oneName('plan', positionals), input: specInputFromFlags(values), json: Boolean(values.json)}, io);
+}
+
+async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const spec = mergeWithSaved(store.loadSpec(options.name), options.name, options.input);
+	const spec = specForRun(store.loadSpec(options.name), options.name, options.input);
 	const journal = store.loadJournal(options.name);
 	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});

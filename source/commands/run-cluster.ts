@@ -1,37 +1,53 @@
 import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
 import {event} from '../events.js';
-import type {CommandIO} from '../main.js';
 import {createProvider} from '../providers/index.js';
-import {createRenderer, type OutputMode} from '../render/index.js';
-import {runSteps} from '../run/orchestrator.js';
+import {runSteps, type RunOutcome} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
+import {generateKeyPair, loadKeyPair} from '../ssh/keys.js';
 import {SshPool} from '../ssh/pool.js';
 import type {ClusterStore} from '../store/cluster-store.js';
+import type {ClusterState} from '../states.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
-import {handleInterrupts} from './interaction.js';
+import {createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
 
-export interface RunClusterOptions {
+interface RunClusterOptions {
 	store: ClusterStore;
 	spec: ClusterSpec;
 	/** The spec as saved before this run (undefined for a new cluster). */
 	saved: ClusterSpec | undefined;
-	steps: Step[];
+	steps: Array<Step<ClusterContext>>;
 	command: string;
 	resume: string;
 	output: OutputMode;
 	verbose: boolean;
 	options?: ClusterOptions;
-	/** A DigitalOcean token handed over in-process (the wizard); otherwise the environment's. */
+	/** A DigitalOcean token handed over in-process (the wizard, a profile); otherwise the environment's. */
 	token?: string;
 	/** Journal changes to make once preflight passed (e.g. nodes to remove). */
 	afterPreflight?: (ctx: ClusterContext) => void;
+	/** The journal's state after a run that finished every step (default `ready`). */
+	doneState?: ClusterState;
+	/** Said in plain mode after the run (default: what to do with a cluster that is ready). */
+	closing?: (code: number) => string | undefined;
+	/** After the journal has its final state (down --forget removes it all). */
+	afterRun?: (outcome: RunOutcome) => void;
+	/** In a terminal, a finished run opens the dashboard (up, scale; not down). */
+	dashboard?: boolean;
+}
+
+/** How a run ended, as the journal says it: an input error leaves the cluster waiting for the user's decision. */
+function endState(outcome: RunOutcome, done: ClusterState): ClusterState {
+	if (outcome.outcome === 'done') return done;
+	if (outcome.outcome === 'cancelled') return 'cancelled';
+	return outcome.error.kind === 'input' ? 'awaiting-input' : 'failed';
 }
 
 /**
- * The one owner of a run on a cluster (up, scale): the lock, Ctrl-C, the
- * renderer, the SSH connections, the journal's state at the end, and the exit
- * code. Nothing is written for a new cluster until its preflight passed.
+ * The one owner of a run on a cluster (up, scale, down): the lock, Ctrl-C,
+ * the renderer, the cluster key, the SSH connections, the journal's state
+ * at the end, and the exit code. Nothing is written for a new cluster until
+ * its preflight passed.
  */
 export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise<number> {
 	const {store, spec, saved} = run;
@@ -43,13 +59,18 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 	// In the live view Ctrl-C is announced as a line of the view, not written across it.
 	const stopInterrupts = handleInterrupts(controller, io, run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined);
 	const docker = new DockerCli();
+	const paths = store.paths(spec.name);
+	// There before any step runs; a new one stays in memory until the keys step writes it.
+	const clusterKey = loadKeyPair(paths.clusterKey) ?? generateKeyPair(`swarmbee-${spec.name}`);
 	const ctx: ClusterContext = {
 		spec,
-		paths: store.paths(spec.name),
+		paths,
 		journal,
 		provider: createProvider(spec, docker, {env: io.env, token: run.token}),
 		docker,
-		ssh: new SshPool(node => sshTarget(journal.value, node, ctx.clusterKey!.privateKey)),
+		ssh: new SshPool(node => sshTarget(journal.value, node, clusterKey.privateKey)),
+		clusterKey,
+		lastRun: journal.value.state,
 		options: run.options ?? {},
 	};
 	let code: number;
@@ -71,8 +92,9 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 			},
 		});
 		journal.update(j => {
-			j.state = outcome.outcome === 'done' ? 'ready' : outcome.outcome === 'failed' ? 'failed' : 'cancelled';
+			j.state = endState(outcome, run.doneState ?? 'ready');
 		});
+		run.afterRun?.(outcome);
 		if (outcome.outcome === 'done') code = 0;
 		else if (outcome.outcome === 'cancelled') code = 130;
 		else code = outcome.error.kind === 'input' ? 2 : 1;
@@ -83,10 +105,11 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		release();
 		if (fresh && !journal.isPersisted) store.forget(spec.name);
 	}
-	if (code === 0 && run.output === 'plain') io.stdout.write(nextSteps(spec));
+	const closing = run.closing ? run.closing(code) : code === 0 ? nextSteps(spec) : undefined;
+	if (closing && run.output === 'plain') io.stdout.write(closing);
 	// In a terminal a finished cluster is watched, not left: the dashboard
 	// follows the run view (the lock is released; the dashboard only reads).
-	if (code === 0 && run.output === 'tty') {
+	if (code === 0 && run.output === 'tty' && (run.dashboard ?? true)) {
 		const {openDashboard} = await import('./dashboard.js');
 		await openDashboard(spec.name, io);
 	}

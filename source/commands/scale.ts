@@ -1,19 +1,28 @@
-import {CancelledError, InputError} from '../errors.js';
-import type {CommandIO} from '../main.js';
+import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
-import type {OutputMode} from '../render/index.js';
-import {resolveSpec} from '../spec.js';
+import {resolveSpec, savedForm} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {scaleDownSteps, upSteps} from '../../steps/index.js';
-import {confirm} from './interaction.js';
+import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
 import {runCluster} from './run-cluster.js';
 
-export interface ScaleOptions {
+interface ScaleOptions {
 	name: string;
 	workers: string;
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
+}
+
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	if (typeof values.workers !== 'string') throw new InputError('scale needs --workers N', {nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`]});
+	return scaleCommand({
+		name: oneName('scale', positionals),
+		workers: values.workers,
+		yes: Boolean(values.yes),
+		output: outputMode(values, io),
+		verbose: Boolean(values.verbose),
+	}, io);
 }
 
 /**
@@ -22,24 +31,29 @@ export interface ScaleOptions {
  * Shrinking removes the last workers: their database servers leave the
  * stack, then each node is drained, leaves the swarm and is deleted.
  */
-export async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
+async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
 	const journal = store.loadJournal(options.name);
 	if (!saved || !journal || journal.state === 'down') {
 		throw new InputError(`there is no running cluster named ${options.name}`, {nextSteps: [`create it: swarmbee up ${options.name} --workers ${options.workers}`]});
 	}
-	const spec = resolveSpec({...saved, workers: options.workers});
+	const spec = resolveSpec({...savedForm(saved), workers: options.workers});
 	const pending = journal.nodes.some(n => n.state === 'deleting');
 	if (spec.workers === saved.workers && !pending) {
 		io.stdout.write(`${options.name} already has ${spec.workers} worker${spec.workers === 1 ? '' : 's'}: nothing to do\n`);
 		return 0;
 	}
 	const shrinking = spec.workers < saved.workers || pending;
-	if (shrinking && !options.yes) {
-		if (!io.interactive) throw new InputError(`removing nodes from ${options.name} needs confirmation, and there is no terminal to ask in`, {nextSteps: [`pass --yes: swarmbee scale ${options.name} --workers ${spec.workers} --yes`]});
-		const gone = journal.nodes.filter(n => n.index > spec.workers).map(n => n.name);
-		if (!(await confirm(`Remove ${gone.join(', ')} from ${options.name}? Their data is lost.`, false))) throw new CancelledError('nothing was removed.');
+	if (shrinking) {
+		await confirmOrStop(io, {
+			yes: options.yes,
+			what: `removing nodes from ${options.name}`,
+			command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
+			message: `Remove ${journal.nodes.filter(n => n.index > spec.workers).map(n => n.name).join(', ')} from ${options.name}? Their data is lost.`,
+			defaultAnswer: false,
+			declined: 'nothing was removed.',
+		});
 	}
 	return runCluster({
 		store,

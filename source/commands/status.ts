@@ -1,8 +1,5 @@
-import {existsSync, readFileSync} from 'node:fs';
 import {collectStatus, type ClusterStatus} from '../cluster/status.js';
 import {DockerCli} from '../docker/cli.js';
-import {InputError} from '../errors.js';
-import type {CommandIO} from '../main.js';
 import {swarmbeeHome} from '../paths.js';
 import {createProvider} from '../providers/index.js';
 import {formatError, formatTable} from '../render/format.js';
@@ -10,8 +7,9 @@ import {ClusterStore} from '../store/cluster-store.js';
 import {readPassword} from '../cluster/password.js';
 import {sshTarget} from '../cluster/targets.js';
 import {SshPool} from '../ssh/pool.js';
+import {oneName, type CommandArgs, type CommandIO} from './io.js';
 
-export interface StatusOptions {
+interface StatusOptions {
 	name: string;
 	once: boolean;
 	json: boolean;
@@ -26,7 +24,7 @@ export interface StatusOptions {
  *     workerbee-1  worker   ready  10.100.3.11   10.101.7.11
  *     swarm: 1 manager, 1 worker, 2 of 2 Ready
  */
-export function formatStatus(status: ClusterStatus): string[] {
+function formatStatus(status: ClusterStatus): string[] {
 	const lines = [`${status.cluster} (${status.provider}): ${status.state}`];
 	lines.push(...formatTable([
 		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
@@ -47,27 +45,17 @@ export function formatStatus(status: ClusterStatus): string[] {
 	return lines;
 }
 
-export async function loadCluster(name: string, io: CommandIO) {
-	const store = new ClusterStore(swarmbeeHome(io.env));
-	const spec = store.loadSpec(name);
-	const journal = store.loadJournal(name);
-	if (!spec || !journal) {
-		const known = store.list().map(c => c.name);
-		throw new InputError(`there is no cluster named ${name} in ${store.home}`, {
-			nextSteps: [known.length > 0 ? `known clusters: ${known.join(', ')}` : `create one: swarmbee up ${name}`, 'or set SWARMBEE_HOME to the folder that holds it'],
-		});
-	}
-	const paths = store.paths(name);
-	const privateKey = existsSync(paths.clusterKey) ? readFileSync(paths.clusterKey, 'utf8') : undefined;
-	return {store, spec, journal, paths, privateKey};
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return statusCommand({name: oneName('status', positionals), once: Boolean(values.once), json: Boolean(values.json)}, io);
 }
 
-export async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
+async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
 	if (io.interactive && !options.once && !options.json) {
+		// The dashboard (and its tunnel code) loads only where it is shown.
 		const {openDashboard} = await import('./dashboard.js');
 		return openDashboard(options.name, io);
 	}
-	const {spec, journal, privateKey, paths} = await loadCluster(options.name, io);
+	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
 	try {

@@ -1,16 +1,34 @@
 import {InputError} from '../errors.js';
-import type {CommandIO} from '../main.js';
+import {swarmbeeHome} from '../paths.js';
+import {ClusterStore} from '../store/cluster-store.js';
 import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
 import type {TunnelStatus} from '../tunnel/types.js';
-import {loadCluster} from './status.js';
+import {oneName, waitForInterrupt, type CommandArgs, type CommandIO} from './io.js';
 
-export interface TunnelCommandOptions {
+interface TunnelCommandOptions {
 	name: string;
 	adminPort: number;
 	driverPort: number;
 	/** Whose server to reach: the first node's by default. */
 	server?: string;
 	json: boolean;
+}
+
+function portOption(flag: string, value: string | boolean | undefined, fallback: number): number {
+	if (typeof value !== 'string') return fallback;
+	const port = Number(value);
+	if (!/^\d+$/.test(value) || port < 1 || port > 65_535) throw new InputError(`--${flag} ${value} is not a TCP port`, {nextSteps: ['give a number from 1 to 65535']});
+	return port;
+}
+
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return tunnelCommand({
+		name: oneName('tunnel', positionals),
+		adminPort: portOption('admin-port', values['admin-port'], 8080),
+		driverPort: portOption('driver-port', values['driver-port'], 28015),
+		...(typeof values.server === 'string' ? {server: values.server} : {}),
+		json: Boolean(values.json),
+	}, io);
 }
 
 function describe(status: TunnelStatus): string {
@@ -22,8 +40,8 @@ function describe(status: TunnelStatus): string {
  * Holds 127.0.0.1:8080 → the RethinkDB admin panel and 127.0.0.1:28015 → its
  * driver port until Ctrl-C, over SSH only.
  */
-export async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
-	const {journal, privateKey, paths} = await loadCluster(options.name, io);
+async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
+	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
 	if (!journal.database || !privateKey) {
 		throw new InputError(`${options.name} has no database to tunnel to yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
 	}
@@ -44,16 +62,18 @@ export async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO
 			else for (const status of statuses) io.stdout.write(`${describe(status)}\n`);
 		},
 	});
-	await tunnel.start();
-	if (!options.json) {
-		io.stdout.write(`admin panel: http://127.0.0.1:${options.adminPort}/  driver: 127.0.0.1:${options.driverPort} (user admin, password in ${paths.rethinkdbPassword})\nCtrl-C closes the tunnel.\n`);
+	const stop = waitForInterrupt(io);
+	try {
+		// A start that fails (a local port taken) has closed the tunnel itself.
+		await tunnel.start();
+		if (!options.json) {
+			io.stdout.write(`admin panel: http://127.0.0.1:${options.adminPort}/  driver: 127.0.0.1:${options.driverPort} (user admin, password in ${paths.rethinkdbPassword})\nCtrl-C closes the tunnel.\n`);
+		}
+		await stop.interrupted;
+		await tunnel.stop();
+	} finally {
+		stop.release();
+		ssh.closeAll();
 	}
-	await new Promise<void>(resolve => {
-		const stop = () => resolve();
-		process.once('SIGINT', stop);
-		process.once('SIGTERM', stop);
-	});
-	await tunnel.stop();
-	ssh.closeAll();
 	return 0;
 }

@@ -1,13 +1,12 @@
-import {existsSync, statSync} from 'node:fs';
-import path from 'node:path';
-import {CancelledError, InputError, SpecError, type FieldProblem} from '../errors.js';
-import type {CommandIO} from '../main.js';
+import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
-import {resolveSpec, type ClusterSpec, type SpecInput} from '../spec.js';
+import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
+import {specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
+import type {CatalogFor} from '../wizard/catalog.js';
+import type {WizardPrompts} from '../wizard/prompts.js';
 import {upSteps} from '../../steps/index.js';
-import type {OutputMode} from '../render/index.js';
-import {confirm} from './interaction.js';
+import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
 import {runCluster} from './run-cluster.js';
 
 export interface UpOptions {
@@ -16,90 +15,91 @@ export interface UpOptions {
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
+	/** Run the playbook on every node even when what was applied is unchanged. */
+	reprovision?: boolean;
 	/**
-	 * A DigitalOcean token handed over in-process (the wizard asks for one);
-	 * otherwise DIGITALOCEAN_ACCESS_TOKEN from the environment is used.
+	 * A DigitalOcean token handed over in-process (the wizard asks for one, a
+	 * profile may keep one); otherwise DIGITALOCEAN_ACCESS_TOKEN from the
+	 * environment is used. It never goes into the environment of children.
 	 */
 	token?: string;
 }
 
-/**
- * Fields that define the cluster; a flag may repeat them but not change them.
- * (--playbook, --rethinkdb-image and --side-load may change: the next run applies them.)
- */
-const FIELD_FLAGS: Record<keyof Omit<ClusterSpec, 'name' | 'playbook' | 'rethinkdbImage' | 'sideLoad'>, string> = {
-	provider: '--provider',
-	managers: '--managers',
-	workers: '--workers',
-	size: '--size',
-	region: '--region',
-	image: '--image',
-	memoryLimit: '--memory-limit',
-	encryptOverlay: '--encrypt-overlay',
-	sshFrom: '--ssh-from',
-	database: '--database',
-};
-
-/**
- * The saved spec wins for a cluster that exists: `up demo` resumes it as it
- * was asked for. A flag that asks for something different is refused, with
- * what to do instead, rather than silently ignored or applied.
- */
-export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, input: SpecInput): ClusterSpec {
-	const given = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as SpecInput;
-	if (!saved) return resolveSpec({...given, name});
-	const requested = resolveSpec({...saved, ...given, name});
-	const problems: FieldProblem[] = [];
-	for (const field of Object.keys(FIELD_FLAGS) as Array<keyof typeof FIELD_FLAGS>) {
-		if (given[field as keyof SpecInput] === undefined || JSON.stringify(requested[field]) === JSON.stringify(saved[field])) continue;
-		problems.push({
-			field: FIELD_FLAGS[field].replace(/^--/, ''),
-			problem: `cluster ${name} exists with ${FIELD_FLAGS[field]} ${String(saved[field])}, not ${String(requested[field])}`,
-			fix: field === 'workers'
-				? `to change the node count: swarmbee scale ${name} --workers ${requested.workers}`
-				: `run swarmbee up ${name} without ${FIELD_FLAGS[field]} to resume it as it is, or choose a new name`,
-		});
-	}
-	if (problems.length > 0) throw new SpecError(problems);
-	return requested;
+/** The error shown when answers are needed and nobody can be asked. */
+function noTerminalError(what: string): InputError {
+	return new InputError(`${what} needs answers, and there is no terminal to ask in`, {
+		nextSteps: [
+			`pass them as flags: swarmbee up NAME ${profileFlagsUsage()} [--profile NAME] --yes`,
+			'for DigitalOcean, put the token in $DIGITALOCEAN_ACCESS_TOKEN',
+			'or run swarmbee in a terminal to be asked',
+		],
+	});
 }
 
-/** The user's playbook must exist before anything is created; kept as an absolute path. */
-function checkPlaybook(input: SpecInput): SpecInput {
-	if (input.playbook === undefined) return input;
-	const file = path.resolve(input.playbook);
-	if (!existsSync(file) || !statSync(file).isFile()) {
-		throw new SpecError([{field: 'playbook', problem: `${input.playbook} is not a file`, fix: 'give the path of an Ansible playbook (a .yml file with plays)'}]);
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	if (positionals.length === 0) {
+		if (!io.interactive || values.yes || values.json || values.plain) throw noTerminalError('up without a cluster name');
+		return wizardUp(io);
 	}
-	return {...input, playbook: file};
+	const flags = specInputFromFlags(values);
+	// The wizard's code (conf, inquirer, the catalog) loads only where it is used: conf's
+	// dependencies take over SIGINT, which a run without it owns alone.
+	let profile: {input: SpecInput; token?: string} | undefined;
+	if (typeof values.profile === 'string') {
+		const {ProfileStore, profileInput} = await import('../wizard/profiles.js');
+		profile = profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags);
+	}
+	return upCommand({
+		name: oneName('up', positionals),
+		input: profile?.input ?? flags,
+		yes: Boolean(values.yes),
+		output: outputMode(values, io),
+		verbose: Boolean(values.verbose),
+		reprovision: Boolean(values.reprovision),
+		...(profile?.token ? {token: profile.token} : {}),
+	}, io);
 }
 
-export async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
+export interface WizardDeps {
+	prompts?: WizardPrompts;
+	catalogFor?: CatalogFor;
+}
+
+/** The wizard, then `up` with its answers (already confirmed). The token it asked for stays in memory. */
+async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
+	if (!io.interactive) throw noTerminalError('creating a cluster');
+	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard}] = await Promise.all([
+		import('../wizard/catalog.js'), import('../wizard/profiles.js'), import('../wizard/prompts.js'), import('../wizard/wizard.js'),
+	]);
+	const home = swarmbeeHome(io.env);
+	const result = await runWizard({
+		prompts: deps.prompts ?? await inquirerPrompts(io.stdout),
+		catalogFor: deps.catalogFor ?? catalogsFor(io.env),
+		clusters: new ClusterStore(home),
+		profiles: new ProfileStore(home),
+		env: io.env,
+	});
+	const {name, ...spec} = result.spec;
+	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, ...(result.token ? {token: result.token} : {})}, io);
+}
+
+async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
-	// `--playbook none` forgets the playbook remembered with the cluster.
-	const dropPlaybook = options.input.playbook === 'none';
-	let spec = mergeWithSaved(saved, options.name, dropPlaybook ? {...options.input, playbook: undefined} : checkPlaybook(options.input));
-	if (dropPlaybook) {
-		const {playbook: _forgotten, ...rest} = spec;
-		spec = rest;
+	const spec = specForRun(saved, options.name, options.input);
+	if (!store.exists(spec.name)) {
+		await confirmOrStop(io, {
+			yes: options.yes,
+			what: `creating cluster ${spec.name}`,
+			command: `swarmbee up ${spec.name}`,
+			message: `Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}?`,
+			defaultAnswer: true,
+			declined: 'nothing was created.',
+		});
 	}
-	if (spec.playbook && !existsSync(spec.playbook)) {
-		throw new SpecError([{field: 'playbook', problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`, fix: 'put it back, or pass --playbook with another file'}]);
-	}
-	const fresh = !store.exists(spec.name);
-
-	if (fresh && !options.yes) {
-		if (!io.interactive) {
-			throw new InputError(`creating cluster ${spec.name} needs confirmation, and there is no terminal to ask in`, {
-				nextSteps: [`pass --yes: swarmbee up ${spec.name} --yes`],
-			});
-		}
-		const nodes = 1 + spec.workers;
-		if (!(await confirm(`Create ${spec.name}: ${nodes} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}?`))) {
-			throw new CancelledError('nothing was created.');
-		}
-	}
-
-	return runCluster({store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`, output: options.output, verbose: options.verbose, token: options.token}, io);
+	return runCluster({
+		store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
+		output: options.output, verbose: options.verbose, token: options.token,
+		options: {reprovision: options.reprovision ?? false},
+	}, io);
 }

@@ -38,6 +38,9 @@ export class NoEngineError extends ExternalError {
 	}
 }
 
+/** What steps and image code use of the engine: a test's recorder extends DockerCli and answers `run`. */
+export type DockerEngine = Pick<DockerCli, 'run' | 'jsonLines' | 'inspect' | 'imageId' | 'serverVersion'>;
+
 /**
  * The local Docker engine, through its CLI. Used by the local provider and to
  * build and side-load images; arguments are always arrays, never a shell line.

@@ -3,10 +3,10 @@ import {readdirSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
 import {ExternalError} from '../errors.js';
 import {packageRoot} from '../paths.js';
-import {DockerCommandError, type DockerCli} from './cli.js';
+import {DockerCommandError, type DockerEngine} from './cli.js';
 
 /** An image swarmbee builds itself from a folder of the package. */
-export interface ImageRecipe {
+interface ImageRecipe {
 	/** Short name: the folder under images/ (or a test fixture's). */
 	name: string;
 	/** Repository part of the tag, e.g. `swarmbee-node`. */
@@ -24,7 +24,7 @@ export function packagedImage(name: string, bases: string[] = ['debian:bookworm'
 }
 
 /** Content hash of every file in a build context: same files, same tag. */
-export function contextHash(dir: string, extra: string[] = []): string {
+function contextHash(dir: string, extra: string[] = []): string {
 	const hash = createHash('sha256');
 	const walk = (relative: string) => {
 		const entries = readdirSync(path.join(dir, relative), {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name));
@@ -48,7 +48,7 @@ export function contextHash(dir: string, extra: string[] = []): string {
 let buildkit: Promise<boolean> | undefined;
 
 /** Whether `docker build` can use BuildKit here; the classic builder otherwise. */
-function hasBuildx(docker: DockerCli): Promise<boolean> {
+function hasBuildx(docker: DockerEngine): Promise<boolean> {
 	buildkit ??= docker.run(['buildx', 'version'], {timeoutMs: 15_000}).then(() => true, () => false);
 	return buildkit;
 }
@@ -65,7 +65,7 @@ export interface EnsuredImage {
  * take a second.
  */
 export async function ensureImage(
-	docker: DockerCli,
+	docker: DockerEngine,
 	recipe: ImageRecipe,
 	options: {signal?: AbortSignal; onLine?: (line: string) => void} = {},
 ): Promise<EnsuredImage> {

@@ -1,12 +1,12 @@
 import {InputError} from '../errors.js';
-import {DockerCommandError, type DockerCli} from './cli.js';
+import {DockerCommandError, type DockerEngine} from './cli.js';
 
 /**
  * An image that must be on this machine's engine (to be side-loaded into
  * nodes): there already, or pulled now. Checked before anything is created.
  */
 export async function ensureLocalImage(
-	docker: DockerCli,
+	docker: DockerEngine,
 	image: string,
 	options: {signal?: AbortSignal; onLine?: (line: string) => void; why: string; alternatives?: string[]},
 ): Promise<{id: string; pulled: boolean}> {

@@ -12,14 +12,14 @@ import {ensureImage, type EnsuredImage} from './images.js';
  * official one. This is what the tests, the benchmarks and the offline Quick
  * start deploy; the product's default stays the official image.
  */
-export const RETHINKDB_SOURCE_ENV = 'SWARMBEE_RETHINKDB_SOURCE';
+const RETHINKDB_SOURCE_ENV = 'SWARMBEE_RETHINKDB_SOURCE';
 
 /**
  * Where to look: the variable alone when it is set (a folder asked for by
  * name is never silently replaced by another), else the workplace's
  * `shared/rethinkdb` beside the checkout, then its usual place.
  */
-export function rethinkdbSourceCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+function rethinkdbSourceCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
 	const fromEnv = env[RETHINKDB_SOURCE_ENV];
 	if (fromEnv) return [path.resolve(fromEnv)];
 	return [path.resolve(packageRoot(), '../shared/rethinkdb'), '/work/shared/rethinkdb'];

@@ -11,7 +11,7 @@ import type {Provider} from './types.js';
  * command-line flag (shell history, the process list) and never written to
  * the journal; the client registers it for redaction at first use.
  */
-export interface ProviderOptions {
+interface ProviderOptions {
 	/** Read for DIGITALOCEAN_ACCESS_TOKEN and DIGITALOCEAN_API_URL. Default: none. */
 	env?: NodeJS.ProcessEnv;
 	/** A DigitalOcean token handed over in-process; wins over the environment. */

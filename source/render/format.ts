@@ -1,4 +1,5 @@
 import type {ErrorInfo} from '../errors.js';
+import type {RunEvent} from '../events.js';
 import {redact} from '../redact.js';
 
 /** `1.2s`, `850ms`, `2m05s`. */
@@ -27,6 +28,42 @@ export function formatError(error: ErrorInfo): string[] {
 	error.nextSteps.forEach((step, i) => lines.push(`${i === 0 ? '  try: ' : '       '}${step}`));
 	if (error.logFile) lines.push(`  log: ${error.logFile}`);
 	return lines.map(line => redact(line));
+}
+
+/**
+ * The words of a run's lasting lines, shared by the plain renderer and the
+ * live view's reducer (whose lines go to Ink's <Static>), so both say the
+ * same; `title` finds a step's title by its id.
+ *
+ *     swarmbee up demo (local): preflight, keys, machines
+ *     ✔ Machines (4.2s): 4 nodes running (4 created)
+ *     ✖ Provision (31.0s): provisioning failed on node workerbee-1
+ *     ■ Provision cancelled after 2.0s
+ *       queenbee: ok=6 changed=4 unreachable=0 failed=0 skipped=3
+ */
+export function eventLine(e: RunEvent, title: (step: string) => string): string | undefined {
+	switch (e.type) {
+		case 'run-started':
+			return `swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`;
+		case 'step-finished':
+			return `✔ ${title(e.step)} (${formatDuration(e.durationMs)}): ${e.summary}`;
+		case 'step-failed':
+			return `✖ ${title(e.step)} (${formatDuration(e.durationMs)}): ${e.error.message}`;
+		case 'step-cancelled':
+			return `■ ${title(e.step)} cancelled after ${formatDuration(e.durationMs)}`;
+		case 'node-log':
+			return `  ${e.node}: full ${e.step} log in ${e.file}`;
+		case 'node-recap': {
+			const r = e.recap;
+			return `  ${e.node}: ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} failed=${r.failed} skipped=${r.skipped}`;
+		}
+		case 'warning':
+			return `! ${e.message}`;
+		case 'run-cancelled':
+			return `cancelled after ${formatDuration(e.durationMs)}; state saved. Resume with: ${e.resume}`;
+		default:
+			return undefined;
+	}
 }
 
 /** Left-aligned columns, as `docker ps` prints them. */

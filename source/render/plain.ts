@@ -1,6 +1,6 @@
 import type {RunEvent} from '../events.js';
 import {redact} from '../redact.js';
-import {formatDuration, formatError} from './format.js';
+import {eventLine, formatDuration, formatError} from './format.js';
 import type {Renderer} from './types.js';
 
 /**
@@ -26,40 +26,26 @@ export class PlainRenderer implements Renderer {
 	}
 
 	lines(e: RunEvent): string[] {
+		if (e.type === 'run-started') for (const step of e.steps) this.titles.set(step.id, step.title);
+		const lasting = eventLine(e, step => this.titles.get(step) ?? step);
+		if (lasting !== undefined) return [lasting];
 		switch (e.type) {
-			case 'run-started':
-				for (const step of e.steps) this.titles.set(step.id, step.title);
-				return [`swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`];
 			case 'step-started':
 				return [`▸ ${e.title}`];
 			case 'step-progress':
 				return this.options.verbose || !e.message.startsWith('building ') ? [`  ${e.message}`] : [];
-			case 'step-finished':
-				return [`✔ ${this.titles.get(e.step) ?? e.step} (${formatDuration(e.durationMs)}): ${e.summary}`];
-			case 'step-failed':
-				return [`✖ ${this.titles.get(e.step) ?? e.step} (${formatDuration(e.durationMs)})`];
-			case 'step-cancelled':
-				return [`■ ${this.titles.get(e.step) ?? e.step} cancelled`];
 			case 'node-state':
 				return [`  ${e.node}: ${e.state}${e.detail ? ` (${e.detail})` : ''}`];
 			case 'node-output':
 				return this.options.verbose ? [`  [${e.node}] ${e.line}`] : [];
-			case 'node-log':
-				return [`  ${e.node}: full ${e.step} log in ${e.file}`];
-			case 'node-recap': {
-				const r = e.recap;
-				return [`  ${e.node}: ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} failed=${r.failed} skipped=${r.skipped}`];
-			}
 			case 'rate-limit':
 				return this.options.verbose ? [`  API requests left: ${e.remaining} of ${e.limit}`] : [];
-			case 'warning':
-				return [`! ${e.message}`];
 			case 'run-finished':
 				return [`done in ${formatDuration(e.durationMs)}: ${e.summary}`];
 			case 'run-failed':
 				return formatError(e.error);
-			case 'run-cancelled':
-				return [`cancelled after ${formatDuration(e.durationMs)}; state saved. Resume with: ${e.resume}`];
+			default:
+				return [];
 		}
 	}
 

@@ -3,7 +3,7 @@ import {event, type Emit} from '../events.js';
 import type {JournalHandle} from '../store/cluster-store.js';
 import type {Step} from '../../steps/types.js';
 
-export interface RunOptions {
+interface RunOptions {
 	command: string;
 	cluster: string;
 	provider: string;
@@ -31,6 +31,7 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 	const {emit, signal, journal} = options;
 	const started = Date.now();
 	let changed = false;
+	const earlier: Array<{step: string; changed: boolean}> = [];
 	emit(event({type: 'run-started', command: options.command, cluster: options.cluster, provider: options.provider, steps: steps.map(s => ({id: s.id, title: s.title}))}));
 	const cancelled = (step?: string): RunOutcome => {
 		const durationMs = Date.now() - started;
@@ -46,9 +47,10 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 		});
 		emit(event({type: 'step-started', step: step.id, title: step.title}));
 		try {
-			const result = await step.run(ctx, {emit, signal});
+			const result = await step.run(ctx, {emit, signal, earlier: [...earlier]});
 			if (signal.aborted) throw new Error('aborted');
 			changed ||= result.changed;
+			earlier.push({step: step.id, changed: result.changed});
 			const durationMs = Date.now() - stepStarted;
 			journal?.update(j => {
 				j.steps[step.id] = {status: 'done', startedAt, finishedAt: new Date().toISOString(), summary: result.summary};

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type {Duplex} from 'node:stream';
 import {InputError} from '../errors.js';
 
-export interface ForwardCounters {
+interface ForwardCounters {
 	connections: number;
 	totalConnections: number;
 	bytesIn: number;

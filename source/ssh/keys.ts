@@ -3,7 +3,7 @@ import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import {ExternalError} from '../errors.js';
-import {writeFileAtomic} from '../store/cluster-store.js';
+import {writeFileAtomic} from '../files.js';
 
 export interface KeyPair {
 	/** OpenSSH private key text. */
@@ -67,18 +67,27 @@ export function readPublicKey(file: string): string | undefined {
 }
 
 /**
- * Reads a key pair from `file` and `file.pub`, or makes one. Private key
+ * The key pair in `file` and `file.pub`, if both are there. Private key
  * files are 0600; one found more open is tightened, as ssh would insist.
  */
-export function ensureKeyPair(file: string, comment: string): {pair: KeyPair; created: boolean} {
+export function loadKeyPair(file: string): KeyPair | undefined {
 	const publicKey = readPublicKey(file);
-	if (existsSync(file) && publicKey !== undefined) {
-		if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-		return {pair: {privateKey: readFileSync(file, 'utf8'), publicKey}, created: false};
-	}
-	const pair = generateKeyPair(comment);
+	if (!existsSync(file) || publicKey === undefined) return undefined;
+	if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+	return {privateKey: readFileSync(file, 'utf8'), publicKey};
+}
+
+export function saveKeyPair(file: string, pair: KeyPair): void {
 	writeFileAtomic(file, pair.privateKey, 0o600);
 	writeFileAtomic(`${file}.pub`, `${pair.publicKey}\n`, 0o644);
+}
+
+/** Reads a key pair from `file` and `file.pub`, or makes and writes one. */
+export function ensureKeyPair(file: string, comment: string): {pair: KeyPair; created: boolean} {
+	const found = loadKeyPair(file);
+	if (found) return {pair: found, created: false};
+	const pair = generateKeyPair(comment);
+	saveKeyPair(file, pair);
 	return {pair, created: true};
 }
 

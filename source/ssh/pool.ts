@@ -1,40 +1,33 @@
-import {pause} from '../concurrency.js';
+import {pollUntil} from '../concurrency.js';
 import {CancelledError, ExternalError} from '../errors.js';
 import {HostKeyMismatchError, SshConnection, type SshTarget} from './connection.js';
+import type {NodeShells, WaitOptions} from './shell.js';
 
-export interface WaitForSshOptions {
-	signal?: AbortSignal;
-	timeoutMs?: number;
-	/**
-	 * Where the host key is installed before sshd first starts (local nodes),
-	 * a wrong key can only mean the wrong machine: fail at once. Where it is
-	 * installed during first boot (droplets' user_data), keep waiting: the
-	 * image's own key is never trusted, only outlasted.
-	 */
-	mismatchIsFatal?: boolean;
-	onRetry?: (reason: string) => void;
-}
-
-/** Connects as soon as the node's sshd answers with the expected host key. */
-export async function waitForSsh(target: SshTarget, options: WaitForSshOptions = {}): Promise<SshConnection> {
-	const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-	let delay = 250;
-	let last: Error | undefined;
-	while (Date.now() < deadline) {
-		if (options.signal?.aborted) throw new CancelledError();
+/**
+ * Connects as soon as the node's sshd answers with the expected host key.
+ * Where the host key is installed before sshd first starts (local nodes), a
+ * wrong key can only mean the wrong machine: it fails at once
+ * (`mismatchIsFatal`, the default). Where it is installed during first boot
+ * (droplets' user_data), it keeps waiting: the image's own key is never
+ * trusted, only outlasted.
+ */
+async function waitForSsh(target: SshTarget, options: WaitOptions = {}): Promise<SshConnection> {
+	const timeoutMs = options.timeoutMs ?? 120_000;
+	const deadline = Date.now() + timeoutMs;
+	const polled = await pollUntil(async () => {
 		try {
 			return await SshConnection.connect(target, {signal: options.signal, timeoutMs: Math.min(10_000, Math.max(1_000, deadline - Date.now()))});
 		} catch (error) {
 			if (error instanceof CancelledError) throw error;
 			if (error instanceof HostKeyMismatchError && (options.mismatchIsFatal ?? true)) throw error;
-			last = error as Error;
-			options.onRetry?.(last.message);
+			options.onRetry?.((error as Error).message);
+			return error as Error;
 		}
-		await pause(delay, options.signal);
-		delay = Math.min(delay * 1.5, 2_000);
-	}
+	}, answer => answer instanceof SshConnection, {intervalMs: attempt => Math.min(250 * 1.5 ** attempt, 2_000), timeoutMs, signal: options.signal});
+	if (polled.met) return polled.value as SshConnection;
+	const last = polled.last as Error | undefined;
 	if (last instanceof HostKeyMismatchError) throw last;
-	throw new ExternalError(`${target.node} did not answer SSH at ${target.host}:${target.port} within ${Math.round((options.timeoutMs ?? 120_000) / 1000)} s`, {
+	throw new ExternalError(`${target.node} did not answer SSH at ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`, {
 		node: target.node,
 		hint: last?.message,
 		nextSteps: ['check that the machine is running (swarmbee status)', 'run swarmbee up again: it picks up where it stopped'],
@@ -45,7 +38,7 @@ export async function waitForSsh(target: SshTarget, options: WaitForSshOptions =
  * One open connection per node, shared by every step of a run. Concurrent
  * callers asking for the same node wait for the same connect.
  */
-export class SshPool {
+export class SshPool implements NodeShells {
 	private readonly open = new Map<string, Promise<SshConnection>>();
 
 	constructor(private readonly targetFor: (node: string) => SshTarget) {}
@@ -61,9 +54,10 @@ export class SshPool {
 		return this.reconnect(node, signal);
 	}
 
-	/** Hands an already-open connection (e.g. from waitForSsh) to the pool. */
-	adopt(node: string, connection: SshConnection): void {
+	async waitFor(node: string, options: WaitOptions = {}): Promise<SshConnection> {
+		const connection = await waitForSsh(this.targetFor(node), options);
 		this.open.set(node, Promise.resolve(connection));
+		return connection;
 	}
 
 	private reconnect(node: string, signal?: AbortSignal): Promise<SshConnection> {

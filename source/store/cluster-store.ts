@@ -1,12 +1,11 @@
 import {randomUUID} from 'node:crypto';
-import {
-	chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync,
-} from 'node:fs';
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync} from 'node:fs';
 import path from 'node:path';
-import {InputError} from '../errors.js';
+import {BugError, InputError} from '../errors.js';
+import {writeFileAtomic} from '../files.js';
 import {redactDeep} from '../redact.js';
-import {resolveSpec, type ClusterSpec, type SpecInput} from '../spec.js';
-import {newJournal, type Journal} from './journal.js';
+import {resolveSpec, savedForm, type ClusterSpec, type SpecInput} from '../spec.js';
+import {newJournal, type Journal, type NodeRecord} from './journal.js';
 
 /**
  * The files of one cluster, under `$SWARMBEE_HOME/clusters/<name>/`:
@@ -32,7 +31,7 @@ export interface ClusterPaths {
 	stack: string;
 }
 
-export function clusterPaths(home: string, name: string): ClusterPaths {
+function clusterPaths(home: string, name: string): ClusterPaths {
 	const dir = path.join(home, 'clusters', name);
 	return {
 		dir,
@@ -46,15 +45,6 @@ export function clusterPaths(home: string, name: string): ClusterPaths {
 		rethinkdbPassword: path.join(dir, 'keys', 'rethinkdb-admin-password'),
 		stack: path.join(dir, 'stack.yml'),
 	};
-}
-
-/** Writes through a temporary file and a rename, so a crash never leaves half a file. */
-export function writeFileAtomic(file: string, contents: string, mode = 0o600): void {
-	mkdirSync(path.dirname(file), {recursive: true, mode: 0o700});
-	const temporary = `${file}.${process.pid}.tmp`;
-	writeFileSync(temporary, contents, {mode});
-	chmodSync(temporary, mode);
-	renameSync(temporary, file);
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -73,6 +63,15 @@ export interface SavedCluster {
 	name: string;
 	spec?: ClusterSpec;
 	journal?: Journal;
+}
+
+/** A cluster that exists, as commands that only read it need it. */
+interface LoadedCluster {
+	spec: ClusterSpec;
+	journal: Journal;
+	paths: ClusterPaths;
+	/** The cluster's SSH key; absent before the keys step first ran. */
+	privateKey?: string;
 }
 
 export class ClusterStore {
@@ -111,7 +110,26 @@ export class ClusterStore {
 	}
 
 	saveSpec(spec: ClusterSpec): void {
-		writeFileAtomic(this.paths(spec.name).spec, `${JSON.stringify(redactDeep(spec), null, 2)}\n`);
+		writeFileAtomic(this.paths(spec.name).spec, `${JSON.stringify(redactDeep(savedForm(spec)), null, 2)}\n`);
+	}
+
+	/**
+	 * A cluster's spec, journal and key, for commands that read a cluster
+	 * (status, tunnel, stack, the dashboard); one that does not exist is an
+	 * InputError naming those that do.
+	 */
+	loadCluster(name: string): LoadedCluster {
+		const spec = this.loadSpec(name);
+		const journal = this.loadJournal(name);
+		if (!spec || !journal) {
+			const known = this.list().map(c => c.name);
+			throw new InputError(`there is no cluster named ${name} in ${this.home}`, {
+				nextSteps: [known.length > 0 ? `known clusters: ${known.join(', ')}` : `create one: swarmbee up ${name}`, 'or set SWARMBEE_HOME to the folder that holds it'],
+			});
+		}
+		const paths = this.paths(name);
+		const privateKey = existsSync(paths.clusterKey) ? readFileSync(paths.clusterKey, 'utf8') : undefined;
+		return {spec, journal, paths, ...(privateKey ? {privateKey} : {})};
 	}
 
 	loadJournal(name: string): Journal | undefined {
@@ -187,6 +205,17 @@ export class JournalHandle {
 		this.current.updatedAt = new Date().toISOString();
 		if (this.persisted) this.save();
 		return this.current;
+	}
+
+	/** Changes one node's record; a node the journal does not hold is a bug in the caller. */
+	updateNode(name: string, mutate: (node: NodeRecord) => void): NodeRecord {
+		let found: NodeRecord | undefined;
+		this.update(j => {
+			found = j.nodes.find(n => n.name === name);
+			if (!found) throw new BugError(`the journal of ${j.cluster} has no node ${name}`);
+			mutate(found);
+		});
+		return found!;
 	}
 
 	/** From now on every update is written to disk. */

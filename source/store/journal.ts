@@ -1,6 +1,7 @@
 import type {ErrorInfo} from '../errors.js';
 import type {PlayRecap} from '../events.js';
 import type {NodeRole, ProviderName} from '../spec.js';
+import type {ClusterState, MachineState, StepState} from '../states.js';
 
 /**
  * What exists, as far as swarmbee knows: written after every change, so a
@@ -26,7 +27,7 @@ export interface Journal {
 }
 
 /** What was deployed of RethinkDB, so a re-run can tell "already there". */
-export interface DatabaseRecord {
+interface DatabaseRecord {
 	image: string;
 	/** Hash of the stack file last deployed. */
 	stackHash: string;
@@ -35,10 +36,8 @@ export interface DatabaseRecord {
 	deployedAt: string;
 }
 
-export type ClusterState = 'creating' | 'ready' | 'failed' | 'cancelled' | 'destroying' | 'down';
-
-export interface StepRecord {
-	status: 'running' | 'done' | 'failed' | 'cancelled';
+interface StepRecord {
+	status: Exclude<StepState, 'pending'>;
 	startedAt: string;
 	finishedAt?: string;
 	summary?: string;
@@ -46,15 +45,13 @@ export interface StepRecord {
 }
 
 /** Provider-level networking facts the later steps need. */
-export interface InfraRecord {
+interface InfraRecord {
 	/** The private network nodes share (Swarm and the overlay's underlay). */
 	privateCidr: string;
 	publicCidr?: string;
 	/** Provider ids of what was made for the cluster (networks, VPC, firewall). */
 	ids: Record<string, string>;
 }
-
-export type MachineState = 'planned' | 'creating' | 'running' | 'failed' | 'deleting';
 
 export interface NodeRecord {
 	name: string;
@@ -85,7 +82,7 @@ export interface ProvisionRecord {
 	error?: string;
 }
 
-export interface SwarmRecord {
+interface SwarmRecord {
 	clusterId: string;
 	managerAddress: string;
 	overlay?: {name: string; subnet: string; encrypted: boolean};
@@ -110,8 +107,4 @@ export function newJournal(cluster: string, provider: ProviderName, owner: strin
 /** Nodes that stay: all but those a scale-down is removing. */
 export function liveNodes(journal: Readonly<Journal>): NodeRecord[] {
 	return journal.nodes.filter(n => n.state !== 'deleting');
-}
-
-export function findNode(journal: Journal, name: string): NodeRecord | undefined {
-	return journal.nodes.find(n => n.name === name);
 }

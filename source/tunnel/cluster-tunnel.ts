@@ -7,7 +7,7 @@ import type {TunnelControl} from './control.js';
 import {Tunnel} from './tunnel.js';
 import type {TunnelStatus} from './types.js';
 
-export interface ClusterTunnelOptions {
+interface ClusterTunnelOptions {
 	journal: Readonly<Journal>;
 	privateKey: string;
 	adminPort?: number;

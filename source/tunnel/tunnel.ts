@@ -6,7 +6,7 @@ import {LocalForward} from '../ssh/forward.js';
 import type {SshConnection} from '../ssh/connection.js';
 import type {TunnelState, TunnelStatus} from './types.js';
 
-export interface ForwardSpec {
+interface ForwardSpec {
 	/** `admin` or `driver`. */
 	name: string;
 	localHost: string;
@@ -15,7 +15,7 @@ export interface ForwardSpec {
 	remotePort: number;
 }
 
-export interface TunnelOptions {
+interface TunnelOptions {
 	forwards: ForwardSpec[];
 	/** Where the target runs now: asked again on every (re)connect, since tasks move. */
 	locate: () => Promise<ServerLocation>;

@@ -29,7 +29,7 @@ export interface CatalogSize {
 	available?: boolean;
 }
 
-export interface CatalogRegion {
+interface CatalogRegion {
 	slug: string;
 	name: string;
 	available: boolean;
@@ -37,7 +37,7 @@ export interface CatalogRegion {
 	sizes: string[];
 }
 
-export interface CatalogImage {
+interface CatalogImage {
 	slug: string;
 	name: string;
 }
@@ -75,7 +75,7 @@ export const localCatalog: WizardCatalog = {
  * DigitalOcean's catalog, live over its API with the token being checked.
  * One client per token for the wizard's session.
  */
-export function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatalog {
+function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatalog {
 	const client = new DigitalOceanClient({token, baseUrl: env['DIGITALOCEAN_API_URL'] || undefined, retries: 2});
 	return {
 		async validateToken() {

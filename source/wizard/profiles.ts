@@ -1,16 +1,24 @@
 import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import Conf from 'conf';
-import {checkName, type ClusterSpec} from '../spec.js';
-import {writeFileAtomic} from '../store/cluster-store.js';
+import {InputError} from '../errors.js';
+import {writeFileAtomic} from '../files.js';
+import {PROFILE_KEYS, profileSchema, type SpecValues} from '../spec-fields.js';
+import {checkName, type ClusterSpec, type SpecInput} from '../spec.js';
+
+type ProfileKey = (typeof PROFILE_KEYS)[number] & keyof SpecValues;
 
 /**
  * A saved set of wizard answers that `up` can start from
- * (`swarmbee up NAME --profile PROFILE`). Never holds a token.
+ * (`swarmbee up NAME --profile PROFILE`): the fields SPEC_FIELDS marks
+ * `profile` (what the wizard asks). Never holds a token.
  */
-export type Profile = Pick<ClusterSpec, 'provider' | 'managers' | 'workers' | 'size' | 'region' | 'image' | 'memoryLimit'>
-	& Partial<Pick<ClusterSpec, 'database' | 'rethinkdbImage'>>
-	& {savedAt: string};
+type Profile = Partial<Pick<SpecValues, ProfileKey>> & {savedAt: string};
+
+/** The answers of a spec that a profile keeps. */
+export function profileOf(spec: ClusterSpec): Omit<Profile, 'savedAt'> {
+	return Object.fromEntries(PROFILE_KEYS.map(key => [key, spec[key]])) as Omit<Profile, 'savedAt'>;
+}
 
 interface ProfileFile {
 	profiles: Record<string, Profile>;
@@ -27,7 +35,17 @@ export class ProfileStore {
 
 	constructor(readonly home: string) {
 		mkdirSync(home, {recursive: true, mode: 0o700});
-		this.conf = new Conf<ProfileFile>({cwd: home, configName: 'profiles', configFileMode: 0o600, defaults: {profiles: {}}, accessPropertiesByDotNotation: false});
+		try {
+			this.conf = new Conf<ProfileFile>({
+				cwd: home, configName: 'profiles', configFileMode: 0o600, defaults: {profiles: {}}, accessPropertiesByDotNotation: false,
+				schema: {profiles: {type: 'object', additionalProperties: profileSchema()}},
+			});
+		} catch (error) {
+			throw new InputError(`${path.join(home, 'profiles.json')} does not hold profiles swarmbee can read`, {
+				hint: (error as Error).message,
+				nextSteps: ['fix the file by hand, or move it away: the wizard starts a new one'],
+			});
+		}
 	}
 
 	get file(): string {
@@ -70,4 +88,23 @@ export class ProfileStore {
 		const file = this.tokenFile(name);
 		return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 	}
+}
+
+/**
+ * `up NAME --profile P`: the profile's answers with the flags given on top,
+ * and the token saved with it, if any, in memory for the provider (never
+ * into an environment a child process would inherit).
+ */
+export function profileInput(profiles: ProfileStore, profileName: string, flags: SpecInput): {input: SpecInput; token?: string} {
+	const profile = profiles.get(profileName);
+	if (!profile) {
+		const known = profiles.list().map(p => p.name);
+		throw new InputError(`there is no profile named ${profileName}`, {
+			nextSteps: [known.length > 0 ? `saved profiles: ${known.join(', ')}` : 'profiles are saved by the wizard: run swarmbee in a terminal'],
+		});
+	}
+	const token = profiles.loadToken(profileName);
+	const {savedAt: _savedAt, ...answers} = profile;
+	const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+	return {input: {...answers, ...given}, ...(token ? {token} : {})};
 }

@@ -2,7 +2,7 @@ import {formatTable} from '../render/format.js';
 import type {ClusterStore, SavedCluster} from '../store/cluster-store.js';
 import type {WizardPrompts} from './prompts.js';
 
-export type StartChoice = {kind: 'new'} | {kind: 'run'; argv: string[]} | {kind: 'quit'};
+type StartChoice = {kind: 'new'} | {kind: 'run'; argv: string[]} | {kind: 'quit'};
 
 /** What the start screen offers for a saved cluster, when this build has the command. */
 const ACTIONS: Array<{command: string; name: (cluster: string) => string}> = [

@@ -1,13 +1,11 @@
 import {CancelledError, InputError} from '../errors.js';
 import {registerSecret} from '../redact.js';
 import {formatTable} from '../render/format.js';
-import {
-	checkName, formatMemory, MAX_WORKERS, MIN_MEMORY_LIMIT, memoryFitProblem, parseMemory, planNodes, PROVIDER_DEFAULTS, resolveSpec,
-	DEFAULT_RETHINKDB_IMAGE, type ClusterSpec, type ProviderName,
-} from '../spec.js';
+import {checkAnswer, fieldDefault, MAX_WORKERS, parseMemoryLimit} from '../spec-fields.js';
+import {checkName, formatMemory, memoryFitProblem, planNodes, resolveSpec, type ClusterSpec, type ProviderName} from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogAccount, CatalogFor, CatalogSize} from './catalog.js';
-import type {ProfileStore} from './profiles.js';
+import {profileOf, type ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
 
 export const TOKEN_ENV = 'DIGITALOCEAN_ACCESS_TOKEN';
@@ -20,7 +18,7 @@ export interface WizardDeps {
 	env: NodeJS.ProcessEnv;
 }
 
-export interface WizardResult {
+interface WizardResult {
 	spec: ClusterSpec;
 	/** The profile the answers were saved as (named after the cluster). */
 	profile: string;
@@ -94,7 +92,11 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			{value: 'digitalocean', name: 'digitalocean: droplets in your DigitalOcean account', description: 'billed by DigitalOcean while the cluster exists', disabled: deps.catalogFor('digitalocean').unavailable ?? false},
 		],
 	});
-	const defaults = PROVIDER_DEFAULTS[provider];
+	// The defaults flags would get, from SPEC_FIELDS.
+	const defaults = {
+		size: fieldDefault('size', provider), region: fieldDefault('region', provider), image: fieldDefault('image', provider),
+		workers: fieldDefault('workers', provider), memoryLimit: fieldDefault('memoryLimit', provider), rethinkdbImage: fieldDefault('rethinkdbImage', provider),
+	};
 
 	const name = await prompts.input({
 		message: 'Cluster name',
@@ -201,18 +203,18 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	}
 	const rethinkdbImage = await prompts.input({
 		message: 'RethinkDB image',
-		default: DEFAULT_RETHINKDB_IMAGE,
-		validate: value => (value.trim() ? true : 'an image reference, e.g. rethinkdb:2.4.4-bookworm-slim'),
+		default: defaults.rethinkdbImage,
+		validate: value => checkAnswer('rethinkdbImage', value, provider),
 	}).then(value => value.trim());
 
 	const memoryLimit = await prompts.input({
 		message: `Memory limit per database server (${formatMemory(size.memoryMb * 1024 * 1024)} RAM per node)`,
 		default: memoryFitProblem({memoryLimit: defaults.memoryLimit, size: size.slug}, size.memoryMb) ? `${Math.floor(size.memoryMb * 0.9)}m` : defaults.memoryLimit,
 		validate: value => {
-			const bytes = parseMemory(value);
-			if (bytes === undefined) return 'a number with a unit, as Docker writes it: e.g. 450m, 1g';
-			if (bytes < MIN_MEMORY_LIMIT) return 'at least 256m: RethinkDB\'s cache alone wants 100 MiB or more';
-			const fit = memoryFitProblem({memoryLimit: value.trim(), size: size.slug}, size.memoryMb);
+			const parsed = parseMemoryLimit(value);
+			// The field's own parser: the same words as for --memory-limit.
+			if ('problem' in parsed) return `${parsed.problem}: ${parsed.fix}`;
+			const fit = memoryFitProblem({memoryLimit: parsed.value, size: size.slug, ...parsed.derived}, size.memoryMb);
 			return fit ? `${fit.problem}; ${fit.fix}` : true;
 		},
 	}).then(value => value.trim());
@@ -223,7 +225,7 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	for (const line of formatPlanSummary(spec, size)) prompts.say(line);
 	if (!(await prompts.confirm({message: `Create ${name}?`, default: true}))) throw new CancelledError('nothing was created.');
 
-	profiles.save(name, {provider, managers: spec.managers, workers: spec.workers, size: spec.size, region: spec.region, image: spec.image, memoryLimit: spec.memoryLimit, database: spec.database, rethinkdbImage: spec.rethinkdbImage});
+	profiles.save(name, profileOf(spec));
 	let tokenFile: string | undefined;
 	if (token && typedToken && (await prompts.confirm({message: `Save the token for next time? (a file of its own, readable only by you: ${profiles.tokenFile(name)})`, default: false}))) {
 		tokenFile = profiles.saveToken(name, token);

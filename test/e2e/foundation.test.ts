@@ -192,7 +192,7 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		for (const node of status.nodes) dockerIn(`swarmbee-${name}-${node.name}`, 'pkill -f "[h]ttp.server 8080" || true');
 	});
 
-	it('changes nothing when run again, and says so: same containers, same swarm, playbook changed=0', async () => {
+	it('changes nothing when run again, and says so: same containers, same swarm, the playbook not even run', async () => {
 		const before = containerIds(name);
 		const journalBefore = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 		const result = await cli(['up', name, '--json'], home);
@@ -201,11 +201,40 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		expect(log.at(-1)).toMatchObject({type: 'run-finished', changed: false, summary: 'nothing changed'});
 		expect(log.filter(e => e.type === 'step-finished' && e.changed)).toEqual([]);
 		expect(log.find(e => e.type === 'step-finished' && e.step === 'machines')).toMatchObject({summary: '3 nodes running, none changed'});
-		const recaps = log.filter(e => e.type === 'node-recap') as Array<{node: string; recap: {changed: number; failed: number}}>;
-		expect(recaps.map(r => [r.node, r.recap.changed, r.recap.failed]).sort()).toEqual([['queenbee', 0, 0], ['workerbee-1', 0, 0], ['workerbee-2', 0, 0]]);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({summary: '3 nodes as provisioned (nothing changed, no drift: playbook not run)'});
+		expect(log.filter(e => e.type === 'node-recap')).toEqual([]);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: expect.stringMatching(/^3 nodes Ready; overlay traffic proved .+, nothing changed since/)});
 		expect(containerIds(name)).toEqual(before);
 		const journalAfter = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 		expect(journalAfter.nodes.map(n => n.swarmNodeId)).toEqual(journalBefore.nodes.map(n => n.swarmNodeId));
+	});
+
+	it('up --reprovision runs the playbook anyway, and it changes nothing (changed=0)', async () => {
+		const result = await cli(['up', name, '--reprovision', '--json'], home);
+		expect(result.exitCode).toBe(0);
+		const log = events(result.stdout);
+		const recaps = log.filter(e => e.type === 'node-recap') as Array<{node: string; recap: {changed: number; failed: number}}>;
+		expect(recaps.map(r => [r.node, r.recap.changed, r.recap.failed]).sort()).toEqual([['queenbee', 0, 0], ['workerbee-1', 0, 0], ['workerbee-2', 0, 0]]);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered'});
+	});
+
+	it('a firewall rule removed by hand is found by the next up, which provisions that node alone and puts the rule back', async () => {
+		const node = `swarmbee-${name}-workerbee-1`;
+		const rule = (ufw: string) => ufw.split('\n').filter(line => /^4789\/udp +ALLOW/.test(line));
+		const [kept] = rule(dockerIn(node, 'ufw status'));
+		const source = kept!.trim().split(/\s+/).at(-1)!;
+		dockerIn(node, `ufw delete allow from ${source} to any port 4789 proto udp`);
+		expect(rule(dockerIn(node, 'ufw status'))).toEqual([]);
+
+		const result = await cli(['up', name, '--json'], home);
+		expect(result.exitCode).toBe(0);
+		const log = events(result.stdout);
+		expect(log).toContainEqual(expect.objectContaining({type: 'node-state', node: 'workerbee-1', state: 'provisioning', detail: 'provisioning again: ufw no longer shows the rules applied (changed by hand?)'}));
+		expect(log.filter(e => e.type === 'node-recap').map(e => (e as {node: string}).node)).toEqual(['workerbee-1']);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({changed: true, summary: expect.stringContaining('2 as provisioned, not run')});
+		expect(rule(dockerIn(node, 'ufw status'))).toEqual([kept]);
+		// Something changed, so the overlay is proved again.
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered'});
 	});
 
 	it('a playbook failing on one node fails the step naming the node, the task and the log, while the others finish; one asking for a reboot gets it', async () => {

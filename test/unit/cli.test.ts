@@ -3,9 +3,8 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {mergeWithSaved} from '../../source/commands/up.js';
 import {main} from '../../source/main.js';
-import {resolveSpec} from '../../source/spec.js';
+import {mergeWithSaved, resolveSpec} from '../../source/spec.js';
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 	const stdout = new PassThrough();

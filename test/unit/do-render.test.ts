@@ -6,7 +6,7 @@ import {scopeFor, type Droplet, type Size} from '../../source/providers/digitalo
 import {accountProblem, costOf, formatUsd, placementProblems, sizesIn} from '../../source/providers/digitalocean/catalog.js';
 import {describeFirewall, firewallRequest, sameRules} from '../../source/providers/digitalocean/firewall.js';
 import {dropletTags, ownerFromTags} from '../../source/providers/digitalocean/names.js';
-import {dropletBatches, dropletMachine} from '../../source/providers/digitalocean/provider.js';
+import {dropletBatches, dropletMachine} from '../../source/providers/digitalocean/droplets.js';
 import {firstBootStatusCommand, parseFirstBootStatus, renderUserData, USER_DATA_LIMIT} from '../../source/providers/digitalocean/user-data.js';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {planNodes} from '../../source/spec.js';

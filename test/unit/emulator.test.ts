@@ -2,6 +2,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {optionsFromFlags, parseDuration} from '../emulator/main.js';
 import {clusterOfTags, startEmulator, type Emulator, type EmulatorInit} from '../emulator/server.js';
+import {eventually} from './eventually.js';
 
 /**
  * The emulator's wire format and rules, checked with plain fetch: if these
@@ -94,9 +95,11 @@ describe('emulator', () => {
 		expect(made.body.links.actions).toHaveLength(2);
 		const action = made.body.links.actions[0];
 		expect((await call('GET', `/v2/actions/${action.id}`)).body.action.status).toBe('in-progress');
-		await new Promise(resolve => setTimeout(resolve, 250));
-		const listed = await call('GET', '/v2/droplets?tag_name=swarmbee-t');
-		expect(listed.body.droplets.map((d: {status: string}) => d.status)).toEqual(['active', 'active']);
+		const listed = await eventually(async () => {
+			const answer = await call('GET', '/v2/droplets?tag_name=swarmbee-t');
+			expect(answer.body.droplets.map((d: {status: string}) => d.status)).toEqual(['active', 'active']);
+			return answer;
+		});
 		expect(listed.body.droplets[0].networks.v4.map((n: {type: string}) => n.type)).toEqual(['private', 'public']);
 		expect((await call('GET', `/v2/actions/${action.id}`)).body.action.status).toBe('completed');
 		// Tags named in a create exist afterwards.
@@ -134,8 +137,7 @@ describe('emulator', () => {
 		expect((await call('POST', '/v2/account/keys', {name: 'k3', public_key: 'not a key'})).body.message).toBe('Key invalid, key should be of the format `type key [comment]`');
 		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).status).toBe(404);
 		expect((await call('POST', '/v2/droplets', droplet({ssh_keys: [made.body.ssh_key.id]}))).status).toBe(422);
-		await new Promise(resolve => setTimeout(resolve, 350));
-		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key.id).toBe(made.body.ssh_key.id);
+		await eventually(async () => expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key?.id).toBe(made.body.ssh_key.id));
 		const statuses = [];
 		for (let i = 0; i < 10; i++) statuses.push((await call('GET', '/v2/account/keys')).status);
 		const limited = await call('GET', '/v2/account/keys');
@@ -160,8 +162,7 @@ describe('emulator', () => {
 		// Members drain a moment after the droplet's 204.
 		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(403);
 		expect((await call('GET', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(200);
-		await new Promise(resolve => setTimeout(resolve, 350));
-		expect((await call('GET', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(404);
+		await eventually(async () => expect((await call('GET', `/v2/droplets/${d.body.droplets[0].id}`)).status).toBe(404));
 		expect((await call('DELETE', `/v2/vpcs/${second.body.vpc.id}`)).status).toBe(204);
 	});
 
@@ -179,8 +180,7 @@ describe('emulator', () => {
 		expect(made.status).toBe(202);
 		expect(made.body.firewall).toMatchObject({status: 'waiting', pending_changes: []});
 		expect(made.body.firewall.inbound_rules[0].ports).toBe('0');
-		await new Promise(resolve => setTimeout(resolve, 1_050));
-		expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded');
+		await eventually(async () => expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded'));
 	});
 
 	it('matches path segments raw, as the API does: an escaped `:` names no tag and no key', async () => {

@@ -3,13 +3,12 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {inputFromProfile} from '../../source/commands/guided.js';
 import {CancelledError, InputError} from '../../source/errors.js';
 import {resolveSpec} from '../../source/spec.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
 import {catalogsFor, localCatalog, type CatalogFor, type WizardCatalog} from '../../source/wizard/catalog.js';
 import {startEmulator} from '../emulator/server.js';
-import {ProfileStore} from '../../source/wizard/profiles.js';
+import {ProfileStore, profileInput} from '../../source/wizard/profiles.js';
 import type {Choice, WizardPrompts} from '../../source/wizard/prompts.js';
 import {runStartScreen} from '../../source/wizard/start.js';
 import {formatPlanSummary, runWizard} from '../../source/wizard/wizard.js';
@@ -278,11 +277,14 @@ describe('wizard', () => {
 		const stores = fresh();
 		stores.profiles.save('prod', {provider: 'digitalocean', managers: 1, workers: 2, size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', memoryLimit: '700m'});
 		stores.profiles.saveToken('prod', 'dop_v1_saved0123456789abcdef');
-		const env: NodeJS.ProcessEnv = {SWARMBEE_HOME: home};
-		const io = {stdout: new PassThrough(), stderr: new PassThrough(), interactive: false, env};
-		expect(resolveSpec({name: 'prod2', ...inputFromProfile(io, 'prod', {workers: '3', region: undefined})})).toMatchObject({provider: 'digitalocean', workers: 3, region: 'ams3', memoryLimit: '700m'});
-		expect(env['DIGITALOCEAN_ACCESS_TOKEN']).toBe('dop_v1_saved0123456789abcdef');
-		expect(() => inputFromProfile(io, 'nope', {})).toThrow('there is no profile named nope');
+		const envBefore = JSON.stringify(process.env);
+		const {input, token} = profileInput(stores.profiles, 'prod', {workers: '3', region: undefined});
+		expect(resolveSpec({name: 'prod2', ...input})).toMatchObject({provider: 'digitalocean', workers: 3, region: 'ams3', memoryLimit: '700m'});
+		// In memory, for the provider alone: not in the answers, and not in an environment a child would inherit.
+		expect(token).toBe('dop_v1_saved0123456789abcdef');
+		expect(JSON.stringify(input)).not.toContain('dop_v1');
+		expect(JSON.stringify(process.env)).toBe(envBefore);
+		expect(() => profileInput(stores.profiles, 'nope', {})).toThrow('there is no profile named nope');
 	});
 });
 

@@ -27,7 +27,7 @@ export async function loadCatalog(client: DigitalOceanClient, imageSlug: string,
 }
 
 /** Regions that take new droplets, for the wizard's choices. */
-export function availableRegions(catalog: Pick<Catalog, 'regions'>): Region[] {
+function availableRegions(catalog: Pick<Catalog, 'regions'>): Region[] {
 	return catalog.regions.filter(r => r.available).sort((a, b) => a.slug.localeCompare(b.slug));
 }
 
@@ -54,7 +54,7 @@ function listSome(items: string[], max = 8): string {
  * on this catalog, each with its fix. Empty when all is well.
  */
 export function placementProblems(
-	spec: Pick<ClusterSpec, 'region' | 'size' | 'image' | 'memoryLimit'>,
+	spec: Pick<ClusterSpec, 'region' | 'size' | 'image' | 'memoryLimit'> & Partial<Pick<ClusterSpec, 'memoryLimitBytes'>>,
 	catalog: Pick<Catalog, 'regions' | 'sizes' | 'image'>,
 	distributionSlugs: string[] = [],
 ): FieldProblem[] {
@@ -89,7 +89,7 @@ export function placementProblems(
 	}
 
 	if (size) {
-		const fit = memoryFitProblem({memoryLimit: spec.memoryLimit, size: size.slug}, size.memory);
+		const fit = memoryFitProblem({...spec, size: size.slug}, size.memory);
 		if (fit) problems.push(fit);
 	}
 	return problems;
@@ -119,7 +119,7 @@ export function accountProblem(account: Account, existing: number, toCreate: num
 	return undefined;
 }
 
-export interface Cost {
+interface Cost {
 	currency: 'USD';
 	nodes: number;
 	size: string;

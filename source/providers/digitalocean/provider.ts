@@ -2,109 +2,21 @@ import {pause as waitOrCancel} from '../../concurrency.js';
 import {ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
-import {planNodes, type NodeRole} from '../../spec.js';
+import {planNodes} from '../../spec.js';
 import type {
-	CreateOutcome, DestroyReport, FirstBootCheck, InfraInfo, Machine, MachinePlan, MachineStatus, PlannedResource, Provider, ProviderCapabilities,
+	CreateOutcome, DestroyReport, FirstBootCheck, InfraInfo, Machine, MachinePlan, PlannedResource, Provider, ProviderCapabilities,
 	ProviderContext, ProviderPlan,
 } from '../types.js';
 import {
-	DigitalOceanApiError, DigitalOceanClient, TOKEN_URL, type Action, type ClientOptions, type Droplet, type DropletCreateRequest, type Firewall,
+	DigitalOceanApiError, DigitalOceanClient, TOKEN_URL, type Action, type Droplet, type DropletCreateRequest, type Firewall,
 	type Region, type Size, type SshKey, type Vpc,
 } from './api.js';
 import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, type Catalog} from './catalog.js';
+import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
 import {doNames, dropletTags, ownerFromTags, SHARED_TAG} from './names.js';
+import {DEFAULT_TIMING, type DigitalOceanProviderOptions, type Timing} from './settings.js';
 import {firstBootStatusCommand, parseFirstBootStatus, renderUserData, USER_DATA_LIMIT} from './user-data.js';
-
-/** How long to wait, and how often to look; tests and the benchmark shorten them. */
-export interface Timing {
-	/** Poll interval while droplets boot: this at first … */
-	pollEarlyMs: number;
-	/** … and this after `pollSwitchAfterMs` (a droplet takes about a minute). */
-	pollLateMs: number;
-	pollSwitchAfterMs: number;
-	/** A droplet not active with a public IPv4 by then has failed. */
-	activeTimeoutMs: number;
-	/**
-	 * After a create whose outcome is unknown (5xx, cut connection), how long
-	 * to let the droplet list catch up before looking: a new droplet can be
-	 * missing from lists for a few seconds.
-	 */
-	settleMs: number;
-	/** A droplet still `new` this long gets its create action checked, then every `actionCheckEveryMs`. */
-	actionCheckAfterMs: number;
-	actionCheckEveryMs: number;
-	/** `down`: how long deleted droplets may take to disappear from lists. */
-	drainTimeoutMs: number;
-	/** user_data (Docker install included) must finish within this. */
-	firstBootTimeoutMs: number;
-	/** How long a droplet may refuse actions with "pending event". */
-	busyTimeoutMs: number;
-	sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-	now?: () => number;
-}
-
-export const DEFAULT_TIMING: Timing = {
-	pollEarlyMs: 3_000,
-	pollLateMs: 5_000,
-	pollSwitchAfterMs: 20_000,
-	activeTimeoutMs: 10 * 60_000,
-	settleMs: 10_000,
-	actionCheckAfterMs: 90_000,
-	actionCheckEveryMs: 30_000,
-	drainTimeoutMs: 90_000,
-	firstBootTimeoutMs: 15 * 60_000,
-	busyTimeoutMs: 5 * 60_000,
-};
-
-export interface DigitalOceanProviderOptions {
-	/** The API token; checked at first use, so commands that need none never ask. */
-	token?: string;
-	/** Default https://api.digitalocean.com (DIGITALOCEAN_API_URL points it at the emulator). */
-	apiUrl?: string;
-	/** Client settings for tests (sleep, now, backoff). */
-	client?: Partial<Omit<ClientOptions, 'token' | 'baseUrl'>>;
-	timing?: Partial<Timing>;
-}
-
-/** At most this many names per create request (DigitalOcean's limit). */
-export const BATCH_SIZE = 10;
-
-/**
- * Create requests for `plans`: one per role (the role is a tag, and one
- * request gives every droplet the same tags), at most 10 names each.
- */
-export function dropletBatches<T extends {role: NodeRole}>(plans: readonly T[]): T[][] {
-	const batches: T[][] = [];
-	for (const role of ['manager', 'worker'] as const) {
-		const ofRole = plans.filter(p => p.role === role);
-		for (let i = 0; i < ofRole.length; i += BATCH_SIZE) batches.push(ofRole.slice(i, i + BATCH_SIZE));
-	}
-	return batches;
-}
-
-function publicIpv4(droplet: Droplet): string | undefined {
-	return droplet.networks.v4.find(n => n.type === 'public')?.ip_address;
-}
-
-/**
- * A droplet as a Machine. `active` without a public IPv4 yet is still
- * `creating`: DigitalOcean can report active before the address appears.
- */
-export function dropletMachine(droplet: Droplet): Machine {
-	const publicAddress = publicIpv4(droplet);
-	const privateAddress = droplet.networks.v4.find(n => n.type === 'private')?.ip_address;
-	const statuses: Record<Droplet['status'], MachineStatus> = {new: 'creating', active: publicAddress ? 'running' : 'creating', off: 'stopped', archive: 'error'};
-	return {
-		name: droplet.name,
-		providerId: String(droplet.id),
-		status: statuses[droplet.status] ?? 'error',
-		owner: ownerFromTags(droplet.tags),
-		publicAddress,
-		privateAddress,
-		...(publicAddress ? {ssh: {host: publicAddress, port: 22, user: 'root'}} : {}),
-	};
-}
 
 /** A droplet this run waits for: one it requested, or one an earlier run did. */
 interface Awaited {

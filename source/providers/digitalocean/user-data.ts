@@ -7,9 +7,9 @@ import type {KeyPair} from '../../ssh/keys.js';
 export const USER_DATA_LIMIT = 64 * 1024;
 
 /** Where the first-boot script leaves its result on the droplet. */
-export const FIRST_BOOT_DIR = '/var/lib/swarmbee';
+const FIRST_BOOT_DIR = '/var/lib/swarmbee';
 
-export interface UserDataNode {
+interface UserDataNode {
 	/** The droplet's name, which cloud-init makes its hostname. */
 	name: string;
 	hostKey: KeyPair;
@@ -130,7 +130,7 @@ export const firstBootStatusCommand = [
 	'else echo running; fi',
 ].join(' ');
 
-export type FirstBootState = {state: 'done'} | {state: 'running'} | {state: 'failed'; detail: string};
+type FirstBootState = {state: 'done'} | {state: 'running'} | {state: 'failed'; detail: string};
 
 export function parseFirstBootStatus(stdout: string): FirstBootState {
 	const [first = '', ...rest] = stdout.trim().split('\n');

@@ -6,7 +6,7 @@
 export const LABEL_CLUSTER = 'swarmbee.cluster';
 export const LABEL_NODE = 'swarmbee.node';
 export const LABEL_OWNER = 'swarmbee.owner';
-export const LABEL_ROLE = 'swarmbee.role';
+const LABEL_ROLE = 'swarmbee.role';
 export const LABEL_NETWORK = 'swarmbee.network';
 
 /** Networks are shared by every node of the cluster. */
@@ -20,7 +20,7 @@ export const names = {
 	volume: (cluster: string, node: string) => `swarmbee-${cluster}-${node}-docker`,
 };
 
-export function labelArgs(labels: Record<string, string>): string[] {
+function labelArgs(labels: Record<string, string>): string[] {
 	return Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
 }
 

@@ -44,7 +44,8 @@ export class LocalProvider implements Provider {
 	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, sharesHostCpus: true};
 
 	private nodeImage?: string;
-	private security?: SecurityMode;
+	/** Asked once, of the engine, the first time a node is to be made (a no-op `up` makes none and starts no container). */
+	private security?: Promise<SecurityMode>;
 	private cgroupVersion: 1 | 2 = 1;
 
 	constructor(private readonly docker: DockerCli) {}
@@ -70,7 +71,7 @@ export class LocalProvider implements Provider {
 			ctx.emit?.(event({type: 'warning', message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`}));
 		}
 
-		await this.checkNamesAreOurs(ctx);
+		const present = await this.checkNamesAreOurs(ctx);
 		const image = await ensureNodeImage(this.docker, LOCAL_IMAGES[spec.image]!, {
 			signal,
 			preinstall: true,
@@ -78,8 +79,10 @@ export class LocalProvider implements Provider {
 		});
 		this.nodeImage = image.tag;
 		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
-		this.security = await detectSecurityMode(this.docker, image.tag, signal);
-		lines.push(this.security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
+		if (nodes.some(node => !present.has(node.name))) {
+			const security = await this.securityMode(signal);
+			lines.push(security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
+		}
 		return lines;
 	}
 
@@ -126,8 +129,14 @@ export class LocalProvider implements Provider {
 	 * A cluster name is ours if nothing on the engine uses it, or only things
 	 * carrying our owner id. Anything else (another swarmbee state, a
 	 * container someone named the same) is refused before we create anything.
+	 * Returns the nodes that have a container already.
 	 */
-	private async checkNamesAreOurs(ctx: ProviderContext): Promise<void> {
+	private securityMode(signal?: AbortSignal): Promise<SecurityMode> {
+		this.security ??= detectSecurityMode(this.docker, this.nodeImage!, signal);
+		return this.security;
+	}
+
+	private async checkNamesAreOurs(ctx: ProviderContext): Promise<Set<string>> {
 		const cluster = ctx.spec.name;
 		const labelled = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `label=${LABEL_CLUSTER}=${cluster}`, '--format', '{{json .}}'], {signal: ctx.signal});
 		const ids = labelled.map(c => c.ID);
@@ -137,7 +146,7 @@ export class LocalProvider implements Provider {
 		const unlabelled = named.filter(c => !ids.includes(c.ID));
 		const networks = await this.clusterNetworks(cluster, ctx.signal);
 		const foreignNetworks = networks.filter(n => n.Labels?.[LABEL_OWNER] !== ctx.owner);
-		if (foreign.length + unlabelled.length + foreignNetworks.length === 0) return;
+		if (foreign.length + unlabelled.length + foreignNetworks.length === 0) return new Set(inspected.map(c => c.Config.Labels?.[LABEL_NODE] ?? ''));
 		const what = [
 			...foreign.map(c => `container ${c.Name.replace(/^\//, '')}`),
 			...unlabelled.map(c => `container ${c.Names} (not made by swarmbee)`),
@@ -231,7 +240,8 @@ export class LocalProvider implements Provider {
 
 	private async createOne(ctx: ProviderContext, plan: MachinePlan, infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<Machine> {
 		const {spec, owner, signal} = ctx;
-		if (!this.nodeImage || !this.security) throw new Error('local provider: preflight must run before createMachines');
+		if (!this.nodeImage) throw new Error('local provider: preflight must run before createMachines');
+		const security = await this.securityMode(signal);
 		const size = localSize(spec.size)!;
 		const publicAddress = hostAddress(infra.publicCidr!, FIRST_NODE_OFFSET + plan.index);
 		const privateAddress = hostAddress(infra.privateCidr, FIRST_NODE_OFFSET + plan.index);
@@ -239,7 +249,7 @@ export class LocalProvider implements Provider {
 		// is already verified against it.
 		const id = await startNodeContainer(this.docker, {
 			cluster: spec.name, owner, node: plan.name, role: plan.role, image: this.nodeImage,
-			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, privateAddress, security: this.security, cgroupVersion: this.cgroupVersion,
+			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, privateAddress, security, cgroupVersion: this.cgroupVersion,
 			files: nodeFiles(plan), signal, onStep: step => onProgress(plan.name, step),
 		});
 		return {name: plan.name, providerId: id, status: 'running', owner, publicAddress, privateAddress, ssh: {host: publicAddress, port: 22, user: 'root'}};

@@ -1,0 +1,120 @@
+import type {ParseArgsConfig} from 'node:util';
+import {specParseOptions, specUsageLines} from '../spec-fields.js';
+import type {CommandRun} from './io.js';
+
+/**
+ * Every command of swarmbee, described once: its usage line, its options,
+ * and where its code is (loaded only when the command runs, so `--help`
+ * and `--version` load none of it). A new command is one entry here and one
+ * file beside this one exporting `run` (see ARCHITECTURE.md).
+ */
+interface CommandDefinition {
+	/** After `swarmbee `: `up [NAME] [options]`. */
+	synopsis: string;
+	/** What it does; a second line after `\n`. */
+	summary: string;
+	options: NonNullable<ParseArgsConfig['options']>;
+	load: () => Promise<{run: CommandRun}>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const COMMON = {
+	help: {type: 'boolean', short: 'h'},
+	json: {type: 'boolean'},
+	plain: {type: 'boolean'},
+} satisfies Options;
+
+const YES = {yes: {type: 'boolean', short: 'y'}} satisfies Options;
+const VERBOSE = {verbose: {type: 'boolean'}} satisfies Options;
+
+export const COMMANDS = {
+	up: {
+		synopsis: 'up [NAME] [options]',
+		summary: 'create a cluster, or resume/repair one (idempotent);\nwithout NAME, in a terminal, a few questions first',
+		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}},
+		load: () => import('./up.js'),
+	},
+	plan: {
+		synopsis: 'plan NAME [options] [--json]',
+		summary: 'what up would create, with the price; creates nothing',
+		options: {...COMMON, ...specParseOptions()},
+		load: () => import('./plan.js'),
+	},
+	status: {
+		synopsis: 'status NAME [--once] [--json]',
+		summary: 'nodes, roles, addresses, swarm health',
+		options: {...COMMON, once: {type: 'boolean'}},
+		load: () => import('./status.js'),
+	},
+	down: {
+		synopsis: 'down NAME [--yes]',
+		summary: 'remove every machine, network and volume of the cluster',
+		options: {...COMMON, ...YES, ...VERBOSE, force: {type: 'boolean'}, forget: {type: 'boolean'}},
+		load: () => import('./down.js'),
+	},
+	tunnel: {
+		synopsis: 'tunnel NAME [--admin-port 8080] [--driver-port 28015] [--server NODE] [--json]',
+		summary: 'hold SSH tunnels to the RethinkDB admin panel and driver port',
+		options: {...COMMON, 'admin-port': {type: 'string'}, 'driver-port': {type: 'string'}, server: {type: 'string'}},
+		load: () => import('./tunnel.js'),
+	},
+	scale: {
+		synopsis: 'scale NAME --workers N [--yes]',
+		summary: 'add workers (and their database servers) or remove the last ones',
+		options: {...COMMON, workers: {type: 'string'}, ...YES, ...VERBOSE},
+		load: () => import('./scale.js'),
+	},
+	stack: {
+		synopsis: 'stack NAME',
+		summary: 'print the stack file swarmbee deployed',
+		options: {...COMMON},
+		load: () => import('./stack.js'),
+	},
+	ls: {
+		synopsis: 'ls [--json]',
+		summary: 'clusters saved under $SWARMBEE_HOME',
+		options: {...COMMON},
+		load: () => import('./ls.js'),
+	},
+} satisfies Record<string, CommandDefinition>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+/** `swarmbee` alone in a terminal. */
+export const START: Pick<CommandDefinition, 'load'> = {load: () => import('./start.js')};
+
+function usageLine(left: string, text: string, width: number): string[] {
+	const [first, ...more] = text.split('\n');
+	const lines = left.length < width ? [`  ${left.padEnd(width)}${first}`] : [`  ${left}`, `  ${' '.repeat(width)}${first}`];
+	return [...lines, ...more.map(line => `  ${' '.repeat(width)}${line}`)];
+}
+
+/** What --help prints, made from COMMANDS and SPEC_FIELDS. */
+export function usage(): string {
+	return [
+		'swarmbee: a multi-host Docker Swarm cluster, RethinkDB on every node, from one command',
+		'',
+		'Usage',
+		...usageLine('swarmbee', 'in a terminal: saved clusters and what to do, or a new one', 33),
+		...Object.values(COMMANDS).flatMap(c => usageLine(`swarmbee ${c.synopsis}`, c.summary, 33)),
+		...usageLine('swarmbee --version | --help', '', 33).map(line => line.trimEnd()),
+		'',
+		'Options for up and plan',
+		...specUsageLines(),
+		...[
+			['--profile NAME', 'start from answers the wizard saved (flags win)'],
+			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
+			['--yes, -y', 'do not ask for confirmation'],
+			['--plain', 'plain lines even in a terminal'],
+			['--json', 'one JSON event per line'],
+			['--verbose', 'show build output and every node\'s log lines'],
+		].flatMap(([left, text]) => usageLine(left!, text!, 33)),
+		'',
+		'DigitalOcean: export DIGITALOCEAN_ACCESS_TOKEN (a read/write token; never a flag).',
+		'DIGITALOCEAN_API_URL points swarmbee at another endpoint, e.g. the emulator.',
+		'',
+		'State lives in $SWARMBEE_HOME (default: ~/.config/swarmbee-nodejs): specs, journals,',
+		'keys (0600) and per-node logs, one folder per cluster.',
+	].join('\n');
+}

@@ -1,0 +1,45 @@
+/**
+ * Every state word swarmbee uses, in one place: the journal records them,
+ * events carry them, the views colour them. Each user takes the subset that
+ * can happen to it, named here, so a new word is added once and every
+ * switch over it is checked by the compiler.
+ */
+
+/** A node, from its plan to its removal. */
+type NodeState =
+	/** In the journal, not yet asked of the provider. */
+	| 'planned'
+	/** In a run's view before any step touched it. */
+	| 'pending'
+	| 'creating'
+	| 'booting'
+	/** Something failed and is being tried again (a machine whose creation was cut off, the image's own host key during first boot). */
+	| 'retrying'
+	| 'running'
+	| 'joining'
+	| 'provisioning'
+	| 'ready'
+	| 'failed'
+	| 'cancelled'
+	| 'deleting'
+	| 'deleted';
+
+/** What the journal keeps of a node between runs. */
+export type MachineState = Extract<NodeState, 'planned' | 'creating' | 'running' | 'failed' | 'deleting'>;
+
+/** What a node is doing in this run (events and the live view). */
+export type NodeActivity = Exclude<NodeState, 'planned'>;
+
+/** A step of a run: pending in the view until it starts; the journal keeps all but pending. */
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** How the last run on a cluster left it (the journal's `state`, what `ls` and the start screen show). */
+export type ClusterState =
+	| 'creating'
+	| 'ready'
+	| 'failed'
+	| 'cancelled'
+	/** The run stopped on a question only the user can answer (its error says which): nothing is broken. */
+	| 'awaiting-input'
+	| 'destroying'
+	| 'down';

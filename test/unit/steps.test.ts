@@ -1,0 +1,301 @@
+import {existsSync, statSync} from 'node:fs';
+import {afterEach, describe, expect, it} from 'vitest';
+import {APPLIED_FILE, provisionedCheckCommand} from '../../source/cluster/provisioned.js';
+import {probeFetchCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
+import {nodeListCommand, swarmInfoCommand} from '../../source/cluster/swarm.js';
+import {ExternalError} from '../../source/errors.js';
+import {planNodes} from '../../source/spec.js';
+import {fingerprint} from '../../source/ssh/keys.js';
+import {destroyStep} from '../../steps/destroy.js';
+import {keysStep} from '../../steps/keys.js';
+import {machinesStep} from '../../steps/machines.js';
+import {networkStep} from '../../steps/network.js';
+import {preflightStep} from '../../steps/preflight.js';
+import {provisionStep} from '../../steps/provision.js';
+import {removeNodesStep} from '../../steps/remove-nodes.js';
+import {swarmStep} from '../../steps/swarm.js';
+import {verifyStep} from '../../steps/verify.js';
+import {recordedCluster, recordedIO, type Rule} from './recorder.js';
+
+/** Every real step against recorded SSH, Docker and provider: the commands it sends and the events it emits. */
+
+let cleanup: Array<() => void> = [];
+afterEach(() => {
+	for (const remove of cleanup) remove();
+	cleanup = [];
+});
+
+function cluster(...args: Parameters<typeof recordedCluster>) {
+	const made = recordedCluster(...args);
+	cleanup.push(made.remove);
+	return made;
+}
+
+/** The journal of a 1+1 whose machines run (what the keys and machines steps leave). */
+function withNodes(c: ReturnType<typeof cluster>, extra: {swarm?: boolean; provisioned?: boolean} = {}) {
+	c.ctx.journal.update(j => {
+		j.infra = {privateCidr: '10.9.1.0/24', publicCidr: '10.9.0.0/24', ids: {}};
+		j.nodes = planNodes(c.ctx.spec).map(p => ({
+			...p, state: 'running' as const, providerId: `id-${p.name}`, publicAddress: `10.9.0.${10 + p.index}`, privateAddress: `10.9.1.${10 + p.index}`,
+			ssh: {host: `10.9.0.${10 + p.index}`, port: 22, user: 'root'}, hostKey: {publicKey: 'k', fingerprint: 'SHA256:k'},
+			...(extra.swarm ? {swarmNodeId: `swarm-${p.name}`} : {}),
+			...(extra.provisioned ? {provision: {at: '', ok: true, logFile: '', recaps: []}} : {}),
+		}));
+		if (extra.swarm) j.swarm = {clusterId: 'cluster-1', managerAddress: '10.9.1.10'};
+	});
+}
+
+const members = (status = 'Ready') => ['queenbee', 'workerbee-1'].map(name => JSON.stringify({ID: `swarm-${name}`, Hostname: name, Status: status, Availability: 'Active', ManagerStatus: name === 'queenbee' ? 'Leader' : ''})).join('\n');
+
+describe('preflight', () => {
+	it('asks the provider, then finds the database image on this engine when nodes load it from here', async () => {
+		const c = cluster({database: 'rethinkdb'}, {docker: [{match: 'image inspect rethinkdb:2.4.4-bookworm-slim', reply: JSON.stringify([{Id: 'sha256:db'}])}]});
+		const {io, events} = recordedIO();
+		const result = await preflightStep.run(c.ctx, io);
+		expect(c.provider.calls).toEqual(['preflight']);
+		expect(c.docker.commands).toEqual([['image', 'inspect', 'rethinkdb:2.4.4-bookworm-slim']]);
+		expect(events.map(e => (e.type === 'step-progress' ? e.message : e.type))).toEqual(['engine reachable', 'database image rethinkdb:2.4.4-bookworm-slim present on this engine']);
+		expect(result).toEqual({changed: false, summary: 'engine reachable'});
+	});
+});
+
+describe('keys', () => {
+	it('writes the cluster key it was handed and a host key per node, 0600; a second run makes none', async () => {
+		const c = cluster();
+		const {io} = recordedIO();
+		expect(existsSync(c.ctx.paths.clusterKey)).toBe(false);
+		expect(await keysStep.run(c.ctx, io)).toEqual({changed: true, summary: '3 keys generated'});
+		expect(statSync(c.ctx.paths.clusterKey).mode & 0o777).toBe(0o600);
+		expect(c.ctx.journal.value.nodes.map(n => [n.name, n.state])).toEqual([['queenbee', 'planned'], ['workerbee-1', 'planned']]);
+		expect(c.ctx.journal.value.nodes.every(n => n.hostKey.fingerprint === fingerprint(n.hostKey.publicKey))).toBe(true);
+		expect(await keysStep.run(c.ctx, recordedIO().io)).toEqual({changed: false, summary: 'keys in place'});
+		expect(c.ssh.commands).toEqual([]);
+	});
+});
+
+describe('machines', () => {
+	it('creates what is missing, records addresses and waits for each node\'s SSH', async () => {
+		const c = cluster();
+		await keysStep.run(c.ctx, recordedIO().io);
+		const {io, states} = recordedIO();
+		const result = await machinesStep.run(c.ctx, io);
+		expect(c.provider.calls).toEqual(['ensureInfra', 'listMachines', 'createMachines queenbee workerbee-1']);
+		expect(c.ssh.waited.sort()).toEqual(['queenbee', 'workerbee-1']);
+		expect(c.ctx.journal.value.nodes.map(n => [n.name, n.state, n.privateAddress])).toEqual([['queenbee', 'running', '10.9.1.10'], ['workerbee-1', 'running', '10.9.1.11']]);
+		expect(states('queenbee')).toEqual(['queenbee creating', 'queenbee booting', 'queenbee booting: waiting for SSH', expect.stringMatching(/^queenbee running: SSH ok, host key SHA256:/)]);
+		expect(result).toEqual({changed: true, summary: '2 nodes running (2 created)'});
+	});
+
+	it('replaces a machine whose creation was cut off, saying it retries', async () => {
+		const c = cluster();
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.provider.machines = [{name: 'workerbee-1', providerId: 'half', status: 'unfinished'}];
+		const {io, states} = recordedIO();
+		const result = await machinesStep.run(c.ctx, io);
+		expect(c.provider.calls).toContain('deleteMachine workerbee-1');
+		expect(states('workerbee-1')[0]).toBe('workerbee-1 retrying: replacing a machine whose creation was interrupted');
+		expect(result.summary).toBe('2 nodes running (1 created, 1 replaced)');
+	});
+});
+
+describe('provision', () => {
+	const playbookRun = ['TASK [Look at the node] ***', 'ok: [localhost]', 'PLAY RECAP ***', 'localhost : ok=6 changed=2 unreachable=0 failed=0 skipped=3'].join('\n');
+	const fullRun: Rule[] = [
+		{match: 'command -v ansible-playbook', reply: 'ansible-playbook present'},
+		{match: 'mkdir -p -m 700 /root/.swarmbee/ansible', reply: ''},
+		{match: 'ansible-playbook -i localhost,', reply: playbookRun},
+		{match: 'rm -rf /root/.swarmbee/ansible', reply: ''},
+		{match: '/var/run/reboot-required', reply: 'no'},
+		{match: 'ufw status >/etc/ufw/swarmbee.status', reply: ''},
+	];
+
+	it('runs the playbook on a new node, streams it, keeps its recap and records what it applied', async () => {
+		const c = cluster({}, {ssh: fullRun});
+		withNodes(c);
+		const {io, events} = recordedIO();
+		const result = await provisionStep.run(c.ctx, io);
+		expect(c.ssh.on('queenbee')).toEqual([
+			expect.stringContaining('command -v ansible-playbook'), expect.stringContaining('mkdir -p -m 700'), expect.stringContaining('ansible-playbook -i localhost, -c local -e @vars.json playbook.yml'),
+			expect.stringContaining('rm -rf /root/.swarmbee/ansible'), expect.stringContaining('reboot-required'),
+			// After every playbook, the user's too: ufw as provisioning left it, for the next look.
+			'ufw status >/etc/ufw/swarmbee.status',
+		]);
+		const uploads = c.ssh.uploads.filter(u => u.node === 'queenbee').map(u => u.path);
+		expect(uploads).toEqual(['/root/.swarmbee/ansible/vars.json', '/root/.swarmbee/ansible/playbook.yml', APPLIED_FILE]);
+		const vars = JSON.parse(c.ssh.uploads.find(u => u.path.endsWith('vars.json'))!.contents);
+		expect(vars.swarmbee_ufw_rules).toContain('allow from 10.9.1.0/24 to any port 4789 proto udp');
+		expect(events).toContainEqual(expect.objectContaining({type: 'node-recap', node: 'workerbee-1', playbook: 'swarmbee', recap: expect.objectContaining({changed: 2})}));
+		expect(events).toContainEqual(expect.objectContaining({type: 'node-output', node: 'queenbee', step: 'provision', line: 'TASK [Look at the node] ***'}));
+		expect(c.ctx.journal.value.nodes.every(n => n.provision?.ok)).toBe(true);
+		expect(result).toEqual({changed: true, summary: '2 nodes provisioned (changed=4)'});
+	});
+
+	it('skips the playbook where the record matches and nothing drifted, runs it where ufw drifted, and on every node with --reprovision', async () => {
+		const first = cluster({}, {ssh: fullRun});
+		withNodes(first);
+		await provisionStep.run(first.ctx, recordedIO().io);
+		const record = first.ssh.uploads.find(u => u.path === APPLIED_FILE)!.contents.trim();
+
+		const look = (ufw: string): Rule[] => [
+			{node: 'queenbee', match: provisionedCheckCommand, reply: `applied=${record}\nufw=as-applied\nfail2ban=running\n`},
+			{node: 'workerbee-1', match: provisionedCheckCommand, reply: `applied=${record}\nufw=${ufw}\nfail2ban=running\n`},
+		];
+		const quiet = cluster({}, {ssh: look('as-applied')});
+		withNodes(quiet, {provisioned: true});
+		const {io, states} = recordedIO();
+		expect(await provisionStep.run(quiet.ctx, io)).toEqual({changed: false, summary: '2 nodes as provisioned (nothing changed, no drift: playbook not run)'});
+		expect(quiet.ssh.on()).toEqual([provisionedCheckCommand, provisionedCheckCommand]);
+		expect(states()).toContain('queenbee running: as provisioned: nothing changed, no drift (playbook not run)');
+
+		const drifted = cluster({}, {ssh: [...look('changed'), ...fullRun]});
+		withNodes(drifted, {provisioned: true});
+		const seen = recordedIO();
+		const result = await provisionStep.run(drifted.ctx, seen.io);
+		expect(seen.states('workerbee-1')[0]).toBe('workerbee-1 provisioning: provisioning again: ufw no longer shows the rules applied (changed by hand?)');
+		expect(drifted.ssh.on('queenbee')).toEqual([provisionedCheckCommand]);
+		expect(drifted.ssh.on('workerbee-1')).toContainEqual(expect.stringContaining('ansible-playbook -i localhost,'));
+		expect(result.summary).toBe('1 nodes provisioned (changed=2, 1 as provisioned, not run)');
+
+		const forced = cluster({}, {ssh: fullRun});
+		withNodes(forced, {provisioned: true});
+		forced.ctx.options = {reprovision: true};
+		await provisionStep.run(forced.ctx, recordedIO().io);
+		expect(forced.ssh.on().filter(command => command.includes('ansible-playbook -i'))).toHaveLength(2);
+		expect(forced.ssh.on()).not.toContain(provisionedCheckCommand);
+	});
+});
+
+describe('swarm', () => {
+	it('initialises on queenbee\'s private address, joins the worker with the token on stdin, waits for Ready', async () => {
+		const info = (state: string, id: string) => JSON.stringify({LocalNodeState: state, NodeID: id, ControlAvailable: state === 'active' && id === 'swarm-queenbee', Cluster: state === 'active' ? {ID: 'cluster-1'} : null});
+		const c = cluster({}, {ssh: [
+			{node: 'queenbee', match: swarmInfoCommand, reply: info('inactive', ''), once: true},
+			{node: 'queenbee', match: 'docker swarm init', reply: ''},
+			{node: 'queenbee', match: swarmInfoCommand, reply: info('active', 'swarm-queenbee')},
+			{node: 'queenbee', match: 'join-token -q worker', reply: 'SWMTKN-worker\n'},
+			{node: 'queenbee', match: 'join-token -q manager', reply: 'SWMTKN-manager\n'},
+			{node: 'workerbee-1', match: swarmInfoCommand, reply: info('inactive', ''), once: true},
+			{node: 'workerbee-1', match: 'docker swarm join', reply: ''},
+			{node: 'workerbee-1', match: swarmInfoCommand, reply: info('active', 'swarm-workerbee-1')},
+			{node: 'queenbee', match: nodeListCommand, reply: members()},
+		]});
+		withNodes(c);
+		const {io, states} = recordedIO();
+		const result = await swarmStep.run(c.ctx, io);
+		expect(c.ssh.on('queenbee')).toContain('docker swarm init --advertise-addr 10.9.1.10 --listen-addr 10.9.1.10:2377 --data-path-addr 10.9.1.10');
+		const join = c.ssh.commands.find(r => r.command.startsWith('docker swarm join --'))!;
+		expect(join).toMatchObject({node: 'workerbee-1', stdin: 'SWMTKN-worker'});
+		expect(join.command).not.toContain('SWMTKN');
+		expect(c.ctx.journal.value.nodes.map(n => n.swarmNodeId)).toEqual(['swarm-queenbee', 'swarm-workerbee-1']);
+		expect(states()).toEqual(['queenbee joining: swarm init', 'workerbee-1 joining: joining as worker', 'queenbee ready: manager', 'workerbee-1 ready: worker']);
+		expect(result).toEqual({changed: true, summary: '2 nodes in the swarm (1 manager): initialised on queenbee, 1 joined'});
+	});
+});
+
+describe('network', () => {
+	it('creates the overlay on a subnet clear of the nodes\' networks, once', async () => {
+		const c = cluster({}, {ssh: [
+			{match: 'docker network inspect', reply: ''},
+			{match: 'docker network create --driver overlay', reply: 'id\n'},
+		]});
+		withNodes(c, {swarm: true});
+		const result = await networkStep.run(c.ctx, recordedIO().io);
+		const create = c.ssh.on('queenbee').find(command => command.includes('network create'))!;
+		const subnet = c.ctx.journal.value.swarm!.overlay!.subnet;
+		expect(create).toBe(`docker network create --driver overlay --attachable --subnet ${subnet} --label swarmbee.network=overlay swarmbee`);
+		expect(subnet).not.toMatch(/^10\.9\./);
+		expect(result).toEqual({changed: true, summary: `swarmbee created (${subnet})`});
+	});
+});
+
+describe('verify', () => {
+	const probeImage = /image inspect (--format \{\{\.Id\}\} )?swarmbee-probe:/;
+	const probe: Rule[] = [
+		{node: 'queenbee', match: nodeListCommand, reply: members()},
+		{match: /docker image inspect --format .*swarmbee-probe:/, reply: 'sha256:probe\n'},
+		{node: 'queenbee', match: probeServiceRemoveCommand, reply: ''},
+		{node: 'queenbee', match: 'docker service create', reply: ''},
+		{node: 'queenbee', match: probeTasksCommand, reply: ['a', 'b'].map(() => JSON.stringify({Name: 'p', Node: 'n', CurrentState: 'Running 1 second ago', Error: ''})).join('\n')},
+		{match: probeFetchCommand(), reply: '10.0.9.2 queenbee\n10.0.9.3 workerbee-1\n'},
+	];
+
+	it('proves traffic between every pair over the overlay, and removes its probe', async () => {
+		const c = cluster({}, {ssh: probe, docker: [{match: probeImage, reply: JSON.stringify([{Id: 'sha256:probe'}])}, {match: 'image inspect', reply: JSON.stringify([{Id: 'sha256:base'}])}]});
+		withNodes(c, {swarm: true});
+		const {io, states} = recordedIO();
+		const result = await verifyStep.run(c.ctx, io);
+		expect(result).toEqual({changed: false, summary: '2 nodes Ready; 4 node-to-node requests over the overlay answered'});
+		expect(c.ssh.on('workerbee-1')).toEqual([expect.stringContaining('docker image inspect'), probeFetchCommand()]);
+		expect(c.ssh.on('queenbee').filter(command => command === probeServiceRemoveCommand)).toHaveLength(2);
+		expect(states()).toContain('workerbee-1 ready: reached all 2 nodes over the overlay');
+		expect(c.ctx.journal.value.verifiedAt).toEqual(expect.any(String));
+	});
+
+	it('after a run that ended ready, with nothing changed since, checks Ready and says when traffic was proved', async () => {
+		const c = cluster({}, {ssh: probe});
+		withNodes(c, {swarm: true});
+		c.ctx.journal.update(j => {
+			j.verifiedAt = '2026-12-01T10:00:00.000Z';
+		});
+		c.ctx.lastRun = 'ready';
+		const result = await verifyStep.run(c.ctx, recordedIO([{step: 'provision', changed: false}]).io);
+		expect(c.ssh.on()).toEqual([nodeListCommand]);
+		expect(result.summary).toBe('2 nodes Ready; overlay traffic proved 2026-12-01T10:00:00.000Z, nothing changed since (--reprovision proves it again)');
+		// Something changed in this run: the probe runs.
+		await expect(verifyStep.run(c.ctx, recordedIO([{step: 'provision', changed: true}]).io)).rejects.toThrow(/no answer for a docker command/);
+	});
+
+	it('fails naming the nodes that are not Ready', async () => {
+		const c = cluster({}, {ssh: [{match: nodeListCommand, reply: members('Down')}]});
+		withNodes(c, {swarm: true});
+		await expect(verifyStep.run(c.ctx, recordedIO().io)).rejects.toThrow('queenbee, workerbee-1 not Ready in the swarm');
+	});
+});
+
+describe('remove-nodes', () => {
+	it('drains the leaving node, lets it leave, removes it from the swarm and deletes its machine', async () => {
+		const c = cluster({}, {ssh: [
+			{node: 'queenbee', match: nodeListCommand, reply: members(), once: true},
+			{node: 'queenbee', match: 'docker node update --availability drain swarm-workerbee-1', reply: ''},
+			{node: 'queenbee', match: 'docker node ps swarm-workerbee-1', reply: ''},
+			{node: 'workerbee-1', match: 'docker swarm leave --force', reply: ''},
+			{node: 'queenbee', match: nodeListCommand, reply: members('Down')},
+			{node: 'queenbee', match: 'docker node rm --force swarm-workerbee-1', reply: ''},
+		]});
+		withNodes(c, {swarm: true});
+		c.ctx.journal.updateNode('workerbee-1', node => {
+			node.state = 'deleting';
+		});
+		c.provider.machines = [{name: 'workerbee-1', providerId: 'id-workerbee-1', status: 'running'}];
+		const {io, states} = recordedIO();
+		const result = await removeNodesStep.run(c.ctx, io);
+		expect(c.ssh.on()).toEqual([
+			nodeListCommand, 'docker node update --availability drain swarm-workerbee-1', expect.stringContaining('docker node ps swarm-workerbee-1'),
+			'docker swarm leave --force', nodeListCommand, 'docker node rm --force swarm-workerbee-1',
+		]);
+		expect(c.ssh.dropped).toEqual(['workerbee-1']);
+		expect(c.provider.calls).toEqual(['listMachines', 'deleteMachine workerbee-1']);
+		expect(c.ctx.journal.value.nodes.map(n => n.name)).toEqual(['queenbee']);
+		expect(states()).toEqual(['workerbee-1 deleting: draining', 'workerbee-1 deleting: leaving the swarm', 'workerbee-1 deleting: deleting the machine', 'workerbee-1 deleted']);
+		expect(result).toEqual({changed: true, summary: 'removed workerbee-1'});
+	});
+});
+
+describe('destroy (down)', () => {
+	it('has the provider remove what is labelled, forgets the nodes, and fails on what remains', async () => {
+		const c = cluster();
+		withNodes(c, {swarm: true});
+		c.ctx.options = {removeForeign: true};
+		const result = await destroyStep.run(c.ctx, recordedIO().io);
+		expect(c.provider.calls).toEqual(['destroy includeForeign=true']);
+		expect(result).toEqual({changed: true, summary: 'removed 2 containers of cluster demo; nothing labelled swarmbee.cluster=demo remains'});
+		expect(c.ctx.journal.value.nodes).toEqual([]);
+		expect(c.ctx.journal.value.swarm).toBeUndefined();
+		expect(c.ssh.commands).toEqual([]);
+
+		c.provider.report = {...c.provider.report, remaining: ['container swarmbee-demo-queenbee']};
+		const failed = await destroyStep.run(c.ctx, recordedIO().io).catch((error: unknown) => error);
+		expect(failed).toBeInstanceOf(ExternalError);
+		expect((failed as Error).message).toBe('removed 2 containers of cluster demo, but some is still there: container swarmbee-demo-queenbee');
+	});
+});
