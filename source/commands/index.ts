@@ -26,6 +26,8 @@ const COMMON = {
 } satisfies Options;
 
 const YES = {yes: {type: 'boolean', short: 'y'}} satisfies Options;
+/** The tunnel's local ports, for `tunnel` and for the dashboard's `t` key (`status`). */
+const TUNNEL_PORTS = {'admin-port': {type: 'string'}, 'driver-port': {type: 'string'}} satisfies Options;
 const VERBOSE = {verbose: {type: 'boolean'}} satisfies Options;
 
 export const COMMANDS = {
@@ -42,9 +44,9 @@ export const COMMANDS = {
 		load: () => import('./plan.js'),
 	},
 	status: {
-		synopsis: 'status NAME [--once] [--json]',
-		summary: 'nodes, roles, addresses, swarm health',
-		options: {...COMMON, once: {type: 'boolean'}},
+		synopsis: 'status NAME [--once] [--json] [--admin-port 8080] [--driver-port 28015]',
+		summary: 'live health of nodes, services and the database (a dashboard in a terminal;\n--once, --plain or no terminal: one table); ports for its tunnel key',
+		options: {...COMMON, once: {type: 'boolean'}, ...TUNNEL_PORTS},
 		load: () => import('./status.js'),
 	},
 	down: {
@@ -56,7 +58,7 @@ export const COMMANDS = {
 	tunnel: {
 		synopsis: 'tunnel NAME [--admin-port 8080] [--driver-port 28015] [--server NODE] [--json]',
 		summary: 'hold SSH tunnels to the RethinkDB admin panel and driver port',
-		options: {...COMMON, 'admin-port': {type: 'string'}, 'driver-port': {type: 'string'}, server: {type: 'string'}},
+		options: {...COMMON, ...TUNNEL_PORTS, server: {type: 'string'}},
 		load: () => import('./tunnel.js'),
 	},
 	scale: {

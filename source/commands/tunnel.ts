@@ -2,30 +2,25 @@ import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
+import {ADMIN_RIGHTS_NOTE, adminUrl, portOption} from '../tunnel/ports.js';
 import type {TunnelStatus} from '../tunnel/types.js';
 import {oneName, waitForInterrupt, type CommandArgs, type CommandIO} from './io.js';
 
 interface TunnelCommandOptions {
 	name: string;
-	adminPort: number;
-	driverPort: number;
+	/** Asked for; undefined: 8080 / 28015, or a free port when taken. */
+	adminPort?: number;
+	driverPort?: number;
 	/** Whose server to reach: the first node's by default. */
 	server?: string;
 	json: boolean;
 }
 
-function portOption(flag: string, value: string | boolean | undefined, fallback: number): number {
-	if (typeof value !== 'string') return fallback;
-	const port = Number(value);
-	if (!/^\d+$/.test(value) || port < 1 || port > 65_535) throw new InputError(`--${flag} ${value} is not a TCP port`, {nextSteps: ['give a number from 1 to 65535']});
-	return port;
-}
-
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	return tunnelCommand({
 		name: oneName('tunnel', positionals),
-		adminPort: portOption('admin-port', values['admin-port'], 8080),
-		driverPort: portOption('driver-port', values['driver-port'], 28015),
+		adminPort: portOption('admin-port', values['admin-port']),
+		driverPort: portOption('driver-port', values['driver-port']),
 		...(typeof values.server === 'string' ? {server: values.server} : {}),
 		json: Boolean(values.json),
 	}, io);
@@ -33,7 +28,8 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 
 function describe(status: TunnelStatus): string {
 	const target = status.target.node ? `${status.target.node} ${status.target.address}:${status.target.port}` : `port ${status.target.port}`;
-	return `${status.name.padEnd(6)} 127.0.0.1:${status.local.port} → ${target}: ${status.state}${status.lastError && status.state !== 'open' ? ` (${status.lastError})` : ''}`;
+	const busy = status.local.busy ? ` (${status.local.busy} is taken on this machine)` : '';
+	return `${status.name.padEnd(6)} 127.0.0.1:${status.local.port}${busy} → ${target}: ${status.state}${status.lastError && status.state !== 'open' ? ` (${status.lastError})` : ''}`;
 }
 
 /**
@@ -67,7 +63,8 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		// A start that fails (a local port taken) has closed the tunnel itself.
 		await tunnel.start();
 		if (!options.json) {
-			io.stdout.write(`admin panel: http://127.0.0.1:${options.adminPort}/  driver: 127.0.0.1:${options.driverPort} (user admin, password in ${paths.rethinkdbPassword})\nCtrl-C closes the tunnel.\n`);
+			const port = (name: string) => tunnel.statuses().find(s => s.name === name)!.local.port;
+			io.stdout.write(`admin panel: ${adminUrl(port('admin'))}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`);
 		}
 		await stop.interrupted;
 		await tunnel.stop();

@@ -18,8 +18,15 @@ interface ForwardCounters {
 export class LocalForward {
 	private readonly totals = {totalConnections: 0, bytesIn: 0, bytesOut: 0};
 	private readonly sockets = new Set<net.Socket>();
+	/**
+	 * Read once, when bound: `server.address()` is null once the server
+	 * closes, and a status asked for after close (the dashboard's last
+	 * frame, a tunnel's final report) must still say which port it was.
+	 */
+	readonly port: number;
 
 	private constructor(private readonly server: net.Server, private readonly open: () => Promise<Duplex>, private readonly onError: (error: Error) => void) {
+		this.port = (server.address() as net.AddressInfo).port;
 		server.on('connection', socket => this.accept(socket));
 	}
 
@@ -45,10 +52,6 @@ export class LocalForward {
 	/** Open connections are the sockets still held; the rest are running totals. */
 	get counters(): ForwardCounters {
 		return {connections: this.sockets.size, ...this.totals};
-	}
-
-	get port(): number {
-		return (this.server.address() as net.AddressInfo).port;
 	}
 
 	private async accept(socket: net.Socket): Promise<void> {
@@ -86,8 +89,10 @@ export class LocalForward {
 		for (const socket of this.sockets) socket.destroy();
 	}
 
+	/** Idempotent: a tunnel stopped twice (a key, then quitting) closes its listeners once. */
 	async close(): Promise<void> {
 		this.dropConnections();
+		if (!this.server.listening) return;
 		await new Promise<void>(resolve => this.server.close(() => resolve()));
 	}
 }

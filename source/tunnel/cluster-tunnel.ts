@@ -10,6 +10,7 @@ import type {TunnelStatus} from './types.js';
 interface ClusterTunnelOptions {
 	journal: Readonly<Journal>;
 	privateKey: string;
+	/** Local ports the user asked for; left out, 8080 and 28015, or any free port when those are taken. */
 	adminPort?: number;
 	driverPort?: number;
 	/** Whose database server: the first node's by default. */
@@ -25,8 +26,8 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
 	const server = options.server ?? manager;
 	const tunnel = new Tunnel({
 		forwards: [
-			{name: 'admin', localHost: '127.0.0.1', localPort: options.adminPort ?? ADMIN_PORT, remotePort: ADMIN_PORT},
-			{name: 'driver', localHost: '127.0.0.1', localPort: options.driverPort ?? DRIVER_PORT, remotePort: DRIVER_PORT},
+			{name: 'admin', localHost: '127.0.0.1', localPort: options.adminPort ?? ADMIN_PORT, remotePort: ADMIN_PORT, anyPortIfBusy: options.adminPort === undefined},
+			{name: 'driver', localHost: '127.0.0.1', localPort: options.driverPort ?? DRIVER_PORT, remotePort: DRIVER_PORT, anyPortIfBusy: options.driverPort === undefined},
 		],
 		locate: () => locateServer(ssh, manager, server),
 		connect: node => ssh.get(node),
@@ -35,10 +36,15 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
 	return {tunnel, ssh};
 }
 
-/** The dashboard's handle on a tunnel it can open and close with a key. */
-export function createTunnelControl(options: ClusterTunnelOptions): TunnelControl {
+/**
+ * The dashboard's handle on a tunnel it can open and close with a key. Safe
+ * against a key pressed again mid-way: a close during an open stops what the
+ * open started (nothing stays bound, no timer keeps the process alive), and
+ * statuses stay readable after close.
+ */
+export function createTunnelControl(options: ClusterTunnelOptions, make: (options: ClusterTunnelOptions) => {tunnel: Tunnel; ssh: Pick<SshPool, 'closeAll'>} = createClusterTunnel): TunnelControl {
 	const listeners = new Set<(tunnels: TunnelStatus[]) => void>();
-	let running: ReturnType<typeof createClusterTunnel> | undefined;
+	let running: ReturnType<typeof make> | undefined;
 	let last: TunnelStatus[] = [];
 	const publish = (statuses: TunnelStatus[]) => {
 		last = statuses;
@@ -54,18 +60,22 @@ export function createTunnelControl(options: ClusterTunnelOptions): TunnelContro
 		},
 		async open() {
 			if (running) return;
-			running = createClusterTunnel({...options, onChange: publish});
+			const mine = make({...options, onChange: statuses => running === mine && publish(statuses)});
+			running = mine;
 			try {
-				await running.tunnel.start();
+				await mine.tunnel.start();
 			} catch (error) {
-				running.ssh.closeAll();
-				running = undefined;
+				mine.ssh.closeAll();
+				if (running === mine) running = undefined;
 				throw error;
 			}
-			ticker = setInterval(() => running && publish(running.tunnel.statuses()), 1_000);
+			if (running !== mine) return;
+			ticker = setInterval(() => running === mine && publish(mine.tunnel.statuses()), 1_000);
+			ticker.unref();
 		},
 		async close() {
 			clearInterval(ticker);
+			ticker = undefined;
 			if (!running) return;
 			const {tunnel, ssh} = running;
 			running = undefined;

@@ -1,7 +1,7 @@
 import type {Duplex} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {ServerLocation} from '../cluster/rethinkdb.js';
-import {ExternalError} from '../errors.js';
+import {ExternalError, InputError} from '../errors.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {SshConnection} from '../ssh/connection.js';
 import type {TunnelState, TunnelStatus} from './types.js';
@@ -13,6 +13,12 @@ interface ForwardSpec {
 	localPort: number;
 	/** The port on the database task (8080 admin, 28015 driver). */
 	remotePort: number;
+	/**
+	 * The local port is only a default nobody asked for: when something else
+	 * holds it, any free port will do (and the status says which), rather than
+	 * a dashboard whose tunnel cannot open.
+	 */
+	anyPortIfBusy?: boolean;
 }
 
 interface TunnelOptions {
@@ -53,7 +59,16 @@ export class Tunnel {
 	async start(): Promise<void> {
 		for (const forward of this.options.forwards) {
 			try {
-				const listener = await LocalForward.listen(forward.localHost, forward.localPort, () => this.channel(forward), error => this.channelFailed(error));
+				const listen = (port: number) => LocalForward.listen(forward.localHost, port, () => this.channel(forward), error => this.channelFailed(error));
+				const listener = await listen(forward.localPort).catch(error => {
+					if (forward.anyPortIfBusy && error instanceof InputError) return listen(0);
+					throw error;
+				});
+				// Stopped while binding (the key pressed again): nothing may stay bound.
+				if (this.stopped) {
+					await listener.close();
+					return;
+				}
 				this.listeners.set(forward.name, listener);
 			} catch (error) {
 				await this.stop();
@@ -74,7 +89,7 @@ export class Tunnel {
 			return {
 				name: forward.name,
 				state: this.state,
-				local: {host: forward.localHost, port: listener?.port ?? forward.localPort},
+				local: {host: forward.localHost, port: listener?.port ?? forward.localPort, ...(listener && listener.port !== forward.localPort && forward.localPort !== 0 ? {busy: forward.localPort} : {})},
 				target: {...(this.location ? {node: this.location.host, address: this.location.address} : {}), port: forward.remotePort},
 				connections: listener?.counters.connections ?? 0,
 				totalConnections: listener?.counters.totalConnections ?? 0,
@@ -102,10 +117,12 @@ export class Tunnel {
 		});
 	}
 
+	/** Idempotent; statuses() still answers afterwards (with the ports it had). */
 	async stop(): Promise<void> {
 		this.stopped = true;
 		this.setState('closed');
 		this.connection?.close();
+		this.connection = undefined;
 		await Promise.all([...this.listeners.values()].map(l => l.close()));
 	}
 

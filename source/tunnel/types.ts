@@ -8,7 +8,8 @@ export interface TunnelStatus {
 	/** `admin` (the RethinkDB web panel) or `driver` (its client port). */
 	name: string;
 	state: TunnelState;
-	local: {host: string; port: number};
+	/** Where it listens; `busy` is the default port it wanted when another program held that one. */
+	local: {host: string; port: number; busy?: number};
 	/** Where the far end is, as found at connect time. */
 	target: {node?: string; address?: string; port: number};
 	/** Connections open now, and since the tunnel started. */

@@ -4,6 +4,7 @@ import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {LocalForward} from '../../source/ssh/forward.js';
 import type {SshConnection} from '../../source/ssh/connection.js';
+import {createTunnelControl} from '../../source/tunnel/cluster-tunnel.js';
 import {Tunnel} from '../../source/tunnel/tunnel.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
 
@@ -154,5 +155,78 @@ describe('parseTaskAddress', () => {
 		const out = 'fa4b75d22e67\n{"fa4b75d22e67699b":{"Name":"gateway_3bcd","IPv4Address":"172.18.0.4/16"},"ingress-sbox":{"IPv4Address":"172.18.0.2/16"}}\n';
 		expect(parseTaskAddress(out)).toBe('172.18.0.4');
 		expect(parseTaskAddress('')).toBeUndefined();
+	});
+});
+
+describe('tunnel ports and stopping (issue 15)', () => {
+	const holdPort = async () => {
+		const holder = net.createServer();
+		await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve));
+		cleanups.push(() => new Promise(resolve => holder.close(resolve)));
+		return (holder.address() as net.AddressInfo).port;
+	};
+	const never = {locate: async () => new Promise<never>(() => {}), connect: async () => new Promise<never>(() => {})};
+
+	it('still reports its ports after stop (the dashboard reads statuses after `t` closes it), and stops twice quietly', async () => {
+		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}], ...never});
+		await tunnel.start();
+		const port = tunnel.statuses()[0]!.local.port;
+		await tunnel.stop();
+		expect(tunnel.statuses()[0]).toMatchObject({state: 'closed', local: {port}});
+		await tunnel.stop();
+		// The port is free again.
+		const again = await LocalForward.listen('127.0.0.1', port, async () => net.connect(1));
+		await again.close();
+	});
+
+	it('takes any free port when the default one is busy, and says which it wanted', async () => {
+		const busy = await holdPort();
+		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080, anyPortIfBusy: true}], ...never});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		const local = tunnel.statuses()[0]!.local;
+		expect(local.port).not.toBe(busy);
+		expect(local.busy).toBe(busy);
+	});
+
+	it('a port the user asked for that is busy is an error with the fix, not another port', async () => {
+		const busy = await holdPort();
+		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080}], ...never});
+		const error = await tunnel.start().then(() => undefined, (e: unknown) => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect(error!.nextSteps.join(' ')).toContain('--admin-port');
+	});
+
+	it('the control: closed while it opens, nothing stays bound and nothing keeps ticking', async () => {
+		let release: () => void = () => {};
+		const gate = new Promise<void>(resolve => (release = resolve));
+		const tunnels: Tunnel[] = [];
+		const control = createTunnelControl({journal: {} as never, privateKey: ''}, () => {
+			const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}, {name: 'driver', localHost: '127.0.0.1', localPort: 0, remotePort: 28015}], ...never});
+			// The second bind waits until the test lets it go: the close lands in between.
+			const start = tunnel.start.bind(tunnel);
+			tunnel.start = async () => {
+				await gate;
+				await start();
+			};
+			tunnels.push(tunnel);
+			return {tunnel, ssh: {closeAll: () => {}}};
+		});
+		const opening = control.open();
+		await control.close();
+		release();
+		await opening;
+		expect(tunnels[0]!.statuses().every(s => s.state === 'closed')).toBe(true);
+		// Its ports are free: the bind that finished after the close was undone.
+		for (const status of tunnels[0]!.statuses()) {
+			if (status.local.port === 0) continue;
+			const probe = await LocalForward.listen('127.0.0.1', status.local.port, async () => net.connect(1));
+			await probe.close();
+		}
+		// Opening again works (nothing left in the way), then a clean close.
+		await control.open();
+		expect(control.current().length).toBe(2);
+		await control.close();
+		expect(control.current().every(s => s.state === 'closed')).toBe(true);
 	});
 });
