@@ -3,6 +3,7 @@ import type {RunEvent} from '../source/events.js';
 import type {Renderer} from '../source/render/types.js';
 import {RunEventSource} from './event-source.js';
 import {Dashboard, type DashboardProps} from './Dashboard.js';
+import {emptyMemory} from './dashboard-state.js';
 import {RunView} from './RunView.js';
 
 /** The terminal Ink draws on and reads keys from. */
@@ -67,12 +68,37 @@ export class InkRenderer implements Renderer {
 	}
 }
 
+/** The alternate screen, as full-screen tools use it: the shell's screen (and the run view above) comes back on quit. */
+const ENTER_ALTERNATE = '\u001B[?1049h\u001B[H';
+const LEAVE_ALTERNATE = '\u001B[?1049l';
+
 /**
- * Mounts the dashboard and resolves when the user quits. Ink owns stdin
- * meanwhile; on return the terminal is the shell's again.
+ * Mounts the dashboard on the alternate screen and resolves when the user
+ * quits. Ink owns stdin meanwhile; on return the terminal is the shell's
+ * again. A hand-over (the `s` key's ssh) unmounts it, gives the terminal to
+ * the work, and mounts it again with the same memory (history, events).
  */
-export async function showDashboard(terminal: InkTerminal, props: Omit<DashboardProps, 'onQuit'>): Promise<void> {
-	const instance = render(<Dashboard {...props} onQuit={() => instance.unmount()} />, inkOptions(terminal));
-	await instance.waitUntilExit().catch(() => {});
-	instance.cleanup();
+export async function showDashboard(terminal: InkTerminal, props: Omit<DashboardProps, 'onQuit' | 'handOver' | 'memory' | 'fullscreen'>): Promise<void> {
+	const memory = {current: emptyMemory()};
+	const fullscreen = Boolean(terminal.stdout.isTTY);
+	for (;;) {
+		let work: (() => Promise<void>) | undefined;
+		if (fullscreen) terminal.stdout.write(ENTER_ALTERNATE);
+		const instance = render(
+			<Dashboard {...props} memory={memory} fullscreen={fullscreen} onQuit={() => instance.unmount()} handOver={next => {
+				work = next;
+				instance.unmount();
+			}} />,
+			inkOptions(terminal),
+		);
+		await instance.waitUntilExit().catch(() => {});
+		instance.cleanup();
+		if (fullscreen) terminal.stdout.write(LEAVE_ALTERNATE);
+		if (!work) return;
+		try {
+			await work();
+		} catch (error) {
+			terminal.stderr.write(`${(error as Error).message}\n`);
+		}
+	}
 }

@@ -21,11 +21,12 @@ function parse(command: CommandName, argv: string[]) {
  * loaded. Every error a command throws ends here: shown once, with its fix,
  * and turned into the exit code.
  */
-export async function main(argv: string[], io: CommandIO): Promise<number> {
+export async function main(argv: string[], io: CommandIO, secrets: {token?: string} = {}): Promise<number> {
 	const [command, ...rest] = argv;
 	const json = rest.includes('--json');
 	const names = Object.keys(COMMANDS);
-	const dispatch = (next: string[]) => main(next, io);
+	const dispatch = (next: string[], handed: {token?: string} = {}) => main(next, io, handed);
+	const token = secrets.token ? {token: secrets.token} : {};
 	try {
 		if (command === undefined && io.interactive) {
 			const {run} = await START.load();
@@ -49,7 +50,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 			return 0;
 		}
 		const {run} = await COMMANDS[name].load();
-		return await run({values: values as Record<string, string | boolean | undefined>, positionals, commands: names, dispatch}, io);
+		return await run({values: values as Record<string, string | boolean | undefined>, positionals, commands: names, dispatch, ...token}, io);
 	} catch (error) {
 		reportError(error, io, json);
 		return exitCodeFor(error);

@@ -1,17 +1,27 @@
-import {errorInfo, type ErrorInfo} from '../errors.js';
+import {existsSync, readFileSync} from 'node:fs';
+import path from 'node:path';
+import {errorInfo, ExternalError, type ErrorInfo} from '../errors.js';
 import type {Provider} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
 import type {ClusterSpec} from '../spec.js';
 import {SshPool} from '../ssh/pool.js';
 import type {Journal} from '../store/journal.js';
-import {parseJsonLines} from './swarm.js';
-import {collectStatus, type ClusterStatus} from './status.js';
+import {assessHealth, type LiveHealth} from './live-health.js';
+import {nodeStatsCommand, nodeUsage, parseNodeStats, splitSections, type NodeSample, type NodeUsage, type StatsScope} from './node-stats.js';
+import {openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
+import {serverName} from './stack.js';
+import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
+import {statusOf, type ClusterStatus} from './status.js';
 import {sshTarget} from './targets.js';
 
+export type {NodeLoad, NodeUsage, ServerUsage} from './node-stats.js';
+
 /**
- * What the dashboard shows beyond `collectStatus`: Swarm services with
- * their tasks (asked of a manager) and each node's load average. Kept apart
- * from status.ts so `status --once` stays one quick question per manager.
+ * What the dashboard shows, collected live on every refresh: the machines
+ * (from the provider), Swarm's nodes, services and tasks and the manager's
+ * own figures (one SSH command on the manager), every other node's CPU,
+ * memory and database server (one SSH command each), and the database's
+ * health over one driver connection kept open between refreshes.
  */
 
 interface TaskView {
@@ -27,7 +37,7 @@ export interface ServiceView {
 	name: string;
 	/** `replicated` or `global`. */
 	mode: string;
-	/** Running of desired, e.g. `4/4`. */
+	/** Docker's own `running/desired` (as `docker service ls` says it; may lag). */
 	replicas: string;
 	image: string;
 	ports: string;
@@ -36,23 +46,32 @@ export interface ServiceView {
 	/** Tasks in the history Docker keeps that failed or were rejected, and the newest such error. */
 	failures: number;
 	lastError: string;
-}
-
-export interface NodeLoad {
-	load1: number;
-	load5: number;
-	load15: number;
+	/** Counted from the tasks themselves, so the line never says `1/1` beside `0 running`. */
+	running: number;
+	desired: number;
+	/** Nodes of tasks that should run and do not. */
+	notRunningOn: string[];
+	/** The node a per-node database server is pinned to (`swarmbee_rdb-<node>`). */
+	serverOf?: string;
 }
 
 export interface DashboardSnapshot {
 	status: ClusterStatus;
+	/** The headline: from the nodes, services and database just asked, never the journal's last run. */
+	health: LiveHealth;
 	/** null when no manager answered. */
 	services: ServiceView[] | null;
-	/** Per node; null where the node did not answer. */
-	load: Record<string, NodeLoad | null>;
+	/** Per node; null where the node did not answer (or is not running). */
+	usage: Record<string, NodeUsage | null>;
+	/** How the node figures were read: a container's (local: load is this machine's) or a machine's. */
+	scope: StatsScope;
+	/** Each database server's memory limit (the spec's), bytes. */
+	memoryLimitBytes?: number;
 	/** When it was collected (ISO time). */
 	at: string;
 	errors: ErrorInfo[];
+	/** SSH commands this refresh ran (the bench counts them). */
+	roundTrips: number;
 }
 
 export const serviceListCommand = shellCommand(['docker', 'service', 'ls', '--format', '{{json .}}']);
@@ -60,13 +79,29 @@ export const serviceListCommand = shellCommand(['docker', 'service', 'ls', '--fo
 /** Every service's tasks in one call; prints nothing when there are no services. */
 export const serviceTasksCommand = `ids=$(docker service ls -q); [ -z "$ids" ] || docker service ps --no-trunc --format ${shellCommand(['{{json .}}'])} $ids`;
 
-export const loadAverageCommand = shellCommand(['cat', '/proc/loadavg']);
+/** The manager's one command per refresh: Swarm's nodes, services and tasks, then its own figures. */
+export function managerCommand(node: string, scope: StatsScope): string {
+	return [
+		// A node that is no manager (any more) cannot list the swarm: said in its own section.
+		"echo '@@swarmbee nodes'", `${nodeListCommand} || echo '@@swarmbee swarm-refused'`,
+		"echo '@@swarmbee services'", serviceListCommand,
+		"echo '@@swarmbee tasks'", serviceTasksCommand,
+		nodeStatsCommand(node, scope),
+	].join('\n');
+}
 
 interface DockerService {ID: string; Name: string; Mode: string; Replicas: string; Image: string; Ports: string}
 interface DockerTask {ID: string; Name: string; Node: string; DesiredState: string; CurrentState: string; Error: string}
 
-/** `docker service ls` and `docker service ps` JSON lines → services with their current tasks. */
-export function parseServices(servicesText: string, tasksText: string): ServiceView[] {
+const SERVER_SERVICE = /^swarmbee_rdb-(.+)$/;
+
+/**
+ * `docker service ls` and `docker service ps` JSON lines → services with
+ * their current tasks. A task counts as running only on a node Swarm has
+ * Ready (`ready`, when given): a task on a node that went away keeps saying
+ * "Running" until the manager hears otherwise.
+ */
+export function parseServices(servicesText: string, tasksText: string, ready?: ReadonlySet<string>): ServiceView[] {
 	// In table form history entries are printed as ` \_ web.1`; in JSON they repeat the slot's name.
 	const slotOf = (t: DockerTask) => t.Name.replace(/^\s*\\_\s*/, '');
 	// `{{json .}}` writes a task's Error quoted ("\"task: non-zero exit (1)\"").
@@ -79,80 +114,230 @@ export function parseServices(servicesText: string, tasksText: string): ServiceV
 		.map(s => {
 			const belongs = (t: DockerTask) => slotOf(t) === s.Name || slotOf(t).startsWith(`${s.Name}.`);
 			const failures = failed.filter(belongs);
+			const tasks = current.filter(belongs);
+			const wanted = tasks.filter(t => t.DesiredState === 'Running');
+			const isRunning = (t: DockerTask) => t.CurrentState.startsWith('Running') && (!ready || ready.has(t.Node));
+			const serverOf = SERVER_SERVICE.exec(s.Name)?.[1];
 			return {
 				name: s.Name,
 				mode: s.Mode,
 				replicas: s.Replicas,
 				image: s.Image.replace(/@sha256:[0-9a-f]+$/, ''),
 				ports: s.Ports ?? '',
-				tasks: current.filter(belongs).map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error})),
+				tasks: tasks.map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error})),
 				failures: failures.length,
 				lastError: failures.find(t => t.Error)?.Error ?? '',
+				running: wanted.filter(isRunning).length,
+				// A pinned server whose node is gone still wants its one task.
+				desired: Math.max(wanted.length, serverOf ? 1 : 0),
+				notRunningOn: wanted.length === 0 && serverOf ? [serverOf] : wanted.filter(t => !isRunning(t)).map(t => t.Node || serverOf || '?'),
+				...(serverOf ? {serverOf} : {}),
 			};
 		})
 		.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** `/proc/loadavg` → the three load averages. */
-export function parseLoadAverage(text: string): NodeLoad | null {
-	const [load1, load5, load15] = text.trim().split(/\s+/).map(Number);
-	if (![load1, load5, load15].every(n => Number.isFinite(n))) return null;
-	return {load1: load1!, load5: load5!, load15: load15!};
+/** A logs view for the dashboard's `l` key: what it shows and where it came from. */
+export interface LogExcerpt {
+	title: string;
+	/** The command or file it is read from, so the user can look further. */
+	source: string;
+	lines: string[];
+}
+
+/** What the dashboard acts on: a node's row or a service's (a database server is both). */
+export type DashboardTarget = {kind: 'node'; node: string} | {kind: 'service'; service: string; node?: string};
+
+export function serviceLogsCommand(service: string, lines = 200): string {
+	return `${shellCommand(['docker', 'service', 'logs', '--tail', String(lines), '--timestamps', '--no-trunc', '--raw', service])} 2>&1`;
+}
+
+/** The last lines of a text file, or undefined when there is none. */
+function tailOfFile(file: string, lines: number): string[] | undefined {
+	if (!existsSync(file)) return undefined;
+	return readFileSync(file, 'utf8').split('\n').filter((line, i, all) => line !== '' || i < all.length - 1).slice(-lines);
 }
 
 interface DashboardSource {
 	/** One snapshot; never throws for a node or manager that does not answer (that is in `errors`). */
 	load(signal?: AbortSignal): Promise<DashboardSnapshot>;
-	close(): void;
+	/** The `l` key's excerpt: a service's `docker service logs`, or a node's provision log. */
+	logs(target: DashboardTarget, signal?: AbortSignal): Promise<LogExcerpt>;
+	/** How many SSH commands have run so far (bench/dashboard-idle). */
+	readonly roundTrips: number;
+	close(): Promise<void>;
+}
+
+/** How long one node may take to answer a refresh before it counts as not answering. */
+const NODE_TIMEOUT_MS = 10_000;
+
+/**
+ * The database's health over one driver connection kept between refreshes
+ * (a new one costs SSH round-trips to find the server and open a forward).
+ * A query that fails or hangs closes it, and the same refresh tries once
+ * more from scratch: a server that went away is replaced by the next one.
+ */
+class DatabaseWatch {
+	private session?: DatabaseSession;
+
+	async health(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+		for (let attempt = 0; ; attempt++) {
+			try {
+				this.session ??= await openDatabase({...input, timeoutSeconds: 8});
+				return await withTimeout(queryHealth(this.session.connection, input.nodes), NODE_TIMEOUT_MS, 'the database did not answer within 10 s');
+			} catch (error) {
+				await this.close();
+				if (attempt >= 1 || input.signal?.aborted) {
+					const message = (error as Error).message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');
+					return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], tables: [], error: message};
+				}
+			}
+		}
+	}
+
+	async close(): Promise<void> {
+		const session = this.session;
+		this.session = undefined;
+		await session?.close().catch(() => {});
+	}
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new ExternalError(message)), ms);
+	});
+	return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
  * Collects dashboard snapshots for a cluster, keeping one SSH connection per
- * node open between refreshes.
+ * node and one database connection open between refreshes. Per refresh: one
+ * provider listing, one SSH command per running node, a few database queries
+ * over the open connection.
  */
-export function createDashboardSource(input: {spec: ClusterSpec; journal: Readonly<Journal>; provider: Provider; privateKey?: string; password?: string}): DashboardSource {
+export function createDashboardSource(input: {
+	spec: ClusterSpec;
+	journal: Readonly<Journal>;
+	provider: Provider;
+	privateKey?: string;
+	password?: string;
+	/** Where the nodes' provision logs are (the `l` key on a node). */
+	logsDir?: string;
+}): DashboardSource {
 	const {journal, privateKey, spec, provider, password} = input;
 	const pool = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
+	const scope: StatsScope = provider.capabilities.sharesHostCpus ? 'container' : 'machine';
+	const samples = new Map<string, NodeSample>();
+	const database = new DatabaseWatch();
+	let roundTrips = 0;
 	const ask = async (node: string, command: string, signal?: AbortSignal) => {
 		if (!pool) throw new Error('no cluster key to reach the nodes with');
+		roundTrips++;
+		const bounded = signal ? AbortSignal.any([signal, AbortSignal.timeout(NODE_TIMEOUT_MS)]) : AbortSignal.timeout(NODE_TIMEOUT_MS);
 		try {
-			return await (await pool.get(node, signal)).run(command, {signal});
+			return (await (await pool.get(node, bounded)).exec(command, {signal: bounded})).stdout;
 		} catch (error) {
 			// A dead connection is dropped so the next refresh reconnects.
 			pool.drop(node);
+			if (bounded.aborted && !signal?.aborted) throw new ExternalError(`${node} did not answer within ${NODE_TIMEOUT_MS / 1000} s`, {node});
 			throw error;
 		}
 	};
+	const usageOf = (node: string, text: string): NodeUsage => {
+		const sample = parseNodeStats(text, scope);
+		const usage = nodeUsage(samples.get(node), sample);
+		samples.set(node, sample);
+		return usage;
+	};
 	return {
+		get roundTrips() {
+			return roundTrips;
+		},
 		async load(signal) {
-			const status = await collectStatus({spec, journal, provider, ssh: pool, password, signal});
+			const started = roundTrips;
 			const errors: ErrorInfo[] = [];
-			const running = status.nodes.filter(n => n.machine === 'running');
-			const managers = running.filter(n => n.role === 'manager' && n.state === 'ready');
-			let services: ServiceView[] | null = null;
-			for (const manager of managers) {
-				try {
-					const [list, tasks] = await Promise.all([ask(manager.name, serviceListCommand, signal), ask(manager.name, serviceTasksCommand, signal)]);
-					services = parseServices(list, tasks);
-					break;
-				} catch (error) {
-					errors.push(errorInfo(error));
+			const machines = await provider.listMachines({spec, owner: journal.owner, signal});
+			const running = new Set(machines.filter(m => m.status === 'running').map(m => m.name));
+			const reachable = journal.nodes.filter(n => running.has(n.name) && n.ssh);
+			const managers = reachable.filter(n => n.role === 'manager');
+			const usage: Record<string, NodeUsage | null> = Object.fromEntries(journal.nodes.map(n => [n.name, null]));
+
+			// The first manager that answers speaks for Swarm; it also reports its own figures.
+			const fromManager = (async () => {
+				for (const manager of managers) {
+					try {
+						const text = await ask(manager.name, managerCommand(manager.name, scope), signal);
+						// The figures' sections are read by name; Swarm's are skipped there.
+						usage[manager.name] = usageOf(manager.name, text);
+						const sections = splitSections(text);
+						if (sections.has('swarm-refused')) throw new ExternalError(`${manager.name} could not list the swarm's nodes (is it still a manager with a quorum?)`, {node: manager.name, nextSteps: [`look on ${manager.name}: docker node ls`]});
+						return {manager: manager.name, sections};
+					} catch (error) {
+						errors.push(errorInfo(error));
+					}
 				}
-			}
-			const load: Record<string, NodeLoad | null> = {};
-			await Promise.all(status.nodes.map(async node => {
-				load[node.name] = null;
-				if (node.machine !== 'running') return;
+				return undefined;
+			})();
+			const others = reachable.filter(n => n.name !== managers[0]?.name);
+			const fromNodes = Promise.all(others.map(async node => {
 				try {
-					load[node.name] = parseLoadAverage(await ask(node.name, loadAverageCommand, signal));
+					usage[node.name] = usageOf(node.name, await ask(node.name, nodeStatsCommand(node.name, scope), signal));
 				} catch {
-					// The node's row already says it is not reachable.
+					// The node's row says it is not answering; the headline names it.
 				}
 			}));
-			return {status, services, load, at: new Date().toISOString(), errors};
+			const answered = await fromManager;
+			const members = answered ? parseJsonLines<SwarmNode>(answered.sections.get('nodes') ?? '') : undefined;
+			if (members) errors.length = 0;
+			const rethinkdb = answered && password && journal.database && pool
+				? await database.health({ssh: pool, manager: answered.manager, nodes: journal.nodes.map(n => n.name), password, signal})
+				: null;
+			await fromNodes;
+			const ready = new Set((members ?? []).filter(m => m.Status === 'Ready').map(m => m.Hostname));
+			const services = answered ? parseServices(answered.sections.get('services') ?? '', answered.sections.get('tasks') ?? '', ready) : null;
+			const status = statusOf({spec, journal, machines, members, rethinkdb, errors});
+			// A node that runs but did not answer the figures' command is not ready, whatever Swarm last heard.
+			for (const node of status.nodes) {
+				if (node.state === 'ready' && node.machine === 'running' && usage[node.name] === null && reachable.some(n => n.name === node.name)) node.state = 'not answering';
+			}
+			return {
+				status,
+				health: assessHealth({nodes: status.nodes, swarm: status.swarm, services, rethinkdb}),
+				services,
+				usage,
+				scope,
+				...(spec.database === 'none' ? {} : {memoryLimitBytes: spec.memoryLimitBytes}),
+				at: new Date().toISOString(),
+				errors,
+				roundTrips: roundTrips - started,
+			};
 		},
-		close() {
+		async logs(target, signal) {
+			if (target.kind === 'service') {
+				const manager = journal.nodes.find(n => n.role === 'manager')?.name ?? journal.nodes[0]!.name;
+				const command = serviceLogsCommand(target.service);
+				const text = await ask(manager, command, signal);
+				return {title: `logs of ${target.service}`, source: `on ${manager}: docker service logs ${target.service}`, lines: text.split('\n').filter(Boolean).slice(-200)};
+			}
+			const file = path.join(input.logsDir ?? '', target.node, 'provision.log');
+			const lines = input.logsDir ? tailOfFile(file, 200) : undefined;
+			return {title: `provision log of ${target.node}`, source: file, lines: lines ?? [`no provision log for ${target.node} yet (${file})`]};
+		},
+		async close() {
+			await database.close();
 			pool?.closeAll();
 		},
 	};
+}
+
+/**
+ * What the dashboard's keys do to the selected row, handed in by the command
+ * that opens it (the seam for `swarmbee ssh` / `swarmbee logs`, issue 14):
+ * `logs` fills the `l` overlay; `ssh`, when given, gets the terminal (the
+ * dashboard steps aside until it returns) and adds `s` to the footer.
+ */
+export interface DashboardActions {
+	logs(target: DashboardTarget, signal: AbortSignal): Promise<LogExcerpt>;
+	ssh?(target: DashboardTarget): Promise<void>;
 }

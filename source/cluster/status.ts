@@ -1,5 +1,5 @@
 import {errorInfo, type ErrorInfo} from '../errors.js';
-import type {MachineStatus, Provider} from '../providers/types.js';
+import type {Machine, MachineStatus, Provider} from '../providers/types.js';
 import type {NodeShells} from '../ssh/shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
@@ -48,7 +48,6 @@ export async function collectStatus(input: {
 	const errors: ErrorInfo[] = [];
 	const machines = await provider.listMachines({spec, owner: journal.owner, signal});
 	const byName = new Map(machines.map(m => [m.name, m]));
-
 	let members: SwarmNode[] | undefined;
 	let manager: string | undefined;
 	if (ssh) {
@@ -67,7 +66,24 @@ export async function collectStatus(input: {
 	const rethinkdb = ssh && manager && input.password && journal.database
 		? await checkHealth({ssh, manager, nodes: journal.nodes.map(n => n.name), password: input.password, signal})
 		: null;
+	return statusOf({spec, journal, machines, members, rethinkdb, errors});
+}
 
+/**
+ * The status from what was asked: the provider's machines, Swarm's members
+ * (undefined when no manager answered) and the database's health. Shared by
+ * `status` and the dashboard, which asks the same things its own way.
+ */
+export function statusOf(input: {
+	spec: Pick<ClusterSpec, 'name' | 'provider'>;
+	journal: Readonly<Journal>;
+	machines: Machine[];
+	members: SwarmNode[] | undefined;
+	rethinkdb: RethinkdbHealth | null;
+	errors: ErrorInfo[];
+}): ClusterStatus {
+	const {journal, members} = input;
+	const byName = new Map(input.machines.map(m => [m.name, m]));
 	const nodes: NodeStatus[] = journal.nodes.map(record => {
 		const machine = byName.get(record.name);
 		const member = members?.find(m => m.ID === record.swarmNodeId) ?? members?.find(m => m.Hostname === record.name && m.Status === 'Ready');
@@ -95,5 +111,5 @@ export async function collectStatus(input: {
 			ready: members.filter(m => m.Status === 'Ready').length,
 		}
 		: null;
-	return {cluster: spec.name, provider: spec.provider, state: journal.state, nodes, swarm, rethinkdb, errors};
+	return {cluster: input.spec.name, provider: input.spec.provider, state: journal.state, nodes, swarm, rethinkdb: input.rethinkdb, errors: input.errors};
 }

@@ -1,4 +1,4 @@
-import {createDashboardSource} from '../cluster/dashboard-data.js';
+import {createDashboardSource, type DashboardActions} from '../cluster/dashboard-data.js';
 import {readPassword} from '../cluster/password.js';
 import {DockerCli} from '../docker/cli.js';
 import {swarmbeeHome} from '../paths.js';
@@ -12,19 +12,34 @@ import {terminalOf, type CommandIO} from './io.js';
  * The live dashboard of a cluster (TTY only), until the user quits: what
  * `status` shows in a terminal and what a finished `up` or `scale` opens. The
  * tunnel control is handed in by whoever owns the tunnel; without one the
- * dashboard says so and offers no `t` key.
+ * dashboard says so and offers no `t` key. `actions` are what its `l` and
+ * `s` keys do to the selected row: by default `l` reads logs over the same
+ * SSH connections, and there is no `s` (see DashboardActions).
  */
-export async function openDashboard(name: string, io: CommandIO, options: {tunnels?: TunnelControl; refreshMs?: number} = {}): Promise<number> {
+export async function openDashboard(name: string, io: CommandIO, options: {
+	tunnels?: TunnelControl;
+	refreshMs?: number;
+	/** Local ports for the tunnel the user asked for (status --admin-port/--driver-port). */
+	ports?: {admin?: number; driver?: number};
+	actions?: Partial<DashboardActions>;
+	token?: string;
+} = {}): Promise<number> {
 	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
-	const source = createDashboardSource({spec, journal, provider: createProvider(spec, new DockerCli(), {env: io.env}), privateKey, password: readPassword(paths.rethinkdbPassword)});
+	const source = createDashboardSource({
+		spec, journal, provider: createProvider(spec, new DockerCli(), {env: io.env, token: options.token}), privateKey,
+		password: readPassword(paths.rethinkdbPassword), logsDir: paths.logsDir,
+	});
 	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
-	const tunnels = options.tunnels ?? (journal.database && privateKey ? createTunnelControl({journal, privateKey}) : undefined);
+	const tunnels = options.tunnels ?? (journal.database && privateKey
+		? createTunnelControl({journal, privateKey, ...(options.ports?.admin ? {adminPort: options.ports.admin} : {}), ...(options.ports?.driver ? {driverPort: options.ports.driver} : {})})
+		: undefined);
+	const actions: DashboardActions = {logs: (target, signal) => source.logs(target, signal), ...options.actions};
 	const {showDashboard} = await import('../../components/ink-renderer.js');
 	try {
-		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels, refreshMs: options.refreshMs});
+		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels, actions, refreshMs: options.refreshMs});
 	} finally {
 		await tunnels?.close();
-		source.close();
+		await source.close();
 	}
 	return 0;
 }

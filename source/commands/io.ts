@@ -26,8 +26,13 @@ export interface CommandArgs {
 	positionals: string[];
 	/** The names of every command this build has (the start screen offers only those). */
 	commands: readonly string[];
-	/** Runs another command line in this process (the start screen's choice). */
-	dispatch: (argv: string[]) => Promise<number>;
+	/** Runs another command line in this process (the start screen's choice), with a token it asked for. */
+	dispatch: (argv: string[], secrets?: {token?: string}) => Promise<number>;
+	/**
+	 * A DigitalOcean token handed over in-process by the start screen (asked
+	 * for, masked): never a flag, never in an environment a child inherits.
+	 */
+	token?: string;
 }
 
 export type CommandRun = (args: CommandArgs, io: CommandIO) => Promise<number>;

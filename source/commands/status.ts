@@ -1,3 +1,4 @@
+import {assessHealth, describeLiveHealth, type LiveHealth} from '../cluster/live-health.js';
 import {collectStatus, type ClusterStatus} from '../cluster/status.js';
 import {DockerCli} from '../docker/cli.js';
 import {swarmbeeHome} from '../paths.js';
@@ -7,25 +8,28 @@ import {ClusterStore} from '../store/cluster-store.js';
 import {readPassword} from '../cluster/password.js';
 import {sshTarget} from '../cluster/targets.js';
 import {SshPool} from '../ssh/pool.js';
-import {oneName, type CommandArgs, type CommandIO} from './io.js';
+import {portOption} from '../tunnel/ports.js';
+import {oneName, outputMode, type CommandArgs, type CommandIO} from './io.js';
 
 interface StatusOptions {
 	name: string;
+	/** One table and exit (also --plain, and anywhere without a terminal). */
 	once: boolean;
 	json: boolean;
+	ports: {admin?: number; driver?: number};
 	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
 	token?: string;
 }
 
 /**
- *     demo (local): ready
+ *     demo (local): degraded: workerbee-1 stopped (last run: ready)
  *     NODE         ROLE     STATE  PUBLIC        PRIVATE
  *     queenbee     manager  ready  10.100.3.10   10.101.7.10
  *     workerbee-1  worker   ready  10.100.3.11   10.101.7.11
  *     swarm: 1 manager, 1 worker, 2 of 2 Ready
  */
-function formatStatus(status: ClusterStatus): string[] {
-	const lines = [`${status.cluster} (${status.provider}): ${status.state}`];
+function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
+	const lines = [`${status.cluster} (${status.provider}): ${describeLiveHealth(health, 3)}${status.state === 'ready' ? '' : ` (last run: ${status.state})`}`];
 	lines.push(...formatTable([
 		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
 		...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
@@ -40,28 +44,39 @@ function formatStatus(status: ClusterStatus): string[] {
 		const db = status.rethinkdb;
 		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
 		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
+		for (const t of db.tables as Array<(typeof db.tables)[number] & {underReplicated?: boolean}>) {
+			lines.push(`  table ${t.db}.${t.table}: ${t.shards} shard${t.shards === 1 ? '' : 's'}, ${t.replicas} replica${t.replicas === 1 ? '' : 's'}, ${t.readiness}${t.underReplicated ? ', under-replicated' : ''}`);
+		}
 	}
 	for (const error of status.errors) lines.push(...formatError(error));
 	return lines;
 }
 
-export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
-	return statusCommand({name: oneName('status', positionals), once: Boolean(values.once), json: Boolean(values.json)}, io);
+export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
+	return statusCommand({
+		name: oneName('status', positionals),
+		once: Boolean(values.once) || outputMode(values, io) !== 'tty',
+		json: Boolean(values.json),
+		ports: {admin: portOption('admin-port', values['admin-port']), driver: portOption('driver-port', values['driver-port'])},
+		...(token ? {token} : {}),
+	}, io);
 }
 
 async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
-	if (io.interactive && !options.once && !options.json) {
+	if (!options.once && !options.json) {
 		// The dashboard (and its tunnel code) loads only where it is shown.
 		const {openDashboard} = await import('./dashboard.js');
-		return openDashboard(options.name, io);
+		return openDashboard(options.name, io, {ports: options.ports, token: options.token});
 	}
 	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
 	try {
 		const status = await collectStatus({spec, journal, provider, ssh, password: readPassword(paths.rethinkdbPassword)});
-		if (options.json) io.stdout.write(`${JSON.stringify(status)}\n`);
-		else io.stdout.write(`${formatStatus(status).join('\n')}\n`);
+		// The verdict is from what was just asked, never the journal's last run (that is `state`).
+		const health = assessHealth({nodes: status.nodes, swarm: status.swarm, rethinkdb: status.rethinkdb});
+		if (options.json) io.stdout.write(`${JSON.stringify({...status, health})}\n`);
+		else io.stdout.write(`${formatStatus(status, health).join('\n')}\n`);
 		return status.swarm ? 0 : 1;
 	} finally {
 		ssh?.closeAll();

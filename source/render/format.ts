@@ -1,3 +1,4 @@
+import wrapAnsi from 'wrap-ansi';
 import type {ErrorInfo} from '../errors.js';
 import type {RunEvent} from '../events.js';
 import {redact} from '../redact.js';
@@ -28,6 +29,29 @@ export function formatError(error: ErrorInfo): string[] {
 	error.nextSteps.forEach((step, i) => lines.push(`${i === 0 ? '  try: ' : '       '}${step}`));
 	if (error.logFile) lines.push(`  log: ${error.logFile}`);
 	return lines.map(line => redact(line));
+}
+
+/**
+ * Lines (formatError's, a note) wrapped to `width` between words, each
+ * continuation indented under its own text, so a terminal never breaks a
+ * word in two:
+ *
+ *     error: workerbee-1 did not answer SSH at
+ *       10.101.197.11:22 within 8 s
+ *       try: check that the machine is running
+ *            (swarmbee status)
+ */
+export function wrapErrorLines(lines: readonly string[], width: number): string[] {
+	const out: string[] = [];
+	for (const line of lines) {
+		const lead = /^(\s*)((?:why|try|log|note): )?/.exec(line)!;
+		const head = lead[0]!.length;
+		// A first line ("error: …") continues two spaces in; a labelled one under its text.
+		const hang = ' '.repeat(Math.min(lead[2] ? head : lead[1]!.length || 2, Math.floor(width / 2)));
+		const [first = '', ...rest] = wrapAnsi(line.slice(head), Math.max(10, width - Math.max(head, hang.length)), {hard: true, trim: true}).split('\n');
+		out.push(`${line.slice(0, head)}${first}`, ...rest.map(more => `${hang}${more}`));
+	}
+	return out;
 }
 
 /**

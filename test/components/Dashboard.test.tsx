@@ -1,145 +1,245 @@
 import {render} from 'ink-testing-library';
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {Dashboard, formatBytes} from '../../components/Dashboard.js';
-import type {DashboardSnapshot} from '../../source/cluster/dashboard-data.js';
+import {Dashboard, formatBytes, formatSize} from '../../components/Dashboard.js';
+import {emptyMemory, rememberSnapshot, rememberTunnel} from '../../components/dashboard-state.js';
+import type {DashboardActions, DashboardSnapshot} from '../../source/cluster/dashboard-data.js';
+import {assessHealth} from '../../source/cluster/live-health.js';
+import type {ClusterStatus} from '../../source/cluster/status.js';
+import {InputError} from '../../source/errors.js';
 import type {TunnelControl} from '../../source/tunnel/control.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
-import {resize, screen, waitForFrame} from './helpers.js';
+import {resize, waitForFrame} from './helpers.js';
 
-function snapshot(overrides: Partial<DashboardSnapshot['status']> = {}, extra: Partial<DashboardSnapshot> = {}): DashboardSnapshot {
+const MIB = 1024 ** 2;
+
+function node(name: string, state = 'ready', role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker') {
+	return {name, role, state, publicAddress: `10.101.197.${10 + name.length}`, privateAddress: '10.100.80.10', machine: (state === 'stopped' ? 'stopped' : 'running') as 'running', hostKeyFingerprint: 'SHA256:x', provision: null};
+}
+
+const usage = (cpu: number, used: number) => ({scope: 'container' as const, cpu, cpus: 1, memory: {used: used * MIB, total: 1024 * MIB}, load: {load1: 4.2, load5: 3, load15: 2}, server: {memory: {used: 180 * MIB, limit: 450 * MIB}, cpuPercent: 1}});
+
+/**
+ * A snapshot as the source makes it; the headline is computed by the real
+ * assessHealth from the same parts, as createDashboardSource does.
+ */
+function snapshot(change: {nodes?: ClusterStatus['nodes']; state?: string; rethinkdb?: ClusterStatus['rethinkdb']; running?: number; at?: string; errors?: DashboardSnapshot['errors']} = {}): DashboardSnapshot {
+	const nodes = change.nodes ?? [node('queenbee'), node('workerbee-1')];
+	const status: ClusterStatus = {
+		cluster: 'demo', provider: 'local', state: change.state ?? 'ready', nodes,
+		swarm: {managers: 1, workers: nodes.length - 1, ready: nodes.filter(n => n.state === 'ready').length},
+		rethinkdb: change.rethinkdb === undefined ? {connected: 2, expected: 2, missing: [], issues: [], tables: []} : change.rethinkdb, errors: [],
+	};
+	const services = nodes.map(n => ({
+		name: `swarmbee_rdb-${n.name}`, mode: 'replicated', replicas: '1/1', image: 'rethinkdb:2.4.4', ports: '', failures: 0, lastError: '',
+		tasks: [{name: `swarmbee_rdb-${n.name}.1`, node: n.name, desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''}],
+		running: n.state === 'ready' ? 1 : 0, desired: 1, notRunningOn: n.state === 'ready' ? [] : [n.name], serverOf: n.name,
+	}));
 	return {
-		status: {
-			cluster: 'demo',
-			provider: 'local',
-			state: 'ready',
-			nodes: [
-				{name: 'queenbee', role: 'manager', state: 'ready', publicAddress: '10.101.197.10', privateAddress: '10.100.80.10', machine: 'running', hostKeyFingerprint: 'SHA256:x', provision: null},
-				{name: 'workerbee-1', role: 'worker', state: 'ready', publicAddress: '10.101.197.11', privateAddress: '10.100.80.11', machine: 'running', hostKeyFingerprint: 'SHA256:y', provision: null},
-			],
-			swarm: {managers: 1, workers: 1, ready: 2},
-			errors: [],
-			...overrides,
-		},
-		services: [{
-			name: 'rethinkdb', mode: 'global', replicas: '2/2', image: 'rethinkdb:2.4.4', ports: '', failures: 0, lastError: '',
-			tasks: [
-				{name: 'rethinkdb.a1', node: 'queenbee', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
-				{name: 'rethinkdb.b2', node: 'workerbee-1', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
-			],
-		}],
-		load: {queenbee: {load1: 0.42, load5: 0.3, load15: 0.21}, 'workerbee-1': null},
-		at: '2026-11-25T12:04:33.000Z',
-		errors: [],
-		...extra,
+		status, services, scope: 'container', memoryLimitBytes: 450 * MIB,
+		health: assessHealth({nodes, swarm: status.swarm, services, rethinkdb: status.rethinkdb}),
+		usage: Object.fromEntries(nodes.map((n, i) => [n.name, n.state === 'ready' ? usage(0.12 + i / 10, 412 - i * 100) : null])),
+		at: change.at ?? '2026-11-25T12:04:33.000Z', errors: change.errors ?? [], roundTrips: nodes.length,
 	};
 }
 
-/** A stand-in for the lead's tunnel: the state machine's shapes, no SSH. */
-function fakeTunnel(): TunnelControl & {statuses: TunnelStatus[]} {
+/** A stand-in for the tunnel control: the state machine's shapes, no SSH. */
+function fakeTunnel(options: {busy?: number} = {}) {
 	const listeners = new Set<(t: TunnelStatus[]) => void>();
+	let statuses: TunnelStatus[] = [];
+	const status = (name: string, port: number, state: TunnelStatus['state']): TunnelStatus => ({
+		name, state, local: {host: '127.0.0.1', port: name === 'admin' && options.busy ? 39_123 : port, ...(name === 'admin' && options.busy ? {busy: options.busy} : {})},
+		target: {node: 'queenbee', port}, connections: 1, totalConnections: 3, bytesIn: 1_234_567, bytesOut: 30_100, since: '2026-11-25T12:04:00Z',
+	});
 	const control = {
-		statuses: [] as TunnelStatus[],
-		current: () => control.statuses,
+		current: () => statuses,
 		subscribe(listener: (t: TunnelStatus[]) => void) {
 			listeners.add(listener);
 			return () => listeners.delete(listener);
 		},
-		set(statuses: TunnelStatus[]) {
-			control.statuses = statuses;
-			for (const l of listeners) l(statuses);
+		set(next: TunnelStatus[]) {
+			statuses = next;
+			for (const l of listeners) l(next);
 		},
-		open: vi.fn(async () => {
-			control.set([{name: 'admin', state: 'open', local: {host: '127.0.0.1', port: 8080}, target: {node: 'queenbee', port: 8080}, connections: 1, totalConnections: 3, bytesIn: 1_234_567, bytesOut: 30_100, since: '2026-11-25T12:04:00Z'}]);
-		}),
-		close: vi.fn(async () => control.set([])),
+		open: vi.fn(async () => control.set([status('admin', 8080, 'open'), status('driver', 28015, 'open')])),
+		close: vi.fn(async () => control.set(statuses.map(s => ({...s, state: 'closed' as const})))),
 	};
-	return control;
+	return control satisfies TunnelControl;
 }
 
 describe('Dashboard', () => {
 	let cleanup: (() => void) | undefined;
 	afterEach(() => cleanup?.());
 
-	it('shows nodes with load, services, RethinkDB not deployed, and refreshes on its own', async () => {
-		const load = vi.fn(async () => snapshot());
-		const instance = render(<Dashboard load={load} refreshMs={50} onQuit={() => {}} />);
-		cleanup = instance.unmount;
-		const frame = await waitForFrame(instance, 'NODES');
-		expect(frame).toContain('demo (local): ready');
-		expect(frame).toMatch(/NODE +ROLE +STATE +PUBLIC +PRIVATE +LOAD/);
-		expect(frame).toMatch(/queenbee +manager +ready +10\.101\.197\.10 +10\.100\.80\.10 +0\.42 0\.30 0\.21/);
-		expect(frame).toMatch(/workerbee-1 +worker +ready .* -$/m);
-		expect(frame).toContain('swarm: 1 manager, 1 worker, 2 of 2 Ready');
-		expect(frame).toMatch(/rethinkdb +global +2\/2 +rethinkdb:2\.4\.4 +2 tasks running/);
-		expect(frame).toMatch(/✔ rethinkdb\.a1 +queenbee +Running 2 minutes ago/);
-		expect(frame).toContain('RETHINKDB  not deployed');
-		expect(frame).toContain('no tunnel control in this command');
-		expect(frame).toContain('q quit · r refresh');
-		await vi.waitFor(() => expect(load.mock.calls.length).toBeGreaterThanOrEqual(3));
-	});
-
-	it('shows RethinkDB health, failed tasks and a node that is down', async () => {
+	it('the headline is live health, not the last run: degraded naming the stopped node, though the journal says ready', async () => {
 		const bad = snapshot({
-			state: 'ready',
-			nodes: [...snapshot().status.nodes.slice(0, 1), {...snapshot().status.nodes[1]!, state: 'down'}],
-			swarm: {managers: 1, workers: 1, ready: 1},
+			nodes: [node('queenbee'), node('workerbee-1', 'stopped')],
 			rethinkdb: {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}], tables: []},
 		});
-		bad.services![0]!.tasks[1] = {name: 'rethinkdb.b2', node: 'workerbee-1', desiredState: 'Running', currentState: 'Failed 3 seconds ago', error: 'task: non-zero exit (1)'};
-		bad.services![0] = {...bad.services![0]!, replicas: '1/2', failures: 3, lastError: 'task: non-zero exit (1)'};
 		const instance = render(<Dashboard load={async () => bad} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
 		const frame = await waitForFrame(instance, 'RETHINKDB');
-		expect(frame).toContain('RETHINKDB  1 of 2 servers connected  missing: workerbee_1');
-		expect(frame).toContain('✖ server_disconnected: Server workerbee_1 is disconnected');
-		expect(frame).toMatch(/✖ rethinkdb\.b2 +workerbee-1 +Failed 3 seconds ago +task: non-zero exit \(1\)/);
-		expect(frame).toMatch(/rethinkdb +global +1\/2 +rethinkdb:2\.4\.4 +1 task running +3 failed: task: non-zero exit \(1\)/);
-		expect(frame).toContain('swarm: 1 manager, 1 worker, 1 of 2 Ready');
-		expect(frame).toMatch(/workerbee-1 +worker +down/);
+		expect(frame.split('\n')[0]).toMatch(/^demo \(local\): degraded: workerbee-1 stopped, rethinkdb 1 of 2 servers/);
+		expect(frame).not.toMatch(/demo \(local\): ready/);
+		// No contradictions: the missing server is not followed by "no issues", and counts come from the tasks.
+		expect(frame).toContain('RETHINKDB  1 of 2 servers connected · missing workerbee_1');
+		expect(frame).not.toContain('no issues');
+		expect(frame).toMatch(/swarmbee_rdb-workerbee-1 +replicated +0\/1 running/);
+		expect(frame).toMatch(/workerbee-1 +worker +stopped/);
 	});
 
-	it('keys: r refreshes, t opens and closes the tunnel, q quits', async () => {
+	it('a failed last run with a healthy cluster says ready (and that the last run failed)', async () => {
+		const instance = render(<Dashboard load={async () => snapshot({state: 'failed'})} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		const frame = await waitForFrame(instance, 'NODES');
+		expect(frame.split('\n')[0]).toMatch(/^demo \(local\): ready · last run failed/);
+	});
+
+	it('per node CPU and memory, each database server against its limit, tables with replicas and readiness', async () => {
+		const withTables = snapshot({rethinkdb: {connected: 2, expected: 2, missing: [], issues: [], tables: [
+			{db: 'app', table: 'users', shards: 1, replicas: 2, servers: ['queenbee', 'workerbee_1'], primaries: ['queenbee'], readiness: 'ready'},
+			{db: 'app', table: 'orders', shards: 2, replicas: 1, servers: ['queenbee'], primaries: ['queenbee', 'queenbee'], readiness: 'writable', underReplicated: true} as never,
+		]}});
+		const instance = render(<Dashboard load={async () => withTables} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 100, 40);
+		const frame = await waitForFrame(instance, 'TABLES');
+		expect(frame).toMatch(/NODE +ROLE +STATE +CPU +MEMORY +DATABASE +ADDRESS/);
+		expect(frame).toMatch(/queenbee +manager +ready +12% +412M\/1\.0G 40% +180M\/450M 40%/);
+		expect(frame).toContain("load 4.20 3.00 2.00 is this machine's (local nodes share it)");
+		expect(frame).toMatch(/app\.users +1 shard +2 replicas +ready +on queenbee, workerbee_1/);
+		expect(frame).toMatch(/app\.orders +2 shards +1 replica +writable .*under-replicated/);
+		expect(frame.split('\n')[0]).toContain('degraded: app.orders not every replica ready');
+	});
+
+	it('keeps an event line for the session and draws sparklines where the width allows', async () => {
 		let n = 0;
-		const load = vi.fn(async () => snapshot({}, {at: new Date(Date.UTC(2026, 10, 25, 12, 0, n++)).toISOString()}));
-		const tunnel = fakeTunnel();
-		const onQuit = vi.fn();
-		const instance = render(<Dashboard load={load} refreshMs={60_000} tunnels={tunnel} onQuit={onQuit} />);
+		const load = vi.fn(async () => {
+			n++;
+			const at = new Date(Date.UTC(2026, 10, 25, 18, 32, 50 + n)).toISOString();
+			return n === 2 ? snapshot({at, nodes: [node('queenbee'), node('workerbee-1', 'stopped')]}) : snapshot({at});
+		});
+		const instance = render(<Dashboard load={load} refreshMs={5} onQuit={() => {}} />);
 		cleanup = instance.unmount;
-		await waitForFrame(instance, 't open the tunnel');
-		expect(screen(instance)).toContain('closed (t opens it)');
-		const before = load.mock.calls.length;
-		instance.stdin.write('r');
-		await vi.waitFor(() => expect(load.mock.calls.length).toBe(before + 1));
-		instance.stdin.write('t');
-		const frame = await waitForFrame(instance, 't close the tunnel');
-		expect(tunnel.open).toHaveBeenCalledTimes(1);
-		expect(frame).toMatch(/admin +open +127\.0\.0\.1:8080 → queenbee:8080 +1 open, 3 total +in 1\.2 MB +out 30 kB/);
-		instance.stdin.write('t');
-		await waitForFrame(instance, 'closed (t opens it)');
-		expect(tunnel.close).toHaveBeenCalledTimes(1);
-		instance.stdin.write('q');
-		expect(onQuit).toHaveBeenCalledTimes(1);
+		resize(instance.stdout, 140, 40);
+		const frame = await waitForFrame(instance, text => text.includes('workerbee-1 back'));
+		expect(frame).toMatch(/\d\d:\d\d:\d\d {2}workerbee-1 stopped/);
+		expect(frame).toMatch(/CPU HISTORY +MEMORY HISTORY/);
+		expect(frame).toMatch(/queenbee .*[▁▂▃▄▅▆▇█]{2,}/);
 	});
 
-	it('one error banner per problem, and the screen still fits 80 columns', async () => {
-		const withError = snapshot({errors: [{kind: 'external', message: 'workerbee-1 did not answer SSH at 10.101.197.11:22 within 8 s', nextSteps: ['check that the machine is running (swarmbee status)'], node: 'workerbee-1'}]});
-		const instance = render(<Dashboard load={async () => withError} refreshMs={60_000} onQuit={() => {}} />);
+	it('at 80×24 the tunnel URL, counts and the admin-rights note are whole; a busy default port is said', async () => {
+		const tunnel = fakeTunnel({busy: 8080});
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
 		cleanup = instance.unmount;
-		resize(instance.stdout, 80);
-		const frame = await waitForFrame(instance, 'error: workerbee-1 did not answer');
-		expect(frame).toContain('try: check that the machine is running (swarmbee status)');
+		resize(instance.stdout, 80, 24);
+		await waitForFrame(instance, 't open tunnel');
+		instance.stdin.write('t');
+		const frame = await waitForFrame(instance, 't close tunnel');
+		expect(frame).toMatch(/admin +http:\/\/127\.0\.0\.1:39123\/ → queenbee:8080 +\(8080 is taken here\)/);
+		expect(frame).toContain('driver  127.0.0.1:28015 → queenbee:28015');
+		expect(frame).toContain('2 open, 6 total · in 2.5 MB · out 60 kB');
+		expect(frame).toContain('the console has full admin rights');
 		expect(Math.max(...frame.split('\n').map(l => l.length))).toBeLessThanOrEqual(80);
+		expect(frame.split('\n').length).toBeLessThanOrEqual(24);
 	});
 
-	it('says so when a refresh fails as a whole', async () => {
+	it('t twice: open, close, no error line; a tunnel that cannot open shows its fix', async () => {
+		const tunnel = fakeTunnel();
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		await waitForFrame(instance, 't open tunnel');
+		instance.stdin.write('t');
+		await waitForFrame(instance, 't close tunnel');
+		instance.stdin.write('t');
+		const closed = await waitForFrame(instance, 't open tunnel');
+		expect(closed).not.toMatch(/error|Cannot read/);
+		expect(tunnel.close).toHaveBeenCalledTimes(1);
+		tunnel.open.mockImplementationOnce(async () => {
+			throw new InputError('127.0.0.1:8081 is already in use on this machine', {nextSteps: ['or choose another local port (--admin-port / --driver-port)']});
+		});
+		instance.stdin.write('t');
+		const failed = await waitForFrame(instance, 'already in use');
+		expect(failed).toContain('try: or choose another local port (--admin-port / --driver-port)');
+	});
+
+	it('at 100×15 the body scrolls under a fixed header and footer', async () => {
+		const many = snapshot({nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n))});
+		const instance = render(<Dashboard load={async () => many} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 100, 15);
+		const first = await waitForFrame(instance, text => /1-12 of \d+/.test(text));
+		expect(first.split('\n')).toHaveLength(14);
+		expect(first.split('\n')[0]).toContain('demo (local): ready');
+		expect(first).not.toContain('RETHINKDB');
+		instance.stdin.write(' ');
+		const paged = await waitForFrame(instance, 'RETHINKDB');
+		expect(paged.split('\n')[0]).toContain('demo (local): ready');
+		expect(paged.split('\n').at(-1)).toMatch(/q quit .*\d+-\d+ of \d+/);
+	});
+
+	it('↑/↓ select rows; l shows the selected row\'s logs; s appears and hands over only when given; ? is the help', async () => {
+		const logs = vi.fn<DashboardActions['logs']>(async target => ({title: `logs of ${target.kind === 'service' ? target.service : target.node}`, source: 'docker service logs', lines: ['2026-11-25T12:00:00Z Server ready']}));
+		const handOver = vi.fn();
+		const ssh = vi.fn(async () => {});
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} handOver={handOver} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 100, 40);
+		const frame = await waitForFrame(instance, '▸ queenbee');
+		expect(frame).toMatch(/↑↓ select · l logs of queenbee · r refresh · \? help · q quit/);
+		expect(frame).not.toContain('s ssh');
+		instance.stdin.write('j');
+		await waitForFrame(instance, '▸ workerbee-1');
+		instance.stdin.write('j');
+		await waitForFrame(instance, '▸ swarmbee_rdb-queenbee');
+		instance.stdin.write('l');
+		await waitForFrame(instance, 'Server ready');
+		expect(logs).toHaveBeenLastCalledWith({kind: 'service', service: 'swarmbee_rdb-queenbee', node: 'queenbee'}, expect.any(AbortSignal));
+		instance.stdin.write('\u001B');
+		await waitForFrame(instance, '▸ swarmbee_rdb-queenbee');
+		instance.stdin.write('?');
+		await waitForFrame(instance, 'KEYS');
+		instance.unmount();
+
+		const withSsh = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs, ssh}} handOver={handOver} onQuit={() => {}} />);
+		cleanup = withSsh.unmount;
+		await waitForFrame(withSsh, 's ssh');
+		withSsh.stdin.write('s');
+		await vi.waitFor(() => expect(handOver).toHaveBeenCalledTimes(1));
+		await handOver.mock.calls[0]![0]();
+		expect(ssh).toHaveBeenCalledWith({kind: 'node', node: 'queenbee'});
+	});
+
+	it('says so when a refresh fails as a whole, with the fix, wrapped between words', async () => {
 		const instance = render(<Dashboard load={async () => {
-			throw new Error('Cannot connect to the Docker daemon');
+			throw new InputError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock, is the docker daemon running on this machine', {nextSteps: ['start Docker (e.g. sudo systemctl start docker)']});
 		}} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
-		await waitForFrame(instance, 'error: Cannot connect to the Docker daemon');
+		resize(instance.stdout, 60, 30);
+		const frame = await waitForFrame(instance, 'error: Cannot connect');
+		expect(frame).toContain('try: start Docker');
+		// Every wrapped line ends at a word's end.
+		for (const line of frame.split('\n').filter(l => l.startsWith('  '))) expect(line.length).toBeLessThanOrEqual(60);
+		expect(frame).toMatch(/daemon\n {4}at unix|docker\n {4}daemon|running\n {4}on this machine|\n {4}\S/);
 	});
 
-	it('formats bytes', () => {
+	it('formats bytes and sizes', () => {
 		expect([formatBytes(512), formatBytes(30_100), formatBytes(1_234_567)]).toEqual(['512 B', '30 kB', '1.2 MB']);
+		expect([formatSize(412 * MIB), formatSize(1024 * MIB), formatSize(500 * 1024)]).toEqual(['412M', '1.0G', '500K']);
+	});
+});
+
+describe('dashboard memory (the event line)', () => {
+	it('turns problems that appear and go into events, and keeps history', () => {
+		let memory = rememberSnapshot(emptyMemory(), snapshot({at: '2026-11-25T18:32:00Z'}));
+		memory = rememberSnapshot(memory, snapshot({at: '2026-11-25T18:32:54Z', nodes: [node('queenbee'), node('workerbee-1', 'stopped')]}));
+		memory = rememberSnapshot(memory, snapshot({at: '2026-11-25T18:33:50Z'}));
+		expect(memory.events.map(e => e.text)).toEqual(['watching: all ready', 'workerbee-1 stopped', 'workerbee-1 back']);
+		expect(memory.history['queenbee']!.cpu).toHaveLength(3);
+		expect(memory.history['workerbee-1']!.cpu).toHaveLength(2);
+		memory = rememberTunnel(memory, [{state: 'connecting'} as TunnelStatus], '2026-11-25T18:34:00Z');
+		memory = rememberTunnel(memory, [{state: 'open'} as TunnelStatus], '2026-11-25T18:34:01Z');
+		expect(memory.events.at(-1)!.text).toBe('tunnel open');
+		expect(memory.events.filter(e => e.text.startsWith('tunnel'))).toHaveLength(1);
 	});
 });

@@ -90,3 +90,15 @@ describe('mergeWithSaved', () => {
 		expect(() => mergeWithSaved(saved, 'demo', {workers: '5'})).toThrow(/exists with --workers 3, not 5/);
 	});
 });
+
+describe('status options (issue 15)', () => {
+	it('takes the tunnel ports, refusing a bad one with the fix rather than the parser\'s words', async () => {
+		const bad = await run(['status', 'demo', '--admin-port', '80800']);
+		expect(bad.code).toBe(2);
+		expect(bad.err).toContain('--admin-port 80800 is not a TCP port');
+		expect(bad.err).toContain('give a number from 1 to 65535');
+		const good = await run(['status', 'demo', '--admin-port', '8081', '--driver-port', '28016']);
+		expect(good.err).not.toMatch(/Unknown option/);
+		expect(good.err).toContain('demo');
+	});
+});

@@ -1,39 +1,120 @@
 import {describe, expect, it} from 'vitest';
-import {loadAverageCommand, parseLoadAverage, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
+import {managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
+import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
+import {nodeStatsCommand, nodeUsage, parseDockerSize, parseLoadAverage, parseNodeStats, parseServerStats} from '../../source/cluster/node-stats.js';
+
+/** What nodeStatsCommand printed on a local node (cgroup v1, recorded on this engine). */
+const LOCAL_OUTPUT = (clock: string, cpuNs: string) => `@@swarmbee clock
+${clock}
+@@swarmbee loadavg
+13.12 8.28 7.83 3/1417 1282
+@@swarmbee cpus
+2
+@@swarmbee meminfo
+MemTotal:        1048576 kB
+MemAvailable:     943718 kB
+@@swarmbee cgroup
+memory 347242496
+limit 1073741824
+inactive 246259712
+cpu_ns ${cpuNs}
+quota 100000 100000
+@@swarmbee server
+{"BlockIO":"0B / 0B","CPUPerc":"0.35%","MemPerc":"4.88%","MemUsage":"21.97MiB / 450MiB","Name":"swarmbee_rdb-workerbee-1.1.p2oy"}
+`;
+
+/** A droplet: its own /proc. */
+const MACHINE_OUTPUT = (busy: number, idle: number) => `@@swarmbee clock
+1796161652143020415
+@@swarmbee loadavg
+0.42 0.30 0.21 1/234 5678
+@@swarmbee cpus
+1
+@@swarmbee meminfo
+MemTotal:        2014464 kB
+MemAvailable:    1007232 kB
+@@swarmbee stat
+cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0
+@@swarmbee server
+`;
 
 describe('dashboard data', () => {
-	it('builds its remote commands as values', () => {
+	it('builds its remote commands as values: one per node, the manager\'s with Swarm\'s questions first', () => {
 		expect(serviceListCommand).toBe("docker service ls --format '{{json .}}'");
 		expect(serviceTasksCommand).toBe(`ids=$(docker service ls -q); [ -z "$ids" ] || docker service ps --no-trunc --format '{{json .}}' $ids`);
-		expect(loadAverageCommand).toBe('cat /proc/loadavg');
+		const local = nodeStatsCommand('workerbee-1', 'container');
+		expect(local).toContain("docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1");
+		expect(local).toContain("docker stats --no-stream --format '{{json .}}' \"$c\"");
+		expect(local).toContain('cpuacct.usage');
+		expect(local).not.toContain('/proc/stat');
+		expect(nodeStatsCommand('workerbee-1', 'machine')).toContain('head -n 1 /proc/stat');
+		const manager = managerCommand('queenbee', 'machine');
+		expect(manager.indexOf("docker node ls --format '{{json .}}' || echo '@@swarmbee swarm-refused'")).toBeLessThan(manager.indexOf('@@swarmbee clock'));
 	});
 
-	it('parses services with their current tasks, counting failures in the history', () => {
+	it('reads a local node from its cgroup, not the static meminfo or this machine\'s /proc/stat', () => {
+		const first = parseNodeStats(LOCAL_OUTPUT('1000000000000', '14000000000'), 'container');
+		expect(first).toMatchObject({cpus: 1, memory: {used: 347_242_496 - 246_259_712, total: 1_073_741_824}, load: {load1: 13.12}});
+		expect(first.server).toEqual({memory: {used: Math.round(21.97 * 1024 ** 2), limit: 450 * 1024 ** 2}, cpuPercent: 0.35});
+		// 5 s later, 1.25 s of CPU used on its one CPU: 25 %.
+		const second = parseNodeStats(LOCAL_OUTPUT('1005000000000', '15250000000'), 'container');
+		expect(nodeUsage(undefined, first).cpu).toBeNull();
+		expect(nodeUsage(first, second).cpu).toBeCloseTo(0.25);
+	});
+
+	it('reads a droplet from /proc', () => {
+		const first = parseNodeStats(MACHINE_OUTPUT(1000, 9000), 'machine');
+		const second = parseNodeStats(MACHINE_OUTPUT(1300, 9700), 'machine');
+		expect(first.memory).toEqual({used: (2_014_464 - 1_007_232) * 1024, total: 2_014_464 * 1024});
+		expect(first.server).toBeNull();
+		expect(nodeUsage(first, second).cpu).toBeCloseTo(0.3);
+	});
+
+	it('parses docker sizes and stats lines, and load averages', () => {
+		expect([parseDockerSize('21.97MiB'), parseDockerSize('1.5GiB'), parseDockerSize('12kB'), parseDockerSize('0B'), parseDockerSize('x')]).toEqual([Math.round(21.97 * 1024 ** 2), 1.5 * 1024 ** 3, 12_000, 0, undefined]);
+		expect(parseServerStats('')).toBeNull();
+		expect(parseServerStats('{"MemUsage":"--"}')).toBeNull();
+		expect(parseLoadAverage('0.42 0.30 0.21 1/234 5678\n')).toEqual({load1: 0.42, load5: 0.3, load15: 0.21});
+		expect(parseLoadAverage('')).toBeNull();
+	});
+
+	it('parses services, counting running from the tasks on Ready nodes (never 1/1 beside 0 running)', () => {
 		const services = [
 			{ID: 's1', Name: 'rethinkdb', Mode: 'global', Replicas: '2/2', Image: 'rethinkdb:2.4.4@sha256:0123abcd', Ports: ''},
-			{ID: 's2', Name: 'admin', Mode: 'replicated', Replicas: '0/1', Image: 'nginx:1', Ports: '*:8080->80/tcp'},
+			{ID: 's2', Name: 'swarmbee_rdb-workerbee-1', Mode: 'replicated', Replicas: '1/1', Image: 'rethinkdb:2.4.4', Ports: ''},
 		].map(s => JSON.stringify(s)).join('\n');
 		const tasks = [
 			{ID: 't1', Name: 'rethinkdb.abc', Node: 'queenbee', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
 			{ID: 't2', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
 			{ID: 't3', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 3 minutes ago', Error: '"task: non-zero exit (1)"'},
 			{ID: 't5', Name: ' \\_ rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 9 minutes ago', Error: 'task: non-zero exit (1)'},
-			{ID: 't4', Name: 'admin.1', Node: 'queenbee', DesiredState: 'Running', CurrentState: 'Pending 5 seconds ago', Error: 'no suitable node'},
+			// The manager has not heard yet that workerbee-1 went away: Docker still says Running and 1/1.
+			{ID: 't4', Name: 'swarmbee_rdb-workerbee-1.1', Node: 'workerbee-1', DesiredState: 'Running', CurrentState: 'Running 5 minutes ago', Error: ''},
 		].map(t => JSON.stringify(t)).join('\n');
-		expect(parseServices(services, tasks)).toEqual([
-			{name: 'admin', mode: 'replicated', replicas: '0/1', image: 'nginx:1', ports: '*:8080->80/tcp', tasks: [
-				{name: 'admin.1', node: 'queenbee', desiredState: 'Running', currentState: 'Pending 5 seconds ago', error: 'no suitable node'},
-			], failures: 0, lastError: ''},
-			{name: 'rethinkdb', mode: 'global', replicas: '2/2', image: 'rethinkdb:2.4.4', ports: '', tasks: [
-				{name: 'rethinkdb.abc', node: 'queenbee', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
-				{name: 'rethinkdb.def', node: 'workerbee-1', desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''},
-			], failures: 2, lastError: 'task: non-zero exit (1)'},
+		const parsed = parseServices(services, tasks, new Set(['queenbee']));
+		expect(parsed.map(s => [s.name, s.replicas, s.running, s.desired, s.notRunningOn, s.failures, s.lastError, s.serverOf])).toEqual([
+			['rethinkdb', '2/2', 1, 2, ['workerbee-1'], 2, 'task: non-zero exit (1)', undefined],
+			['swarmbee_rdb-workerbee-1', '1/1', 0, 1, ['workerbee-1'], 0, '', 'workerbee-1'],
 		]);
+		expect(parsed[0]!.image).toBe('rethinkdb:2.4.4');
 		expect(parseServices('', '')).toEqual([]);
 	});
 
-	it('parses /proc/loadavg', () => {
-		expect(parseLoadAverage('0.42 0.30 0.21 1/234 5678\n')).toEqual({load1: 0.42, load5: 0.3, load15: 0.21});
-		expect(parseLoadAverage('')).toBeNull();
+	it('the live verdict: ready, degraded naming what, down; never the journal', () => {
+		const nodes = [
+			{name: 'queenbee', role: 'manager' as const, state: 'ready', machine: 'running' as const},
+			{name: 'workerbee-1', role: 'worker' as const, state: 'stopped', machine: 'stopped' as const},
+		];
+		const db = {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'x'}], tables: []};
+		const services = [{name: 'swarmbee_rdb-workerbee-1', running: 0, desired: 1, notRunningOn: ['workerbee-1']}, {name: 'web', running: 1, desired: 2, notRunningOn: ['queenbee']}];
+		const degraded = assessHealth({nodes, swarm: {ready: 1}, services, rethinkdb: db});
+		expect(degraded.level).toBe('degraded');
+		// The stopped node's own server service is not named again; the disconnect issue repeats "missing".
+		expect(degraded.problems.map(p => `${p.subject} ${p.says}`)).toEqual(['workerbee-1 stopped', 'rethinkdb 1 of 2 servers (missing workerbee_1)', 'web 1/2 running']);
+		expect(describeLiveHealth(degraded)).toBe('degraded: workerbee-1 stopped, rethinkdb 1 of 2 servers (missing workerbee_1) (+1 more)');
+		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: null})).toEqual({level: 'ready', problems: []});
+		expect(assessHealth({nodes: [nodes[0]!], swarm: null}).level).toBe('down');
+		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: {...db, connected: 0, error: 'no database server answered'}}).level).toBe('down');
+		expect(assessHealth({nodes: [{...nodes[1]!, name: 'queenbee', role: 'manager'}], swarm: null}).problems).toEqual([{subject: 'every node', says: 'is not running'}]);
 	});
 });
