@@ -26,7 +26,7 @@ export function NodePane({node, lines, selected, width}: {node: NodeView; lines:
 				{/* ASCII only from here on, so Ink measures it on its fast path (see bench/render-flood). */}
 				<Text wrap="truncate-end">
 					<Text bold>{node.name}</Text>
-					<Text dimColor> ({node.step ?? 'output'}) </Text>
+					<Text dimColor> ({node.step ?? 'output'}{node.playbook ? ` · ${node.playbook}` : ''}) </Text>
 					<Text color={nodeStateColor(node.state)}>{node.state}</Text>
 					<Text>  </Text>
 					<Text color="green">ok {c.ok}</Text>{' '}

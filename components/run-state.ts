@@ -60,6 +60,8 @@ export interface NodeView {
 	recapped: boolean;
 	/** The task Ansible is running (`TASK [Install packages]`). */
 	task?: string;
+	/** The playbook the counters are of (ours is `swarmbee`, then the user's). */
+	playbook?: string;
 	logFile?: string;
 }
 
@@ -82,6 +84,8 @@ export const initialRunState: RunViewState = {steps: [], nodes: [], finished: []
 const ZERO: AnsibleCounters = {ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, ignored: 0};
 
 const TASK_LINE = /^(?:TASK|RUNNING HANDLER) \[(.+?)\]/;
+/** The provision step's line before each playbook (`# playbook site.yml`). */
+const PLAYBOOK_LINE = /^# playbook (\S+)/;
 const RESULT_LINE = /^(ok|changed|skipping|failed|fatal): \[/;
 
 /**
@@ -119,9 +123,14 @@ function fromRecap(recap: PlayRecap): AnsibleCounters {
 	return {ok: recap.ok, changed: recap.changed, failed: recap.failed, unreachable: recap.unreachable, skipped: recap.skipped, ignored: recap.ignored};
 }
 
+/** Plan order, whichever node spoke first: queenbee, workerbee-1, workerbee-2, … workerbee-10. */
+function byPlan(a: {name: string}, b: {name: string}): number {
+	return a.name.localeCompare(b.name, 'en', {numeric: true});
+}
+
 function updateNode(state: RunViewState, name: string, change: (node: NodeView) => NodeView): NodeView[] {
 	const index = state.nodes.findIndex(n => n.name === name);
-	if (index === -1) return [...state.nodes, change({name, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false})];
+	if (index === -1) return [...state.nodes, change({name, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false})].sort(byPlan);
 	const nodes = state.nodes.slice();
 	nodes[index] = change(nodes[index]!);
 	return nodes;
@@ -208,9 +217,9 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 		case 'run-finished':
 			return {...state, seen, outcome: {kind: 'done', durationMs: e.durationMs, summary: redact(e.summary)}};
 		case 'run-failed':
-			return {...state, seen, outcome: {kind: 'failed', durationMs: e.durationMs, error: e.error}};
+			return {...state, seen, nodes: settleNodes(state.nodes, 'when the run failed'), outcome: {kind: 'failed', durationMs: e.durationMs, error: e.error}};
 		case 'run-cancelled':
-			return {...state, seen, outcome: {kind: 'cancelled', durationMs: e.durationMs, resume: e.resume}};
+			return {...state, seen, nodes: settleNodes(state.nodes, 'when the run was cancelled'), outcome: {kind: 'cancelled', durationMs: e.durationMs, resume: e.resume}};
 	}
 }
 
@@ -224,20 +233,28 @@ type OutputEvent = Extract<RunEvent, {type: 'node-output'}>;
  */
 function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunViewState {
 	const nodes = state.nodes.slice();
-	const copied = new Set<number>();
+	// Copied once per batch, by name (a new node sorts in and moves the others).
+	const copied = new Set<string>();
 	for (const e of events) {
 		let index = nodes.findIndex(n => n.name === e.node);
-		if (index === -1) index = nodes.push({name: e.node, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false}) - 1;
+		if (index === -1) {
+			nodes.push({name: e.node, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false});
+			nodes.sort(byPlan);
+			index = nodes.findIndex(n => n.name === e.node);
+		}
 		let node = nodes[index]!;
-		if (!copied.has(index)) {
+		if (!copied.has(node.name)) {
 			node = {...node, tail: node.tail.slice(), counters: {...node.counters}};
 			nodes[index] = node;
-			copied.add(index);
+			copied.add(node.name);
 		}
 		if (node.step !== e.step) {
-			Object.assign(node, {step: e.step, tail: [], lines: 0, counters: {...ZERO}, recapped: false, task: undefined});
+			Object.assign(node, {step: e.step, tail: [], lines: 0, counters: {...ZERO}, recapped: false, task: undefined, playbook: undefined});
 		}
 		const text = redact(e.line);
+		// The provision step runs ours, then the user's playbook: each starts its own counts.
+		const playbook = PLAYBOOK_LINE.exec(text)?.[1];
+		if (playbook !== undefined) Object.assign(node, {counters: {...ZERO}, recapped: false, task: undefined, playbook});
 		node.tail.push(text);
 		// Trim in bulk rather than shifting on every line.
 		if (node.tail.length >= TAIL_LINES * 2) node.tail.splice(0, node.tail.length - TAIL_LINES);
@@ -248,11 +265,24 @@ function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunV
 			if (task) node.task = task;
 		}
 	}
-	for (const index of copied) {
-		const node = nodes[index]!;
-		if (node.tail.length > TAIL_LINES) node.tail.splice(0, node.tail.length - TAIL_LINES);
+	for (const node of nodes) {
+		if (copied.has(node.name) && node.tail.length > TAIL_LINES) node.tail.splice(0, node.tail.length - TAIL_LINES);
 	}
 	return {...state, nodes};
+}
+
+const BUSY: ReadonlySet<NodeActivity> = new Set(['pending', 'creating', 'booting', 'retrying', 'loading', 'starting', 'joining', 'provisioning', 'deleting']);
+
+/**
+ * A run that stopped leaves no node spinning as if still at work: a busy
+ * node is shown cancelled, saying what it was doing.
+ *
+ *     ■ workerbee-2  cancelled  stopped when the run was cancelled (was booting: waiting for SSH at 10.0.0.5:22)
+ */
+function settleNodes(nodes: NodeView[], when: string): NodeView[] {
+	return nodes.map(n => (BUSY.has(n.state) && n.state !== 'pending'
+		? {...n, state: 'cancelled', detail: `stopped ${when} (was ${n.state}${n.detail ? `: ${n.detail}` : ''})`}
+		: n));
 }
 
 /** Applies a batch of events at once: one state change, one render. */

@@ -16,6 +16,10 @@ type NodeState =
 	/** Something failed and is being tried again (a machine whose creation was cut off, the image's own host key during first boot). */
 	| 'retrying'
 	| 'running'
+	/** An image is being loaded into the node (side-loading): busy, not done. */
+	| 'loading'
+	/** A service of the node is starting (its database server, until the database counts it connected). */
+	| 'starting'
 	| 'joining'
 	| 'provisioning'
 	| 'ready'

@@ -2,7 +2,7 @@ import {describeHealth, waitForHealthy} from '../source/cluster/database-health.
 import {ensurePassword} from '../source/cluster/password.js';
 import {sideLoadImage, sideLoadsDatabase} from '../source/cluster/side-load.js';
 import {
-	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, stackDeployCommand, stackHash,
+	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, serverName, stackDeployCommand, stackHash,
 	stackServiceName, stackServicesCommand,
 } from '../source/cluster/stack.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
@@ -44,7 +44,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			const [local] = await docker.inspect<{Id: string}>('image', [spec.rethinkdbImage], {signal});
 			const loaded = await sideLoadImage(docker, ssh, liveNodes(journal.value), {tag: spec.rethinkdbImage, id: local!.Id}, {
 				signal,
-				onProgress: (node, message) => nodeEvents(io.emit, node).state('running', message),
+				onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
 			});
 			if (loaded.loaded.length > 0) {
 				changed = true;
@@ -67,9 +67,20 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			});
 			changed = true;
 		}
+		// Each node's row says whether its server is connected yet: the live view's "n of m".
+		const said = new Map<string, boolean>();
 		const health = await waitForHealthy({
 			ssh, nodes, password, cluster: spec.name, signal,
-			onChange: said => io.emit(event({type: 'step-progress', step: 'deploy', message: `RethinkDB: ${said}`})),
+			onChange: description => io.emit(event({type: 'step-progress', step: 'deploy', message: `RethinkDB: ${description}`})),
+			onHealth: h => {
+				const missing = new Set(h.missing);
+				for (const node of nodes) {
+					const connected = !missing.has(serverName(node)) && !h.error;
+					if (said.get(node) === connected) continue;
+					said.set(node, connected);
+					nodeEvents(io.emit, node).state(connected ? 'running' : 'starting', connected ? 'database server connected' : 'database server not connected yet');
+				}
+			},
 		});
 		return {changed, summary: `${describeHealth(health)}${changed ? '' : ', unchanged'}`};
 	},

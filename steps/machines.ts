@@ -159,7 +159,11 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 	const keyBeforeBoot = provider.capabilities.hostKeyBeforeBoot;
 	await onEveryNode('waiting for SSH', nodes, async node => {
 		const say = nodeEvents(io.emit, node.name);
-		say.state('booting', 'waiting for SSH');
+		const where = `${node.ssh?.host ?? node.publicAddress ?? node.name}:${node.ssh?.port ?? 22}`;
+		const since = Date.now();
+		let attempts = 0;
+		let saidAt = since;
+		say.state('booting', `waiting for SSH at ${where}`);
 		let waitingForKey = false;
 		try {
 			const shell = await ssh.waitFor(node.name, {
@@ -169,6 +173,12 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 				timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
 				mismatchIsFatal: keyBeforeBoot,
 				onRetry: reason => {
+					attempts++;
+					// Where, how many tries, how long: every 10 s, so a slow boot shows it is still being tried.
+					if (!waitingForKey && Date.now() - saidAt >= 10_000) {
+						saidAt = Date.now();
+						say.state('booting', `waiting for SSH at ${where} (attempt ${attempts + 1}, ${Math.round((saidAt - since) / 1000)}s)`);
+					}
 					// The image's own host key during a cloud's first boot: worth saying once, not trusted.
 					if (waitingForKey || !/offered host key/.test(reason)) return;
 					waitingForKey = true;

@@ -46,7 +46,7 @@ export const verifyStep: Step<VerifyContext> = {
 		}
 
 		const image = await ensureImage(ctx.docker, packagedImage('probe'), {signal});
-		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {signal, onProgress: (node, message) => nodeEvents(io.emit, node).state('running', message)});
+		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {signal, onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message)});
 		if (loaded.loaded.length > 0) io.emit(event({type: 'step-progress', step: 'verify', message: `probe image side-loaded into ${loaded.loaded.length} node(s)`}));
 
 		await manager.run(probeServiceRemoveCommand, {signal});

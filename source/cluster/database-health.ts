@@ -33,6 +33,8 @@ export async function waitForHealthy(input: {
 	cluster: string;
 	signal: AbortSignal;
 	onChange: (description: string) => void;
+	/** Every answer, for per-server progress. */
+	onHealth?: (health: RethinkdbHealth) => void;
 	timeoutMs?: number;
 }): Promise<RethinkdbHealth> {
 	const {nodes, signal} = input;
@@ -40,6 +42,7 @@ export async function waitForHealthy(input: {
 	let said = '';
 	const polled = await pollUntil(async () => {
 		const health = await checkHealth({ssh: input.ssh, manager: nodes[0]!, nodes, password: input.password, signal});
+		input.onHealth?.(health);
 		const description = describeHealth(health);
 		if (description !== said) input.onChange(description);
 		said = description;

@@ -23,7 +23,8 @@ export async function sideLoadImage(
 	ssh: NodeShells,
 	nodes: ReadonlyArray<{name: string}>,
 	image: {tag: string; id: string},
-	options: {signal?: AbortSignal; onProgress?: (node: string, message: string) => void; limit?: number} = {},
+	/** `onProgress(node, message, done)`: `done` once the node has the image, so a view can stop calling it busy. */
+	options: {signal?: AbortSignal; onProgress?: (node: string, message: string, done: boolean) => void; limit?: number} = {},
 ): Promise<{loaded: string[]; present: string[]}> {
 	const {signal} = options;
 	const idCommand = `${shellCommand(['docker', 'image', 'inspect', '--format', '{{.Id}}', image.tag])} 2>/dev/null || true`;
@@ -41,9 +42,10 @@ export async function sideLoadImage(
 	try {
 		await docker.run(['save', '-o', archive, image.tag], {signal});
 		await onEveryNode('loading images', missing.map(name => ({name})), async node => {
-			options.onProgress?.(node.name, `loading ${image.tag}`);
+			options.onProgress?.(node.name, `loading ${image.tag}`, false);
 			const connection = await ssh.get(node.name, signal);
 			await connection.run('docker load -q', {stdin: createReadStream(archive), signal});
+			options.onProgress?.(node.name, `${image.tag} loaded`, true);
 		}, {signal, limit: options.limit ?? 4});
 	} finally {
 		rmSync(folder, {recursive: true, force: true});

@@ -126,3 +126,21 @@ describe('RunView', () => {
 		expect(frame).toContain('queenbee (provision)');
 	});
 });
+
+describe('RunView honesty (issue 15)', () => {
+	it('a node still loading an image spins instead of showing ✔, and ends ✔ once loaded', async () => {
+		const source = new RunEventSource();
+		const instance = render(<RunView source={source} onInterrupt={() => {}} intervalMs={5} />);
+		try {
+			for (const e of runStart()) source.push(e);
+			source.push(event({type: 'node-state', node: 'queenbee', state: 'loading', detail: 'loading rethinkdb:2.4.4'}));
+			const loading = await waitForFrame(instance, 'loading rethinkdb:2.4.4');
+			expect(loading).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] queenbee +loading +loading rethinkdb:2\.4\.4/m);
+			expect(loading).not.toMatch(/✔ queenbee/);
+			source.push(event({type: 'node-state', node: 'queenbee', state: 'running', detail: 'rethinkdb:2.4.4 loaded'}));
+			await waitForFrame(instance, '✔ queenbee     running  rethinkdb:2.4.4 loaded');
+		} finally {
+			instance.unmount();
+		}
+	});
+});

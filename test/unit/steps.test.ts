@@ -82,7 +82,7 @@ describe('machines', () => {
 		expect(c.provider.calls).toEqual(['ensureInfra', 'listMachines', 'createMachines queenbee workerbee-1']);
 		expect(c.ssh.waited.sort()).toEqual(['queenbee', 'workerbee-1']);
 		expect(c.ctx.journal.value.nodes.map(n => [n.name, n.state, n.privateAddress])).toEqual([['queenbee', 'running', '10.9.1.10'], ['workerbee-1', 'running', '10.9.1.11']]);
-		expect(states('queenbee')).toEqual(['queenbee creating', 'queenbee booting', 'queenbee booting: waiting for SSH', expect.stringMatching(/^queenbee running: SSH ok, host key SHA256:/)]);
+		expect(states('queenbee')).toEqual(['queenbee creating', 'queenbee booting', expect.stringMatching(/^queenbee booting: waiting for SSH at \S+:\d+$/), expect.stringMatching(/^queenbee running: SSH ok, host key SHA256:/)]);
 		expect(result).toEqual({changed: true, summary: '2 nodes running (2 created)'});
 	});
 
