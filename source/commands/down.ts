@@ -15,12 +15,14 @@ interface DownOptions {
 	forget: boolean;
 	output: OutputMode;
 	verbose: boolean;
+	/** A DigitalOcean token handed over in-process (the start screen); see UpOptions.token. */
+	token?: string;
 }
 
-export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
 	return downCommand({
 		name: oneName('down', positionals), yes: Boolean(values.yes), force: Boolean(values.force), forget: Boolean(values.forget),
-		output: outputMode(values, io), verbose: Boolean(values.verbose),
+		output: outputMode(values, io), verbose: Boolean(values.verbose), ...(token ? {token} : {}),
 	}, io);
 }
 
@@ -52,7 +54,7 @@ async function downCommand(options: DownOptions, io: CommandIO): Promise<number>
 	const dir = store.paths(options.name).dir;
 	return runCluster({
 		store, spec, saved: spec, steps: downSteps, command: 'down', resume: `swarmbee down ${options.name}`,
-		output: options.output, verbose: options.verbose,
+		output: options.output, verbose: options.verbose, token: options.token,
 		options: {removeForeign: options.force},
 		doneState: 'down',
 		dashboard: false,

@@ -9,7 +9,11 @@ import {SshPool} from '../ssh/pool.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {ClusterState} from '../states.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
-import {createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
+import {formatUsd} from '../providers/digitalocean/catalog.js';
+import {formatTable} from '../render/format.js';
+import {planNodes} from '../spec.js';
+import {readPublicKey} from '../ssh/keys.js';
+import {confirmOrStop, createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
 
 interface RunClusterOptions {
 	store: ClusterStore;
@@ -95,6 +99,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 			j.state = endState(outcome, run.doneState ?? 'ready');
 		});
 		run.afterRun?.(outcome);
+		if (outcome.outcome !== 'done') await sayWhatIsBilled(ctx, run.command, renderer);
 		if (outcome.outcome === 'done') code = 0;
 		else if (outcome.outcome === 'cancelled') code = 130;
 		else code = outcome.error.kind === 'input' ? 2 : 1;
@@ -114,6 +119,77 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		await openDashboard(spec.name, io);
 	}
 	return code;
+}
+
+/**
+ * A run that stopped early (Ctrl-C, a failure) on a cloud may leave machines
+ * that cost money. The provider is asked how many exist now (the journal
+ * may not know of a create cut off mid-request); failing that, the journal
+ * says what it knows.
+ *
+ *     ! 4 droplets of demo exist and are billed by DigitalOcean while they exist, running or not:
+ *       remove them with swarmbee down demo (or go on with swarmbee up demo)
+ */
+async function sayWhatIsBilled(ctx: ClusterContext, command: string, renderer: {handle: (e: ReturnType<typeof event>) => void}): Promise<void> {
+	const billed = ctx.provider.capabilities.billed;
+	if (!billed) return;
+	const {spec} = ctx;
+	let count: number;
+	let known = '';
+	try {
+		count = (await ctx.provider.listMachines({spec, owner: ctx.journal.value.owner, signal: AbortSignal.timeout(20_000)})).length;
+	} catch (error) {
+		count = ctx.journal.value.nodes.filter(n => n.providerId).length;
+		known = ` (as this machine's records say: ${billed.by} could not be asked: ${(error as Error).message})`;
+	}
+	if (count === 0) return;
+	const many = count !== 1;
+	const resume = command === 'down' ? '' : ` (or go on with swarmbee ${command === 'scale' ? 'scale' : 'up'} ${spec.name}${command === 'scale' ? ` --workers ${spec.workers}` : ''})`;
+	renderer.handle(event({
+		type: 'warning',
+		message: `${count} ${billed.machine}${many ? 's' : ''} of ${spec.name} exist${many ? '' : 's'}${known} and ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}, running or not: remove ${many ? 'them' : 'it'} with swarmbee down ${spec.name}${resume}`,
+	}));
+}
+
+/**
+ * Before a run that may create machines. On a cloud, in a terminal, the
+ * price of what it would create is shown before the question (the same
+ * look as `plan`, which validates everything first, so a bad image or size
+ * is refused here, before any write). Elsewhere the one-line question of a
+ * new cluster, which without a terminal asks for --yes.
+ *
+ *     demo on digitalocean: 3 droplets to create in nyc3 (s-1vcpu-1gb, debian-12-x64)
+ *     NODE         ROLE     $/MONTH  $/HOUR
+ *     queenbee     manager  $6.00    $0.00893
+ *     cost: $18.00 a month ($0.0268 an hour) while they exist, running or not (swarmbee down demo stops it)
+ *     ? Create 3 droplets for demo at $18.00 a month? (Y/n)
+ */
+export async function confirmCost(io: CommandIO, input: {yes: boolean; store: ClusterStore; spec: ClusterSpec; token?: string; command: string}): Promise<void> {
+	const {spec, store} = input;
+	if (input.yes) return;
+	const fresh = !store.exists(spec.name);
+	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: input.token});
+	const ask = (message: string) => confirmOrStop(io, {
+		yes: false, what: `creating cluster ${spec.name}`, command: input.command, message, defaultAnswer: true, declined: 'nothing was created.',
+	});
+	const billed = provider.capabilities.billed;
+	if (!billed || !io.interactive) {
+		if (fresh) await ask(`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}${billed ? '' : ', nothing billed'}?`);
+		return;
+	}
+	const plan = await provider.plan({spec, owner: store.loadJournal(spec.name)?.owner ?? '', sshPublicKey: readPublicKey(store.paths(spec.name).clusterKey)});
+	const created = plan.resources.filter(r => r.kind === billed.machine && r.action === 'create');
+	if (created.length === 0 || !plan.cost) return;
+	const roles = new Map(planNodes(spec).map(n => [n.name, n.role]));
+	const c = plan.cost;
+	const many = created.length !== 1;
+	const lines = [
+		`${spec.name} on ${spec.provider}: ${created.length} ${billed.machine}${many ? 's' : ''} to create in ${spec.region} (${c.size}, ${spec.image})`,
+		...formatTable([['NODE', 'ROLE', '$/MONTH', '$/HOUR'], ...created.map(r => [r.name, roles.get(r.name) ?? '', formatUsd(c.perNodeMonthly), formatUsd(c.perNodeHourly)])]),
+		`cost: ${formatUsd(c.perNodeMonthly * created.length)} a month (${formatUsd(c.perNodeHourly * created.length)} an hour) while ${many ? 'they exist' : 'it exists'}, running or not (swarmbee down ${spec.name} stops it)`,
+	];
+	io.stdout.write(`${lines.join('\n')}\n`);
+	await ask(`Create ${created.length} ${billed.machine}${many ? 's' : ''} for ${spec.name} at ${formatUsd(c.perNodeMonthly * created.length)} a month?`);
 }
 
 /** What a user can do with a cluster that just came up (as kind ends with how to use it). */

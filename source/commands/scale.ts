@@ -4,7 +4,7 @@ import {resolveSpec, savedForm} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {scaleDownSteps, upSteps} from '../../steps/index.js';
 import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
-import {runCluster} from './run-cluster.js';
+import {confirmCost, runCluster} from './run-cluster.js';
 
 interface ScaleOptions {
 	name: string;
@@ -12,9 +12,11 @@ interface ScaleOptions {
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
+	/** A DigitalOcean token handed over in-process (the start screen); see UpOptions.token. */
+	token?: string;
 }
 
-export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
 	if (typeof values.workers !== 'string') throw new InputError('scale needs --workers N', {nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`]});
 	return scaleCommand({
 		name: oneName('scale', positionals),
@@ -22,6 +24,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		yes: Boolean(values.yes),
 		output: outputMode(values, io),
 		verbose: Boolean(values.verbose),
+		...(token ? {token} : {}),
 	}, io);
 }
 
@@ -55,10 +58,13 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 			declined: 'nothing was removed.',
 		});
 	}
+	// Growing creates machines: on a cloud, their price first.
+	if (!shrinking) await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee scale ${options.name} --workers ${spec.workers}`});
 	return runCluster({
 		store,
 		spec,
 		saved,
+		token: options.token,
 		steps: shrinking ? scaleDownSteps : upSteps,
 		command: 'scale',
 		resume: `swarmbee scale ${options.name} --workers ${spec.workers}`,

@@ -6,8 +6,8 @@ import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
 import type {WizardPrompts} from '../wizard/prompts.js';
 import {upSteps} from '../../steps/index.js';
-import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
-import {runCluster} from './run-cluster.js';
+import {oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
+import {confirmCost, runCluster} from './run-cluster.js';
 
 export interface UpOptions {
 	name: string;
@@ -36,7 +36,7 @@ function noTerminalError(what: string): InputError {
 	});
 }
 
-export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
 	if (positionals.length === 0) {
 		if (!io.interactive || values.yes || values.json || values.plain) throw noTerminalError('up without a cluster name');
 		return wizardUp(io);
@@ -56,7 +56,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		output: outputMode(values, io),
 		verbose: Boolean(values.verbose),
 		reprovision: Boolean(values.reprovision),
-		...(profile?.token ? {token: profile.token} : {}),
+		...(profile?.token ?? token ? {token: profile?.token ?? token} : {}),
 	}, io);
 }
 
@@ -87,16 +87,8 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
-	if (!store.exists(spec.name)) {
-		await confirmOrStop(io, {
-			yes: options.yes,
-			what: `creating cluster ${spec.name}`,
-			command: `swarmbee up ${spec.name}`,
-			message: `Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}?`,
-			defaultAnswer: true,
-			declined: 'nothing was created.',
-		});
-	}
+	// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
+	await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee up ${spec.name}`});
 	return runCluster({
 		store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
 		output: options.output, verbose: options.verbose, token: options.token,

@@ -21,6 +21,11 @@ export interface ProviderCapabilities {
 	 * nodes at once as there are cores: more only makes each one slower.
 	 */
 	sharesHostCpus: boolean;
+	/**
+	 * Machines cost money while they exist (a cloud): what one is called and
+	 * who bills it, so a run that stops early can say how many are left.
+	 */
+	billed?: {machine: string; by: string};
 }
 
 /** Everything a provider call may need, threaded from the orchestrator. */

@@ -1,5 +1,6 @@
 import {InputError} from '../errors.js';
 import {DigitalOceanApiError, DigitalOceanClient} from '../providers/digitalocean/api.js';
+import {firstBootSupports} from '../providers/digitalocean/user-data.js';
 import {LOCAL_IMAGES, LOCAL_SIZES} from '../providers/local/sizes.js';
 import type {ProviderName} from '../spec.js';
 
@@ -97,7 +98,8 @@ function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatal
 			return (await client.sizes()).map(s => ({slug: s.slug, memoryMb: s.memory, vcpus: s.vcpus, priceMonthly: s.price_monthly, priceHourly: s.price_hourly, regions: s.regions, available: s.available}));
 		},
 		async images() {
-			return (await client.distributionImages()).filter(i => i.slug).map(i => ({slug: i.slug!, name: `${i.distribution} ${i.name}`}));
+			// Only images whose first boot swarmbee can carry out (Debian, Ubuntu): any other would be billed and never finish.
+			return (await client.distributionImages()).filter(i => i.slug && firstBootSupports(i)).map(i => ({slug: i.slug!, name: `${i.distribution} ${i.name}`}));
 		},
 	};
 }

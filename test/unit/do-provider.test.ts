@@ -1,3 +1,5 @@
+import {errorInfo} from '../../source/errors.js';
+import {formatError} from '../../source/render/format.js';
 import {setTimeout as delay} from 'node:timers/promises';
 import {afterEach, describe, expect, it} from 'vitest';
 import {InputError, SpecError} from '../../source/errors.js';
@@ -164,6 +166,32 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const again = await s.provider.createMachines(s.ctx, s.plans, infra, () => {});
 		expect(again.every(o => o.machine)).toBe(true);
 		expect(dropletNames(s.emulator)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3']);
+	});
+
+	it('refuses an image whose first boot swarmbee cannot carry out, naming it and the supported ones, before any write (issue 15)', async () => {
+		const s = await setup({}, {image: 'fedora-42-x64'});
+		const error = await s.provider.plan(s.ctx).then(() => undefined, (e: unknown) => e as Error);
+		const said = formatError(errorInfo(error)).join('\n');
+		expect(said).toContain('fedora-42-x64 (Fedora 42 x64) cannot be set up by swarmbee');
+		expect(said).toContain('only Debian and Ubuntu have');
+		expect(said).toMatch(/use one of: debian-12-x64, debian-13-x64, ubuntu-22-04-x64/);
+		expect(said).not.toContain('rockylinux');
+		expect(s.emulator.count({method: 'POST'}) + s.emulator.count({method: 'PUT'}) + s.emulator.count({method: 'DELETE'})).toBe(0);
+	});
+
+	it('an errored create is found as soon as its siblings are up, not after actionCheckAfterMs (issue 15)', async () => {
+		emulator = await startEmulator({bootDelayMs: 300, faults: {erroringDroplets: ['workerbee-2']}});
+		// Ten minutes before the first action check, as if by the old rule alone.
+		const provider = new DigitalOceanProvider({token: emulator.token, apiUrl: emulator.url, timing: {...FAST, actionCheckAfterMs: 600_000, actionCheckEveryMs: 600_000}, client: CLIENT});
+		const spec = resolveSpec({name: 'unit-do', provider: 'digitalocean', workers: 2});
+		const clusterKey = generateKeyPair('swarmbee-unit-do');
+		const ctx: ProviderContext = {spec, owner: 'owner-1', sshPublicKey: clusterKey.publicKey};
+		const plans: MachinePlan[] = planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: clusterKey.publicKey}));
+		const {infra} = await provider.ensureInfra(ctx);
+		const started = Date.now();
+		const outcomes = await provider.createMachines(ctx, plans, infra, () => {});
+		expect(Date.now() - started).toBeLessThan(5_000);
+		expect(outcomes.find(o => o.name === 'workerbee-2')!.error?.message).toMatch(/create action \d+ errored/);
 	});
 
 	it('is idempotent: infra found again changes nothing; a changed firewall is put back', async () => {

@@ -7,6 +7,7 @@
 import {InputError, type FieldProblem} from '../../errors.js';
 import {memoryFitProblem, type ClusterSpec} from '../../spec.js';
 import type {Account, DigitalOceanClient, Image, Region, Size} from './api.js';
+import {FIRST_BOOT_DISTRIBUTIONS, firstBootSupports} from './user-data.js';
 
 export interface Catalog {
 	account: Account;
@@ -49,9 +50,15 @@ function listSome(items: string[], max = 8): string {
 	return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')}, and ${items.length - max} more`;
 }
 
+/** The images swarmbee can set up (see FIRST_BOOT_DISTRIBUTIONS), as slugs, sorted. */
+export function supportedImageSlugs(images: Image[]): string[] {
+	return images.filter(firstBootSupports).map(i => i.slug).filter((s): s is string => Boolean(s)).sort();
+}
+
 /**
  * Every reason the spec's region, size, image and memory limit cannot work
- * on this catalog, each with its fix. Empty when all is well.
+ * on this catalog, each with its fix (`distributionSlugs`: the images
+ * swarmbee supports, to suggest). Empty when all is well.
  */
 export function placementProblems(
 	spec: Pick<ClusterSpec, 'region' | 'size' | 'image' | 'memoryLimit'> & Partial<Pick<ClusterSpec, 'memoryLimitBytes'>>,
@@ -82,8 +89,15 @@ export function placementProblems(
 		});
 	}
 
+	const supported = distributionSlugs.length > 0 ? `use one of: ${listSome(distributionSlugs)}` : 'use e.g. debian-12-x64 or ubuntu-24-04-x64';
 	if (!catalog.image) {
-		problems.push({field: 'image', problem: `"${spec.image}" is not a DigitalOcean image slug (old ones get retired)`, fix: distributionSlugs.length > 0 ? `use one of: ${listSome(distributionSlugs)}` : 'use e.g. debian-12-x64 or ubuntu-24-04-x64'});
+		problems.push({field: 'image', problem: `"${spec.image}" is not a DigitalOcean image slug (old ones get retired)`, fix: supported});
+	} else if (!firstBootSupports(catalog.image)) {
+		problems.push({
+			field: 'image',
+			problem: `${spec.image} (${catalog.image.distribution} ${catalog.image.name}) cannot be set up by swarmbee: a node's first boot installs with apt and restarts sshd with \`service ssh\`, which only ${FIRST_BOOT_DISTRIBUTIONS.join(' and ')} have`,
+			fix: supported,
+		});
 	} else if (region && catalog.image.regions.length > 0 && !catalog.image.regions.includes(region.slug)) {
 		problems.push({field: 'image', problem: `${spec.image} is not available in ${region.slug}`, fix: `use it in ${listSome(catalog.image.regions, 5)}, or another image`});
 	}

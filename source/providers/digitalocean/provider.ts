@@ -11,7 +11,7 @@ import {
 	DigitalOceanApiError, DigitalOceanClient, TOKEN_URL, type Action, type Droplet, type DropletCreateRequest, type Firewall,
 	type Region, type Size, type SshKey, type Vpc,
 } from './api.js';
-import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, type Catalog} from './catalog.js';
+import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, supportedImageSlugs, type Catalog} from './catalog.js';
 import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
 import {doNames, dropletTags, ownerFromTags, SHARED_TAG} from './names.js';
@@ -40,7 +40,7 @@ export class DigitalOceanProvider implements Provider {
 	// Cloud Firewalls pass only TCP, UDP and ICMP: ESP, which Docker's encrypted
 	// overlay needs between nodes, is dropped, so the overlay stays in clear
 	// inside the VPC (and the firewall) unless the user insists.
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: true, hostKeyBeforeBoot: false, sharesHostCpus: false};
+	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: true, hostKeyBeforeBoot: false, sharesHostCpus: false, billed: {machine: 'droplet', by: 'DigitalOcean'}};
 	readonly firstBoot: FirstBootCheck;
 	private readonly timing: Timing;
 	private api?: DigitalOceanClient;
@@ -100,10 +100,7 @@ export class DigitalOceanProvider implements Provider {
 		const locked = accountProblem(catalog.account, total, 0);
 		if (locked) throw locked;
 		let problems = placementProblems(spec, catalog);
-		if (problems.some(p => p.field === 'image')) {
-			const slugs = (await api.distributionImages(signal)).map(i => i.slug).filter((s): s is string => Boolean(s)).sort();
-			problems = placementProblems(spec, catalog, slugs);
-		}
+		if (problems.some(p => p.field === 'image')) problems = placementProblems(spec, catalog, supportedImageSlugs(await api.distributionImages(signal)));
 		if (problems.length > 0) throw new SpecError(problems);
 		this.checkOwnership(ctx, tagged);
 		const present = new Set(tagged.map(d => d.name));
@@ -410,6 +407,7 @@ export class DigitalOceanProvider implements Provider {
 		const ready = new Map<string, Machine>();
 		const announced = new Set<string>();
 		let lastActionCheck = started;
+		let checkedEarly = false;
 		let look = firstLook;
 		for (;;) {
 			for (const [name, wanted] of awaited) {
@@ -439,7 +437,11 @@ export class DigitalOceanProvider implements Provider {
 				}
 				return ready;
 			}
-			if (elapsed >= this.timing.actionCheckAfterMs && this.now() - lastActionCheck >= this.timing.actionCheckEveryMs) {
+			// A droplet still `new` while one made with it is already up is suspect: its create action is
+			// asked at once (then every actionCheckEveryMs), not only after actionCheckAfterMs.
+			const siblingUp = ready.size > 0;
+			if ((elapsed >= this.timing.actionCheckAfterMs || siblingUp) && (!checkedEarly || this.now() - lastActionCheck >= this.timing.actionCheckEveryMs)) {
+				checkedEarly = true;
 				lastActionCheck = this.now();
 				await this.failErroredCreates(ctx, pending, failures);
 			}

@@ -3,6 +3,19 @@ import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.
 import {shq} from '../../shell.js';
 import type {KeyPair} from '../../ssh/keys.js';
 
+/**
+ * The distributions whose first boot the user_data script (and then the
+ * playbook) can carry out: it installs with apt and restarts sshd with
+ * `service ssh`, which Fedora, Rocky Linux, AlmaLinux and the rest do not
+ * have. Any other image would be billed from its create and never finish
+ * its first boot, so `plan`, `up` and the wizard refuse it before any write.
+ */
+export const FIRST_BOOT_DISTRIBUTIONS = ['Debian', 'Ubuntu'] as const;
+
+export function firstBootSupports(image: {distribution: string}): boolean {
+	return (FIRST_BOOT_DISTRIBUTIONS as readonly string[]).includes(image.distribution);
+}
+
 /** DigitalOcean refuses larger user_data. */
 export const USER_DATA_LIMIT = 64 * 1024;
 
