@@ -1,6 +1,6 @@
 import {Box, Text} from 'ink';
 import type {ErrorInfo} from '../source/errors.js';
-import {formatError} from '../source/render/format.js';
+import {formatError, wrapErrorLines} from '../source/render/format.js';
 
 /**
  * The one way an error is shown on screen: what failed, why, what to do,
@@ -15,13 +15,15 @@ import {formatError} from '../source/render/format.js';
  *     ╰──────────────────────────────────────────────────────╯
  */
 export function ErrorBanner({error, width}: {error: ErrorInfo; width?: number}) {
-	const [first, ...rest] = formatError(error);
+	const lines = formatError(error);
+	// Wrapped here, between words and under each line's own text: Ink's wrap would break a long path or URL mid-word.
+	const wrapped = width ? wrapErrorLines(lines, width - 4) : lines;
+	const firstLines = width ? wrapErrorLines([lines[0]!], width - 4).length : 1;
 	const color = error.kind === 'cancelled' ? 'yellow' : 'red';
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={color} paddingX={1} width={width}>
-			<Text color={color} bold wrap="wrap">{first}</Text>
-			{rest.map((line, i) => (
-				<Text key={i} wrap="wrap">{line}</Text>
+			{wrapped.map((line, i) => (
+				<Text key={i} color={i < firstLines ? color : undefined} bold={i < firstLines} wrap="truncate-end">{line}</Text>
 			))}
 		</Box>
 	);

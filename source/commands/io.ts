@@ -1,7 +1,7 @@
 import {CancelledError, errorInfo, InputError} from '../errors.js';
 import {JsonRenderer} from '../render/json.js';
 import {PlainRenderer} from '../render/plain.js';
-import {formatError} from '../render/format.js';
+import {formatError, wrapErrorLines} from '../render/format.js';
 import type {Renderer} from '../render/types.js';
 
 /**
@@ -153,5 +153,8 @@ export function waitForInterrupt(io: CommandIO): {interrupted: Promise<void>; re
 export function reportError(error: unknown, io: CommandIO, json: boolean): void {
 	const info = errorInfo(error);
 	if (json) io.stdout.write(`${JSON.stringify({type: 'error', error: info})}\n`);
-	io.stderr.write(`${formatError(info).join('\n')}\n`);
+	// In a terminal, wrapped between words (the terminal itself would cut words in two); elsewhere one line each, for grep.
+	const columns = (io.stderr as NodeJS.WriteStream).isTTY ? (io.stderr as NodeJS.WriteStream).columns : undefined;
+	const lines = formatError(info);
+	io.stderr.write(`${(columns ? wrapErrorLines(lines, columns) : lines).join('\n')}\n`);
 }

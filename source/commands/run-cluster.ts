@@ -1,6 +1,6 @@
 import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
-import {event} from '../events.js';
+import {event, type RunEvent} from '../events.js';
 import {createProvider} from '../providers/index.js';
 import {runSteps, type RunOutcome} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
@@ -38,6 +38,15 @@ interface RunClusterOptions {
 	afterRun?: (outcome: RunOutcome) => void;
 	/** In a terminal, a finished run opens the dashboard (up, scale; not down). */
 	dashboard?: boolean;
+	/** Rewords what errors say (after the wizard: its questions, not flags). */
+	reword?: (text: string) => string;
+}
+
+/** An error's words through `reword`, for the failure events a renderer shows. */
+function rewordEvent(e: RunEvent, reword: (text: string) => string): RunEvent {
+	if (e.type !== 'run-failed' && e.type !== 'step-failed') return e;
+	const error = e.error;
+	return {...e, error: {...error, message: reword(error.message), ...(error.hint ? {hint: reword(error.hint)} : {}), nextSteps: error.nextSteps.map(reword)}};
 }
 
 /** How a run ended, as the journal says it: an input error leaves the cluster waiting for the user's decision. */
@@ -83,7 +92,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 			command: run.command,
 			cluster: spec.name,
 			provider: spec.provider,
-			emit: e => renderer.handle(e),
+			emit: run.reword ? e => renderer.handle(rewordEvent(e, run.reword!)) : e => renderer.handle(e),
 			signal: controller.signal,
 			resume: run.resume,
 			journal,

@@ -1,5 +1,7 @@
 import {swarmbeeHome} from '../paths.js';
 import {ClusterStore} from '../store/cluster-store.js';
+import {catalogsFor} from '../wizard/catalog.js';
+import {ProfileStore} from '../wizard/profiles.js';
 import {inquirerPrompts} from '../wizard/prompts.js';
 import {runStartScreen} from '../wizard/start.js';
 import type {CommandArgs, CommandIO} from './io.js';
@@ -10,7 +12,10 @@ import type {CommandArgs, CommandIO} from './io.js';
  * the wizard).
  */
 export async function run({commands, dispatch}: CommandArgs, io: CommandIO): Promise<number> {
-	const choice = await runStartScreen(await inquirerPrompts(io.stdout), new ClusterStore(swarmbeeHome(io.env)), commands);
+	const home = swarmbeeHome(io.env);
+	// Ctrl-C here has started nothing: it says so, rather than "nothing was created".
+	const prompts = await inquirerPrompts(io.stdout, {cancelled: 'nothing was done.'});
+	const choice = await runStartScreen(prompts, new ClusterStore(home), commands, {env: io.env, profiles: new ProfileStore(home), catalogFor: catalogsFor(io.env)});
 	if (choice.kind === 'quit') return 0;
-	return dispatch(choice.kind === 'new' ? ['up'] : choice.argv);
+	return dispatch(choice.kind === 'new' ? ['up'] : choice.argv, choice.kind === 'run' && choice.token ? {token: choice.token} : {});
 }

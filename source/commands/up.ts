@@ -23,6 +23,8 @@ export interface UpOptions {
 	 * environment is used. It never goes into the environment of children.
 	 */
 	token?: string;
+	/** After the wizard: errors are said in the words of its questions, not of flags. */
+	reword?: (text: string) => string;
 }
 
 /** The error shown when answers are needed and nobody can be asked. */
@@ -68,7 +70,7 @@ export interface WizardDeps {
 /** The wizard, then `up` with its answers (already confirmed). The token it asked for stays in memory. */
 async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
-	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard}] = await Promise.all([
+	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard, inAnswerWords}] = await Promise.all([
 		import('../wizard/catalog.js'), import('../wizard/profiles.js'), import('../wizard/prompts.js'), import('../wizard/wizard.js'),
 	]);
 	const home = swarmbeeHome(io.env);
@@ -80,7 +82,7 @@ async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 		env: io.env,
 	});
 	const {name, ...spec} = result.spec;
-	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, ...(result.token ? {token: result.token} : {})}, io);
+	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, reword: inAnswerWords, ...(result.token ? {token: result.token} : {})}, io);
 }
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
@@ -93,5 +95,6 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 		store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
 		output: options.output, verbose: options.verbose, token: options.token,
 		options: {reprovision: options.reprovision ?? false},
+		...(options.reword ? {reword: options.reword} : {}),
 	}, io);
 }

@@ -26,13 +26,13 @@ export interface WizardPrompts {
  * The real prompts, on the process's terminal. Ctrl-C inside any prompt
  * becomes a CancelledError saying nothing was created (exit 130, no stack).
  */
-export async function inquirerPrompts(output: NodeJS.WritableStream = process.stdout): Promise<WizardPrompts> {
+export async function inquirerPrompts(output: NodeJS.WritableStream = process.stdout, options: {cancelled?: string} = {}): Promise<WizardPrompts> {
 	const inquirer = await import('@inquirer/prompts');
 	const cancellable = async <T>(ask: () => Promise<T>): Promise<T> => {
 		try {
 			return await ask();
 		} catch (error) {
-			if ((error as Error).name === 'ExitPromptError') throw new CancelledError('nothing was created.');
+			if ((error as Error).name === 'ExitPromptError') throw new CancelledError(options.cancelled ?? 'nothing was created.');
 			throw error;
 		}
 	};

@@ -1,8 +1,23 @@
+import {registerSecret} from '../redact.js';
 import {formatTable} from '../render/format.js';
+import {MAX_WORKERS} from '../spec-fields.js';
 import type {ClusterStore, SavedCluster} from '../store/cluster-store.js';
+import type {CatalogFor} from './catalog.js';
+import type {ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
+import {askToken, TOKEN_ENV} from './wizard.js';
 
-type StartChoice = {kind: 'new'} | {kind: 'run'; argv: string[]} | {kind: 'quit'};
+/** `token`: asked for here (masked) when a DigitalOcean cluster's action needs one; handed over in memory. */
+type StartChoice = {kind: 'new'} | {kind: 'run'; argv: string[]; token?: string} | {kind: 'quit'};
+
+/** Actions that talk to the provider's API (tunnel and stack need only SSH and files). */
+const NEEDS_API = new Set(['up', 'status', 'scale', 'down']);
+
+interface StartDeps {
+	env?: NodeJS.ProcessEnv;
+	profiles?: Pick<ProfileStore, 'loadToken'>;
+	catalogFor?: CatalogFor;
+}
 
 /** What the start screen offers for a saved cluster, when this build has the command. */
 const ACTIONS: Array<{command: string; name: (cluster: string) => string}> = [
@@ -34,7 +49,7 @@ function summary(c: SavedCluster): string[] {
  * `commands` are the commands this build has: actions for the others
  * (tunnel, scale before they land) are not offered.
  */
-export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterStore, commands: readonly string[]): Promise<StartChoice> {
+export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterStore, commands: readonly string[], deps: StartDeps = {}): Promise<StartChoice> {
 	const saved = clusters.list();
 	if (saved.length > 0) {
 		prompts.say(`Saved clusters in ${clusters.home}`);
@@ -42,28 +57,58 @@ export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterSt
 	} else {
 		prompts.say(`No saved clusters in ${clusters.home} yet.`);
 	}
-	const picked = await prompts.select<string>({
-		message: 'What now?',
-		choices: [
-			...saved.map(c => {
-				const [, provider, nodes, state] = summary(c);
-				return {value: `cluster:${c.name}`, name: `${c.name} (${provider}, ${state}, ${nodes} nodes)`};
-			}),
-			{value: 'new', name: 'new cluster', description: 'a few questions, then swarmbee builds it'},
-			{value: 'quit', name: 'quit'},
-		],
-	});
-	if (picked === 'new') return {kind: 'new'};
-	if (picked === 'quit') return {kind: 'quit'};
-	const name = picked.slice('cluster:'.length);
-	const command = await prompts.select<string>({
-		message: `${name}:`,
-		choices: [...ACTIONS.filter(a => commands.includes(a.command)).map(a => ({value: a.command, name: a.name(name)})), {value: 'back', name: 'quit'}],
-	});
-	if (command === 'back') return {kind: 'quit'};
-	if (command === 'scale') {
-		const workers = await prompts.input({message: 'Workers besides queenbee', validate: v => (/^\d+$/.test(v.trim()) ? true : 'a whole number')});
-		return {kind: 'run', argv: ['scale', name, '--workers', workers.trim()]};
+	for (;;) {
+		const picked = await prompts.select<string>({
+			message: 'What now?',
+			choices: [
+				...saved.map(c => {
+					const [, provider, nodes, state] = summary(c);
+					return {value: `cluster:${c.name}`, name: `${c.name} (${provider}, ${state}, ${nodes} nodes)`};
+				}),
+				{value: 'new', name: 'new cluster', description: 'a few questions, then swarmbee builds it'},
+				{value: 'quit', name: 'quit'},
+			],
+		});
+		if (picked === 'new') return {kind: 'new'};
+		if (picked === 'quit') return {kind: 'quit'};
+		const name = picked.slice('cluster:'.length);
+		const cluster = saved.find(c => c.name === name);
+		const command = await prompts.select<string>({
+			message: `${name}:`,
+			choices: [
+				...ACTIONS.filter(a => commands.includes(a.command)).map(a => ({value: a.command, name: a.name(name)})),
+				{value: 'back', name: 'back to the list'},
+				{value: 'quit', name: 'quit'},
+			],
+		});
+		if (command === 'back') continue;
+		if (command === 'quit') return {kind: 'quit'};
+		let argv = [command, name];
+		if (command === 'scale') {
+			const now = cluster?.spec?.workers;
+			const workers = await prompts.input({
+				message: `Workers besides queenbee (${now === undefined ? '' : `now ${now}; `}1-${MAX_WORKERS})`,
+				...(now === undefined ? {} : {default: String(now)}),
+				validate: v => {
+					const n = Number(v.trim());
+					return /^\d+$/.test(v.trim()) && n >= 1 && n <= MAX_WORKERS ? true : `a whole number from 1 to ${MAX_WORKERS}${now === undefined ? '' : ` (it has ${now} now)`}`;
+				},
+			});
+			argv = ['scale', name, '--workers', workers.trim()];
+		}
+		const provider = cluster?.spec?.provider ?? cluster?.journal?.provider;
+		// A cloud cluster whose token is neither in the environment nor saved: asked for here, as the wizard does.
+		if (provider === 'digitalocean' && NEEDS_API.has(command) && !deps.env?.[TOKEN_ENV]?.trim()) {
+			const saved = deps.profiles?.loadToken(name);
+			if (saved) {
+				registerSecret(saved);
+				return {kind: 'run', argv, token: saved};
+			}
+			if (deps.catalogFor) {
+				prompts.say(`${name} is on DigitalOcean and no token is at hand ($${TOKEN_ENV} is not set, none was saved for it).`);
+				return {kind: 'run', argv, token: await askToken(prompts, deps.catalogFor)};
+			}
+		}
+		return {kind: 'run', argv};
 	}
-	return {kind: 'run', argv: [command, name]};
 }

@@ -70,6 +70,21 @@ describe('components', () => {
 		]);
 	});
 
+	it('ErrorBanner: long text wraps between words, under its own label (issue 15)', () => {
+		const frame = screen(render(<ErrorBanner width={44} error={{kind: 'external', message: 'provisioning failed on node workerbee-2', hint: 'playbook site.yml failed at task "Check that this node may run workloads"', nextSteps: ['fix the cause, then run swarmbee up again: nodes that finished are left as they are'], logFile: '/tmp/sbdemo/clusters/demo/logs/workerbee-2/provision.log'}} />));
+		const inside = frame.split('\n').slice(1, -1).map(line => line.slice(2, -2).trimEnd());
+		expect(inside.slice(0, 6)).toEqual([
+			'error: provisioning failed on node',
+			'  workerbee-2',
+			'  why: playbook site.yml failed at task',
+			'       "Check that this node may run',
+			'       workloads"',
+			'  try: fix the cause, then run swarmbee',
+		]);
+		// No word is cut: every piece of the text is whole on some line.
+		for (const word of ['workloads"', 'finished', '/tmp/sbdemo/clusters/demo/logs/workerbee-2/provision.log'.slice(0, 30)]) expect(inside.some(l => l.includes(word))).toBe(true);
+	});
+
 	it('paneWindow keeps the selected pane in view', () => {
 		expect(paneWindow(10, 0, 3)).toEqual({start: 0, end: 3});
 		expect(paneWindow(10, 5, 3)).toEqual({start: 4, end: 7});

@@ -11,7 +11,7 @@ import {startEmulator} from '../emulator/server.js';
 import {ProfileStore, profileInput} from '../../source/wizard/profiles.js';
 import type {Choice, WizardPrompts} from '../../source/wizard/prompts.js';
 import {runStartScreen} from '../../source/wizard/start.js';
-import {formatPlanSummary, runWizard} from '../../source/wizard/wizard.js';
+import {formatPlanSummary, inAnswerWords, runWizard} from '../../source/wizard/wizard.js';
 
 /** Ctrl-C at this prompt (what inquirerPrompts turns ExitPromptError into). */
 const CTRL_C = Symbol('ctrl-c');
@@ -132,7 +132,8 @@ describe('wizard', () => {
 			'a whole number from 1 to 50', 'a whole number from 1 to 50', 'a whole number from 1 to 50',
 			expect.stringContaining('a number with a unit'),
 			expect.stringContaining('at least 256m'),
-			'1g per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger --size',
+			// Said of answers, not flags (issue 15).
+			'1g per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger size (go back to "Size of each node" from the summary)',
 		]);
 		// 3 managers needs 2 workers: offered, but disabled with the reason.
 		expect(s.asked.find(a => a.message === 'Swarm managers')!.choices![1]).toMatchObject({value: 3, disabled: 'needs 2 or more workers'});
@@ -231,6 +232,9 @@ describe('wizard', () => {
 			expect(sizes.find(size => size.slug === 's-1vcpu-1gb')).toMatchObject({memoryMb: 1024, vcpus: 1});
 			expect((await catalog.regions()).some(region => region.slug === 'nyc3' && region.sizes.includes('s-1vcpu-1gb'))).toBe(true);
 			expect((await catalog.images()).map(image => image.slug)).toContain('debian-12-x64');
+			// Only images whose first boot swarmbee can carry out are offered (issue 15).
+			expect((await catalog.images()).map(image => image.slug)).not.toContain('fedora-42-x64');
+			expect((await catalog.images()).map(image => image.slug)).not.toContain('rockylinux-9-x64');
 			expect(catalogFor('digitalocean').unavailable).toBeUndefined();
 		} finally {
 			await emulator.close();
@@ -288,6 +292,80 @@ describe('wizard', () => {
 	});
 });
 
+describe('wizard: careful with money and with answers (issue 15)', () => {
+	let home: string;
+	const fresh = () => {
+		home = mkdtempSync(path.join(tmpdir(), 'sb-wizard15-'));
+		return {clusters: new ClusterStore(home), profiles: new ProfileStore(home)};
+	};
+	afterEach(() => rmSync(home, {recursive: true, force: true}));
+
+	it('an account with room for one droplet stops right after the token, saying why, instead of an impossible worker range', async () => {
+		const stores = fresh();
+		const catalog = {...fakeDigitalOcean(), validateToken: async () => ({email: 'sam@example.com', dropletLimit: 3, dropletCount: 2})};
+		const s = scripted([[/Where/, 'digitalocean'], [/Cluster name/, 'prod'], [/token/, {rejected: [], value: 'dop_v1_x'}]]);
+		const error = await runWizard({prompts: s.prompts, catalogFor: () => catalog, ...stores, env: {}}).then(() => undefined, (e: unknown) => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect(error!.message).toBe('your DigitalOcean account has room for 1 more droplet, and a cluster needs at least 2 (queenbee and one worker)');
+		expect(error!.nextSteps[0]).toContain('ask DigitalOcean to raise the limit');
+		expect(s.asked.some(a => a.message.startsWith('Workers'))).toBe(false);
+	});
+
+	it('the summary shows SSH exposure, encryption, the playbook and the command line; "change an answer" goes back', async () => {
+		const stores = fresh();
+		const s = scripted([
+			[/Where/, 'local'], [/Cluster name/, 'demo'], [/Size/, 's-1vcpu-1gb'], [/Workers/, '1'], [/managers/, 1], [/Database/, 'none'],
+			[/Create demo\?/, 'change'],
+			[/Which answer\?/, 6],
+			// Asked again from there, the earlier answer offered as the default.
+			[/Workers/, '2'], [/managers/, 3], [/Database/, 'none'],
+			[/Create demo\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
+		expect(s.left()).toBe(0);
+		expect(result.spec).toMatchObject({workers: 2, managers: 3});
+		const which = s.asked.find(a => a.message.startsWith('Which answer'))!;
+		expect(which.choices!.map(c => c.name)).toContain('Workers besides queenbee: 1');
+		expect(s.asked.filter(a => a.message.startsWith('Workers'))[1]!.default).toBe('1');
+		const summary = s.said.join('\n');
+		expect(summary).toContain('SSH (the only public port): from anywhere (0.0.0.0/0, ::/0; narrow it with --ssh-from CIDR on the command line)');
+		expect(summary).toContain('overlay network: not encrypted');
+		expect(summary).toContain("playbook: swarmbee's only");
+		expect(summary).toContain('the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none');
+	});
+
+	it('after the wizard, errors are said in its questions\' words', () => {
+		expect(inAnswerWords('or use an image you have: --rethinkdb-image IMAGE')).toBe('or use an image you have: another answer to "RethinkDB image"');
+		expect(inAnswerWords('use at most 921m, or a larger --size')).toContain('a larger size (go back to "Size of each node" from the summary)');
+		expect(inAnswerWords('pass --yes')).toBe('pass --yes');
+	});
+});
+
+describe('start screen: DigitalOcean token, back, scale range (issue 15)', () => {
+	let home: string;
+	afterEach(() => rmSync(home, {recursive: true, force: true}));
+
+	it('resuming a DigitalOcean cluster without a token asks for it, masked and checked; back returns to the list', async () => {
+		home = mkdtempSync(path.join(tmpdir(), 'sb-start15-'));
+		const clusters = new ClusterStore(home);
+		const spec = resolveSpec({name: 'prod', provider: 'digitalocean', workers: 1});
+		clusters.saveSpec(spec);
+		clusters.openJournal(spec).persist();
+		const catalog = fakeDigitalOcean();
+		const s = scripted([
+			[/What now\?/, 'cluster:prod'], [/prod:/, 'back'],
+			[/What now\?/, 'cluster:prod'], [/prod:/, 'up'],
+			[/DigitalOcean API token/, {rejected: ['dop_v1_bad0123456789abcdef'], value: 'dop_v1_good0123456789abcdef'}],
+		]);
+		const choice = await runStartScreen(s.prompts, clusters, ['up', 'status', 'down'], {env: {}, profiles: {loadToken: () => undefined}, catalogFor: () => catalog});
+		expect(choice).toEqual({kind: 'run', argv: ['up', 'prod'], token: 'dop_v1_good0123456789abcdef'});
+		expect(s.asked.find(a => a.message.startsWith('DigitalOcean API token'))!.kind).toBe('password');
+		// With the token in the environment, nothing is asked.
+		const quiet = scripted([[/What now\?/, 'cluster:prod'], [/prod:/, 'status']]);
+		expect(await runStartScreen(quiet.prompts, clusters, ['up', 'status'], {env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_env'}, catalogFor: () => catalog})).toEqual({kind: 'run', argv: ['status', 'prod']});
+	});
+});
+
 describe('start screen', () => {
 	let home: string;
 	afterEach(() => rmSync(home, {recursive: true, force: true}));
@@ -305,8 +383,8 @@ describe('start screen', () => {
 		expect(s.said[2]).toMatch(/^demo +local +0\/2 +creating +\d{4}-\d\d-\d\d \d\d:\d\d$/);
 		expect(s.asked[0]!.choices!.map(c => c.name)).toEqual(['demo (local, creating, 0/2 nodes)', 'new cluster', 'quit']);
 		// tunnel and scale are offered once their commands exist.
-		expect(s.asked[1]!.choices!.map(c => c.value)).toEqual(['up', 'status', 'down', 'back']);
-		const later = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'scale'], [/Workers/, '4']]);
+		expect(s.asked[1]!.choices!.map(c => c.value)).toEqual(['up', 'status', 'down', 'back', 'quit']);
+		const later = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'scale'], [/Workers besides queenbee \(now 1; 1-50\)/, {rejected: ['0', '51'], value: '4'}]]);
 		expect(await runStartScreen(later.prompts, clusters, ['up', 'status', 'tunnel', 'scale', 'down'])).toEqual({kind: 'run', argv: ['scale', 'demo', '--workers', '4']});
 		const fresh = scripted([[/What now\?/, 'new']]);
 		expect(await runStartScreen(fresh.prompts, new ClusterStore(path.join(home, 'empty')), [])).toEqual({kind: 'new'});
@@ -333,5 +411,24 @@ describe('inquirer prompts', () => {
 		const asking = prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]});
 		await expect(asking).rejects.toBeInstanceOf(Cancelled);
 		await expect(asking).rejects.toThrow('nothing was created.');
+	});
+});
+
+describe('inquirer prompts: the start screen\'s Ctrl-C (issue 15)', () => {
+	afterEach(() => {
+		vi.doUnmock('@inquirer/prompts');
+		vi.resetModules();
+	});
+
+	it('says nothing was done, not that nothing was created', async () => {
+		vi.resetModules();
+		vi.doMock('@inquirer/prompts', () => ({
+			select: async () => {
+				throw Object.assign(new Error('User force closed the prompt with SIGINT'), {name: 'ExitPromptError'});
+			},
+		}));
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		const prompts = await inquirerPrompts(new PassThrough(), {cancelled: 'nothing was done.'});
+		await expect(prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]})).rejects.toThrow('nothing was done.');
 	});
 });
