@@ -302,17 +302,20 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	// ↑/↓ keep the selected row on screen; paging moves the screen, and the selection only if one is in view.
 	const [follow, setFollow] = useState(true);
 	const memoryRef = useRef(kept ?? {current: emptyMemory()});
-	const [memory, setMemory] = useState(memoryRef.current.current);
 	const tunnelUp = tunnels.some(t => t.state !== 'closed');
 
-	// What the screen remembers: each new snapshot and each tunnel change.
-	useEffect(() => {
-		if (!snapshot) return;
-		setMemory(m => (memoryRef.current.current = rememberSnapshot(m, snapshot)));
-	}, [snapshot]);
-	useEffect(() => {
-		setMemory(m => (memoryRef.current.current = rememberTunnel(m, tunnels, new Date().toISOString())));
-	}, [tunnels]);
+	// What the screen remembers, folded in during the render that shows the new snapshot (or tunnel
+	// state), once per new object: an effect would draw one frame with a new headline and old events.
+	const folded = useRef<{snapshot?: DashboardSnapshot; tunnels?: TunnelStatus[]}>({});
+	if (snapshot && folded.current.snapshot !== snapshot) {
+		folded.current.snapshot = snapshot;
+		memoryRef.current.current = rememberSnapshot(memoryRef.current.current, snapshot);
+	}
+	if (folded.current.tunnels !== tunnels) {
+		folded.current.tunnels = tunnels;
+		memoryRef.current.current = rememberTunnel(memoryRef.current.current, tunnels, new Date().toISOString());
+	}
+	const memory = memoryRef.current.current;
 	// A resize repaints the alternate screen whole: lines the terminal re-wrapped would stay behind otherwise.
 	const first = useRef(true);
 	useEffect(() => {

@@ -239,16 +239,8 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 				const size = a.size!;
 				const regions = (await deps.catalogFor(a.provider!, token).regions()).filter(r => r.available && size.regions.includes(r.slug) && (r.sizes.length === 0 || r.sizes.includes(size.slug)));
 				if (regions.length === 0) throw new InputError(`no region can create ${size.slug} now`, {nextSteps: ['run swarmbee again and choose another size']});
-				const wanted = a.region ?? defaultsFor(a.provider!).region;
-				if (regions.length === 1) {
-					a.region = regions[0]!.slug;
-					prompts.say(`Region: ${regions[0]!.slug} (${regions[0]!.name})`);
-					return;
-				}
-				a.region = await prompts.select({
-					message: `Region (those that can run ${size.slug})`,
-					default: regions.some(r => r.slug === wanted) ? wanted : regions[0]!.slug,
-					choices: regions.map(r => ({value: r.slug, name: `${r.slug.padEnd(6)} ${r.name}`})),
+				a.region = await chooseOne(prompts, regions, a.region ?? defaultsFor(a.provider!).region, {
+					label: 'Region', message: `Region (those that can run ${size.slug})`, name: r => `${r.slug.padEnd(6)} ${r.name}`,
 				});
 			},
 		},
@@ -256,16 +248,10 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			label: 'Image', answer: () => a.image ?? '',
 			ask: async () => {
 				const images = await deps.catalogFor(a.provider!, token).images();
-				const wanted = a.image ?? defaultsFor(a.provider!).image;
-				if (images.length === 1) {
-					a.image = images[0]!.slug;
-					prompts.say(`Image: ${images[0]!.slug} (${images[0]!.name})`);
-					return;
-				}
-				a.image = await prompts.select({
+				a.image = await chooseOne(prompts, images, a.image ?? defaultsFor(a.provider!).image, {
+					label: 'Image',
 					message: a.provider === 'digitalocean' ? 'Image (Debian and Ubuntu only: a node\'s first boot uses apt and `service ssh`)' : 'Image',
-					default: images.some(i => i.slug === wanted) ? wanted : images[0]?.slug,
-					choices: images.map(i => ({value: i.slug, name: `${i.slug.padEnd(16)} ${i.name}`})),
+					name: i => `${i.slug.padEnd(16)} ${i.name}`,
 				});
 			},
 		},
@@ -389,6 +375,19 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 		prompts.say(`Answers saved as profile ${name} in ${profiles.file}${tokenNote}`);
 		return {spec, profile: name, ...(token ? {token} : {}), ...(tokenFile ? {tokenFile} : {})};
 	}
+}
+
+/** One choice is said, not asked (`Region: local (this machine's Docker engine)`); more are a select, the wanted one first chosen. */
+async function chooseOne<T extends {slug: string; name: string}>(prompts: WizardPrompts, items: T[], wanted: string, ask: {label: string; message: string; name: (item: T) => string}): Promise<string> {
+	if (items.length === 1) {
+		prompts.say(`${ask.label}: ${items[0]!.slug} (${items[0]!.name})`);
+		return items[0]!.slug;
+	}
+	return prompts.select({
+		message: ask.message,
+		default: items.some(i => i.slug === wanted) ? wanted : items[0]?.slug,
+		choices: items.map(i => ({value: i.slug, name: ask.name(i)})),
+	});
 }
 
 /**

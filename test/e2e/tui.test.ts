@@ -1,21 +1,8 @@
-import {execFileSync} from 'node:child_process';
 import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, expect, it} from 'vitest';
-import {shq} from '../../source/shell.js';
-import {cli, CLI, describeWithEngine, newHome, purge, uniqueName} from './helpers.js';
-
-function hasTmux(): boolean {
-	try {
-		execFileSync('tmux', ['-V'], {stdio: 'ignore'});
-		return true;
-	} catch {
-		return false;
-	}
-}
-
-if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the terminal UI test drives the CLI in tmux (apt-get install tmux)');
-const describeInTmux = hasTmux() ? describeWithEngine : describeWithEngine.skip;
+import {cli, newHome, purge, uniqueName} from './helpers.js';
+import {describeInTmux, openTerminal, type Terminal} from './tmux.js';
 
 /**
  * The real CLI in a real terminal (tmux, 100x45): the start screen, the
@@ -26,42 +13,19 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 	const {home, remove} = newHome();
 	const name = uniqueName('e2e-tui');
 	const stopped = uniqueName('e2e-tui-stop');
-	let session = '';
-	const sessions: string[] = [];
-	const tmux = (...args: string[]) => execFileSync('tmux', args, {encoding: 'utf8'});
-	const keys = (...k: string[]) => tmux('send-keys', '-t', session, ...k);
+	let terminal: Terminal | undefined;
+	const terminals: Terminal[] = [];
+	const start = (label: string, args: string[]) => {
+		terminal = openTerminal(label, args, {home});
+		terminals.push(terminal);
+	};
+	const keys = (...k: string[]) => terminal!.keys(...k);
 	/** The whole pane, scrollback included, wrapped lines joined. */
-	const screen = () => tmux('capture-pane', '-p', '-J', '-t', session, '-S', '-1000');
-	let seen: string[] = [];
-
-	/** Runs `swarmbee ARGS` in a fresh 100x45 tmux session, as in a user's terminal (no CI variables: Ink draws only a final frame in CI). */
-	function start(label: string, args: string[]): void {
-		session = `swarmbee-${label}`;
-		sessions.push(session);
-		seen = [];
-		const command = `env -u CI -u CONTINUOUS_INTEGRATION SWARMBEE_HOME=${shq(home)} ${[process.execPath, CLI, ...args].map(shq).join(' ')}; echo "EXIT=$?"; sleep 600`;
-		tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '45', command);
-	}
-
-	async function waitFor(expected: string | RegExp, timeoutMs = 60_000): Promise<string> {
-		const deadline = Date.now() + timeoutMs;
-		for (;;) {
-			const text = screen();
-			seen.push(text);
-			if (typeof expected === 'string' ? text.includes(expected) : expected.test(text)) return text;
-			if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(expected)}; screen:\n${text}`);
-			await new Promise(resolve => setTimeout(resolve, 200));
-		}
-	}
+	const screen = () => terminal!.screen(true);
+	const waitFor = (expected: string | RegExp, timeoutMs = 60_000) => terminal!.waitFor(expected, timeoutMs);
 
 	afterAll(async () => {
-		for (const s of sessions) {
-			try {
-				tmux('kill-session', '-t', s);
-			} catch {
-				// Already gone.
-			}
-		}
+		for (const t of terminals) t.kill();
 		for (const cluster of [name, stopped]) {
 			await cli(['down', cluster, '--yes', '--forget', '--force'], home);
 			purge(cluster);
@@ -108,27 +72,29 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 		// The header names every step (it may wrap at 100 columns).
 		const steps = ['preflight', 'keys', 'machines', 'provision', 'swarm', 'network', 'deploy', 'verify'];
 		await waitFor(new RegExp(`swarmbee up ${name} \\(local\\): preflight, keys, machines, provision`));
-		const dashboard = await waitFor('q quit · r refresh', 10 * 60_000);
-
-		// The run view, as it was left on screen: every step finished with its duration, then done.
-		const finished = dashboard.split('\n').filter(line => /^✔ .+ \((\d+m)?\d+(\.\d+)?m?s\): /.test(line));
-		expect(finished).toHaveLength(steps.length);
-		expect(dashboard).toMatch(/✔ done in \d/);
 		// While it ran: a spinner on a running step, a row per node.
+		await waitFor(/r refresh · \? help · q quit/, 10 * 60_000);
+		const seen = terminal!.seen;
 		expect(seen.some(text => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \S.* {2}\d/m.test(text))).toBe(true);
 		expect(seen.some(text => /^. queenbee +\S+/m.test(text) && /^. workerbee-1 +\S+/m.test(text))).toBe(true);
 
-		// The dashboard, after it has asked the nodes.
+		// The dashboard (on the alternate screen), after it has asked the nodes: the headline is live.
 		const watched = await waitFor(/swarm: 1 manager, 1 worker, 2 of 2 Ready/, 60_000);
 		expect(watched).toContain(`${name} (local): ready`);
-		expect(watched).toMatch(/NODE +ROLE +STATE +PUBLIC +PRIVATE +LOAD/);
-		expect(watched).toMatch(/queenbee +manager +ready +10\.\S+ +10\.\S+ +\d+\.\d\d \d+\.\d\d \d+\.\d\d/);
+		expect(watched).toMatch(/NODE +ROLE +STATE +CPU +MEMORY +ADDRESS/);
+		expect(watched).toMatch(/queenbee +manager +ready +(\d+%|-) +\d+M\/1\.0G \d+% +10\.\S+/);
 		expect(watched).toMatch(/workerbee-1 +worker +ready/);
 		expect(watched).toContain('SERVICES');
-		expect(watched).toContain('RETHINKDB');
-		expect(watched).toContain('TUNNELS');
+		expect(watched).toContain('RETHINKDB  not deployed');
+		expect(watched).toContain('TUNNEL');
+		expect(watched).toMatch(/r refresh · \? help · q quit/);
 		keys('q');
-		await waitFor('EXIT=0', 30_000);
+		// The alternate screen gives the shell's back: the run view, as it was left, every step finished with its duration, then done.
+		const finishedRun = await waitFor('EXIT=0', 30_000);
+		const finished = finishedRun.split('\n').filter(line => /^✔ .+ \((\d+m)?\d+(\.\d+)?m?s\): /.test(line));
+		expect(finished).toHaveLength(steps.length);
+		expect(finishedRun).toMatch(/✔ done in \d/);
+		expect(finishedRun).not.toContain('q quit');
 
 		const profiles = JSON.parse(readFileSync(path.join(home, 'profiles.json'), 'utf8')) as {profiles: Record<string, {workers: number}>};
 		expect(profiles.profiles[name]).toMatchObject({workers: 1, size: 's-1vcpu-1gb'});

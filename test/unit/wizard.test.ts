@@ -102,13 +102,25 @@ function fakeDigitalOcean(): WizardCatalog & {tokens: string[]} {
 	};
 }
 
-describe('wizard', () => {
-	let home: string;
-	const fresh = () => {
-		home = mkdtempSync(path.join(tmpdir(), 'sb-wizard-'));
-		return {clusters: new ClusterStore(home), profiles: new ProfileStore(home)};
+/** Stores in a fresh folder for one test; `remove` cleans it up. */
+function wizardStores() {
+	let home = '';
+	return {
+		get home() {
+			return home;
+		},
+		fresh() {
+			home = mkdtempSync(path.join(tmpdir(), 'sb-wizard-'));
+			return {clusters: new ClusterStore(home), profiles: new ProfileStore(home)};
+		},
+		remove: () => rmSync(home, {recursive: true, force: true}),
 	};
-	afterEach(() => rmSync(home, {recursive: true, force: true}));
+}
+
+describe('wizard', () => {
+	const folder = wizardStores();
+	const fresh = folder.fresh;
+	afterEach(folder.remove);
 
 	it('local: asks size, workers, managers and memory, shows every node, saves a profile', async () => {
 		const stores = fresh();
@@ -184,7 +196,7 @@ describe('wizard', () => {
 		const summary = s.said.join('\n');
 		expect(summary).toContain('workerbee-2  manager  s-1vcpu-1gb  1 GiB  1      6.00');
 		expect(summary).toContain('monthly cost: $18.00 (about $0.027 an hour while it exists)');
-		const tokenFile = path.join(home, 'tokens', 'prod');
+		const tokenFile = path.join(folder.home, 'tokens', 'prod');
 		expect(result.tokenFile).toBe(tokenFile);
 		expect(readFileSync(tokenFile, 'utf8')).toBe('dop_v1_good0123456789abcdef\n');
 		expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
@@ -293,12 +305,8 @@ describe('wizard', () => {
 });
 
 describe('wizard: careful with money and with answers (issue 15)', () => {
-	let home: string;
-	const fresh = () => {
-		home = mkdtempSync(path.join(tmpdir(), 'sb-wizard15-'));
-		return {clusters: new ClusterStore(home), profiles: new ProfileStore(home)};
-	};
-	afterEach(() => rmSync(home, {recursive: true, force: true}));
+	const {fresh, remove} = wizardStores();
+	afterEach(remove);
 
 	it('an account with room for one droplet stops right after the token, saying why, instead of an impossible worker range', async () => {
 		const stores = fresh();
@@ -398,7 +406,11 @@ describe('inquirer prompts', () => {
 		vi.resetModules();
 	});
 
-	it('Ctrl-C (ExitPromptError) becomes "cancelled: nothing was created", not a stack trace', async () => {
+	it.each([
+		{options: undefined, says: 'nothing was created.'},
+		// The start screen has started nothing (issue 15).
+		{options: {cancelled: 'nothing was done.'}, says: 'nothing was done.'},
+	])('Ctrl-C (ExitPromptError) becomes "cancelled: $says", not a stack trace', async ({options, says}) => {
 		vi.resetModules();
 		vi.doMock('@inquirer/prompts', () => ({
 			select: async () => {
@@ -407,28 +419,9 @@ describe('inquirer prompts', () => {
 		}));
 		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
 		const {CancelledError: Cancelled} = await import('../../source/errors.js');
-		const prompts = await inquirerPrompts(new PassThrough());
+		const prompts = await inquirerPrompts(new PassThrough(), options);
 		const asking = prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]});
 		await expect(asking).rejects.toBeInstanceOf(Cancelled);
-		await expect(asking).rejects.toThrow('nothing was created.');
-	});
-});
-
-describe('inquirer prompts: the start screen\'s Ctrl-C (issue 15)', () => {
-	afterEach(() => {
-		vi.doUnmock('@inquirer/prompts');
-		vi.resetModules();
-	});
-
-	it('says nothing was done, not that nothing was created', async () => {
-		vi.resetModules();
-		vi.doMock('@inquirer/prompts', () => ({
-			select: async () => {
-				throw Object.assign(new Error('User force closed the prompt with SIGINT'), {name: 'ExitPromptError'});
-			},
-		}));
-		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
-		const prompts = await inquirerPrompts(new PassThrough(), {cancelled: 'nothing was done.'});
-		await expect(prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]})).rejects.toThrow('nothing was done.');
+		await expect(asking).rejects.toThrow(says);
 	});
 });

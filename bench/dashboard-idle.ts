@@ -1,0 +1,103 @@
+/**
+ * What the dashboard costs while nobody touches it: the real Dashboard
+ * (real Ink, a fake 120x45 terminal) with the real data source on a running
+ * cluster, for `--seconds` at the default 5 s refresh. Reports this
+ * process's CPU seconds per minute, SSH round-trips per refresh, the
+ * refreshes' duration, and, for local nodes, the CPU the node containers
+ * spent per minute with the dashboard against the same time without it.
+ *
+ *     npm run build && SWARMBEE_HOME=… node dist/bench/dashboard-idle.js NAME [--seconds 60]
+ */
+import {existsSync, readFileSync} from 'node:fs';
+import {execFileSync} from 'node:child_process';
+import {PassThrough, Writable} from 'node:stream';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {createDashboardSource} from '../source/cluster/dashboard-data.js';
+import {readPassword} from '../source/cluster/password.js';
+import {DockerCli} from '../source/docker/cli.js';
+import {swarmbeeHome} from '../source/paths.js';
+import {createProvider} from '../source/providers/index.js';
+import {ClusterStore} from '../source/store/cluster-store.js';
+
+function flag(name: string, fallback: number): number {
+	const index = process.argv.indexOf(`--${name}`);
+	return index > 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const name = process.argv[2];
+if (!name || name.startsWith('--')) throw new Error('usage: node dist/bench/dashboard-idle.js NAME [--seconds 60]');
+const seconds = flag('seconds', 60);
+const refreshMs = flag('refresh', 5_000);
+
+// Ink draws only the final frame in CI; this measures the interactive screen.
+delete process.env['CI'];
+delete process.env['CONTINUOUS_INTEGRATION'];
+process.env['NODE_ENV'] ??= 'production';
+
+const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(process.env)).loadCluster(name);
+const provider = createProvider(spec, new DockerCli(), {env: process.env});
+
+/** The node containers' CPU time (local nodes, cgroup v1 or v2 on this engine), ns; undefined where it cannot be read. */
+function nodesCpuNs(): number | undefined {
+	if (spec.provider !== 'local') return undefined;
+	let total = 0;
+	for (const node of journal.nodes) {
+		const id = execFileSync('docker', ['inspect', '-f', '{{.Id}}', `swarmbee-${name}-${node.name}`], {encoding: 'utf8'}).trim();
+		const v1 = `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`;
+		const v2 = `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`;
+		if (existsSync(v1)) total += Number(readFileSync(v1, 'utf8'));
+		else if (existsSync(v2)) total += Number(/usage_usec (\d+)/.exec(readFileSync(v2, 'utf8'))?.[1] ?? 0) * 1000;
+		else return undefined;
+	}
+	return total;
+}
+
+async function nodesPerMinute(ms: number): Promise<number | undefined> {
+	const before = nodesCpuNs();
+	await sleep(ms);
+	const after = nodesCpuNs();
+	return before === undefined || after === undefined ? undefined : ((after - before) / 1e9) * (60_000 / ms);
+}
+
+console.log(`${name}: ${journal.nodes.length} ${spec.provider} nodes; ${seconds} s without the dashboard, then ${seconds} s with it (refresh ${refreshMs / 1000} s)`);
+const baseline = await nodesPerMinute(seconds * 1000);
+
+const source = createDashboardSource({spec, journal, provider, privateKey: privateKey!, password: readPassword(paths.rethinkdbPassword), logsDir: paths.logsDir});
+let refreshes = 0;
+let refreshMsTotal = 0;
+let roundTrips = 0;
+const load = async (signal: AbortSignal) => {
+	const started = performance.now();
+	const snapshot = await source.load(signal);
+	refreshMsTotal += performance.now() - started;
+	refreshes++;
+	roundTrips += snapshot.roundTrips;
+	return snapshot;
+};
+const stdout = Object.assign(new Writable({write: (_chunk, _encoding, done) => done()}), {isTTY: true, columns: 120, rows: 45}) as unknown as NodeJS.WriteStream;
+const stdin = Object.assign(new PassThrough(), {isTTY: true, setRawMode: () => stdin, ref: () => stdin, unref: () => stdin}) as unknown as NodeJS.ReadStream;
+const {render} = await import('ink');
+const React = await import('react');
+const {Dashboard} = await import('../components/Dashboard.js');
+
+const cpuStart = process.cpuUsage();
+const nodesBefore = nodesCpuNs();
+const started = performance.now();
+const instance = render(React.createElement(Dashboard, {load, refreshMs, onQuit: () => {}}), {stdout, stdin, stderr: stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 10});
+await sleep(seconds * 1000);
+instance.unmount();
+const elapsed = performance.now() - started;
+const nodesAfter = nodesCpuNs();
+const cpu = process.cpuUsage(cpuStart);
+await source.close();
+
+const perMinute = ((cpu.user + cpu.system) / 1e6) * (60_000 / elapsed);
+const withDashboard = nodesBefore === undefined || nodesAfter === undefined ? undefined : ((nodesAfter - nodesBefore) / 1e9) * (60_000 / elapsed);
+console.log(`refreshes: ${refreshes} in ${(elapsed / 1000).toFixed(1)} s, ${(refreshMsTotal / Math.max(1, refreshes) / 1000).toFixed(2)} s each on average`);
+console.log(`SSH round-trips per refresh: ${(roundTrips / Math.max(1, refreshes)).toFixed(2)} (one command per node; the database is asked over one kept connection)`);
+console.log(`this process: ${perMinute.toFixed(2)} CPU seconds per minute`);
+if (baseline !== undefined && withDashboard !== undefined) {
+	console.log(`node containers: ${withDashboard.toFixed(2)} CPU s/min with the dashboard, ${baseline.toFixed(2)} without: ${(withDashboard - baseline).toFixed(2)} CPU s/min more`);
+}
+const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+console.log(`load average at the end: ${load1}`);
