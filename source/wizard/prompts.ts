@@ -1,4 +1,5 @@
 import {CancelledError} from '../errors.js';
+import {wrapErrorLines} from '../render/format.js';
 
 export interface Choice<T> {
 	value: T;
@@ -46,6 +47,10 @@ export async function inquirerPrompts(output: NodeJS.WritableStream = process.st
 		input: options => cancellable(() => inquirer.input({message: options.message, default: options.default, validate: options.validate})),
 		password: options => cancellable(() => inquirer.password({message: options.message, mask: '*', validate: options.validate})),
 		confirm: options => cancellable(() => inquirer.confirm({message: options.message, default: options.default})),
-		say: line => output.write(`${line}\n`),
+		// Wrapped between words at the terminal's width: the terminal would cut a word in two.
+		say: line => {
+			const columns = (output as NodeJS.WriteStream).isTTY ? (output as NodeJS.WriteStream).columns : undefined;
+			output.write(`${(columns ? wrapErrorLines([line], columns) : [line]).join('\n')}\n`);
+		},
 	};
 }

@@ -118,7 +118,7 @@ export function equivalentCommand(spec: ClusterSpec): string {
 function summaryNotes(spec: ClusterSpec): string[] {
 	const anywhere = spec.sshFrom.some(source => source === '0.0.0.0/0' || source === '::/0');
 	return [
-		`SSH (the only public port): from ${anywhere ? 'anywhere' : spec.sshFrom.join(', ')}${anywhere ? ` (${spec.sshFrom.join(', ')}; narrow it with --ssh-from CIDR on the command line)` : ''}`,
+		`SSH (the only public port): from ${anywhere ? `anywhere (${spec.sshFrom.join(', ')}; --ssh-from CIDR narrows it)` : spec.sshFrom.join(', ')}`,
 		`overlay network: ${spec.encryptOverlay ? 'encrypted (IPsec)' : 'not encrypted (--encrypt-overlay turns IPsec on where the provider carries it)'}`,
 		`playbook: ${spec.playbook ? `${spec.playbook}, after swarmbee's` : "swarmbee's only (--playbook FILE adds yours)"}`,
 		`the same without questions: ${equivalentCommand(spec)}${spec.provider === 'digitalocean' ? ` (token in $${TOKEN_ENV})` : ''}`,

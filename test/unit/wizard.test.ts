@@ -336,7 +336,7 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 		expect(which.choices!.map(c => c.name)).toContain('Workers besides queenbee: 1');
 		expect(s.asked.filter(a => a.message.startsWith('Workers'))[1]!.default).toBe('1');
 		const summary = s.said.join('\n');
-		expect(summary).toContain('SSH (the only public port): from anywhere (0.0.0.0/0, ::/0; narrow it with --ssh-from CIDR on the command line)');
+		expect(summary).toContain('SSH (the only public port): from anywhere (0.0.0.0/0, ::/0; --ssh-from CIDR narrows it)');
 		expect(summary).toContain('overlay network: not encrypted');
 		expect(summary).toContain("playbook: swarmbee's only");
 		expect(summary).toContain('the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none');
