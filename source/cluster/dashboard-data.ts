@@ -245,7 +245,7 @@ export function createDashboardSource(input: {
 		}
 	};
 	const usageOf = (node: string, text: string): NodeUsage => {
-		const sample = parseNodeStats(text, scope);
+		const sample = parseNodeStats(text, scope, node);
 		const usage = nodeUsage(samples.get(node), sample);
 		samples.set(node, sample);
 		return usage;

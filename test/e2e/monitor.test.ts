@@ -148,6 +148,9 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		t.resize(100, 15);
 		const short = await t.waitFor(/q quit +1-12 of \d+/, 30_000, false);
 		expect(short.split('\n')[0]).toMatch(new RegExp(`^${name} \\(local\\)`));
+		// Shrunk, then grown again: one header, no stale lines left from the wider frames.
+		expect(short.match(new RegExp(`^${name} \\(local\\)`, 'gm'))).toHaveLength(1);
+		expect(short.match(/^NODES /gm)).toHaveLength(1);
 		expect(short).not.toContain('EVENTS');
 		t.keys('PageDown');
 		t.keys('PageDown');
