@@ -32,7 +32,7 @@ export const COMMANDS = {
 	up: {
 		synopsis: 'up [NAME] [options]',
 		summary: 'create a cluster, or resume/repair one (idempotent);\nwithout NAME, in a terminal, a few questions first',
-		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}},
+		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}, 'emergency-repair': {type: 'string'}},
 		load: () => import('./up.js'),
 	},
 	plan: {
@@ -105,6 +105,7 @@ export function usage(): string {
 		...[
 			['--profile NAME', 'start from answers the wizard saved (flags win)'],
 			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
+			['--emergency-repair MODE', 'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)'],
 			['--yes, -y', 'do not ask for confirmation'],
 			['--plain', 'plain lines even in a terminal'],
 			['--json', 'one JSON event per line'],

@@ -46,6 +46,20 @@ describe('cli', () => {
 		expect(result.err).toContain('memory-limit: write a number with a unit');
 	});
 
+	it('takes --replicas from 1 to 9, and an emergency repair only with --yes and a mode RethinkDB offers', async () => {
+		const zero = await run(['up', 'demo', '--replicas', '0', '--yes']);
+		expect(zero.code).toBe(2);
+		expect(zero.err).toContain('replicas: 0 is not a replica count');
+		expect(zero.err).toContain('choose a whole number from 1 to 9');
+		const unconfirmed = await run(['up', 'demo', '--emergency-repair', 'unsafe_rollback']);
+		expect(unconfirmed.code).toBe(2);
+		expect(unconfirmed.err).toContain('--emergency-repair unsafe_rollback can lose data and needs --yes on the same command line');
+		expect(unconfirmed.err).toContain('swarmbee up demo --emergency-repair unsafe_rollback --yes');
+		const unknown = await run(['up', 'demo', '--emergency-repair', 'yolo', '--yes']);
+		expect(unknown.code).toBe(2);
+		expect(unknown.err).toContain('--emergency-repair yolo is not a repair RethinkDB offers');
+	});
+
 	it('asks for --yes when it cannot ask', async () => {
 		const result = await run(['up', 'demo']);
 		expect(result.code).toBe(2);
