@@ -30,6 +30,11 @@ Usage
   swarmbee scale NAME --workers N [--yes]
                                    add workers (and their database servers) or remove the last ones
   swarmbee stack NAME              print the stack file swarmbee deployed
+  swarmbee backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]
+                                   every table to a .tar.gz in rethinkdb dump's format, over SSH
+  swarmbee restore NAME FILE [--tables DB[.TABLE],...] [--force] [--yes]
+                                   an archive of swarmbee backup or rethinkdb dump back into the
+                                   cluster (--force: write into tables that exist)
   swarmbee ls [--json]             clusters saved under $SWARMBEE_HOME
   swarmbee --version | --help
 
@@ -94,6 +99,8 @@ const OPTIONS = {
 	stack: {...COMMON},
 	scale: {...COMMON, workers: {type: 'string'}, yes: {type: 'boolean', short: 'y'}, verbose: {type: 'boolean'}},
 	ls: {...COMMON},
+	backup: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}},
+	restore: {...COMMON, tables: {type: 'string'}, force: {type: 'boolean'}, yes: {type: 'boolean', short: 'y'}},
 } satisfies Record<string, ParseArgsConfig['options']>;
 
 export type CommandName = keyof typeof OPTIONS;
@@ -229,6 +236,17 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 			case 'stack': {
 				const {stackCommand} = await import('./commands/stack.js');
 				return await stackCommand({name: oneName(name, positionals)}, io);
+			}
+			case 'backup': {
+				const v = values as {out?: string; tables?: string; json?: boolean; plain?: boolean};
+				const {backupCommand} = await import('./commands/backup.js');
+				return await backupCommand({name: oneName(name, positionals), out: v.out, tables: v.tables, output: outputMode(v, io)}, io);
+			}
+			case 'restore': {
+				const v = values as {tables?: string; force?: boolean; yes?: boolean; json?: boolean; plain?: boolean};
+				if (positionals.length !== 2) throw new InputError('restore takes a cluster name and an archive', {nextSteps: ['e.g. swarmbee restore demo demo-backup-2026-12-01T20-13-46.tar.gz']});
+				const {restoreCommand} = await import('./commands/restore.js');
+				return await restoreCommand({name: positionals[0]!, file: positionals[1]!, tables: v.tables, force: Boolean(v.force), yes: Boolean(v.yes), output: outputMode(v, io)}, io);
 			}
 			case 'ls': {
 				if (positionals.length > 0) throw new InputError('ls takes no arguments');
