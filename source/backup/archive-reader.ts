@@ -5,7 +5,9 @@ import {pipeline} from 'node:stream/promises';
 import type {Readable, Writable} from 'node:stream';
 import {createGunzip} from 'node:zlib';
 import tar from 'tar-stream';
-import {CancelledError} from '../errors.js';
+
+type Entry = AsyncIterable<unknown> & {header: tar.Header; resume(): unknown};
+import {CancelledError, ExternalError} from '../errors.js';
 import {ArchiveError} from './errors.js';
 import {
 	classifyMember, isSelected, parseTableInfo, tableKey, unmatchedSelection,
@@ -61,7 +63,7 @@ export function sniffArchive(file: string): 'gzip' | 'tar' | 'unknown' | 'empty'
 /** The library's words for a broken stream, turned into the user's. */
 export function describeStreamError(error: Error & {code?: string}): string {
 	const message = error.message;
-	if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)) return 'the gzip stream ends early (the file is truncated)';
+	if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)) return 'the gzip stream ends early (the file is truncated, or damaged near its end)';
 	if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupt (${message})`;
 	if (/Unexpected end of data/.test(message)) return 'the tar stream ends in the middle of a file (the archive is truncated)';
 	if (/Invalid tar header|Invalid header/.test(message)) return 'a tar header is corrupt (its checksum does not match)';
@@ -110,51 +112,62 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		streamFailure = error;
 	});
 
+	/** One entry, read whole (a problem with it is thrown only once it has been drained: tar-stream ends the archive with a destroyed entry). */
+	const takeEntry = async (entry: Entry): Promise<void> => {
+		const header = entry.header;
+		if (header.type !== 'file' && header.type !== 'contiguous-file') return;
+		const member = classifyMember(header.name);
+		if (member.kind === 'ignored') {
+			ignored.push(header.name);
+			return;
+		}
+		if (member.kind === 'unsupported') throw new ArchiveError(name, member.reason);
+		if (top === undefined) top = member.top;
+		else if (member.top !== top) throw new ArchiveError(name, `it has two top folders (${top} and ${member.top}); a dump has one`);
+		const ref = {db: member.db, table: member.table};
+		const key = tableKey(ref);
+		if (!isSelected(options.selection, ref)) return;
+		const where = `${member.db}/${member.table}${member.kind === 'info' ? '.info' : '.json'}`;
+		if (member.kind === 'info') {
+			if (infos.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
+			if ((header.size ?? 0) > MAX_INFO_BYTES) throw new ArchiveError(name, `${where} is ${header.size} bytes, too large for a table description`);
+			const chunks: Buffer[] = [];
+			for await (const chunk of entry) chunks.push(chunk as Buffer);
+			try {
+				infos.set(key, {ref, info: parseTableInfo(Buffer.concat(chunks).toString('utf8'), where)});
+			} catch (error) {
+				throw new ArchiveError(name, (error as Error).message);
+			}
+			return;
+		}
+		if (data.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
+		const spool = path.join(options.spoolDir, `${String(++spoolCount).padStart(4, '0')}-${member.db}.${member.table}.jsonl`);
+		const record = {ref, documents: 0, bytes: 0, spool, spoolBytes: 0};
+		data.set(key, record);
+		record.spoolBytes = await spoolDocuments(entry as AsyncIterable<Uint8Array>, spool, where, (documents, bytes) => {
+			record.documents = documents;
+			record.bytes = bytes;
+			options.onProgress?.(ref, documents, bytes, false);
+		});
+		options.onProgress?.(ref, record.documents, record.bytes, true);
+	};
+
+	// The first problem with the contents is kept while the rest of the
+	// stream is still read (not parsed): a damaged gzip stream turns into
+	// garbage before its checksum fails, and the checksum is the truer story.
+	let contentFailure: ArchiveError | undefined;
 	try {
 		for await (const entry of extract) {
-			const header = entry.header;
-			if (header.type !== 'file' && header.type !== 'contiguous-file') {
-				entry.resume();
-				continue;
-			}
-			const member = classifyMember(header.name);
-			if (member.kind === 'ignored') {
-				ignored.push(header.name);
-				entry.resume();
-				continue;
-			}
-			if (member.kind === 'unsupported') throw new ArchiveError(name, member.reason);
-			if (top === undefined) top = member.top;
-			else if (member.top !== top) throw new ArchiveError(name, `it has two top folders (${top} and ${member.top}); a dump has one`);
-			const ref = {db: member.db, table: member.table};
-			const key = tableKey(ref);
-			if (!isSelected(options.selection, ref)) {
-				entry.resume();
-				continue;
-			}
-			const where = `${member.db}/${member.table}${member.kind === 'info' ? '.info' : '.json'}`;
-			if (member.kind === 'info') {
-				if (infos.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
-				if ((header.size ?? 0) > MAX_INFO_BYTES) throw new ArchiveError(name, `${where} is ${header.size} bytes, too large for a table description`);
-				const chunks: Buffer[] = [];
-				for await (const chunk of entry) chunks.push(chunk as Buffer);
+			if (!contentFailure) {
 				try {
-					infos.set(key, {ref, info: parseTableInfo(Buffer.concat(chunks).toString('utf8'), where)});
+					await takeEntry(entry);
 				} catch (error) {
-					throw new ArchiveError(name, (error as Error).message);
+					if (error instanceof ArchiveError) contentFailure = error;
+					else if (error instanceof JsonArrayError) contentFailure = new ArchiveError(name, error.message);
+					else throw error;
 				}
-			} else {
-				if (data.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
-				const spool = path.join(options.spoolDir, `${String(++spoolCount).padStart(4, '0')}-${member.db}.${member.table}.jsonl`);
-				const record = {ref, documents: 0, bytes: 0, spool, spoolBytes: 0};
-				data.set(key, record);
-				record.spoolBytes = await spoolDocuments(entry as AsyncIterable<Uint8Array>, spool, where, (documents, bytes) => {
-					record.documents = documents;
-					record.bytes = bytes;
-					options.onProgress?.(ref, documents, bytes, false);
-				});
-				options.onProgress?.(ref, record.documents, record.bytes, true);
 			}
+			entry.resume();
 		}
 		await flowing;
 		if (streamFailure) throw streamFailure;
@@ -163,12 +176,13 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		source.destroy();
 		await flowing;
 		if (options.signal?.aborted) throw new CancelledError();
-		if (error instanceof ArchiveError) throw error;
-		if (error instanceof JsonArrayError) throw new ArchiveError(name, error.message);
-		throw new ArchiveError(name, describeStreamError(firstCause(error as Error, streamFailure)));
+		if (error instanceof ExternalError) throw error;
+		const cause = describeStreamError(firstCause(error as Error, streamFailure));
+		throw new ArchiveError(name, cause, contentFailure ? {hint: `it looked like this first: ${contentFailure.message}`} : {});
 	} finally {
 		options.signal?.removeEventListener('abort', abort);
 	}
+	if (contentFailure) throw contentFailure;
 
 	const found = [...new Set([...infos.keys(), ...data.keys()])];
 	if (found.length === 0) {
@@ -195,23 +209,35 @@ function firstCause(caught: Error & {code?: string}, stream: (Error & {code?: st
 	return caught;
 }
 
-/** Parses one `.json` entry and writes its documents one per line, waiting on the disk when it is slower; returns the bytes spooled. */
+/**
+ * Parses one `.json` entry and writes its documents one per line, waiting
+ * on the disk when it is slower; returns the bytes spooled. The entry is
+ * read to its end even after a problem (see takeEntry), then the problem
+ * is thrown.
+ */
 async function spoolDocuments(entry: AsyncIterable<Uint8Array>, spool: string, where: string, onProgress: (documents: number, bytes: number) => void): Promise<number> {
 	const reader = new JsonArrayReader(where);
 	const out = createWriteStream(spool, {highWaterMark: 1024 * 1024});
-	const closed = once(out, 'close');
+	const closed = once(out, 'close').catch(() => {});
+	let failure: unknown;
 	let bytes = 0;
 	let spooled = 0;
 	let lastReport = 0;
 	try {
 		for await (const chunk of entry) {
+			if (failure) continue;
 			bytes += chunk.length;
-			const documents = reader.write(chunk);
-			if (documents.length > 0) {
-				let text = '';
-				for (const document of documents) text += `${JSON.stringify(document)}\n`;
-				spooled += Buffer.byteLength(text);
-				if (!out.write(text)) await once(out, 'drain');
+			try {
+				const documents = reader.write(chunk);
+				if (documents.length > 0) {
+					let text = '';
+					for (const document of documents) text += `${JSON.stringify(document)}\n`;
+					spooled += Buffer.byteLength(text);
+					if (!out.write(text)) await once(out, 'drain');
+				}
+			} catch (error) {
+				failure = error instanceof JsonArrayError ? error : new ExternalError(`could not write ${spool} (${(error as Error).message})`, {hint: 'a restore spools the archive\'s documents to TMPDIR first: it needs about their size free there', nextSteps: ['free space, or point TMPDIR at a folder with room']});
+				continue;
 			}
 			const now = Date.now();
 			if (now - lastReport >= 200) {
@@ -219,11 +245,18 @@ async function spoolDocuments(entry: AsyncIterable<Uint8Array>, spool: string, w
 				onProgress(reader.count, bytes);
 			}
 		}
-		reader.end();
-		onProgress(reader.count, bytes);
+		if (!failure) {
+			try {
+				reader.end();
+			} catch (error) {
+				failure = error;
+			}
+		}
+		if (!failure) onProgress(reader.count, bytes);
 	} finally {
 		out.end();
 		await closed;
 	}
+	if (failure) throw failure;
 	return spooled;
 }

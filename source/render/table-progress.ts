@@ -31,10 +31,13 @@ export function tableFraction(e: Pick<TableProgressEvent, 'documents' | 'totalDo
  * One line for a table's progress, as the plain renderer prints it and
  * the live view shows it beside its bar:
  *
+ *     app.orders: creating 2 secondary indexes
  *     app.orders: writing documents, 2,500 of 5,000 documents (50%), 1.20 MB
  *     app.orders: 5,000 documents, 2.40 MB
  */
 export function describeTableProgress(e: TableProgressEvent): string {
+	// Before its first document (creating, indexing) a table's counts say nothing yet.
+	if (e.state === 'running' && e.detail && e.documents === 0 && e.bytes === 0) return `${e.table}: ${e.detail}`;
 	const detail = e.state === 'running' && e.detail ? `${e.detail}, ` : e.state === 'failed' ? 'failed after ' : '';
 	const fraction = tableFraction(e);
 	const documents = e.state === 'running' && e.totalDocuments !== undefined
