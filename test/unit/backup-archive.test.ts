@@ -34,8 +34,8 @@ async function writeArchive(file: string, tables: Array<{db: string; table: stri
 async function handMade(file: string, entries: Array<{name: string; text: string}>, gzip = true): Promise<void> {
 	const pack = tar.pack();
 	const chunks: Buffer[] = [];
-	pack.on('data', (chunk: Buffer) => chunks.push(chunk));
-	const ended = new Promise(resolve => pack.on('end', resolve));
+	pack.on('data', chunk => chunks.push(chunk as Buffer));
+	const ended = new Promise<void>(resolve => pack.on('end', () => resolve()));
 	for (const e of entries) pack.entry({name: e.name}, e.text);
 	pack.finalize();
 	await ended;
