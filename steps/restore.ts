@@ -3,7 +3,8 @@ import {openDriver, type DriverLink} from '../source/backup/connect.js';
 import {tableKey, type TableSelection} from '../source/backup/format.js';
 import {rql, run} from '../source/backup/reql.js';
 import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
-import {checkTarget, readTarget, restoreTable, type RestoredTable, type TargetFacts} from '../source/backup/restore.js';
+import {checkTarget, readTarget, restoreTable, type RestoredTable, type RestoreProgress, type TargetFacts} from '../source/backup/restore.js';
+import {ExternalError, isAbort, toSwarmbeeError, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {ClusterSpec} from '../source/spec.js';
@@ -67,13 +68,24 @@ export const restoreTablesStep: Step<RestoreContext> = {
 	async run(ctx, io) {
 		ctx.restored = [];
 		for (const table of ctx.manifest!.tables) {
-			const restored = await restoreTable(ctx.link!, table, {
-				exists: ctx.existing!.has(tableKey(table)),
-				force: ctx.force,
-				target: ctx.target!,
-				signal: io.signal,
-				onProgress: p => io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(p.table), state: p.state, detail: p.detail, documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments, totalBytes: p.totalBytes})),
-			});
+			let last: RestoreProgress | undefined;
+			let restored: RestoredTable;
+			try {
+				restored = await restoreTable(ctx.link!, table, {
+					exists: ctx.existing!.has(tableKey(table)),
+					force: ctx.force,
+					target: ctx.target!,
+					signal: io.signal,
+					onProgress: p => {
+						last = p;
+						io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(p.table), state: p.state, detail: p.detail, documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments, totalBytes: p.totalBytes}));
+					},
+				});
+			} catch (error) {
+				if (isAbort(error, io.signal)) throw error;
+				if (last) io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(table), state: 'failed', detail: last.detail, documents: last.documents, bytes: last.bytes, totalDocuments: last.totalDocuments, totalBytes: last.totalBytes}));
+				throw restoreFailure(tableKey(table), last?.detail, ctx.restored.length, error);
+			}
 			ctx.restored.push(restored);
 			if (restored.replication.kind === 'counts') {
 				io.emit(event({type: 'warning', message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${restored.replication.shards} shard${restored.replication.shards === 1 ? '' : 's'} and ${restored.replication.replicas} replica${restored.replication.replicas === 1 ? '' : 's'}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`}));
@@ -84,6 +96,16 @@ export const restoreTablesStep: Step<RestoreContext> = {
 		return {changed: true, summary: `${ctx.restored.length} table${ctx.restored.length === 1 ? '' : 's'}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`};
 	},
 };
+
+/** A table that could not be restored: which, while doing what, and that running again with --force finishes the job. */
+export function restoreFailure(table: string, doing: string | undefined, done: number, error: unknown): SwarmbeeError {
+	const cause = toSwarmbeeError(error);
+	return new ExternalError(`restoring ${table} failed${doing ? ` while ${doing}` : ''}: ${cause.message}`, {
+		hint: cause.hint ?? (done > 0 ? `${done} table${done === 1 ? '' : 's'} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
+		nextSteps: [...cause.nextSteps, 'run the same restore again with --force: tables already written are written again (same keys replaced)'],
+		cause: error,
+	});
+}
 
 /** The cluster's replication policy (issue 12 fills it in), then every restored table ready on all its replicas. */
 export const replicationStep: Step<RestoreContext> = {

@@ -146,10 +146,10 @@ export async function restoreTable(link: DriverLink, table: ArchiveTable, option
 	}
 	report('syncing to disk', documents, table.spoolBytes);
 	await run(link, handle.sync());
-	report('done', documents, table.spoolBytes, 'done');
 	if (documents !== table.documents) {
-		throw new ExternalError(`${key}: ${documents} of the archive's ${table.documents} documents were written`, {nextSteps: ['run the restore again with --force']});
+		throw new ExternalError(`${key}: only ${documents} of the archive's ${table.documents} documents were written`);
 	}
+	report('done', documents, table.spoolBytes, 'done');
 	return {...table, documents, indexes: info.indexes.length, created: !options.exists, replication};
 }
 
@@ -190,9 +190,9 @@ async function insertDocuments(link: DriverLink, table: ArchiveTable, handle: Te
 
 	const send = (lines: string[], bytes: number) => {
 		const batch = run<InsertResult>(link, handle.insert(rql.json(`[${lines.join(',')}]`), insertOptions)).then(result => {
-			if (result.errors > 0) throw new ExternalError(`writing ${tableKey(table)} failed: ${result.first_error}`, {hint: result.first_error && /Duplicate primary key/.test(result.first_error) ? 'the archive holds two documents with the same primary key, or the table already had one (--force replaces rows)' : undefined});
+			if (result.errors > 0) throw new ExternalError(result.first_error ?? `the server reported ${result.errors} errors`, {hint: result.first_error && /Duplicate primary key/.test(result.first_error) ? 'the archive holds two documents with the same primary key, or the table already had one (--force replaces rows)' : undefined});
 			const done = result.inserted + result.replaced + result.unchanged;
-			if (done !== lines.length) throw new ExternalError(`writing ${tableKey(table)}: ${done} of ${lines.length} documents of a batch were written`);
+			if (done !== lines.length) throw new ExternalError(`only ${done} of a batch's ${lines.length} documents were written`);
 			written += done;
 			writtenBytes += bytes;
 			const now = Date.now();

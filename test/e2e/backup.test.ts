@@ -11,7 +11,7 @@ import {ArchiveWriter} from '../../source/backup/archive-writer.js';
 import {connectDirect, openDriver, type DriverLink} from '../../source/backup/connect.js';
 import {backupTables, listTables} from '../../source/backup/dump.js';
 import {ArchiveError} from '../../source/backup/errors.js';
-import {topFolderName} from '../../source/backup/format.js';
+import {JSON_ARRAY, topFolderName} from '../../source/backup/format.js';
 import {rql as r} from '../../source/backup/reql.js';
 import {checkTarget, readTarget, restoreTable} from '../../source/backup/restore.js';
 import {loadDatabaseCluster} from '../../source/commands/backup-run.js';
@@ -167,6 +167,26 @@ describeWithEngine('backup and restore, library against one RethinkDB 2.4.4 serv
 		await r.db('app').table('orders').get(7).update({customer: 'changed'}).run(link.connection);
 		await restoreWithLibrary(link, file, true);
 		await expectRestored(link.connection, rows);
+	});
+
+	it('shards and replicas recorded for servers this cluster does not have are kept as counts, replicas capped', async () => {
+		const manifest = await readArchive(path.join(work, 'ours.tar.gz'), {spoolDir: work});
+		const [orders] = manifest.tables;
+		expect(orders!.info.shards).toEqual([{primary_replica: expect.any(String), replicas: [expect.any(String)], nonvoting_replicas: []}]);
+		// As if it came from a 1+2 cluster: two shards, three replicas each, on servers not here.
+		const elsewhere = ['queenbee', 'workerbee_1', 'workerbee_2'];
+		const info = {...orders!.info, shards: [{primary_replica: 'queenbee', replicas: elsewhere, nonvoting_replicas: []}, {primary_replica: 'workerbee_1', replicas: elsewhere, nonvoting_replicas: []}]};
+		const json = path.join(work, 'orders.json');
+		writeFileSync(json, `${JSON_ARRAY.open}${JSON_ARRAY.first}${rows.map(row => JSON.stringify(row)).join(JSON_ARRAY.between)}${JSON_ARRAY.close}`);
+		const file = path.join(work, 'elsewhere.tar.gz');
+		const writer = ArchiveWriter.create(file, topFolderName(new Date()));
+		await writer.addTable({db: 'app', table: 'orders'}, info, json);
+		await writer.finish();
+		await dropOrders(link.connection);
+		await restoreWithLibrary(link, file);
+		await expectRestored(link.connection, rows);
+		const shards = await r.db('app').table('orders').config()('shards').run(link.connection) as Array<{replicas: string[]}>;
+		expect(shards.map(s => s.replicas.length)).toEqual([1, 1]);
 	});
 
 	it('corrupted and truncated archives are refused', async () => {

@@ -6,6 +6,8 @@ import {
 	renderTableInfo, topFolderName, unmatchedSelection,
 } from '../../source/backup/format.js';
 import {JsonArrayError, JsonArrayReader} from '../../source/backup/json-array.js';
+import {checkTarget} from '../../source/backup/restore.js';
+import {restoreFailure} from '../../steps/restore.js';
 import {InputError} from '../../source/errors.js';
 
 /** A `.info` exactly as the official `rethinkdb dump` (Python driver 2.4.9) wrote it from RethinkDB 2.4.4. */
@@ -167,5 +169,29 @@ describe('JsonArrayReader', () => {
 	it('refuses anything after the closing bracket, in the same chunk or a later one', () => {
 		expect(() => readAll('[{"id": 1}] x', 100)).toThrow(/app\/t.json is not a complete JSON array/);
 		expect(() => readAll('[{"id": 1}]\n\nx', 1)).toThrow(/more after the array's closing/);
+	});
+});
+
+describe('checkTarget: what a restore refuses before writing', () => {
+	const table = (name: string, primaryKey = 'id') => ({db: 'app', table: name, info: {db: 'app', name, primary_key: primaryKey, indexes: []}, documents: 1, bytes: 10, spool: '/dev/null', spoolBytes: 10});
+	const target = {databases: new Set(['app']), tables: new Map([['app.orders', 'id'], ['app.users', 'email']]), servers: ['queenbee']};
+
+	it('lets new tables through and names the ones that exist unless --force', () => {
+		expect(checkTarget([table('fresh')], target, false)).toEqual(new Set());
+		expect(() => checkTarget([table('fresh'), table('orders')], target, false)).toThrow('table app.orders already exists in the cluster');
+		expect(checkTarget([table('fresh'), table('orders')], target, true)).toEqual(new Set(['app.orders']));
+	});
+
+	it('refuses a table whose primary key differs, even with --force', () => {
+		expect(() => checkTarget([table('users', 'id')], target, true)).toThrow(/app.users exists with a different primary key/);
+	});
+});
+
+describe('restoreFailure', () => {
+	it('names the table and what it was doing, and says how to finish', () => {
+		const error = restoreFailure('app.orders', 'writing documents', 2, new Error('Duplicate primary key `id`'));
+		expect(error.message).toBe('restoring app.orders failed while writing documents: Duplicate primary key `id`');
+		expect(error.hint).toBe('2 tables before it were restored');
+		expect(error.nextSteps.at(-1)).toContain('--force');
 	});
 });
