@@ -32,6 +32,26 @@ export interface OpenDriverOptions {
 	timeoutSeconds?: number;
 }
 
+/** A link over `connect`, which opens one driver connection (through a forward or directly); `release` frees what carries it. */
+async function linkOver(server: string, connect: () => Promise<r.Connection>, release: () => Promise<void> = async () => {}): Promise<DriverLink> {
+	let connection = await connect();
+	return {
+		get connection() {
+			return connection;
+		},
+		server,
+		async reconnect() {
+			await connection.close({noreplyWait: false}).catch(() => {});
+			connection = await connect();
+			return connection;
+		},
+		async close() {
+			await connection.close({noreplyWait: false}).catch(() => {});
+			await release();
+		},
+	};
+}
+
 export async function openDriver(options: OpenDriverOptions): Promise<DriverLink> {
 	guardDriverTimer();
 	const failures: string[] = [];
@@ -41,25 +61,9 @@ export async function openDriver(options: OpenDriverOptions): Promise<DriverLink
 		try {
 			const location = await locateServer(options.ssh, options.manager, node, options.signal);
 			forward = await LocalForward.listen('127.0.0.1', 0, async () => (await options.ssh.get(location.host, options.signal)).forwardOut(location.address, DRIVER_PORT));
-			const port = forward.port;
-			const connect = () => r.connect({host: '127.0.0.1', port, user: 'admin', password: options.password, timeout: options.timeoutSeconds ?? 20});
-			let connection = await connect();
+			const {port} = forward;
 			const held = forward;
-			return {
-				get connection() {
-					return connection;
-				},
-				server: node,
-				async reconnect() {
-					await connection.close({noreplyWait: false}).catch(() => {});
-					connection = await connect();
-					return connection;
-				},
-				async close() {
-					await connection.close({noreplyWait: false}).catch(() => {});
-					await held.close();
-				},
-			};
+			return await linkOver(node, () => r.connect({host: '127.0.0.1', port, user: 'admin', password: options.password, timeout: options.timeoutSeconds ?? 20}), () => held.close());
 		} catch (error) {
 			await forward?.close();
 			if (error instanceof CancelledError || options.signal?.aborted) throw new CancelledError();
@@ -78,20 +82,5 @@ export async function openDriver(options: OpenDriverOptions): Promise<DriverLink
  */
 export async function connectDirect(host: string, port: number, password: string): Promise<DriverLink> {
 	guardDriverTimer();
-	const connect = () => r.connect({host, port, user: 'admin', password, timeout: 20});
-	let connection = await connect();
-	return {
-		get connection() {
-			return connection;
-		},
-		server: host,
-		async reconnect() {
-			await connection.close({noreplyWait: false}).catch(() => {});
-			connection = await connect();
-			return connection;
-		},
-		async close() {
-			await connection.close({noreplyWait: false}).catch(() => {});
-		},
-	};
+	return linkOver(host, () => r.connect({host, port, user: 'admin', password, timeout: 20}));
 }
