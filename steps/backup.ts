@@ -54,7 +54,7 @@ export const dumpTablesStep: Step<BackupContext> = {
 			writer: ctx.writer,
 			spoolDir: ctx.spoolDir,
 			signal: io.signal,
-			onProgress: p => io.emit(event({type: 'table-progress', step: 'backup', table: tableKey(p.table), state: p.state, documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments})),
+			onProgress: p => io.emit(event({type: 'table-progress', step: 'backup', table: tableKey(p.table), state: p.state, ...(p.state === 'done' ? {detail: 'backed up'} : {}), documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments})),
 		});
 		const documents = ctx.dumped.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = ctx.dumped.reduce((sum, t) => sum + t.bytes, 0);

@@ -40,7 +40,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 			selection: ctx.selection,
 			spoolDir: ctx.spoolDir,
 			signal: io.signal,
-			onProgress: (table, documents, bytes, done) => io.emit(event({type: 'table-progress', step: 'archive', table: tableKey(table), state: done ? 'done' : 'running', detail: 'checking', documents, bytes})),
+			onProgress: (table, documents, bytes, done) => io.emit(event({type: 'table-progress', step: 'archive', table: tableKey(table), state: done ? 'done' : 'running', detail: done ? 'checked' : 'checking', documents, bytes})),
 		});
 		for (const ignored of ctx.manifest.ignored) io.emit(event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}));
 		const tables = ctx.manifest.tables;

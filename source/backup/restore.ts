@@ -149,7 +149,7 @@ export async function restoreTable(link: DriverLink, table: ArchiveTable, option
 	if (documents !== table.documents) {
 		throw new ExternalError(`${key}: only ${documents} of the archive's ${table.documents} documents were written`);
 	}
-	report('done', documents, table.spoolBytes, 'done');
+	report('restored', documents, table.spoolBytes, 'done');
 	return {...table, documents, indexes: info.indexes.length, created: !options.exists, replication};
 }
 

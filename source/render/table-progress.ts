@@ -33,7 +33,7 @@ export function tableFraction(e: Pick<TableProgressEvent, 'documents' | 'totalDo
  *
  *     app.orders: creating 2 secondary indexes
  *     app.orders: writing documents, 2,500 of 5,000 documents (50%), 1.20 MB
- *     app.orders: 5,000 documents, 2.40 MB
+ *     app.orders: 5,000 documents, 2.40 MB restored
  */
 export function describeTableProgress(e: TableProgressEvent): string {
 	// Before its first document (creating, indexing) a table's counts say nothing yet.
@@ -43,7 +43,9 @@ export function describeTableProgress(e: TableProgressEvent): string {
 	const documents = e.state === 'running' && e.totalDocuments !== undefined
 		? `${formatCount(e.documents)} of ${formatCount(e.totalDocuments)} documents${fraction === undefined ? '' : ` (${Math.floor(fraction * 100)}%)`}`
 		: `${formatCount(e.documents)} document${e.documents === 1 ? '' : 's'}`;
-	return `${e.table}: ${detail}${documents}, ${formatBytes(e.bytes)}`;
+	// A finished table's detail says what was done to it: checked, backed up, restored.
+	const done = e.state === 'done' && e.detail ? ` ${e.detail}` : '';
+	return `${e.table}: ${detail}${documents}, ${formatBytes(e.bytes)}${done}`;
 }
 
 /**

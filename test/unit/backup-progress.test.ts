@@ -17,6 +17,7 @@ describe('table progress in words', () => {
 		expect(describeTableProgress(progress({detail: 'creating 2 secondary indexes', totalDocuments: 5000}))).toBe('app.orders: creating 2 secondary indexes');
 		expect(describeTableProgress(progress({detail: 'writing documents', documents: 2500, totalDocuments: 5000, bytes: 1_200_000}))).toBe('app.orders: writing documents, 2,500 of 5,000 documents (50%), 1.20 MB');
 		expect(describeTableProgress(progress({state: 'done', documents: 5000, totalDocuments: 5000, bytes: 2_400_000}))).toBe('app.orders: 5,000 documents, 2.40 MB');
+		expect(describeTableProgress(progress({state: 'done', detail: 'restored', documents: 5000, totalDocuments: 5000, bytes: 2_400_000}))).toBe('app.orders: 5,000 documents, 2.40 MB restored');
 		expect(describeTableProgress(progress({documents: 12, bytes: 400}))).toBe('app.orders: 12 documents, 400 B');
 	});
 
