@@ -2,7 +2,7 @@ import {readPassword} from '../source/cluster/password.js';
 import {planPlacement, refusals, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
 import {openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import {serverName} from '../source/cluster/stack.js';
-import {applyPlan, emergencyRepair, readConnectedServers, readLayouts, readTableSizes, type ApplyProgress} from '../source/cluster/tables.js';
+import {applyPlan, describeProgress, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {liveNodes} from '../source/store/journal.js';
@@ -10,27 +10,12 @@ import type {ClusterContext, Step, StepIO} from './types.js';
 
 type TablesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'ssh' | 'options'>;
 
-const count = (n: number) => n.toLocaleString('en-US');
 const nameOf = (table: TableLayout) => `${table.db}.${table.table}`;
 
 async function session(ctx: TablesContext, io: StepIO, nodes: string[]): Promise<DatabaseSession> {
 	const password = readPassword(ctx.paths.rethinkdbPassword);
 	if (password === undefined) throw new ExternalError(`the database's admin password file is missing: ${ctx.paths.rethinkdbPassword}`, {nextSteps: ['it is written when the database is first deployed: run swarmbee up again']});
 	return openDatabase({ssh: ctx.ssh, manager: nodes[0]!, nodes, password, signal: io.signal});
-}
-
-/**
- *     app.orders: moving replicas off workerbee_3: copying to workerbee_1 from workerbee_3, 62% (about 3,100 of 5,000 documents)
- *     app.orders: ready, 2 replicas on queenbee, workerbee_1
- */
-export function describeProgress(progress: ApplyProgress, why: string): string {
-	const name = nameOf(progress.table);
-	const copies = progress.copies.map(c => `copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`);
-	if (copies.length > 0) return `${name}: ${why}: ${copies.join('; ')}`;
-	const stage = progress.stage === 'forget' ? 'forgetting replicas on servers that are gone'
-		: progress.stage === 'grow' ? `copying ${count(progress.documents)} documents`
-			: 'settling on its new placement';
-	return `${name}: ${why}: ${stage}`;
 }
 
 /** Why a plan moves a table, in words: which servers it leaves, or what the policy adds. */

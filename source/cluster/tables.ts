@@ -173,3 +173,20 @@ export async function emergencyRepair(connection: r.Connection, table: TableLayo
 	const after = result.config_changes?.[0]?.new_val;
 	return (after?.shards ?? []).map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []}));
 }
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ *     app.orders: moving replicas off workerbee_3: copying to workerbee_1 from workerbee_3, 62% (about 3,100 of 5,000 documents)
+ *     app.orders: ready, 2 replicas on queenbee, workerbee_1
+ */
+export function describeProgress(progress: ApplyProgress, why: string): string {
+	const name = `${progress.table.db}.${progress.table.table}`;
+	const copies = progress.copies.map(c => `copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`);
+	if (copies.length > 0) return `${name}: ${why}: ${copies.join('; ')}`;
+	const stage = progress.stage === 'forget' ? 'forgetting replicas on servers that are gone'
+		: progress.stage === 'grow' ? `copying ${count(progress.documents)} documents`
+			: 'settling on its new placement';
+	return `${name}: ${why}: ${stage}`;
+}
+

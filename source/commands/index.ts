@@ -71,6 +71,18 @@ export const COMMANDS = {
 		options: {...COMMON},
 		load: () => import('./stack.js'),
 	},
+	backup: {
+		synopsis: 'backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]',
+		summary: 'every table to a .tar.gz in rethinkdb dump\'s format, over SSH',
+		options: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}},
+		load: () => import('./backup.js'),
+	},
+	restore: {
+		synopsis: 'restore NAME FILE [--tables DB[.TABLE],...] [--force] [--yes]',
+		summary: 'an archive of swarmbee backup or rethinkdb dump back into the\ncluster (--force: write into tables that exist)',
+		options: {...COMMON, tables: {type: 'string'}, force: {type: 'boolean'}, ...YES},
+		load: () => import('./restore.js'),
+	},
 	ls: {
 		synopsis: 'ls [--json]',
 		summary: 'clusters saved under $SWARMBEE_HOME',
