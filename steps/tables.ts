@@ -23,7 +23,11 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 	const off = [...new Set(plan.drops.map(d => d.server).filter(s => leaving.has(s)))].sort();
 	if (off.length > 0) return `moving replicas off ${off.join(', ')}`;
 	if (plan.stages.some(s => s.name === 'forget')) return 'replacing replicas on servers that are gone';
-	if (plan.copies.length > 0) return `${replicas} replicas, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+	if (plan.copies.length > 0) {
+		const count = plan.stages.at(-1)!.shards[0]!.replicas.length;
+		const short = count < replicas ? ` (of ${replicas} wanted: there are ${count} servers)` : '';
+		return `${count} replica${count === 1 ? '' : 's'}${short}, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+	}
 	return 'spreading primaries';
 }
 
