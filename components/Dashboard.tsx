@@ -195,7 +195,7 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 	];
 	if (health.error) lines.push(text('rethinkdb-error', `  could not ask: ${health.error}`, {color: 'red'}));
 	health.issues.forEach((issue, i) => lines.push(text(`issue-${i}`, `  ${issue.critical ? '✖' : '!'} ${issue.type}: ${issue.description}`, {color: issue.critical ? 'red' : 'yellow'})));
-	const tables = health.tables as Array<(typeof health.tables)[number] & {underReplicated?: boolean}>;
+	const tables = health.tables;
 	if (tables.length === 0) {
 		lines.push(text('tables', <><Text bold color="cyan">TABLES</Text><Text dimColor>  none yet</Text></>));
 		return lines;

@@ -180,11 +180,12 @@ const NODE_TIMEOUT_MS = 10_000;
 class DatabaseWatch {
 	private session?: DatabaseSession;
 
-	async health(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+	async health(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal; replicas?: number}): Promise<RethinkdbHealth> {
 		for (let attempt = 0; ; attempt++) {
 			try {
 				this.session ??= await openDatabase({...input, timeoutSeconds: 8});
-				return await withTimeout(queryHealth(this.session.connection, input.nodes), NODE_TIMEOUT_MS, 'the database did not answer within 10 s');
+				// With the replication policy (--replicas), so each table says whether it is under-replicated.
+				return await withTimeout(queryHealth(this.session.connection, input.nodes, input.replicas), NODE_TIMEOUT_MS, 'the database did not answer within 10 s');
 			} catch (error) {
 				await this.close();
 				if (attempt >= 1 || input.signal?.aborted) {
@@ -291,7 +292,7 @@ export function createDashboardSource(input: {
 			const members = answered ? parseJsonLines<SwarmNode>(answered.sections.get('nodes') ?? '') : undefined;
 			if (members) errors.length = 0;
 			const rethinkdb = answered && password && journal.database && pool
-				? await database.health({ssh: pool, manager: answered.manager, nodes: journal.nodes.map(n => n.name), password, signal})
+				? await database.health({ssh: pool, manager: answered.manager, nodes: journal.nodes.map(n => n.name), password, signal, replicas: spec.replicas})
 				: null;
 			await fromNodes;
 			const ready = new Set((members ?? []).filter(m => m.Status === 'Ready').map(m => m.Hostname));

@@ -30,9 +30,6 @@ interface ServiceCounts {
 	notRunningOn: string[];
 }
 
-/** A table may carry the replication policy's verdict (issue 12); it is read when present. */
-type TableWithPolicy = TableHealth & {underReplicated?: boolean};
-
 const TABLE_WORDS: Record<Exclude<TableHealth['readiness'], 'ready'>, string> = {
 	writable: 'not every replica ready (backfilling or missing)',
 	readable: 'read-only (no primary for writes)',
@@ -81,7 +78,7 @@ export function assessHealth(input: {
 		// server_disconnected repeats what `missing` says.
 		const others = critical.filter(i => !(i.type === 'server_disconnected' && db.missing.length > 0));
 		if (others.length > 0) problems.push({subject: 'rethinkdb', says: `${others.length} critical issue${others.length === 1 ? '' : 's'} (${[...new Set(others.map(i => i.type))].join(', ')})`});
-		for (const table of db.tables as TableWithPolicy[]) {
+		for (const table of db.tables) {
 			const name = `${table.db}.${table.table}`;
 			if (table.readiness !== 'ready') problems.push({subject: name, says: TABLE_WORDS[table.readiness]});
 			else if (table.underReplicated) problems.push({subject: name, says: 'under-replicated'});

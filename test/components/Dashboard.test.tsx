@@ -98,7 +98,7 @@ describe('Dashboard', () => {
 	it('per node CPU and memory, each database server against its limit, tables with replicas and readiness', async () => {
 		const withTables = snapshot({rethinkdb: {connected: 2, expected: 2, missing: [], issues: [], tables: [
 			{db: 'app', table: 'users', shards: 1, replicas: 2, servers: ['queenbee', 'workerbee_1'], primaries: ['queenbee'], readiness: 'ready'},
-			{db: 'app', table: 'orders', shards: 2, replicas: 1, servers: ['queenbee'], primaries: ['queenbee', 'queenbee'], readiness: 'writable', underReplicated: true} as never,
+			{db: 'app', table: 'orders', shards: 2, replicas: 1, servers: ['queenbee'], primaries: ['queenbee', 'queenbee'], readiness: 'writable', underReplicated: true},
 		]}});
 		const instance = render(<Dashboard load={async () => withTables} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
