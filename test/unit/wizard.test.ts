@@ -349,7 +349,7 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 	});
 });
 
-describe('start screen: DigitalOcean token, back, scale range (issue 15)', () => {
+describe('start screen', () => {
 	let home: string;
 	afterEach(() => rmSync(home, {recursive: true, force: true}));
 
@@ -372,11 +372,6 @@ describe('start screen: DigitalOcean token, back, scale range (issue 15)', () =>
 		const quiet = scripted([[/What now\?/, 'cluster:prod'], [/prod:/, 'status']]);
 		expect(await runStartScreen(quiet.prompts, clusters, ['up', 'status'], {env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_env'}, catalogFor: () => catalog})).toEqual({kind: 'run', argv: ['status', 'prod']});
 	});
-});
-
-describe('start screen', () => {
-	let home: string;
-	afterEach(() => rmSync(home, {recursive: true, force: true}));
 
 	it('lists saved clusters with state and offers what this build can do with one', async () => {
 		home = mkdtempSync(path.join(tmpdir(), 'sb-start-'));
