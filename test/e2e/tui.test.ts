@@ -70,7 +70,7 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 		keys('Enter');
 
 		// The header names every step (it may wrap at 100 columns).
-		const steps = ['preflight', 'keys', 'machines', 'provision', 'swarm', 'network', 'deploy', 'verify'];
+		const steps = ['preflight', 'keys', 'machines', 'provision', 'swarm', 'network', 'deploy', 'tables', 'verify'];
 		await waitFor(new RegExp(`swarmbee up ${name} \\(local\\): preflight, keys, machines, provision`));
 		// While it ran: a spinner on a running step, a row per node.
 		await waitFor(/r refresh · \? help · q quit/, 10 * 60_000);
