@@ -175,7 +175,8 @@ export async function startDockerSocket(options: {home: string; name: string; cl
 		removeLeftovers(files, state);
 	}
 	privateFolder(files.dir);
-	const log = openSync(files.log, 'a', 0o600);
+	// The log of this helper's run alone (the last one's is of no use once it is gone).
+	const log = openSync(files.log, 'w', 0o600);
 	// Its own session (detached), no terminal, stdout nowhere: `$(swarmbee env demo)` returns at once and a closed terminal does not take it down.
 	const child = spawn(process.execPath, [HELPER, options.home, options.name], {
 		detached: true,
@@ -265,14 +266,15 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 		options.onReady(socket);
 		options.log(`serving ${socket} for ${options.name}`);
 		await new Promise<void>(resolve => {
-			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => resolve());
+			const stop = (why: string) => {
+				options.log(why);
+				clearInterval(watch);
+				resolve();
+			};
+			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(`${signal}: stopping`));
 			// After `down` (or `down --forget`) there is no swarm left to reach.
 			const watch = setInterval(() => {
-				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down') {
-					options.log(`${options.name} is down: stopping`);
-					clearInterval(watch);
-					resolve();
-				}
+				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down') stop(`${options.name} is down: stopping`);
 			}, 5_000);
 		});
 	} finally {
