@@ -7,16 +7,8 @@ import {execa} from 'execa';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import {shq} from '../../source/shell.js';
-import {cli, CLI, describeWithEngine, dockerIn, newHome, purge, rethinkdbImage, spawnCli, uniqueName} from './helpers.js';
+import {cli, CLI, describeWithEngine, dockerIn, hasTmux, newHome, purge, rethinkdbImage, spawnCli, uniqueName} from './helpers.js';
 
-function hasTmux(): boolean {
-	try {
-		execFileSync('tmux', ['-V'], {stdio: 'ignore'});
-		return true;
-	} catch {
-		return false;
-	}
-}
 if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the ssh test drives a terminal in tmux (apt-get install tmux)');
 
 /** The inodes of the sockets a process holds open. */
@@ -76,6 +68,12 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		env: {SWARMBEE_HOME: home, ...env},
 	});
 	let image: string;
+	/** The helper has exited (give init a moment to reap it) and left only its log. */
+	const expectHelperGone = async (pid: number) => {
+		for (let waited = 0; running(pid) && waited < 5_000; waited += 100) await sleep(100);
+		expect(running(pid)).toBe(false);
+		expect(readdirSync(helperFiles)).toEqual(['helper.log']);
+	};
 
 	beforeAll(async () => {
 		image = await rethinkdbImage();
@@ -195,9 +193,7 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 
 		const unset = await bash([`eval "$(swarmbee env ${name})"`, 'eval "$(swarmbee env --unset)"', 'echo "host=${DOCKER_HOST:-none} cluster=${SWARMBEE_CLUSTER:-none}"'].join('\n'));
 		expect(unset.stdout.trim()).toBe('host=none cluster=none');
-		for (let waited = 0; running(pid) && waited < 5_000; waited += 100) await sleep(100);
-		expect(running(pid)).toBe(false);
-		expect(readdirSync(helperFiles)).toEqual(['helper.log']);
+		await expectHelperGone(pid);
 	});
 
 	it('env --context: a docker context swarmbee-NAME any shell can use; --unset removes it with the helper', async () => {
@@ -212,9 +208,7 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(unset.stdout).toContain(`# removed docker context swarmbee-${name}`);
 		const contexts = execFileSync('docker', ['context', 'ls', '--format', '{{.Name}}'], {encoding: 'utf8', env: {...process.env, DOCKER_CONFIG: dockerConfig}});
 		expect(contexts).not.toContain(`swarmbee-${name}`);
-		for (let waited = 0; running(pid) && waited < 5_000; waited += 100) await sleep(100);
-		expect(running(pid)).toBe(false);
-		expect(readdirSync(helperFiles)).toEqual(['helper.log']);
+		await expectHelperGone(pid);
 	});
 
 	it('logs: a database server\'s log shows RethinkDB\'s "Server ready"; a node\'s shows its provisioning and its daemons\' log', async () => {

@@ -11,6 +11,7 @@ import {HostKeyMismatchError, SshConnection} from '../../source/ssh/connection.j
 import {LocalForward, socketAnswers} from '../../source/ssh/forward.js';
 import {fingerprint, generateKeyPair, type KeyPair} from '../../source/ssh/keys.js';
 import type {Journal} from '../../source/store/journal.js';
+import {eventually} from './eventually.js';
 
 /**
  * A real SSH server in this process (ssh2's Server), as strict as a node's
@@ -123,25 +124,16 @@ function fakeTerminal(tty: boolean) {
 	return {terminal: {stdin, stdout, stderr}, rawModes, out: () => out, err: () => err};
 }
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) throw new Error('condition not met in time');
-		await new Promise(resolve => setTimeout(resolve, 10));
-	}
-}
-
 describe('openShell', () => {
 	it('a login shell on a pseudo-terminal: raw keys in, the window size and its changes passed on, the exit status back, the terminal given back as it was', async () => {
 		const {terminal, rawModes, out} = fakeTerminal(true);
 		const session = openShell({journal: journal([{name: 'queenbee'}]), privateKey: clusterKey.privateKey, terminal, env: {TERM: 'screen-256color'}});
-		await until(() => out().includes('$ '));
+		await eventually(() => expect(out()).toContain('$ '));
 		expect(seen.pty).toEqual({rows: 30, cols: 100, term: 'screen-256color'});
 		expect(rawModes).toEqual([true]);
 		Object.assign(terminal.stdout, {rows: 40, columns: 120});
 		terminal.stdout.emit('resize');
-		await until(() => seen.windows.length === 1);
-		expect(seen.windows).toEqual([{rows: 40, cols: 120}]);
+		await eventually(() => expect(seen.windows).toEqual([{rows: 40, cols: 120}]));
 		// Ctrl-C is a byte for the remote program, not a signal here.
 		terminal.stdin.write('\x03');
 		terminal.stdin.write('exit\r');
