@@ -1,12 +1,15 @@
 import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
+import {PassThrough} from 'node:stream';
 import {CancelledError, InputError} from '../errors.js';
 import {commandFailed} from '../ssh/connection.js';
+import {SshPool} from '../ssh/pool.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {shellCommand, shq} from '../shell.js';
 import type {Journal} from '../store/journal.js';
 import {serviceName, stackServiceName} from './stack.js';
-import {connectToManager} from './targets.js';
+import {explainUnreachable} from './node-session.js';
+import {connectToManager, sshTarget} from './targets.js';
 
 /** How much of a log: the last N lines, or all of it. */
 export type LogLines = number | 'all';
@@ -66,6 +69,20 @@ export function nodeLogCommand(options: {lines: LogLines; follow: boolean}): str
 	].join('\n');
 }
 
+/**
+ * `command`, stopped when the SSH channel closes (Ctrl-C here, or a
+ * connection that breaks). A follow notices a closed channel only when it
+ * next writes, and `docker service logs --follow` ignores the channel's
+ * signal request: found by hand, a quiet log left `docker service logs`
+ * running on the node after swarmbee had gone. So a watcher reads the
+ * command's stdin, which sshd closes with the channel, and then stops the
+ * whole command (`kill 0`: the session's process group, sshd made the
+ * shell its leader). The caller keeps stdin open until then.
+ */
+export function untilChannelCloses(command: string): string {
+	return ['exec 3<&0 </dev/null', '{ cat <&3; kill 0; } >/dev/null 2>&1 &', command].join('\n');
+}
+
 /** One line of a log as it arrives. */
 export interface LogLine {
 	/** `provision` (this machine's copy of the node's provisioning), `node` (its system log), or the service's name. */
@@ -116,8 +133,10 @@ export async function readLogs(options: {
 			for (const text of provisioningLog(journal, options.logsDir, node, lines)) onLine({source: 'provision', stream: 'stdout', text});
 			command = nodeLogCommand({lines, follow});
 		}
-		const result = await (await ssh.get(node, signal)).exec(command, {
+		const result = await (await ssh.get(node, signal)).exec(follow ? untilChannelCloses(command) : command, {
 			signal,
+			// Held open for the watcher untilChannelCloses starts; never ended from here.
+			...(follow ? {stdin: new PassThrough()} : {}),
 			onStdout: text => onLine({source, stream: 'stdout', text}),
 			onStderr: text => onLine({source, stream: 'stderr', text}),
 		});
@@ -143,4 +162,36 @@ function provisioningLog(journal: Readonly<Journal>, logsDir: string, node: stri
 	const file = journal.nodes.find(n => n.name === node)?.provision?.logFile ?? path.join(logsDir, node, 'provision.log');
 	if (!existsSync(file)) return [`==> no provisioning log yet (${file}) <==`];
 	return [`==> provisioning log (${file}) <==`, ...lastLines(readFileSync(file, 'utf8'), lines)];
+}
+
+/**
+ * `swarmbee logs` as a function, for the command and the dashboard's `l`
+ * key alike: resolves TARGET (a node, `rdb-NODE`, or none: every server),
+ * opens its own SSH connections (pinned host keys) and closes them when
+ * the reading ends. Lines go to `onLine` as they come; with `follow`, until
+ * `signal` aborts.
+ *
+ *     await streamLogs({journal, privateKey, logsDir: paths.logsDir, target: 'rdb-queenbee',
+ *       lines: 100, follow: true, signal, onLine: line => pane.push(line.text)});
+ */
+export async function streamLogs(options: {
+	journal: Readonly<Journal>;
+	privateKey: string;
+	logsDir: string;
+	target: string | undefined;
+	lines: LogLines;
+	follow: boolean;
+	onLine: (line: LogLine) => void;
+	signal?: AbortSignal;
+}): Promise<void> {
+	const {journal, privateKey} = options;
+	const targets = resolveLogTargets(journal, options.target);
+	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
+	try {
+		await readLogs({...options, ssh, targets});
+	} catch (error) {
+		throw explainUnreachable(error, journal.cluster);
+	} finally {
+		ssh.closeAll();
+	}
 }

@@ -1,9 +1,6 @@
-import {readLogs, resolveLogTargets, type LogLines} from '../cluster/logs.js';
-import {explainUnreachable} from '../cluster/node-session.js';
-import {sshTarget} from '../cluster/targets.js';
+import {streamLogs, type LogLines} from '../cluster/logs.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
-import {SshPool} from '../ssh/pool.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {handleInterrupts, type CommandArgs, type CommandIO} from './io.js';
 
@@ -33,28 +30,23 @@ export function parseLogsArgs(values: CommandArgs['values'], positionals: string
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	const request = parseLogsArgs(values, positionals);
 	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(request.name);
-	const targets = resolveLogTargets(journal, request.target);
 	if (!privateKey) throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
-	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
 	const controller = new AbortController();
 	// Ctrl-C ends --follow: the command stops on the node and this one exits 0.
 	const release = handleInterrupts(controller, io, () => {});
 	try {
-		await readLogs({
+		await streamLogs({
 			journal,
+			privateKey,
 			logsDir: paths.logsDir,
-			ssh,
-			targets,
+			target: request.target,
 			lines: request.lines,
 			follow: request.follow,
 			signal: controller.signal,
 			onLine: line => (line.stream === 'stdout' ? io.stdout : io.stderr).write(`${line.text}\n`),
 		});
 		return 0;
-	} catch (error) {
-		throw explainUnreachable(error, request.name);
 	} finally {
 		release();
-		ssh.closeAll();
 	}
 }

@@ -238,6 +238,17 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(result.exitCode).toBe(0);
 		await sleep(500);
 		expect(dockerIn(container('queenbee'), "pgrep -x tail >/dev/null && echo tail-left || echo none")).toBe('none');
+
+		// docker service logs --follow ignores the channel closing on a quiet log: swarmbee stops it all the same.
+		const service = spawnCli(['logs', name, 'rdb-queenbee', '--follow', '--lines', 'all'], home, env);
+		let served = '';
+		service.stdout!.on('data', (chunk: Buffer) => (served += chunk.toString()));
+		while (!served.includes('Server ready') && Date.now() < deadline + 20_000) await sleep(100);
+		expect(served).toContain('Server ready');
+		service.kill('SIGINT');
+		expect((await service).exitCode).toBe(0);
+		await sleep(500);
+		expect(dockerIn(container('queenbee'), "pgrep -f 'docker service logs' >/dev/null && echo left || echo none")).toBe('none');
 	});
 
 	it('a host key swarmbee did not install: ssh, ssh --all, env and logs refuse, as status does', async () => {

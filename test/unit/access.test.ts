@@ -1,9 +1,10 @@
-import {execFileSync} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
+import {once} from 'node:events';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {lastLines, nodeLogCommand, resolveLogTargets, serviceLogsCommand} from '../../source/cluster/logs.js';
+import {lastLines, nodeLogCommand, resolveLogTargets, serviceLogsCommand, untilChannelCloses} from '../../source/cluster/logs.js';
 import {nodePrefixes, worstExit} from '../../source/cluster/node-session.js';
 import {nodeOrManager} from '../../source/cluster/targets.js';
 import {contextName, evalHint, parseEnvArgs, shellKind, shellLines} from '../../source/commands/env.js';
@@ -13,6 +14,7 @@ import {InputError} from '../../source/errors.js';
 import {main} from '../../source/main.js';
 import {exitStatus} from '../../source/ssh/terminal.js';
 import type {Journal} from '../../source/store/journal.js';
+import {eventually} from './eventually.js';
 
 function journal(nodes: string[], database = true): Journal {
 	return {
@@ -228,6 +230,23 @@ describe('logs', () => {
 		} finally {
 			rmSync(root, {recursive: true, force: true});
 		}
+	});
+
+	it('a follow stops when the channel closes (its stdin ends), the whole command with it; a command that ends says its status', async () => {
+		// Its own process group, as sshd makes it: `kill 0` must stop this and nothing of the test's.
+		const follow = spawn('sh', ['-c', untilChannelCloses('sleep 30 & wait')], {detached: true, stdio: ['pipe', 'ignore', 'ignore']});
+		await new Promise(resolve => setTimeout(resolve, 200));
+		const started = Date.now();
+		follow.stdin.end();
+		const [code, signal] = await once(follow, 'exit');
+		expect({code, signal}).toEqual({code: null, signal: 'SIGTERM'});
+		expect(Date.now() - started).toBeLessThan(5_000);
+		// The sleep went too (once init has reaped what kill 0 stopped, the group is empty).
+		await eventually(() => expect(() => process.kill(-follow.pid!, 0)).toThrow(), 5_000);
+
+		const done = spawn('sh', ['-c', untilChannelCloses('exit 3')], {detached: true, stdio: ['pipe', 'ignore', 'ignore']});
+		expect((await once(done, 'exit'))[0]).toBe(3);
+		done.stdin.end();
 	});
 
 	it('the tail of a local log', () => {
