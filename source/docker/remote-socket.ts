@@ -8,10 +8,11 @@ import {execaSync} from 'execa';
 import {explainUnreachable} from '../cluster/node-session.js';
 import {connectToManager, sshTarget} from '../cluster/targets.js';
 import {pause} from '../concurrency.js';
-import {BugError, CancelledError, ExternalError, InputError, type ErrorInfo} from '../errors.js';
+import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
 import {writeFileAtomic} from '../files.js';
 import {childEnvironment, redact} from '../redact.js';
 import {LocalForward} from '../ssh/forward.js';
+import type {SshConnection} from '../ssh/connection.js';
 import {SshPool} from '../ssh/pool.js';
 import {ClusterStore} from '../store/cluster-store.js';
 
@@ -143,6 +144,17 @@ export function pingDocker(socket: string, timeoutMs = 15_000): Promise<void> {
 	});
 }
 
+/**
+ * What the docker CLI is answered when the manager cannot be reached: an
+ * API error, which it shows as `Error response from daemon: swarmbee: …`
+ * (a closed connection would read "connection reset by peer").
+ */
+export function dockerErrorResponse(error: Error): string {
+	const info = errorInfo(error);
+	const body = JSON.stringify({message: redact(`swarmbee: ${info.message}${info.nextSteps.length > 0 ? ` (try: ${info.nextSteps.join('; ')})` : ''}`)});
+	return `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
 /** An error the helper sent over IPC, as the class it was. */
 function errorFrom(info: ErrorInfo, logFile: string): Error {
 	const details = {...(info.hint ? {hint: info.hint} : {}), nextSteps: info.nextSteps, ...(info.node ? {node: info.node} : {}), logFile};
@@ -250,18 +262,44 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 	if (!privateKey) throw new InputError(`${options.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
 	const files = dockerSocketFiles(paths.dir);
 	const pool = new SshPool(node => sshTarget(journal, node, privateKey));
-	const openManagerSocket = async () => (await connectToManager(journal, pool)).shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO);
+	// The docker CLI opens several connections per command: they wait for one connect together, and a manager
+	// that just failed is not waited for again for 10 s (each would wait out its own SSH timeout).
+	let failed: {at: number; error: unknown} | undefined;
+	let connecting: ReturnType<typeof connectToManager<SshConnection>> | undefined;
+	const openManagerSocket = async () => {
+		if (failed && Date.now() - failed.at < 10_000) throw failed.error;
+		try {
+			connecting ??= connectToManager(journal, pool).finally(() => {
+				connecting = undefined;
+			});
+			const {manager, shell} = await connecting;
+			// A connection kept from before that the manager's going made silent answers nothing, and keepalives
+			// take 15 s to tell: a channel not open within 5 s drops it.
+			let timer: NodeJS.Timeout | undefined;
+			const silent = new Promise<never>((_, reject) => {
+				timer = setTimeout(() => {
+					pool.drop(manager);
+					reject(new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {node: manager, nextSteps: [`is the machine running? swarmbee status ${options.name} --once`]}));
+				}, 5_000);
+			});
+			const channel = await Promise.race([shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO), silent]).finally(() => clearTimeout(timer));
+			failed = undefined;
+			return channel;
+		} catch (error) {
+			failed = {at: Date.now(), error: explainUnreachable(error, options.name)};
+			throw failed.error;
+		}
+	};
 	let forward: LocalForward | undefined;
 	let socket: string | undefined;
 	try {
-		try {
-			(await openManagerSocket()).destroy();
-		} catch (error) {
-			throw explainUnreachable(error, options.name);
-		}
+		(await openManagerSocket()).destroy();
 		socket = socketPathFor(files);
 		privateFolder(path.dirname(socket));
-		forward = await LocalForward.listenOnSocket(socket, openManagerSocket, error => options.log(`a connection could not reach the manager's Docker: ${redact(error.message)}`));
+		forward = await LocalForward.listenOnSocket(socket, openManagerSocket, {
+			onError: error => options.log(`a connection could not reach the manager's Docker: ${redact(error.message)}`),
+			refusal: error => dockerErrorResponse(error),
+		});
 		writeFileAtomic(files.state, `${JSON.stringify({pid: process.pid, cluster: options.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`);
 		options.onReady(socket);
 		options.log(`serving ${socket} for ${options.name}`);

@@ -21,7 +21,13 @@ export class LocalForward {
 	private readonly totals = {totalConnections: 0, bytesIn: 0, bytesOut: 0};
 	private readonly sockets = new Set<net.Socket>();
 
-	private constructor(private readonly server: net.Server, private readonly open: () => Promise<Duplex>, private readonly onError: (error: Error) => void) {
+	private constructor(
+		private readonly server: net.Server,
+		private readonly open: () => Promise<Duplex>,
+		private readonly onError: (error: Error) => void,
+		/** What a connection is told when its channel cannot be opened (nothing: it is closed at once). */
+		private readonly refusal?: (error: Error) => string,
+	) {
 		server.on('connection', socket => this.accept(socket));
 	}
 
@@ -51,7 +57,7 @@ export class LocalForward {
 	 * it is made 0600 here. A socket file left by a process that is gone is
 	 * replaced; one that still answers is an InputError.
 	 */
-	static async listenOnSocket(socketPath: string, open: () => Promise<Duplex>, onError: (error: Error) => void = () => {}): Promise<LocalForward> {
+	static async listenOnSocket(socketPath: string, open: () => Promise<Duplex>, options: {onError?: (error: Error) => void; refusal?: (error: Error) => string} = {}): Promise<LocalForward> {
 		const folder = statSync(path.dirname(socketPath));
 		if ((folder.mode & 0o077) !== 0 || (process.getuid && folder.uid !== process.getuid())) {
 			throw new BugError(`${path.dirname(socketPath)} must be a folder of this user with mode 0700 before a socket is made in it`);
@@ -68,7 +74,7 @@ export class LocalForward {
 			server.listen(socketPath, () => resolve());
 		});
 		chmodSync(socketPath, 0o600);
-		return new LocalForward(server, open, onError);
+		return new LocalForward(server, open, options.onError ?? (() => {}), options.refusal);
 	}
 
 	/** Open connections are the sockets still held; the rest are running totals. */
@@ -90,7 +96,17 @@ export class LocalForward {
 			channel = await this.open();
 		} catch (error) {
 			this.onError(error as Error);
-			socket.destroy();
+			if (this.refusal && !socket.destroyed) {
+				// Answer once the client has spoken (an HTTP client takes an answer before its request as stray), and
+				// read all it sends: closing on unread data would reset the connection before it reads the answer.
+				const answer = this.refusal(error as Error);
+				socket.once('data', () => socket.end(answer));
+				socket.on('data', () => {});
+				socket.setTimeout(10_000, () => socket.destroy());
+				socket.resume();
+			} else {
+				socket.destroy();
+			}
 			return;
 		}
 		if (socket.destroyed) {

@@ -1,13 +1,15 @@
 import {mkdirSync, mkdtempSync, rmSync, statSync} from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import ssh2 from 'ssh2';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {execOnEveryNode, openShell, UNREACHABLE} from '../../source/cluster/node-session.js';
+import {execOnEveryNode, explainUnreachable, openShell, UNREACHABLE} from '../../source/cluster/node-session.js';
 import {BugError} from '../../source/errors.js';
-import {HostKeyMismatchError, SshConnection} from '../../source/ssh/connection.js';
+import {dockerErrorResponse} from '../../source/docker/remote-socket.js';
+import {HostKeyMismatchError, SshConnection, SshConnectError} from '../../source/ssh/connection.js';
 import {LocalForward, socketAnswers} from '../../source/ssh/forward.js';
 import {fingerprint, generateKeyPair, type KeyPair} from '../../source/ssh/keys.js';
 import type {Journal} from '../../source/store/journal.js';
@@ -230,6 +232,27 @@ describe('the manager\'s Docker socket over SSH', () => {
 			expect(await socketAnswers(socket)).toBe(false);
 		} finally {
 			connection.close();
+		}
+	});
+
+	it('when the manager cannot be reached, the docker CLI is answered with an API error that says why (not a reset connection)', async () => {
+		const socket = path.join(folder, 'refusing.sock');
+		const forward = await LocalForward.listenOnSocket(socket, async () => {
+			throw new SshConnectError('SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake', {node: 'queenbee'});
+		}, {refusal: error => dockerErrorResponse(explainUnreachable(error, 'demo') as Error)});
+		try {
+			const {status, body} = await new Promise<{status: number; body: string}>((resolve, reject) => {
+				http.get({socketPath: socket, path: '/v1.41/nodes'}, response => {
+					let body = '';
+					response.on('data', chunk => (body += chunk));
+					response.on('end', () => resolve({status: response.statusCode!, body}));
+				}).on('error', reject);
+			});
+			expect(status).toBe(502);
+			// The docker CLI prints it as: Error response from daemon: swarmbee: SSH to queenbee …
+			expect(JSON.parse(body)).toEqual({message: 'swarmbee: SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake (try: is the machine running? swarmbee status demo --once; swarmbee up demo starts what is stopped and repairs the rest)'});
+		} finally {
+			await forward.close();
 		}
 	});
 
