@@ -248,7 +248,7 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		service.kill('SIGINT');
 		expect((await service).exitCode).toBe(0);
 		await sleep(500);
-		expect(dockerIn(container('queenbee'), "pgrep -f 'docker service logs' >/dev/null && echo left || echo none")).toBe('none');
+		expect(dockerIn(container('queenbee'), "pgrep -f '[d]ocker service logs' >/dev/null && echo left || echo none")).toBe('none');
 	});
 
 	it('a host key swarmbee did not install: ssh, ssh --all, env and logs refuse, as status does', async () => {
