@@ -8,7 +8,10 @@ export type {CommandIO} from './commands/io.js';
 
 function parse(command: CommandName, argv: string[]) {
 	try {
-		return parseArgs({args: argv, options: COMMANDS[command].options, allowPositionals: true, strict: true});
+		const {values, positionals, tokens} = parseArgs({args: argv, options: COMMANDS[command].options, allowPositionals: true, strict: true, tokens: true});
+		// What follows `--` is kept apart as well: `ssh demo -- ls -l` runs it on the node.
+		const terminator = tokens.find(token => token.kind === 'option-terminator');
+		return {values, positionals, ...(terminator ? {afterDoubleDash: argv.slice(terminator.index + 1)} : {})};
 	} catch (error) {
 		throw new InputError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), {
 			nextSteps: [`see swarmbee --help for the options of ${command}`],
@@ -23,7 +26,8 @@ function parse(command: CommandName, argv: string[]) {
  */
 export async function main(argv: string[], io: CommandIO, secrets: {token?: string} = {}): Promise<number> {
 	const [command, ...rest] = argv;
-	const json = rest.includes('--json');
+	// Only swarmbee's own --json counts, not one in a command for a node (`ssh demo -- tool --json`).
+	const json = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest).includes('--json');
 	const names = Object.keys(COMMANDS);
 	const dispatch = (next: string[], handed: {token?: string} = {}) => main(next, io, handed);
 	const token = secrets.token ? {token: secrets.token} : {};
@@ -44,13 +48,13 @@ export async function main(argv: string[], io: CommandIO, secrets: {token?: stri
 			throw new InputError(`unknown command "${command}"`, {nextSteps: ['swarmbee --help lists the commands']});
 		}
 		const name = command as CommandName;
-		const {values, positionals} = parse(name, rest);
+		const {values, positionals, afterDoubleDash} = parse(name, rest);
 		if (values.help) {
 			io.stdout.write(`${usage()}\n`);
 			return 0;
 		}
 		const {run} = await COMMANDS[name].load();
-		return await run({values: values as Record<string, string | boolean | undefined>, positionals, commands: names, dispatch, ...token}, io);
+		return await run({values: values as Record<string, string | boolean | undefined>, positionals, ...(afterDoubleDash ? {afterDoubleDash} : {}), commands: names, dispatch, ...token}, io);
 	} catch (error) {
 		reportError(error, io, json);
 		return exitCodeFor(error);

@@ -1,20 +1,13 @@
 import {execFileSync} from 'node:child_process';
 import {shq} from '../../source/shell.js';
-import {CLI, describeWithEngine} from './helpers.js';
+import {CLI, describeWithEngine, hasTmux} from './helpers.js';
 
 /**
  * The real CLI in a real terminal: tmux sessions a test drives with keys
  * and reads as a person sees them (capture-pane). Shared by the terminal
  * UI suites.
  */
-export function hasTmux(): boolean {
-	try {
-		execFileSync('tmux', ['-V'], {stdio: 'ignore'});
-		return true;
-	} catch {
-		return false;
-	}
-}
+export {hasTmux};
 
 if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the terminal UI tests drive the CLI in tmux (apt-get install tmux)');
 
