@@ -262,8 +262,8 @@ function eventLines(memory: DashboardMemory): Line[] {
 const HELP: Array<[string, string]> = [
 	['↑ ↓  j k', 'select a node or a service'],
 	['PgUp PgDn  space', 'scroll a page (the screen scrolls when it is short)'],
-	['l', 'logs of the selected row: a service\'s docker service logs, a node\'s provision log'],
-	['s', 'ssh to the selected node (when this build offers it)'],
+	['l', 'logs of the selected row (as swarmbee logs): a server\'s, or a node\'s provisioning and system log'],
+	['s', 'a shell on the selected row\'s node (swarmbee ssh); exit it to come back'],
 	['t', 'open or close the tunnel to the RethinkDB admin panel'],
 	['r', 'refresh now (otherwise every few seconds)'],
 	['?', 'this help; esc or ? closes it'],
@@ -449,12 +449,18 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		? ['↑↓ scroll', ...(overlay.kind === 'logs' ? ['r reload'] : []), 'esc back', 'q quit']
 		: [
 			...(selectable.length > 1 ? ['↑↓ select'] : []),
-			...(selected && actions ? [`l logs${columns >= 100 && selectedName ? ` of ${selectedName}` : ''}`] : []),
+			...(selected && actions ? ['l logs'] : []),
 			...(selected?.target && actions?.ssh && handOver ? ['s ssh'] : []),
 			...(control ? [`t ${tunnelUp ? 'close' : 'open'} tunnel`] : []),
 			'r refresh', '? help', 'q quit',
 		];
 	const scroll = body.length > room ? `${top + 1}-${Math.min(body.length, top + room)} of ${body.length}${columns >= 90 ? ' · PgDn' : ''}` : '';
+	// Whose logs, when there is room for it: every key must stay on the line.
+	const named = `l logs of ${selectedName ?? ''}`;
+	if (selectedName && keys.join(' · ').length + named.length - 'l logs'.length + scroll.length + 2 <= columns) {
+		const at = keys.indexOf('l logs');
+		if (at >= 0) keys[at] = named;
+	}
 
 	return (
 		<Box flexDirection="column" width={columns}>

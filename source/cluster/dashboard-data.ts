@@ -1,5 +1,3 @@
-import {existsSync, readFileSync} from 'node:fs';
-import path from 'node:path';
 import {errorInfo, ExternalError, type ErrorInfo} from '../errors.js';
 import type {Provider} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
@@ -7,6 +5,7 @@ import type {ClusterSpec} from '../spec.js';
 import {SshPool} from '../ssh/pool.js';
 import type {Journal} from '../store/journal.js';
 import {assessHealth, type LiveHealth} from './live-health.js';
+import {readLogs} from './logs.js';
 import {nodeStatsCommand, nodeUsage, parseNodeStats, splitSections, type NodeSample, type NodeUsage, type StatsScope} from './node-stats.js';
 import {openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
 import {serverName} from './stack.js';
@@ -148,20 +147,10 @@ export interface LogExcerpt {
 /** What the dashboard acts on: a node's row or a service's (a database server is both). */
 export type DashboardTarget = {kind: 'node'; node: string} | {kind: 'service'; service: string; node?: string};
 
-export function serviceLogsCommand(service: string, lines = 200): string {
-	return `${shellCommand(['docker', 'service', 'logs', '--tail', String(lines), '--timestamps', '--no-trunc', '--raw', service])} 2>&1`;
-}
-
-/** The last lines of a text file, or undefined when there is none. */
-function tailOfFile(file: string, lines: number): string[] | undefined {
-	if (!existsSync(file)) return undefined;
-	return readFileSync(file, 'utf8').split('\n').filter((line, i, all) => line !== '' || i < all.length - 1).slice(-lines);
-}
-
 interface DashboardSource {
 	/** One snapshot; never throws for a node or manager that does not answer (that is in `errors`). */
 	load(signal?: AbortSignal): Promise<DashboardSnapshot>;
-	/** The `l` key's excerpt: a service's `docker service logs`, or a node's provision log. */
+	/** The `l` key's excerpt: `swarmbee logs` of a service or node, as one read. */
 	logs(target: DashboardTarget, signal?: AbortSignal): Promise<LogExcerpt>;
 	/** How many SSH commands have run so far (bench/dashboard-idle). */
 	readonly roundTrips: number;
@@ -315,15 +304,20 @@ export function createDashboardSource(input: {
 			};
 		},
 		async logs(target, signal) {
-			if (target.kind === 'service') {
-				const manager = journal.nodes.find(n => n.role === 'manager')?.name ?? journal.nodes[0]!.name;
-				const command = serviceLogsCommand(target.service);
-				const text = await ask(manager, command, signal);
-				return {title: `logs of ${target.service}`, source: `on ${manager}: docker service logs ${target.service}`, lines: text.split('\n').filter(Boolean).slice(-200)};
-			}
-			const file = path.join(input.logsDir ?? '', target.node, 'provision.log');
-			const lines = input.logsDir ? tailOfFile(file, 200) : undefined;
-			return {title: `provision log of ${target.node}`, source: file, lines: lines ?? [`no provision log for ${target.node} yet (${file})`]};
+			if (!pool) throw new Error('no cluster key to reach the nodes with');
+			// `swarmbee logs`'s reader (issue 14), over the dashboard's own connections.
+			const lines: string[] = [];
+			await readLogs({
+				journal, logsDir: input.logsDir ?? '', ssh: pool, lines: 200, follow: false, signal,
+				targets: [target.kind === 'service' ? {kind: 'service', service: target.service} : {kind: 'node', node: target.node}],
+				onLine: line => lines.push(line.text),
+			});
+			const what = target.kind === 'service' ? target.service : target.node;
+			return {
+				title: target.kind === 'service' ? `logs of ${what}` : `logs of ${what}: provisioning, then the system's`,
+				source: `swarmbee logs ${journal.cluster} ${what}`,
+				lines,
+			};
 		},
 		async close() {
 			await database.close();

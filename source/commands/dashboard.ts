@@ -1,4 +1,5 @@
-import {createDashboardSource, type DashboardActions} from '../cluster/dashboard-data.js';
+import {createDashboardSource, type DashboardActions, type DashboardTarget} from '../cluster/dashboard-data.js';
+import {openShell} from '../cluster/node-session.js';
 import {readPassword} from '../cluster/password.js';
 import {DockerCli} from '../docker/cli.js';
 import {swarmbeeHome} from '../paths.js';
@@ -13,8 +14,9 @@ import {terminalOf, type CommandIO} from './io.js';
  * `status` shows in a terminal and what a finished `up` or `scale` opens. The
  * tunnel control is handed in by whoever owns the tunnel; without one the
  * dashboard says so and offers no `t` key. `actions` are what its `l` and
- * `s` keys do to the selected row: by default `l` reads logs over the same
- * SSH connections, and there is no `s` (see DashboardActions).
+ * `s` keys do to the selected row: by default `l` reads `swarmbee logs`'s
+ * way over the dashboard's SSH connections and `s` opens `swarmbee ssh` on
+ * the row's node (see DashboardActions).
  */
 export async function openDashboard(name: string, io: CommandIO, options: {
 	tunnels?: TunnelControl;
@@ -33,10 +35,20 @@ export async function openDashboard(name: string, io: CommandIO, options: {
 	const tunnels = options.tunnels ?? (journal.database && privateKey
 		? createTunnelControl({journal, privateKey, ...(options.ports?.admin ? {adminPort: options.ports.admin} : {}), ...(options.ports?.driver ? {driverPort: options.ports.driver} : {})})
 		: undefined);
-	const actions: DashboardActions = {logs: (target, signal) => source.logs(target, signal), ...options.actions};
+	// `l` reads `swarmbee logs`'s way; `s` is `swarmbee ssh NODE` (issue 14), with the terminal handed over.
+	const terminal = terminalOf(io);
+	const actions: DashboardActions = {
+		logs: (target, signal) => source.logs(target, signal),
+		...(privateKey && terminal.stdin.isTTY ? {ssh: async (target: DashboardTarget) => {
+			const node = target.node;
+			terminal.stdout.write(`swarmbee ssh ${name}${node ? ` ${node}` : ''} (exit the shell to come back to the dashboard)\n`);
+			await openShell({journal, privateKey, ...(node ? {node} : {}), terminal, env: io.env});
+		}} : {}),
+		...options.actions,
+	};
 	const {showDashboard} = await import('../../components/ink-renderer.js');
 	try {
-		await showDashboard(terminalOf(io), {load: signal => source.load(signal), tunnels, actions, refreshMs: options.refreshMs});
+		await showDashboard(terminal, {load: signal => source.load(signal), tunnels, actions, refreshMs: options.refreshMs});
 	} finally {
 		await tunnels?.close();
 		await source.close();

@@ -165,12 +165,15 @@ describe('Dashboard', () => {
 
 	it('at 100×15 the body scrolls under a fixed header and footer', async () => {
 		const many = snapshot({nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n))});
-		const instance = render(<Dashboard load={async () => many} refreshMs={60_000} onQuit={() => {}} />);
+		// Every key offered, so the footer is as long as it gets: it must still end with q quit.
+		const actions = {logs: async () => ({title: 'x', source: 'x', lines: []}), ssh: async () => {}};
+		const instance = render(<Dashboard load={async () => many} refreshMs={60_000} tunnels={fakeTunnel()} actions={actions} handOver={() => {}} onQuit={() => {}} />);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 15);
 		const first = await waitForFrame(instance, text => /1-12 of \d+/.test(text));
 		expect(first.split('\n')).toHaveLength(14);
 		expect(first.split('\n')[0]).toContain('demo (local): ready');
+		expect(first.split('\n').at(-1)).toMatch(/^↑↓ select · l logs · s ssh · t open tunnel · r refresh · \? help · q quit +1-12 of \d+ · PgDn$/);
 		expect(first).not.toContain('RETHINKDB');
 		instance.stdin.write(' ');
 		const paged = await waitForFrame(instance, 'RETHINKDB');

@@ -157,6 +157,22 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		const scrolled = await t.waitFor('EVENTS', 30_000, false);
 		expect(scrolled.split('\n')[0]).toMatch(new RegExp(`^${name} \\(local\\)`));
 
+		// l: the selected row's logs, through `swarmbee logs`'s reader; esc goes back.
+		t.resize(120, 45);
+		t.keys('l');
+		await t.waitFor(/LOGS OF QUEENBEE: PROVISIONING, THEN THE SYSTEM'S/, 30_000, false);
+		await t.waitFor('==> provisioning log', 30_000, false);
+		t.keys('Escape');
+		await t.waitFor('▸ queenbee', 30_000, false);
+		// s: a shell on the selected node with the terminal handed over, then the dashboard again.
+		t.keys('s');
+		await t.waitFor(`swarmbee ssh ${name} queenbee`, 30_000, false);
+		await new Promise(resolve => setTimeout(resolve, 1_500));
+		t.keys('echo "on-$(hostname)-now"', 'Enter');
+		await t.waitFor('on-queenbee-now', 30_000, false);
+		t.keys('exit', 'Enter');
+		await t.waitFor(/t close tunnel/, 30_000, false);
+
 		t.keys('q');
 		const quit = await t.waitFor('EXIT=', 30_000, false);
 		expect(quit).toContain('EXIT=0');
