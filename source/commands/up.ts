@@ -1,7 +1,7 @@
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
-import {specForRun, type SpecInput} from '../spec.js';
+import {checkName, specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
 import type {WizardPrompts} from '../wizard/prompts.js';
@@ -85,7 +85,8 @@ async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const saved = store.loadSpec(options.name);
+	// A bad name is reported with every other problem of the flags, by resolveSpec.
+	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
 	if (!store.exists(spec.name)) {
 		await confirmOrStop(io, {
