@@ -22,10 +22,16 @@ function portOption(flag: string, value: string | boolean | undefined, fallback:
 }
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	const adminPort = portOption('admin-port', values['admin-port'], 8080);
+	const driverPort = portOption('driver-port', values['driver-port'], 28015);
+	// One local port cannot carry both: say so, rather than "in use" by ourselves.
+	if (adminPort === driverPort) {
+		throw new InputError(`--admin-port and --driver-port are both ${adminPort}`, {nextSteps: ['give each its own local port, e.g. --admin-port 8080 --driver-port 28015']});
+	}
 	return tunnelCommand({
 		name: oneName('tunnel', positionals),
-		adminPort: portOption('admin-port', values['admin-port'], 8080),
-		driverPort: portOption('driver-port', values['driver-port'], 28015),
+		adminPort,
+		driverPort,
 		...(typeof values.server === 'string' ? {server: values.server} : {}),
 		json: Boolean(values.json),
 	}, io);
@@ -69,8 +75,9 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		if (!options.json) {
 			io.stdout.write(`admin panel: http://127.0.0.1:${options.adminPort}/  driver: 127.0.0.1:${options.driverPort} (user admin, password in ${paths.rethinkdbPassword})\nCtrl-C closes the tunnel.\n`);
 		}
-		await stop.interrupted;
+		const fatal = await Promise.race([stop.interrupted.then(() => undefined), tunnel.failed]);
 		await tunnel.stop();
+		if (fatal) throw fatal;
 	} finally {
 		stop.release();
 		ssh.closeAll();
