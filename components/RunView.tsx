@@ -7,6 +7,7 @@ import {NodePane} from './NodePane.js';
 import {NodeTable} from './NodeTable.js';
 import {nodesWithOutput, type FinishedLine, type NodeView} from './run-state.js';
 import {StepList} from './StepList.js';
+import {TableProgress} from './TableProgress.js';
 import {useRunEvents} from './useRunEvents.js';
 import {useTerminalSize} from './useTerminalSize.js';
 
@@ -105,6 +106,7 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 			</Static>
 			{/* Once the run is over, steps that never started will not: only the outcome matters. */}
 			{done ? null : <StepList steps={state.steps} frame={frame} now={now} />}
+			{done || !state.tables ? null : <TableProgress tables={state.tables} frame={frame} />}
 			<NodeTable nodes={state.nodes} frame={frame} />
 			{shown.map(node => (
 				<NodePane key={node.name} node={node} lines={paneLines} selected={panes.length > 1 && node.name === selected?.name} width={columns} />

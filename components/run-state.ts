@@ -1,8 +1,9 @@
 import type {ErrorInfo} from '../source/errors.js';
 import type {PlayRecap, RunEvent} from '../source/events.js';
-import type {NodeActivity, StepState} from '../source/states.js';
+import type {NodeActivity, StepState, TableActivity} from '../source/states.js';
 import {redact} from '../source/redact.js';
 import {eventLine} from '../source/render/format.js';
+import {describeTableProgress} from '../source/render/table-progress.js';
 
 /**
  * The run view's state, derived by one reducer from the RunEvent stream
@@ -21,6 +22,20 @@ export interface RunViewState {
 	rateLimit?: {limit: number; remaining: number};
 	/** Events reduced so far; keys Static lines. */
 	seen: number;
+	/** Tables of a backup or restore, in the order they first showed up. */
+	tables?: TableView[];
+}
+
+/** One table of a backup or restore, as its latest table-progress event has it. */
+export interface TableView {
+	name: string;
+	step: string;
+	state: TableActivity;
+	detail?: string;
+	documents: number;
+	bytes: number;
+	totalDocuments?: number;
+	totalBytes?: number;
 }
 
 export interface StepView {
@@ -203,6 +218,16 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 		}
 		case 'rate-limit':
 			return {...state, seen, rateLimit: {limit: e.limit, remaining: e.remaining}};
+		case 'table-progress': {
+			const view: TableView = {name: e.table, step: e.step, state: e.state, detail: e.detail, documents: e.documents, bytes: e.bytes, totalDocuments: e.totalDocuments, totalBytes: e.totalBytes};
+			const tables = state.tables ?? [];
+			const index = tables.findIndex(t => t.name === e.table);
+			const wasDone = index >= 0 && tables[index]!.state !== 'running' && tables[index]!.step === e.step;
+			const next = index === -1 ? [...tables, view] : tables.map((t, i) => (i === index ? view : t));
+			// A table's end is said once, above the live region.
+			const finished = e.state !== 'running' && !wasDone ? [...state.finished, line(`  ${e.state === 'done' ? '✔' : '✖'} ${describeTableProgress(e)}`, e.state === 'done' ? 'note' : 'failed')] : state.finished;
+			return {...state, seen, tables: next, finished};
+		}
 		case 'warning':
 			return {...state, seen, finished: [...state.finished, line(said(state, e), 'warning')]};
 		case 'run-finished':

@@ -5,7 +5,7 @@
 
 export type ErrorKind = 'input' | 'external' | 'cancelled' | 'bug';
 
-interface ErrorDetails {
+export interface ErrorDetails {
 	/** Why it failed, in one or two sentences. */
 	hint?: string;
 	/** Commands or actions that fix it, most likely first. */

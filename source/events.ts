@@ -1,7 +1,7 @@
 import type {ErrorInfo} from './errors.js';
-import type {NodeActivity} from './states.js';
+import type {NodeActivity, TableActivity} from './states.js';
 
-export type {NodeActivity} from './states.js';
+export type {NodeActivity, TableActivity} from './states.js';
 
 /**
  * The one stream every renderer (plain lines, JSON lines, Ink) is built from.
@@ -22,6 +22,8 @@ export type RunEvent =
 	| {type: 'node-recap'; at: string; node: string; step: string; playbook?: string; recap: PlayRecap}
 	/** A cloud API's remaining request budget, after each response. */
 	| {type: 'rate-limit'; at: string; limit: number; remaining: number; resetAt: string}
+	/** One table of a backup or restore: documents and bytes so far, out of the totals when known. */
+	| {type: 'table-progress'; at: string; step: string; table: string; state: TableActivity; detail?: string; documents: number; bytes: number; totalDocuments?: number; totalBytes?: number}
 	| {type: 'warning'; at: string; message: string}
 	| {type: 'run-finished'; at: string; durationMs: number; changed: boolean; summary: string}
 	| {type: 'run-failed'; at: string; durationMs: number; error: ErrorInfo}

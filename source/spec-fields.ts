@@ -199,6 +199,18 @@ export const SPEC_FIELDS = [
 		parse: parseMemoryLimit,
 		changeable: false, profile: true, json: 'string',
 	}),
+	field<'replicas', number>({
+		key: 'replicas', flag: 'replicas', value: 'N',
+		help: 'replicas of every database table, 1-9 (default 3; never more than there are servers)',
+		fallback: () => 3,
+		parse: input => {
+			const replicas = integer(input);
+			if (Number.isInteger(replicas) && replicas >= 1 && replicas <= 9) return {value: replicas};
+			return {problem: `${String(input)} is not a replica count`, fix: 'choose a whole number from 1 to 9: 3 keeps every table through the loss of one server (a majority of 3 survives), 1 keeps one copy only'};
+		},
+		// The tables step applies a new count to every table on the next up.
+		changeable: true, profile: false, json: 'integer',
+	}),
 	field<'encryptOverlay', boolean>({
 		key: 'encryptOverlay', flag: 'encrypt-overlay', negatable: true,
 		help: 'IPsec on the overlay (default off: neither provider carries it)',

@@ -43,3 +43,6 @@ export type ClusterState =
 	| 'awaiting-input'
 	| 'destroying'
 	| 'down';
+
+/** A table's part in a backup or restore. */
+export type TableActivity = Extract<StepState, 'running' | 'done' | 'failed'>;

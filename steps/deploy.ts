@@ -61,7 +61,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			await manager.run('mkdir -p -m 700 /root/.swarmbee', {signal});
 			await manager.upload(REMOTE_STACK_FILE, stack, 0o600);
 			io.emit(event({type: 'step-progress', step: 'deploy', message: `docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`}));
-			await manager.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : 'always'), {signal});
+			await manager.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : journal.value.database ? 'changed' : 'always'), {signal});
 			journal.update(j => {
 				j.database = {image: spec.rethinkdbImage, stackHash: hash, secret, deployedAt: new Date().toISOString()};
 			});

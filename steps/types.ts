@@ -1,3 +1,4 @@
+import type {EmergencyRepair} from '../source/cluster/tables.js';
 import type {DockerEngine} from '../source/docker/cli.js';
 import type {Emit} from '../source/events.js';
 import type {Provider, ProviderContext} from '../source/providers/types.js';
@@ -61,6 +62,8 @@ export interface ClusterOptions {
 	reprovision?: boolean;
 	/** `down --force`: also remove resources of the cluster's name that another swarmbee state made. */
 	removeForeign?: boolean;
+	/** `up --emergency-repair MODE --yes`: let RethinkDB recover tables that lost their majority. */
+	emergencyRepair?: EmergencyRepair;
 }
 
 export function providerContext(ctx: Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey'>, io: StepIO): ProviderContext {

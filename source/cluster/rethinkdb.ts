@@ -4,6 +4,7 @@ import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {NodeShells} from '../ssh/shell.js';
+import {wantedReplicas} from './placement.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
@@ -89,6 +90,8 @@ export interface TableHealth {
 	 * only; unavailable: neither.
 	 */
 	readiness: 'ready' | 'writable' | 'readable' | 'unavailable';
+	/** Fewer replicas than swarmbee's policy wants (`min(servers, --replicas)`); the next up or scale places it. Set where the policy is known. */
+	underReplicated?: boolean;
 }
 
 /** RethinkDB as its own system tables see it (filled once the database is deployed). */
@@ -176,7 +179,7 @@ export function guardDriverTimer(): void {
  * (its `server_status`), which expected ones are missing, `current_issues`,
  * and every user table's replicas and readiness.
  */
-export async function queryHealth(connection: r.Connection, expectedNodes: string[]): Promise<RethinkdbHealth> {
+export async function queryHealth(connection: r.Connection, expectedNodes: string[], replicas?: number): Promise<RethinkdbHealth> {
 	const system = r.db('rethinkdb');
 	const [servers, issues, configs, statuses] = await Promise.all([
 		system.table('server_status').pluck('name', {network: ['connected_to']} as never).run(connection).then(c => c.toArray()) as Promise<ServerStatusRow[]>,
@@ -193,6 +196,7 @@ export async function queryHealth(connection: r.Connection, expectedNodes: strin
 		issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
 		tables: statuses
 			.map(status => tableHealth(configOf.get(`${status.db}.${status.name}`), status))
+			.map(table => (replicas === undefined ? table : {...table, underReplicated: table.replicas < wantedReplicas(expectedNodes.length, replicas)}))
 			.sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table)),
 	};
 }
@@ -253,11 +257,11 @@ export function whyNoAnswer(server: string, error: Error): string {
 }
 
 /** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
-export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal}): Promise<RethinkdbHealth> {
+export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; replicas?: number}): Promise<RethinkdbHealth> {
 	let session: DatabaseSession | undefined;
 	try {
 		session = await openDatabase(input);
-		return await queryHealth(session.connection, input.nodes);
+		return await queryHealth(session.connection, input.nodes, input.replicas);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		const message = (error as Error).message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');

@@ -219,7 +219,7 @@ export function stackHash(stack: string): string {
 }
 
 /** Deploy (or update) the stack; services no longer in the file are removed. */
-export function stackDeployCommand(remoteFile: string, resolveImage: 'always' | 'never'): string {
+export function stackDeployCommand(remoteFile: string, resolveImage: 'always' | 'changed' | 'never'): string {
 	return shellCommand(['docker', 'stack', 'deploy', '--prune', '--resolve-image', resolveImage, '-c', remoteFile, STACK_NAME]);
 }
 

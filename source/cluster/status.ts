@@ -65,7 +65,7 @@ export async function collectStatus(input: {
 		if (members) errors.length = 0;
 	}
 	const rethinkdb = ssh && manager && input.password && journal.database
-		? await checkHealth({ssh, manager, nodes: journal.nodes.map(n => n.name), password: input.password, signal})
+		? await checkHealth({ssh, manager, nodes: journal.nodes.map(n => n.name), password: input.password, signal, replicas: spec.replicas})
 		: null;
 
 	const nodes: NodeStatus[] = journal.nodes.map(record => {

@@ -22,6 +22,12 @@ interface StatusRow {
 	status: {all_replicas_ready: boolean; ready_for_writes: boolean};
 }
 
+/** The servers connected to the one asked, by name. */
+export async function readConnectedServers(connection: r.Connection): Promise<Set<string>> {
+	const rows = await (await r.db('rethinkdb').table('server_status').pluck('name').run(connection)).toArray() as Array<{name: string}>;
+	return new Set(rows.map(row => row.name));
+}
+
 /** Every user table's configuration and which of its replicas answer, by database then name. */
 export async function readLayouts(connection: r.Connection): Promise<TableLayout[]> {
 	const system = r.db('rethinkdb');
@@ -131,3 +137,56 @@ async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: 
 		await pause(1_000, options.signal);
 	}
 }
+
+interface StatsRow {
+	id: [string, string, string];
+	db: string;
+	table: string;
+	server: string;
+	storage_engine?: {disk?: {space_usage?: {data_bytes?: number; metadata_bytes?: number}}};
+}
+
+/** Bytes each table takes on one of its servers (the largest replica), by `db.table`: what a new copy needs on disk. */
+export async function readTableSizes(connection: r.Connection): Promise<Map<string, number>> {
+	// A handful of rows per table and server: read them all, keep the table-per-server ones.
+	const rows = (await (await r.db('rethinkdb').table('stats').run(connection)).toArray() as StatsRow[]).filter(row => row.id[0] === 'table_server');
+	const sizes = new Map<string, number>();
+	for (const row of rows) {
+		const usage = row.storage_engine?.disk?.space_usage;
+		const bytes = (usage?.data_bytes ?? 0) + (usage?.metadata_bytes ?? 0);
+		const key = `${row.db}.${row.table}`;
+		sizes.set(key, Math.max(sizes.get(key) ?? 0, bytes));
+	}
+	return sizes;
+}
+
+export type EmergencyRepair = 'unsafe_rollback' | 'unsafe_rollback_or_erase';
+
+/**
+ * RethinkDB's own way out for a table that lost the majority of its
+ * replicas (`reconfigure({emergency_repair})`): with `dryRun` it only says
+ * what the configuration would become. Returns the shards after the repair.
+ */
+export async function emergencyRepair(connection: r.Connection, table: TableLayout, mode: EmergencyRepair, dryRun: boolean): Promise<ShardPlacement[]> {
+	const result = await (r.db(table.db).table(table.table) as unknown as {reconfigure(options: object): r.Operation<unknown>})
+		.reconfigure({emergencyRepair: mode, dryRun}).run(connection) as {config_changes?: Array<{new_val?: ConfigRow}>};
+	const after = result.config_changes?.[0]?.new_val;
+	return (after?.shards ?? []).map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []}));
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ *     app.orders: moving replicas off workerbee_3: copying to workerbee_1 from workerbee_3, 62% (about 3,100 of 5,000 documents)
+ *     app.orders: ready, 2 replicas on queenbee, workerbee_1
+ */
+export function describeProgress(progress: ApplyProgress, why: string): string {
+	const name = `${progress.table.db}.${progress.table.table}`;
+	const copies = progress.copies.map(c => `copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`);
+	if (copies.length > 0) return `${name}: ${why}: ${copies.join('; ')}`;
+	const stage = progress.stage === 'forget' ? 'forgetting replicas on servers that are gone'
+		: progress.stage === 'grow' ? `copying ${count(progress.documents)} documents`
+			: 'settling on its new placement';
+	return `${name}: ${why}: ${stage}`;
+}
+

@@ -32,7 +32,7 @@ export const COMMANDS = {
 	up: {
 		synopsis: 'up [NAME] [options]',
 		summary: 'create a cluster, or resume/repair one (idempotent);\nwithout NAME, in a terminal, a few questions first',
-		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}},
+		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}, 'emergency-repair': {type: 'string'}},
 		load: () => import('./up.js'),
 	},
 	plan: {
@@ -71,6 +71,18 @@ export const COMMANDS = {
 		options: {...COMMON},
 		load: () => import('./stack.js'),
 	},
+	backup: {
+		synopsis: 'backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]',
+		summary: 'every table to a .tar.gz in rethinkdb dump\'s format, over SSH',
+		options: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}},
+		load: () => import('./backup.js'),
+	},
+	restore: {
+		synopsis: 'restore NAME FILE [--tables DB[.TABLE],...] [--force] [--yes]',
+		summary: 'an archive of swarmbee backup or rethinkdb dump back into the\ncluster (--force: write into tables that exist)',
+		options: {...COMMON, tables: {type: 'string'}, force: {type: 'boolean'}, ...YES},
+		load: () => import('./restore.js'),
+	},
 	ls: {
 		synopsis: 'ls [--json]',
 		summary: 'clusters saved under $SWARMBEE_HOME',
@@ -105,6 +117,7 @@ export function usage(): string {
 		...[
 			['--profile NAME', 'start from answers the wizard saved (flags win)'],
 			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
+			['--emergency-repair MODE', 'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)'],
 			['--yes, -y', 'do not ask for confirmation'],
 			['--plain', 'plain lines even in a terminal'],
 			['--json', 'one JSON event per line'],

@@ -24,8 +24,15 @@ interface RunClusterOptions {
 	options?: ClusterOptions;
 	/** A DigitalOcean token handed over in-process (the wizard, a profile); otherwise the environment's. */
 	token?: string;
-	/** Journal changes to make once preflight passed (e.g. nodes to remove). */
+	/** Journal changes to make once preflight passed. */
 	afterPreflight?: (ctx: ClusterContext) => void;
+	/**
+	 * The step after which what this run asked for is saved as the cluster's
+	 * spec (default: preflight). A scale-down saves its new worker count only
+	 * once its tables step found it safe, so a refused scale leaves the saved
+	 * spec as it was.
+	 */
+	saveSpecAfter?: string;
 	/** The journal's state after a run that finished every step (default `ready`). */
 	doneState?: ClusterState;
 	/** Said in plain mode after the run (default: what to do with a cluster that is ready). */
@@ -91,14 +98,13 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 			resume: run.resume,
 			journal,
 			afterStep: step => {
-				if (step !== 'preflight') return;
-				if (!journal.isPersisted) journal.persist();
+				if (step === 'preflight' && !journal.isPersisted) journal.persist();
 				// What this run asked for is remembered (a new worker count), but a new
 				// --playbook only once a run with it succeeded: one that breaks on the
 				// nodes must not be run again by every later `up`.
 				const kept = untried ? withPlaybook(spec, saved?.playbook) : spec;
-				if (JSON.stringify(saved) !== JSON.stringify(kept)) store.saveSpec(kept);
-				run.afterPreflight?.(ctx);
+				if (step === (run.saveSpecAfter ?? 'preflight') && JSON.stringify(saved) !== JSON.stringify(kept)) store.saveSpec(kept);
+				if (step === 'preflight') run.afterPreflight?.(ctx);
 			},
 		});
 		journal.update(j => {

@@ -27,9 +27,10 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 
 /**
  * Grows or shrinks the worker count. Growing runs `up`'s steps for the new
- * nodes (machines → provision → join → a new database server pinned there).
- * Shrinking removes the last workers: their database servers leave the
- * stack, then each node is drained, leaves the swarm and is deleted.
+ * nodes (machines → provision → join → a new database server pinned there
+ * → tables spread onto it). Shrinking removes the last workers: every table
+ * moves off their servers first, then the servers leave the stack, then
+ * each node is drained, leaves the swarm and is deleted.
  */
 async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
@@ -50,7 +51,7 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 			yes: options.yes,
 			what: `removing nodes from ${options.name}`,
 			command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
-			message: `Remove ${journal.nodes.filter(n => n.index > spec.workers).map(n => n.name).join(', ')} from ${options.name}? Their data is lost.`,
+			message: `Remove ${journal.nodes.filter(n => n.index > spec.workers).map(n => n.name).join(', ')} from ${options.name}? Every table is copied to the nodes that stay first.`,
 			defaultAnswer: false,
 			declined: 'nothing was removed.',
 		});
@@ -65,11 +66,7 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 		output: options.output,
 		verbose: options.verbose,
 		options: {provisionNewOnly: true},
-		afterPreflight: ctx => {
-			if (!shrinking) return;
-			ctx.journal.update(j => {
-				for (const node of j.nodes) if (node.index > spec.workers) node.state = 'deleting';
-			});
-		},
+		// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
+		...(shrinking ? {saveSpecAfter: 'evacuate'} : {}),
 	}, io);
 }

@@ -40,6 +40,12 @@ function formatStatus(status: ClusterStatus): string[] {
 		const db = status.rethinkdb;
 		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
 		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
+		if (db.tables.length > 0) {
+			lines.push(...formatTable([
+				['TABLE', 'SHARDS', 'REPLICAS', 'PRIMARY', 'SERVERS', 'STATE'],
+				...db.tables.map(t => [`${t.db}.${t.table}`, String(t.shards), String(t.replicas), t.primaries.join(','), t.servers.join(','), t.underReplicated ? `${t.readiness}, under-replicated` : t.readiness]),
+			]));
+		}
 	}
 	for (const error of status.errors) lines.push(...formatError(error));
 	return lines;

@@ -1,3 +1,4 @@
+import type {EmergencyRepair} from '../cluster/tables.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
@@ -17,12 +18,35 @@ export interface UpOptions {
 	verbose: boolean;
 	/** Run the playbook on every node even when what was applied is unchanged. */
 	reprovision?: boolean;
+	/** Let RethinkDB recover tables that lost their majority (only with --yes). */
+	emergencyRepair?: EmergencyRepair;
 	/**
 	 * A DigitalOcean token handed over in-process (the wizard asks for one, a
 	 * profile may keep one); otherwise DIGITALOCEAN_ACCESS_TOKEN from the
 	 * environment is used. It never goes into the environment of children.
 	 */
 	token?: string;
+}
+
+const REPAIRS: EmergencyRepair[] = ['unsafe_rollback', 'unsafe_rollback_or_erase'];
+
+/**
+ * `--emergency-repair MODE`: data may be lost, so it is taken only with
+ * `--yes` on the same command line, never from a prompt's default.
+ */
+function emergencyRepairOption(value: unknown, yes: boolean, cluster = 'NAME'): {emergencyRepair?: EmergencyRepair} {
+	if (value === undefined) return {};
+	const mode = String(value) as EmergencyRepair;
+	if (!REPAIRS.includes(mode)) {
+		throw new InputError(`--emergency-repair ${String(value)} is not a repair RethinkDB offers`, {nextSteps: [`use ${REPAIRS.join(' or ')}: swarmbee up ${cluster} --emergency-repair unsafe_rollback --yes`]});
+	}
+	if (!yes) {
+		throw new InputError(`--emergency-repair ${mode} can lose data and needs --yes on the same command line`, {
+			hint: 'unsafe_rollback keeps what the surviving replicas hold: writes only the lost servers had are gone; unsafe_rollback_or_erase also empties shards with no surviving replica.',
+			nextSteps: [`swarmbee up ${cluster} --emergency-repair ${mode} --yes`],
+		});
+	}
+	return {emergencyRepair: mode};
 }
 
 /** The error shown when answers are needed and nobody can be asked. */
@@ -56,6 +80,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		output: outputMode(values, io),
 		verbose: Boolean(values.verbose),
 		reprovision: Boolean(values.reprovision),
+		...emergencyRepairOption(values['emergency-repair'], Boolean(values.yes), positionals[0]),
 		...(profile?.token ? {token: profile.token} : {}),
 	}, io);
 }
@@ -101,6 +126,6 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	return runCluster({
 		store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
 		output: options.output, verbose: options.verbose, token: options.token,
-		options: {reprovision: options.reprovision ?? false},
+		options: {reprovision: options.reprovision ?? false, ...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {})},
 	}, io);
 }

@@ -1,6 +1,7 @@
 import type {RunEvent} from '../events.js';
 import {redact} from '../redact.js';
 import {eventLine, formatDuration, formatError} from './format.js';
+import {describeTableProgress, TableProgressThrottle} from './table-progress.js';
 import type {Renderer} from './types.js';
 
 /**
@@ -13,6 +14,7 @@ import type {Renderer} from './types.js';
  */
 export class PlainRenderer implements Renderer {
 	private readonly titles = new Map<string, string>();
+	private readonly tables = new TableProgressThrottle();
 
 	constructor(
 		private readonly out: NodeJS.WritableStream = process.stdout,
@@ -40,6 +42,8 @@ export class PlainRenderer implements Renderer {
 				return this.options.verbose ? [`  [${e.node}] ${e.line}`] : [];
 			case 'rate-limit':
 				return this.options.verbose ? [`  API requests left: ${e.remaining} of ${e.limit}`] : [];
+			case 'table-progress':
+				return this.tables.shouldPrint(e) ? [`  ${e.state === 'done' ? '✔ ' : e.state === 'failed' ? '✖ ' : ''}${describeTableProgress(e)}`] : [];
 			case 'run-finished':
 				return [`done in ${formatDuration(e.durationMs)}: ${e.summary}`];
 			case 'run-failed':

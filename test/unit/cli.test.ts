@@ -1,5 +1,5 @@
 import {PassThrough} from 'node:stream';
-import {mkdtempSync, rmSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -46,6 +46,20 @@ describe('cli', () => {
 		expect(result.err).toContain('memory-limit: write a number with a unit');
 	});
 
+	it('takes --replicas from 1 to 9, and an emergency repair only with --yes and a mode RethinkDB offers', async () => {
+		const zero = await run(['up', 'demo', '--replicas', '0', '--yes']);
+		expect(zero.code).toBe(2);
+		expect(zero.err).toContain('replicas: 0 is not a replica count');
+		expect(zero.err).toContain('choose a whole number from 1 to 9');
+		const unconfirmed = await run(['up', 'demo', '--emergency-repair', 'unsafe_rollback']);
+		expect(unconfirmed.code).toBe(2);
+		expect(unconfirmed.err).toContain('--emergency-repair unsafe_rollback can lose data and needs --yes on the same command line');
+		expect(unconfirmed.err).toContain('swarmbee up demo --emergency-repair unsafe_rollback --yes');
+		const unknown = await run(['up', 'demo', '--emergency-repair', 'yolo', '--yes']);
+		expect(unknown.code).toBe(2);
+		expect(unknown.err).toContain('--emergency-repair yolo is not a repair RethinkDB offers');
+	});
+
 	it('asks for --yes when it cannot ask', async () => {
 		const result = await run(['up', 'demo']);
 		expect(result.code).toBe(2);
@@ -88,5 +102,38 @@ describe('mergeWithSaved', () => {
 
 	it('refuses flags that ask for a different cluster, saying what to do', () => {
 		expect(() => mergeWithSaved(saved, 'demo', {workers: '5'})).toThrow(/exists with --workers 3, not 5/);
+	});
+});
+
+describe('backup and restore on the command line: bad input is exit 2, before any connection', () => {
+	it('are in the help', async () => {
+		const help = (await run(['--help'])).out;
+		expect(help).toContain('swarmbee backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]');
+		expect(help).toContain('swarmbee restore NAME FILE [--tables DB[.TABLE],...] [--force] [--yes]');
+	});
+
+	it('backup: an unknown cluster, a bad --tables', async () => {
+		const unknown = await run(['backup', 'nothing-here']);
+		expect(unknown.code).toBe(2);
+		expect(unknown.err).toContain('there is no cluster named nothing-here');
+		const tables = await run(['backup', 'demo', '--tables', 'a.b.c']);
+		expect(tables.code).toBe(2);
+		expect(tables.err).toContain('"a.b.c" is not DB or DB.TABLE');
+	});
+
+	it('restore: a missing archive, a missing argument, an unknown cluster', async () => {
+		expect((await run(['restore', 'demo'])).err).toContain('restore takes a cluster name and an archive');
+		const missing = await run(['restore', 'demo', '/nowhere/x.tar.gz']);
+		expect(missing.code).toBe(2);
+		expect(missing.err).toContain('there is no archive /nowhere/x.tar.gz');
+		const dir = mkdtempSync(path.join(tmpdir(), 'sb-archive-'));
+		try {
+			writeFileSync(path.join(dir, 'a.tar.gz'), 'x');
+			const unknown = await run(['restore', 'nothing-here', path.join(dir, 'a.tar.gz'), '--json']);
+			expect(unknown.code).toBe(2);
+			expect(JSON.parse(unknown.out)).toMatchObject({type: 'error', error: {kind: 'input'}});
+		} finally {
+			rmSync(dir, {recursive: true, force: true});
+		}
 	});
 });

@@ -16,7 +16,7 @@ describe('resolveSpec', () => {
 	it('fills the local defaults: 1 manager, 3 workers, 450m', () => {
 		expect(resolveSpec({name: 'demo'})).toEqual({
 			name: 'demo', provider: 'local', managers: 1, workers: 3, size: 's-1vcpu-1gb', region: 'local',
-			image: 'debian-12', memoryLimit: '450m', memoryLimitBytes: 450 * 1024 ** 2, encryptOverlay: false, sshFrom: ['0.0.0.0/0', '::/0'],
+			image: 'debian-12', memoryLimit: '450m', memoryLimitBytes: 450 * 1024 ** 2, replicas: 3, encryptOverlay: false, sshFrom: ['0.0.0.0/0', '::/0'],
 			database: 'rethinkdb', rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim', sideLoad: false,
 		});
 	});

@@ -1,0 +1,91 @@
+/**
+ * Scale benchmark: `swarmbee scale` of a local 1+N cluster with real data in
+ * the real RethinkDB 2.4.4 server. Three tables of 5,000 documents (about
+ * 1 KiB each), created with the defaults (one replica each) after `up`,
+ * then `scale --workers 1` (every table moved off the leaving servers
+ * first) and back up to N (the new servers filled), each timed with its
+ * steps and table moves, the rows counted after each.
+ *
+ *     npm run build && node dist/bench/scale.js [--workers 3] [--rows 5000]
+ */
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execa} from 'execa';
+import r from 'rethinkdb';
+import {connectDriver} from '../source/cluster/rethinkdb.js';
+import {DockerCli} from '../source/docker/cli.js';
+import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
+import type {RunEvent} from '../source/events.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const cli = path.join(root, 'dist/source/cli.js');
+
+function flag(name: string, fallback: number): number {
+	const index = process.argv.indexOf(`--${name}`);
+	return index > 0 ? Number(process.argv[index + 1]) : fallback;
+}
+
+const workers = flag('workers', 3);
+const rows = flag('rows', 5000);
+const tables = ['events', 'orders', 'users'];
+const home = mkdtempSync(path.join(tmpdir(), 'swarmbee-bench-'));
+const name = `bench-scale-${process.pid}`;
+const env = {SWARMBEE_HOME: home};
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+async function swarmbee(args: string[]): Promise<{events: RunEvent[]; wallMs: number}> {
+	const started = Date.now();
+	const result = await execa(process.execPath, [cli, ...args, '--json'], {reject: false, env});
+	const events = String(result.stdout).split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as RunEvent);
+	if (result.exitCode !== 0) throw new Error(`swarmbee ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr}`);
+	return {events, wallMs: Date.now() - started};
+}
+
+function report(label: string, run: {events: RunEvent[]; wallMs: number}): void {
+	const steps = run.events.filter((e): e is Extract<RunEvent, {type: 'step-finished'}> => e.type === 'step-finished');
+	console.log(`${label}: ${seconds(run.wallMs)} s  (${steps.map(s => `${s.step} ${seconds(s.durationMs)}s`).join(', ')})`);
+	const moves = run.events.filter((e): e is Extract<RunEvent, {type: 'step-progress'}> => e.type === 'step-progress' && /^app\./.test(e.message));
+	for (const move of moves.filter((m, i) => moves.findIndex(n => n.message.split(':')[0] === m.message.split(':')[0]) === i || /ready/.test(m.message))) console.log(`    ${move.message}`);
+}
+
+let tunnel: ReturnType<typeof execa<{env: typeof env; reject: false}>> | undefined;
+try {
+	const image = (await ensureRethinkdbImage(new DockerCli())).tag;
+	report(`up 1+${workers}`, await swarmbee(['up', name, '--workers', String(workers), '--rethinkdb-image', image, '--yes']));
+	const driverPort = 20_000 + (process.pid % 20_000);
+	tunnel = execa(process.execPath, [cli, 'tunnel', name, '--admin-port', String(driverPort + 1), '--driver-port', String(driverPort), '--json'], {env, reject: false});
+	for await (const line of tunnel) {
+		const text = String(line);
+		if (text.includes('"open"') && !text.includes('"connecting"')) break;
+	}
+	const password = readFileSync(path.join(home, 'clusters', name, 'keys', 'rethinkdb-admin-password'), 'utf8').trim();
+	const count = async () => {
+		const c = await connectDriver({host: '127.0.0.1', port: driverPort, password});
+		try {
+			return await Promise.all(tables.map(t => r.db('app').table(t).count().run(c) as Promise<number>));
+		} finally {
+			await c.close();
+		}
+	};
+	const c = await connectDriver({host: '127.0.0.1', port: driverPort, password});
+	await r.dbCreate('app').run(c);
+	const pad = 'x'.repeat(1000);
+	for (const table of tables) {
+		await r.db('app').tableCreate(table).run(c);
+		await r.db('app').table(table).wait().run(c);
+		for (let done = 0; done < rows; done += 1000) await r.db('app').table(table).insert(Array.from({length: Math.min(1000, rows - done)}, (_, n) => ({n: done + n, pad}))).run(c);
+	}
+	await c.close();
+	console.log(`wrote ${tables.length} × ${rows} documents of about 1 KiB`);
+	report(`scale 1+${workers} → 1+1`, await swarmbee(['scale', name, '--workers', '1', '--yes']));
+	console.log(`rows after: ${(await count()).join(', ')}`);
+	report(`scale 1+1 → 1+${workers}`, await swarmbee(['scale', name, '--workers', String(workers)]));
+	console.log(`rows after: ${(await count()).join(', ')}`);
+} finally {
+	tunnel?.kill('SIGINT');
+	await tunnel?.catch(() => {});
+	await execa(process.execPath, [cli, 'down', name, '--yes', '--forget'], {reject: false, env});
+	rmSync(home, {recursive: true, force: true});
+}

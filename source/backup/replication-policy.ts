@@ -1,0 +1,55 @@
+import {planPlacement, wantedReplicas} from '../cluster/placement.js';
+import {applyPlan, describeProgress, readLayouts} from '../cluster/tables.js';
+import {event, type Emit} from '../events.js';
+import type {ClusterSpec} from '../spec.js';
+import type {DriverLink} from './connect.js';
+import type {TableRef} from './format.js';
+
+export interface ReplicationPolicyInput {
+	/** A driver connection to the cluster, over SSH. */
+	link: DriverLink;
+	spec: ClusterSpec;
+	/** The cluster's servers that stay, by RethinkDB server name, in node order. */
+	servers: string[];
+	/** The tables the restore just wrote (created or, with --force, written into). */
+	tables: readonly TableRef[];
+	emit: Emit;
+	signal?: AbortSignal;
+}
+
+export interface ReplicationPolicyResult {
+	/** Whether any table's placement changed. */
+	applied: boolean;
+	summary: string;
+}
+
+/**
+ * After a restore, the restored tables get the cluster's replication policy
+ * (the same as every `up` and `scale` applies: `min(servers, --replicas)`
+ * replicas, primaries spread, each change waited for until every replica is
+ * ready). The archive's shard count stays; its replica placement is only
+ * where the data lands first.
+ */
+export async function applyReplicationPolicy(input: ReplicationPolicyInput): Promise<ReplicationPolicyResult> {
+	const wanted = new Set(input.tables.map(t => `${t.db}.${t.table}`));
+	const layouts = (await readLayouts(input.link.connection)).filter(t => wanted.has(`${t.db}.${t.table}`));
+	let changed = 0;
+	for (const plan of planPlacement(layouts, input.servers, input.spec.replicas)) {
+		if (plan.stages.length === 0) continue;
+		changed++;
+		let said = '';
+		await applyPlan(input.link.connection, plan, {
+			signal: input.signal,
+			onProgress: progress => {
+				const line = describeProgress(progress, `${input.spec.replicas} replicas`);
+				if (line !== said) input.emit(event({type: 'step-progress', step: 'replication', message: line}));
+				said = line;
+			},
+		});
+	}
+	const want = wantedReplicas(input.servers.length, input.spec.replicas);
+	return {
+		applied: changed > 0,
+		summary: `${layouts.length} table${layouts.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
+	};
+}

@@ -1,0 +1,71 @@
+import {existsSync, statSync} from 'node:fs';
+import path from 'node:path';
+import {defaultArchiveName, parseTableSelection} from '../backup/format.js';
+import {InputError} from '../errors.js';
+import {oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
+import {backupSteps, type BackupContext} from '../../steps/backup.js';
+import {loadDatabaseCluster, makeSpoolDir, removeQuietly, runDatabaseSteps} from './run-database.js';
+
+export interface BackupOptions {
+	name: string;
+	/** A file, or a folder to put the default name in; default: the current folder. */
+	out?: string;
+	/** `--tables db,db.table` */
+	tables?: string;
+	output: OutputMode;
+	/** The folder relative paths start from (tests); default process.cwd(). */
+	cwd?: string;
+}
+
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	return backupCommand({
+		name: oneName('backup', positionals),
+		out: typeof values.out === 'string' ? values.out : undefined,
+		tables: typeof values.tables === 'string' ? values.tables : undefined,
+		output: outputMode(values, io),
+	}, io);
+}
+
+/**
+ * Where the archive goes: `--out` as a file name, or a folder (existing, or
+ * written with a trailing slash) for the default name. Refuses to replace a
+ * file, as `rethinkdb dump` does without --overwrite-file.
+ */
+export function resolveArchivePath(out: string | undefined, cluster: string, now: Date, cwd = process.cwd()): string {
+	const asked = path.resolve(cwd, out ?? '.');
+	const isFolder = out === undefined || /[/\\]$/.test(out) || (existsSync(asked) && statSync(asked).isDirectory());
+	const file = isFolder ? path.join(asked, defaultArchiveName(cluster, now)) : asked;
+	if (existsSync(file)) throw new InputError(`${file} already exists`, {nextSteps: ['choose another --out, or move that file away: a backup never replaces one']});
+	const folder = path.dirname(file);
+	if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new InputError(`the folder ${folder} does not exist`, {nextSteps: [`create it (mkdir -p ${folder}) or choose another --out`]});
+	return file;
+}
+
+/**
+ * `swarmbee backup NAME`: every user table (or those --tables names),
+ * read hot over swarmbee's SSH, written as a `.tar.gz` in the layout of
+ * `rethinkdb dump`. The archive appears under its name only once complete.
+ */
+async function backupCommand(options: BackupOptions, io: CommandIO): Promise<number> {
+	const selection = parseTableSelection(options.tables);
+	const startedAt = new Date();
+	const out = resolveArchivePath(options.out, options.name, startedAt, options.cwd);
+	const {spec, journal, ssh, password} = await loadDatabaseCluster(options.name, io, 'back up');
+	const spoolDir = makeSpoolDir('backup', io.env);
+	const ctx: BackupContext = {journal, ssh, password, selection, out, spoolDir, startedAt};
+	return runDatabaseSteps({
+		command: 'backup',
+		cluster: options.name,
+		provider: spec.provider,
+		steps: backupSteps,
+		ctx,
+		resume: `swarmbee backup ${options.name}${options.out ? ` --out ${options.out}` : ''} (a backup starts over; no partial archive was kept)`,
+		output: options.output,
+		ssh,
+		cleanup: async outcome => {
+			if (outcome !== 'done') await ctx.writer?.abort();
+			await ctx.link?.close();
+			removeQuietly(spoolDir);
+		},
+	}, io);
+}

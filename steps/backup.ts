@@ -1,0 +1,68 @@
+import {ArchiveWriter} from '../source/backup/archive-writer.js';
+import {databaseNodes, openDriver, type DriverLink} from '../source/backup/connect.js';
+import {backupTables, chooseTables, listTables, type DumpedTable} from '../source/backup/dump.js';
+import {tableKey, topFolderName, type TableRef, type TableSelection} from '../source/backup/format.js';
+import {event} from '../source/events.js';
+import {formatBytes, formatCount} from '../source/render/table-progress.js';
+import type {SshPool} from '../source/ssh/pool.js';
+import type {Journal} from '../source/store/journal.js';
+import type {Step} from './types.js';
+
+/** What the backup steps share; later steps read what earlier ones found. */
+export interface BackupContext {
+	journal: Readonly<Journal>;
+	ssh: SshPool;
+	password: string;
+	selection?: TableSelection;
+	/** The archive's final name (absolute). */
+	out: string;
+	/** Where table files wait to be packed (the caller makes and removes it). */
+	spoolDir: string;
+	startedAt: Date;
+	link?: DriverLink;
+	tables?: TableRef[];
+	writer?: ArchiveWriter;
+	dumped?: DumpedTable[];
+}
+
+export const connectForBackupStep: Step<BackupContext> = {
+	id: 'connect',
+	title: 'Connect to RethinkDB over SSH',
+	async run(ctx, io) {
+		ctx.link = await openDriver({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.tables = chooseTables(await listTables(ctx.link), ctx.selection);
+		const count = ctx.tables.length;
+		return {changed: false, summary: `${ctx.link.server}'s server answered; ${count} table${count === 1 ? '' : 's'} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`};
+	},
+};
+
+export const dumpTablesStep: Step<BackupContext> = {
+	id: 'backup',
+	title: 'Back up the tables',
+	async run(ctx, io) {
+		ctx.writer = ArchiveWriter.create(ctx.out, topFolderName(ctx.startedAt), ctx.startedAt);
+		ctx.dumped = await backupTables({
+			link: ctx.link!,
+			tables: ctx.tables!,
+			writer: ctx.writer,
+			spoolDir: ctx.spoolDir,
+			signal: io.signal,
+			onProgress: p => io.emit(event({type: 'table-progress', step: 'backup', table: tableKey(p.table), state: p.state, ...(p.state === 'done' ? {detail: 'backed up'} : {}), documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments})),
+		});
+		const documents = ctx.dumped.reduce((sum, t) => sum + t.documents, 0);
+		const bytes = ctx.dumped.reduce((sum, t) => sum + t.bytes, 0);
+		const indexes = ctx.dumped.reduce((sum, t) => sum + t.indexes, 0);
+		return {changed: false, summary: `${ctx.dumped.length} table${ctx.dumped.length === 1 ? '' : 's'}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'}`};
+	},
+};
+
+export const writeArchiveStep: Step<BackupContext> = {
+	id: 'archive',
+	title: 'Write the archive',
+	async run(ctx) {
+		await ctx.writer!.finish();
+		return {changed: true, summary: `${ctx.out} (${formatBytes(ctx.writer!.written)}, the layout of rethinkdb dump)`};
+	},
+};
+
+export const backupSteps: Array<Step<BackupContext>> = [connectForBackupStep, dumpTablesStep, writeArchiveStep];

@@ -1,0 +1,126 @@
+import {readArchive, type ArchiveManifest} from '../source/backup/archive-reader.js';
+import {databaseNodes, openDriver, type DriverLink} from '../source/backup/connect.js';
+import {tableKey, type TableSelection} from '../source/backup/format.js';
+import {rql, run} from '../source/backup/reql.js';
+import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
+import {checkTarget, readTarget, restoreTable, type RestoredTable, type RestoreProgress, type TargetFacts} from '../source/backup/restore.js';
+import {ExternalError, isAbort, toSwarmbeeError, type SwarmbeeError} from '../source/errors.js';
+import {event} from '../source/events.js';
+import {formatBytes, formatCount} from '../source/render/table-progress.js';
+import type {ClusterSpec} from '../source/spec.js';
+import type {SshPool} from '../source/ssh/pool.js';
+import {liveNodes, type Journal} from '../source/store/journal.js';
+import {serverName} from '../source/cluster/stack.js';
+import type {Step} from './types.js';
+
+/** What the restore steps share; later steps read what earlier ones found. */
+export interface RestoreContext {
+	spec: ClusterSpec;
+	journal: Readonly<Journal>;
+	ssh: SshPool;
+	password: string;
+	file: string;
+	selection?: TableSelection;
+	force: boolean;
+	/** Where the archive's documents are spooled once checked (the caller makes and removes it). */
+	spoolDir: string;
+	manifest?: ArchiveManifest;
+	link?: DriverLink;
+	target?: TargetFacts;
+	existing?: Set<string>;
+	restored?: RestoredTable[];
+}
+
+/** Reads the whole archive before the cluster is even asked: a damaged one is refused with nothing written. */
+export const checkArchiveStep: Step<RestoreContext> = {
+	id: 'archive',
+	title: 'Check the archive',
+	async run(ctx, io) {
+		ctx.manifest = await readArchive(ctx.file, {
+			selection: ctx.selection,
+			spoolDir: ctx.spoolDir,
+			signal: io.signal,
+			onProgress: (table, documents, bytes, done) => io.emit(event({type: 'table-progress', step: 'archive', table: tableKey(table), state: done ? 'done' : 'running', detail: done ? 'checked' : 'checking', documents, bytes})),
+		});
+		for (const ignored of ctx.manifest.ignored) io.emit(event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}));
+		const tables = ctx.manifest.tables;
+		const documents = tables.reduce((sum, t) => sum + t.documents, 0);
+		const bytes = tables.reduce((sum, t) => sum + t.bytes, 0);
+		return {changed: false, summary: `${ctx.manifest.top}: ${tables.length} table${tables.length === 1 ? '' : 's'}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), every file complete`};
+	},
+};
+
+export const connectForRestoreStep: Step<RestoreContext> = {
+	id: 'connect',
+	title: 'Connect to RethinkDB over SSH and check the tables',
+	async run(ctx, io) {
+		ctx.link = await openDriver({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.target = await readTarget(ctx.link);
+		ctx.existing = checkTarget(ctx.manifest!.tables, ctx.target, ctx.force);
+		const fresh = ctx.manifest!.tables.length - ctx.existing.size;
+		return {changed: false, summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${fresh} table${fresh === 1 ? '' : 's'} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`};
+	},
+};
+
+export const restoreTablesStep: Step<RestoreContext> = {
+	id: 'restore',
+	title: 'Restore the tables',
+	async run(ctx, io) {
+		ctx.restored = [];
+		for (const table of ctx.manifest!.tables) {
+			let last: RestoreProgress | undefined;
+			let restored: RestoredTable;
+			try {
+				restored = await restoreTable(ctx.link!, table, {
+					exists: ctx.existing!.has(tableKey(table)),
+					force: ctx.force,
+					target: ctx.target!,
+					signal: io.signal,
+					onProgress: p => {
+						last = p;
+						io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(p.table), state: p.state, detail: p.detail, documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments, totalBytes: p.totalBytes}));
+					},
+				});
+			} catch (error) {
+				if (isAbort(error, io.signal)) throw error;
+				if (last) io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(table), state: 'failed', detail: last.detail, documents: last.documents, bytes: last.bytes, totalDocuments: last.totalDocuments, totalBytes: last.totalBytes}));
+				throw restoreFailure(tableKey(table), last?.detail, ctx.restored.length, error);
+			}
+			ctx.restored.push(restored);
+			if (restored.replication.kind === 'counts') {
+				io.emit(event({type: 'warning', message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${restored.replication.shards} shard${restored.replication.shards === 1 ? '' : 's'} and ${restored.replication.replicas} replica${restored.replication.replicas === 1 ? '' : 's'}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`}));
+			}
+		}
+		const documents = ctx.restored.reduce((sum, t) => sum + t.documents, 0);
+		const indexes = ctx.restored.reduce((sum, t) => sum + t.indexes, 0);
+		return {changed: true, summary: `${ctx.restored.length} table${ctx.restored.length === 1 ? '' : 's'}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`};
+	},
+};
+
+/** A table that could not be restored: which, while doing what, and that running again with --force finishes the job. */
+export function restoreFailure(table: string, doing: string | undefined, done: number, error: unknown): SwarmbeeError {
+	const cause = toSwarmbeeError(error);
+	return new ExternalError(`restoring ${table} failed${doing ? ` while ${doing}` : ''}: ${cause.message}`, {
+		hint: cause.hint ?? (done > 0 ? `${done} table${done === 1 ? '' : 's'} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
+		nextSteps: [...cause.nextSteps, 'run the same restore again with --force: tables already written are written again (same keys replaced)'],
+		cause: error,
+	});
+}
+
+/** The cluster's replication policy (issue 12 fills it in), then every restored table ready on all its replicas. */
+export const replicationStep: Step<RestoreContext> = {
+	id: 'replication',
+	title: 'Apply the replication policy',
+	async run(ctx, io) {
+		const tables = ctx.restored!;
+		const servers = liveNodes(ctx.journal).map(n => serverName(n.name));
+		const policy = await applyReplicationPolicy({link: ctx.link!, spec: ctx.spec, servers, tables, emit: io.emit, signal: io.signal});
+		for (const table of tables) {
+			io.emit(event({type: 'step-progress', step: 'replication', message: `waiting for ${tableKey(table)} to be ready on all its replicas`}));
+			await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
+		}
+		return {changed: policy.applied, summary: `${policy.summary}; ${tables.length} table${tables.length === 1 ? '' : 's'} ready on all replicas`};
+	},
+};
+
+export const restoreSteps: Array<Step<RestoreContext>> = [checkArchiveStep, connectForRestoreStep, restoreTablesStep, replicationStep];

@@ -1,0 +1,200 @@
+import {readPassword} from '../source/cluster/password.js';
+import {planPlacement, refusals, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
+import {openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
+import {serverName} from '../source/cluster/stack.js';
+import {applyPlan, describeProgress, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
+import {ExternalError, InputError} from '../source/errors.js';
+import {event} from '../source/events.js';
+import {liveNodes} from '../source/store/journal.js';
+import type {ClusterContext, Step, StepIO} from './types.js';
+
+type TablesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'ssh' | 'options'>;
+
+const nameOf = (table: TableLayout) => `${table.db}.${table.table}`;
+
+async function session(ctx: TablesContext, io: StepIO, nodes: string[]): Promise<DatabaseSession> {
+	const password = readPassword(ctx.paths.rethinkdbPassword);
+	if (password === undefined) throw new ExternalError(`the database's admin password file is missing: ${ctx.paths.rethinkdbPassword}`, {nextSteps: ['it is written when the database is first deployed: run swarmbee up again']});
+	return openDatabase({ssh: ctx.ssh, manager: nodes[0]!, nodes, password, signal: io.signal});
+}
+
+/** Why a plan moves a table, in words: which servers it leaves, or what the policy adds. */
+function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): string {
+	const off = [...new Set(plan.drops.map(d => d.server).filter(s => leaving.has(s)))].sort();
+	if (off.length > 0) return `moving replicas off ${off.join(', ')}`;
+	if (plan.stages.some(s => s.name === 'forget')) return 'replacing replicas on servers that are gone';
+	if (plan.copies.length > 0) return `${replicas} replicas, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+	return 'spreading primaries';
+}
+
+/** Applies every plan in turn, saying what moves; returns how many tables changed. */
+async function applyPlans(session: DatabaseSession, plans: TablePlan[], io: StepIO, step: string, leaving: Set<string>, replicas: number): Promise<number> {
+	let changed = 0;
+	for (const plan of plans) {
+		if (plan.stages.length === 0) continue;
+		changed++;
+		const why = purpose(plan, leaving, replicas);
+		let said = '';
+		await applyPlan(session.connection, plan, {
+			signal: io.signal,
+			onProgress: progress => {
+				const line = describeProgress(progress, why);
+				if (line !== said) io.emit(event({type: 'step-progress', step, message: line}));
+				said = line;
+			},
+		});
+		const final = plan.stages.at(-1)!.shards;
+		const servers = [...new Set(final.flatMap(s => s.replicas))];
+		io.emit(event({type: 'step-progress', step, message: `${nameOf(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`}));
+	}
+	return changed;
+}
+
+/**
+ * Disk room for the copies a plan makes: each server that receives
+ * replicas must hold them with a tenth of its free space to spare.
+ */
+async function checkDisk(ctx: TablesContext, io: StepIO, db: DatabaseSession, plans: TablePlan[], nodeOf: Map<string, string>): Promise<string[]> {
+	const sizes = await readTableSizes(db.connection);
+	const need = new Map<string, number>();
+	for (const plan of plans) {
+		for (const copy of plan.copies) need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(nameOf(plan.layout)) ?? 0));
+	}
+	const problems: string[] = [];
+	for (const [server, bytes] of need) {
+		const node = nodeOf.get(server);
+		if (!node || bytes === 0) continue;
+		const free = Number((await (await ctx.ssh.get(node, io.signal)).run("df -Pk /var/lib/docker | awk 'NR == 2 { print $4 }'", {signal: io.signal})).trim()) * 1024;
+		if (Number.isFinite(free) && bytes > free * 0.9) {
+			problems.push(`${server} would receive ${(bytes / 2 ** 20).toFixed(0)} MiB of tables but has ${(free / 2 ** 20).toFixed(0)} MiB free on ${node}`);
+		}
+	}
+	return problems;
+}
+
+/**
+ * The replication policy, after every deploy: every user table gets
+ * `min(servers, --replicas)` replicas with primaries spread, each change
+ * waited for until every replica is ready. Tables that lost the majority of
+ * their replicas cannot be reconfigured: they are reported with what
+ * RethinkDB can recover (a dry run of its emergency repair), which is
+ * applied only when asked for (`up --emergency-repair MODE --yes`).
+ */
+export const tablesStep: Step<TablesContext> = {
+	id: 'tables',
+	title: 'Tables',
+	async run(ctx, io) {
+		const {spec, journal} = ctx;
+		if (spec.database === 'none' || !journal.value.database) return {changed: false, summary: 'skipped (no database)'};
+		const nodes = liveNodes(journal.value).map(n => n.name);
+		const servers = nodes.map(serverName);
+		const db = await session(ctx, io, nodes);
+		try {
+			let layouts = await readLayouts(db.connection);
+			if (layouts.length === 0) return {changed: false, summary: 'no user tables yet'};
+			let repaired = 0;
+			const broken = refusals(layouts, []);
+			if (broken.length > 0) {
+				const mode = ctx.options.emergencyRepair;
+				if (!mode) throw await lostTablesError(ctx, db, layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table)));
+				for (const table of layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table))) {
+					await emergencyRepair(db.connection, table, mode, false);
+					io.emit(event({type: 'step-progress', step: 'tables', message: `${nameOf(table)}: repaired with ${mode}`}));
+					repaired++;
+				}
+				layouts = await readLayouts(db.connection);
+			}
+			const plans = planPlacement(layouts, servers, spec.replicas);
+			const changed = await applyPlans(db, plans, io, 'tables', new Set(), spec.replicas);
+			const want = wantedReplicas(servers.length, spec.replicas);
+			const placed = `${layouts.length} table${layouts.length === 1 ? '' : 's'}, ${want} replica${want === 1 ? '' : 's'} each`;
+			return {
+				changed: changed + repaired > 0,
+				summary: changed > 0 ? `${placed}: ${changed} placed anew${repaired > 0 ? `, ${repaired} repaired` : ''}` : `${placed}, as placed`,
+			};
+		} finally {
+			await db.close();
+		}
+	},
+};
+
+/** What is lost and what RethinkDB offers, for tables without a majority: nothing is applied without --yes. */
+async function lostTablesError(ctx: TablesContext, db: DatabaseSession, tables: TableLayout[]): Promise<InputError> {
+	const lines: string[] = [];
+	for (const table of tables) {
+		const alive = [...new Set(table.live.flat())];
+		const gone = [...new Set(table.shards.flatMap(s => s.replicas))].filter(s => !alive.includes(s));
+		if (alive.length === 0) {
+			lines.push(`${nameOf(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`);
+			continue;
+		}
+		const after = await emergencyRepair(db.connection, table, 'unsafe_rollback', true).catch(() => []);
+		const keeps = [...new Set(after.flatMap(s => s.replicas))];
+		lines.push(`${nameOf(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
+	}
+	return new InputError(`${tables.length} table${tables.length === 1 ? '' : 's'} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
+		hint: lines.join('\n'),
+		nextSteps: [
+			`bring the lost servers back if they can be (their nodes, their volumes): swarmbee up ${ctx.spec.name}`,
+			`or accept the loss and let RethinkDB recover what survives: swarmbee up ${ctx.spec.name} --emergency-repair unsafe_rollback --yes`,
+			'(unsafe_rollback_or_erase also empties shards with no surviving replica)',
+		],
+	});
+}
+
+type EvacuateContext = TablesContext & Pick<ClusterContext, 'journal'>;
+
+/**
+ * Before a scale-down removes anything: every table moves off the servers
+ * that leave (copied to the servers that stay, waited for until ready, and
+ * only then dropped from the leavers). Refused, before anything changes,
+ * when a table's only copies are on servers that do not answer, when a table
+ * has lost its majority, when a staying server is not connected, or when the
+ * copies would not fit. Marks the leaving nodes `deleting` once it is safe,
+ * so an interrupted scale continues from there.
+ */
+export const evacuateStep: Step<EvacuateContext> = {
+	id: 'evacuate',
+	title: 'Move tables',
+	async run(ctx, io) {
+		const {spec, journal} = ctx;
+		const leavingNodes = journal.value.nodes.filter(n => n.state === 'deleting' || n.index > spec.workers);
+		const markLeaving = () => journal.update(j => {
+			for (const node of j.nodes) if (leavingNodes.some(l => l.name === node.name)) node.state = 'deleting';
+		});
+		if (spec.database === 'none' || !journal.value.database) {
+			markLeaving();
+			return {changed: false, summary: 'no database'};
+		}
+		const staying = journal.value.nodes.filter(n => !leavingNodes.includes(n)).map(n => n.name);
+		const all = journal.value.nodes.map(n => n.name);
+		const db = await session(ctx, io, all);
+		try {
+			const layouts = await readLayouts(db.connection);
+			const leaving = new Set(leavingNodes.map(n => serverName(n.name)));
+			const problems = refusals(layouts, [...leaving]).map(p => ({what: p.why, fix: p.fix}));
+			const servers = staying.map(serverName);
+			const answering = await readConnectedServers(db.connection);
+			for (const server of servers.filter(s => !answering.has(s))) {
+				problems.push({what: `${server} stays but is not connected`, fix: `repair it first: swarmbee up ${spec.name}`});
+			}
+			const plans = planPlacement(layouts.filter(t => !problems.some(p => p.what.includes(nameOf(t)))), servers, spec.replicas);
+			const nodeOf = new Map(staying.map(n => [serverName(n), n]));
+			for (const disk of await checkDisk(ctx, io, db, plans, nodeOf)) problems.push({what: disk, fix: 'choose a larger --size for the nodes that stay, or remove fewer nodes'});
+			if (problems.length > 0) {
+				throw new InputError(`removing ${leavingNodes.map(n => n.name).join(', ')} is not safe now: nothing was changed`, {
+					hint: problems.map(p => p.what).join('\n'),
+					nextSteps: [...new Set(problems.map(p => p.fix))],
+				});
+			}
+			markLeaving();
+			const moved = await applyPlans(db, plans, io, 'evacuate', leaving, spec.replicas);
+			return {
+				changed: moved > 0,
+				summary: layouts.length === 0 ? 'no user tables' : `${layouts.length} table${layouts.length === 1 ? '' : 's'} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,
+			};
+		} finally {
+			await db.close();
+		}
+	},
+};

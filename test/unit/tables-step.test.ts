@@ -1,0 +1,154 @@
+import {mkdirSync, writeFileSync} from 'node:fs';
+import path from 'node:path';
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
+import type {TableLayout, TablePlan} from '../../source/cluster/placement.js';
+import {InputError} from '../../source/errors.js';
+import {evacuateStep, tablesStep} from '../../steps/tables.js';
+import {recordedCluster, recordedIO} from './recorder.js';
+
+// The database's answers need a RethinkDB server (test/e2e/rethinkdb-server.test.ts and the
+// data-safety suite use the real one): here they are scripted, so the steps' decisions can be seen.
+const db = vi.hoisted(() => ({
+	layouts: [] as TableLayout[],
+	connected: new Set<string>(),
+	sizes: new Map<string, number>(),
+	applied: [] as TablePlan[],
+	repaired: [] as Array<{table: string; mode: string; dryRun: boolean}>,
+}));
+vi.mock('../../source/cluster/rethinkdb.js', async original => ({
+	...await original<typeof import('../../source/cluster/rethinkdb.js')>(),
+	openDatabase: vi.fn(async () => ({connection: {}, server: 'queenbee', close: async () => {}})),
+}));
+vi.mock('../../source/cluster/tables.js', async original => ({
+	...await original<typeof import('../../source/cluster/tables.js')>(),
+	readLayouts: vi.fn(async () => db.layouts),
+	readConnectedServers: vi.fn(async () => db.connected),
+	readTableSizes: vi.fn(async () => db.sizes),
+	applyPlan: vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: unknown) => void}) => {
+		db.applied.push(plan);
+		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]});
+		// Placed as planned: the next read sees it so.
+		const shards = plan.stages.at(-1)!.shards;
+		db.layouts = db.layouts.map(t => (t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t));
+	}),
+	emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
+		db.repaired.push({table: table.table, mode, dryRun});
+		const alive = table.live[0]!;
+		if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
+		return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
+	}),
+}));
+
+const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
+
+function table(name: string, replicas: string[], down: string[] = []): TableLayout {
+	const live = replicas.filter(s => !down.includes(s));
+	return {id: `id-${name}`, db: 'app', table: name, shards: [{primary: replicas[0]!, replicas, nonvoting: []}], live: [live], writable: live.length > replicas.length / 2};
+}
+
+let remove = () => {};
+afterEach(() => remove());
+beforeEach(() => {
+	db.layouts = [];
+	db.connected = new Set(NODES.map(n => n.replace('-', '_')));
+	db.sizes = new Map();
+	db.applied = [];
+	db.repaired = [];
+});
+
+/** A deployed 1+3 cluster with its password file, every outside part recorded. */
+function cluster(input: Record<string, unknown> = {}, ssh: Parameters<typeof recordedCluster>[1] = {}) {
+	const c = recordedCluster({database: 'rethinkdb', workers: 3, ...input}, ssh);
+	remove = c.remove;
+	mkdirSync(path.dirname(c.ctx.paths.rethinkdbPassword), {recursive: true});
+	writeFileSync(c.ctx.paths.rethinkdbPassword, 'pw\n', {mode: 0o600});
+	c.ctx.journal.update(j => {
+		j.nodes = NODES.map((name, index) => ({name, index, role: index === 0 ? 'manager' as const : 'worker' as const, state: 'running' as const, hostKey: {publicKey: 'k', fingerprint: 'f'}}));
+		j.database = {image: 'rethinkdb:2.4.4-bookworm-slim', stackHash: 'h', secret: 's', deployedAt: 'now'};
+	});
+	return c;
+}
+
+const progress = (events: ReturnType<typeof recordedIO>['events']) => events.flatMap(e => (e.type === 'step-progress' ? [e.message] : []));
+
+describe('tables', () => {
+	it('grows tables made with the defaults to --replicas, saying what it copies and when each is ready', async () => {
+		db.layouts = [table('events', ['queenbee']), table('orders', ['queenbee'])];
+		const c = cluster();
+		const {io, events} = recordedIO();
+		const result = await tablesStep.run(c.ctx, io);
+		expect(db.applied.map(p => p.layout.table)).toEqual(['events', 'orders']);
+		expect(db.applied.every(p => p.stages.at(-1)!.shards[0]!.replicas.length === 3)).toBe(true);
+		const said = progress(events);
+		expect(said.some(line => /^app\.events: 3 replicas, onto .*: copying to .* from workerbee_3, 62% \(about 3,100 of 5,000 documents\)$/.test(line))).toBe(true);
+		expect(said.filter(line => /^app\.(events|orders): ready, 3 replicas on /.test(line))).toHaveLength(2);
+		expect(result).toEqual({changed: true, summary: '2 tables, 3 replicas each: 2 placed anew'});
+	});
+
+	it('changes nothing where the policy already holds', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
+		const result = await tablesStep.run(cluster().ctx, recordedIO().io);
+		expect(db.applied).toEqual([]);
+		expect(result).toEqual({changed: false, summary: '1 table, 3 replicas each, as placed'});
+	});
+
+	it('refuses a table that lost its majority, naming what is lost and the repair, after a dry run only', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2', 'workerbee_3'])];
+		const error = await tablesStep.run(cluster().ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe('1 table lost the majority of its replicas and cannot be reconfigured');
+		expect((error as InputError).hint).toContain('app.orders: the majority of its replicas is gone (workerbee_2, workerbee_3)');
+		expect((error as InputError).nextSteps).toContain('or accept the loss and let RethinkDB recover what survives: swarmbee up demo --emergency-repair unsafe_rollback --yes');
+		expect(db.repaired).toEqual([{table: 'orders', mode: 'unsafe_rollback', dryRun: true}]);
+		expect(db.applied).toEqual([]);
+	});
+
+	it('applies the emergency repair when asked for, then the policy', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2', 'workerbee_3'])];
+		const c = cluster();
+		c.ctx.options.emergencyRepair = 'unsafe_rollback';
+		const {io, events} = recordedIO();
+		await tablesStep.run(c.ctx, io);
+		expect(db.repaired).toEqual([{table: 'orders', mode: 'unsafe_rollback', dryRun: false}]);
+		expect(progress(events)).toContain('app.orders: repaired with unsafe_rollback');
+		expect(db.applied[0]!.stages.at(-1)!.shards[0]!.replicas).toHaveLength(3);
+	});
+});
+
+describe('evacuate', () => {
+	it('moves every table off the leaving servers, then marks their nodes for removal', async () => {
+		db.layouts = [table('orders', ['workerbee_3', 'queenbee', 'workerbee_2']), table('events', ['workerbee_2'])];
+		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
+		const {io, events} = recordedIO();
+		const result = await evacuateStep.run(c.ctx, io);
+		for (const plan of db.applied) expect(plan.stages.at(-1)!.shards[0]!.replicas.sort()).toEqual(['queenbee', 'workerbee_1']);
+		expect(progress(events).some(line => line.startsWith('app.orders: moving replicas off workerbee_2, workerbee_3: copying to'))).toBe(true);
+		expect(c.ctx.journal.value.nodes.map(n => `${n.name} ${n.state}`)).toEqual(['queenbee running', 'workerbee-1 running', 'workerbee-2 deleting', 'workerbee-3 deleting']);
+		expect(result.summary).toBe('2 tables on queenbee, workerbee_1 (2 moved)');
+	});
+
+	it('refuses, changing nothing, when a table\'s only copy is on a leaving server that does not answer', async () => {
+		db.layouts = [table('solo', ['workerbee_3'], ['workerbee_3']), table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
+		db.connected.delete('workerbee_3');
+		const c = cluster({workers: 2});
+		const error = await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe('removing workerbee-3 is not safe now: nothing was changed');
+		expect((error as InputError).hint).toContain('no replica of app.solo answers');
+		expect((error as InputError).nextSteps).toEqual(['bring workerbee_3 back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of app.solo']);
+		expect(db.applied).toEqual([]);
+		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
+	});
+
+	it('refuses when a server that stays is not connected, or the copies would not fit', async () => {
+		db.layouts = [table('big', ['workerbee_3'])];
+		db.connected.delete('workerbee_1');
+		db.sizes.set('app.big', 900 * 2 ** 20);
+		// queenbee has 500 MiB free.
+		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: `${500 * 1024}\n`}]});
+		const error = await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect((error as InputError).hint).toContain('workerbee_1 stays but is not connected');
+		expect((error as InputError).hint).toContain('queenbee would receive 900 MiB of tables but has 500 MiB free on queenbee');
+		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
+	});
+});
