@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
+import {FIREWALL_STATE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
 import {OLD_SSHD_DROP_IN, SSHD_DROP_IN, sshdConfig} from '../../source/cluster/sshd.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -23,6 +24,14 @@ describe('the local node image', () => {
 		const playbook = readFileSync(path.join(root, 'ansible/playbook.yml'), 'utf8');
 		expect(playbook).toContain(`file=${SSHD_DROP_IN}\n`);
 		expect(playbook).toContain(`old=${OLD_SSHD_DROP_IN}\n`);
+	});
+
+	it('the playbook\'s firewall task keeps the state the drift look compares (ufw and DOCKER-USER), in the same words', () => {
+		const playbook = readFileSync(path.join(root, 'ansible/playbook.yml'), 'utf8');
+		expect(playbook).toContain(`${FIREWALL_STATE} | cmp -s - "$seen"`);
+		expect(playbook).toContain(`${FIREWALL_STATE} >"$seen"`);
+		expect(ufwSnapshotCommand).toBe(`${FIREWALL_STATE} >/etc/ufw/swarmbee.status`);
+		expect(provisionedCheckCommand).toContain(`${FIREWALL_STATE} 2>/dev/null | cmp -s - /etc/ufw/swarmbee.status`);
 	});
 
 	it('keeps rsyslog off the kernel log (the host\'s, in a container)', () => {
