@@ -7,12 +7,12 @@ import {PassThrough} from 'node:stream';
 import ssh2 from 'ssh2';
 import {afterEach, describe, expect, it} from 'vitest';
 import {runCluster} from '../../source/commands/run-cluster.js';
-import {main} from '../../source/main.js';
 import {resolveSpec} from '../../source/spec.js';
 import {generateKeyPair, fingerprint, saveKeyPair} from '../../source/ssh/keys.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
 import {newJournal} from '../../source/store/journal.js';
 import type {Step} from '../../steps/types.js';
+import {runMain} from './run-main.js';
 
 /**
  * Issue 16's bad inputs and damaged state, each through the command line as
@@ -34,15 +34,8 @@ function newHome(): string {
 	return home;
 }
 
-async function run(argv: string[], home: string, env: NodeJS.ProcessEnv = {}) {
-	const stdout = new PassThrough();
-	const stderr = new PassThrough();
-	let out = '';
-	let err = '';
-	stdout.on('data', c => (out += c));
-	stderr.on('data', c => (err += c));
-	const code = await main(argv, {stdout, stderr, interactive: false, env: {SWARMBEE_HOME: home, ...env}});
-	return {code, out, err};
+function run(argv: string[], home: string, env: NodeJS.ProcessEnv = {}) {
+	return runMain(argv, {SWARMBEE_HOME: home, ...env});
 }
 
 /** Every file under a folder with its contents: what must not change. */
