@@ -271,6 +271,17 @@ describe('6. every state file read tolerates damage', () => {
 		expect(readFileSync(store.paths('demo').clusterKey, 'utf8')).toContain('cut short');
 	});
 
+	it('an emptied database password file is damage, not a reason to make a new password', async () => {
+		const home = newHome();
+		const store = savedCluster(home, 'demo');
+		mkdirSync(store.paths('demo').keysDir, {recursive: true});
+		writeFileSync(store.paths('demo').rethinkdbPassword, '\n');
+		const result = await run(['status', 'demo', '--once'], home);
+		expect(result.code).toBe(2);
+		expect(result.err).toContain(`error: ${store.paths('demo').rethinkdbPassword} is empty, but it held the RethinkDB admin password`);
+		expect(readFileSync(store.paths('demo').rethinkdbPassword, 'utf8')).toBe('\n');
+	});
+
 	it('a lock left empty by a process killed while taking it is taken over once stale', () => {
 		const home = newHome();
 		const store = savedCluster(home, 'demo');
