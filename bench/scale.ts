@@ -56,10 +56,15 @@ try {
 	report(`up 1+${workers}`, await swarmbee(['up', name, '--workers', String(workers), '--rethinkdb-image', image, '--yes']));
 	const driverPort = 20_000 + (process.pid % 20_000);
 	tunnel = execa(process.execPath, [cli, 'tunnel', name, '--admin-port', String(driverPort + 1), '--driver-port', String(driverPort), '--json'], {env, reject: false});
-	for await (const line of tunnel) {
-		const text = String(line);
-		if (text.includes('"open"') && !text.includes('"connecting"')) break;
-	}
+	// Read its lines by hand: leaving execa's line iterator early waits for the process to end.
+	await new Promise<void>((resolve, reject) => {
+		let buffer = '';
+		tunnel!.stdout!.on('data', (chunk: Buffer) => {
+			buffer += chunk.toString();
+			if (buffer.split('\n').some(line => line.includes('"open"') && !line.includes('"connecting"'))) resolve();
+		});
+		tunnel!.once('exit', () => reject(new Error('the tunnel ended before it opened')));
+	});
 	const password = readFileSync(path.join(home, 'clusters', name, 'keys', 'rethinkdb-admin-password'), 'utf8').trim();
 	const count = async () => {
 		const c = await connectDriver({host: '127.0.0.1', port: driverPort, password});

@@ -23,7 +23,11 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 	const off = [...new Set(plan.drops.map(d => d.server).filter(s => leaving.has(s)))].sort();
 	if (off.length > 0) return `moving replicas off ${off.join(', ')}`;
 	if (plan.stages.some(s => s.name === 'forget')) return 'replacing replicas on servers that are gone';
-	if (plan.copies.length > 0) return `${replicas} replicas, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+	if (plan.copies.length > 0) {
+		const count = plan.stages.at(-1)!.shards[0]!.replicas.length;
+		const short = count < replicas ? ` (of ${replicas} wanted: there are ${count} servers)` : '';
+		return `${count} replica${count === 1 ? '' : 's'}${short}, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+	}
 	return 'spreading primaries';
 }
 
@@ -55,7 +59,11 @@ async function applyPlans(session: DatabaseSession, plans: TablePlan[], io: Step
  * replicas must hold them with a tenth of its free space to spare.
  */
 async function checkDisk(ctx: TablesContext, io: StepIO, db: DatabaseSession, plans: TablePlan[], nodeOf: Map<string, string>): Promise<string[]> {
-	const sizes = await readTableSizes(db.connection);
+	// Without sizes the move still cannot lose data (no replica goes before its copy is ready); it only may run out of room.
+	const sizes = await readTableSizes(db.connection).catch(error => {
+		io.emit(event({type: 'warning', message: `could not read the tables' sizes to check the disk room first (${(error as Error).message.split('\n')[0]})`}));
+		return new Map<string, number>();
+	});
 	const need = new Map<string, number>();
 	for (const plan of plans) {
 		for (const copy of plan.copies) need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(nameOf(plan.layout)) ?? 0));
@@ -97,10 +105,22 @@ export const tablesStep: Step<TablesContext> = {
 			if (broken.length > 0) {
 				const mode = ctx.options.emergencyRepair;
 				if (!mode) throw await lostTablesError(ctx, db, layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table)));
+				const unrepaired: string[] = [];
 				for (const table of layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table))) {
-					await emergencyRepair(db.connection, table, mode, false);
-					io.emit(event({type: 'step-progress', step: 'tables', message: `${nameOf(table)}: repaired with ${mode}`}));
-					repaired++;
+					try {
+						await emergencyRepair(db.connection, table, mode, false);
+						io.emit(event({type: 'step-progress', step: 'tables', message: `${nameOf(table)}: repaired with ${mode}`}));
+						repaired++;
+					} catch (error) {
+						// unsafe_rollback needs a surviving replica of every shard; say which tables it could not save.
+						unrepaired.push(`${nameOf(table)}: ${(error as Error).message.split('\n')[0]}`);
+					}
+				}
+				if (unrepaired.length > 0) {
+					throw new ExternalError(`RethinkDB could not repair ${unrepaired.length} table${unrepaired.length === 1 ? '' : 's'} with ${mode}`, {
+						hint: unrepaired.join('\n'),
+						nextSteps: ['a table with no surviving replica can only come back from a backup: swarmbee restore NAME FILE', 'unsafe_rollback_or_erase empties such shards instead'],
+					});
 				}
 				layouts = await readLayouts(db.connection);
 			}
@@ -124,12 +144,17 @@ async function lostTablesError(ctx: TablesContext, db: DatabaseSession, tables: 
 	for (const table of tables) {
 		const alive = [...new Set(table.live.flat())];
 		const gone = [...new Set(table.shards.flatMap(s => s.replicas))].filter(s => !alive.includes(s));
+		if (table.shards.length === 0) {
+			lines.push(`${nameOf(table)}: no replica answers${table.error ? ` (RethinkDB: ${table.error})` : ''}: bring its servers back (swarmbee up), or restore it from a backup (swarmbee restore)`);
+			continue;
+		}
 		if (alive.length === 0) {
 			lines.push(`${nameOf(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`);
 			continue;
 		}
 		const after = await emergencyRepair(db.connection, table, 'unsafe_rollback', true).catch(() => []);
-		const keeps = [...new Set(after.flatMap(s => s.replicas))];
+		// What it keeps: the voting replicas (the lost ones stay listed as non-voting).
+		const keeps = [...new Set(after.flatMap(s => s.replicas.filter(r => !s.nonvoting.includes(r))))];
 		lines.push(`${nameOf(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
 	}
 	return new InputError(`${tables.length} table${tables.length === 1 ? '' : 's'} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
@@ -172,15 +197,19 @@ export const evacuateStep: Step<EvacuateContext> = {
 		try {
 			const layouts = await readLayouts(db.connection);
 			const leaving = new Set(leavingNodes.map(n => serverName(n.name)));
-			const problems = refusals(layouts, [...leaving]).map(p => ({what: p.why, fix: p.fix}));
-			const servers = staying.map(serverName);
 			const answering = await readConnectedServers(db.connection);
+			const missing = all.map(serverName).filter(s => !answering.has(s));
+			const problems = refusals(layouts, [...leaving], missing).map(p => ({what: p.why, fix: p.fix}));
+			const servers = staying.map(serverName);
 			for (const server of servers.filter(s => !answering.has(s))) {
 				problems.push({what: `${server} stays but is not connected`, fix: `repair it first: swarmbee up ${spec.name}`});
 			}
 			const plans = planPlacement(layouts.filter(t => !problems.some(p => p.what.includes(nameOf(t)))), servers, spec.replicas);
-			const nodeOf = new Map(staying.map(n => [serverName(n), n]));
-			for (const disk of await checkDisk(ctx, io, db, plans, nodeOf)) problems.push({what: disk, fix: 'choose a larger --size for the nodes that stay, or remove fewer nodes'});
+			// Room for the copies is worth asking only of a move that can otherwise go ahead.
+			if (problems.length === 0) {
+				const nodeOf = new Map(staying.map(n => [serverName(n), n]));
+				for (const disk of await checkDisk(ctx, io, db, plans, nodeOf)) problems.push({what: disk, fix: 'choose a larger --size for the nodes that stay, or remove fewer nodes'});
+			}
 			if (problems.length > 0) {
 				throw new InputError(`removing ${leavingNodes.map(n => n.name).join(', ')} is not safe now: nothing was changed`, {
 					hint: problems.map(p => p.what).join('\n'),

@@ -33,6 +33,8 @@ export interface TableLayout {
 	live: string[][];
 	/** `table_status`: a majority of every shard's voting replicas answers. */
 	writable: boolean;
+	/** Why RethinkDB could not describe the table (no replica of it answers: `shards` is then empty). */
+	error?: string;
 }
 
 export interface TablePlan {
@@ -160,10 +162,21 @@ export interface PlacementRefusal {
  * (its configuration is a Raft log that cannot commit). `leaving` are the
  * servers a scale-down would remove.
  */
-export function refusals(tables: TableLayout[], leaving: string[]): PlacementRefusal[] {
+export function refusals(tables: TableLayout[], leaving: string[], missing: string[] = []): PlacementRefusal[] {
 	const out: PlacementRefusal[] = [];
 	for (const table of tables) {
 		const name = `${table.db}.${table.table}`;
+		if (table.shards.length === 0) {
+			// Nobody left can say where its replicas are: one of the servers not connected holds them.
+			const away = missing.length > 0 ? missing.join(', ') : 'the servers that do not answer';
+			out.push({
+				db: table.db,
+				table: table.table,
+				why: `no replica of ${name} answers${table.error ? ` (RethinkDB: ${table.error})` : ''}; not connected now: ${missing.length > 0 ? missing.join(', ') : 'no server'}`,
+				fix: `bring ${away} back first (swarmbee up repairs a stopped node): removing servers now could delete the only copy of ${name}`,
+			});
+			continue;
+		}
 		const holders = [...new Set(table.shards.flatMap(s => s.replicas))];
 		if (table.shards.some((_, i) => (table.live[i] ?? []).length === 0)) {
 			const leaves = holders.filter(s => leaving.includes(s));

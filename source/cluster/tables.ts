@@ -13,7 +13,9 @@ interface ConfigRow {
 	id: string;
 	db: string;
 	name: string;
-	shards: Array<{primary_replica: string | null; replicas: string[]; nonvoting_replicas: string[]}>;
+	/** Missing, with `error`, when no replica of the table answers: nobody left can say where it lives. */
+	shards?: Array<{primary_replica: string | null; replicas: string[]; nonvoting_replicas: string[]}>;
+	error?: string;
 }
 
 interface StatusRow {
@@ -38,14 +40,16 @@ export async function readLayouts(connection: r.Connection): Promise<TableLayout
 	const statusOf = new Map(statuses.map(s => [s.id, s]));
 	return configs.map(config => {
 		const status = statusOf.get(config.id);
+		const shards = config.shards ?? [];
 		return {
 			id: config.id,
 			db: config.db,
 			table: config.name,
-			shards: config.shards.map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []})),
+			shards: shards.map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []})),
 			// A shard table_status cannot describe (the table is unavailable) has no replica known to answer.
-			live: config.shards.map((_, i) => (status?.shards?.[i]?.replicas ?? []).filter(rep => rep.state !== 'disconnected').map(rep => rep.server)),
+			live: shards.map((_, i) => (status?.shards?.[i]?.replicas ?? []).filter(rep => rep.state !== 'disconnected').map(rep => rep.server)),
 			writable: status?.status.ready_for_writes ?? false,
+			...(config.error ? {error: config.error} : {}),
 		};
 	}).sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table));
 }
@@ -171,6 +175,7 @@ export async function emergencyRepair(connection: r.Connection, table: TableLayo
 	const result = await (r.db(table.db).table(table.table) as unknown as {reconfigure(options: object): r.Operation<unknown>})
 		.reconfigure({emergencyRepair: mode, dryRun}).run(connection) as {config_changes?: Array<{new_val?: ConfigRow}>};
 	const after = result.config_changes?.[0]?.new_val;
+	// RethinkDB keeps the lost replicas in the configuration as non-voting ones: the voting ones are what survived.
 	return (after?.shards ?? []).map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []}));
 }
 

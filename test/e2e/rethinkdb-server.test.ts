@@ -3,9 +3,9 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import {planPlacement} from '../../source/cluster/placement.js';
+import {planPlacement, refusals} from '../../source/cluster/placement.js';
 import {connectDriver, queryHealth, type RethinkdbHealth} from '../../source/cluster/rethinkdb.js';
-import {applyPlan, readLayouts, type ApplyProgress} from '../../source/cluster/tables.js';
+import {applyPlan, emergencyRepair, readLayouts, type ApplyProgress} from '../../source/cluster/tables.js';
 import {
 	passwordSecretContent, PASSWORD_SECRET_TARGET, PEERS_ALIAS, peerAlias, serverArguments, serverName, serverScript, serviceName, type StackInput,
 } from '../../source/cluster/stack.js';
@@ -196,6 +196,35 @@ describeWithEngine('the real RethinkDB server as swarmbee runs it', () => {
 			expect(await r.db('app').table('orders').count().run(connection)).toBe(1000);
 		} finally {
 			await connection.close();
+		}
+	});
+
+	it('a table that lost its majority: refused as unplaceable, RethinkDB\'s emergency repair said by a dry run, then applied, its surviving rows kept', async () => {
+		const connection = await connect('queenbee');
+		try {
+			await r.db('app').tableCreate('fragile', {replicas: 3} as never).run(connection);
+			await r.db('app').table('fragile').wait().run(connection);
+			await r.db('app').table('fragile').insert(Array.from({length: 500}, (_, n) => ({n}))).run(connection);
+			for (const node of ['workerbee-1', 'workerbee-2']) bed.stop(containers[node]!);
+			const lost = await until(async () => {
+				const table = (await readLayouts(connection)).find(t => t.table === 'fragile');
+				return table && !table.writable ? table : undefined;
+			}, 30_000, () => 'fragile still writable with two of three servers stopped');
+			expect(refusals([lost], [])[0]!.why).toBe('app.fragile has lost the majority of its replicas, so its configuration cannot change');
+			const dry = await emergencyRepair(connection, lost, 'unsafe_rollback', true);
+			// RethinkDB keeps the lost replicas listed as non-voting: the one voting replica is the survivor.
+			expect(dry).toHaveLength(1);
+			expect(dry[0]!.primary).toBe('queenbee');
+			expect(dry[0]!.replicas.filter(s => !dry[0]!.nonvoting.includes(s))).toEqual(['queenbee']);
+			// The dry run changed nothing.
+			expect((await readLayouts(connection)).find(t => t.table === 'fragile')!.writable).toBe(false);
+			await emergencyRepair(connection, lost, 'unsafe_rollback', false);
+			await r.db('app').table('fragile').wait({waitFor: 'ready_for_writes', timeout: 60} as never).run(connection);
+			expect(await r.db('app').table('fragile').count().run(connection)).toBe(500);
+		} finally {
+			await connection.close();
+			for (const node of ['workerbee-1', 'workerbee-2']) bed.start(containers[node]!);
+			for (const node of ['workerbee-1', 'workerbee-2']) await bed.waitForLog(containers[node]!, /Server ready[\s\S]*Server ready/);
 		}
 	});
 

@@ -121,4 +121,13 @@ describe('refusals', () => {
 		expect(refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2', 'workerbee_3'])], [])[0]!.why).toMatch(/lost the majority/);
 		expect(refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2'])], ['workerbee_2'])).toEqual([]);
 	});
+
+	it('refuses a table nobody can describe any more (its only servers are away), naming the servers not connected', () => {
+		const unknown: TableLayout = {id: 'id-solo', db: 'app', table: 'solo', shards: [], live: [], writable: false, error: 'None of the replicas for this table are accessible.'};
+		expect(refusals([unknown], ['workerbee_3'], ['workerbee_3'])).toEqual([{
+			db: 'app', table: 'solo',
+			why: 'no replica of app.solo answers (RethinkDB: None of the replicas for this table are accessible.); not connected now: workerbee_3',
+			fix: 'bring workerbee_3 back first (swarmbee up repairs a stopped node): removing servers now could delete the only copy of app.solo',
+		}]);
+	});
 });
