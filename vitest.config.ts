@@ -8,6 +8,9 @@ export default defineConfig({
 					name: 'unit',
 					include: ['test/unit/**/*.test.ts', 'test/components/**/*.test.tsx'],
 					environment: 'node',
+					// No unit test measures time; on a 2-core machine busy with end-to-end clusters a first
+					// dynamic import alone has taken 5 s (vitest's default limit), so failures here mean hangs.
+					testTimeout: 30_000,
 				},
 			},
 			{

@@ -21,20 +21,12 @@ import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import r from 'rethinkdb';
 import {rql} from '../source/backup/reql.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureRethinkdbImage, findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'dist/source/cli.js');
-
-function flag(name: string, fallback: number): number {
-	const index = process.argv.indexOf(`--${name}`);
-	return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
+import {cli, flag} from './common.js';
 
 const sizeMb = flag('size-mb', 1024);
 const pairs = flag('pairs', 2);

@@ -15,20 +15,12 @@ import {execFileSync} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {execa} from 'execa';
 import type {RunEvent} from '../source/events.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'dist/source/cli.js');
-
-function flag(name: string, fallback: number): number {
-	const index = process.argv.indexOf(`--${name}`);
-	return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
+import {cli, flag} from './common.js';
 
 const workers = flag('workers', 3);
 const rounds = flag('rounds', 10);

@@ -16,21 +16,13 @@
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import type {RunEvent} from '../source/events.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {ensureNodeImage} from '../source/providers/local/node.js';
 import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'dist/source/cli.js');
-
-function flag(name: string, fallback: number): number {
-	const index = process.argv.indexOf(`--${name}`);
-	return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
+import {cli, flag} from './common.js';
 
 const workers = flag('workers', 3);
 const runs = flag('runs', 1);

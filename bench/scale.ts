@@ -11,21 +11,13 @@
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 import r from 'rethinkdb';
 import {connectDriver} from '../source/cluster/rethinkdb.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
 import type {RunEvent} from '../source/events.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'dist/source/cli.js');
-
-function flag(name: string, fallback: number): number {
-	const index = process.argv.indexOf(`--${name}`);
-	return index > 0 ? Number(process.argv[index + 1]) : fallback;
-}
+import {cli, flag} from './common.js';
 
 const workers = flag('workers', 3);
 const rows = flag('rows', 5000);

@@ -15,6 +15,8 @@ export function joinNegativeValues(argv: readonly string[], options: NonNullable
 	const out: string[] = [];
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i]!;
+		// After `--` everything is someone else's argument (`ssh demo -- cmd --opt -1`): left as given.
+		if (arg === '--') return [...out, ...argv.slice(i)];
 		const next = argv[i + 1];
 		const option = arg.startsWith('--') && !arg.includes('=') ? options[arg.slice(2)] : undefined;
 		if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
@@ -30,7 +32,11 @@ export function joinNegativeValues(argv: readonly string[], options: NonNullable
 function parse(command: CommandName, argv: string[]) {
 	const options = COMMANDS[command].options;
 	try {
-		return parseArgs({args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true});
+		const args = joinNegativeValues(argv, options);
+		const {values, positionals, tokens} = parseArgs({args, options, allowPositionals: true, strict: true, tokens: true});
+		// What follows `--` is kept apart as well: `ssh demo -- ls -l` runs it on the node.
+		const terminator = tokens.find(token => token.kind === 'option-terminator');
+		return {values, positionals, ...(terminator ? {afterDoubleDash: args.slice(terminator.index + 1)} : {})};
 	} catch (error) {
 		throw new InputError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), {
 			nextSteps: [`see swarmbee --help for the options of ${command}`],
@@ -45,7 +51,8 @@ function parse(command: CommandName, argv: string[]) {
  */
 export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const [command, ...rest] = argv;
-	const json = rest.includes('--json');
+	// Only swarmbee's own --json counts, not one in a command for a node (`ssh demo -- tool --json`).
+	const json = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest).includes('--json');
 	const names = Object.keys(COMMANDS);
 	const dispatch = (next: string[]) => main(next, io);
 	try {
@@ -65,13 +72,13 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 			throw new InputError(`unknown command "${command}"`, {nextSteps: ['swarmbee --help lists the commands']});
 		}
 		const name = command as CommandName;
-		const {values, positionals} = parse(name, rest);
+		const {values, positionals, afterDoubleDash} = parse(name, rest);
 		if (values.help) {
 			io.stdout.write(`${usage()}\n`);
 			return 0;
 		}
 		const {run} = await COMMANDS[name].load();
-		return await run({values: values as Record<string, string | boolean | undefined>, positionals, commands: names, dispatch}, io);
+		return await run({values: values as Record<string, string | boolean | undefined>, positionals, ...(afterDoubleDash ? {afterDoubleDash} : {}), commands: names, dispatch}, io);
 	} catch (error) {
 		reportError(error, io, json);
 		return exitCodeFor(error);

@@ -207,12 +207,38 @@ export function connectDriver(input: {host: string; port: number; password: stri
 	return r.connect({host: input.host, port: input.port, user: 'admin', password: input.password, timeout: input.timeoutSeconds ?? 15});
 }
 
-/** A driver connection to one of the cluster's servers, through an SSH forward (never a published port). */
+/**
+ * A driver connection to one of the cluster's servers, through an SSH
+ * forward (never a published port). `reconnect` opens a new connection
+ * through the same forward (a new SSH channel, and a new SSH session if the
+ * old one died): long work (a backup) resumes on it.
+ */
 export interface DatabaseSession {
-	connection: r.Connection;
+	readonly connection: r.Connection;
 	/** The node whose server answered. */
 	server: string;
+	reconnect(): Promise<r.Connection>;
 	close(): Promise<void>;
+}
+
+/** A session over `connect`, which opens one driver connection; `release` frees what carries it (the forward). */
+export async function sessionOver(server: string, connect: () => Promise<r.Connection>, release: () => Promise<void> = async () => {}): Promise<DatabaseSession> {
+	let connection = await connect();
+	return {
+		get connection() {
+			return connection;
+		},
+		server,
+		async reconnect() {
+			await connection.close({noreplyWait: false}).catch(() => {});
+			connection = await connect();
+			return connection;
+		},
+		async close() {
+			await connection.close({noreplyWait: false}).catch(() => {});
+			await release();
+		},
+	};
 }
 
 /**
@@ -221,31 +247,24 @@ export interface DatabaseSession {
  * the task's address on its node.
  */
 export async function openDatabase(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; timeoutSeconds?: number}): Promise<DatabaseSession> {
-	let lastError: Error | undefined;
+	const failures: string[] = [];
 	for (const server of input.nodes) {
 		if (input.signal?.aborted) throw new CancelledError();
 		let forward: LocalForward | undefined;
 		try {
 			const location = await locateServer(input.ssh, input.manager, server, input.signal);
 			forward = await LocalForward.listen('127.0.0.1', 0, async () => (await input.ssh.get(location.host, input.signal)).forwardOut(location.address, DRIVER_PORT));
-			const connection = await connectDriver({host: '127.0.0.1', port: forward.port, password: input.password, timeoutSeconds: input.timeoutSeconds});
-			const opened = forward;
-			return {
-				connection,
-				server,
-				async close() {
-					await connection.close().catch(() => {});
-					await opened.close();
-				},
-			};
+			const held = forward;
+			return await sessionOver(server, () => connectDriver({host: '127.0.0.1', port: held.port, password: input.password, timeoutSeconds: input.timeoutSeconds}), () => held.close());
 		} catch (error) {
 			await forward?.close();
-			if (error instanceof CancelledError) throw error;
-			lastError = new Error(whyNoAnswer(server, error as Error));
+			if (error instanceof CancelledError || input.signal?.aborted) throw new CancelledError();
+			failures.push(whyNoAnswer(server, error as Error));
 		}
 	}
-	throw new ExternalError(`no database server answered: ${lastError?.message.replace(/\s*\n\s*/g, ': ') ?? 'the cluster has no server'}`, {
-		nextSteps: ['see the servers\' tasks on queenbee: docker stack ps swarmbee --no-trunc'],
+	throw new ExternalError(`no database server answered: ${failures.at(-1) ?? 'the cluster has no server'}`, {
+		...(failures.length > 1 ? {hint: failures.join('\n')} : {}),
+		nextSteps: ['see the servers\' tasks on queenbee: docker stack ps swarmbee --no-trunc', 'swarmbee up NAME repairs a cluster whose servers are down'],
 	});
 }
 

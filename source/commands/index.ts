@@ -83,6 +83,24 @@ export const COMMANDS = {
 		options: {...COMMON, tables: {type: 'string'}, force: {type: 'boolean'}, ...YES},
 		load: () => import('./restore.js'),
 	},
+	ssh: {
+		synopsis: 'ssh NAME [NODE] [--all] [-t|-T] [-- COMMAND...]',
+		summary: "a shell on a node (the manager by default), or COMMAND's output\nand exit status; --all: on every node at once, lines prefixed",
+		options: {help: COMMON.help, all: {type: 'boolean'}, tty: {type: 'boolean', short: 't'}, 'no-tty': {type: 'boolean', short: 'T'}},
+		load: () => import('./ssh.js'),
+	},
+	env: {
+		synopsis: 'env NAME [--unset] [--shell fish|powershell] [--context]',
+		summary: 'point the docker CLI at the swarm: eval "$(swarmbee env NAME)"\n(a local socket forwarded over SSH; --unset stops it)',
+		options: {help: COMMON.help, unset: {type: 'boolean', short: 'u'}, shell: {type: 'string'}, context: {type: 'boolean'}},
+		load: () => import('./env.js'),
+	},
+	logs: {
+		synopsis: 'logs NAME [SERVER|NODE] [--follow] [--lines N]',
+		summary: "a database server's log (rdb-NODE; all of them without one),\nor a node's provisioning and system log",
+		options: {help: COMMON.help, follow: {type: 'boolean', short: 'f'}, lines: {type: 'string', short: 'n'}},
+		load: () => import('./logs.js'),
+	},
 	ls: {
 		synopsis: 'ls [--json]',
 		summary: 'clusters saved under $SWARMBEE_HOME',

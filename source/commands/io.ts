@@ -24,6 +24,8 @@ export interface CommandIO {
 export interface CommandArgs {
 	values: Record<string, string | boolean | undefined>;
 	positionals: string[];
+	/** The words after `--`, when there was one (they are the last of `positionals` too). */
+	afterDoubleDash?: string[];
 	/** The names of every command this build has (the start screen offers only those). */
 	commands: readonly string[];
 	/** Runs another command line in this process (the start screen's choice). */

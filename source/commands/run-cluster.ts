@@ -138,6 +138,9 @@ export function nextSteps(spec: ClusterSpec): string {
 	const rows: Array<[string, string]> = [
 		[`swarmbee status ${spec.name}`, 'live dashboard (--once: one table)'],
 		...(spec.database === 'none' ? [] : [[`swarmbee tunnel ${spec.name}`, 'RethinkDB admin panel on http://127.0.0.1:8080, over SSH'] as [string, string]]),
+		[`swarmbee ssh ${spec.name} [NODE]`, 'a shell on a node (-- COMMAND runs one; --all on every node)'],
+		[`eval "$(swarmbee env ${spec.name})"`, 'point your docker CLI at the swarm (docker node ls)'],
+		...(spec.database === 'none' ? [] : [[`swarmbee logs ${spec.name} rdb-queenbee`, "a database server's log (or a node's: logs NAME NODE)"] as [string, string]]),
 		[`swarmbee scale ${spec.name} --workers N`, 'add or remove worker nodes'],
 		[`swarmbee down ${spec.name}`, 'remove every node, network and volume'],
 	];

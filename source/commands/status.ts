@@ -34,7 +34,9 @@ function formatStatus(status: ClusterStatus): string[] {
 		const s = status.swarm;
 		lines.push(`swarm: ${s.managers} manager${s.managers === 1 ? '' : 's'}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${s.ready} of ${s.managers + s.workers} Ready`);
 	} else {
-		lines.push('swarm: no manager answered');
+		// Say why where the machines tell: a manager that is not running cannot answer.
+		const stopped = status.nodes.filter(n => n.role === 'manager' && n.machine !== 'running').map(n => `${n.name} is ${n.state}`);
+		lines.push(`swarm: no manager answered${stopped.length > 0 ? ` (${stopped.join(', ')})` : ''}`);
 	}
 	if (status.rethinkdb) {
 		const db = status.rethinkdb;

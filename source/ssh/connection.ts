@@ -31,6 +31,9 @@ export class HostKeyMismatchError extends ExternalError {
 	}
 }
 
+/** The node did not answer SSH, or refused the cluster key (not a host key mismatch: that one is HostKeyMismatchError). */
+export class SshConnectError extends ExternalError {}
+
 export interface ExecOptions {
 	onStdout?: (line: string) => void;
 	onStderr?: (line: string) => void;
@@ -39,6 +42,13 @@ export interface ExecOptions {
 	signal?: AbortSignal;
 	/** Keep the output in the result (default true); off for long streams. */
 	capture?: boolean;
+}
+
+/** The pseudo-terminal a session asks for: the local terminal's type and size. */
+export interface PtyRequest {
+	term: string;
+	rows: number;
+	cols: number;
 }
 
 export interface ExecResult {
@@ -125,7 +135,7 @@ export class SshConnection {
 					finish(new HostKeyMismatchError(target, offered));
 					return;
 				}
-				finish(new ExternalError(`SSH to ${target.node} (${target.host}:${target.port}) failed: ${error.message}`, {
+				finish(new SshConnectError(`SSH to ${target.node} (${target.host}:${target.port}) failed: ${error.message}`, {
 					node: target.node,
 					cause: error,
 					hint: error.level === 'client-authentication'
@@ -237,6 +247,49 @@ export class SshConnection {
 					sftp.end();
 					if (writeError) reject(new ExternalError(`could not write ${remotePath} on ${this.target.node}: ${writeError.message}`, {node: this.target.node}));
 					else resolve();
+				});
+			});
+		});
+	}
+
+	/**
+	 * A session channel for a person at a terminal (`ssh -t`): the login
+	 * shell, or one command line the node's shell runs, with a pseudo-terminal
+	 * or without one. The caller wires the channel to its terminal
+	 * (`attachTerminal`); its `exit` event carries the remote exit status.
+	 */
+	openSession(command: string | undefined, pty: PtyRequest | undefined): Promise<ssh2.ClientChannel> {
+		return new Promise((resolve, reject) => {
+			const opened = (error: Error | undefined, channel: ssh2.ClientChannel) => {
+				if (error) reject(new ExternalError(`could not open a session on ${this.target.node}: ${error.message}`, {node: this.target.node, cause: error}));
+				else resolve(channel);
+			};
+			const window = pty ? {term: pty.term, rows: pty.rows, cols: pty.cols} : undefined;
+			if (command === undefined) this.client.shell(window ?? false, opened);
+			else this.client.exec(command, window ? {pty: window} : {}, opened);
+		});
+	}
+
+	/**
+	 * A stream to a unix socket on the node (`ssh -L local:/remote.sock`,
+	 * OpenSSH's direct-streamlocal channel). Where the node's sshd refuses
+	 * such channels, `fallback` names a command whose stdin and stdout are
+	 * the socket (`docker system dial-stdio`, as docker's own ssh:// does).
+	 */
+	forwardOutToSocket(socketPath: string, fallback?: string): Promise<Duplex> {
+		return new Promise((resolve, reject) => {
+			this.client.openssh_forwardOutStreamLocal(socketPath, (error, stream) => {
+				if (!error) {
+					resolve(stream);
+					return;
+				}
+				if (fallback === undefined) {
+					reject(new ExternalError(`${this.target.node} could not open ${socketPath}: ${error.message}`, {node: this.target.node}));
+					return;
+				}
+				this.client.exec(fallback, (execError, channel) => {
+					if (execError) reject(new ExternalError(`${this.target.node} could not open ${socketPath} (${error.message}) nor run ${fallback}: ${execError.message}`, {node: this.target.node}));
+					else resolve(channel);
 				});
 			});
 		});

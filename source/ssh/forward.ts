@@ -1,6 +1,8 @@
+import {chmodSync, existsSync, rmSync, statSync} from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import type {Duplex} from 'node:stream';
-import {InputError} from '../errors.js';
+import {BugError, InputError} from '../errors.js';
 
 interface ForwardCounters {
 	connections: number;
@@ -19,7 +21,13 @@ export class LocalForward {
 	private readonly totals = {totalConnections: 0, bytesIn: 0, bytesOut: 0};
 	private readonly sockets = new Set<net.Socket>();
 
-	private constructor(private readonly server: net.Server, private readonly open: () => Promise<Duplex>, private readonly onError: (error: Error) => void) {
+	private constructor(
+		private readonly server: net.Server,
+		private readonly open: () => Promise<Duplex>,
+		private readonly onError: (error: Error) => void,
+		/** What a connection is told when its channel cannot be opened (nothing: it is closed at once). */
+		private readonly refusal?: (error: Error) => string,
+	) {
 		server.on('connection', socket => this.accept(socket));
 	}
 
@@ -42,6 +50,33 @@ export class LocalForward {
 		return new LocalForward(server, open, onError);
 	}
 
+	/**
+	 * Listens on a unix socket instead of a TCP port: only this machine's
+	 * user (and root) can connect. The socket's folder must be 0700 and the
+	 * caller's own, so nobody else can reach the socket in the moment before
+	 * it is made 0600 here. A socket file left by a process that is gone is
+	 * replaced; one that still answers is an InputError.
+	 */
+	static async listenOnSocket(socketPath: string, open: () => Promise<Duplex>, options: {onError?: (error: Error) => void; refusal?: (error: Error) => string} = {}): Promise<LocalForward> {
+		const folder = statSync(path.dirname(socketPath));
+		if ((folder.mode & 0o077) !== 0 || (process.getuid && folder.uid !== process.getuid())) {
+			throw new BugError(`${path.dirname(socketPath)} must be a folder of this user with mode 0700 before a socket is made in it`);
+		}
+		if (existsSync(socketPath)) {
+			if (await socketAnswers(socketPath)) {
+				throw new InputError(`${socketPath} is already served by another process`, {nextSteps: ['stop that process first']});
+			}
+			rmSync(socketPath, {force: true});
+		}
+		const server = net.createServer({pauseOnConnect: true});
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(socketPath, () => resolve());
+		});
+		chmodSync(socketPath, 0o600);
+		return new LocalForward(server, open, options.onError ?? (() => {}), options.refusal);
+	}
+
 	/** Open connections are the sockets still held; the rest are running totals. */
 	get counters(): ForwardCounters {
 		return {connections: this.sockets.size, ...this.totals};
@@ -61,7 +96,17 @@ export class LocalForward {
 			channel = await this.open();
 		} catch (error) {
 			this.onError(error as Error);
-			socket.destroy();
+			if (this.refusal && !socket.destroyed) {
+				// Answer once the client has spoken (an HTTP client takes an answer before its request as stray), and
+				// read all it sends: closing on unread data would reset the connection before it reads the answer.
+				const answer = this.refusal(error as Error);
+				socket.once('data', () => socket.end(answer));
+				socket.on('data', () => {});
+				socket.setTimeout(10_000, () => socket.destroy());
+				socket.resume();
+			} else {
+				socket.destroy();
+			}
 			return;
 		}
 		if (socket.destroyed) {
@@ -90,4 +135,18 @@ export class LocalForward {
 		this.dropConnections();
 		await new Promise<void>(resolve => this.server.close(() => resolve()));
 	}
+}
+
+/** True when a process accepts connections on the unix socket at `socketPath`. */
+export function socketAnswers(socketPath: string, timeoutMs = 1_000): Promise<boolean> {
+	return new Promise(resolve => {
+		const socket = net.connect(socketPath);
+		const done = (answer: boolean) => {
+			socket.destroy();
+			resolve(answer);
+		};
+		socket.setTimeout(timeoutMs, () => done(false));
+		socket.once('connect', () => done(true));
+		socket.once('error', () => done(false));
+	});
 }

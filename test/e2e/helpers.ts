@@ -19,6 +19,16 @@ function engineReady(): boolean {
 
 export const hasEngine = engineReady();
 
+/** Whether tmux is installed: the tests of a real terminal drive the CLI in it. */
+export function hasTmux(): boolean {
+	try {
+		execFileSync('tmux', ['-V'], {stdio: 'ignore'});
+		return true;
+	} catch {
+		return false;
+	}
+}
+
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
 if (!hasEngine && process.env['CI']) {
 	// In CI the engine is part of the test bed: its absence is a failure, never a skip.

@@ -3,16 +3,7 @@ import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterAll, expect, it} from 'vitest';
 import {shq} from '../../source/shell.js';
-import {cli, CLI, describeWithEngine, newHome, purge, uniqueName} from './helpers.js';
-
-function hasTmux(): boolean {
-	try {
-		execFileSync('tmux', ['-V'], {stdio: 'ignore'});
-		return true;
-	} catch {
-		return false;
-	}
-}
+import {cli, CLI, describeWithEngine, hasTmux, newHome, purge, uniqueName} from './helpers.js';
 
 if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the terminal UI test drives the CLI in tmux (apt-get install tmux)');
 const describeInTmux = hasTmux() ? describeWithEngine : describeWithEngine.skip;

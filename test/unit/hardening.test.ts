@@ -7,6 +7,7 @@ import {PassThrough} from 'node:stream';
 import ssh2 from 'ssh2';
 import {afterEach, describe, expect, it} from 'vitest';
 import {runCluster} from '../../source/commands/run-cluster.js';
+import {joinNegativeValues} from '../../source/main.js';
 import {resolveSpec} from '../../source/spec.js';
 import {generateKeyPair, fingerprint, saveKeyPair} from '../../source/ssh/keys.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
@@ -203,6 +204,8 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		expect(scale.err).toContain('workers: -2 is not a worker count');
 		const tunnel = await run(['tunnel', 'small', '--admin-port', '-1'], home);
 		expect(tunnel.err).toContain('--admin-port -1 is not a TCP port');
+		// What follows `--` belongs to a command on the node, and is left as it was given.
+		expect(joinNegativeValues(['demo', '--lines', '-5', '--', 'tail', '--lines', '-5'], {lines: {type: 'string'}})).toEqual(['demo', '--lines=-5', '--', 'tail', '--lines', '-5']);
 	});
 
 	it('the same local port for the admin panel and the driver', async () => {

@@ -57,6 +57,10 @@ describe('renderers', () => {
 		const text = nextSteps(resolveSpec({name: 'demo'}));
 		expect(text.split('\n')[0]).toBe('demo is ready. Next:');
 		expect(text).toContain('  swarmbee tunnel demo             RethinkDB admin panel on http://127.0.0.1:8080, over SSH');
+		expect(text).toContain('  swarmbee ssh demo [NODE]         a shell on a node (-- COMMAND runs one; --all on every node)');
+		expect(text).toContain('  eval "$(swarmbee env demo)"      point your docker CLI at the swarm (docker node ls)');
+		expect(text).toContain("  swarmbee logs demo rdb-queenbee  a database server's log (or a node's: logs NAME NODE)");
 		expect(nextSteps(resolveSpec({name: 'demo', database: 'none'}))).not.toContain('tunnel');
+		expect(nextSteps(resolveSpec({name: 'demo', database: 'none'}))).not.toContain('rdb-queenbee');
 	});
 });

@@ -1,0 +1,23 @@
+// The background process behind `swarmbee env NAME`: it forwards a unix
+// socket on this machine to the manager's Docker socket over SSH until
+// `swarmbee env NAME --unset` stops it (see remote-socket.ts). Started by
+// startDockerSocket with `node remote-socket-helper.js HOME NAME` and an IPC
+// channel on which it says once whether it is ready.
+import {errorInfo} from '../errors.js';
+import {redact} from '../redact.js';
+import {serveDockerSocket} from './remote-socket.js';
+
+const [home, name] = process.argv.slice(2);
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
+// Once said, the channel closes: the env command that started this one may exit.
+const say = (message: unknown) => process.send?.(message, () => process.connected && process.disconnect());
+
+try {
+	if (!home || !name) throw new Error('usage: remote-socket-helper.js HOME NAME');
+	await serveDockerSocket({home, name, log, onReady: socket => say({type: 'ready', socket})});
+	log('stopped');
+} catch (error) {
+	log(`failed: ${errorInfo(error).message}`);
+	say({type: 'failed', error: errorInfo(error)});
+	process.exitCode = 1;
+}

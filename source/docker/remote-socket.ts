@@ -1,0 +1,329 @@
+import {spawn} from 'node:child_process';
+import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs';
+import http from 'node:http';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {execaSync} from 'execa';
+import {explainUnreachable} from '../cluster/node-session.js';
+import {connectToManager, sshTarget} from '../cluster/targets.js';
+import {pause} from '../concurrency.js';
+import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
+import {writeFileAtomic} from '../files.js';
+import {childEnvironment, redact} from '../redact.js';
+import {LocalForward} from '../ssh/forward.js';
+import type {SshConnection} from '../ssh/connection.js';
+import {SshPool} from '../ssh/pool.js';
+import {ClusterStore} from '../store/cluster-store.js';
+
+/**
+ * The manager's Docker socket, reached from this machine through a unix
+ * socket that a small background process (the helper) forwards over
+ * swarmbee's SSH: what `swarmbee env` points the docker CLI at. The
+ * manager's socket is never published on a port; here only this user can
+ * connect (0600 socket in a 0700 folder), and every SSH connection checks
+ * the host key swarmbee installed.
+ *
+ *     clusters/<name>/docker/         0700
+ *       docker.sock                   0600, the socket DOCKER_HOST names
+ *       helper.json                   the helper's pid and socket
+ *       helper.log                    0600, what the helper had to say
+ */
+export interface DockerSocketFiles {
+	dir: string;
+	socket: string;
+	state: string;
+	log: string;
+}
+
+interface HelperState {
+	pid: number;
+	cluster: string;
+	socket: string;
+	startedAt: string;
+}
+
+/** The manager's Docker socket, where Debian's docker.io (and Docker's own packages) put it. */
+export const MANAGER_SOCKET = '/var/run/docker.sock';
+/** Where a node's sshd refuses socket forwarding: the docker CLI on the node bridges its stdio to the socket (as docker's ssh:// does). */
+const DIAL_STDIO = 'docker system dial-stdio';
+/** The process the helper runs as (built next to this file). */
+const HELPER = fileURLToPath(new URL('./remote-socket-helper.js', import.meta.url));
+/** sun_path holds 108 bytes on Linux and 104 on macOS, the terminating NUL included. */
+const SOCKET_PATH_LIMIT = 100;
+
+export function dockerSocketFiles(clusterDir: string): DockerSocketFiles {
+	const dir = path.join(clusterDir, 'docker');
+	return {dir, socket: path.join(dir, 'docker.sock'), state: path.join(dir, 'helper.json'), log: path.join(dir, 'helper.log')};
+}
+
+/** `unix:///…/docker.sock`, as DOCKER_HOST and a docker context want it. */
+export function dockerHostUrl(socket: string): string {
+	return `unix://${socket}`;
+}
+
+/** A folder of this user's alone (0700), made if missing and tightened if looser. */
+function privateFolder(dir: string): void {
+	mkdirSync(dir, {recursive: true, mode: 0o700});
+	chmodSync(dir, 0o700);
+}
+
+/**
+ * Where the socket goes: in the state folder, unless that path is too long
+ * for a unix socket (a deep SWARMBEE_HOME, a long name on macOS); then in a
+ * fresh 0700 folder of the temporary directory (mkdtemp: its name cannot be
+ * guessed or taken first), remembered in helper.json.
+ */
+function socketPathFor(files: DockerSocketFiles): string {
+	if (Buffer.byteLength(files.socket) <= SOCKET_PATH_LIMIT) return files.socket;
+	return path.join(mkdtempSync(path.join(tmpdir(), 'swarmbee-')), 'docker.sock');
+}
+
+function readState(files: DockerSocketFiles): HelperState | undefined {
+	try {
+		return JSON.parse(readFileSync(files.state, 'utf8')) as HelperState;
+	} catch {
+		return undefined;
+	}
+}
+
+/**
+ * The arguments of a running process, or undefined when none has that pid
+ * (a zombie has none either: it has stopped, only its exit is unread).
+ */
+function argumentsOf(pid: number): string[] | undefined {
+	try {
+		process.kill(pid, 0);
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+	}
+	const proc = `/proc/${pid}/cmdline`;
+	if (existsSync(proc)) {
+		const args = readFileSync(proc, 'utf8').split('\0').filter(Boolean);
+		return args.length > 0 ? args : undefined;
+	}
+	// No /proc (macOS): ps, whose one line of arguments is split on spaces.
+	const ps = execaSync('ps', ['-o', 'args=', '-p', String(pid)], {reject: false});
+	return ps.exitCode === 0 && String(ps.stdout).trim() ? String(ps.stdout).trim().split(/\s+/) : undefined;
+}
+
+/** Whether `pid` is this cluster's helper (not another process that got the pid of one long gone). */
+function isHelper(state: HelperState): boolean {
+	const args = argumentsOf(state.pid);
+	return args !== undefined && args.includes(HELPER) && args.at(-1) === state.cluster;
+}
+
+/** Removes a socket, and its folder when that was a temporary one of its own. */
+function removeSocket(files: DockerSocketFiles, socket: string): void {
+	rmSync(socket, {force: true});
+	const folder = path.dirname(socket);
+	if (folder !== files.dir && path.dirname(folder) === tmpdir() && path.basename(folder).startsWith('swarmbee-')) rmSync(folder, {recursive: true, force: true});
+}
+
+/** Removes what a helper that is gone left: helper.json and its socket. */
+function removeLeftovers(files: DockerSocketFiles, state: HelperState | undefined): void {
+	removeSocket(files, files.socket);
+	if (state?.socket) removeSocket(files, state.socket);
+	rmSync(files.state, {force: true});
+}
+
+/**
+ * Asks the Docker engine behind `socket` for `/_ping`: the whole way (socket,
+ * helper, SSH, the manager's dockerd) answers, or the error says which part
+ * to look at.
+ */
+export function pingDocker(socket: string, timeoutMs = 15_000): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const request = http.get({socketPath: socket, path: '/_ping', timeout: timeoutMs}, response => {
+			response.resume();
+			if (response.statusCode === 200) resolve();
+			else reject(new ExternalError(`the manager's Docker answered /_ping with HTTP ${response.statusCode}`));
+		});
+		request.on('timeout', () => request.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
+		request.on('error', error => reject(new ExternalError(`the manager's Docker did not answer through ${socket}: ${error.message}`)));
+	});
+}
+
+/**
+ * What the docker CLI is answered when the manager cannot be reached: an
+ * API error, which it shows as `Error response from daemon: swarmbee: …`
+ * (a closed connection would read "connection reset by peer").
+ */
+export function dockerErrorResponse(error: Error): string {
+	const info = errorInfo(error);
+	const body = JSON.stringify({message: redact(`swarmbee: ${info.message}${info.nextSteps.length > 0 ? ` (try: ${info.nextSteps.join('; ')})` : ''}`)});
+	return `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** An error the helper sent over IPC, as the class it was. */
+function errorFrom(info: ErrorInfo, logFile: string): Error {
+	const details = {...(info.hint ? {hint: info.hint} : {}), nextSteps: info.nextSteps, ...(info.node ? {node: info.node} : {}), logFile};
+	if (info.kind === 'input') return new InputError(info.message, details);
+	if (info.kind === 'cancelled') return new CancelledError(info.message, details);
+	if (info.kind === 'bug') return new BugError(info.message, details);
+	return new ExternalError(info.message, details);
+}
+
+type HelperMessage = {type: 'ready'; socket: string} | {type: 'failed'; error: ErrorInfo};
+
+/**
+ * Makes sure this cluster's helper runs and answers, and returns its socket.
+ * A helper already running is kept when Docker answers through it; one that
+ * does not (or a stale helper.json) is replaced. A new helper connects to a
+ * manager first: a node that is down, or a host key swarmbee did not
+ * install, is this call's error, and no helper is left behind.
+ */
+export async function startDockerSocket(options: {home: string; name: string; clusterDir: string}): Promise<{socket: string; pid: number; reused: boolean}> {
+	const files = dockerSocketFiles(options.clusterDir);
+	const state = readState(files);
+	if (state && isHelper(state)) {
+		try {
+			await pingDocker(state.socket, 5_000);
+			return {socket: state.socket, pid: state.pid, reused: true};
+		} catch {
+			await stopDockerSocket(options.clusterDir);
+		}
+	} else {
+		removeLeftovers(files, state);
+	}
+	privateFolder(files.dir);
+	// The log of this helper's run alone (the last one's is of no use once it is gone).
+	const log = openSync(files.log, 'w', 0o600);
+	// Its own session (detached), no terminal, stdout nowhere: `$(swarmbee env demo)` returns at once and a closed terminal does not take it down.
+	const child = spawn(process.execPath, [HELPER, options.home, options.name], {
+		detached: true,
+		stdio: ['ignore', 'ignore', log, 'ipc'],
+		env: childEnvironment(process.env),
+	});
+	closeSync(log);
+	const answer = await new Promise<HelperMessage>(resolve => {
+		const timer = setTimeout(() => {
+			child.kill('SIGTERM');
+			resolve({type: 'failed', error: {kind: 'external', message: 'the Docker socket helper was not ready within 45 s', nextSteps: [`see ${files.log}`]}});
+		}, 45_000);
+		child.once('message', message => {
+			clearTimeout(timer);
+			resolve(message as HelperMessage);
+		});
+		child.once('exit', code => {
+			clearTimeout(timer);
+			resolve({type: 'failed', error: {kind: 'external', message: `the Docker socket helper stopped (exit ${code}) before it was ready`, nextSteps: [`see ${files.log}`]}});
+		});
+	});
+	child.removeAllListeners();
+	if (answer.type === 'failed') {
+		if (child.exitCode === null) child.kill('SIGTERM');
+		throw errorFrom(answer.error, files.log);
+	}
+	if (child.connected) child.disconnect();
+	child.unref();
+	try {
+		await pingDocker(answer.socket);
+	} catch (error) {
+		await stopDockerSocket(options.clusterDir);
+		throw error;
+	}
+	return {socket: answer.socket, pid: child.pid!, reused: false};
+}
+
+/**
+ * Stops this cluster's helper, if one runs, and removes its socket: nothing
+ * of it is left. Only a process that is this cluster's helper is signalled.
+ */
+export async function stopDockerSocket(clusterDir: string): Promise<{stopped: number | undefined}> {
+	const files = dockerSocketFiles(clusterDir);
+	const state = readState(files);
+	let stopped: number | undefined;
+	if (state && isHelper(state)) {
+		process.kill(state.pid, 'SIGTERM');
+		for (let waited = 0; argumentsOf(state.pid) !== undefined; waited += 50) {
+			if (waited >= 5_000) {
+				process.kill(state.pid, 'SIGKILL');
+				break;
+			}
+			await pause(50);
+		}
+		stopped = state.pid;
+	}
+	removeLeftovers(files, state);
+	return {stopped};
+}
+
+/**
+ * The helper's work (its process: remote-socket-helper.ts): connect to a
+ * manager, listen on the socket, say ready, then forward every connection
+ * to the manager's Docker socket until SIGTERM (`env --unset`) or until the
+ * cluster is gone (`down`). Each connection goes to the first manager that
+ * answers, through a pool that reconnects, always with the pinned host key.
+ */
+export async function serveDockerSocket(options: {home: string; name: string; onReady: (socket: string) => void; log: (line: string) => void}): Promise<void> {
+	const store = new ClusterStore(options.home);
+	const {journal, privateKey, paths} = store.loadCluster(options.name);
+	if (!privateKey) throw new InputError(`${options.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
+	const files = dockerSocketFiles(paths.dir);
+	const pool = new SshPool(node => sshTarget(journal, node, privateKey));
+	// The docker CLI opens several connections per command: they wait for one connect together, and a manager
+	// that just failed is not waited for again for 10 s (each would wait out its own SSH timeout).
+	let failed: {at: number; error: unknown} | undefined;
+	let connecting: ReturnType<typeof connectToManager<SshConnection>> | undefined;
+	const openManagerSocket = async () => {
+		if (failed && Date.now() - failed.at < 10_000) throw failed.error;
+		try {
+			connecting ??= connectToManager(journal, pool).finally(() => {
+				connecting = undefined;
+			});
+			const {manager, shell} = await connecting;
+			// A connection kept from before that the manager's going made silent answers nothing, and keepalives
+			// take 15 s to tell: a channel not open within 5 s drops it.
+			let timer: NodeJS.Timeout | undefined;
+			const silent = new Promise<never>((_, reject) => {
+				timer = setTimeout(() => {
+					pool.drop(manager);
+					reject(new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {node: manager, nextSteps: [`is the machine running? swarmbee status ${options.name} --once`]}));
+				}, 5_000);
+			});
+			const channel = await Promise.race([shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO), silent]).finally(() => clearTimeout(timer));
+			failed = undefined;
+			return channel;
+		} catch (error) {
+			failed = {at: Date.now(), error: explainUnreachable(error, options.name)};
+			throw failed.error;
+		}
+	};
+	let forward: LocalForward | undefined;
+	let socket: string | undefined;
+	try {
+		(await openManagerSocket()).destroy();
+		socket = socketPathFor(files);
+		privateFolder(path.dirname(socket));
+		forward = await LocalForward.listenOnSocket(socket, openManagerSocket, {
+			onError: error => options.log(`a connection could not reach the manager's Docker: ${redact(error.message)}`),
+			refusal: error => dockerErrorResponse(error),
+		});
+		writeFileAtomic(files.state, `${JSON.stringify({pid: process.pid, cluster: options.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`);
+		options.onReady(socket);
+		options.log(`serving ${socket} for ${options.name}`);
+		await new Promise<void>(resolve => {
+			const stop = (why: string) => {
+				options.log(why);
+				clearInterval(watch);
+				resolve();
+			};
+			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(`${signal}: stopping`));
+			// After `down` (or `down --forget`) there is no swarm left to reach.
+			const watch = setInterval(() => {
+				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down') stop(`${options.name} is down: stopping`);
+			}, 5_000);
+		});
+	} finally {
+		// Only what this helper made goes: a socket another helper serves stays.
+		if (forward) {
+			await forward.close();
+			removeSocket(files, socket!);
+		} else if (socket && socket !== files.socket) {
+			removeSocket(files, socket);
+		}
+		if (readState(files)?.pid === process.pid) rmSync(files.state, {force: true});
+		pool.closeAll();
+	}
+}
