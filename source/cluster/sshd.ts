@@ -16,6 +16,12 @@ export const SSHD_DROP_IN = '/etc/ssh/sshd_config.d/00-swarmbee.conf';
 /** Where earlier swarmbee versions put it; removed so one file says it all. */
 export const OLD_SSHD_DROP_IN = '/etc/ssh/sshd_config.d/swarmbee.conf';
 
+/**
+ * TCP and stream-local forwarding stay at sshd's default (on): `tunnel`
+ * forwards to a task's docker_gwbridge address, `env` forwards the manager's
+ * Docker socket. Only root logs in, with the cluster's key, so forwarding is
+ * root's already.
+ */
 export const SSHD_SETTINGS: ReadonlyArray<[keyword: string, value: string, why: string]> = [
 	['HostKey', '/etc/ssh/ssh_host_ed25519_key', 'only the host key swarmbee made (or rotated to) for this node'],
 	['PermitRootLogin', 'prohibit-password', 'swarmbee logs in as root, with its key'],
