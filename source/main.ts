@@ -1,4 +1,4 @@
-import {parseArgs} from 'node:util';
+import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {COMMANDS, START, usage, type CommandName} from './commands/index.js';
 import {reportError, type CommandIO} from './commands/io.js';
 import {exitCodeFor, InputError} from './errors.js';
@@ -6,12 +6,37 @@ import {packageVersion} from './paths.js';
 
 export type {CommandIO} from './commands/io.js';
 
+/**
+ * `--workers -1` is read as `--workers=-1`: parseArgs would otherwise call
+ * the value an ambiguous option, and the field's own check, which says
+ * what a worker count may be, would never see it.
+ */
+export function joinNegativeValues(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+	const out: string[] = [];
+	for (let i = 0; i < argv.length; i++) {
+		const arg = argv[i]!;
+		// After `--` everything is someone else's argument (`ssh demo -- cmd --opt -1`): left as given.
+		if (arg === '--') return [...out, ...argv.slice(i)];
+		const next = argv[i + 1];
+		const option = arg.startsWith('--') && !arg.includes('=') ? options[arg.slice(2)] : undefined;
+		if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+			out.push(`${arg}=${next}`);
+			i++;
+		} else {
+			out.push(arg);
+		}
+	}
+	return out;
+}
+
 function parse(command: CommandName, argv: string[]) {
+	const options = COMMANDS[command].options;
 	try {
-		const {values, positionals, tokens} = parseArgs({args: argv, options: COMMANDS[command].options, allowPositionals: true, strict: true, tokens: true});
+		const args = joinNegativeValues(argv, options);
+		const {values, positionals, tokens} = parseArgs({args, options, allowPositionals: true, strict: true, tokens: true});
 		// What follows `--` is kept apart as well: `ssh demo -- ls -l` runs it on the node.
 		const terminator = tokens.find(token => token.kind === 'option-terminator');
-		return {values, positionals, ...(terminator ? {afterDoubleDash: argv.slice(terminator.index + 1)} : {})};
+		return {values, positionals, ...(terminator ? {afterDoubleDash: args.slice(terminator.index + 1)} : {})};
 	} catch (error) {
 		throw new InputError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), {
 			nextSteps: [`see swarmbee --help for the options of ${command}`],

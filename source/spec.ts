@@ -1,5 +1,6 @@
-import {existsSync, statSync} from 'node:fs';
+import {existsSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
+import {parseDocument} from 'yaml';
 import {SpecError, type FieldProblem} from './errors.js';
 import {
 	parseMemory, SPEC_FIELDS, SPEC_RULES, type DerivedValues, type ProviderName, type SpecField, type SpecFieldInput, type SpecFieldKey, type SpecValues,
@@ -124,6 +125,36 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 }
 
 /**
+ * A user's playbook, checked here before anything is created: it must be
+ * YAML (the `yaml` package reads it as Ansible's parser would) and a list of
+ * plays. Otherwise the nodes would find out, after the machines were made.
+ */
+export function playbookProblem(file: string, shown = file): FieldProblem | undefined {
+	const fix = 'fix the file (an Ansible playbook: a YAML list of plays, each with hosts: all), then run the same command again';
+	let text: string;
+	try {
+		text = readFileSync(file, 'utf8');
+	} catch (error) {
+		return {field: 'playbook', problem: `${shown} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'make it readable, or pass another file'};
+	}
+	// Duplicate keys pass, as Ansible lets them (with a warning).
+	const document = parseDocument(text, {prettyErrors: true, uniqueKeys: false});
+	const [error] = document.errors;
+	if (error) {
+		const where = error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
+		return {field: 'playbook', problem: `${shown} is not valid YAML${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, fix};
+	}
+	const plays: unknown = document.toJS();
+	if (!Array.isArray(plays) || plays.length === 0) {
+		return {field: 'playbook', problem: `${shown} is YAML, but not a list of plays`, fix};
+	}
+	const bad = plays.findIndex(play => !play || typeof play !== 'object' || Array.isArray(play)
+		|| !['hosts', 'import_playbook', 'ansible.builtin.import_playbook'].some(key => key in play));
+	if (bad >= 0) return {field: 'playbook', problem: `${shown}: play ${bad + 1} has no hosts (every play names the hosts it runs on)`, fix};
+	return undefined;
+}
+
+/**
  * What `up` and `plan` work to: the saved spec and the flags merged, the
  * user's playbook checked before anything is created (kept as an absolute
  * path; `--playbook none` forgets the one remembered).
@@ -145,6 +176,9 @@ export function specForRun(saved: ClusterSpec | undefined, name: string, input: 
 	if (spec.playbook && !existsSync(spec.playbook)) {
 		throw new SpecError([{field: 'playbook', problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`, fix: 'put it back, or pass --playbook with another file'}]);
 	}
+	// Read again on every run: a remembered playbook may have been edited since.
+	const problem = spec.playbook ? playbookProblem(spec.playbook, playbook === undefined ? `the playbook saved with ${spec.name}, ${spec.playbook},` : String(input.playbook)) : undefined;
+	if (problem) throw new SpecError([problem]);
 	return spec;
 }
 

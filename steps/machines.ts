@@ -1,9 +1,9 @@
-import {readFileSync} from 'node:fs';
+import {nextHostKeyCommand, swapHostKeyCommand} from '../source/cluster/host-key.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
 import {nodeEvents} from '../source/events.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
-import {hostKeyFile} from '../source/ssh/keys.js';
+import {fingerprint, hostKeyFile, loadKeyPair} from '../source/ssh/keys.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import {planNodes, type NodePlan} from '../source/spec.js';
 import type {NodeRecord} from '../source/store/journal.js';
@@ -114,13 +114,18 @@ async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: Inf
 	const authorizedKey = ctx.clusterKey.publicKey;
 	const machinePlans: MachinePlan[] = plans.map(plan => {
 		const file = hostKeyFile(paths.hostKeysDir, plan.name);
-		return {...plan, authorizedKey, hostKey: {privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim()}};
+		const hostKey = loadKeyPair(file);
+		if (!hostKey) throw new ExternalError(`the host key of ${plan.name} is missing (${file})`, {nextSteps: [`run swarmbee up ${ctx.spec.name} again: the keys step makes it`]});
+		return {...plan, authorizedKey, hostKey};
 	});
 	// Written before the provider is asked: a crash from here on is found
-	// again by label, not duplicated.
-	for (const plan of plans) {
+	// again by label, not duplicated. A machine made anew (its old one gone)
+	// starts with the key it is given, whatever its predecessor rotated to.
+	for (const plan of machinePlans) {
 		journal.updateNode(plan.name, record => {
 			record.state = 'creating';
+			record.hostKey = {publicKey: plan.hostKey.publicKey, fingerprint: fingerprint(plan.hostKey.publicKey)};
+			delete record.nextHostKey;
 			delete record.error;
 		});
 	}
@@ -189,12 +194,75 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 				say.state('booting', 'SSH ok; waiting for the first-boot script (user_data)');
 				await waitForFirstBoot(shell, provider.firstBoot, node, io.signal);
 			}
-			say.state('running', `SSH ok, host key ${node.hostKey.fingerprint}`);
+			const current = journal.value.nodes.find(n => n.name === node.name)!;
+			if (provider.capabilities.bootHostKeyExposed && !current.hostKey.rotatedAt) await rotateHostKey(ctx, io, current, shell);
+			say.state('running', `SSH ok, host key ${journal.value.nodes.find(n => n.name === node.name)!.hostKey.fingerprint}`);
 		} catch (error) {
 			if (!isAbort(error, io.signal)) say.state('failed', (error as Error).message);
 			throw error;
 		}
 	}, {signal: io.signal});
+}
+
+/**
+ * Replaces a node's host key (whose private half the provider keeps readable
+ * on the machine) with one made on the node, over the connection the old key
+ * verified:
+ *
+ *     1. the node makes the next key (or keeps the one a cut-off run made)
+ *        and prints its public half;
+ *     2. the journal pins it as nextHostKey (atomic write), so from here on
+ *        either key is accepted;
+ *     3. the node swaps it in and sshd reloads;
+ *     4. a new connection must prove the new key; then it is the only one.
+ *
+ * Cut off anywhere, the node answers with a key the journal holds, and the
+ * next run picks up: a node that proves the pinned key is promoted at once.
+ */
+async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord, shell: RemoteShell): Promise<void> {
+	const {journal, ssh} = ctx;
+	const say = nodeEvents(io.emit, node.name);
+	const promote = () => journal.updateNode(node.name, record => {
+		record.hostKey = {...record.nextHostKey!, rotatedAt: new Date().toISOString()};
+		delete record.nextHostKey;
+	});
+	const pinned = journal.value.nodes.find(n => n.name === node.name)!.nextHostKey;
+	if (pinned && sameKey(shell.hostKey, pinned.publicKey)) {
+		promote();
+		return;
+	}
+	say.state('booting', 'replacing the host key that came with user_data by one made on the node');
+	const made = (await shell.run(nextHostKeyCommand(`${node.name}.${ctx.spec.name}`), {signal: io.signal})).trim();
+	let next: {publicKey: string; fingerprint: string};
+	try {
+		next = {publicKey: made, fingerprint: fingerprint(made)};
+	} catch {
+		throw new ExternalError(`${node.name} made no usable host key: ${made.slice(0, 80)}`, {node: node.name, nextSteps: [`run swarmbee up ${ctx.spec.name} again`]});
+	}
+	journal.updateNode(node.name, record => {
+		record.nextHostKey = next;
+	});
+	await shell.run(swapHostKeyCommand(next.publicKey), {signal: io.signal});
+	ssh.drop(node.name);
+	// sshd re-executes on reload: the first connections may still meet the old key.
+	const polled = await pollUntil(async () => (await ssh.waitFor(node.name, {signal: io.signal, timeoutMs: 30_000, mismatchIsFatal: true})).hostKey, key => {
+		if (sameKey(key, next.publicKey)) return true;
+		ssh.drop(node.name);
+		return false;
+	}, {intervalMs: 500, timeoutMs: 30_000, signal: io.signal});
+	if (!polled.met) {
+		throw new ExternalError(`${node.name} still answers with its old host key after the swap`, {
+			node: node.name,
+			hint: 'sshd on the node did not load the new key; both stay accepted until it does.',
+			nextSteps: [`run swarmbee up ${ctx.spec.name} again`],
+		});
+	}
+	promote();
+	say.state('booting', `host key replaced: ${next.fingerprint} (made on the node; the one in user_data is no longer used)`);
+}
+
+function sameKey(a: string, b: string): boolean {
+	return a.trim().split(/\s+/).slice(0, 2).join(' ') === b.trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
 /** Polls the provider's first-boot check over an open connection until it says done. */

@@ -4,14 +4,16 @@ import {
 	AnsibleProgress, cleanupDirCommand, installAnsibleCommand, playbookCommand, prepareDirCommand, rebootRequiredCommand, REMOTE_ANSIBLE_DIR,
 } from '../source/cluster/ansible.js';
 import {DOCKER_DAEMON_SETTINGS} from '../source/cluster/docker-daemon.js';
+import {sshdConfig} from '../source/cluster/sshd.js';
 import {
-	APPLIED_FILE, digest, parseProvisionedCheck, provisionDrift, provisionedCheckCommand, ufwRules, ufwSnapshotCommand, type AppliedRecord,
+	APPLIED_FILE, digest, dockerUserRules, parseProvisionedCheck, provisionDrift, provisionedCheckCommand, ufwRules, ufwSnapshotCommand, type AppliedRecord,
 } from '../source/cluster/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
 import {nodeEvents, type NodeEvents, type PlayRecap} from '../source/events.js';
 import {packageRoot, packageVersion} from '../source/paths.js';
 import {redact} from '../source/redact.js';
+import {shq} from '../source/shell.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
@@ -25,13 +27,15 @@ interface Playbook {
 	/** File name on the node. */
 	remote: string;
 	contents: string;
+	/** The user's file, for theirs. */
+	source?: string;
 }
 
 function playbooksFor(ctx: Pick<ClusterContext, 'spec'>): Playbook[] {
 	const ours: Playbook = {name: 'swarmbee', remote: 'playbook.yml', contents: readFileSync(path.join(packageRoot(), 'ansible', 'playbook.yml'), 'utf8')};
 	if (!ctx.spec.playbook) return [ours];
 	const base = path.basename(ctx.spec.playbook);
-	return [ours, {name: base, remote: `user-${base.replace(/[^A-Za-z0-9._-]/g, '_')}`, contents: readFileSync(ctx.spec.playbook, 'utf8')}];
+	return [ours, {name: base, remote: `user-${base.replace(/[^A-Za-z0-9._-]/g, '_')}`, contents: readFileSync(ctx.spec.playbook, 'utf8'), source: ctx.spec.playbook}];
 }
 
 /** What one run applies to every node: the playbooks, their variables, and the record of both. */
@@ -43,12 +47,18 @@ interface Plan {
 
 function planFor(ctx: ProvisionContext): Plan {
 	const playbooks = playbooksFor(ctx);
-	const rules = ufwRules({sshFrom: ctx.spec.sshFrom, privateCidr: ctx.journal.value.infra!.privateCidr});
-	const settings = {swarmbee_docker_settings: DOCKER_DAEMON_SETTINGS};
+	const {privateCidr} = ctx.journal.value.infra!;
+	const rules = ufwRules({sshFrom: ctx.spec.sshFrom, privateCidr});
+	const dockerUser = dockerUserRules(privateCidr);
+	const settings = {swarmbee_docker_settings: DOCKER_DAEMON_SETTINGS, swarmbee_sshd_config: sshdConfig()};
 	return {
 		playbooks,
-		vars: JSON.stringify({swarmbee_ufw_rules: rules, ...settings}),
-		record: {swarmbee: packageVersion(), playbooks: digest({playbooks: playbooks.map(p => [p.name, p.contents]), settings}), firewall: digest(rules.join('\n'))},
+		vars: JSON.stringify({swarmbee_ufw_rules: rules, swarmbee_docker_user_rules: dockerUser, ...settings}),
+		record: {
+			swarmbee: packageVersion(),
+			playbooks: digest({playbooks: playbooks.map(p => [p.name, p.contents]), settings}),
+			firewall: digest([...rules, ...dockerUser].join('\n')),
+		},
 	};
 }
 
@@ -203,7 +213,11 @@ async function runPlaybook(
 		node: node.name,
 		logFile: options.logFile,
 		hint: progress.failure?.message ?? `ansible-playbook exited ${result.code}`,
-		nextSteps: ['fix the cause, then run swarmbee up again: nodes that finished are left as they are'],
+		nextSteps: [
+			playbook.source
+				? `fix the cause, then run swarmbee up again with --playbook ${shq(playbook.source)}: a playbook is remembered only once a run with it succeeded`
+				: 'fix the cause, then run swarmbee up again: nodes that finished are left as they are',
+		],
 	});
 }
 

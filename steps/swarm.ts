@@ -1,6 +1,6 @@
 import {
 	isManager, joinTokenCommand, nodeListCommand, nodeRemoveCommand, nodeRoleCommand, parseJsonLines, parseSwarmInfo, swarmInfoCommand,
-	swarmInitCommand, swarmJoinCommand, swarmLeaveCommand, type SwarmInfo, type SwarmNode,
+	swarmInitCommand, swarmJoinCommand, swarmJoinRequest, swarmLeaveCommand, type SwarmInfo, type SwarmNode,
 } from '../source/cluster/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
@@ -73,7 +73,7 @@ export const swarmStep: Step<SwarmContext> = {
 				return;
 			}
 			nodeEvents(io.emit, node.name).state('joining', `joining as ${node.role}`);
-			await connection.run(swarmJoinCommand(node.privateAddress!, first.privateAddress!), {signal, stdin: tokens[node.role]});
+			await connection.run(swarmJoinCommand, {signal, stdin: swarmJoinRequest(node.privateAddress!, first.privateAddress!, tokens[node.role])});
 			const after = await swarmInfo(ctx, node.name, signal);
 			journal.updateNode(node.name, record => {
 				record.swarmNodeId = after.NodeID;

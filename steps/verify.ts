@@ -1,7 +1,9 @@
+import {randomUUID} from 'node:crypto';
+import {PassThrough} from 'node:stream';
 import {describeHealth, waitForHealthy} from '../source/cluster/database-health.js';
 import {ensurePassword} from '../source/cluster/password.js';
 import {
-	parseProbeFetch, probeFetchCommand, probeServiceCreateCommand, probeServiceRemoveCommand, probeTasksCommand, type ProbeTask,
+	parseProbeFetch, probeFetchCommand, probeGuardCommand, probeServiceCreateCommand, probeServiceRemoveCommand, probeTasksCommand, type ProbeTask,
 } from '../source/cluster/probe.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster/swarm.js';
@@ -50,8 +52,12 @@ export const verifyStep: Step<VerifyContext> = {
 		if (loaded.loaded.length > 0) io.emit(event({type: 'step-progress', step: 'verify', message: `probe image side-loaded into ${loaded.loaded.length} node(s)`}));
 
 		await manager.run(probeServiceRemoveCommand, {signal});
+		const run = randomUUID().slice(0, 8);
+		// Ending its stdin (or this process ending) removes the probe; see probeGuardCommand.
+		const release = new PassThrough();
+		const guard = manager.exec(probeGuardCommand(run), {stdin: release}).catch(() => undefined);
 		try {
-			await manager.run(probeServiceCreateCommand(image.tag), {signal});
+			await manager.run(probeServiceCreateCommand(image.tag, run), {signal});
 			await waitForProbeTasks(manager, io, nodes.length);
 			const pairs = await checkEveryPair(ctx, io);
 			const database = await databaseHealth(ctx, io);
@@ -61,6 +67,8 @@ export const verifyStep: Step<VerifyContext> = {
 			return {changed: false, summary: `${nodes.length} nodes Ready; ${pairs} node-to-node requests over the overlay answered${database}`};
 		} finally {
 			// Leave nothing behind, even on failure or Ctrl-C.
+			release.end();
+			await guard;
 			await manager.exec(probeServiceRemoveCommand).catch(() => {});
 		}
 	},

@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {existsSync, readFileSync} from 'node:fs';
+import {InputError} from '../errors.js';
 import {registerSecret} from '../redact.js';
 import {writeFileAtomic} from '../files.js';
 
@@ -17,9 +18,20 @@ export function ensurePassword(file: string): string {
 	return password;
 }
 
+/**
+ * The password kept for a cluster, or undefined before one was made. An
+ * empty file is damage, not "none": a new password would not be the one the
+ * database servers hold.
+ */
 export function readPassword(file: string): string | undefined {
 	if (!existsSync(file)) return undefined;
 	const password = readFileSync(file, 'utf8').trim();
+	if (password === '') {
+		throw new InputError(`${file} is empty, but it held the RethinkDB admin password`, {
+			hint: 'the database servers still expect the old password; swarmbee will not make a new one over it.',
+			nextSteps: [`restore ${file} from a copy (one line, the password)`],
+		});
+	}
 	registerSecret(password);
 	return password;
 }

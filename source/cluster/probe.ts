@@ -11,7 +11,8 @@ import {OVERLAY_NETWORK} from './overlay.js';
 const PROBE_SERVICE = 'swarmbee-probe';
 const PROBE_PORT = 8000;
 
-export function probeServiceCreateCommand(image: string, network = OVERLAY_NETWORK): string {
+/** `run` labels the service, so only the guard of the run that made it removes it. */
+export function probeServiceCreateCommand(image: string, run: string, network = OVERLAY_NETWORK): string {
 	return shellCommand([
 		'docker', 'service', 'create',
 		'--detach',
@@ -21,10 +22,28 @@ export function probeServiceCreateCommand(image: string, network = OVERLAY_NETWO
 		'--network', network,
 		'--hostname', '{{.Node.Hostname}}',
 		'--restart-condition', 'on-failure',
-		'--label', 'swarmbee.probe=1',
+		'--label', `swarmbee.probe=${run}`,
 		image,
 		'sh', '-c', `hostname > /www/index.html && exec httpd -f -p ${PROBE_PORT} -h /www`,
 	]);
+}
+
+/**
+ * Holds on the manager while the probe service lives, and removes it (if it
+ * is still this run's) once its stdin ends: when swarmbee closes it, and
+ * equally when swarmbee dies (kill -9, a lost connection), since sshd then
+ * closes the session's pipes. A killed verify leaves no probe behind, not
+ * even until the next `up`. Started before the service is created, on the
+ * same connection, so it is in place first.
+ */
+export function probeGuardCommand(run: string): string {
+	return [
+		'exec >/dev/null 2>&1',
+		"trap '' HUP INT PIPE",
+		'cat',
+		`[ "$(docker service inspect --format '{{index .Spec.Labels "swarmbee.probe"}}' ${PROBE_SERVICE})" = ${shq(run)} ] && docker service rm ${PROBE_SERVICE}`,
+		'exit 0',
+	].join('; ');
 }
 
 export const probeServiceRemoveCommand = `${shellCommand(['docker', 'service', 'rm', PROBE_SERVICE])} >/dev/null 2>&1 || true`;

@@ -31,6 +31,33 @@ export function ufwRules(input: {sshFrom: readonly string[]; privateCidr: string
 	];
 }
 
+/**
+ * The rules of the DOCKER-USER chain, as ufw's after.rules block the
+ * playbook appends (so ufw loads them at boot, before Docker starts, and
+ * again at every reload). Docker's published ports are DNAT'd in PREROUTING
+ * and forwarded, so they never meet ufw's INPUT rules: a port a service
+ * publishes would answer the whole internet. Here a new connection to a
+ * container is dropped unless it comes from the private network (the other
+ * nodes, the VPC) or from the node's own containers. Replies, and traffic
+ * that does not cross FORWARD (the overlay's VXLAN, which arrives as UDP to
+ * the node, and swarmbee's tunnel, which sshd on the node opens to a task's
+ * docker_gwbridge address) are not affected.
+ */
+export function dockerUserRules(privateCidr: string): string[] {
+	return [
+		'*filter',
+		':DOCKER-USER - [0:0]',
+		'-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+		`-A DOCKER-USER -s ${privateCidr} -j RETURN`,
+		'-A DOCKER-USER -i docker0 -j RETURN',
+		'-A DOCKER-USER -i docker_gwbridge -j RETURN',
+		'-A DOCKER-USER -i br-+ -j RETURN',
+		'-A DOCKER-USER -m conntrack --ctstate NEW -j DROP',
+		'-A DOCKER-USER -j RETURN',
+		'COMMIT',
+	];
+}
+
 /** Kept on the node after a successful provisioning run. */
 export interface AppliedRecord {
 	/** The swarmbee version that ran the playbooks. */
@@ -43,14 +70,20 @@ export interface AppliedRecord {
 
 export const APPLIED_FILE = '/root/.swarmbee/provisioned.json';
 
-/** Where `ufw status` is kept as it was right after provisioning (the playbook writes it, swarmbee again after every playbook). */
+/** Where the firewall's state is kept as it was right after provisioning (the playbook writes it, swarmbee again after every playbook). */
 const UFW_SNAPSHOT = '/etc/ufw/swarmbee.status';
+
+/**
+ * The firewall as a node shows it: ufw's rules and the DOCKER-USER chain.
+ * The playbook's firewall task uses these very words (a unit test checks).
+ */
+export const FIREWALL_STATE = '{ ufw status; iptables -S DOCKER-USER 2>/dev/null; }';
 
 /**
  * Run after every playbook (the user's may add ufw rules of its own): the
  * firewall as provisioning left it is what the next look compares with.
  */
-export const ufwSnapshotCommand = `ufw status >${shq(UFW_SNAPSHOT)}`;
+export const ufwSnapshotCommand = `${FIREWALL_STATE} >${shq(UFW_SNAPSHOT)}`;
 
 export function digest(value: unknown): string {
 	return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
@@ -59,14 +92,18 @@ export function digest(value: unknown): string {
 /** One line a node prints: the record, then whether ufw still shows what was applied and fail2ban runs. */
 export const provisionedCheckCommand = [
 	`printf 'applied=%s\\n' "$(cat ${shq(APPLIED_FILE)} 2>/dev/null | tr -d '\\n')"`,
-	`if [ -f ${shq(UFW_SNAPSHOT)} ] && ufw status 2>/dev/null | cmp -s - ${shq(UFW_SNAPSHOT)}; then echo ufw=as-applied; else echo ufw=changed; fi`,
+	`if [ -f ${shq(UFW_SNAPSHOT)} ] && ${FIREWALL_STATE} 2>/dev/null | cmp -s - ${shq(UFW_SNAPSHOT)}; then echo ufw=as-applied; else echo ufw=changed; fi`,
 	'if pgrep -x fail2ban-server >/dev/null; then echo fail2ban=running; else echo fail2ban=stopped; fi',
+	// Without systemd, fail2ban reads what rsyslog writes: no rsyslog, no bans.
+	'if [ -d /run/systemd/system ] || pgrep -x rsyslogd >/dev/null; then echo syslog=running; else echo syslog=stopped; fi',
 ].join('; ');
 
 interface ProvisionedState {
 	applied?: AppliedRecord;
 	ufwAsApplied: boolean;
 	fail2banRunning: boolean;
+	/** False only where there is no systemd and rsyslog, which fail2ban reads, is not running. */
+	syslogRunning: boolean;
 }
 
 export function parseProvisionedCheck(stdout: string): ProvisionedState {
@@ -78,7 +115,13 @@ export function parseProvisionedCheck(stdout: string): ProvisionedState {
 	} catch {
 		// A record cut short or edited: as good as none, so the playbook runs.
 	}
-	return {...(applied ? {applied} : {}), ufwAsApplied: values.get('ufw') === 'as-applied', fail2banRunning: values.get('fail2ban') === 'running'};
+	return {
+		...(applied ? {applied} : {}),
+		ufwAsApplied: values.get('ufw') === 'as-applied',
+		fail2banRunning: values.get('fail2ban') === 'running',
+		// A node provisioned before this was looked at says nothing: as good as running.
+		syslogRunning: values.get('syslog') !== 'stopped',
+	};
 }
 
 /** Why the playbook must run again on a node; empty when what was applied still holds. */
@@ -91,5 +134,6 @@ export function provisionDrift(wanted: AppliedRecord, found: ProvisionedState): 
 	if (applied.firewall !== wanted.firewall) reasons.push('the firewall rules wanted changed');
 	if (!found.ufwAsApplied) reasons.push('ufw no longer shows the rules applied (changed by hand?)');
 	if (!found.fail2banRunning) reasons.push('fail2ban is not running');
+	if (!found.syslogRunning) reasons.push('rsyslog is not running (fail2ban would see no logins)');
 	return reasons;
 }

@@ -1,4 +1,4 @@
-import {createReadStream, mkdtempSync, rmSync} from 'node:fs';
+import {closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {onEveryNode} from '../concurrency.js';
@@ -11,6 +11,32 @@ import type {NodeShells} from '../ssh/shell.js';
 /** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
 export function sideLoadsDatabase(spec: Pick<ClusterSpec, 'database' | 'sideLoad'>, capabilities: Pick<ProviderCapabilities, 'pullImages'>): boolean {
 	return spec.database !== 'none' && (!capabilities.pullImages || spec.sideLoad);
+}
+
+/**
+ * A temporary file for an image archive (hundreds of MB) that is already
+ * unlinked when `docker save` starts writing into it: it lives exactly as
+ * long as its open descriptors (this process, and the `docker save` writing
+ * into it), so no way of ending swarmbee, `kill -9` included, leaves it in
+ * the temp folder. Where an open file cannot be unlinked (Windows), it is
+ * removed on close instead.
+ */
+function openUnlinkedArchive(): {fd: number; close: () => void} {
+	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-image-'));
+	const fd = openSync(path.join(folder, 'image.tar'), 'w+', 0o600);
+	let unlinked = true;
+	try {
+		rmSync(folder, {recursive: true, force: true});
+	} catch {
+		unlinked = false;
+	}
+	return {
+		fd,
+		close: () => {
+			closeSync(fd);
+			if (!unlinked) rmSync(folder, {recursive: true, force: true});
+		},
+	};
 }
 
 /**
@@ -37,18 +63,18 @@ export async function sideLoadImage(
 	}, {signal});
 	if (missing.length === 0) return {loaded: [], present};
 
-	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-image-'));
-	const archive = path.join(folder, 'image.tar');
+	const archive = openUnlinkedArchive();
 	try {
-		await docker.run(['save', '-o', archive, image.tag], {signal});
+		await docker.run(['save', image.tag], {signal, stdoutTo: createWriteStream('', {fd: archive.fd, autoClose: false})});
 		await onEveryNode('loading images', missing.map(name => ({name})), async node => {
 			options.onProgress?.(node.name, `loading ${image.tag}`, false);
 			const connection = await ssh.get(node.name, signal);
-			await connection.run('docker load -q', {stdin: createReadStream(archive), signal});
+			// Each node reads the archive from its start (positional reads): one file, many readers.
+			await connection.run('docker load -q', {stdin: createReadStream('', {fd: archive.fd, start: 0, autoClose: false}), signal});
 			options.onProgress?.(node.name, `${image.tag} loaded`, true);
 		}, {signal, limit: options.limit ?? 4});
 	} finally {
-		rmSync(folder, {recursive: true, force: true});
+		archive.close();
 	}
 	return {loaded: missing, present};
 }

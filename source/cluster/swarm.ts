@@ -36,17 +36,45 @@ export function joinTokenCommand(role: 'worker' | 'manager'): string {
 }
 
 /**
- * Join with the token read from stdin, so it never sits in a command line
- * swarmbee logs (the remote shell expands it just for docker).
+ * What the join asks of the node's engine, sent on stdin: the Engine API's
+ * SwarmJoin request (what `docker swarm join --advertise-addr … --listen-addr
+ * … --data-path-addr … --token … MANAGER:2377` sends).
  */
-export function swarmJoinCommand(privateAddress: string, managerAddress: string): string {
-	return `${shellCommand([
-		'docker', 'swarm', 'join',
-		'--advertise-addr', privateAddress,
-		'--listen-addr', `${privateAddress}:${SWARM_PORT}`,
-		'--data-path-addr', privateAddress,
-	])} --token "$(cat)" ${shellCommand([`${managerAddress}:${SWARM_PORT}`])}`;
+export function swarmJoinRequest(privateAddress: string, managerAddress: string, token: string): string {
+	return JSON.stringify({
+		ListenAddr: `${privateAddress}:${SWARM_PORT}`,
+		AdvertiseAddr: privateAddress,
+		DataPathAddr: privateAddress,
+		RemoteAddrs: [`${managerAddress}:${SWARM_PORT}`],
+		JoinToken: token,
+	});
 }
+
+/**
+ * Joins through the Engine API on the node's own socket, the request
+ * (token included) read from stdin. `docker swarm join` takes the token only
+ * as an argument, and an argument is in the process list, readable by every
+ * process and container user on the node while the join runs. python3 is
+ * there on every node: Ansible ran on it.
+ */
+export const swarmJoinCommand = shellCommand(['python3', '-c', [
+	'import http.client, json, socket, sys',
+	'class Engine(http.client.HTTPConnection):',
+	'    def connect(self):',
+	'        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+	'        self.sock.settimeout(self.timeout)',
+	'        self.sock.connect("/var/run/docker.sock")',
+	'engine = Engine("localhost", timeout=120)',
+	'engine.request("POST", "/swarm/join", body=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})',
+	'response = engine.getresponse()',
+	'text = response.read().decode(errors="replace")',
+	'if response.status >= 300:',
+	'    try:',
+	'        text = json.loads(text)["message"]',
+	'    except Exception:',
+	'        pass',
+	'    sys.exit("swarm join failed: " + text)',
+].join('\n')]);
 
 export const swarmLeaveCommand = shellCommand(['docker', 'swarm', 'leave', '--force']);
 

@@ -11,7 +11,10 @@ export function sshTarget(journal: Readonly<Journal>, node: string, privateKey: 
 			nextSteps: [`run swarmbee up ${journal.cluster} to create or find it`],
 		});
 	}
-	return {node, host: record.ssh.host, port: record.ssh.port, username: record.ssh.user, privateKey, hostKey: record.hostKey.publicKey};
+	return {
+		node, host: record.ssh.host, port: record.ssh.port, username: record.ssh.user, privateKey, hostKey: record.hostKey.publicKey,
+		...(record.nextHostKey ? {nextHostKey: record.nextHostKey.publicKey} : {}),
+	};
 }
 
 /**

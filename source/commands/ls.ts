@@ -1,6 +1,6 @@
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
-import {formatTable} from '../render/format.js';
+import {formatError, formatTable} from '../render/format.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CommandArgs, CommandIO} from './io.js';
 
@@ -10,12 +10,19 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 }
 
 /**
+ * Every cluster that can be read, then each one that cannot, with what is
+ * wrong and what to do: one damaged file never hides the others. Exits 1
+ * when any is damaged, so a script notices.
+ *
  *     NAME   PROVIDER  NODES  STATE  UPDATED
- *     demo   local     4      ready  2026-11-25 12:04
+ *     demo   local     4/4    ready  2026-11-25 12:04
+ *     error: cluster broken cannot be read: /home/u/…/clusters/broken/journal.json is not valid JSON (cut short or edited?)
+ *       try: restore it from a copy if you have one; otherwise move it away …
  */
 async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const clusters = store.list().map(c => ({
+	const saved = store.list();
+	const clusters = saved.filter(c => !c.damage).map(c => ({
 		name: c.name,
 		provider: c.spec?.provider ?? c.journal?.provider ?? 'unknown',
 		nodes: c.journal?.nodes.filter(n => n.state !== 'planned').length ?? 0,
@@ -23,15 +30,20 @@ async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<numbe
 		state: c.journal?.state ?? 'saved',
 		updatedAt: c.journal?.updatedAt ?? null,
 	}));
+	const damaged = saved.flatMap(c => (c.damage ? [{name: c.name, ...c.damage}] : []));
+	const code = damaged.length > 0 ? 1 : 0;
 	if (options.json) {
-		io.stdout.write(`${JSON.stringify({home: store.home, clusters})}\n`);
-		return 0;
+		io.stdout.write(`${JSON.stringify({home: store.home, clusters, damaged})}\n`);
+		return code;
 	}
-	if (clusters.length === 0) {
+	if (clusters.length === 0 && damaged.length === 0) {
 		io.stdout.write(`no clusters in ${store.home}; create one with: swarmbee up demo\n`);
 		return 0;
 	}
-	const rows = clusters.map(c => [c.name, c.provider, `${c.nodes}/${c.planned}`, c.state, c.updatedAt ? c.updatedAt.replace('T', ' ').slice(0, 16) : '-']);
-	io.stdout.write(`${formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...rows]).join('\n')}\n`);
-	return 0;
+	if (clusters.length > 0) {
+		const rows = clusters.map(c => [c.name, c.provider, `${c.nodes}/${c.planned}`, c.state, c.updatedAt ? c.updatedAt.replace('T', ' ').slice(0, 16) : '-']);
+		io.stdout.write(`${formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...rows]).join('\n')}\n`);
+	}
+	for (const d of damaged) io.stderr.write(`${formatError({kind: 'input', message: `cluster ${d.name} cannot be read: ${d.message}`, nextSteps: d.nextSteps}).join('\n')}\n`);
+	return code;
 }

@@ -5,7 +5,7 @@ import {createProvider} from '../providers/index.js';
 import type {ProviderPlan} from '../providers/types.js';
 import {formatTable} from '../render/format.js';
 import {specInputFromFlags} from '../spec-fields.js';
-import {planNodes, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
+import {checkName, planNodes, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {oneName, type CommandArgs, type CommandIO} from './io.js';
@@ -51,7 +51,8 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 
 async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const spec = specForRun(store.loadSpec(options.name), options.name, options.input);
+	// A bad name is reported with every other problem of the flags, by resolveSpec.
+	const spec = specForRun(checkName(options.name) ? undefined : store.loadSpec(options.name), options.name, options.input);
 	const journal = store.loadJournal(options.name);
 	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});

@@ -56,6 +56,12 @@ function rewordEvent(e: RunEvent, reword: (text: string) => string): RunEvent {
 	return {...e, error: {...error, message: reword(error.message), ...(error.hint ? {hint: reword(error.hint)} : {}), nextSteps: error.nextSteps.map(reword)}};
 }
 
+/** The spec with the playbook it had before (or none). */
+function withPlaybook(spec: ClusterSpec, playbook: string | undefined): ClusterSpec {
+	const {playbook: _new, ...rest} = spec;
+	return playbook === undefined ? rest : {...rest, playbook};
+}
+
 /** How a run ended, as the journal says it: an input error leaves the cluster waiting for the user's decision. */
 function endState(outcome: RunOutcome, done: ClusterState): ClusterState {
 	if (outcome.outcome === 'done') return done;
@@ -72,6 +78,7 @@ function endState(outcome: RunOutcome, done: ClusterState): ClusterState {
 export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise<number> {
 	const {store, spec, saved} = run;
 	const fresh = !store.exists(spec.name);
+	const untried = spec.playbook !== undefined && spec.playbook !== saved?.playbook;
 	const release = store.lock(spec.name, `${run.command} ${spec.name}`);
 	const journal = store.openJournal(spec);
 	const controller = new AbortController();
@@ -105,14 +112,18 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 			journal,
 			afterStep: step => {
 				if (step === 'preflight' && !journal.isPersisted) journal.persist();
-				// What this run asked for is remembered (a new --playbook, a new worker count).
-				if (step === (run.saveSpecAfter ?? 'preflight') && JSON.stringify(saved) !== JSON.stringify(spec)) store.saveSpec(spec);
+				// What this run asked for is remembered (a new worker count), but a new
+				// --playbook only once a run with it succeeded: one that breaks on the
+				// nodes must not be run again by every later `up`.
+				const kept = untried ? withPlaybook(spec, saved?.playbook) : spec;
+				if (step === (run.saveSpecAfter ?? 'preflight') && JSON.stringify(saved) !== JSON.stringify(kept)) store.saveSpec(kept);
 				if (step === 'preflight') run.afterPreflight?.(ctx);
 			},
 		});
 		journal.update(j => {
 			j.state = endState(outcome, run.doneState ?? 'ready');
 		});
+		if (outcome.outcome === 'done' && untried) store.saveSpec(spec);
 		run.afterRun?.(outcome);
 		if (outcome.outcome !== 'done') await sayWhatIsBilled(ctx, run.command, renderer);
 		if (outcome.outcome === 'done') code = 0;

@@ -17,10 +17,16 @@ interface TunnelCommandOptions {
 }
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
+	const adminPort = portOption('admin-port', values['admin-port']);
+	const driverPort = portOption('driver-port', values['driver-port']);
+	// One local port cannot carry both: say so, rather than "in use" by ourselves.
+	if (adminPort !== undefined && adminPort === driverPort) {
+		throw new InputError(`--admin-port and --driver-port are both ${adminPort}`, {nextSteps: ['give each its own local port, e.g. --admin-port 8080 --driver-port 28015']});
+	}
 	return tunnelCommand({
 		name: oneName('tunnel', positionals),
-		adminPort: portOption('admin-port', values['admin-port']),
-		driverPort: portOption('driver-port', values['driver-port']),
+		...(adminPort === undefined ? {} : {adminPort}),
+		...(driverPort === undefined ? {} : {driverPort}),
 		...(typeof values.server === 'string' ? {server: values.server} : {}),
 		json: Boolean(values.json),
 	}, io);
@@ -66,8 +72,9 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 			const port = (name: string) => tunnel.statuses().find(s => s.name === name)!.local.port;
 			io.stdout.write(`admin panel: ${adminUrl(port('admin'))}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`);
 		}
-		await stop.interrupted;
+		const fatal = await Promise.race([stop.interrupted.then(() => undefined), tunnel.failed]);
 		await tunnel.stop();
+		if (fatal) throw fatal;
 	} finally {
 		stop.release();
 		ssh.closeAll();

@@ -2,7 +2,7 @@ import type {EmergencyRepair} from '../cluster/tables.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
-import {specForRun, type SpecInput} from '../spec.js';
+import {checkName, specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
 import type {WizardPrompts} from '../wizard/prompts.js';
@@ -112,7 +112,8 @@ async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
-	const saved = store.loadSpec(options.name);
+	// A bad name is reported with every other problem of the flags, by resolveSpec.
+	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
 	// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
 	await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee up ${spec.name}`});

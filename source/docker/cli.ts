@@ -1,3 +1,4 @@
+import type {Writable} from 'node:stream';
 import {execa} from 'execa';
 import {CancelledError, ExternalError} from '../errors.js';
 import {childEnvironment} from '../redact.js';
@@ -11,6 +12,8 @@ export interface DockerRunOptions {
 	onLine?: (line: string) => void;
 	/** Extra environment, e.g. DOCKER_BUILDKIT. */
 	env?: Record<string, string>;
+	/** Where the command's stdout goes instead of being kept (`docker save`'s archive). */
+	stdoutTo?: Writable;
 	timeoutMs?: number;
 }
 
@@ -58,6 +61,7 @@ export class DockerCli {
 			extendEnv: false,
 			env: childEnvironment(process.env, {...this.baseEnv, ...options.env}),
 			...(options.input === undefined ? {stdin: 'ignore' as const} : typeof options.input === 'string' || Buffer.isBuffer(options.input) ? {input: options.input} : {stdin: 'pipe' as const}),
+			...(options.stdoutTo === undefined ? {} : {stdout: options.stdoutTo}),
 			timeout: options.timeoutMs,
 			stripFinalNewline: true,
 			maxBuffer: 512 * 1024 * 1024,

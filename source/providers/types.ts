@@ -16,6 +16,13 @@ export interface ProviderCapabilities {
 	 */
 	hostKeyBeforeBoot: boolean;
 	/**
+	 * The host key a machine is created with stays readable on it for its
+	 * whole life (a cloud serves user_data from its metadata service to any
+	 * process or container on the machine). swarmbee then replaces it over
+	 * the first verified connection with one made on the node.
+	 */
+	bootHostKeyExposed: boolean;
+	/**
 	 * Nodes run on this machine and share its CPUs (the local provider).
 	 * CPU-heavy work such as an Ansible run then goes on at most as many
 	 * nodes at once as there are cores: more only makes each one slower.

@@ -11,8 +11,10 @@ export interface SshTarget {
 	username: string;
 	/** The cluster's private key (OpenSSH text). */
 	privateKey: string;
-	/** The node's host key as swarmbee generated it: the only key accepted. */
+	/** The node's host key as swarmbee knows it: the only key accepted … */
 	hostKey: string;
+	/** … but for the one a rotation under way pinned. */
+	nextHostKey?: string;
 }
 
 /** The node answered with a host key that is not the one swarmbee installed. */
@@ -81,7 +83,11 @@ export function lineSplitter(onLine: (line: string) => void): {push: (chunk: Buf
 export class SshConnection {
 	private closed = false;
 
-	private constructor(readonly target: SshTarget, private readonly client: ssh2.Client) {
+	/** The host key this node proved itself with (one of the target's). */
+	readonly hostKey: string;
+
+	private constructor(readonly target: SshTarget, private readonly client: ssh2.Client, matched: string) {
+		this.hostKey = matched;
 		client.on('close', () => {
 			this.closed = true;
 		});
@@ -95,7 +101,8 @@ export class SshConnection {
 	}
 
 	static connect(target: SshTarget, options: {signal?: AbortSignal; timeoutMs?: number} = {}): Promise<SshConnection> {
-		const expected = publicKeyBlob(target.hostKey);
+		const accepted = [target.hostKey, ...(target.nextHostKey ? [target.nextHostKey] : [])].map(key => ({key, blob: publicKeyBlob(key)}));
+		let matched = target.hostKey;
 		return new Promise((resolve, reject) => {
 			if (options.signal?.aborted) {
 				reject(new CancelledError());
@@ -118,7 +125,7 @@ export class SshConnection {
 					client.end();
 					reject(error);
 				} else {
-					resolve(new SshConnection(target, client));
+					resolve(new SshConnection(target, client, matched));
 				}
 			};
 			options.signal?.addEventListener('abort', onAbort, {once: true});
@@ -148,7 +155,11 @@ export class SshConnection {
 				// the whole key: no trust on first use, ever.
 				algorithms: {serverHostKey: ['ssh-ed25519']},
 				hostVerifier: (key: Buffer) => {
-					if (key.equals(expected)) return true;
+					const known = accepted.find(a => key.equals(a.blob));
+					if (known) {
+						matched = known.key;
+						return true;
+					}
 					offered = fingerprintOfBlob(key);
 					return false;
 				},

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto';
 import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import {ExternalError} from '../errors.js';
+import {ExternalError, InputError} from '../errors.js';
 import {writeFileAtomic} from '../files.js';
 
 export interface KeyPair {
@@ -66,15 +66,35 @@ export function readPublicKey(file: string): string | undefined {
 	return existsSync(`${file}.pub`) ? readFileSync(`${file}.pub`, 'utf8').trim() : undefined;
 }
 
+/** A key file that exists but holds no usable key: the file, and that it cannot simply be made again. */
+function damagedKey(file: string, what: string): InputError {
+	return new InputError(`${file} is not ${what} swarmbee can use (damaged or replaced?)`, {
+		hint: 'the nodes accept this cluster\'s key only: a new one would lock swarmbee out of them, so swarmbee makes none.',
+		nextSteps: [`restore ${path.basename(file)} (and ${path.basename(file)}.pub) from a copy`, 'or remove the cluster (swarmbee down NAME needs no SSH) and build it anew'],
+	});
+}
+
 /**
- * The key pair in `file` and `file.pub`, if both are there. Private key
- * files are 0600; one found more open is tightened, as ssh would insist.
+ * A private key file, checked: undefined when absent, a clear error naming
+ * the file when it holds no key. Private key files are 0600; one found more
+ * open is tightened, as ssh would insist.
  */
+export function readPrivateKey(file: string): string | undefined {
+	if (!existsSync(file)) return undefined;
+	if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+	const privateKey = readFileSync(file, 'utf8');
+	const parsed = ssh2.utils.parseKey(privateKey);
+	if (parsed instanceof Error || (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() !== true) throw damagedKey(file, 'an SSH private key');
+	return privateKey;
+}
+
+/** The key pair in `file` and `file.pub`, if both are there (and a clear error if they do not belong together). */
 export function loadKeyPair(file: string): KeyPair | undefined {
 	const publicKey = readPublicKey(file);
 	if (!existsSync(file) || publicKey === undefined) return undefined;
-	if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-	return {privateKey: readFileSync(file, 'utf8'), publicKey};
+	const pair = {privateKey: readPrivateKey(file)!, publicKey};
+	if (!isUsableKeyPair(pair)) throw damagedKey(`${file}.pub`, 'the public half of its key');
+	return pair;
 }
 
 export function saveKeyPair(file: string, pair: KeyPair): void {

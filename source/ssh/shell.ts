@@ -15,6 +15,8 @@ export interface RemoteShell {
 	upload(remotePath: string, contents: string | Buffer, mode?: number): Promise<void>;
 	/** A TCP stream to `host:port` as seen from the node. */
 	forwardOut(host: string, port: number): Promise<Duplex>;
+	/** The host key the node proved itself with, as a public key line. */
+	readonly hostKey: string;
 }
 
 export interface WaitOptions {

@@ -63,8 +63,18 @@ export interface NodeRecord {
 	publicAddress?: string;
 	privateAddress?: string;
 	ssh?: {host: string; port: number; user: string};
-	/** The host key swarmbee generated and installed: the only one accepted. */
-	hostKey: {publicKey: string; fingerprint: string};
+	/**
+	 * The node's host key: the one swarmbee generated and installed, or, once
+	 * rotated (`rotatedAt`), the one the node made and swarmbee pinned over a
+	 * verified connection. The only one accepted (but for `nextHostKey`).
+	 */
+	hostKey: {publicKey: string; fingerprint: string; rotatedAt?: string};
+	/**
+	 * A rotation under way: the node's new key, pinned before sshd is told to
+	 * use it, so a run cut off at any point leaves a node whose key swarmbee
+	 * knows (either one is accepted until the rotation is finished).
+	 */
+	nextHostKey?: {publicKey: string; fingerprint: string};
 	swarmNodeId?: string;
 	/** The last provisioning run on this node. */
 	provision?: ProvisionRecord;
@@ -107,4 +117,27 @@ export function newJournal(cluster: string, provider: ProviderName, owner: strin
 /** Nodes that stay: all but those a scale-down is removing. */
 export function liveNodes(journal: Readonly<Journal>): NodeRecord[] {
 	return journal.nodes.filter(n => n.state !== 'deleting');
+}
+
+/**
+ * What makes a journal read from disk unusable, or undefined when it holds
+ * what every command relies on. A file edited by hand or written by
+ * something else is refused with the field at fault, not met later as
+ * "cannot read properties of undefined".
+ */
+export function journalProblem(value: unknown, cluster: string): string | undefined {
+	const journal = value as Partial<Record<keyof Journal, unknown>>;
+	if (journal.version !== 1) return `its version is ${JSON.stringify(journal.version)}, not 1`;
+	if (journal.cluster !== cluster) return `it names cluster ${JSON.stringify(journal.cluster)}, not ${cluster}`;
+	for (const key of ['owner', 'provider', 'state', 'createdAt', 'updatedAt'] as const) {
+		if (typeof journal[key] !== 'string') return `"${key}" is missing or not text`;
+	}
+	if (!journal.steps || typeof journal.steps !== 'object') return '"steps" is missing';
+	if (!Array.isArray(journal.nodes)) return '"nodes" is missing or not a list';
+	for (const [i, node] of (journal.nodes as unknown[]).entries()) {
+		const n = node as Partial<NodeRecord> | null;
+		if (!n || typeof n.name !== 'string' || typeof n.index !== 'number' || typeof n.state !== 'string') return `node ${i + 1} lacks its name, index or state`;
+		if (typeof n.hostKey?.publicKey !== 'string' || typeof n.hostKey.fingerprint !== 'string') return `node ${n.name} has no host key`;
+	}
+	return undefined;
 }

@@ -3,7 +3,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import type {ServerLocation} from '../cluster/rethinkdb.js';
 import {ExternalError, InputError} from '../errors.js';
 import {LocalForward} from '../ssh/forward.js';
-import type {SshConnection} from '../ssh/connection.js';
+import {HostKeyMismatchError, type SshConnection} from '../ssh/connection.js';
 import type {TunnelState, TunnelStatus} from './types.js';
 
 interface ForwardSpec {
@@ -52,6 +52,15 @@ export class Tunnel {
 	private waiters: Array<() => void> = [];
 	private stopped = false;
 	private reconnecting?: Promise<void>;
+	private fail!: (error: Error) => void;
+	/**
+	 * Settles with the error that ended the tunnel for good: a node that
+	 * answers with a host key swarmbee did not install is refused, not
+	 * retried, so whoever holds the tunnel can stop and say why.
+	 */
+	readonly failed = new Promise<Error>(resolve => {
+		this.fail = resolve;
+	});
 
 	constructor(private readonly options: TunnelOptions) {}
 
@@ -169,6 +178,13 @@ export class Tunnel {
 				this.setState('open');
 				return;
 			} catch (error) {
+				if (error instanceof HostKeyMismatchError) {
+					// Said while the listeners still stand (their ports are part of the status).
+					this.lastError = error.message;
+					await this.stop();
+					this.fail(error);
+					return;
+				}
 				this.setState(this.state === 'connecting' ? 'connecting' : 'reconnecting', (error as Error).message);
 			}
 			await sleep(delay);

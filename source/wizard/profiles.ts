@@ -2,7 +2,7 @@ import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import Conf from 'conf';
 import {InputError} from '../errors.js';
-import {writeFileAtomic} from '../files.js';
+import {stateWriteError, writeFileAtomic} from '../files.js';
 import {PROFILE_KEYS, profileSchema, type SpecValues} from '../spec-fields.js';
 import {checkName, type ClusterSpec, type SpecInput} from '../spec.js';
 
@@ -31,48 +31,67 @@ interface ProfileFile {
  * own in a 0700 folder, never in profiles.json.
  */
 export class ProfileStore {
-	private readonly conf: Conf<ProfileFile>;
+	private conf?: Conf<ProfileFile>;
 
-	constructor(readonly home: string) {
-		mkdirSync(home, {recursive: true, mode: 0o700});
+	constructor(readonly home: string) {}
+
+	get file(): string {
+		return path.join(this.home, 'profiles.json');
+	}
+
+	/**
+	 * conf writes its defaults as soon as it is opened: reading profiles
+	 * that were never saved must not create the file (or the folder), so
+	 * reads of a missing file answer "none" without opening it.
+	 */
+	private profiles(forWriting = false): Record<string, Profile> {
+		if (!this.conf && !forWriting && !existsSync(this.file)) return {};
 		try {
-			this.conf = new Conf<ProfileFile>({
-				cwd: home, configName: 'profiles', configFileMode: 0o600, defaults: {profiles: {}}, accessPropertiesByDotNotation: false,
-				schema: {profiles: {type: 'object', additionalProperties: profileSchema()}},
-			});
+			if (!this.conf) {
+				mkdirSync(this.home, {recursive: true, mode: 0o700});
+				this.conf = new Conf<ProfileFile>({
+					cwd: this.home, configName: 'profiles', configFileMode: 0o600, defaults: {profiles: {}}, accessPropertiesByDotNotation: false,
+					schema: {profiles: {type: 'object', additionalProperties: profileSchema()}},
+				});
+			}
+			// conf reads the file again on every get: damage done since opening is caught here too.
+			return this.conf.get('profiles');
 		} catch (error) {
-			throw new InputError(`${path.join(home, 'profiles.json')} does not hold profiles swarmbee can read`, {
+			if (error instanceof InputError) throw error;
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code && code !== 'ENOENT') throw stateWriteError(error, this.file);
+			throw new InputError(`${this.file} does not hold profiles swarmbee can read`, {
 				hint: (error as Error).message,
-				nextSteps: ['fix the file by hand, or move it away: the wizard starts a new one'],
+				nextSteps: [`fix the file by hand, or move it away (mv ${this.file} ${this.file}.damaged): the wizard starts a new one`],
 			});
 		}
 	}
 
-	get file(): string {
-		return this.conf.path;
-	}
-
 	list(): Array<{name: string; profile: Profile}> {
-		return Object.entries(this.conf.get('profiles')).map(([name, profile]) => ({name, profile})).sort((a, b) => a.name.localeCompare(b.name));
+		return Object.entries(this.profiles()).map(([name, profile]) => ({name, profile})).sort((a, b) => a.name.localeCompare(b.name));
 	}
 
 	get(name: string): Profile | undefined {
-		return this.conf.get('profiles')[name];
+		return Object.hasOwn(this.profiles(), name) ? this.profiles()[name] : undefined;
 	}
 
 	save(name: string, profile: Omit<Profile, 'savedAt'>): void {
 		const problem = checkName(name);
 		if (problem) throw new Error(`profile name: ${problem.problem}`);
-		this.conf.set('profiles', {...this.conf.get('profiles'), [name]: {...profile, savedAt: new Date().toISOString()}});
+		const profiles = this.profiles(true);
+		this.conf!.set('profiles', {...profiles, [name]: {...profile, savedAt: new Date().toISOString()}});
 	}
 
 	remove(name: string): void {
-		const {[name]: _removed, ...rest} = this.conf.get('profiles');
-		this.conf.set('profiles', rest);
+		const {[name]: _removed, ...rest} = this.profiles(true);
+		this.conf!.set('profiles', rest);
 		rmSync(this.tokenFile(name), {force: true});
 	}
 
+	/** A profile's name is a cluster-style name, so its token file never lands outside tokens/. */
 	tokenFile(name: string): string {
+		const problem = checkName(name);
+		if (problem) throw new InputError(`"${name}" is not a profile name`, {nextSteps: ['profile names are like cluster names: lowercase letters, digits and hyphens']});
 		return path.join(this.home, 'tokens', name);
 	}
 

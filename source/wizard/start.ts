@@ -31,7 +31,7 @@ const ACTIONS: Array<{command: string; name: (cluster: string) => string}> = [
 function summary(c: SavedCluster): string[] {
 	const nodes = c.journal?.nodes.filter(n => n.state !== 'planned').length ?? 0;
 	const planned = c.spec ? 1 + c.spec.workers : 0;
-	return [c.name, c.spec?.provider ?? c.journal?.provider ?? '?', `${nodes}/${planned}`, c.journal?.state ?? 'saved', c.journal?.updatedAt?.replace('T', ' ').slice(0, 16) ?? '-'];
+	return [c.name, c.spec?.provider ?? c.journal?.provider ?? '?', `${nodes}/${planned}`, c.damage ? 'damaged' : c.journal?.state ?? 'saved', c.journal?.updatedAt?.replace('T', ' ').slice(0, 16) ?? '-'];
 }
 
 /**
@@ -54,6 +54,7 @@ export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterSt
 	if (saved.length > 0) {
 		prompts.say(`Saved clusters in ${clusters.home}`);
 		for (const line of formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...saved.map(summary)])) prompts.say(line);
+		for (const c of saved) if (c.damage) prompts.say(`${c.name} cannot be read: ${c.damage.message}; ${c.damage.nextSteps[0] ?? ''}`);
 	} else {
 		prompts.say(`No saved clusters in ${clusters.home} yet.`);
 	}

@@ -157,13 +157,22 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 		expect(journal().nodes.map(n => Number(n.providerId))).toEqual(expect.arrayContaining(madeBeforeKill));
 	});
 
-	it('booted like droplets: the image made its own host keys, then user_data installed swarmbee\'s', async () => {
+	it('booted like droplets: the image made its own host keys, user_data installed swarmbee\'s, then swarmbee replaced it by one made on the node', async () => {
 		const recorded = journal();
 		for (const node of recorded.nodes) {
 			const id = container(node.name);
 			expect(dockerIn(id, 'cat /var/lib/swarmbee/first-boot.done')).toMatch(/^\d{4}-\d\d-\d\dT/);
 			expect(dockerIn(id, 'test -s /var/lib/cloud/instance/boot-finished && echo yes')).toBe('yes');
 			expect(dockerIn(id, 'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub').split(' ')[1]).toBe(node.hostKey.fingerprint);
+			// The key user_data carried, which the metadata service keeps serving (the emulator keeps it
+			// in /var/lib/cloud/user-data), is no longer the one sshd answers with, nor one swarmbee accepts.
+			const given = readFileSync(path.join(home, 'clusters', name, 'keys', 'hosts', node.name), 'utf8').trim();
+			expect(dockerIn(id, 'cat /var/lib/cloud/user-data')).toContain(given.split('\n')[1]);
+			const givenFingerprint = execFileSync('ssh-keygen', ['-lf', path.join(home, 'clusters', name, 'keys', 'hosts', `${node.name}.pub`)], {encoding: 'utf8'}).split(' ')[1];
+			expect(node.hostKey.fingerprint).not.toBe(givenFingerprint);
+			expect(node.hostKey.rotatedAt).toEqual(expect.any(String));
+			expect(node).not.toHaveProperty('nextHostKey');
+			expect(dockerIn(id, 'ls /etc/ssh/ssh_host_ed25519_key.next 2>/dev/null || echo none')).toBe('none');
 			// The image made its own keys at first boot (ssh-keygen -A): the RSA one is still its own.
 			expect(dockerIn(id, 'test -s /etc/ssh/ssh_host_rsa_key && echo yes')).toBe('yes');
 			expect(dockerIn(id, 'hostname')).toBe(node.name);
@@ -183,6 +192,26 @@ describeWithEngine('digitalocean: a 1+2 cluster on the emulator with real nodes'
 		for (const node of parsed.nodes) {
 			expect(node.state).toBe('ready');
 			expect(node.privateAddress?.startsWith(vpc.ip_range.split('.').slice(0, 2).join('.'))).toBe(true);
+		}
+	});
+
+	it('fail2ban bans a droplet\'s SSH guesser; swarmbee, whose key the node accepts, goes on', async () => {
+		const queenbee = container('queenbee');
+		const address = journal().nodes[0]!.publicAddress!;
+		const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', queenbee], {encoding: 'utf8'}).trim();
+		const intruder = execFileSync('docker', ['run', '--rm', '--network', `swarmbee-${name}-public`, '--entrypoint', 'sh', image, '-c', `ssh-keygen -q -t ed25519 -N '' -f /tmp/intruder
+for i in $(seq 6); do timeout 8 ssh -i /tmp/intruder -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=4 root@${address} true >/dev/null 2>&1; done
+hostname -I | cut -d' ' -f1`], {encoding: 'utf8'}).trim();
+		let banned: string[] = [];
+		for (let attempt = 0; attempt < 20 && !banned.includes(intruder); attempt++) {
+			banned = (/Banned IP list:\s*(.*)/.exec(dockerIn(queenbee, 'fail2ban-client status sshd'))?.[1] ?? '').split(/\s+/);
+			if (!banned.includes(intruder)) await sleep(1_000);
+		}
+		try {
+			expect(banned).toContain(intruder);
+			expect((await run(['status', name, '--once', '--json'])).exitCode).toBe(0);
+		} finally {
+			dockerIn(queenbee, `fail2ban-client set sshd unbanip ${intruder} >/dev/null 2>&1 || true`);
 		}
 	});
 

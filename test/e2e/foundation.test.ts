@@ -1,5 +1,6 @@
 import {execFileSync} from 'node:child_process';
-import {existsSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, expect, it} from 'vitest';
@@ -88,6 +89,26 @@ with ThreadPoolExecutor(64) as pool:
 	], {encoding: 'utf8'});
 	return JSON.parse(output) as Record<string, PortState>;
 }
+
+/** A throwaway container of the node image on one of the cluster's networks, running `script` in sh. */
+function fromNetwork(cluster: string, network: 'public' | 'private' | 'host', script: string): string {
+	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {encoding: 'utf8'}).trim();
+	return execFileSync('docker', ['run', '--rm', '--network', network === 'host' ? 'host' : `swarmbee-${cluster}-${network}`, '--entrypoint', 'sh', image, '-c', script], {encoding: 'utf8'}).trim();
+}
+
+/** An HTTP GET from a container on a network: the body, or `error: <why>` (an answer at the protocol level, not just a TCP connect). */
+function httpFrom(cluster: string, network: 'public' | 'private', url: string): string {
+	return fromNetwork(cluster, network, `python3 -c 'import sys, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=4).read().decode().strip())
+except Exception as e:
+    print("error: " + type(e).__name__)' ${url}`);
+}
+
+/** Failed SSH logins (a key root does not accept), `count` of them, then the state of the last one. */
+const failedLogins = (address: string, count: number) => `ssh-keygen -q -t ed25519 -N '' -f /tmp/intruder
+for i in $(seq ${count}); do timeout 8 ssh -i /tmp/intruder -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=4 root@${address} true >/dev/null 2>&1; done
+hostname -I | cut -d' ' -f1`;
 
 describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idempotence, host keys, down', () => {
 	const {home, remove} = newHome();
@@ -192,6 +213,69 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		for (const node of status.nodes) dockerIn(`swarmbee-${name}-${node.name}`, 'pkill -f "[h]ttp.server 8080" || true');
 	});
 
+	it('a port a service publishes answers the private network only, not the public one', async () => {
+		const queenbee = `swarmbee-${name}-queenbee`;
+		const probe = dockerIn(queenbee, "docker images swarmbee-probe --format '{{.Repository}}:{{.Tag}}' | head -n 1");
+		// Host-mode publishing: the testbed's kernel has no IPVS for the routing mesh. Either way the
+		// traffic is forwarded to a container, past ufw's INPUT rules: DOCKER-USER is what decides.
+		dockerIn(queenbee, `docker service create --detach --name e2e-published --mode global --publish mode=host,published=8081,target=8000 ${probe} sh -c 'echo published-$(hostname) > /www/index.html; exec httpd -f -p 8000 -h /www'`);
+		try {
+			for (let attempt = 0; attempt < 60; attempt++) {
+				const running = dockerIn(queenbee, "docker service ps e2e-published --filter desired-state=running --format '{{.CurrentState}}'").split('\n').filter(line => line.startsWith('Running'));
+				if (running.length === status.nodes.length) break;
+				await sleep(1_000);
+			}
+			for (const node of status.nodes) {
+				// Served on the node itself: the service is up, and its port published.
+				expect(dockerIn(`swarmbee-${name}-${node.name}`, "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:8081/\", timeout=4).read().decode().strip())'")).toMatch(/^published-/);
+				expect(httpFrom(name, 'private', `http://${node.privateAddress}:8081/`)).toMatch(/^published-/);
+				expect(httpFrom(name, 'public', `http://${node.publicAddress}:8081/`), node.name).toMatch(/^error: /);
+			}
+			expect(dockerIn(queenbee, 'iptables -S DOCKER-USER')).toContain('-A DOCKER-USER -m conntrack --ctstate NEW -j DROP');
+		} finally {
+			dockerIn(queenbee, 'docker service rm e2e-published >/dev/null');
+		}
+	});
+
+	it('sshd takes keys only, for root only, with 3 tries and no X11 or agent forwarding', () => {
+		for (const node of status.nodes) {
+			const settings = dockerIn(`swarmbee-${name}-${node.name}`, 'sshd -T | grep -E "^(x11forwarding|maxauthtries|allowusers|passwordauthentication|kbdinteractiveauthentication|allowagentforwarding|permitrootlogin|hostkey) "').split('\n').sort();
+			expect(settings).toEqual([
+				'allowagentforwarding no', 'allowusers root', 'hostkey /etc/ssh/ssh_host_ed25519_key', 'kbdinteractiveauthentication no',
+				'maxauthtries 3', 'passwordauthentication no', 'permitrootlogin without-password', 'x11forwarding no',
+			]);
+		}
+	});
+
+	it('fail2ban bans an address that keeps failing to log in, and never swarmbee\'s own', async () => {
+		const queenbee = `swarmbee-${name}-queenbee`;
+		const address = status.nodes[0]!.publicAddress!;
+		const jail = () => dockerIn(queenbee, 'fail2ban-client status sshd');
+		const intruder = fromNetwork(name, 'public', failedLogins(address, 6));
+		let banned = '';
+		for (let attempt = 0; attempt < 20 && !banned.includes(intruder); attempt++) {
+			banned = /Banned IP list:\s*(.*)/.exec(jail())?.[1] ?? '';
+			if (!banned.includes(intruder)) await sleep(1_000);
+		}
+		try {
+			expect(banned.split(/\s+/)).toContain(intruder);
+			expect(jail()).toMatch(/Total failed:\s+([5-9]|\d\d)/);
+			// Failed logins from where swarmbee connects (this machine) count for nothing:
+			// its address is in ignoreip, so swarmbee is never locked out.
+			const own = dockerIn(queenbee, "grep -o 'ignoreip = .*' /etc/fail2ban/jail.d/swarmbee.conf").split(/\s+/).at(-1)!;
+			expect(own).toMatch(/^\d+\.\d+\.\d+\.1$/);
+			fromNetwork(name, 'host', failedLogins(address, 6));
+			await sleep(3_000);
+			expect(/Banned IP list:\s*(.*)/.exec(jail())?.[1]?.split(/\s+/)).not.toContain(own);
+			const after = await cli(['status', name, '--once', '--json'], home);
+			expect(after.exitCode).toBe(0);
+			expect((JSON.parse(after.stdout) as ClusterStatus).swarm).toEqual({managers: 1, workers: 2, ready: 3});
+		} finally {
+			// The address goes back to the pool: later containers must not inherit the ban.
+			dockerIn(queenbee, `fail2ban-client set sshd unbanip ${intruder} >/dev/null 2>&1 || true`);
+		}
+	});
+
 	it('changes nothing when run again, and says so: same containers, same swarm, the playbook not even run', async () => {
 		const before = containerIds(name);
 		const journalBefore = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
@@ -279,6 +363,9 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		expect(log.some(e => e.type === 'node-state' && e.node === 'queenbee' && e.detail === 'rebooting (asked by the playbook)')).toBe(false);
 		expect(execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim()).not.toBe(startedBefore);
 		expect(dockerIn(rebooted, 'ufw status | head -n 1')).toBe('Status: active');
+		// ufw put the DOCKER-USER rules back before Docker started; fail2ban reads rsyslog's log again.
+		expect(dockerIn(rebooted, 'iptables -S DOCKER-USER')).toContain('-A DOCKER-USER -m conntrack --ctstate NEW -j DROP');
+		expect(dockerIn(rebooted, 'pgrep -x rsyslogd >/dev/null && pgrep -x fail2ban-server >/dev/null && echo both')).toBe('both');
 		expect(dockerIn(rebooted, 'test -e /var/run/reboot-required && echo still || echo cleared')).toBe('cleared');
 
 		// The swarm is whole again once the rebooted node's engine has rejoined.
@@ -331,8 +418,8 @@ describeWithEngine('interrupting up during machine creation', () => {
 	});
 
 	/** Starts `up --json` and sends `signal` when the first event matching `when` arrives. */
-	async function interrupt(signal: NodeJS.Signals, when: (e: {type: string; state?: string}) => boolean) {
-		const child = spawnCli(['up', name, '--workers', '1', '--database', 'none', '--yes', '--json'], home);
+	async function interrupt(signal: NodeJS.Signals, when: (e: {type: string; state?: string; detail?: string}) => boolean, env: Record<string, string> = {}) {
+		const child = spawnCli(['up', name, '--workers', '1', '--database', 'none', '--yes', '--json'], home, env);
 		let buffer = '';
 		let sent = false;
 		child.stdout!.on('data', (chunk: Buffer) => {
@@ -362,6 +449,30 @@ describeWithEngine('interrupting up during machine creation', () => {
 	it('a SIGKILL mid-creation, then up again: exactly the planned nodes, no duplicates, no orphans', async () => {
 		const killed = await interrupt('SIGKILL', e => e.type === 'node-state' && e.state === 'booting');
 		expect(killed.signal).toBe('SIGKILL');
+
+		// Killed again while the probe image is side-loaded into the nodes: the archive
+		// `docker save` wrote is gone with the process, not left in the temp folder.
+		const temp = mkdtempSync(path.join(tmpdir(), 'swarmbee-e2e-tmp-'));
+		try {
+			const sideLoad = await interrupt('SIGKILL', e => e.type === 'node-state' && /^loading swarmbee-probe:/.test(e.detail ?? ''), {TMPDIR: temp});
+			expect(sideLoad.signal).toBe('SIGKILL');
+			await sleep(1_000);
+			expect(readdirSync(temp)).toEqual([]);
+		} finally {
+			rmSync(temp, {recursive: true, force: true});
+		}
+
+		// Killed once the probe service runs (it answered a node): it goes with swarmbee, not at the next up.
+		const queenbee = `swarmbee-${name}-queenbee`;
+		const probes = () => dockerIn(queenbee, 'docker service ls --quiet --filter name=swarmbee-probe');
+		const verifying = await interrupt('SIGKILL', e => e.type === 'node-state' && /^reached all \d+ nodes over the overlay$/.test(e.detail ?? ''));
+		expect(verifying.signal).toBe('SIGKILL');
+		let left = probes();
+		for (let attempt = 0; attempt < 20 && left !== ''; attempt++) {
+			await sleep(500);
+			left = probes();
+		}
+		expect(left).toBe('');
 
 		const result = await cli(['up', name, '--json'], home);
 		expect(result.stderr).toBe('');

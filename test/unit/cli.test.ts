@@ -1,22 +1,14 @@
-import {PassThrough} from 'node:stream';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {main} from '../../source/main.js';
 import {mergeWithSaved, resolveSpec} from '../../source/spec.js';
+import {runMain} from './run-main.js';
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-	const stdout = new PassThrough();
-	const stderr = new PassThrough();
-	let out = '';
-	let err = '';
-	stdout.on('data', c => (out += c));
-	stderr.on('data', c => (err += c));
 	const home = mkdtempSync(path.join(tmpdir(), 'sb-cli-'));
 	try {
-		const code = await main(argv, {stdout, stderr, interactive: false, env: {SWARMBEE_HOME: home, ...env}});
-		return {code, out, err};
+		return await runMain(argv, {SWARMBEE_HOME: home, ...env});
 	} finally {
 		rmSync(home, {recursive: true, force: true});
 	}

@@ -7,6 +7,7 @@ import {accountProblem, costOf, formatUsd, placementProblems, sizesIn} from '../
 import {describeFirewall, firewallRequest, sameRules} from '../../source/providers/digitalocean/firewall.js';
 import {dropletTags, ownerFromTags} from '../../source/providers/digitalocean/names.js';
 import {dropletBatches, dropletMachine} from '../../source/providers/digitalocean/droplets.js';
+import {sshdConfig} from '../../source/cluster/sshd.js';
 import {firstBootStatusCommand, parseFirstBootStatus, renderUserData, USER_DATA_LIMIT} from '../../source/providers/digitalocean/user-data.js';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {planNodes} from '../../source/spec.js';
@@ -53,6 +54,8 @@ describe('user_data', () => {
 			expect(execFileSync('stat', ['-c', '%a', `${root}/etc/ssh/ssh_host_ed25519_key`], {encoding: 'utf8'}).trim()).toBe('600');
 			expect(execFileSync('sh', ['-c', `ls ${root}/state`], {encoding: 'utf8'}).trim()).toBe('first-boot.done');
 			// Docker's settings are there before Docker is, exactly as the playbook would write them.
+			// sshd's settings from the first boot on, the very ones the playbook enforces later.
+			expect(readFileSync(`${root}/etc/ssh/sshd_config.d/00-swarmbee.conf`, 'utf8')).toBe(sshdConfig().replaceAll('/etc/ssh', `${root}/etc/ssh`));
 			expect(readFileSync(`${root}/etc/docker/daemon.json`, 'utf8')).toBe(dockerDaemonJson());
 			expect(execFileSync('stat', ['-c', '%a', `${root}/etc/docker/daemon.json`], {encoding: 'utf8'}).trim()).toBe('644');
 		} finally {

@@ -55,6 +55,8 @@ export class RecordedShells implements NodeShells {
 	readonly uploads: Array<{node: string; path: string; contents: string; mode: number}> = [];
 	readonly waited: string[] = [];
 	readonly dropped: string[] = [];
+	/** The host key each node proves itself with (what a real connection's verifier matched). */
+	readonly hostKeys = new Map<string, string>();
 
 	constructor(readonly rules: Rule[] = []) {}
 
@@ -80,7 +82,11 @@ export class RecordedShells implements NodeShells {
 }
 
 class RecordedShell implements RemoteShell {
-	constructor(private readonly shells: RecordedShells, private readonly node: string) {}
+	readonly hostKey: string;
+
+	constructor(private readonly shells: RecordedShells, private readonly node: string) {
+		this.hostKey = shells.hostKeys.get(node) ?? '';
+	}
 
 	async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
 		const input = options.stdin;
@@ -136,7 +142,7 @@ export class RecordedDocker extends DockerCli {
 export class RecordedProvider implements Provider {
 	readonly name = 'local' as const;
 	readonly calls: string[] = [];
-	capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, sharesHostCpus: false};
+	capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, bootHostKeyExposed: false, sharesHostCpus: false};
 	machines: Machine[] = [];
 	preflightLines = ['engine reachable'];
 	infra: InfraInfo = {privateCidr: '10.9.1.0/24', publicCidr: '10.9.0.0/24', ids: {}};

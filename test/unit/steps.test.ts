@@ -1,11 +1,12 @@
-import {existsSync, statSync} from 'node:fs';
+import {existsSync, readFileSync, statSync} from 'node:fs';
 import {afterEach, describe, expect, it} from 'vitest';
-import {APPLIED_FILE, provisionedCheckCommand} from '../../source/cluster/provisioned.js';
-import {probeFetchCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
-import {nodeListCommand, swarmInfoCommand} from '../../source/cluster/swarm.js';
+import {APPLIED_FILE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
+import {swapHostKeyCommand} from '../../source/cluster/host-key.js';
+import {probeFetchCommand, probeGuardCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
+import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/cluster/swarm.js';
 import {ExternalError} from '../../source/errors.js';
 import {planNodes} from '../../source/spec.js';
-import {fingerprint} from '../../source/ssh/keys.js';
+import {fingerprint, generateKeyPair} from '../../source/ssh/keys.js';
 import {destroyStep} from '../../steps/destroy.js';
 import {keysStep} from '../../steps/keys.js';
 import {machinesStep} from '../../steps/machines.js';
@@ -98,6 +99,114 @@ describe('machines', () => {
 	});
 });
 
+describe('machines: host keys that came with user_data are replaced', () => {
+	/**
+	 * A droplet-like cluster: the provider keeps the boot key readable on the
+	 * machine. Each node serves `served` (what a real connection's verifier
+	 * matches); the swap command makes it serve the key its node made. After
+	 * every command the journal on disk must accept what the node serves: a
+	 * run cut off there leaves a node whose key swarmbee knows.
+	 */
+	function droplets() {
+		const made = new Map(['queenbee', 'workerbee-1'].map(node => [node, generateKeyPair(node).publicKey]));
+		const checks: Array<{after: string; served: string; accepted: string[]}> = [];
+		const c = cluster({}, {ssh: [
+			{match: 'ssh-keygen -q -t ed25519', reply: (_command, node) => `${made.get(node)}\n`},
+			{match: 'mv -f /etc/ssh/ssh_host_ed25519_key.next /etc/ssh/ssh_host_ed25519_key', reply: (_command, node) => {
+				c.ssh.hostKeys.set(node, made.get(node)!);
+				// Cut off right here, the node serves a key the journal must already accept.
+				checks.push({after: 'the swap', served: made.get(node)!, accepted: onDisk(node)});
+				return 'swapped\n';
+			}},
+		]});
+		c.provider.capabilities = {...c.provider.capabilities, bootHostKeyExposed: true};
+		const onDisk = (node: string) => {
+			const record = JSON.parse(readFileSync(c.ctx.journal.file, 'utf8')).nodes.find((n: {name: string}) => n.name === node);
+			return [record.hostKey.publicKey, ...(record.nextHostKey ? [record.nextHostKey.publicKey] : [])];
+		};
+		const record = c.ssh.commands.push.bind(c.ssh.commands);
+		c.ssh.commands.push = (...items) => {
+			const length = record(...items);
+			for (const item of items) checks.push({after: item.command, served: c.ssh.hostKeys.get(item.node)!, accepted: onDisk(item.node)});
+			return length;
+		};
+		return {c, made, checks, onDisk};
+	}
+
+	it('rotates each node\'s key over the verified connection: made on the node, pinned before the swap, the only one after', async () => {
+		const {c, made, checks, onDisk} = droplets();
+		await keysStep.run(c.ctx, recordedIO().io);
+		// Until the swap the nodes answer with the key swarmbee gave them.
+		for (const node of c.ctx.journal.value.nodes) c.ssh.hostKeys.set(node.name, node.hostKey.publicKey);
+		const given = c.ctx.journal.value.nodes.map(n => n.hostKey.publicKey);
+		const {io, states} = recordedIO();
+		await machinesStep.run(c.ctx, io);
+		for (const [i, node] of c.ctx.journal.value.nodes.entries()) {
+			expect(node.hostKey).toEqual({publicKey: made.get(node.name), fingerprint: fingerprint(made.get(node.name)!), rotatedAt: expect.any(String)});
+			expect(node.hostKey.publicKey).not.toBe(given[i]);
+			expect(node).not.toHaveProperty('nextHostKey');
+			expect(onDisk(node.name)).toEqual([made.get(node.name)]);
+			expect(c.ssh.on(node.name)).toEqual([expect.stringContaining('ssh-keygen'), swapHostKeyCommand(made.get(node.name)!)]);
+		}
+		// The connection was opened again after the swap, and had to prove the new key.
+		expect(c.ssh.dropped.sort()).toEqual(['queenbee', 'workerbee-1']);
+		expect(states('queenbee')).toContain(`queenbee booting: host key replaced: ${fingerprint(made.get('queenbee')!)} (made on the node; the one in user_data is no longer used)`);
+		expect(checks.length).toBe(6);
+		for (const check of checks) expect(check.accepted, check.after).toContain(check.served);
+		// A second run leaves rotated keys alone.
+		await machinesStep.run(c.ctx, recordedIO().io);
+		expect(c.ssh.commands.length).toBe(4);
+	});
+
+	it('cut off after pinning, before the swap: the next run swaps the pinned key in; cut off after the swap: it only promotes it', async () => {
+		const {c, made} = droplets();
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.provider.machines = [];
+		await machinesStep.run(c.ctx, recordedIO().io);
+		const pinned = {publicKey: made.get('queenbee')!, fingerprint: fingerprint(made.get('queenbee')!)};
+		const given = generateKeyPair('given').publicKey;
+		// queenbee: pinned, not swapped (serves the key it was given); workerbee-1: swapped, not promoted.
+		c.ctx.journal.update(j => {
+			j.nodes[0]!.hostKey = {publicKey: given, fingerprint: fingerprint(given)};
+			j.nodes[0]!.nextHostKey = pinned;
+			j.nodes[1]!.hostKey = {publicKey: given, fingerprint: fingerprint(given)};
+			j.nodes[1]!.nextHostKey = {publicKey: made.get('workerbee-1')!, fingerprint: fingerprint(made.get('workerbee-1')!)};
+		});
+		c.ssh.hostKeys.set('queenbee', given);
+		c.ssh.hostKeys.set('workerbee-1', made.get('workerbee-1')!);
+		c.ssh.commands.length = 0;
+		await machinesStep.run(c.ctx, recordedIO().io);
+		expect(c.ssh.on('queenbee')).toEqual([expect.stringContaining('ssh-keygen'), swapHostKeyCommand(made.get('queenbee')!)]);
+		expect(c.ssh.on('workerbee-1')).toEqual([]);
+		for (const node of c.ctx.journal.value.nodes) {
+			expect(node.hostKey.publicKey).toBe(made.get(node.name));
+			expect(node.hostKey.rotatedAt).toEqual(expect.any(String));
+			expect(node).not.toHaveProperty('nextHostKey');
+		}
+	});
+
+	it('a machine made anew starts from the key it is given, not the one its predecessor rotated to', async () => {
+		const {c} = droplets();
+		await keysStep.run(c.ctx, recordedIO().io);
+		const given = c.ctx.journal.value.nodes[1]!.hostKey.publicKey;
+		c.ctx.journal.update(j => {
+			const rotated = generateKeyPair('rotated').publicKey;
+			for (const node of j.nodes) {
+				node.state = 'running';
+				node.hostKey = {publicKey: rotated, fingerprint: fingerprint(rotated), rotatedAt: 'earlier'};
+			}
+		});
+		// workerbee-1 is gone (deleted by hand): it is created again, with its key file's key.
+		c.provider.machines = [{name: 'queenbee', providerId: 'id-queenbee', status: 'running', publicAddress: '10.9.0.10', privateAddress: '10.9.1.10', ssh: {host: '10.9.0.10', port: 22, user: 'root'}}];
+		c.ssh.hostKeys.set('workerbee-1', given);
+		await machinesStep.run(c.ctx, recordedIO().io);
+		expect(c.provider.calls).toContain('createMachines workerbee-1');
+		// Rotated again at once: the new machine's metadata holds the given key.
+		expect(c.ssh.on('workerbee-1')).toEqual([expect.stringContaining('ssh-keygen'), expect.stringContaining('mv -f')]);
+		expect(c.ssh.on('queenbee')).toEqual([]);
+	});
+});
+
 describe('provision', () => {
 	const playbookRun = ['TASK [Look at the node] ***', 'ok: [localhost]', 'PLAY RECAP ***', 'localhost : ok=6 changed=2 unreachable=0 failed=0 skipped=3'].join('\n');
 	const fullRun: Rule[] = [
@@ -106,7 +215,7 @@ describe('provision', () => {
 		{match: 'ansible-playbook -i localhost,', reply: playbookRun},
 		{match: 'rm -rf /root/.swarmbee/ansible', reply: ''},
 		{match: '/var/run/reboot-required', reply: 'no'},
-		{match: 'ufw status >/etc/ufw/swarmbee.status', reply: ''},
+		{match: ufwSnapshotCommand, reply: ''},
 	];
 
 	it('runs the playbook on a new node, streams it, keeps its recap and records what it applied', async () => {
@@ -117,13 +226,16 @@ describe('provision', () => {
 		expect(c.ssh.on('queenbee')).toEqual([
 			expect.stringContaining('command -v ansible-playbook'), expect.stringContaining('mkdir -p -m 700'), expect.stringContaining('ansible-playbook -i localhost, -c local -e @vars.json playbook.yml'),
 			expect.stringContaining('rm -rf /root/.swarmbee/ansible'), expect.stringContaining('reboot-required'),
-			// After every playbook, the user's too: ufw as provisioning left it, for the next look.
-			'ufw status >/etc/ufw/swarmbee.status',
+			// After every playbook, the user's too: the firewall as provisioning left it, for the next look.
+			ufwSnapshotCommand,
 		]);
 		const uploads = c.ssh.uploads.filter(u => u.node === 'queenbee').map(u => u.path);
 		expect(uploads).toEqual(['/root/.swarmbee/ansible/vars.json', '/root/.swarmbee/ansible/playbook.yml', APPLIED_FILE]);
 		const vars = JSON.parse(c.ssh.uploads.find(u => u.path.endsWith('vars.json'))!.contents);
 		expect(vars.swarmbee_ufw_rules).toContain('allow from 10.9.1.0/24 to any port 4789 proto udp');
+		// Published ports: new connections only from the private network.
+		expect(vars.swarmbee_docker_user_rules).toContain('-A DOCKER-USER -s 10.9.1.0/24 -j RETURN');
+		expect(vars.swarmbee_sshd_config).toContain('MaxAuthTries 3\n');
 		expect(events).toContainEqual(expect.objectContaining({type: 'node-recap', node: 'workerbee-1', playbook: 'swarmbee', recap: expect.objectContaining({changed: 2})}));
 		expect(events).toContainEqual(expect.objectContaining({type: 'node-output', node: 'queenbee', step: 'provision', line: 'TASK [Look at the node] ***'}));
 		expect(c.ctx.journal.value.nodes.every(n => n.provision?.ok)).toBe(true);
@@ -175,7 +287,7 @@ describe('swarm', () => {
 			{node: 'queenbee', match: 'join-token -q worker', reply: 'SWMTKN-worker\n'},
 			{node: 'queenbee', match: 'join-token -q manager', reply: 'SWMTKN-manager\n'},
 			{node: 'workerbee-1', match: swarmInfoCommand, reply: info('inactive', ''), once: true},
-			{node: 'workerbee-1', match: 'docker swarm join', reply: ''},
+			{node: 'workerbee-1', match: '/swarm/join', reply: ''},
 			{node: 'workerbee-1', match: swarmInfoCommand, reply: info('active', 'swarm-workerbee-1')},
 			{node: 'queenbee', match: nodeListCommand, reply: members()},
 		]});
@@ -183,8 +295,9 @@ describe('swarm', () => {
 		const {io, states} = recordedIO();
 		const result = await swarmStep.run(c.ctx, io);
 		expect(c.ssh.on('queenbee')).toContain('docker swarm init --advertise-addr 10.9.1.10 --listen-addr 10.9.1.10:2377 --data-path-addr 10.9.1.10');
-		const join = c.ssh.commands.find(r => r.command.startsWith('docker swarm join --'))!;
-		expect(join).toMatchObject({node: 'workerbee-1', stdin: 'SWMTKN-worker'});
+		const join = c.ssh.commands.find(r => r.command === swarmJoinCommand)!;
+		expect(join.node).toBe('workerbee-1');
+		expect(JSON.parse(join.stdin!)).toMatchObject({JoinToken: 'SWMTKN-worker', RemoteAddrs: ['10.9.1.10:2377'], AdvertiseAddr: '10.9.1.11'});
 		expect(join.command).not.toContain('SWMTKN');
 		expect(c.ctx.journal.value.nodes.map(n => n.swarmNodeId)).toEqual(['swarm-queenbee', 'swarm-workerbee-1']);
 		expect(states()).toEqual(['queenbee joining: swarm init', 'workerbee-1 joining: joining as worker', 'queenbee ready: manager', 'workerbee-1 ready: worker']);
@@ -214,6 +327,7 @@ describe('verify', () => {
 		{node: 'queenbee', match: nodeListCommand, reply: members()},
 		{match: /docker image inspect --format .*swarmbee-probe:/, reply: 'sha256:probe\n'},
 		{node: 'queenbee', match: probeServiceRemoveCommand, reply: ''},
+		{node: 'queenbee', match: 'trap \'\' HUP INT PIPE; cat', reply: ''},
 		{node: 'queenbee', match: 'docker service create', reply: ''},
 		{node: 'queenbee', match: probeTasksCommand, reply: ['a', 'b'].map(() => JSON.stringify({Name: 'p', Node: 'n', CurrentState: 'Running 1 second ago', Error: ''})).join('\n')},
 		{match: probeFetchCommand(), reply: '10.0.9.2 queenbee\n10.0.9.3 workerbee-1\n'},
@@ -227,6 +341,15 @@ describe('verify', () => {
 		expect(result).toEqual({changed: false, summary: '2 nodes Ready; 4 node-to-node requests over the overlay answered'});
 		expect(c.ssh.on('workerbee-1')).toEqual([expect.stringContaining('docker image inspect'), probeFetchCommand()]);
 		expect(c.ssh.on('queenbee').filter(command => command === probeServiceRemoveCommand)).toHaveLength(2);
+		// A guard on the manager holds from before the service is made until swarmbee lets go (or dies):
+		// it removes the service it was started for, labelled with its run.
+		const onManager = c.ssh.on('queenbee');
+		const guard = onManager.findIndex(command => command.includes('trap \'\' HUP INT PIPE; cat'));
+		const create = onManager.findIndex(command => command.startsWith('docker service create'));
+		expect(guard).toBeGreaterThanOrEqual(0);
+		const run = /swarmbee\.probe=([0-9a-f]{8})/.exec(onManager[create]!)![1]!;
+		expect(onManager[guard]).toBe(probeGuardCommand(run));
+		expect(c.ssh.commands.find(r => r.command === probeGuardCommand(run))?.stdin).toBe('<0 bytes>');
 		expect(states()).toContain('workerbee-1 ready: reached all 2 nodes over the overlay');
 		expect(c.ctx.journal.value.verifiedAt).toEqual(expect.any(String));
 	});

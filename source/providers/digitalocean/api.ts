@@ -13,7 +13,7 @@
  * which looks before it creates again (`uncertain` on the error). Droplet
  * creates are never retried here at all: see the provider's reconciliation.
  */
-import {CancelledError, SwarmbeeError, type ErrorKind} from '../../errors.js';
+import {CancelledError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
 import {registerSecret} from '../../redact.js';
 import {formatDuration} from '../../render/format.js';
@@ -189,6 +189,25 @@ function isLoopback(url: URL): boolean {
 }
 
 /**
+ * The API's address: DigitalOcean's, or DIGITALOCEAN_API_URL's when set. One
+ * that is no URL, or that would carry the token in the clear off this
+ * machine, is refused before any request, saying what it may be.
+ */
+function apiUrl(given: string | undefined): URL {
+	const fix = [`unset DIGITALOCEAN_API_URL for DigitalOcean's API (${DEFAULT_API_URL})`, 'or set it to an https URL, or http://127.0.0.1:PORT for an emulator on this machine'];
+	let url: URL;
+	try {
+		url = new URL(given ?? DEFAULT_API_URL);
+	} catch {
+		throw new InputError(`DIGITALOCEAN_API_URL is ${JSON.stringify(given)}, which is not a URL`, {nextSteps: fix});
+	}
+	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+		throw new InputError(`refusing to send the API token to ${url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : given}: only https, or plain http to this machine (an emulator)`, {nextSteps: fix});
+	}
+	return url;
+}
+
+/**
  * One path segment, escaped as godo's (Go's url package) are: only what may
  * not stand in a path is escaped, so the `:` of `swarmbee-role:manager` and of
  * an MD5 fingerprint goes raw. An API that matches the raw path finds no tag
@@ -258,12 +277,7 @@ export class DigitalOceanClient {
 	constructor(private readonly options: ClientOptions) {
 		this.token = options.token;
 		registerSecret(options.token);
-		this.baseUrl = new URL(options.baseUrl ?? DEFAULT_API_URL);
-		if (this.baseUrl.protocol !== 'https:' && !(this.baseUrl.protocol === 'http:' && isLoopback(this.baseUrl))) {
-			throw new SwarmbeeError(`refusing to send the API token to ${this.baseUrl.origin}: only https, or plain http to this machine (an emulator)`, {
-				nextSteps: ['check DIGITALOCEAN_API_URL; unset it for the real API'],
-			});
-		}
+		this.baseUrl = apiUrl(options.baseUrl);
 		this.fetchImpl = options.fetch ?? globalThis.fetch;
 		this.sleep = options.sleep ?? pause;
 		this.now = options.now ?? Date.now;

@@ -40,7 +40,7 @@ export class DigitalOceanProvider implements Provider {
 	// Cloud Firewalls pass only TCP, UDP and ICMP: ESP, which Docker's encrypted
 	// overlay needs between nodes, is dropped, so the overlay stays in clear
 	// inside the VPC (and the firewall) unless the user insists.
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: true, hostKeyBeforeBoot: false, sharesHostCpus: false, billed: {machine: 'droplet', by: 'DigitalOcean'}};
+	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: true, hostKeyBeforeBoot: false, bootHostKeyExposed: true, sharesHostCpus: false, billed: {machine: 'droplet', by: 'DigitalOcean'}};
 	readonly firstBoot: FirstBootCheck;
 	private readonly timing: Timing;
 	private api?: DigitalOceanClient;

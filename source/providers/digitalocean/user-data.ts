@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.js';
+import {SSHD_DROP_IN, sshdConfig} from '../../cluster/sshd.js';
 import {shq} from '../../shell.js';
 import type {KeyPair} from '../../ssh/keys.js';
 
@@ -98,14 +99,10 @@ chmod 644 /etc/ssh/ssh_host_ed25519_key.pub.swarmbee
 mv -f /etc/ssh/ssh_host_ed25519_key.swarmbee /etc/ssh/ssh_host_ed25519_key
 mv -f /etc/ssh/ssh_host_ed25519_key.pub.swarmbee /etc/ssh/ssh_host_ed25519_key.pub
 mkdir -p /etc/ssh/sshd_config.d
-cat >/etc/ssh/sshd_config.d/swarmbee.conf <<'SSHD'
-# Written by swarmbee's user_data: keys only, and only the host key swarmbee made.
-HostKey /etc/ssh/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
+cat >${SSHD_DROP_IN} <<'SSHD'
+${sshdConfig().trimEnd()}
 SSHD
-chmod 644 /etc/ssh/sshd_config.d/swarmbee.conf
+chmod 644 ${SSHD_DROP_IN}
 sshd -t
 service ssh restart
 

@@ -41,7 +41,7 @@ const LOCAL_SUBNET_SPACE = '10.100.0.0/14';
  */
 export class LocalProvider implements Provider {
 	readonly name = 'local' as const;
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, sharesHostCpus: true};
+	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, bootHostKeyExposed: false, sharesHostCpus: true};
 
 	private nodeImage?: string;
 	/** Asked once, of the engine, the first time a node is to be made (a no-op `up` makes none and starts no container). */
