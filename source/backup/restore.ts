@@ -174,7 +174,7 @@ interface InsertResult {
  * in `r.json(...)`: the server parses it (times, binaries and geometry
  * from their `$reql_type$` form, as it does for the official import's
  * objects), and nothing is rebuilt as a term tree here. Up to `inFlight`
- * batches are outstanding; reading the spool waits for a free slot, so
+ * batches are in flight; reading the spool waits for a free slot, so
  * memory holds at most that many batches.
  */
 async function insertDocuments(link: DriverLink, table: ArchiveTable, handle: Term, options: RestoreTableOptions, onProgress: (documents: number, bytes: number) => void): Promise<number> {
