@@ -197,7 +197,7 @@ print('done')
 			await expect(connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password: `${password}x`, timeoutSeconds: 5})).rejects.toMatchObject({name: 'ReqlAuthError'});
 		});
 
-		it('a server whose container restarts comes back as the same server with its data', async () => {
+		it('a server whose process dies comes back, in the new container Swarm starts, as the same server with its data', async () => {
 			await r.dbCreate('e2e').run(connection);
 			await r.db('e2e').tableCreate('kept').run(connection);
 			// Only on workerbee-2's server, so the data can only come back from its volume.
@@ -206,12 +206,21 @@ print('done')
 			const identity = async () => (await (await r.db('rethinkdb').table('server_status').filter({name: 'workerbee_2'}).pluck('id', {process: ['time_started']} as never).run(connection)).toArray() as Array<{id: string; process: {time_started: Date}}>)[0];
 			const before = (await identity())!;
 			const task = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
-			dockerIn(container('workerbee-2'), `docker restart ${task}`);
+			// The server process dies (as in a crash): Swarm never restarts a task's container in place
+			// (a `docker restart` races the worker dropping the overlay attachment), it starts a new
+			// task on the same node, with the same volume, under the restart policy.
+			dockerIn(container('workerbee-2'), `docker kill ${task}`);
+			let lastError = '';
 			const after = await waitFor(async () => {
-				const seen = await identity();
+				const seen = await identity().catch(error => {
+					lastError = (error as Error).message;
+					throw error;
+				});
 				return seen && seen.process.time_started.getTime() !== before.process.time_started.getTime() ? seen : undefined;
-			}, 90_000, () => 'workerbee_2 did not come back');
+			}, 90_000, () => `workerbee_2 did not come back (last error: ${lastError || 'none'}; tunnel: ${JSON.stringify(tunnel.updates.at(-1))}; tasks: ${dockerIn(container('queenbee'), 'docker service ps swarmbee_rdb-workerbee-2 --no-trunc --format "{{.CurrentState}} {{.Error}}"')})`);
 			expect(after.id).toBe(before.id);
+			const replacement = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
+			expect(replacement).not.toBe(task);
 			await r.db('e2e').table('kept').wait().run(connection);
 			expect(await r.db('e2e').table('kept').count().run(connection)).toBe(1000);
 		});
