@@ -1,3 +1,4 @@
+import {once} from 'node:events';
 import net from 'node:net';
 import {afterEach, describe, expect, it} from 'vitest';
 import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
@@ -37,7 +38,13 @@ function fakeConnection(echoPort: number) {
 	const listeners: Array<() => void> = [];
 	const connection = {
 		forwardOut: async () => net.connect(echoPort, '127.0.0.1'),
-		onClose: (listener: () => void) => listeners.push(listener),
+		onClose: (listener: () => void) => {
+			listeners.push(listener);
+			return () => {
+				const at = listeners.indexOf(listener);
+				if (at >= 0) listeners.splice(at, 1);
+			};
+		},
 		close: () => {},
 	};
 	return {connection: connection as unknown as SshConnection, drop: () => listeners.forEach(l => l())};
@@ -228,5 +235,47 @@ describe('tunnel ports and stopping (issue 15)', () => {
 		expect(control.current().length).toBe(2);
 		await control.close();
 		expect(control.current().every(s => s.state === 'closed')).toBe(true);
+	});
+});
+
+describe('tunnel stopped mid-way, and its listeners on a pooled connection', () => {
+	const forwards = [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}];
+	const location = {server: 'queenbee', host: 'queenbee', address: '172.18.0.4'};
+	/** A connection that counts the close listeners still on it (a pooled client keeps them all). */
+	const countingConnection = (forwardOut: () => Promise<unknown>) => {
+		const closeListeners = new Set<() => void>();
+		let closed = 0;
+		const connection = {
+			forwardOut,
+			onClose: (listener: () => void) => {
+				closeListeners.add(listener);
+				return () => closeListeners.delete(listener);
+			},
+			close: () => {
+				closed++;
+			},
+		};
+		return {connection: connection as unknown as SshConnection, closeListeners, closed: () => closed};
+	};
+
+	it('reconnects over the same pooled client leave one close listener on it, none after stop', async () => {
+		// Every channel fails (the task moved, say), and the pool hands back the same open client each time.
+		const fake = countingConnection(async () => {
+			throw new Error('open failed: connect ECONNREFUSED');
+		});
+		const tunnel = new Tunnel({forwards, locate: async () => location, connect: async () => fake.connection, backoff: {initialMs: 1, maxMs: 1}});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		await tunnel.waitOpen(2_000);
+		const port = tunnel.statuses()[0]!.local.port;
+		for (let i = 0; i < 12; i++) {
+			const socket = net.connect(port, '127.0.0.1');
+			socket.on('error', () => {});
+			await once(socket, 'close');
+			await tunnel.waitOpen(2_000);
+			expect(fake.closeListeners.size).toBe(1);
+		}
+		await tunnel.stop();
+		expect(fake.closeListeners.size).toBe(0);
 	});
 });
