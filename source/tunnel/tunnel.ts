@@ -175,8 +175,14 @@ export class Tunnel {
 		while (!this.stopped) {
 			try {
 				const location = await this.options.locate();
-				const connection = await this.options.connect(location.host);
+				// Stopped meanwhile: the caller may have closed its pool already, so no new connection now.
 				if (this.stopped) return;
+				const connection = await this.options.connect(location.host);
+				if (this.stopped) {
+					// Nobody else holds it once stopped (a pool's get hands out a new one for a closed one).
+					connection.close();
+					return;
+				}
 				this.location = location;
 				this.useConnection(connection);
 				this.forgetClose = connection.onClose(() => {
@@ -188,6 +194,8 @@ export class Tunnel {
 				this.setState('open');
 				return;
 			} catch (error) {
+				// Stopped meanwhile: the state stays `closed`.
+				if (this.stopped) return;
 				if (error instanceof HostKeyMismatchError) {
 					// Said while the listeners still stand (their ports are part of the status).
 					this.lastError = error.message;

@@ -1,6 +1,6 @@
 import {once} from 'node:events';
 import net from 'node:net';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, vi} from 'vitest';
 import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {LocalForward} from '../../source/ssh/forward.js';
@@ -257,6 +257,50 @@ describe('tunnel stopped mid-way, and its listeners on a pooled connection', () 
 		};
 		return {connection: connection as unknown as SshConnection, closeListeners, closed: () => closed};
 	};
+	const settle = () => new Promise(resolve => setImmediate(resolve));
+
+	it('stopped while it locates: it opens no connection afterwards (the caller closed its pool already)', async () => {
+		let located: (l: typeof location) => void = () => {};
+		let connects = 0;
+		const tunnel = new Tunnel({
+			forwards,
+			locate: () => new Promise(resolve => (located = resolve)),
+			connect: async () => {
+				connects++;
+				return countingConnection(async () => net.connect(1)).connection;
+			},
+		});
+		await tunnel.start();
+		await tunnel.stop();
+		located(location);
+		await settle();
+		expect(connects).toBe(0);
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('stopped while it connects: the connection it gets then is closed, not kept', async () => {
+		const fake = countingConnection(async () => net.connect(1));
+		let connected: ((c: SshConnection) => void) | undefined;
+		const tunnel = new Tunnel({forwards, locate: async () => location, connect: () => new Promise(resolve => (connected = resolve))});
+		await tunnel.start();
+		await vi.waitFor(() => expect(connected).toBeDefined());
+		await tunnel.stop();
+		connected!(fake.connection);
+		await settle();
+		expect(fake.closed()).toBe(1);
+		expect(fake.closeListeners.size).toBe(0);
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('a failure while stopping does not bring the state back from closed', async () => {
+		let refuse: (e: Error) => void = () => {};
+		const tunnel = new Tunnel({forwards, locate: () => new Promise((_, reject) => (refuse = reject)), connect: async () => new Promise<never>(() => {})});
+		await tunnel.start();
+		await tunnel.stop();
+		refuse(new Error('the connection closed'));
+		await settle();
+		expect(tunnel.current).toBe('closed');
+	});
 
 	it('reconnects over the same pooled client leave one close listener on it, none after stop', async () => {
 		// Every channel fails (the task moved, say), and the pool hands back the same open client each time.
