@@ -219,7 +219,12 @@ function tunnelLines(tunnels: TunnelStatus[], control: TunnelControl | undefined
 	if (!control) return [heading('tunnel', 'TUNNEL', 'not offered here')];
 	const lines: Line[] = [];
 	const up = tunnels.find(t => t.state !== 'closed');
-	if (!up) {
+	// Closed with an error: the tunnel stopped itself (a host key swarmbee did not install), and says why.
+	const failure = up ? undefined : tunnels.find(t => t.lastError)?.lastError;
+	if (failure) {
+		lines.push(heading('tunnel', 'TUNNEL', 'closed on an error (t tries again)'));
+		for (const [i, line] of wrapErrorLines([`error: ${failure}`], columns - 2).entries()) lines.push(text(`tunnel-failed-${i}`, `  ${line}`, {color: 'red'}));
+	} else if (!up) {
 		lines.push(heading('tunnel', 'TUNNEL', 'closed (t opens it: the admin panel on 127.0.0.1, over SSH)'));
 	} else {
 		lines.push(text('tunnel', <><Text bold color="cyan">TUNNEL</Text>  <Text color={TUNNEL_COLORS[up.state]}>{up.state}</Text>{up.lastError && up.state !== 'open' ? <Text color="yellow">  {up.lastError}</Text> : null}</>));

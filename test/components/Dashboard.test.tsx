@@ -163,6 +163,24 @@ describe('Dashboard', () => {
 		expect(failed).toContain('try: or choose another local port (--admin-port / --driver-port)');
 	});
 
+	it('a tunnel that stopped itself on an error says the error (red) where it says closed; t opens it again', async () => {
+		const tunnel = fakeTunnel();
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 140, 40);
+		await waitForFrame(instance, 't open tunnel');
+		instance.stdin.write('t');
+		await waitForFrame(instance, 't close tunnel');
+		const why = 'queenbee (127.0.0.1:2222) offered host key SHA256:other, but swarmbee installed SHA256:mine';
+		tunnel.set(tunnel.current().map(s => ({...s, state: 'closed' as const, lastError: why})));
+		const frame = await waitForFrame(instance, 't open tunnel');
+		expect(frame).toContain('TUNNEL  closed on an error (t tries again)');
+		expect(frame).toContain(`error: ${why}`);
+		instance.stdin.write('t');
+		await waitForFrame(instance, 't close tunnel');
+		expect(tunnel.open).toHaveBeenCalledTimes(2);
+	});
+
 	it('at 100×15 the body scrolls under a fixed header and footer', async () => {
 		const many = snapshot({nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n))});
 		// Every key offered, so the footer is as long as it gets: it must still end with q quit.

@@ -4,7 +4,8 @@ import {afterEach, describe, expect, it, vi} from 'vitest';
 import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {LocalForward} from '../../source/ssh/forward.js';
-import type {SshConnection} from '../../source/ssh/connection.js';
+import {HostKeyMismatchError, type SshConnection} from '../../source/ssh/connection.js';
+import {generateKeyPair} from '../../source/ssh/keys.js';
 import {createTunnelControl} from '../../source/tunnel/cluster-tunnel.js';
 import {Tunnel} from '../../source/tunnel/tunnel.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
@@ -321,5 +322,69 @@ describe('tunnel stopped mid-way, and its listeners on a pooled connection', () 
 		}
 		await tunnel.stop();
 		expect(fake.closeListeners.size).toBe(0);
+	});
+});
+
+describe('the control, when its tunnel stops itself (a host key swarmbee did not install)', () => {
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	it('lets go of it: the pool is closed, nothing ticks, the statuses say why, and t opens a new one', async () => {
+		// Only intervals are faked: the ticker is the one timer the control owns.
+		vi.useFakeTimers({toFake: ['setInterval', 'clearInterval']});
+		const hostKey = generateKeyPair('queenbee').publicKey;
+		const mismatch = new HostKeyMismatchError({node: 'queenbee', host: '127.0.0.1', port: 2222, username: 'root', privateKey: '', hostKey}, 'SHA256:someone-else');
+		const made: Array<{tunnel: Tunnel; closeAll: ReturnType<typeof vi.fn>}> = [];
+		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => {
+			const tunnel = new Tunnel({
+				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+				locate: async () => ({server: 'queenbee', host: 'queenbee', address: '172.18.0.4'}),
+				// The first tunnel meets the wrong key; the second one never connects.
+				connect: made.length === 0 ? async () => Promise.reject(mismatch) : async () => new Promise<never>(() => {}),
+				onChange: options.onChange,
+			});
+			const closeAll = vi.fn();
+			made.push({tunnel, closeAll});
+			return {tunnel, ssh: {closeAll}};
+		});
+		cleanups.push(() => control.close());
+		const published: TunnelStatus[][] = [];
+		control.subscribe(statuses => published.push(statuses));
+		await control.open();
+		await made[0]!.tunnel.failed;
+		await vi.waitFor(() => expect(made[0]!.closeAll).toHaveBeenCalledTimes(1));
+		expect(vi.getTimerCount()).toBe(0);
+		expect(control.current().every(s => s.state === 'closed' && s.lastError === mismatch.message)).toBe(true);
+		const after = published.length;
+		vi.advanceTimersByTime(5_000);
+		expect(published.length).toBe(after);
+
+		await control.open();
+		expect(made).toHaveLength(2);
+		expect(control.current()[0]!.state).toBe('connecting');
+	});
+
+	it('a close asked for leaves no earlier error in the statuses (it is not why the tunnel is closed)', async () => {
+		let attempts = 0;
+		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => ({
+			tunnel: new Tunnel({
+				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+				locate: async () => {
+					attempts++;
+					throw new Error('the database server of queenbee is not running');
+				},
+				connect: async () => new Promise<never>(() => {}),
+				onChange: options.onChange,
+				backoff: {initialMs: 1, maxMs: 5},
+			}),
+			ssh: {closeAll: () => {}},
+		}));
+		await control.open();
+		await vi.waitFor(() => expect(attempts).toBeGreaterThan(0));
+		await vi.waitFor(() => expect(control.current()[0]!.lastError).toBe('the database server of queenbee is not running'));
+		await control.close();
+		expect(control.current()[0]!.state).toBe('closed');
+		expect(control.current()[0]).not.toHaveProperty('lastError');
 	});
 });
