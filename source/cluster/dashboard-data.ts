@@ -228,8 +228,9 @@ export function createDashboardSource(input: {
 		try {
 			return (await (await pool.get(node, bounded)).exec(command, {signal: bounded})).stdout;
 		} catch (error) {
-			// A dead connection is dropped so the next refresh reconnects.
-			pool.drop(node);
+			// A dead connection is dropped so the next refresh reconnects; a refresh the caller gave up on
+			// (r pressed again, quitting) says nothing against the connection, which stays for the next one.
+			if (!signal?.aborted) pool.drop(node);
 			if (bounded.aborted && !signal?.aborted) throw new ExternalError(`${node} did not answer within ${NODE_TIMEOUT_MS / 1000} s`, {node});
 			throw error;
 		}

@@ -1,7 +1,12 @@
-import {describe, expect, it} from 'vitest';
-import {managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
+import {afterEach, describe, expect, it, vi} from 'vitest';
+import {createDashboardSource, managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
 import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
 import {nodeStatsCommand, nodeUsage, parseDockerSize, parseLoadAverage, parseNodeStats, parseServerStats} from '../../source/cluster/node-stats.js';
+import {CancelledError} from '../../source/errors.js';
+import type {Provider} from '../../source/providers/types.js';
+import type {ClusterSpec} from '../../source/spec.js';
+import {SshConnection} from '../../source/ssh/connection.js';
+import type {Journal} from '../../source/store/journal.js';
 
 /** What nodeStatsCommand printed on a local node (cgroup v1, recorded on this engine). */
 const LOCAL_OUTPUT = (clock: string, cpuNs: string) => `@@swarmbee clock
@@ -117,5 +122,64 @@ describe('dashboard data', () => {
 		expect(assessHealth({nodes: [nodes[0]!], swarm: null}).level).toBe('down');
 		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: {...db, connected: 0, error: 'no database server answered'}}).level).toBe('down');
 		expect(assessHealth({nodes: [{...nodes[1]!, name: 'queenbee', role: 'manager'}], swarm: null}).problems).toEqual([{subject: 'every node', says: 'is not running'}]);
+	});
+});
+
+describe('the dashboard source over SSH', () => {
+	afterEach(() => {
+		vi.restoreAllMocks();
+	});
+
+	const journal = (managers: string[], workers: string[] = []): Journal => ({
+		version: 1, cluster: 'demo', owner: 'o', provider: 'digitalocean', state: 'ready', createdAt: '', updatedAt: '', steps: {},
+		nodes: [...managers, ...workers].map((name, index) => ({
+			name, index, role: managers.includes(name) ? 'manager' as const : 'worker' as const, state: 'running' as const,
+			ssh: {host: '10.0.0.1', port: 22, user: 'root'}, hostKey: {publicKey: 'k', fingerprint: 'f'},
+		})),
+	});
+	const source = (j: Journal) => createDashboardSource({
+		spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
+		journal: j,
+		provider: {capabilities: {sharesHostCpus: false}, listMachines: async () => j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const}))} as unknown as Provider,
+		privateKey: 'key',
+	});
+	const members = (names: string[]) => names.map(name => JSON.stringify({ID: name, Hostname: name, Status: 'Ready', Availability: 'Active', ManagerStatus: 'Reachable'})).join('\n');
+	/** The manager's answer: Swarm's sections, then its figures. */
+	const managerAnswer = (names: string[], figures: string) => `@@swarmbee nodes\n${members(names)}\n@@swarmbee services\n@@swarmbee tasks\n${figures}`;
+	/** Stands in for SshConnection.connect: one fake connection per node, answering with `exec`. */
+	const fakeSsh = (exec: (node: string, command: string, signal?: AbortSignal) => Promise<string>) => {
+		const closed: string[] = [];
+		const connect = vi.spyOn(SshConnection, 'connect').mockImplementation(async target => ({
+			isOpen: true,
+			exec: async (command: string, options: {signal?: AbortSignal} = {}) => ({code: 0, stdout: await exec(target.node, command, options.signal), stderr: ''}),
+			close: () => closed.push(target.node),
+		}) as unknown as SshConnection);
+		return {connect, closed};
+	};
+
+	it('a refresh the dashboard aborts (r, quitting) keeps the healthy SSH connection for the next one', async () => {
+		let refresh = 0;
+		const ssh = fakeSsh(async (node, command, signal) => {
+			if (refresh === 1) {
+				// The first refresh hangs until the dashboard gives up on it, as exec does: CancelledError.
+				return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(new CancelledError())));
+			}
+			return command.includes('@@swarmbee nodes') ? managerAnswer([node], MACHINE_OUTPUT(10, 90)) : MACHINE_OUTPUT(10, 90);
+		});
+		const dashboard = source(journal(['queenbee']));
+		const controller = new AbortController();
+		refresh = 1;
+		const first = dashboard.load(controller.signal);
+		await vi.waitFor(() => expect(ssh.connect).toHaveBeenCalledTimes(1));
+		controller.abort();
+		await first;
+		refresh = 2;
+		const second = await dashboard.load(new AbortController().signal);
+		expect(second.usage.queenbee).not.toBeNull();
+		// Asked over the same connection: none was dropped, none made again.
+		expect(ssh.closed).toEqual([]);
+		expect(ssh.connect).toHaveBeenCalledTimes(1);
+		await dashboard.close();
+		expect(ssh.closed).toEqual(['queenbee']);
 	});
 });
