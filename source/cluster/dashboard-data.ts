@@ -259,8 +259,10 @@ export function createDashboardSource(input: {
 				for (const manager of managers) {
 					try {
 						const text = await ask(manager.name, managerCommand(manager.name, scope), signal);
-						// The figures' sections are read by name; Swarm's are skipped there.
-						usage[manager.name] = usageOf(manager.name, text);
+						// The figures' sections are read by name; Swarm's are skipped there. A manager after the first
+						// is asked for its figures with the other nodes: read here too, its CPU would compare two
+						// samples taken moments apart (and the next refresh's, one of them).
+						if (manager === managers[0]) usage[manager.name] = usageOf(manager.name, text);
 						const sections = splitSections(text);
 						if (sections.has('swarm-refused')) throw new ExternalError(`${manager.name} could not list the swarm's nodes (is it still a manager with a quorum?)`, {node: manager.name, nextSteps: [`look on ${manager.name}: docker node ls`]});
 						return {manager: manager.name, sections};
@@ -270,6 +272,7 @@ export function createDashboardSource(input: {
 				}
 				return undefined;
 			})();
+			// Every node but the first manager (whose figures come with Swarm's) answers the figures' command.
 			const others = reachable.filter(n => n.name !== managers[0]?.name);
 			const fromNodes = Promise.all(others.map(async node => {
 				try {

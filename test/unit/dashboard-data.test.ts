@@ -182,4 +182,33 @@ describe('the dashboard source over SSH', () => {
 		await dashboard.close();
 		expect(ssh.closed).toEqual(['queenbee']);
 	});
+
+	it("when the first manager fails and the next answers, that one's usage is read once per refresh (CPU over a whole refresh)", async () => {
+		let refresh = 0;
+		// Each refresh, every node has used 25 of 100 more ticks than at the one before.
+		const figures = () => MACHINE_OUTPUT(25 * refresh, 75 * refresh);
+		const asked: string[] = [];
+		fakeSsh(async (node, command) => {
+			asked.push(`${node}:${command.includes('@@swarmbee nodes') ? 'manager' : 'stats'}`);
+			if (node === 'queenbee') {
+				await Promise.resolve();
+				throw new Error('queenbee: connection reset');
+			}
+			if (command.includes('@@swarmbee nodes')) {
+				// Answers after the node figures' command (which answers at once).
+				await new Promise(resolve => setImmediate(resolve));
+				return managerAnswer(['queenbee-2', 'workerbee-1'], figures());
+			}
+			return figures();
+		});
+		const dashboard = source(journal(['queenbee', 'queenbee-2'], ['workerbee-1']));
+		refresh = 1;
+		const first = await dashboard.load(new AbortController().signal);
+		expect(first.usage['queenbee-2']).toMatchObject({cpu: null});
+		refresh = 2;
+		const second = await dashboard.load(new AbortController().signal);
+		expect(second.usage['queenbee-2']!.cpu).toBeCloseTo(0.25);
+		expect(second.usage['workerbee-1']!.cpu).toBeCloseTo(0.25);
+		await dashboard.close();
+	});
 });
