@@ -2,6 +2,7 @@ import {afterEach, describe, expect, it, vi} from 'vitest';
 import {createDashboardSource, managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
 import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
 import {nodeStatsCommand, nodeUsage, parseDockerSize, parseLoadAverage, parseNodeStats, parseServerStats} from '../../source/cluster/node-stats.js';
+import {noServerAnswers} from '../../source/cluster/rethinkdb.js';
 import {CancelledError} from '../../source/errors.js';
 import type {Provider} from '../../source/providers/types.js';
 import type {ClusterSpec} from '../../source/spec.js';
@@ -210,5 +211,15 @@ describe('the dashboard source over SSH', () => {
 		expect(second.usage['queenbee-2']!.cpu).toBeCloseTo(0.25);
 		expect(second.usage['workerbee-1']!.cpu).toBeCloseTo(0.25);
 		await dashboard.close();
+	});
+});
+
+describe('the health said when no database server answers', () => {
+	it('every server missing, and why on one line: the same for status and the dashboard', () => {
+		const error = new Error('no database server answered: queenbee\'s server does not answer on its driver port yet\n  (tried 2)');
+		expect(noServerAnswers(['queenbee', 'workerbee-1'], error)).toEqual({
+			connected: 0, expected: 2, missing: ['queenbee', 'workerbee_1'], issues: [], tables: [],
+			error: 'queenbee\'s server does not answer on its driver port yet: (tried 2)',
+		});
 	});
 });
