@@ -374,16 +374,28 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	const latest = useRef({selectable, selectedIndex, selected, top, maxOffset, room, overlay, body});
 	latest.current = {selectable, selectedIndex, selected, top, maxOffset, room, overlay, body};
 
+	// The logs read in flight (an SSH command): stopped when its overlay closes, reloads, or the dashboard goes.
+	const logsRead = useRef<AbortController | undefined>(undefined);
+	const stopLogsRead = () => {
+		logsRead.current?.abort();
+		logsRead.current = undefined;
+	};
+	useEffect(() => stopLogsRead, []);
 	const openLogs = (target: DashboardTarget) => {
 		if (!actions) return;
 		latest.current = {...latest.current, overlay: {kind: 'logs', target}};
 		setOverlay({kind: 'logs', target});
 		setOffset(0);
+		stopLogsRead();
 		const controller = new AbortController();
-		actions.logs(target, controller.signal).then(
-			excerpt => setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, excerpt} : o)),
-			e => setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, error: errorInfo(e)} : o)),
-		);
+		logsRead.current = controller;
+		// A read stopped for a newer one says nothing (its cancel would land on the newer one's overlay).
+		const show = (shown: {excerpt: LogExcerpt} | {error: ErrorInfo}) => {
+			if (controller.signal.aborted) return;
+			if (logsRead.current === controller) logsRead.current = undefined;
+			setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, ...shown} : o));
+		};
+		actions.logs(target, controller.signal).then(excerpt => show({excerpt}), e => show({error: errorInfo(e)}));
 	};
 
 	useInput((input, key) => {
@@ -391,6 +403,7 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		const now = latest.current;
 		if (key.ctrl && input === 'c') return onQuit();
 		if (now.overlay && (key.escape || input === '?' || (input === 'q' && now.overlay.kind !== 'help'))) {
+			stopLogsRead();
 			latest.current = {...now, overlay: undefined};
 			setOverlay(undefined);
 			setOffset(0);

@@ -5,7 +5,7 @@ import {emptyMemory, rememberSnapshot, rememberTunnel} from '../../components/da
 import type {DashboardActions, DashboardSnapshot} from '../../source/cluster/dashboard-data.js';
 import {assessHealth} from '../../source/cluster/live-health.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
-import {InputError} from '../../source/errors.js';
+import {CancelledError, InputError} from '../../source/errors.js';
 import type {TunnelControl} from '../../source/tunnel/control.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
 import {resize, waitForFrame} from './helpers.js';
@@ -229,6 +229,37 @@ describe('Dashboard', () => {
 		await vi.waitFor(() => expect(handOver).toHaveBeenCalledTimes(1));
 		await handOver.mock.calls[0]![0]();
 		expect(ssh).toHaveBeenCalledWith({kind: 'node', node: 'queenbee'});
+	});
+
+	it('a logs read left behind (r reloads, esc closes, the dashboard goes) is aborted, and its cancel is not shown', async () => {
+		const signals: AbortSignal[] = [];
+		// Every read waits for its abort, but the second, which answers.
+		const logs = vi.fn<DashboardActions['logs']>((_target, signal) => new Promise((resolve, reject) => {
+			signals.push(signal);
+			signal.addEventListener('abort', () => reject(new CancelledError()));
+			if (signals.length === 2) resolve({title: 'logs of queenbee', source: 'swarmbee logs demo queenbee', lines: ['2026-11-25T12:00:00Z Server ready']});
+		}));
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 100, 40);
+		await waitForFrame(instance, '▸ queenbee');
+		instance.stdin.write('l');
+		await waitForFrame(instance, 'reading…');
+		instance.stdin.write('r');
+		await waitForFrame(instance, 'Server ready');
+		expect(signals.map(s => s.aborted)).toEqual([true, false]);
+		instance.stdin.write('r');
+		await vi.waitFor(() => expect(signals).toHaveLength(3));
+		const reloading = await waitForFrame(instance, 'reading…');
+		expect(reloading).not.toMatch(/cancelled/);
+		instance.stdin.write('\u001B');
+		await waitForFrame(instance, '▸ queenbee');
+		expect(signals[2]!.aborted).toBe(true);
+		instance.stdin.write('l');
+		await vi.waitFor(() => expect(signals).toHaveLength(4));
+		expect(signals[3]!.aborted).toBe(false);
+		instance.unmount();
+		expect(signals[3]!.aborted).toBe(true);
 	});
 
 	it('says so when a refresh fails as a whole, with the fix, wrapped between words', async () => {
