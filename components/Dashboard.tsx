@@ -219,7 +219,12 @@ function tunnelLines(tunnels: TunnelStatus[], control: TunnelControl | undefined
 	if (!control) return [heading('tunnel', 'TUNNEL', 'not offered here')];
 	const lines: Line[] = [];
 	const up = tunnels.find(t => t.state !== 'closed');
-	if (!up) {
+	// Closed with an error: the tunnel stopped itself (a host key swarmbee did not install), and says why.
+	const failure = up ? undefined : tunnels.find(t => t.lastError)?.lastError;
+	if (failure) {
+		lines.push(heading('tunnel', 'TUNNEL', 'closed on an error (t tries again)'));
+		for (const [i, line] of wrapErrorLines([`error: ${failure}`], columns - 2).entries()) lines.push(text(`tunnel-failed-${i}`, `  ${line}`, {color: 'red'}));
+	} else if (!up) {
 		lines.push(heading('tunnel', 'TUNNEL', 'closed (t opens it: the admin panel on 127.0.0.1, over SSH)'));
 	} else {
 		lines.push(text('tunnel', <><Text bold color="cyan">TUNNEL</Text>  <Text color={TUNNEL_COLORS[up.state]}>{up.state}</Text>{up.lastError && up.state !== 'open' ? <Text color="yellow">  {up.lastError}</Text> : null}</>));
@@ -369,16 +374,28 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	const latest = useRef({selectable, selectedIndex, selected, top, maxOffset, room, overlay, body});
 	latest.current = {selectable, selectedIndex, selected, top, maxOffset, room, overlay, body};
 
+	// The logs read in flight (an SSH command): stopped when its overlay closes, reloads, or the dashboard goes.
+	const logsRead = useRef<AbortController | undefined>(undefined);
+	const stopLogsRead = () => {
+		logsRead.current?.abort();
+		logsRead.current = undefined;
+	};
+	useEffect(() => stopLogsRead, []);
 	const openLogs = (target: DashboardTarget) => {
 		if (!actions) return;
 		latest.current = {...latest.current, overlay: {kind: 'logs', target}};
 		setOverlay({kind: 'logs', target});
 		setOffset(0);
+		stopLogsRead();
 		const controller = new AbortController();
-		actions.logs(target, controller.signal).then(
-			excerpt => setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, excerpt} : o)),
-			e => setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, error: errorInfo(e)} : o)),
-		);
+		logsRead.current = controller;
+		// A read stopped for a newer one says nothing (its cancel would land on the newer one's overlay).
+		const show = (shown: {excerpt: LogExcerpt} | {error: ErrorInfo}) => {
+			if (controller.signal.aborted) return;
+			if (logsRead.current === controller) logsRead.current = undefined;
+			setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, ...shown} : o));
+		};
+		actions.logs(target, controller.signal).then(excerpt => show({excerpt}), e => show({error: errorInfo(e)}));
 	};
 
 	useInput((input, key) => {
@@ -386,6 +403,7 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		const now = latest.current;
 		if (key.ctrl && input === 'c') return onQuit();
 		if (now.overlay && (key.escape || input === '?' || (input === 'q' && now.overlay.kind !== 'help'))) {
+			stopLogsRead();
 			latest.current = {...now, overlay: undefined};
 			setOverlay(undefined);
 			setOffset(0);

@@ -69,6 +69,19 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 	});
 }
 
+/**
+ * `work`, or the error `onTimeout` makes if it has not settled within `ms`
+ * (onTimeout may also undo what the wait was for, e.g. drop a connection).
+ * The timer goes as soon as `work` settles. Built on the global setTimeout.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(onTimeout()), ms);
+	});
+	return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 interface PollOptions {
 	/** The wait between two looks: fixed, or by attempt (0 first) for a backoff. */
 	intervalMs: number | ((attempt: number) => number);

@@ -1,3 +1,4 @@
+import {withTimeout} from '../concurrency.js';
 import {errorInfo, ExternalError, type ErrorInfo} from '../errors.js';
 import type {Provider} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
@@ -7,8 +8,7 @@ import type {Journal} from '../store/journal.js';
 import {assessHealth, type LiveHealth} from './live-health.js';
 import {readLogs} from './logs.js';
 import {nodeStatsCommand, nodeUsage, parseNodeStats, splitSections, type NodeSample, type NodeUsage, type StatsScope} from './node-stats.js';
-import {openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
-import {serverName} from './stack.js';
+import {noServerAnswers, openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
 import {statusOf, type ClusterStatus} from './status.js';
 import {sshTarget} from './targets.js';
@@ -174,13 +174,10 @@ class DatabaseWatch {
 			try {
 				this.session ??= await openDatabase({...input, timeoutSeconds: 8});
 				// With the replication policy (--replicas), so each table says whether it is under-replicated.
-				return await withTimeout(queryHealth(this.session.connection, input.nodes, input.replicas), NODE_TIMEOUT_MS, 'the database did not answer within 10 s');
+				return await withTimeout(queryHealth(this.session.connection, input.nodes, input.replicas), NODE_TIMEOUT_MS, () => new ExternalError('the database did not answer within 10 s'));
 			} catch (error) {
 				await this.close();
-				if (attempt >= 1 || input.signal?.aborted) {
-					const message = (error as Error).message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');
-					return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], tables: [], error: message};
-				}
+				if (attempt >= 1 || input.signal?.aborted) return noServerAnswers(input.nodes, error as Error);
 			}
 		}
 	}
@@ -190,14 +187,6 @@ class DatabaseWatch {
 		this.session = undefined;
 		await session?.close().catch(() => {});
 	}
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-	let timer: NodeJS.Timeout | undefined;
-	const timeout = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new ExternalError(message)), ms);
-	});
-	return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -228,8 +217,9 @@ export function createDashboardSource(input: {
 		try {
 			return (await (await pool.get(node, bounded)).exec(command, {signal: bounded})).stdout;
 		} catch (error) {
-			// A dead connection is dropped so the next refresh reconnects.
-			pool.drop(node);
+			// A dead connection is dropped so the next refresh reconnects; a refresh the caller gave up on
+			// (r pressed again, quitting) says nothing against the connection, which stays for the next one.
+			if (!signal?.aborted) pool.drop(node);
 			if (bounded.aborted && !signal?.aborted) throw new ExternalError(`${node} did not answer within ${NODE_TIMEOUT_MS / 1000} s`, {node});
 			throw error;
 		}
@@ -258,8 +248,10 @@ export function createDashboardSource(input: {
 				for (const manager of managers) {
 					try {
 						const text = await ask(manager.name, managerCommand(manager.name, scope), signal);
-						// The figures' sections are read by name; Swarm's are skipped there.
-						usage[manager.name] = usageOf(manager.name, text);
+						// The figures' sections are read by name; Swarm's are skipped there. A manager after the first
+						// is asked for its figures with the other nodes: read here too, its CPU would compare two
+						// samples taken moments apart (and the next refresh's, one of them).
+						if (manager === managers[0]) usage[manager.name] = usageOf(manager.name, text);
 						const sections = splitSections(text);
 						if (sections.has('swarm-refused')) throw new ExternalError(`${manager.name} could not list the swarm's nodes (is it still a manager with a quorum?)`, {node: manager.name, nextSteps: [`look on ${manager.name}: docker node ls`]});
 						return {manager: manager.name, sections};
@@ -269,6 +261,7 @@ export function createDashboardSource(input: {
 				}
 				return undefined;
 			})();
+			// Every node but the first manager (whose figures come with Swarm's) answers the figures' command.
 			const others = reachable.filter(n => n.name !== managers[0]?.name);
 			const fromNodes = Promise.all(others.map(async node => {
 				try {

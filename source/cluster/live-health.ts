@@ -1,5 +1,4 @@
 import type {RethinkdbHealth, TableHealth} from './rethinkdb.js';
-import {serverName} from './stack.js';
 import type {NodeStatus} from './status.js';
 
 /**
@@ -84,10 +83,9 @@ export function assessHealth(input: {
 			else if (table.underReplicated) problems.push({subject: name, says: 'under-replicated'});
 		}
 	}
-	const troubledServers = new Set([...troubled].map(serverName));
 	for (const service of input.services ?? []) {
 		if (service.running >= service.desired) continue;
-		if (service.notRunningOn.length > 0 && service.notRunningOn.every(node => troubled.has(node) || troubledServers.has(node))) continue;
+		if (service.notRunningOn.length > 0 && service.notRunningOn.every(node => troubled.has(node))) continue;
 		problems.push({subject: service.name, says: `${service.running}/${service.desired} running`});
 	}
 	const managersUp = input.nodes.some(n => n.role === 'manager' && n.state === 'ready');

@@ -275,6 +275,12 @@ export function whyNoAnswer(server: string, error: Error): string {
 	return error.message;
 }
 
+/** The health said when no server answers: every server missing, and why (the error's lines as one). */
+export function noServerAnswers(nodes: string[], error: Error): RethinkdbHealth {
+	const message = error.message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');
+	return {connected: 0, expected: nodes.length, missing: nodes.map(serverName), issues: [], tables: [], error: message};
+}
+
 /** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
 export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; replicas?: number}): Promise<RethinkdbHealth> {
 	let session: DatabaseSession | undefined;
@@ -283,8 +289,7 @@ export async function checkHealth(input: {ssh: NodeShells; manager: string; node
 		return await queryHealth(session.connection, input.nodes, input.replicas);
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
-		const message = (error as Error).message.replace(/\s*\n\s*/g, ': ').replace(/^no database server answered: /, '');
-		return {connected: 0, expected: input.nodes.length, missing: input.nodes.map(serverName), issues: [], tables: [], error: message};
+		return noServerAnswers(input.nodes, error as Error);
 	} finally {
 		await session?.close();
 	}

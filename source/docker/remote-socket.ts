@@ -7,7 +7,7 @@ import {fileURLToPath} from 'node:url';
 import {execaSync} from 'execa';
 import {explainUnreachable} from '../cluster/node-session.js';
 import {connectToManager, sshTarget} from '../cluster/targets.js';
-import {pause} from '../concurrency.js';
+import {pause, withTimeout} from '../concurrency.js';
 import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
 import {writeFileAtomic} from '../files.js';
 import {childEnvironment, redact} from '../redact.js';
@@ -275,14 +275,10 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 			const {manager, shell} = await connecting;
 			// A connection kept from before that the manager's going made silent answers nothing, and keepalives
 			// take 15 s to tell: a channel not open within 5 s drops it.
-			let timer: NodeJS.Timeout | undefined;
-			const silent = new Promise<never>((_, reject) => {
-				timer = setTimeout(() => {
-					pool.drop(manager);
-					reject(new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {node: manager, nextSteps: [`is the machine running? swarmbee status ${options.name} --once`]}));
-				}, 5_000);
+			const channel = await withTimeout(shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO), 5_000, () => {
+				pool.drop(manager);
+				return new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {node: manager, nextSteps: [`is the machine running? swarmbee status ${options.name} --once`]});
 			});
-			const channel = await Promise.race([shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO), silent]).finally(() => clearTimeout(timer));
 			failed = undefined;
 			return channel;
 		} catch (error) {

@@ -305,8 +305,16 @@ export class SshConnection {
 		});
 	}
 
-	onClose(listener: () => void): void {
+	/**
+	 * Calls `listener` once when the connection closes; returns what takes it
+	 * back. A pooled connection outlives its users: each one that listens
+	 * takes its listener back when done, or they pile up on the client.
+	 */
+	onClose(listener: () => void): () => void {
 		this.client.once('close', listener);
+		return () => {
+			this.client.removeListener('close', listener);
+		};
 	}
 
 	close(): void {

@@ -62,6 +62,16 @@ export function createTunnelControl(options: ClusterTunnelOptions, make: (option
 			if (running) return;
 			const mine = make({...options, onChange: statuses => running === mine && publish(statuses)});
 			running = mine;
+			// A node with a host key swarmbee did not install: the tunnel stopped itself. Let go of it as close()
+			// does, so the next `t` opens a new one, and keep its lastError in the statuses (the screen says why).
+			void mine.tunnel.failed.then(() => {
+				if (running !== mine) return;
+				running = undefined;
+				clearInterval(ticker);
+				ticker = undefined;
+				mine.ssh.closeAll();
+				publish(mine.tunnel.statuses());
+			});
 			try {
 				await mine.tunnel.start();
 			} catch (error) {
@@ -81,7 +91,8 @@ export function createTunnelControl(options: ClusterTunnelOptions, make: (option
 			running = undefined;
 			await tunnel.stop();
 			ssh.closeAll();
-			publish(tunnel.statuses());
+			// Closed on purpose: an error from before (a reconnect's) is no reason the tunnel is closed.
+			publish(tunnel.statuses().map(({lastError: _, ...status}) => status));
 		},
 	};
 }

@@ -48,6 +48,8 @@ export class Tunnel {
 	private lastError?: string;
 	private location?: ServerLocation;
 	private connection?: SshConnection;
+	/** Takes back the close listener this tunnel put on `connection` (a pooled client outlives it). */
+	private forgetClose?: () => void;
 	private readonly listeners = new Map<string, LocalForward>();
 	private waiters: Array<() => void> = [];
 	private stopped = false;
@@ -130,8 +132,9 @@ export class Tunnel {
 	async stop(): Promise<void> {
 		this.stopped = true;
 		this.setState('closed');
-		this.connection?.close();
-		this.connection = undefined;
+		const connection = this.connection;
+		this.useConnection(undefined);
+		connection?.close();
 		await Promise.all([...this.listeners.values()].map(l => l.close()));
 	}
 
@@ -144,6 +147,13 @@ export class Tunnel {
 			for (const waiter of this.waiters.splice(0)) waiter();
 		}
 		this.notify();
+	}
+
+	/** The one place `connection` changes: the listener put on the previous one goes with it. */
+	private useConnection(connection: SshConnection | undefined): void {
+		this.forgetClose?.();
+		this.forgetClose = undefined;
+		this.connection = connection;
 	}
 
 	private notify(): void {
@@ -165,11 +175,17 @@ export class Tunnel {
 		while (!this.stopped) {
 			try {
 				const location = await this.options.locate();
-				const connection = await this.options.connect(location.host);
+				// Stopped meanwhile: the caller may have closed its pool already, so no new connection now.
 				if (this.stopped) return;
+				const connection = await this.options.connect(location.host);
+				if (this.stopped) {
+					// Nobody else holds it once stopped (a pool's get hands out a new one for a closed one).
+					connection.close();
+					return;
+				}
 				this.location = location;
-				this.connection = connection;
-				connection.onClose(() => {
+				this.useConnection(connection);
+				this.forgetClose = connection.onClose(() => {
 					if (this.connection !== connection || this.stopped) return;
 					for (const listener of this.listeners.values()) listener.dropConnections();
 					this.setState('reconnecting', 'the SSH connection closed');
@@ -178,6 +194,8 @@ export class Tunnel {
 				this.setState('open');
 				return;
 			} catch (error) {
+				// Stopped meanwhile: the state stays `closed`.
+				if (this.stopped) return;
 				if (error instanceof HostKeyMismatchError) {
 					// Said while the listeners still stand (their ports are part of the status).
 					this.lastError = error.message;
@@ -203,7 +221,7 @@ export class Tunnel {
 	private channelFailed(error: Error): void {
 		if (this.stopped || this.state !== 'open') return;
 		this.lastError = error.message;
-		this.connection = undefined;
+		this.useConnection(undefined);
 		this.setState('reconnecting', error.message);
 		this.reconnect();
 	}

@@ -5,7 +5,7 @@ import {emptyMemory, rememberSnapshot, rememberTunnel} from '../../components/da
 import type {DashboardActions, DashboardSnapshot} from '../../source/cluster/dashboard-data.js';
 import {assessHealth} from '../../source/cluster/live-health.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
-import {InputError} from '../../source/errors.js';
+import {CancelledError, InputError} from '../../source/errors.js';
 import type {TunnelControl} from '../../source/tunnel/control.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
 import {resize, waitForFrame} from './helpers.js';
@@ -163,6 +163,24 @@ describe('Dashboard', () => {
 		expect(failed).toContain('try: or choose another local port (--admin-port / --driver-port)');
 	});
 
+	it('a tunnel that stopped itself on an error says the error (red) where it says closed; t opens it again', async () => {
+		const tunnel = fakeTunnel();
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 140, 40);
+		await waitForFrame(instance, 't open tunnel');
+		instance.stdin.write('t');
+		await waitForFrame(instance, 't close tunnel');
+		const why = 'queenbee (127.0.0.1:2222) offered host key SHA256:other, but swarmbee installed SHA256:mine';
+		tunnel.set(tunnel.current().map(s => ({...s, state: 'closed' as const, lastError: why})));
+		const frame = await waitForFrame(instance, 't open tunnel');
+		expect(frame).toContain('TUNNEL  closed on an error (t tries again)');
+		expect(frame).toContain(`error: ${why}`);
+		instance.stdin.write('t');
+		await waitForFrame(instance, 't close tunnel');
+		expect(tunnel.open).toHaveBeenCalledTimes(2);
+	});
+
 	it('at 100×15 the body scrolls under a fixed header and footer', async () => {
 		const many = snapshot({nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n))});
 		// Every key offered, so the footer is as long as it gets: it must still end with q quit.
@@ -211,6 +229,37 @@ describe('Dashboard', () => {
 		await vi.waitFor(() => expect(handOver).toHaveBeenCalledTimes(1));
 		await handOver.mock.calls[0]![0]();
 		expect(ssh).toHaveBeenCalledWith({kind: 'node', node: 'queenbee'});
+	});
+
+	it('a logs read left behind (r reloads, esc closes, the dashboard goes) is aborted, and its cancel is not shown', async () => {
+		const signals: AbortSignal[] = [];
+		// Every read waits for its abort, but the second, which answers.
+		const logs = vi.fn<DashboardActions['logs']>((_target, signal) => new Promise((resolve, reject) => {
+			signals.push(signal);
+			signal.addEventListener('abort', () => reject(new CancelledError()));
+			if (signals.length === 2) resolve({title: 'logs of queenbee', source: 'swarmbee logs demo queenbee', lines: ['2026-11-25T12:00:00Z Server ready']});
+		}));
+		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 100, 40);
+		await waitForFrame(instance, '▸ queenbee');
+		instance.stdin.write('l');
+		await waitForFrame(instance, 'reading…');
+		instance.stdin.write('r');
+		await waitForFrame(instance, 'Server ready');
+		expect(signals.map(s => s.aborted)).toEqual([true, false]);
+		instance.stdin.write('r');
+		await vi.waitFor(() => expect(signals).toHaveLength(3));
+		const reloading = await waitForFrame(instance, 'reading…');
+		expect(reloading).not.toMatch(/cancelled/);
+		instance.stdin.write('\u001B');
+		await waitForFrame(instance, '▸ queenbee');
+		expect(signals[2]!.aborted).toBe(true);
+		instance.stdin.write('l');
+		await vi.waitFor(() => expect(signals).toHaveLength(4));
+		expect(signals[3]!.aborted).toBe(false);
+		instance.unmount();
+		expect(signals[3]!.aborted).toBe(true);
 	});
 
 	it('says so when a refresh fails as a whole, with the fix, wrapped between words', async () => {

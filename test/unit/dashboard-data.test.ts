@@ -1,7 +1,13 @@
-import {describe, expect, it} from 'vitest';
-import {managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
+import {afterEach, describe, expect, it, vi} from 'vitest';
+import {createDashboardSource, managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
 import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
 import {nodeStatsCommand, nodeUsage, parseDockerSize, parseLoadAverage, parseNodeStats, parseServerStats} from '../../source/cluster/node-stats.js';
+import {noServerAnswers} from '../../source/cluster/rethinkdb.js';
+import {CancelledError} from '../../source/errors.js';
+import type {Provider} from '../../source/providers/types.js';
+import type {ClusterSpec} from '../../source/spec.js';
+import {SshConnection} from '../../source/ssh/connection.js';
+import type {Journal} from '../../source/store/journal.js';
 
 /** What nodeStatsCommand printed on a local node (cgroup v1, recorded on this engine). */
 const LOCAL_OUTPUT = (clock: string, cpuNs: string) => `@@swarmbee clock
@@ -117,5 +123,103 @@ describe('dashboard data', () => {
 		expect(assessHealth({nodes: [nodes[0]!], swarm: null}).level).toBe('down');
 		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: {...db, connected: 0, error: 'no database server answered'}}).level).toBe('down');
 		expect(assessHealth({nodes: [{...nodes[1]!, name: 'queenbee', role: 'manager'}], swarm: null}).problems).toEqual([{subject: 'every node', says: 'is not running'}]);
+	});
+});
+
+describe('the dashboard source over SSH', () => {
+	afterEach(() => {
+		vi.restoreAllMocks();
+	});
+
+	const journal = (managers: string[], workers: string[] = []): Journal => ({
+		version: 1, cluster: 'demo', owner: 'o', provider: 'digitalocean', state: 'ready', createdAt: '', updatedAt: '', steps: {},
+		nodes: [...managers, ...workers].map((name, index) => ({
+			name, index, role: managers.includes(name) ? 'manager' as const : 'worker' as const, state: 'running' as const,
+			ssh: {host: '10.0.0.1', port: 22, user: 'root'}, hostKey: {publicKey: 'k', fingerprint: 'f'},
+		})),
+	});
+	const source = (j: Journal) => createDashboardSource({
+		spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
+		journal: j,
+		provider: {capabilities: {sharesHostCpus: false}, listMachines: async () => j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const}))} as unknown as Provider,
+		privateKey: 'key',
+	});
+	const members = (names: string[]) => names.map(name => JSON.stringify({ID: name, Hostname: name, Status: 'Ready', Availability: 'Active', ManagerStatus: 'Reachable'})).join('\n');
+	/** The manager's answer: Swarm's sections, then its figures. */
+	const managerAnswer = (names: string[], figures: string) => `@@swarmbee nodes\n${members(names)}\n@@swarmbee services\n@@swarmbee tasks\n${figures}`;
+	/** Stands in for SshConnection.connect: one fake connection per node, answering with `exec`. */
+	const fakeSsh = (exec: (node: string, command: string, signal?: AbortSignal) => Promise<string>) => {
+		const closed: string[] = [];
+		const connect = vi.spyOn(SshConnection, 'connect').mockImplementation(async target => ({
+			isOpen: true,
+			exec: async (command: string, options: {signal?: AbortSignal} = {}) => ({code: 0, stdout: await exec(target.node, command, options.signal), stderr: ''}),
+			close: () => closed.push(target.node),
+		}) as unknown as SshConnection);
+		return {connect, closed};
+	};
+
+	it('a refresh the dashboard aborts (r, quitting) keeps the healthy SSH connection for the next one', async () => {
+		let refresh = 0;
+		const ssh = fakeSsh(async (node, command, signal) => {
+			if (refresh === 1) {
+				// The first refresh hangs until the dashboard gives up on it, as exec does: CancelledError.
+				return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(new CancelledError())));
+			}
+			return command.includes('@@swarmbee nodes') ? managerAnswer([node], MACHINE_OUTPUT(10, 90)) : MACHINE_OUTPUT(10, 90);
+		});
+		const dashboard = source(journal(['queenbee']));
+		const controller = new AbortController();
+		refresh = 1;
+		const first = dashboard.load(controller.signal);
+		await vi.waitFor(() => expect(ssh.connect).toHaveBeenCalledTimes(1));
+		controller.abort();
+		await first;
+		refresh = 2;
+		const second = await dashboard.load(new AbortController().signal);
+		expect(second.usage.queenbee).not.toBeNull();
+		// Asked over the same connection: none was dropped, none made again.
+		expect(ssh.closed).toEqual([]);
+		expect(ssh.connect).toHaveBeenCalledTimes(1);
+		await dashboard.close();
+		expect(ssh.closed).toEqual(['queenbee']);
+	});
+
+	it("when the first manager fails and the next answers, that one's usage is read once per refresh (CPU over a whole refresh)", async () => {
+		let refresh = 0;
+		// Each refresh, every node has used 25 of 100 more ticks than at the one before.
+		const figures = () => MACHINE_OUTPUT(25 * refresh, 75 * refresh);
+		const asked: string[] = [];
+		fakeSsh(async (node, command) => {
+			asked.push(`${node}:${command.includes('@@swarmbee nodes') ? 'manager' : 'stats'}`);
+			if (node === 'queenbee') {
+				await Promise.resolve();
+				throw new Error('queenbee: connection reset');
+			}
+			if (command.includes('@@swarmbee nodes')) {
+				// Answers after the node figures' command (which answers at once).
+				await new Promise(resolve => setImmediate(resolve));
+				return managerAnswer(['queenbee-2', 'workerbee-1'], figures());
+			}
+			return figures();
+		});
+		const dashboard = source(journal(['queenbee', 'queenbee-2'], ['workerbee-1']));
+		refresh = 1;
+		const first = await dashboard.load(new AbortController().signal);
+		expect(first.usage['queenbee-2']).toMatchObject({cpu: null});
+		refresh = 2;
+		const second = await dashboard.load(new AbortController().signal);
+		expect(second.usage['queenbee-2']!.cpu).toBeCloseTo(0.25);
+		expect(second.usage['workerbee-1']!.cpu).toBeCloseTo(0.25);
+		await dashboard.close();
+	});
+});
+
+describe('the health said when no database server answers', () => {
+	it('every server missing, and why on one line: the same for status and the dashboard', () => {
+		const error = new Error('no database server answered: queenbee\'s server does not answer on its driver port yet\n  (tried 2)');
+		expect(noServerAnswers(['queenbee', 'workerbee-1'], error)).toEqual({
+			connected: 0, expected: 2, missing: ['queenbee', 'workerbee_1'], issues: [], tables: [],
+			error: 'queenbee\'s server does not answer on its driver port yet: (tried 2)',
+		});
 	});
 });

@@ -1,6 +1,6 @@
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {parseProvisionedCheck, provisionDrift, ufwRules} from '../../source/cluster/provisioned.js';
-import {pollUntil} from '../../source/concurrency.js';
+import {pollUntil, withTimeout} from '../../source/concurrency.js';
 import {InputError} from '../../source/errors.js';
 import {
 	checkAnswer, fieldDefault, PROFILE_KEYS, profileFlagsUsage, profileSchema, SPEC_FIELDS, specInputFromFlags, specParseOptions, specUsageLines,
@@ -92,5 +92,29 @@ describe('pollUntil', () => {
 		const late = pollUntil(async () => 'no', () => false, {intervalMs: attempt => 1_000 * 2 ** attempt, timeoutMs: 5_000});
 		await vi.advanceTimersByTimeAsync(8_000);
 		expect(await late).toEqual({met: false, last: 'no'});
+	});
+});
+
+describe('withTimeout', () => {
+	afterEach(() => vi.useRealTimers());
+
+	it('the work\'s own answer when it settles in time (and no timer stays); the timeout\'s error, made then, when not', async () => {
+		vi.useFakeTimers();
+		let made = 0;
+		const late = () => {
+			made++;
+			return new Error('did not answer within 5 s');
+		};
+		expect(await withTimeout(Promise.resolve('answer'), 5_000, late)).toBe('answer');
+		await expect(withTimeout(Promise.reject(new Error('refused')), 5_000, late)).rejects.toThrow('refused');
+		expect(vi.getTimerCount()).toBe(0);
+		expect(made).toBe(0);
+		const hanging = withTimeout(new Promise(() => {}), 5_000, late);
+		const outcome = hanging.catch((error: Error) => error.message);
+		await vi.advanceTimersByTimeAsync(4_999);
+		expect(made).toBe(0);
+		await vi.advanceTimersByTimeAsync(1);
+		expect(await outcome).toBe('did not answer within 5 s');
+		expect(made).toBe(1);
 	});
 });

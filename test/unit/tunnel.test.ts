@@ -1,9 +1,11 @@
+import {once} from 'node:events';
 import net from 'node:net';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, vi} from 'vitest';
 import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {LocalForward} from '../../source/ssh/forward.js';
-import type {SshConnection} from '../../source/ssh/connection.js';
+import {HostKeyMismatchError, type SshConnection} from '../../source/ssh/connection.js';
+import {generateKeyPair} from '../../source/ssh/keys.js';
 import {createTunnelControl} from '../../source/tunnel/cluster-tunnel.js';
 import {Tunnel} from '../../source/tunnel/tunnel.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
@@ -37,7 +39,13 @@ function fakeConnection(echoPort: number) {
 	const listeners: Array<() => void> = [];
 	const connection = {
 		forwardOut: async () => net.connect(echoPort, '127.0.0.1'),
-		onClose: (listener: () => void) => listeners.push(listener),
+		onClose: (listener: () => void) => {
+			listeners.push(listener);
+			return () => {
+				const at = listeners.indexOf(listener);
+				if (at >= 0) listeners.splice(at, 1);
+			};
+		},
 		close: () => {},
 	};
 	return {connection: connection as unknown as SshConnection, drop: () => listeners.forEach(l => l())};
@@ -228,5 +236,155 @@ describe('tunnel ports and stopping (issue 15)', () => {
 		expect(control.current().length).toBe(2);
 		await control.close();
 		expect(control.current().every(s => s.state === 'closed')).toBe(true);
+	});
+});
+
+describe('tunnel stopped mid-way, and its listeners on a pooled connection', () => {
+	const forwards = [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}];
+	const location = {server: 'queenbee', host: 'queenbee', address: '172.18.0.4'};
+	/** A connection that counts the close listeners still on it (a pooled client keeps them all). */
+	const countingConnection = (forwardOut: () => Promise<unknown>) => {
+		const closeListeners = new Set<() => void>();
+		let closed = 0;
+		const connection = {
+			forwardOut,
+			onClose: (listener: () => void) => {
+				closeListeners.add(listener);
+				return () => closeListeners.delete(listener);
+			},
+			close: () => {
+				closed++;
+			},
+		};
+		return {connection: connection as unknown as SshConnection, closeListeners, closed: () => closed};
+	};
+	const settle = () => new Promise(resolve => setImmediate(resolve));
+
+	it('stopped while it locates: it opens no connection afterwards (the caller closed its pool already)', async () => {
+		let located: (l: typeof location) => void = () => {};
+		let connects = 0;
+		const tunnel = new Tunnel({
+			forwards,
+			locate: () => new Promise(resolve => (located = resolve)),
+			connect: async () => {
+				connects++;
+				return countingConnection(async () => net.connect(1)).connection;
+			},
+		});
+		await tunnel.start();
+		await tunnel.stop();
+		located(location);
+		await settle();
+		expect(connects).toBe(0);
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('stopped while it connects: the connection it gets then is closed, not kept', async () => {
+		const fake = countingConnection(async () => net.connect(1));
+		let connected: ((c: SshConnection) => void) | undefined;
+		const tunnel = new Tunnel({forwards, locate: async () => location, connect: () => new Promise(resolve => (connected = resolve))});
+		await tunnel.start();
+		await vi.waitFor(() => expect(connected).toBeDefined());
+		await tunnel.stop();
+		connected!(fake.connection);
+		await settle();
+		expect(fake.closed()).toBe(1);
+		expect(fake.closeListeners.size).toBe(0);
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('a failure while stopping does not bring the state back from closed', async () => {
+		let refuse: (e: Error) => void = () => {};
+		const tunnel = new Tunnel({forwards, locate: () => new Promise((_, reject) => (refuse = reject)), connect: async () => new Promise<never>(() => {})});
+		await tunnel.start();
+		await tunnel.stop();
+		refuse(new Error('the connection closed'));
+		await settle();
+		expect(tunnel.current).toBe('closed');
+	});
+
+	it('reconnects over the same pooled client leave one close listener on it, none after stop', async () => {
+		// Every channel fails (the task moved, say), and the pool hands back the same open client each time.
+		const fake = countingConnection(async () => {
+			throw new Error('open failed: connect ECONNREFUSED');
+		});
+		const tunnel = new Tunnel({forwards, locate: async () => location, connect: async () => fake.connection, backoff: {initialMs: 1, maxMs: 1}});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		await tunnel.waitOpen(2_000);
+		const port = tunnel.statuses()[0]!.local.port;
+		for (let i = 0; i < 12; i++) {
+			const socket = net.connect(port, '127.0.0.1');
+			socket.on('error', () => {});
+			await once(socket, 'close');
+			await tunnel.waitOpen(2_000);
+			expect(fake.closeListeners.size).toBe(1);
+		}
+		await tunnel.stop();
+		expect(fake.closeListeners.size).toBe(0);
+	});
+});
+
+describe('the control, when its tunnel stops itself (a host key swarmbee did not install)', () => {
+	afterEach(() => {
+		vi.useRealTimers();
+	});
+
+	it('lets go of it: the pool is closed, nothing ticks, the statuses say why, and t opens a new one', async () => {
+		// Only intervals are faked: the ticker is the one timer the control owns.
+		vi.useFakeTimers({toFake: ['setInterval', 'clearInterval']});
+		const hostKey = generateKeyPair('queenbee').publicKey;
+		const mismatch = new HostKeyMismatchError({node: 'queenbee', host: '127.0.0.1', port: 2222, username: 'root', privateKey: '', hostKey}, 'SHA256:someone-else');
+		const made: Array<{tunnel: Tunnel; closeAll: ReturnType<typeof vi.fn>}> = [];
+		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => {
+			const tunnel = new Tunnel({
+				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+				locate: async () => ({server: 'queenbee', host: 'queenbee', address: '172.18.0.4'}),
+				// The first tunnel meets the wrong key; the second one never connects.
+				connect: made.length === 0 ? async () => Promise.reject(mismatch) : async () => new Promise<never>(() => {}),
+				onChange: options.onChange,
+			});
+			const closeAll = vi.fn();
+			made.push({tunnel, closeAll});
+			return {tunnel, ssh: {closeAll}};
+		});
+		cleanups.push(() => control.close());
+		const published: TunnelStatus[][] = [];
+		control.subscribe(statuses => published.push(statuses));
+		await control.open();
+		await made[0]!.tunnel.failed;
+		await vi.waitFor(() => expect(made[0]!.closeAll).toHaveBeenCalledTimes(1));
+		expect(vi.getTimerCount()).toBe(0);
+		expect(control.current().every(s => s.state === 'closed' && s.lastError === mismatch.message)).toBe(true);
+		const after = published.length;
+		vi.advanceTimersByTime(5_000);
+		expect(published.length).toBe(after);
+
+		await control.open();
+		expect(made).toHaveLength(2);
+		expect(control.current()[0]!.state).toBe('connecting');
+	});
+
+	it('a close asked for leaves no earlier error in the statuses (it is not why the tunnel is closed)', async () => {
+		let attempts = 0;
+		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => ({
+			tunnel: new Tunnel({
+				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+				locate: async () => {
+					attempts++;
+					throw new Error('the database server of queenbee is not running');
+				},
+				connect: async () => new Promise<never>(() => {}),
+				onChange: options.onChange,
+				backoff: {initialMs: 1, maxMs: 5},
+			}),
+			ssh: {closeAll: () => {}},
+		}));
+		await control.open();
+		await vi.waitFor(() => expect(attempts).toBeGreaterThan(0));
+		await vi.waitFor(() => expect(control.current()[0]!.lastError).toBe('the database server of queenbee is not running'));
+		await control.close();
+		expect(control.current()[0]!.state).toBe('closed');
+		expect(control.current()[0]).not.toHaveProperty('lastError');
 	});
 });
