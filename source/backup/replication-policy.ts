@@ -3,7 +3,7 @@ import {applyPlan, describeProgress, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
 import type {ClusterSpec} from '../spec.js';
 import type {DriverLink} from './connect.js';
-import type {TableRef} from './format.js';
+import {tableKey, type TableRef} from './format.js';
 
 export interface ReplicationPolicyInput {
 	/** A driver connection to the cluster, over SSH. */
@@ -28,13 +28,17 @@ export interface ReplicationPolicyResult {
  * (the same as every `up` and `scale` applies: `min(servers, --replicas)`
  * replicas, primaries spread, each change waited for until every replica is
  * ready). The archive's shard count stays; its replica placement is only
- * where the data lands first.
+ * where the data lands first. The placement is planned over every table of
+ * the cluster, as `up` plans it (load per server, each server's share of the
+ * primaries), and applied to the restored tables only: the next `up` then
+ * finds them placed and moves nothing.
  */
 export async function applyReplicationPolicy(input: ReplicationPolicyInput): Promise<ReplicationPolicyResult> {
-	const wanted = new Set(input.tables.map(t => `${t.db}.${t.table}`));
-	const layouts = (await readLayouts(input.link.connection)).filter(t => wanted.has(`${t.db}.${t.table}`));
+	const wanted = new Set(input.tables.map(tableKey));
+	const plans = planPlacement(await readLayouts(input.link.connection), input.servers, input.spec.replicas).filter(plan => wanted.has(tableKey(plan.layout)));
+	const layouts = plans.map(plan => plan.layout);
 	let changed = 0;
-	for (const plan of planPlacement(layouts, input.servers, input.spec.replicas)) {
+	for (const plan of plans) {
 		if (plan.stages.length === 0) continue;
 		changed++;
 		let said = '';
