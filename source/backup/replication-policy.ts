@@ -1,5 +1,5 @@
 import {planPlacement, wantedReplicas} from '../cluster/placement.js';
-import {applyPlan, describeProgress, readLayouts} from '../cluster/tables.js';
+import {applyPlans, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
 import type {ClusterSpec} from '../spec.js';
 import type {DriverLink} from './connect.js';
@@ -36,24 +36,14 @@ export interface ReplicationPolicyResult {
 export async function applyReplicationPolicy(input: ReplicationPolicyInput): Promise<ReplicationPolicyResult> {
 	const wanted = new Set(input.tables.map(tableKey));
 	const plans = planPlacement(await readLayouts(input.link.connection), input.servers, input.spec.replicas).filter(plan => wanted.has(tableKey(plan.layout)));
-	const layouts = plans.map(plan => plan.layout);
-	let changed = 0;
-	for (const plan of plans) {
-		if (plan.stages.length === 0) continue;
-		changed++;
-		let said = '';
-		await applyPlan(input.link.connection, plan, {
-			signal: input.signal,
-			onProgress: progress => {
-				const line = describeProgress(progress, `${input.spec.replicas} replicas`);
-				if (line !== said) input.emit(event({type: 'step-progress', step: 'replication', message: line}));
-				said = line;
-			},
-		});
-	}
+	const changed = await applyPlans(input.link.connection, plans, {
+		signal: input.signal,
+		why: () => `${input.spec.replicas} replicas`,
+		say: message => input.emit(event({type: 'step-progress', step: 'replication', message})),
+	});
 	const want = wantedReplicas(input.servers.length, input.spec.replicas);
 	return {
 		applied: changed > 0,
-		summary: `${layouts.length} table${layouts.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
+		summary: `${plans.length} table${plans.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
 	};
 }

@@ -124,6 +124,44 @@ export async function applyPlan(connection: r.Connection, plan: TablePlan, optio
 	}
 }
 
+export interface ApplyPlansOptions {
+	signal?: AbortSignal;
+	/** Why a plan moves its table: the words its progress lines start with. */
+	why: (plan: TablePlan) => string;
+	/** Says one progress line (a line is said again only when it changed). */
+	say: (line: string) => void;
+	/** After a plan's last stage is ready. */
+	onApplied?: (plan: TablePlan) => void;
+	/** What writes one plan: applyPlan (unit tests pass a scripted one, having no database). */
+	apply?: typeof applyPlan;
+}
+
+/**
+ * Applies every plan that changes its table, one table after the other
+ * (`applyPlan`: each stage waited for until every replica is ready), saying
+ * what it copies. Returns how many tables changed.
+ */
+export async function applyPlans(connection: r.Connection, plans: readonly TablePlan[], options: ApplyPlansOptions): Promise<number> {
+	const apply = options.apply ?? applyPlan;
+	let changed = 0;
+	for (const plan of plans) {
+		if (plan.stages.length === 0) continue;
+		changed++;
+		const why = options.why(plan);
+		let said = '';
+		await apply(connection, plan, {
+			signal: options.signal,
+			onProgress: progress => {
+				const line = describeProgress(progress, why);
+				if (line !== said) options.say(line);
+				said = line;
+			},
+		});
+		options.onApplied?.(plan);
+	}
+	return changed;
+}
+
 async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: ApplyProgress['stage'], documents: number, options: {signal?: AbortSignal; timeoutMs?: number; onProgress?: (progress: ApplyProgress) => void}): Promise<void> {
 	const {layout} = plan;
 	const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);

@@ -10,15 +10,20 @@ const db = vi.hoisted(() => ({
 	layouts: [] as TableLayout[],
 	applied: [] as TablePlan[],
 }));
-vi.mock('../../source/cluster/tables.js', async original => ({
-	...await original<typeof import('../../source/cluster/tables.js')>(),
-	readLayouts: vi.fn(async () => db.layouts),
-	applyPlan: vi.fn(async (_connection: unknown, plan: TablePlan) => {
+vi.mock('../../source/cluster/tables.js', async original => {
+	const tables = await original<typeof import('../../source/cluster/tables.js')>();
+	const applyPlan = vi.fn(async (_connection: unknown, plan: TablePlan) => {
 		db.applied.push(plan);
 		const shards = plan.stages.at(-1)!.shards;
 		db.layouts = db.layouts.map(t => (t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t));
-	}),
-}));
+	});
+	return {
+		...tables,
+		readLayouts: vi.fn(async () => db.layouts),
+		// The real loop over the plans, each written by the scripted applyPlan.
+		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) => tables.applyPlans(connection, plans, {...options, apply: applyPlan})),
+	};
+});
 
 const SERVERS = ['queenbee', 'workerbee_1', 'workerbee_2'];
 

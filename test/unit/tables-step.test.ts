@@ -19,25 +19,31 @@ vi.mock('../../source/cluster/rethinkdb.js', async original => ({
 	...await original<typeof import('../../source/cluster/rethinkdb.js')>(),
 	openDatabase: vi.fn(async () => ({connection: {}, server: 'queenbee', close: async () => {}})),
 }));
-vi.mock('../../source/cluster/tables.js', async original => ({
-	...await original<typeof import('../../source/cluster/tables.js')>(),
-	readLayouts: vi.fn(async () => db.layouts),
-	readConnectedServers: vi.fn(async () => db.connected),
-	readTableSizes: vi.fn(async () => db.sizes),
-	applyPlan: vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: unknown) => void}) => {
+vi.mock('../../source/cluster/tables.js', async original => {
+	const tables = await original<typeof import('../../source/cluster/tables.js')>();
+	const applyPlan = vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: never) => void} = {}) => {
 		db.applied.push(plan);
-		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]});
+		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]} as never);
 		// Placed as planned: the next read sees it so.
 		const shards = plan.stages.at(-1)!.shards;
 		db.layouts = db.layouts.map(t => (t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t));
-	}),
-	emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
-		db.repaired.push({table: table.table, mode, dryRun});
-		const alive = table.live[0]!;
-		if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
-		return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
-	}),
-}));
+	});
+	return {
+		...tables,
+		// The real loop over the plans, each written by the scripted applyPlan.
+		applyPlan,
+		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) => tables.applyPlans(connection, plans, {...options, apply: applyPlan})),
+		readLayouts: vi.fn(async () => db.layouts),
+		readConnectedServers: vi.fn(async () => db.connected),
+		readTableSizes: vi.fn(async () => db.sizes),
+		emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
+			db.repaired.push({table: table.table, mode, dryRun});
+			const alive = table.live[0]!;
+			if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
+			return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
+		}),
+	};
+});
 
 const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
 
