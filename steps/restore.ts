@@ -115,10 +115,11 @@ export const replicationStep: Step<RestoreContext> = {
 		const tables = ctx.restored!;
 		const servers = liveNodes(ctx.journal).map(n => serverName(n.name));
 		const policy = await applyReplicationPolicy({link: ctx.link!, spec: ctx.spec, servers, tables, emit: io.emit, signal: io.signal});
-		for (const table of tables) {
+		// A table placed anew was waited for already, stage by stage; the others (placed as the policy wants) are waited for here, together.
+		await Promise.all(tables.filter(table => !policy.placed.has(tableKey(table))).map(async table => {
 			io.emit(event({type: 'step-progress', step: 'replication', message: `waiting for ${tableKey(table)} to be ready on all its replicas`}));
 			await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
-		}
+		}));
 		return {changed: policy.applied, summary: `${policy.summary}; ${tables.length} table${tables.length === 1 ? '' : 's'} ready on all replicas`};
 	},
 };

@@ -20,6 +20,8 @@ export interface ReplicationPolicyInput {
 export interface ReplicationPolicyResult {
 	/** Whether any table's placement changed. */
 	applied: boolean;
+	/** The restored tables whose placement was written (by `db.table`): applyPlan waited until each was ready on all its replicas. */
+	placed: Set<string>;
 	summary: string;
 }
 
@@ -44,6 +46,7 @@ export async function applyReplicationPolicy(input: ReplicationPolicyInput): Pro
 	const want = wantedReplicas(input.servers.length, input.spec.replicas);
 	return {
 		applied: changed > 0,
+		placed: new Set(plans.filter(plan => plan.stages.length > 0).map(plan => tableKey(plan.layout))),
 		summary: `${plans.length} table${plans.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
 	};
 }

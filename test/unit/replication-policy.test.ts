@@ -47,7 +47,7 @@ describe('applyReplicationPolicy', () => {
 		// Only the restored table is written, and onto the server that holds nothing yet, its primary off the busy queenbee.
 		expect(db.applied.map(p => p.layout.table)).toEqual(['orders']);
 		expect(db.applied[0]!.stages.at(-1)!.shards).toEqual([{primary: 'workerbee_2', replicas: ['queenbee', 'workerbee_2'], nonvoting: []}]);
-		expect(result).toEqual({applied: true, summary: '1 table with 2 replicas each, as the cluster\'s policy has it (1 placed anew)'});
+		expect(result).toEqual({applied: true, placed: new Set(['app.orders']), summary: '1 table with 2 replicas each, as the cluster\'s policy has it (1 placed anew)'});
 		// What `up` plans next, over every table: nothing left to move.
 		expect(planPlacement(db.layouts, SERVERS, spec.replicas).filter(p => p.stages.length > 0)).toEqual([]);
 	});
@@ -57,5 +57,6 @@ describe('applyReplicationPolicy', () => {
 		const result = await applyReplicationPolicy({link, spec, servers: SERVERS, tables: [{db: 'app', table: 'orders'}], emit: () => {}});
 		expect(db.applied).toEqual([]);
 		expect(result.applied).toBe(false);
+		expect(result.placed).toEqual(new Set());
 	});
 });
