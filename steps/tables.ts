@@ -1,6 +1,6 @@
-import {readPassword} from '../source/cluster/password.js';
+import {requirePassword} from '../source/cluster/password.js';
 import {planPlacement, refusals, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
-import {openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import {serverName} from '../source/cluster/stack.js';
 import {applyPlans, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
@@ -12,10 +12,10 @@ type TablesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'ssh' |
 
 const nameOf = (table: TableLayout) => `${table.db}.${table.table}`;
 
-async function session(ctx: TablesContext, io: StepIO, nodes: string[]): Promise<DatabaseSession> {
-	const password = readPassword(ctx.paths.rethinkdbPassword);
-	if (password === undefined) throw new ExternalError(`the database's admin password file is missing: ${ctx.paths.rethinkdbPassword}`, {nextSteps: ['it is written when the database is first deployed: run swarmbee up again']});
-	return openDatabase({ssh: ctx.ssh, manager: nodes[0]!, nodes, password, signal: io.signal});
+/** A session with the cluster's database, as backup and restore open theirs (databaseNodes: the nodes not being removed). */
+function session(ctx: TablesContext, io: StepIO): Promise<DatabaseSession> {
+	const password = requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name);
+	return openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal.value), password, signal: io.signal});
 }
 
 /** Why a plan moves a table, in words: which servers it leaves, or what the policy adds. */
@@ -88,7 +88,7 @@ export const tablesStep: Step<TablesContext> = {
 		if (spec.database === 'none' || !journal.value.database) return {changed: false, summary: 'skipped (no database)'};
 		const nodes = liveNodes(journal.value).map(n => n.name);
 		const servers = nodes.map(serverName);
-		const db = await session(ctx, io, nodes);
+		const db = await session(ctx, io);
 		try {
 			let layouts = await readLayouts(db.connection);
 			if (layouts.length === 0) return {changed: false, summary: 'no user tables yet'};
@@ -185,7 +185,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 		}
 		const staying = journal.value.nodes.filter(n => !leavingNodes.includes(n)).map(n => n.name);
 		const all = journal.value.nodes.map(n => n.name);
-		const db = await session(ctx, io, all);
+		const db = await session(ctx, io);
 		try {
 			const layouts = await readLayouts(db.connection);
 			const leaving = new Set(leavingNodes.map(n => serverName(n.name)));

@@ -2,12 +2,12 @@ import {planPlacement, wantedReplicas} from '../cluster/placement.js';
 import {applyPlans, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
 import type {ClusterSpec} from '../spec.js';
-import type {DriverLink} from './connect.js';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {tableKey, type TableRef} from './format.js';
 
 export interface ReplicationPolicyInput {
 	/** A driver connection to the cluster, over SSH. */
-	link: DriverLink;
+	link: DatabaseSession;
 	spec: ClusterSpec;
 	/** The cluster's servers that stay, by RethinkDB server name, in node order. */
 	servers: string[];

@@ -1,7 +1,8 @@
-import {mkdirSync, writeFileSync} from 'node:fs';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 import type {TableLayout, TablePlan} from '../../source/cluster/placement.js';
+import {openDatabase} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {evacuateStep, tablesStep} from '../../steps/tables.js';
 import {recordedCluster, recordedIO} from './recorder.js';
@@ -91,6 +92,17 @@ describe('tables', () => {
 		expect(result).toEqual({changed: true, summary: '2 tables, 3 replicas each: 2 placed anew'});
 	});
 
+	it('refuses without the admin password as backup and restore do: it cannot be made again', async () => {
+		db.layouts = [table('orders', ['queenbee'])];
+		const c = cluster();
+		rmSync(c.ctx.paths.rethinkdbPassword);
+		const error = await tablesStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe(`the RethinkDB admin password of demo is missing (${c.ctx.paths.rethinkdbPassword})`);
+		expect((error as InputError).nextSteps).toEqual(['swarmbee keeps it there since the cluster was created; restore that file from your own copy']);
+		expect(db.applied).toEqual([]);
+	});
+
 	it('changes nothing where the policy already holds', async () => {
 		db.layouts = [table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
 		const result = await tablesStep.run(cluster().ctx, recordedIO().io);
@@ -122,6 +134,18 @@ describe('tables', () => {
 });
 
 describe('evacuate', () => {
+	it('opens its session as backup and restore do: the manager by its role, never a node being removed', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_1'])];
+		// A scale-down interrupted after workerbee-3 was marked for removal, run again.
+		const c = cluster({workers: 2}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
+		c.ctx.journal.update(j => {
+			j.nodes[3]!.state = 'deleting';
+		});
+		vi.mocked(openDatabase).mockClear();
+		await evacuateStep.run(c.ctx, recordedIO().io);
+		expect(vi.mocked(openDatabase).mock.calls.map(([input]) => ({manager: input.manager, nodes: input.nodes}))).toEqual([{manager: 'queenbee', nodes: ['queenbee', 'workerbee-1', 'workerbee-2']}]);
+	});
+
 	it('moves every table off the leaving servers, then marks their nodes for removal', async () => {
 		db.layouts = [table('orders', ['workerbee_3', 'queenbee', 'workerbee_2']), table('events', ['workerbee_2'])];
 		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
