@@ -9,19 +9,6 @@ import {wantedReplicas} from './placement.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
-/** RethinkDB as its own system tables see it (filled once the database is deployed). */
-export interface RethinkdbHealth {
-	/** Servers in `server_status`, i.e. connected to the one we asked. */
-	connected: number;
-	/** One per node. */
-	expected: number;
-	/** Expected server names that are not connected. */
-	missing: string[];
-	issues: Array<{type: string; critical: boolean; description: string}>;
-	/** Why the health query could not be made, when it could not. */
-	error?: string;
-}
-
 /** Which node runs a server's task, from a manager. */
 export function runningTaskCommand(node: string): string {
 	return shellCommand(['docker', 'service', 'ps', stackServiceName(node), '--filter', 'desired-state=running', '--format', '{{json .}}']);
