@@ -1,9 +1,9 @@
 import {once} from 'node:events';
 import {createWriteStream, rmSync} from 'node:fs';
 import path from 'node:path';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {CancelledError, ExternalError, InputError} from '../errors.js';
 import type {ArchiveWriter} from './archive-writer.js';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {
 	JSON_ARRAY, buildTableInfo, isSelected, tableKey, unmatchedSelection,
 	type IndexRecord, type ShardRecord, type TableInfo, type TableRef, type TableSelection, type WriteHookRecord,

@@ -1,8 +1,8 @@
 import {planPlacement, wantedReplicas} from '../cluster/placement.js';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {applyPlans, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
 import type {ClusterSpec} from '../spec.js';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {tableKey, type TableRef} from './format.js';
 
 export interface ReplicationPolicyInput {

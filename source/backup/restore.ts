@@ -1,8 +1,8 @@
 import {createReadStream} from 'node:fs';
 import {createInterface} from 'node:readline';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {CancelledError, ExternalError, InputError} from '../errors.js';
 import type {ArchiveTable} from './archive-reader.js';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {planReplication, tableKey, type ReplicationPlan, type TableRef} from './format.js';
 import {binaryTerm, rql, run, runArray, type Term} from './reql.js';
 
