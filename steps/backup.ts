@@ -1,11 +1,11 @@
 import {ArchiveWriter} from '../source/backup/archive-writer.js';
-import {databaseNodes, openDriver, type DriverLink} from '../source/backup/connect.js';
 import {backupTables, chooseTables, listTables, type DumpedTable} from '../source/backup/dump.js';
 import {tableKey, topFolderName, type TableRef, type TableSelection} from '../source/backup/format.js';
 import {event} from '../source/events.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import type {Journal} from '../source/store/journal.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import type {Step} from './types.js';
 
 /** What the backup steps share; later steps read what earlier ones found. */
@@ -19,7 +19,7 @@ export interface BackupContext {
 	/** Where table files wait to be packed (the caller makes and removes it). */
 	spoolDir: string;
 	startedAt: Date;
-	link?: DriverLink;
+	link?: DatabaseSession;
 	tables?: TableRef[];
 	writer?: ArchiveWriter;
 	dumped?: DumpedTable[];
@@ -29,7 +29,7 @@ export const connectForBackupStep: Step<BackupContext> = {
 	id: 'connect',
 	title: 'Connect to RethinkDB over SSH',
 	async run(ctx, io) {
-		ctx.link = await openDriver({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.link = await openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
 		ctx.tables = chooseTables(await listTables(ctx.link), ctx.selection);
 		const count = ctx.tables.length;
 		return {changed: false, summary: `${ctx.link.server}'s server answered; ${count} table${count === 1 ? '' : 's'} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`};

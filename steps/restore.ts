@@ -1,5 +1,4 @@
 import {readArchive, type ArchiveManifest} from '../source/backup/archive-reader.js';
-import {databaseNodes, openDriver, type DriverLink} from '../source/backup/connect.js';
 import {tableKey, type TableSelection} from '../source/backup/format.js';
 import {rql, run} from '../source/backup/reql.js';
 import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
@@ -11,6 +10,7 @@ import type {ClusterSpec} from '../source/spec.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import {liveNodes, type Journal} from '../source/store/journal.js';
 import {serverName} from '../source/cluster/stack.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import type {Step} from './types.js';
 
 /** What the restore steps share; later steps read what earlier ones found. */
@@ -25,7 +25,7 @@ export interface RestoreContext {
 	/** Where the archive's documents are spooled once checked (the caller makes and removes it). */
 	spoolDir: string;
 	manifest?: ArchiveManifest;
-	link?: DriverLink;
+	link?: DatabaseSession;
 	target?: TargetFacts;
 	existing?: Set<string>;
 	restored?: RestoredTable[];
@@ -54,7 +54,7 @@ export const connectForRestoreStep: Step<RestoreContext> = {
 	id: 'connect',
 	title: 'Connect to RethinkDB over SSH and check the tables',
 	async run(ctx, io) {
-		ctx.link = await openDriver({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.link = await openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
 		ctx.target = await readTarget(ctx.link);
 		ctx.existing = checkTarget(ctx.manifest!.tables, ctx.target, ctx.force);
 		const fresh = ctx.manifest!.tables.length - ctx.existing.size;
@@ -115,10 +115,11 @@ export const replicationStep: Step<RestoreContext> = {
 		const tables = ctx.restored!;
 		const servers = liveNodes(ctx.journal).map(n => serverName(n.name));
 		const policy = await applyReplicationPolicy({link: ctx.link!, spec: ctx.spec, servers, tables, emit: io.emit, signal: io.signal});
-		for (const table of tables) {
+		// A table placed anew was waited for already, stage by stage; the others (placed as the policy wants) are waited for here, together.
+		await Promise.all(tables.filter(table => !policy.placed.has(tableKey(table))).map(async table => {
 			io.emit(event({type: 'step-progress', step: 'replication', message: `waiting for ${tableKey(table)} to be ready on all its replicas`}));
 			await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
-		}
+		}));
 		return {changed: policy.applied, summary: `${policy.summary}; ${tables.length} table${tables.length === 1 ? '' : 's'} ready on all replicas`};
 	},
 };

@@ -1,8 +1,8 @@
-import {readPassword} from '../source/cluster/password.js';
+import {requirePassword} from '../source/cluster/password.js';
 import {planPlacement, refusals, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
-import {openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import {serverName} from '../source/cluster/stack.js';
-import {applyPlan, describeProgress, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
+import {applyPlans, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {liveNodes} from '../source/store/journal.js';
@@ -12,10 +12,10 @@ type TablesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'ssh' |
 
 const nameOf = (table: TableLayout) => `${table.db}.${table.table}`;
 
-async function session(ctx: TablesContext, io: StepIO, nodes: string[]): Promise<DatabaseSession> {
-	const password = readPassword(ctx.paths.rethinkdbPassword);
-	if (password === undefined) throw new ExternalError(`the database's admin password file is missing: ${ctx.paths.rethinkdbPassword}`, {nextSteps: ['it is written when the database is first deployed: run swarmbee up again']});
-	return openDatabase({ssh: ctx.ssh, manager: nodes[0]!, nodes, password, signal: io.signal});
+/** A session with the cluster's database, as backup and restore open theirs (databaseNodes: the nodes not being removed). */
+function session(ctx: TablesContext, io: StepIO): Promise<DatabaseSession> {
+	const password = requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name);
+	return openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal.value), password, signal: io.signal});
 }
 
 /** Why a plan moves a table, in words: which servers it leaves, or what the policy adds. */
@@ -31,27 +31,19 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 	return 'spreading primaries';
 }
 
-/** Applies every plan in turn, saying what moves; returns how many tables changed. */
-async function applyPlans(session: DatabaseSession, plans: TablePlan[], io: StepIO, step: string, leaving: Set<string>, replicas: number): Promise<number> {
-	let changed = 0;
-	for (const plan of plans) {
-		if (plan.stages.length === 0) continue;
-		changed++;
-		const why = purpose(plan, leaving, replicas);
-		let said = '';
-		await applyPlan(session.connection, plan, {
-			signal: io.signal,
-			onProgress: progress => {
-				const line = describeProgress(progress, why);
-				if (line !== said) io.emit(event({type: 'step-progress', step, message: line}));
-				said = line;
-			},
-		});
-		const final = plan.stages.at(-1)!.shards;
-		const servers = [...new Set(final.flatMap(s => s.replicas))];
-		io.emit(event({type: 'step-progress', step, message: `${nameOf(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`}));
-	}
-	return changed;
+/** Applies every plan in turn (source/cluster/tables.ts applyPlans), saying what moves and when each table is ready; returns how many tables changed. */
+function applyAll(session: DatabaseSession, plans: TablePlan[], io: StepIO, step: string, leaving: Set<string>, replicas: number): Promise<number> {
+	const say = (message: string) => io.emit(event({type: 'step-progress', step, message}));
+	return applyPlans(session.connection, plans, {
+		signal: io.signal,
+		why: plan => purpose(plan, leaving, replicas),
+		say,
+		onApplied: plan => {
+			const final = plan.stages.at(-1)!.shards;
+			const servers = [...new Set(final.flatMap(s => s.replicas))];
+			say(`${nameOf(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`);
+		},
+	});
 }
 
 /**
@@ -96,7 +88,7 @@ export const tablesStep: Step<TablesContext> = {
 		if (spec.database === 'none' || !journal.value.database) return {changed: false, summary: 'skipped (no database)'};
 		const nodes = liveNodes(journal.value).map(n => n.name);
 		const servers = nodes.map(serverName);
-		const db = await session(ctx, io, nodes);
+		const db = await session(ctx, io);
 		try {
 			let layouts = await readLayouts(db.connection);
 			if (layouts.length === 0) return {changed: false, summary: 'no user tables yet'};
@@ -125,7 +117,7 @@ export const tablesStep: Step<TablesContext> = {
 				layouts = await readLayouts(db.connection);
 			}
 			const plans = planPlacement(layouts, servers, spec.replicas);
-			const changed = await applyPlans(db, plans, io, 'tables', new Set(), spec.replicas);
+			const changed = await applyAll(db, plans, io, 'tables', new Set(), spec.replicas);
 			const want = wantedReplicas(servers.length, spec.replicas);
 			const placed = `${layouts.length} table${layouts.length === 1 ? '' : 's'}, ${want} replica${want === 1 ? '' : 's'} each`;
 			return {
@@ -193,7 +185,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 		}
 		const staying = journal.value.nodes.filter(n => !leavingNodes.includes(n)).map(n => n.name);
 		const all = journal.value.nodes.map(n => n.name);
-		const db = await session(ctx, io, all);
+		const db = await session(ctx, io);
 		try {
 			const layouts = await readLayouts(db.connection);
 			const leaving = new Set(leavingNodes.map(n => serverName(n.name)));
@@ -217,7 +209,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 				});
 			}
 			markLeaving();
-			const moved = await applyPlans(db, plans, io, 'evacuate', leaving, spec.replicas);
+			const moved = await applyAll(db, plans, io, 'evacuate', leaving, spec.replicas);
 			return {
 				changed: moved > 0,
 				summary: layouts.length === 0 ? 'no user tables' : `${layouts.length} table${layouts.length === 1 ? '' : 's'} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,

@@ -1,13 +1,13 @@
 import {planPlacement, wantedReplicas} from '../cluster/placement.js';
-import {applyPlan, describeProgress, readLayouts} from '../cluster/tables.js';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
+import {applyPlans, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
 import type {ClusterSpec} from '../spec.js';
-import type {DriverLink} from './connect.js';
-import type {TableRef} from './format.js';
+import {tableKey, type TableRef} from './format.js';
 
 export interface ReplicationPolicyInput {
 	/** A driver connection to the cluster, over SSH. */
-	link: DriverLink;
+	link: DatabaseSession;
 	spec: ClusterSpec;
 	/** The cluster's servers that stay, by RethinkDB server name, in node order. */
 	servers: string[];
@@ -20,6 +20,8 @@ export interface ReplicationPolicyInput {
 export interface ReplicationPolicyResult {
 	/** Whether any table's placement changed. */
 	applied: boolean;
+	/** The restored tables whose placement was written (by `db.table`): applyPlan waited until each was ready on all its replicas. */
+	placed: Set<string>;
 	summary: string;
 }
 
@@ -28,28 +30,23 @@ export interface ReplicationPolicyResult {
  * (the same as every `up` and `scale` applies: `min(servers, --replicas)`
  * replicas, primaries spread, each change waited for until every replica is
  * ready). The archive's shard count stays; its replica placement is only
- * where the data lands first.
+ * where the data lands first. The placement is planned over every table of
+ * the cluster, as `up` plans it (load per server, each server's share of the
+ * primaries), and applied to the restored tables only: the next `up` then
+ * finds them placed and moves nothing.
  */
 export async function applyReplicationPolicy(input: ReplicationPolicyInput): Promise<ReplicationPolicyResult> {
-	const wanted = new Set(input.tables.map(t => `${t.db}.${t.table}`));
-	const layouts = (await readLayouts(input.link.connection)).filter(t => wanted.has(`${t.db}.${t.table}`));
-	let changed = 0;
-	for (const plan of planPlacement(layouts, input.servers, input.spec.replicas)) {
-		if (plan.stages.length === 0) continue;
-		changed++;
-		let said = '';
-		await applyPlan(input.link.connection, plan, {
-			signal: input.signal,
-			onProgress: progress => {
-				const line = describeProgress(progress, `${input.spec.replicas} replicas`);
-				if (line !== said) input.emit(event({type: 'step-progress', step: 'replication', message: line}));
-				said = line;
-			},
-		});
-	}
+	const wanted = new Set(input.tables.map(tableKey));
+	const plans = planPlacement(await readLayouts(input.link.connection), input.servers, input.spec.replicas).filter(plan => wanted.has(tableKey(plan.layout)));
+	const changed = await applyPlans(input.link.connection, plans, {
+		signal: input.signal,
+		why: () => `${input.spec.replicas} replicas`,
+		say: message => input.emit(event({type: 'step-progress', step: 'replication', message})),
+	});
 	const want = wantedReplicas(input.servers.length, input.spec.replicas);
 	return {
 		applied: changed > 0,
-		summary: `${layouts.length} table${layouts.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
+		placed: new Set(plans.filter(plan => plan.stages.length > 0).map(plan => tableKey(plan.layout))),
+		summary: `${plans.length} table${plans.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
 	};
 }

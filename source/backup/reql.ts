@@ -1,5 +1,5 @@
 import r from 'rethinkdb';
-import type {DriverLink} from './connect.js';
+import type {DatabaseSession} from '../cluster/rethinkdb.js';
 
 /**
  * The npm driver (2.4.2) speaks all of RethinkDB 2.4, but its types
@@ -14,12 +14,12 @@ export type Term = any;
 export const rql: Term = r;
 
 /** Runs a query on the link's current connection. */
-export function run<T = unknown>(link: DriverLink, term: Term, options: Record<string, unknown> = {}): Promise<T> {
+export function run<T = unknown>(link: DatabaseSession, term: Term, options: Record<string, unknown> = {}): Promise<T> {
 	return term.run(link.connection, options) as Promise<T>;
 }
 
 /** Runs a query whose answer is a sequence and collects it (small answers only: system tables, lists). */
-export async function runArray<T>(link: DriverLink, term: Term, options: Record<string, unknown> = {}): Promise<T[]> {
+export async function runArray<T>(link: DatabaseSession, term: Term, options: Record<string, unknown> = {}): Promise<T[]> {
 	const result = await run<unknown>(link, term, options);
 	if (Array.isArray(result)) return result as T[];
 	return await (result as r.Cursor).toArray() as T[];

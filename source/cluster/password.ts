@@ -35,3 +35,13 @@ export function readPassword(file: string): string | undefined {
 	registerSecret(password);
 	return password;
 }
+
+/**
+ * The password of a cluster whose database exists. Missing, it cannot be
+ * made again: the servers hold the one that was in this file.
+ */
+export function requirePassword(file: string, cluster: string): string {
+	const password = readPassword(file);
+	if (password === undefined) throw new InputError(`the RethinkDB admin password of ${cluster} is missing (${file})`, {nextSteps: ['swarmbee keeps it there since the cluster was created; restore that file from your own copy']});
+	return password;
+}

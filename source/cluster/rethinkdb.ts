@@ -4,22 +4,10 @@ import {CancelledError, ExternalError} from '../errors.js';
 import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {NodeShells} from '../ssh/shell.js';
+import {liveNodes, type Journal} from '../store/journal.js';
 import {wantedReplicas} from './placement.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
-
-/** RethinkDB as its own system tables see it (filled once the database is deployed). */
-export interface RethinkdbHealth {
-	/** Servers in `server_status`, i.e. connected to the one we asked. */
-	connected: number;
-	/** One per node. */
-	expected: number;
-	/** Expected server names that are not connected. */
-	missing: string[];
-	issues: Array<{type: string; critical: boolean; description: string}>;
-	/** Why the health query could not be made, when it could not. */
-	error?: string;
-}
 
 /** Which node runs a server's task, from a manager. */
 export function runningTaskCommand(node: string): string {
@@ -239,6 +227,13 @@ export async function sessionOver(server: string, connect: () => Promise<r.Conne
 			await release();
 		},
 	};
+}
+
+/** A manager to ask Swarm where servers run, and the nodes whose servers may answer (not those being removed), first node first: openDatabase's nodes. */
+export function databaseNodes(journal: Readonly<Journal>): {manager: string; nodes: string[]} {
+	const nodes = liveNodes(journal);
+	const manager = nodes.find(n => n.role === 'manager') ?? nodes[0]!;
+	return {manager: manager.name, nodes: nodes.map(n => n.name)};
 }
 
 /**

@@ -1,5 +1,5 @@
 import r from 'rethinkdb';
-import {pause} from '../concurrency.js';
+import {pollUntil} from '../concurrency.js';
 import {ExternalError} from '../errors.js';
 import type {ShardPlacement, TableLayout, TablePlan} from './placement.js';
 
@@ -124,21 +124,64 @@ export async function applyPlan(connection: r.Connection, plan: TablePlan, optio
 	}
 }
 
+export interface ApplyPlansOptions {
+	signal?: AbortSignal;
+	/** Why a plan moves its table: the words its progress lines start with. */
+	why: (plan: TablePlan) => string;
+	/** Says one progress line (a line is said again only when it changed). */
+	say: (line: string) => void;
+	/** After a plan's last stage is ready. */
+	onApplied?: (plan: TablePlan) => void;
+	/** What writes one plan: applyPlan (unit tests pass a scripted one, having no database). */
+	apply?: typeof applyPlan;
+}
+
+/**
+ * Applies every plan that changes its table, one table after the other
+ * (`applyPlan`: each stage waited for until every replica is ready), saying
+ * what it copies. Returns how many tables changed.
+ */
+export async function applyPlans(connection: r.Connection, plans: readonly TablePlan[], options: ApplyPlansOptions): Promise<number> {
+	const apply = options.apply ?? applyPlan;
+	let changed = 0;
+	for (const plan of plans) {
+		if (plan.stages.length === 0) continue;
+		changed++;
+		const why = options.why(plan);
+		let said = '';
+		await apply(connection, plan, {
+			signal: options.signal,
+			onProgress: progress => {
+				const line = describeProgress(progress, why);
+				if (line !== said) options.say(line);
+				said = line;
+			},
+		});
+		options.onApplied?.(plan);
+	}
+	return changed;
+}
+
+/** How long one stage may take to be ready (a copy of a large table takes a while). */
+const READY_TIMEOUT_MS = 30 * 60_000;
+
 async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: ApplyProgress['stage'], documents: number, options: {signal?: AbortSignal; timeoutMs?: number; onProgress?: (progress: ApplyProgress) => void}): Promise<void> {
 	const {layout} = plan;
-	const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
-	for (;;) {
+	const timeoutMs = options.timeoutMs ?? READY_TIMEOUT_MS;
+	const polled = await pollUntil(async () => {
 		const status = await r.db('rethinkdb').table('table_status').get(layout.id).run(connection) as unknown as {status: {all_replicas_ready: boolean}} | null;
-		if (status?.status.all_replicas_ready) return;
-		if (Date.now() > deadline) {
-			throw new ExternalError(`${layout.db}.${layout.table} did not become ready within ${Math.round((options.timeoutMs ?? 1_800_000) / 60_000)} min after its ${stage} step`, {
-				hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
-				nextSteps: ['run the same command again: it continues from the table\'s current placement'],
-			});
+		const ready = status?.status.all_replicas_ready === true;
+		if (!ready) {
+			const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
+			options.onProgress?.({table: layout, stage, copies, documents});
 		}
-		const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
-		options.onProgress?.({table: layout, stage, copies, documents});
-		await pause(1_000, options.signal);
+		return ready;
+	}, ready => ready, {intervalMs: 1_000, timeoutMs, signal: options.signal});
+	if (!polled.met) {
+		throw new ExternalError(`${layout.db}.${layout.table} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`, {
+			hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
+			nextSteps: ['run the same command again: it continues from the table\'s current placement'],
+		});
 	}
 }
 

@@ -1,7 +1,7 @@
 import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {readPassword} from '../cluster/password.js';
+import {requirePassword} from '../cluster/password.js';
 import {sshTarget} from '../cluster/targets.js';
 import {InputError} from '../errors.js';
 import {event} from '../events.js';
@@ -20,8 +20,7 @@ export async function loadDatabaseCluster(name: string, io: CommandIO, command: 
 	if (!journal.database || !privateKey || journal.state === 'down') {
 		throw new InputError(`${name} has no database to ${command}`, {nextSteps: [`create it first: swarmbee up ${name}`]});
 	}
-	const password = readPassword(paths.rethinkdbPassword);
-	if (!password) throw new InputError(`the RethinkDB admin password of ${name} is missing (${paths.rethinkdbPassword})`, {nextSteps: ['swarmbee keeps it there since the cluster was created; restore that file from your own copy']});
+	const password = requirePassword(paths.rethinkdbPassword, name);
 	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
 	return {...cluster, password, ssh};
 }

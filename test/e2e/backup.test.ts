@@ -8,7 +8,8 @@ import type {Connection} from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import {readArchive} from '../../source/backup/archive-reader.js';
 import {ArchiveWriter} from '../../source/backup/archive-writer.js';
-import {connectDirect, databaseNodes, openDriver, type DriverLink} from '../../source/backup/connect.js';
+import {connectDirect} from '../../source/backup/connect.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../../source/cluster/rethinkdb.js';
 import {backupTables, listTables} from '../../source/backup/dump.js';
 import {ArchiveError} from '../../source/backup/errors.js';
 import {JSON_ARRAY, topFolderName} from '../../source/backup/format.js';
@@ -75,7 +76,7 @@ async function dropOrders(connection: Connection): Promise<void> {
 }
 
 /** Our restore of every table in an archive, as the restore command's steps do it. */
-async function restoreWithLibrary(link: DriverLink, file: string, force = false): Promise<void> {
+async function restoreWithLibrary(link: DatabaseSession, file: string, force = false): Promise<void> {
 	const spoolDir = mkdtempSync(path.join(tmpdir(), 'bk-e2e-spool-'));
 	try {
 		const manifest = await readArchive(file, {spoolDir});
@@ -87,7 +88,7 @@ async function restoreWithLibrary(link: DriverLink, file: string, force = false)
 	}
 }
 
-async function backupWithLibrary(link: DriverLink, file: string): Promise<void> {
+async function backupWithLibrary(link: DatabaseSession, file: string): Promise<void> {
 	const spoolDir = mkdtempSync(path.join(tmpdir(), 'bk-e2e-spool-'));
 	const writer = ArchiveWriter.create(file, topFolderName(new Date()));
 	try {
@@ -103,7 +104,7 @@ describeWithEngine('backup and restore, library against one RethinkDB 2.4.4 serv
 	const work = mkdtempSync(path.join(tmpdir(), 'bk-e2e-'));
 	const passwordFile = path.join(work, 'password');
 	let host: string;
-	let link: DriverLink;
+	let link: DatabaseSession;
 	let rows: unknown[];
 
 	beforeAll(async () => {
@@ -205,7 +206,7 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 	const name = uniqueName('e2e-bk');
 	const work = mkdtempSync(path.join(tmpdir(), 'bk-e2e-cli-'));
 	const archive = path.join(work, 'app.tar.gz');
-	let link: DriverLink;
+	let link: DatabaseSession;
 	let ssh: SshPool | undefined;
 	let rows: unknown[];
 	const io = {stdout: process.stdout, stderr: process.stderr, interactive: false, env: {SWARMBEE_HOME: home}};
@@ -216,7 +217,7 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		expect(up.exitCode, up.stderr).toBe(0);
 		const cluster = await loadDatabaseCluster(name, io, 'seed');
 		ssh = cluster.ssh;
-		link = await openDriver({ssh, ...databaseNodes(cluster.journal), password: cluster.password});
+		link = await openDatabase({ssh, ...databaseNodes(cluster.journal), password: cluster.password});
 		await seed(link.connection);
 		// A table large enough that a backup is still reading it when Ctrl-C comes.
 		await r.db('app').tableCreate('big').run(link.connection);

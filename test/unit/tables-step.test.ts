@@ -1,7 +1,8 @@
-import {mkdirSync, writeFileSync} from 'node:fs';
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 import type {TableLayout, TablePlan} from '../../source/cluster/placement.js';
+import {openDatabase} from '../../source/cluster/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {evacuateStep, tablesStep} from '../../steps/tables.js';
 import {recordedCluster, recordedIO} from './recorder.js';
@@ -19,25 +20,31 @@ vi.mock('../../source/cluster/rethinkdb.js', async original => ({
 	...await original<typeof import('../../source/cluster/rethinkdb.js')>(),
 	openDatabase: vi.fn(async () => ({connection: {}, server: 'queenbee', close: async () => {}})),
 }));
-vi.mock('../../source/cluster/tables.js', async original => ({
-	...await original<typeof import('../../source/cluster/tables.js')>(),
-	readLayouts: vi.fn(async () => db.layouts),
-	readConnectedServers: vi.fn(async () => db.connected),
-	readTableSizes: vi.fn(async () => db.sizes),
-	applyPlan: vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: unknown) => void}) => {
+vi.mock('../../source/cluster/tables.js', async original => {
+	const tables = await original<typeof import('../../source/cluster/tables.js')>();
+	const applyPlan = vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: never) => void} = {}) => {
 		db.applied.push(plan);
-		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]});
+		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]} as never);
 		// Placed as planned: the next read sees it so.
 		const shards = plan.stages.at(-1)!.shards;
 		db.layouts = db.layouts.map(t => (t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t));
-	}),
-	emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
-		db.repaired.push({table: table.table, mode, dryRun});
-		const alive = table.live[0]!;
-		if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
-		return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
-	}),
-}));
+	});
+	return {
+		...tables,
+		// The real loop over the plans, each written by the scripted applyPlan.
+		applyPlan,
+		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) => tables.applyPlans(connection, plans, {...options, apply: applyPlan})),
+		readLayouts: vi.fn(async () => db.layouts),
+		readConnectedServers: vi.fn(async () => db.connected),
+		readTableSizes: vi.fn(async () => db.sizes),
+		emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
+			db.repaired.push({table: table.table, mode, dryRun});
+			const alive = table.live[0]!;
+			if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
+			return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
+		}),
+	};
+});
 
 const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
 
@@ -85,6 +92,17 @@ describe('tables', () => {
 		expect(result).toEqual({changed: true, summary: '2 tables, 3 replicas each: 2 placed anew'});
 	});
 
+	it('refuses without the admin password as backup and restore do: it cannot be made again', async () => {
+		db.layouts = [table('orders', ['queenbee'])];
+		const c = cluster();
+		rmSync(c.ctx.paths.rethinkdbPassword);
+		const error = await tablesStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe(`the RethinkDB admin password of demo is missing (${c.ctx.paths.rethinkdbPassword})`);
+		expect((error as InputError).nextSteps).toEqual(['swarmbee keeps it there since the cluster was created; restore that file from your own copy']);
+		expect(db.applied).toEqual([]);
+	});
+
 	it('changes nothing where the policy already holds', async () => {
 		db.layouts = [table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
 		const result = await tablesStep.run(cluster().ctx, recordedIO().io);
@@ -116,6 +134,18 @@ describe('tables', () => {
 });
 
 describe('evacuate', () => {
+	it('opens its session as backup and restore do: the manager by its role, never a node being removed', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_1'])];
+		// A scale-down interrupted after workerbee-3 was marked for removal, run again.
+		const c = cluster({workers: 2}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
+		c.ctx.journal.update(j => {
+			j.nodes[3]!.state = 'deleting';
+		});
+		vi.mocked(openDatabase).mockClear();
+		await evacuateStep.run(c.ctx, recordedIO().io);
+		expect(vi.mocked(openDatabase).mock.calls.map(([input]) => ({manager: input.manager, nodes: input.nodes}))).toEqual([{manager: 'queenbee', nodes: ['queenbee', 'workerbee-1', 'workerbee-2']}]);
+	});
+
 	it('moves every table off the leaving servers, then marks their nodes for removal', async () => {
 		db.layouts = [table('orders', ['workerbee_3', 'queenbee', 'workerbee_2']), table('events', ['workerbee_2'])];
 		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
