@@ -4,6 +4,8 @@ import {setTimeout as delay} from 'node:timers/promises';
 import {afterEach, describe, expect, it} from 'vitest';
 import {InputError, SpecError} from '../../source/errors.js';
 import type {RunEvent} from '../../source/events.js';
+import {DigitalOceanClient, type DropletCreateRequest} from '../../source/providers/digitalocean/api.js';
+import {dropletTags} from '../../source/providers/digitalocean/names.js';
 import {DigitalOceanProvider} from '../../source/providers/digitalocean/provider.js';
 import type {Timing} from '../../source/providers/digitalocean/settings.js';
 import type {MachinePlan, ProviderContext} from '../../source/providers/types.js';
@@ -144,6 +146,26 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(before);
 		expect(s.emulator.liveDroplets()).toHaveLength(4);
 		expect(s.progress.filter(([, d]) => d.startsWith('found droplet'))).toHaveLength(4);
+	});
+
+	it('of two droplets with one node\'s name, waits for the one the journal recorded, else the lowest id (the machines step\'s rule)', async () => {
+		const s = await setup({}, {workers: 1});
+		const {infra} = await s.provider.ensureInfra(s.ctx);
+		// Two creates of queenbee, as an uncertain create asked again after a lagging list leaves them.
+		const client = new DigitalOceanClient({token: s.emulator.token, baseUrl: s.emulator.url});
+		const body: DropletCreateRequest = {
+			names: ['queenbee'], region: s.spec.region, size: s.spec.size, image: s.spec.image, ssh_keys: [], backups: false, ipv6: false, monitoring: false,
+			tags: dropletTags(s.spec.name, 'manager', 'owner-1'), user_data: '#!/bin/sh\ntrue\n',
+		};
+		const first = (await client.createDroplets(body)).droplets[0]!.id;
+		const second = (await client.createDroplets(body)).droplets[0]!.id;
+		expect(second).toBeGreaterThan(first);
+		const queen = s.plans.filter(p => p.name === 'queenbee');
+		const recorded = await s.provider.createMachines(s.ctx, queen.map(p => ({...p, providerId: String(second)})), infra, () => {});
+		expect(recorded.map(o => o.machine?.providerId)).toEqual([String(second)]);
+		const unrecorded = await s.provider.createMachines(s.ctx, queen, infra, () => {});
+		expect(unrecorded.map(o => o.machine?.providerId)).toEqual([String(first)]);
+		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(2);
 	});
 
 	it('waits out the eventual-consistency lags: list, key, late IP', async () => {

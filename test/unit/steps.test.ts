@@ -5,6 +5,8 @@ import {swapHostKeyCommand} from '../../source/cluster/host-key.js';
 import {probeFetchCommand, probeGuardCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
 import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/cluster/swarm.js';
 import {ExternalError} from '../../source/errors.js';
+import type {RunEvent} from '../../source/events.js';
+import type {Machine} from '../../source/providers/types.js';
 import {planNodes} from '../../source/spec.js';
 import {fingerprint, generateKeyPair} from '../../source/ssh/keys.js';
 import {destroyStep} from '../../steps/destroy.js';
@@ -96,6 +98,43 @@ describe('machines', () => {
 		expect(c.provider.calls).toContain('deleteMachine workerbee-1');
 		expect(states('workerbee-1')[0]).toBe('workerbee-1 retrying: replacing a machine whose creation was interrupted');
 		expect(result.summary).toBe('2 nodes running (1 created, 1 replaced)');
+	});
+});
+
+describe('machines: two machines of one node\'s name', () => {
+	const twins = (): Machine[] => [
+		{name: 'queenbee', providerId: '12', status: 'running', publicAddress: '10.9.0.12', privateAddress: '10.9.1.12', ssh: {host: '10.9.0.12', port: 22, user: 'root'}},
+		{name: 'queenbee', providerId: '7', status: 'running', publicAddress: '10.9.0.7', privateAddress: '10.9.1.7', ssh: {host: '10.9.0.7', port: 22, user: 'root'}},
+	];
+	const billed = (c: ReturnType<typeof cluster>) => {
+		c.provider.capabilities = {...c.provider.capabilities, billed: {machine: 'droplet', by: 'DigitalOcean'}};
+	};
+	const warnings = (events: RunEvent[]) => events.flatMap(e => (e.type === 'warning' ? [e.message] : []));
+
+	it('adopts the lowest id when the journal recorded none, and names the other as billed', async () => {
+		const c = cluster();
+		billed(c);
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.provider.machines = twins();
+		const {io, events} = recordedIO();
+		await machinesStep.run(c.ctx, io);
+		expect(c.ctx.journal.value.nodes.find(n => n.name === 'queenbee')).toMatchObject({providerId: '7', privateAddress: '10.9.1.7'});
+		expect(c.provider.calls.filter(call => call.startsWith('deleteMachine'))).toEqual([]);
+		expect(warnings(events)).toEqual(['2 droplets are named queenbee: 7 is the node; droplet 12 is not used by swarmbee but is billed by DigitalOcean while it exists: delete it by id, or swarmbee down demo removes everything of the cluster']);
+	});
+
+	it('keeps the one the journal recorded, also when it was started again', async () => {
+		const c = cluster();
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.ctx.journal.updateNode('queenbee', r => {
+			r.providerId = '12';
+		});
+		c.provider.machines = twins().map(m => (m.providerId === '12' ? {...m, status: 'stopped'} : m));
+		const {io, events} = recordedIO();
+		await machinesStep.run(c.ctx, io);
+		expect(c.provider.calls).toContain('startMachine queenbee');
+		expect(c.ctx.journal.value.nodes.find(n => n.name === 'queenbee')).toMatchObject({providerId: '12', privateAddress: '10.9.1.12'});
+		expect(warnings(events)).toEqual([expect.stringMatching(/^2 machines are named queenbee: 12 is the node; machine 7 is not used by swarmbee: /)]);
 	});
 });
 

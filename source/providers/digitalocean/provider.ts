@@ -14,6 +14,7 @@ import {
 import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, supportedImageSlugs, type Catalog} from './catalog.js';
 import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
+import {sameNameChoice} from '../same-name.js';
 import {doNames, dropletTags, ownerFromTags, SHARED_TAG} from './names.js';
 import {DEFAULT_TIMING, type DigitalOceanProviderOptions, type Timing} from './settings.js';
 import {firstBootStatusCommand, parseFirstBootStatus, renderUserData, USER_DATA_LIMIT} from './user-data.js';
@@ -24,6 +25,8 @@ interface Awaited {
 	/** The create action, when this run made the request. */
 	actionId?: number;
 }
+
+const DROPLET = {name: (d: Droplet) => d.name, id: (d: Droplet) => String(d.id)};
 
 function count(n: number, what: string): string {
 	return `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -331,11 +334,12 @@ export class DigitalOceanProvider implements Provider {
 		const tag = doNames.clusterTag(ctx.spec.name);
 		const tagged = await api.droplets({tagName: tag}, ctx.signal);
 		const awaited = new Map<string, Awaited>();
-		for (const droplet of [...tagged].sort((a, b) => a.id - b.id)) {
-			if (plans.some(p => p.name === droplet.name) && !awaited.has(droplet.name)) {
-				awaited.set(droplet.name, {id: droplet.id});
-				onProgress(droplet.name, `found droplet ${droplet.id} from an earlier run`);
-			}
+		// The same rule as the machines step: the journal's droplet, else the lowest id.
+		const recorded = (name: string) => plans.find(p => p.name === name)?.providerId;
+		const planned = tagged.filter(d => plans.some(p => p.name === d.name));
+		for (const [name, droplet] of sameNameChoice(planned, DROPLET, recorded).byName) {
+			awaited.set(name, {id: droplet.id});
+			onProgress(name, `found droplet ${droplet.id} from an earlier run`);
 		}
 		const failures = new Map<string, SwarmbeeError>();
 		const missing = plans.filter(p => !awaited.has(p.name));
@@ -382,8 +386,9 @@ export class DigitalOceanProvider implements Provider {
 				if (keyLag) continue;
 				// Never a blind retry: the request may have been carried out.
 				const names = new Set(remaining.map(p => p.name));
-				for (const droplet of await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)) {
-					if (names.has(droplet.name) && !made.some(m => m.name === droplet.name)) made.push({name: droplet.name, id: droplet.id});
+				const found = (await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)).filter(d => names.has(d.name));
+				for (const [name, droplet] of sameNameChoice(found, DROPLET).byName) {
+					if (!made.some(m => m.name === name)) made.push({name, id: droplet.id});
 				}
 				remaining = remaining.filter(p => !made.some(m => m.name === p.name));
 				if (remaining.length === 0) return made;
