@@ -92,12 +92,9 @@ export const machinesStep: Step<MachinesContext> = {
 		if (toCreate.length > 0) await createMissing(ctx, toCreate, infra, io, deleted);
 		// Addresses of started machines may only be known now.
 		if (started > 0) {
-			for (const machine of sameNameChoice(await provider.listMachines(pctx), MACHINE, recorded).byName.values()) {
-				journal.update(j => {
-					const record = j.nodes.find(n => n.name === machine.name);
-					if (record) recordMachine(record, machine);
-				});
-			}
+			const known = new Set(journal.value.nodes.map(n => n.name));
+			const listed = [...sameNameChoice(await provider.listMachines(pctx), MACHINE, recorded).byName.values()];
+			journal.updateNodes(listed.filter(m => known.has(m.name)), recordMachine);
 		}
 
 		await waitForAllSsh(ctx, io);
@@ -152,14 +149,13 @@ async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: Inf
 	// Written before the provider is asked: a crash from here on is found
 	// again by label, not duplicated. A machine made anew (its old one gone)
 	// starts with the key it is given, whatever its predecessor rotated to.
-	for (const plan of machinePlans) {
-		journal.updateNode(plan.name, record => {
-			record.state = 'creating';
-			record.hostKey = {publicKey: plan.hostKey.publicKey, fingerprint: fingerprint(plan.hostKey.publicKey)};
-			delete record.nextHostKey;
-			delete record.error;
-		});
-	}
+	// One write for all of them, on disk before createMachines is called.
+	journal.updateNodes(machinePlans, (record, plan) => {
+		record.state = 'creating';
+		record.hostKey = {publicKey: plan.hostKey.publicKey, fingerprint: fingerprint(plan.hostKey.publicKey)};
+		delete record.nextHostKey;
+		delete record.error;
+	});
 	for (const plan of plans) nodeEvents(io.emit, plan.name).state('creating');
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
 		// "booting" is a state, not worth repeating as its own detail.
@@ -167,16 +163,16 @@ async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: Inf
 		else nodeEvents(io.emit, node).state('creating', detail);
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
+	journal.updateNodes(outcomes, (record, outcome) => {
+		if (outcome.machine) {
+			recordMachine(record, outcome.machine);
+			record.state = 'running';
+		} else {
+			record.state = 'failed';
+			record.error = errorInfo(outcome.error);
+		}
+	});
 	for (const outcome of outcomes) {
-		journal.updateNode(outcome.name, record => {
-			if (outcome.machine) {
-				recordMachine(record, outcome.machine);
-				record.state = 'running';
-			} else {
-				record.state = 'failed';
-				record.error = errorInfo(outcome.error);
-			}
-		});
 		if (outcome.error) {
 			if (isAbort(outcome.error, io.signal)) continue;
 			nodeEvents(io.emit, outcome.name).state('failed', outcome.error.message);

@@ -1,5 +1,5 @@
 import {existsSync, readFileSync, statSync} from 'node:fs';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, vi} from 'vitest';
 import {APPLIED_FILE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
 import {swapHostKeyCommand} from '../../source/cluster/host-key.js';
 import {probeFetchCommand, probeGuardCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
@@ -87,6 +87,23 @@ describe('machines', () => {
 		expect(c.ctx.journal.value.nodes.map(n => [n.name, n.state, n.privateAddress])).toEqual([['queenbee', 'running', '10.9.1.10'], ['workerbee-1', 'running', '10.9.1.11']]);
 		expect(states('queenbee')).toEqual(['queenbee creating', 'queenbee booting', expect.stringMatching(/^queenbee booting: waiting for SSH at \S+:\d+$/), expect.stringMatching(/^queenbee running: SSH ok, host key SHA256:/)]);
 		expect(result).toEqual({changed: true, summary: '2 nodes running (2 created)'});
+	});
+
+	it('writes the journal once for every node it creates and once for what came of them, the creating records on disk before the provider is asked', async () => {
+		const c = cluster({workers: 3});
+		await keysStep.run(c.ctx, recordedIO().io);
+		let onDisk: string[] = [];
+		const create = c.provider.createMachines.bind(c.provider);
+		c.provider.createMachines = async (...args) => {
+			onDisk = (JSON.parse(readFileSync(c.ctx.journal.file, 'utf8')) as {nodes: Array<{name: string; state: string}>}).nodes.map(n => `${n.name} ${n.state}`);
+			return create(...args);
+		};
+		const writes = vi.spyOn(c.ctx.journal, 'update');
+		await machinesStep.run(c.ctx, recordedIO().io);
+		expect(onDisk).toEqual(['queenbee creating', 'workerbee-1 creating', 'workerbee-2 creating', 'workerbee-3 creating']);
+		// The infra, the four creating records, the four outcomes.
+		expect(writes).toHaveBeenCalledTimes(3);
+		expect(c.ctx.journal.value.nodes.map(n => n.state)).toEqual(['running', 'running', 'running', 'running']);
 	});
 
 	it('replaces a machine whose creation was cut off, saying it retries', async () => {
