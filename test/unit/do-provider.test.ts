@@ -168,6 +168,33 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(2);
 	});
 
+	it('asks for the catalog once per provider: plan (the price asked about) then preflight', async () => {
+		const s = await setup();
+		await s.provider.plan(s.ctx);
+		await s.provider.preflight(s.ctx);
+		for (const path of ['/v2/account', '/v2/regions', '/v2/sizes']) expect(s.emulator.count({method: 'GET', path})).toBe(1);
+		expect(s.emulator.count({method: 'GET', path: /^\/v2\/images\//})).toBe(1);
+		// What changes with every droplet is asked each time.
+		expect(s.emulator.requests.filter(r => r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=')).length).toBe(2);
+	});
+
+	it('createMachines right after listMachines starts from its list; a change in between makes it ask again', async () => {
+		const s = await setup({bootDelayMs: 0});
+		const {infra} = await s.provider.ensureInfra(s.ctx);
+		// The tag's lists and the creates, in the order the API saw them.
+		const seen = () => s.emulator.requests.flatMap(r => (r.method === 'POST' && r.path === '/v2/droplets' ? ['create']
+			: r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=') ? ['list'] : []));
+		await s.provider.listMachines(s.ctx);
+		const outcomes = await s.provider.createMachines(s.ctx, s.plans, infra, () => {});
+		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
+		expect(seen().slice(0, 2)).toEqual(['list', 'create']);
+		const worker = (await s.provider.listMachines(s.ctx)).find(m => m.name === 'workerbee-3')!;
+		await s.provider.deleteMachine(s.ctx, worker);
+		const before = seen().length;
+		await s.provider.createMachines(s.ctx, s.plans.filter(p => p.name === 'workerbee-3'), infra, () => {});
+		expect(seen().slice(before, before + 2)).toEqual(['list', 'create']);
+	});
+
 	it('waits out the eventual-consistency lags: list, key, late IP', async () => {
 		const s = await setup({lags: {listMs: 400, keyMs: 400, activeWithoutIpMs: 600}});
 		const {outcomes} = await s.bringUp();

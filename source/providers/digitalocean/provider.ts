@@ -26,6 +26,9 @@ interface Awaited {
 	actionId?: number;
 }
 
+/** How long listMachines' list serves createMachines (the machines step calls one right after the other). */
+const LISTED_FOR_MS = 10_000;
+
 const DROPLET = {name: (d: Droplet) => d.name, id: (d: Droplet) => String(d.id)};
 
 function count(n: number, what: string): string {
@@ -47,6 +50,19 @@ export class DigitalOceanProvider implements Provider {
 	readonly firstBoot: FirstBootCheck;
 	private readonly timing: Timing;
 	private api?: DigitalOceanClient;
+	/**
+	 * The account, regions, sizes and image, asked once per instance: `up` in
+	 * a terminal plans (the price) and then runs preflight on the same
+	 * provider. What changes with every droplet (the count, the tag's list)
+	 * is asked each time.
+	 */
+	private catalog?: {image: string; value: Promise<Catalog>};
+	/**
+	 * The tag's list listMachines just made, which createMachines starts from
+	 * instead of asking again; any change this provider makes to droplets, or
+	 * a few seconds, drops it.
+	 */
+	private listed?: {droplets: Droplet[]; at: number};
 
 	constructor(private readonly options: DigitalOceanProviderOptions = {}) {
 		this.timing = {...DEFAULT_TIMING, ...options.timing};
@@ -98,7 +114,7 @@ export class DigitalOceanProvider implements Provider {
 	private async inspect(ctx: ProviderContext): Promise<{catalog: Catalog; region: Region; size: Size; total: number; tagged: Droplet[]; toCreate: number}> {
 		const api = this.client(ctx);
 		const {spec, signal} = ctx;
-		const catalog = await loadCatalog(api, spec.image, signal);
+		const catalog = await this.loadCatalog(api, spec.image, signal);
 		const [total, tagged] = await Promise.all([api.dropletCount(signal), api.droplets({tagName: doNames.clusterTag(spec.name)}, signal)]);
 		const locked = accountProblem(catalog.account, total, 0);
 		if (locked) throw locked;
@@ -118,6 +134,18 @@ export class DigitalOceanProvider implements Provider {
 			tagged,
 			toCreate,
 		};
+	}
+
+	private loadCatalog(api: DigitalOceanClient, image: string, signal?: AbortSignal): Promise<Catalog> {
+		if (this.catalog?.image !== image) {
+			const value = loadCatalog(api, image, signal);
+			this.catalog = {image, value};
+			// A failed look is not kept: the next one asks again.
+			value.catch(() => {
+				if (this.catalog?.value === value) this.catalog = undefined;
+			});
+		}
+		return this.catalog.value;
 	}
 
 	/** Droplets tagged for this cluster by another swarmbee state are not ours to adopt. */
@@ -297,6 +325,7 @@ export class DigitalOceanProvider implements Provider {
 
 	async listMachines(ctx: ProviderContext): Promise<Machine[]> {
 		const droplets = await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal);
+		this.listed = {droplets, at: this.now()};
 		return droplets.map(dropletMachine);
 	}
 
@@ -332,7 +361,9 @@ export class DigitalOceanProvider implements Provider {
 	async createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
 		const api = this.client(ctx);
 		const tag = doNames.clusterTag(ctx.spec.name);
-		const tagged = await api.droplets({tagName: tag}, ctx.signal);
+		const listed = this.listed && this.now() - this.listed.at <= LISTED_FOR_MS ? this.listed.droplets : undefined;
+		this.listed = undefined;
+		const tagged = listed ?? await api.droplets({tagName: tag}, ctx.signal);
 		const awaited = new Map<string, Awaited>();
 		// The same rule as the machines step: the journal's droplet, else the lowest id.
 		const recorded = (name: string) => plans.find(p => p.name === name)?.providerId;
@@ -472,6 +503,7 @@ export class DigitalOceanProvider implements Provider {
 
 	/** Runs a droplet action, waiting out "pending event" refusals and then the action itself. */
 	private async runAction(ctx: ProviderContext, machine: Machine, type: string): Promise<void> {
+		this.listed = undefined;
 		const api = this.client(ctx);
 		const action = await this.whileBusy(ctx, () => api.dropletAction(machine.providerId, type, ctx.signal));
 		await this.waitForAction(ctx, action, machine.name);
@@ -511,6 +543,7 @@ export class DigitalOceanProvider implements Provider {
 	}
 
 	async deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		this.listed = undefined;
 		await this.whileBusy(ctx, () => this.client(ctx).deleteDroplet(machine.providerId, ctx.signal));
 	}
 
@@ -523,6 +556,7 @@ export class DigitalOceanProvider implements Provider {
 	 * default VPC is shared and stays.
 	 */
 	async destroy(ctx: ProviderContext, options: {includeForeign: boolean}): Promise<DestroyReport> {
+		this.listed = undefined;
 		const api = this.client(ctx);
 		const {spec, signal} = ctx;
 		const tag = doNames.clusterTag(spec.name);
