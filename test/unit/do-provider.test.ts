@@ -94,6 +94,18 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({status: 429})).toBeGreaterThanOrEqual(8);
 	});
 
+	it('asks again after a 429 without listing first: a refused create made nothing', async () => {
+		const s = await setup({faults: {rateLimitEvery: 2, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 1}});
+		const {outcomes} = await s.bringUp();
+		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
+		expect(dropletNames(s.emulator)).toEqual(s.plans.map(p => p.name).sort());
+		const droplets = s.emulator.requests.filter(r => r.path === '/v2/droplets' && !r.query.includes('per_page=1&') && !/[?&]per_page=1$/.test(r.query));
+		const refused = droplets.findIndex(r => r.status === 429);
+		const lastCreate = droplets.findLastIndex(r => r.method === 'POST');
+		expect(refused).toBeGreaterThanOrEqual(0);
+		expect(droplets.slice(refused, lastCreate).filter(r => r.method === 'GET')).toEqual([]);
+	});
+
 	it('stops at a spent hourly budget instead of asking again for droplets, and says when to come back', async () => {
 		const s = await setup({faults: {rateLimitEvery: 1, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 0}});
 		const started = Date.now();

@@ -245,6 +245,8 @@ export class DigitalOceanProvider implements Provider {
 			} catch (error) {
 				if (!(error instanceof DigitalOceanApiError) || !error.retryable || attempt >= 3) throw error;
 				await this.pause(error.status === 429 ? error.retryAfterMs ?? this.client(ctx).backoffMs(attempt) : this.timing.settleMs, ctx.signal);
+				// A 429 refused the request: nothing to look for.
+				if (!error.uncertain) continue;
 				const found = await find();
 				if (found) return found;
 			}
@@ -414,7 +416,8 @@ export class DigitalOceanProvider implements Provider {
 				// A spent hourly budget: its error says when to come back.
 				if (wait === undefined) throw error;
 				await this.pause(wait, signal);
-				if (keyLag) continue;
+				// A refusal (the key's lag, a 429) made nothing: ask again for the same.
+				if (keyLag || !error.uncertain) continue;
 				// Never a blind retry: the request may have been carried out.
 				const names = new Set(remaining.map(p => p.name));
 				const found = (await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)).filter(d => names.has(d.name));
