@@ -1,4 +1,4 @@
-import {pause as waitOrCancel} from '../../concurrency.js';
+import {pause as waitOrCancel, pollUntil} from '../../concurrency.js';
 import {ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
@@ -526,13 +526,19 @@ export class DigitalOceanProvider implements Provider {
 		}
 	}
 
+	/** The clock and wait of this provider's timing, for pollUntil. */
+	private get clock(): {now: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void>} {
+		return {now: () => this.now(), sleep: (ms, signal) => this.pause(ms, signal)};
+	}
+
 	private async waitForAction(ctx: ProviderContext, first: Action, node: string): Promise<void> {
-		const deadline = this.now() + this.timing.activeTimeoutMs;
-		let action: Action | undefined = first;
-		while (action?.status === 'in-progress' && this.now() < deadline) {
-			await this.pause(this.timing.pollEarlyMs, ctx.signal);
-			action = await this.client(ctx).action(first.id, ctx.signal);
-		}
+		// The action as its request answered is the first look; then one GET per poll.
+		const polled = await pollUntil(
+			async attempt => (attempt === 0 ? first : await this.client(ctx).action(first.id, ctx.signal)),
+			action => action?.status !== 'in-progress',
+			{intervalMs: this.timing.pollEarlyMs, timeoutMs: this.timing.activeTimeoutMs, signal: ctx.signal, ...this.clock},
+		);
+		const action = polled.met ? polled.value : polled.last;
 		if (action?.status === 'completed') return;
 		throw new ExternalError(`${first.type} of ${node} ${action?.status === 'errored' ? 'failed' : 'did not finish'} (action ${first.id})`, {node, nextSteps: ['run the same command again']});
 	}
@@ -632,11 +638,11 @@ export class DigitalOceanProvider implements Provider {
 	/** Deleted droplets can be listed for a while after the 204: waits until the tag shows none of them. */
 	private async waitUntilGone(ctx: ProviderContext, ids: Set<number>): Promise<void> {
 		if (ids.size === 0) return;
-		const deadline = this.now() + this.timing.drainTimeoutMs;
-		for (;;) {
-			const left = (await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d => ids.has(d.id));
-			if (left.length === 0 || this.now() > deadline) return;
-			await this.pause(this.timing.pollEarlyMs, ctx.signal);
-		}
+		// Still listed at the deadline: the proof list that follows names them.
+		await pollUntil(
+			async () => (await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d => ids.has(d.id)),
+			left => left.length === 0,
+			{intervalMs: this.timing.pollEarlyMs, timeoutMs: this.timing.drainTimeoutMs, signal: ctx.signal, ...this.clock},
+		);
 	}
 }
