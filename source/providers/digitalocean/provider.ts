@@ -14,6 +14,7 @@ import {
 import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, supportedImageSlugs, type Catalog} from './catalog.js';
 import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
+import {counted} from '../../render/format.js';
 import {sameNameChoice} from '../same-name.js';
 import {doNames, dropletTags, ownerFromTags, SHARED_TAG} from './names.js';
 import {DEFAULT_TIMING, type DigitalOceanProviderOptions, type Timing} from './settings.js';
@@ -30,10 +31,6 @@ interface Awaited {
 const LISTED_FOR_MS = 10_000;
 
 const DROPLET = {name: (d: Droplet) => d.name, id: (d: Droplet) => String(d.id)};
-
-function count(n: number, what: string): string {
-	return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
 
 /**
  * Nodes are droplets, made through the API: tags first, the region's VPC, the
@@ -618,7 +615,7 @@ export class DigitalOceanProvider implements Provider {
 		}
 		return {
 			scope: `tagged ${tag}, and no firewall or SSH key named ${doNames.firewall(spec.name)}`,
-			removed: [count(doomed.length, 'droplet'), count(firewalls, 'firewall'), count(keys, 'SSH key'), count(tags, 'tag')],
+			removed: [counted(doomed.length, 'droplet'), counted(firewalls, 'firewall'), counted(keys, 'SSH key'), counted(tags, 'tag')],
 			remaining,
 			foreign: foreignDroplets.map(d => `droplet ${d.name} (${d.id})`),
 		};
