@@ -3,7 +3,7 @@ import {DockerCli} from '../docker/cli.js';
 import {event, type RunEvent} from '../events.js';
 import {createProvider} from '../providers/index.js';
 import type {Provider} from '../providers/types.js';
-import {runSteps, type RunOutcome} from '../run/orchestrator.js';
+import {exitCode, runSteps, type RunOutcome} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
 import {generateKeyPair, loadKeyPair} from '../ssh/keys.js';
 import {SshPool} from '../ssh/pool.js';
@@ -129,9 +129,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		if (outcome.outcome === 'done' && untried) store.saveSpec(spec);
 		run.afterRun?.(outcome);
 		if (outcome.outcome !== 'done') await sayWhatIsBilled(ctx, run.command, renderer);
-		if (outcome.outcome === 'done') code = 0;
-		else if (outcome.outcome === 'cancelled') code = 130;
-		else code = outcome.error.kind === 'input' ? 2 : 1;
+		code = exitCode(outcome);
 	} finally {
 		ctx.ssh.closeAll();
 		stopInterrupts();
