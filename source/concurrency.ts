@@ -87,6 +87,9 @@ interface PollOptions {
 	intervalMs: number | ((attempt: number) => number);
 	timeoutMs: number;
 	signal?: AbortSignal;
+	/** The clock and the wait, for callers with their own (a provider's shortened timing in tests); default Date.now and pause. */
+	now?: () => number;
+	sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** What a poll ended with: the answer that met the condition, or the last one seen when time ran out. */
@@ -100,13 +103,15 @@ type Polled<T> = {met: true; value: T} | {met: false; last: T | undefined};
  * last answer in the message; some go on).
  */
 export async function pollUntil<T>(probe: (attempt: number) => Promise<T>, until: (answer: T) => boolean, options: PollOptions): Promise<Polled<T>> {
-	const deadline = Date.now() + options.timeoutMs;
+	const now = options.now ?? Date.now;
+	const sleep = options.sleep ?? pause;
+	const deadline = now() + options.timeoutMs;
 	let last: T | undefined;
-	for (let attempt = 0; Date.now() < deadline; attempt++) {
+	for (let attempt = 0; now() < deadline; attempt++) {
 		if (options.signal?.aborted) throw new CancelledError();
 		last = await probe(attempt);
 		if (until(last)) return {met: true, value: last};
-		await pause(typeof options.intervalMs === 'function' ? options.intervalMs(attempt) : options.intervalMs, options.signal);
+		await sleep(typeof options.intervalMs === 'function' ? options.intervalMs(attempt) : options.intervalMs, options.signal);
 	}
 	return {met: false, last};
 }

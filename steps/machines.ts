@@ -1,7 +1,8 @@
 import {nextHostKeyCommand, swapHostKeyCommand} from '../source/cluster/host-key.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
-import {nodeEvents} from '../source/events.js';
+import {event, nodeEvents} from '../source/events.js';
+import {sameNameChoice} from '../source/providers/same-name.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
 import {fingerprint, hostKeyFile, loadKeyPair} from '../source/ssh/keys.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
@@ -46,8 +47,12 @@ export const machinesStep: Step<MachinesContext> = {
 			});
 		}
 
-		const byName = new Map(existing.map(m => [m.name, m]));
+		const recorded = (name: string) => journal.value.nodes.find(n => n.name === name)?.providerId;
+		const {byName, leftovers} = sameNameChoice(existing, MACHINE, recorded);
+		sayLeftovers(ctx, io, byName, leftovers);
 		const toCreate: NodePlan[] = [];
+		// A machine deleted here is no node's any more, whatever the journal recorded.
+		const deleted = new Set<string>();
 		let started = 0;
 		let replaced = 0;
 		let resumed = 0;
@@ -68,6 +73,7 @@ export const machinesStep: Step<MachinesContext> = {
 				// Creation is tried again: the awkward state, shown as such.
 				nodeEvents(io.emit, plan.name).state('retrying', 'replacing a machine whose creation was interrupted');
 				await provider.deleteMachine(pctx, machine);
+				deleted.add(machine.providerId);
 				replaced++;
 				toCreate.push(plan);
 				continue;
@@ -83,15 +89,12 @@ export const machinesStep: Step<MachinesContext> = {
 			});
 		}
 
-		if (toCreate.length > 0) await createMissing(ctx, toCreate, infra, io);
+		if (toCreate.length > 0) await createMissing(ctx, toCreate, infra, io, deleted);
 		// Addresses of started machines may only be known now.
 		if (started > 0) {
-			for (const machine of await provider.listMachines(pctx)) {
-				journal.update(j => {
-					const record = j.nodes.find(n => n.name === machine.name);
-					if (record) recordMachine(record, machine);
-				});
-			}
+			const known = new Set(journal.value.nodes.map(n => n.name));
+			const listed = [...sameNameChoice(await provider.listMachines(pctx), MACHINE, recorded).byName.values()];
+			journal.updateNodes(listed.filter(m => known.has(m.name)), recordMachine);
 		}
 
 		await waitForAllSsh(ctx, io);
@@ -109,26 +112,50 @@ export const machinesStep: Step<MachinesContext> = {
 	},
 };
 
-async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: InfraInfo, io: StepIO): Promise<void> {
+const MACHINE = {name: (m: Machine) => m.name, id: (m: Machine) => m.providerId};
+
+/**
+ * Same-name machines that are not the node: named, with what each costs and
+ * how to remove it, but never deleted here. Which of two same-name droplets
+ * ran the playbook, or holds data, cannot be told from the API, and a
+ * journal lost or restored from elsewhere would make the wrong one look
+ * unused: telling is safe, deleting is not.
+ */
+function sayLeftovers(ctx: MachinesContext, io: StepIO, byName: Map<string, Machine>, leftovers: Machine[]): void {
+	const billed = ctx.provider.capabilities.billed;
+	const what = billed?.machine ?? 'machine';
+	for (const [name, node] of byName) {
+		const extra = leftovers.filter(m => m.name === name).map(m => m.providerId);
+		if (extra.length === 0) continue;
+		const many = extra.length !== 1;
+		io.emit(event({
+			type: 'warning',
+			message: `${1 + extra.length} ${what}s are named ${name}: ${node.providerId} is the node; ${what}${many ? 's' : ''} ${extra.join(', ')} ${many ? 'are' : 'is'} not used by swarmbee`
+				+ `${billed ? ` but ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}` : ''}: delete ${many ? 'them' : 'it'} by id, or swarmbee down ${ctx.spec.name} removes everything of the cluster`,
+		}));
+	}
+}
+
+async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: InfraInfo, io: StepIO, deleted: ReadonlySet<string>): Promise<void> {
 	const {journal, provider, paths} = ctx;
 	const authorizedKey = ctx.clusterKey.publicKey;
 	const machinePlans: MachinePlan[] = plans.map(plan => {
 		const file = hostKeyFile(paths.hostKeysDir, plan.name);
 		const hostKey = loadKeyPair(file);
 		if (!hostKey) throw new ExternalError(`the host key of ${plan.name} is missing (${file})`, {nextSteps: [`run swarmbee up ${ctx.spec.name} again: the keys step makes it`]});
-		return {...plan, authorizedKey, hostKey};
+		const providerId = journal.value.nodes.find(n => n.name === plan.name)?.providerId;
+		return {...plan, authorizedKey, hostKey, ...(providerId && !deleted.has(providerId) ? {providerId} : {})};
 	});
 	// Written before the provider is asked: a crash from here on is found
 	// again by label, not duplicated. A machine made anew (its old one gone)
 	// starts with the key it is given, whatever its predecessor rotated to.
-	for (const plan of machinePlans) {
-		journal.updateNode(plan.name, record => {
-			record.state = 'creating';
-			record.hostKey = {publicKey: plan.hostKey.publicKey, fingerprint: fingerprint(plan.hostKey.publicKey)};
-			delete record.nextHostKey;
-			delete record.error;
-		});
-	}
+	// One write for all of them, on disk before createMachines is called.
+	journal.updateNodes(machinePlans, (record, plan) => {
+		record.state = 'creating';
+		record.hostKey = {publicKey: plan.hostKey.publicKey, fingerprint: fingerprint(plan.hostKey.publicKey)};
+		delete record.nextHostKey;
+		delete record.error;
+	});
 	for (const plan of plans) nodeEvents(io.emit, plan.name).state('creating');
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
 		// "booting" is a state, not worth repeating as its own detail.
@@ -136,16 +163,16 @@ async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: Inf
 		else nodeEvents(io.emit, node).state('creating', detail);
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
+	journal.updateNodes(outcomes, (record, outcome) => {
+		if (outcome.machine) {
+			recordMachine(record, outcome.machine);
+			record.state = 'running';
+		} else {
+			record.state = 'failed';
+			record.error = errorInfo(outcome.error);
+		}
+	});
 	for (const outcome of outcomes) {
-		journal.updateNode(outcome.name, record => {
-			if (outcome.machine) {
-				recordMachine(record, outcome.machine);
-				record.state = 'running';
-			} else {
-				record.state = 'failed';
-				record.error = errorInfo(outcome.error);
-			}
-		});
 		if (outcome.error) {
 			if (isAbort(outcome.error, io.signal)) continue;
 			nodeEvents(io.emit, outcome.name).state('failed', outcome.error.message);

@@ -2,7 +2,8 @@ import {sshTarget} from '../cluster/targets.js';
 import {DockerCli} from '../docker/cli.js';
 import {event, type RunEvent} from '../events.js';
 import {createProvider} from '../providers/index.js';
-import {runSteps, type RunOutcome} from '../run/orchestrator.js';
+import type {Provider} from '../providers/types.js';
+import {exitCode, runSteps, type RunOutcome} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
 import {generateKeyPair, loadKeyPair} from '../ssh/keys.js';
 import {SshPool} from '../ssh/pool.js';
@@ -28,6 +29,8 @@ interface RunClusterOptions {
 	options?: ClusterOptions;
 	/** A DigitalOcean token handed over in-process (the wizard, a profile); otherwise the environment's. */
 	token?: string;
+	/** The provider confirmCost already asked (its catalog is not asked for again); otherwise a new one. */
+	provider?: Provider;
 	/** Journal changes to make once preflight passed. */
 	afterPreflight?: (ctx: ClusterContext) => void;
 	/**
@@ -93,7 +96,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		spec,
 		paths,
 		journal,
-		provider: createProvider(spec, docker, {env: io.env, token: run.token}),
+		provider: run.provider ?? createProvider(spec, docker, {env: io.env, token: run.token}),
 		docker,
 		ssh: new SshPool(node => sshTarget(journal.value, node, clusterKey.privateKey)),
 		clusterKey,
@@ -126,9 +129,7 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 		if (outcome.outcome === 'done' && untried) store.saveSpec(spec);
 		run.afterRun?.(outcome);
 		if (outcome.outcome !== 'done') await sayWhatIsBilled(ctx, run.command, renderer);
-		if (outcome.outcome === 'done') code = 0;
-		else if (outcome.outcome === 'cancelled') code = 130;
-		else code = outcome.error.kind === 'input' ? 2 : 1;
+		code = exitCode(outcome);
 	} finally {
 		ctx.ssh.closeAll();
 		stopInterrupts();
@@ -189,10 +190,13 @@ async function sayWhatIsBilled(ctx: ClusterContext, command: string, renderer: {
  *     queenbee     manager  $6.00    $0.00893
  *     cost: $18.00 a month ($0.0268 an hour) while they exist, running or not (swarmbee down demo stops it)
  *     ? Create 3 droplets for demo at $18.00 a month? (Y/n)
+ *
+ * Returns the provider it asked, for the run to go on with (runCluster's
+ * `provider`): the catalog it loaded is not asked for again.
  */
-export async function confirmCost(io: CommandIO, input: {yes: boolean; store: ClusterStore; spec: ClusterSpec; token?: string; command: string}): Promise<void> {
+export async function confirmCost(io: CommandIO, input: {yes: boolean; store: ClusterStore; spec: ClusterSpec; token?: string; command: string}): Promise<Provider | undefined> {
 	const {spec, store} = input;
-	if (input.yes) return;
+	if (input.yes) return undefined;
 	const fresh = !store.exists(spec.name);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: input.token});
 	const ask = (message: string) => confirmOrStop(io, {
@@ -201,11 +205,11 @@ export async function confirmCost(io: CommandIO, input: {yes: boolean; store: Cl
 	const billed = provider.capabilities.billed;
 	if (!billed || !io.interactive) {
 		if (fresh) await ask(`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}${billed ? '' : ', nothing billed'}?`);
-		return;
+		return provider;
 	}
 	const plan = await provider.plan({spec, owner: store.loadJournal(spec.name)?.owner ?? '', sshPublicKey: readPublicKey(store.paths(spec.name).clusterKey)});
 	const created = plan.resources.filter(r => r.kind === billed.machine && r.action === 'create');
-	if (created.length === 0 || !plan.cost) return;
+	if (created.length === 0 || !plan.cost) return provider;
 	const roles = new Map(planNodes(spec).map(n => [n.name, n.role]));
 	const c = plan.cost;
 	const many = created.length !== 1;
@@ -216,6 +220,7 @@ export async function confirmCost(io: CommandIO, input: {yes: boolean; store: Cl
 	];
 	io.stdout.write(`${lines.join('\n')}\n`);
 	await ask(`Create ${created.length} ${billed.machine}${many ? 's' : ''} for ${spec.name} at ${formatUsd(c.perNodeMonthly * created.length)} a month?`);
+	return provider;
 }
 
 /** What a user can do with a cluster that just came up (as kind ends with how to use it). */

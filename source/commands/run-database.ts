@@ -6,7 +6,7 @@ import {sshTarget} from '../cluster/targets.js';
 import {InputError} from '../errors.js';
 import {event} from '../events.js';
 import {swarmbeeHome} from '../paths.js';
-import {runSteps} from '../run/orchestrator.js';
+import {exitCode, runSteps} from '../run/orchestrator.js';
 import {SshPool} from '../ssh/pool.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {Step} from '../../steps/types.js';
@@ -64,7 +64,7 @@ export async function runDatabaseSteps<C>(run: DatabaseRun<C>, io: CommandIO): P
 			resume: run.resume,
 		});
 		outcome = result.outcome;
-		code = result.outcome === 'done' ? 0 : result.outcome === 'cancelled' ? 130 : result.error.kind === 'input' ? 2 : 1;
+		code = exitCode(result);
 	} finally {
 		await run.cleanup(outcome).catch(() => {});
 		run.ssh.closeAll();

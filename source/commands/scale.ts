@@ -60,11 +60,12 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 		});
 	}
 	// Growing creates machines: on a cloud, their price first.
-	if (!shrinking) await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee scale ${options.name} --workers ${spec.workers}`});
+	const provider = shrinking ? undefined : await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee scale ${options.name} --workers ${spec.workers}`});
 	return runCluster({
 		store,
 		spec,
 		saved,
+		provider,
 		token: options.token,
 		steps: shrinking ? scaleDownSteps : upSteps,
 		command: 'scale',

@@ -116,9 +116,9 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
 	// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
-	await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee up ${spec.name}`});
+	const provider = await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee up ${spec.name}`});
 	return runCluster({
-		store, spec, saved, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
+		store, spec, saved, provider, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
 		output: options.output, verbose: options.verbose, token: options.token,
 		options: {reprovision: options.reprovision ?? false, ...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {})},
 		...(options.reword ? {reword: options.reword} : {}),

@@ -76,6 +76,8 @@ export interface MachinePlan extends NodePlan {
 	hostKey: KeyPair;
 	/** The cluster's public key, for root's authorized_keys. */
 	authorizedKey: string;
+	/** The machine the journal holds for this node: the one adopted among same-name ones (see sameNameChoice). */
+	providerId?: string;
 }
 
 export interface InfraInfo {

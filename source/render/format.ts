@@ -12,6 +12,11 @@ export function formatDuration(ms: number): string {
 	return `${minutes}m${String(seconds).padStart(2, '0')}s`;
 }
 
+/** `1 droplet`, `3 droplets`: a count and its noun, plural when it is not one. */
+export function counted(n: number, what: string): string {
+	return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
 /**
  * The one way an error is shown in text:
  *

@@ -1,4 +1,4 @@
-import {errorInfo, isAbort, toSwarmbeeError, type SwarmbeeError} from '../errors.js';
+import {errorInfo, exitCodeFor, isAbort, toSwarmbeeError, type SwarmbeeError} from '../errors.js';
 import {event, type Emit} from '../events.js';
 import type {JournalHandle} from '../store/cluster-store.js';
 import type {Step} from '../../steps/types.js';
@@ -21,6 +21,13 @@ export type RunOutcome =
 	| {outcome: 'done'; changed: boolean; durationMs: number}
 	| {outcome: 'failed'; error: SwarmbeeError; step: string; durationMs: number}
 	| {outcome: 'cancelled'; step?: string; durationMs: number};
+
+/** A run's exit code: 0 done, 130 cancelled, and a failure's as exitCodeFor says (2 bad input, 1 otherwise). */
+export function exitCode(outcome: RunOutcome): number {
+	if (outcome.outcome === 'done') return 0;
+	if (outcome.outcome === 'cancelled') return 130;
+	return exitCodeFor(outcome.error);
+}
 
 /**
  * Runs steps in order, turning each into started → finished | failed |

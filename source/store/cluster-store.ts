@@ -329,6 +329,22 @@ export class JournalHandle {
 		return found!;
 	}
 
+	/**
+	 * Changes the records of several nodes (one per item, by its name) in one
+	 * write: a step that touches every node writes the journal once, not once
+	 * per node.
+	 */
+	updateNodes<T extends {name: string}>(items: readonly T[], mutate: (node: NodeRecord, item: T) => void): void {
+		if (items.length === 0) return;
+		this.update(j => {
+			for (const item of items) {
+				const found = j.nodes.find(n => n.name === item.name);
+				if (!found) throw new BugError(`the journal of ${j.cluster} has no node ${item.name}`);
+				mutate(found, item);
+			}
+		});
+	}
+
 	/** From now on every update is written to disk. */
 	persist(): void {
 		this.persisted = true;

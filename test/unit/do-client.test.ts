@@ -211,7 +211,7 @@ describe('DigitalOcean client', () => {
 		const s = await setup();
 		emulator = s.emulator;
 		await expect(s.client.deleteDroplet(12345)).resolves.toBeUndefined();
-		await expect(s.client.droplet(12345)).resolves.toBeUndefined();
+		await expect(s.client.action(12345)).resolves.toBeUndefined();
 		await expect(s.client.image('ubuntu-20-04-x64')).resolves.toBeUndefined();
 		expect((await s.client.image('debian-12-x64'))?.distribution).toBe('Debian');
 	});

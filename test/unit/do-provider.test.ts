@@ -4,6 +4,8 @@ import {setTimeout as delay} from 'node:timers/promises';
 import {afterEach, describe, expect, it} from 'vitest';
 import {InputError, SpecError} from '../../source/errors.js';
 import type {RunEvent} from '../../source/events.js';
+import {DigitalOceanClient, type DropletCreateRequest} from '../../source/providers/digitalocean/api.js';
+import {dropletTags} from '../../source/providers/digitalocean/names.js';
 import {DigitalOceanProvider} from '../../source/providers/digitalocean/provider.js';
 import type {Timing} from '../../source/providers/digitalocean/settings.js';
 import type {MachinePlan, ProviderContext} from '../../source/providers/types.js';
@@ -92,6 +94,18 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({status: 429})).toBeGreaterThanOrEqual(8);
 	});
 
+	it('asks again after a 429 without listing first: a refused create made nothing', async () => {
+		const s = await setup({faults: {rateLimitEvery: 2, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 1}});
+		const {outcomes} = await s.bringUp();
+		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
+		expect(dropletNames(s.emulator)).toEqual(s.plans.map(p => p.name).sort());
+		const droplets = s.emulator.requests.filter(r => r.path === '/v2/droplets' && !r.query.includes('per_page=1&') && !/[?&]per_page=1$/.test(r.query));
+		const refused = droplets.findIndex(r => r.status === 429);
+		const lastCreate = droplets.findLastIndex(r => r.method === 'POST');
+		expect(refused).toBeGreaterThanOrEqual(0);
+		expect(droplets.slice(refused, lastCreate).filter(r => r.method === 'GET')).toEqual([]);
+	});
+
 	it('stops at a spent hourly budget instead of asking again for droplets, and says when to come back', async () => {
 		const s = await setup({faults: {rateLimitEvery: 1, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 0}});
 		const started = Date.now();
@@ -144,6 +158,53 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(before);
 		expect(s.emulator.liveDroplets()).toHaveLength(4);
 		expect(s.progress.filter(([, d]) => d.startsWith('found droplet'))).toHaveLength(4);
+	});
+
+	it('of two droplets with one node\'s name, waits for the one the journal recorded, else the lowest id (the machines step\'s rule)', async () => {
+		const s = await setup({}, {workers: 1});
+		const {infra} = await s.provider.ensureInfra(s.ctx);
+		// Two creates of queenbee, as an uncertain create asked again after a lagging list leaves them.
+		const client = new DigitalOceanClient({token: s.emulator.token, baseUrl: s.emulator.url});
+		const body: DropletCreateRequest = {
+			names: ['queenbee'], region: s.spec.region, size: s.spec.size, image: s.spec.image, ssh_keys: [], backups: false, ipv6: false, monitoring: false,
+			tags: dropletTags(s.spec.name, 'manager', 'owner-1'), user_data: '#!/bin/sh\ntrue\n',
+		};
+		const first = (await client.createDroplets(body)).droplets[0]!.id;
+		const second = (await client.createDroplets(body)).droplets[0]!.id;
+		expect(second).toBeGreaterThan(first);
+		const queen = s.plans.filter(p => p.name === 'queenbee');
+		const recorded = await s.provider.createMachines(s.ctx, queen.map(p => ({...p, providerId: String(second)})), infra, () => {});
+		expect(recorded.map(o => o.machine?.providerId)).toEqual([String(second)]);
+		const unrecorded = await s.provider.createMachines(s.ctx, queen, infra, () => {});
+		expect(unrecorded.map(o => o.machine?.providerId)).toEqual([String(first)]);
+		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(2);
+	});
+
+	it('asks for the catalog once per provider: plan (the price asked about) then preflight', async () => {
+		const s = await setup();
+		await s.provider.plan(s.ctx);
+		await s.provider.preflight(s.ctx);
+		for (const path of ['/v2/account', '/v2/regions', '/v2/sizes']) expect(s.emulator.count({method: 'GET', path})).toBe(1);
+		expect(s.emulator.count({method: 'GET', path: /^\/v2\/images\//})).toBe(1);
+		// What changes with every droplet is asked each time.
+		expect(s.emulator.requests.filter(r => r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=')).length).toBe(2);
+	});
+
+	it('createMachines right after listMachines starts from its list; a change in between makes it ask again', async () => {
+		const s = await setup({bootDelayMs: 0});
+		const {infra} = await s.provider.ensureInfra(s.ctx);
+		// The tag's lists and the creates, in the order the API saw them.
+		const seen = () => s.emulator.requests.flatMap(r => (r.method === 'POST' && r.path === '/v2/droplets' ? ['create']
+			: r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=') ? ['list'] : []));
+		await s.provider.listMachines(s.ctx);
+		const outcomes = await s.provider.createMachines(s.ctx, s.plans, infra, () => {});
+		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
+		expect(seen().slice(0, 2)).toEqual(['list', 'create']);
+		const worker = (await s.provider.listMachines(s.ctx)).find(m => m.name === 'workerbee-3')!;
+		await s.provider.deleteMachine(s.ctx, worker);
+		const before = seen().length;
+		await s.provider.createMachines(s.ctx, s.plans.filter(p => p.name === 'workerbee-3'), infra, () => {});
+		expect(seen().slice(before, before + 2)).toEqual(['list', 'create']);
 	});
 
 	it('waits out the eventual-consistency lags: list, key, late IP', async () => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
-import {ExternalError} from '../../source/errors.js';
+import {ExternalError, InputError} from '../../source/errors.js';
 import type {RunEvent} from '../../source/events.js';
-import {runSteps} from '../../source/run/orchestrator.js';
+import {exitCode, runSteps} from '../../source/run/orchestrator.js';
 import type {Step} from '../../steps/types.js';
 
 function collect() {
@@ -55,5 +55,14 @@ describe('runSteps', () => {
 		}};
 		await runSteps([ok('a'), failing], {}, {command: 'up', cluster: 'c', provider: 'local', emit: () => {}, signal: new AbortController().signal, resume: 'r', afterStep: s => seen.push(s)});
 		expect(seen).toEqual(['a']);
+	});
+});
+
+describe('exitCode', () => {
+	it('is the one mapping of a run\'s outcome: 0 done, 130 cancelled, 2 bad input, 1 any other failure', () => {
+		expect(exitCode({outcome: 'done', changed: false, durationMs: 1})).toBe(0);
+		expect(exitCode({outcome: 'cancelled', durationMs: 1})).toBe(130);
+		expect(exitCode({outcome: 'failed', step: 'preflight', durationMs: 1, error: new InputError('bad')})).toBe(2);
+		expect(exitCode({outcome: 'failed', step: 'machines', durationMs: 1, error: new ExternalError('down')})).toBe(1);
 	});
 });

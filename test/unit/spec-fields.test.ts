@@ -93,6 +93,21 @@ describe('pollUntil', () => {
 		await vi.advanceTimersByTimeAsync(8_000);
 		expect(await late).toEqual({met: false, last: 'no'});
 	});
+
+	it('keeps the clock and the wait it is given (a provider\'s timing): no real time passes', async () => {
+		let clock = 0;
+		const waits: number[] = [];
+		let asked = 0;
+		const polled = await pollUntil(async () => ++asked, () => false, {
+			intervalMs: 1_000, timeoutMs: 5_000, now: () => clock, sleep: async ms => {
+				waits.push(ms);
+				clock += ms;
+			},
+		});
+		expect(polled).toEqual({met: false, last: 5});
+		expect(waits).toEqual([1_000, 1_000, 1_000, 1_000, 1_000]);
+		expect(clock).toBe(5_000);
+	});
 });
 
 describe('withTimeout', () => {

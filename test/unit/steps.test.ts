@@ -1,10 +1,12 @@
 import {existsSync, readFileSync, statSync} from 'node:fs';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, vi} from 'vitest';
 import {APPLIED_FILE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
 import {swapHostKeyCommand} from '../../source/cluster/host-key.js';
 import {probeFetchCommand, probeGuardCommand, probeServiceRemoveCommand, probeTasksCommand} from '../../source/cluster/probe.js';
 import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/cluster/swarm.js';
 import {ExternalError} from '../../source/errors.js';
+import type {RunEvent} from '../../source/events.js';
+import type {Machine} from '../../source/providers/types.js';
 import {planNodes} from '../../source/spec.js';
 import {fingerprint, generateKeyPair} from '../../source/ssh/keys.js';
 import {destroyStep} from '../../steps/destroy.js';
@@ -87,6 +89,23 @@ describe('machines', () => {
 		expect(result).toEqual({changed: true, summary: '2 nodes running (2 created)'});
 	});
 
+	it('writes the journal once for every node it creates and once for what came of them, the creating records on disk before the provider is asked', async () => {
+		const c = cluster({workers: 3});
+		await keysStep.run(c.ctx, recordedIO().io);
+		let onDisk: string[] = [];
+		const create = c.provider.createMachines.bind(c.provider);
+		c.provider.createMachines = async (...args) => {
+			onDisk = (JSON.parse(readFileSync(c.ctx.journal.file, 'utf8')) as {nodes: Array<{name: string; state: string}>}).nodes.map(n => `${n.name} ${n.state}`);
+			return create(...args);
+		};
+		const writes = vi.spyOn(c.ctx.journal, 'update');
+		await machinesStep.run(c.ctx, recordedIO().io);
+		expect(onDisk).toEqual(['queenbee creating', 'workerbee-1 creating', 'workerbee-2 creating', 'workerbee-3 creating']);
+		// The infra, the four creating records, the four outcomes.
+		expect(writes).toHaveBeenCalledTimes(3);
+		expect(c.ctx.journal.value.nodes.map(n => n.state)).toEqual(['running', 'running', 'running', 'running']);
+	});
+
 	it('replaces a machine whose creation was cut off, saying it retries', async () => {
 		const c = cluster();
 		await keysStep.run(c.ctx, recordedIO().io);
@@ -96,6 +115,43 @@ describe('machines', () => {
 		expect(c.provider.calls).toContain('deleteMachine workerbee-1');
 		expect(states('workerbee-1')[0]).toBe('workerbee-1 retrying: replacing a machine whose creation was interrupted');
 		expect(result.summary).toBe('2 nodes running (1 created, 1 replaced)');
+	});
+});
+
+describe('machines: two machines of one node\'s name', () => {
+	const twins = (): Machine[] => [
+		{name: 'queenbee', providerId: '12', status: 'running', publicAddress: '10.9.0.12', privateAddress: '10.9.1.12', ssh: {host: '10.9.0.12', port: 22, user: 'root'}},
+		{name: 'queenbee', providerId: '7', status: 'running', publicAddress: '10.9.0.7', privateAddress: '10.9.1.7', ssh: {host: '10.9.0.7', port: 22, user: 'root'}},
+	];
+	const billed = (c: ReturnType<typeof cluster>) => {
+		c.provider.capabilities = {...c.provider.capabilities, billed: {machine: 'droplet', by: 'DigitalOcean'}};
+	};
+	const warnings = (events: RunEvent[]) => events.flatMap(e => (e.type === 'warning' ? [e.message] : []));
+
+	it('adopts the lowest id when the journal recorded none, and names the other as billed', async () => {
+		const c = cluster();
+		billed(c);
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.provider.machines = twins();
+		const {io, events} = recordedIO();
+		await machinesStep.run(c.ctx, io);
+		expect(c.ctx.journal.value.nodes.find(n => n.name === 'queenbee')).toMatchObject({providerId: '7', privateAddress: '10.9.1.7'});
+		expect(c.provider.calls.filter(call => call.startsWith('deleteMachine'))).toEqual([]);
+		expect(warnings(events)).toEqual(['2 droplets are named queenbee: 7 is the node; droplet 12 is not used by swarmbee but is billed by DigitalOcean while it exists: delete it by id, or swarmbee down demo removes everything of the cluster']);
+	});
+
+	it('keeps the one the journal recorded, also when it was started again', async () => {
+		const c = cluster();
+		await keysStep.run(c.ctx, recordedIO().io);
+		c.ctx.journal.updateNode('queenbee', r => {
+			r.providerId = '12';
+		});
+		c.provider.machines = twins().map(m => (m.providerId === '12' ? {...m, status: 'stopped'} : m));
+		const {io, events} = recordedIO();
+		await machinesStep.run(c.ctx, io);
+		expect(c.provider.calls).toContain('startMachine queenbee');
+		expect(c.ctx.journal.value.nodes.find(n => n.name === 'queenbee')).toMatchObject({providerId: '12', privateAddress: '10.9.1.12'});
+		expect(warnings(events)).toEqual([expect.stringMatching(/^2 machines are named queenbee: 12 is the node; machine 7 is not used by swarmbee: /)]);
 	});
 });
 

@@ -10,8 +10,10 @@
  * exponential backoff and jitter. POSTs are retried only on 429, which
  * refuses a request without carrying it out; after a 5xx or a cut connection
  * a POST may or may not have happened, so the error goes back to the caller,
- * which looks before it creates again (`uncertain` on the error). Droplet
- * creates are never retried here at all: see the provider's reconciliation.
+ * which looks before it creates again when the error is `uncertain` (5xx,
+ * no answer; a 429 is not: nothing was done). Droplet creates are never
+ * retried here at all, not even after a 429: see the provider's
+ * reconciliation.
  */
 import {CancelledError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
@@ -441,10 +443,6 @@ export class DigitalOceanClient {
 		return page.meta?.total ?? page.droplets.length;
 	}
 
-	async droplet(id: number | string, signal?: AbortSignal): Promise<Droplet | undefined> {
-		return (await this.getOrUndefined<{droplet: Droplet}>(`/v2/droplets/${pathSegment(id)}`, signal))?.droplet;
-	}
-
 	/**
 	 * One multi-create request. Never retried here, not even after a 429:
 	 * the caller lists by tag first and asks again only for what is missing.
@@ -499,10 +497,6 @@ export class DigitalOceanClient {
 
 	async createVpc(body: {name: string; region: string; description?: string; ip_range?: string}, signal?: AbortSignal): Promise<Vpc> {
 		return (await this.request<{vpc: Vpc}>('POST', '/v2/vpcs', {body, signal})).vpc;
-	}
-
-	async deleteVpc(id: string, signal?: AbortSignal): Promise<void> {
-		await this.deleteOrGone(`/v2/vpcs/${pathSegment(id)}`, signal);
 	}
 
 	async firewalls(signal?: AbortSignal): Promise<Firewall[]> {

@@ -1,4 +1,4 @@
-import {pause as waitOrCancel} from '../../concurrency.js';
+import {pause as waitOrCancel, pollUntil} from '../../concurrency.js';
 import {ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
@@ -14,6 +14,8 @@ import {
 import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, supportedImageSlugs, type Catalog} from './catalog.js';
 import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
+import {counted} from '../../render/format.js';
+import {sameNameChoice} from '../same-name.js';
 import {doNames, dropletTags, ownerFromTags, SHARED_TAG} from './names.js';
 import {DEFAULT_TIMING, type DigitalOceanProviderOptions, type Timing} from './settings.js';
 import {firstBootStatusCommand, parseFirstBootStatus, renderUserData, USER_DATA_LIMIT} from './user-data.js';
@@ -25,9 +27,10 @@ interface Awaited {
 	actionId?: number;
 }
 
-function count(n: number, what: string): string {
-	return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
+/** How long listMachines' list serves createMachines (the machines step calls one right after the other). */
+const LISTED_FOR_MS = 10_000;
+
+const DROPLET = {name: (d: Droplet) => d.name, id: (d: Droplet) => String(d.id)};
 
 /**
  * Nodes are droplets, made through the API: tags first, the region's VPC, the
@@ -44,6 +47,19 @@ export class DigitalOceanProvider implements Provider {
 	readonly firstBoot: FirstBootCheck;
 	private readonly timing: Timing;
 	private api?: DigitalOceanClient;
+	/**
+	 * The account, regions, sizes and image, asked once per instance: `up` in
+	 * a terminal plans (the price) and then runs preflight on the same
+	 * provider. What changes with every droplet (the count, the tag's list)
+	 * is asked each time.
+	 */
+	private catalog?: {image: string; value: Promise<Catalog>};
+	/**
+	 * The tag's list listMachines just made, which createMachines starts from
+	 * instead of asking again; any change this provider makes to droplets, or
+	 * a few seconds, drops it.
+	 */
+	private listed?: {droplets: Droplet[]; at: number};
 
 	constructor(private readonly options: DigitalOceanProviderOptions = {}) {
 		this.timing = {...DEFAULT_TIMING, ...options.timing};
@@ -95,7 +111,7 @@ export class DigitalOceanProvider implements Provider {
 	private async inspect(ctx: ProviderContext): Promise<{catalog: Catalog; region: Region; size: Size; total: number; tagged: Droplet[]; toCreate: number}> {
 		const api = this.client(ctx);
 		const {spec, signal} = ctx;
-		const catalog = await loadCatalog(api, spec.image, signal);
+		const catalog = await this.loadCatalog(api, spec.image, signal);
 		const [total, tagged] = await Promise.all([api.dropletCount(signal), api.droplets({tagName: doNames.clusterTag(spec.name)}, signal)]);
 		const locked = accountProblem(catalog.account, total, 0);
 		if (locked) throw locked;
@@ -115,6 +131,18 @@ export class DigitalOceanProvider implements Provider {
 			tagged,
 			toCreate,
 		};
+	}
+
+	private loadCatalog(api: DigitalOceanClient, image: string, signal?: AbortSignal): Promise<Catalog> {
+		if (this.catalog?.image !== image) {
+			const value = loadCatalog(api, image, signal);
+			this.catalog = {image, value};
+			// A failed look is not kept: the next one asks again.
+			value.catch(() => {
+				if (this.catalog?.value === value) this.catalog = undefined;
+			});
+		}
+		return this.catalog.value;
 	}
 
 	/** Droplets tagged for this cluster by another swarmbee state are not ours to adopt. */
@@ -214,6 +242,8 @@ export class DigitalOceanProvider implements Provider {
 			} catch (error) {
 				if (!(error instanceof DigitalOceanApiError) || !error.retryable || attempt >= 3) throw error;
 				await this.pause(error.status === 429 ? error.retryAfterMs ?? this.client(ctx).backoffMs(attempt) : this.timing.settleMs, ctx.signal);
+				// A 429 refused the request: nothing to look for.
+				if (!error.uncertain) continue;
 				const found = await find();
 				if (found) return found;
 			}
@@ -294,6 +324,7 @@ export class DigitalOceanProvider implements Provider {
 
 	async listMachines(ctx: ProviderContext): Promise<Machine[]> {
 		const droplets = await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal);
+		this.listed = {droplets, at: this.now()};
 		return droplets.map(dropletMachine);
 	}
 
@@ -329,13 +360,16 @@ export class DigitalOceanProvider implements Provider {
 	async createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
 		const api = this.client(ctx);
 		const tag = doNames.clusterTag(ctx.spec.name);
-		const tagged = await api.droplets({tagName: tag}, ctx.signal);
+		const listed = this.listed && this.now() - this.listed.at <= LISTED_FOR_MS ? this.listed.droplets : undefined;
+		this.listed = undefined;
+		const tagged = listed ?? await api.droplets({tagName: tag}, ctx.signal);
 		const awaited = new Map<string, Awaited>();
-		for (const droplet of [...tagged].sort((a, b) => a.id - b.id)) {
-			if (plans.some(p => p.name === droplet.name) && !awaited.has(droplet.name)) {
-				awaited.set(droplet.name, {id: droplet.id});
-				onProgress(droplet.name, `found droplet ${droplet.id} from an earlier run`);
-			}
+		// The same rule as the machines step: the journal's droplet, else the lowest id.
+		const recorded = (name: string) => plans.find(p => p.name === name)?.providerId;
+		const planned = tagged.filter(d => plans.some(p => p.name === d.name));
+		for (const [name, droplet] of sameNameChoice(planned, DROPLET, recorded).byName) {
+			awaited.set(name, {id: droplet.id});
+			onProgress(name, `found droplet ${droplet.id} from an earlier run`);
 		}
 		const failures = new Map<string, SwarmbeeError>();
 		const missing = plans.filter(p => !awaited.has(p.name));
@@ -379,11 +413,13 @@ export class DigitalOceanProvider implements Provider {
 				// A spent hourly budget: its error says when to come back.
 				if (wait === undefined) throw error;
 				await this.pause(wait, signal);
-				if (keyLag) continue;
+				// A refusal (the key's lag, a 429) made nothing: ask again for the same.
+				if (keyLag || !error.uncertain) continue;
 				// Never a blind retry: the request may have been carried out.
 				const names = new Set(remaining.map(p => p.name));
-				for (const droplet of await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)) {
-					if (names.has(droplet.name) && !made.some(m => m.name === droplet.name)) made.push({name: droplet.name, id: droplet.id});
+				const found = (await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)).filter(d => names.has(d.name));
+				for (const [name, droplet] of sameNameChoice(found, DROPLET).byName) {
+					if (!made.some(m => m.name === name)) made.push({name, id: droplet.id});
 				}
 				remaining = remaining.filter(p => !made.some(m => m.name === p.name));
 				if (remaining.length === 0) return made;
@@ -467,6 +503,7 @@ export class DigitalOceanProvider implements Provider {
 
 	/** Runs a droplet action, waiting out "pending event" refusals and then the action itself. */
 	private async runAction(ctx: ProviderContext, machine: Machine, type: string): Promise<void> {
+		this.listed = undefined;
 		const api = this.client(ctx);
 		const action = await this.whileBusy(ctx, () => api.dropletAction(machine.providerId, type, ctx.signal));
 		await this.waitForAction(ctx, action, machine.name);
@@ -486,13 +523,19 @@ export class DigitalOceanProvider implements Provider {
 		}
 	}
 
+	/** The clock and wait of this provider's timing, for pollUntil. */
+	private get clock(): {now: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void>} {
+		return {now: () => this.now(), sleep: (ms, signal) => this.pause(ms, signal)};
+	}
+
 	private async waitForAction(ctx: ProviderContext, first: Action, node: string): Promise<void> {
-		const deadline = this.now() + this.timing.activeTimeoutMs;
-		let action: Action | undefined = first;
-		while (action?.status === 'in-progress' && this.now() < deadline) {
-			await this.pause(this.timing.pollEarlyMs, ctx.signal);
-			action = await this.client(ctx).action(first.id, ctx.signal);
-		}
+		// The action as its request answered is the first look; then one GET per poll.
+		const polled = await pollUntil(
+			async attempt => (attempt === 0 ? first : await this.client(ctx).action(first.id, ctx.signal)),
+			action => action?.status !== 'in-progress',
+			{intervalMs: this.timing.pollEarlyMs, timeoutMs: this.timing.activeTimeoutMs, signal: ctx.signal, ...this.clock},
+		);
+		const action = polled.met ? polled.value : polled.last;
 		if (action?.status === 'completed') return;
 		throw new ExternalError(`${first.type} of ${node} ${action?.status === 'errored' ? 'failed' : 'did not finish'} (action ${first.id})`, {node, nextSteps: ['run the same command again']});
 	}
@@ -506,6 +549,7 @@ export class DigitalOceanProvider implements Provider {
 	}
 
 	async deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		this.listed = undefined;
 		await this.whileBusy(ctx, () => this.client(ctx).deleteDroplet(machine.providerId, ctx.signal));
 	}
 
@@ -518,6 +562,7 @@ export class DigitalOceanProvider implements Provider {
 	 * default VPC is shared and stays.
 	 */
 	async destroy(ctx: ProviderContext, options: {includeForeign: boolean}): Promise<DestroyReport> {
+		this.listed = undefined;
 		const api = this.client(ctx);
 		const {spec, signal} = ctx;
 		const tag = doNames.clusterTag(spec.name);
@@ -570,7 +615,7 @@ export class DigitalOceanProvider implements Provider {
 		}
 		return {
 			scope: `tagged ${tag}, and no firewall or SSH key named ${doNames.firewall(spec.name)}`,
-			removed: [count(doomed.length, 'droplet'), count(firewalls, 'firewall'), count(keys, 'SSH key'), count(tags, 'tag')],
+			removed: [counted(doomed.length, 'droplet'), counted(firewalls, 'firewall'), counted(keys, 'SSH key'), counted(tags, 'tag')],
 			remaining,
 			foreign: foreignDroplets.map(d => `droplet ${d.name} (${d.id})`),
 		};
@@ -590,11 +635,11 @@ export class DigitalOceanProvider implements Provider {
 	/** Deleted droplets can be listed for a while after the 204: waits until the tag shows none of them. */
 	private async waitUntilGone(ctx: ProviderContext, ids: Set<number>): Promise<void> {
 		if (ids.size === 0) return;
-		const deadline = this.now() + this.timing.drainTimeoutMs;
-		for (;;) {
-			const left = (await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d => ids.has(d.id));
-			if (left.length === 0 || this.now() > deadline) return;
-			await this.pause(this.timing.pollEarlyMs, ctx.signal);
-		}
+		// Still listed at the deadline: the proof list that follows names them.
+		await pollUntil(
+			async () => (await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d => ids.has(d.id)),
+			left => left.length === 0,
+			{intervalMs: this.timing.pollEarlyMs, timeoutMs: this.timing.drainTimeoutMs, signal: ctx.signal, ...this.clock},
+		);
 	}
 }

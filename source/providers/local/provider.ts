@@ -4,6 +4,7 @@ import {eachLimited} from '../../concurrency.js';
 import type {DockerCli} from '../../docker/cli.js';
 import {InputError, SpecError, toSwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
+import {counted} from '../../render/format.js';
 import {memoryFitProblem, planNodes} from '../../spec.js';
 import type {
 	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, PlannedResource, Provider, ProviderCapabilities, ProviderContext,
@@ -138,12 +139,11 @@ export class LocalProvider implements Provider {
 
 	private async checkNamesAreOurs(ctx: ProviderContext): Promise<Set<string>> {
 		const cluster = ctx.spec.name;
-		const labelled = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `label=${LABEL_CLUSTER}=${cluster}`, '--format', '{{json .}}'], {signal: ctx.signal});
-		const ids = labelled.map(c => c.ID);
-		const inspected = await this.docker.inspect<ContainerInspect>('container', ids, {signal: ctx.signal});
+		const inspected = await this.clusterContainers(cluster, ctx.signal);
 		const foreign = inspected.filter(c => c.Config.Labels?.[LABEL_OWNER] !== ctx.owner);
 		const named = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `name=^swarmbee-${cluster}-`, '--format', '{{json .}}'], {signal: ctx.signal});
-		const unlabelled = named.filter(c => !ids.includes(c.ID));
+		// `ps` names a container by its short id, inspect by its full one.
+		const unlabelled = named.filter(c => !inspected.some(l => l.Id.startsWith(c.ID)));
 		const networks = await this.clusterNetworks(cluster, ctx.signal);
 		const foreignNetworks = networks.filter(n => n.Labels?.[LABEL_OWNER] !== ctx.owner);
 		if (foreign.length + unlabelled.length + foreignNetworks.length === 0) return new Set(inspected.map(c => c.Config.Labels?.[LABEL_NODE] ?? ''));
@@ -201,10 +201,15 @@ export class LocalProvider implements Provider {
 		return createBridge(this.docker, {cluster: ctx.spec.name, owner: ctx.owner, kind, space: LOCAL_SUBNET_SPACE, signal: ctx.signal});
 	}
 
+	/** Every container labelled with the cluster's name (any owner), inspected. */
+	private async clusterContainers(cluster: string, signal?: AbortSignal): Promise<ContainerInspect[]> {
+		const ids = (await this.docker.run(['ps', '-aq', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal})).split('\n').filter(Boolean);
+		return this.docker.inspect<ContainerInspect>('container', ids, {signal});
+	}
+
 	async listMachines(ctx: ProviderContext): Promise<Machine[]> {
 		const cluster = ctx.spec.name;
-		const ids = (await this.docker.run(['ps', '-aq', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal: ctx.signal})).split('\n').filter(Boolean);
-		const inspected = await this.docker.inspect<ContainerInspect>('container', ids, {signal: ctx.signal});
+		const inspected = await this.clusterContainers(cluster, ctx.signal);
 		return inspected
 			.filter(c => c.Config.Labels?.[LABEL_NODE] && c.Config.Labels[LABEL_NODE] !== ALL_NODES)
 			.map(c => this.toMachine(cluster, c));
@@ -273,8 +278,7 @@ export class LocalProvider implements Provider {
 		const mine = (labels: Record<string, string> | null) => options.includeForeign || labels?.[LABEL_OWNER] === ctx.owner;
 		const filter = `label=${LABEL_CLUSTER}=${cluster}`;
 
-		const containerIds = (await this.docker.run(['ps', '-aq', '--filter', filter], {signal})).split('\n').filter(Boolean);
-		const containers = await this.docker.inspect<ContainerInspect>('container', containerIds, {signal});
+		const containers = await this.clusterContainers(cluster, signal);
 		const doomedContainers = containers.filter(c => mine(c.Config.Labels));
 		if (doomedContainers.length > 0) await this.docker.run(['rm', '-f', '-v', ...doomedContainers.map(c => c.Id)], {signal});
 
@@ -298,10 +302,9 @@ export class LocalProvider implements Provider {
 			...networks.filter(n => !mine(n.Labels)).map(n => `network ${n.Name}`),
 			...volumes.filter(v => !mine(v.Labels)).map(v => `volume ${v.Name}`),
 		];
-		const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 		return {
 			scope: `labelled ${LABEL_CLUSTER}=${cluster}`,
-			removed: [count(doomedContainers.length, 'container'), count(doomedNetworks.length, 'network'), count(doomedVolumes.length, 'volume')],
+			removed: [counted(doomedContainers.length, 'container'), counted(doomedNetworks.length, 'network'), counted(doomedVolumes.length, 'volume')],
 			remaining: remaining.filter(r => !foreign.includes(r)),
 			foreign,
 		};
