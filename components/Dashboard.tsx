@@ -3,6 +3,7 @@ import {useEffect, useRef, useState, type ReactElement} from 'react';
 import sparkly from 'sparkly';
 import type {DashboardActions, DashboardSnapshot, DashboardTarget, LogExcerpt, ServiceView} from '../source/cluster/dashboard-data.js';
 import {describeLiveHealth, type HealthLevel} from '../source/cluster/live-health.js';
+import {tableKey} from '../source/cluster/placement.js';
 import type {NodeStatus} from '../source/cluster/status.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import {formatTable, wrapErrorLines} from '../source/render/format.js';
@@ -201,10 +202,10 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 		return lines;
 	}
 	lines.push(heading('tables', 'TABLES', 'replicas per shard, and whether every replica is ready'));
-	const table = formatTable(tables.map(t => [`${t.db}.${t.table}`, `${t.shards} shard${t.shards === 1 ? '' : 's'}`, `${t.replicas} replica${t.replicas === 1 ? '' : 's'}`, t.readiness, `on ${t.servers.join(', ') || '-'}`]));
+	const table = formatTable(tables.map(t => [tableKey(t), `${t.shards} shard${t.shards === 1 ? '' : 's'}`, `${t.replicas} replica${t.replicas === 1 ? '' : 's'}`, t.readiness, `on ${t.servers.join(', ') || '-'}`]));
 	tables.forEach((t, i) => {
 		const color = t.readiness === 'ready' ? (t.underReplicated ? 'yellow' : undefined) : t.readiness === 'writable' ? 'yellow' : 'red';
-		lines.push(text(`table-${t.db}.${t.table}`, <>{'  '}{table[i]}{t.underReplicated ? <Text color="yellow">  under-replicated</Text> : null}</>, {color}));
+		lines.push(text(`table-${tableKey(t)}`, <>{'  '}{table[i]}{t.underReplicated ? <Text color="yellow">  under-replicated</Text> : null}</>, {color}));
 	});
 	return lines;
 }

@@ -1,5 +1,5 @@
 import {requirePassword} from '../source/cluster/password.js';
-import {planPlacement, refusals, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
+import {planPlacement, refusals, tableKey, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
 import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import {serverName} from '../source/cluster/stack.js';
 import {applyPlans, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
@@ -9,8 +9,6 @@ import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
 type TablesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'ssh' | 'options'>;
-
-const nameOf = (table: TableLayout) => `${table.db}.${table.table}`;
 
 /** A session with the cluster's database, as backup and restore open theirs (databaseNodes: the nodes not being removed). */
 function session(ctx: TablesContext, io: StepIO): Promise<DatabaseSession> {
@@ -41,7 +39,7 @@ function applyAll(session: DatabaseSession, plans: TablePlan[], io: StepIO, step
 		onApplied: plan => {
 			const final = plan.stages.at(-1)!.shards;
 			const servers = [...new Set(final.flatMap(s => s.replicas))];
-			say(`${nameOf(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`);
+			say(`${tableKey(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`);
 		},
 	});
 }
@@ -58,7 +56,7 @@ async function checkDisk(ctx: TablesContext, io: StepIO, db: DatabaseSession, pl
 	});
 	const need = new Map<string, number>();
 	for (const plan of plans) {
-		for (const copy of plan.copies) need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(nameOf(plan.layout)) ?? 0));
+		for (const copy of plan.copies) need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(tableKey(plan.layout)) ?? 0));
 	}
 	const problems: string[] = [];
 	for (const [server, bytes] of need) {
@@ -101,11 +99,11 @@ export const tablesStep: Step<TablesContext> = {
 				for (const table of layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table))) {
 					try {
 						await emergencyRepair(db.connection, table, mode, false);
-						io.emit(event({type: 'step-progress', step: 'tables', message: `${nameOf(table)}: repaired with ${mode}`}));
+						io.emit(event({type: 'step-progress', step: 'tables', message: `${tableKey(table)}: repaired with ${mode}`}));
 						repaired++;
 					} catch (error) {
 						// unsafe_rollback needs a surviving replica of every shard; say which tables it could not save.
-						unrepaired.push(`${nameOf(table)}: ${(error as Error).message.split('\n')[0]}`);
+						unrepaired.push(`${tableKey(table)}: ${(error as Error).message.split('\n')[0]}`);
 					}
 				}
 				if (unrepaired.length > 0) {
@@ -137,17 +135,17 @@ async function lostTablesError(ctx: TablesContext, db: DatabaseSession, tables: 
 		const alive = [...new Set(table.live.flat())];
 		const gone = [...new Set(table.shards.flatMap(s => s.replicas))].filter(s => !alive.includes(s));
 		if (table.shards.length === 0) {
-			lines.push(`${nameOf(table)}: no replica answers${table.error ? ` (RethinkDB: ${table.error})` : ''}: bring its servers back (swarmbee up), or restore it from a backup (swarmbee restore)`);
+			lines.push(`${tableKey(table)}: no replica answers${table.error ? ` (RethinkDB: ${table.error})` : ''}: bring its servers back (swarmbee up), or restore it from a backup (swarmbee restore)`);
 			continue;
 		}
 		if (alive.length === 0) {
-			lines.push(`${nameOf(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`);
+			lines.push(`${tableKey(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`);
 			continue;
 		}
 		const after = await emergencyRepair(db.connection, table, 'unsafe_rollback', true).catch(() => []);
 		// What it keeps: the voting replicas (the lost ones stay listed as non-voting).
 		const keeps = [...new Set(after.flatMap(s => s.replicas.filter(r => !s.nonvoting.includes(r))))];
-		lines.push(`${nameOf(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
+		lines.push(`${tableKey(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
 	}
 	return new InputError(`${tables.length} table${tables.length === 1 ? '' : 's'} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
 		hint: lines.join('\n'),
@@ -196,7 +194,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 			for (const server of servers.filter(s => !answering.has(s))) {
 				problems.push({what: `${server} stays but is not connected`, fix: `repair it first: swarmbee up ${spec.name}`});
 			}
-			const plans = planPlacement(layouts.filter(t => !problems.some(p => p.what.includes(nameOf(t)))), servers, spec.replicas);
+			const plans = planPlacement(layouts.filter(t => !problems.some(p => p.what.includes(tableKey(t)))), servers, spec.replicas);
 			// Room for the copies is worth asking only of a move that can otherwise go ahead.
 			if (problems.length === 0) {
 				const nodeOf = new Map(staying.map(n => [serverName(n), n]));

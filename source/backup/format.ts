@@ -1,4 +1,5 @@
 import path from 'node:path/posix';
+import {tableKey} from '../cluster/placement.js';
 import {InputError} from '../errors.js';
 
 /**
@@ -43,9 +44,8 @@ export interface TableRef {
 	table: string;
 }
 
-export function tableKey(ref: TableRef): string {
-	return `${ref.db}.${ref.table}`;
-}
+/** The `db.table` key: the one in the placement module, which every table map uses. */
+export {tableKey};
 
 export type MemberKind = 'info' | 'data';
 
@@ -98,7 +98,7 @@ export function parseTableSelection(value: string | undefined): TableSelection |
 		}
 		if (db === 'rethinkdb') throw new InputError('--tables: the system database rethinkdb is not backed up or restored', {nextSteps: ['name your own databases']});
 		if (table === undefined) selection.databases.add(db);
-		else selection.tables.add(`${db}.${table}`);
+		else selection.tables.add(tableKey({db, table}));
 	}
 	return selection;
 }

@@ -1,4 +1,5 @@
 import type {RethinkdbHealth, TableHealth} from './rethinkdb.js';
+import {tableKey} from './placement.js';
 import type {NodeStatus} from './status.js';
 
 /**
@@ -78,7 +79,7 @@ export function assessHealth(input: {
 		const others = critical.filter(i => !(i.type === 'server_disconnected' && db.missing.length > 0));
 		if (others.length > 0) problems.push({subject: 'rethinkdb', says: `${others.length} critical issue${others.length === 1 ? '' : 's'} (${[...new Set(others.map(i => i.type))].join(', ')})`});
 		for (const table of db.tables) {
-			const name = `${table.db}.${table.table}`;
+			const name = tableKey(table);
 			if (table.readiness !== 'ready') problems.push({subject: name, says: TABLE_WORDS[table.readiness]});
 			else if (table.underReplicated) problems.push({subject: name, says: 'under-replicated'});
 		}

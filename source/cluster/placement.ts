@@ -16,6 +16,11 @@
  *              primaries where they belong (the replicas are ready by now)
  */
 
+/** A table's name as people and swarmbee's maps say it: `db.table`. */
+export function tableKey(ref: {db: string; table: string}): string {
+	return `${ref.db}.${ref.table}`;
+}
+
 export interface ShardPlacement {
 	primary: string | null;
 	replicas: string[];
@@ -165,7 +170,7 @@ export interface PlacementRefusal {
 export function refusals(tables: TableLayout[], leaving: string[], missing: string[] = []): PlacementRefusal[] {
 	const out: PlacementRefusal[] = [];
 	for (const table of tables) {
-		const name = `${table.db}.${table.table}`;
+		const name = tableKey(table);
 		if (table.shards.length === 0) {
 			// Nobody left can say where its replicas are: one of the servers not connected holds them.
 			const away = missing.length > 0 ? missing.join(', ') : 'the servers that do not answer';

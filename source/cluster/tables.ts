@@ -1,7 +1,7 @@
 import r from 'rethinkdb';
 import {pollUntil} from '../concurrency.js';
 import {ExternalError} from '../errors.js';
-import type {ShardPlacement, TableLayout, TablePlan} from './placement.js';
+import {tableKey, type ShardPlacement, type TableLayout, type TablePlan} from './placement.js';
 
 /**
  * The database side of the replication policy: read every user table's
@@ -201,7 +201,7 @@ export async function readTableSizes(connection: r.Connection): Promise<Map<stri
 	for (const row of rows) {
 		const usage = row.storage_engine?.disk?.space_usage;
 		const bytes = (usage?.data_bytes ?? 0) + (usage?.metadata_bytes ?? 0);
-		const key = `${row.db}.${row.table}`;
+		const key = tableKey(row);
 		sizes.set(key, Math.max(sizes.get(key) ?? 0, bytes));
 	}
 	return sizes;
@@ -229,7 +229,7 @@ const count = (n: number) => n.toLocaleString('en-US');
  *     app.orders: ready, 2 replicas on queenbee, workerbee_1
  */
 export function describeProgress(progress: ApplyProgress, why: string): string {
-	const name = `${progress.table.db}.${progress.table.table}`;
+	const name = tableKey(progress.table);
 	const copies = progress.copies.map(c => `copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`);
 	if (copies.length > 0) return `${name}: ${why}: ${copies.join('; ')}`;
 	const stage = progress.stage === 'forget' ? 'forgetting replicas on servers that are gone'

@@ -1,4 +1,5 @@
 import {assessHealth, describeLiveHealth, type LiveHealth} from '../cluster/live-health.js';
+import {tableKey} from '../cluster/placement.js';
 import {collectStatus, type ClusterStatus} from '../cluster/status.js';
 import {DockerCli} from '../docker/cli.js';
 import {swarmbeeHome} from '../paths.js';
@@ -49,7 +50,7 @@ function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 		if (db.tables.length > 0) {
 			lines.push(...formatTable([
 				['TABLE', 'SHARDS', 'REPLICAS', 'PRIMARY', 'SERVERS', 'STATE'],
-				...db.tables.map(t => [`${t.db}.${t.table}`, String(t.shards), String(t.replicas), t.primaries.join(','), t.servers.join(','), t.underReplicated ? `${t.readiness}, under-replicated` : t.readiness]),
+				...db.tables.map(t => [tableKey(t), String(t.shards), String(t.replicas), t.primaries.join(','), t.servers.join(','), t.underReplicated ? `${t.readiness}, under-replicated` : t.readiness]),
 			]));
 		}
 	}
