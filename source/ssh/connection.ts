@@ -1,3 +1,4 @@
+import {constants} from 'node:os';
 import type {Duplex} from 'node:stream';
 import ssh2 from 'ssh2';
 import {CancelledError, ExternalError} from '../errors.js';
@@ -74,6 +75,20 @@ export function lineSplitter(onLine: (line: string) => void): {push: (chunk: Buf
 			rest = '';
 		},
 	};
+}
+
+/**
+ * A remote exit as a shell reports it: the status, or 128 + the signal's
+ * number (`TERM` or `SIGTERM`, as ssh2 names it, → 143).
+ */
+export function exitStatus(code: number | null | undefined, signalName: string | undefined): number {
+	if (typeof code === 'number') return code;
+	if (signalName) {
+		const number = (constants.signals as Record<string, number | undefined>)[signalName.startsWith('SIG') ? signalName : `SIG${signalName}`];
+		return 128 + (number ?? 0);
+	}
+	// Closed without an exit status: the connection broke (ssh says 255 then too).
+	return 255;
 }
 
 /**
@@ -210,7 +225,7 @@ export class SshConnection {
 							reject(new ExternalError(`the SSH connection to ${this.target.node} closed while a command ran`, {node: this.target.node}));
 							return;
 						}
-						resolve({code: signalName ? 128 : 255, stdout, stderr});
+						resolve({code: exitStatus(null, signalName), stdout, stderr});
 						return;
 					}
 					resolve({code, stdout, stderr});
@@ -256,7 +271,7 @@ export class SshConnection {
 	 * A session channel for a person at a terminal (`ssh -t`): the login
 	 * shell, or one command line the node's shell runs, with a pseudo-terminal
 	 * or without one. The caller wires the channel to its terminal
-	 * (`attachTerminal`); its `exit` event carries the remote exit status.
+	 * (`attachTerminal`); its `close` event carries the remote exit status.
 	 */
 	openSession(command: string | undefined, pty: PtyRequest | undefined): Promise<ssh2.ClientChannel> {
 		return new Promise((resolve, reject) => {

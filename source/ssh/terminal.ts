@@ -1,6 +1,5 @@
-import {constants} from 'node:os';
 import type ssh2 from 'ssh2';
-import type {PtyRequest} from './connection.js';
+import {exitStatus, type PtyRequest} from './connection.js';
 
 /** The local end of a session: this process's terminal, or the streams a test or the dashboard hands in. */
 export interface Terminal {
@@ -22,24 +21,15 @@ export function ptyRequest(terminal: Terminal, env: NodeJS.ProcessEnv): PtyReque
 	return {term: env['TERM'] || 'xterm-256color', rows: terminal.stdout.rows || 24, cols: terminal.stdout.columns || 80};
 }
 
-/** A remote exit as a shell reports it: the status, or 128 + the signal's number (`TERM` → 143). */
-export function exitStatus(code: number | null | undefined, signalName: string | undefined): number {
-	if (typeof code === 'number') return code;
-	if (signalName) {
-		const number = (constants.signals as Record<string, number | undefined>)[`SIG${signalName}`];
-		return 128 + (number ?? 0);
-	}
-	// Closed without an exit status: the connection broke (ssh says 255 then too).
-	return 255;
-}
-
 /**
  * Hands the terminal to a session channel until the remote side ends it,
  * and gives it back as it was. With a pseudo-terminal the local terminal
  * goes raw, so every key (Ctrl-C, Ctrl-Z, arrows) reaches the remote
  * program, and a resize of the local window is passed on (SIGWINCH
  * arrives as the stdout stream's `resize`). Resolves with the remote exit
- * status. `signal` ends the session from here (the remote side gets INT,
+ * status, which ssh2 hands to `close` as well as to `exit`: `exit` can come
+ * before the channel reaches us (a quick `false` ends while the session
+ * opens) and is then gone, while `close` waits until the output is read. `signal` ends the session from here (the remote side gets INT,
  * then the channel closes).
  */
 export function attachTerminal(channel: ssh2.ClientChannel, terminal: Terminal, options: {pty: boolean; signal?: AbortSignal}): Promise<number> {
@@ -48,7 +38,6 @@ export function attachTerminal(channel: ssh2.ClientChannel, terminal: Terminal, 
 		const raw = options.pty && Boolean(stdin.isTTY) && typeof stdin.setRawMode === 'function';
 		const wasRaw = Boolean(stdin.isRaw);
 		if (raw) stdin.setRawMode!(true);
-		let code: number | undefined;
 		const toRemote = (chunk: Buffer | string) => channel.write(chunk);
 		// Without a terminal, the end of our input is the end of the command's (`echo x | swarmbee ssh demo -- cat`).
 		const endOfInput = () => channel.end();
@@ -66,17 +55,14 @@ export function attachTerminal(channel: ssh2.ClientChannel, terminal: Terminal, 
 		options.signal?.addEventListener('abort', onAbort, {once: true});
 		channel.on('data', (chunk: Buffer) => stdout.write(chunk));
 		channel.stderr.on('data', (chunk: Buffer) => stderr.write(chunk));
-		channel.on('exit', (status: number | null, signalName?: string) => {
-			code = exitStatus(status, signalName ?? undefined);
-		});
-		channel.on('close', () => {
+		channel.on('close', (status?: number | null, signalName?: string) => {
 			stdin.off('data', toRemote);
 			stdin.off('end', endOfInput);
 			stdin.pause();
 			if (raw) stdin.setRawMode!(wasRaw);
 			stdout.off('resize', onResize);
 			options.signal?.removeEventListener('abort', onAbort);
-			resolve(options.signal?.aborted ? 130 : code ?? exitStatus(undefined, undefined));
+			resolve(options.signal?.aborted ? 130 : exitStatus(status, signalName ?? undefined));
 		});
 	});
 }

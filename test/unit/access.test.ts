@@ -3,6 +3,8 @@ import {once} from 'node:events';
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
+import {PassThrough} from 'node:stream';
+import type ssh2 from 'ssh2';
 import {describe, expect, it} from 'vitest';
 import {lastLines, nodeLogCommand, resolveLogTargets, serviceLogsCommand, untilChannelCloses} from '../../source/cluster/logs.js';
 import {nodePrefixes, worstExit} from '../../source/cluster/node-session.js';
@@ -12,7 +14,8 @@ import {parseLogsArgs} from '../../source/commands/logs.js';
 import {parseSshArgs} from '../../source/commands/ssh.js';
 import {InputError} from '../../source/errors.js';
 import {main} from '../../source/main.js';
-import {exitStatus} from '../../source/ssh/terminal.js';
+import {exitStatus} from '../../source/ssh/connection.js';
+import {attachTerminal} from '../../source/ssh/terminal.js';
 import type {Journal} from '../../source/store/journal.js';
 import {eventually} from './eventually.js';
 
@@ -114,6 +117,49 @@ describe('node names and exit statuses', () => {
 		expect(exitStatus(null, 'TERM')).toBe(143);
 		expect(exitStatus(null, 'KILL')).toBe(137);
 		expect(exitStatus(undefined, undefined)).toBe(255);
+	});
+});
+
+describe('attachTerminal', () => {
+	/**
+	 * A session channel as ssh2 1.x delivers one: a readable whose `exit`
+	 * event is emitted as the server's exit-status arrives (listeners or not),
+	 * and whose `close` comes after the output has been read, with the status.
+	 */
+	function channel() {
+		// emitClose off as in ssh2's Channel: its only close is the one the protocol sends.
+		const stream = new PassThrough({emitClose: false}) as PassThrough & {stderr: PassThrough; signal: () => void; setWindow: () => void; close: () => void};
+		stream.stderr = new PassThrough();
+		stream.signal = () => {};
+		stream.setWindow = () => {};
+		stream.close = () => {};
+		return stream;
+	}
+	const terminal = () => ({stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough()});
+
+	it('the exit status of a command that ended before the session was attached (ssh demo -- false)', async () => {
+		const session = channel();
+		session.write('last words\n');
+		// The command ended while the session was still being handed over: its exit event had no listener.
+		session.emit('exit', 1);
+		session.end();
+		session.once('end', () => setImmediate(() => session.emit('close', 1)));
+		const local = terminal();
+		const output: string[] = [];
+		local.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+		const code = await attachTerminal(session as unknown as ssh2.ClientChannel, local, {pty: false});
+		expect(code).toBe(1);
+		expect(output.join('')).toBe('last words\n');
+	});
+
+	it('a signal is 128 + its number, named as ssh2 names it; a close without any status is 255', async () => {
+		for (const [args, expected] of [[[null, 'SIGTERM'], 143], [[], 255]] as const) {
+			const session = channel();
+			session.end();
+			session.once('end', () => setImmediate(() => session.emit('close', ...args)));
+			expect(await attachTerminal(session as unknown as ssh2.ClientChannel, terminal(), {pty: false})).toBe(expected);
+		}
+		expect(exitStatus(null, 'SIGKILL')).toBe(137);
 	});
 });
 
