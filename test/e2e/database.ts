@@ -47,6 +47,11 @@ export async function openTunnel(name: string, home: string) {
 	const child = spawnCli(['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'], home);
 	const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];
 	let buffer = '';
+	/** What the tunnel said on stderr, for a failure's message. */
+	let stderr = '';
+	child.stderr!.on('data', (chunk: Buffer) => {
+		stderr += chunk.toString();
+	});
 	child.stdout!.on('data', (chunk: Buffer) => {
 		buffer += chunk.toString();
 		const lines = buffer.split('\n');
@@ -60,6 +65,9 @@ export async function openTunnel(name: string, home: string) {
 		driverPort,
 		updates,
 		child,
+		get stderr() {
+			return stderr;
+		},
 		async close() {
 			child.kill('SIGINT');
 			await child;

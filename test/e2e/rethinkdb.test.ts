@@ -209,15 +209,22 @@ print('done')
 			// The server process dies (as in a crash): Swarm never restarts a task's container in place
 			// (a `docker restart` races the worker dropping the overlay attachment), it starts a new
 			// task on the same node, with the same volume, under the restart policy.
+			const killed = Date.now();
+			// What happened, in seconds after the kill: each new driver error, and the driver connection closing.
+			const seenErrors: string[] = [];
+			(connection as unknown as NodeJS.EventEmitter).once('close', () => seenErrors.push(`${(Date.now() - killed) / 1000} s: the driver connection closed`));
 			dockerIn(container('workerbee-2'), `docker kill ${task}`);
-			let lastError = '';
 			const after = await waitFor(async () => {
 				const seen = await identity().catch(error => {
-					lastError = (error as Error).message;
+					const said = `${(error as Error).name}: ${(error as Error).message}`;
+					if (!seenErrors.some(line => line.endsWith(said))) seenErrors.push(`${(Date.now() - killed) / 1000} s: ${said}`);
 					throw error;
 				});
 				return seen && seen.process.time_started.getTime() !== before.process.time_started.getTime() ? seen : undefined;
-			}, 90_000, () => `workerbee_2 did not come back (last error: ${lastError || 'none'}; tunnel: ${JSON.stringify(tunnel.updates.at(-1))}; tasks: ${dockerIn(container('queenbee'), 'docker service ps swarmbee_rdb-workerbee-2 --no-trunc --format "{{.CurrentState}} {{.Error}}"')})`);
+			}, 90_000, () => {
+				const tasks = (service: string) => dockerIn(container('queenbee'), `docker service ps swarmbee_rdb-${service} --no-trunc --format "{{.CurrentState}} {{.Error}}"`);
+				return `workerbee_2 did not come back (${seenErrors.join('; ') || 'no error'}; tunnel: ${JSON.stringify(tunnel.updates.at(-1))}; its stderr: ${tunnel.stderr || 'none'}; tasks: ${tasks('workerbee-2')}; queenbee's: ${tasks('queenbee')})`;
+			});
 			expect(after.id).toBe(before.id);
 			const replacement = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
 			expect(replacement).not.toBe(task);
