@@ -24,7 +24,7 @@ export async function readTarget(link: DatabaseSession): Promise<TargetFacts> {
 	]);
 	return {
 		databases: new Set(databases.filter(db => db !== 'rethinkdb')),
-		tables: new Map(tables.map(t => [`${t.db}.${t.name}`, t.primary_key])),
+		tables: new Map(tables.map(t => [tableKey({db: t.db, table: t.name}), t.primary_key])),
 		servers: servers.map(s => s.name).sort(),
 	};
 }

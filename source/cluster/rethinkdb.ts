@@ -5,7 +5,7 @@ import {shellCommand, shq} from '../shell.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {liveNodes, type Journal} from '../store/journal.js';
-import {wantedReplicas} from './placement.js';
+import {tableKey, wantedReplicas} from './placement.js';
 import {parseJsonLines} from './swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
@@ -176,14 +176,14 @@ export async function queryHealth(connection: r.Connection, expectedNodes: strin
 		system.table('table_status').pluck('db', 'name', 'shards', 'status').run(connection).then(c => c.toArray()) as Promise<TableStatusRow[]>,
 	]);
 	const names = new Set(servers.map(s => s.name));
-	const configOf = new Map(configs.map(c => [`${c.db}.${c.name}`, c]));
+	const configOf = new Map(configs.map(c => [tableKey({db: c.db, table: c.name}), c]));
 	return {
 		connected: servers.length,
 		expected: expectedNodes.length,
 		missing: expectedNodes.map(serverName).filter(name => !names.has(name)),
 		issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
 		tables: statuses
-			.map(status => tableHealth(configOf.get(`${status.db}.${status.name}`), status))
+			.map(status => tableHealth(configOf.get(tableKey({db: status.db, table: status.name})), status))
 			.map(table => (replicas === undefined ? table : {...table, underReplicated: table.replicas < wantedReplicas(expectedNodes.length, replicas)}))
 			.sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table)),
 	};

@@ -115,7 +115,7 @@ export async function applyPlan(connection: r.Connection, plan: TablePlan, optio
 	for (const stage of plan.stages) {
 		const result = await r.db('rethinkdb').table('table_config').get(layout.id).update({shards: toConfig(stage.shards)} as never).run(connection) as unknown as {errors: number; first_error?: string};
 		if (result.errors > 0) {
-			throw new ExternalError(`RethinkDB refused the new placement of ${layout.db}.${layout.table}: ${result.first_error}`, {
+			throw new ExternalError(`RethinkDB refused the new placement of ${tableKey(layout)}: ${result.first_error}`, {
 				nextSteps: ['nothing was lost: the table keeps its previous placement', 'see the table in the admin panel: swarmbee tunnel NAME'],
 			});
 		}
@@ -178,7 +178,7 @@ async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: 
 		return ready;
 	}, ready => ready, {intervalMs: 1_000, timeoutMs, signal: options.signal});
 	if (!polled.met) {
-		throw new ExternalError(`${layout.db}.${layout.table} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`, {
+		throw new ExternalError(`${tableKey(layout)} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`, {
 			hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
 			nextSteps: ['run the same command again: it continues from the table\'s current placement'],
 		});
