@@ -6,7 +6,7 @@ import {describeLiveHealth, type HealthLevel} from '../source/cluster/live-healt
 import {tableKey} from '../source/cluster/placement.js';
 import type {NodeStatus} from '../source/cluster/status.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
-import {formatTable, wrapErrorLines} from '../source/render/format.js';
+import {counted, formatTable, wrapErrorLines} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
 import {ADMIN_RIGHTS_NOTE, adminUrl} from '../source/tunnel/ports.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
@@ -153,7 +153,7 @@ function nodeLines(snapshot: DashboardSnapshot, history: Record<string, NodeHist
 		heading('nodes', 'NODES', note),
 		text('nodes-header', `  ${table[0]}`, {bold: true}),
 		...nodes.map((node, i) => row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, nodeRowColor(node.state))),
-		text('swarm', swarm ? `  swarm: ${swarm.managers} manager${swarm.managers === 1 ? '' : 's'}, ${swarm.workers} worker${swarm.workers === 1 ? '' : 's'}, ${swarm.ready} of ${swarm.managers + swarm.workers} Ready` : '  swarm: no manager answered', {color: swarm && swarm.ready === swarm.managers + swarm.workers ? undefined : 'yellow'}),
+		text('swarm', swarm ? `  swarm: ${counted(swarm.managers, 'manager')}, ${counted(swarm.workers, 'worker')}, ${swarm.ready} of ${swarm.managers + swarm.workers} Ready` : '  swarm: no manager answered', {color: swarm && swarm.ready === swarm.managers + swarm.workers ? undefined : 'yellow'}),
 	];
 }
 
@@ -202,7 +202,7 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 		return lines;
 	}
 	lines.push(heading('tables', 'TABLES', 'replicas per shard, and whether every replica is ready'));
-	const table = formatTable(tables.map(t => [tableKey(t), `${t.shards} shard${t.shards === 1 ? '' : 's'}`, `${t.replicas} replica${t.replicas === 1 ? '' : 's'}`, t.readiness, `on ${t.servers.join(', ') || '-'}`]));
+	const table = formatTable(tables.map(t => [tableKey(t), counted(t.shards, 'shard'), counted(t.replicas, 'replica'), t.readiness, `on ${t.servers.join(', ') || '-'}`]));
 	tables.forEach((t, i) => {
 		const color = t.readiness === 'ready' ? (t.underReplicated ? 'yellow' : undefined) : t.readiness === 'writable' ? 'yellow' : 'red';
 		lines.push(text(`table-${tableKey(t)}`, <>{'  '}{table[i]}{t.underReplicated ? <Text color="yellow">  under-replicated</Text> : null}</>, {color}));

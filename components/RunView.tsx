@@ -1,6 +1,6 @@
 import {Box, Static, Text, useInput} from 'ink';
 import {useRef, useState} from 'react';
-import {formatDuration} from '../source/render/format.js';
+import {counted, formatDuration} from '../source/render/format.js';
 import {ErrorBanner} from './ErrorBanner.js';
 import type {RunEventSource} from './event-source.js';
 import {NodePane} from './NodePane.js';
@@ -119,7 +119,7 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 			{panes.length > 0 && !done
 				? (
 					<Text dimColor wrap="truncate-end">
-						{panes.length > 1 ? '↑↓ choose a node · ' : ''}enter {expanded ? 'collapse' : 'expand'}{hidden > 0 ? ` · ${hidden} more node${hidden === 1 ? '' : 's'}` : ''} · ctrl-c stop and save
+						{panes.length > 1 ? '↑↓ choose a node · ' : ''}enter {expanded ? 'collapse' : 'expand'}{hidden > 0 ? ` · ${counted(hidden, 'more node')}` : ''} · ctrl-c stop and save
 					</Text>
 				)
 				: null}

@@ -1,5 +1,6 @@
 import type {DashboardSnapshot} from '../source/cluster/dashboard-data.js';
 import type {HealthProblem} from '../source/cluster/live-health.js';
+import {counted} from '../source/render/format.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
 
 /**
@@ -70,7 +71,7 @@ export function rememberSnapshot(memory: DashboardMemory, snapshot: DashboardSna
 		const gone = [...new Set(memory.problems.filter(p => !now.has(key(p)) && !subjectsNow.has(p.subject)).map(p => p.subject))];
 		for (const subject of gone) events.push({at: snapshot.at, text: `${subject} back`, tone: 'good'});
 	} else {
-		events.push({at: snapshot.at, text: problems.length === 0 ? 'watching: all ready' : `watching: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, tone: problems.length === 0 ? 'good' : 'bad'});
+		events.push({at: snapshot.at, text: problems.length === 0 ? 'watching: all ready' : `watching: ${counted(problems.length, 'problem')}`, tone: problems.length === 0 ? 'good' : 'bad'});
 	}
 	return {...memory, history, problems, events: events.slice(-EVENTS_KEPT)};
 }

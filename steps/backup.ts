@@ -2,6 +2,7 @@ import {ArchiveWriter} from '../source/backup/archive-writer.js';
 import {backupTables, chooseTables, listTables, type DumpedTable} from '../source/backup/dump.js';
 import {tableKey, topFolderName, type TableRef, type TableSelection} from '../source/backup/format.js';
 import {event} from '../source/events.js';
+import {counted} from '../source/render/format.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import type {Journal} from '../source/store/journal.js';
@@ -32,7 +33,7 @@ export const connectForBackupStep: Step<BackupContext> = {
 		ctx.link = await openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
 		ctx.tables = chooseTables(await listTables(ctx.link), ctx.selection);
 		const count = ctx.tables.length;
-		return {changed: false, summary: `${ctx.link.server}'s server answered; ${count} table${count === 1 ? '' : 's'} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`};
+		return {changed: false, summary: `${ctx.link.server}'s server answered; ${counted(count, 'table')} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`};
 	},
 };
 
@@ -52,7 +53,7 @@ export const dumpTablesStep: Step<BackupContext> = {
 		const documents = ctx.dumped.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = ctx.dumped.reduce((sum, t) => sum + t.bytes, 0);
 		const indexes = ctx.dumped.reduce((sum, t) => sum + t.indexes, 0);
-		return {changed: false, summary: `${ctx.dumped.length} table${ctx.dumped.length === 1 ? '' : 's'}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'}`};
+		return {changed: false, summary: `${counted(ctx.dumped.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'}`};
 	},
 };
 

@@ -1,4 +1,5 @@
 import {event} from '../source/events.js';
+import {counted} from '../source/render/format.js';
 import {ensureKeyPair, fingerprint, hostKeyFile, loadKeyPair, saveKeyPair} from '../source/ssh/keys.js';
 import {planNodes} from '../source/spec.js';
 import type {ClusterContext, Step} from './types.js';
@@ -39,6 +40,6 @@ export const keysStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 
 			});
 		}
 		io.emit(event({type: 'step-progress', step: 'keys', message: `cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`}));
-		return {changed: made > 0, summary: made > 0 ? `${made} key${made === 1 ? '' : 's'} generated` : 'keys in place'};
+		return {changed: made > 0, summary: made > 0 ? `${counted(made, 'key')} generated` : 'keys in place'};
 	},
 };

@@ -4,6 +4,7 @@ import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type Swarmb
 import {event, nodeEvents} from '../source/events.js';
 import {sameNameChoice} from '../source/providers/same-name.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
+import {counted} from '../source/render/format.js';
 import {fingerprint, hostKeyFile, loadKeyPair} from '../source/ssh/keys.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import {planNodes, type NodePlan} from '../source/spec.js';
@@ -41,7 +42,7 @@ export const machinesStep: Step<MachinesContext> = {
 		const planned = new Set(plans.map(p => p.name));
 		const extras = existing.filter(m => !planned.has(m.name));
 		if (extras.length > 0) {
-			throw new InputError(`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${spec.workers} worker${spec.workers === 1 ? '' : 's'}`, {
+			throw new InputError(`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${counted(spec.workers, 'worker')}`, {
 				hint: 'up never deletes nodes on its own.',
 				nextSteps: [`to keep them: swarmbee scale ${spec.name} --workers ${spec.workers + extras.length}`, `to remove them: swarmbee scale ${spec.name} --workers ${spec.workers}`],
 			});

@@ -5,6 +5,7 @@ import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
 import {checkTarget, readTarget, restoreTable, type RestoredTable, type RestoreProgress, type TargetFacts} from '../source/backup/restore.js';
 import {ExternalError, isAbort, toSwarmbeeError, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
+import {counted} from '../source/render/format.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {ClusterSpec} from '../source/spec.js';
 import type {SshPool} from '../source/ssh/pool.js';
@@ -46,7 +47,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 		const tables = ctx.manifest.tables;
 		const documents = tables.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = tables.reduce((sum, t) => sum + t.bytes, 0);
-		return {changed: false, summary: `${ctx.manifest.top}: ${tables.length} table${tables.length === 1 ? '' : 's'}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), every file complete`};
+		return {changed: false, summary: `${ctx.manifest.top}: ${counted(tables.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), every file complete`};
 	},
 };
 
@@ -58,7 +59,7 @@ export const connectForRestoreStep: Step<RestoreContext> = {
 		ctx.target = await readTarget(ctx.link);
 		ctx.existing = checkTarget(ctx.manifest!.tables, ctx.target, ctx.force);
 		const fresh = ctx.manifest!.tables.length - ctx.existing.size;
-		return {changed: false, summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${fresh} table${fresh === 1 ? '' : 's'} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`};
+		return {changed: false, summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${counted(fresh, 'table')} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`};
 	},
 };
 
@@ -88,12 +89,12 @@ export const restoreTablesStep: Step<RestoreContext> = {
 			}
 			ctx.restored.push(restored);
 			if (restored.replication.kind === 'counts') {
-				io.emit(event({type: 'warning', message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${restored.replication.shards} shard${restored.replication.shards === 1 ? '' : 's'} and ${restored.replication.replicas} replica${restored.replication.replicas === 1 ? '' : 's'}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`}));
+				io.emit(event({type: 'warning', message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`}));
 			}
 		}
 		const documents = ctx.restored.reduce((sum, t) => sum + t.documents, 0);
 		const indexes = ctx.restored.reduce((sum, t) => sum + t.indexes, 0);
-		return {changed: true, summary: `${ctx.restored.length} table${ctx.restored.length === 1 ? '' : 's'}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`};
+		return {changed: true, summary: `${counted(ctx.restored.length, 'table')}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`};
 	},
 };
 
@@ -101,7 +102,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 export function restoreFailure(table: string, doing: string | undefined, done: number, error: unknown): SwarmbeeError {
 	const cause = toSwarmbeeError(error);
 	return new ExternalError(`restoring ${table} failed${doing ? ` while ${doing}` : ''}: ${cause.message}`, {
-		hint: cause.hint ?? (done > 0 ? `${done} table${done === 1 ? '' : 's'} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
+		hint: cause.hint ?? (done > 0 ? `${counted(done, 'table')} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
 		nextSteps: [...cause.nextSteps, 'run the same restore again with --force: tables already written are written again (same keys replaced)'],
 		cause: error,
 	});
@@ -120,7 +121,7 @@ export const replicationStep: Step<RestoreContext> = {
 			io.emit(event({type: 'step-progress', step: 'replication', message: `waiting for ${tableKey(table)} to be ready on all its replicas`}));
 			await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
 		}));
-		return {changed: policy.applied, summary: `${policy.summary}; ${tables.length} table${tables.length === 1 ? '' : 's'} ready on all replicas`};
+		return {changed: policy.applied, summary: `${policy.summary}; ${counted(tables.length, 'table')} ready on all replicas`};
 	},
 };
 

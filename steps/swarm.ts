@@ -6,6 +6,7 @@ import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
 import {nodeEvents} from '../source/events.js';
 import {registerSecret} from '../source/redact.js';
+import {counted} from '../source/render/format.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
 type SwarmContext = Pick<ClusterContext, 'journal' | 'ssh'>;
@@ -88,7 +89,7 @@ export const swarmStep: Step<SwarmContext> = {
 		const managers = nodes.filter(n => n.role === 'manager').length;
 		return {
 			changed: actions.length > 0,
-			summary: `${nodes.length} nodes in the swarm (${managers} manager${managers === 1 ? '' : 's'})${actions.length > 0 ? `: ${actions.join(', ')}` : ', unchanged'}`,
+			summary: `${nodes.length} nodes in the swarm (${counted(managers, 'manager')})${actions.length > 0 ? `: ${actions.join(', ')}` : ', unchanged'}`,
 		};
 	},
 };
@@ -109,7 +110,7 @@ async function reconcileMembership(ctx: SwarmContext, io: StepIO): Promise<strin
 		if (isManager(member)) await manager.run(nodeRoleCommand('demote', member.ID), {signal});
 		await manager.run(nodeRemoveCommand(member.ID), {signal});
 	}
-	if (stale.length > 0) actions.push(`${stale.length} stale member${stale.length === 1 ? '' : 's'} removed`);
+	if (stale.length > 0) actions.push(`${counted(stale.length, 'stale member')} removed`);
 	for (const node of journal.value.nodes) {
 		const member = members.find(m => m.ID === node.swarmNodeId);
 		if (!member) continue;

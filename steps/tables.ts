@@ -5,6 +5,7 @@ import {serverName} from '../source/cluster/stack.js';
 import {applyPlans, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
+import {counted} from '../source/render/format.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
@@ -24,7 +25,7 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 	if (plan.copies.length > 0) {
 		const count = plan.stages.at(-1)!.shards[0]!.replicas.length;
 		const short = count < replicas ? ` (of ${replicas} wanted: there are ${count} servers)` : '';
-		return `${count} replica${count === 1 ? '' : 's'}${short}, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
+		return `${counted(count, 'replica')}${short}, onto ${[...new Set(plan.copies.map(c => c.server))].join(', ')}`;
 	}
 	return 'spreading primaries';
 }
@@ -39,7 +40,7 @@ function applyAll(session: DatabaseSession, plans: TablePlan[], io: StepIO, step
 		onApplied: plan => {
 			const final = plan.stages.at(-1)!.shards;
 			const servers = [...new Set(final.flatMap(s => s.replicas))];
-			say(`${tableKey(plan.layout)}: ready, ${final[0]!.replicas.length} replica${final[0]!.replicas.length === 1 ? '' : 's'} on ${servers.join(', ')}`);
+			say(`${tableKey(plan.layout)}: ready, ${counted(final[0]!.replicas.length, 'replica')} on ${servers.join(', ')}`);
 		},
 	});
 }
@@ -107,7 +108,7 @@ export const tablesStep: Step<TablesContext> = {
 					}
 				}
 				if (unrepaired.length > 0) {
-					throw new ExternalError(`RethinkDB could not repair ${unrepaired.length} table${unrepaired.length === 1 ? '' : 's'} with ${mode}`, {
+					throw new ExternalError(`RethinkDB could not repair ${counted(unrepaired.length, 'table')} with ${mode}`, {
 						hint: unrepaired.join('\n'),
 						nextSteps: ['a table with no surviving replica can only come back from a backup: swarmbee restore NAME FILE', 'unsafe_rollback_or_erase empties such shards instead'],
 					});
@@ -117,7 +118,7 @@ export const tablesStep: Step<TablesContext> = {
 			const plans = planPlacement(layouts, servers, spec.replicas);
 			const changed = await applyAll(db, plans, io, 'tables', new Set(), spec.replicas);
 			const want = wantedReplicas(servers.length, spec.replicas);
-			const placed = `${layouts.length} table${layouts.length === 1 ? '' : 's'}, ${want} replica${want === 1 ? '' : 's'} each`;
+			const placed = `${counted(layouts.length, 'table')}, ${counted(want, 'replica')} each`;
 			return {
 				changed: changed + repaired > 0,
 				summary: changed > 0 ? `${placed}: ${changed} placed anew${repaired > 0 ? `, ${repaired} repaired` : ''}` : `${placed}, as placed`,
@@ -147,7 +148,7 @@ async function lostTablesError(ctx: TablesContext, db: DatabaseSession, tables: 
 		const keeps = [...new Set(after.flatMap(s => s.replicas.filter(r => !s.nonvoting.includes(r))))];
 		lines.push(`${tableKey(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
 	}
-	return new InputError(`${tables.length} table${tables.length === 1 ? '' : 's'} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
+	return new InputError(`${counted(tables.length, 'table')} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
 		hint: lines.join('\n'),
 		nextSteps: [
 			`bring the lost servers back if they can be (their nodes, their volumes): swarmbee up ${ctx.spec.name}`,
@@ -210,7 +211,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 			const moved = await applyAll(db, plans, io, 'evacuate', leaving, spec.replicas);
 			return {
 				changed: moved > 0,
-				summary: layouts.length === 0 ? 'no user tables' : `${layouts.length} table${layouts.length === 1 ? '' : 's'} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,
+				summary: layouts.length === 0 ? 'no user tables' : `${counted(layouts.length, 'table')} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,
 			};
 		} finally {
 			await db.close();

@@ -1,4 +1,5 @@
 import {JSONParser} from '@streamparser/json';
+import {counted} from '../render/format.js';
 
 /**
  * Reads one JSON array of documents (a dump's `<table>.json`) chunk by
@@ -60,7 +61,7 @@ export class JsonArrayReader {
 	/** The file ended: the array must have been closed. */
 	end(): void {
 		if (!this.started) this.fail('it is empty');
-		if (!this.ended) this.fail(`it ends inside the array, after ${this.count} complete document${this.count === 1 ? '' : 's'} (the file is cut short)`);
+		if (!this.ended) this.fail(`it ends inside the array, after ${counted(this.count, 'complete document')} (the file is cut short)`);
 	}
 
 	private trailing(chunk: Uint8Array, from: number): void {

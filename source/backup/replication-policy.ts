@@ -2,6 +2,7 @@ import {planPlacement, wantedReplicas} from '../cluster/placement.js';
 import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {applyPlans, readLayouts} from '../cluster/tables.js';
 import {event, type Emit} from '../events.js';
+import {counted} from '../render/format.js';
 import type {ClusterSpec} from '../spec.js';
 import {tableKey, type TableRef} from './format.js';
 
@@ -47,6 +48,6 @@ export async function applyReplicationPolicy(input: ReplicationPolicyInput): Pro
 	return {
 		applied: changed > 0,
 		placed: new Set(plans.filter(plan => plan.stages.length > 0).map(plan => tableKey(plan.layout))),
-		summary: `${plans.length} table${plans.length === 1 ? '' : 's'} with ${want} replica${want === 1 ? '' : 's'} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
+		summary: `${counted(plans.length, 'table')} with ${counted(want, 'replica')} each, as the cluster's policy has it${changed > 0 ? ` (${changed} placed anew)` : ''}`,
 	};
 }

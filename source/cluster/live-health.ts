@@ -1,3 +1,4 @@
+import {counted} from '../render/format.js';
 import type {RethinkdbHealth, TableHealth} from './rethinkdb.js';
 import {tableKey} from './placement.js';
 import type {NodeStatus} from './status.js';
@@ -77,7 +78,7 @@ export function assessHealth(input: {
 		const critical = db.issues.filter(i => i.critical);
 		// server_disconnected repeats what `missing` says.
 		const others = critical.filter(i => !(i.type === 'server_disconnected' && db.missing.length > 0));
-		if (others.length > 0) problems.push({subject: 'rethinkdb', says: `${others.length} critical issue${others.length === 1 ? '' : 's'} (${[...new Set(others.map(i => i.type))].join(', ')})`});
+		if (others.length > 0) problems.push({subject: 'rethinkdb', says: `${counted(others.length, 'critical issue')} (${[...new Set(others.map(i => i.type))].join(', ')})`});
 		for (const table of db.tables) {
 			const name = tableKey(table);
 			if (table.readiness !== 'ready') problems.push({subject: name, says: TABLE_WORDS[table.readiness]});

@@ -1,5 +1,6 @@
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
+import {counted} from '../render/format.js';
 import {resolveSpec} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {downSteps} from '../../steps/index.js';
@@ -54,7 +55,7 @@ async function downCommand(options: DownOptions, io: CommandIO): Promise<number>
 		yes: options.yes,
 		what: `removing cluster ${options.name}`,
 		command: `swarmbee down ${options.name}`,
-		message: `Remove ${options.name} and its ${nodes} node${nodes === 1 ? '' : 's'}? Data on them is lost.`,
+		message: `Remove ${options.name} and its ${counted(nodes, 'node')}? Data on them is lost.`,
 		defaultAnswer: false,
 		declined: 'nothing was removed.',
 	});

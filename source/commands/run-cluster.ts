@@ -11,7 +11,7 @@ import type {ClusterStore} from '../store/cluster-store.js';
 import type {ClusterState} from '../states.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
 import {formatUsd} from '../providers/digitalocean/catalog.js';
-import {formatTable} from '../render/format.js';
+import {counted, formatTable} from '../render/format.js';
 import {planNodes} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
 import {confirmOrStop, createRenderer, handleInterrupts, type CommandIO, type OutputMode} from './io.js';
@@ -204,7 +204,7 @@ export async function confirmCost(io: CommandIO, input: {yes: boolean; store: Cl
 	});
 	const billed = provider.capabilities.billed;
 	if (!billed || !io.interactive) {
-		if (fresh) await ask(`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${spec.workers} workerbee${spec.workers === 1 ? '' : 's'}${billed ? '' : ', nothing billed'}?`);
+		if (fresh) await ask(`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${counted(spec.workers, 'workerbee')}${billed ? '' : ', nothing billed'}?`);
 		return provider;
 	}
 	const plan = await provider.plan({spec, owner: store.loadJournal(spec.name)?.owner ?? '', sshPublicKey: readPublicKey(store.paths(spec.name).clusterKey)});

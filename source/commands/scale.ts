@@ -1,5 +1,6 @@
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
+import {counted} from '../render/format.js';
 import {resolveSpec, savedForm} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {scaleDownSteps, upSteps} from '../../steps/index.js';
@@ -45,7 +46,7 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 	const spec = resolveSpec({...savedForm(saved), workers: options.workers});
 	const pending = journal.nodes.some(n => n.state === 'deleting');
 	if (spec.workers === saved.workers && !pending) {
-		io.stdout.write(`${options.name} already has ${spec.workers} worker${spec.workers === 1 ? '' : 's'}: nothing to do\n`);
+		io.stdout.write(`${options.name} already has ${counted(spec.workers, 'worker')}: nothing to do\n`);
 		return 0;
 	}
 	const shrinking = spec.workers < saved.workers || pending;

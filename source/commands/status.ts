@@ -4,7 +4,7 @@ import {collectStatus, type ClusterStatus} from '../cluster/status.js';
 import {DockerCli} from '../docker/cli.js';
 import {swarmbeeHome} from '../paths.js';
 import {createProvider} from '../providers/index.js';
-import {formatError, formatTable} from '../render/format.js';
+import {counted, formatError, formatTable} from '../render/format.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import {readPassword} from '../cluster/password.js';
 import {sshTarget} from '../cluster/targets.js';
@@ -37,7 +37,7 @@ function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 	]));
 	if (status.swarm) {
 		const s = status.swarm;
-		lines.push(`swarm: ${s.managers} manager${s.managers === 1 ? '' : 's'}, ${s.workers} worker${s.workers === 1 ? '' : 's'}, ${s.ready} of ${s.managers + s.workers} Ready`);
+		lines.push(`swarm: ${counted(s.managers, 'manager')}, ${counted(s.workers, 'worker')}, ${s.ready} of ${s.managers + s.workers} Ready`);
 	} else {
 		// Say why where the machines tell: a manager that is not running cannot answer.
 		const stopped = status.nodes.filter(n => n.role === 'manager' && n.machine !== 'running').map(n => `${n.name} is ${n.state}`);

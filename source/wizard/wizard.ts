@@ -1,6 +1,6 @@
 import {CancelledError, InputError} from '../errors.js';
 import {registerSecret} from '../redact.js';
-import {formatTable} from '../render/format.js';
+import {counted, formatTable} from '../render/format.js';
 import {checkAnswer, fieldDefault, MAX_WORKERS, parseMemoryLimit} from '../spec-fields.js';
 import {checkName, formatMemory, memoryFitProblem, planNodes, resolveSpec, type ClusterSpec, type ProviderName} from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
@@ -34,7 +34,7 @@ function money(dollars: number): string {
 /** `s-1vcpu-1gb  1 GiB RAM, 1 vCPU, $6.00/month` */
 export function describeSize(size: CatalogSize): string {
 	const price = size.priceMonthly > 0 ? `, ${money(size.priceMonthly)}/month` : '';
-	return `${size.slug.padEnd(20)} ${formatMemory(size.memoryMb * 1024 * 1024)} RAM, ${size.vcpus} vCPU${size.vcpus === 1 ? '' : 's'}${price}`;
+	return `${size.slug.padEnd(20)} ${formatMemory(size.memoryMb * 1024 * 1024)} RAM, ${counted(size.vcpus, 'vCPU')}${price}`;
 }
 
 /**

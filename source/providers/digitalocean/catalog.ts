@@ -5,6 +5,7 @@
  * set of rules and tests pin them as values.
  */
 import {InputError, type FieldProblem} from '../../errors.js';
+import {counted} from '../../render/format.js';
 import {memoryFitProblem, type ClusterSpec} from '../../spec.js';
 import type {Account, DigitalOceanClient, Image, Region, Size} from './api.js';
 import {FIRST_BOOT_DISTRIBUTIONS, firstBootSupports} from './user-data.js';
@@ -122,7 +123,7 @@ export function accountProblem(account: Account, existing: number, toCreate: num
 		});
 	}
 	if (toCreate > 0 && existing + toCreate > account.droplet_limit) {
-		return new InputError(`this cluster needs ${toCreate} new droplet${toCreate === 1 ? '' : 's'}, but the account may have ${account.droplet_limit} and has ${existing}`, {
+		return new InputError(`this cluster needs ${counted(toCreate, 'new droplet')}, but the account may have ${account.droplet_limit} and has ${existing}`, {
 			hint: `DigitalOcean would refuse the create request: ${existing} + ${toCreate} > droplet limit ${account.droplet_limit}.`,
 			nextSteps: [
 				`ask for fewer workers (--workers ${Math.max(1, account.droplet_limit - existing - 1)} would fit)`,
