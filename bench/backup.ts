@@ -49,9 +49,24 @@ interface Timed {
 /** One whole command under /usr/bin/time: wall seconds, peak RSS (largest process), CPU. */
 async function timed(command: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Timed> {
 	const report = path.join(work, 'time.txt');
-	const result = await execa('/usr/bin/time', ['-o', report, '-f', '%e %M %U %S', command, ...args], {reject: false, env: {...env, ...extraEnv}, stdin: 'ignore'});
-	const [wall, peakKb, user, system] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number, number];
-	return {wallS: wall, peakMb: peakKb / 1024, cpuS: user + system, exitCode: result.exitCode ?? -1, output: `${String(result.stdout)}\n${String(result.stderr)}`};
+	const result = await execa('/usr/bin/time', ['-o', report, '-f', '%e %M %U %S', command, ...args], {
+		reject: false,
+		env: {...env, ...extraEnv},
+		stdin: 'ignore',
+	});
+	const [wall, peakKb, user, system] = readFileSync(report, 'utf8')
+		.trim()
+		.split('\n')
+		.at(-1)!
+		.split(' ')
+		.map(Number) as [number, number, number, number];
+	return {
+		wallS: wall,
+		peakMb: peakKb / 1024,
+		cpuS: user + system,
+		exitCode: result.exitCode ?? -1,
+		output: `${String(result.stdout)}\n${String(result.stderr)}`,
+	};
 }
 
 async function freePort(): Promise<number> {
@@ -74,14 +89,35 @@ let connection: r.Connection | undefined;
 try {
 	const image = (await ensureRethinkdbImage(new DockerCli())).tag;
 	const upStarted = Date.now();
-	must(await timed(process.execPath, [cli, 'up', name, '--workers', '1', '--size', 's-2vcpu-4gb', '--memory-limit', '2g', '--rethinkdb-image', image, '--yes', '--plain']), 'up');
+	must(
+		await timed(process.execPath, [
+			cli,
+			'up',
+			name,
+			'--workers',
+			'1',
+			'--size',
+			's-2vcpu-4gb',
+			'--memory-limit',
+			'2g',
+			'--rethinkdb-image',
+			image,
+			'--yes',
+			'--plain',
+		]),
+		'up',
+	);
 	process.stderr.write(`cluster up in ${((Date.now() - upStarted) / 1000).toFixed(0)} s\n`);
 	const password = readFileSync(path.join(home, 'clusters', name, 'keys', 'rethinkdb-admin-password'), 'utf8').trim();
 	const passwordFile = path.join(work, 'password');
 	writeFileSync(passwordFile, `${password}\n`, {mode: 0o600});
 
 	const driverPort = await freePort();
-	tunnel = execa(process.execPath, [cli, 'tunnel', name, '--admin-port', String(await freePort()), '--driver-port', String(driverPort), '--json'], {env, reject: false, buffer: false});
+	tunnel = execa(
+		process.execPath,
+		[cli, 'tunnel', name, '--admin-port', String(await freePort()), '--driver-port', String(driverPort), '--json'],
+		{env, reject: false, buffer: false},
+	);
 	for (let i = 0; ; i++) {
 		try {
 			connection = await r.connect({host: '127.0.0.1', port: driverPort, user: 'admin', password});
@@ -100,38 +136,82 @@ try {
 	const chunk = 20_000;
 	for (let start = 0; start < documents; start += chunk) {
 		const end = Math.min(documents, start + chunk);
-		await rql.db('bench').table('t').insert(rql.range(start, end).map((i: unknown) => ({
-			id: i,
-			customer: rql.expr('c').add(rql.expr(i).mod(1000).coerceTo('string')),
-			n: i,
-			price: rql.expr(i).mul(0.37),
-			tags: ['bench', rql.expr(i).mod(7).coerceTo('string')],
-			placed: rql.epochTime(rql.expr(i).add(1_700_000_000)),
-			pad: rql.range(0, 24).map(() => rql.uuid()).reduce((a: unknown, b: unknown) => rql.expr(a).add(b)),
-		})), {durability: 'soft'}).run(connection);
+		await rql
+			.db('bench')
+			.table('t')
+			.insert(
+				rql.range(start, end).map((i: unknown) => ({
+					id: i,
+					customer: rql.expr('c').add(rql.expr(i).mod(1000).coerceTo('string')),
+					n: i,
+					price: rql.expr(i).mul(0.37),
+					tags: ['bench', rql.expr(i).mod(7).coerceTo('string')],
+					placed: rql.epochTime(rql.expr(i).add(1_700_000_000)),
+					pad: rql
+						.range(0, 24)
+						.map(() => rql.uuid())
+						.reduce((a: unknown, b: unknown) => rql.expr(a).add(b)),
+				})),
+				{durability: 'soft'},
+			)
+			.run(connection);
 	}
 	await rql.db('bench').table('t').sync().run(connection);
 	await rql.db('bench').table('t').indexWait().run(connection);
-	const dataBytes = await rql.db('bench').table('t').map(rql.row.toJSON().count()).sum().run(connection) as number;
-	process.stderr.write(`bench.t: ${documents} documents, ${(dataBytes / 1e6).toFixed(0)} MB of JSON, filled in ${((Date.now() - filled) / 1000).toFixed(0)} s\n`);
+	const dataBytes = (await rql.db('bench').table('t').map(rql.row.toJSON().count()).sum().run(connection)) as number;
+	process.stderr.write(
+		`bench.t: ${documents} documents, ${(dataBytes / 1e6).toFixed(0)} MB of JSON, filled in ${((Date.now() - filled) / 1000).toFixed(0)} s\n`,
+	);
 
 	const drop = async () => {
 		await rql.db('bench').tableDrop('t').run(connection!);
 	};
 	const check = async (tool: string) => {
 		const count = await rql.db('bench').table('t').count().run(connection!);
-		const indexes = await rql.db('bench').table('t').indexStatus().pluck('index', 'ready').run(connection!) as Array<{index: string; ready: boolean}>;
-		if (count !== documents || indexes.length !== 1 || !indexes[0]!.ready) throw new Error(`after ${tool}'s restore: ${count} of ${documents} documents, indexes ${JSON.stringify(indexes)}`);
+		const indexes = (await rql.db('bench').table('t').indexStatus().pluck('index', 'ready').run(connection!)) as Array<{
+			index: string;
+			ready: boolean;
+		}>;
+		if (count !== documents || indexes.length !== 1 || !indexes[0]!.ready)
+			throw new Error(
+				`after ${tool}'s restore: ${count} of ${documents} documents, indexes ${JSON.stringify(indexes)}`,
+			);
 	};
 	const ours = {
-		backup: (file: string) => timed(process.execPath, [cli, 'backup', name, '--out', file, '--tables', 'bench.t', '--plain']),
+		backup: (file: string) =>
+			timed(process.execPath, [cli, 'backup', name, '--out', file, '--tables', 'bench.t', '--plain']),
 		restore: (file: string) => timed(process.execPath, [cli, 'restore', name, file, '--plain']),
 	};
 	const theirs = {
-		backup: (file: string) => timed('/usr/bin/python3', ['-m', 'rethinkdb', 'dump', '-c', `127.0.0.1:${driverPort}`, '--password-file', passwordFile, '-e', 'bench.t', '-f', file], python),
-		restore: (file: string) => timed('/usr/bin/python3', ['-m', 'rethinkdb', 'restore', file, '-c', `127.0.0.1:${driverPort}`, '--password-file', passwordFile], python),
+		backup: (file: string) =>
+			timed(
+				'/usr/bin/python3',
+				[
+					'-m',
+					'rethinkdb',
+					'dump',
+					'-c',
+					`127.0.0.1:${driverPort}`,
+					'--password-file',
+					passwordFile,
+					'-e',
+					'bench.t',
+					'-f',
+					file,
+				],
+				python,
+			),
+		restore: (file: string) =>
+			timed(
+				'/usr/bin/python3',
+				['-m', 'rethinkdb', 'restore', file, '-c', `127.0.0.1:${driverPort}`, '--password-file', passwordFile],
+				python,
+			),
 	};
-	const tools = [['swarmbee', ours], ['official', theirs]] as const;
+	const tools = [
+		['swarmbee', ours],
+		['official', theirs],
+	] as const;
 
 	for (let pair = 1; pair <= pairs; pair++) {
 		// Alternate who goes first, so a machine that drifts faster or slower favours neither.
@@ -142,7 +222,12 @@ try {
 		}
 		for (const [tool, commands] of order) {
 			await drop();
-			rows.push({tool, phase: 'restore', pair, ...must(await commands.restore(path.join(work, `${tool}-${pair}.tar.gz`)), `${tool} restore`)});
+			rows.push({
+				tool,
+				phase: 'restore',
+				pair,
+				...must(await commands.restore(path.join(work, `${tool}-${pair}.tar.gz`)), `${tool} restore`),
+			});
 			await check(tool);
 		}
 		for (const [tool] of tools) rmSync(path.join(work, `${tool}-${pair}.tar.gz`), {force: true});
@@ -164,7 +249,9 @@ try {
 		for (const [tool] of tools) {
 			const mine = rows.filter(row => row.tool === tool && row.phase === phase);
 			const wall = median(mine.map(row => row.wallS));
-			lines.push(`| ${tool} | ${phase} | ${wall.toFixed(1)} | ${(dataBytes / 1e6 / wall).toFixed(1)} | ${Math.round(documents / wall).toLocaleString('en-US')} | ${Math.max(...mine.map(row => row.peakMb)).toFixed(0)} | ${median(mine.map(row => row.cpuS)).toFixed(1)} | ${mine.map(row => row.wallS.toFixed(1)).join(', ')} |`);
+			lines.push(
+				`| ${tool} | ${phase} | ${wall.toFixed(1)} | ${(dataBytes / 1e6 / wall).toFixed(1)} | ${Math.round(documents / wall).toLocaleString('en-US')} | ${Math.max(...mine.map(row => row.peakMb)).toFixed(0)} | ${median(mine.map(row => row.cpuS)).toFixed(1)} | ${mine.map(row => row.wallS.toFixed(1)).join(', ')} |`,
+			);
 		}
 	}
 	for (const phase of ['backup', 'restore']) {
@@ -173,7 +260,10 @@ try {
 			const b = rows.find(row => row.tool === 'official' && row.phase === phase && row.pair === i + 1)!;
 			return a.wallS / b.wallS;
 		});
-		lines.push('', `${phase}: swarmbee/official wall time, pair by pair: ${ratios.map(x => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`);
+		lines.push(
+			'',
+			`${phase}: swarmbee/official wall time, pair by pair: ${ratios.map(x => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`,
+		);
 	}
 	process.stdout.write(`${lines.join('\n')}\n`);
 	process.stdout.write(`${JSON.stringify({documents, dataBytes, rows: rows.map(({output, ...row}) => row)})}\n`);

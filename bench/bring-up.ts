@@ -28,7 +28,8 @@ const workers = flag('workers', 3);
 const runs = flag('runs', 1);
 const databaseIndex = process.argv.indexOf('--database');
 const databases = (databaseIndex > 0 ? process.argv[databaseIndex + 1]! : 'none').split(',');
-if (databases.some(d => d !== 'none' && d !== 'rethinkdb')) throw new Error('--database is none, rethinkdb, or both: none,rethinkdb');
+if (databases.some(d => d !== 'none' && d !== 'rethinkdb'))
+	throw new Error('--database is none, rethinkdb, or both: none,rethinkdb');
 const home = mkdtempSync(path.join(tmpdir(), 'swarmbee-bench-'));
 
 /** CPU time used by the whole machine so far, in ms (Linux /proc/stat; 0 elsewhere). */
@@ -43,7 +44,10 @@ function machineCpuMs(): number {
 	}
 }
 
-async function swarmbee(args: string[], onEvent?: (e: RunEvent) => void): Promise<{events: RunEvent[]; exitCode: number; stderr: string}> {
+async function swarmbee(
+	args: string[],
+	onEvent?: (e: RunEvent) => void,
+): Promise<{events: RunEvent[]; exitCode: number; stderr: string}> {
 	const child = execa(process.execPath, [cli, ...args], {reject: false, env: {SWARMBEE_HOME: home}});
 	const events: RunEvent[] = [];
 	// Events as they come, so the CPU can be read when each step ends.
@@ -63,47 +67,68 @@ try {
 	await ensureNodeImage(docker, 'debian:bookworm', {preinstall: true});
 	await ensureImage(docker, packagedImage('probe'));
 	const flagsFor: Record<string, string[]> = {none: ['--database', 'none']};
-	if (databases.includes('rethinkdb')) flagsFor['rethinkdb'] = ['--rethinkdb-image', (await ensureRethinkdbImage(docker)).tag];
+	if (databases.includes('rethinkdb'))
+		flagsFor['rethinkdb'] = ['--rethinkdb-image', (await ensureRethinkdbImage(docker)).tag];
 
 	const rows: Record<string, Array<Record<string, number>>> = Object.fromEntries(databases.map(d => [d, []]));
-	for (let run = 1; run <= runs; run++) for (const database of databases) {
-		const databaseFlags = flagsFor[database]!;
-		const name = `bench-${process.pid}-${run}-${database === 'none' ? 'swarm' : 'rdb'}`;
-		const started = Date.now();
-		// CPU the whole machine spent per step: on 2 cores the steps are CPU-bound, so this says where time can be won.
-		const cpu: Record<string, number> = {};
-		let cpuAtStart = machineCpuMs();
-		const cpuBefore = cpuAtStart;
-		const up = await swarmbee(['up', name, '--workers', String(workers), ...databaseFlags, '--yes', '--json'], e => {
-			if (e.type === 'step-started') cpuAtStart = machineCpuMs();
-			if (e.type === 'step-finished') cpu[e.step] = machineCpuMs() - cpuAtStart;
-		});
-		const wall = Date.now() - started;
-		const cpuTotal = machineCpuMs() - cpuBefore;
-		// The same cluster again, as a user running `up` twice: the whole process, start-up included.
-		const againStarted = Date.now();
-		const again = up.exitCode === 0 ? await swarmbee(['up', name, '--json']) : undefined;
-		const noop = Date.now() - againStarted;
-		const down = await swarmbee(['down', name, '--yes', '--forget']);
-		if (up.exitCode !== 0) throw new Error(`up failed (exit ${up.exitCode}): ${up.stderr}`);
-		if (again?.exitCode !== 0) throw new Error(`the second up failed (exit ${again?.exitCode}): ${again?.stderr}`);
-		if (down.exitCode !== 0) throw new Error(`down failed: ${down.stderr}`);
-		const row: Record<string, number> = {wall};
-		for (const e of up.events) if (e.type === 'step-finished') row[e.step] = e.durationMs;
-		row.cpu = cpuTotal;
-		row.noop = noop;
-		rows[database]!.push(row);
-		const steps = Object.keys(row).filter(k => k !== 'wall' && k !== 'cpu' && k !== 'noop');
-		const seconds = (ms: number) => (ms / 1000).toFixed(1);
-		const noopSteps = again.events.flatMap(e => (e.type === 'step-finished' ? [`${e.step} ${seconds(e.durationMs)}s`] : []));
-		console.log(`run ${run} (--database ${database}): 1+${workers} up in ${seconds(wall)} s  (${steps.map(k => `${k} ${seconds(row[k]!)}s`).join(', ')})`);
-		console.log(`       CPU used by the machine: ${seconds(cpuTotal)} s  (${steps.map(k => `${k} ${seconds(cpu[k] ?? 0)}s`).join(', ')})`);
-		console.log(`       no-op up again: ${seconds(noop)} s, ${(100 * noop / wall).toFixed(1)}% of the bring-up  (${noopSteps.join(', ')})`);
-	}
+	for (let run = 1; run <= runs; run++)
+		for (const database of databases) {
+			const databaseFlags = flagsFor[database]!;
+			const name = `bench-${process.pid}-${run}-${database === 'none' ? 'swarm' : 'rdb'}`;
+			const started = Date.now();
+			// CPU the whole machine spent per step: on 2 cores the steps are CPU-bound, so this says where time can be won.
+			const cpu: Record<string, number> = {};
+			let cpuAtStart = machineCpuMs();
+			const cpuBefore = cpuAtStart;
+			const up = await swarmbee(['up', name, '--workers', String(workers), ...databaseFlags, '--yes', '--json'], e => {
+				if (e.type === 'step-started') cpuAtStart = machineCpuMs();
+				if (e.type === 'step-finished') cpu[e.step] = machineCpuMs() - cpuAtStart;
+			});
+			const wall = Date.now() - started;
+			const cpuTotal = machineCpuMs() - cpuBefore;
+			// The same cluster again, as a user running `up` twice: the whole process, start-up included.
+			const againStarted = Date.now();
+			const again = up.exitCode === 0 ? await swarmbee(['up', name, '--json']) : undefined;
+			const noop = Date.now() - againStarted;
+			const down = await swarmbee(['down', name, '--yes', '--forget']);
+			if (up.exitCode !== 0) throw new Error(`up failed (exit ${up.exitCode}): ${up.stderr}`);
+			if (again?.exitCode !== 0) throw new Error(`the second up failed (exit ${again?.exitCode}): ${again?.stderr}`);
+			if (down.exitCode !== 0) throw new Error(`down failed: ${down.stderr}`);
+			const row: Record<string, number> = {wall};
+			for (const e of up.events) if (e.type === 'step-finished') row[e.step] = e.durationMs;
+			row.cpu = cpuTotal;
+			row.noop = noop;
+			rows[database]!.push(row);
+			const steps = Object.keys(row).filter(k => k !== 'wall' && k !== 'cpu' && k !== 'noop');
+			const seconds = (ms: number) => (ms / 1000).toFixed(1);
+			const noopSteps = again.events.flatMap(e =>
+				e.type === 'step-finished' ? [`${e.step} ${seconds(e.durationMs)}s`] : [],
+			);
+			console.log(
+				`run ${run} (--database ${database}): 1+${workers} up in ${seconds(wall)} s  (${steps.map(k => `${k} ${seconds(row[k]!)}s`).join(', ')})`,
+			);
+			console.log(
+				`       CPU used by the machine: ${seconds(cpuTotal)} s  (${steps.map(k => `${k} ${seconds(cpu[k] ?? 0)}s`).join(', ')})`,
+			);
+			console.log(
+				`       no-op up again: ${seconds(noop)} s, ${((100 * noop) / wall).toFixed(1)}% of the bring-up  (${noopSteps.join(', ')})`,
+			);
+		}
 	for (const database of databases) {
 		const best = rows[database]!.reduce((a, b) => ((a.wall ?? 0) <= (b.wall ?? 0) ? a : b));
 		const ratio = (best.noop ?? Infinity) / (best.wall ?? 1);
-		console.log(JSON.stringify({bench: 'bring-up', nodes: 1 + workers, database, runs, bestWallMs: best.wall, noopMs: best.noop, noopRatio: Number(ratio.toFixed(3)), steps: best}));
+		console.log(
+			JSON.stringify({
+				bench: 'bring-up',
+				nodes: 1 + workers,
+				database,
+				runs,
+				bestWallMs: best.wall,
+				noopMs: best.noop,
+				noopRatio: Number(ratio.toFixed(3)),
+				steps: best,
+			}),
+		);
 		if (database === 'none' && (best.wall ?? Infinity) > 90_000 && workers <= 3) {
 			console.log('over the 90 s target');
 			process.exitCode = 1;

@@ -42,7 +42,9 @@ function nodesCpuNs(): number | undefined {
 	if (spec.provider !== 'local') return undefined;
 	let total = 0;
 	for (const node of journal.nodes) {
-		const id = execFileSync('docker', ['inspect', '-f', '{{.Id}}', `swarmbee-${name}-${node.name}`], {encoding: 'utf8'}).trim();
+		const id = execFileSync('docker', ['inspect', '-f', '{{.Id}}', `swarmbee-${name}-${node.name}`], {
+			encoding: 'utf8',
+		}).trim();
 		const v1 = `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`;
 		const v2 = `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`;
 		if (existsSync(v1)) total += Number(readFileSync(v1, 'utf8'));
@@ -59,10 +61,19 @@ async function nodesPerMinute(ms: number): Promise<number | undefined> {
 	return before === undefined || after === undefined ? undefined : ((after - before) / 1e9) * (60_000 / ms);
 }
 
-console.log(`${name}: ${journal.nodes.length} ${spec.provider} nodes; ${seconds} s without the dashboard, then ${seconds} s with it (refresh ${refreshMs / 1000} s)`);
+console.log(
+	`${name}: ${journal.nodes.length} ${spec.provider} nodes; ${seconds} s without the dashboard, then ${seconds} s with it (refresh ${refreshMs / 1000} s)`,
+);
 const baseline = await nodesPerMinute(seconds * 1000);
 
-const source = createDashboardSource({spec, journal, provider, privateKey: privateKey!, password: readPassword(paths.rethinkdbPassword), logsDir: paths.logsDir});
+const source = createDashboardSource({
+	spec,
+	journal,
+	provider,
+	privateKey: privateKey!,
+	password: readPassword(paths.rethinkdbPassword),
+	logsDir: paths.logsDir,
+});
 let refreshes = 0;
 let refreshMsTotal = 0;
 let roundTrips = 0;
@@ -74,8 +85,17 @@ const load = async (signal: AbortSignal) => {
 	roundTrips += snapshot.roundTrips;
 	return snapshot;
 };
-const stdout = Object.assign(new Writable({write: (_chunk, _encoding, done) => done()}), {isTTY: true, columns: 120, rows: 45}) as unknown as NodeJS.WriteStream;
-const stdin = Object.assign(new PassThrough(), {isTTY: true, setRawMode: () => stdin, ref: () => stdin, unref: () => stdin}) as unknown as NodeJS.ReadStream;
+const stdout = Object.assign(new Writable({write: (_chunk, _encoding, done) => done()}), {
+	isTTY: true,
+	columns: 120,
+	rows: 45,
+}) as unknown as NodeJS.WriteStream;
+const stdin = Object.assign(new PassThrough(), {
+	isTTY: true,
+	setRawMode: () => stdin,
+	ref: () => stdin,
+	unref: () => stdin,
+}) as unknown as NodeJS.ReadStream;
 const {render} = await import('ink');
 const React = await import('react');
 const {Dashboard} = await import('../components/Dashboard.js');
@@ -83,7 +103,14 @@ const {Dashboard} = await import('../components/Dashboard.js');
 const cpuStart = process.cpuUsage();
 const nodesBefore = nodesCpuNs();
 const started = performance.now();
-const instance = render(React.createElement(Dashboard, {load, refreshMs, onQuit: () => {}}), {stdout, stdin, stderr: stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 10});
+const instance = render(React.createElement(Dashboard, {load, refreshMs, onQuit: () => {}}), {
+	stdout,
+	stdin,
+	stderr: stdout,
+	exitOnCtrlC: false,
+	patchConsole: false,
+	maxFps: 10,
+});
 await sleep(seconds * 1000);
 instance.unmount();
 const elapsed = performance.now() - started;
@@ -92,12 +119,21 @@ const cpu = process.cpuUsage(cpuStart);
 await source.close();
 
 const perMinute = ((cpu.user + cpu.system) / 1e6) * (60_000 / elapsed);
-const withDashboard = nodesBefore === undefined || nodesAfter === undefined ? undefined : ((nodesAfter - nodesBefore) / 1e9) * (60_000 / elapsed);
-console.log(`refreshes: ${refreshes} in ${(elapsed / 1000).toFixed(1)} s, ${(refreshMsTotal / Math.max(1, refreshes) / 1000).toFixed(2)} s each on average`);
-console.log(`SSH round-trips per refresh: ${(roundTrips / Math.max(1, refreshes)).toFixed(2)} (one command per node; the database is asked over one kept connection)`);
+const withDashboard =
+	nodesBefore === undefined || nodesAfter === undefined
+		? undefined
+		: ((nodesAfter - nodesBefore) / 1e9) * (60_000 / elapsed);
+console.log(
+	`refreshes: ${refreshes} in ${(elapsed / 1000).toFixed(1)} s, ${(refreshMsTotal / Math.max(1, refreshes) / 1000).toFixed(2)} s each on average`,
+);
+console.log(
+	`SSH round-trips per refresh: ${(roundTrips / Math.max(1, refreshes)).toFixed(2)} (one command per node; the database is asked over one kept connection)`,
+);
 console.log(`this process: ${perMinute.toFixed(2)} CPU seconds per minute`);
 if (baseline !== undefined && withDashboard !== undefined) {
-	console.log(`node containers: ${withDashboard.toFixed(2)} CPU s/min with the dashboard, ${baseline.toFixed(2)} without: ${(withDashboard - baseline).toFixed(2)} CPU s/min more`);
+	console.log(
+		`node containers: ${withDashboard.toFixed(2)} CPU s/min with the dashboard, ${baseline.toFixed(2)} without: ${(withDashboard - baseline).toFixed(2)} CPU s/min more`,
+	);
 }
 const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 console.log(`load average at the end: ${load1}`);

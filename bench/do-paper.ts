@@ -18,7 +18,7 @@ import {planNodes, resolveSpec} from '../source/spec.js';
 
 function flag(name: string, fallback: string): string {
 	const index = process.argv.indexOf(`--${name}`);
-	return index > 0 ? process.argv[index + 1] ?? fallback : fallback;
+	return index > 0 ? (process.argv[index + 1] ?? fallback) : fallback;
 }
 
 const bootDelayMs = parseDuration(flag('boot-delay', '45s'));
@@ -42,7 +42,11 @@ async function bringUp(workers: number): Promise<Row> {
 		const spec = resolveSpec({name: `bench-do-${workers}`, provider: 'digitalocean', workers});
 		const clusterKey = generateKeyPair('bench');
 		const ctx: ProviderContext = {spec, owner: `bench-${process.pid}`, sshPublicKey: clusterKey.publicKey};
-		const plans: MachinePlan[] = planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: clusterKey.publicKey}));
+		const plans: MachinePlan[] = planNodes(spec).map(n => ({
+			...n,
+			hostKey: generateKeyPair(n.name),
+			authorizedKey: clusterKey.publicKey,
+		}));
 		const steps: Record<string, number> = {};
 		const started = Date.now();
 		let mark = started;
@@ -81,8 +85,10 @@ const rows: Row[] = [];
 for (const workers of workerCounts) {
 	const row = await bringUp(workers);
 	rows.push(row);
-	console.log(`1+${row.nodes - 1}: ${(row.wallMs / 1000).toFixed(1)} s (preflight ${(row.steps['preflight']! / 1000).toFixed(1)}, infra ${(row.steps['infra']! / 1000).toFixed(1)}, droplets ${(row.steps['droplets']! / 1000).toFixed(1)}); `
-		+ `${row.requests} requests (budget ${row.budget}; ${row.creates} creates, ${row.polls} droplet lists); at most ${row.maxPerMinute} in any 60 s`);
+	console.log(
+		`1+${row.nodes - 1}: ${(row.wallMs / 1000).toFixed(1)} s (preflight ${(row.steps['preflight']! / 1000).toFixed(1)}, infra ${(row.steps['infra']! / 1000).toFixed(1)}, droplets ${(row.steps['droplets']! / 1000).toFixed(1)}); ` +
+			`${row.requests} requests (budget ${row.budget}; ${row.creates} creates, ${row.polls} droplet lists); at most ${row.maxPerMinute} in any 60 s`,
+	);
 }
 const small = rows[0]!;
 const large = rows.at(-1)!;
@@ -92,9 +98,16 @@ const checks = {
 	requests: rows.every(r => r.requests <= r.budget),
 	perMinute: rows.every(r => r.maxPerMinute <= 250),
 };
-console.log(`1+${large.nodes - 1} / 1+${small.nodes - 1} wall time: ${ratio.toFixed(2)}× (target ≤ 1.3×); simulated boot ${bootDelayMs / 1000} s`);
+console.log(
+	`1+${large.nodes - 1} / 1+${small.nodes - 1} wall time: ${ratio.toFixed(2)}× (target ≤ 1.3×); simulated boot ${bootDelayMs / 1000} s`,
+);
 console.log(JSON.stringify({bench: 'do-paper', bootDelayMs, rows, ratio: Math.round(ratio * 100) / 100, checks}));
 if (!Object.values(checks).every(Boolean)) {
-	console.log(`missed: ${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(', ')}`);
+	console.log(
+		`missed: ${Object.entries(checks)
+			.filter(([, ok]) => !ok)
+			.map(([k]) => k)
+			.join(', ')}`,
+	);
 	process.exitCode = 1;
 }

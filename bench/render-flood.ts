@@ -30,14 +30,22 @@ const {InkRenderer} = await import('../components/ink-renderer.js');
 
 let bytes = 0;
 let writes = 0;
-const stdout = Object.assign(new Writable({
-	write(chunk, _encoding, done) {
-		bytes += chunk.length;
-		writes++;
-		done();
-	},
-}), {isTTY: true, columns: 120, rows: 50}) as unknown as NodeJS.WriteStream;
-const stdin = Object.assign(new PassThrough(), {isTTY: true, setRawMode: () => stdin, ref: () => stdin, unref: () => stdin}) as unknown as NodeJS.ReadStream;
+const stdout = Object.assign(
+	new Writable({
+		write(chunk, _encoding, done) {
+			bytes += chunk.length;
+			writes++;
+			done();
+		},
+	}),
+	{isTTY: true, columns: 120, rows: 50},
+) as unknown as NodeJS.WriteStream;
+const stdin = Object.assign(new PassThrough(), {
+	isTTY: true,
+	setRawMode: () => stdin,
+	ref: () => stdin,
+	unref: () => stdin,
+}) as unknown as NodeJS.ReadStream;
 
 const ANSIBLE = [
 	'TASK [Install packages] ********************************************************',
@@ -52,11 +60,25 @@ let renders = 0;
 let renderMs = 0;
 const cpuStart = process.cpuUsage();
 const started = performance.now();
-const renderer = new InkRenderer({stdout, stdin, stderr: stdout}, {onRender: (metrics?: {renderTime: number}) => {
-	renders++;
-	renderMs += metrics?.renderTime ?? 0;
-}, onInterrupt: () => {}});
-renderer.handle(event({type: 'run-started', command: 'up', cluster: 'bench', provider: 'local', steps: [{id: 'provision', title: 'Provision'}]}));
+const renderer = new InkRenderer(
+	{stdout, stdin, stderr: stdout},
+	{
+		onRender: (metrics?: {renderTime: number}) => {
+			renders++;
+			renderMs += metrics?.renderTime ?? 0;
+		},
+		onInterrupt: () => {},
+	},
+);
+renderer.handle(
+	event({
+		type: 'run-started',
+		command: 'up',
+		cluster: 'bench',
+		provider: 'local',
+		steps: [{id: 'provision', title: 'Provision'}],
+	}),
+);
 renderer.handle(event({type: 'step-started', step: 'provision', title: 'Provision'}));
 for (const node of nodes) renderer.handle(event({type: 'node-state', node, state: 'provisioning'}));
 
@@ -67,16 +89,37 @@ let sent = 0;
 while (sent < totalLines) {
 	const upTo = Math.min(totalLines, sent + perSlice);
 	for (; sent < upTo; sent++) {
-		const e: RunEvent = event({type: 'node-output', node: nodes[sent % nodes.length]!, step: 'provision', stream: 'stdout', line: `${ANSIBLE[sent % ANSIBLE.length]} #${sent}`});
+		const e: RunEvent = event({
+			type: 'node-output',
+			node: nodes[sent % nodes.length]!,
+			step: 'provision',
+			stream: 'stdout',
+			line: `${ANSIBLE[sent % ANSIBLE.length]} #${sent}`,
+		});
 		renderer.handle(e);
 	}
 	await new Promise(resolve => (seconds > 0 ? setTimeout(resolve, 10) : setImmediate(resolve)));
 }
 for (const node of nodes) {
-	renderer.handle(event({type: 'node-recap', node, step: 'provision', recap: {ok: 5000, changed: 2500, unreachable: 0, failed: 0, skipped: 2500, rescued: 0, ignored: 0}}));
+	renderer.handle(
+		event({
+			type: 'node-recap',
+			node,
+			step: 'provision',
+			recap: {ok: 5000, changed: 2500, unreachable: 0, failed: 0, skipped: 2500, rescued: 0, ignored: 0},
+		}),
+	);
 	renderer.handle(event({type: 'node-state', node, state: 'ready'}));
 }
-renderer.handle(event({type: 'step-finished', step: 'provision', durationMs: performance.now() - started, changed: true, summary: '4 nodes provisioned'}));
+renderer.handle(
+	event({
+		type: 'step-finished',
+		step: 'provision',
+		durationMs: performance.now() - started,
+		changed: true,
+		summary: '4 nodes provisioned',
+	}),
+);
 renderer.handle(event({type: 'run-finished', durationMs: performance.now() - started, changed: true, summary: 'done'}));
 await renderer.close();
 
@@ -86,11 +129,24 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const peakRssMb = process.resourceUsage().maxRSS / 1024;
 const rendersPerSecond = renders / wallSeconds;
 console.log(`lines                ${totalLines} over ${nodes.length} node panes in ${wallSeconds.toFixed(2)} s wall`);
-console.log(`renders              ${renders} (${rendersPerSecond.toFixed(1)}/s; target <= 10/s), ${writes} writes, ${(bytes / 1024).toFixed(0)} KiB to the terminal`);
+console.log(
+	`renders              ${renders} (${rendersPerSecond.toFixed(1)}/s; target <= 10/s), ${writes} writes, ${(bytes / 1024).toFixed(0)} KiB to the terminal`,
+);
 console.log(`Ink render time      ${(renderMs / 1000).toFixed(2)} s in ${renders} frames`);
 console.log(`CPU                  ${cpuSeconds.toFixed(2)} s (target < 2 s)`);
 console.log(`peak RSS             ${peakRssMb.toFixed(1)} MB (target < 150 MB)`);
-console.log(JSON.stringify({bench: 'render-flood', lines: totalLines, panes: nodes.length, wallSeconds, renders, rendersPerSecond, cpuSeconds, peakRssMb}));
+console.log(
+	JSON.stringify({
+		bench: 'render-flood',
+		lines: totalLines,
+		panes: nodes.length,
+		wallSeconds,
+		renders,
+		rendersPerSecond,
+		cpuSeconds,
+		peakRssMb,
+	}),
+);
 if (rendersPerSecond > 10 || cpuSeconds >= 2 || peakRssMb >= 150) {
 	console.log('over target');
 	process.exitCode = 1;

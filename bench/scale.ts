@@ -30,24 +30,43 @@ const seconds = (ms: number) => (ms / 1000).toFixed(1);
 async function swarmbee(args: string[]): Promise<{events: RunEvent[]; wallMs: number}> {
 	const started = Date.now();
 	const result = await execa(process.execPath, [cli, ...args, '--json'], {reject: false, env});
-	const events = String(result.stdout).split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as RunEvent);
-	if (result.exitCode !== 0) throw new Error(`swarmbee ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr}`);
+	const events = String(result.stdout)
+		.split('\n')
+		.filter(l => l.startsWith('{'))
+		.map(l => JSON.parse(l) as RunEvent);
+	if (result.exitCode !== 0)
+		throw new Error(`swarmbee ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr}`);
 	return {events, wallMs: Date.now() - started};
 }
 
 function report(label: string, run: {events: RunEvent[]; wallMs: number}): void {
 	const steps = run.events.filter((e): e is Extract<RunEvent, {type: 'step-finished'}> => e.type === 'step-finished');
-	console.log(`${label}: ${seconds(run.wallMs)} s  (${steps.map(s => `${s.step} ${seconds(s.durationMs)}s`).join(', ')})`);
-	const moves = run.events.filter((e): e is Extract<RunEvent, {type: 'step-progress'}> => e.type === 'step-progress' && /^app\./.test(e.message));
-	for (const move of moves.filter((m, i) => moves.findIndex(n => n.message.split(':')[0] === m.message.split(':')[0]) === i || /ready/.test(m.message))) console.log(`    ${move.message}`);
+	console.log(
+		`${label}: ${seconds(run.wallMs)} s  (${steps.map(s => `${s.step} ${seconds(s.durationMs)}s`).join(', ')})`,
+	);
+	const moves = run.events.filter(
+		(e): e is Extract<RunEvent, {type: 'step-progress'}> => e.type === 'step-progress' && /^app\./.test(e.message),
+	);
+	for (const move of moves.filter(
+		(m, i) =>
+			moves.findIndex(n => n.message.split(':')[0] === m.message.split(':')[0]) === i || /ready/.test(m.message),
+	))
+		console.log(`    ${move.message}`);
 }
 
 let tunnel: ReturnType<typeof execa<{env: typeof env; reject: false}>> | undefined;
 try {
 	const image = (await ensureRethinkdbImage(new DockerCli())).tag;
-	report(`up 1+${workers}`, await swarmbee(['up', name, '--workers', String(workers), '--rethinkdb-image', image, '--yes']));
+	report(
+		`up 1+${workers}`,
+		await swarmbee(['up', name, '--workers', String(workers), '--rethinkdb-image', image, '--yes']),
+	);
 	const driverPort = 20_000 + (process.pid % 20_000);
-	tunnel = execa(process.execPath, [cli, 'tunnel', name, '--admin-port', String(driverPort + 1), '--driver-port', String(driverPort), '--json'], {env, reject: false});
+	tunnel = execa(
+		process.execPath,
+		[cli, 'tunnel', name, '--admin-port', String(driverPort + 1), '--driver-port', String(driverPort), '--json'],
+		{env, reject: false},
+	);
 	// Read its lines by hand: leaving execa's line iterator early waits for the process to end.
 	await new Promise<void>((resolve, reject) => {
 		let buffer = '';
@@ -72,7 +91,12 @@ try {
 	for (const table of tables) {
 		await r.db('app').tableCreate(table).run(c);
 		await r.db('app').table(table).wait().run(c);
-		for (let done = 0; done < rows; done += 1000) await r.db('app').table(table).insert(Array.from({length: Math.min(1000, rows - done)}, (_, n) => ({n: done + n, pad}))).run(c);
+		for (let done = 0; done < rows; done += 1000)
+			await r
+				.db('app')
+				.table(table)
+				.insert(Array.from({length: Math.min(1000, rows - done)}, (_, n) => ({n: done + n, pad})))
+				.run(c);
 	}
 	await c.close();
 	console.log(`wrote ${tables.length} × ${rows} documents of about 1 KiB`);

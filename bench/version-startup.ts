@@ -27,8 +27,13 @@ function median(values: number[]): number {
 
 /** Module URLs `--version` resolves, through the import-trace hook. */
 function versionImports(): string[] {
-	const trace = spawnSync(process.execPath, ['--import', path.join(root, 'bench/import-trace.mjs'), cli, '--version'], {encoding: 'utf8'}).stderr;
-	return trace.split('\n').filter(line => line.startsWith('import-trace ')).map(line => line.slice('import-trace '.length));
+	const trace = spawnSync(process.execPath, ['--import', path.join(root, 'bench/import-trace.mjs'), cli, '--version'], {
+		encoding: 'utf8',
+	}).stderr;
+	return trace
+		.split('\n')
+		.filter(line => line.startsWith('import-trace '))
+		.map(line => line.slice('import-trace '.length));
 }
 
 const baseline: number[] = [];
@@ -46,6 +51,18 @@ const ratio = median(version) / median(baseline);
 console.log(`node -e 0            median ${median(baseline).toFixed(1)} ms over ${runs} runs`);
 console.log(`swarmbee --version   median ${median(version).toFixed(1)} ms over ${runs} runs`);
 console.log(`ratio                ${ratio.toFixed(2)}x (target <= 1.5x)`);
-console.log(`modules resolved     ${imports.length}; Ink/React among them: ${heavy.length === 0 ? 'none' : heavy.join(', ')}`);
-console.log(JSON.stringify({bench: 'version-startup', runs, nodeMs: median(baseline), versionMs: median(version), ratio, modules: imports.length, heavy: heavy.length}));
+console.log(
+	`modules resolved     ${imports.length}; Ink/React among them: ${heavy.length === 0 ? 'none' : heavy.join(', ')}`,
+);
+console.log(
+	JSON.stringify({
+		bench: 'version-startup',
+		runs,
+		nodeMs: median(baseline),
+		versionMs: median(version),
+		ratio,
+		modules: imports.length,
+		heavy: heavy.length,
+	}),
+);
 if (ratio > 1.5 || heavy.length > 0) process.exitCode = 1;

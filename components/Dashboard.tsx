@@ -1,7 +1,13 @@
 import {Box, Text, useInput, useStdout} from 'ink';
 import {useEffect, useRef, useState, type ReactElement} from 'react';
 import sparkly from 'sparkly';
-import type {DashboardActions, DashboardSnapshot, DashboardTarget, LogExcerpt, ServiceView} from '../source/cluster/dashboard-data.js';
+import type {
+	DashboardActions,
+	DashboardSnapshot,
+	DashboardTarget,
+	LogExcerpt,
+	ServiceView,
+} from '../source/cluster/dashboard-data.js';
 import {describeLiveHealth, type HealthLevel} from '../source/cluster/live-health.js';
 import {tableKey} from '../source/cluster/placement.js';
 import type {NodeStatus} from '../source/cluster/status.js';
@@ -10,7 +16,14 @@ import {counted, formatTable, wrapErrorLines} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
 import {ADMIN_RIGHTS_NOTE, adminUrl} from '../source/tunnel/ports.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
-import {clock, emptyMemory, rememberSnapshot, rememberTunnel, type DashboardMemory, type NodeHistory} from './dashboard-state.js';
+import {
+	clock,
+	emptyMemory,
+	rememberSnapshot,
+	rememberTunnel,
+	type DashboardMemory,
+	type NodeHistory,
+} from './dashboard-state.js';
 import {useDashboard, useTunnels} from './useDashboard.js';
 import {useTerminalSize} from './useTerminalSize.js';
 
@@ -49,7 +62,11 @@ export function formatBytes(bytes: number): string {
 
 /** Memory as docker stats writes it, short: `412M`, `1.0G`, `980K`. */
 export function formatSize(bytes: number): string {
-	const units: Array<[string, number]> = [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]];
+	const units: Array<[string, number]> = [
+		['G', 1024 ** 3],
+		['M', 1024 ** 2],
+		['K', 1024],
+	];
 	for (const [unit, size] of units) {
 		if (bytes >= size * 0.95 || unit === 'K') {
 			const value = bytes / size;
@@ -67,11 +84,19 @@ function percent(share: number | null | undefined): string {
 export function spark(values: readonly number[], width: number): string {
 	const shown = values.slice(-width);
 	if (shown.length === 0) return ''.padEnd(width);
-	return sparkly(shown.map(v => Math.round(v * 100)), {minimum: 0, maximum: 100}).padEnd(width);
+	return sparkly(
+		shown.map(v => Math.round(v * 100)),
+		{minimum: 0, maximum: 100},
+	).padEnd(width);
 }
 
 const LEVEL_COLORS: Record<HealthLevel, string> = {ready: 'green', degraded: 'yellow', down: 'red'};
-const TUNNEL_COLORS: Record<TunnelStatus['state'], string> = {connecting: 'cyan', open: 'green', reconnecting: 'yellow', closed: 'gray'};
+const TUNNEL_COLORS: Record<TunnelStatus['state'], string> = {
+	connecting: 'cyan',
+	open: 'green',
+	reconnecting: 'yellow',
+	closed: 'gray',
+};
 
 /** Swarm's word for a node: `ready` is quiet, anything else stands out. */
 function nodeRowColor(state: string): string | undefined {
@@ -97,12 +122,36 @@ interface Line {
 
 const targetId = (t: DashboardTarget) => (t.kind === 'node' ? `node:${t.node}` : `service:${t.service}`);
 
-function text(key: string, content: ReactElement | string, options: {color?: string; dim?: boolean; bold?: boolean} = {}): Line {
-	return {key, render: () => <Text wrap="truncate-end" color={options.color} dimColor={options.dim} bold={options.bold}>{content}</Text>};
+function text(
+	key: string,
+	content: ReactElement | string,
+	options: {color?: string; dim?: boolean; bold?: boolean} = {},
+): Line {
+	return {
+		key,
+		render: () => (
+			<Text wrap="truncate-end" color={options.color} dimColor={options.dim} bold={options.bold}>
+				{content}
+			</Text>
+		),
+	};
 }
 
 function heading(key: string, title: string, note?: string): Line {
-	return text(key, <><Text bold color="cyan">{title}</Text>{note ? <Text dimColor>  {note}</Text> : null}</>);
+	return text(
+		key,
+		<>
+			<Text bold color="cyan">
+				{title}
+			</Text>
+			{note ? (
+				<Text dimColor>
+					{'  '}
+					{note}
+				</Text>
+			) : null}
+		</>,
+	);
 }
 
 /** A selectable row: `▸` and bold when selected. */
@@ -112,7 +161,9 @@ function row(key: string, target: DashboardTarget, content: string, color?: stri
 		target,
 		render: selected => (
 			<Text wrap="truncate-end" color={selected ? 'cyan' : color} bold={selected}>
-				{selected ? '▸ ' : '  '}{content}{extra ?? null}
+				{selected ? '▸ ' : '  '}
+				{content}
+				{extra ?? null}
 			</Text>
 		),
 	};
@@ -127,15 +178,33 @@ function nodeLines(snapshot: DashboardSnapshot, history: Record<string, NodeHist
 	const wide = columns >= 100;
 	const sparkWidth = columns >= 140 ? 16 : columns >= 120 ? 10 : 0;
 	const machine = snapshot.scope === 'machine';
-	const header = ['NODE', 'ROLE', 'STATE', 'CPU', 'MEMORY', ...(snapshot.memoryLimitBytes ? ['DATABASE'] : []), ...(machine && wide ? ['LOAD'] : []), ...(wide ? ['ADDRESS'] : []), ...(sparkWidth ? ['CPU HISTORY', 'MEMORY HISTORY'] : [])];
+	const header = [
+		'NODE',
+		'ROLE',
+		'STATE',
+		'CPU',
+		'MEMORY',
+		...(snapshot.memoryLimitBytes ? ['DATABASE'] : []),
+		...(machine && wide ? ['LOAD'] : []),
+		...(wide ? ['ADDRESS'] : []),
+		...(sparkWidth ? ['CPU HISTORY', 'MEMORY HISTORY'] : []),
+	];
 	const cells = (node: NodeStatus): string[] => {
 		const u = usage[node.name];
-		const memory = u?.memory ? `${formatSize(u.memory.used)}/${formatSize(u.memory.total)} ${percent(u.memory.used / u.memory.total)}` : '-';
-		const server = u?.server ? `${formatSize(u.server.memory.used)}/${formatSize(u.server.memory.limit)} ${percent(u.server.memory.used / u.server.memory.limit)}` : '-';
+		const memory = u?.memory
+			? `${formatSize(u.memory.used)}/${formatSize(u.memory.total)} ${percent(u.memory.used / u.memory.total)}`
+			: '-';
+		const server = u?.server
+			? `${formatSize(u.server.memory.used)}/${formatSize(u.server.memory.limit)} ${percent(u.server.memory.used / u.server.memory.limit)}`
+			: '-';
 		const load = u?.load ? u.load.load1.toFixed(2) : '-';
 		const h = history[node.name];
 		return [
-			node.name, node.role, node.state, percent(u?.cpu), memory,
+			node.name,
+			node.role,
+			node.state,
+			percent(u?.cpu),
+			memory,
 			...(snapshot.memoryLimitBytes ? [server] : []),
 			...(machine && wide ? [load] : []),
 			...(wide ? [node.publicAddress ?? '-'] : []),
@@ -152,8 +221,16 @@ function nodeLines(snapshot: DashboardSnapshot, history: Record<string, NodeHist
 	return [
 		heading('nodes', 'NODES', note),
 		text('nodes-header', `  ${table[0]}`, {bold: true}),
-		...nodes.map((node, i) => row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, nodeRowColor(node.state))),
-		text('swarm', swarm ? `  swarm: ${counted(swarm.managers, 'manager')}, ${counted(swarm.workers, 'worker')}, ${swarm.ready} of ${swarm.managers + swarm.workers} Ready` : '  swarm: no manager answered', {color: swarm && swarm.ready === swarm.managers + swarm.workers ? undefined : 'yellow'}),
+		...nodes.map((node, i) =>
+			row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, nodeRowColor(node.state)),
+		),
+		text(
+			'swarm',
+			swarm
+				? `  swarm: ${counted(swarm.managers, 'manager')}, ${counted(swarm.workers, 'worker')}, ${swarm.ready} of ${swarm.managers + swarm.workers} Ready`
+				: '  swarm: no manager answered',
+			{color: swarm && swarm.ready === swarm.managers + swarm.workers ? undefined : 'yellow'},
+		),
 	];
 }
 
@@ -168,11 +245,45 @@ function serviceLines(services: ServiceView[] | null): Line[] {
 	const table = formatTable(services.map(s => [s.name, s.mode, `${s.running}/${s.desired} running`, s.image]));
 	const lines: Line[] = [heading('services', 'SERVICES', 'running counted from the tasks, on nodes Swarm has Ready')];
 	services.forEach((service, i) => {
-		const failures = service.failures > 0 ? <Text color="red">  {service.failures} failed{service.lastError ? `: ${service.lastError}` : ''}</Text> : null;
-		lines.push(row(`service-${service.name}`, {kind: 'service', service: service.name, ...(service.serverOf ? {node: service.serverOf} : {})}, table[i]!, service.running < service.desired ? 'yellow' : undefined, failures));
-		for (const task of service.tasks.filter(t => !t.currentState.startsWith('Running') || service.running < service.desired)) {
+		const failures =
+			service.failures > 0 ? (
+				<Text key="failures" color="red">
+					{'  '}
+					{service.failures} failed{service.lastError ? `: ${service.lastError}` : ''}
+				</Text>
+			) : null;
+		lines.push(
+			row(
+				`service-${service.name}`,
+				{kind: 'service', service: service.name, ...(service.serverOf ? {node: service.serverOf} : {})},
+				table[i]!,
+				service.running < service.desired ? 'yellow' : undefined,
+				failures,
+			),
+		);
+		for (const task of service.tasks.filter(
+			t => !t.currentState.startsWith('Running') || service.running < service.desired,
+		)) {
 			const tone = taskTone(task.currentState);
-			lines.push(text(`task-${task.name}-${task.node}`, <>{'      '}<Text color={tone.color}>{tone.icon}</Text> {task.name}  {task.node || '-'}  <Text dimColor>{task.currentState}</Text>{task.error ? <Text color="red">  {task.error}</Text> : null}</>));
+			lines.push(
+				text(
+					`task-${task.name}-${task.node}`,
+					<>
+						{'      '}
+						<Text color={tone.color}>{tone.icon}</Text> {task.name}
+						{'  '}
+						{task.node || '-'}
+						{'  '}
+						<Text dimColor>{task.currentState}</Text>
+						{task.error ? (
+							<Text color="red">
+								{'  '}
+								{task.error}
+							</Text>
+						) : null}
+					</>,
+				),
+			);
 		}
 	});
 	return lines;
@@ -185,27 +296,80 @@ function serviceLines(services: ServiceView[] | null): Line[] {
  */
 function databaseLines(snapshot: DashboardSnapshot): Line[] {
 	const health = snapshot.status.rethinkdb;
-	if (!health) return [heading('rethinkdb', 'RETHINKDB', snapshot.memoryLimitBytes ? 'not asked (no manager answered)' : 'not deployed')];
+	if (!health)
+		return [
+			heading('rethinkdb', 'RETHINKDB', snapshot.memoryLimitBytes ? 'not asked (no manager answered)' : 'not deployed'),
+		];
 	const complete = health.connected >= health.expected && health.missing.length === 0 && !health.error;
 	const lines: Line[] = [
-		text('rethinkdb', <>
-			<Text bold color="cyan">RETHINKDB</Text>  <Text color={complete ? 'green' : 'yellow'}>{health.connected} of {health.expected} servers connected</Text>
-			{health.missing.length > 0 ? <Text color="yellow"> · missing {health.missing.join(', ')}</Text> : null}
-			{health.issues.length === 0 && complete ? <Text dimColor> · no issues</Text> : null}
-		</>),
+		text(
+			'rethinkdb',
+			<>
+				<Text bold color="cyan">
+					RETHINKDB
+				</Text>
+				{'  '}
+				<Text color={complete ? 'green' : 'yellow'}>
+					{health.connected} of {health.expected} servers connected
+				</Text>
+				{health.missing.length > 0 ? <Text color="yellow"> · missing {health.missing.join(', ')}</Text> : null}
+				{health.issues.length === 0 && complete ? <Text dimColor> · no issues</Text> : null}
+			</>,
+		),
 	];
 	if (health.error) lines.push(text('rethinkdb-error', `  could not ask: ${health.error}`, {color: 'red'}));
-	health.issues.forEach((issue, i) => lines.push(text(`issue-${i}`, `  ${issue.critical ? '✖' : '!'} ${issue.type}: ${issue.description}`, {color: issue.critical ? 'red' : 'yellow'})));
+	health.issues.forEach((issue, i) => {
+		lines.push(
+			text(`issue-${i}`, `  ${issue.critical ? '✖' : '!'} ${issue.type}: ${issue.description}`, {
+				color: issue.critical ? 'red' : 'yellow',
+			}),
+		);
+	});
 	const tables = health.tables;
 	if (tables.length === 0) {
-		lines.push(text('tables', <><Text bold color="cyan">TABLES</Text><Text dimColor>  none yet</Text></>));
+		lines.push(
+			text(
+				'tables',
+				<>
+					<Text bold color="cyan">
+						TABLES
+					</Text>
+					<Text dimColor>{'  '}none yet</Text>
+				</>,
+			),
+		);
 		return lines;
 	}
 	lines.push(heading('tables', 'TABLES', 'replicas per shard, and whether every replica is ready'));
-	const table = formatTable(tables.map(t => [tableKey(t), counted(t.shards, 'shard'), counted(t.replicas, 'replica'), t.readiness, `on ${t.servers.join(', ') || '-'}`]));
+	const table = formatTable(
+		tables.map(t => [
+			tableKey(t),
+			counted(t.shards, 'shard'),
+			counted(t.replicas, 'replica'),
+			t.readiness,
+			`on ${t.servers.join(', ') || '-'}`,
+		]),
+	);
 	tables.forEach((t, i) => {
-		const color = t.readiness === 'ready' ? (t.underReplicated ? 'yellow' : undefined) : t.readiness === 'writable' ? 'yellow' : 'red';
-		lines.push(text(`table-${tableKey(t)}`, <>{'  '}{table[i]}{t.underReplicated ? <Text color="yellow">  under-replicated</Text> : null}</>, {color}));
+		const color =
+			t.readiness === 'ready'
+				? t.underReplicated
+					? 'yellow'
+					: undefined
+				: t.readiness === 'writable'
+					? 'yellow'
+					: 'red';
+		lines.push(
+			text(
+				`table-${tableKey(t)}`,
+				<>
+					{'  '}
+					{table[i]}
+					{t.underReplicated ? <Text color="yellow">{'  '}under-replicated</Text> : null}
+				</>,
+				{color},
+			),
+		);
 	});
 	return lines;
 }
@@ -216,7 +380,12 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
  *       driver  127.0.0.1:28015 → queenbee:28015
  *       1 open, 3 total · in 1.2 MB · out 30 kB
  */
-function tunnelLines(tunnels: TunnelStatus[], control: TunnelControl | undefined, error: ErrorInfo | undefined, columns: number): Line[] {
+function tunnelLines(
+	tunnels: TunnelStatus[],
+	control: TunnelControl | undefined,
+	error: ErrorInfo | undefined,
+	columns: number,
+): Line[] {
 	if (!control) return [heading('tunnel', 'TUNNEL', 'not offered here')];
 	const lines: Line[] = [];
 	const up = tunnels.find(t => t.state !== 'closed');
@@ -224,24 +393,59 @@ function tunnelLines(tunnels: TunnelStatus[], control: TunnelControl | undefined
 	const failure = up ? undefined : tunnels.find(t => t.lastError)?.lastError;
 	if (failure) {
 		lines.push(heading('tunnel', 'TUNNEL', 'closed on an error (t tries again)'));
-		for (const [i, line] of wrapErrorLines([`error: ${failure}`], columns - 2).entries()) lines.push(text(`tunnel-failed-${i}`, `  ${line}`, {color: 'red'}));
+		for (const [i, line] of wrapErrorLines([`error: ${failure}`], columns - 2).entries())
+			lines.push(text(`tunnel-failed-${i}`, `  ${line}`, {color: 'red'}));
 	} else if (!up) {
 		lines.push(heading('tunnel', 'TUNNEL', 'closed (t opens it: the admin panel on 127.0.0.1, over SSH)'));
 	} else {
-		lines.push(text('tunnel', <><Text bold color="cyan">TUNNEL</Text>  <Text color={TUNNEL_COLORS[up.state]}>{up.state}</Text>{up.lastError && up.state !== 'open' ? <Text color="yellow">  {up.lastError}</Text> : null}</>));
+		lines.push(
+			text(
+				'tunnel',
+				<>
+					<Text bold color="cyan">
+						TUNNEL
+					</Text>
+					{'  '}
+					<Text color={TUNNEL_COLORS[up.state]}>{up.state}</Text>
+					{up.lastError && up.state !== 'open' ? (
+						<Text color="yellow">
+							{'  '}
+							{up.lastError}
+						</Text>
+					) : null}
+				</>,
+			),
+		);
 		for (const t of tunnels) {
 			const where = t.name === 'admin' ? adminUrl(t.local.port) : `${t.local.host}:${t.local.port}`;
-			lines.push(text(`tunnel-${t.name}`, <>
-				{'  '}{t.name.padEnd(7)} <Text bold>{where}</Text> → {t.target.node ?? t.target.address ?? '?'}:{t.target.port}
-				{t.local.busy ? <Text dimColor>  ({t.local.busy} is taken here)</Text> : null}
-			</>));
+			lines.push(
+				text(
+					`tunnel-${t.name}`,
+					<>
+						{'  '}
+						{t.name.padEnd(7)} <Text bold>{where}</Text> → {t.target.node ?? t.target.address ?? '?'}:{t.target.port}
+						{t.local.busy ? (
+							<Text dimColor>
+								{'  '}({t.local.busy} is taken here)
+							</Text>
+						) : null}
+					</>,
+				),
+			);
 		}
 		const connections = tunnels.reduce((n, t) => n + t.connections, 0);
 		const total = tunnels.reduce((n, t) => n + t.totalConnections, 0);
 		const bytesIn = tunnels.reduce((n, t) => n + t.bytesIn, 0);
 		const bytesOut = tunnels.reduce((n, t) => n + t.bytesOut, 0);
-		lines.push(text('tunnel-counts', `  ${connections} open, ${total} total · in ${formatBytes(bytesIn)} · out ${formatBytes(bytesOut)}`, {dim: true}));
-		for (const [i, line] of wrapErrorLines([`note: ${ADMIN_RIGHTS_NOTE}`], columns - 2).entries()) lines.push(text(`tunnel-note-${i}`, `  ${line}`, {color: 'yellow'}));
+		lines.push(
+			text(
+				'tunnel-counts',
+				`  ${connections} open, ${total} total · in ${formatBytes(bytesIn)} · out ${formatBytes(bytesOut)}`,
+				{dim: true},
+			),
+		);
+		for (const [i, line] of wrapErrorLines([`note: ${ADMIN_RIGHTS_NOTE}`], columns - 2).entries())
+			lines.push(text(`tunnel-note-${i}`, `  ${line}`, {color: 'yellow'}));
 	}
 	if (error) lines.push(...errorLines('tunnel-error', error, columns));
 	return lines;
@@ -249,11 +453,21 @@ function tunnelLines(tunnels: TunnelStatus[], control: TunnelControl | undefined
 
 /** An error as lines that wrap between words (the body scrolls line by line). */
 function errorLines(key: string, error: ErrorInfo, columns: number): Line[] {
-	return wrapErrorLines(errorTextLines(error), columns - 2).map((line, i) => text(`${key}-${i}`, `  ${line}`, {color: i === 0 ? (error.kind === 'cancelled' ? 'yellow' : 'red') : undefined, bold: i === 0}));
+	return wrapErrorLines(errorTextLines(error), columns - 2).map((line, i) =>
+		text(`${key}-${i}`, `  ${line}`, {
+			color: i === 0 ? (error.kind === 'cancelled' ? 'yellow' : 'red') : undefined,
+			bold: i === 0,
+		}),
+	);
 }
 
 function errorTextLines(error: ErrorInfo): string[] {
-	return [`${error.kind === 'cancelled' ? 'cancelled' : 'error'}: ${error.message}`, ...(error.hint ? [`  why: ${error.hint}`] : []), ...error.nextSteps.map((s, i) => `${i === 0 ? '  try: ' : '       '}${s}`), ...(error.logFile ? [`  log: ${error.logFile}`] : [])];
+	return [
+		`${error.kind === 'cancelled' ? 'cancelled' : 'error'}: ${error.message}`,
+		...(error.hint ? [`  why: ${error.hint}`] : []),
+		...error.nextSteps.map((s, i) => `${i === 0 ? '  try: ' : '       '}${s}`),
+		...(error.logFile ? [`  log: ${error.logFile}`] : []),
+	];
 }
 
 function eventLines(memory: DashboardMemory): Line[] {
@@ -261,15 +475,19 @@ function eventLines(memory: DashboardMemory): Line[] {
 	const recent = memory.events.slice(-6).reverse();
 	return [
 		heading('events', 'EVENTS', `this session, newest first (${memory.events.length})`),
-		...recent.map((e, i) => text(`event-${memory.events.length - i}`, `  ${clock(e.at)}  ${e.text}`, {color: e.tone === 'bad' ? 'yellow' : e.tone === 'good' ? 'green' : undefined})),
+		...recent.map((e, i) =>
+			text(`event-${memory.events.length - i}`, `  ${clock(e.at)}  ${e.text}`, {
+				color: e.tone === 'bad' ? 'yellow' : e.tone === 'good' ? 'green' : undefined,
+			}),
+		),
 	];
 }
 
 const HELP: Array<[string, string]> = [
 	['↑ ↓  j k', 'select a node or a service'],
 	['PgUp PgDn  space', 'scroll a page (the screen scrolls when it is short)'],
-	['l', 'logs of the selected row (as swarmbee logs): a server\'s, or a node\'s provisioning and system log'],
-	['s', 'a shell on the selected row\'s node (swarmbee ssh); exit it to come back'],
+	['l', "logs of the selected row (as swarmbee logs): a server's, or a node's provisioning and system log"],
+	['s', "a shell on the selected row's node (swarmbee ssh); exit it to come back"],
 	['t', 'open or close the tunnel to the RethinkDB admin panel'],
 	['r', 'refresh now (otherwise every few seconds)'],
 	['?', 'this help; esc or ? closes it'],
@@ -296,7 +514,16 @@ type Overlay = {kind: 'help'} | {kind: 'logs'; target: DashboardTarget; excerpt?
  *     EVENTS …
  *     ↑↓ select · l logs · t close tunnel · r refresh · ? help · q quit      3-17 of 30
  */
-export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, handOver, memory: kept, fullscreen = false, onQuit}: DashboardProps) {
+export function Dashboard({
+	load,
+	refreshMs = 5_000,
+	tunnels: control,
+	actions,
+	handOver,
+	memory: kept,
+	fullscreen = false,
+	onQuit,
+}: DashboardProps) {
 	const {snapshot, error, loading, refresh} = useDashboard(load, refreshMs);
 	const tunnels = useTunnels(control);
 	const {columns, rows} = useTerminalSize();
@@ -324,6 +551,7 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	const memory = memoryRef.current.current;
 	// A resize repaints the alternate screen whole: lines the terminal re-wrapped would stay behind otherwise.
 	const first = useRef(true);
+	// biome-ignore lint/correctness/useExhaustiveDependencies: the size is what the repaint follows, though the effect reads neither
 	useEffect(() => {
 		if (first.current) {
 			first.current = false;
@@ -336,12 +564,23 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	let body: Line[];
 	if (overlay?.kind === 'help') {
 		const width = Math.max(...HELP.map(([k]) => k.length));
-		body = [heading('help', 'KEYS', 'esc or ? closes this'), ...HELP.map(([k, what]) => text(`help-${k}`, `  ${k.padEnd(width)}  ${what}`)),
-			text('help-note', '  Figures are asked of the nodes on every refresh; the headline is from them, not from the last run.', {dim: true})];
+		body = [
+			heading('help', 'KEYS', 'esc or ? closes this'),
+			...HELP.map(([k, what]) => text(`help-${k}`, `  ${k.padEnd(width)}  ${what}`)),
+			text(
+				'help-note',
+				'  Figures are asked of the nodes on every refresh; the headline is from them, not from the last run.',
+				{dim: true},
+			),
+		];
 	} else if (overlay?.kind === 'logs') {
 		const {excerpt, error: logError} = overlay;
 		body = [
-			heading('logs', (excerpt?.title ?? 'logs').toUpperCase(), excerpt ? `${excerpt.source} · r reload · esc back` : 'reading…'),
+			heading(
+				'logs',
+				(excerpt?.title ?? 'logs').toUpperCase(),
+				excerpt ? `${excerpt.source} · r reload · esc back` : 'reading…',
+			),
 			...(logError ? errorLines('logs-error', logError, columns) : []),
 			...(excerpt?.lines ?? []).map((line, i) => text(`log-${i}`, `  ${line}`)),
 		];
@@ -357,11 +596,19 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		body = [text('asking', 'asking the nodes…', {dim: true}), ...tunnelLines(tunnels, control, tunnelError, columns)];
 	}
 	const problems = [...(error ? [error] : []), ...(snapshot?.status.errors ?? []), ...(snapshot?.errors ?? [])];
-	if (!overlay) problems.slice(0, 3).forEach((e, i) => body.push(...errorLines(`problem-${i}`, e, columns)));
-	if (!overlay && problems.length > 3) body.push(text('more-problems', `  and ${problems.length - 3} more problems`, {color: 'red'}));
+	if (!overlay) {
+		problems.slice(0, 3).forEach((e, i) => {
+			body.push(...errorLines(`problem-${i}`, e, columns));
+		});
+	}
+	if (!overlay && problems.length > 3)
+		body.push(text('more-problems', `  and ${problems.length - 3} more problems`, {color: 'red'}));
 
 	const selectable = body.filter(l => l.target);
-	const selectedIndex = Math.max(0, selectable.findIndex(l => targetId(l.target!) === selectedId));
+	const selectedIndex = Math.max(
+		0,
+		selectable.findIndex(l => targetId(l.target!) === selectedId),
+	);
 	const selected = overlay ? undefined : selectable[selectedIndex];
 	// Header and footer stay; one line is left free (a frame as tall as the terminal makes Ink clear the screen each time).
 	const room = Math.max(3, rows - 3);
@@ -381,6 +628,7 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		logsRead.current?.abort();
 		logsRead.current = undefined;
 	};
+	// biome-ignore lint/correctness/useExhaustiveDependencies: only on unmount; stopLogsRead reads a ref, so the first one serves
 	useEffect(() => stopLogsRead, []);
 	const openLogs = (target: DashboardTarget) => {
 		if (!actions) return;
@@ -394,9 +642,14 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 		const show = (shown: {excerpt: LogExcerpt} | {error: ErrorInfo}) => {
 			if (controller.signal.aborted) return;
 			if (logsRead.current === controller) logsRead.current = undefined;
-			setOverlay(o => (o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, ...shown} : o));
+			setOverlay(o =>
+				o?.kind === 'logs' && targetId(o.target) === targetId(target) ? {kind: 'logs', target, ...shown} : o,
+			);
 		};
-		actions.logs(target, controller.signal).then(excerpt => show({excerpt}), e => show({error: errorInfo(e)}));
+		actions.logs(target, controller.signal).then(
+			excerpt => show({excerpt}),
+			e => show({error: errorInfo(e)}),
+		);
 	};
 
 	useInput((input, key) => {
@@ -463,17 +716,26 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 	const status = snapshot?.status;
 	const health = snapshot?.health;
 	const refreshed = snapshot ? clock(snapshot.at) : undefined;
-	const selectedName = selected?.target ? (selected.target.kind === 'node' ? selected.target.node : selected.target.service) : undefined;
+	const selectedName = selected?.target
+		? selected.target.kind === 'node'
+			? selected.target.node
+			: selected.target.service
+		: undefined;
 	const keys = overlay
 		? ['↑↓ scroll', ...(overlay.kind === 'logs' ? ['r reload'] : []), 'esc back', 'q quit']
 		: [
-			...(selectable.length > 1 ? ['↑↓ select'] : []),
-			...(selected && actions ? ['l logs'] : []),
-			...(selected?.target && actions?.ssh && handOver ? ['s ssh'] : []),
-			...(control ? [`t ${tunnelUp ? 'close' : 'open'} tunnel`] : []),
-			'r refresh', '? help', 'q quit',
-		];
-	const scroll = body.length > room ? `${top + 1}-${Math.min(body.length, top + room)} of ${body.length}${columns >= 90 ? ' · PgDn' : ''}` : '';
+				...(selectable.length > 1 ? ['↑↓ select'] : []),
+				...(selected && actions ? ['l logs'] : []),
+				...(selected?.target && actions?.ssh && handOver ? ['s ssh'] : []),
+				...(control ? [`t ${tunnelUp ? 'close' : 'open'} tunnel`] : []),
+				'r refresh',
+				'? help',
+				'q quit',
+			];
+	const scroll =
+		body.length > room
+			? `${top + 1}-${Math.min(body.length, top + room)} of ${body.length}${columns >= 90 ? ' · PgDn' : ''}`
+			: '';
 	// Whose logs, when there is room for it: every key must stay on the line.
 	const named = `l logs of ${selectedName ?? ''}`;
 	if (selectedName && keys.join(' · ').length + named.length - 'l logs'.length + scroll.length + 2 <= columns) {
@@ -487,18 +749,37 @@ export function Dashboard({load, refreshMs = 5_000, tunnels: control, actions, h
 				<Box flexGrow={1} flexShrink={1}>
 					<Text wrap="truncate-end">
 						<Text bold>{status ? `${status.cluster} (${status.provider})` : 'swarmbee'}</Text>
-						{health ? <Text>: <Text color={LEVEL_COLORS[health.level]} bold>{describeLiveHealth(health, columns >= 120 ? 3 : 1)}</Text></Text> : null}
+						{health ? (
+							<Text>
+								:{' '}
+								<Text color={LEVEL_COLORS[health.level]} bold>
+									{describeLiveHealth(health, columns >= 120 ? 3 : 1)}
+								</Text>
+							</Text>
+						) : null}
 						{status && status.state !== 'ready' ? <Text dimColor> · last run {status.state}</Text> : null}
 					</Text>
 				</Box>
 				<Box flexShrink={0} marginLeft={1}>
-					<Text dimColor>{loading ? 'refreshing…' : refreshed ? `at ${refreshed}` : ''} · {Math.round(refreshMs / 1000)} s</Text>
+					<Text dimColor>
+						{loading ? 'refreshing…' : refreshed ? `at ${refreshed}` : ''} · {Math.round(refreshMs / 1000)} s
+					</Text>
 				</Box>
 			</Box>
-			{shown.map(line => <Box key={line.key}>{line.render(line === selected)}</Box>)}
+			{shown.map(line => (
+				<Box key={line.key}>{line.render(line === selected)}</Box>
+			))}
 			<Box width={columns}>
-				<Box flexGrow={1} flexShrink={1}><Text dimColor wrap="truncate-end">{keys.join(' · ')}</Text></Box>
-				{scroll ? <Box flexShrink={0} marginLeft={1}><Text dimColor>{scroll}</Text></Box> : null}
+				<Box flexGrow={1} flexShrink={1}>
+					<Text dimColor wrap="truncate-end">
+						{keys.join(' · ')}
+					</Text>
+				</Box>
+				{scroll ? (
+					<Box flexShrink={0} marginLeft={1}>
+						<Text dimColor>{scroll}</Text>
+					</Box>
+				) : null}
 			</Box>
 		</Box>
 	);

@@ -23,7 +23,10 @@ export function ErrorBanner({error, width}: {error: ErrorInfo; width?: number}) 
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={color} paddingX={1} width={width}>
 			{wrapped.map((line, i) => (
-				<Text key={i} color={i < firstLines ? color : undefined} bold={i < firstLines} wrap="truncate-end">{line}</Text>
+				// biome-ignore lint/suspicious/noArrayIndexKey: the lines of one error, drawn whole each time; nothing is reordered
+				<Text key={i} color={i < firstLines ? color : undefined} bold={i < firstLines} wrap="truncate-end">
+					{line}
+				</Text>
 			))}
 		</Box>
 	);

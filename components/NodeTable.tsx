@@ -37,10 +37,20 @@ export function NodeTable({nodes, frame}: {nodes: NodeView[]; frame: number}) {
 				const detail = node.detail && node.detail !== node.state ? node.detail : task;
 				return (
 					<Box key={node.name}>
-						<Box flexShrink={0}>{settled ? <Text color={color}>{settled.icon}</Text> : <Spinner frame={frame} color={color} />}</Box>
+						<Box flexShrink={0}>
+							{settled ? <Text color={color}>{settled.icon}</Text> : <Spinner frame={frame} color={color} />}
+						</Box>
 						<Text wrap="truncate-end">
-							{' '}{node.name.padEnd(nameWidth)}  <Text color={color}>{node.state.padEnd(stateWidth)}</Text>
-							{detail ? <Text dimColor>  {detail}</Text> : null}
+							{' '}
+							{node.name.padEnd(nameWidth)}
+							{'  '}
+							<Text color={color}>{node.state.padEnd(stateWidth)}</Text>
+							{detail ? (
+								<Text dimColor>
+									{'  '}
+									{detail}
+								</Text>
+							) : null}
 						</Text>
 					</Box>
 				);

@@ -63,8 +63,13 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 	const [expanded, setExpanded] = useState(false);
 	const done = state.outcome !== undefined;
 	// Once the run is over only failed nodes keep their pane: the rest is in the logs.
-	const panes = nodesWithOutput(state).filter(n => !done || n.state === 'failed' || n.counters.failed + n.counters.unreachable > 0);
-	const selectedIndex = Math.max(0, panes.findIndex(n => n.name === selectedName));
+	const panes = nodesWithOutput(state).filter(
+		n => !done || n.state === 'failed' || n.counters.failed + n.counters.unreachable > 0,
+	);
+	const selectedIndex = Math.max(
+		0,
+		panes.findIndex(n => n.name === selectedName),
+	);
 	const selected: NodeView | undefined = panes[selectedIndex];
 
 	// Key handlers read the latest panes through a ref: Ink may call a handler from a render ago.
@@ -88,10 +93,13 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 	// Rows the fixed parts take: open steps, the node table, the banner/hint lines.
 	const reserved = openSteps + state.nodes.length + (done ? 8 : 3);
 	const room = Math.max(COLLAPSED_LINES + 2, rows - reserved);
-	const shown = expanded && selected ? [selected] : (() => {
-		const {start, end} = paneWindow(panes.length, selectedIndex, Math.floor(room / (COLLAPSED_LINES + 2)));
-		return panes.slice(start, end);
-	})();
+	const shown =
+		expanded && selected
+			? [selected]
+			: (() => {
+					const {start, end} = paneWindow(panes.length, selectedIndex, Math.floor(room / (COLLAPSED_LINES + 2)));
+					return panes.slice(start, end);
+				})();
 	const paneLines = expanded ? Math.max(COLLAPSED_LINES, room - 3) : COLLAPSED_LINES;
 	const hidden = panes.length - shown.length;
 	const outcome = state.outcome;
@@ -101,7 +109,11 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 			<Static items={state.finished}>
 				{line => {
 					const tone = TONES[line.tone];
-					return <Text key={line.key} color={tone.color} bold={tone.bold} dimColor={tone.dim}>{line.text}</Text>;
+					return (
+						<Text key={line.key} color={tone.color} bold={tone.bold} dimColor={tone.dim}>
+							{line.text}
+						</Text>
+					);
 				}}
 			</Static>
 			{/* Once the run is over, steps that never started will not: only the outcome matters. */}
@@ -109,20 +121,31 @@ export function RunView({source, onInterrupt, intervalMs}: RunViewProps) {
 			{done || !state.tables ? null : <TableProgress tables={state.tables} frame={frame} />}
 			<NodeTable nodes={state.nodes} frame={frame} />
 			{shown.map(node => (
-				<NodePane key={node.name} node={node} lines={paneLines} selected={panes.length > 1 && node.name === selected?.name} width={columns} />
+				<NodePane
+					key={node.name}
+					node={node}
+					lines={paneLines}
+					selected={panes.length > 1 && node.name === selected?.name}
+					width={columns}
+				/>
 			))}
 			{outcome?.kind === 'failed' ? <ErrorBanner error={outcome.error} width={columns} /> : null}
-			{outcome?.kind === 'done' ? <Text color="green" bold>✔ done in {formatDuration(outcome.durationMs)}: {outcome.summary}</Text> : null}
-			{outcome?.kind === 'cancelled'
-				? <Text color="yellow" bold wrap="wrap">■ cancelled after {formatDuration(outcome.durationMs)}; state saved. Resume with: {outcome.resume}</Text>
-				: null}
-			{panes.length > 0 && !done
-				? (
-					<Text dimColor wrap="truncate-end">
-						{panes.length > 1 ? '↑↓ choose a node · ' : ''}enter {expanded ? 'collapse' : 'expand'}{hidden > 0 ? ` · ${counted(hidden, 'more node')}` : ''} · ctrl-c stop and save
-					</Text>
-				)
-				: null}
+			{outcome?.kind === 'done' ? (
+				<Text color="green" bold>
+					✔ done in {formatDuration(outcome.durationMs)}: {outcome.summary}
+				</Text>
+			) : null}
+			{outcome?.kind === 'cancelled' ? (
+				<Text color="yellow" bold wrap="wrap">
+					■ cancelled after {formatDuration(outcome.durationMs)}; state saved. Resume with: {outcome.resume}
+				</Text>
+			) : null}
+			{panes.length > 0 && !done ? (
+				<Text dimColor wrap="truncate-end">
+					{panes.length > 1 ? '↑↓ choose a node · ' : ''}enter {expanded ? 'collapse' : 'expand'}
+					{hidden > 0 ? ` · ${counted(hidden, 'more node')}` : ''} · ctrl-c stop and save
+				</Text>
+			) : null}
 			{panes.length === 0 && !done && state.command ? <Text dimColor>ctrl-c stop and save</Text> : null}
 		</Box>
 	);

@@ -15,18 +15,33 @@ export function StepList({steps, frame, now}: {steps: StepView[]; frame: number;
 	if (open.length === 0) return null;
 	return (
 		<Box flexDirection="column">
-			{open.map(step => step.status === 'running'
-				? (
+			{open.map(step =>
+				step.status === 'running' ? (
 					<Box key={step.id}>
-						<Box flexShrink={0}><Spinner frame={frame} /></Box>
+						<Box flexShrink={0}>
+							<Spinner frame={frame} />
+						</Box>
 						<Text wrap="truncate-end">
-							{' '}<Text bold>{step.title}</Text>
-							<Text dimColor>  {formatDuration(Math.max(0, now - (step.startedAt ?? now)))}</Text>
-							{step.progress ? <Text dimColor>  {step.progress}</Text> : null}
+							{' '}
+							<Text bold>{step.title}</Text>
+							<Text dimColor>
+								{'  '}
+								{formatDuration(Math.max(0, now - (step.startedAt ?? now)))}
+							</Text>
+							{step.progress ? (
+								<Text dimColor>
+									{'  '}
+									{step.progress}
+								</Text>
+							) : null}
 						</Text>
 					</Box>
-				)
-				: <Text key={step.id} dimColor wrap="truncate-end">○ {step.title}</Text>)}
+				) : (
+					<Text key={step.id} dimColor wrap="truncate-end">
+						○ {step.title}
+					</Text>
+				),
+			)}
 		</Box>
 	);
 }

@@ -27,16 +27,26 @@ export function TableProgress({tables, frame}: {tables: readonly TableView[]; fr
 		<Box flexDirection="column">
 			{running.map(table => {
 				const fraction = tableFraction(table);
-				const counts = table.totalDocuments !== undefined
-					? `${formatCount(table.documents)} of ${formatCount(table.totalDocuments)} documents`
-					: `${formatCount(table.documents)} documents`;
+				const counts =
+					table.totalDocuments !== undefined
+						? `${formatCount(table.documents)} of ${formatCount(table.totalDocuments)} documents`
+						: `${formatCount(table.documents)} documents`;
 				return (
 					<Box key={table.name}>
-						<Box flexShrink={0}><Spinner frame={frame} /></Box>
+						<Box flexShrink={0}>
+							<Spinner frame={frame} />
+						</Box>
 						<Text wrap="truncate-end">
-							{' '}{table.name.padEnd(nameWidth)}  <Text color="cyan">{progressBar(fraction)}</Text>
-							{' '}{fraction === undefined ? '    ' : `${String(Math.floor(fraction * 100)).padStart(3)}%`}
-							<Text dimColor>  {table.detail ? `${table.detail} · ` : ''}{counts} · {formatBytes(table.bytes)}</Text>
+							{' '}
+							{table.name.padEnd(nameWidth)}
+							{'  '}
+							<Text color="cyan">{progressBar(fraction)}</Text>{' '}
+							{fraction === undefined ? '    ' : `${String(Math.floor(fraction * 100)).padStart(3)}%`}
+							<Text dimColor>
+								{'  '}
+								{table.detail ? `${table.detail} · ` : ''}
+								{counts} · {formatBytes(table.bytes)}
+							</Text>
 						</Text>
 					</Box>
 				);

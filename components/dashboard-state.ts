@@ -66,12 +66,19 @@ export function rememberSnapshot(memory: DashboardMemory, snapshot: DashboardSna
 	if (memory.problems) {
 		const before = new Set(memory.problems.map(key));
 		const now = new Set(problems.map(key));
-		for (const p of problems) if (!before.has(key(p))) events.push({at: snapshot.at, text: `${p.subject} ${p.says}`, tone: 'bad'});
+		for (const p of problems)
+			if (!before.has(key(p))) events.push({at: snapshot.at, text: `${p.subject} ${p.says}`, tone: 'bad'});
 		const subjectsNow = new Set(problems.map(p => p.subject));
-		const gone = [...new Set(memory.problems.filter(p => !now.has(key(p)) && !subjectsNow.has(p.subject)).map(p => p.subject))];
+		const gone = [
+			...new Set(memory.problems.filter(p => !now.has(key(p)) && !subjectsNow.has(p.subject)).map(p => p.subject)),
+		];
 		for (const subject of gone) events.push({at: snapshot.at, text: `${subject} back`, tone: 'good'});
 	} else {
-		events.push({at: snapshot.at, text: problems.length === 0 ? 'watching: all ready' : `watching: ${counted(problems.length, 'problem')}`, tone: problems.length === 0 ? 'good' : 'bad'});
+		events.push({
+			at: snapshot.at,
+			text: problems.length === 0 ? 'watching: all ready' : `watching: ${counted(problems.length, 'problem')}`,
+			tone: problems.length === 0 ? 'good' : 'bad',
+		});
 	}
 	return {...memory, history, problems, events: events.slice(-EVENTS_KEPT)};
 }
@@ -81,8 +88,15 @@ export function rememberTunnel(memory: DashboardMemory, statuses: TunnelStatus[]
 	// "connecting" lasts a moment and says nothing a user acts on; the rest is worth a line.
 	const state = statuses[0]?.state === 'connecting' ? memory.tunnel : statuses[0]?.state;
 	if (state === memory.tunnel) return memory;
-	const words: Record<TunnelStatus['state'], string> = {connecting: 'tunnel connecting', open: 'tunnel open', reconnecting: 'tunnel reconnecting', closed: 'tunnel closed'};
-	const event: DashboardEvent | undefined = state ? {at, text: words[state], tone: state === 'reconnecting' ? 'bad' : 'info'} : undefined;
+	const words: Record<TunnelStatus['state'], string> = {
+		connecting: 'tunnel connecting',
+		open: 'tunnel open',
+		reconnecting: 'tunnel reconnecting',
+		closed: 'tunnel closed',
+	};
+	const event: DashboardEvent | undefined = state
+		? {at, text: words[state], tone: state === 'reconnecting' ? 'bad' : 'info'}
+		: undefined;
 	return {...memory, tunnel: state, events: event ? [...memory.events, event].slice(-EVENTS_KEPT) : memory.events};
 }
 

@@ -52,7 +52,10 @@ export class InkRenderer implements Renderer {
 
 	constructor(terminal: InkTerminal, options: InkRendererOptions = {}) {
 		const onInterrupt = options.onInterrupt ?? (() => process.kill(process.pid, 'SIGINT'));
-		this.instance = render(<RunView source={this.source} onInterrupt={onInterrupt} intervalMs={options.intervalMs} />, inkOptions(terminal, options.onRender));
+		this.instance = render(
+			<RunView source={this.source} onInterrupt={onInterrupt} intervalMs={options.intervalMs} />,
+			inkOptions(terminal, options.onRender),
+		);
 	}
 
 	handle(event: RunEvent): void {
@@ -78,17 +81,26 @@ const LEAVE_ALTERNATE = '\u001B[?1049l';
  * again. A hand-over (the `s` key's ssh) unmounts it, gives the terminal to
  * the work, and mounts it again with the same memory (history, events).
  */
-export async function showDashboard(terminal: InkTerminal, props: Omit<DashboardProps, 'onQuit' | 'handOver' | 'memory' | 'fullscreen'>): Promise<void> {
+export async function showDashboard(
+	terminal: InkTerminal,
+	props: Omit<DashboardProps, 'onQuit' | 'handOver' | 'memory' | 'fullscreen'>,
+): Promise<void> {
 	const memory = {current: emptyMemory()};
 	const fullscreen = Boolean(terminal.stdout.isTTY);
 	for (;;) {
 		let work: (() => Promise<void>) | undefined;
 		if (fullscreen) terminal.stdout.write(ENTER_ALTERNATE);
 		const instance = render(
-			<Dashboard {...props} memory={memory} fullscreen={fullscreen} onQuit={() => instance.unmount()} handOver={next => {
-				work = next;
-				instance.unmount();
-			}} />,
+			<Dashboard
+				{...props}
+				memory={memory}
+				fullscreen={fullscreen}
+				onQuit={() => instance.unmount()}
+				handOver={next => {
+					work = next;
+					instance.unmount();
+				}}
+			/>,
 			inkOptions(terminal),
 		);
 		await instance.waitUntilExit().catch(() => {});

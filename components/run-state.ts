@@ -135,7 +135,14 @@ function countInto(c: AnsibleCounters, line: string): void {
 }
 
 function fromRecap(recap: PlayRecap): AnsibleCounters {
-	return {ok: recap.ok, changed: recap.changed, failed: recap.failed, unreachable: recap.unreachable, skipped: recap.skipped, ignored: recap.ignored};
+	return {
+		ok: recap.ok,
+		changed: recap.changed,
+		failed: recap.failed,
+		unreachable: recap.unreachable,
+		skipped: recap.skipped,
+		ignored: recap.ignored,
+	};
 }
 
 /** Plan order, whichever node spoke first: queenbee, workerbee-1, workerbee-2, … workerbee-10. */
@@ -145,7 +152,10 @@ function byPlan(a: {name: string}, b: {name: string}): number {
 
 function updateNode(state: RunViewState, name: string, change: (node: NodeView) => NodeView): NodeView[] {
 	const index = state.nodes.findIndex(n => n.name === name);
-	if (index === -1) return [...state.nodes, change({name, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false})].sort(byPlan);
+	if (index === -1)
+		return [...state.nodes, change({name, state: 'pending', tail: [], lines: 0, counters: ZERO, recapped: false})].sort(
+			byPlan,
+		);
 	const nodes = state.nodes.slice();
 	nodes[index] = change(nodes[index]!);
 	return nodes;
@@ -181,32 +191,66 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 				finished: [...state.finished, line(said(state, e), 'title')],
 			};
 		case 'step-started':
-			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, title: e.title, status: 'running', startedAt: Date.parse(e.at), progress: undefined}))};
+			return {
+				...state,
+				seen,
+				steps: updateStep(state, e.step, s => ({
+					...s,
+					title: e.title,
+					status: 'running',
+					startedAt: Date.parse(e.at),
+					progress: undefined,
+				})),
+			};
 		case 'step-progress':
 			return {...state, seen, steps: updateStep(state, e.step, s => ({...s, progress: redact(e.message)}))};
 		case 'step-finished':
 			return {
 				...state,
 				seen,
-				steps: updateStep(state, e.step, s => ({...s, status: 'done', durationMs: e.durationMs, summary: redact(e.summary), progress: undefined})),
+				steps: updateStep(state, e.step, s => ({
+					...s,
+					status: 'done',
+					durationMs: e.durationMs,
+					summary: redact(e.summary),
+					progress: undefined,
+				})),
 				finished: [...state.finished, line(said(state, e), 'done')],
 			};
 		case 'step-failed':
 			return {
 				...state,
 				seen,
-				steps: updateStep(state, e.step, s => ({...s, status: 'failed', durationMs: e.durationMs, progress: undefined})),
+				steps: updateStep(state, e.step, s => ({
+					...s,
+					status: 'failed',
+					durationMs: e.durationMs,
+					progress: undefined,
+				})),
 				finished: [...state.finished, line(said(state, e), 'failed')],
 			};
 		case 'step-cancelled':
 			return {
 				...state,
 				seen,
-				steps: updateStep(state, e.step, s => ({...s, status: 'cancelled', durationMs: e.durationMs, progress: undefined})),
+				steps: updateStep(state, e.step, s => ({
+					...s,
+					status: 'cancelled',
+					durationMs: e.durationMs,
+					progress: undefined,
+				})),
 				finished: [...state.finished, line(said(state, e), 'cancelled')],
 			};
 		case 'node-state':
-			return {...state, seen, nodes: updateNode(state, e.node, n => ({...n, state: e.state, detail: e.detail === undefined ? undefined : redact(e.detail)}))};
+			return {
+				...state,
+				seen,
+				nodes: updateNode(state, e.node, n => ({
+					...n,
+					state: e.state,
+					detail: e.detail === undefined ? undefined : redact(e.detail),
+				})),
+			};
 		case 'node-output':
 			return appendOutput({...state, seen}, [e]);
 		case 'node-log':
@@ -228,13 +272,31 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 		case 'rate-limit':
 			return {...state, seen, rateLimit: {limit: e.limit, remaining: e.remaining}};
 		case 'table-progress': {
-			const view: TableView = {name: e.table, step: e.step, state: e.state, detail: e.detail, documents: e.documents, bytes: e.bytes, totalDocuments: e.totalDocuments, totalBytes: e.totalBytes};
+			const view: TableView = {
+				name: e.table,
+				step: e.step,
+				state: e.state,
+				detail: e.detail,
+				documents: e.documents,
+				bytes: e.bytes,
+				totalDocuments: e.totalDocuments,
+				totalBytes: e.totalBytes,
+			};
 			const tables = state.tables ?? [];
 			const index = tables.findIndex(t => t.name === e.table);
 			const wasDone = index >= 0 && tables[index]!.state !== 'running' && tables[index]!.step === e.step;
 			const next = index === -1 ? [...tables, view] : tables.map((t, i) => (i === index ? view : t));
 			// A table's end is said once, above the live region.
-			const finished = e.state !== 'running' && !wasDone ? [...state.finished, line(`  ${e.state === 'done' ? '✔' : '✖'} ${describeTableProgress(e)}`, e.state === 'done' ? 'note' : 'failed')] : state.finished;
+			const finished =
+				e.state !== 'running' && !wasDone
+					? [
+							...state.finished,
+							line(
+								`  ${e.state === 'done' ? '✔' : '✖'} ${describeTableProgress(e)}`,
+								e.state === 'done' ? 'note' : 'failed',
+							),
+						]
+					: state.finished;
 			return {...state, seen, tables: next, finished};
 		}
 		case 'warning':
@@ -242,9 +304,19 @@ export function reduceRun(state: RunViewState, e: RunEvent): RunViewState {
 		case 'run-finished':
 			return {...state, seen, outcome: {kind: 'done', durationMs: e.durationMs, summary: redact(e.summary)}};
 		case 'run-failed':
-			return {...state, seen, nodes: settleNodes(state.nodes, 'when the run failed'), outcome: {kind: 'failed', durationMs: e.durationMs, error: e.error}};
+			return {
+				...state,
+				seen,
+				nodes: settleNodes(state.nodes, 'when the run failed'),
+				outcome: {kind: 'failed', durationMs: e.durationMs, error: e.error},
+			};
 		case 'run-cancelled':
-			return {...state, seen, nodes: settleNodes(state.nodes, 'when the run was cancelled'), outcome: {kind: 'cancelled', durationMs: e.durationMs, resume: e.resume}};
+			return {
+				...state,
+				seen,
+				nodes: settleNodes(state.nodes, 'when the run was cancelled'),
+				outcome: {kind: 'cancelled', durationMs: e.durationMs, resume: e.resume},
+			};
 	}
 }
 
@@ -274,7 +346,15 @@ function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunV
 			copied.add(node.name);
 		}
 		if (node.step !== e.step) {
-			Object.assign(node, {step: e.step, tail: [], lines: 0, counters: {...ZERO}, recapped: false, task: undefined, playbook: undefined});
+			Object.assign(node, {
+				step: e.step,
+				tail: [],
+				lines: 0,
+				counters: {...ZERO},
+				recapped: false,
+				task: undefined,
+				playbook: undefined,
+			});
 		}
 		const text = redact(e.line);
 		// The provision step runs ours, then the user's playbook: each starts its own counts.
@@ -296,7 +376,17 @@ function appendOutput(state: RunViewState, events: readonly OutputEvent[]): RunV
 	return {...state, nodes};
 }
 
-const BUSY: ReadonlySet<NodeActivity> = new Set(['pending', 'creating', 'booting', 'retrying', 'loading', 'starting', 'joining', 'provisioning', 'deleting']);
+const BUSY: ReadonlySet<NodeActivity> = new Set([
+	'pending',
+	'creating',
+	'booting',
+	'retrying',
+	'loading',
+	'starting',
+	'joining',
+	'provisioning',
+	'deleting',
+]);
 
 /**
  * A run that stopped leaves no node spinning as if still at work: a busy
@@ -305,9 +395,11 @@ const BUSY: ReadonlySet<NodeActivity> = new Set(['pending', 'creating', 'booting
  *     ■ workerbee-2  cancelled  stopped when the run was cancelled (was booting: waiting for SSH at 10.0.0.5:22)
  */
 function settleNodes(nodes: NodeView[], when: string): NodeView[] {
-	return nodes.map(n => (BUSY.has(n.state) && n.state !== 'pending'
-		? {...n, state: 'cancelled', detail: `stopped ${when} (was ${n.state}${n.detail ? `: ${n.detail}` : ''})`}
-		: n));
+	return nodes.map(n =>
+		BUSY.has(n.state) && n.state !== 'pending'
+			? {...n, state: 'cancelled', detail: `stopped ${when} (was ${n.state}${n.detail ? `: ${n.detail}` : ''})`}
+			: n,
+	);
 }
 
 /** Applies a batch of events at once: one state change, one render. */

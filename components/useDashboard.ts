@@ -16,23 +16,29 @@ interface DashboardView {
  * Starts the `load` function handed in, then again `refreshMs` after each
  * answer (never two at once); `refresh()` asks now, abandoning one in flight.
  */
-export function useDashboard(load: (signal: AbortSignal) => Promise<DashboardSnapshot>, refreshMs: number): DashboardView {
+export function useDashboard(
+	load: (signal: AbortSignal) => Promise<DashboardSnapshot>,
+	refreshMs: number,
+): DashboardView {
 	const [view, setView] = useState<Omit<DashboardView, 'refresh'>>({loading: true});
 	const [generation, setGeneration] = useState(0);
+	// biome-ignore lint/correctness/useExhaustiveDependencies: a new generation is what asks again (the timer, refresh())
 	useEffect(() => {
 		const controller = new AbortController();
 		let timer: NodeJS.Timeout | undefined;
 		setView(v => (v.loading ? v : {...v, loading: true}));
-		load(controller.signal).then(
-			snapshot => {
-				if (!controller.signal.aborted) setView({snapshot, loading: false});
-			},
-			error => {
-				if (!controller.signal.aborted) setView(v => ({...v, error: errorInfo(error), loading: false}));
-			},
-		).finally(() => {
-			if (!controller.signal.aborted) timer = setTimeout(() => setGeneration(g => g + 1), refreshMs);
-		});
+		load(controller.signal)
+			.then(
+				snapshot => {
+					if (!controller.signal.aborted) setView({snapshot, loading: false});
+				},
+				error => {
+					if (!controller.signal.aborted) setView(v => ({...v, error: errorInfo(error), loading: false}));
+				},
+			)
+			.finally(() => {
+				if (!controller.signal.aborted) timer = setTimeout(() => setGeneration(g => g + 1), refreshMs);
+			});
 		return () => {
 			controller.abort();
 			clearTimeout(timer);

@@ -5,7 +5,9 @@ import {readFileSync} from 'node:fs';
 // loaded, so it starts about as fast as Node itself (see bench/version-startup).
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-	const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
+	const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+		version: string;
+	};
 	process.stdout.write(`${manifest.version}\n`);
 } else {
 	// React's development build is several times slower and heavier; the live

@@ -2,7 +2,11 @@ import {availableParallelism} from 'node:os';
 import {CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
 
 /** Runs `work` for each item, at most `limit` at a time, collecting every outcome. */
-export async function eachLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<Array<PromiseSettledResult<R>>> {
+export async function eachLimited<T, R>(
+	items: readonly T[],
+	limit: number,
+	work: (item: T) => Promise<R>,
+): Promise<Array<PromiseSettledResult<R>>> {
 	const results: Array<PromiseSettledResult<R>> = new Array(items.length);
 	let next = 0;
 	const worker = async () => {
@@ -31,8 +35,11 @@ export async function onEveryNode<T extends {name: string}, R>(
 	options: {limit?: number; signal?: AbortSignal} = {},
 ): Promise<R[]> {
 	const results = await eachLimited(nodes, options.limit ?? 16, work);
-	if (options.signal?.aborted || results.some(r => r.status === 'rejected' && isAbort(r.reason))) throw new CancelledError();
-	const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{node: nodes[i]!.name, error: toSwarmbeeError(r.reason)}] : []));
+	if (options.signal?.aborted || results.some(r => r.status === 'rejected' && isAbort(r.reason)))
+		throw new CancelledError();
+	const failures = results.flatMap((r, i) =>
+		r.status === 'rejected' ? [{node: nodes[i]!.name, error: toSwarmbeeError(r.reason)}] : [],
+	);
 	if (failures.length > 0) throw new NodeFailures(what, failures);
 	return results.map(r => (r as PromiseFulfilledResult<R>).value);
 }
@@ -102,7 +109,11 @@ type Polled<T> = {met: true; value: T} | {met: false; last: T | undefined};
  * cancelled. The caller says what a timeout means (most throw, with the
  * last answer in the message; some go on).
  */
-export async function pollUntil<T>(probe: (attempt: number) => Promise<T>, until: (answer: T) => boolean, options: PollOptions): Promise<Polled<T>> {
+export async function pollUntil<T>(
+	probe: (attempt: number) => Promise<T>,
+	until: (answer: T) => boolean,
+	options: PollOptions,
+): Promise<Polled<T>> {
 	const now = options.now ?? Date.now;
 	const sleep = options.sleep ?? pause;
 	const deadline = now() + options.timeoutMs;
@@ -111,7 +122,10 @@ export async function pollUntil<T>(probe: (attempt: number) => Promise<T>, until
 		if (options.signal?.aborted) throw new CancelledError();
 		last = await probe(attempt);
 		if (until(last)) return {met: true, value: last};
-		await sleep(typeof options.intervalMs === 'function' ? options.intervalMs(attempt) : options.intervalMs, options.signal);
+		await sleep(
+			typeof options.intervalMs === 'function' ? options.intervalMs(attempt) : options.intervalMs,
+			options.signal,
+		);
 	}
 	return {met: false, last};
 }

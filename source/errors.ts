@@ -90,10 +90,14 @@ export class NodeFailures extends ExternalError {
 		const names = failures.map(f => f.node).join(', ');
 		super(`${what} failed on ${failures.length === 1 ? 'node' : 'nodes'} ${names}`, {
 			hint: failures.map(f => `${f.node}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`).join('\n'),
-			nextSteps: [...new Set([
-				...failures.flatMap(f => f.error.nextSteps),
-				...(failures.length > 1 ? failures.flatMap(f => (f.error.logFile ? [`${f.node}'s log: ${f.error.logFile}`] : [])) : []),
-			])],
+			nextSteps: [
+				...new Set([
+					...failures.flatMap(f => f.error.nextSteps),
+					...(failures.length > 1
+						? failures.flatMap(f => (f.error.logFile ? [`${f.node}'s log: ${f.error.logFile}`] : []))
+						: []),
+				]),
+			],
 			node: failures.length === 1 ? failures[0]?.node : undefined,
 			logFile: failures.length === 1 ? failures[0]?.error.logFile : undefined,
 		});
@@ -142,8 +146,11 @@ export function errorInfo(error: unknown): ErrorInfo {
 export function exitCodeFor(error: unknown): number {
 	const e = toSwarmbeeError(error);
 	switch (e.kind) {
-		case 'input': return 2;
-		case 'cancelled': return 130;
-		default: return 1;
+		case 'input':
+			return 2;
+		case 'cancelled':
+			return 130;
+		default:
+			return 1;
 	}
 }

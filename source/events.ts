@@ -8,7 +8,14 @@ export type {NodeActivity, TableActivity} from './states.js';
  * Steps emit; nothing in source/ or steps/ knows how it is shown.
  */
 export type RunEvent =
-	| {type: 'run-started'; at: string; command: string; cluster: string; provider: string; steps: Array<{id: string; title: string}>}
+	| {
+			type: 'run-started';
+			at: string;
+			command: string;
+			cluster: string;
+			provider: string;
+			steps: Array<{id: string; title: string}>;
+	  }
 	| {type: 'step-started'; at: string; step: string; title: string}
 	| {type: 'step-progress'; at: string; step: string; message: string}
 	| {type: 'step-finished'; at: string; step: string; durationMs: number; changed: boolean; summary: string}
@@ -23,7 +30,18 @@ export type RunEvent =
 	/** A cloud API's remaining request budget, after each response. */
 	| {type: 'rate-limit'; at: string; limit: number; remaining: number; resetAt: string}
 	/** One table of a backup or restore: documents and bytes so far, out of the totals when known. */
-	| {type: 'table-progress'; at: string; step: string; table: string; state: TableActivity; detail?: string; documents: number; bytes: number; totalDocuments?: number; totalBytes?: number}
+	| {
+			type: 'table-progress';
+			at: string;
+			step: string;
+			table: string;
+			state: TableActivity;
+			detail?: string;
+			documents: number;
+			bytes: number;
+			totalDocuments?: number;
+			totalBytes?: number;
+	  }
 	| {type: 'warning'; at: string; message: string}
 	| {type: 'run-finished'; at: string; durationMs: number; changed: boolean; summary: string}
 	| {type: 'run-failed'; at: string; durationMs: number; error: ErrorInfo}
@@ -59,8 +77,10 @@ export function event(partial: WithoutAt<RunEvent>): RunEvent {
  */
 export function nodeEvents(emit: Emit, node: string, step = '') {
 	return {
-		state: (state: NodeActivity, detail?: string) => emit(event(detail === undefined ? {type: 'node-state', node, state} : {type: 'node-state', node, state, detail})),
-		output: (line: string, stream: 'stdout' | 'stderr' = 'stdout') => emit(event({type: 'node-output', node, step, stream, line})),
+		state: (state: NodeActivity, detail?: string) =>
+			emit(event(detail === undefined ? {type: 'node-state', node, state} : {type: 'node-state', node, state, detail})),
+		output: (line: string, stream: 'stdout' | 'stderr' = 'stdout') =>
+			emit(event({type: 'node-output', node, step, stream, line})),
 		log: (file: string) => emit(event({type: 'node-log', node, step, file})),
 		recap: (playbook: string, recap: PlayRecap) => emit(event({type: 'node-recap', node, step, playbook, recap})),
 	};

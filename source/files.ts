@@ -26,7 +26,9 @@ export function stateWriteError(error: unknown, where: string): Error {
 	while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
 	return new InputError(`swarmbee cannot write its state in ${where}: ${why} (${code})`, {
 		nextSteps: [
-			code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space, then run the command again' : `make ${existing} writable by you (ls -ld ${existing}), then run the command again`,
+			code === 'ENOSPC' || code === 'EDQUOT'
+				? 'free some space, then run the command again'
+				: `make ${existing} writable by you (ls -ld ${existing}), then run the command again`,
 			'or point SWARMBEE_HOME at a folder you can write (it holds specs, journals and keys)',
 		],
 	});

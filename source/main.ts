@@ -11,7 +11,10 @@ export type {CommandIO} from './commands/io.js';
  * the value an ambiguous option, and the field's own check, which says
  * what a worker count may be, would never see it.
  */
-export function joinNegativeValues(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+export function joinNegativeValues(
+	argv: readonly string[],
+	options: NonNullable<ParseArgsConfig['options']>,
+): string[] {
 	const out: string[] = [];
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i]!;
@@ -33,7 +36,13 @@ function parse(command: CommandName, argv: string[]) {
 	const options = COMMANDS[command].options;
 	try {
 		const args = joinNegativeValues(argv, options);
-		const {values, positionals, tokens} = parseArgs({args, options, allowPositionals: true, strict: true, tokens: true});
+		const {values, positionals, tokens} = parseArgs({
+			args,
+			options,
+			allowPositionals: true,
+			strict: true,
+			tokens: true,
+		});
 		// What follows `--` is kept apart as well: `ssh demo -- ls -l` runs it on the node.
 		const terminator = tokens.find(token => token.kind === 'option-terminator');
 		return {values, positionals, ...(terminator ? {afterDoubleDash: args.slice(terminator.index + 1)} : {})};
@@ -79,7 +88,17 @@ export async function main(argv: string[], io: CommandIO, secrets: {token?: stri
 			return 0;
 		}
 		const {run} = await COMMANDS[name].load();
-		return await run({values: values as Record<string, string | boolean | undefined>, positionals, ...(afterDoubleDash ? {afterDoubleDash} : {}), commands: names, dispatch, ...token}, io);
+		return await run(
+			{
+				values: values as Record<string, string | boolean | undefined>,
+				positionals,
+				...(afterDoubleDash ? {afterDoubleDash} : {}),
+				commands: names,
+				dispatch,
+				...token,
+			},
+			io,
+		);
 	} catch (error) {
 		reportError(error, io, json);
 		return exitCodeFor(error);

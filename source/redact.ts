@@ -31,7 +31,10 @@ const TOKEN_VARIABLES = new Set(['DIGITALOCEAN_ACCESS_TOKEN', 'DIGITALOCEAN_TOKE
  * token-shaped value. No child (docker, and through `docker run -e` its
  * containers) needs the token; whatever it inherits, it can leak.
  */
-export function childEnvironment(env: NodeJS.ProcessEnv, extra: Record<string, string | undefined> = {}): Record<string, string> {
+export function childEnvironment(
+	env: NodeJS.ProcessEnv,
+	extra: Record<string, string | undefined> = {},
+): Record<string, string> {
 	const out: Record<string, string> = {};
 	for (const [name, value] of Object.entries({...env, ...extra})) {
 		if (value === undefined || TOKEN_VARIABLES.has(name) || redact(value) !== value) continue;

@@ -64,7 +64,9 @@ export interface SpecField<K extends string = string, V = unknown> {
 }
 
 /** Keeps each entry's key, value type and optionality for the types derived below. */
-function field<K extends string, V, O extends boolean = false>(definition: SpecField<K, V> & {optional?: O}): SpecField<K, V> & {optional?: O} {
+function field<K extends string, V, O extends boolean = false>(
+	definition: SpecField<K, V> & {optional?: O},
+): SpecField<K, V> & {optional?: O} {
 	return definition;
 }
 
@@ -82,7 +84,11 @@ function integer(input: unknown): number {
 function slug(flag: string) {
 	return (input: unknown, context: FieldContext): Parsed<string> => {
 		const value = text(input)?.trim() ?? '';
-		if (value === '') return {problem: 'is empty', fix: `leave --${flag} out for the default (${String(context.fallback)}) or give a value`};
+		if (value === '')
+			return {
+				problem: 'is empty',
+				fix: `leave --${flag} out for the default (${String(context.fallback)}) or give a value`,
+			};
 		return {value};
 	};
 }
@@ -116,9 +122,16 @@ export function parseMemory(written: string): number | undefined {
 export function parseMemoryLimit(input: unknown): Parsed<string> {
 	const written = (text(input) ?? '').trim();
 	const bytes = parseMemory(written);
-	if (bytes === undefined) return {problem: `"${written}" is not a memory size`, fix: 'write a number with a unit, as Docker does: e.g. 450m, 512m, 1g'};
+	if (bytes === undefined)
+		return {
+			problem: `"${written}" is not a memory size`,
+			fix: 'write a number with a unit, as Docker does: e.g. 450m, 512m, 1g',
+		};
 	if (bytes < MIN_MEMORY_LIMIT) {
-		return {problem: `${written} is too little for a RethinkDB server (its cache alone wants 100 MiB or more)`, fix: 'give each database server at least 256m'};
+		return {
+			problem: `${written} is too little for a RethinkDB server (its cache alone wants 100 MiB or more)`,
+			fix: 'give each database server at least 256m',
+		};
 	}
 	return {value: written, derived: {memoryLimitBytes: bytes}};
 }
@@ -142,131 +155,212 @@ function isCidrOrAddress(written: string): boolean {
  */
 export const SPEC_FIELDS = [
 	field<'provider', ProviderName>({
-		key: 'provider', flag: 'provider', value: 'local|digitalocean',
+		key: 'provider',
+		flag: 'provider',
+		value: 'local|digitalocean',
 		help: 'where nodes run (default: local, your Docker engine)',
 		fallback: () => 'local',
-		parse: oneOf(PROVIDERS, written => `"${written}" is not a provider swarmbee knows`, `use one of: ${PROVIDERS.join(', ')}`),
-		changeable: false, profile: true, json: 'string',
+		parse: oneOf(
+			PROVIDERS,
+			written => `"${written}" is not a provider swarmbee knows`,
+			`use one of: ${PROVIDERS.join(', ')}`,
+		),
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'workers', number>({
-		key: 'workers', flag: 'workers', value: 'N',
+		key: 'workers',
+		flag: 'workers',
+		value: 'N',
 		help: `worker nodes besides queenbee, 1-${MAX_WORKERS} (default 3)`,
 		fallback: () => 3,
 		parse: input => {
 			const workers = integer(input);
 			if (Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS) return {value: workers};
-			return {problem: `${String(input)} is not a worker count swarmbee can build`, fix: `choose a whole number from 1 to ${MAX_WORKERS} (the database runs one server per node)`};
+			return {
+				problem: `${String(input)} is not a worker count swarmbee can build`,
+				fix: `choose a whole number from 1 to ${MAX_WORKERS} (the database runs one server per node)`,
+			};
 		},
-		changeable: false, changeWith: (cluster, workers) => `to change the node count: swarmbee scale ${cluster} --workers ${workers}`,
-		profile: true, json: 'integer',
+		changeable: false,
+		changeWith: (cluster, workers) => `to change the node count: swarmbee scale ${cluster} --workers ${workers}`,
+		profile: true,
+		json: 'integer',
 	}),
 	field<'managers', 1 | 3>({
-		key: 'managers', flag: 'managers', value: '1|3',
+		key: 'managers',
+		flag: 'managers',
+		value: '1|3',
 		help: 'Swarm managers (3: workerbee-1 and -2 join as managers)',
 		fallback: () => 1,
 		parse: input => {
 			const managers = integer(input);
 			if (managers === 1 || managers === 3) return {value: managers};
-			return {problem: `${String(input)} managers is not supported`, fix: 'use 1 (simplest) or 3 (survives the loss of one manager); even counts add no fault tolerance'};
+			return {
+				problem: `${String(input)} managers is not supported`,
+				fix: 'use 1 (simplest) or 3 (survives the loss of one manager); even counts add no fault tolerance',
+			};
 		},
-		changeable: false, profile: true, json: 'integer',
+		changeable: false,
+		profile: true,
+		json: 'integer',
 	}),
 	field<'size', string>({
-		key: 'size', flag: 'size', value: 'SLUG',
+		key: 'size',
+		flag: 'size',
+		value: 'SLUG',
 		help: 'node size (default s-1vcpu-1gb)',
 		fallback: () => 's-1vcpu-1gb',
 		parse: slug('size'),
-		changeable: false, profile: true, json: 'string',
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'region', string>({
-		key: 'region', flag: 'region', value: 'SLUG',
+		key: 'region',
+		flag: 'region',
+		value: 'SLUG',
 		help: 'DigitalOcean region (default nyc3)',
 		fallback: provider => (provider === 'local' ? 'local' : 'nyc3'),
 		parse: slug('region'),
-		changeable: false, profile: true, json: 'string',
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'image', string>({
-		key: 'image', flag: 'image', value: 'SLUG',
+		key: 'image',
+		flag: 'image',
+		value: 'SLUG',
 		help: 'DigitalOcean image (default debian-12-x64)',
 		fallback: provider => (provider === 'local' ? 'debian-12' : 'debian-12-x64'),
 		parse: slug('image'),
-		changeable: false, profile: true, json: 'string',
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'memoryLimit', string>({
-		key: 'memoryLimit', flag: 'memory-limit', value: 'SIZE',
+		key: 'memoryLimit',
+		flag: 'memory-limit',
+		value: 'SIZE',
 		help: 'memory per database server, e.g. 450m, 1g (default 450m)',
 		fallback: () => '450m',
 		parse: parseMemoryLimit,
-		changeable: false, profile: true, json: 'string',
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'replicas', number>({
-		key: 'replicas', flag: 'replicas', value: 'N',
+		key: 'replicas',
+		flag: 'replicas',
+		value: 'N',
 		help: 'replicas of every database table, 1-9 (default 3; never more than there are servers)',
 		fallback: () => 3,
 		parse: input => {
 			const replicas = integer(input);
 			if (Number.isInteger(replicas) && replicas >= 1 && replicas <= 9) return {value: replicas};
-			return {problem: `${String(input)} is not a replica count`, fix: 'choose a whole number from 1 to 9: 3 keeps every table through the loss of one server (a majority of 3 survives), 1 keeps one copy only'};
+			return {
+				problem: `${String(input)} is not a replica count`,
+				fix: 'choose a whole number from 1 to 9: 3 keeps every table through the loss of one server (a majority of 3 survives), 1 keeps one copy only',
+			};
 		},
 		// The tables step applies a new count to every table on the next up.
-		changeable: true, profile: false, json: 'integer',
+		changeable: true,
+		profile: false,
+		json: 'integer',
 	}),
 	field<'encryptOverlay', boolean>({
-		key: 'encryptOverlay', flag: 'encrypt-overlay', negatable: true,
+		key: 'encryptOverlay',
+		flag: 'encrypt-overlay',
+		negatable: true,
 		help: 'IPsec on the overlay (default off: neither provider carries it)',
 		// IPsec between nested engines does not carry traffic on every host
 		// (see the testbed notes), and DigitalOcean's Cloud Firewall cannot
 		// pass ESP (see its provider): off unless asked for.
 		fallback: () => false,
 		parse: input => ({value: flagValue(input)}),
-		changeable: false, profile: false, json: 'boolean',
+		changeable: false,
+		profile: false,
+		json: 'boolean',
 	}),
 	field<'sshFrom', string[]>({
-		key: 'sshFrom', flag: 'ssh-from', value: 'CIDR[,CIDR]',
+		key: 'sshFrom',
+		flag: 'ssh-from',
+		value: 'CIDR[,CIDR]',
 		help: 'who may reach SSH, the only public port (default: anywhere)',
 		fallback: () => SSH_FROM_ANYWHERE,
 		parse: input => {
-			const sources = (Array.isArray(input) ? input.map(String) : (text(input) ?? '').split(',')).map(c => c.trim()).filter(Boolean);
+			const sources = (Array.isArray(input) ? input.map(String) : (text(input) ?? '').split(','))
+				.map(c => c.trim())
+				.filter(Boolean);
 			const bad = sources.filter(source => !isCidrOrAddress(source));
 			if (sources.length > 0 && bad.length === 0) return {value: sources};
 			return {
-				problem: sources.length === 0 ? 'no source is allowed to reach SSH, so swarmbee could not reach the nodes either' : `${bad.join(', ')} ${bad.length === 1 ? 'is' : 'are'} not an IP address or CIDR`,
+				problem:
+					sources.length === 0
+						? 'no source is allowed to reach SSH, so swarmbee could not reach the nodes either'
+						: `${bad.join(', ')} ${bad.length === 1 ? 'is' : 'are'} not an IP address or CIDR`,
 				fix: 'give addresses or CIDRs separated by commas, e.g. 203.0.113.7/32,198.51.100.0/24 (default: anywhere)',
 			};
 		},
-		changeable: false, profile: false, json: 'string-list',
+		changeable: false,
+		profile: false,
+		json: 'string-list',
 	}),
 	field<'playbook', string, true>({
-		key: 'playbook', flag: 'playbook', value: 'FILE|none',
-		help: 'your own Ansible playbook, run on every node after swarmbee\'s\n(remembered; none forgets it)',
-		fallback: () => undefined, optional: true,
+		key: 'playbook',
+		flag: 'playbook',
+		value: 'FILE|none',
+		help: "your own Ansible playbook, run on every node after swarmbee's\n(remembered; none forgets it)",
+		fallback: () => undefined,
+		optional: true,
 		parse: input => ({value: String(input)}),
-		changeable: true, profile: false, json: 'string',
+		changeable: true,
+		profile: false,
+		json: 'string',
 	}),
 	field<'database', (typeof DATABASES)[number]>({
-		key: 'database', flag: 'database', value: 'rethinkdb|none',
+		key: 'database',
+		flag: 'database',
+		value: 'rethinkdb|none',
 		help: 'RethinkDB on every node (default), or the Swarm only',
 		fallback: () => 'rethinkdb',
-		parse: oneOf(DATABASES, written => `"${written}" is not a database swarmbee deploys`, 'use rethinkdb (the default) or none (the Swarm only)'),
-		changeable: false, profile: true, json: 'string',
+		parse: oneOf(
+			DATABASES,
+			written => `"${written}" is not a database swarmbee deploys`,
+			'use rethinkdb (the default) or none (the Swarm only)',
+		),
+		changeable: false,
+		profile: true,
+		json: 'string',
 	}),
 	field<'rethinkdbImage', string>({
-		key: 'rethinkdbImage', flag: 'rethinkdb-image', value: 'IMAGE',
+		key: 'rethinkdbImage',
+		flag: 'rethinkdb-image',
+		value: 'IMAGE',
 		help: `default ${DEFAULT_RETHINKDB_IMAGE}`,
 		fallback: () => DEFAULT_RETHINKDB_IMAGE,
 		parse: input => {
 			const image = text(input)?.trim() || DEFAULT_RETHINKDB_IMAGE;
 			if (/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(image)) return {value: image};
-			return {problem: `"${image}" is not an image reference`, fix: `e.g. ${DEFAULT_RETHINKDB_IMAGE} or registry.example.com/rethinkdb:2.4.4`};
+			return {
+				problem: `"${image}" is not an image reference`,
+				fix: `e.g. ${DEFAULT_RETHINKDB_IMAGE} or registry.example.com/rethinkdb:2.4.4`,
+			};
 		},
-		changeable: true, profile: true, json: 'string',
+		changeable: true,
+		profile: true,
+		json: 'string',
 	}),
 	field<'sideLoad', boolean>({
-		key: 'sideLoad', flag: 'side-load',
+		key: 'sideLoad',
+		flag: 'side-load',
 		help: 'load the image from this machine into nodes instead of pulling\n(always so on the local provider)',
 		fallback: () => false,
 		parse: input => ({value: flagValue(input)}),
-		changeable: true, profile: false, json: 'boolean',
+		changeable: true,
+		profile: false,
+		json: 'boolean',
 	}),
 ] as const;
 
@@ -276,29 +370,41 @@ type ValueOf<F> = F extends SpecField<string, infer V> ? V : never;
 type IsOptional<F> = F extends {optional?: true} ? true : false;
 
 /** The settings' values, one property per entry of SPEC_FIELDS (optional ones optional). */
-export type SpecValues =
-	& {[F in Field as IsOptional<F> extends true ? never : F['key']]: ValueOf<F>}
-	& {[F in Field as IsOptional<F> extends true ? F['key'] : never]?: ValueOf<F>};
+export type SpecValues = {[F in Field as IsOptional<F> extends true ? never : F['key']]: ValueOf<F>} & {
+	[F in Field as IsOptional<F> extends true ? F['key'] : never]?: ValueOf<F>;
+};
 
 /** Rules between fields, given the values that parsed (a field with a problem is absent). */
-export const SPEC_RULES: ReadonlyArray<{flag: string; check: (values: Partial<SpecValues>) => {problem: string; fix: string} | undefined}> = [
+export const SPEC_RULES: ReadonlyArray<{
+	flag: string;
+	check: (values: Partial<SpecValues>) => {problem: string; fix: string} | undefined;
+}> = [
 	{
 		flag: 'managers',
-		check: v => (v.managers === 3 && v.workers !== undefined && v.workers < 2
-			? {problem: '3 managers needs at least 2 workers (swarmbee promotes workerbee-1 and workerbee-2)', fix: 'pass --workers 2 or more, or --managers 1'}
-			: undefined),
+		check: v =>
+			v.managers === 3 && v.workers !== undefined && v.workers < 2
+				? {
+						problem: '3 managers needs at least 2 workers (swarmbee promotes workerbee-1 and workerbee-2)',
+						fix: 'pass --workers 2 or more, or --managers 1',
+					}
+				: undefined,
 	},
 ];
 
 /** Loose input, as it comes from flags (text), a profile, a saved spec or the wizard (values). */
-export type SpecFieldInput = {[K in SpecFieldKey]?: ValueOf<Extract<Field, {key: K}>> | string | number | boolean | string[]};
+export type SpecFieldInput = {
+	[K in SpecFieldKey]?: ValueOf<Extract<Field, {key: K}>> | string | number | boolean | string[];
+};
 
 function specField(key: SpecFieldKey): Field {
 	return SPEC_FIELDS.find(f => f.key === key)!;
 }
 
 /** A field's default for a provider (the wizard offers these). */
-export function fieldDefault<K extends SpecFieldKey>(key: K, provider: ProviderName): ValueOf<Extract<Field, {key: K}>> {
+export function fieldDefault<K extends SpecFieldKey>(
+	key: K,
+	provider: ProviderName,
+): ValueOf<Extract<Field, {key: K}>> {
 	return specField(key).fallback(provider) as ValueOf<Extract<Field, {key: K}>>;
 }
 
@@ -332,7 +438,8 @@ export function specInputFromFlags(values: Record<string, string | boolean | und
 		}
 		const on = values[f.flag] === true;
 		const off = f.negatable === true && values[`no-${f.flag}`] === true;
-		if (on && off) throw new InputError(`--${f.flag} and --no-${f.flag} contradict each other`, {nextSteps: ['pass one of them']});
+		if (on && off)
+			throw new InputError(`--${f.flag} and --no-${f.flag} contradict each other`, {nextSteps: ['pass one of them']});
 		if (on) input[f.key] = true;
 		else if (off) input[f.key] = false;
 	}
@@ -358,13 +465,23 @@ export function specUsageLines(width = 33): string[] {
 
 /** The flags that answer the wizard's questions: `[--provider local|digitalocean] [--workers N] …`. */
 export function profileFlagsUsage(): string {
-	return (SPEC_FIELDS as readonly SpecField[]).filter(f => f.profile).map(f => `[--${f.flag}${f.value ? ` ${f.value}` : ''}]`).join(' ');
+	return (SPEC_FIELDS as readonly SpecField[])
+		.filter(f => f.profile)
+		.map(f => `[--${f.flag}${f.value ? ` ${f.value}` : ''}]`)
+		.join(' ');
 }
 
 /** The keys a profile keeps (what the wizard asks). */
-export const PROFILE_KEYS = (SPEC_FIELDS as readonly SpecField[]).filter(f => f.profile).map(f => f.key as SpecFieldKey);
+export const PROFILE_KEYS = (SPEC_FIELDS as readonly SpecField[])
+	.filter(f => f.profile)
+	.map(f => f.key as SpecFieldKey);
 
-const JSON_TYPES = {string: {type: 'string'}, integer: {type: 'integer'}, boolean: {type: 'boolean'}, 'string-list': {type: 'array', items: {type: 'string'}}} as const;
+const JSON_TYPES = {
+	string: {type: 'string'},
+	integer: {type: 'integer'},
+	boolean: {type: 'boolean'},
+	'string-list': {type: 'array', items: {type: 'string'}},
+} as const;
 
 /** JSON Schema of one saved profile, for conf to check profiles.json against. */
 export function profileSchema(): object {

@@ -3,7 +3,15 @@ import path from 'node:path';
 import {parseDocument} from 'yaml';
 import {SpecError, type FieldProblem} from './errors.js';
 import {
-	parseMemory, SPEC_FIELDS, SPEC_RULES, type DerivedValues, type ProviderName, type SpecField, type SpecFieldInput, type SpecFieldKey, type SpecValues,
+	parseMemory,
+	SPEC_FIELDS,
+	SPEC_RULES,
+	type DerivedValues,
+	type ProviderName,
+	type SpecField,
+	type SpecFieldInput,
+	type SpecFieldKey,
+	type SpecValues,
 } from './spec-fields.js';
 
 // What most callers want of a spec, from the one import.
@@ -17,7 +25,8 @@ export {parseMemory, type ProviderName} from './spec-fields.js';
 export type ClusterSpec = {
 	/** DNS label: names containers, droplets, tags, the state folder. */
 	name: string;
-} & SpecValues & DerivedValues;
+} & SpecValues &
+	DerivedValues;
 
 /** Loose input, as it comes from flags, a profile, a saved spec or the wizard. */
 export type SpecInput = {name?: string} & SpecFieldInput;
@@ -113,11 +122,14 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 	const problems: FieldProblem[] = [];
 	for (const f of SPEC_FIELDS as readonly SpecField[]) {
 		const key = f.key as SpecFieldKey;
-		if (f.changeable || given[key] === undefined || JSON.stringify(requested[key]) === JSON.stringify(saved[key])) continue;
+		if (f.changeable || given[key] === undefined || JSON.stringify(requested[key]) === JSON.stringify(saved[key]))
+			continue;
 		problems.push({
 			field: f.flag,
 			problem: `cluster ${name} exists with --${f.flag} ${String(saved[key])}, not ${String(requested[key])}`,
-			fix: f.changeWith?.(name, requested[key]) ?? `run swarmbee up ${name} without --${f.flag} to resume it as it is, or choose a new name`,
+			fix:
+				f.changeWith?.(name, requested[key]) ??
+				`run swarmbee up ${name} without --${f.flag} to resume it as it is, or choose a new name`,
 		});
 	}
 	if (problems.length > 0) throw new SpecError(problems);
@@ -130,27 +142,46 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
  * plays. Otherwise the nodes would find out, after the machines were made.
  */
 export function playbookProblem(file: string, shown = file): FieldProblem | undefined {
-	const fix = 'fix the file (an Ansible playbook: a YAML list of plays, each with hosts: all), then run the same command again';
+	const fix =
+		'fix the file (an Ansible playbook: a YAML list of plays, each with hosts: all), then run the same command again';
 	let text: string;
 	try {
 		text = readFileSync(file, 'utf8');
 	} catch (error) {
-		return {field: 'playbook', problem: `${shown} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: 'make it readable, or pass another file'};
+		return {
+			field: 'playbook',
+			problem: `${shown} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+			fix: 'make it readable, or pass another file',
+		};
 	}
 	// Duplicate keys pass, as Ansible lets them (with a warning).
 	const document = parseDocument(text, {prettyErrors: true, uniqueKeys: false});
 	const [error] = document.errors;
 	if (error) {
 		const where = error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
-		return {field: 'playbook', problem: `${shown} is not valid YAML${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, fix};
+		return {
+			field: 'playbook',
+			problem: `${shown} is not valid YAML${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+			fix,
+		};
 	}
 	const plays: unknown = document.toJS();
 	if (!Array.isArray(plays) || plays.length === 0) {
 		return {field: 'playbook', problem: `${shown} is YAML, but not a list of plays`, fix};
 	}
-	const bad = plays.findIndex(play => !play || typeof play !== 'object' || Array.isArray(play)
-		|| !['hosts', 'import_playbook', 'ansible.builtin.import_playbook'].some(key => key in play));
-	if (bad >= 0) return {field: 'playbook', problem: `${shown}: play ${bad + 1} has no hosts (every play names the hosts it runs on)`, fix};
+	const bad = plays.findIndex(
+		play =>
+			!play ||
+			typeof play !== 'object' ||
+			Array.isArray(play) ||
+			!['hosts', 'import_playbook', 'ansible.builtin.import_playbook'].some(key => key in play),
+	);
+	if (bad >= 0)
+		return {
+			field: 'playbook',
+			problem: `${shown}: play ${bad + 1} has no hosts (every play names the hosts it runs on)`,
+			fix,
+		};
 	return undefined;
 }
 
@@ -159,13 +190,24 @@ export function playbookProblem(file: string, shown = file): FieldProblem | unde
  * user's playbook checked before anything is created (kept as an absolute
  * path; `--playbook none` forgets the one remembered).
  */
-export function specForRun(saved: ClusterSpec | undefined, name: string, input: SpecInput, cwd = process.cwd()): ClusterSpec {
+export function specForRun(
+	saved: ClusterSpec | undefined,
+	name: string,
+	input: SpecInput,
+	cwd = process.cwd(),
+): ClusterSpec {
 	const dropPlaybook = input.playbook === 'none';
 	let playbook: string | undefined;
 	if (!dropPlaybook && input.playbook !== undefined) {
 		playbook = path.resolve(cwd, String(input.playbook));
 		if (!existsSync(playbook) || !statSync(playbook).isFile()) {
-			throw new SpecError([{field: 'playbook', problem: `${String(input.playbook)} is not a file`, fix: 'give the path of an Ansible playbook (a .yml file with plays)'}]);
+			throw new SpecError([
+				{
+					field: 'playbook',
+					problem: `${String(input.playbook)} is not a file`,
+					fix: 'give the path of an Ansible playbook (a .yml file with plays)',
+				},
+			]);
 		}
 	}
 	const spec = mergeWithSaved(saved, name, {...input, playbook});
@@ -174,10 +216,21 @@ export function specForRun(saved: ClusterSpec | undefined, name: string, input: 
 		return rest;
 	}
 	if (spec.playbook && !existsSync(spec.playbook)) {
-		throw new SpecError([{field: 'playbook', problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`, fix: 'put it back, or pass --playbook with another file'}]);
+		throw new SpecError([
+			{
+				field: 'playbook',
+				problem: `the playbook saved with ${spec.name}, ${spec.playbook}, is gone`,
+				fix: 'put it back, or pass --playbook with another file',
+			},
+		]);
 	}
 	// Read again on every run: a remembered playbook may have been edited since.
-	const problem = spec.playbook ? playbookProblem(spec.playbook, playbook === undefined ? `the playbook saved with ${spec.name}, ${spec.playbook},` : String(input.playbook)) : undefined;
+	const problem = spec.playbook
+		? playbookProblem(
+				spec.playbook,
+				playbook === undefined ? `the playbook saved with ${spec.name}, ${spec.playbook},` : String(input.playbook),
+			)
+		: undefined;
 	if (problem) throw new SpecError([problem]);
 	return spec;
 }
@@ -188,7 +241,10 @@ export function specForRun(saved: ClusterSpec | undefined, name: string, input: 
  * 450m on 512 MB droplets, 88%). Takes the bytes resolveSpec worked out, or
  * parses a limit not yet in a spec (a wizard answer).
  */
-export function memoryFitProblem(spec: Pick<ClusterSpec, 'memoryLimit' | 'size'> & Partial<Pick<ClusterSpec, 'memoryLimitBytes'>>, nodeMemoryMb: number): FieldProblem | undefined {
+export function memoryFitProblem(
+	spec: Pick<ClusterSpec, 'memoryLimit' | 'size'> & Partial<Pick<ClusterSpec, 'memoryLimitBytes'>>,
+	nodeMemoryMb: number,
+): FieldProblem | undefined {
 	const limit = spec.memoryLimitBytes ?? parseMemory(spec.memoryLimit);
 	if (limit === undefined) return undefined;
 	const ceiling = nodeMemoryMb * 1024 * 1024 * 0.9;

@@ -30,10 +30,18 @@ export const connectForBackupStep: Step<BackupContext> = {
 	id: 'connect',
 	title: 'Connect to RethinkDB over SSH',
 	async run(ctx, io) {
-		ctx.link = await openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.link = await openDatabase({
+			ssh: ctx.ssh,
+			...databaseNodes(ctx.journal),
+			password: ctx.password,
+			signal: io.signal,
+		});
 		ctx.tables = chooseTables(await listTables(ctx.link), ctx.selection);
 		const count = ctx.tables.length;
-		return {changed: false, summary: `${ctx.link.server}'s server answered; ${counted(count, 'table')} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`};
+		return {
+			changed: false,
+			summary: `${ctx.link.server}'s server answered; ${counted(count, 'table')} to back up${count > 0 && count <= 6 ? `: ${ctx.tables.map(tableKey).join(', ')}` : ''}`,
+		};
 	},
 };
 
@@ -48,12 +56,27 @@ export const dumpTablesStep: Step<BackupContext> = {
 			writer: ctx.writer,
 			spoolDir: ctx.spoolDir,
 			signal: io.signal,
-			onProgress: p => io.emit(event({type: 'table-progress', step: 'backup', table: tableKey(p.table), state: p.state, ...(p.state === 'done' ? {detail: 'backed up'} : {}), documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments})),
+			onProgress: p =>
+				io.emit(
+					event({
+						type: 'table-progress',
+						step: 'backup',
+						table: tableKey(p.table),
+						state: p.state,
+						...(p.state === 'done' ? {detail: 'backed up'} : {}),
+						documents: p.documents,
+						bytes: p.bytes,
+						totalDocuments: p.totalDocuments,
+					}),
+				),
 		});
 		const documents = ctx.dumped.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = ctx.dumped.reduce((sum, t) => sum + t.bytes, 0);
 		const indexes = ctx.dumped.reduce((sum, t) => sum + t.indexes, 0);
-		return {changed: false, summary: `${counted(ctx.dumped.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'}`};
+		return {
+			changed: false,
+			summary: `${counted(ctx.dumped.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'}`,
+		};
 	},
 };
 

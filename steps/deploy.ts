@@ -2,8 +2,15 @@ import {describeHealth, waitForHealthy} from '../source/cluster/database-health.
 import {ensurePassword} from '../source/cluster/password.js';
 import {sideLoadImage, sideLoadsDatabase} from '../source/cluster/side-load.js';
 import {
-	passwordSecretContent, passwordSecretName, renderStackFile, secretEnsureCommand, serverName, stackDeployCommand, stackHash,
-	stackServiceName, stackServicesCommand,
+	passwordSecretContent,
+	passwordSecretName,
+	renderStackFile,
+	secretEnsureCommand,
+	serverName,
+	stackDeployCommand,
+	stackHash,
+	stackServiceName,
+	stackServicesCommand,
 } from '../source/cluster/stack.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
 import {event, nodeEvents} from '../source/events.js';
@@ -32,8 +39,13 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		const {overlay, databaseOverlay} = journal.value.swarm ?? {};
 		if (!overlay || !databaseOverlay) throw new Error('the network step records both overlays before deploy runs');
 		const stack = renderStackFile({
-			cluster: spec.name, nodes, image: spec.rethinkdbImage, memoryLimitBytes: spec.memoryLimitBytes,
-			network: overlay, databaseNetwork: databaseOverlay, secret,
+			cluster: spec.name,
+			nodes,
+			image: spec.rethinkdbImage,
+			memoryLimitBytes: spec.memoryLimitBytes,
+			network: overlay,
+			databaseNetwork: databaseOverlay,
+			secret,
 		});
 		writeFileAtomic(paths.stack, stack, 0o600);
 		const hash = stackHash(stack);
@@ -42,13 +54,25 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		const sideLoad = sideLoadsDatabase(spec, ctx.provider.capabilities);
 		if (sideLoad) {
 			const [local] = await docker.inspect<{Id: string}>('image', [spec.rethinkdbImage], {signal});
-			const loaded = await sideLoadImage(docker, ssh, liveNodes(journal.value), {tag: spec.rethinkdbImage, id: local!.Id}, {
-				signal,
-				onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
-			});
+			const loaded = await sideLoadImage(
+				docker,
+				ssh,
+				liveNodes(journal.value),
+				{tag: spec.rethinkdbImage, id: local!.Id},
+				{
+					signal,
+					onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
+				},
+			);
 			if (loaded.loaded.length > 0) {
 				changed = true;
-				io.emit(event({type: 'step-progress', step: 'deploy', message: `${spec.rethinkdbImage} side-loaded into ${loaded.loaded.length} node(s)`}));
+				io.emit(
+					event({
+						type: 'step-progress',
+						step: 'deploy',
+						message: `${spec.rethinkdbImage} side-loaded into ${loaded.loaded.length} node(s)`,
+					}),
+				);
 			}
 		}
 
@@ -60,8 +84,17 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			await manager.run(secretEnsureCommand(secret), {signal, stdin: passwordSecretContent(password)});
 			await manager.run('mkdir -p -m 700 /root/.swarmbee', {signal});
 			await manager.upload(REMOTE_STACK_FILE, stack, 0o600);
-			io.emit(event({type: 'step-progress', step: 'deploy', message: `docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`}));
-			await manager.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : journal.value.database ? 'changed' : 'always'), {signal});
+			io.emit(
+				event({
+					type: 'step-progress',
+					step: 'deploy',
+					message: `docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`,
+				}),
+			);
+			await manager.run(
+				stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : journal.value.database ? 'changed' : 'always'),
+				{signal},
+			);
 			journal.update(j => {
 				j.database = {image: spec.rethinkdbImage, stackHash: hash, secret, deployedAt: new Date().toISOString()};
 			});
@@ -70,15 +103,23 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		// Each node's row says whether its server is connected yet: the live view's "n of m".
 		const said = new Map<string, boolean>();
 		const health = await waitForHealthy({
-			ssh, nodes, password, cluster: spec.name, signal,
-			onChange: description => io.emit(event({type: 'step-progress', step: 'deploy', message: `RethinkDB: ${description}`})),
+			ssh,
+			nodes,
+			password,
+			cluster: spec.name,
+			signal,
+			onChange: description =>
+				io.emit(event({type: 'step-progress', step: 'deploy', message: `RethinkDB: ${description}`})),
 			onHealth: h => {
 				const missing = new Set(h.missing);
 				for (const node of nodes) {
 					const connected = !missing.has(serverName(node)) && !h.error;
 					if (said.get(node) === connected) continue;
 					said.set(node, connected);
-					nodeEvents(io.emit, node).state(connected ? 'running' : 'starting', connected ? 'database server connected' : 'database server not connected yet');
+					nodeEvents(io.emit, node).state(
+						connected ? 'running' : 'starting',
+						connected ? 'database server connected' : 'database server not connected yet',
+					);
 				}
 			},
 		});

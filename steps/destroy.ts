@@ -17,13 +17,21 @@ export const destroyStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal'
 	async run(ctx, io) {
 		const {spec, journal, paths} = ctx;
 		const existed = journal.isPersisted;
-		if (existed) journal.update(j => {
-			j.state = 'destroying';
-		});
+		if (existed)
+			journal.update(j => {
+				j.state = 'destroying';
+			});
 		// The key on disk (not one made for this run) tells which uploaded SSH key is this cluster's (clouds).
-		const report = await ctx.provider.destroy({
-			spec, owner: journal.value.owner, signal: io.signal, emit: io.emit, sshPublicKey: readPublicKey(paths.clusterKey),
-		}, {includeForeign: ctx.options.removeForeign ?? false});
+		const report = await ctx.provider.destroy(
+			{
+				spec,
+				owner: journal.value.owner,
+				signal: io.signal,
+				emit: io.emit,
+				sshPublicKey: readPublicKey(paths.clusterKey),
+			},
+			{includeForeign: ctx.options.removeForeign ?? false},
+		);
 		if (existed) {
 			journal.update(j => {
 				j.nodes = [];
@@ -36,7 +44,13 @@ export const destroyStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal'
 			rmSync(paths.hostKeysDir, {recursive: true, force: true});
 		}
 		if (report.foreign.length > 0) {
-			io.emit(event({type: 'step-progress', step: 'destroy', message: `left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}`}));
+			io.emit(
+				event({
+					type: 'step-progress',
+					step: 'destroy',
+					message: `left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}`,
+				}),
+			);
 		}
 		const removed = `removed ${report.removed.join(', ')} of cluster ${spec.name}`;
 		if (report.remaining.length > 0) {

@@ -12,7 +12,17 @@ import type {Step} from './types.js';
 import {verifyStep} from './verify.js';
 
 /** The phases of `swarmbee up`, in order. */
-export const upSteps: Step[] = [preflightStep, keysStep, machinesStep, provisionStep, swarmStep, networkStep, deployStep, tablesStep, verifyStep];
+export const upSteps: Step[] = [
+	preflightStep,
+	keysStep,
+	machinesStep,
+	provisionStep,
+	swarmStep,
+	networkStep,
+	deployStep,
+	tablesStep,
+	verifyStep,
+];
 
 /**
  * `scale` to fewer workers: every table moves off the leaving servers first
@@ -20,7 +30,16 @@ export const upSteps: Step[] = [preflightStep, keysStep, machinesStep, provision
  * servers leave the stack (the others' services are untouched), then the
  * nodes themselves; the policy is checked again on what stays.
  */
-export const scaleDownSteps: Step[] = [preflightStep, keysStep, networkStep, evacuateStep, deployStep, removeNodesStep, tablesStep, verifyStep];
+export const scaleDownSteps: Step[] = [
+	preflightStep,
+	keysStep,
+	networkStep,
+	evacuateStep,
+	deployStep,
+	removeNodesStep,
+	tablesStep,
+	verifyStep,
+];
 
 /** `down`: the provider removes what the cluster's label names; the journal forgets the nodes. */
 export const downSteps: Step[] = [destroyStep];

@@ -39,7 +39,13 @@ export const keysStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 
 				j.nodes.sort((a, b) => a.index - b.index);
 			});
 		}
-		io.emit(event({type: 'step-progress', step: 'keys', message: `cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`}));
+		io.emit(
+			event({
+				type: 'step-progress',
+				step: 'keys',
+				message: `cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`,
+			}),
+		);
 		return {changed: made > 0, summary: made > 0 ? `${counted(made, 'key')} generated` : 'keys in place'};
 	},
 };

@@ -42,10 +42,16 @@ export const machinesStep: Step<MachinesContext> = {
 		const planned = new Set(plans.map(p => p.name));
 		const extras = existing.filter(m => !planned.has(m.name));
 		if (extras.length > 0) {
-			throw new InputError(`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${counted(spec.workers, 'worker')}`, {
-				hint: 'up never deletes nodes on its own.',
-				nextSteps: [`to keep them: swarmbee scale ${spec.name} --workers ${spec.workers + extras.length}`, `to remove them: swarmbee scale ${spec.name} --workers ${spec.workers}`],
-			});
+			throw new InputError(
+				`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${counted(spec.workers, 'worker')}`,
+				{
+					hint: 'up never deletes nodes on its own.',
+					nextSteps: [
+						`to keep them: swarmbee scale ${spec.name} --workers ${spec.workers + extras.length}`,
+						`to remove them: swarmbee scale ${spec.name} --workers ${spec.workers}`,
+					],
+				},
+			);
 		}
 
 		const recorded = (name: string) => journal.value.nodes.find(n => n.name === name)?.providerId;
@@ -95,7 +101,10 @@ export const machinesStep: Step<MachinesContext> = {
 		if (started > 0) {
 			const known = new Set(journal.value.nodes.map(n => n.name));
 			const listed = [...sameNameChoice(await provider.listMachines(pctx), MACHINE, recorded).byName.values()];
-			journal.updateNodes(listed.filter(m => known.has(m.name)), recordMachine);
+			journal.updateNodes(
+				listed.filter(m => known.has(m.name)),
+				recordMachine,
+			);
 		}
 
 		await waitForAllSsh(ctx, io);
@@ -129,21 +138,33 @@ function sayLeftovers(ctx: MachinesContext, io: StepIO, byName: Map<string, Mach
 		const extra = leftovers.filter(m => m.name === name).map(m => m.providerId);
 		if (extra.length === 0) continue;
 		const many = extra.length !== 1;
-		io.emit(event({
-			type: 'warning',
-			message: `${1 + extra.length} ${what}s are named ${name}: ${node.providerId} is the node; ${what}${many ? 's' : ''} ${extra.join(', ')} ${many ? 'are' : 'is'} not used by swarmbee`
-				+ `${billed ? ` but ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}` : ''}: delete ${many ? 'them' : 'it'} by id, or swarmbee down ${ctx.spec.name} removes everything of the cluster`,
-		}));
+		io.emit(
+			event({
+				type: 'warning',
+				message:
+					`${1 + extra.length} ${what}s are named ${name}: ${node.providerId} is the node; ${what}${many ? 's' : ''} ${extra.join(', ')} ${many ? 'are' : 'is'} not used by swarmbee` +
+					`${billed ? ` but ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}` : ''}: delete ${many ? 'them' : 'it'} by id, or swarmbee down ${ctx.spec.name} removes everything of the cluster`,
+			}),
+		);
 	}
 }
 
-async function createMissing(ctx: MachinesContext, plans: NodePlan[], infra: InfraInfo, io: StepIO, deleted: ReadonlySet<string>): Promise<void> {
+async function createMissing(
+	ctx: MachinesContext,
+	plans: NodePlan[],
+	infra: InfraInfo,
+	io: StepIO,
+	deleted: ReadonlySet<string>,
+): Promise<void> {
 	const {journal, provider, paths} = ctx;
 	const authorizedKey = ctx.clusterKey.publicKey;
 	const machinePlans: MachinePlan[] = plans.map(plan => {
 		const file = hostKeyFile(paths.hostKeysDir, plan.name);
 		const hostKey = loadKeyPair(file);
-		if (!hostKey) throw new ExternalError(`the host key of ${plan.name} is missing (${file})`, {nextSteps: [`run swarmbee up ${ctx.spec.name} again: the keys step makes it`]});
+		if (!hostKey)
+			throw new ExternalError(`the host key of ${plan.name} is missing (${file})`, {
+				nextSteps: [`run swarmbee up ${ctx.spec.name} again: the keys step makes it`],
+			});
 		const providerId = journal.value.nodes.find(n => n.name === plan.name)?.providerId;
 		return {...plan, authorizedKey, hostKey, ...(providerId && !deleted.has(providerId) ? {providerId} : {})};
 	});
@@ -190,46 +211,61 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 	const {journal, provider, ssh} = ctx;
 	const nodes = journal.value.nodes.filter(n => n.state === 'running');
 	const keyBeforeBoot = provider.capabilities.hostKeyBeforeBoot;
-	await onEveryNode('waiting for SSH', nodes, async node => {
-		const say = nodeEvents(io.emit, node.name);
-		const where = `${node.ssh?.host ?? node.publicAddress ?? node.name}:${node.ssh?.port ?? 22}`;
-		const since = Date.now();
-		let attempts = 0;
-		let saidAt = since;
-		say.state('booting', `waiting for SSH at ${where}`);
-		let waitingForKey = false;
-		try {
-			const shell = await ssh.waitFor(node.name, {
-				signal: io.signal,
-				// Where the host key arrives with user_data, SSH answers with it only
-				// late in the first boot.
-				timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
-				mismatchIsFatal: keyBeforeBoot,
-				onRetry: reason => {
-					attempts++;
-					// Where, how many tries, how long: every 10 s, so a slow boot shows it is still being tried.
-					if (!waitingForKey && Date.now() - saidAt >= 10_000) {
-						saidAt = Date.now();
-						say.state('booting', `waiting for SSH at ${where} (attempt ${attempts + 1}, ${Math.round((saidAt - since) / 1000)}s)`);
-					}
-					// The image's own host key during a cloud's first boot: worth saying once, not trusted.
-					if (waitingForKey || !/offered host key/.test(reason)) return;
-					waitingForKey = true;
-					say.state('retrying', 'SSH answers with the image\'s own host key: waiting for the first-boot script to install swarmbee\'s');
-				},
-			});
-			if (provider.firstBoot) {
-				say.state('booting', 'SSH ok; waiting for the first-boot script (user_data)');
-				await waitForFirstBoot(shell, provider.firstBoot, node, io.signal);
+	await onEveryNode(
+		'waiting for SSH',
+		nodes,
+		async node => {
+			const say = nodeEvents(io.emit, node.name);
+			const where = `${node.ssh?.host ?? node.publicAddress ?? node.name}:${node.ssh?.port ?? 22}`;
+			const since = Date.now();
+			let attempts = 0;
+			let saidAt = since;
+			say.state('booting', `waiting for SSH at ${where}`);
+			let waitingForKey = false;
+			try {
+				const shell = await ssh.waitFor(node.name, {
+					signal: io.signal,
+					// Where the host key arrives with user_data, SSH answers with it only
+					// late in the first boot.
+					timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
+					mismatchIsFatal: keyBeforeBoot,
+					onRetry: reason => {
+						attempts++;
+						// Where, how many tries, how long: every 10 s, so a slow boot shows it is still being tried.
+						if (!waitingForKey && Date.now() - saidAt >= 10_000) {
+							saidAt = Date.now();
+							say.state(
+								'booting',
+								`waiting for SSH at ${where} (attempt ${attempts + 1}, ${Math.round((saidAt - since) / 1000)}s)`,
+							);
+						}
+						// The image's own host key during a cloud's first boot: worth saying once, not trusted.
+						if (waitingForKey || !/offered host key/.test(reason)) return;
+						waitingForKey = true;
+						say.state(
+							'retrying',
+							"SSH answers with the image's own host key: waiting for the first-boot script to install swarmbee's",
+						);
+					},
+				});
+				if (provider.firstBoot) {
+					say.state('booting', 'SSH ok; waiting for the first-boot script (user_data)');
+					await waitForFirstBoot(shell, provider.firstBoot, node, io.signal);
+				}
+				const current = journal.value.nodes.find(n => n.name === node.name)!;
+				if (provider.capabilities.bootHostKeyExposed && !current.hostKey.rotatedAt)
+					await rotateHostKey(ctx, io, current, shell);
+				say.state(
+					'running',
+					`SSH ok, host key ${journal.value.nodes.find(n => n.name === node.name)!.hostKey.fingerprint}`,
+				);
+			} catch (error) {
+				if (!isAbort(error, io.signal)) say.state('failed', (error as Error).message);
+				throw error;
 			}
-			const current = journal.value.nodes.find(n => n.name === node.name)!;
-			if (provider.capabilities.bootHostKeyExposed && !current.hostKey.rotatedAt) await rotateHostKey(ctx, io, current, shell);
-			say.state('running', `SSH ok, host key ${journal.value.nodes.find(n => n.name === node.name)!.hostKey.fingerprint}`);
-		} catch (error) {
-			if (!isAbort(error, io.signal)) say.state('failed', (error as Error).message);
-			throw error;
-		}
-	}, {signal: io.signal});
+		},
+		{signal: io.signal},
+	);
 }
 
 /**
@@ -250,10 +286,11 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord, shell: RemoteShell): Promise<void> {
 	const {journal, ssh} = ctx;
 	const say = nodeEvents(io.emit, node.name);
-	const promote = () => journal.updateNode(node.name, record => {
-		record.hostKey = {...record.nextHostKey!, rotatedAt: new Date().toISOString()};
-		delete record.nextHostKey;
-	});
+	const promote = () =>
+		journal.updateNode(node.name, record => {
+			record.hostKey = {...record.nextHostKey!, rotatedAt: new Date().toISOString()};
+			delete record.nextHostKey;
+		});
 	const pinned = journal.value.nodes.find(n => n.name === node.name)!.nextHostKey;
 	if (pinned && sameKey(shell.hostKey, pinned.publicKey)) {
 		promote();
@@ -265,7 +302,10 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 	try {
 		next = {publicKey: made, fingerprint: fingerprint(made)};
 	} catch {
-		throw new ExternalError(`${node.name} made no usable host key: ${made.slice(0, 80)}`, {node: node.name, nextSteps: [`run swarmbee up ${ctx.spec.name} again`]});
+		throw new ExternalError(`${node.name} made no usable host key: ${made.slice(0, 80)}`, {
+			node: node.name,
+			nextSteps: [`run swarmbee up ${ctx.spec.name} again`],
+		});
 	}
 	journal.updateNode(node.name, record => {
 		record.nextHostKey = next;
@@ -273,11 +313,15 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 	await shell.run(swapHostKeyCommand(next.publicKey), {signal: io.signal});
 	ssh.drop(node.name);
 	// sshd re-executes on reload: the first connections may still meet the old key.
-	const polled = await pollUntil(async () => (await ssh.waitFor(node.name, {signal: io.signal, timeoutMs: 30_000, mismatchIsFatal: true})).hostKey, key => {
-		if (sameKey(key, next.publicKey)) return true;
-		ssh.drop(node.name);
-		return false;
-	}, {intervalMs: 500, timeoutMs: 30_000, signal: io.signal});
+	const polled = await pollUntil(
+		async () => (await ssh.waitFor(node.name, {signal: io.signal, timeoutMs: 30_000, mismatchIsFatal: true})).hostKey,
+		key => {
+			if (sameKey(key, next.publicKey)) return true;
+			ssh.drop(node.name);
+			return false;
+		},
+		{intervalMs: 500, timeoutMs: 30_000, signal: io.signal},
+	);
 	if (!polled.met) {
 		throw new ExternalError(`${node.name} still answers with its old host key after the swap`, {
 			node: node.name,
@@ -286,7 +330,10 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 		});
 	}
 	promote();
-	say.state('booting', `host key replaced: ${next.fingerprint} (made on the node; the one in user_data is no longer used)`);
+	say.state(
+		'booting',
+		`host key replaced: ${next.fingerprint} (made on the node; the one in user_data is no longer used)`,
+	);
 }
 
 function sameKey(a: string, b: string): boolean {
@@ -294,22 +341,40 @@ function sameKey(a: string, b: string): boolean {
 }
 
 /** Polls the provider's first-boot check over an open connection until it says done. */
-async function waitForFirstBoot(shell: RemoteShell, check: FirstBootCheck, node: NodeRecord, signal: AbortSignal): Promise<void> {
+async function waitForFirstBoot(
+	shell: RemoteShell,
+	check: FirstBootCheck,
+	node: NodeRecord,
+	signal: AbortSignal,
+): Promise<void> {
 	const host = node.ssh?.host ?? node.publicAddress ?? node.name;
-	const polled = await pollUntil(async () => {
-		const status = check.parse((await shell.exec(check.command, {signal})).stdout);
-		if (status.state === 'failed') {
-			throw new ExternalError(`the first-boot script (user_data) failed on ${node.name}`, {
-				node: node.name,
-				hint: status.detail,
-				nextSteps: [`its full log: ssh root@${host} cat /var/log/cloud-init-output.log`, `delete ${node.name} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`],
-			});
-		}
-		return status;
-	}, status => status.state === 'done', {intervalMs: 2_000, timeoutMs: check.timeoutMs, signal});
+	const polled = await pollUntil(
+		async () => {
+			const status = check.parse((await shell.exec(check.command, {signal})).stdout);
+			if (status.state === 'failed') {
+				throw new ExternalError(`the first-boot script (user_data) failed on ${node.name}`, {
+					node: node.name,
+					hint: status.detail,
+					nextSteps: [
+						`its full log: ssh root@${host} cat /var/log/cloud-init-output.log`,
+						`delete ${node.name} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`,
+					],
+				});
+			}
+			return status;
+		},
+		status => status.state === 'done',
+		{intervalMs: 2_000, timeoutMs: check.timeoutMs, signal},
+	);
 	if (polled.met) return;
-	throw new ExternalError(`${node.name}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`, {
-		node: node.name,
-		nextSteps: [`look at its log: ssh root@${host} tail /var/log/cloud-init-output.log`, 'run swarmbee up again: it goes on waiting'],
-	});
+	throw new ExternalError(
+		`${node.name}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`,
+		{
+			node: node.name,
+			nextSteps: [
+				`look at its log: ssh root@${host} tail /var/log/cloud-init-output.log`,
+				'run swarmbee up again: it goes on waiting',
+			],
+		},
+	);
 }

@@ -1,5 +1,12 @@
 import {chooseFreeSubnet, chooseOverlaySubnet} from '../source/cluster/cidr.js';
-import {DATABASE_NETWORK, OVERLAY_NETWORK, overlayCreateCommand, overlayInspectCommand, parseOverlay, type OverlaySettings} from '../source/cluster/overlay.js';
+import {
+	DATABASE_NETWORK,
+	OVERLAY_NETWORK,
+	overlayCreateCommand,
+	overlayInspectCommand,
+	parseOverlay,
+	type OverlaySettings,
+} from '../source/cluster/overlay.js';
 import {InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
@@ -14,7 +21,12 @@ interface Ensured {
 }
 
 /** The overlay as asked, created if missing; one that exists in another shape is refused (it cannot change in place). */
-async function ensureOverlay(manager: RemoteShell, want: OverlaySettings, cluster: string, io: StepIO): Promise<Ensured> {
+async function ensureOverlay(
+	manager: RemoteShell,
+	want: OverlaySettings,
+	cluster: string,
+	io: StepIO,
+): Promise<Ensured> {
 	const {signal} = io;
 	const existing = parseOverlay(want.name, await manager.run(overlayInspectCommand(want.name), {signal}));
 	if (!existing) {
@@ -23,14 +35,29 @@ async function ensureOverlay(manager: RemoteShell, want: OverlaySettings, cluste
 	}
 	const attachable = want.attachable !== false;
 	if (existing.driver !== 'overlay' || existing.encrypted !== want.encrypted || existing.attachable !== attachable) {
-		const shape = existing.driver !== 'overlay' ? `a ${existing.driver} network`
-			: existing.encrypted !== want.encrypted ? (existing.encrypted ? 'encrypted' : 'not encrypted')
-				: existing.attachable ? 'attachable' : 'not attachable';
+		const shape =
+			existing.driver !== 'overlay'
+				? `a ${existing.driver} network`
+				: existing.encrypted !== want.encrypted
+					? existing.encrypted
+						? 'encrypted'
+						: 'not encrypted'
+					: existing.attachable
+						? 'attachable'
+						: 'not attachable';
 		throw new InputError(`network ${want.name} exists on the swarm but is ${shape}`, {
 			hint: 'an overlay cannot be changed in place while services use it.',
-			nextSteps: existing.encrypted !== want.encrypted
-				? [want.encrypted ? 'run again with --no-encrypt-overlay to keep it as it is' : 'run again with --encrypt-overlay to keep it as it is', `or remove the cluster (swarmbee down ${cluster}) and build it again`]
-				: [`remove the cluster (swarmbee down ${cluster}) and build it again, or remove the network by hand on queenbee (docker network rm ${want.name}) if nothing uses it`],
+			nextSteps:
+				existing.encrypted !== want.encrypted
+					? [
+							want.encrypted
+								? 'run again with --no-encrypt-overlay to keep it as it is'
+								: 'run again with --encrypt-overlay to keep it as it is',
+							`or remove the cluster (swarmbee down ${cluster}) and build it again`,
+						]
+					: [
+							`remove the cluster (swarmbee down ${cluster}) and build it again, or remove the network by hand on queenbee (docker network rm ${want.name}) if nothing uses it`,
+						],
 		});
 	}
 	return {settings: {...want, subnet: existing.subnet}, changed: false};
@@ -53,26 +80,47 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 		const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
 		const encrypted = spec.encryptOverlay;
 		if (encrypted && !provider.capabilities.encryptedOverlay) {
-			io.emit(event({type: 'warning', message: `an encrypted overlay may not carry traffic on the ${provider.name} provider (IPsec between nested engines); pass --no-encrypt-overlay if the verify step fails`}));
+			io.emit(
+				event({
+					type: 'warning',
+					message: `an encrypted overlay may not carry traffic on the ${provider.name} provider (IPsec between nested engines); pass --no-encrypt-overlay if the verify step fails`,
+				}),
+			);
 		}
 		const infra = journal.value.infra;
 		const avoid = [infra?.privateCidr, infra?.publicCidr, ...DOCKER_DEFAULTS].filter((c): c is string => Boolean(c));
 		const recorded = journal.value.swarm;
-		const app = await ensureOverlay(manager, {
-			name: OVERLAY_NETWORK,
-			subnet: recorded?.overlay?.subnet ?? chooseOverlaySubnet(spec.name, avoid),
-			encrypted,
-		}, spec.name, io);
+		const app = await ensureOverlay(
+			manager,
+			{
+				name: OVERLAY_NETWORK,
+				subnet: recorded?.overlay?.subnet ?? chooseOverlaySubnet(spec.name, avoid),
+				encrypted,
+			},
+			spec.name,
+			io,
+		);
 		journal.update(j => {
 			j.swarm!.overlay = {name: OVERLAY_NETWORK, subnet: app.settings.subnet, encrypted: app.settings.encrypted};
 		});
 		if (spec.database === 'none') return {changed: app.changed, summary: describe(app.settings, app.changed)};
 
-		const databaseSubnet = recorded?.databaseOverlay?.subnet ?? chooseFreeSubnet('10.208.0.0/12', [...avoid, app.settings.subnet], `database:${spec.name}`, 24);
+		const databaseSubnet =
+			recorded?.databaseOverlay?.subnet ??
+			chooseFreeSubnet('10.208.0.0/12', [...avoid, app.settings.subnet], `database:${spec.name}`, 24);
 		if (!databaseSubnet) throw new Error('no free /24 left in 10.208.0.0/12 for the database network');
-		const database = await ensureOverlay(manager, {name: DATABASE_NETWORK, subnet: databaseSubnet, encrypted, attachable: false}, spec.name, io);
+		const database = await ensureOverlay(
+			manager,
+			{name: DATABASE_NETWORK, subnet: databaseSubnet, encrypted, attachable: false},
+			spec.name,
+			io,
+		);
 		journal.update(j => {
-			j.swarm!.databaseOverlay = {name: DATABASE_NETWORK, subnet: database.settings.subnet, encrypted: database.settings.encrypted};
+			j.swarm!.databaseOverlay = {
+				name: DATABASE_NETWORK,
+				subnet: database.settings.subnet,
+				encrypted: database.settings.encrypted,
+			};
 		});
 		return {
 			changed: app.changed || database.changed,

@@ -8,7 +8,9 @@ import {providerContext, type ClusterContext, type Step} from './types.js';
 function offlineImageHint(env: NodeJS.ProcessEnv): string[] {
 	try {
 		findRethinkdbSource(env);
-		return ['or, offline, build RethinkDB 2.4.4 from its source folder once and use it: --rethinkdb-image "$(npm run -s rethinkdb-image)" (in swarmbee\'s folder)'];
+		return [
+			'or, offline, build RethinkDB 2.4.4 from its source folder once and use it: --rethinkdb-image "$(npm run -s rethinkdb-image)" (in swarmbee\'s folder)',
+		];
 	} catch {
 		return [];
 	}

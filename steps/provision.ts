@@ -1,12 +1,26 @@
 import {createWriteStream, mkdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {
-	AnsibleProgress, cleanupDirCommand, installAnsibleCommand, playbookCommand, prepareDirCommand, rebootRequiredCommand, REMOTE_ANSIBLE_DIR,
+	AnsibleProgress,
+	cleanupDirCommand,
+	installAnsibleCommand,
+	playbookCommand,
+	prepareDirCommand,
+	rebootRequiredCommand,
+	REMOTE_ANSIBLE_DIR,
 } from '../source/cluster/ansible.js';
 import {DOCKER_DAEMON_SETTINGS} from '../source/cluster/docker-daemon.js';
 import {sshdConfig} from '../source/cluster/sshd.js';
 import {
-	APPLIED_FILE, digest, dockerUserRules, parseProvisionedCheck, provisionDrift, provisionedCheckCommand, ufwRules, ufwSnapshotCommand, type AppliedRecord,
+	APPLIED_FILE,
+	digest,
+	dockerUserRules,
+	parseProvisionedCheck,
+	provisionDrift,
+	provisionedCheckCommand,
+	ufwRules,
+	ufwSnapshotCommand,
+	type AppliedRecord,
 } from '../source/cluster/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
@@ -18,7 +32,10 @@ import type {RemoteShell} from '../source/ssh/shell.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
-type ProvisionContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey' | 'options'>;
+type ProvisionContext = Pick<
+	ClusterContext,
+	'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey' | 'options'
+>;
 
 /** One playbook to run: ours, then the user's (--playbook). */
 interface Playbook {
@@ -32,10 +49,22 @@ interface Playbook {
 }
 
 function playbooksFor(ctx: Pick<ClusterContext, 'spec'>): Playbook[] {
-	const ours: Playbook = {name: 'swarmbee', remote: 'playbook.yml', contents: readFileSync(path.join(packageRoot(), 'ansible', 'playbook.yml'), 'utf8')};
+	const ours: Playbook = {
+		name: 'swarmbee',
+		remote: 'playbook.yml',
+		contents: readFileSync(path.join(packageRoot(), 'ansible', 'playbook.yml'), 'utf8'),
+	};
 	if (!ctx.spec.playbook) return [ours];
 	const base = path.basename(ctx.spec.playbook);
-	return [ours, {name: base, remote: `user-${base.replace(/[^A-Za-z0-9._-]/g, '_')}`, contents: readFileSync(ctx.spec.playbook, 'utf8'), source: ctx.spec.playbook}];
+	return [
+		ours,
+		{
+			name: base,
+			remote: `user-${base.replace(/[^A-Za-z0-9._-]/g, '_')}`,
+			contents: readFileSync(ctx.spec.playbook, 'utf8'),
+			source: ctx.spec.playbook,
+		},
+	];
 }
 
 /** What one run applies to every node: the playbooks, their variables, and the record of both. */
@@ -80,20 +109,35 @@ export const provisionStep: Step<ProvisionContext> = {
 	async run(ctx, io) {
 		const {journal} = ctx;
 		// When scale adds nodes, the ones already provisioned are left alone.
-		const nodes = ctx.options.provisionNewOnly ? journal.value.nodes.filter(n => !n.provision?.ok) : journal.value.nodes;
+		const nodes = ctx.options.provisionNewOnly
+			? journal.value.nodes.filter(n => !n.provision?.ok)
+			: journal.value.nodes;
 		if (nodes.length === 0) return {changed: false, summary: 'every node already provisioned'};
 		const plan = planFor(ctx);
 		const due = ctx.options.reprovision ? nodes : await nodesToProvision(ctx, io, nodes, plan.record);
 		const skipped = nodes.length - due.length;
-		if (due.length === 0) return {changed: false, summary: `${nodes.length} nodes as provisioned (nothing changed, no drift: playbook not run)`};
+		if (due.length === 0)
+			return {
+				changed: false,
+				summary: `${nodes.length} nodes as provisioned (nothing changed, no drift: playbook not run)`,
+			};
 		const limit = cpuHeavyLimit(ctx.provider.capabilities.sharesHostCpus);
 		for (const node of due.slice(limit)) {
-			nodeEvents(io.emit, node.name, 'provision').state('provisioning', `waiting for a free core (local nodes share this machine's ${limit})`);
+			nodeEvents(io.emit, node.name, 'provision').state(
+				'provisioning',
+				`waiting for a free core (local nodes share this machine's ${limit})`,
+			);
 		}
-		const results = await onEveryNode('provisioning', due, node => provisionNode(ctx, io, node, plan), {signal: io.signal, limit});
+		const results = await onEveryNode('provisioning', due, node => provisionNode(ctx, io, node, plan), {
+			signal: io.signal,
+			limit,
+		});
 		const changed = results.reduce((sum, r) => sum + r.changed, 0);
 		const rebooted = results.filter(r => r.rebooted).length;
-		const extras = [rebooted > 0 ? `${rebooted} rebooted` : '', skipped > 0 ? `${skipped} as provisioned, not run` : ''].filter(Boolean);
+		const extras = [
+			rebooted > 0 ? `${rebooted} rebooted` : '',
+			skipped > 0 ? `${skipped} as provisioned, not run` : '',
+		].filter(Boolean);
 		return {
 			changed: changed > 0 || rebooted > 0,
 			summary: `${results.length} nodes provisioned (changed=${changed}${extras.length > 0 ? `, ${extras.join(', ')}` : ''})`,
@@ -102,23 +146,41 @@ export const provisionStep: Step<ProvisionContext> = {
 };
 
 /** The nodes whose playbook must run: never provisioned, or drifted from what was applied. */
-async function nodesToProvision(ctx: ProvisionContext, io: StepIO, nodes: readonly NodeRecord[], wanted: AppliedRecord): Promise<NodeRecord[]> {
-	const verdicts = await onEveryNode('looking at provisioned nodes', nodes, async node => {
-		if (!node.provision?.ok) return true;
-		const say = nodeEvents(io.emit, node.name, 'provision');
-		const shell = await ctx.ssh.get(node.name, io.signal);
-		const drift = provisionDrift(wanted, parseProvisionedCheck((await shell.exec(provisionedCheckCommand, {signal: io.signal})).stdout));
-		if (drift.length === 0) {
-			say.state('running', 'as provisioned: nothing changed, no drift (playbook not run)');
-			return false;
-		}
-		say.state('provisioning', `provisioning again: ${drift.join('; ')}`);
-		return true;
-	}, {signal: io.signal});
+async function nodesToProvision(
+	ctx: ProvisionContext,
+	io: StepIO,
+	nodes: readonly NodeRecord[],
+	wanted: AppliedRecord,
+): Promise<NodeRecord[]> {
+	const verdicts = await onEveryNode(
+		'looking at provisioned nodes',
+		nodes,
+		async node => {
+			if (!node.provision?.ok) return true;
+			const say = nodeEvents(io.emit, node.name, 'provision');
+			const shell = await ctx.ssh.get(node.name, io.signal);
+			const drift = provisionDrift(
+				wanted,
+				parseProvisionedCheck((await shell.exec(provisionedCheckCommand, {signal: io.signal})).stdout),
+			);
+			if (drift.length === 0) {
+				say.state('running', 'as provisioned: nothing changed, no drift (playbook not run)');
+				return false;
+			}
+			say.state('provisioning', `provisioning again: ${drift.join('; ')}`);
+			return true;
+		},
+		{signal: io.signal},
+	);
 	return nodes.filter((_, i) => verdicts[i]);
 }
 
-async function provisionNode(ctx: ProvisionContext, io: StepIO, node: NodeRecord, plan: Plan): Promise<{changed: number; rebooted: boolean}> {
+async function provisionNode(
+	ctx: ProvisionContext,
+	io: StepIO,
+	node: NodeRecord,
+	plan: Plan,
+): Promise<{changed: number; rebooted: boolean}> {
 	const {signal} = io;
 	const say = nodeEvents(io.emit, node.name, 'provision');
 	const logFile = path.join(ctx.paths.logsDir, node.name, 'provision.log');
@@ -140,13 +202,18 @@ async function provisionNode(ctx: ProvisionContext, io: StepIO, node: NodeRecord
 	try {
 		const shell = await ctx.ssh.get(node.name, signal);
 		write('# installing Ansible on the node (Debian package ansible-core)');
-		const install = await shell.exec(installAnsibleCommand, {signal, onStdout: write, onStderr: line => write(line, 'stderr'), capture: false});
+		const install = await shell.exec(installAnsibleCommand, {
+			signal,
+			onStdout: write,
+			onStderr: line => write(line, 'stderr'),
+			capture: false,
+		});
 		if (install.code !== 0) {
 			throw new ExternalError(`installing Ansible on ${node.name} failed (exit ${install.code})`, {
 				node: node.name,
 				logFile,
 				hint: 'apt-get could not install ansible-core: the node needs to reach its Debian mirror.',
-				nextSteps: ['read the log, fix the node\'s network or mirror, then run swarmbee up again'],
+				nextSteps: ["read the log, fix the node's network or mirror, then run swarmbee up again"],
 			});
 		}
 		await shell.run(prepareDirCommand, {signal});
@@ -167,7 +234,13 @@ async function provisionNode(ctx: ProvisionContext, io: StepIO, node: NodeRecord
 		await now.run(ufwSnapshotCommand, {signal});
 		await now.upload(APPLIED_FILE, `${JSON.stringify(plan.record)}\n`, 0o600);
 		ctx.journal.updateNode(node.name, record => {
-			record.provision = {at: new Date().toISOString(), ok: true, logFile, recaps, ...(rebooted ? {rebootedAt: new Date().toISOString()} : {})};
+			record.provision = {
+				at: new Date().toISOString(),
+				ok: true,
+				logFile,
+				recaps,
+				...(rebooted ? {rebootedAt: new Date().toISOString()} : {}),
+			};
 		});
 		say.state('running', `provisioned (changed=${changed})`);
 		return {changed, rebooted};
@@ -190,7 +263,12 @@ async function runPlaybook(
 	shell: RemoteShell,
 	node: NodeRecord,
 	playbook: Playbook,
-	options: {signal: AbortSignal; write: (line: string, stream?: 'stdout' | 'stderr') => void; logFile: string; onRecap: (playbook: Playbook, recap: PlayRecap) => void},
+	options: {
+		signal: AbortSignal;
+		write: (line: string, stream?: 'stdout' | 'stderr') => void;
+		logFile: string;
+		onRecap: (playbook: Playbook, recap: PlayRecap) => void;
+	},
 ): Promise<PlayRecap> {
 	const progress = new AnsibleProgress();
 	options.write(`# playbook ${playbook.name}`);
@@ -207,7 +285,8 @@ async function runPlaybook(
 		},
 	});
 	if (progress.recap) options.onRecap(playbook, progress.recap);
-	if (result.code === 0 && progress.recap && progress.recap.failed === 0 && progress.recap.unreachable === 0) return progress.recap;
+	if (result.code === 0 && progress.recap && progress.recap.failed === 0 && progress.recap.unreachable === 0)
+		return progress.recap;
 	const where = progress.failure ? ` at task "${progress.failure.task}"` : '';
 	throw new ExternalError(`playbook ${playbook.name} failed on ${node.name}${where}`, {
 		node: node.name,
@@ -222,7 +301,13 @@ async function runPlaybook(
 }
 
 /** A playbook asked for a reboot (Debian's /var/run/reboot-required): reboot through the provider, wait for SSH. */
-async function rebootIfAsked(ctx: ProvisionContext, io: StepIO, node: NodeRecord, shell: RemoteShell, write: (line: string) => void): Promise<boolean> {
+async function rebootIfAsked(
+	ctx: ProvisionContext,
+	io: StepIO,
+	node: NodeRecord,
+	shell: RemoteShell,
+	write: (line: string) => void,
+): Promise<boolean> {
 	const asked = (await shell.run(rebootRequiredCommand, {signal: io.signal})).trim() === 'yes';
 	if (!asked) return false;
 	const say: NodeEvents = nodeEvents(io.emit, node.name, 'provision');

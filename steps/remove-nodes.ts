@@ -1,7 +1,13 @@
 import {rmSync} from 'node:fs';
 import {pollUntil} from '../source/concurrency.js';
 import {
-	drainCommand, nodeListCommand, nodeRemoveCommand, nodeTasksCommand, parseJsonLines, swarmLeaveCommand, type SwarmNode,
+	drainCommand,
+	nodeListCommand,
+	nodeRemoveCommand,
+	nodeTasksCommand,
+	parseJsonLines,
+	swarmLeaveCommand,
+	type SwarmNode,
 } from '../source/cluster/swarm.js';
 import {CancelledError} from '../source/errors.js';
 import {nodeEvents} from '../source/events.js';
@@ -10,7 +16,6 @@ import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
 type RemoveContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
-
 
 /**
  * Takes nodes marked `deleting` out of the cluster, last first: drain them,
@@ -24,7 +29,10 @@ export const removeNodesStep: Step<RemoveContext> = {
 	async run(ctx, io) {
 		const doomed = ctx.journal.value.nodes.filter(n => n.state === 'deleting').sort((a, b) => b.index - a.index);
 		for (const node of doomed) await removeNode(ctx, io, node);
-		return {changed: doomed.length > 0, summary: doomed.length > 0 ? `removed ${doomed.map(n => n.name).join(', ')}` : 'nothing to remove'};
+		return {
+			changed: doomed.length > 0,
+			summary: doomed.length > 0 ? `removed ${doomed.map(n => n.name).join(', ')}` : 'nothing to remove',
+		};
 	},
 };
 
@@ -34,13 +42,17 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 	const manager = await ctx.ssh.get(managerName, signal);
 	const events = nodeEvents(io.emit, node.name);
 	const say = (detail: string) => events.state('deleting', detail);
-	const member = () => manager.run(nodeListCommand, {signal}).then(out => parseJsonLines<SwarmNode>(out).find(m => m.ID === node.swarmNodeId));
+	const member = () =>
+		manager
+			.run(nodeListCommand, {signal})
+			.then(out => parseJsonLines<SwarmNode>(out).find(m => m.ID === node.swarmNodeId));
 
-	if (node.swarmNodeId && await member()) {
+	if (node.swarmNodeId && (await member())) {
 		say('draining');
 		await manager.run(drainCommand(node.swarmNodeId), {signal});
 		// Its tasks move away first; after a minute it leaves with whatever is left.
-		const tasks = async () => parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId!), {signal})).stdout).length;
+		const tasks = async () =>
+			parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId!), {signal})).stdout).length;
 		await pollUntil(tasks, left => left === 0, {intervalMs: 1_000, timeoutMs: 60_000, signal});
 		say('leaving the swarm');
 		try {

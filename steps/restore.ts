@@ -2,7 +2,14 @@ import {readArchive, type ArchiveManifest} from '../source/backup/archive-reader
 import {tableKey, type TableSelection} from '../source/backup/format.js';
 import {rql, run} from '../source/backup/reql.js';
 import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
-import {checkTarget, readTarget, restoreTable, type RestoredTable, type RestoreProgress, type TargetFacts} from '../source/backup/restore.js';
+import {
+	checkTarget,
+	readTarget,
+	restoreTable,
+	type RestoredTable,
+	type RestoreProgress,
+	type TargetFacts,
+} from '../source/backup/restore.js';
 import {ExternalError, isAbort, toSwarmbeeError, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
@@ -41,13 +48,30 @@ export const checkArchiveStep: Step<RestoreContext> = {
 			selection: ctx.selection,
 			spoolDir: ctx.spoolDir,
 			signal: io.signal,
-			onProgress: (table, documents, bytes, done) => io.emit(event({type: 'table-progress', step: 'archive', table: tableKey(table), state: done ? 'done' : 'running', detail: done ? 'checked' : 'checking', documents, bytes})),
+			onProgress: (table, documents, bytes, done) =>
+				io.emit(
+					event({
+						type: 'table-progress',
+						step: 'archive',
+						table: tableKey(table),
+						state: done ? 'done' : 'running',
+						detail: done ? 'checked' : 'checking',
+						documents,
+						bytes,
+					}),
+				),
 		});
-		for (const ignored of ctx.manifest.ignored) io.emit(event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}));
+		for (const ignored of ctx.manifest.ignored)
+			io.emit(
+				event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}),
+			);
 		const tables = ctx.manifest.tables;
 		const documents = tables.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = tables.reduce((sum, t) => sum + t.bytes, 0);
-		return {changed: false, summary: `${ctx.manifest.top}: ${counted(tables.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), every file complete`};
+		return {
+			changed: false,
+			summary: `${ctx.manifest.top}: ${counted(tables.length, 'table')}, ${formatCount(documents)} documents (${formatBytes(bytes)} of JSON), every file complete`,
+		};
 	},
 };
 
@@ -55,11 +79,19 @@ export const connectForRestoreStep: Step<RestoreContext> = {
 	id: 'connect',
 	title: 'Connect to RethinkDB over SSH and check the tables',
 	async run(ctx, io) {
-		ctx.link = await openDatabase({ssh: ctx.ssh, ...databaseNodes(ctx.journal), password: ctx.password, signal: io.signal});
+		ctx.link = await openDatabase({
+			ssh: ctx.ssh,
+			...databaseNodes(ctx.journal),
+			password: ctx.password,
+			signal: io.signal,
+		});
 		ctx.target = await readTarget(ctx.link);
 		ctx.existing = checkTarget(ctx.manifest!.tables, ctx.target, ctx.force);
 		const fresh = ctx.manifest!.tables.length - ctx.existing.size;
-		return {changed: false, summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${counted(fresh, 'table')} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`};
+		return {
+			changed: false,
+			summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${counted(fresh, 'table')} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`,
+		};
 	},
 };
 
@@ -79,22 +111,55 @@ export const restoreTablesStep: Step<RestoreContext> = {
 					signal: io.signal,
 					onProgress: p => {
 						last = p;
-						io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(p.table), state: p.state, detail: p.detail, documents: p.documents, bytes: p.bytes, totalDocuments: p.totalDocuments, totalBytes: p.totalBytes}));
+						io.emit(
+							event({
+								type: 'table-progress',
+								step: 'restore',
+								table: tableKey(p.table),
+								state: p.state,
+								detail: p.detail,
+								documents: p.documents,
+								bytes: p.bytes,
+								totalDocuments: p.totalDocuments,
+								totalBytes: p.totalBytes,
+							}),
+						);
 					},
 				});
 			} catch (error) {
 				if (isAbort(error, io.signal)) throw error;
-				if (last) io.emit(event({type: 'table-progress', step: 'restore', table: tableKey(table), state: 'failed', detail: last.detail, documents: last.documents, bytes: last.bytes, totalDocuments: last.totalDocuments, totalBytes: last.totalBytes}));
+				if (last)
+					io.emit(
+						event({
+							type: 'table-progress',
+							step: 'restore',
+							table: tableKey(table),
+							state: 'failed',
+							detail: last.detail,
+							documents: last.documents,
+							bytes: last.bytes,
+							totalDocuments: last.totalDocuments,
+							totalBytes: last.totalBytes,
+						}),
+					);
 				throw restoreFailure(tableKey(table), last?.detail, ctx.restored.length, error);
 			}
 			ctx.restored.push(restored);
 			if (restored.replication.kind === 'counts') {
-				io.emit(event({type: 'warning', message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`}));
+				io.emit(
+					event({
+						type: 'warning',
+						message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
+					}),
+				);
 			}
 		}
 		const documents = ctx.restored.reduce((sum, t) => sum + t.documents, 0);
 		const indexes = ctx.restored.reduce((sum, t) => sum + t.indexes, 0);
-		return {changed: true, summary: `${counted(ctx.restored.length, 'table')}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`};
+		return {
+			changed: true,
+			summary: `${counted(ctx.restored.length, 'table')}, ${formatCount(documents)} documents, ${indexes} secondary ${indexes === 1 ? 'index' : 'indexes'} rebuilt`,
+		};
 	},
 };
 
@@ -102,8 +167,13 @@ export const restoreTablesStep: Step<RestoreContext> = {
 export function restoreFailure(table: string, doing: string | undefined, done: number, error: unknown): SwarmbeeError {
 	const cause = toSwarmbeeError(error);
 	return new ExternalError(`restoring ${table} failed${doing ? ` while ${doing}` : ''}: ${cause.message}`, {
-		hint: cause.hint ?? (done > 0 ? `${counted(done, 'table')} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
-		nextSteps: [...cause.nextSteps, 'run the same restore again with --force: tables already written are written again (same keys replaced)'],
+		hint:
+			cause.hint ??
+			(done > 0 ? `${counted(done, 'table')} before it ${done === 1 ? 'was' : 'were'} restored` : undefined),
+		nextSteps: [
+			...cause.nextSteps,
+			'run the same restore again with --force: tables already written are written again (same keys replaced)',
+		],
 		cause: error,
 	});
 }
@@ -115,14 +185,39 @@ export const replicationStep: Step<RestoreContext> = {
 	async run(ctx, io) {
 		const tables = ctx.restored!;
 		const servers = liveNodes(ctx.journal).map(n => serverName(n.name));
-		const policy = await applyReplicationPolicy({link: ctx.link!, spec: ctx.spec, servers, tables, emit: io.emit, signal: io.signal});
+		const policy = await applyReplicationPolicy({
+			link: ctx.link!,
+			spec: ctx.spec,
+			servers,
+			tables,
+			emit: io.emit,
+			signal: io.signal,
+		});
 		// A table placed anew was waited for already, stage by stage; the others (placed as the policy wants) are waited for here, together.
-		await Promise.all(tables.filter(table => !policy.placed.has(tableKey(table))).map(async table => {
-			io.emit(event({type: 'step-progress', step: 'replication', message: `waiting for ${tableKey(table)} to be ready on all its replicas`}));
-			await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
-		}));
-		return {changed: policy.applied, summary: `${policy.summary}; ${counted(tables.length, 'table')} ready on all replicas`};
+		await Promise.all(
+			tables
+				.filter(table => !policy.placed.has(tableKey(table)))
+				.map(async table => {
+					io.emit(
+						event({
+							type: 'step-progress',
+							step: 'replication',
+							message: `waiting for ${tableKey(table)} to be ready on all its replicas`,
+						}),
+					);
+					await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
+				}),
+		);
+		return {
+			changed: policy.applied,
+			summary: `${policy.summary}; ${counted(tables.length, 'table')} ready on all replicas`,
+		};
 	},
 };
 
-export const restoreSteps: Array<Step<RestoreContext>> = [checkArchiveStep, connectForRestoreStep, restoreTablesStep, replicationStep];
+export const restoreSteps: Array<Step<RestoreContext>> = [
+	checkArchiveStep,
+	connectForRestoreStep,
+	restoreTablesStep,
+	replicationStep,
+];

@@ -1,6 +1,18 @@
 import {
-	isManager, joinTokenCommand, nodeListCommand, nodeRemoveCommand, nodeRoleCommand, parseJsonLines, parseSwarmInfo, swarmInfoCommand,
-	swarmInitCommand, swarmJoinCommand, swarmJoinRequest, swarmLeaveCommand, type SwarmInfo, type SwarmNode,
+	isManager,
+	joinTokenCommand,
+	nodeListCommand,
+	nodeRemoveCommand,
+	nodeRoleCommand,
+	parseJsonLines,
+	parseSwarmInfo,
+	swarmInfoCommand,
+	swarmInitCommand,
+	swarmJoinCommand,
+	swarmJoinRequest,
+	swarmLeaveCommand,
+	type SwarmInfo,
+	type SwarmNode,
 } from '../source/cluster/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
@@ -59,31 +71,39 @@ export const swarmStep: Step<SwarmContext> = {
 		registerSecret(tokens.manager);
 
 		const joined: string[] = [];
-		await onEveryNode('joining the swarm', nodes.slice(1), async node => {
-			const connection = await ssh.get(node.name, signal);
-			let state = await swarmInfo(ctx, node.name, signal);
-			if (state.LocalNodeState === 'active' && state.Cluster?.ID !== clusterId && state.Cluster?.ID !== undefined) {
-				// In some other swarm (e.g. queenbee was recreated): leave it first.
-				await connection.run(swarmLeaveCommand, {signal});
-				state = await swarmInfo(ctx, node.name, signal);
-			}
-			if (state.LocalNodeState === 'active') {
-				journal.updateNode(node.name, record => {
-					record.swarmNodeId = state.NodeID;
+		await onEveryNode(
+			'joining the swarm',
+			nodes.slice(1),
+			async node => {
+				const connection = await ssh.get(node.name, signal);
+				let state = await swarmInfo(ctx, node.name, signal);
+				if (state.LocalNodeState === 'active' && state.Cluster?.ID !== clusterId && state.Cluster?.ID !== undefined) {
+					// In some other swarm (e.g. queenbee was recreated): leave it first.
+					await connection.run(swarmLeaveCommand, {signal});
+					state = await swarmInfo(ctx, node.name, signal);
+				}
+				if (state.LocalNodeState === 'active') {
+					journal.updateNode(node.name, record => {
+						record.swarmNodeId = state.NodeID;
+					});
+					return;
+				}
+				nodeEvents(io.emit, node.name).state('joining', `joining as ${node.role}`);
+				await connection.run(swarmJoinCommand, {
+					signal,
+					stdin: swarmJoinRequest(node.privateAddress!, first.privateAddress!, tokens[node.role]),
 				});
-				return;
-			}
-			nodeEvents(io.emit, node.name).state('joining', `joining as ${node.role}`);
-			await connection.run(swarmJoinCommand, {signal, stdin: swarmJoinRequest(node.privateAddress!, first.privateAddress!, tokens[node.role])});
-			const after = await swarmInfo(ctx, node.name, signal);
-			journal.updateNode(node.name, record => {
-				record.swarmNodeId = after.NodeID;
-			});
-			joined.push(node.name);
-		}, {signal});
+				const after = await swarmInfo(ctx, node.name, signal);
+				journal.updateNode(node.name, record => {
+					record.swarmNodeId = after.NodeID;
+				});
+				joined.push(node.name);
+			},
+			{signal},
+		);
 		if (joined.length > 0) actions.push(`${joined.length} joined`);
 
-		actions.push(...await reconcileMembership(ctx, io));
+		actions.push(...(await reconcileMembership(ctx, io)));
 		await waitForReady(ctx, io);
 		for (const node of nodes) nodeEvents(io.emit, node.name).state('ready', node.role);
 		const managers = nodes.filter(n => n.role === 'manager').length;
@@ -127,13 +147,20 @@ async function reconcileMembership(ctx: SwarmContext, io: StepIO): Promise<strin
 
 async function waitForReady(ctx: SwarmContext, io: StepIO, timeoutMs = 90_000): Promise<void> {
 	const {journal, ssh} = ctx;
-	const polled = await pollUntil(async () => {
-		const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
-		const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
-		return journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
-	}, notReady => notReady.length === 0, {intervalMs: 1_000, timeoutMs, signal: io.signal});
+	const polled = await pollUntil(
+		async () => {
+			const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
+			const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
+			return journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
+		},
+		notReady => notReady.length === 0,
+		{intervalMs: 1_000, timeoutMs, signal: io.signal},
+	);
 	if (polled.met) return;
-	throw new ExternalError(`${(polled.last ?? []).map(n => n.name).join(', ')} did not become Ready in the swarm within ${timeoutMs / 1000} s`, {
-		nextSteps: ['look at `docker node ls` on queenbee (swarmbee status shows it too)', 'run swarmbee up again'],
-	});
+	throw new ExternalError(
+		`${(polled.last ?? []).map(n => n.name).join(', ')} did not become Ready in the swarm within ${timeoutMs / 1000} s`,
+		{
+			nextSteps: ['look at `docker node ls` on queenbee (swarmbee status shows it too)', 'run swarmbee up again'],
+		},
+	);
 }

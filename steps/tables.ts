@@ -1,8 +1,21 @@
 import {requirePassword} from '../source/cluster/password.js';
-import {planPlacement, refusals, tableKey, wantedReplicas, type TableLayout, type TablePlan} from '../source/cluster/placement.js';
+import {
+	planPlacement,
+	refusals,
+	tableKey,
+	wantedReplicas,
+	type TableLayout,
+	type TablePlan,
+} from '../source/cluster/placement.js';
 import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
 import {serverName} from '../source/cluster/stack.js';
-import {applyPlans, emergencyRepair, readConnectedServers, readLayouts, readTableSizes} from '../source/cluster/tables.js';
+import {
+	applyPlans,
+	emergencyRepair,
+	readConnectedServers,
+	readLayouts,
+	readTableSizes,
+} from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
@@ -31,7 +44,14 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 }
 
 /** Applies every plan in turn (source/cluster/tables.ts applyPlans), saying what moves and when each table is ready; returns how many tables changed. */
-function applyAll(session: DatabaseSession, plans: TablePlan[], io: StepIO, step: string, leaving: Set<string>, replicas: number): Promise<number> {
+function applyAll(
+	session: DatabaseSession,
+	plans: TablePlan[],
+	io: StepIO,
+	step: string,
+	leaving: Set<string>,
+	replicas: number,
+): Promise<number> {
 	const say = (message: string) => io.emit(event({type: 'step-progress', step, message}));
 	return applyPlans(session.connection, plans, {
 		signal: io.signal,
@@ -49,23 +69,44 @@ function applyAll(session: DatabaseSession, plans: TablePlan[], io: StepIO, step
  * Disk room for the copies a plan makes: each server that receives
  * replicas must hold them with a tenth of its free space to spare.
  */
-async function checkDisk(ctx: TablesContext, io: StepIO, db: DatabaseSession, plans: TablePlan[], nodeOf: Map<string, string>): Promise<string[]> {
+async function checkDisk(
+	ctx: TablesContext,
+	io: StepIO,
+	db: DatabaseSession,
+	plans: TablePlan[],
+	nodeOf: Map<string, string>,
+): Promise<string[]> {
 	// Without sizes the move still cannot lose data (no replica goes before its copy is ready); it only may run out of room.
 	const sizes = await readTableSizes(db.connection).catch(error => {
-		io.emit(event({type: 'warning', message: `could not read the tables' sizes to check the disk room first (${(error as Error).message.split('\n')[0]})`}));
+		io.emit(
+			event({
+				type: 'warning',
+				message: `could not read the tables' sizes to check the disk room first (${(error as Error).message.split('\n')[0]})`,
+			}),
+		);
 		return new Map<string, number>();
 	});
 	const need = new Map<string, number>();
 	for (const plan of plans) {
-		for (const copy of plan.copies) need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(tableKey(plan.layout)) ?? 0));
+		for (const copy of plan.copies)
+			need.set(copy.server, (need.get(copy.server) ?? 0) + (sizes.get(tableKey(plan.layout)) ?? 0));
 	}
 	const problems: string[] = [];
 	for (const [server, bytes] of need) {
 		const node = nodeOf.get(server);
 		if (!node || bytes === 0) continue;
-		const free = Number((await (await ctx.ssh.get(node, io.signal)).run("df -Pk /var/lib/docker | awk 'NR == 2 { print $4 }'", {signal: io.signal})).trim()) * 1024;
+		const free =
+			Number(
+				(
+					await (
+						await ctx.ssh.get(node, io.signal)
+					).run("df -Pk /var/lib/docker | awk 'NR == 2 { print $4 }'", {signal: io.signal})
+				).trim(),
+			) * 1024;
 		if (Number.isFinite(free) && bytes > free * 0.9) {
-			problems.push(`${server} would receive ${(bytes / 2 ** 20).toFixed(0)} MiB of tables but has ${(free / 2 ** 20).toFixed(0)} MiB free on ${node}`);
+			problems.push(
+				`${server} would receive ${(bytes / 2 ** 20).toFixed(0)} MiB of tables but has ${(free / 2 ** 20).toFixed(0)} MiB free on ${node}`,
+			);
 		}
 	}
 	return problems;
@@ -95,12 +136,19 @@ export const tablesStep: Step<TablesContext> = {
 			const broken = refusals(layouts, []);
 			if (broken.length > 0) {
 				const mode = ctx.options.emergencyRepair;
-				if (!mode) throw await lostTablesError(ctx, db, layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table)));
+				if (!mode)
+					throw await lostTablesError(
+						ctx,
+						db,
+						layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table)),
+					);
 				const unrepaired: string[] = [];
 				for (const table of layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table))) {
 					try {
 						await emergencyRepair(db.connection, table, mode, false);
-						io.emit(event({type: 'step-progress', step: 'tables', message: `${tableKey(table)}: repaired with ${mode}`}));
+						io.emit(
+							event({type: 'step-progress', step: 'tables', message: `${tableKey(table)}: repaired with ${mode}`}),
+						);
 						repaired++;
 					} catch (error) {
 						// unsafe_rollback needs a surviving replica of every shard; say which tables it could not save.
@@ -110,7 +158,10 @@ export const tablesStep: Step<TablesContext> = {
 				if (unrepaired.length > 0) {
 					throw new ExternalError(`RethinkDB could not repair ${counted(unrepaired.length, 'table')} with ${mode}`, {
 						hint: unrepaired.join('\n'),
-						nextSteps: ['a table with no surviving replica can only come back from a backup: swarmbee restore NAME FILE', 'unsafe_rollback_or_erase empties such shards instead'],
+						nextSteps: [
+							'a table with no surviving replica can only come back from a backup: swarmbee restore NAME FILE',
+							'unsafe_rollback_or_erase empties such shards instead',
+						],
 					});
 				}
 				layouts = await readLayouts(db.connection);
@@ -121,7 +172,10 @@ export const tablesStep: Step<TablesContext> = {
 			const placed = `${counted(layouts.length, 'table')}, ${counted(want, 'replica')} each`;
 			return {
 				changed: changed + repaired > 0,
-				summary: changed > 0 ? `${placed}: ${changed} placed anew${repaired > 0 ? `, ${repaired} repaired` : ''}` : `${placed}, as placed`,
+				summary:
+					changed > 0
+						? `${placed}: ${changed} placed anew${repaired > 0 ? `, ${repaired} repaired` : ''}`
+						: `${placed}, as placed`,
 			};
 		} finally {
 			await db.close();
@@ -136,26 +190,35 @@ async function lostTablesError(ctx: TablesContext, db: DatabaseSession, tables: 
 		const alive = [...new Set(table.live.flat())];
 		const gone = [...new Set(table.shards.flatMap(s => s.replicas))].filter(s => !alive.includes(s));
 		if (table.shards.length === 0) {
-			lines.push(`${tableKey(table)}: no replica answers${table.error ? ` (RethinkDB: ${table.error})` : ''}: bring its servers back (swarmbee up), or restore it from a backup (swarmbee restore)`);
+			lines.push(
+				`${tableKey(table)}: no replica answers${table.error ? ` (RethinkDB: ${table.error})` : ''}: bring its servers back (swarmbee up), or restore it from a backup (swarmbee restore)`,
+			);
 			continue;
 		}
 		if (alive.length === 0) {
-			lines.push(`${tableKey(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`);
+			lines.push(
+				`${tableKey(table)}: every replica is gone (${gone.join(', ')}); nothing of it is left in the cluster to recover: restore it from a backup (swarmbee restore)`,
+			);
 			continue;
 		}
 		const after = await emergencyRepair(db.connection, table, 'unsafe_rollback', true).catch(() => []);
 		// What it keeps: the voting replicas (the lost ones stay listed as non-voting).
 		const keeps = [...new Set(after.flatMap(s => s.replicas.filter(r => !s.nonvoting.includes(r))))];
-		lines.push(`${tableKey(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`);
+		lines.push(
+			`${tableKey(table)}: the majority of its replicas is gone (${gone.join(', ')}); RethinkDB can roll it back to what ${keeps.join(', ') || alive.join(', ')} hold${(keeps.length || alive.length) === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`,
+		);
 	}
-	return new InputError(`${counted(tables.length, 'table')} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`, {
-		hint: lines.join('\n'),
-		nextSteps: [
-			`bring the lost servers back if they can be (their nodes, their volumes): swarmbee up ${ctx.spec.name}`,
-			`or accept the loss and let RethinkDB recover what survives: swarmbee up ${ctx.spec.name} --emergency-repair unsafe_rollback --yes`,
-			'(unsafe_rollback_or_erase also empties shards with no surviving replica)',
-		],
-	});
+	return new InputError(
+		`${counted(tables.length, 'table')} lost the majority of ${tables.length === 1 ? 'its' : 'their'} replicas and cannot be reconfigured`,
+		{
+			hint: lines.join('\n'),
+			nextSteps: [
+				`bring the lost servers back if they can be (their nodes, their volumes): swarmbee up ${ctx.spec.name}`,
+				`or accept the loss and let RethinkDB recover what survives: swarmbee up ${ctx.spec.name} --emergency-repair unsafe_rollback --yes`,
+				'(unsafe_rollback_or_erase also empties shards with no surviving replica)',
+			],
+		},
+	);
 }
 
 type EvacuateContext = TablesContext & Pick<ClusterContext, 'journal'>;
@@ -175,9 +238,10 @@ export const evacuateStep: Step<EvacuateContext> = {
 	async run(ctx, io) {
 		const {spec, journal} = ctx;
 		const leavingNodes = journal.value.nodes.filter(n => n.state === 'deleting' || n.index > spec.workers);
-		const markLeaving = () => journal.update(j => {
-			for (const node of j.nodes) if (leavingNodes.some(l => l.name === node.name)) node.state = 'deleting';
-		});
+		const markLeaving = () =>
+			journal.update(j => {
+				for (const node of j.nodes) if (leavingNodes.some(l => l.name === node.name)) node.state = 'deleting';
+			});
 		if (spec.database === 'none' || !journal.value.database) {
 			markLeaving();
 			return {changed: false, summary: 'no database'};
@@ -195,23 +259,34 @@ export const evacuateStep: Step<EvacuateContext> = {
 			for (const server of servers.filter(s => !answering.has(s))) {
 				problems.push({what: `${server} stays but is not connected`, fix: `repair it first: swarmbee up ${spec.name}`});
 			}
-			const plans = planPlacement(layouts.filter(t => !problems.some(p => p.what.includes(tableKey(t)))), servers, spec.replicas);
+			const plans = planPlacement(
+				layouts.filter(t => !problems.some(p => p.what.includes(tableKey(t)))),
+				servers,
+				spec.replicas,
+			);
 			// Room for the copies is worth asking only of a move that can otherwise go ahead.
 			if (problems.length === 0) {
 				const nodeOf = new Map(staying.map(n => [serverName(n), n]));
-				for (const disk of await checkDisk(ctx, io, db, plans, nodeOf)) problems.push({what: disk, fix: 'choose a larger --size for the nodes that stay, or remove fewer nodes'});
+				for (const disk of await checkDisk(ctx, io, db, plans, nodeOf))
+					problems.push({what: disk, fix: 'choose a larger --size for the nodes that stay, or remove fewer nodes'});
 			}
 			if (problems.length > 0) {
-				throw new InputError(`removing ${leavingNodes.map(n => n.name).join(', ')} is not safe now: nothing was changed`, {
-					hint: problems.map(p => p.what).join('\n'),
-					nextSteps: [...new Set(problems.map(p => p.fix))],
-				});
+				throw new InputError(
+					`removing ${leavingNodes.map(n => n.name).join(', ')} is not safe now: nothing was changed`,
+					{
+						hint: problems.map(p => p.what).join('\n'),
+						nextSteps: [...new Set(problems.map(p => p.fix))],
+					},
+				);
 			}
 			markLeaving();
 			const moved = await applyAll(db, plans, io, 'evacuate', leaving, spec.replicas);
 			return {
 				changed: moved > 0,
-				summary: layouts.length === 0 ? 'no user tables' : `${counted(layouts.length, 'table')} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,
+				summary:
+					layouts.length === 0
+						? 'no user tables'
+						: `${counted(layouts.length, 'table')} on ${servers.join(', ')}${moved > 0 ? ` (${moved} moved)` : ''}`,
 			};
 		} finally {
 			await db.close();

@@ -66,6 +66,15 @@ export interface ClusterOptions {
 	emergencyRepair?: EmergencyRepair;
 }
 
-export function providerContext(ctx: Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey'>, io: StepIO): ProviderContext {
-	return {spec: ctx.spec, owner: ctx.journal.value.owner, signal: io.signal, emit: io.emit, sshPublicKey: ctx.clusterKey.publicKey};
+export function providerContext(
+	ctx: Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey'>,
+	io: StepIO,
+): ProviderContext {
+	return {
+		spec: ctx.spec,
+		owner: ctx.journal.value.owner,
+		signal: io.signal,
+		emit: io.emit,
+		sshPublicKey: ctx.clusterKey.publicKey,
+	};
 }

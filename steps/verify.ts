@@ -3,7 +3,13 @@ import {PassThrough} from 'node:stream';
 import {describeHealth, waitForHealthy} from '../source/cluster/database-health.js';
 import {ensurePassword} from '../source/cluster/password.js';
 import {
-	parseProbeFetch, probeFetchCommand, probeGuardCommand, probeServiceCreateCommand, probeServiceRemoveCommand, probeTasksCommand, type ProbeTask,
+	parseProbeFetch,
+	probeFetchCommand,
+	probeGuardCommand,
+	probeServiceCreateCommand,
+	probeServiceRemoveCommand,
+	probeTasksCommand,
+	type ProbeTask,
 } from '../source/cluster/probe.js';
 import {sideLoadImage} from '../source/cluster/side-load.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster/swarm.js';
@@ -37,19 +43,39 @@ export const verifyStep: Step<VerifyContext> = {
 
 		const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal}));
 		const notReady = nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
-		if (notReady.length > 0) throw new ExternalError(`${notReady.map(n => n.name).join(', ')} not Ready in the swarm`, {nextSteps: [`run swarmbee up ${ctx.spec.name} again`]});
+		if (notReady.length > 0)
+			throw new ExternalError(`${notReady.map(n => n.name).join(', ')} not Ready in the swarm`, {
+				nextSteps: [`run swarmbee up ${ctx.spec.name} again`],
+			});
 		io.emit(event({type: 'step-progress', step: 'verify', message: `${nodes.length} of ${nodes.length} nodes Ready`}));
 
 		const proved = journal.value.verifiedAt;
-		const unchanged = ctx.lastRun === 'ready' && proved !== undefined && io.earlier.every(step => !step.changed) && !ctx.options.reprovision;
+		const unchanged =
+			ctx.lastRun === 'ready' &&
+			proved !== undefined &&
+			io.earlier.every(step => !step.changed) &&
+			!ctx.options.reprovision;
 		if (unchanged) {
 			const database = await databaseHealth(ctx, io);
-			return {changed: false, summary: `${nodes.length} nodes Ready${database}; overlay traffic proved ${proved}, nothing changed since (--reprovision proves it again)`};
+			return {
+				changed: false,
+				summary: `${nodes.length} nodes Ready${database}; overlay traffic proved ${proved}, nothing changed since (--reprovision proves it again)`,
+			};
 		}
 
 		const image = await ensureImage(ctx.docker, packagedImage('probe'), {signal});
-		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {signal, onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message)});
-		if (loaded.loaded.length > 0) io.emit(event({type: 'step-progress', step: 'verify', message: `probe image side-loaded into ${loaded.loaded.length} node(s)`}));
+		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {
+			signal,
+			onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
+		});
+		if (loaded.loaded.length > 0)
+			io.emit(
+				event({
+					type: 'step-progress',
+					step: 'verify',
+					message: `probe image side-loaded into ${loaded.loaded.length} node(s)`,
+				}),
+			);
 
 		await manager.run(probeServiceRemoveCommand, {signal});
 		const run = randomUUID().slice(0, 8);
@@ -64,7 +90,10 @@ export const verifyStep: Step<VerifyContext> = {
 			journal.update(j => {
 				j.verifiedAt = new Date().toISOString();
 			});
-			return {changed: false, summary: `${nodes.length} nodes Ready; ${pairs} node-to-node requests over the overlay answered${database}`};
+			return {
+				changed: false,
+				summary: `${nodes.length} nodes Ready; ${pairs} node-to-node requests over the overlay answered${database}`,
+			};
 		} finally {
 			// Leave nothing behind, even on failure or Ctrl-C.
 			release.end();
@@ -89,9 +118,18 @@ async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
 	return `; RethinkDB ${describeHealth(health)}`;
 }
 
-async function waitForProbeTasks(manager: RemoteShell, io: StepIO, expected: number, timeoutMs = 90_000): Promise<void> {
+async function waitForProbeTasks(
+	manager: RemoteShell,
+	io: StepIO,
+	expected: number,
+	timeoutMs = 90_000,
+): Promise<void> {
 	const running = (tasks: ProbeTask[]) => tasks.filter(t => t.CurrentState.startsWith('Running')).length;
-	const polled = await pollUntil(async () => parseJsonLines<ProbeTask>(await manager.run(probeTasksCommand, {signal: io.signal})), tasks => running(tasks) >= expected, {intervalMs: 500, timeoutMs, signal: io.signal});
+	const polled = await pollUntil(
+		async () => parseJsonLines<ProbeTask>(await manager.run(probeTasksCommand, {signal: io.signal})),
+		tasks => running(tasks) >= expected,
+		{intervalMs: 500, timeoutMs, signal: io.signal},
+	);
 	if (polled.met) return;
 	const tasks = polled.last ?? [];
 	const errors = [...new Set(tasks.map(t => t.Error).filter(Boolean))];
@@ -106,23 +144,35 @@ async function checkEveryPair(ctx: VerifyContext, io: StepIO, timeoutMs = 60_000
 	const nodes = ctx.journal.value.nodes;
 	const names = nodes.map(n => n.name);
 	let answered = 0;
-	await onEveryNode('cross-host traffic', nodes, async node => {
-		const shell = await ctx.ssh.get(node.name, io.signal);
-		const missing = async () => {
-			const {reached} = parseProbeFetch((await shell.exec(probeFetchCommand(), {signal: io.signal})).stdout);
-			return names.filter(name => !reached.includes(name));
-		};
-		const polled = await pollUntil(missing, left => left.length === 0, {intervalMs: 1_000, timeoutMs, signal: io.signal});
-		if (polled.met) {
-			answered += names.length;
-			nodeEvents(io.emit, node.name).state('ready', `reached all ${names.length} nodes over the overlay`);
-			return;
-		}
-		throw new ExternalError(`${node.name} could not reach ${(polled.last ?? names).join(', ')} over the overlay`, {
-			node: node.name,
-			hint: 'Swarm joined, but VXLAN traffic (4789/udp) or gossip (7946) between the private addresses does not get through.',
-			nextSteps: ['check firewalls between the nodes\' private addresses', 'an encrypted overlay needs ESP (IP protocol 50) allowed too'],
-		});
-	}, {signal: io.signal});
+	await onEveryNode(
+		'cross-host traffic',
+		nodes,
+		async node => {
+			const shell = await ctx.ssh.get(node.name, io.signal);
+			const missing = async () => {
+				const {reached} = parseProbeFetch((await shell.exec(probeFetchCommand(), {signal: io.signal})).stdout);
+				return names.filter(name => !reached.includes(name));
+			};
+			const polled = await pollUntil(missing, left => left.length === 0, {
+				intervalMs: 1_000,
+				timeoutMs,
+				signal: io.signal,
+			});
+			if (polled.met) {
+				answered += names.length;
+				nodeEvents(io.emit, node.name).state('ready', `reached all ${names.length} nodes over the overlay`);
+				return;
+			}
+			throw new ExternalError(`${node.name} could not reach ${(polled.last ?? names).join(', ')} over the overlay`, {
+				node: node.name,
+				hint: 'Swarm joined, but VXLAN traffic (4789/udp) or gossip (7946) between the private addresses does not get through.',
+				nextSteps: [
+					"check firewalls between the nodes' private addresses",
+					'an encrypted overlay needs ESP (IP protocol 50) allowed too',
+				],
+			});
+		},
+		{signal: io.signal},
+	);
 	return answered;
 }

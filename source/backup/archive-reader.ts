@@ -10,8 +10,14 @@ type Entry = AsyncIterable<unknown> & {header: tar.Header; resume(): unknown};
 import {CancelledError, ExternalError} from '../errors.js';
 import {ArchiveError} from './errors.js';
 import {
-	classifyMember, isSelected, parseTableInfo, tableKey, unmatchedSelection,
-	type TableInfo, type TableRef, type TableSelection,
+	classifyMember,
+	isSelected,
+	parseTableInfo,
+	tableKey,
+	unmatchedSelection,
+	type TableInfo,
+	type TableRef,
+	type TableSelection,
 } from './format.js';
 import {JsonArrayError, JsonArrayReader} from './json-array.js';
 
@@ -63,9 +69,11 @@ export function sniffArchive(file: string): 'gzip' | 'tar' | 'unknown' | 'empty'
 /** The library's words for a broken stream, turned into the user's. */
 export function describeStreamError(error: Error & {code?: string}): string {
 	const message = error.message;
-	if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)) return 'the gzip stream ends early (the file is truncated, or damaged near its end)';
+	if (error.code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message))
+		return 'the gzip stream ends early (the file is truncated, or damaged near its end)';
 	if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupt (${message})`;
-	if (/Unexpected end of data/.test(message)) return 'the tar stream ends in the middle of a file (the archive is truncated)';
+	if (/Unexpected end of data/.test(message))
+		return 'the tar stream ends in the middle of a file (the archive is truncated)';
 	if (/Invalid tar header|Invalid header/.test(message)) return 'a tar header is corrupt (its checksum does not match)';
 	return message;
 }
@@ -92,7 +100,8 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 	}
 	const kind = size === 0 ? 'empty' : sniffArchive(file);
 	if (kind === 'empty') throw new ArchiveError(name, 'the file is empty');
-	if (kind === 'unknown') throw new ArchiveError(name, 'it is neither gzip nor tar (a rethinkdb dump archive is a .tar.gz)');
+	if (kind === 'unknown')
+		throw new ArchiveError(name, 'it is neither gzip nor tar (a rethinkdb dump archive is a .tar.gz)');
 
 	const infos = new Map<string, {ref: TableRef; info: TableInfo}>();
 	const data = new Map<string, {ref: TableRef; documents: number; bytes: number; spool: string; spoolBytes: number}>();
@@ -123,14 +132,16 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		}
 		if (member.kind === 'unsupported') throw new ArchiveError(name, member.reason);
 		if (top === undefined) top = member.top;
-		else if (member.top !== top) throw new ArchiveError(name, `it has two top folders (${top} and ${member.top}); a dump has one`);
+		else if (member.top !== top)
+			throw new ArchiveError(name, `it has two top folders (${top} and ${member.top}); a dump has one`);
 		const ref = {db: member.db, table: member.table};
 		const key = tableKey(ref);
 		if (!isSelected(options.selection, ref)) return;
 		const where = `${member.db}/${member.table}${member.kind === 'info' ? '.info' : '.json'}`;
 		if (member.kind === 'info') {
 			if (infos.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
-			if ((header.size ?? 0) > MAX_INFO_BYTES) throw new ArchiveError(name, `${where} is ${header.size} bytes, too large for a table description`);
+			if ((header.size ?? 0) > MAX_INFO_BYTES)
+				throw new ArchiveError(name, `${where} is ${header.size} bytes, too large for a table description`);
 			const chunks: Buffer[] = [];
 			for await (const chunk of entry) chunks.push(chunk as Buffer);
 			try {
@@ -141,7 +152,10 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 			return;
 		}
 		if (data.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
-		const spool = path.join(options.spoolDir, `${String(++spoolCount).padStart(4, '0')}-${member.db}.${member.table}.jsonl`);
+		const spool = path.join(
+			options.spoolDir,
+			`${String(++spoolCount).padStart(4, '0')}-${member.db}.${member.table}.jsonl`,
+		);
 		const record = {ref, documents: 0, bytes: 0, spool, spoolBytes: 0};
 		data.set(key, record);
 		record.spoolBytes = await spoolDocuments(entry as AsyncIterable<Uint8Array>, spool, where, (documents, bytes) => {
@@ -178,7 +192,11 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		if (options.signal?.aborted) throw new CancelledError();
 		if (error instanceof ExternalError) throw error;
 		const cause = describeStreamError(firstCause(error as Error, streamFailure));
-		throw new ArchiveError(name, cause, contentFailure ? {hint: `it looked like this first: ${contentFailure.message}`} : {});
+		throw new ArchiveError(
+			name,
+			cause,
+			contentFailure ? {hint: `it looked like this first: ${contentFailure.message}`} : {},
+		);
 	} finally {
 		options.signal?.removeEventListener('abort', abort);
 	}
@@ -187,18 +205,41 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 	const found = [...new Set([...infos.keys(), ...data.keys()])];
 	if (found.length === 0) {
 		const missing = unmatchedSelection(options.selection, []);
-		throw new ArchiveError(name, options.selection ? `it has no table matching --tables ${missing.join(',')}` : 'it holds no table (no <db>/<table>.json and .info)');
+		throw new ArchiveError(
+			name,
+			options.selection
+				? `it has no table matching --tables ${missing.join(',')}`
+				: 'it holds no table (no <db>/<table>.json and .info)',
+		);
 	}
 	const tables: ArchiveTable[] = [];
 	for (const key of found.sort()) {
 		const info = infos.get(key);
 		const json = data.get(key);
-		if (!info) throw new ArchiveError(name, `${key.replace('.', '/')}.json has no .info beside it (primary key and indexes unknown)`);
-		if (!json) throw new ArchiveError(name, `${key.replace('.', '/')}.info has no .json beside it (the table's documents are missing)`);
-		tables.push({...info.ref, info: info.info, documents: json.documents, bytes: json.bytes, spool: json.spool, spoolBytes: json.spoolBytes});
+		if (!info)
+			throw new ArchiveError(
+				name,
+				`${key.replace('.', '/')}.json has no .info beside it (primary key and indexes unknown)`,
+			);
+		if (!json)
+			throw new ArchiveError(
+				name,
+				`${key.replace('.', '/')}.info has no .json beside it (the table's documents are missing)`,
+			);
+		tables.push({
+			...info.ref,
+			info: info.info,
+			documents: json.documents,
+			bytes: json.bytes,
+			spool: json.spool,
+			spoolBytes: json.spoolBytes,
+		});
 	}
 	const unmatched = unmatchedSelection(options.selection, tables);
-	if (unmatched.length > 0) throw new ArchiveError(name, `--tables names what it does not hold: ${unmatched.join(', ')}`, {hint: `it holds ${tables.map(tableKey).join(', ')}`});
+	if (unmatched.length > 0)
+		throw new ArchiveError(name, `--tables names what it does not hold: ${unmatched.join(', ')}`, {
+			hint: `it holds ${tables.map(tableKey).join(', ')}`,
+		});
 	return {file, top: top!, tables, ignored};
 }
 
@@ -215,7 +256,12 @@ function firstCause(caught: Error & {code?: string}, stream: (Error & {code?: st
  * read to its end even after a problem (see takeEntry), then the problem
  * is thrown.
  */
-async function spoolDocuments(entry: AsyncIterable<Uint8Array>, spool: string, where: string, onProgress: (documents: number, bytes: number) => void): Promise<number> {
+async function spoolDocuments(
+	entry: AsyncIterable<Uint8Array>,
+	spool: string,
+	where: string,
+	onProgress: (documents: number, bytes: number) => void,
+): Promise<number> {
 	const reader = new JsonArrayReader(where);
 	const out = createWriteStream(spool, {highWaterMark: 1024 * 1024});
 	const closed = once(out, 'close').catch(() => {});
@@ -236,7 +282,13 @@ async function spoolDocuments(entry: AsyncIterable<Uint8Array>, spool: string, w
 					if (!out.write(text)) await once(out, 'drain');
 				}
 			} catch (error) {
-				failure = error instanceof JsonArrayError ? error : new ExternalError(`could not write ${spool} (${(error as Error).message})`, {hint: 'a restore spools the archive\'s documents to TMPDIR first: it needs about their size free there', nextSteps: ['free space, or point TMPDIR at a folder with room']});
+				failure =
+					error instanceof JsonArrayError
+						? error
+						: new ExternalError(`could not write ${spool} (${(error as Error).message})`, {
+								hint: "a restore spools the archive's documents to TMPDIR first: it needs about their size free there",
+								nextSteps: ['free space, or point TMPDIR at a folder with room'],
+							});
 				continue;
 			}
 			const now = Date.now();

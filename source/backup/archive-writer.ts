@@ -1,4 +1,13 @@
-import {createReadStream, createWriteStream, fsyncSync, openSync, closeSync, renameSync, rmSync, statSync} from 'node:fs';
+import {
+	createReadStream,
+	createWriteStream,
+	fsyncSync,
+	openSync,
+	closeSync,
+	renameSync,
+	rmSync,
+	statSync,
+} from 'node:fs';
 import {once} from 'node:events';
 import path from 'node:path';
 import {pipeline} from 'node:stream/promises';
@@ -26,7 +35,11 @@ export class ArchiveWriter {
 	/** Compressed bytes written so far. */
 	written = 0;
 
-	private constructor(readonly file: string, readonly top: string, readonly mtime: Date) {
+	private constructor(
+		readonly file: string,
+		readonly top: string,
+		readonly mtime: Date,
+	) {
 		this.partial = partialName(file);
 		const out = createWriteStream(this.partial, {flags: 'wx', mode: 0o600});
 		const gzip = createGzip({level: 6});
@@ -59,7 +72,11 @@ export class ArchiveWriter {
 		});
 	}
 
-	private async entry(name: string, size: number, write: (writable: NodeJS.WritableStream) => Promise<void>): Promise<void> {
+	private async entry(
+		name: string,
+		size: number,
+		write: (writable: NodeJS.WritableStream) => Promise<void>,
+	): Promise<void> {
 		if (this.failure) throw this.failure;
 		let done!: () => void;
 		let failed!: (error: Error) => void;
@@ -67,7 +84,10 @@ export class ArchiveWriter {
 			done = resolve;
 			failed = reject;
 		});
-		const writable = this.pack.entry({name, size, mode: 0o644, mtime: this.mtime, uid: 0, gid: 0, type: 'file'}, error => (error ? failed(error) : done()));
+		const writable = this.pack.entry(
+			{name, size, mode: 0o644, mtime: this.mtime, uid: 0, gid: 0, type: 'file'},
+			error => (error ? failed(error) : done()),
+		);
 		await Promise.all([write(writable as unknown as NodeJS.WritableStream), added]);
 		if (this.failure) throw this.failure;
 	}

@@ -5,8 +5,17 @@ import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {CancelledError, ExternalError, InputError} from '../errors.js';
 import type {ArchiveWriter} from './archive-writer.js';
 import {
-	JSON_ARRAY, buildTableInfo, isSelected, tableKey, unmatchedSelection,
-	type IndexRecord, type ShardRecord, type TableInfo, type TableRef, type TableSelection, type WriteHookRecord,
+	JSON_ARRAY,
+	buildTableInfo,
+	isSelected,
+	tableKey,
+	unmatchedSelection,
+	type IndexRecord,
+	type ShardRecord,
+	type TableInfo,
+	type TableRef,
+	type TableSelection,
+	type WriteHookRecord,
 } from './format.js';
 import {RAW_FORMATS, rql, run, runArray, type Term} from './reql.js';
 
@@ -33,7 +42,10 @@ export interface DumpedTable extends TableRef {
 
 /** The user tables, as `rethinkdb dump` lists them (`rethinkdb.table_config`), sorted. */
 export async function listTables(link: DatabaseSession): Promise<TableRef[]> {
-	const rows = await runArray<{db: string; name: string}>(link, rql.db('rethinkdb').table('table_config').pluck('db', 'name'));
+	const rows = await runArray<{db: string; name: string}>(
+		link,
+		rql.db('rethinkdb').table('table_config').pluck('db', 'name'),
+	);
 	return rows.map(row => ({db: row.db, table: row.name})).sort((a, b) => tableKey(a).localeCompare(tableKey(b)));
 }
 
@@ -41,10 +53,13 @@ export async function listTables(link: DatabaseSession): Promise<TableRef[]> {
 export function chooseTables(all: readonly TableRef[], selection: TableSelection | undefined): TableRef[] {
 	const missing = unmatchedSelection(selection, all);
 	if (missing.length > 0) {
-		throw new InputError(`the cluster has no ${missing.length === 1 ? 'table or database' : 'tables or databases'} ${missing.join(', ')}`, {
-			hint: all.length > 0 ? `it has ${all.map(tableKey).join(', ')}` : 'it has no user tables at all',
-			nextSteps: ['check the names given to --tables (DB or DB.TABLE, comma-separated)'],
-		});
+		throw new InputError(
+			`the cluster has no ${missing.length === 1 ? 'table or database' : 'tables or databases'} ${missing.join(', ')}`,
+			{
+				hint: all.length > 0 ? `it has ${all.map(tableKey).join(', ')}` : 'it has no user tables at all',
+				nextSteps: ['check the names given to --tables (DB or DB.TABLE, comma-separated)'],
+			},
+		);
 	}
 	return all.filter(t => isSelected(selection, t));
 }
@@ -57,9 +72,18 @@ export async function readTableInfo(link: DatabaseSession, ref: TableRef): Promi
 		run<Record<string, unknown>>(link, table.info()),
 		run<IndexRecord[]>(link, table.indexStatus(), RAW_FORMATS),
 		run<WriteHookRecord | null>(link, table.getWriteHook(), RAW_FORMATS),
-		run<{shards?: ShardRecord[]; write_acks?: unknown; durability?: 'hard' | 'soft'}>(link, table.config(), RAW_FORMATS),
+		run<{shards?: ShardRecord[]; write_acks?: unknown; durability?: 'hard' | 'soft'}>(
+			link,
+			table.config(),
+			RAW_FORMATS,
+		),
 	]);
-	return buildTableInfo({info, indexStatus, writeHook, config: {shards: config.shards, write_acks: config.write_acks, durability: config.durability}});
+	return buildTableInfo({
+		info,
+		indexStatus,
+		writeHook,
+		config: {shards: config.shards, write_acks: config.write_acks, durability: config.durability},
+	});
 }
 
 function isEndOfCursor(error: unknown): boolean {
@@ -103,9 +127,10 @@ export async function dumpDocuments(
 	try {
 		for (let attempt = 0; ; attempt++) {
 			const source: Term = rql.db(ref.db).table(ref.table, {readMode: 'majority'});
-			const ordered: Term = lastKey === undefined
-				? source.orderBy({index: primaryKey})
-				: source.between(lastKey, rql.maxval, {leftBound: 'open', index: primaryKey}).orderBy({index: primaryKey});
+			const ordered: Term =
+				lastKey === undefined
+					? source.orderBy({index: primaryKey})
+					: source.between(lastKey, rql.maxval, {leftBound: 'open', index: primaryKey}).orderBy({index: primaryKey});
 			let cursor: Term;
 			try {
 				cursor = await run(link, ordered, RAW_FORMATS);
@@ -113,7 +138,7 @@ export async function dumpDocuments(
 					if (options.signal?.aborted) throw new CancelledError();
 					let row: Record<string, unknown>;
 					try {
-						row = await cursor.next() as Record<string, unknown>;
+						row = (await cursor.next()) as Record<string, unknown>;
 					} catch (error) {
 						if (isEndOfCursor(error)) break;
 						throw error;
@@ -125,7 +150,13 @@ export async function dumpDocuments(
 					const now = Date.now();
 					if (now - lastReport >= PROGRESS_MS) {
 						lastReport = now;
-						options.onProgress?.({table: ref, state: 'running', documents, bytes: bytes + Buffer.byteLength(pending), totalDocuments: options.estimate});
+						options.onProgress?.({
+							table: ref,
+							state: 'running',
+							documents,
+							bytes: bytes + Buffer.byteLength(pending),
+							totalDocuments: options.estimate,
+						});
 					}
 				}
 				break;
@@ -171,7 +202,11 @@ export async function backupTables(options: {
 			const estimate = (info.doc_count_estimates ?? []).reduce((sum, n) => sum + n, 0);
 			options.onProgress?.({table: ref, state: 'running', documents: 0, bytes: 0, totalDocuments: estimate});
 			const spool = path.join(options.spoolDir, `${String(i).padStart(4, '0')}-${ref.db}.${ref.table}.json`);
-			const {documents, bytes} = await dumpDocuments(options.link, ref, info.primary_key, spool, {signal: options.signal, estimate, onProgress: options.onProgress});
+			const {documents, bytes} = await dumpDocuments(options.link, ref, info.primary_key, spool, {
+				signal: options.signal,
+				estimate,
+				onProgress: options.onProgress,
+			});
 			results.push({...ref, documents, bytes, indexes: info.indexes.length});
 			// One table packs while the next is read; the one before must be packed first.
 			await packing;
@@ -183,7 +218,10 @@ export async function backupTables(options: {
 		await packing.catch(() => {});
 		if (error instanceof CancelledError || options.signal?.aborted) throw new CancelledError();
 		if (error instanceof ExternalError || error instanceof InputError) throw error;
-		throw new ExternalError(`the backup failed: ${(error as Error).message}`, {cause: error, nextSteps: ['run it again; a partial archive is never left under the final name']});
+		throw new ExternalError(`the backup failed: ${(error as Error).message}`, {
+			cause: error,
+			nextSteps: ['run it again; a partial archive is never left under the final name'],
+		});
 	}
 	return results;
 }

@@ -66,14 +66,22 @@ export function classifyMember(name: string): Member {
 	const relative = path.normalize(name.trim().replace(/^\/+/, ''));
 	if (relative === '..' || relative.startsWith('../')) return {kind: 'ignored', reason: 'outside the archive folder'};
 	const extension = path.extname(relative);
-	if (extension === '.csv') return {kind: 'unsupported', reason: `${name} is CSV (rethinkdb export --format csv); swarmbee restores JSON dumps`};
-	if (extension !== INFO_EXTENSION && extension !== DATA_EXTENSION) return {kind: 'ignored', reason: 'not a .json or .info file'};
+	if (extension === '.csv')
+		return {
+			kind: 'unsupported',
+			reason: `${name} is CSV (rethinkdb export --format csv); swarmbee restores JSON dumps`,
+		};
+	if (extension !== INFO_EXTENSION && extension !== DATA_EXTENSION)
+		return {kind: 'ignored', reason: 'not a .json or .info file'};
 	const parts = relative.split('/');
-	if (parts.length !== 3) return {kind: 'unsupported', reason: `${name} is not laid out as <folder>/<db>/<table>${extension}`};
+	if (parts.length !== 3)
+		return {kind: 'unsupported', reason: `${name} is not laid out as <folder>/<db>/<table>${extension}`};
 	const [top, db, file] = parts as [string, string, string];
 	const table = file.slice(0, -extension.length);
-	if (!NAME_PATTERN.test(db) || !NAME_PATTERN.test(table)) return {kind: 'unsupported', reason: `${name}: ${db}.${table} is not a RethinkDB table name`};
-	if (db === 'rethinkdb') return {kind: 'unsupported', reason: `${name} belongs to the system database, which cannot be restored into`};
+	if (!NAME_PATTERN.test(db) || !NAME_PATTERN.test(table))
+		return {kind: 'unsupported', reason: `${name}: ${db}.${table} is not a RethinkDB table name`};
+	if (db === 'rethinkdb')
+		return {kind: 'unsupported', reason: `${name} belongs to the system database, which cannot be restored into`};
 	return {kind: extension === INFO_EXTENSION ? 'info' : 'data', top, db, table};
 }
 
@@ -89,14 +97,25 @@ export interface TableSelection {
 export function parseTableSelection(value: string | undefined): TableSelection | undefined {
 	if (value === undefined) return undefined;
 	const selection: TableSelection = {databases: new Set(), tables: new Set()};
-	const items = value.split(',').map(s => s.trim()).filter(Boolean);
-	if (items.length === 0) throw new InputError('--tables is empty', {nextSteps: ['e.g. --tables app (a whole database) or --tables app.orders,app.users']});
+	const items = value
+		.split(',')
+		.map(s => s.trim())
+		.filter(Boolean);
+	if (items.length === 0)
+		throw new InputError('--tables is empty', {
+			nextSteps: ['e.g. --tables app (a whole database) or --tables app.orders,app.users'],
+		});
 	for (const item of items) {
 		const [db, table, extra] = item.split('.');
 		if (extra !== undefined || !db || !NAME_PATTERN.test(db) || (table !== undefined && !NAME_PATTERN.test(table))) {
-			throw new InputError(`--tables: "${item}" is not DB or DB.TABLE`, {nextSteps: ['names are letters, digits, _ and -; e.g. --tables app.orders']});
+			throw new InputError(`--tables: "${item}" is not DB or DB.TABLE`, {
+				nextSteps: ['names are letters, digits, _ and -; e.g. --tables app.orders'],
+			});
 		}
-		if (db === 'rethinkdb') throw new InputError('--tables: the system database rethinkdb is not backed up or restored', {nextSteps: ['name your own databases']});
+		if (db === 'rethinkdb')
+			throw new InputError('--tables: the system database rethinkdb is not backed up or restored', {
+				nextSteps: ['name your own databases'],
+			});
 		if (table === undefined) selection.databases.add(db);
 		else selection.tables.add(tableKey({db, table}));
 	}
@@ -191,7 +210,12 @@ export function renderTableInfo(info: TableInfo): string {
 }
 
 function isBinary(value: unknown): value is RawBinary {
-	return typeof value === 'object' && value !== null && (value as RawBinary).$reql_type$ === 'BINARY' && typeof (value as RawBinary).data === 'string';
+	return (
+		typeof value === 'object' &&
+		value !== null &&
+		(value as RawBinary).$reql_type$ === 'BINARY' &&
+		typeof (value as RawBinary).data === 'string'
+	);
 }
 
 /**
@@ -207,20 +231,37 @@ export function parseTableInfo(text: string, where: string): TableInfo {
 	} catch (error) {
 		throw new Error(`${where} is not JSON (${(error as Error).message})`);
 	}
-	if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where} is not a JSON object`);
+	if (typeof value !== 'object' || value === null || Array.isArray(value))
+		throw new Error(`${where} is not a JSON object`);
 	const info = value as Partial<TableInfo>;
 	if (info.primary_key === undefined) info.primary_key = 'id';
-	if (typeof info.primary_key !== 'string' || info.primary_key === '') throw new Error(`${where}: primary_key is not a field name`);
+	if (typeof info.primary_key !== 'string' || info.primary_key === '')
+		throw new Error(`${where}: primary_key is not a field name`);
 	const indexes = info.indexes ?? [];
 	if (!Array.isArray(indexes)) throw new Error(`${where}: indexes is not a list`);
 	for (const [i, index] of indexes.entries()) {
-		if (typeof index !== 'object' || index === null || typeof (index as IndexRecord).index !== 'string') throw new Error(`${where}: index ${i + 1} has no name`);
-		if (!isBinary((index as IndexRecord).function)) throw new Error(`${where}: index ${(index as IndexRecord).index} has no function (a dump made with index_status and binary_format "raw" has it)`);
+		if (typeof index !== 'object' || index === null || typeof (index as IndexRecord).index !== 'string')
+			throw new Error(`${where}: index ${i + 1} has no name`);
+		if (!isBinary((index as IndexRecord).function))
+			throw new Error(
+				`${where}: index ${(index as IndexRecord).index} has no function (a dump made with index_status and binary_format "raw" has it)`,
+			);
 	}
 	info.indexes = indexes as IndexRecord[];
-	if (info.write_hook !== undefined && info.write_hook !== null && !isBinary(info.write_hook.function)) throw new Error(`${where}: write_hook has no function`);
+	if (info.write_hook !== undefined && info.write_hook !== null && !isBinary(info.write_hook.function))
+		throw new Error(`${where}: write_hook has no function`);
 	if (info.shards !== undefined) {
-		const ok = Array.isArray(info.shards) && info.shards.length > 0 && info.shards.every(s => typeof s === 'object' && s !== null && Array.isArray(s.replicas) && s.replicas.length > 0 && s.replicas.every(r => typeof r === 'string'));
+		const ok =
+			Array.isArray(info.shards) &&
+			info.shards.length > 0 &&
+			info.shards.every(
+				s =>
+					typeof s === 'object' &&
+					s !== null &&
+					Array.isArray(s.replicas) &&
+					s.replicas.length > 0 &&
+					s.replicas.every(r => typeof r === 'string'),
+			);
 		if (!ok) throw new Error(`${where}: shards is not a list of shards with replicas`);
 	}
 	return info as TableInfo;
@@ -249,11 +290,22 @@ export type ReplicationPlan =
 	| {kind: 'counts'; shards: number; replicas: number; capped: boolean}
 	| {kind: 'default'};
 
-export function planReplication(shards: readonly ShardRecord[] | undefined, servers: readonly string[]): ReplicationPlan {
+export function planReplication(
+	shards: readonly ShardRecord[] | undefined,
+	servers: readonly string[],
+): ReplicationPlan {
 	if (!shards || shards.length === 0) return {kind: 'default'};
 	const present = new Set(servers);
 	const named = shards.flatMap(s => [...s.replicas, ...(s.primary_replica ? [s.primary_replica] : [])]);
-	if (named.every(server => present.has(server))) return {kind: 'exact', shards: shards.map(s => ({primary_replica: s.primary_replica, replicas: [...s.replicas], nonvoting_replicas: [...(s.nonvoting_replicas ?? [])]}))};
+	if (named.every(server => present.has(server)))
+		return {
+			kind: 'exact',
+			shards: shards.map(s => ({
+				primary_replica: s.primary_replica,
+				replicas: [...s.replicas],
+				nonvoting_replicas: [...(s.nonvoting_replicas ?? [])],
+			})),
+		};
 	const wanted = replicationOf(shards);
 	const replicas = Math.max(1, Math.min(wanted.replicas, servers.length));
 	// RethinkDB caps shards at 64 and at nothing else; more shards than servers is allowed.

@@ -61,15 +61,19 @@ export class JsonArrayReader {
 	/** The file ended: the array must have been closed. */
 	end(): void {
 		if (!this.started) this.fail('it is empty');
-		if (!this.ended) this.fail(`it ends inside the array, after ${counted(this.count, 'complete document')} (the file is cut short)`);
+		if (!this.ended)
+			this.fail(`it ends inside the array, after ${counted(this.count, 'complete document')} (the file is cut short)`);
 	}
 
 	private trailing(chunk: Uint8Array, from: number): void {
-		for (let i = from; i < chunk.length; i++) if (!isSpace(chunk[i]!)) this.fail(`there is more after the array's closing "]" (near byte ${this.offset + i})`);
+		for (let i = from; i < chunk.length; i++)
+			if (!isSpace(chunk[i]!)) this.fail(`there is more after the array's closing "]" (near byte ${this.offset + i})`);
 	}
 
 	private fail(problem: string): never {
-		throw new JsonArrayError(`${this.where} is not a complete JSON array of documents: ${problem}${/position|byte/.test(problem) ? '' : ` (read up to byte ${this.offset})`}`);
+		throw new JsonArrayError(
+			`${this.where} is not a complete JSON array of documents: ${problem}${/position|byte/.test(problem) ? '' : ` (read up to byte ${this.offset})`}`,
+		);
 	}
 }
 

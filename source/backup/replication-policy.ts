@@ -38,7 +38,9 @@ export interface ReplicationPolicyResult {
  */
 export async function applyReplicationPolicy(input: ReplicationPolicyInput): Promise<ReplicationPolicyResult> {
 	const wanted = new Set(input.tables.map(tableKey));
-	const plans = planPlacement(await readLayouts(input.link.connection), input.servers, input.spec.replicas).filter(plan => wanted.has(tableKey(plan.layout)));
+	const plans = planPlacement(await readLayouts(input.link.connection), input.servers, input.spec.replicas).filter(
+		plan => wanted.has(tableKey(plan.layout)),
+	);
 	const changed = await applyPlans(input.link.connection, plans, {
 		signal: input.signal,
 		why: () => `${input.spec.replicas} replicas`,

@@ -8,7 +8,7 @@ import type {DatabaseSession} from '../cluster/rethinkdb.js';
  * ignoreWriteHook. Queries are built here through one untyped handle and
  * proved against the real server by the tests, not by the compiler.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the driver's 2.3 types lack 2.4's terms; the real server checks these queries
 export type Term = any;
 
 export const rql: Term = r;
@@ -19,10 +19,14 @@ export function run<T = unknown>(link: DatabaseSession, term: Term, options: Rec
 }
 
 /** Runs a query whose answer is a sequence and collects it (small answers only: system tables, lists). */
-export async function runArray<T>(link: DatabaseSession, term: Term, options: Record<string, unknown> = {}): Promise<T[]> {
+export async function runArray<T>(
+	link: DatabaseSession,
+	term: Term,
+	options: Record<string, unknown> = {},
+): Promise<T[]> {
 	const result = await run<unknown>(link, term, options);
 	if (Array.isArray(result)) return result as T[];
-	return await (result as r.Cursor).toArray() as T[];
+	return (await (result as r.Cursor).toArray()) as T[];
 }
 
 /** Times, binaries and geometry as the server's own JSON (`$reql_type$` objects), as `_export.py` asks for them. */

@@ -19,7 +19,10 @@ export async function readTarget(link: DatabaseSession): Promise<TargetFacts> {
 	// At once on the one connection, as readLayouts asks: one round trip, not three.
 	const [databases, tables, servers] = await Promise.all([
 		run<string[]>(link, rql.dbList()),
-		runArray<{db: string; name: string; primary_key: string}>(link, rql.db('rethinkdb').table('table_config').pluck('db', 'name', 'primary_key')),
+		runArray<{db: string; name: string; primary_key: string}>(
+			link,
+			rql.db('rethinkdb').table('table_config').pluck('db', 'name', 'primary_key'),
+		),
 		runArray<{name: string}>(link, rql.db('rethinkdb').table('server_config').pluck('name')),
 	]);
 	return {
@@ -39,16 +42,34 @@ export function checkTarget(tables: readonly ArchiveTable[], target: TargetFacts
 	const existing = tables.filter(t => target.tables.has(tableKey(t)));
 	const mismatched = existing.filter(t => target.tables.get(tableKey(t)) !== t.info.primary_key);
 	if (mismatched.length > 0) {
-		throw new InputError(`${mismatched.map(tableKey).join(', ')} ${mismatched.length === 1 ? 'exists' : 'exist'} with a different primary key than in the archive`, {
-			hint: mismatched.map(t => `${tableKey(t)}: ${target.tables.get(tableKey(t))} in the cluster, ${t.info.primary_key} in the archive`).join('\n'),
-			nextSteps: ['drop or rename that table first, or leave it out with --tables', 'nothing was written to the cluster'],
-		});
+		throw new InputError(
+			`${mismatched.map(tableKey).join(', ')} ${mismatched.length === 1 ? 'exists' : 'exist'} with a different primary key than in the archive`,
+			{
+				hint: mismatched
+					.map(
+						t =>
+							`${tableKey(t)}: ${target.tables.get(tableKey(t))} in the cluster, ${t.info.primary_key} in the archive`,
+					)
+					.join('\n'),
+				nextSteps: [
+					'drop or rename that table first, or leave it out with --tables',
+					'nothing was written to the cluster',
+				],
+			},
+		);
 	}
 	if (existing.length > 0 && !force) {
-		throw new InputError(`${existing.length === 1 ? 'table' : 'tables'} ${existing.map(tableKey).join(', ')} already ${existing.length === 1 ? 'exists' : 'exist'} in the cluster`, {
-			hint: 'a restore creates its tables; it writes into existing ones only when told to',
-			nextSteps: ['pass --force to write into them (rows with the same primary key are replaced)', 'or leave them out with --tables', 'nothing was written to the cluster'],
-		});
+		throw new InputError(
+			`${existing.length === 1 ? 'table' : 'tables'} ${existing.map(tableKey).join(', ')} already ${existing.length === 1 ? 'exists' : 'exist'} in the cluster`,
+			{
+				hint: 'a restore creates its tables; it writes into existing ones only when told to',
+				nextSteps: [
+					'pass --force to write into them (rows with the same primary key are replaced)',
+					'or leave them out with --tables',
+					'nothing was written to the cluster',
+				],
+			},
+		);
 	}
 	return new Set(existing.map(tableKey));
 }
@@ -96,13 +117,25 @@ const PROGRESS_MS = 250;
  * does not rewrite restored rows), then a sync (writes are soft, as the
  * official import's are, and made durable at the end).
  */
-export async function restoreTable(link: DatabaseSession, table: ArchiveTable, options: RestoreTableOptions): Promise<RestoredTable> {
+export async function restoreTable(
+	link: DatabaseSession,
+	table: ArchiveTable,
+	options: RestoreTableOptions,
+): Promise<RestoredTable> {
 	const key = tableKey(table);
 	const info = table.info;
 	const db = rql.db(table.db);
 	const handle: Term = db.table(table.table);
 	const report = (detail: string, documents = 0, bytes = 0, state: RestoreProgress['state'] = 'running') =>
-		options.onProgress?.({table, state, detail, documents, bytes, totalDocuments: table.documents, totalBytes: table.spoolBytes});
+		options.onProgress?.({
+			table,
+			state,
+			detail,
+			documents,
+			bytes,
+			totalDocuments: table.documents,
+			totalBytes: table.spoolBytes,
+		});
 	const cancelled = () => {
 		if (options.signal?.aborted) throw new CancelledError();
 	};
@@ -116,7 +149,8 @@ export async function restoreTable(link: DatabaseSession, table: ArchiveTable, o
 		}
 		replication = planReplication(info.shards, options.target.servers);
 		const createOptions: Record<string, unknown> = {primaryKey: info.primary_key};
-		if (replication.kind === 'counts') Object.assign(createOptions, {shards: replication.shards, replicas: replication.replicas});
+		if (replication.kind === 'counts')
+			Object.assign(createOptions, {shards: replication.shards, replicas: replication.replicas});
 		if (info.durability) createOptions['durability'] = info.durability;
 		await run(link, db.tableCreate(table.table, createOptions));
 		const config: Record<string, unknown> = {};
@@ -140,7 +174,9 @@ export async function restoreTable(link: DatabaseSession, table: ArchiveTable, o
 	}
 	cancelled();
 
-	const documents = await insertDocuments(link, table, handle, options, (written, bytes) => report('writing documents', written, bytes));
+	const documents = await insertDocuments(link, table, handle, options, (written, bytes) =>
+		report('writing documents', written, bytes),
+	);
 	cancelled();
 
 	if (info.write_hook) {
@@ -180,11 +216,22 @@ interface InsertResult {
  * batches are in flight; reading the spool waits for a free slot, so
  * memory holds at most that many batches.
  */
-async function insertDocuments(link: DatabaseSession, table: ArchiveTable, handle: Term, options: RestoreTableOptions, onProgress: (documents: number, bytes: number) => void): Promise<number> {
+async function insertDocuments(
+	link: DatabaseSession,
+	table: ArchiveTable,
+	handle: Term,
+	options: RestoreTableOptions,
+	onProgress: (documents: number, bytes: number) => void,
+): Promise<number> {
 	const maxDocuments = options.batchDocuments ?? 500;
 	const maxBytes = options.batchBytes ?? 1024 * 1024;
 	const inFlight = Math.max(1, options.inFlight ?? 4);
-	const insertOptions = {conflict: options.force ? 'replace' : 'error', durability: 'soft', ignoreWriteHook: true, returnChanges: false};
+	const insertOptions = {
+		conflict: options.force ? 'replace' : 'error',
+		durability: 'soft',
+		ignoreWriteHook: true,
+		returnChanges: false,
+	};
 	const pending = new Set<Promise<void>>();
 	let failure: Error | undefined;
 	let written = 0;
@@ -192,25 +239,38 @@ async function insertDocuments(link: DatabaseSession, table: ArchiveTable, handl
 	let lastReport = 0;
 
 	const send = (lines: string[], bytes: number) => {
-		const batch = run<InsertResult>(link, handle.insert(rql.json(`[${lines.join(',')}]`), insertOptions)).then(result => {
-			if (result.errors > 0) throw new ExternalError(result.first_error ?? `the server reported ${result.errors} errors`, {hint: result.first_error && /Duplicate primary key/.test(result.first_error) ? 'the archive holds two documents with the same primary key, or the table already had one (--force replaces rows)' : undefined});
-			const done = result.inserted + result.replaced + result.unchanged;
-			if (done !== lines.length) throw new ExternalError(`only ${done} of a batch's ${lines.length} documents were written`);
-			written += done;
-			writtenBytes += bytes;
-			const now = Date.now();
-			if (now - lastReport >= PROGRESS_MS) {
-				lastReport = now;
-				onProgress(written, writtenBytes);
-			}
-		}).catch((error: Error) => {
-			failure ??= error;
-		}).finally(() => pending.delete(batch));
+		const batch = run<InsertResult>(link, handle.insert(rql.json(`[${lines.join(',')}]`), insertOptions))
+			.then(result => {
+				if (result.errors > 0)
+					throw new ExternalError(result.first_error ?? `the server reported ${result.errors} errors`, {
+						hint:
+							result.first_error && /Duplicate primary key/.test(result.first_error)
+								? 'the archive holds two documents with the same primary key, or the table already had one (--force replaces rows)'
+								: undefined,
+					});
+				const done = result.inserted + result.replaced + result.unchanged;
+				if (done !== lines.length)
+					throw new ExternalError(`only ${done} of a batch's ${lines.length} documents were written`);
+				written += done;
+				writtenBytes += bytes;
+				const now = Date.now();
+				if (now - lastReport >= PROGRESS_MS) {
+					lastReport = now;
+					onProgress(written, writtenBytes);
+				}
+			})
+			.catch((error: Error) => {
+				failure ??= error;
+			})
+			.finally(() => pending.delete(batch));
 		pending.add(batch);
 	};
 
 	onProgress(0, 0);
-	const lines = createInterface({input: createReadStream(table.spool, {highWaterMark: 1024 * 1024}), crlfDelay: Infinity});
+	const lines = createInterface({
+		input: createReadStream(table.spool, {highWaterMark: 1024 * 1024}),
+		crlfDelay: Infinity,
+	});
 	let batch: string[] = [];
 	let batchBytes = 0;
 	try {

@@ -20,7 +20,7 @@ const REBOOT_REQUIRED_FILE = '/var/run/reboot-required';
  */
 export const installAnsibleCommand = [
 	// dpkg-query answers in milliseconds; `ansible-playbook --version` costs half a CPU second.
-	'if command -v ansible-playbook >/dev/null 2>&1; then echo "ansible-playbook present: ansible-core $(dpkg-query -W -f=\'${Version}\' ansible-core 2>/dev/null || echo \'(not from Debian)\')"; exit 0; fi',
+	"if command -v ansible-playbook >/dev/null 2>&1; then echo \"ansible-playbook present: ansible-core $(dpkg-query -W -f='${Version}' ansible-core 2>/dev/null || echo '(not from Debian)')\"; exit 0; fi",
 	'export DEBIAN_FRONTEND=noninteractive',
 	'apt-get -o DPkg::Lock::Timeout=300 update -q',
 	'apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends ansible-core',
@@ -49,7 +49,8 @@ export function playbookCommand(playbookFile: string, varsFile: string): string 
 
 export const rebootRequiredCommand = `test -e ${shq(REBOOT_REQUIRED_FILE)} && echo yes || echo no`;
 
-const RECAP_LINE = /^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)(?:\s+skipped=(\d+))?(?:\s+rescued=(\d+))?(?:\s+ignored=(\d+))?/;
+const RECAP_LINE =
+	/^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)(?:\s+skipped=(\d+))?(?:\s+rescued=(\d+))?(?:\s+ignored=(\d+))?/;
 
 export function parseRecapLine(line: string): PlayRecap | undefined {
 	const m = RECAP_LINE.exec(line.trim());

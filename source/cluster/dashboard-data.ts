@@ -7,7 +7,15 @@ import {SshPool} from '../ssh/pool.js';
 import type {Journal} from '../store/journal.js';
 import {assessHealth, type LiveHealth} from './live-health.js';
 import {readLogs} from './logs.js';
-import {nodeStatsCommand, nodeUsage, parseNodeStats, splitSections, type NodeSample, type NodeUsage, type StatsScope} from './node-stats.js';
+import {
+	nodeStatsCommand,
+	nodeUsage,
+	parseNodeStats,
+	splitSections,
+	type NodeSample,
+	type NodeUsage,
+	type StatsScope,
+} from './node-stats.js';
 import {noServerAnswers, openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
 import {statusOf, type ClusterStatus} from './status.js';
@@ -79,18 +87,35 @@ export const serviceListCommand = shellCommand(['docker', 'service', 'ls', '--fo
 export const serviceTasksCommand = `ids=$(docker service ls -q); [ -z "$ids" ] || docker service ps --no-trunc --format ${shellCommand(['{{json .}}'])} $ids`;
 
 /** The manager's one command per refresh: Swarm's nodes, services and tasks, then its own figures. */
-export function managerCommand(node: string, scope: StatsScope): string {
+export function managerCommand(scope: StatsScope): string {
 	return [
 		// A node that is no manager (any more) cannot list the swarm: said in its own section.
-		"echo '@@swarmbee nodes'", `${nodeListCommand} || echo '@@swarmbee swarm-refused'`,
-		"echo '@@swarmbee services'", serviceListCommand,
-		"echo '@@swarmbee tasks'", serviceTasksCommand,
-		nodeStatsCommand(node, scope),
+		"echo '@@swarmbee nodes'",
+		`${nodeListCommand} || echo '@@swarmbee swarm-refused'`,
+		"echo '@@swarmbee services'",
+		serviceListCommand,
+		"echo '@@swarmbee tasks'",
+		serviceTasksCommand,
+		nodeStatsCommand(scope),
 	].join('\n');
 }
 
-interface DockerService {ID: string; Name: string; Mode: string; Replicas: string; Image: string; Ports: string}
-interface DockerTask {ID: string; Name: string; Node: string; DesiredState: string; CurrentState: string; Error: string}
+interface DockerService {
+	ID: string;
+	Name: string;
+	Mode: string;
+	Replicas: string;
+	Image: string;
+	Ports: string;
+}
+interface DockerTask {
+	ID: string;
+	Name: string;
+	Node: string;
+	DesiredState: string;
+	CurrentState: string;
+	Error: string;
+}
 
 const SERVER_SERVICE = /^swarmbee_rdb-(.+)$/;
 
@@ -104,7 +129,10 @@ export function parseServices(servicesText: string, tasksText: string, ready?: R
 	// In table form history entries are printed as ` \_ web.1`; in JSON they repeat the slot's name.
 	const slotOf = (t: DockerTask) => t.Name.replace(/^\s*\\_\s*/, '');
 	// `{{json .}}` writes a task's Error quoted ("\"task: non-zero exit (1)\"").
-	const all = parseJsonLines<DockerTask>(tasksText).map(t => ({...t, Error: (t.Error ?? '').replace(/^"(.*)"$/, '$1')}));
+	const all = parseJsonLines<DockerTask>(tasksText).map(t => ({
+		...t,
+		Error: (t.Error ?? '').replace(/^"(.*)"$/, '$1'),
+	}));
 	// Docker lists each slot's tasks newest first: the first is current, the rest history.
 	const slots = new Set<string>();
 	const current = all.filter(t => !slots.has(slotOf(t)) && Boolean(slots.add(slotOf(t))));
@@ -123,13 +151,22 @@ export function parseServices(servicesText: string, tasksText: string, ready?: R
 				replicas: s.Replicas,
 				image: s.Image.replace(/@sha256:[0-9a-f]+$/, ''),
 				ports: s.Ports ?? '',
-				tasks: tasks.map(t => ({name: t.Name, node: t.Node, desiredState: t.DesiredState, currentState: t.CurrentState, error: t.Error})),
+				tasks: tasks.map(t => ({
+					name: t.Name,
+					node: t.Node,
+					desiredState: t.DesiredState,
+					currentState: t.CurrentState,
+					error: t.Error,
+				})),
 				failures: failures.length,
 				lastError: failures.find(t => t.Error)?.Error ?? '',
 				running: wanted.filter(isRunning).length,
 				// A pinned server whose node is gone still wants its one task.
 				desired: Math.max(wanted.length, serverOf ? 1 : 0),
-				notRunningOn: wanted.length === 0 && serverOf ? [serverOf] : wanted.filter(t => !isRunning(t)).map(t => t.Node || serverOf || '?'),
+				notRunningOn:
+					wanted.length === 0 && serverOf
+						? [serverOf]
+						: wanted.filter(t => !isRunning(t)).map(t => t.Node || serverOf || '?'),
 				...(serverOf ? {serverOf} : {}),
 			};
 		})
@@ -169,12 +206,23 @@ const NODE_TIMEOUT_MS = 10_000;
 class DatabaseWatch {
 	private session?: DatabaseSession;
 
-	async health(input: {ssh: SshPool; manager: string; nodes: string[]; password: string; signal?: AbortSignal; replicas?: number}): Promise<RethinkdbHealth> {
+	async health(input: {
+		ssh: SshPool;
+		manager: string;
+		nodes: string[];
+		password: string;
+		signal?: AbortSignal;
+		replicas?: number;
+	}): Promise<RethinkdbHealth> {
 		for (let attempt = 0; ; attempt++) {
 			try {
 				this.session ??= await openDatabase({...input, timeoutSeconds: 8});
 				// With the replication policy (--replicas), so each table says whether it is under-replicated.
-				return await withTimeout(queryHealth(this.session.connection, input.nodes, input.replicas), NODE_TIMEOUT_MS, () => new ExternalError('the database did not answer within 10 s'));
+				return await withTimeout(
+					queryHealth(this.session.connection, input.nodes, input.replicas),
+					NODE_TIMEOUT_MS,
+					() => new ExternalError('the database did not answer within 10 s'),
+				);
 			} catch (error) {
 				await this.close();
 				if (attempt >= 1 || input.signal?.aborted) return noServerAnswers(input.nodes, error as Error);
@@ -213,14 +261,17 @@ export function createDashboardSource(input: {
 	const ask = async (node: string, command: string, signal?: AbortSignal) => {
 		if (!pool) throw new Error('no cluster key to reach the nodes with');
 		roundTrips++;
-		const bounded = signal ? AbortSignal.any([signal, AbortSignal.timeout(NODE_TIMEOUT_MS)]) : AbortSignal.timeout(NODE_TIMEOUT_MS);
+		const bounded = signal
+			? AbortSignal.any([signal, AbortSignal.timeout(NODE_TIMEOUT_MS)])
+			: AbortSignal.timeout(NODE_TIMEOUT_MS);
 		try {
 			return (await (await pool.get(node, bounded)).exec(command, {signal: bounded})).stdout;
 		} catch (error) {
 			// A dead connection is dropped so the next refresh reconnects; a refresh the caller gave up on
 			// (r pressed again, quitting) says nothing against the connection, which stays for the next one.
 			if (!signal?.aborted) pool.drop(node);
-			if (bounded.aborted && !signal?.aborted) throw new ExternalError(`${node} did not answer within ${NODE_TIMEOUT_MS / 1000} s`, {node});
+			if (bounded.aborted && !signal?.aborted)
+				throw new ExternalError(`${node} did not answer within ${NODE_TIMEOUT_MS / 1000} s`, {node});
 			throw error;
 		}
 	};
@@ -247,13 +298,17 @@ export function createDashboardSource(input: {
 			const fromManager = (async () => {
 				for (const manager of managers) {
 					try {
-						const text = await ask(manager.name, managerCommand(manager.name, scope), signal);
+						const text = await ask(manager.name, managerCommand(scope), signal);
 						// The figures' sections are read by name; Swarm's are skipped there. A manager after the first
 						// is asked for its figures with the other nodes: read here too, its CPU would compare two
 						// samples taken moments apart (and the next refresh's, one of them).
 						if (manager === managers[0]) usage[manager.name] = usageOf(manager.name, text);
 						const sections = splitSections(text);
-						if (sections.has('swarm-refused')) throw new ExternalError(`${manager.name} could not list the swarm's nodes (is it still a manager with a quorum?)`, {node: manager.name, nextSteps: [`look on ${manager.name}: docker node ls`]});
+						if (sections.has('swarm-refused'))
+							throw new ExternalError(
+								`${manager.name} could not list the swarm's nodes (is it still a manager with a quorum?)`,
+								{node: manager.name, nextSteps: [`look on ${manager.name}: docker node ls`]},
+							);
 						return {manager: manager.name, sections};
 					} catch (error) {
 						errors.push(errorInfo(error));
@@ -263,26 +318,44 @@ export function createDashboardSource(input: {
 			})();
 			// Every node but the first manager (whose figures come with Swarm's) answers the figures' command.
 			const others = reachable.filter(n => n.name !== managers[0]?.name);
-			const fromNodes = Promise.all(others.map(async node => {
-				try {
-					usage[node.name] = usageOf(node.name, await ask(node.name, nodeStatsCommand(node.name, scope), signal));
-				} catch {
-					// The node's row says it is not answering; the headline names it.
-				}
-			}));
+			const fromNodes = Promise.all(
+				others.map(async node => {
+					try {
+						usage[node.name] = usageOf(node.name, await ask(node.name, nodeStatsCommand(scope), signal));
+					} catch {
+						// The node's row says it is not answering; the headline names it.
+					}
+				}),
+			);
 			const answered = await fromManager;
 			const members = answered ? parseJsonLines<SwarmNode>(answered.sections.get('nodes') ?? '') : undefined;
 			if (members) errors.length = 0;
-			const rethinkdb = answered && password && journal.database && pool
-				? await database.health({ssh: pool, manager: answered.manager, nodes: journal.nodes.map(n => n.name), password, signal, replicas: spec.replicas})
-				: null;
+			const rethinkdb =
+				answered && password && journal.database && pool
+					? await database.health({
+							ssh: pool,
+							manager: answered.manager,
+							nodes: journal.nodes.map(n => n.name),
+							password,
+							signal,
+							replicas: spec.replicas,
+						})
+					: null;
 			await fromNodes;
 			const ready = new Set((members ?? []).filter(m => m.Status === 'Ready').map(m => m.Hostname));
-			const services = answered ? parseServices(answered.sections.get('services') ?? '', answered.sections.get('tasks') ?? '', ready) : null;
+			const services = answered
+				? parseServices(answered.sections.get('services') ?? '', answered.sections.get('tasks') ?? '', ready)
+				: null;
 			const status = statusOf({spec, journal, machines, members, rethinkdb, errors});
 			// A node that runs but did not answer the figures' command is not ready, whatever Swarm last heard.
 			for (const node of status.nodes) {
-				if (node.state === 'ready' && node.machine === 'running' && usage[node.name] === null && reachable.some(n => n.name === node.name)) node.state = 'not answering';
+				if (
+					node.state === 'ready' &&
+					node.machine === 'running' &&
+					usage[node.name] === null &&
+					reachable.some(n => n.name === node.name)
+				)
+					node.state = 'not answering';
 			}
 			return {
 				status,
@@ -301,8 +374,15 @@ export function createDashboardSource(input: {
 			// `swarmbee logs`'s reader (issue 14), over the dashboard's own connections.
 			const lines: string[] = [];
 			await readLogs({
-				journal, logsDir: input.logsDir ?? '', ssh: pool, lines: 200, follow: false, signal,
-				targets: [target.kind === 'service' ? {kind: 'service', service: target.service} : {kind: 'node', node: target.node}],
+				journal,
+				logsDir: input.logsDir ?? '',
+				ssh: pool,
+				lines: 200,
+				follow: false,
+				signal,
+				targets: [
+					target.kind === 'service' ? {kind: 'service', service: target.service} : {kind: 'node', node: target.node},
+				],
 				onLine: line => lines.push(line.text),
 			});
 			const what = target.kind === 'service' ? target.service : target.node;

@@ -11,8 +11,12 @@ import {stackServiceName} from './stack.js';
  * here would only wait out the timeout.
  */
 function isHealthy(health: RethinkdbHealth): boolean {
-	return !health.error && health.connected === health.expected && health.missing.length === 0
-		&& !health.issues.some(i => i.critical && i.type !== 'table_availability');
+	return (
+		!health.error &&
+		health.connected === health.expected &&
+		health.missing.length === 0 &&
+		!health.issues.some(i => i.critical && i.type !== 'table_availability')
+	);
 }
 
 /** `3 of 4 servers connected; missing: workerbee_1; issues: non_transitive_error` */
@@ -21,7 +25,9 @@ export function describeHealth(health: RethinkdbHealth): string {
 	if (health.error) return `${base} (${health.error})`;
 	const extra = [
 		health.missing.length > 0 ? `missing: ${health.missing.join(', ')}` : '',
-		health.issues.length > 0 ? `issues: ${health.issues.map(i => `${i.type}${i.critical ? ' (critical)' : ''}`).join(', ')}` : '',
+		health.issues.length > 0
+			? `issues: ${health.issues.map(i => `${i.type}${i.critical ? ' (critical)' : ''}`).join(', ')}`
+			: '',
 	].filter(Boolean);
 	return extra.length > 0 ? `${base}; ${extra.join('; ')}` : base;
 }
@@ -46,19 +52,26 @@ export async function waitForHealthy(input: {
 	const {nodes, signal} = input;
 	const timeoutMs = input.timeoutMs ?? 300_000;
 	let said = '';
-	const polled = await pollUntil(async () => {
-		const health = await checkHealth({ssh: input.ssh, manager: nodes[0]!, nodes, password: input.password, signal});
-		input.onHealth?.(health);
-		const description = describeHealth(health);
-		if (description !== said) input.onChange(description);
-		said = description;
-		return health;
-	}, isHealthy, {intervalMs: 2_000, timeoutMs, signal});
+	const polled = await pollUntil(
+		async () => {
+			const health = await checkHealth({ssh: input.ssh, manager: nodes[0]!, nodes, password: input.password, signal});
+			input.onHealth?.(health);
+			const description = describeHealth(health);
+			if (description !== said) input.onChange(description);
+			said = description;
+			return health;
+		},
+		isHealthy,
+		{intervalMs: 2_000, timeoutMs, signal},
+	);
 	if (polled.met) return polled.value;
-	throw new ExternalError(`RethinkDB did not come together within ${timeoutMs / 1000} s: ${polled.last ? describeHealth(polled.last) : 'no answer'}`, {
-		nextSteps: [
-			`see each server's log on its node: docker service logs ${stackServiceName(nodes[0]!)}`,
-			`run swarmbee up ${input.cluster} again once the cause is fixed`,
-		],
-	});
+	throw new ExternalError(
+		`RethinkDB did not come together within ${timeoutMs / 1000} s: ${polled.last ? describeHealth(polled.last) : 'no answer'}`,
+		{
+			nextSteps: [
+				`see each server's log on its node: docker service logs ${stackServiceName(nodes[0]!)}`,
+				`run swarmbee up ${input.cluster} again once the cause is fixed`,
+			],
+		},
+	);
 }

@@ -27,7 +27,11 @@ export function dockerDaemonJson(settings: object = DOCKER_DAEMON_SETTINGS): str
 function sortKeys(value: unknown): unknown {
 	if (Array.isArray(value)) return value.map(sortKeys);
 	if (value && typeof value === 'object') {
-		return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sortKeys(v)]));
+		return Object.fromEntries(
+			Object.entries(value)
+				.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+				.map(([k, v]) => [k, sortKeys(v)]),
+		);
 	}
 	return value;
 }

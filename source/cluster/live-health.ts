@@ -58,7 +58,8 @@ export function assessHealth(input: {
 }): LiveHealth {
 	const problems: HealthProblem[] = [];
 	const running = input.nodes.filter(n => n.machine === 'running');
-	if (input.nodes.length > 0 && running.length === 0) return {level: 'down', problems: [{subject: 'every node', says: 'is not running'}]};
+	if (input.nodes.length > 0 && running.length === 0)
+		return {level: 'down', problems: [{subject: 'every node', says: 'is not running'}]};
 	if (input.swarm === null) problems.push({subject: 'swarm', says: 'no manager answered'});
 	const troubled = new Set<string>();
 	for (const node of input.nodes) {
@@ -73,12 +74,19 @@ export function assessHealth(input: {
 			databaseDown = true;
 			problems.push({subject: 'rethinkdb', says: `no server answers${db.error ? `: ${db.error}` : ''}`});
 		} else if (db.connected < db.expected || db.missing.length > 0) {
-			problems.push({subject: 'rethinkdb', says: `${db.connected} of ${db.expected} servers${db.missing.length > 0 ? ` (missing ${db.missing.join(', ')})` : ''}`});
+			problems.push({
+				subject: 'rethinkdb',
+				says: `${db.connected} of ${db.expected} servers${db.missing.length > 0 ? ` (missing ${db.missing.join(', ')})` : ''}`,
+			});
 		}
 		const critical = db.issues.filter(i => i.critical);
 		// server_disconnected repeats what `missing` says.
 		const others = critical.filter(i => !(i.type === 'server_disconnected' && db.missing.length > 0));
-		if (others.length > 0) problems.push({subject: 'rethinkdb', says: `${counted(others.length, 'critical issue')} (${[...new Set(others.map(i => i.type))].join(', ')})`});
+		if (others.length > 0)
+			problems.push({
+				subject: 'rethinkdb',
+				says: `${counted(others.length, 'critical issue')} (${[...new Set(others.map(i => i.type))].join(', ')})`,
+			});
 		for (const table of db.tables) {
 			const name = tableKey(table);
 			if (table.readiness !== 'ready') problems.push({subject: name, says: TABLE_WORDS[table.readiness]});
@@ -98,7 +106,10 @@ export function assessHealth(input: {
 /** `degraded: workerbee-1 stopped, rethinkdb 3 of 4 servers (+2 more)` */
 export function describeLiveHealth(health: LiveHealth, max = 2): string {
 	if (health.level === 'ready') return 'ready';
-	const shown = health.problems.slice(0, max).map(p => `${p.subject} ${p.says}`).join(', ');
+	const shown = health.problems
+		.slice(0, max)
+		.map(p => `${p.subject} ${p.says}`)
+		.join(', ');
 	const more = health.problems.length - max;
 	return `${health.level}: ${shown}${more > 0 ? ` (+${more} more)` : ''}`;
 }

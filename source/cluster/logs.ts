@@ -27,7 +27,9 @@ export function resolveLogTargets(journal: Readonly<Journal>, target: string | u
 	const services = journal.database ? nodes.map(serviceName) : [];
 	if (target === undefined) {
 		if (services.length === 0) {
-			throw new InputError(`${journal.cluster} runs no database servers; say which node's log to show`, {nextSteps: [`e.g. swarmbee logs ${journal.cluster} ${nodes[0] ?? 'queenbee'}`]});
+			throw new InputError(`${journal.cluster} runs no database servers; say which node's log to show`, {
+				nextSteps: [`e.g. swarmbee logs ${journal.cluster} ${nodes[0] ?? 'queenbee'}`],
+			});
 		}
 		return nodes.map(node => ({kind: 'service', service: stackServiceName(node)}));
 	}
@@ -44,7 +46,15 @@ export function resolveLogTargets(journal: Readonly<Journal>, target: string | u
 
 /** `docker service logs` of one service, run on a manager; each line starts with the task and its node. */
 export function serviceLogsCommand(service: string, options: {lines: LogLines; follow: boolean}): string {
-	return shellCommand(['docker', 'service', 'logs', '--tail', String(options.lines), ...(options.follow ? ['--follow'] : []), service]);
+	return shellCommand([
+		'docker',
+		'service',
+		'logs',
+		'--tail',
+		String(options.lines),
+		...(options.follow ? ['--follow'] : []),
+		service,
+	]);
 }
 
 /**
@@ -54,7 +64,10 @@ export function serviceLogsCommand(service: string, options: {lines: LogLines; f
  * Each source starts with a `==> … <==` header, as `tail` marks files.
  */
 export function nodeLogCommand(options: {lines: LogLines; follow: boolean}): string {
-	const lines = options.lines === 'all' ? {journal: 'all', tail: '+1'} : {journal: String(options.lines), tail: String(options.lines)};
+	const lines =
+		options.lines === 'all'
+			? {journal: 'all', tail: '+1'}
+			: {journal: String(options.lines), tail: String(options.lines)};
 	const follow = options.follow ? {journal: ' --follow', tail: ' -F'} : {journal: '', tail: ''};
 	const tail = `tail -v -n ${shq(lines.tail)}${follow.tail}`;
 	return [
@@ -130,7 +143,8 @@ export async function readLogs(options: {
 			command = serviceLogsCommand(target.service, {lines, follow});
 		} else {
 			node = target.node;
-			for (const text of provisioningLog(journal, options.logsDir, node, lines)) onLine({source: 'provision', stream: 'stdout', text});
+			for (const text of provisioningLog(journal, options.logsDir, node, lines))
+				onLine({source: 'provision', stream: 'stdout', text});
 			command = nodeLogCommand({lines, follow});
 		}
 		const result = await (await ssh.get(node, signal)).exec(follow ? untilChannelCloses(command) : command, {
@@ -144,10 +158,14 @@ export async function readLogs(options: {
 	};
 	try {
 		if (follow) {
-			await Promise.all(options.targets.map(target => readOne(target).catch(error => {
-				stop.abort();
-				throw error;
-			})));
+			await Promise.all(
+				options.targets.map(target =>
+					readOne(target).catch(error => {
+						stop.abort();
+						throw error;
+					}),
+				),
+			);
 		} else {
 			for (const target of options.targets) await readOne(target);
 		}
@@ -159,7 +177,8 @@ export async function readLogs(options: {
 
 /** The tail of the provisioning log swarmbee kept for a node, under a header naming the file. */
 function provisioningLog(journal: Readonly<Journal>, logsDir: string, node: string, lines: LogLines): string[] {
-	const file = journal.nodes.find(n => n.name === node)?.provision?.logFile ?? path.join(logsDir, node, 'provision.log');
+	const file =
+		journal.nodes.find(n => n.name === node)?.provision?.logFile ?? path.join(logsDir, node, 'provision.log');
 	if (!existsSync(file)) return [`==> no provisioning log yet (${file}) <==`];
 	return [`==> provisioning log (${file}) <==`, ...lastLines(readFileSync(file, 'utf8'), lines)];
 }

@@ -17,12 +17,20 @@ export function explainUnreachable(error: unknown, cluster: string): unknown {
 	return new ExternalError(error.message, {
 		...(error.node ? {node: error.node} : {}),
 		...(error.hint ? {hint: error.hint} : {}),
-		nextSteps: [`is the machine running? swarmbee status ${cluster} --once`, `swarmbee up ${cluster} starts what is stopped and repairs the rest`],
+		nextSteps: [
+			`is the machine running? swarmbee status ${cluster} --once`,
+			`swarmbee up ${cluster} starts what is stopped and repairs the rest`,
+		],
 	});
 }
 
 /** Connects to a node as every swarmbee connection does: the cluster key, and only the host key swarmbee installed. */
-export async function connectToNode(journal: Readonly<Journal>, node: string, privateKey: string, signal?: AbortSignal): Promise<SshConnection> {
+export async function connectToNode(
+	journal: Readonly<Journal>,
+	node: string,
+	privateKey: string,
+	signal?: AbortSignal,
+): Promise<SshConnection> {
 	try {
 		return await SshConnection.connect(sshTarget(journal, node, privateKey), {signal});
 	} catch (error) {
@@ -60,7 +68,10 @@ export async function openShell(options: OpenShellOptions): Promise<number> {
 	const connection = await connectToNode(options.journal, node, options.privateKey, options.signal);
 	try {
 		const pty = options.pty ?? isTerminal(options.terminal);
-		const channel = await connection.openSession(options.command, pty ? ptyRequest(options.terminal, options.env) : undefined);
+		const channel = await connection.openSession(
+			options.command,
+			pty ? ptyRequest(options.terminal, options.env) : undefined,
+		);
 		return await attachTerminal(channel, options.terminal, {pty, signal: options.signal});
 	} finally {
 		connection.close();
@@ -103,20 +114,24 @@ export async function execOnEveryNode(options: {
 	const settled = await eachLimited(nodes, 16, async node => {
 		const connection = await connectToNode(options.journal, node, options.privateKey, options.signal);
 		try {
-			return (await connection.exec(options.command, {
-				capture: false,
-				signal: options.signal,
-				onStdout: line => options.onLine(node, 'stdout', line),
-				onStderr: line => options.onLine(node, 'stderr', line),
-			})).code;
+			return (
+				await connection.exec(options.command, {
+					capture: false,
+					signal: options.signal,
+					onStdout: line => options.onLine(node, 'stdout', line),
+					onStderr: line => options.onLine(node, 'stderr', line),
+				})
+			).code;
 		} finally {
 			connection.close();
 		}
 	});
 	if (options.signal?.aborted) throw new CancelledError();
-	return settled.map((result, i) => (result.status === 'fulfilled'
-		? {node: nodes[i]!, code: result.value}
-		: {node: nodes[i]!, code: UNREACHABLE, error: toSwarmbeeError(result.reason)}));
+	return settled.map((result, i) =>
+		result.status === 'fulfilled'
+			? {node: nodes[i]!, code: result.value}
+			: {node: nodes[i]!, code: UNREACHABLE, error: toSwarmbeeError(result.reason)},
+	);
 }
 
 /** The exit status of several: the worst one (the highest, so 255 for a node that could not be reached). */

@@ -58,14 +58,14 @@ const SECTION = '@@swarmbee ';
 const CGROUP_SCRIPT = [
 	'if [ -f /sys/fs/cgroup/memory.current ]; then',
 	'  echo "memory $(cat /sys/fs/cgroup/memory.current)"; echo "limit $(cat /sys/fs/cgroup/memory.max)"',
-	"  echo \"inactive $(awk '$1==\"inactive_file\"{print $2}' /sys/fs/cgroup/memory.stat)\"",
-	"  echo \"cpu_us $(awk '$1==\"usage_usec\"{print $2}' /sys/fs/cgroup/cpu.stat)\"; echo \"quota $(cat /sys/fs/cgroup/cpu.max)\"",
+	'  echo "inactive $(awk \'$1=="inactive_file"{print $2}\' /sys/fs/cgroup/memory.stat)"',
+	'  echo "cpu_us $(awk \'$1=="usage_usec"{print $2}\' /sys/fs/cgroup/cpu.stat)"; echo "quota $(cat /sys/fs/cgroup/cpu.max)"',
 	'else',
-	"  m=/sys/fs/cgroup/memory$(awk -F: '$2==\"memory\"{print $3}' /proc/1/cgroup)",
+	'  m=/sys/fs/cgroup/memory$(awk -F: \'$2=="memory"{print $3}\' /proc/1/cgroup)',
 	"  a=/sys/fs/cgroup/cpuacct$(awk -F: '$2 ~ /(^|,)cpuacct(,|$)/{print $3}' /proc/1/cgroup)",
 	"  q=/sys/fs/cgroup/cpu$(awk -F: '$2 ~ /(^|,)cpu(,|$)/{print $3}' /proc/1/cgroup)",
 	'  echo "memory $(cat $m/memory.usage_in_bytes)"; echo "limit $(cat $m/memory.limit_in_bytes)"',
-	"  echo \"inactive $(awk '$1==\"total_inactive_file\"{print $2}' $m/memory.stat)\"",
+	'  echo "inactive $(awk \'$1=="total_inactive_file"{print $2}\' $m/memory.stat)"',
 	'  echo "cpu_ns $(cat $a/cpuacct.usage)"; echo "quota $(cat $q/cpu.cfs_quota_us) $(cat $q/cpu.cfs_period_us)"',
 	'fi',
 ].join('\n');
@@ -75,14 +75,20 @@ const CGROUP_SCRIPT = [
  * its Swarm questions). Sections are marked so one failing read (no
  * docker, no cgroup file) leaves the others readable.
  */
-export function nodeStatsCommand(node: string, scope: StatsScope): string {
+export function nodeStatsCommand(scope: StatsScope): string {
 	const section = (name: string) => `echo ${shq(`${SECTION}${name}`)}`;
 	return [
-		section('clock'), 'date +%s%N',
-		section('loadavg'), 'cat /proc/loadavg',
-		section('cpus'), 'nproc',
-		section('meminfo'), "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
-		...(scope === 'machine' ? [section('stat'), 'head -n 1 /proc/stat'] : [section('cgroup'), `{ ${CGROUP_SCRIPT}\n} 2>/dev/null`]),
+		section('clock'),
+		'date +%s%N',
+		section('loadavg'),
+		'cat /proc/loadavg',
+		section('cpus'),
+		'nproc',
+		section('meminfo'),
+		"grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
+		...(scope === 'machine'
+			? [section('stat'), 'head -n 1 /proc/stat']
+			: [section('cgroup'), `{ ${CGROUP_SCRIPT}\n} 2>/dev/null`]),
 		// Every running container's figures in one docker call (a node runs little besides its server;
 		// a `docker ps` to pick the server first cost a third of this command's CPU): parseNodeStats picks it by name.
 		section('server'),
@@ -120,7 +126,15 @@ export function parseLoadAverage(text: string): NodeLoad | null {
 }
 
 const UNITS: Record<string, number> = {
-	b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
+	b: 1,
+	kb: 1e3,
+	mb: 1e6,
+	gb: 1e9,
+	tb: 1e12,
+	kib: 1024,
+	mib: 1024 ** 2,
+	gib: 1024 ** 3,
+	tib: 1024 ** 4,
 };
 
 /** `123.4MiB`, `1.5GiB`, `0B`, `12kB` → bytes. */
@@ -152,7 +166,13 @@ export function parseServerStats(text: string, node?: string): ServerUsage | nul
 }
 
 function keyValues(text: string): Map<string, string[]> {
-	return new Map(text.split('\n').map(line => line.trim().split(/\s+/)).filter(parts => parts[0]).map(([key, ...values]) => [key!, values]));
+	return new Map(
+		text
+			.split('\n')
+			.map(line => line.trim().split(/\s+/))
+			.filter(parts => parts[0])
+			.map(([key, ...values]) => [key!, values]),
+	);
 }
 
 /** cgroup v1 writes "no limit" as a page-rounded 2^63. */
@@ -161,7 +181,8 @@ const NO_LIMIT = 2 ** 60;
 /** What nodeStatsCommand printed on `node` → one sample. */
 export function parseNodeStats(text: string, scope: StatsScope, node?: string): NodeSample {
 	const sections = splitSections(text);
-	const number = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined);
+	const number = (value: string | undefined) =>
+		value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
 	const meminfo = keyValues(sections.get('meminfo') ?? '');
 	const kib = (key: string) => number(meminfo.get(`${key}:`)?.[0]);
 	const memTotal = kib('MemTotal') !== undefined ? kib('MemTotal')! * 1024 : undefined;
@@ -179,7 +200,8 @@ export function parseNodeStats(text: string, scope: StatsScope, node?: string): 
 			if (Number.isFinite(total)) cpu = {busy: total - idle, total};
 		}
 		const available = kib('MemAvailable');
-		if (memTotal !== undefined && available !== undefined) memory = {used: memTotal - available * 1024, total: memTotal};
+		if (memTotal !== undefined && available !== undefined)
+			memory = {used: memTotal - available * 1024, total: memTotal};
 	} else {
 		const cgroup = keyValues(sections.get('cgroup') ?? '');
 		const one = (key: string) => number(cgroup.get(key)?.[0]);

@@ -20,12 +20,17 @@ export interface OverlaySettings {
 
 export function overlayCreateCommand(settings: OverlaySettings): string {
 	return shellCommand([
-		'docker', 'network', 'create',
-		'--driver', 'overlay',
+		'docker',
+		'network',
+		'create',
+		'--driver',
+		'overlay',
 		...(settings.attachable === false ? [] : ['--attachable']),
-		'--subnet', settings.subnet,
+		'--subnet',
+		settings.subnet,
 		...(settings.encrypted ? ['--opt', 'encrypted'] : []),
-		'--label', `swarmbee.network=${settings.attachable === false ? 'database' : 'overlay'}`,
+		'--label',
+		`swarmbee.network=${settings.attachable === false ? 'database' : 'overlay'}`,
 		settings.name,
 	]);
 }
@@ -42,7 +47,10 @@ interface NetworkJson {
 }
 
 /** What exists, or undefined when the inspect printed nothing. */
-export function parseOverlay(name: string, text: string): (OverlaySettings & {driver: string; attachable: boolean}) | undefined {
+export function parseOverlay(
+	name: string,
+	text: string,
+): (OverlaySettings & {driver: string; attachable: boolean}) | undefined {
 	const trimmed = text.trim();
 	if (!trimmed.startsWith('{')) return undefined;
 	const network = JSON.parse(trimmed) as NetworkJson;

@@ -42,6 +42,9 @@ export function readPassword(file: string): string | undefined {
  */
 export function requirePassword(file: string, cluster: string): string {
 	const password = readPassword(file);
-	if (password === undefined) throw new InputError(`the RethinkDB admin password of ${cluster} is missing (${file})`, {nextSteps: ['swarmbee keeps it there since the cluster was created; restore that file from your own copy']});
+	if (password === undefined)
+		throw new InputError(`the RethinkDB admin password of ${cluster} is missing (${file})`, {
+			nextSteps: ['swarmbee keeps it there since the cluster was created; restore that file from your own copy'],
+		});
 	return password;
 }

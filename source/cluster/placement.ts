@@ -58,13 +58,16 @@ export function wantedReplicas(servers: number, replicas: number): number {
 }
 
 function same(a: ShardPlacement[], b: ShardPlacement[]): boolean {
-	const key = (shards: ShardPlacement[]) => JSON.stringify(shards.map(s => ({p: s.primary, r: [...s.replicas].sort(), n: [...s.nonvoting].sort()})));
+	const key = (shards: ShardPlacement[]) =>
+		JSON.stringify(shards.map(s => ({p: s.primary, r: [...s.replicas].sort(), n: [...s.nonvoting].sort()})));
 	return key(a) === key(b);
 }
 
 /** Fewest first; ties in the servers' own order (so plans are stable). */
 function byLoad(servers: string[], load: Map<string, number>): string[] {
-	return [...servers].sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0) || servers.indexOf(a) - servers.indexOf(b));
+	return [...servers].sort(
+		(a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0) || servers.indexOf(a) - servers.indexOf(b),
+	);
 }
 
 function bump(load: Map<string, number>, server: string, by = 1): void {
@@ -85,7 +88,8 @@ export function planPlacement(tables: TableLayout[], servers: string[], replicas
 	const primaries = new Map<string, number>(servers.map(s => [s, 0]));
 	for (const table of tables) {
 		for (const [index, shard] of table.shards.entries()) {
-			for (const server of shard.replicas) if (stay.has(server) && (table.live[index] ?? []).includes(server)) bump(load, server);
+			for (const server of shard.replicas)
+				if (stay.has(server) && (table.live[index] ?? []).includes(server)) bump(load, server);
 		}
 	}
 	const shardCount = tables.reduce((sum, t) => sum + t.shards.length, 0);
@@ -118,19 +122,30 @@ export function planPlacement(tables: TableLayout[], servers: string[], replicas
 				bump(load, server);
 				copies.push({shard: index, server});
 			}
-			for (const server of shard.replicas) if (!chosen.includes(server) && live.has(server)) drops.push({shard: index, server});
+			for (const server of shard.replicas)
+				if (!chosen.includes(server) && live.has(server)) drops.push({shard: index, server});
 			// The primary stays where it is if it stays and its server is not over its share; else the replica with the fewest primaries.
-			let primary = shard.primary !== null && chosen.includes(shard.primary) && live.has(shard.primary) ? shard.primary : null;
+			let primary =
+				shard.primary !== null && chosen.includes(shard.primary) && live.has(shard.primary) ? shard.primary : null;
 			if (primary !== null && (primaries.get(primary) ?? 0) >= fairPrimaries) {
 				const lighter = byLoad(chosen, primaries)[0]!;
 				if ((primaries.get(lighter) ?? 0) < (primaries.get(primary) ?? 0)) primary = lighter;
 			}
 			primary ??= byLoad(chosen, primaries)[0]!;
 			bump(primaries, primary);
-			finals.push({primary, replicas: chosen, nonvoting: shard.nonvoting.filter(s => stay.has(s) && live.has(s) && !chosen.includes(s))});
+			finals.push({
+				primary,
+				replicas: chosen,
+				nonvoting: shard.nonvoting.filter(s => stay.has(s) && live.has(s) && !chosen.includes(s)),
+			});
 			// What the config keeps of the old placement while the new replicas fill: every answering replica.
-			const keepPrimary = shard.primary !== null && live.has(shard.primary) ? shard.primary : (kept[0] ?? alive[0] ?? primary);
-			forgets.push({primary: keepPrimary, replicas: alive.length > 0 ? alive : [keepPrimary], nonvoting: shard.nonvoting.filter(s => live.has(s))});
+			const keepPrimary =
+				shard.primary !== null && live.has(shard.primary) ? shard.primary : (kept[0] ?? alive[0] ?? primary);
+			forgets.push({
+				primary: keepPrimary,
+				replicas: alive.length > 0 ? alive : [keepPrimary],
+				nonvoting: shard.nonvoting.filter(s => live.has(s)),
+			});
 		});
 
 		const stages: TablePlan['stages'] = [];
@@ -189,9 +204,10 @@ export function refusals(tables: TableLayout[], leaving: string[], missing: stri
 				db: table.db,
 				table: table.table,
 				why: `no replica of ${name} answers: its data is only on ${holders.join(', ')}, which ${holders.length === 1 ? 'does' : 'do'} not answer`,
-				fix: leaves.length > 0
-					? `bring ${leaves.join(', ')} back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of ${name}`
-					: `bring ${holders.join(', ')} back: swarmbee up repairs a stopped node`,
+				fix:
+					leaves.length > 0
+						? `bring ${leaves.join(', ')} back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of ${name}`
+						: `bring ${holders.join(', ')} back: swarmbee up repairs a stopped node`,
 			});
 		} else if (!table.writable) {
 			out.push({

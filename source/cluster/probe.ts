@@ -14,17 +14,28 @@ const PROBE_PORT = 8000;
 /** `run` labels the service, so only the guard of the run that made it removes it. */
 export function probeServiceCreateCommand(image: string, run: string, network = OVERLAY_NETWORK): string {
 	return shellCommand([
-		'docker', 'service', 'create',
+		'docker',
+		'service',
+		'create',
 		'--detach',
-		'--name', PROBE_SERVICE,
-		'--mode', 'global',
-		'--endpoint-mode', 'dnsrr',
-		'--network', network,
-		'--hostname', '{{.Node.Hostname}}',
-		'--restart-condition', 'on-failure',
-		'--label', `swarmbee.probe=${run}`,
+		'--name',
+		PROBE_SERVICE,
+		'--mode',
+		'global',
+		'--endpoint-mode',
+		'dnsrr',
+		'--network',
+		network,
+		'--hostname',
+		'{{.Node.Hostname}}',
+		'--restart-condition',
+		'on-failure',
+		'--label',
+		`swarmbee.probe=${run}`,
 		image,
-		'sh', '-c', `hostname > /www/index.html && exec httpd -f -p ${PROBE_PORT} -h /www`,
+		'sh',
+		'-c',
+		`hostname > /www/index.html && exec httpd -f -p ${PROBE_PORT} -h /www`,
 	]);
 }
 
@@ -49,9 +60,14 @@ export function probeGuardCommand(run: string): string {
 export const probeServiceRemoveCommand = `${shellCommand(['docker', 'service', 'rm', PROBE_SERVICE])} >/dev/null 2>&1 || true`;
 
 export const probeTasksCommand = shellCommand([
-	'docker', 'service', 'ps', PROBE_SERVICE,
-	'--filter', 'desired-state=running',
-	'--format', '{{json .}}',
+	'docker',
+	'service',
+	'ps',
+	PROBE_SERVICE,
+	'--filter',
+	'desired-state=running',
+	'--format',
+	'{{json .}}',
 ]);
 
 export interface ProbeTask {

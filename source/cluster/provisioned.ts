@@ -86,7 +86,9 @@ export const FIREWALL_STATE = '{ ufw status; iptables -S DOCKER-USER 2>/dev/null
 export const ufwSnapshotCommand = `${FIREWALL_STATE} >${shq(UFW_SNAPSHOT)}`;
 
 export function digest(value: unknown): string {
-	return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
+	return createHash('sha256')
+		.update(typeof value === 'string' ? value : JSON.stringify(value))
+		.digest('hex');
 }
 
 /** One line a node prints: the record, then whether ufw still shows what was applied and fail2ban runs. */
@@ -107,11 +109,14 @@ interface ProvisionedState {
 }
 
 export function parseProvisionedCheck(stdout: string): ProvisionedState {
-	const values = new Map(stdout.split('\n').map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
+	const values = new Map(
+		stdout.split('\n').map(line => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+	);
 	let applied: AppliedRecord | undefined;
 	try {
 		const parsed = JSON.parse(values.get('applied') || 'null') as Partial<AppliedRecord> | null;
-		if (parsed?.swarmbee && parsed.playbooks && parsed.firewall) applied = {swarmbee: parsed.swarmbee, playbooks: parsed.playbooks, firewall: parsed.firewall};
+		if (parsed?.swarmbee && parsed.playbooks && parsed.firewall)
+			applied = {swarmbee: parsed.swarmbee, playbooks: parsed.playbooks, firewall: parsed.firewall};
 	} catch {
 		// A record cut short or edited: as good as none, so the playbook runs.
 	}
@@ -129,7 +134,8 @@ export function provisionDrift(wanted: AppliedRecord, found: ProvisionedState): 
 	const {applied} = found;
 	if (!applied) return ['no record of an earlier provisioning run on the node'];
 	const reasons: string[] = [];
-	if (applied.swarmbee !== wanted.swarmbee) reasons.push(`swarmbee ${applied.swarmbee} provisioned it, this is ${wanted.swarmbee}`);
+	if (applied.swarmbee !== wanted.swarmbee)
+		reasons.push(`swarmbee ${applied.swarmbee} provisioned it, this is ${wanted.swarmbee}`);
 	if (applied.playbooks !== wanted.playbooks) reasons.push('the playbook or its settings changed');
 	if (applied.firewall !== wanted.firewall) reasons.push('the firewall rules wanted changed');
 	if (!found.ufwAsApplied) reasons.push('ufw no longer shows the rules applied (changed by hand?)');

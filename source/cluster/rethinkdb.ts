@@ -11,7 +11,16 @@ import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
 /** Which node runs a server's task, from a manager. */
 export function runningTaskCommand(node: string): string {
-	return shellCommand(['docker', 'service', 'ps', stackServiceName(node), '--filter', 'desired-state=running', '--format', '{{json .}}']);
+	return shellCommand([
+		'docker',
+		'service',
+		'ps',
+		stackServiceName(node),
+		'--filter',
+		'desired-state=running',
+		'--format',
+		'{{json .}}',
+	]);
 }
 
 /**
@@ -46,8 +55,15 @@ export interface ServerLocation {
 }
 
 /** Finds where a server runs now and the address its node reaches it at. */
-export async function locateServer(ssh: NodeShells, manager: string, server: string, signal?: AbortSignal): Promise<ServerLocation> {
-	const tasks = parseJsonLines<{Node: string; CurrentState: string}>(await (await ssh.get(manager, signal)).run(runningTaskCommand(server), {signal}));
+export async function locateServer(
+	ssh: NodeShells,
+	manager: string,
+	server: string,
+	signal?: AbortSignal,
+): Promise<ServerLocation> {
+	const tasks = parseJsonLines<{Node: string; CurrentState: string}>(
+		await (await ssh.get(manager, signal)).run(runningTaskCommand(server), {signal}),
+	);
 	const running = tasks.find(t => t.CurrentState.startsWith('Running'));
 	if (!running) {
 		throw new ExternalError(`the database server of ${server} is not running`, {
@@ -57,7 +73,10 @@ export async function locateServer(ssh: NodeShells, manager: string, server: str
 	}
 	const result = await (await ssh.get(running.Node, signal)).exec(taskAddressCommand(server), {signal});
 	const address = result.code === 0 ? parseTaskAddress(result.stdout) : undefined;
-	if (!address) throw new ExternalError(`could not find the address of ${server}'s database task on ${running.Node}`, {hint: result.stderr.trim() || undefined});
+	if (!address)
+		throw new ExternalError(`could not find the address of ${server}'s database task on ${running.Node}`, {
+			hint: result.stderr.trim() || undefined,
+		});
 	return {server, host: running.Node, address};
 }
 
@@ -130,7 +149,12 @@ export function readinessOf(status: TableStatusRow['status']): TableHealth['read
 
 /** A table's health from its `table_config` (what is asked) and `table_status` (what is so) rows. */
 export function tableHealth(config: TableConfigRow | undefined, status: TableStatusRow): TableHealth {
-	const shards = config?.shards ?? (status.shards ?? []).map(s => ({primary_replica: s.primary_replicas[0] ?? null, replicas: s.replicas.map(r => r.server)}));
+	const shards =
+		config?.shards ??
+		(status.shards ?? []).map(s => ({
+			primary_replica: s.primary_replicas[0] ?? null,
+			replicas: s.replicas.map(r => r.server),
+		}));
 	return {
 		db: status.db,
 		table: status.name,
@@ -167,13 +191,32 @@ export function guardDriverTimer(): void {
  * (its `server_status`), which expected ones are missing, `current_issues`,
  * and every user table's replicas and readiness.
  */
-export async function queryHealth(connection: r.Connection, expectedNodes: string[], replicas?: number): Promise<RethinkdbHealth> {
+export async function queryHealth(
+	connection: r.Connection,
+	expectedNodes: string[],
+	replicas?: number,
+): Promise<RethinkdbHealth> {
 	const system = r.db('rethinkdb');
 	const [servers, issues, configs, statuses] = await Promise.all([
-		system.table('server_status').pluck('name', {network: ['connected_to']} as never).run(connection).then(c => c.toArray()) as Promise<ServerStatusRow[]>,
-		system.table('current_issues').run(connection).then(c => c.toArray()) as Promise<IssueRow[]>,
-		system.table('table_config').pluck('db', 'name', 'shards').run(connection).then(c => c.toArray()) as Promise<TableConfigRow[]>,
-		system.table('table_status').pluck('db', 'name', 'shards', 'status').run(connection).then(c => c.toArray()) as Promise<TableStatusRow[]>,
+		system
+			.table('server_status')
+			.pluck('name', {network: ['connected_to']} as never)
+			.run(connection)
+			.then(c => c.toArray()) as Promise<ServerStatusRow[]>,
+		system
+			.table('current_issues')
+			.run(connection)
+			.then(c => c.toArray()) as Promise<IssueRow[]>,
+		system
+			.table('table_config')
+			.pluck('db', 'name', 'shards')
+			.run(connection)
+			.then(c => c.toArray()) as Promise<TableConfigRow[]>,
+		system
+			.table('table_status')
+			.pluck('db', 'name', 'shards', 'status')
+			.run(connection)
+			.then(c => c.toArray()) as Promise<TableStatusRow[]>,
 	]);
 	const names = new Set(servers.map(s => s.name));
 	const configOf = new Map(configs.map(c => [tableKey({db: c.db, table: c.name}), c]));
@@ -184,15 +227,30 @@ export async function queryHealth(connection: r.Connection, expectedNodes: strin
 		issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
 		tables: statuses
 			.map(status => tableHealth(configOf.get(tableKey({db: status.db, table: status.name})), status))
-			.map(table => (replicas === undefined ? table : {...table, underReplicated: table.replicas < wantedReplicas(expectedNodes.length, replicas)}))
+			.map(table =>
+				replicas === undefined
+					? table
+					: {...table, underReplicated: table.replicas < wantedReplicas(expectedNodes.length, replicas)},
+			)
 			.sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table)),
 	};
 }
 
 /** The npm driver's connect, as admin, with the orphaned-timer guard in place. */
-export function connectDriver(input: {host: string; port: number; password: string; timeoutSeconds?: number}): Promise<r.Connection> {
+export function connectDriver(input: {
+	host: string;
+	port: number;
+	password: string;
+	timeoutSeconds?: number;
+}): Promise<r.Connection> {
 	guardDriverTimer();
-	return r.connect({host: input.host, port: input.port, user: 'admin', password: input.password, timeout: input.timeoutSeconds ?? 15});
+	return r.connect({
+		host: input.host,
+		port: input.port,
+		user: 'admin',
+		password: input.password,
+		timeout: input.timeoutSeconds ?? 15,
+	});
 }
 
 /**
@@ -210,7 +268,11 @@ export interface DatabaseSession {
 }
 
 /** A session over `connect`, which opens one driver connection; `release` frees what carries it (the forward). */
-export async function sessionOver(server: string, connect: () => Promise<r.Connection>, release: () => Promise<void> = async () => {}): Promise<DatabaseSession> {
+export async function sessionOver(
+	server: string,
+	connect: () => Promise<r.Connection>,
+	release: () => Promise<void> = async () => {},
+): Promise<DatabaseSession> {
 	let connection = await connect();
 	return {
 		get connection() {
@@ -241,16 +303,35 @@ export function databaseNodes(journal: Readonly<Journal>): {manager: string; nod
  * node's, normally), over swarmbee's own SSH: a forward on 127.0.0.1:0 to
  * the task's address on its node.
  */
-export async function openDatabase(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; timeoutSeconds?: number}): Promise<DatabaseSession> {
+export async function openDatabase(input: {
+	ssh: NodeShells;
+	manager: string;
+	nodes: string[];
+	password: string;
+	signal?: AbortSignal;
+	timeoutSeconds?: number;
+}): Promise<DatabaseSession> {
 	const failures: string[] = [];
 	for (const server of input.nodes) {
 		if (input.signal?.aborted) throw new CancelledError();
 		let forward: LocalForward | undefined;
 		try {
 			const location = await locateServer(input.ssh, input.manager, server, input.signal);
-			forward = await LocalForward.listen('127.0.0.1', 0, async () => (await input.ssh.get(location.host, input.signal)).forwardOut(location.address, DRIVER_PORT));
+			forward = await LocalForward.listen('127.0.0.1', 0, async () =>
+				(await input.ssh.get(location.host, input.signal)).forwardOut(location.address, DRIVER_PORT),
+			);
 			const held = forward;
-			return await sessionOver(server, () => connectDriver({host: '127.0.0.1', port: held.port, password: input.password, timeoutSeconds: input.timeoutSeconds}), () => held.close());
+			return await sessionOver(
+				server,
+				() =>
+					connectDriver({
+						host: '127.0.0.1',
+						port: held.port,
+						password: input.password,
+						timeoutSeconds: input.timeoutSeconds,
+					}),
+				() => held.close(),
+			);
 		} catch (error) {
 			await forward?.close();
 			if (error instanceof CancelledError || input.signal?.aborted) throw new CancelledError();
@@ -259,14 +340,18 @@ export async function openDatabase(input: {ssh: NodeShells; manager: string; nod
 	}
 	throw new ExternalError(`no database server answered: ${failures.at(-1) ?? 'the cluster has no server'}`, {
 		...(failures.length > 1 ? {hint: failures.join('\n')} : {}),
-		nextSteps: ['see the servers\' tasks on queenbee: docker stack ps swarmbee --no-trunc', 'swarmbee up NAME repairs a cluster whose servers are down'],
+		nextSteps: [
+			"see the servers' tasks on queenbee: docker stack ps swarmbee --no-trunc",
+			'swarmbee up NAME repairs a cluster whose servers are down',
+		],
 	});
 }
 
 /** A failed driver connection in words: the socket errors of a server still starting say little by themselves. */
 export function whyNoAnswer(server: string, error: Error): string {
 	if (error.name === 'ReqlAuthError') return `${server}'s server refused swarmbee's admin password`;
-	if (/ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|operation timed out/i.test(error.message)) return `${server}'s server does not answer on its driver port yet`;
+	if (/ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|operation timed out/i.test(error.message))
+		return `${server}'s server does not answer on its driver port yet`;
 	return error.message;
 }
 
@@ -277,7 +362,14 @@ export function noServerAnswers(nodes: string[], error: Error): RethinkdbHealth 
 }
 
 /** Health as the database sees it, or, when no server answers, why not (never a throw, but for Ctrl-C). */
-export async function checkHealth(input: {ssh: NodeShells; manager: string; nodes: string[]; password: string; signal?: AbortSignal; replicas?: number}): Promise<RethinkdbHealth> {
+export async function checkHealth(input: {
+	ssh: NodeShells;
+	manager: string;
+	nodes: string[];
+	password: string;
+	signal?: AbortSignal;
+	replicas?: number;
+}): Promise<RethinkdbHealth> {
 	let session: DatabaseSession | undefined;
 	try {
 		session = await openDatabase(input);

@@ -9,7 +9,10 @@ import type {ClusterSpec} from '../spec.js';
 import type {NodeShells} from '../ssh/shell.js';
 
 /** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
-export function sideLoadsDatabase(spec: Pick<ClusterSpec, 'database' | 'sideLoad'>, capabilities: Pick<ProviderCapabilities, 'pullImages'>): boolean {
+export function sideLoadsDatabase(
+	spec: Pick<ClusterSpec, 'database' | 'sideLoad'>,
+	capabilities: Pick<ProviderCapabilities, 'pullImages'>,
+): boolean {
 	return spec.database !== 'none' && (!capabilities.pullImages || spec.sideLoad);
 }
 
@@ -50,29 +53,49 @@ export async function sideLoadImage(
 	nodes: ReadonlyArray<{name: string}>,
 	image: {tag: string; id: string},
 	/** `onProgress(node, message, done)`: `done` once the node has the image, so a view can stop calling it busy. */
-	options: {signal?: AbortSignal; onProgress?: (node: string, message: string, done: boolean) => void; limit?: number} = {},
+	options: {
+		signal?: AbortSignal;
+		onProgress?: (node: string, message: string, done: boolean) => void;
+		limit?: number;
+	} = {},
 ): Promise<{loaded: string[]; present: string[]}> {
 	const {signal} = options;
 	const idCommand = `${shellCommand(['docker', 'image', 'inspect', '--format', '{{.Id}}', image.tag])} 2>/dev/null || true`;
 	const missing: string[] = [];
 	const present: string[] = [];
-	await onEveryNode('checking images', nodes, async node => {
-		const connection = await ssh.get(node.name, signal);
-		const id = (await connection.exec(idCommand, {signal})).stdout.trim();
-		(id === image.id ? present : missing).push(node.name);
-	}, {signal});
+	await onEveryNode(
+		'checking images',
+		nodes,
+		async node => {
+			const connection = await ssh.get(node.name, signal);
+			const id = (await connection.exec(idCommand, {signal})).stdout.trim();
+			(id === image.id ? present : missing).push(node.name);
+		},
+		{signal},
+	);
 	if (missing.length === 0) return {loaded: [], present};
 
 	const archive = openUnlinkedArchive();
 	try {
-		await docker.run(['save', image.tag], {signal, stdoutTo: createWriteStream('', {fd: archive.fd, autoClose: false})});
-		await onEveryNode('loading images', missing.map(name => ({name})), async node => {
-			options.onProgress?.(node.name, `loading ${image.tag}`, false);
-			const connection = await ssh.get(node.name, signal);
-			// Each node reads the archive from its start (positional reads): one file, many readers.
-			await connection.run('docker load -q', {stdin: createReadStream('', {fd: archive.fd, start: 0, autoClose: false}), signal});
-			options.onProgress?.(node.name, `${image.tag} loaded`, true);
-		}, {signal, limit: options.limit ?? 4});
+		await docker.run(['save', image.tag], {
+			signal,
+			stdoutTo: createWriteStream('', {fd: archive.fd, autoClose: false}),
+		});
+		await onEveryNode(
+			'loading images',
+			missing.map(name => ({name})),
+			async node => {
+				options.onProgress?.(node.name, `loading ${image.tag}`, false);
+				const connection = await ssh.get(node.name, signal);
+				// Each node reads the archive from its start (positional reads): one file, many readers.
+				await connection.run('docker load -q', {
+					stdin: createReadStream('', {fd: archive.fd, start: 0, autoClose: false}),
+					signal,
+				});
+				options.onProgress?.(node.name, `${image.tag} loaded`, true);
+			},
+			{signal, limit: options.limit ?? 4},
+		);
 	} finally {
 		archive.close();
 	}

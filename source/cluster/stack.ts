@@ -137,7 +137,13 @@ export function serverScript(memoryLimitBytes: number): string {
 /** The arguments after the script: what differs from one server to the next. */
 export function serverArguments(input: StackInput, node: string, patience = SEED_PATIENCE_SECONDS): string[] {
 	const seed = input.nodes[0]!;
-	return [serverName(node), node === seed ? '' : peerAlias(seed), input.network.subnet, input.databaseNetwork.subnet, String(patience)];
+	return [
+		serverName(node),
+		node === seed ? '' : peerAlias(seed),
+		input.network.subnet,
+		input.databaseNetwork.subnet,
+		String(patience),
+	];
 }
 
 /** The service's whole command: `sh -c SCRIPT rdb-server ARGS…` (the script's text is the same for every server). */
@@ -199,13 +205,16 @@ export function renderStackFile(input: StackInput): string {
 	return [
 		`# RethinkDB on the ${input.cluster} cluster, written by swarmbee. Deployed with:`,
 		`#   docker stack deploy --prune -c stack.yml ${STACK_NAME}`,
-		stringify({
-			version: '3.8',
-			services,
-			volumes,
-			networks: {[input.network.name]: {external: true}, [input.databaseNetwork.name]: {external: true}},
-			secrets: {[input.secret]: {external: true}},
-		}, {lineWidth: 0}),
+		stringify(
+			{
+				version: '3.8',
+				services,
+				volumes,
+				networks: {[input.network.name]: {external: true}, [input.databaseNetwork.name]: {external: true}},
+				secrets: {[input.secret]: {external: true}},
+			},
+			{lineWidth: 0},
+		),
 	].join('\n');
 }
 
@@ -220,7 +229,17 @@ export function stackHash(stack: string): string {
 
 /** Deploy (or update) the stack; services no longer in the file are removed. */
 export function stackDeployCommand(remoteFile: string, resolveImage: 'always' | 'changed' | 'never'): string {
-	return shellCommand(['docker', 'stack', 'deploy', '--prune', '--resolve-image', resolveImage, '-c', remoteFile, STACK_NAME]);
+	return shellCommand([
+		'docker',
+		'stack',
+		'deploy',
+		'--prune',
+		'--resolve-image',
+		resolveImage,
+		'-c',
+		remoteFile,
+		STACK_NAME,
+	]);
 }
 
 export function secretEnsureCommand(secret: string): string {

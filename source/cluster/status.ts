@@ -51,10 +51,14 @@ export async function collectStatus(input: {
 	let members: SwarmNode[] | undefined;
 	let manager: string | undefined;
 	if (ssh) {
-		const managers = journal.nodes.filter(n => n.role === 'manager' && byName.get(n.name)?.status === 'running' && n.ssh);
+		const managers = journal.nodes.filter(
+			n => n.role === 'manager' && byName.get(n.name)?.status === 'running' && n.ssh,
+		);
 		for (const candidate of managers) {
 			try {
-				members = parseJsonLines<SwarmNode>(await (await ssh.get(candidate.name, signal)).run(nodeListCommand, {signal}));
+				members = parseJsonLines<SwarmNode>(
+					await (await ssh.get(candidate.name, signal)).run(nodeListCommand, {signal}),
+				);
 				manager = candidate.name;
 				break;
 			} catch (error) {
@@ -63,9 +67,17 @@ export async function collectStatus(input: {
 		}
 		if (members) errors.length = 0;
 	}
-	const rethinkdb = ssh && manager && input.password && journal.database
-		? await checkHealth({ssh, manager, nodes: journal.nodes.map(n => n.name), password: input.password, signal, replicas: spec.replicas})
-		: null;
+	const rethinkdb =
+		ssh && manager && input.password && journal.database
+			? await checkHealth({
+					ssh,
+					manager,
+					nodes: journal.nodes.map(n => n.name),
+					password: input.password,
+					signal,
+					replicas: spec.replicas,
+				})
+			: null;
 	return statusOf({spec, journal, machines, members, rethinkdb, errors});
 }
 
@@ -86,7 +98,9 @@ export function statusOf(input: {
 	const byName = new Map(input.machines.map(m => [m.name, m]));
 	const nodes: NodeStatus[] = journal.nodes.map(record => {
 		const machine = byName.get(record.name);
-		const member = members?.find(m => m.ID === record.swarmNodeId) ?? members?.find(m => m.Hostname === record.name && m.Status === 'Ready');
+		const member =
+			members?.find(m => m.ID === record.swarmNodeId) ??
+			members?.find(m => m.Hostname === record.name && m.Status === 'Ready');
 		let state: string;
 		if (!machine) state = 'missing';
 		else if (machine.status !== 'running') state = machine.status;
@@ -106,10 +120,18 @@ export function statusOf(input: {
 	});
 	const swarm = members
 		? {
-			managers: members.filter(isManager).length,
-			workers: members.filter(m => !isManager(m)).length,
-			ready: members.filter(m => m.Status === 'Ready').length,
-		}
+				managers: members.filter(isManager).length,
+				workers: members.filter(m => !isManager(m)).length,
+				ready: members.filter(m => m.Status === 'Ready').length,
+			}
 		: null;
-	return {cluster: input.spec.name, provider: input.spec.provider, state: journal.state, nodes, swarm, rethinkdb: input.rethinkdb, errors: input.errors};
+	return {
+		cluster: input.spec.name,
+		provider: input.spec.provider,
+		state: journal.state,
+		nodes,
+		swarm,
+		rethinkdb: input.rethinkdb,
+		errors: input.errors,
+	};
 }

@@ -24,10 +24,15 @@ export function parseSwarmInfo(text: string): SwarmInfo {
 /** Swarm listens, advertises and carries data on the private address only. */
 export function swarmInitCommand(privateAddress: string): string {
 	return shellCommand([
-		'docker', 'swarm', 'init',
-		'--advertise-addr', privateAddress,
-		'--listen-addr', `${privateAddress}:${SWARM_PORT}`,
-		'--data-path-addr', privateAddress,
+		'docker',
+		'swarm',
+		'init',
+		'--advertise-addr',
+		privateAddress,
+		'--listen-addr',
+		`${privateAddress}:${SWARM_PORT}`,
+		'--data-path-addr',
+		privateAddress,
 	]);
 }
 
@@ -57,24 +62,28 @@ export function swarmJoinRequest(privateAddress: string, managerAddress: string,
  * process and container user on the node while the join runs. python3 is
  * there on every node: Ansible ran on it.
  */
-export const swarmJoinCommand = shellCommand(['python3', '-c', [
-	'import http.client, json, socket, sys',
-	'class Engine(http.client.HTTPConnection):',
-	'    def connect(self):',
-	'        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-	'        self.sock.settimeout(self.timeout)',
-	'        self.sock.connect("/var/run/docker.sock")',
-	'engine = Engine("localhost", timeout=120)',
-	'engine.request("POST", "/swarm/join", body=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})',
-	'response = engine.getresponse()',
-	'text = response.read().decode(errors="replace")',
-	'if response.status >= 300:',
-	'    try:',
-	'        text = json.loads(text)["message"]',
-	'    except Exception:',
-	'        pass',
-	'    sys.exit("swarm join failed: " + text)',
-].join('\n')]);
+export const swarmJoinCommand = shellCommand([
+	'python3',
+	'-c',
+	[
+		'import http.client, json, socket, sys',
+		'class Engine(http.client.HTTPConnection):',
+		'    def connect(self):',
+		'        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+		'        self.sock.settimeout(self.timeout)',
+		'        self.sock.connect("/var/run/docker.sock")',
+		'engine = Engine("localhost", timeout=120)',
+		'engine.request("POST", "/swarm/join", body=sys.stdin.buffer.read(), headers={"Content-Type": "application/json"})',
+		'response = engine.getresponse()',
+		'text = response.read().decode(errors="replace")',
+		'if response.status >= 300:',
+		'    try:',
+		'        text = json.loads(text)["message"]',
+		'    except Exception:',
+		'        pass',
+		'    sys.exit("swarm join failed: " + text)',
+	].join('\n'),
+]);
 
 export const swarmLeaveCommand = shellCommand(['docker', 'swarm', 'leave', '--force']);
 
@@ -92,7 +101,10 @@ export interface SwarmNode {
 export const nodeListCommand = shellCommand(['docker', 'node', 'ls', '--format', '{{json .}}']);
 
 export function parseJsonLines<T>(text: string): T[] {
-	return text.split('\n').filter(line => line.trim()).map(line => JSON.parse(line) as T);
+	return text
+		.split('\n')
+		.filter(line => line.trim())
+		.map(line => JSON.parse(line) as T);
 }
 
 export function nodeRoleCommand(action: 'promote' | 'demote', nodeId: string): string {

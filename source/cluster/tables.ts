@@ -26,7 +26,9 @@ interface StatusRow {
 
 /** The servers connected to the one asked, by name. */
 export async function readConnectedServers(connection: r.Connection): Promise<Set<string>> {
-	const rows = await (await r.db('rethinkdb').table('server_status').pluck('name').run(connection)).toArray() as Array<{name: string}>;
+	const rows = (await (
+		await r.db('rethinkdb').table('server_status').pluck('name').run(connection)
+	).toArray()) as Array<{name: string}>;
 	return new Set(rows.map(row => row.name));
 }
 
@@ -34,24 +36,39 @@ export async function readConnectedServers(connection: r.Connection): Promise<Se
 export async function readLayouts(connection: r.Connection): Promise<TableLayout[]> {
 	const system = r.db('rethinkdb');
 	const [configs, statuses] = await Promise.all([
-		system.table('table_config').run(connection).then(c => c.toArray()) as Promise<ConfigRow[]>,
-		system.table('table_status').pluck('id', 'shards', 'status').run(connection).then(c => c.toArray()) as Promise<StatusRow[]>,
+		system
+			.table('table_config')
+			.run(connection)
+			.then(c => c.toArray()) as Promise<ConfigRow[]>,
+		system
+			.table('table_status')
+			.pluck('id', 'shards', 'status')
+			.run(connection)
+			.then(c => c.toArray()) as Promise<StatusRow[]>,
 	]);
 	const statusOf = new Map(statuses.map(s => [s.id, s]));
-	return configs.map(config => {
-		const status = statusOf.get(config.id);
-		const shards = config.shards ?? [];
-		return {
-			id: config.id,
-			db: config.db,
-			table: config.name,
-			shards: shards.map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []})),
-			// A shard table_status cannot describe (the table is unavailable) has no replica known to answer.
-			live: shards.map((_, i) => (status?.shards?.[i]?.replicas ?? []).filter(rep => rep.state !== 'disconnected').map(rep => rep.server)),
-			writable: status?.status.ready_for_writes ?? false,
-			...(config.error ? {error: config.error} : {}),
-		};
-	}).sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table));
+	return configs
+		.map(config => {
+			const status = statusOf.get(config.id);
+			const shards = config.shards ?? [];
+			return {
+				id: config.id,
+				db: config.db,
+				table: config.name,
+				shards: shards.map(s => ({
+					primary: s.primary_replica,
+					replicas: s.replicas,
+					nonvoting: s.nonvoting_replicas ?? [],
+				})),
+				// A shard table_status cannot describe (the table is unavailable) has no replica known to answer.
+				live: shards.map((_, i) =>
+					(status?.shards?.[i]?.replicas ?? []).filter(rep => rep.state !== 'disconnected').map(rep => rep.server),
+				),
+				writable: status?.status.ready_for_writes ?? false,
+				...(config.error ? {error: config.error} : {}),
+			};
+		})
+		.sort((a, b) => a.db.localeCompare(b.db) || a.table.localeCompare(b.table));
 }
 
 function toConfig(shards: ShardPlacement[]) {
@@ -75,7 +92,9 @@ interface JobRow {
 
 /** Backfills running now, per destination server (several sources of one copy are one line). */
 export async function readCopies(connection: r.Connection): Promise<CopyProgress[]> {
-	const jobs = await (await r.db('rethinkdb').table('jobs').filter({type: 'backfill'}).run(connection)).toArray() as JobRow[];
+	const jobs = (await (
+		await r.db('rethinkdb').table('jobs').filter({type: 'backfill'}).run(connection)
+	).toArray()) as JobRow[];
 	const byTarget = new Map<string, CopyProgress>();
 	for (const job of jobs) {
 		const {db, table, destination_server: server, source_server: source, progress} = job.info;
@@ -104,19 +123,36 @@ export interface ApplyProgress {
  * of the stage before it exist. `onProgress` hears about every copy at
  * most once a second.
  */
-export async function applyPlan(connection: r.Connection, plan: TablePlan, options: {
-	signal?: AbortSignal;
-	timeoutMs?: number;
-	onProgress?: (progress: ApplyProgress) => void;
-} = {}): Promise<void> {
+export async function applyPlan(
+	connection: r.Connection,
+	plan: TablePlan,
+	options: {
+		signal?: AbortSignal;
+		timeoutMs?: number;
+		onProgress?: (progress: ApplyProgress) => void;
+	} = {},
+): Promise<void> {
 	const {layout} = plan;
 	if (plan.stages.length === 0) return;
-	const documents = await r.db(layout.db).table(layout.table).count().run(connection).catch(() => 0) as number;
+	const documents = (await r
+		.db(layout.db)
+		.table(layout.table)
+		.count()
+		.run(connection)
+		.catch(() => 0)) as number;
 	for (const stage of plan.stages) {
-		const result = await r.db('rethinkdb').table('table_config').get(layout.id).update({shards: toConfig(stage.shards)} as never).run(connection) as unknown as {errors: number; first_error?: string};
+		const result = (await r
+			.db('rethinkdb')
+			.table('table_config')
+			.get(layout.id)
+			.update({shards: toConfig(stage.shards)} as never)
+			.run(connection)) as unknown as {errors: number; first_error?: string};
 		if (result.errors > 0) {
 			throw new ExternalError(`RethinkDB refused the new placement of ${tableKey(layout)}: ${result.first_error}`, {
-				nextSteps: ['nothing was lost: the table keeps its previous placement', 'see the table in the admin panel: swarmbee tunnel NAME'],
+				nextSteps: [
+					'nothing was lost: the table keeps its previous placement',
+					'see the table in the admin panel: swarmbee tunnel NAME',
+				],
 			});
 		}
 		options.onProgress?.({table: layout, stage: stage.name, copies: [], documents});
@@ -141,7 +177,11 @@ export interface ApplyPlansOptions {
  * (`applyPlan`: each stage waited for until every replica is ready), saying
  * what it copies. Returns how many tables changed.
  */
-export async function applyPlans(connection: r.Connection, plans: readonly TablePlan[], options: ApplyPlansOptions): Promise<number> {
+export async function applyPlans(
+	connection: r.Connection,
+	plans: readonly TablePlan[],
+	options: ApplyPlansOptions,
+): Promise<number> {
 	const apply = options.apply ?? applyPlan;
 	let changed = 0;
 	for (const plan of plans) {
@@ -165,23 +205,38 @@ export async function applyPlans(connection: r.Connection, plans: readonly Table
 /** How long one stage may take to be ready (a copy of a large table takes a while). */
 const READY_TIMEOUT_MS = 30 * 60_000;
 
-async function waitUntilReady(connection: r.Connection, plan: TablePlan, stage: ApplyProgress['stage'], documents: number, options: {signal?: AbortSignal; timeoutMs?: number; onProgress?: (progress: ApplyProgress) => void}): Promise<void> {
+async function waitUntilReady(
+	connection: r.Connection,
+	plan: TablePlan,
+	stage: ApplyProgress['stage'],
+	documents: number,
+	options: {signal?: AbortSignal; timeoutMs?: number; onProgress?: (progress: ApplyProgress) => void},
+): Promise<void> {
 	const {layout} = plan;
 	const timeoutMs = options.timeoutMs ?? READY_TIMEOUT_MS;
-	const polled = await pollUntil(async () => {
-		const status = await r.db('rethinkdb').table('table_status').get(layout.id).run(connection) as unknown as {status: {all_replicas_ready: boolean}} | null;
-		const ready = status?.status.all_replicas_ready === true;
-		if (!ready) {
-			const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
-			options.onProgress?.({table: layout, stage, copies, documents});
-		}
-		return ready;
-	}, ready => ready, {intervalMs: 1_000, timeoutMs, signal: options.signal});
+	const polled = await pollUntil(
+		async () => {
+			const status = (await r.db('rethinkdb').table('table_status').get(layout.id).run(connection)) as unknown as {
+				status: {all_replicas_ready: boolean};
+			} | null;
+			const ready = status?.status.all_replicas_ready === true;
+			if (!ready) {
+				const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
+				options.onProgress?.({table: layout, stage, copies, documents});
+			}
+			return ready;
+		},
+		ready => ready,
+		{intervalMs: 1_000, timeoutMs, signal: options.signal},
+	);
 	if (!polled.met) {
-		throw new ExternalError(`${tableKey(layout)} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`, {
-			hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
-			nextSteps: ['run the same command again: it continues from the table\'s current placement'],
-		});
+		throw new ExternalError(
+			`${tableKey(layout)} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`,
+			{
+				hint: 'its data is safe: every replica it had is still in its configuration until the copies are ready',
+				nextSteps: ["run the same command again: it continues from the table's current placement"],
+			},
+		);
 	}
 }
 
@@ -196,7 +251,9 @@ interface StatsRow {
 /** Bytes each table takes on one of its servers (the largest replica), by `db.table`: what a new copy needs on disk. */
 export async function readTableSizes(connection: r.Connection): Promise<Map<string, number>> {
 	// A handful of rows per table and server: read them all, keep the table-per-server ones.
-	const rows = (await (await r.db('rethinkdb').table('stats').run(connection)).toArray() as StatsRow[]).filter(row => row.id[0] === 'table_server');
+	const rows = ((await (await r.db('rethinkdb').table('stats').run(connection)).toArray()) as StatsRow[]).filter(
+		row => row.id[0] === 'table_server',
+	);
 	const sizes = new Map<string, number>();
 	for (const row of rows) {
 		const usage = row.storage_engine?.disk?.space_usage;
@@ -214,12 +271,24 @@ export type EmergencyRepair = 'unsafe_rollback' | 'unsafe_rollback_or_erase';
  * replicas (`reconfigure({emergency_repair})`): with `dryRun` it only says
  * what the configuration would become. Returns the shards after the repair.
  */
-export async function emergencyRepair(connection: r.Connection, table: TableLayout, mode: EmergencyRepair, dryRun: boolean): Promise<ShardPlacement[]> {
-	const result = await (r.db(table.db).table(table.table) as unknown as {reconfigure(options: object): r.Operation<unknown>})
-		.reconfigure({emergencyRepair: mode, dryRun}).run(connection) as {config_changes?: Array<{new_val?: ConfigRow}>};
+export async function emergencyRepair(
+	connection: r.Connection,
+	table: TableLayout,
+	mode: EmergencyRepair,
+	dryRun: boolean,
+): Promise<ShardPlacement[]> {
+	const result = (await (
+		r.db(table.db).table(table.table) as unknown as {reconfigure(options: object): r.Operation<unknown>}
+	)
+		.reconfigure({emergencyRepair: mode, dryRun})
+		.run(connection)) as {config_changes?: Array<{new_val?: ConfigRow}>};
 	const after = result.config_changes?.[0]?.new_val;
 	// RethinkDB keeps the lost replicas in the configuration as non-voting ones: the voting ones are what survived.
-	return (after?.shards ?? []).map(s => ({primary: s.primary_replica, replicas: s.replicas, nonvoting: s.nonvoting_replicas ?? []}));
+	return (after?.shards ?? []).map(s => ({
+		primary: s.primary_replica,
+		replicas: s.replicas,
+		nonvoting: s.nonvoting_replicas ?? [],
+	}));
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -230,11 +299,16 @@ const count = (n: number) => n.toLocaleString('en-US');
  */
 export function describeProgress(progress: ApplyProgress, why: string): string {
 	const name = tableKey(progress.table);
-	const copies = progress.copies.map(c => `copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`);
+	const copies = progress.copies.map(
+		c =>
+			`copying to ${c.server}${c.from.length > 0 ? ` from ${c.from.join(', ')}` : ''}, ${Math.floor(c.fraction * 100)}% (about ${count(Math.round(c.fraction * progress.documents))} of ${count(progress.documents)} documents)`,
+	);
 	if (copies.length > 0) return `${name}: ${why}: ${copies.join('; ')}`;
-	const stage = progress.stage === 'forget' ? 'forgetting replicas on servers that are gone'
-		: progress.stage === 'grow' ? `copying ${count(progress.documents)} documents`
-			: 'settling on its new placement';
+	const stage =
+		progress.stage === 'forget'
+			? 'forgetting replicas on servers that are gone'
+			: progress.stage === 'grow'
+				? `copying ${count(progress.documents)} documents`
+				: 'settling on its new placement';
 	return `${name}: ${why}: ${stage}`;
 }
-

@@ -12,7 +12,12 @@ export function sshTarget(journal: Readonly<Journal>, node: string, privateKey: 
 		});
 	}
 	return {
-		node, host: record.ssh.host, port: record.ssh.port, username: record.ssh.user, privateKey, hostKey: record.hostKey.publicKey,
+		node,
+		host: record.ssh.host,
+		port: record.ssh.port,
+		username: record.ssh.user,
+		privateKey,
+		hostKey: record.hostKey.publicKey,
 		...(record.nextHostKey ? {nextHostKey: record.nextHostKey.publicKey} : {}),
 	};
 }
@@ -24,12 +29,19 @@ export function sshTarget(journal: Readonly<Journal>, node: string, privateKey: 
 export function nodeOrManager(journal: Readonly<Journal>, node: string | undefined): string {
 	if (node === undefined) {
 		const manager = journal.nodes.find(n => n.role === 'manager' && n.state !== 'deleting');
-		if (!manager) throw new InputError(`cluster ${journal.cluster} has no manager node yet`, {nextSteps: [`run swarmbee up ${journal.cluster} to create it`]});
+		if (!manager)
+			throw new InputError(`cluster ${journal.cluster} has no manager node yet`, {
+				nextSteps: [`run swarmbee up ${journal.cluster} to create it`],
+			});
 		return manager.name;
 	}
 	if (!journal.nodes.some(n => n.name === node)) {
 		throw new InputError(`cluster ${journal.cluster} has no node ${node}`, {
-			nextSteps: [journal.nodes.length > 0 ? `choose one of: ${journal.nodes.map(n => n.name).join(', ')}` : `run swarmbee up ${journal.cluster} to create its nodes`],
+			nextSteps: [
+				journal.nodes.length > 0
+					? `choose one of: ${journal.nodes.map(n => n.name).join(', ')}`
+					: `run swarmbee up ${journal.cluster} to create its nodes`,
+			],
 		});
 	}
 	return node;
@@ -41,9 +53,16 @@ export function nodeOrManager(journal: Readonly<Journal>, node: string | undefin
  * serve. When none answers, the first one's error is thrown, so a host key
  * swarmbee did not install is never passed over in silence.
  */
-export async function connectToManager<S = RemoteShell>(journal: Readonly<Journal>, ssh: {get(node: string, signal?: AbortSignal): Promise<S>}, signal?: AbortSignal): Promise<{manager: string; shell: S}> {
+export async function connectToManager<S = RemoteShell>(
+	journal: Readonly<Journal>,
+	ssh: {get(node: string, signal?: AbortSignal): Promise<S>},
+	signal?: AbortSignal,
+): Promise<{manager: string; shell: S}> {
 	const managers = journal.nodes.filter(n => n.role === 'manager' && n.state !== 'deleting' && n.ssh).map(n => n.name);
-	if (managers.length === 0) throw new InputError(`cluster ${journal.cluster} has no manager swarmbee can reach yet`, {nextSteps: [`run swarmbee up ${journal.cluster}`]});
+	if (managers.length === 0)
+		throw new InputError(`cluster ${journal.cluster} has no manager swarmbee can reach yet`, {
+			nextSteps: [`run swarmbee up ${journal.cluster}`],
+		});
 	let first: unknown;
 	for (const manager of managers) {
 		try {

@@ -18,12 +18,15 @@ export interface BackupOptions {
 }
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
-	return backupCommand({
-		name: oneName('backup', positionals),
-		out: typeof values.out === 'string' ? values.out : undefined,
-		tables: typeof values.tables === 'string' ? values.tables : undefined,
-		output: outputMode(values, io),
-	}, io);
+	return backupCommand(
+		{
+			name: oneName('backup', positionals),
+			out: typeof values.out === 'string' ? values.out : undefined,
+			tables: typeof values.tables === 'string' ? values.tables : undefined,
+			output: outputMode(values, io),
+		},
+		io,
+	);
 }
 
 /**
@@ -35,9 +38,15 @@ export function resolveArchivePath(out: string | undefined, cluster: string, now
 	const asked = path.resolve(cwd, out ?? '.');
 	const isFolder = out === undefined || /[/\\]$/.test(out) || (existsSync(asked) && statSync(asked).isDirectory());
 	const file = isFolder ? path.join(asked, defaultArchiveName(cluster, now)) : asked;
-	if (existsSync(file)) throw new InputError(`${file} already exists`, {nextSteps: ['choose another --out, or move that file away: a backup never replaces one']});
+	if (existsSync(file))
+		throw new InputError(`${file} already exists`, {
+			nextSteps: ['choose another --out, or move that file away: a backup never replaces one'],
+		});
 	const folder = path.dirname(file);
-	if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new InputError(`the folder ${folder} does not exist`, {nextSteps: [`create it (mkdir -p ${folder}) or choose another --out`]});
+	if (!existsSync(folder) || !statSync(folder).isDirectory())
+		throw new InputError(`the folder ${folder} does not exist`, {
+			nextSteps: [`create it (mkdir -p ${folder}) or choose another --out`],
+		});
 	return file;
 }
 
@@ -53,19 +62,22 @@ async function backupCommand(options: BackupOptions, io: CommandIO): Promise<num
 	const {spec, journal, ssh, password} = await loadDatabaseCluster(options.name, io, 'back up');
 	const spoolDir = makeSpoolDir('backup', io.env);
 	const ctx: BackupContext = {journal, ssh, password, selection, out, spoolDir, startedAt};
-	return runDatabaseSteps({
-		command: 'backup',
-		cluster: options.name,
-		provider: spec.provider,
-		steps: backupSteps,
-		ctx,
-		resume: `swarmbee backup ${options.name}${options.out ? ` --out ${options.out}` : ''} (a backup starts over; no partial archive was kept)`,
-		output: options.output,
-		ssh,
-		cleanup: async outcome => {
-			if (outcome !== 'done') await ctx.writer?.abort();
-			await ctx.link?.close();
-			removeQuietly(spoolDir);
+	return runDatabaseSteps(
+		{
+			command: 'backup',
+			cluster: options.name,
+			provider: spec.provider,
+			steps: backupSteps,
+			ctx,
+			resume: `swarmbee backup ${options.name}${options.out ? ` --out ${options.out}` : ''} (a backup starts over; no partial archive was kept)`,
+			output: options.output,
+			ssh,
+			cleanup: async outcome => {
+				if (outcome !== 'done') await ctx.writer?.abort();
+				await ctx.link?.close();
+				removeQuietly(spoolDir);
+			},
 		},
-	}, io);
+		io,
+	);
 }

@@ -18,37 +18,63 @@ import {terminalOf, type CommandIO} from './io.js';
  * way over the dashboard's SSH connections and `s` opens `swarmbee ssh` on
  * the row's node (see DashboardActions).
  */
-export async function openDashboard(name: string, io: CommandIO, options: {
-	tunnels?: TunnelControl;
-	refreshMs?: number;
-	/** Local ports for the tunnel the user asked for (status --admin-port/--driver-port). */
-	ports?: {admin?: number; driver?: number};
-	actions?: Partial<DashboardActions>;
-	token?: string;
-} = {}): Promise<number> {
+export async function openDashboard(
+	name: string,
+	io: CommandIO,
+	options: {
+		tunnels?: TunnelControl;
+		refreshMs?: number;
+		/** Local ports for the tunnel the user asked for (status --admin-port/--driver-port). */
+		ports?: {admin?: number; driver?: number};
+		actions?: Partial<DashboardActions>;
+		token?: string;
+	} = {},
+): Promise<number> {
 	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
 	const source = createDashboardSource({
-		spec, journal, provider: createProvider(spec, new DockerCli(), {env: io.env, token: options.token}), privateKey,
-		password: readPassword(paths.rethinkdbPassword), logsDir: paths.logsDir,
+		spec,
+		journal,
+		provider: createProvider(spec, new DockerCli(), {env: io.env, token: options.token}),
+		privateKey,
+		password: readPassword(paths.rethinkdbPassword),
+		logsDir: paths.logsDir,
 	});
 	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
-	const tunnels = options.tunnels ?? (journal.database && privateKey
-		? createTunnelControl({journal, privateKey, ...(options.ports?.admin ? {adminPort: options.ports.admin} : {}), ...(options.ports?.driver ? {driverPort: options.ports.driver} : {})})
-		: undefined);
+	const tunnels =
+		options.tunnels ??
+		(journal.database && privateKey
+			? createTunnelControl({
+					journal,
+					privateKey,
+					...(options.ports?.admin ? {adminPort: options.ports.admin} : {}),
+					...(options.ports?.driver ? {driverPort: options.ports.driver} : {}),
+				})
+			: undefined);
 	// `l` reads `swarmbee logs`'s way; `s` is `swarmbee ssh NODE` (issue 14), with the terminal handed over.
 	const terminal = terminalOf(io);
 	const actions: DashboardActions = {
 		logs: (target, signal) => source.logs(target, signal),
-		...(privateKey && terminal.stdin.isTTY ? {ssh: async (target: DashboardTarget) => {
-			const node = target.node;
-			terminal.stdout.write(`swarmbee ssh ${name}${node ? ` ${node}` : ''} (exit the shell to come back to the dashboard)\n`);
-			await openShell({journal, privateKey, ...(node ? {node} : {}), terminal, env: io.env});
-		}} : {}),
+		...(privateKey && terminal.stdin.isTTY
+			? {
+					ssh: async (target: DashboardTarget) => {
+						const node = target.node;
+						terminal.stdout.write(
+							`swarmbee ssh ${name}${node ? ` ${node}` : ''} (exit the shell to come back to the dashboard)\n`,
+						);
+						await openShell({journal, privateKey, ...(node ? {node} : {}), terminal, env: io.env});
+					},
+				}
+			: {}),
 		...options.actions,
 	};
 	const {showDashboard} = await import('../../components/ink-renderer.js');
 	try {
-		await showDashboard(terminal, {load: signal => source.load(signal), tunnels, actions, refreshMs: options.refreshMs});
+		await showDashboard(terminal, {
+			load: signal => source.load(signal),
+			tunnels,
+			actions,
+			refreshMs: options.refreshMs,
+		});
 	} finally {
 		await tunnels?.close();
 		await source.close();

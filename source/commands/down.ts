@@ -21,10 +21,18 @@ interface DownOptions {
 }
 
 export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
-	return downCommand({
-		name: oneName('down', positionals), yes: Boolean(values.yes), force: Boolean(values.force), forget: Boolean(values.forget),
-		output: outputMode(values, io), verbose: Boolean(values.verbose), ...(token ? {token} : {}),
-	}, io);
+	return downCommand(
+		{
+			name: oneName('down', positionals),
+			yes: Boolean(values.yes),
+			force: Boolean(values.force),
+			forget: Boolean(values.forget),
+			output: outputMode(values, io),
+			verbose: Boolean(values.verbose),
+			...(token ? {token} : {}),
+		},
+		io,
+	);
 }
 
 /**
@@ -41,14 +49,21 @@ async function downCommand(options: DownOptions, io: CommandIO): Promise<number>
 	// (a DigitalOcean cluster's droplets, not local containers of that name);
 	// with neither file, no state says which provider: only local containers.
 	const saved = store.loadSpec(options.name);
-	const spec = saved ?? (options.force ? resolveSpec({name: options.name, ...(journal ? {provider: journal.provider} : {})}) : undefined);
+	const spec =
+		saved ??
+		(options.force ? resolveSpec({name: options.name, ...(journal ? {provider: journal.provider} : {})}) : undefined);
 	if (!spec || (!journal && !options.force)) {
 		throw new InputError(`there is no cluster named ${options.name} in ${store.home}`, {
-			nextSteps: ['swarmbee ls lists the clusters swarmbee knows', `to remove resources labelled swarmbee.cluster=${options.name} that another state made: swarmbee down ${options.name} --force`],
+			nextSteps: [
+				'swarmbee ls lists the clusters swarmbee knows',
+				`to remove resources labelled swarmbee.cluster=${options.name} that another state made: swarmbee down ${options.name} --force`,
+			],
 		});
 	}
 	if (!journal && !saved) {
-		io.stderr.write(`no saved state of ${options.name} in ${store.home} says which provider it is on: only local containers labelled swarmbee.cluster=${options.name} are looked for (for droplets, run down where their state is: SWARMBEE_HOME)\n`);
+		io.stderr.write(
+			`no saved state of ${options.name} in ${store.home} says which provider it is on: only local containers labelled swarmbee.cluster=${options.name} are looked for (for droplets, run down where their state is: SWARMBEE_HOME)\n`,
+		);
 	}
 	const nodes = journal?.nodes.filter(n => n.state !== 'planned').length ?? 0;
 	await confirmOrStop(io, {
@@ -60,21 +75,36 @@ async function downCommand(options: DownOptions, io: CommandIO): Promise<number>
 		declined: 'nothing was removed.',
 	});
 	const dir = store.paths(options.name).dir;
-	return runCluster({
-		store, spec, saved: spec, steps: downSteps, command: 'down', resume: `swarmbee down ${options.name}`,
-		output: options.output, verbose: options.verbose, token: options.token,
-		options: {removeForeign: options.force},
-		doneState: 'down',
-		dashboard: false,
-		closing: code => {
-			if (code === 0) return options.forget ? undefined : `the saved configuration stays in ${dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)\n`;
-			return options.forget ? `the saved state stays in ${dir} until everything is removed: swarmbee down ${options.name} --forget again removes both\n` : undefined;
+	return runCluster(
+		{
+			store,
+			spec,
+			saved: spec,
+			steps: downSteps,
+			command: 'down',
+			resume: `swarmbee down ${options.name}`,
+			output: options.output,
+			verbose: options.verbose,
+			token: options.token,
+			options: {removeForeign: options.force},
+			doneState: 'down',
+			dashboard: false,
+			closing: code => {
+				if (code === 0)
+					return options.forget
+						? undefined
+						: `the saved configuration stays in ${dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)\n`;
+				return options.forget
+					? `the saved state stays in ${dir} until everything is removed: swarmbee down ${options.name} --forget again removes both\n`
+					: undefined;
+			},
+			// Only once everything is gone: a failed or cut-off down leaves the owner
+			// id, the cluster key and the spec, which the next `down` needs to find
+			// and remove what is still billed.
+			afterRun: outcome => {
+				if (options.forget && outcome.outcome === 'done') store.forget(options.name);
+			},
 		},
-		// Only once everything is gone: a failed or cut-off down leaves the owner
-		// id, the cluster key and the spec, which the next `down` needs to find
-		// and remove what is still billed.
-		afterRun: outcome => {
-			if (options.forget && outcome.outcome === 'done') store.forget(options.name);
-		},
-	}, io);
+		io,
+	);
 }

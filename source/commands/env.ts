@@ -10,13 +10,26 @@ import type {CommandArgs, CommandIO} from './io.js';
 /** The shells `env` writes for, as docker-machine's `--shell`. */
 export type ShellKind = 'posix' | 'fish' | 'powershell';
 
-const SHELLS: Record<string, ShellKind> = {sh: 'posix', bash: 'posix', zsh: 'posix', dash: 'posix', ksh: 'posix', posix: 'posix', fish: 'fish', powershell: 'powershell', pwsh: 'powershell'};
+const SHELLS: Record<string, ShellKind> = {
+	sh: 'posix',
+	bash: 'posix',
+	zsh: 'posix',
+	dash: 'posix',
+	ksh: 'posix',
+	posix: 'posix',
+	fish: 'fish',
+	powershell: 'powershell',
+	pwsh: 'powershell',
+};
 
 /** `--shell`, else the user's login shell ($SHELL) when it is fish, else POSIX sh (bash, zsh). */
 export function shellKind(option: string | boolean | undefined, env: NodeJS.ProcessEnv): ShellKind {
 	if (typeof option === 'string') {
 		const kind = SHELLS[option.toLowerCase()];
-		if (!kind) throw new InputError(`--shell ${option} is not a shell swarmbee writes for`, {nextSteps: ['choose bash, zsh, sh, fish or powershell']});
+		if (!kind)
+			throw new InputError(`--shell ${option} is not a shell swarmbee writes for`, {
+				nextSteps: ['choose bash, zsh, sh, fish or powershell'],
+			});
 		return kind;
 	}
 	return path.basename(env['SHELL'] ?? '') === 'fish' ? 'fish' : 'posix';
@@ -41,7 +54,10 @@ function powershellQuote(value: string): string {
  *     # Run this command to configure your shell:
  *     # eval "$(swarmbee env demo)"
  */
-export function shellLines(kind: ShellKind, change: {set?: Record<string, string>; unset?: string[]; comments?: string[]}): string {
+export function shellLines(
+	kind: ShellKind,
+	change: {set?: Record<string, string>; unset?: string[]; comments?: string[]},
+): string {
 	const set = Object.entries(change.set ?? {});
 	const unset = change.unset ?? [];
 	const lines: string[] = [];
@@ -51,10 +67,16 @@ export function shellLines(kind: ShellKind, change: {set?: Record<string, string
 			lines.push(...set.map(([name, value]) => `export ${name}=${shq(value)}`));
 			break;
 		case 'fish':
-			lines.push(...unset.map(name => `set -e ${name};`), ...set.map(([name, value]) => `set -gx ${name} ${fishQuote(value)};`));
+			lines.push(
+				...unset.map(name => `set -e ${name};`),
+				...set.map(([name, value]) => `set -gx ${name} ${fishQuote(value)};`),
+			);
 			break;
 		case 'powershell':
-			lines.push(...unset.map(name => `Remove-Item Env:\\${name} -ErrorAction SilentlyContinue`), ...set.map(([name, value]) => `$Env:${name} = ${powershellQuote(value)}`));
+			lines.push(
+				...unset.map(name => `Remove-Item Env:\\${name} -ErrorAction SilentlyContinue`),
+				...set.map(([name, value]) => `$Env:${name} = ${powershellQuote(value)}`),
+			);
 			break;
 	}
 	lines.push(...(change.comments ?? []).map(comment => `# ${comment}`));
@@ -90,7 +112,8 @@ interface EnvRequest {
 /** Reads `env NAME [--unset] [--shell S] [--context]`; after an `env`, `--unset` finds the cluster in SWARMBEE_CLUSTER. */
 export function parseEnvArgs(values: CommandArgs['values'], positionals: string[], env: NodeJS.ProcessEnv): EnvRequest {
 	const shell = shellKind(values.shell, env);
-	if (positionals.length > 1) throw new InputError(`env takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
+	if (positionals.length > 1)
+		throw new InputError(`env takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
 	const name = positionals[0] ?? (values.unset ? env['SWARMBEE_CLUSTER'] : undefined);
 	if (!name) throw new InputError('env needs a cluster name', {nextSteps: [`e.g. ${evalHint(shell, 'env demo')}`]});
 	return {name, unset: Boolean(values.unset), context: Boolean(values.context), shell};
@@ -108,15 +131,19 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		// Works for a cluster already forgotten too: what is left of its helper goes.
 		const {stopped} = await stopDockerSocket(store.paths(request.name).dir);
 		const removed = await removeContext(docker, context);
-		io.stdout.write(shellLines(request.shell, {
-			unset: ['DOCKER_HOST', 'SWARMBEE_CLUSTER', ...(io.env['DOCKER_CONTEXT'] === context ? ['DOCKER_CONTEXT'] : [])],
-			comments: [
-				stopped ? `stopped the Docker socket helper of ${request.name} (pid ${stopped})` : `no Docker socket helper of ${request.name} was running`,
-				...(removed ? [`removed docker context ${context}`] : []),
-				'Run this command to configure your shell:',
-				evalHint(request.shell, `${args} --unset`),
-			],
-		}));
+		io.stdout.write(
+			shellLines(request.shell, {
+				unset: ['DOCKER_HOST', 'SWARMBEE_CLUSTER', ...(io.env['DOCKER_CONTEXT'] === context ? ['DOCKER_CONTEXT'] : [])],
+				comments: [
+					stopped
+						? `stopped the Docker socket helper of ${request.name} (pid ${stopped})`
+						: `no Docker socket helper of ${request.name} was running`,
+					...(removed ? [`removed docker context ${context}`] : []),
+					'Run this command to configure your shell:',
+					evalHint(request.shell, `${args} --unset`),
+				],
+			}),
+		);
 		return 0;
 	}
 
@@ -124,23 +151,27 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 	const {socket} = await startDockerSocket({home, name: request.name, clusterDir: paths.dir});
 	if (request.context) {
 		await saveContext(docker, context, request.name, socket);
-		io.stdout.write(shellLines(request.shell, {
-			set: {DOCKER_CONTEXT: context, SWARMBEE_CLUSTER: request.name},
-			// DOCKER_HOST would win over the context.
-			unset: ['DOCKER_HOST'],
-			comments: [
-				`docker context ${context} reaches ${request.name}'s manager through ${socket}`,
-				`without this shell: docker --context ${context} node ls, or docker context use ${context}`,
-				'Run this command to configure your shell:',
-				evalHint(request.shell, `${args} --context`),
-			],
-		}));
+		io.stdout.write(
+			shellLines(request.shell, {
+				set: {DOCKER_CONTEXT: context, SWARMBEE_CLUSTER: request.name},
+				// DOCKER_HOST would win over the context.
+				unset: ['DOCKER_HOST'],
+				comments: [
+					`docker context ${context} reaches ${request.name}'s manager through ${socket}`,
+					`without this shell: docker --context ${context} node ls, or docker context use ${context}`,
+					'Run this command to configure your shell:',
+					evalHint(request.shell, `${args} --context`),
+				],
+			}),
+		);
 		return 0;
 	}
-	io.stdout.write(shellLines(request.shell, {
-		set: {DOCKER_HOST: dockerHostUrl(socket), SWARMBEE_CLUSTER: request.name},
-		comments: ['Run this command to configure your shell:', evalHint(request.shell, args)],
-	}));
+	io.stdout.write(
+		shellLines(request.shell, {
+			set: {DOCKER_HOST: dockerHostUrl(socket), SWARMBEE_CLUSTER: request.name},
+			comments: ['Run this command to configure your shell:', evalHint(request.shell, args)],
+		}),
+	);
 	return 0;
 }
 
@@ -148,7 +179,9 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 async function contextDescription(docker: DockerCli, context: string): Promise<string | undefined> {
 	try {
 		// JSON, not --format: the metadata's Go type has no Description field to name in a template.
-		const [found] = JSON.parse(await docker.run(['context', 'inspect', context])) as Array<{Metadata?: {Description?: string}}>;
+		const [found] = JSON.parse(await docker.run(['context', 'inspect', context])) as Array<{
+			Metadata?: {Description?: string};
+		}>;
 		return found?.Metadata?.Description ?? '';
 	} catch (error) {
 		if (error instanceof DockerCommandError) return undefined;
@@ -161,10 +194,21 @@ async function saveContext(docker: DockerCli, context: string, name: string, soc
 	const description = await contextDescription(docker, context);
 	if (description !== undefined && !description.startsWith(CONTEXT_DESCRIPTION)) {
 		throw new InputError(`a docker context named ${context} exists and swarmbee did not make it`, {
-			nextSteps: [`use DOCKER_HOST instead: ${evalHint('posix', `env ${name}`)}`, `or remove it: docker context rm ${context}`],
+			nextSteps: [
+				`use DOCKER_HOST instead: ${evalHint('posix', `env ${name}`)}`,
+				`or remove it: docker context rm ${context}`,
+			],
 		});
 	}
-	await docker.run(['context', description === undefined ? 'create' : 'update', context, '--description', `${CONTEXT_DESCRIPTION} ${name} (swarmbee env ${name} --unset removes it)`, '--docker', `host=${dockerHostUrl(socket)}`]);
+	await docker.run([
+		'context',
+		description === undefined ? 'create' : 'update',
+		context,
+		'--description',
+		`${CONTEXT_DESCRIPTION} ${name} (swarmbee env ${name} --unset removes it)`,
+		'--docker',
+		`host=${dockerHostUrl(socket)}`,
+	]);
 }
 
 /** Removes `swarmbee-NAME` when swarmbee made it; says whether it did. */

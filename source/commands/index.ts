@@ -34,7 +34,15 @@ export const COMMANDS = {
 	up: {
 		synopsis: 'up [NAME] [options]',
 		summary: 'create a cluster, or resume/repair one (idempotent);\nwithout NAME, in a terminal, a few questions first',
-		options: {...COMMON, ...specParseOptions(), profile: {type: 'string'}, ...YES, ...VERBOSE, reprovision: {type: 'boolean'}, 'emergency-repair': {type: 'string'}},
+		options: {
+			...COMMON,
+			...specParseOptions(),
+			profile: {type: 'string'},
+			...YES,
+			...VERBOSE,
+			reprovision: {type: 'boolean'},
+			'emergency-repair': {type: 'string'},
+		},
 		load: () => import('./up.js'),
 	},
 	plan: {
@@ -45,7 +53,8 @@ export const COMMANDS = {
 	},
 	status: {
 		synopsis: 'status NAME [--once] [--json] [--admin-port 8080] [--driver-port 28015]',
-		summary: 'live health of nodes, services and the database (a dashboard in a terminal;\n--once, --plain or no terminal: one table); ports for its tunnel key',
+		summary:
+			'live health of nodes, services and the database (a dashboard in a terminal;\n--once, --plain or no terminal: one table); ports for its tunnel key',
 		options: {...COMMON, once: {type: 'boolean'}, ...TUNNEL_PORTS},
 		load: () => import('./status.js'),
 	},
@@ -75,26 +84,39 @@ export const COMMANDS = {
 	},
 	backup: {
 		synopsis: 'backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]',
-		summary: 'every table to a .tar.gz in rethinkdb dump\'s format, over SSH',
+		summary: "every table to a .tar.gz in rethinkdb dump's format, over SSH",
 		options: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}},
 		load: () => import('./backup.js'),
 	},
 	restore: {
 		synopsis: 'restore NAME FILE [--tables DB[.TABLE],...] [--force] [--yes]',
-		summary: 'an archive of swarmbee backup or rethinkdb dump back into the\ncluster (--force: write into tables that exist)',
+		summary:
+			'an archive of swarmbee backup or rethinkdb dump back into the\ncluster (--force: write into tables that exist)',
 		options: {...COMMON, tables: {type: 'string'}, force: {type: 'boolean'}, ...YES},
 		load: () => import('./restore.js'),
 	},
 	ssh: {
 		synopsis: 'ssh NAME [NODE] [--all] [-t|-T] [-- COMMAND...]',
-		summary: "a shell on a node (the manager by default), or COMMAND's output\nand exit status; --all: on every node at once, lines prefixed",
-		options: {help: COMMON.help, all: {type: 'boolean'}, tty: {type: 'boolean', short: 't'}, 'no-tty': {type: 'boolean', short: 'T'}},
+		summary:
+			"a shell on a node (the manager by default), or COMMAND's output\nand exit status; --all: on every node at once, lines prefixed",
+		options: {
+			help: COMMON.help,
+			all: {type: 'boolean'},
+			tty: {type: 'boolean', short: 't'},
+			'no-tty': {type: 'boolean', short: 'T'},
+		},
 		load: () => import('./ssh.js'),
 	},
 	env: {
 		synopsis: 'env NAME [--unset] [--shell fish|powershell] [--context]',
-		summary: 'point the docker CLI at the swarm: eval "$(swarmbee env NAME)"\n(a local socket forwarded over SSH; --unset stops it)',
-		options: {help: COMMON.help, unset: {type: 'boolean', short: 'u'}, shell: {type: 'string'}, context: {type: 'boolean'}},
+		summary:
+			'point the docker CLI at the swarm: eval "$(swarmbee env NAME)"\n(a local socket forwarded over SSH; --unset stops it)',
+		options: {
+			help: COMMON.help,
+			unset: {type: 'boolean', short: 'u'},
+			shell: {type: 'string'},
+			context: {type: 'boolean'},
+		},
 		load: () => import('./env.js'),
 	},
 	logs: {
@@ -118,7 +140,8 @@ export const START: Pick<CommandDefinition, 'load'> = {load: () => import('./sta
 
 function usageLine(left: string, text: string, width: number): string[] {
 	const [first, ...more] = text.split('\n');
-	const lines = left.length < width ? [`  ${left.padEnd(width)}${first}`] : [`  ${left}`, `  ${' '.repeat(width)}${first}`];
+	const lines =
+		left.length < width ? [`  ${left.padEnd(width)}${first}`] : [`  ${left}`, `  ${' '.repeat(width)}${first}`];
 	return [...lines, ...more.map(line => `  ${' '.repeat(width)}${line}`)];
 }
 
@@ -137,11 +160,14 @@ export function usage(): string {
 		...[
 			['--profile NAME', 'start from answers the wizard saved (flags win)'],
 			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
-			['--emergency-repair MODE', 'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)'],
+			[
+				'--emergency-repair MODE',
+				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)',
+			],
 			['--yes, -y', 'do not ask for confirmation'],
 			['--plain', 'plain lines even in a terminal'],
 			['--json', 'one JSON event per line'],
-			['--verbose', 'show build output and every node\'s log lines'],
+			['--verbose', "show build output and every node's log lines"],
 		].flatMap(([left, text]) => usageLine(left!, text!, 33)),
 		'',
 		'DigitalOcean: export DIGITALOCEAN_ACCESS_TOKEN (a read/write token; never a flag).',

@@ -47,7 +47,11 @@ export function outputMode(values: {json?: unknown; plain?: unknown}, io: Comman
 }
 
 /** The streams Ink draws on and reads keys from: this process's terminal unless a test hands others in. */
-export function terminalOf(io: CommandIO): {stdout: NodeJS.WriteStream; stdin: NodeJS.ReadStream; stderr: NodeJS.WriteStream} {
+export function terminalOf(io: CommandIO): {
+	stdout: NodeJS.WriteStream;
+	stdin: NodeJS.ReadStream;
+	stderr: NodeJS.WriteStream;
+} {
 	return {
 		stdout: io.stdout as NodeJS.WriteStream,
 		stdin: (io.stdin ?? process.stdin) as NodeJS.ReadStream,
@@ -56,7 +60,11 @@ export function terminalOf(io: CommandIO): {stdout: NodeJS.WriteStream; stdin: N
 }
 
 /** Picks the renderer; the interactive one is loaded only when used. */
-export async function createRenderer(mode: OutputMode, io: CommandIO, options: {verbose?: boolean} = {}): Promise<Renderer> {
+export async function createRenderer(
+	mode: OutputMode,
+	io: CommandIO,
+	options: {verbose?: boolean} = {},
+): Promise<Renderer> {
 	switch (mode) {
 		case 'json':
 			return new JsonRenderer(io.stdout, io.stderr);
@@ -72,8 +80,10 @@ export async function createRenderer(mode: OutputMode, io: CommandIO, options: {
 
 /** The one cluster name a command takes. */
 export function oneName(command: string, positionals: string[]): string {
-	if (positionals.length === 0) throw new InputError(`${command} needs a cluster name`, {nextSteps: [`e.g. swarmbee ${command} demo`]});
-	if (positionals.length > 1) throw new InputError(`${command} takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
+	if (positionals.length === 0)
+		throw new InputError(`${command} needs a cluster name`, {nextSteps: [`e.g. swarmbee ${command} demo`]});
+	if (positionals.length > 1)
+		throw new InputError(`${command} takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
 	return positionals[0]!;
 }
 
@@ -95,21 +105,26 @@ export async function confirm(message: string, defaultAnswer = true): Promise<bo
  *     error: removing cluster demo needs confirmation, and there is no terminal to ask in
  *       try: pass --yes: swarmbee down demo --yes
  */
-export async function confirmOrStop(io: CommandIO, question: {
-	yes: boolean;
-	/** `removing cluster demo`, for the error without a terminal. */
-	what: string;
-	/** The command line that would go ahead, without --yes. */
-	command: string;
-	message: string;
-	/** The answer Enter gives: yes where nothing is lost. */
-	defaultAnswer: boolean;
-	/** What "no" leaves undone: `nothing was created.` */
-	declined: string;
-}): Promise<void> {
+export async function confirmOrStop(
+	io: CommandIO,
+	question: {
+		yes: boolean;
+		/** `removing cluster demo`, for the error without a terminal. */
+		what: string;
+		/** The command line that would go ahead, without --yes. */
+		command: string;
+		message: string;
+		/** The answer Enter gives: yes where nothing is lost. */
+		defaultAnswer: boolean;
+		/** What "no" leaves undone: `nothing was created.` */
+		declined: string;
+	},
+): Promise<void> {
 	if (question.yes) return;
 	if (!io.interactive) {
-		throw new InputError(`${question.what} needs confirmation, and there is no terminal to ask in`, {nextSteps: [`pass --yes: ${question.command} --yes`]});
+		throw new InputError(`${question.what} needs confirmation, and there is no terminal to ask in`, {
+			nextSteps: [`pass --yes: ${question.command} --yes`],
+		});
 	}
 	if (!(await confirm(question.message, question.defaultAnswer))) throw new CancelledError(question.declined);
 }
@@ -121,7 +136,11 @@ export async function confirmOrStop(io: CommandIO, question: {
  * live view shows it as a warning line: a raw write to stderr would tear
  * Ink's frame). Returns the function that gives the signals back.
  */
-export function handleInterrupts(controller: AbortController, io: CommandIO, announce: (message: string) => void = message => io.stderr.write(`\n${message}\n`)): () => void {
+export function handleInterrupts(
+	controller: AbortController,
+	io: CommandIO,
+	announce: (message: string) => void = message => io.stderr.write(`\n${message}\n`),
+): () => void {
 	let presses = 0;
 	const onSignal = (signal: NodeJS.Signals) => {
 		presses++;
@@ -147,7 +166,9 @@ export function handleInterrupts(controller: AbortController, io: CommandIO, ann
 export function waitForInterrupt(io: CommandIO): {interrupted: Promise<void>; release: () => void} {
 	const controller = new AbortController();
 	const release = handleInterrupts(controller, io, () => {});
-	const interrupted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), {once: true}));
+	const interrupted = new Promise<void>(resolve =>
+		controller.signal.addEventListener('abort', () => resolve(), {once: true}),
+	);
 	return {interrupted, release};
 }
 

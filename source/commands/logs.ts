@@ -16,21 +16,35 @@ function linesOption(value: string | boolean | undefined): LogLines {
 	if (typeof value !== 'string') return 100;
 	if (value === 'all') return 'all';
 	if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
-	throw new InputError(`--lines ${value} is not a number of lines`, {nextSteps: ['give a whole number from 1 up, or all']});
+	throw new InputError(`--lines ${value} is not a number of lines`, {
+		nextSteps: ['give a whole number from 1 up, or all'],
+	});
 }
 
 /** Reads `logs NAME [SERVICE|NODE] [--follow] [--lines N]`. */
 export function parseLogsArgs(values: CommandArgs['values'], positionals: string[]): LogsRequest {
-	if (positionals.length === 0) throw new InputError('logs needs a cluster name', {nextSteps: ['e.g. swarmbee logs demo rdb-queenbee, or swarmbee logs demo workerbee-1']});
-	if (positionals.length > 2) throw new InputError(`logs takes a cluster name and one server or node, got ${positionals.join(' ')}`, {nextSteps: [`e.g. swarmbee logs ${positionals[0]} ${positionals[1]}`]});
+	if (positionals.length === 0)
+		throw new InputError('logs needs a cluster name', {
+			nextSteps: ['e.g. swarmbee logs demo rdb-queenbee, or swarmbee logs demo workerbee-1'],
+		});
+	if (positionals.length > 2)
+		throw new InputError(`logs takes a cluster name and one server or node, got ${positionals.join(' ')}`, {
+			nextSteps: [`e.g. swarmbee logs ${positionals[0]} ${positionals[1]}`],
+		});
 	const [name, target] = positionals as [string, string | undefined];
-	return {name, ...(target !== undefined ? {target} : {}), follow: Boolean(values.follow), lines: linesOption(values.lines)};
+	return {
+		name,
+		...(target !== undefined ? {target} : {}),
+		follow: Boolean(values.follow),
+		lines: linesOption(values.lines),
+	};
 }
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	const request = parseLogsArgs(values, positionals);
 	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(request.name);
-	if (!privateKey) throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
+	if (!privateKey)
+		throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
 	const controller = new AbortController();
 	// Ctrl-C ends --follow: the command stops on the node and this one exits 0.
 	const release = handleInterrupts(controller, io, () => {});

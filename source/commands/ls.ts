@@ -22,14 +22,16 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	const saved = store.list();
-	const clusters = saved.filter(c => !c.damage).map(c => ({
-		name: c.name,
-		provider: c.spec?.provider ?? c.journal?.provider ?? 'unknown',
-		nodes: c.journal?.nodes.filter(n => n.state !== 'planned').length ?? 0,
-		planned: c.spec ? 1 + c.spec.workers : 0,
-		state: c.journal?.state ?? 'saved',
-		updatedAt: c.journal?.updatedAt ?? null,
-	}));
+	const clusters = saved
+		.filter(c => !c.damage)
+		.map(c => ({
+			name: c.name,
+			provider: c.spec?.provider ?? c.journal?.provider ?? 'unknown',
+			nodes: c.journal?.nodes.filter(n => n.state !== 'planned').length ?? 0,
+			planned: c.spec ? 1 + c.spec.workers : 0,
+			state: c.journal?.state ?? 'saved',
+			updatedAt: c.journal?.updatedAt ?? null,
+		}));
 	const damaged = saved.flatMap(c => (c.damage ? [{name: c.name, ...c.damage}] : []));
 	const code = damaged.length > 0 ? 1 : 0;
 	if (options.json) {
@@ -41,9 +43,18 @@ async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<numbe
 		return 0;
 	}
 	if (clusters.length > 0) {
-		const rows = clusters.map(c => [c.name, c.provider, `${c.nodes}/${c.planned}`, c.state, c.updatedAt ? c.updatedAt.replace('T', ' ').slice(0, 16) : '-']);
+		const rows = clusters.map(c => [
+			c.name,
+			c.provider,
+			`${c.nodes}/${c.planned}`,
+			c.state,
+			c.updatedAt ? c.updatedAt.replace('T', ' ').slice(0, 16) : '-',
+		]);
 		io.stdout.write(`${formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...rows]).join('\n')}\n`);
 	}
-	for (const d of damaged) io.stderr.write(`${formatError({kind: 'input', message: `cluster ${d.name} cannot be read: ${d.message}`, nextSteps: d.nextSteps}).join('\n')}\n`);
+	for (const d of damaged)
+		io.stderr.write(
+			`${formatError({kind: 'input', message: `cluster ${d.name} cannot be read: ${d.message}`, nextSteps: d.nextSteps}).join('\n')}\n`,
+		);
 	return code;
 }

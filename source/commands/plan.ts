@@ -29,13 +29,27 @@ interface PlanOptions {
 function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
 	const nodes = planNodes(spec).length;
 	const where = spec.provider === 'local' ? 'this Docker engine' : spec.region;
-	const lines = [`plan for ${spec.name}: ${nodes} ${spec.provider} nodes (${spec.size}, ${where}); nothing was created`];
-	lines.push(...formatTable([['ACTION', 'KIND', 'NAME', 'DETAIL'], ...plan.resources.map(r => [r.action, r.kind, r.name, r.detail])]));
+	const lines = [
+		`plan for ${spec.name}: ${nodes} ${spec.provider} nodes (${spec.size}, ${where}); nothing was created`,
+	];
+	lines.push(
+		...formatTable([
+			['ACTION', 'KIND', 'NAME', 'DETAIL'],
+			...plan.resources.map(r => [r.action, r.kind, r.name, r.detail]),
+		]),
+	);
 	const c = plan.cost;
-	if (c) lines.push(`cost: ${c.nodes} × ${c.size} at ${formatUsd(c.perNodeHourly)} an hour: ${formatUsd(c.hourly)} an hour, ${formatUsd(c.monthly)} a month`);
+	if (c)
+		lines.push(
+			`cost: ${c.nodes} × ${c.size} at ${formatUsd(c.perNodeHourly)} an hour: ${formatUsd(c.hourly)} an hour, ${formatUsd(c.monthly)} a month`,
+		);
 	lines.push(...plan.notes.map(note => `note: ${note}`));
 	const toCreate = plan.resources.filter(r => r.action === 'create').length;
-	lines.push(toCreate > 0 ? `swarmbee up ${spec.name}${spec.provider === 'local' ? '' : ` --provider ${spec.provider}`} creates the ${toCreate} marked create` : 'everything is there: swarmbee up has nothing to create');
+	lines.push(
+		toCreate > 0
+			? `swarmbee up ${spec.name}${spec.provider === 'local' ? '' : ` --provider ${spec.provider}`} creates the ${toCreate} marked create`
+			: 'everything is there: swarmbee up has nothing to create',
+	);
 	return lines;
 }
 
@@ -46,19 +60,28 @@ function formatPlan(spec: ClusterSpec, plan: ProviderPlan): string[] {
  * the cluster's state folder.
  */
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
-	return planCommand({name: oneName('plan', positionals), input: specInputFromFlags(values), json: Boolean(values.json)}, io);
+	return planCommand(
+		{name: oneName('plan', positionals), input: specInputFromFlags(values), json: Boolean(values.json)},
+		io,
+	);
 }
 
 async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
 	const store = new ClusterStore(swarmbeeHome(io.env));
 	// A bad name is reported with every other problem of the flags, by resolveSpec.
-	const spec = specForRun(checkName(options.name) ? undefined : store.loadSpec(options.name), options.name, options.input);
+	const spec = specForRun(
+		checkName(options.name) ? undefined : store.loadSpec(options.name),
+		options.name,
+		options.input,
+	);
 	const journal = store.loadJournal(options.name);
 	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
 	const plan = await provider.plan({spec, owner: journal?.owner ?? '', sshPublicKey});
 	if (options.json) {
-		io.stdout.write(`${JSON.stringify({cluster: spec.name, provider: spec.provider, region: spec.region, size: spec.size, nodes: planNodes(spec).length, ...plan})}\n`);
+		io.stdout.write(
+			`${JSON.stringify({cluster: spec.name, provider: spec.provider, region: spec.region, size: spec.size, nodes: planNodes(spec).length, ...plan})}\n`,
+		);
 	} else {
 		io.stdout.write(`${formatPlan(spec, plan).join('\n')}\n`);
 	}

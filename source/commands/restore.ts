@@ -18,15 +18,21 @@ export interface RestoreOptions {
 }
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
-	if (positionals.length !== 2) throw new InputError('restore takes a cluster name and an archive', {nextSteps: ['e.g. swarmbee restore demo demo-backup-2026-12-01T20-13-46.tar.gz']});
-	return restoreCommand({
-		name: positionals[0]!,
-		file: positionals[1]!,
-		tables: typeof values.tables === 'string' ? values.tables : undefined,
-		force: Boolean(values.force),
-		yes: Boolean(values.yes),
-		output: outputMode(values, io),
-	}, io);
+	if (positionals.length !== 2)
+		throw new InputError('restore takes a cluster name and an archive', {
+			nextSteps: ['e.g. swarmbee restore demo demo-backup-2026-12-01T20-13-46.tar.gz'],
+		});
+	return restoreCommand(
+		{
+			name: positionals[0]!,
+			file: positionals[1]!,
+			tables: typeof values.tables === 'string' ? values.tables : undefined,
+			force: Boolean(values.force),
+			yes: Boolean(values.yes),
+			output: outputMode(values, io),
+		},
+		io,
+	);
 }
 
 /**
@@ -39,31 +45,47 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 async function restoreCommand(options: RestoreOptions, io: CommandIO): Promise<number> {
 	const selection = parseTableSelection(options.tables);
 	const file = path.resolve(options.cwd ?? process.cwd(), options.file);
-	if (!existsSync(file)) throw new InputError(`there is no archive ${file}`, {nextSteps: ['give the path of a .tar.gz made by swarmbee backup or rethinkdb dump']});
+	if (!existsSync(file))
+		throw new InputError(`there is no archive ${file}`, {
+			nextSteps: ['give the path of a .tar.gz made by swarmbee backup or rethinkdb dump'],
+		});
 	const {store, spec, journal, ssh, password} = await loadDatabaseCluster(options.name, io, 'restore into');
 	if (options.force && !options.yes) {
-		if (!io.interactive) throw new InputError(`restore --force into ${options.name} replaces rows of existing tables, and there is no terminal to confirm in`, {nextSteps: [`pass --yes: swarmbee restore ${options.name} ${options.file} --force --yes`]});
-		if (!(await confirm(`Restore ${path.basename(file)} into ${options.name}, replacing rows of tables that exist with the archive's?`, false))) throw new CancelledError('nothing was restored.');
+		if (!io.interactive)
+			throw new InputError(
+				`restore --force into ${options.name} replaces rows of existing tables, and there is no terminal to confirm in`,
+				{nextSteps: [`pass --yes: swarmbee restore ${options.name} ${options.file} --force --yes`]},
+			);
+		if (
+			!(await confirm(
+				`Restore ${path.basename(file)} into ${options.name}, replacing rows of tables that exist with the archive's?`,
+				false,
+			))
+		)
+			throw new CancelledError('nothing was restored.');
 	}
 	// A restore and an up/scale must not change the same servers at once.
 	const release = store.lock(options.name, `restore ${options.name}`);
 	const spoolDir = makeSpoolDir('restore', io.env);
 	const ctx: RestoreContext = {spec, journal, ssh, password, file, selection, force: options.force, spoolDir};
 	try {
-		return await runDatabaseSteps({
-			command: 'restore',
-			cluster: options.name,
-			provider: spec.provider,
-			steps: restoreSteps,
-			ctx,
-			resume: `swarmbee restore ${options.name} ${options.file}${options.tables ? ` --tables ${options.tables}` : ''} --force (tables already written are written again)`,
-			output: options.output,
-			ssh,
-			cleanup: async () => {
-				await ctx.link?.close();
-				removeQuietly(spoolDir);
+		return await runDatabaseSteps(
+			{
+				command: 'restore',
+				cluster: options.name,
+				provider: spec.provider,
+				steps: restoreSteps,
+				ctx,
+				resume: `swarmbee restore ${options.name} ${options.file}${options.tables ? ` --tables ${options.tables}` : ''} --force (tables already written are written again)`,
+				output: options.output,
+				ssh,
+				cleanup: async () => {
+					await ctx.link?.close();
+					removeQuietly(spoolDir);
+				},
 			},
-		}, io);
+			io,
+		);
 	} finally {
 		release();
 	}

@@ -56,7 +56,15 @@ interface RunClusterOptions {
 function rewordEvent(e: RunEvent, reword: (text: string) => string): RunEvent {
 	if (e.type !== 'run-failed' && e.type !== 'step-failed') return e;
 	const error = e.error;
-	return {...e, error: {...error, message: reword(error.message), ...(error.hint ? {hint: reword(error.hint)} : {}), nextSteps: error.nextSteps.map(reword)}};
+	return {
+		...e,
+		error: {
+			...error,
+			message: reword(error.message),
+			...(error.hint ? {hint: reword(error.hint)} : {}),
+			nextSteps: error.nextSteps.map(reword),
+		},
+	};
 }
 
 /** The spec with the playbook it had before (or none). */
@@ -87,7 +95,11 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 	const controller = new AbortController();
 	const renderer = await createRenderer(run.output, io, {verbose: run.verbose});
 	// In the live view Ctrl-C is announced as a line of the view, not written across it.
-	const stopInterrupts = handleInterrupts(controller, io, run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined);
+	const stopInterrupts = handleInterrupts(
+		controller,
+		io,
+		run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined,
+	);
 	const docker = new DockerCli();
 	const paths = store.paths(spec.name);
 	// There before any step runs; a new one stays in memory until the keys step writes it.
@@ -119,7 +131,8 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
 				// --playbook only once a run with it succeeded: one that breaks on the
 				// nodes must not be run again by every later `up`.
 				const kept = untried ? withPlaybook(spec, saved?.playbook) : spec;
-				if (step === (run.saveSpecAfter ?? 'preflight') && JSON.stringify(saved) !== JSON.stringify(kept)) store.saveSpec(kept);
+				if (step === (run.saveSpecAfter ?? 'preflight') && JSON.stringify(saved) !== JSON.stringify(kept))
+					store.saveSpec(kept);
 				if (step === 'preflight') run.afterPreflight?.(ctx);
 			},
 		});
@@ -157,25 +170,36 @@ export async function runCluster(run: RunClusterOptions, io: CommandIO): Promise
  *     ! 4 droplets of demo exist and are billed by DigitalOcean while they exist, running or not:
  *       remove them with swarmbee down demo (or go on with swarmbee up demo)
  */
-async function sayWhatIsBilled(ctx: ClusterContext, command: string, renderer: {handle: (e: ReturnType<typeof event>) => void}): Promise<void> {
+async function sayWhatIsBilled(
+	ctx: ClusterContext,
+	command: string,
+	renderer: {handle: (e: ReturnType<typeof event>) => void},
+): Promise<void> {
 	const billed = ctx.provider.capabilities.billed;
 	if (!billed) return;
 	const {spec} = ctx;
 	let count: number;
 	let known = '';
 	try {
-		count = (await ctx.provider.listMachines({spec, owner: ctx.journal.value.owner, signal: AbortSignal.timeout(20_000)})).length;
+		count = (
+			await ctx.provider.listMachines({spec, owner: ctx.journal.value.owner, signal: AbortSignal.timeout(20_000)})
+		).length;
 	} catch (error) {
 		count = ctx.journal.value.nodes.filter(n => n.providerId).length;
 		known = ` (as this machine's records say: ${billed.by} could not be asked: ${(error as Error).message})`;
 	}
 	if (count === 0) return;
 	const many = count !== 1;
-	const resume = command === 'down' ? '' : ` (or go on with swarmbee ${command === 'scale' ? 'scale' : 'up'} ${spec.name}${command === 'scale' ? ` --workers ${spec.workers}` : ''})`;
-	renderer.handle(event({
-		type: 'warning',
-		message: `${count} ${billed.machine}${many ? 's' : ''} of ${spec.name} exist${many ? '' : 's'}${known} and ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}, running or not: remove ${many ? 'them' : 'it'} with swarmbee down ${spec.name}${resume}`,
-	}));
+	const resume =
+		command === 'down'
+			? ''
+			: ` (or go on with swarmbee ${command === 'scale' ? 'scale' : 'up'} ${spec.name}${command === 'scale' ? ` --workers ${spec.workers}` : ''})`;
+	renderer.handle(
+		event({
+			type: 'warning',
+			message: `${count} ${billed.machine}${many ? 's' : ''} of ${spec.name} exist${many ? '' : 's'}${known} and ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}, running or not: remove ${many ? 'them' : 'it'} with swarmbee down ${spec.name}${resume}`,
+		}),
+	);
 }
 
 /**
@@ -194,20 +218,36 @@ async function sayWhatIsBilled(ctx: ClusterContext, command: string, renderer: {
  * Returns the provider it asked, for the run to go on with (runCluster's
  * `provider`): the catalog it loaded is not asked for again.
  */
-export async function confirmCost(io: CommandIO, input: {yes: boolean; store: ClusterStore; spec: ClusterSpec; token?: string; command: string}): Promise<Provider | undefined> {
+export async function confirmCost(
+	io: CommandIO,
+	input: {yes: boolean; store: ClusterStore; spec: ClusterSpec; token?: string; command: string},
+): Promise<Provider | undefined> {
 	const {spec, store} = input;
 	if (input.yes) return undefined;
 	const fresh = !store.exists(spec.name);
 	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: input.token});
-	const ask = (message: string) => confirmOrStop(io, {
-		yes: false, what: `creating cluster ${spec.name}`, command: input.command, message, defaultAnswer: true, declined: 'nothing was created.',
-	});
+	const ask = (message: string) =>
+		confirmOrStop(io, {
+			yes: false,
+			what: `creating cluster ${spec.name}`,
+			command: input.command,
+			message,
+			defaultAnswer: true,
+			declined: 'nothing was created.',
+		});
 	const billed = provider.capabilities.billed;
 	if (!billed || !io.interactive) {
-		if (fresh) await ask(`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${counted(spec.workers, 'workerbee')}${billed ? '' : ', nothing billed'}?`);
+		if (fresh)
+			await ask(
+				`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${counted(spec.workers, 'workerbee')}${billed ? '' : ', nothing billed'}?`,
+			);
 		return provider;
 	}
-	const plan = await provider.plan({spec, owner: store.loadJournal(spec.name)?.owner ?? '', sshPublicKey: readPublicKey(store.paths(spec.name).clusterKey)});
+	const plan = await provider.plan({
+		spec,
+		owner: store.loadJournal(spec.name)?.owner ?? '',
+		sshPublicKey: readPublicKey(store.paths(spec.name).clusterKey),
+	});
 	const created = plan.resources.filter(r => r.kind === billed.machine && r.action === 'create');
 	if (created.length === 0 || !plan.cost) return provider;
 	const roles = new Map(planNodes(spec).map(n => [n.name, n.role]));
@@ -215,11 +255,16 @@ export async function confirmCost(io: CommandIO, input: {yes: boolean; store: Cl
 	const many = created.length !== 1;
 	const lines = [
 		`${spec.name} on ${spec.provider}: ${created.length} ${billed.machine}${many ? 's' : ''} to create in ${spec.region} (${c.size}, ${spec.image})`,
-		...formatTable([['NODE', 'ROLE', '$/MONTH', '$/HOUR'], ...created.map(r => [r.name, roles.get(r.name) ?? '', formatUsd(c.perNodeMonthly), formatUsd(c.perNodeHourly)])]),
+		...formatTable([
+			['NODE', 'ROLE', '$/MONTH', '$/HOUR'],
+			...created.map(r => [r.name, roles.get(r.name) ?? '', formatUsd(c.perNodeMonthly), formatUsd(c.perNodeHourly)]),
+		]),
 		`cost: ${formatUsd(c.perNodeMonthly * created.length)} a month (${formatUsd(c.perNodeHourly * created.length)} an hour) while ${many ? 'they exist' : 'it exists'}, running or not (swarmbee down ${spec.name} stops it)`,
 	];
 	io.stdout.write(`${lines.join('\n')}\n`);
-	await ask(`Create ${created.length} ${billed.machine}${many ? 's' : ''} for ${spec.name} at ${formatUsd(c.perNodeMonthly * created.length)} a month?`);
+	await ask(
+		`Create ${created.length} ${billed.machine}${many ? 's' : ''} for ${spec.name} at ${formatUsd(c.perNodeMonthly * created.length)} a month?`,
+	);
 	return provider;
 }
 
@@ -227,10 +272,24 @@ export async function confirmCost(io: CommandIO, input: {yes: boolean; store: Cl
 export function nextSteps(spec: ClusterSpec): string {
 	const rows: Array<[string, string]> = [
 		[`swarmbee status ${spec.name}`, 'live dashboard (--once: one table)'],
-		...(spec.database === 'none' ? [] : [[`swarmbee tunnel ${spec.name}`, 'RethinkDB admin panel on http://127.0.0.1:8080, over SSH'] as [string, string]]),
+		...(spec.database === 'none'
+			? []
+			: [
+					[`swarmbee tunnel ${spec.name}`, 'RethinkDB admin panel on http://127.0.0.1:8080, over SSH'] as [
+						string,
+						string,
+					],
+				]),
 		[`swarmbee ssh ${spec.name} [NODE]`, 'a shell on a node (-- COMMAND runs one; --all on every node)'],
 		[`eval "$(swarmbee env ${spec.name})"`, 'point your docker CLI at the swarm (docker node ls)'],
-		...(spec.database === 'none' ? [] : [[`swarmbee logs ${spec.name} rdb-queenbee`, "a database server's log (or a node's: logs NAME NODE)"] as [string, string]]),
+		...(spec.database === 'none'
+			? []
+			: [
+					[`swarmbee logs ${spec.name} rdb-queenbee`, "a database server's log (or a node's: logs NAME NODE)"] as [
+						string,
+						string,
+					],
+				]),
 		[`swarmbee scale ${spec.name} --workers N`, 'add or remove worker nodes'],
 		[`swarmbee down ${spec.name}`, 'remove every node, network and volume'],
 	];

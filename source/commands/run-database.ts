@@ -18,7 +18,9 @@ export async function loadDatabaseCluster(name: string, io: CommandIO, command: 
 	const cluster = {store, ...store.loadCluster(name)};
 	const {journal, privateKey, paths} = cluster;
 	if (!journal.database || !privateKey || journal.state === 'down') {
-		throw new InputError(`${name} has no database to ${command}`, {nextSteps: [`create it first: swarmbee up ${name}`]});
+		throw new InputError(`${name} has no database to ${command}`, {
+			nextSteps: [`create it first: swarmbee up ${name}`],
+		});
 	}
 	const password = requirePassword(paths.rethinkdbPassword, name);
 	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
@@ -51,7 +53,11 @@ export interface DatabaseRun<C> {
 export async function runDatabaseSteps<C>(run: DatabaseRun<C>, io: CommandIO): Promise<number> {
 	const controller = new AbortController();
 	const renderer = await createRenderer(run.output, io);
-	const stopInterrupts = handleInterrupts(controller, io, run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined);
+	const stopInterrupts = handleInterrupts(
+		controller,
+		io,
+		run.output === 'tty' ? message => renderer.handle(event({type: 'warning', message})) : undefined,
+	);
 	let outcome: 'done' | 'failed' | 'cancelled' = 'failed';
 	let code = 1;
 	try {

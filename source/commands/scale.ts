@@ -18,15 +18,21 @@ interface ScaleOptions {
 }
 
 export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
-	if (typeof values.workers !== 'string') throw new InputError('scale needs --workers N', {nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`]});
-	return scaleCommand({
-		name: oneName('scale', positionals),
-		workers: values.workers,
-		yes: Boolean(values.yes),
-		output: outputMode(values, io),
-		verbose: Boolean(values.verbose),
-		...(token ? {token} : {}),
-	}, io);
+	if (typeof values.workers !== 'string')
+		throw new InputError('scale needs --workers N', {
+			nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`],
+		});
+	return scaleCommand(
+		{
+			name: oneName('scale', positionals),
+			workers: values.workers,
+			yes: Boolean(values.yes),
+			output: outputMode(values, io),
+			verbose: Boolean(values.verbose),
+			...(token ? {token} : {}),
+		},
+		io,
+	);
 }
 
 /**
@@ -41,7 +47,9 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 	const saved = store.loadSpec(options.name);
 	const journal = store.loadJournal(options.name);
 	if (!saved || !journal || journal.state === 'down') {
-		throw new InputError(`there is no running cluster named ${options.name}`, {nextSteps: [`create it: swarmbee up ${options.name} --workers ${options.workers}`]});
+		throw new InputError(`there is no running cluster named ${options.name}`, {
+			nextSteps: [`create it: swarmbee up ${options.name} --workers ${options.workers}`],
+		});
 	}
 	const spec = resolveSpec({...savedForm(saved), workers: options.workers});
 	const pending = journal.nodes.some(n => n.state === 'deleting');
@@ -55,26 +63,40 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 			yes: options.yes,
 			what: `removing nodes from ${options.name}`,
 			command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
-			message: `Remove ${journal.nodes.filter(n => n.index > spec.workers).map(n => n.name).join(', ')} from ${options.name}? Every table is copied to the nodes that stay first.`,
+			message: `Remove ${journal.nodes
+				.filter(n => n.index > spec.workers)
+				.map(n => n.name)
+				.join(', ')} from ${options.name}? Every table is copied to the nodes that stay first.`,
 			defaultAnswer: false,
 			declined: 'nothing was removed.',
 		});
 	}
 	// Growing creates machines: on a cloud, their price first.
-	const provider = shrinking ? undefined : await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee scale ${options.name} --workers ${spec.workers}`});
-	return runCluster({
-		store,
-		spec,
-		saved,
-		provider,
-		token: options.token,
-		steps: shrinking ? scaleDownSteps : upSteps,
-		command: 'scale',
-		resume: `swarmbee scale ${options.name} --workers ${spec.workers}`,
-		output: options.output,
-		verbose: options.verbose,
-		options: {provisionNewOnly: true},
-		// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
-		...(shrinking ? {saveSpecAfter: 'evacuate'} : {}),
-	}, io);
+	const provider = shrinking
+		? undefined
+		: await confirmCost(io, {
+				yes: options.yes,
+				store,
+				spec,
+				token: options.token,
+				command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
+			});
+	return runCluster(
+		{
+			store,
+			spec,
+			saved,
+			provider,
+			token: options.token,
+			steps: shrinking ? scaleDownSteps : upSteps,
+			command: 'scale',
+			resume: `swarmbee scale ${options.name} --workers ${spec.workers}`,
+			output: options.output,
+			verbose: options.verbose,
+			options: {provisionNewOnly: true},
+			// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
+			...(shrinking ? {saveSpecAfter: 'evacuate'} : {}),
+		},
+		io,
+	);
 }

@@ -22,24 +22,42 @@ export interface SshRequest {
  * with spaces into one line for the node's shell, as ssh does, so
  * `-- 'docker ps | head -3'` pipes on the node.
  */
-export function parseSshArgs(values: CommandArgs['values'], positionals: string[], afterDoubleDash: string[] | undefined): SshRequest {
+export function parseSshArgs(
+	values: CommandArgs['values'],
+	positionals: string[],
+	afterDoubleDash: string[] | undefined,
+): SshRequest {
 	const words = afterDoubleDash ?? [];
 	const before = positionals.slice(0, positionals.length - words.length);
 	const example = 'e.g. swarmbee ssh demo workerbee-1 -- htop';
 	if (before.length === 0) throw new InputError('ssh needs a cluster name', {nextSteps: [example]});
 	if (before.length > 2) {
 		throw new InputError(`ssh takes a cluster name and at most one node before the command, got ${before.join(' ')}`, {
-			nextSteps: [`put the command after --: swarmbee ssh ${before.slice(0, 2).join(' ')} -- ${before.slice(2).join(' ')}`],
+			nextSteps: [
+				`put the command after --: swarmbee ssh ${before.slice(0, 2).join(' ')} -- ${before.slice(2).join(' ')}`,
+			],
 		});
 	}
 	const [name, node] = before as [string, string | undefined];
 	const all = Boolean(values.all);
-	if (values.tty && values['no-tty']) throw new InputError('--tty and --no-tty contradict each other', {nextSteps: ['choose one (neither: a pseudo-terminal when this is a terminal)']});
+	if (values.tty && values['no-tty'])
+		throw new InputError('--tty and --no-tty contradict each other', {
+			nextSteps: ['choose one (neither: a pseudo-terminal when this is a terminal)'],
+		});
 	const command = words.length > 0 ? words.join(' ') : undefined;
 	if (all) {
-		if (node !== undefined) throw new InputError(`--all runs on every node; it takes no node (got ${node})`, {nextSteps: [`swarmbee ssh ${name} --all -- hostname`, `or one node: swarmbee ssh ${name} ${node} -- hostname`]});
-		if (command === undefined) throw new InputError('--all needs a command after --', {nextSteps: [`e.g. swarmbee ssh ${name} --all -- uptime`]});
-		if (values.tty) throw new InputError('--all runs without a terminal: the nodes\' output is interleaved line by line', {nextSteps: ['drop --tty, or pick one node for an interactive program']});
+		if (node !== undefined)
+			throw new InputError(`--all runs on every node; it takes no node (got ${node})`, {
+				nextSteps: [`swarmbee ssh ${name} --all -- hostname`, `or one node: swarmbee ssh ${name} ${node} -- hostname`],
+			});
+		if (command === undefined)
+			throw new InputError('--all needs a command after --', {
+				nextSteps: [`e.g. swarmbee ssh ${name} --all -- uptime`],
+			});
+		if (values.tty)
+			throw new InputError("--all runs without a terminal: the nodes' output is interleaved line by line", {
+				nextSteps: ['drop --tty, or pick one node for an interactive program'],
+			});
 	}
 	return {
 		name,
@@ -53,7 +71,8 @@ export function parseSshArgs(values: CommandArgs['values'], positionals: string[
 export async function run({values, positionals, afterDoubleDash}: CommandArgs, io: CommandIO): Promise<number> {
 	const request = parseSshArgs(values, positionals, afterDoubleDash);
 	const {journal, privateKey} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(request.name);
-	if (!privateKey) throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
+	if (!privateKey)
+		throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
 	const controller = new AbortController();
 	// With a pseudo-terminal Ctrl-C is a key for the remote program; this owner hears SIGTERM (and Ctrl-C without one).
 	const release = handleInterrupts(controller, io, () => {});
@@ -68,7 +87,12 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 				onLine: (node, stream, line) => (stream === 'stdout' ? io.stdout : io.stderr).write(`${prefix(node)}${line}\n`),
 			});
 			for (const outcome of outcomes) {
-				if (outcome.error) io.stderr.write(formatError(errorInfo(outcome.error)).map(line => `${prefix(outcome.node)}${line}\n`).join(''));
+				if (outcome.error)
+					io.stderr.write(
+						formatError(errorInfo(outcome.error))
+							.map(line => `${prefix(outcome.node)}${line}\n`)
+							.join(''),
+					);
 			}
 			return worstExit(outcomes.map(o => o.code));
 		}
@@ -91,4 +115,3 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 		release();
 	}
 }
-

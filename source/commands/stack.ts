@@ -10,7 +10,11 @@ export async function run({positionals}: CommandArgs, io: CommandIO): Promise<nu
 	const {paths, spec} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
 	if (!existsSync(paths.stack)) {
 		throw new InputError(`${name} has no stack file yet`, {
-			nextSteps: [spec.database === 'none' ? `it was built with --database none` : `run swarmbee up ${name}: the deploy step writes it`],
+			nextSteps: [
+				spec.database === 'none'
+					? `it was built with --database none`
+					: `run swarmbee up ${name}: the deploy step writes it`,
+			],
 		});
 	}
 	io.stdout.write(readFileSync(paths.stack, 'utf8'));

@@ -15,7 +15,14 @@ export async function run({commands, dispatch}: CommandArgs, io: CommandIO): Pro
 	const home = swarmbeeHome(io.env);
 	// Ctrl-C here has started nothing: it says so, rather than "nothing was created".
 	const prompts = await inquirerPrompts(io.stdout, {cancelled: 'nothing was done.'});
-	const choice = await runStartScreen(prompts, new ClusterStore(home), commands, {env: io.env, profiles: new ProfileStore(home), catalogFor: catalogsFor(io.env)});
+	const choice = await runStartScreen(prompts, new ClusterStore(home), commands, {
+		env: io.env,
+		profiles: new ProfileStore(home),
+		catalogFor: catalogsFor(io.env),
+	});
 	if (choice.kind === 'quit') return 0;
-	return dispatch(choice.kind === 'new' ? ['up'] : choice.argv, choice.kind === 'run' && choice.token ? {token: choice.token} : {});
+	return dispatch(
+		choice.kind === 'new' ? ['up'] : choice.argv,
+		choice.kind === 'run' && choice.token ? {token: choice.token} : {},
+	);
 }

@@ -30,28 +30,48 @@ interface StatusOptions {
  *     swarm: 1 manager, 1 worker, 2 of 2 Ready
  */
 function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
-	const lines = [`${status.cluster} (${status.provider}): ${describeLiveHealth(health, 3)}${status.state === 'ready' ? '' : ` (last run: ${status.state})`}`];
-	lines.push(...formatTable([
-		['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
-		...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
-	]));
+	const lines = [
+		`${status.cluster} (${status.provider}): ${describeLiveHealth(health, 3)}${status.state === 'ready' ? '' : ` (last run: ${status.state})`}`,
+	];
+	lines.push(
+		...formatTable([
+			['NODE', 'ROLE', 'STATE', 'PUBLIC', 'PRIVATE'],
+			...status.nodes.map(n => [n.name, n.role, n.state, n.publicAddress ?? '-', n.privateAddress ?? '-']),
+		]),
+	);
 	if (status.swarm) {
 		const s = status.swarm;
-		lines.push(`swarm: ${counted(s.managers, 'manager')}, ${counted(s.workers, 'worker')}, ${s.ready} of ${s.managers + s.workers} Ready`);
+		lines.push(
+			`swarm: ${counted(s.managers, 'manager')}, ${counted(s.workers, 'worker')}, ${s.ready} of ${s.managers + s.workers} Ready`,
+		);
 	} else {
 		// Say why where the machines tell: a manager that is not running cannot answer.
-		const stopped = status.nodes.filter(n => n.role === 'manager' && n.machine !== 'running').map(n => `${n.name} is ${n.state}`);
+		const stopped = status.nodes
+			.filter(n => n.role === 'manager' && n.machine !== 'running')
+			.map(n => `${n.name} is ${n.state}`);
 		lines.push(`swarm: no manager answered${stopped.length > 0 ? ` (${stopped.join(', ')})` : ''}`);
 	}
 	if (status.rethinkdb) {
 		const db = status.rethinkdb;
-		lines.push(`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`);
-		for (const issue of db.issues) lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
+		lines.push(
+			`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`,
+		);
+		for (const issue of db.issues)
+			lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);
 		if (db.tables.length > 0) {
-			lines.push(...formatTable([
-				['TABLE', 'SHARDS', 'REPLICAS', 'PRIMARY', 'SERVERS', 'STATE'],
-				...db.tables.map(t => [tableKey(t), String(t.shards), String(t.replicas), t.primaries.join(','), t.servers.join(','), t.underReplicated ? `${t.readiness}, under-replicated` : t.readiness]),
-			]));
+			lines.push(
+				...formatTable([
+					['TABLE', 'SHARDS', 'REPLICAS', 'PRIMARY', 'SERVERS', 'STATE'],
+					...db.tables.map(t => [
+						tableKey(t),
+						String(t.shards),
+						String(t.replicas),
+						t.primaries.join(','),
+						t.servers.join(','),
+						t.underReplicated ? `${t.readiness}, under-replicated` : t.readiness,
+					]),
+				]),
+			);
 		}
 	}
 	for (const error of status.errors) lines.push(...formatError(error));
@@ -59,13 +79,19 @@ function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 }
 
 export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
-	return statusCommand({
-		name: oneName('status', positionals),
-		once: Boolean(values.once) || outputMode(values, io) !== 'tty',
-		json: Boolean(values.json),
-		ports: {admin: portOption('admin-port', values['admin-port']), driver: portOption('driver-port', values['driver-port'])},
-		...(token ? {token} : {}),
-	}, io);
+	return statusCommand(
+		{
+			name: oneName('status', positionals),
+			once: Boolean(values.once) || outputMode(values, io) !== 'tty',
+			json: Boolean(values.json),
+			ports: {
+				admin: portOption('admin-port', values['admin-port']),
+				driver: portOption('driver-port', values['driver-port']),
+			},
+			...(token ? {token} : {}),
+		},
+		io,
+	);
 }
 
 async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {

@@ -21,19 +21,26 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 	const driverPort = portOption('driver-port', values['driver-port']);
 	// One local port cannot carry both: say so, rather than "in use" by ourselves.
 	if (adminPort !== undefined && adminPort === driverPort) {
-		throw new InputError(`--admin-port and --driver-port are both ${adminPort}`, {nextSteps: ['give each its own local port, e.g. --admin-port 8080 --driver-port 28015']});
+		throw new InputError(`--admin-port and --driver-port are both ${adminPort}`, {
+			nextSteps: ['give each its own local port, e.g. --admin-port 8080 --driver-port 28015'],
+		});
 	}
-	return tunnelCommand({
-		name: oneName('tunnel', positionals),
-		...(adminPort === undefined ? {} : {adminPort}),
-		...(driverPort === undefined ? {} : {driverPort}),
-		...(typeof values.server === 'string' ? {server: values.server} : {}),
-		json: Boolean(values.json),
-	}, io);
+	return tunnelCommand(
+		{
+			name: oneName('tunnel', positionals),
+			...(adminPort === undefined ? {} : {adminPort}),
+			...(driverPort === undefined ? {} : {driverPort}),
+			...(typeof values.server === 'string' ? {server: values.server} : {}),
+			json: Boolean(values.json),
+		},
+		io,
+	);
 }
 
 function describe(status: TunnelStatus): string {
-	const target = status.target.node ? `${status.target.node} ${status.target.address}:${status.target.port}` : `port ${status.target.port}`;
+	const target = status.target.node
+		? `${status.target.node} ${status.target.address}:${status.target.port}`
+		: `port ${status.target.port}`;
 	const busy = status.local.busy ? ` (${status.local.busy} is taken on this machine)` : '';
 	return `${status.name.padEnd(6)} 127.0.0.1:${status.local.port}${busy} → ${target}: ${status.state}${status.lastError && status.state !== 'open' ? ` (${status.lastError})` : ''}`;
 }
@@ -45,10 +52,15 @@ function describe(status: TunnelStatus): string {
 async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
 	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
 	if (!journal.database || !privateKey) {
-		throw new InputError(`${options.name} has no database to tunnel to yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
+		throw new InputError(`${options.name} has no database to tunnel to yet`, {
+			nextSteps: [`run swarmbee up ${options.name} first`],
+		});
 	}
 	const server = options.server ?? journal.nodes[0]!.name;
-	if (!journal.nodes.some(n => n.name === server)) throw new InputError(`${options.name} has no node ${server}`, {nextSteps: [`choose one of: ${journal.nodes.map(n => n.name).join(', ')}`]});
+	if (!journal.nodes.some(n => n.name === server))
+		throw new InputError(`${options.name} has no node ${server}`, {
+			nextSteps: [`choose one of: ${journal.nodes.map(n => n.name).join(', ')}`],
+		});
 	let last = '';
 	const {tunnel, ssh} = createClusterTunnel({
 		journal,
@@ -60,7 +72,8 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 			const said = statuses.map(s => `${s.state}|${s.lastError ?? ''}|${s.target.address ?? ''}`).join(',');
 			if (said === last) return;
 			last = said;
-			if (options.json) io.stdout.write(`${JSON.stringify({type: 'tunnel', at: new Date().toISOString(), tunnels: statuses})}\n`);
+			if (options.json)
+				io.stdout.write(`${JSON.stringify({type: 'tunnel', at: new Date().toISOString(), tunnels: statuses})}\n`);
 			else for (const status of statuses) io.stdout.write(`${describe(status)}\n`);
 		},
 	});
@@ -70,7 +83,9 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		await tunnel.start();
 		if (!options.json) {
 			const port = (name: string) => tunnel.statuses().find(s => s.name === name)!.local.port;
-			io.stdout.write(`admin panel: ${adminUrl(port('admin'))}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`);
+			io.stdout.write(
+				`admin panel: ${adminUrl(port('admin'))}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`,
+			);
 		}
 		const fatal = await Promise.race([stop.interrupted.then(() => undefined), tunnel.failed]);
 		await tunnel.stop();

@@ -40,7 +40,9 @@ function emergencyRepairOption(value: unknown, yes: boolean, cluster = 'NAME'): 
 	if (value === undefined) return {};
 	const mode = String(value) as EmergencyRepair;
 	if (!REPAIRS.includes(mode)) {
-		throw new InputError(`--emergency-repair ${String(value)} is not a repair RethinkDB offers`, {nextSteps: [`use ${REPAIRS.join(' or ')}: swarmbee up ${cluster} --emergency-repair unsafe_rollback --yes`]});
+		throw new InputError(`--emergency-repair ${String(value)} is not a repair RethinkDB offers`, {
+			nextSteps: [`use ${REPAIRS.join(' or ')}: swarmbee up ${cluster} --emergency-repair unsafe_rollback --yes`],
+		});
 	}
 	if (!yes) {
 		throw new InputError(`--emergency-repair ${mode} can lose data and needs --yes on the same command line`, {
@@ -64,7 +66,8 @@ function noTerminalError(what: string): InputError {
 
 export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
 	if (positionals.length === 0) {
-		if (!io.interactive || values.yes || values.json || values.plain) throw noTerminalError('up without a cluster name');
+		if (!io.interactive || values.yes || values.json || values.plain)
+			throw noTerminalError('up without a cluster name');
 		return wizardUp(io);
 	}
 	const flags = specInputFromFlags(values);
@@ -75,16 +78,19 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 		const {ProfileStore, profileInput} = await import('../wizard/profiles.js');
 		profile = profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags);
 	}
-	return upCommand({
-		name: oneName('up', positionals),
-		input: profile?.input ?? flags,
-		yes: Boolean(values.yes),
-		output: outputMode(values, io),
-		verbose: Boolean(values.verbose),
-		reprovision: Boolean(values.reprovision),
-		...emergencyRepairOption(values['emergency-repair'], Boolean(values.yes), positionals[0]),
-		...(profile?.token ?? token ? {token: profile?.token ?? token} : {}),
-	}, io);
+	return upCommand(
+		{
+			name: oneName('up', positionals),
+			input: profile?.input ?? flags,
+			yes: Boolean(values.yes),
+			output: outputMode(values, io),
+			verbose: Boolean(values.verbose),
+			reprovision: Boolean(values.reprovision),
+			...emergencyRepairOption(values['emergency-repair'], Boolean(values.yes), positionals[0]),
+			...((profile?.token ?? token) ? {token: profile?.token ?? token} : {}),
+		},
+		io,
+	);
 }
 
 export interface WizardDeps {
@@ -96,18 +102,32 @@ export interface WizardDeps {
 async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
 	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard, inAnswerWords}] = await Promise.all([
-		import('../wizard/catalog.js'), import('../wizard/profiles.js'), import('../wizard/prompts.js'), import('../wizard/wizard.js'),
+		import('../wizard/catalog.js'),
+		import('../wizard/profiles.js'),
+		import('../wizard/prompts.js'),
+		import('../wizard/wizard.js'),
 	]);
 	const home = swarmbeeHome(io.env);
 	const result = await runWizard({
-		prompts: deps.prompts ?? await inquirerPrompts(io.stdout),
+		prompts: deps.prompts ?? (await inquirerPrompts(io.stdout)),
 		catalogFor: deps.catalogFor ?? catalogsFor(io.env),
 		clusters: new ClusterStore(home),
 		profiles: new ProfileStore(home),
 		env: io.env,
 	});
 	const {name, ...spec} = result.spec;
-	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, reword: inAnswerWords, ...(result.token ? {token: result.token} : {})}, io);
+	return upCommand(
+		{
+			name,
+			input: spec,
+			yes: true,
+			output: 'tty',
+			verbose: false,
+			reword: inAnswerWords,
+			...(result.token ? {token: result.token} : {}),
+		},
+		io,
+	);
 }
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
@@ -116,11 +136,31 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
 	// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
-	const provider = await confirmCost(io, {yes: options.yes, store, spec, token: options.token, command: `swarmbee up ${spec.name}`});
-	return runCluster({
-		store, spec, saved, provider, steps: upSteps, command: 'up', resume: `swarmbee up ${spec.name}`,
-		output: options.output, verbose: options.verbose, token: options.token,
-		options: {reprovision: options.reprovision ?? false, ...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {})},
-		...(options.reword ? {reword: options.reword} : {}),
-	}, io);
+	const provider = await confirmCost(io, {
+		yes: options.yes,
+		store,
+		spec,
+		token: options.token,
+		command: `swarmbee up ${spec.name}`,
+	});
+	return runCluster(
+		{
+			store,
+			spec,
+			saved,
+			provider,
+			steps: upSteps,
+			command: 'up',
+			resume: `swarmbee up ${spec.name}`,
+			output: options.output,
+			verbose: options.verbose,
+			token: options.token,
+			options: {
+				reprovision: options.reprovision ?? false,
+				...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {}),
+			},
+			...(options.reword ? {reword: options.reword} : {}),
+		},
+		io,
+	);
 }

@@ -19,13 +19,18 @@ export interface DockerRunOptions {
 
 /** A docker CLI command that exited non-zero. */
 export class DockerCommandError extends ExternalError {
-	constructor(readonly args: string[], readonly stderr: string, readonly exitCode: number | undefined) {
+	constructor(
+		readonly args: string[],
+		readonly stderr: string,
+		readonly exitCode: number | undefined,
+	) {
 		const last = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
 		super(`docker ${args.slice(0, 3).join(' ')} failed${last ? `: ${last}` : ''}`);
 	}
 }
 
-const NO_ENGINE = /Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|no such host|connection refused|permission denied while trying to connect/i;
+const NO_ENGINE =
+	/Cannot connect to the Docker daemon|Is the docker daemon running|error during connect|no such host|connection refused|permission denied while trying to connect/i;
 
 /** The engine is not there (or not ours to use): the first thing a new user may hit. */
 export class NoEngineError extends ExternalError {
@@ -60,7 +65,11 @@ export class DockerCli {
 			// Built whole, not merged into ours by execa: the token stays with swarmbee.
 			extendEnv: false,
 			env: childEnvironment(process.env, {...this.baseEnv, ...options.env}),
-			...(options.input === undefined ? {stdin: 'ignore' as const} : typeof options.input === 'string' || Buffer.isBuffer(options.input) ? {input: options.input} : {stdin: 'pipe' as const}),
+			...(options.input === undefined
+				? {stdin: 'ignore' as const}
+				: typeof options.input === 'string' || Buffer.isBuffer(options.input)
+					? {input: options.input}
+					: {stdin: 'pipe' as const}),
 			...(options.stdoutTo === undefined ? {} : {stdout: options.stdoutTo}),
 			timeout: options.timeoutMs,
 			stripFinalNewline: true,
@@ -84,15 +93,21 @@ export class DockerCli {
 		if ((result as {code?: string}).code === 'ENOENT') {
 			throw new ExternalError('the docker command is not installed', {
 				hint: 'swarmbee drives your Docker engine through its CLI.',
-				nextSteps: ['install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop, then run this again'],
+				nextSteps: [
+					'install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop, then run this again',
+				],
 			});
 		}
-		if (result.timedOut) throw new ExternalError(`docker ${args.slice(0, 2).join(' ')} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`);
+		if (result.timedOut)
+			throw new ExternalError(
+				`docker ${args.slice(0, 2).join(' ')} did not finish within ${Math.round((options.timeoutMs ?? 0) / 1000)} s`,
+			);
 		if (result.exitCode !== 0) {
 			const stderr = String(result.stderr ?? '');
 			// "Error response from daemon" means the engine answered: a pull that cannot
 			// resolve its registry ("no such host") is not a missing engine.
-			if (NO_ENGINE.test(stderr) && !/Error response from daemon/i.test(stderr)) throw new NoEngineError(stderr.trim().split('\n')[0] ?? '');
+			if (NO_ENGINE.test(stderr) && !/Error response from daemon/i.test(stderr))
+				throw new NoEngineError(stderr.trim().split('\n')[0] ?? '');
 			throw new DockerCommandError(args, stderr, result.exitCode);
 		}
 		return String(result.stdout ?? '');
@@ -101,10 +116,17 @@ export class DockerCli {
 	/** Runs a command that prints one JSON document per line (`--format '{{json .}}'`). */
 	async jsonLines<T>(args: string[], options: DockerRunOptions = {}): Promise<T[]> {
 		const out = await this.run(args, options);
-		return out.split('\n').filter(line => line.trim()).map(line => JSON.parse(line) as T);
+		return out
+			.split('\n')
+			.filter(line => line.trim())
+			.map(line => JSON.parse(line) as T);
 	}
 
-	async inspect<T>(kind: 'container' | 'network' | 'volume' | 'image', ids: string[], options: DockerRunOptions = {}): Promise<T[]> {
+	async inspect<T>(
+		kind: 'container' | 'network' | 'volume' | 'image',
+		ids: string[],
+		options: DockerRunOptions = {},
+	): Promise<T[]> {
 		if (ids.length === 0) return [];
 		return JSON.parse(await this.run([kind, 'inspect', ...ids], options)) as T[];
 	}

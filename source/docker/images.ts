@@ -19,22 +19,34 @@ interface ImageRecipe {
 	buildArgs?: Record<string, string>;
 }
 
-export function packagedImage(name: string, bases: string[] = ['debian:bookworm'], buildArgs?: Record<string, string>): ImageRecipe {
-	return {name, repository: `swarmbee-${name}`, dir: path.join(packageRoot(), 'images', name), bases, ...(buildArgs ? {buildArgs} : {})};
+export function packagedImage(
+	name: string,
+	bases: string[] = ['debian:bookworm'],
+	buildArgs?: Record<string, string>,
+): ImageRecipe {
+	return {
+		name,
+		repository: `swarmbee-${name}`,
+		dir: path.join(packageRoot(), 'images', name),
+		bases,
+		...(buildArgs ? {buildArgs} : {}),
+	};
 }
 
 /** Content hash of every file in a build context: same files, same tag. */
 function contextHash(dir: string, extra: string[] = []): string {
 	const hash = createHash('sha256');
 	const walk = (relative: string) => {
-		const entries = readdirSync(path.join(dir, relative), {withFileTypes: true}).sort((a, b) => a.name.localeCompare(b.name));
+		const entries = readdirSync(path.join(dir, relative), {withFileTypes: true}).sort((a, b) =>
+			a.name.localeCompare(b.name),
+		);
 		for (const entry of entries) {
 			const child = path.join(relative, entry.name);
 			if (entry.isDirectory()) {
 				walk(child);
 			} else {
 				const full = path.join(dir, child);
-				hash.update(`${child}\0${(statSync(full).mode & 0o111) ? 'x' : '-'}\0`);
+				hash.update(`${child}\0${statSync(full).mode & 0o111 ? 'x' : '-'}\0`);
 				hash.update(readFileSync(full));
 				hash.update('\0');
 			}
@@ -49,7 +61,10 @@ let buildkit: Promise<boolean> | undefined;
 
 /** Whether `docker build` can use BuildKit here; the classic builder otherwise. */
 function hasBuildx(docker: DockerEngine): Promise<boolean> {
-	buildkit ??= docker.run(['buildx', 'version'], {timeoutMs: 15_000}).then(() => true, () => false);
+	buildkit ??= docker.run(['buildx', 'version'], {timeoutMs: 15_000}).then(
+		() => true,
+		() => false,
+	);
 	return buildkit;
 }
 
@@ -84,22 +99,35 @@ export async function ensureImage(
 	const env: Record<string, string> = (await hasBuildx(docker)) ? {DOCKER_BUILDKIT: '1'} : {DOCKER_BUILDKIT: '0'};
 	const tail: string[] = [];
 	try {
-		await docker.run(['build', '--label', `swarmbee.image=${recipe.name}`, ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), '-t', tag, recipe.dir], {
-			signal: options.signal,
-			env,
-			onLine: line => {
-				tail.push(line);
-				if (tail.length > 20) tail.shift();
-				options.onLine?.(line);
+		await docker.run(
+			[
+				'build',
+				'--label',
+				`swarmbee.image=${recipe.name}`,
+				...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+				'-t',
+				tag,
+				recipe.dir,
+			],
+			{
+				signal: options.signal,
+				env,
+				onLine: line => {
+					tail.push(line);
+					if (tail.length > 20) tail.shift();
+					options.onLine?.(line);
+				},
 			},
-		});
+		);
 	} catch (error) {
 		if (!(error instanceof DockerCommandError)) throw error;
 		const missingBase = missingBases[0];
 		throw new ExternalError(`building the ${recipe.name} image (${tag}) failed`, {
 			hint: tail.slice(-6).join('\n') || error.message,
 			nextSteps: missingBase
-				? [`the base image ${missingBase} is not on this engine: \`docker pull ${missingBase}\` (or, offline, import one) and run this again`]
+				? [
+						`the base image ${missingBase} is not on this engine: \`docker pull ${missingBase}\` (or, offline, import one) and run this again`,
+					]
 				: [`try the build by hand: docker build ${recipe.dir}`],
 		});
 	}

@@ -54,7 +54,12 @@ const SOCKET_PATH_LIMIT = 100;
 
 export function dockerSocketFiles(clusterDir: string): DockerSocketFiles {
 	const dir = path.join(clusterDir, 'docker');
-	return {dir, socket: path.join(dir, 'docker.sock'), state: path.join(dir, 'helper.json'), log: path.join(dir, 'helper.log')};
+	return {
+		dir,
+		socket: path.join(dir, 'docker.sock'),
+		state: path.join(dir, 'helper.json'),
+		log: path.join(dir, 'helper.log'),
+	};
 }
 
 /** `unix:///…/docker.sock`, as DOCKER_HOST and a docker context want it. */
@@ -110,14 +115,15 @@ function argumentsOf(pid: number): string[] | undefined {
 /** Whether `pid` is this cluster's helper (not another process that got the pid of one long gone). */
 function isHelper(state: HelperState): boolean {
 	const args = argumentsOf(state.pid);
-	return args !== undefined && args.includes(HELPER) && args.at(-1) === state.cluster;
+	return args?.includes(HELPER) === true && args.at(-1) === state.cluster;
 }
 
 /** Removes a socket, and its folder when that was a temporary one of its own. */
 function removeSocket(files: DockerSocketFiles, socket: string): void {
 	rmSync(socket, {force: true});
 	const folder = path.dirname(socket);
-	if (folder !== files.dir && path.dirname(folder) === tmpdir() && path.basename(folder).startsWith('swarmbee-')) rmSync(folder, {recursive: true, force: true});
+	if (folder !== files.dir && path.dirname(folder) === tmpdir() && path.basename(folder).startsWith('swarmbee-'))
+		rmSync(folder, {recursive: true, force: true});
 }
 
 /** Removes what a helper that is gone left: helper.json and its socket. */
@@ -140,7 +146,9 @@ export function pingDocker(socket: string, timeoutMs = 15_000): Promise<void> {
 			else reject(new ExternalError(`the manager's Docker answered /_ping with HTTP ${response.statusCode}`));
 		});
 		request.on('timeout', () => request.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)));
-		request.on('error', error => reject(new ExternalError(`the manager's Docker did not answer through ${socket}: ${error.message}`)));
+		request.on('error', error =>
+			reject(new ExternalError(`the manager's Docker did not answer through ${socket}: ${error.message}`)),
+		);
 	});
 }
 
@@ -151,13 +159,22 @@ export function pingDocker(socket: string, timeoutMs = 15_000): Promise<void> {
  */
 export function dockerErrorResponse(error: Error): string {
 	const info = errorInfo(error);
-	const body = JSON.stringify({message: redact(`swarmbee: ${info.message}${info.nextSteps.length > 0 ? ` (try: ${info.nextSteps.join('; ')})` : ''}`)});
+	const body = JSON.stringify({
+		message: redact(
+			`swarmbee: ${info.message}${info.nextSteps.length > 0 ? ` (try: ${info.nextSteps.join('; ')})` : ''}`,
+		),
+	});
 	return `HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** An error the helper sent over IPC, as the class it was. */
 function errorFrom(info: ErrorInfo, logFile: string): Error {
-	const details = {...(info.hint ? {hint: info.hint} : {}), nextSteps: info.nextSteps, ...(info.node ? {node: info.node} : {}), logFile};
+	const details = {
+		...(info.hint ? {hint: info.hint} : {}),
+		nextSteps: info.nextSteps,
+		...(info.node ? {node: info.node} : {}),
+		logFile,
+	};
 	if (info.kind === 'input') return new InputError(info.message, details);
 	if (info.kind === 'cancelled') return new CancelledError(info.message, details);
 	if (info.kind === 'bug') return new BugError(info.message, details);
@@ -173,7 +190,11 @@ type HelperMessage = {type: 'ready'; socket: string} | {type: 'failed'; error: E
  * manager first: a node that is down, or a host key swarmbee did not
  * install, is this call's error, and no helper is left behind.
  */
-export async function startDockerSocket(options: {home: string; name: string; clusterDir: string}): Promise<{socket: string; pid: number; reused: boolean}> {
+export async function startDockerSocket(options: {
+	home: string;
+	name: string;
+	clusterDir: string;
+}): Promise<{socket: string; pid: number; reused: boolean}> {
 	const files = dockerSocketFiles(options.clusterDir);
 	const state = readState(files);
 	if (state && isHelper(state)) {
@@ -199,7 +220,14 @@ export async function startDockerSocket(options: {home: string; name: string; cl
 	const answer = await new Promise<HelperMessage>(resolve => {
 		const timer = setTimeout(() => {
 			child.kill('SIGTERM');
-			resolve({type: 'failed', error: {kind: 'external', message: 'the Docker socket helper was not ready within 45 s', nextSteps: [`see ${files.log}`]}});
+			resolve({
+				type: 'failed',
+				error: {
+					kind: 'external',
+					message: 'the Docker socket helper was not ready within 45 s',
+					nextSteps: [`see ${files.log}`],
+				},
+			});
 		}, 45_000);
 		child.once('message', message => {
 			clearTimeout(timer);
@@ -207,7 +235,14 @@ export async function startDockerSocket(options: {home: string; name: string; cl
 		});
 		child.once('exit', code => {
 			clearTimeout(timer);
-			resolve({type: 'failed', error: {kind: 'external', message: `the Docker socket helper stopped (exit ${code}) before it was ready`, nextSteps: [`see ${files.log}`]}});
+			resolve({
+				type: 'failed',
+				error: {
+					kind: 'external',
+					message: `the Docker socket helper stopped (exit ${code}) before it was ready`,
+					nextSteps: [`see ${files.log}`],
+				},
+			});
 		});
 	});
 	child.removeAllListeners();
@@ -256,10 +291,16 @@ export async function stopDockerSocket(clusterDir: string): Promise<{stopped: nu
  * cluster is gone (`down`). Each connection goes to the first manager that
  * answers, through a pool that reconnects, always with the pinned host key.
  */
-export async function serveDockerSocket(options: {home: string; name: string; onReady: (socket: string) => void; log: (line: string) => void}): Promise<void> {
+export async function serveDockerSocket(options: {
+	home: string;
+	name: string;
+	onReady: (socket: string) => void;
+	log: (line: string) => void;
+}): Promise<void> {
 	const store = new ClusterStore(options.home);
 	const {journal, privateKey, paths} = store.loadCluster(options.name);
-	if (!privateKey) throw new InputError(`${options.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
+	if (!privateKey)
+		throw new InputError(`${options.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
 	const files = dockerSocketFiles(paths.dir);
 	const pool = new SshPool(node => sshTarget(journal, node, privateKey));
 	// The docker CLI opens several connections per command: they wait for one connect together, and a manager
@@ -277,7 +318,10 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 			// take 15 s to tell: a channel not open within 5 s drops it.
 			const channel = await withTimeout(shell.forwardOutToSocket(MANAGER_SOCKET, DIAL_STDIO), 5_000, () => {
 				pool.drop(manager);
-				return new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {node: manager, nextSteps: [`is the machine running? swarmbee status ${options.name} --once`]});
+				return new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {
+					node: manager,
+					nextSteps: [`is the machine running? swarmbee status ${options.name} --once`],
+				});
 			});
 			failed = undefined;
 			return channel;
@@ -296,7 +340,10 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 			onError: error => options.log(`a connection could not reach the manager's Docker: ${redact(error.message)}`),
 			refusal: error => dockerErrorResponse(error),
 		});
-		writeFileAtomic(files.state, `${JSON.stringify({pid: process.pid, cluster: options.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`);
+		writeFileAtomic(
+			files.state,
+			`${JSON.stringify({pid: process.pid, cluster: options.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`,
+		);
 		options.onReady(socket);
 		options.log(`serving ${socket} for ${options.name}`);
 		await new Promise<void>(resolve => {
@@ -305,10 +352,12 @@ export async function serveDockerSocket(options: {home: string; name: string; on
 				clearInterval(watch);
 				resolve();
 			};
-			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(`${signal}: stopping`));
+			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+				process.once(signal, () => stop(`${signal}: stopping`));
 			// After `down` (or `down --forget`) there is no swarm left to reach.
 			const watch = setInterval(() => {
-				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down') stop(`${options.name} is down: stopping`);
+				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down')
+					stop(`${options.name} is down: stopping`);
 			}, 5_000);
 		});
 	} finally {

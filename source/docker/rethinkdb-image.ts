@@ -40,11 +40,18 @@ export function findRethinkdbSource(env: NodeJS.ProcessEnv = process.env): strin
 }
 
 /** Builds the server's image once (cached by the folder's content) and returns its tag, `swarmbee-rethinkdb:<hash>`. */
-export function ensureRethinkdbImage(docker: DockerCli, options: {env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void} = {}): Promise<EnsuredImage> {
-	return ensureImage(docker, {
-		name: 'rethinkdb',
-		repository: 'swarmbee-rethinkdb',
-		dir: findRethinkdbSource(options.env),
-		bases: ['debian:bookworm'],
-	}, options);
+export function ensureRethinkdbImage(
+	docker: DockerCli,
+	options: {env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void} = {},
+): Promise<EnsuredImage> {
+	return ensureImage(
+		docker,
+		{
+			name: 'rethinkdb',
+			repository: 'swarmbee-rethinkdb',
+			dir: findRethinkdbSource(options.env),
+			bases: ['debian:bookworm'],
+		},
+		options,
+	);
 }

@@ -18,7 +18,11 @@ interface ProviderOptions {
 	token?: string;
 }
 
-export function createProvider(spec: Pick<ClusterSpec, 'provider'>, docker: DockerCli, options: ProviderOptions = {}): Provider {
+export function createProvider(
+	spec: Pick<ClusterSpec, 'provider'>,
+	docker: DockerCli,
+	options: ProviderOptions = {},
+): Provider {
 	switch (spec.provider) {
 		case 'local':
 			return new LocalProvider(docker);

@@ -5,7 +5,11 @@
  * alike: the one the journal recorded, else the lowest id (the first made).
  * The others are leftovers.
  */
-export function sameNameChoice<T>(found: readonly T[], of: {name: (t: T) => string; id: (t: T) => string}, recorded: (name: string) => string | undefined = () => undefined): {byName: Map<string, T>; leftovers: T[]} {
+export function sameNameChoice<T>(
+	found: readonly T[],
+	of: {name: (t: T) => string; id: (t: T) => string},
+	recorded: (name: string) => string | undefined = () => undefined,
+): {byName: Map<string, T>; leftovers: T[]} {
 	const byName = new Map<string, T>();
 	for (const machine of [...found].sort((a, b) => compareIds(of.id(a), of.id(b)))) {
 		const name = of.name(machine);

@@ -125,7 +125,15 @@ export interface PlannedResource {
 /** What `swarmbee plan` shows: resources and, on a cloud, their price. */
 export interface ProviderPlan {
 	resources: PlannedResource[];
-	cost?: {currency: 'USD'; nodes: number; size: string; perNodeHourly: number; perNodeMonthly: number; hourly: number; monthly: number};
+	cost?: {
+		currency: 'USD';
+		nodes: number;
+		size: string;
+		perNodeHourly: number;
+		perNodeMonthly: number;
+		hourly: number;
+		monthly: number;
+	};
 	notes: string[];
 }
 
@@ -145,7 +153,12 @@ export interface Provider {
 	/** Machines carrying the cluster's label/tag, found fresh (never from memory). */
 	listMachines(ctx: ProviderContext): Promise<Machine[]>;
 	/** Creates machines in parallel; one failing does not stop the rest. */
-	createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]>;
+	createMachines(
+		ctx: ProviderContext,
+		plans: MachinePlan[],
+		infra: InfraInfo,
+		onProgress: (node: string, detail: string) => void,
+	): Promise<CreateOutcome[]>;
 	startMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	rebootMachine(ctx: ProviderContext, machine: Machine): Promise<void>;

@@ -31,7 +31,9 @@ export function formatError(error: ErrorInfo): string[] {
 		const [first, ...rest] = error.hint.split('\n');
 		lines.push(`  why: ${first}`, ...rest.map(line => `       ${line}`));
 	}
-	error.nextSteps.forEach((step, i) => lines.push(`${i === 0 ? '  try: ' : '       '}${step}`));
+	error.nextSteps.forEach((step, i) => {
+		lines.push(`${i === 0 ? '  try: ' : '       '}${step}`);
+	});
 	if (error.logFile) lines.push(`  log: ${error.logFile}`);
 	return lines.map(line => redact(line));
 }
@@ -53,7 +55,10 @@ export function wrapErrorLines(lines: readonly string[], width: number): string[
 		const head = lead[0]!.length;
 		// A first line ("error: …") continues two spaces in; a labelled one under its text.
 		const hang = ' '.repeat(Math.min(lead[2] ? head : lead[1]!.length || 2, Math.floor(width / 2)));
-		const [first = '', ...rest] = wrapAnsi(line.slice(head), Math.max(10, width - Math.max(head, hang.length)), {hard: true, trim: true}).split('\n');
+		const [first = '', ...rest] = wrapAnsi(line.slice(head), Math.max(10, width - Math.max(head, hang.length)), {
+			hard: true,
+			trim: true,
+		}).split('\n');
 		out.push(`${line.slice(0, head)}${first}`, ...rest.map(more => `${hang}${more}`));
 	}
 	return out;
@@ -98,6 +103,15 @@ export function eventLine(e: RunEvent, title: (step: string) => string): string 
 /** Left-aligned columns, as `docker ps` prints them. */
 export function formatTable(rows: string[][]): string[] {
 	const widths: number[] = [];
-	for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-	return rows.map(row => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+	for (const row of rows) {
+		row.forEach((cell, i) => {
+			widths[i] = Math.max(widths[i] ?? 0, cell.length);
+		});
+	}
+	return rows.map(row =>
+		row
+			.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+			.join('  ')
+			.trimEnd(),
+	);
 }

@@ -23,7 +23,7 @@ export class PlainRenderer implements Renderer {
 
 	handle(e: RunEvent): void {
 		// The error block goes to stderr, where scripts and CI look for it.
-		const stream = e.type === 'run-failed' ? this.options.err ?? this.out : this.out;
+		const stream = e.type === 'run-failed' ? (this.options.err ?? this.out) : this.out;
 		for (const line of this.lines(e)) stream.write(`${redact(line)}\n`);
 	}
 
@@ -43,7 +43,9 @@ export class PlainRenderer implements Renderer {
 			case 'rate-limit':
 				return this.options.verbose ? [`  API requests left: ${e.remaining} of ${e.limit}`] : [];
 			case 'table-progress':
-				return this.tables.shouldPrint(e) ? [`  ${e.state === 'done' ? '✔ ' : e.state === 'failed' ? '✖ ' : ''}${describeTableProgress(e)}`] : [];
+				return this.tables.shouldPrint(e)
+					? [`  ${e.state === 'done' ? '✔ ' : e.state === 'failed' ? '✖ ' : ''}${describeTableProgress(e)}`]
+					: [];
 			case 'run-finished':
 				return [`done in ${formatDuration(e.durationMs)}: ${e.summary}`];
 			case 'run-failed':

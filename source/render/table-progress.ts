@@ -21,7 +21,9 @@ export function formatCount(n: number): string {
 }
 
 /** How far a table is, 0 to 1, when its total is known. */
-export function tableFraction(e: Pick<TableProgressEvent, 'documents' | 'totalDocuments' | 'state'>): number | undefined {
+export function tableFraction(
+	e: Pick<TableProgressEvent, 'documents' | 'totalDocuments' | 'state'>,
+): number | undefined {
 	if (e.state === 'done') return 1;
 	if (!e.totalDocuments) return undefined;
 	return Math.min(1, e.documents / e.totalDocuments);
@@ -40,9 +42,10 @@ export function describeTableProgress(e: TableProgressEvent): string {
 	if (e.state === 'running' && e.detail && e.documents === 0 && e.bytes === 0) return `${e.table}: ${e.detail}`;
 	const detail = e.state === 'running' && e.detail ? `${e.detail}, ` : e.state === 'failed' ? 'failed after ' : '';
 	const fraction = tableFraction(e);
-	const documents = e.state === 'running' && e.totalDocuments !== undefined
-		? `${formatCount(e.documents)} of ${formatCount(e.totalDocuments)} documents${fraction === undefined ? '' : ` (${Math.floor(fraction * 100)}%)`}`
-		: `${formatCount(e.documents)} document${e.documents === 1 ? '' : 's'}`;
+	const documents =
+		e.state === 'running' && e.totalDocuments !== undefined
+			? `${formatCount(e.documents)} of ${formatCount(e.totalDocuments)} documents${fraction === undefined ? '' : ` (${Math.floor(fraction * 100)}%)`}`
+			: `${formatCount(e.documents)} document${e.documents === 1 ? '' : 's'}`;
 	// A finished table's detail says what was done to it: checked, backed up, restored.
 	const done = e.state === 'done' && e.detail ? ` ${e.detail}` : '';
 	return `${e.table}: ${detail}${documents}, ${formatBytes(e.bytes)}${done}`;
@@ -56,13 +59,17 @@ export function describeTableProgress(e: TableProgressEvent): string {
 export class TableProgressThrottle {
 	private readonly last = new Map<string, {at: number; detail?: string; state: string}>();
 
-	constructor(private readonly everyMs = 5_000, private readonly now: () => number = Date.now) {}
+	constructor(
+		private readonly everyMs = 5_000,
+		private readonly now: () => number = Date.now,
+	) {}
 
 	shouldPrint(e: TableProgressEvent): boolean {
 		const key = `${e.step}/${e.table}`;
 		const previous = this.last.get(key);
 		const now = this.now();
-		const print = !previous || previous.state !== e.state || previous.detail !== e.detail || now - previous.at >= this.everyMs;
+		const print =
+			!previous || previous.state !== e.state || previous.detail !== e.detail || now - previous.at >= this.everyMs;
 		if (print) this.last.set(key, {at: now, detail: e.detail, state: e.state});
 		return print;
 	}

@@ -39,7 +39,15 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 	const started = Date.now();
 	let changed = false;
 	const earlier: Array<{step: string; changed: boolean}> = [];
-	emit(event({type: 'run-started', command: options.command, cluster: options.cluster, provider: options.provider, steps: steps.map(s => ({id: s.id, title: s.title}))}));
+	emit(
+		event({
+			type: 'run-started',
+			command: options.command,
+			cluster: options.cluster,
+			provider: options.provider,
+			steps: steps.map(s => ({id: s.id, title: s.title})),
+		}),
+	);
 	const cancelled = (step?: string): RunOutcome => {
 		const durationMs = Date.now() - started;
 		emit(event({type: 'run-cancelled', durationMs, resume: options.resume}));
@@ -84,6 +92,8 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 		}
 	}
 	const durationMs = Date.now() - started;
-	emit(event({type: 'run-finished', durationMs, changed, summary: changed ? 'every step finished' : 'nothing changed'}));
+	emit(
+		event({type: 'run-finished', durationMs, changed, summary: changed ? 'every step finished' : 'nothing changed'}),
+	);
 	return {outcome: 'done', changed, durationMs};
 }

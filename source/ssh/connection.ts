@@ -21,14 +21,17 @@ export interface SshTarget {
 /** The node answered with a host key that is not the one swarmbee installed. */
 export class HostKeyMismatchError extends ExternalError {
 	constructor(target: SshTarget, offered: string) {
-		super(`${target.node} (${target.host}:${target.port}) offered host key ${offered}, but swarmbee installed ${fingerprint(target.hostKey)}`, {
-			node: target.node,
-			hint: 'swarmbee refuses to connect: another machine may be answering at that address, or the node\'s host key was replaced.',
-			nextSteps: [
-				`check the node: is ${target.host} really ${target.node}?`,
-				`if you replaced the node yourself, remove it (swarmbee down, or delete the machine) and run swarmbee up again to recreate it with a fresh, known key`,
-			],
-		});
+		super(
+			`${target.node} (${target.host}:${target.port}) offered host key ${offered}, but swarmbee installed ${fingerprint(target.hostKey)}`,
+			{
+				node: target.node,
+				hint: "swarmbee refuses to connect: another machine may be answering at that address, or the node's host key was replaced.",
+				nextSteps: [
+					`check the node: is ${target.host} really ${target.node}?`,
+					`if you replaced the node yourself, remove it (swarmbee down, or delete the machine) and run swarmbee up again to recreate it with a fresh, known key`,
+				],
+			},
+		);
 	}
 }
 
@@ -61,7 +64,10 @@ export interface ExecResult {
 const CAPTURE_LIMIT = 4 * 1024 * 1024;
 
 /** Calls `onLine` for each complete line of a chunked stream. */
-export function lineSplitter(onLine: (line: string) => void): {push: (chunk: Buffer | string) => void; flush: () => void} {
+export function lineSplitter(onLine: (line: string) => void): {
+	push: (chunk: Buffer | string) => void;
+	flush: () => void;
+} {
 	let rest = '';
 	return {
 		push(chunk) {
@@ -84,7 +90,9 @@ export function lineSplitter(onLine: (line: string) => void): {push: (chunk: Buf
 export function exitStatus(code: number | null | undefined, signalName: string | undefined): number {
 	if (typeof code === 'number') return code;
 	if (signalName) {
-		const number = (constants.signals as Record<string, number | undefined>)[signalName.startsWith('SIG') ? signalName : `SIG${signalName}`];
+		const number = (constants.signals as Record<string, number | undefined>)[
+			signalName.startsWith('SIG') ? signalName : `SIG${signalName}`
+		];
 		return 128 + (number ?? 0);
 	}
 	// Closed without an exit status: the connection broke (ssh says 255 then too).
@@ -101,7 +109,11 @@ export class SshConnection {
 	/** The host key this node proved itself with (one of the target's). */
 	readonly hostKey: string;
 
-	private constructor(readonly target: SshTarget, private readonly client: ssh2.Client, matched: string) {
+	private constructor(
+		readonly target: SshTarget,
+		private readonly client: ssh2.Client,
+		matched: string,
+	) {
 		this.hostKey = matched;
 		client.on('close', () => {
 			this.closed = true;
@@ -116,7 +128,10 @@ export class SshConnection {
 	}
 
 	static connect(target: SshTarget, options: {signal?: AbortSignal; timeoutMs?: number} = {}): Promise<SshConnection> {
-		const accepted = [target.hostKey, ...(target.nextHostKey ? [target.nextHostKey] : [])].map(key => ({key, blob: publicKeyBlob(key)}));
+		const accepted = [target.hostKey, ...(target.nextHostKey ? [target.nextHostKey] : [])].map(key => ({
+			key,
+			blob: publicKeyBlob(key),
+		}));
 		let matched = target.hostKey;
 		return new Promise((resolve, reject) => {
 			if (options.signal?.aborted) {
@@ -150,13 +165,13 @@ export class SshConnection {
 					finish(new HostKeyMismatchError(target, offered));
 					return;
 				}
-				finish(new SshConnectError(`SSH to ${target.node} (${target.host}:${target.port}) failed: ${error.message}`, {
-					node: target.node,
-					cause: error,
-					hint: error.level === 'client-authentication'
-						? 'the node did not accept the cluster key'
-						: undefined,
-				}));
+				finish(
+					new SshConnectError(`SSH to ${target.node} (${target.host}:${target.port}) failed: ${error.message}`, {
+						node: target.node,
+						cause: error,
+						hint: error.level === 'client-authentication' ? 'the node did not accept the cluster key' : undefined,
+					}),
+				);
 			});
 			client.connect({
 				host: target.host,
@@ -192,7 +207,12 @@ export class SshConnection {
 			}
 			this.client.exec(command, (error, stream) => {
 				if (error) {
-					reject(new ExternalError(`could not run a command on ${this.target.node}: ${error.message}`, {node: this.target.node, cause: error}));
+					reject(
+						new ExternalError(`could not run a command on ${this.target.node}: ${error.message}`, {
+							node: this.target.node,
+							cause: error,
+						}),
+					);
 					return;
 				}
 				let stdout = '';
@@ -222,7 +242,11 @@ export class SshConnection {
 					}
 					if (code === null || code === undefined) {
 						if (!this.isOpen) {
-							reject(new ExternalError(`the SSH connection to ${this.target.node} closed while a command ran`, {node: this.target.node}));
+							reject(
+								new ExternalError(`the SSH connection to ${this.target.node} closed while a command ran`, {
+									node: this.target.node,
+								}),
+							);
 							return;
 						}
 						resolve({code: exitStatus(null, signalName), stdout, stderr});
@@ -260,7 +284,12 @@ export class SshConnection {
 				}
 				sftp.writeFile(remotePath, contents, {mode}, writeError => {
 					sftp.end();
-					if (writeError) reject(new ExternalError(`could not write ${remotePath} on ${this.target.node}: ${writeError.message}`, {node: this.target.node}));
+					if (writeError)
+						reject(
+							new ExternalError(`could not write ${remotePath} on ${this.target.node}: ${writeError.message}`, {
+								node: this.target.node,
+							}),
+						);
 					else resolve();
 				});
 			});
@@ -276,7 +305,13 @@ export class SshConnection {
 	openSession(command: string | undefined, pty: PtyRequest | undefined): Promise<ssh2.ClientChannel> {
 		return new Promise((resolve, reject) => {
 			const opened = (error: Error | undefined, channel: ssh2.ClientChannel) => {
-				if (error) reject(new ExternalError(`could not open a session on ${this.target.node}: ${error.message}`, {node: this.target.node, cause: error}));
+				if (error)
+					reject(
+						new ExternalError(`could not open a session on ${this.target.node}: ${error.message}`, {
+							node: this.target.node,
+							cause: error,
+						}),
+					);
 				else resolve(channel);
 			};
 			const window = pty ? {term: pty.term, rows: pty.rows, cols: pty.cols} : undefined;
@@ -299,11 +334,21 @@ export class SshConnection {
 					return;
 				}
 				if (fallback === undefined) {
-					reject(new ExternalError(`${this.target.node} could not open ${socketPath}: ${error.message}`, {node: this.target.node}));
+					reject(
+						new ExternalError(`${this.target.node} could not open ${socketPath}: ${error.message}`, {
+							node: this.target.node,
+						}),
+					);
 					return;
 				}
 				this.client.exec(fallback, (execError, channel) => {
-					if (execError) reject(new ExternalError(`${this.target.node} could not open ${socketPath} (${error.message}) nor run ${fallback}: ${execError.message}`, {node: this.target.node}));
+					if (execError)
+						reject(
+							new ExternalError(
+								`${this.target.node} could not open ${socketPath} (${error.message}) nor run ${fallback}: ${execError.message}`,
+								{node: this.target.node},
+							),
+						);
 					else resolve(channel);
 				});
 			});
@@ -314,7 +359,12 @@ export class SshConnection {
 	forwardOut(host: string, port: number, source = {host: '127.0.0.1', port: 0}): Promise<Duplex> {
 		return new Promise((resolve, reject) => {
 			this.client.forwardOut(source.host, source.port, host, port, (error, stream) => {
-				if (error) reject(new ExternalError(`${this.target.node} could not open ${host}:${port}: ${error.message}`, {node: this.target.node}));
+				if (error)
+					reject(
+						new ExternalError(`${this.target.node} could not open ${host}:${port}: ${error.message}`, {
+							node: this.target.node,
+						}),
+					);
 				else resolve(stream);
 			});
 		});

@@ -39,15 +39,25 @@ export class LocalForward {
 	}
 
 	/** Binds `host:port` (0 for any free port); a busy port is an InputError naming it. */
-	static async listen(host: string, port: number, open: () => Promise<Duplex>, onError: (error: Error) => void = () => {}): Promise<LocalForward> {
+	static async listen(
+		host: string,
+		port: number,
+		open: () => Promise<Duplex>,
+		onError: (error: Error) => void = () => {},
+	): Promise<LocalForward> {
 		const server = net.createServer({pauseOnConnect: true});
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', (error: NodeJS.ErrnoException) => {
 				if (error.code === 'EADDRINUSE') {
-					reject(new InputError(`${host}:${port} is already in use on this machine`, {
-						hint: 'another program (or another swarmbee tunnel) listens there.',
-						nextSteps: [`find it with: ss -ltnp 'sport = :${port}'`, 'or choose another local port (--admin-port / --driver-port)'],
-					}));
+					reject(
+						new InputError(`${host}:${port} is already in use on this machine`, {
+							hint: 'another program (or another swarmbee tunnel) listens there.',
+							nextSteps: [
+								`find it with: ss -ltnp 'sport = :${port}'`,
+								'or choose another local port (--admin-port / --driver-port)',
+							],
+						}),
+					);
 				} else {
 					reject(error);
 				}
@@ -64,14 +74,22 @@ export class LocalForward {
 	 * it is made 0600 here. A socket file left by a process that is gone is
 	 * replaced; one that still answers is an InputError.
 	 */
-	static async listenOnSocket(socketPath: string, open: () => Promise<Duplex>, options: {onError?: (error: Error) => void; refusal?: (error: Error) => string} = {}): Promise<LocalForward> {
+	static async listenOnSocket(
+		socketPath: string,
+		open: () => Promise<Duplex>,
+		options: {onError?: (error: Error) => void; refusal?: (error: Error) => string} = {},
+	): Promise<LocalForward> {
 		const folder = statSync(path.dirname(socketPath));
 		if ((folder.mode & 0o077) !== 0 || (process.getuid && folder.uid !== process.getuid())) {
-			throw new BugError(`${path.dirname(socketPath)} must be a folder of this user with mode 0700 before a socket is made in it`);
+			throw new BugError(
+				`${path.dirname(socketPath)} must be a folder of this user with mode 0700 before a socket is made in it`,
+			);
 		}
 		if (existsSync(socketPath)) {
 			if (await socketAnswers(socketPath)) {
-				throw new InputError(`${socketPath} is already served by another process`, {nextSteps: ['stop that process first']});
+				throw new InputError(`${socketPath} is already served by another process`, {
+					nextSteps: ['stop that process first'],
+				});
 			}
 			rmSync(socketPath, {force: true});
 		}

@@ -24,7 +24,8 @@ export function generateKeyPair(comment: string): KeyPair {
 		const pair = ssh2.utils.generateKeyPairSync('ed25519', {comment});
 		const candidate = {privateKey: pair.private, publicKey: pair.public.trim()};
 		if (isUsableKeyPair(candidate)) return candidate;
-		if (attempt === 8) throw new ExternalError('could not generate a usable ed25519 key pair (ssh2 kept producing malformed keys)');
+		if (attempt === 8)
+			throw new ExternalError('could not generate a usable ed25519 key pair (ssh2 kept producing malformed keys)');
 	}
 }
 
@@ -69,8 +70,11 @@ export function readPublicKey(file: string): string | undefined {
 /** A key file that exists but holds no usable key: the file, and that it cannot simply be made again. */
 function damagedKey(file: string, what: string): InputError {
 	return new InputError(`${file} is not ${what} swarmbee can use (damaged or replaced?)`, {
-		hint: 'the nodes accept this cluster\'s key only: a new one would lock swarmbee out of them, so swarmbee makes none.',
-		nextSteps: [`restore ${path.basename(file)} (and ${path.basename(file)}.pub) from a copy`, 'or remove the cluster (swarmbee down NAME needs no SSH) and build it anew'],
+		hint: "the nodes accept this cluster's key only: a new one would lock swarmbee out of them, so swarmbee makes none.",
+		nextSteps: [
+			`restore ${path.basename(file)} (and ${path.basename(file)}.pub) from a copy`,
+			'or remove the cluster (swarmbee down NAME needs no SSH) and build it anew',
+		],
 	});
 }
 
@@ -84,7 +88,8 @@ export function readPrivateKey(file: string): string | undefined {
 	if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
 	const privateKey = readFileSync(file, 'utf8');
 	const parsed = ssh2.utils.parseKey(privateKey);
-	if (parsed instanceof Error || (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() !== true) throw damagedKey(file, 'an SSH private key');
+	if (parsed instanceof Error || (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() !== true)
+		throw damagedKey(file, 'an SSH private key');
 	return privateKey;
 }
 

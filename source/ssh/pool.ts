@@ -14,24 +14,37 @@ import type {NodeShells, WaitOptions} from './shell.js';
 async function waitForSsh(target: SshTarget, options: WaitOptions = {}): Promise<SshConnection> {
 	const timeoutMs = options.timeoutMs ?? 120_000;
 	const deadline = Date.now() + timeoutMs;
-	const polled = await pollUntil(async () => {
-		try {
-			return await SshConnection.connect(target, {signal: options.signal, timeoutMs: Math.min(10_000, Math.max(1_000, deadline - Date.now()))});
-		} catch (error) {
-			if (error instanceof CancelledError) throw error;
-			if (error instanceof HostKeyMismatchError && (options.mismatchIsFatal ?? true)) throw error;
-			options.onRetry?.((error as Error).message);
-			return error as Error;
-		}
-	}, answer => answer instanceof SshConnection, {intervalMs: attempt => Math.min(250 * 1.5 ** attempt, 2_000), timeoutMs, signal: options.signal});
+	const polled = await pollUntil(
+		async () => {
+			try {
+				return await SshConnection.connect(target, {
+					signal: options.signal,
+					timeoutMs: Math.min(10_000, Math.max(1_000, deadline - Date.now())),
+				});
+			} catch (error) {
+				if (error instanceof CancelledError) throw error;
+				if (error instanceof HostKeyMismatchError && (options.mismatchIsFatal ?? true)) throw error;
+				options.onRetry?.((error as Error).message);
+				return error as Error;
+			}
+		},
+		answer => answer instanceof SshConnection,
+		{intervalMs: attempt => Math.min(250 * 1.5 ** attempt, 2_000), timeoutMs, signal: options.signal},
+	);
 	if (polled.met) return polled.value as SshConnection;
 	const last = polled.last as Error | undefined;
 	if (last instanceof HostKeyMismatchError) throw last;
-	throw new ExternalError(`${target.node} did not answer SSH at ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`, {
-		node: target.node,
-		hint: last?.message,
-		nextSteps: ['check that the machine is running (swarmbee status)', 'run swarmbee up again: it picks up where it stopped'],
-	});
+	throw new ExternalError(
+		`${target.node} did not answer SSH at ${target.host}:${target.port} within ${Math.round(timeoutMs / 1000)} s`,
+		{
+			node: target.node,
+			hint: last?.message,
+			nextSteps: [
+				'check that the machine is running (swarmbee status)',
+				'run swarmbee up again: it picks up where it stopped',
+			],
+		},
+	);
 }
 
 /**
@@ -72,7 +85,10 @@ export class SshPool implements NodeShells {
 	drop(node: string): void {
 		const existing = this.open.get(node);
 		this.open.delete(node);
-		existing?.then(c => c.close(), () => {});
+		existing?.then(
+			c => c.close(),
+			() => {},
+		);
 	}
 
 	closeAll(): void {

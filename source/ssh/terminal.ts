@@ -32,7 +32,11 @@ export function ptyRequest(terminal: Terminal, env: NodeJS.ProcessEnv): PtyReque
  * opens) and is then gone, while `close` waits until the output is read. `signal` ends the session from here (the remote side gets INT,
  * then the channel closes).
  */
-export function attachTerminal(channel: ssh2.ClientChannel, terminal: Terminal, options: {pty: boolean; signal?: AbortSignal}): Promise<number> {
+export function attachTerminal(
+	channel: ssh2.ClientChannel,
+	terminal: Terminal,
+	options: {pty: boolean; signal?: AbortSignal},
+): Promise<number> {
 	const {stdin, stdout, stderr} = terminal;
 	return new Promise(resolve => {
 		const raw = options.pty && Boolean(stdin.isTTY) && typeof stdin.setRawMode === 'function';

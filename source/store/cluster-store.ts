@@ -1,5 +1,15 @@
 import {randomUUID} from 'node:crypto';
-import {closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync} from 'node:fs';
+import {
+	closeSync,
+	existsSync,
+	mkdirSync,
+	openSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	statSync,
+	writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import {BugError, InputError, SpecError} from '../errors.js';
 import {stateWriteError, writeFileAtomic} from '../files.js';
@@ -50,7 +60,11 @@ function clusterPaths(home: string, name: string): ClusterPaths {
 
 /** A state file that exists but cannot be used as it is: names the file and what to do. */
 export class DamagedStateError extends InputError {
-	constructor(readonly file: string, problem: string, details: {hint?: string; nextSteps: string[]}) {
+	constructor(
+		readonly file: string,
+		problem: string,
+		details: {hint?: string; nextSteps: string[]},
+	) {
 		super(`${file} ${problem}`, details);
 	}
 }
@@ -65,7 +79,10 @@ function repairSteps(file: string, cluster: string): string[] {
 		];
 	}
 	if (path.basename(file) === 'spec.json') {
-		return [`fix it by hand, or move it away (mv ${file} ${file}.damaged) and run swarmbee up ${cluster} with the flags it was made with`, kept];
+		return [
+			`fix it by hand, or move it away (mv ${file} ${file}.damaged) and run swarmbee up ${cluster} with the flags it was made with`,
+			kept,
+		];
 	}
 	return [`fix it or move it away (mv ${file} ${file}.damaged)`, kept];
 }
@@ -84,20 +101,30 @@ function readJson<T extends object>(file: string, cluster: string): T | undefine
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === 'ENOENT') return undefined;
 		throw new InputError(`cannot read ${file} (${code ?? (error as Error).message})`, {
-			nextSteps: [`make it readable by you (ls -l ${file}), or point SWARMBEE_HOME at the folder that holds your clusters`],
+			nextSteps: [
+				`make it readable by you (ls -l ${file}), or point SWARMBEE_HOME at the folder that holds your clusters`,
+			],
 		});
 	}
 	let parsed: unknown;
 	try {
 		parsed = JSON.parse(text);
 	} catch (error) {
-		throw new DamagedStateError(file, text.trim() === '' ? 'is empty (a write cut short?)' : 'is not valid JSON (cut short or edited?)', {
-			hint: (error as Error).message,
-			nextSteps: repairSteps(file, cluster),
-		});
+		throw new DamagedStateError(
+			file,
+			text.trim() === '' ? 'is empty (a write cut short?)' : 'is not valid JSON (cut short or edited?)',
+			{
+				hint: (error as Error).message,
+				nextSteps: repairSteps(file, cluster),
+			},
+		);
 	}
 	if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-		throw new DamagedStateError(file, `does not hold a JSON object (it holds ${parsed === null ? 'null' : Array.isArray(parsed) ? 'a list' : `a ${typeof parsed}`})`, {nextSteps: repairSteps(file, cluster)});
+		throw new DamagedStateError(
+			file,
+			`does not hold a JSON object (it holds ${parsed === null ? 'null' : Array.isArray(parsed) ? 'a list' : `a ${typeof parsed}`})`,
+			{nextSteps: repairSteps(file, cluster)},
+		);
 	}
 	return parsed as T;
 }
@@ -140,12 +167,14 @@ export class ClusterStore {
 	list(): SavedCluster[] {
 		const root = path.join(this.home, 'clusters');
 		if (!existsSync(root)) return [];
-		return readdirSync(root, {withFileTypes: true})
-			// A folder whose name no cluster could have is not swarmbee's.
-			.filter(entry => entry.isDirectory() && checkName(entry.name) === undefined)
-			.map(entry => this.savedCluster(entry.name))
-			.filter(c => c.spec || c.journal || c.damage)
-			.sort((a, b) => a.name.localeCompare(b.name));
+		return (
+			readdirSync(root, {withFileTypes: true})
+				// A folder whose name no cluster could have is not swarmbee's.
+				.filter(entry => entry.isDirectory() && checkName(entry.name) === undefined)
+				.map(entry => this.savedCluster(entry.name))
+				.filter(c => c.spec || c.journal || c.damage)
+				.sort((a, b) => a.name.localeCompare(b.name))
+		);
 	}
 
 	/** One cluster for list(): one damaged file spoils only its own entry. */
@@ -156,7 +185,11 @@ export class ClusterStore {
 			found.spec = this.loadSpec(name);
 		} catch (error) {
 			if (!(error instanceof InputError)) throw error;
-			found.damage = {file: error instanceof DamagedStateError ? error.file : this.paths(name).dir, message: error.message, nextSteps: error.nextSteps};
+			found.damage = {
+				file: error instanceof DamagedStateError ? error.file : this.paths(name).dir,
+				message: error.message,
+				nextSteps: error.nextSteps,
+			};
 		}
 		return found;
 	}
@@ -167,7 +200,9 @@ export class ClusterStore {
 		const raw = readJson<SpecInput>(file, name);
 		if (!raw) return undefined;
 		if (raw.name !== name) {
-			throw new DamagedStateError(file, `names cluster ${JSON.stringify(raw.name)}, but it is the spec of ${name}`, {nextSteps: repairSteps(file, name)});
+			throw new DamagedStateError(file, `names cluster ${JSON.stringify(raw.name)}, but it is the spec of ${name}`, {
+				nextSteps: repairSteps(file, name),
+			});
 		}
 		try {
 			return resolveSpec(raw);
@@ -193,17 +228,27 @@ export class ClusterStore {
 		const journal = this.loadJournal(name);
 		const paths = this.paths(name);
 		if (spec && !journal) {
-			throw new InputError(`cluster ${name} was saved (${paths.spec}) but never built: it has no journal`, {nextSteps: [`build it: swarmbee up ${name}`]});
+			throw new InputError(`cluster ${name} was saved (${paths.spec}) but never built: it has no journal`, {
+				nextSteps: [`build it: swarmbee up ${name}`],
+			});
 		}
 		if (journal && !spec) {
 			throw new InputError(`cluster ${name} has a journal but no saved configuration (${paths.spec} is missing)`, {
-				nextSteps: [`swarmbee up ${name} with the flags it was made with writes it again`, `or remove what it has: swarmbee down ${name} --force`],
+				nextSteps: [
+					`swarmbee up ${name} with the flags it was made with writes it again`,
+					`or remove what it has: swarmbee down ${name} --force`,
+				],
 			});
 		}
 		if (!spec || !journal) {
-			const known = this.list().filter(c => !c.damage).map(c => c.name);
+			const known = this.list()
+				.filter(c => !c.damage)
+				.map(c => c.name);
 			throw new InputError(`there is no cluster named ${name} in ${this.home}`, {
-				nextSteps: [known.length > 0 ? `known clusters: ${known.join(', ')}` : `create one: swarmbee up ${name}`, 'or set SWARMBEE_HOME to the folder that holds it'],
+				nextSteps: [
+					known.length > 0 ? `known clusters: ${known.join(', ')}` : `create one: swarmbee up ${name}`,
+					'or set SWARMBEE_HOME to the folder that holds it',
+				],
 			});
 		}
 		const privateKey = readPrivateKey(paths.clusterKey);
@@ -215,7 +260,10 @@ export class ClusterStore {
 		const journal = readJson<Journal>(file, name);
 		if (!journal) return undefined;
 		const problem = journalProblem(journal, name);
-		if (problem) throw new DamagedStateError(file, `is not a journal swarmbee can use: ${problem}`, {nextSteps: repairSteps(file, name)});
+		if (problem)
+			throw new DamagedStateError(file, `is not a journal swarmbee can use: ${problem}`, {
+				nextSteps: repairSteps(file, name),
+			});
 		return journal;
 	}
 
@@ -257,12 +305,17 @@ export class ClusterStore {
 				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateWriteError(error, file);
 				const holder = lockHolder(file);
 				if (holder === 'being written') {
-					throw new InputError(`cluster ${name} is being locked by another swarmbee right now`, {nextSteps: ['wait a moment and run the command again']});
+					throw new InputError(`cluster ${name} is being locked by another swarmbee right now`, {
+						nextSteps: ['wait a moment and run the command again'],
+					});
 				}
 				if (holder && processAlive(holder.pid)) {
-					throw new InputError(`cluster ${name} is busy: \`swarmbee ${holder.command}\` (pid ${holder.pid}) is working on it`, {
-						nextSteps: ['wait for it to finish, or stop it with Ctrl-C; the next command resumes from its journal'],
-					});
+					throw new InputError(
+						`cluster ${name} is busy: \`swarmbee ${holder.command}\` (pid ${holder.pid}) is working on it`,
+						{
+							nextSteps: ['wait for it to finish, or stop it with Ctrl-C; the next command resumes from its journal'],
+						},
+					);
 				}
 				rmSync(file, {force: true});
 			}
@@ -279,7 +332,8 @@ export class ClusterStore {
 function lockHolder(file: string): {pid: number; command: string} | 'being written' | undefined {
 	try {
 		const holder = readJson<{pid?: unknown; command?: unknown}>(file, '');
-		if (holder && typeof holder.pid === 'number' && typeof holder.command === 'string') return {pid: holder.pid, command: holder.command};
+		if (holder && typeof holder.pid === 'number' && typeof holder.command === 'string')
+			return {pid: holder.pid, command: holder.command};
 	} catch (error) {
 		if (!(error instanceof DamagedStateError)) throw error;
 	}
@@ -301,7 +355,11 @@ function processAlive(pid: number): boolean {
 
 /** The journal in memory plus its file; every `update` is on disk before it returns. */
 export class JournalHandle {
-	constructor(readonly file: string, private current: Journal, private persisted = true) {}
+	constructor(
+		readonly file: string,
+		private current: Journal,
+		private persisted = true,
+	) {}
 
 	get value(): Readonly<Journal> {
 		return this.current;

@@ -136,8 +136,10 @@ export function journalProblem(value: unknown, cluster: string): string | undefi
 	if (!Array.isArray(journal.nodes)) return '"nodes" is missing or not a list';
 	for (const [i, node] of (journal.nodes as unknown[]).entries()) {
 		const n = node as Partial<NodeRecord> | null;
-		if (!n || typeof n.name !== 'string' || typeof n.index !== 'number' || typeof n.state !== 'string') return `node ${i + 1} lacks its name, index or state`;
-		if (typeof n.hostKey?.publicKey !== 'string' || typeof n.hostKey.fingerprint !== 'string') return `node ${n.name} has no host key`;
+		if (!n || typeof n.name !== 'string' || typeof n.index !== 'number' || typeof n.state !== 'string')
+			return `node ${i + 1} lacks its name, index or state`;
+		if (typeof n.hostKey?.publicKey !== 'string' || typeof n.hostKey.fingerprint !== 'string')
+			return `node ${n.name} has no host key`;
 	}
 	return undefined;
 }

@@ -26,8 +26,20 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
 	const server = options.server ?? manager;
 	const tunnel = new Tunnel({
 		forwards: [
-			{name: 'admin', localHost: '127.0.0.1', localPort: options.adminPort ?? ADMIN_PORT, remotePort: ADMIN_PORT, anyPortIfBusy: options.adminPort === undefined},
-			{name: 'driver', localHost: '127.0.0.1', localPort: options.driverPort ?? DRIVER_PORT, remotePort: DRIVER_PORT, anyPortIfBusy: options.driverPort === undefined},
+			{
+				name: 'admin',
+				localHost: '127.0.0.1',
+				localPort: options.adminPort ?? ADMIN_PORT,
+				remotePort: ADMIN_PORT,
+				anyPortIfBusy: options.adminPort === undefined,
+			},
+			{
+				name: 'driver',
+				localHost: '127.0.0.1',
+				localPort: options.driverPort ?? DRIVER_PORT,
+				remotePort: DRIVER_PORT,
+				anyPortIfBusy: options.driverPort === undefined,
+			},
 		],
 		locate: () => locateServer(ssh, manager, server),
 		connect: node => ssh.get(node),
@@ -42,7 +54,10 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
  * open started (nothing stays bound, no timer keeps the process alive), and
  * statuses stay readable after close.
  */
-export function createTunnelControl(options: ClusterTunnelOptions, make: (options: ClusterTunnelOptions) => {tunnel: Tunnel; ssh: Pick<SshPool, 'closeAll'>} = createClusterTunnel): TunnelControl {
+export function createTunnelControl(
+	options: ClusterTunnelOptions,
+	make: (options: ClusterTunnelOptions) => {tunnel: Tunnel; ssh: Pick<SshPool, 'closeAll'>} = createClusterTunnel,
+): TunnelControl {
 	const listeners = new Set<(tunnels: TunnelStatus[]) => void>();
 	let running: ReturnType<typeof make> | undefined;
 	let last: TunnelStatus[] = [];

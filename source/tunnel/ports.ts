@@ -9,7 +9,12 @@ export function portOption(flag: string, value: string | boolean | undefined): n
 	if (typeof value !== 'string') return undefined;
 	const port = Number(value);
 	if (!/^\d+$/.test(value) || port < 1 || port > 65_535) {
-		throw new InputError(`--${flag} ${value} is not a TCP port`, {nextSteps: [`give a number from 1 to 65535, e.g. --${flag} ${flag === 'driver-port' ? 28_016 : 8081}`, `or leave --${flag} out: the default, or a free port when it is taken`]});
+		throw new InputError(`--${flag} ${value} is not a TCP port`, {
+			nextSteps: [
+				`give a number from 1 to 65535, e.g. --${flag} ${flag === 'driver-port' ? 28_016 : 8081}`,
+				`or leave --${flag} out: the default, or a free port when it is taken`,
+			],
+		});
 	}
 	return port;
 }
@@ -23,4 +28,5 @@ export function adminUrl(port: number): string {
  * The admin console is RethinkDB's own, logged in as admin: whoever can open
  * the URL on this machine can read, change and delete everything.
  */
-export const ADMIN_RIGHTS_NOTE = 'the console has full admin rights over every database: anyone on this machine can use it while the tunnel is open';
+export const ADMIN_RIGHTS_NOTE =
+	'the console has full admin rights over every database: anyone on this machine can use it while the tunnel is open';

@@ -70,7 +70,13 @@ export class Tunnel {
 	async start(): Promise<void> {
 		for (const forward of this.options.forwards) {
 			try {
-				const listen = (port: number) => LocalForward.listen(forward.localHost, port, () => this.channel(forward), error => this.channelFailed(error));
+				const listen = (port: number) =>
+					LocalForward.listen(
+						forward.localHost,
+						port,
+						() => this.channel(forward),
+						error => this.channelFailed(error),
+					);
 				const listener = await listen(forward.localPort).catch(error => {
 					if (forward.anyPortIfBusy && error instanceof InputError) return listen(0);
 					throw error;
@@ -100,8 +106,17 @@ export class Tunnel {
 			return {
 				name: forward.name,
 				state: this.state,
-				local: {host: forward.localHost, port: listener?.port ?? forward.localPort, ...(listener && listener.port !== forward.localPort && forward.localPort !== 0 ? {busy: forward.localPort} : {})},
-				target: {...(this.location ? {node: this.location.host, address: this.location.address} : {}), port: forward.remotePort},
+				local: {
+					host: forward.localHost,
+					port: listener?.port ?? forward.localPort,
+					...(listener && listener.port !== forward.localPort && forward.localPort !== 0
+						? {busy: forward.localPort}
+						: {}),
+				},
+				target: {
+					...(this.location ? {node: this.location.host, address: this.location.address} : {}),
+					port: forward.remotePort,
+				},
 				connections: listener?.counters.connections ?? 0,
 				totalConnections: listener?.counters.totalConnections ?? 0,
 				bytesIn: listener?.counters.bytesIn ?? 0,
@@ -118,7 +133,9 @@ export class Tunnel {
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
 				this.waiters = this.waiters.filter(w => w !== done);
-				reject(new ExternalError(`the tunnel is not open (${this.state}${this.lastError ? `: ${this.lastError}` : ''})`));
+				reject(
+					new ExternalError(`the tunnel is not open (${this.state}${this.lastError ? `: ${this.lastError}` : ''})`),
+				);
 			}, timeoutMs);
 			const done = () => {
 				clearTimeout(timer);
@@ -133,7 +150,7 @@ export class Tunnel {
 		this.stopped = true;
 		this.setState('closed');
 		const connection = this.connection;
-		this.useConnection(undefined);
+		this.holdConnection(undefined);
 		connection?.close();
 		await Promise.all([...this.listeners.values()].map(l => l.close()));
 	}
@@ -150,7 +167,7 @@ export class Tunnel {
 	}
 
 	/** The one place `connection` changes: the listener put on the previous one goes with it. */
-	private useConnection(connection: SshConnection | undefined): void {
+	private holdConnection(connection: SshConnection | undefined): void {
 		this.forgetClose?.();
 		this.forgetClose = undefined;
 		this.connection = connection;
@@ -184,7 +201,7 @@ export class Tunnel {
 					return;
 				}
 				this.location = location;
-				this.useConnection(connection);
+				this.holdConnection(connection);
 				this.forgetClose = connection.onClose(() => {
 					if (this.connection !== connection || this.stopped) return;
 					for (const listener of this.listeners.values()) listener.dropConnections();
@@ -221,7 +238,7 @@ export class Tunnel {
 	private channelFailed(error: Error): void {
 		if (this.stopped || this.state !== 'open') return;
 		this.lastError = error.message;
-		this.useConnection(undefined);
+		this.holdConnection(undefined);
 		this.setState('reconnecting', error.message);
 		this.reconnect();
 	}

@@ -62,10 +62,20 @@ export const localCatalog: WizardCatalog = {
 		throw new InputError('the local provider needs no token');
 	},
 	async regions() {
-		return [{slug: 'local', name: "this machine's Docker engine", available: true, sizes: LOCAL_SIZES.map(s => s.slug)}];
+		return [
+			{slug: 'local', name: "this machine's Docker engine", available: true, sizes: LOCAL_SIZES.map(s => s.slug)},
+		];
 	},
 	async sizes() {
-		return LOCAL_SIZES.map(s => ({slug: s.slug, memoryMb: s.memoryMb, vcpus: s.vcpus, priceMonthly: 0, priceHourly: 0, regions: ['local'], available: true}));
+		return LOCAL_SIZES.map(s => ({
+			slug: s.slug,
+			memoryMb: s.memoryMb,
+			vcpus: s.vcpus,
+			priceMonthly: 0,
+			priceHourly: 0,
+			regions: ['local'],
+			available: true,
+		}));
 	},
 	async images() {
 		return Object.entries(LOCAL_IMAGES).map(([slug, from]) => ({slug, name: `${from}, built into the node image`}));
@@ -82,11 +92,17 @@ function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatal
 		async validateToken() {
 			try {
 				const [account, dropletCount] = await Promise.all([client.account(), client.dropletCount()]);
-				if (account.status !== 'active') throw new InputError(`the account ${account.email} is ${account.status}: ${account.status_message.trim() || 'DigitalOcean will not create droplets for it'}`);
+				if (account.status !== 'active')
+					throw new InputError(
+						`the account ${account.email} is ${account.status}: ${account.status_message.trim() || 'DigitalOcean will not create droplets for it'}`,
+					);
 				return {email: account.email, dropletLimit: account.droplet_limit, dropletCount};
 			} catch (error) {
 				if (error instanceof DigitalOceanApiError && (error.status === 401 || error.status === 403)) {
-					throw new InputError(`DigitalOcean refused the token (${error.status} ${error.apiMessage})`, {hint: error.hint, nextSteps: error.nextSteps});
+					throw new InputError(`DigitalOcean refused the token (${error.status} ${error.apiMessage})`, {
+						hint: error.hint,
+						nextSteps: error.nextSteps,
+					});
 				}
 				throw error;
 			}
@@ -95,11 +111,21 @@ function digitaloceanCatalog(token: string, env: NodeJS.ProcessEnv): WizardCatal
 			return (await client.regions()).map(r => ({slug: r.slug, name: r.name, available: r.available, sizes: r.sizes}));
 		},
 		async sizes() {
-			return (await client.sizes()).map(s => ({slug: s.slug, memoryMb: s.memory, vcpus: s.vcpus, priceMonthly: s.price_monthly, priceHourly: s.price_hourly, regions: s.regions, available: s.available}));
+			return (await client.sizes()).map(s => ({
+				slug: s.slug,
+				memoryMb: s.memory,
+				vcpus: s.vcpus,
+				priceMonthly: s.price_monthly,
+				priceHourly: s.price_hourly,
+				regions: s.regions,
+				available: s.available,
+			}));
 		},
 		async images() {
 			// Only images whose first boot swarmbee can carry out (Debian, Ubuntu): any other would be billed and never finish.
-			return (await client.distributionImages()).filter(i => i.slug && firstBootSupports(i)).map(i => ({slug: i.slug!, name: `${i.distribution} ${i.name}`}));
+			return (await client.distributionImages())
+				.filter(i => i.slug && firstBootSupports(i))
+				.map(i => ({slug: i.slug!, name: `${i.distribution} ${i.name}`}));
 		},
 	};
 }

@@ -50,7 +50,11 @@ export class ProfileStore {
 			if (!this.conf) {
 				mkdirSync(this.home, {recursive: true, mode: 0o700});
 				this.conf = new Conf<ProfileFile>({
-					cwd: this.home, configName: 'profiles', configFileMode: 0o600, defaults: {profiles: {}}, accessPropertiesByDotNotation: false,
+					cwd: this.home,
+					configName: 'profiles',
+					configFileMode: 0o600,
+					defaults: {profiles: {}},
+					accessPropertiesByDotNotation: false,
 					schema: {profiles: {type: 'object', additionalProperties: profileSchema()}},
 				});
 			}
@@ -62,13 +66,17 @@ export class ProfileStore {
 			if (code && code !== 'ENOENT') throw stateWriteError(error, this.file);
 			throw new InputError(`${this.file} does not hold profiles swarmbee can read`, {
 				hint: (error as Error).message,
-				nextSteps: [`fix the file by hand, or move it away (mv ${this.file} ${this.file}.damaged): the wizard starts a new one`],
+				nextSteps: [
+					`fix the file by hand, or move it away (mv ${this.file} ${this.file}.damaged): the wizard starts a new one`,
+				],
 			});
 		}
 	}
 
 	list(): Array<{name: string; profile: Profile}> {
-		return Object.entries(this.profiles()).map(([name, profile]) => ({name, profile})).sort((a, b) => a.name.localeCompare(b.name));
+		return Object.entries(this.profiles())
+			.map(([name, profile]) => ({name, profile}))
+			.sort((a, b) => a.name.localeCompare(b.name));
 	}
 
 	get(name: string): Profile | undefined {
@@ -91,7 +99,10 @@ export class ProfileStore {
 	/** A profile's name is a cluster-style name, so its token file never lands outside tokens/. */
 	tokenFile(name: string): string {
 		const problem = checkName(name);
-		if (problem) throw new InputError(`"${name}" is not a profile name`, {nextSteps: ['profile names are like cluster names: lowercase letters, digits and hyphens']});
+		if (problem)
+			throw new InputError(`"${name}" is not a profile name`, {
+				nextSteps: ['profile names are like cluster names: lowercase letters, digits and hyphens'],
+			});
 		return path.join(this.home, 'tokens', name);
 	}
 
@@ -114,12 +125,20 @@ export class ProfileStore {
  * and the token saved with it, if any, in memory for the provider (never
  * into an environment a child process would inherit).
  */
-export function profileInput(profiles: ProfileStore, profileName: string, flags: SpecInput): {input: SpecInput; token?: string} {
+export function profileInput(
+	profiles: ProfileStore,
+	profileName: string,
+	flags: SpecInput,
+): {input: SpecInput; token?: string} {
 	const profile = profiles.get(profileName);
 	if (!profile) {
 		const known = profiles.list().map(p => p.name);
 		throw new InputError(`there is no profile named ${profileName}`, {
-			nextSteps: [known.length > 0 ? `saved profiles: ${known.join(', ')}` : 'profiles are saved by the wizard: run swarmbee in a terminal'],
+			nextSteps: [
+				known.length > 0
+					? `saved profiles: ${known.join(', ')}`
+					: 'profiles are saved by the wizard: run swarmbee in a terminal',
+			],
 		});
 	}
 	const token = profiles.loadToken(profileName);

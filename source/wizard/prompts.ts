@@ -16,8 +16,15 @@ export interface Choice<T> {
  */
 export interface WizardPrompts {
 	select<T>(options: {message: string; choices: Array<Choice<T>>; default?: T}): Promise<T>;
-	input(options: {message: string; default?: string; validate?: (value: string) => true | string | Promise<true | string>}): Promise<string>;
-	password(options: {message: string; validate?: (value: string) => true | string | Promise<true | string>}): Promise<string>;
+	input(options: {
+		message: string;
+		default?: string;
+		validate?: (value: string) => true | string | Promise<true | string>;
+	}): Promise<string>;
+	password(options: {
+		message: string;
+		validate?: (value: string) => true | string | Promise<true | string>;
+	}): Promise<string>;
 	confirm(options: {message: string; default?: boolean}): Promise<boolean>;
 	/** A line between prompts (an account found, a summary). */
 	say(line: string): void;
@@ -27,25 +34,41 @@ export interface WizardPrompts {
  * The real prompts, on the process's terminal. Ctrl-C inside any prompt
  * becomes a CancelledError saying nothing was created (exit 130, no stack).
  */
-export async function inquirerPrompts(output: NodeJS.WritableStream = process.stdout, options: {cancelled?: string} = {}): Promise<WizardPrompts> {
+export async function inquirerPrompts(
+	output: NodeJS.WritableStream = process.stdout,
+	options: {cancelled?: string} = {},
+): Promise<WizardPrompts> {
 	const inquirer = await import('@inquirer/prompts');
 	const cancellable = async <T>(ask: () => Promise<T>): Promise<T> => {
 		try {
 			return await ask();
 		} catch (error) {
-			if ((error as Error).name === 'ExitPromptError') throw new CancelledError(options.cancelled ?? 'nothing was created.');
+			if ((error as Error).name === 'ExitPromptError')
+				throw new CancelledError(options.cancelled ?? 'nothing was created.');
 			throw error;
 		}
 	};
 	return {
-		select: options => cancellable(() => inquirer.select({
-			message: options.message,
-			default: options.default,
-			pageSize: 12,
-			choices: options.choices.map(c => ({value: c.value, name: c.name, description: c.description, disabled: c.disabled || false})),
-		})),
-		input: options => cancellable(() => inquirer.input({message: options.message, default: options.default, validate: options.validate})),
-		password: options => cancellable(() => inquirer.password({message: options.message, mask: '*', validate: options.validate})),
+		select: options =>
+			cancellable(() =>
+				inquirer.select({
+					message: options.message,
+					default: options.default,
+					pageSize: 12,
+					choices: options.choices.map(c => ({
+						value: c.value,
+						name: c.name,
+						description: c.description,
+						disabled: c.disabled || false,
+					})),
+				}),
+			),
+		input: options =>
+			cancellable(() =>
+				inquirer.input({message: options.message, default: options.default, validate: options.validate}),
+			),
+		password: options =>
+			cancellable(() => inquirer.password({message: options.message, mask: '*', validate: options.validate})),
 		confirm: options => cancellable(() => inquirer.confirm({message: options.message, default: options.default})),
 		// Wrapped between words at the terminal's width: the terminal would cut a word in two.
 		say: line => {

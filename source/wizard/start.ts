@@ -31,7 +31,13 @@ const ACTIONS: Array<{command: string; name: (cluster: string) => string}> = [
 function summary(c: SavedCluster): string[] {
 	const nodes = c.journal?.nodes.filter(n => n.state !== 'planned').length ?? 0;
 	const planned = c.spec ? 1 + c.spec.workers : 0;
-	return [c.name, c.spec?.provider ?? c.journal?.provider ?? '?', `${nodes}/${planned}`, c.damage ? 'damaged' : c.journal?.state ?? 'saved', c.journal?.updatedAt?.replace('T', ' ').slice(0, 16) ?? '-'];
+	return [
+		c.name,
+		c.spec?.provider ?? c.journal?.provider ?? '?',
+		`${nodes}/${planned}`,
+		c.damage ? 'damaged' : (c.journal?.state ?? 'saved'),
+		c.journal?.updatedAt?.replace('T', ' ').slice(0, 16) ?? '-',
+	];
 }
 
 /**
@@ -49,12 +55,19 @@ function summary(c: SavedCluster): string[] {
  * `commands` are the commands this build has: actions for the others
  * (tunnel, scale before they land) are not offered.
  */
-export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterStore, commands: readonly string[], deps: StartDeps = {}): Promise<StartChoice> {
+export async function runStartScreen(
+	prompts: WizardPrompts,
+	clusters: ClusterStore,
+	commands: readonly string[],
+	deps: StartDeps = {},
+): Promise<StartChoice> {
 	const saved = clusters.list();
 	if (saved.length > 0) {
 		prompts.say(`Saved clusters in ${clusters.home}`);
-		for (const line of formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...saved.map(summary)])) prompts.say(line);
-		for (const c of saved) if (c.damage) prompts.say(`${c.name} cannot be read: ${c.damage.message}; ${c.damage.nextSteps[0] ?? ''}`);
+		for (const line of formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...saved.map(summary)]))
+			prompts.say(line);
+		for (const c of saved)
+			if (c.damage) prompts.say(`${c.name} cannot be read: ${c.damage.message}; ${c.damage.nextSteps[0] ?? ''}`);
 	} else {
 		prompts.say(`No saved clusters in ${clusters.home} yet.`);
 	}
@@ -92,7 +105,9 @@ export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterSt
 				...(now === undefined ? {} : {default: String(now)}),
 				validate: v => {
 					const n = Number(v.trim());
-					return /^\d+$/.test(v.trim()) && n >= 1 && n <= MAX_WORKERS ? true : `a whole number from 1 to ${MAX_WORKERS}${now === undefined ? '' : ` (it has ${now} now)`}`;
+					return /^\d+$/.test(v.trim()) && n >= 1 && n <= MAX_WORKERS
+						? true
+						: `a whole number from 1 to ${MAX_WORKERS}${now === undefined ? '' : ` (it has ${now} now)`}`;
 				},
 			});
 			argv = ['scale', name, '--workers', workers.trim()];
@@ -106,7 +121,9 @@ export async function runStartScreen(prompts: WizardPrompts, clusters: ClusterSt
 				return {kind: 'run', argv, token: saved};
 			}
 			if (deps.catalogFor) {
-				prompts.say(`${name} is on DigitalOcean and no token is at hand ($${TOKEN_ENV} is not set, none was saved for it).`);
+				prompts.say(
+					`${name} is on DigitalOcean and no token is at hand ($${TOKEN_ENV} is not set, none was saved for it).`,
+				);
 				return {kind: 'run', argv, token: await askToken(prompts, deps.catalogFor)};
 			}
 		}

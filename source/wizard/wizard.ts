@@ -2,7 +2,15 @@ import {CancelledError, InputError} from '../errors.js';
 import {registerSecret} from '../redact.js';
 import {counted, formatTable} from '../render/format.js';
 import {checkAnswer, fieldDefault, MAX_WORKERS, parseMemoryLimit} from '../spec-fields.js';
-import {checkName, formatMemory, memoryFitProblem, planNodes, resolveSpec, type ClusterSpec, type ProviderName} from '../spec.js';
+import {
+	checkName,
+	formatMemory,
+	memoryFitProblem,
+	planNodes,
+	resolveSpec,
+	type ClusterSpec,
+	type ProviderName,
+} from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogAccount, CatalogFor, CatalogSize} from './catalog.js';
 import {profileOf, type ProfileStore} from './profiles.js';
@@ -50,15 +58,24 @@ export function describeSize(size: CatalogSize): string {
 export function formatPlanSummary(spec: ClusterSpec, size: CatalogSize): string[] {
 	const nodes = planNodes(spec);
 	const billed = size.priceMonthly > 0;
-	const rows = nodes.map(n => [n.name, n.role, spec.size, formatMemory(size.memoryMb * 1024 * 1024), String(size.vcpus), billed ? size.priceMonthly.toFixed(2) : '-']);
+	const rows = nodes.map(n => [
+		n.name,
+		n.role,
+		spec.size,
+		formatMemory(size.memoryMb * 1024 * 1024),
+		String(size.vcpus),
+		billed ? size.priceMonthly.toFixed(2) : '-',
+	]);
 	const lines = [
 		`${spec.name} on ${spec.provider}, region ${spec.region}, image ${spec.image}`,
 		...formatTable([['NODE', 'ROLE', 'SIZE', 'RAM', 'vCPUs', '$/MONTH'], ...rows]),
 		`${spec.database === 'none' ? 'no database' : `RethinkDB (${spec.rethinkdbImage}): one server per node, ${spec.memoryLimit} of memory each`}; overlay ${spec.encryptOverlay ? 'encrypted (IPsec)' : 'not encrypted'}`,
 	];
-	lines.push(billed
-		? `monthly cost: ${money(size.priceMonthly * nodes.length)} (about $${(size.priceHourly * nodes.length).toFixed(3)} an hour while it exists)`
-		: 'monthly cost: nothing billed (local containers on this machine)');
+	lines.push(
+		billed
+			? `monthly cost: ${money(size.priceMonthly * nodes.length)} (about $${(size.priceHourly * nodes.length).toFixed(3)} an hour while it exists)`
+			: 'monthly cost: nothing billed (local containers on this machine)',
+	);
 	return lines;
 }
 
@@ -77,8 +94,15 @@ function freeName(clusters: ClusterStore): string {
  *     use at most 921m, or a larger --size  →  use at most 921m, or a larger size (go back to "Size of each node" from the summary)
  */
 const QUESTIONS: Record<string, string> = {
-	size: 'Size of each node', region: 'Region', image: 'Image', workers: 'Workers besides queenbee', managers: 'Swarm managers',
-	'memory-limit': 'Memory limit per database server', 'rethinkdb-image': 'RethinkDB image', database: 'Database', provider: 'Where should the nodes run?',
+	size: 'Size of each node',
+	region: 'Region',
+	image: 'Image',
+	workers: 'Workers besides queenbee',
+	managers: 'Swarm managers',
+	'memory-limit': 'Memory limit per database server',
+	'rethinkdb-image': 'RethinkDB image',
+	database: 'Database',
+	provider: 'Where should the nodes run?',
 };
 
 export function inAnswerWords(text: string): string {
@@ -91,7 +115,9 @@ export function inAnswerWords(text: string): string {
 			if (!value || /^[A-Z|]+$/.test(value)) return `another answer to "${question}"`;
 			// A shell substitution is something to run first: its output is the answer.
 			const substituted = /^"\$\((.*)\)"$/.exec(value)?.[1];
-			return substituted ? `the output of \`${substituted}\` as the answer to "${question}"` : `${value} as the answer to "${question}"`;
+			return substituted
+				? `the output of \`${substituted}\` as the answer to "${question}"`
+				: `${value} as the answer to "${question}"`;
 		});
 }
 
@@ -108,8 +134,10 @@ export function equivalentCommand(spec: ClusterSpec): string {
 	if (spec.provider !== 'local') flags.push(`--region ${spec.region}`, `--image ${spec.image}`);
 	if (spec.database === 'none') flags.push('--database none');
 	else {
-		if (spec.memoryLimit !== fieldDefault('memoryLimit', spec.provider)) flags.push(`--memory-limit ${spec.memoryLimit}`);
-		if (spec.rethinkdbImage !== fieldDefault('rethinkdbImage', spec.provider)) flags.push(`--rethinkdb-image ${spec.rethinkdbImage}`);
+		if (spec.memoryLimit !== fieldDefault('memoryLimit', spec.provider))
+			flags.push(`--memory-limit ${spec.memoryLimit}`);
+		if (spec.rethinkdbImage !== fieldDefault('rethinkdbImage', spec.provider))
+			flags.push(`--rethinkdb-image ${spec.rethinkdbImage}`);
 	}
 	return `swarmbee up ${spec.name} ${flags.join(' ')}`;
 }
@@ -145,15 +173,27 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	const {prompts, clusters, profiles, env} = deps;
 	/** Every answer so far; asked again, a question offers its answer as the default. */
 	const a: {
-		provider?: ProviderName; name?: string; size?: CatalogSize; region?: string; image?: string; workers?: number; managers?: 1 | 3;
-		database?: 'rethinkdb' | 'none'; rethinkdbImage?: string; memoryLimit?: string;
+		provider?: ProviderName;
+		name?: string;
+		size?: CatalogSize;
+		region?: string;
+		image?: string;
+		workers?: number;
+		managers?: 1 | 3;
+		database?: 'rethinkdb' | 'none';
+		rethinkdbImage?: string;
+		memoryLimit?: string;
 	} = {};
 	let token: string | undefined;
 	let account: CatalogAccount | undefined;
 	let typedToken = false;
 	const defaultsFor = (provider: ProviderName) => ({
-		size: fieldDefault('size', provider), region: fieldDefault('region', provider), image: fieldDefault('image', provider),
-		workers: fieldDefault('workers', provider), memoryLimit: fieldDefault('memoryLimit', provider), rethinkdbImage: fieldDefault('rethinkdbImage', provider),
+		size: fieldDefault('size', provider),
+		region: fieldDefault('region', provider),
+		image: fieldDefault('image', provider),
+		workers: fieldDefault('workers', provider),
+		memoryLimit: fieldDefault('memoryLimit', provider),
+		rethinkdbImage: fieldDefault('rethinkdbImage', provider),
 	});
 
 	interface Question {
@@ -165,38 +205,57 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	}
 	const questions: Question[] = [
 		{
-			label: 'Where should the nodes run?', answer: () => a.provider ?? '',
+			label: 'Where should the nodes run?',
+			answer: () => a.provider ?? '',
 			ask: async () => {
 				const provider = await prompts.select<ProviderName>({
 					message: 'Where should the nodes run?',
 					...(a.provider ? {default: a.provider} : {}),
 					choices: [
-						{value: 'local', name: 'local: containers on this machine\'s Docker engine', description: 'free, needs only Docker', disabled: deps.catalogFor('local').unavailable ?? false},
-						{value: 'digitalocean', name: 'digitalocean: droplets in your DigitalOcean account', description: 'billed by DigitalOcean while the cluster exists', disabled: deps.catalogFor('digitalocean').unavailable ?? false},
+						{
+							value: 'local',
+							name: "local: containers on this machine's Docker engine",
+							description: 'free, needs only Docker',
+							disabled: deps.catalogFor('local').unavailable ?? false,
+						},
+						{
+							value: 'digitalocean',
+							name: 'digitalocean: droplets in your DigitalOcean account',
+							description: 'billed by DigitalOcean while the cluster exists',
+							disabled: deps.catalogFor('digitalocean').unavailable ?? false,
+						},
 					],
 				});
 				// Another provider: what was chosen for the last one does not carry over.
-				if (a.provider && a.provider !== provider) for (const key of ['size', 'region', 'image', 'workers', 'memoryLimit', 'rethinkdbImage'] as const) delete a[key];
+				if (a.provider && a.provider !== provider)
+					for (const key of ['size', 'region', 'image', 'workers', 'memoryLimit', 'rethinkdbImage'] as const)
+						delete a[key];
 				a.provider = provider;
 			},
 		},
 		{
-			label: 'Cluster name', answer: () => a.name ?? '',
+			label: 'Cluster name',
+			answer: () => a.name ?? '',
 			ask: async () => {
-				a.name = await prompts.input({
-					message: 'Cluster name',
-					default: a.name ?? freeName(clusters),
-					validate: value => {
-						const problem = checkName(value.trim());
-						if (problem) return `${problem.problem}: ${problem.fix}`;
-						if (clusters.exists(value.trim())) return `a cluster named ${value.trim()} exists already; resume it from the start screen (swarmbee), or choose another name`;
-						return true;
-					},
-				}).then(value => value.trim());
+				a.name = await prompts
+					.input({
+						message: 'Cluster name',
+						default: a.name ?? freeName(clusters),
+						validate: value => {
+							const problem = checkName(value.trim());
+							if (problem) return `${problem.problem}: ${problem.fix}`;
+							if (clusters.exists(value.trim()))
+								return `a cluster named ${value.trim()} exists already; resume it from the start screen (swarmbee), or choose another name`;
+							return true;
+						},
+					})
+					.then(value => value.trim());
 			},
 		},
 		{
-			label: 'DigitalOcean API token', answer: () => (token ? 'given' : ''), when: () => a.provider === 'digitalocean',
+			label: 'DigitalOcean API token',
+			answer: () => (token ? 'given' : ''),
+			when: () => a.provider === 'digitalocean',
 			ask: async () => {
 				const fromEnv = env[TOKEN_ENV]?.trim() || profiles.loadToken(a.name!);
 				if (fromEnv && !typedToken) {
@@ -209,19 +268,28 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 					typedToken = true;
 				}
 				if (!account) throw new InputError('the token could not be checked');
-				prompts.say(`✔ account ${account.email}: droplet limit ${account.dropletLimit}, ${account.dropletCount} in use`);
+				prompts.say(
+					`✔ account ${account.email}: droplet limit ${account.dropletLimit}, ${account.dropletCount} in use`,
+				);
 				// A cluster is two droplets at least: with less room, no answer to the worker question could be right.
 				const room = account.dropletLimit - account.dropletCount;
 				if (room < 2) {
-					throw new InputError(`your DigitalOcean account has room for ${Math.max(0, room)} more droplet${room === 1 ? '' : 's'}, and a cluster needs at least 2 (queenbee and one worker)`, {
-						hint: `the account may have ${account.dropletLimit} droplets and has ${account.dropletCount}.`,
-						nextSteps: ['remove droplets you do not need, or ask DigitalOcean to raise the limit (cloud.digitalocean.com → Settings → Team)', 'then run swarmbee again; or build on this machine: choose local'],
-					});
+					throw new InputError(
+						`your DigitalOcean account has room for ${Math.max(0, room)} more droplet${room === 1 ? '' : 's'}, and a cluster needs at least 2 (queenbee and one worker)`,
+						{
+							hint: `the account may have ${account.dropletLimit} droplets and has ${account.dropletCount}.`,
+							nextSteps: [
+								'remove droplets you do not need, or ask DigitalOcean to raise the limit (cloud.digitalocean.com → Settings → Team)',
+								'then run swarmbee again; or build on this machine: choose local',
+							],
+						},
+					);
 				}
 			},
 		},
 		{
-			label: 'Size of each node', answer: () => a.size?.slug ?? '',
+			label: 'Size of each node',
+			answer: () => a.size?.slug ?? '',
 			ask: async () => {
 				const sizes = (await deps.catalogFor(a.provider!, token).sizes()).filter(s => s.available !== false);
 				const wanted = a.size?.slug ?? defaultsFor(a.provider!).size;
@@ -234,59 +302,81 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			},
 		},
 		{
-			label: 'Region', answer: () => a.region ?? '',
+			label: 'Region',
+			answer: () => a.region ?? '',
 			ask: async () => {
 				const size = a.size!;
-				const regions = (await deps.catalogFor(a.provider!, token).regions()).filter(r => r.available && size.regions.includes(r.slug) && (r.sizes.length === 0 || r.sizes.includes(size.slug)));
-				if (regions.length === 0) throw new InputError(`no region can create ${size.slug} now`, {nextSteps: ['run swarmbee again and choose another size']});
+				const regions = (await deps.catalogFor(a.provider!, token).regions()).filter(
+					r => r.available && size.regions.includes(r.slug) && (r.sizes.length === 0 || r.sizes.includes(size.slug)),
+				);
+				if (regions.length === 0)
+					throw new InputError(`no region can create ${size.slug} now`, {
+						nextSteps: ['run swarmbee again and choose another size'],
+					});
 				a.region = await chooseOne(prompts, regions, a.region ?? defaultsFor(a.provider!).region, {
-					label: 'Region', message: `Region (those that can run ${size.slug})`, name: r => `${r.slug.padEnd(6)} ${r.name}`,
+					label: 'Region',
+					message: `Region (those that can run ${size.slug})`,
+					name: r => `${r.slug.padEnd(6)} ${r.name}`,
 				});
 			},
 		},
 		{
-			label: 'Image', answer: () => a.image ?? '',
+			label: 'Image',
+			answer: () => a.image ?? '',
 			ask: async () => {
 				const images = await deps.catalogFor(a.provider!, token).images();
 				a.image = await chooseOne(prompts, images, a.image ?? defaultsFor(a.provider!).image, {
 					label: 'Image',
-					message: a.provider === 'digitalocean' ? 'Image (Debian and Ubuntu only: a node\'s first boot uses apt and `service ssh`)' : 'Image',
+					message:
+						a.provider === 'digitalocean'
+							? "Image (Debian and Ubuntu only: a node's first boot uses apt and `service ssh`)"
+							: 'Image',
 					name: i => `${i.slug.padEnd(16)} ${i.name}`,
 				});
 			},
 		},
 		{
-			label: 'Workers besides queenbee', answer: () => String(a.workers ?? ''),
+			label: 'Workers besides queenbee',
+			answer: () => String(a.workers ?? ''),
 			ask: async () => {
 				const room = account ? account.dropletLimit - account.dropletCount - 1 : MAX_WORKERS;
 				const most = Math.min(MAX_WORKERS, Math.max(1, room));
-				a.workers = Number(await prompts.input({
-					message: `Workers besides queenbee (1-${most})`,
-					default: String(Math.max(1, Math.min(a.workers ?? defaultsFor(a.provider!).workers, room))),
-					validate: value => {
-						const n = Number(value.trim());
-						if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_WORKERS) return `a whole number from 1 to ${most}`;
-						if (account && n > room) return `your account may have ${account.dropletLimit} droplets and has ${account.dropletCount}: at most ${Math.max(0, room)} workers fit (ask DigitalOcean to raise the limit for more)`;
-						return true;
-					},
-				}));
+				a.workers = Number(
+					await prompts.input({
+						message: `Workers besides queenbee (1-${most})`,
+						default: String(Math.max(1, Math.min(a.workers ?? defaultsFor(a.provider!).workers, room))),
+						validate: value => {
+							const n = Number(value.trim());
+							if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_WORKERS) return `a whole number from 1 to ${most}`;
+							if (account && n > room)
+								return `your account may have ${account.dropletLimit} droplets and has ${account.dropletCount}: at most ${Math.max(0, room)} workers fit (ask DigitalOcean to raise the limit for more)`;
+							return true;
+						},
+					}),
+				);
 			},
 		},
 		{
-			label: 'Swarm managers', answer: () => String(a.managers ?? ''),
+			label: 'Swarm managers',
+			answer: () => String(a.managers ?? ''),
 			ask: async () => {
 				a.managers = await prompts.select<1 | 3>({
 					message: 'Swarm managers',
 					...(a.managers && (a.managers === 1 || a.workers! >= 2) ? {default: a.managers} : {}),
 					choices: [
 						{value: 1, name: '1: simplest (queenbee)'},
-						{value: 3, name: '3: survives the loss of one (workerbee-1 and -2 join as managers)', disabled: a.workers! < 2 ? 'needs 2 or more workers' : false},
+						{
+							value: 3,
+							name: '3: survives the loss of one (workerbee-1 and -2 join as managers)',
+							disabled: a.workers! < 2 ? 'needs 2 or more workers' : false,
+						},
 					],
 				});
 			},
 		},
 		{
-			label: 'Database', answer: () => a.database ?? '',
+			label: 'Database',
+			answer: () => a.database ?? '',
 			ask: async () => {
 				a.database = await prompts.select<'rethinkdb' | 'none'>({
 					message: 'Database',
@@ -299,35 +389,50 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			},
 		},
 		{
-			label: 'RethinkDB image', answer: () => a.rethinkdbImage ?? '', when: () => a.database === 'rethinkdb',
+			label: 'RethinkDB image',
+			answer: () => a.rethinkdbImage ?? '',
+			when: () => a.database === 'rethinkdb',
 			ask: async () => {
-				a.rethinkdbImage = await prompts.input({
-					message: 'RethinkDB image',
-					default: a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage,
-					validate: value => {
-						const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
-						return verdict === true ? true : inAnswerWords(verdict);
-					},
-				}).then(value => value.trim());
+				a.rethinkdbImage = await prompts
+					.input({
+						message: 'RethinkDB image',
+						default: a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage,
+						validate: value => {
+							const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
+							return verdict === true ? true : inAnswerWords(verdict);
+						},
+					})
+					.then(value => value.trim());
 			},
 		},
 		{
-			label: 'Memory limit per database server', answer: () => a.memoryLimit ?? '', when: () => a.database === 'rethinkdb',
+			label: 'Memory limit per database server',
+			answer: () => a.memoryLimit ?? '',
+			when: () => a.database === 'rethinkdb',
 			ask: async () => {
 				const size = a.size!;
 				const fallback = defaultsFor(a.provider!).memoryLimit;
-				const suggested = a.memoryLimit ?? (memoryFitProblem({memoryLimit: fallback, size: size.slug}, size.memoryMb) ? `${Math.floor(size.memoryMb * 0.9)}m` : fallback);
-				a.memoryLimit = await prompts.input({
-					message: `Memory limit per database server (${formatMemory(size.memoryMb * 1024 * 1024)} RAM per node)`,
-					default: suggested,
-					validate: value => {
-						const parsed = parseMemoryLimit(value);
-						// The field's own parser: the same words as for --memory-limit, said of answers.
-						if ('problem' in parsed) return inAnswerWords(`${parsed.problem}: ${parsed.fix}`);
-						const fit = memoryFitProblem({memoryLimit: parsed.value, size: size.slug, ...parsed.derived}, size.memoryMb);
-						return fit ? inAnswerWords(`${fit.problem}; ${fit.fix}`) : true;
-					},
-				}).then(value => value.trim());
+				const suggested =
+					a.memoryLimit ??
+					(memoryFitProblem({memoryLimit: fallback, size: size.slug}, size.memoryMb)
+						? `${Math.floor(size.memoryMb * 0.9)}m`
+						: fallback);
+				a.memoryLimit = await prompts
+					.input({
+						message: `Memory limit per database server (${formatMemory(size.memoryMb * 1024 * 1024)} RAM per node)`,
+						default: suggested,
+						validate: value => {
+							const parsed = parseMemoryLimit(value);
+							// The field's own parser: the same words as for --memory-limit, said of answers.
+							if ('problem' in parsed) return inAnswerWords(`${parsed.problem}: ${parsed.fix}`);
+							const fit = memoryFitProblem(
+								{memoryLimit: parsed.value, size: size.slug, ...parsed.derived},
+								size.memoryMb,
+							);
+							return fit ? inAnswerWords(`${fit.problem}; ${fit.fix}`) : true;
+						},
+					})
+					.then(value => value.trim());
 			},
 		},
 	];
@@ -340,7 +445,14 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			await question.ask();
 		}
 		const spec = resolveSpec({
-			name: a.name!, provider: a.provider!, managers: a.workers! < 2 ? 1 : a.managers!, workers: a.workers!, size: a.size!.slug, region: a.region!, image: a.image!, database: a.database!,
+			name: a.name!,
+			provider: a.provider!,
+			managers: a.workers! < 2 ? 1 : a.managers!,
+			workers: a.workers!,
+			size: a.size!.slug,
+			region: a.region!,
+			image: a.image!,
+			database: a.database!,
 			...(a.database === 'rethinkdb' ? {memoryLimit: a.memoryLimit!, rethinkdbImage: a.rethinkdbImage!} : {}),
 		});
 		for (const line of [...formatPlanSummary(spec, a.size!), ...summaryNotes(spec)]) prompts.say(line);
@@ -368,7 +480,14 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 		const name = spec.name;
 		profiles.save(name, profileOf(spec));
 		let tokenFile: string | undefined;
-		if (token && typedToken && (await prompts.confirm({message: `Save the token for next time? (a file of its own, readable only by you: ${profiles.tokenFile(name)})`, default: false}))) {
+		if (
+			token &&
+			typedToken &&
+			(await prompts.confirm({
+				message: `Save the token for next time? (a file of its own, readable only by you: ${profiles.tokenFile(name)})`,
+				default: false,
+			}))
+		) {
 			tokenFile = profiles.saveToken(name, token);
 		}
 		const tokenNote = tokenFile ? `; token in ${tokenFile} (0600)` : token ? '; the token was not saved' : '';
@@ -378,7 +497,12 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 }
 
 /** One choice is said, not asked (`Region: local (this machine's Docker engine)`); more are a select, the wanted one first chosen. */
-async function chooseOne<T extends {slug: string; name: string}>(prompts: WizardPrompts, items: T[], wanted: string, ask: {label: string; message: string; name: (item: T) => string}): Promise<string> {
+async function chooseOne<T extends {slug: string; name: string}>(
+	prompts: WizardPrompts,
+	items: T[],
+	wanted: string,
+	ask: {label: string; message: string; name: (item: T) => string},
+): Promise<string> {
 	if (items.length === 1) {
 		prompts.say(`${ask.label}: ${items[0]!.slug} (${items[0]!.name})`);
 		return items[0]!.slug;
@@ -394,19 +518,25 @@ async function chooseOne<T extends {slug: string; name: string}>(prompts: Wizard
  * The masked token question, checked live: the wizard's, and the start
  * screen's when a saved DigitalOcean cluster has no token at hand.
  */
-export async function askToken(prompts: WizardPrompts, catalogFor: CatalogFor, onAccount: (account: CatalogAccount) => void = () => {}): Promise<string> {
-	return prompts.password({
-		message: 'DigitalOcean API token (read and write)',
-		validate: async value => {
-			const candidate = value.trim();
-			if (!candidate) return 'paste a token from https://cloud.digitalocean.com/account/api/tokens';
-			registerSecret(candidate);
-			try {
-				onAccount(await catalogFor('digitalocean', candidate).validateToken(candidate));
-				return true;
-			} catch (error) {
-				return (error as Error).message;
-			}
-		},
-	}).then(value => value.trim());
+export async function askToken(
+	prompts: WizardPrompts,
+	catalogFor: CatalogFor,
+	onAccount: (account: CatalogAccount) => void = () => {},
+): Promise<string> {
+	return prompts
+		.password({
+			message: 'DigitalOcean API token (read and write)',
+			validate: async value => {
+				const candidate = value.trim();
+				if (!candidate) return 'paste a token from https://cloud.digitalocean.com/account/api/tokens';
+				registerSecret(candidate);
+				try {
+					onAccount(await catalogFor('digitalocean', candidate).validateToken(candidate));
+					return true;
+				} catch (error) {
+					return (error as Error).message;
+				}
+			},
+		})
+		.then(value => value.trim());
 }

@@ -13,32 +13,88 @@ import {resize, waitForFrame} from './helpers.js';
 const MIB = 1024 ** 2;
 
 function node(name: string, state = 'ready', role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker') {
-	return {name, role, state, publicAddress: `10.101.197.${10 + name.length}`, privateAddress: '10.100.80.10', machine: (state === 'stopped' ? 'stopped' : 'running') as 'running', hostKeyFingerprint: 'SHA256:x', provision: null};
+	return {
+		name,
+		role,
+		state,
+		publicAddress: `10.101.197.${10 + name.length}`,
+		privateAddress: '10.100.80.10',
+		machine: (state === 'stopped' ? 'stopped' : 'running') as 'running',
+		hostKeyFingerprint: 'SHA256:x',
+		provision: null,
+	};
 }
 
-const usage = (cpu: number, used: number) => ({scope: 'container' as const, cpu, cpus: 1, memory: {used: used * MIB, total: 1024 * MIB}, load: {load1: 4.2, load5: 3, load15: 2}, server: {memory: {used: 180 * MIB, limit: 450 * MIB}, cpuPercent: 1}});
+const usage = (cpu: number, used: number) => ({
+	scope: 'container' as const,
+	cpu,
+	cpus: 1,
+	memory: {used: used * MIB, total: 1024 * MIB},
+	load: {load1: 4.2, load5: 3, load15: 2},
+	server: {memory: {used: 180 * MIB, limit: 450 * MIB}, cpuPercent: 1},
+});
 
 /**
  * A snapshot as the source makes it; the headline is computed by the real
  * assessHealth from the same parts, as createDashboardSource does.
  */
-function snapshot(change: {nodes?: ClusterStatus['nodes']; state?: string; rethinkdb?: ClusterStatus['rethinkdb']; running?: number; at?: string; errors?: DashboardSnapshot['errors']} = {}): DashboardSnapshot {
+function snapshot(
+	change: {
+		nodes?: ClusterStatus['nodes'];
+		state?: string;
+		rethinkdb?: ClusterStatus['rethinkdb'];
+		running?: number;
+		at?: string;
+		errors?: DashboardSnapshot['errors'];
+	} = {},
+): DashboardSnapshot {
 	const nodes = change.nodes ?? [node('queenbee'), node('workerbee-1')];
 	const status: ClusterStatus = {
-		cluster: 'demo', provider: 'local', state: change.state ?? 'ready', nodes,
+		cluster: 'demo',
+		provider: 'local',
+		state: change.state ?? 'ready',
+		nodes,
 		swarm: {managers: 1, workers: nodes.length - 1, ready: nodes.filter(n => n.state === 'ready').length},
-		rethinkdb: change.rethinkdb === undefined ? {connected: 2, expected: 2, missing: [], issues: [], tables: []} : change.rethinkdb, errors: [],
+		rethinkdb:
+			change.rethinkdb === undefined
+				? {connected: 2, expected: 2, missing: [], issues: [], tables: []}
+				: change.rethinkdb,
+		errors: [],
 	};
 	const services = nodes.map(n => ({
-		name: `swarmbee_rdb-${n.name}`, mode: 'replicated', replicas: '1/1', image: 'rethinkdb:2.4.4', ports: '', failures: 0, lastError: '',
-		tasks: [{name: `swarmbee_rdb-${n.name}.1`, node: n.name, desiredState: 'Running', currentState: 'Running 2 minutes ago', error: ''}],
-		running: n.state === 'ready' ? 1 : 0, desired: 1, notRunningOn: n.state === 'ready' ? [] : [n.name], serverOf: n.name,
+		name: `swarmbee_rdb-${n.name}`,
+		mode: 'replicated',
+		replicas: '1/1',
+		image: 'rethinkdb:2.4.4',
+		ports: '',
+		failures: 0,
+		lastError: '',
+		tasks: [
+			{
+				name: `swarmbee_rdb-${n.name}.1`,
+				node: n.name,
+				desiredState: 'Running',
+				currentState: 'Running 2 minutes ago',
+				error: '',
+			},
+		],
+		running: n.state === 'ready' ? 1 : 0,
+		desired: 1,
+		notRunningOn: n.state === 'ready' ? [] : [n.name],
+		serverOf: n.name,
 	}));
 	return {
-		status, services, scope: 'container', memoryLimitBytes: 450 * MIB,
+		status,
+		services,
+		scope: 'container',
+		memoryLimitBytes: 450 * MIB,
 		health: assessHealth({nodes, swarm: status.swarm, services, rethinkdb: status.rethinkdb}),
-		usage: Object.fromEntries(nodes.map((n, i) => [n.name, n.state === 'ready' ? usage(0.12 + i / 10, 412 - i * 100) : null])),
-		at: change.at ?? '2026-11-25T12:04:33.000Z', errors: change.errors ?? [], roundTrips: nodes.length,
+		usage: Object.fromEntries(
+			nodes.map((n, i) => [n.name, n.state === 'ready' ? usage(0.12 + i / 10, 412 - i * 100) : null]),
+		),
+		at: change.at ?? '2026-11-25T12:04:33.000Z',
+		errors: change.errors ?? [],
+		roundTrips: nodes.length,
 	};
 }
 
@@ -47,8 +103,19 @@ function fakeTunnel(options: {busy?: number} = {}) {
 	const listeners = new Set<(t: TunnelStatus[]) => void>();
 	let statuses: TunnelStatus[] = [];
 	const status = (name: string, port: number, state: TunnelStatus['state']): TunnelStatus => ({
-		name, state, local: {host: '127.0.0.1', port: name === 'admin' && options.busy ? 39_123 : port, ...(name === 'admin' && options.busy ? {busy: options.busy} : {})},
-		target: {node: 'queenbee', port}, connections: 1, totalConnections: 3, bytesIn: 1_234_567, bytesOut: 30_100, since: '2026-11-25T12:04:00Z',
+		name,
+		state,
+		local: {
+			host: '127.0.0.1',
+			port: name === 'admin' && options.busy ? 39_123 : port,
+			...(name === 'admin' && options.busy ? {busy: options.busy} : {}),
+		},
+		target: {node: 'queenbee', port},
+		connections: 1,
+		totalConnections: 3,
+		bytesIn: 1_234_567,
+		bytesOut: 30_100,
+		since: '2026-11-25T12:04:00Z',
 	});
 	const control = {
 		current: () => statuses,
@@ -73,7 +140,13 @@ describe('Dashboard', () => {
 	it('the headline is live health, not the last run: degraded naming the stopped node, though the journal says ready', async () => {
 		const bad = snapshot({
 			nodes: [node('queenbee'), node('workerbee-1', 'stopped')],
-			rethinkdb: {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}], tables: []},
+			rethinkdb: {
+				connected: 1,
+				expected: 2,
+				missing: ['workerbee_1'],
+				issues: [{type: 'server_disconnected', critical: true, description: 'Server workerbee_1 is disconnected'}],
+				tables: [],
+			},
 		});
 		const instance = render(<Dashboard load={async () => bad} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
@@ -89,17 +162,44 @@ describe('Dashboard', () => {
 	});
 
 	it('a failed last run with a healthy cluster says ready (and that the last run failed)', async () => {
-		const instance = render(<Dashboard load={async () => snapshot({state: 'failed'})} refreshMs={60_000} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard load={async () => snapshot({state: 'failed'})} refreshMs={60_000} onQuit={() => {}} />,
+		);
 		cleanup = instance.unmount;
 		const frame = await waitForFrame(instance, 'NODES');
 		expect(frame.split('\n')[0]).toMatch(/^demo \(local\): ready · last run failed/);
 	});
 
 	it('per node CPU and memory, each database server against its limit, tables with replicas and readiness', async () => {
-		const withTables = snapshot({rethinkdb: {connected: 2, expected: 2, missing: [], issues: [], tables: [
-			{db: 'app', table: 'users', shards: 1, replicas: 2, servers: ['queenbee', 'workerbee_1'], primaries: ['queenbee'], readiness: 'ready'},
-			{db: 'app', table: 'orders', shards: 2, replicas: 1, servers: ['queenbee'], primaries: ['queenbee', 'queenbee'], readiness: 'writable', underReplicated: true},
-		]}});
+		const withTables = snapshot({
+			rethinkdb: {
+				connected: 2,
+				expected: 2,
+				missing: [],
+				issues: [],
+				tables: [
+					{
+						db: 'app',
+						table: 'users',
+						shards: 1,
+						replicas: 2,
+						servers: ['queenbee', 'workerbee_1'],
+						primaries: ['queenbee'],
+						readiness: 'ready',
+					},
+					{
+						db: 'app',
+						table: 'orders',
+						shards: 2,
+						replicas: 1,
+						servers: ['queenbee'],
+						primaries: ['queenbee', 'queenbee'],
+						readiness: 'writable',
+						underReplicated: true,
+					},
+				],
+			},
+		});
 		const instance = render(<Dashboard load={async () => withTables} refreshMs={60_000} onQuit={() => {}} />);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 40);
@@ -130,7 +230,9 @@ describe('Dashboard', () => {
 
 	it('at 80×24 the tunnel URL, counts and the admin-rights note are whole; a busy default port is said', async () => {
 		const tunnel = fakeTunnel({busy: 8080});
-		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 80, 24);
 		await waitForFrame(instance, 't open tunnel');
@@ -146,7 +248,9 @@ describe('Dashboard', () => {
 
 	it('t twice: open, close, no error line; a tunnel that cannot open shows its fix', async () => {
 		const tunnel = fakeTunnel();
-		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />,
+		);
 		cleanup = instance.unmount;
 		await waitForFrame(instance, 't open tunnel');
 		instance.stdin.write('t');
@@ -156,7 +260,9 @@ describe('Dashboard', () => {
 		expect(closed).not.toMatch(/error|Cannot read/);
 		expect(tunnel.close).toHaveBeenCalledTimes(1);
 		tunnel.open.mockImplementationOnce(async () => {
-			throw new InputError('127.0.0.1:8081 is already in use on this machine', {nextSteps: ['or choose another local port (--admin-port / --driver-port)']});
+			throw new InputError('127.0.0.1:8081 is already in use on this machine', {
+				nextSteps: ['or choose another local port (--admin-port / --driver-port)'],
+			});
 		});
 		instance.stdin.write('t');
 		const failed = await waitForFrame(instance, 'already in use');
@@ -165,7 +271,9 @@ describe('Dashboard', () => {
 
 	it('a tunnel that stopped itself on an error says the error (red) where it says closed; t opens it again', async () => {
 		const tunnel = fakeTunnel();
-		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 140, 40);
 		await waitForFrame(instance, 't open tunnel');
@@ -182,16 +290,29 @@ describe('Dashboard', () => {
 	});
 
 	it('at 100×15 the body scrolls under a fixed header and footer', async () => {
-		const many = snapshot({nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n))});
+		const many = snapshot({
+			nodes: ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3', 'workerbee-4'].map(n => node(n)),
+		});
 		// Every key offered, so the footer is as long as it gets: it must still end with q quit.
 		const actions = {logs: async () => ({title: 'x', source: 'x', lines: []}), ssh: async () => {}};
-		const instance = render(<Dashboard load={async () => many} refreshMs={60_000} tunnels={fakeTunnel()} actions={actions} handOver={() => {}} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard
+				load={async () => many}
+				refreshMs={60_000}
+				tunnels={fakeTunnel()}
+				actions={actions}
+				handOver={() => {}}
+				onQuit={() => {}}
+			/>,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 15);
 		const first = await waitForFrame(instance, text => /1-12 of \d+/.test(text));
 		expect(first.split('\n')).toHaveLength(14);
 		expect(first.split('\n')[0]).toContain('demo (local): ready');
-		expect(first.split('\n').at(-1)).toMatch(/^↑↓ select · l logs · s ssh · t open tunnel · r refresh · \? help · q quit +1-12 of \d+ · PgDn$/);
+		expect(first.split('\n').at(-1)).toMatch(
+			/^↑↓ select · l logs · s ssh · t open tunnel · r refresh · \? help · q quit +1-12 of \d+ · PgDn$/,
+		);
 		expect(first).not.toContain('RETHINKDB');
 		instance.stdin.write(' ');
 		const paged = await waitForFrame(instance, 'RETHINKDB');
@@ -199,11 +320,23 @@ describe('Dashboard', () => {
 		expect(paged.split('\n').at(-1)).toMatch(/q quit .*\d+-\d+ of \d+/);
 	});
 
-	it('↑/↓ select rows; l shows the selected row\'s logs; s appears and hands over only when given; ? is the help', async () => {
-		const logs = vi.fn<DashboardActions['logs']>(async target => ({title: `logs of ${target.kind === 'service' ? target.service : target.node}`, source: 'docker service logs', lines: ['2026-11-25T12:00:00Z Server ready']}));
+	it("↑/↓ select rows; l shows the selected row's logs; s appears and hands over only when given; ? is the help", async () => {
+		const logs = vi.fn<DashboardActions['logs']>(async target => ({
+			title: `logs of ${target.kind === 'service' ? target.service : target.node}`,
+			source: 'docker service logs',
+			lines: ['2026-11-25T12:00:00Z Server ready'],
+		}));
 		const handOver = vi.fn();
 		const ssh = vi.fn(async () => {});
-		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} handOver={handOver} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard
+				load={async () => snapshot()}
+				refreshMs={60_000}
+				actions={{logs}}
+				handOver={handOver}
+				onQuit={() => {}}
+			/>,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 40);
 		const frame = await waitForFrame(instance, '▸ queenbee');
@@ -215,14 +348,25 @@ describe('Dashboard', () => {
 		await waitForFrame(instance, '▸ swarmbee_rdb-queenbee');
 		instance.stdin.write('l');
 		await waitForFrame(instance, 'Server ready');
-		expect(logs).toHaveBeenLastCalledWith({kind: 'service', service: 'swarmbee_rdb-queenbee', node: 'queenbee'}, expect.any(AbortSignal));
+		expect(logs).toHaveBeenLastCalledWith(
+			{kind: 'service', service: 'swarmbee_rdb-queenbee', node: 'queenbee'},
+			expect.any(AbortSignal),
+		);
 		instance.stdin.write('\u001B');
 		await waitForFrame(instance, '▸ swarmbee_rdb-queenbee');
 		instance.stdin.write('?');
 		await waitForFrame(instance, 'KEYS');
 		instance.unmount();
 
-		const withSsh = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs, ssh}} handOver={handOver} onQuit={() => {}} />);
+		const withSsh = render(
+			<Dashboard
+				load={async () => snapshot()}
+				refreshMs={60_000}
+				actions={{logs, ssh}}
+				handOver={handOver}
+				onQuit={() => {}}
+			/>,
+		);
 		cleanup = withSsh.unmount;
 		await waitForFrame(withSsh, 's ssh');
 		withSsh.stdin.write('s');
@@ -234,12 +378,22 @@ describe('Dashboard', () => {
 	it('a logs read left behind (r reloads, esc closes, the dashboard goes) is aborted, and its cancel is not shown', async () => {
 		const signals: AbortSignal[] = [];
 		// Every read waits for its abort, but the second, which answers.
-		const logs = vi.fn<DashboardActions['logs']>((_target, signal) => new Promise((resolve, reject) => {
-			signals.push(signal);
-			signal.addEventListener('abort', () => reject(new CancelledError()));
-			if (signals.length === 2) resolve({title: 'logs of queenbee', source: 'swarmbee logs demo queenbee', lines: ['2026-11-25T12:00:00Z Server ready']});
-		}));
-		const instance = render(<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} onQuit={() => {}} />);
+		const logs = vi.fn<DashboardActions['logs']>(
+			(_target, signal) =>
+				new Promise((resolve, reject) => {
+					signals.push(signal);
+					signal.addEventListener('abort', () => reject(new CancelledError()));
+					if (signals.length === 2)
+						resolve({
+							title: 'logs of queenbee',
+							source: 'swarmbee logs demo queenbee',
+							lines: ['2026-11-25T12:00:00Z Server ready'],
+						});
+				}),
+		);
+		const instance = render(
+			<Dashboard load={async () => snapshot()} refreshMs={60_000} actions={{logs}} onQuit={() => {}} />,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 40);
 		await waitForFrame(instance, '▸ queenbee');
@@ -263,9 +417,18 @@ describe('Dashboard', () => {
 	});
 
 	it('says so when a refresh fails as a whole, with the fix, wrapped between words', async () => {
-		const instance = render(<Dashboard load={async () => {
-			throw new InputError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock, is the docker daemon running on this machine', {nextSteps: ['start Docker (e.g. sudo systemctl start docker)']});
-		}} refreshMs={60_000} onQuit={() => {}} />);
+		const instance = render(
+			<Dashboard
+				load={async () => {
+					throw new InputError(
+						'Cannot connect to the Docker daemon at unix:///var/run/docker.sock, is the docker daemon running on this machine',
+						{nextSteps: ['start Docker (e.g. sudo systemctl start docker)']},
+					);
+				}}
+				refreshMs={60_000}
+				onQuit={() => {}}
+			/>,
+		);
 		cleanup = instance.unmount;
 		resize(instance.stdout, 60, 30);
 		const frame = await waitForFrame(instance, 'error: Cannot connect');
@@ -284,7 +447,10 @@ describe('Dashboard', () => {
 describe('dashboard memory (the event line)', () => {
 	it('turns problems that appear and go into events, and keeps history', () => {
 		let memory = rememberSnapshot(emptyMemory(), snapshot({at: '2026-11-25T18:32:00Z'}));
-		memory = rememberSnapshot(memory, snapshot({at: '2026-11-25T18:32:54Z', nodes: [node('queenbee'), node('workerbee-1', 'stopped')]}));
+		memory = rememberSnapshot(
+			memory,
+			snapshot({at: '2026-11-25T18:32:54Z', nodes: [node('queenbee'), node('workerbee-1', 'stopped')]}),
+		);
 		memory = rememberSnapshot(memory, snapshot({at: '2026-11-25T18:33:50Z'}));
 		expect(memory.events.map(e => e.text)).toEqual(['watching: all ready', 'workerbee-1 stopped', 'workerbee-1 back']);
 		expect(memory.history['queenbee']!.cpu).toHaveLength(3);

@@ -8,14 +8,22 @@ import {runStart} from './helpers.js';
 /** A terminal stand-in for the real Ink mount (not ink-testing-library's debug mode). */
 function terminal() {
 	let written = '';
-	const stdout = Object.assign(new Writable({
-		write(chunk, _encoding, done) {
-			written += chunk.toString();
-			done();
-		},
-	}), {isTTY: true, columns: 100, rows: 30}) as unknown as NodeJS.WriteStream;
+	const stdout = Object.assign(
+		new Writable({
+			write(chunk, _encoding, done) {
+				written += chunk.toString();
+				done();
+			},
+		}),
+		{isTTY: true, columns: 100, rows: 30},
+	) as unknown as NodeJS.WriteStream;
 	const raw: boolean[] = [];
-	const stdin = Object.assign(new PassThrough(), {isTTY: true, setRawMode: (on: boolean) => raw.push(on), ref() {}, unref() {}}) as unknown as NodeJS.ReadStream;
+	const stdin = Object.assign(new PassThrough(), {
+		isTTY: true,
+		setRawMode: (on: boolean) => raw.push(on),
+		ref() {},
+		unref() {},
+	}) as unknown as NodeJS.ReadStream;
 	return {terminal: {stdout, stdin, stderr: stdout}, text: () => stripVTControlCharacters(written), raw};
 }
 
@@ -24,7 +32,15 @@ describe('InkRenderer', () => {
 		const t = terminal();
 		const renderer = new InkRenderer(t.terminal, {onInterrupt: () => {}});
 		for (const e of runStart()) renderer.handle(e);
-		renderer.handle(event({type: 'step-finished', step: 'provision', durationMs: 3_000, changed: true, summary: '2 nodes provisioned'}));
+		renderer.handle(
+			event({
+				type: 'step-finished',
+				step: 'provision',
+				durationMs: 3_000,
+				changed: true,
+				summary: '2 nodes provisioned',
+			}),
+		);
 		renderer.handle(event({type: 'run-finished', durationMs: 12_000, changed: true, summary: 'done'}));
 		await renderer.close();
 		expect(t.text()).toContain('✔ Provision (3.0s): 2 nodes provisioned');

@@ -9,7 +9,9 @@ function mount() {
 	const source = new RunEventSource();
 	const onInterrupt = vi.fn();
 	const instance = render(<RunView source={source} onInterrupt={onInterrupt} />);
-	const push = (...events: Parameters<RunEventSource['push']>[0][]) => events.forEach(e => source.push(e));
+	const push = (...events: Parameters<RunEventSource['push']>[0][]) => {
+		for (const e of events) source.push(e);
+	};
 	return {source, instance, onInterrupt, push};
 }
 
@@ -44,7 +46,9 @@ describe('RunView', () => {
 		push(...provisionEvents('queenbee').slice(7));
 		frame = await waitForFrame(instance, 'recap');
 		expect(frame).toContain('ok 4 changed 2 failed 0');
-		expect(allOutput(instance).replace(/\n/g, ' ')).toContain('queenbee: full provision log in /home/u/.config/swarmbee-nodejs/clusters/demo/logs/queenbee/provision.log');
+		expect(allOutput(instance).replace(/\n/g, ' ')).toContain(
+			'queenbee: full provision log in /home/u/.config/swarmbee-nodejs/clusters/demo/logs/queenbee/provision.log',
+		);
 		expect(frame).toContain('log: /home/u/.config/swarmbee-nodejs/clusters/demo/logs/queenbee/provision.log');
 	});
 
@@ -53,8 +57,31 @@ describe('RunView', () => {
 		cleanup = instance.unmount;
 		push(...runStart(), ...provisionEvents('queenbee'), ...provisionEvents('workerbee-1', {fail: true}));
 		push(
-			event({type: 'step-failed', step: 'provision', durationMs: 31_000, error: {kind: 'external', message: 'provisioning failed on node workerbee-1', hint: 'workerbee-1: apt-get install exited 100', nextSteps: ['swarmbee up demo (it resumes where it stopped)'], node: 'workerbee-1', logFile: '/logs/workerbee-1/provision.log'}}),
-			event({type: 'run-failed', durationMs: 38_000, error: {kind: 'external', message: 'provisioning failed on node workerbee-1', hint: 'workerbee-1: apt-get install exited 100', nextSteps: ['swarmbee up demo (it resumes where it stopped)'], node: 'workerbee-1', logFile: '/logs/workerbee-1/provision.log'}}),
+			event({
+				type: 'step-failed',
+				step: 'provision',
+				durationMs: 31_000,
+				error: {
+					kind: 'external',
+					message: 'provisioning failed on node workerbee-1',
+					hint: 'workerbee-1: apt-get install exited 100',
+					nextSteps: ['swarmbee up demo (it resumes where it stopped)'],
+					node: 'workerbee-1',
+					logFile: '/logs/workerbee-1/provision.log',
+				},
+			}),
+			event({
+				type: 'run-failed',
+				durationMs: 38_000,
+				error: {
+					kind: 'external',
+					message: 'provisioning failed on node workerbee-1',
+					hint: 'workerbee-1: apt-get install exited 100',
+					nextSteps: ['swarmbee up demo (it resumes where it stopped)'],
+					node: 'workerbee-1',
+					logFile: '/logs/workerbee-1/provision.log',
+				},
+			}),
 		);
 		const frame = await waitForFrame(instance, 'error: provisioning failed');
 		expect(frame).toMatch(/✖ workerbee-1 +failed +apt-get install exited 100/);
@@ -75,9 +102,11 @@ describe('RunView', () => {
 		const {instance, push} = mount();
 		cleanup = instance.unmount;
 		resize(instance.stdout, 100, 60);
-		const out = (node: string, line: string) => event({type: 'node-output', node, step: 'provision', stream: 'stdout', line});
+		const out = (node: string, line: string) =>
+			event({type: 'node-output', node, step: 'provision', stream: 'stdout', line});
 		push(...runStart());
-		for (let i = 1; i <= 20; i++) push(out('queenbee', `queenbee line ${i}`), out('workerbee-1', `workerbee-1 line ${i}`));
+		for (let i = 1; i <= 20; i++)
+			push(out('queenbee', `queenbee line ${i}`), out('workerbee-1', `workerbee-1 line ${i}`));
 		let frame = await waitForFrame(instance, 'workerbee-1 line 20');
 		expect(frame).toContain('▸ queenbee');
 		expect(frame).not.toContain('queenbee line 17');
@@ -91,7 +120,10 @@ describe('RunView', () => {
 		expect(frame).not.toContain('queenbee line 20');
 		expect(frame).toContain('enter collapse');
 		instance.stdin.write('\r');
-		frame = await waitForFrame(instance, text => text.includes('queenbee line 20') && !text.includes('workerbee-1 line 5'));
+		frame = await waitForFrame(
+			instance,
+			text => text.includes('queenbee line 20') && !text.includes('workerbee-1 line 5'),
+		);
 		expect(frame).toContain('enter expand');
 	});
 
@@ -117,9 +149,23 @@ describe('RunView', () => {
 		const {instance, push} = mount();
 		cleanup = instance.unmount;
 		push(...runStart(), ...provisionEvents('queenbee').slice(0, 4));
-		push(event({type: 'node-output', node: 'queenbee', step: 'provision', stream: 'stdout', line: `changed: [localhost] => ${'x'.repeat(200)}`}));
+		push(
+			event({
+				type: 'node-output',
+				node: 'queenbee',
+				step: 'provision',
+				stream: 'stdout',
+				line: `changed: [localhost] => ${'x'.repeat(200)}`,
+			}),
+		);
 		await waitForFrame(instance, 'xxxxx');
-		expect(Math.max(...screen(instance).split('\n').map(l => l.length))).toBeGreaterThan(80);
+		expect(
+			Math.max(
+				...screen(instance)
+					.split('\n')
+					.map(l => l.length),
+			),
+		).toBeGreaterThan(80);
 		resize(instance.stdout, 80);
 		const frame = await waitForFrame(instance, text => Math.max(...text.split('\n').map(l => l.length)) <= 80);
 		expect(frame).toContain('changed: [localhost] => xxx');

@@ -7,9 +7,21 @@ import {execa} from 'execa';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import {shq} from '../../source/shell.js';
-import {cli, CLI, describeWithEngine, dockerIn, hasTmux, newHome, purge, rethinkdbImage, spawnCli, uniqueName} from './helpers.js';
+import {
+	cli,
+	CLI,
+	describeWithEngine,
+	dockerIn,
+	hasTmux,
+	newHome,
+	purge,
+	rethinkdbImage,
+	spawnCli,
+	uniqueName,
+} from './helpers.js';
 
-if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the ssh test drives a terminal in tmux (apt-get install tmux)');
+if (!hasTmux() && process.env['CI'])
+	throw new Error('CI is set but tmux is missing: the ssh test drives a terminal in tmux (apt-get install tmux)');
 
 /** The inodes of the sockets a process holds open. */
 function socketInodes(pid: number): Set<string> {
@@ -28,10 +40,21 @@ function socketInodes(pid: number): Set<string> {
 /** What a process listens on: TCP ports (state 0A in /proc/net/tcp*) and unix socket paths, by the inodes it holds. */
 function listeners(pid: number): {tcp: string[]; unix: string[]} {
 	const mine = socketInodes(pid);
-	const table = (file: string) => readFileSync(file, 'utf8').split('\n').slice(1).map(line => line.trim().split(/\s+/)).filter(cols => cols.length > 7);
-	const tcp = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap(file => table(file).filter(cols => cols[3] === '0A' && mine.has(cols[9]!)).map(cols => cols[1]!));
+	const table = (file: string) =>
+		readFileSync(file, 'utf8')
+			.split('\n')
+			.slice(1)
+			.map(line => line.trim().split(/\s+/))
+			.filter(cols => cols.length > 7);
+	const tcp = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap(file =>
+		table(file)
+			.filter(cols => cols[3] === '0A' && mine.has(cols[9]!))
+			.map(cols => cols[1]!),
+	);
 	// /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; flag 00010000 is __SO_ACCEPTCON, a listener.
-	const unix = table('/proc/net/unix').filter(cols => cols[3] === '00010000' && mine.has(cols[6]!)).map(cols => cols[7]!);
+	const unix = table('/proc/net/unix')
+		.filter(cols => cols[3] === '00010000' && mine.has(cols[6]!))
+		.map(cols => cols[7]!);
 	return {tcp, unix};
 }
 
@@ -63,10 +86,11 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 	const tmuxSocket = `swarmbee-${name}`;
 	const tmux = (...args: string[]) => execFileSync('tmux', ['-L', tmuxSocket, ...args], {encoding: 'utf8'});
 	/** bash with `swarmbee` being this build, the docker CLI on this machine, and the test's HOME and DOCKER_CONFIG. */
-	const bash = (script: string) => execa('bash', ['-c', `swarmbee() { ${shq(process.execPath)} ${shq(CLI)} "$@"; }\n${script}`], {
-		reject: false,
-		env: {SWARMBEE_HOME: home, ...env},
-	});
+	const bash = (script: string) =>
+		execa('bash', ['-c', `swarmbee() { ${shq(process.execPath)} ${shq(CLI)} "$@"; }\n${script}`], {
+			reject: false,
+			env: {SWARMBEE_HOME: home, ...env},
+		});
 	let image: string;
 	/** The helper has exited (give init a moment to reap it) and left only its log. */
 	const expectHelperGone = async (pid: number) => {
@@ -107,7 +131,11 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(hostname).toMatchObject({exitCode: 0, stdout: 'queenbee', stderr: ''});
 		expect((await cli(['ssh', name, '--', 'hostname'], home, env)).stdout).toBe('queenbee');
 		// Ten times: a command this quick ends while the session is handed over, and its status must still come back.
-		for (let i = 0; i < 10; i++) expect(await cli(['ssh', name, 'workerbee-1', '--', 'false'], home, env)).toMatchObject({exitCode: 1, stderr: ''});
+		for (let i = 0; i < 10; i++)
+			expect(await cli(['ssh', name, 'workerbee-1', '--', 'false'], home, env)).toMatchObject({
+				exitCode: 1,
+				stderr: '',
+			});
 		// One line for the node's shell, as ssh sends it: the pipe and the exit run there.
 		const piped = await cli(['ssh', name, 'workerbee-1', '--', 'echo one two | wc -w; exit 7'], home, env);
 		expect(piped).toMatchObject({exitCode: 7, stdout: '2'});
@@ -121,64 +149,88 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 	it('ssh --all runs on every node at once, lines prefixed by node, the worst exit status', async () => {
 		const all = await cli(['ssh', name, '--all', '--', 'hostname'], home, env);
 		expect(all.exitCode).toBe(0);
-		expect(all.stdout.split('\n').filter(Boolean).sort()).toEqual(['queenbee    | queenbee', 'workerbee-1 | workerbee-1']);
-		const one = await cli(['ssh', name, '--all', '--', 'echo $(hostname) here; test $(hostname) = queenbee'], home, env);
+		expect(all.stdout.split('\n').filter(Boolean).sort()).toEqual([
+			'queenbee    | queenbee',
+			'workerbee-1 | workerbee-1',
+		]);
+		const one = await cli(
+			['ssh', name, '--all', '--', 'echo $(hostname) here; test $(hostname) = queenbee'],
+			home,
+			env,
+		);
 		expect(one.exitCode).toBe(1);
-		expect(one.stdout.split('\n').filter(Boolean).sort()).toEqual(['queenbee    | queenbee here', 'workerbee-1 | workerbee-1 here']);
+		expect(one.stdout.split('\n').filter(Boolean).sort()).toEqual([
+			'queenbee    | queenbee here',
+			'workerbee-1 | workerbee-1 here',
+		]);
 	});
 
-	it.runIf(hasTmux())('ssh in a real terminal (tmux): a PTY that resizes, htop, Ctrl-C for the remote program, the exit status back', async () => {
-		const command = `SWARMBEE_HOME=${shq(home)} HOME=${shq(userHome)} ${shq(process.execPath)} ${shq(CLI)} ssh ${name} workerbee-1; echo "EXIT=$?"; sleep 600`;
-		tmux('new-session', '-d', '-s', 'ssh', '-x', '100', '-y', '30', command);
-		const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'ssh', '-S', '-200');
-		const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
-			const deadline = Date.now() + timeoutMs;
-			for (;;) {
-				const text = screen();
-				if (pattern.test(text)) return text;
-				if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${text}`);
-				await sleep(100);
-			}
-		};
-		const keys = (...k: string[]) => tmux('send-keys', '-t', 'ssh', ...k);
-		await waitFor(/root@workerbee-1:~# $/m);
-		keys('stty size; echo "term=$TERM"', 'Enter');
-		await waitFor(/^30 100$/m);
-		expect(screen()).toMatch(/^term=(tmux|screen)/m);
-		// The window changes size: SIGWINCH here, window-change there.
-		tmux('resize-window', '-t', 'ssh', '-x', '120', '-y', '40');
-		await sleep(300);
-		keys('clear; stty size', 'Enter');
-		await waitFor(/^40 120$/m);
-		keys('htop', 'Enter');
-		const htop = await waitFor(/Load average:/);
-		expect(htop).toMatch(/Tasks: \d+/);
-		keys('q');
-		await waitFor(/root@workerbee-1:~# $/m);
-		// Ctrl-C reaches the remote sleep (raw mode), not swarmbee: the session goes on.
-		keys('clear; sleep 60', 'Enter');
-		await sleep(500);
-		keys('C-c');
-		keys('echo "after=$?"', 'Enter');
-		await waitFor(/^after=130$/m);
-		keys('exit 7', 'Enter');
-		await waitFor(/^EXIT=7$/m);
-	});
+	it.runIf(hasTmux())(
+		'ssh in a real terminal (tmux): a PTY that resizes, htop, Ctrl-C for the remote program, the exit status back',
+		async () => {
+			const command = `SWARMBEE_HOME=${shq(home)} HOME=${shq(userHome)} ${shq(process.execPath)} ${shq(CLI)} ssh ${name} workerbee-1; echo "EXIT=$?"; sleep 600`;
+			tmux('new-session', '-d', '-s', 'ssh', '-x', '100', '-y', '30', command);
+			const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'ssh', '-S', '-200');
+			const waitFor = async (pattern: RegExp, timeoutMs = 20_000) => {
+				const deadline = Date.now() + timeoutMs;
+				for (;;) {
+					const text = screen();
+					if (pattern.test(text)) return text;
+					if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; screen:\n${text}`);
+					await sleep(100);
+				}
+			};
+			const keys = (...k: string[]) => tmux('send-keys', '-t', 'ssh', ...k);
+			await waitFor(/root@workerbee-1:~# $/m);
+			keys('stty size; echo "term=$TERM"', 'Enter');
+			await waitFor(/^30 100$/m);
+			expect(screen()).toMatch(/^term=(tmux|screen)/m);
+			// The window changes size: SIGWINCH here, window-change there.
+			tmux('resize-window', '-t', 'ssh', '-x', '120', '-y', '40');
+			await sleep(300);
+			keys('clear; stty size', 'Enter');
+			await waitFor(/^40 120$/m);
+			keys('htop', 'Enter');
+			const htop = await waitFor(/Load average:/);
+			expect(htop).toMatch(/Tasks: \d+/);
+			keys('q');
+			await waitFor(/root@workerbee-1:~# $/m);
+			// Ctrl-C reaches the remote sleep (raw mode), not swarmbee: the session goes on.
+			keys('clear; sleep 60', 'Enter');
+			await sleep(500);
+			keys('C-c');
+			keys('echo "after=$?"', 'Enter');
+			await waitFor(/^after=130$/m);
+			keys('exit 7', 'Enter');
+			await waitFor(/^EXIT=7$/m);
+		},
+	);
 
 	it('eval "$(swarmbee env NAME)": the local docker CLI lists the swarm\'s nodes, services and tasks; --unset leaves no process and no socket', async () => {
-		const result = await bash([
-			`eval "$(swarmbee env ${name})"`,
-			'echo "host=$DOCKER_HOST"',
-			"docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'",
-			"docker service ls --format '{{.Name}} {{.Replicas}}'",
-			"docker stack ps swarmbee --format '{{.Node}} {{.DesiredState}}'",
-			'cat "$(dirname "${DOCKER_HOST#unix://}")/helper.json"',
-		].join('\n'));
+		const result = await bash(
+			[
+				`eval "$(swarmbee env ${name})"`,
+				'echo "host=$DOCKER_HOST"',
+				"docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'",
+				"docker service ls --format '{{.Name}} {{.Replicas}}'",
+				"docker stack ps swarmbee --format '{{.Node}} {{.DesiredState}}'",
+				'cat "$(dirname "${DOCKER_HOST#unix://}")/helper.json"',
+			].join('\n'),
+		);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		const lines = result.stdout.split('\n');
 		expect(lines[0]).toBe(`host=unix://${helperFiles}/docker.sock`);
-		expect(lines).toEqual(expect.arrayContaining(['queenbee Ready Leader', 'workerbee-1 Ready ', 'swarmbee_rdb-queenbee 1/1', 'swarmbee_rdb-workerbee-1 1/1', 'queenbee Running', 'workerbee-1 Running']));
+		expect(lines).toEqual(
+			expect.arrayContaining([
+				'queenbee Ready Leader',
+				'workerbee-1 Ready ',
+				'swarmbee_rdb-queenbee 1/1',
+				'swarmbee_rdb-workerbee-1 1/1',
+				'queenbee Running',
+				'workerbee-1 Running',
+			]),
+		);
 		const {pid} = JSON.parse(lines.at(-1)!) as {pid: number};
 		expect(running(pid)).toBe(true);
 
@@ -192,7 +244,13 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(again.stdout).toContain(`export DOCKER_HOST=unix://${helperFiles}/docker.sock`);
 		expect((JSON.parse(readFileSync(path.join(helperFiles, 'helper.json'), 'utf8')) as {pid: number}).pid).toBe(pid);
 
-		const unset = await bash([`eval "$(swarmbee env ${name})"`, 'eval "$(swarmbee env --unset)"', 'echo "host=${DOCKER_HOST:-none} cluster=${SWARMBEE_CLUSTER:-none}"'].join('\n'));
+		const unset = await bash(
+			[
+				`eval "$(swarmbee env ${name})"`,
+				'eval "$(swarmbee env --unset)"',
+				'echo "host=${DOCKER_HOST:-none} cluster=${SWARMBEE_CLUSTER:-none}"',
+			].join('\n'),
+		);
 		expect(unset.stdout.trim()).toBe('host=none cluster=none');
 		await expectHelperGone(pid);
 	});
@@ -201,24 +259,34 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		const made = await cli(['env', name, '--context'], home, env);
 		expect(made.exitCode).toBe(0);
 		expect(made.stdout).toContain(`export DOCKER_CONTEXT=swarmbee-${name}`);
-		const nodes = execFileSync('docker', ['--context', `swarmbee-${name}`, 'node', 'ls', '--format', '{{.Hostname}}'], {encoding: 'utf8', env: {...process.env, DOCKER_CONFIG: dockerConfig}});
+		const nodes = execFileSync('docker', ['--context', `swarmbee-${name}`, 'node', 'ls', '--format', '{{.Hostname}}'], {
+			encoding: 'utf8',
+			env: {...process.env, DOCKER_CONFIG: dockerConfig},
+		});
 		expect(nodes.split('\n').filter(Boolean).sort()).toEqual(['queenbee', 'workerbee-1']);
 		const {pid} = JSON.parse(readFileSync(path.join(helperFiles, 'helper.json'), 'utf8')) as {pid: number};
 
 		const unset = await cli(['env', name, '--unset'], home, env);
 		expect(unset.stdout).toContain(`# removed docker context swarmbee-${name}`);
-		const contexts = execFileSync('docker', ['context', 'ls', '--format', '{{.Name}}'], {encoding: 'utf8', env: {...process.env, DOCKER_CONFIG: dockerConfig}});
+		const contexts = execFileSync('docker', ['context', 'ls', '--format', '{{.Name}}'], {
+			encoding: 'utf8',
+			env: {...process.env, DOCKER_CONFIG: dockerConfig},
+		});
 		expect(contexts).not.toContain(`swarmbee-${name}`);
 		await expectHelperGone(pid);
 	});
 
-	it('logs: a database server\'s log shows RethinkDB\'s "Server ready"; a node\'s shows its provisioning and its daemons\' log', async () => {
+	it("logs: a database server's log shows RethinkDB's \"Server ready\"; a node's shows its provisioning and its daemons' log", async () => {
 		const server = await cli(['logs', name, 'rdb-queenbee'], home, env);
 		expect(server.exitCode).toBe(0);
-		expect(server.stdout).toMatch(/^swarmbee_rdb-queenbee\.1\.\w+@queenbee\s+\| Server ready, "queenbee" [0-9a-f-]{36}$/m);
+		expect(server.stdout).toMatch(
+			/^swarmbee_rdb-queenbee\.1\.\w+@queenbee\s+\| Server ready, "queenbee" [0-9a-f-]{36}$/m,
+		);
 		const node = await cli(['logs', name, 'workerbee-1', '--lines', '5'], home, env);
 		expect(node.exitCode).toBe(0);
-		expect(node.stdout).toContain(`==> provisioning log (${path.join(home, 'clusters', name, 'logs', 'workerbee-1', 'provision.log')}) <==`);
+		expect(node.stdout).toContain(
+			`==> provisioning log (${path.join(home, 'clusters', name, 'logs', 'workerbee-1', 'provision.log')}) <==`,
+		);
 		expect(node.stdout).toMatch(/^localhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0/m);
 		// A local node has no journal and no syslog: its daemons' own files.
 		expect(node.stdout).toContain('==> /var/log/docker.log <==');
@@ -238,7 +306,7 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		const result = await child;
 		expect(result.exitCode).toBe(0);
 		await sleep(500);
-		expect(dockerIn(container('queenbee'), "pgrep -x tail >/dev/null && echo tail-left || echo none")).toBe('none');
+		expect(dockerIn(container('queenbee'), 'pgrep -x tail >/dev/null && echo tail-left || echo none')).toBe('none');
 
 		// docker service logs --follow ignores the channel closing on a quiet log: swarmbee stops it all the same.
 		const service = spawnCli(['logs', name, 'rdb-queenbee', '--follow', '--lines', 'all'], home, env);
@@ -249,12 +317,17 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		service.kill('SIGINT');
 		expect((await service).exitCode).toBe(0);
 		await sleep(500);
-		expect(dockerIn(container('queenbee'), "pgrep -f '[d]ocker service logs' >/dev/null && echo left || echo none")).toBe('none');
+		expect(
+			dockerIn(container('queenbee'), "pgrep -f '[d]ocker service logs' >/dev/null && echo left || echo none"),
+		).toBe('none');
 	});
 
 	it('a host key swarmbee did not install: ssh, ssh --all, env and logs refuse, as status does', async () => {
 		// Another machine answering at the manager's address.
-		dockerIn(container('queenbee'), "rm -f /tmp/k /tmp/k.pub && ssh-keygen -q -t ed25519 -N '' -f /tmp/k && cp /tmp/k /etc/ssh/ssh_host_ed25519_key && cp /tmp/k.pub /etc/ssh/ssh_host_ed25519_key.pub && kill -HUP $(cat /run/sshd.pid)");
+		dockerIn(
+			container('queenbee'),
+			"rm -f /tmp/k /tmp/k.pub && ssh-keygen -q -t ed25519 -N '' -f /tmp/k && cp /tmp/k /etc/ssh/ssh_host_ed25519_key && cp /tmp/k.pub /etc/ssh/ssh_host_ed25519_key.pub && kill -HUP $(cat /run/sshd.pid)",
+		);
 		await sleep(500);
 		const refused = (stderr: string) => {
 			expect(stderr).toContain('queenbee');
@@ -296,7 +369,10 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(once.stdout).toMatch(/^queenbee\s+manager\s+stopped\s/m);
 		expect(once.stdout).toContain('swarm: no manager answered (queenbee is stopped)');
 		const json = JSON.parse((await cli(['status', name, '--json'], home, env)).stdout) as ClusterStatus;
-		expect(json.nodes.map(n => [n.name, n.machine])).toEqual([['queenbee', 'stopped'], ['workerbee-1', 'running']]);
+		expect(json.nodes.map(n => [n.name, n.machine])).toEqual([
+			['queenbee', 'stopped'],
+			['workerbee-1', 'running'],
+		]);
 		expect(json.swarm).toBeNull();
 
 		const all = await cli(['ssh', name, '--all', '--', 'hostname'], home, env);

@@ -1,5 +1,14 @@
 import {execFileSync} from 'node:child_process';
-import {copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync} from 'node:fs';
+import {
+	copyFileSync,
+	existsSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	truncateSync,
+	writeFileSync,
+} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -44,7 +53,14 @@ async function official(args: string[], cwd: string) {
 }
 
 function orderRow(i: number) {
-	return {id: i, customer: `c${i % 37}`, total: i * 0.25, tags: ['a', `t${i % 5}`], placed: r.epochTime(1_700_000_000 + i), note: i % 100 === 0 ? 'déjà vu, "quoted"\nline' : `n${i}`};
+	return {
+		id: i,
+		customer: `c${i % 37}`,
+		total: i * 0.25,
+		tags: ['a', `t${i % 5}`],
+		placed: r.epochTime(1_700_000_000 + i),
+		note: i % 100 === 0 ? 'déjà vu, "quoted"\nline' : `n${i}`,
+	};
 }
 
 async function seed(connection: Connection): Promise<void> {
@@ -53,22 +69,36 @@ async function seed(connection: Connection): Promise<void> {
 	await r.db('app').table('orders').indexCreate('customer').run(connection);
 	await r.db('app').table('orders').indexWait().run(connection);
 	for (let start = 0; start < ROWS; start += 1000) {
-		await r.db('app').table('orders').insert(Array.from({length: 1000}, (_, k) => orderRow(start + k))).run(connection);
+		await r
+			.db('app')
+			.table('orders')
+			.insert(Array.from({length: 1000}, (_, k) => orderRow(start + k)))
+			.run(connection);
 	}
 }
 
 /** Every row, in key order, in the server's own JSON (times and binaries raw), for exact comparison. */
 async function snapshot(connection: Connection): Promise<unknown[]> {
-	return await r.db('app').table('orders').orderBy({index: 'id'}).coerceTo('array').run(connection, {timeFormat: 'raw', binaryFormat: 'raw'});
+	return await r
+		.db('app')
+		.table('orders')
+		.orderBy({index: 'id'})
+		.coerceTo('array')
+		.run(connection, {timeFormat: 'raw', binaryFormat: 'raw'});
 }
 
 /** What a restore must bring back: the rows and the secondary index, built and used. */
 async function expectRestored(connection: Connection, rows: unknown[]): Promise<void> {
 	expect(await r.db('app').table('orders').count().run(connection)).toBe(ROWS);
 	expect(await snapshot(connection)).toEqual(rows);
-	const indexes = await r.db('app').table('orders').indexStatus().run(connection) as Array<{index: string; ready: boolean}>;
+	const indexes = (await r.db('app').table('orders').indexStatus().run(connection)) as Array<{
+		index: string;
+		ready: boolean;
+	}>;
 	expect(indexes.map(i => [i.index, i.ready])).toEqual([['customer', true]]);
-	expect(await r.db('app').table('orders').getAll('c3', {index: 'customer'}).count().run(connection)).toBe(Math.ceil((ROWS - 3) / 37));
+	expect(await r.db('app').table('orders').getAll('c3', {index: 'customer'}).count().run(connection)).toBe(
+		Math.ceil((ROWS - 3) / 37),
+	);
 }
 
 async function dropOrders(connection: Connection): Promise<void> {
@@ -82,7 +112,8 @@ async function restoreWithLibrary(link: DatabaseSession, file: string, force = f
 		const manifest = await readArchive(file, {spoolDir});
 		const target = await readTarget(link);
 		const existing = checkTarget(manifest.tables, target, force);
-		for (const table of manifest.tables) await restoreTable(link, table, {exists: existing.has(`${table.db}.${table.table}`), force, target});
+		for (const table of manifest.tables)
+			await restoreTable(link, table, {exists: existing.has(`${table.db}.${table.table}`), force, target});
 	} finally {
 		rmSync(spoolDir, {recursive: true, force: true});
 	}
@@ -99,107 +130,147 @@ async function backupWithLibrary(link: DatabaseSession, file: string): Promise<v
 	}
 }
 
-describeWithEngine('backup and restore, library against one RethinkDB 2.4.4 server, both ways with the official tools', () => {
-	const id = uniqueName('bk-e2e');
-	const work = mkdtempSync(path.join(tmpdir(), 'bk-e2e-'));
-	const passwordFile = path.join(work, 'password');
-	let host: string;
-	let link: DatabaseSession;
-	let rows: unknown[];
+describeWithEngine(
+	'backup and restore, library against one RethinkDB 2.4.4 server, both ways with the official tools',
+	() => {
+		const id = uniqueName('bk-e2e');
+		const work = mkdtempSync(path.join(tmpdir(), 'bk-e2e-'));
+		const passwordFile = path.join(work, 'password');
+		let host: string;
+		let link: DatabaseSession;
+		let rows: unknown[];
 
-	beforeAll(async () => {
-		const image = (await ensureRethinkdbImage(new DockerCli())).tag;
-		execFileSync('docker', ['network', 'create', id], {stdio: 'ignore'});
-		execFileSync('docker', ['run', '-d', '--name', id, '--network', id, image, 'rethinkdb', '--bind', 'all', '--initial-password', PASSWORD], {stdio: 'ignore'});
-		host = execFileSync('docker', ['inspect', '--format', `{{(index .NetworkSettings.Networks "${id}").IPAddress}}`, id], {encoding: 'utf8'}).trim();
-		writeFileSync(passwordFile, `${PASSWORD}\n`, {mode: 0o600});
-		const deadline = Date.now() + 60_000;
-		for (;;) {
-			try {
-				link = await connectDirect(host, 28015, PASSWORD);
-				break;
-			} catch (error) {
-				if (Date.now() > deadline) throw error;
-				await sleep(250);
+		beforeAll(async () => {
+			const image = (await ensureRethinkdbImage(new DockerCli())).tag;
+			execFileSync('docker', ['network', 'create', id], {stdio: 'ignore'});
+			execFileSync(
+				'docker',
+				[
+					'run',
+					'-d',
+					'--name',
+					id,
+					'--network',
+					id,
+					image,
+					'rethinkdb',
+					'--bind',
+					'all',
+					'--initial-password',
+					PASSWORD,
+				],
+				{stdio: 'ignore'},
+			);
+			host = execFileSync(
+				'docker',
+				['inspect', '--format', `{{(index .NetworkSettings.Networks "${id}").IPAddress}}`, id],
+				{encoding: 'utf8'},
+			).trim();
+			writeFileSync(passwordFile, `${PASSWORD}\n`, {mode: 0o600});
+			const deadline = Date.now() + 60_000;
+			for (;;) {
+				try {
+					link = await connectDirect(host, 28015, PASSWORD);
+					break;
+				} catch (error) {
+					if (Date.now() > deadline) throw error;
+					await sleep(250);
+				}
 			}
-		}
-		await seed(link.connection);
-		rows = await snapshot(link.connection);
-		expect(rows).toHaveLength(ROWS);
-	});
+			await seed(link.connection);
+			rows = await snapshot(link.connection);
+			expect(rows).toHaveLength(ROWS);
+		});
 
-	afterAll(async () => {
-		await link?.close();
-		execFileSync('docker', ['rm', '-f', '-v', id], {stdio: 'ignore'});
-		execFileSync('docker', ['network', 'rm', id], {stdio: 'ignore'});
-		rmSync(work, {recursive: true, force: true});
-	});
+		afterAll(async () => {
+			await link?.close();
+			execFileSync('docker', ['rm', '-f', '-v', id], {stdio: 'ignore'});
+			execFileSync('docker', ['network', 'rm', id], {stdio: 'ignore'});
+			rmSync(work, {recursive: true, force: true});
+		});
 
-	it('ours: 5,000 rows and a secondary index → drop → restore → the same rows, the index built and used', async () => {
-		const file = path.join(work, 'ours.tar.gz');
-		await backupWithLibrary(link, file);
-		await dropOrders(link.connection);
-		await restoreWithLibrary(link, file);
-		await expectRestored(link.connection, rows);
-	});
+		it('ours: 5,000 rows and a secondary index → drop → restore → the same rows, the index built and used', async () => {
+			const file = path.join(work, 'ours.tar.gz');
+			await backupWithLibrary(link, file);
+			await dropOrders(link.connection);
+			await restoreWithLibrary(link, file);
+			await expectRestored(link.connection, rows);
+		});
 
-	it('the same archive restored by the official rethinkdb restore gives the same result', async () => {
-		await dropOrders(link.connection);
-		const result = await official(['restore', path.join(work, 'ours.tar.gz'), '-c', `${host}:28015`, '--password-file', passwordFile], work);
-		expect(result.output).toContain(`${ROWS} rows imported to 1 table`);
-		expect(result.exitCode).toBe(0);
-		await expectRestored(link.connection, rows);
-	});
+		it('the same archive restored by the official rethinkdb restore gives the same result', async () => {
+			await dropOrders(link.connection);
+			const result = await official(
+				['restore', path.join(work, 'ours.tar.gz'), '-c', `${host}:28015`, '--password-file', passwordFile],
+				work,
+			);
+			expect(result.output).toContain(`${ROWS} rows imported to 1 table`);
+			expect(result.exitCode).toBe(0);
+			await expectRestored(link.connection, rows);
+		});
 
-	it('an archive made by the official rethinkdb dump restores with ours', async () => {
-		const file = path.join(work, 'official.tar.gz');
-		const result = await official(['dump', '-c', `${host}:28015`, '--password-file', passwordFile, '-f', file], work);
-		expect(result.exitCode, result.output).toBe(0);
-		await dropOrders(link.connection);
-		await restoreWithLibrary(link, file);
-		await expectRestored(link.connection, rows);
-	});
+		it('an archive made by the official rethinkdb dump restores with ours', async () => {
+			const file = path.join(work, 'official.tar.gz');
+			const result = await official(['dump', '-c', `${host}:28015`, '--password-file', passwordFile, '-f', file], work);
+			expect(result.exitCode, result.output).toBe(0);
+			await dropOrders(link.connection);
+			await restoreWithLibrary(link, file);
+			await expectRestored(link.connection, rows);
+		});
 
-	it('a table that exists is refused without --force, and written into with it', async () => {
-		const file = path.join(work, 'ours.tar.gz');
-		await expect(restoreWithLibrary(link, file)).rejects.toThrow(InputError);
-		await expect(restoreWithLibrary(link, file)).rejects.toThrow('table app.orders already exists in the cluster');
-		await r.db('app').table('orders').get(7).update({customer: 'changed'}).run(link.connection);
-		await restoreWithLibrary(link, file, true);
-		await expectRestored(link.connection, rows);
-	});
+		it('a table that exists is refused without --force, and written into with it', async () => {
+			const file = path.join(work, 'ours.tar.gz');
+			await expect(restoreWithLibrary(link, file)).rejects.toThrow(InputError);
+			await expect(restoreWithLibrary(link, file)).rejects.toThrow('table app.orders already exists in the cluster');
+			await r.db('app').table('orders').get(7).update({customer: 'changed'}).run(link.connection);
+			await restoreWithLibrary(link, file, true);
+			await expectRestored(link.connection, rows);
+		});
 
-	it('shards and replicas recorded for servers this cluster does not have are kept as counts, replicas capped', async () => {
-		const manifest = await readArchive(path.join(work, 'ours.tar.gz'), {spoolDir: work});
-		const [orders] = manifest.tables;
-		expect(orders!.info.shards).toEqual([{primary_replica: expect.any(String), replicas: [expect.any(String)], nonvoting_replicas: []}]);
-		// As if it came from a 1+2 cluster: two shards, three replicas each, on servers not here.
-		const elsewhere = ['queenbee', 'workerbee_1', 'workerbee_2'];
-		const info = {...orders!.info, shards: [{primary_replica: 'queenbee', replicas: elsewhere, nonvoting_replicas: []}, {primary_replica: 'workerbee_1', replicas: elsewhere, nonvoting_replicas: []}]};
-		const json = path.join(work, 'orders.json');
-		writeFileSync(json, `${JSON_ARRAY.open}${JSON_ARRAY.first}${rows.map(row => JSON.stringify(row)).join(JSON_ARRAY.between)}${JSON_ARRAY.close}`);
-		const file = path.join(work, 'elsewhere.tar.gz');
-		const writer = ArchiveWriter.create(file, topFolderName(new Date()));
-		await writer.addTable({db: 'app', table: 'orders'}, info, json);
-		await writer.finish();
-		await dropOrders(link.connection);
-		await restoreWithLibrary(link, file);
-		await expectRestored(link.connection, rows);
-		const shards = await r.db('app').table('orders').config()('shards').run(link.connection) as Array<{replicas: string[]}>;
-		expect(shards.map(s => s.replicas.length)).toEqual([1, 1]);
-	});
+		it('shards and replicas recorded for servers this cluster does not have are kept as counts, replicas capped', async () => {
+			const manifest = await readArchive(path.join(work, 'ours.tar.gz'), {spoolDir: work});
+			const [orders] = manifest.tables;
+			expect(orders!.info.shards).toEqual([
+				{primary_replica: expect.any(String), replicas: [expect.any(String)], nonvoting_replicas: []},
+			]);
+			// As if it came from a 1+2 cluster: two shards, three replicas each, on servers not here.
+			const elsewhere = ['queenbee', 'workerbee_1', 'workerbee_2'];
+			const info = {
+				...orders!.info,
+				shards: [
+					{primary_replica: 'queenbee', replicas: elsewhere, nonvoting_replicas: []},
+					{primary_replica: 'workerbee_1', replicas: elsewhere, nonvoting_replicas: []},
+				],
+			};
+			const json = path.join(work, 'orders.json');
+			writeFileSync(
+				json,
+				`${JSON_ARRAY.open}${JSON_ARRAY.first}${rows.map(row => JSON.stringify(row)).join(JSON_ARRAY.between)}${JSON_ARRAY.close}`,
+			);
+			const file = path.join(work, 'elsewhere.tar.gz');
+			const writer = ArchiveWriter.create(file, topFolderName(new Date()));
+			await writer.addTable({db: 'app', table: 'orders'}, info, json);
+			await writer.finish();
+			await dropOrders(link.connection);
+			await restoreWithLibrary(link, file);
+			await expectRestored(link.connection, rows);
+			const shards = (await r.db('app').table('orders').config()('shards').run(link.connection)) as Array<{
+				replicas: string[];
+			}>;
+			expect(shards.map(s => s.replicas.length)).toEqual([1, 1]);
+		});
 
-	it('corrupted and truncated archives are refused', async () => {
-		const whole = readFileSync(path.join(work, 'ours.tar.gz'));
-		const corrupted = Buffer.from(whole);
-		corrupted[Math.floor(whole.length / 2)]! ^= 0x5a;
-		writeFileSync(path.join(work, 'corrupted.tar.gz'), corrupted);
-		writeFileSync(path.join(work, 'truncated.tar.gz'), whole.subarray(0, Math.floor(whole.length * 0.7)));
-		for (const name of ['corrupted.tar.gz', 'truncated.tar.gz']) {
-			await expect(readArchive(path.join(work, name), {spoolDir: work})).rejects.toThrow(ArchiveError);
-		}
-	});
-});
+		it('corrupted and truncated archives are refused', async () => {
+			const whole = readFileSync(path.join(work, 'ours.tar.gz'));
+			const corrupted = Buffer.from(whole);
+			corrupted[Math.floor(whole.length / 2)]! ^= 0x5a;
+			writeFileSync(path.join(work, 'corrupted.tar.gz'), corrupted);
+			writeFileSync(path.join(work, 'truncated.tar.gz'), whole.subarray(0, Math.floor(whole.length * 0.7)));
+			for (const name of ['corrupted.tar.gz', 'truncated.tar.gz']) {
+				await expect(readArchive(path.join(work, name), {spoolDir: work})).rejects.toThrow(ArchiveError);
+			}
+		});
+	},
+);
 
 describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only', () => {
 	const {home, remove} = newHome();
@@ -223,7 +294,11 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		await r.db('app').tableCreate('big').run(link.connection);
 		const blob = 'x'.repeat(4_000);
 		for (let start = 0; start < 6_000; start += 500) {
-			await r.db('app').table('big').insert(Array.from({length: 500}, (_, k) => ({id: start + k, blob}))).run(link.connection);
+			await r
+				.db('app')
+				.table('big')
+				.insert(Array.from({length: 500}, (_, k) => ({id: start + k, blob})))
+				.run(link.connection);
 		}
 		rows = await snapshot(link.connection);
 	});
@@ -251,7 +326,11 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		const result = await cli(['restore', name, archive, '--json'], home);
 		expect(result.exitCode, result.stderr).toBe(0);
 		const progress = events(result.stdout).filter(e => e.type === 'table-progress');
-		expect(progress.some(e => e.type === 'table-progress' && e.step === 'restore' && e.state === 'done' && e.documents === ROWS)).toBe(true);
+		expect(
+			progress.some(
+				e => e.type === 'table-progress' && e.step === 'restore' && e.state === 'done' && e.documents === ROWS,
+			),
+		).toBe(true);
 		expect(progress.some(e => e.type === 'table-progress' && e.detail === 'writing documents')).toBe(true);
 		await expectRestored(link.connection, rows);
 	});
@@ -278,7 +357,10 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		writeFileSync(path.join(work, 'corrupted.tar.gz'), corrupted);
 		copyFileSync(archive, path.join(work, 'truncated.tar.gz'));
 		truncateSync(path.join(work, 'truncated.tar.gz'), Math.floor(whole.length / 2));
-		for (const [file, why] of [['corrupted.tar.gz', /gzip data is corrupt|gzip stream ends early/], ['truncated.tar.gz', /gzip stream ends early \(the file is truncated/]] as const) {
+		for (const [file, why] of [
+			['corrupted.tar.gz', /gzip data is corrupt|gzip stream ends early/],
+			['truncated.tar.gz', /gzip stream ends early \(the file is truncated/],
+		] as const) {
 			const result = await cli(['restore', name, path.join(work, file), '--plain'], home);
 			expect(result.exitCode).toBe(2);
 			expect(result.stderr).toContain(`error: ${file} cannot be restored: `);

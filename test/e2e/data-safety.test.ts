@@ -5,7 +5,16 @@ import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import type {Journal} from '../../source/store/journal.js';
 import {clusterPassword, connectThrough, openTunnel, pinTable, status, waitFor} from './database.js';
-import {cli, containerIds, describeWithEngine, dockerIn, newHome, purge, rethinkdbImage, uniqueName} from './helpers.js';
+import {
+	cli,
+	containerIds,
+	describeWithEngine,
+	dockerIn,
+	newHome,
+	purge,
+	rethinkdbImage,
+	uniqueName,
+} from './helpers.js';
 
 /**
  * The data outlives every command: real rows in the real RethinkDB 2.4.4,
@@ -34,12 +43,45 @@ describeWithEngine('no row lost when the cluster changes', () => {
 			await connection.close().catch(() => {});
 		}
 	}
-	const counts = () => query(async c => Object.fromEntries(await Promise.all(TABLES.map(async t => [t, await r.db('app').table(t).count().run(c)] as const))));
-	const started = () => query(async c => Object.fromEntries(((await (await r.db('rethinkdb').table('server_status').pluck('name', {process: ['time_started']} as never).run(c)).toArray()) as Array<{name: string; process: {time_started: Date}}>).map(s => [s.name, s.process.time_started.toISOString()])));
-	const critical = () => query(async c => ((await (await r.db('rethinkdb').table('current_issues').run(c)).toArray()) as Array<{type: string; critical: boolean; description: string}>).filter(i => i.critical));
+	const counts = () =>
+		query(async c =>
+			Object.fromEntries(
+				await Promise.all(TABLES.map(async t => [t, await r.db('app').table(t).count().run(c)] as const)),
+			),
+		);
+	const started = () =>
+		query(async c =>
+			Object.fromEntries(
+				(
+					(await (
+						await r
+							.db('rethinkdb')
+							.table('server_status')
+							.pluck('name', {process: ['time_started']} as never)
+							.run(c)
+					).toArray()) as Array<{name: string; process: {time_started: Date}}>
+				).map(s => [s.name, s.process.time_started.toISOString()]),
+			),
+		);
+	const critical = () =>
+		query(async c =>
+			(
+				(await (await r.db('rethinkdb').table('current_issues').run(c)).toArray()) as Array<{
+					type: string;
+					critical: boolean;
+					description: string;
+				}>
+			).filter(i => i.critical),
+		);
 	const journal = () => JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 	/** Each server's running task (service and task id): a restarted or updated server gets a new task. */
-	const services = () => dockerIn(container('queenbee'), "docker service ps --filter desired-state=running --format '{{.Name}} {{.ID}}' $(docker service ls -q)").split('\n').sort();
+	const services = () =>
+		dockerIn(
+			container('queenbee'),
+			"docker service ps --filter desired-state=running --format '{{.Name}} {{.ID}}' $(docker service ls -q)",
+		)
+			.split('\n')
+			.sort();
 
 	beforeAll(async () => {
 		image = await rethinkdbImage();
@@ -62,13 +104,21 @@ describeWithEngine('no row lost when the cluster changes', () => {
 				await r.db('app').tableCreate(table).run(c);
 				await r.db('app').table(table).wait().run(c);
 				for (let batch = 0; batch < ROWS / 1000; batch++) {
-					await r.db('app').table(table).insert(Array.from({length: 1000}, (_, n) => ({n: batch * 1000 + n, pad: 'x'.repeat(100)}))).run(c);
+					await r
+						.db('app')
+						.table(table)
+						.insert(Array.from({length: 1000}, (_, n) => ({n: batch * 1000 + n, pad: 'x'.repeat(100)})))
+						.run(c);
 				}
 			}
 		});
 		expect(await counts()).toEqual({events: ROWS, orders: ROWS, users: ROWS});
 		const now = await status(name, home);
-		expect(now.rethinkdb?.tables.map(t => [t.table, t.replicas, t.underReplicated])).toEqual([['events', 1, true], ['orders', 1, true], ['users', 1, true]]);
+		expect(now.rethinkdb?.tables.map(t => [t.table, t.replicas, t.underReplicated])).toEqual([
+			['events', 1, true],
+			['orders', 1, true],
+			['users', 1, true],
+		]);
 	});
 
 	it('scale --workers 1: every table moves off the leaving servers first; 5,000 rows each, no critical issue, the survivors not restarted', async () => {
@@ -86,7 +136,12 @@ describeWithEngine('no row lost when the cluster changes', () => {
 		expect(after['workerbee_1']).toBe(before['workerbee_1']);
 		const now = await status(name, home);
 		for (const table of now.rethinkdb!.tables) {
-			expect(table).toMatchObject({replicas: 2, servers: ['queenbee', 'workerbee_1'], readiness: 'ready', underReplicated: false});
+			expect(table).toMatchObject({
+				replicas: 2,
+				servers: ['queenbee', 'workerbee_1'],
+				readiness: 'ready',
+				underReplicated: false,
+			});
 		}
 		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1']);
 	});
@@ -115,11 +170,19 @@ describeWithEngine('no row lost when the cluster changes', () => {
 		await query(async c => {
 			await r.db('app').tableCreate('solo').run(c);
 			await pinTable(c, 'app', 'solo', 'workerbee_3');
-			await r.db('app').table('solo').insert(Array.from({length: 100}, (_, n) => ({n}))).run(c);
+			await r
+				.db('app')
+				.table('solo')
+				.insert(Array.from({length: 100}, (_, n) => ({n})))
+				.run(c);
 		});
 		// workerbee-3 stops hard, as a host losing power would.
 		execFileSync('docker', ['kill', container('workerbee-3')]);
-		await waitFor(async () => ((await status(name, home)).rethinkdb?.missing.includes('workerbee_3') ? true : undefined), 60_000, () => 'workerbee_3 still counted');
+		await waitFor(
+			async () => ((await status(name, home)).rethinkdb?.missing.includes('workerbee_3') ? true : undefined),
+			60_000,
+			() => 'workerbee_3 still counted',
+		);
 		const nodesBefore = journal().nodes;
 		const servicesBefore = services();
 		const result = await cli(['scale', name, '--workers', '2', '--yes', '--plain'], home);
@@ -151,7 +214,9 @@ describeWithEngine('no row lost when the cluster changes', () => {
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		expect(containerIds(name)[container('workerbee-2')]).not.toBe(oldId);
-		const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}} {{.Status}}'").split('\n').sort();
+		const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}} {{.Status}}'")
+			.split('\n')
+			.sort();
 		expect(members).toEqual(['queenbee Ready', 'workerbee-1 Ready', 'workerbee-2 Ready', 'workerbee-3 Ready']);
 		expect(await counts()).toEqual({events: ROWS, orders: ROWS, users: ROWS});
 		expect(await query(c => r.db('app').table('solo').count().run(c))).toBe(100);

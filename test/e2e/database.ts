@@ -23,10 +23,16 @@ export async function status(name: string, home: string): Promise<ClusterStatus>
 	return JSON.parse(result.stdout) as ClusterStatus;
 }
 
-export async function waitFor<T>(what: () => Promise<T | undefined> | T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
+export async function waitFor<T>(
+	what: () => Promise<T | undefined> | T | undefined,
+	timeoutMs: number,
+	describe: () => string,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const value = await Promise.resolve().then(what).catch(() => undefined);
+		const value = await Promise.resolve()
+			.then(what)
+			.catch(() => undefined);
 		if (value !== undefined) return value;
 		if (Date.now() > deadline) throw new Error(`timed out: ${describe()}`);
 		await sleep(250);
@@ -35,8 +41,12 @@ export async function waitFor<T>(what: () => Promise<T | undefined> | T | undefi
 
 /** Puts a table's only replica on one server, as an application may configure it (`table.config().update(…)`). */
 export async function pinTable(connection: r.Connection, db: string, table: string, server: string): Promise<void> {
-	await r.db('rethinkdb').table('table_config').filter({db, name: table})
-		.update({shards: [{primary_replica: server, replicas: [server], nonvoting_replicas: []}]} as never).run(connection);
+	await r
+		.db('rethinkdb')
+		.table('table_config')
+		.filter({db, name: table})
+		.update({shards: [{primary_replica: server, replicas: [server], nonvoting_replicas: []}]} as never)
+		.run(connection);
 	await r.db(db).table(table).wait().run(connection);
 }
 
@@ -44,7 +54,10 @@ export async function pinTable(connection: r.Connection, db: string, table: stri
 export async function openTunnel(name: string, home: string) {
 	const adminPort = await freePort();
 	const driverPort = await freePort();
-	const child = spawnCli(['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'], home);
+	const child = spawnCli(
+		['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'],
+		home,
+	);
 	const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];
 	let buffer = '';
 	/** What the tunnel said on stderr, for a failure's message. */

@@ -8,7 +8,18 @@ import {dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
 import type {RunEvent} from '../../source/events.js';
 import type {ClusterStatus} from '../../source/cluster/status.js';
 import type {Journal} from '../../source/store/journal.js';
-import {cli, containerIds, describeWithEngine, dockerIn, events, labelled, newHome, purge, spawnCli, uniqueName} from './helpers.js';
+import {
+	cli,
+	containerIds,
+	describeWithEngine,
+	dockerIn,
+	events,
+	labelled,
+	newHome,
+	purge,
+	spawnCli,
+	uniqueName,
+} from './helpers.js';
 
 const nothing = {containers: [], networks: [], volumes: []};
 
@@ -32,17 +43,29 @@ describeWithEngine('bad input is refused before anything is created', () => {
 	});
 
 	it('no Docker engine', async () => {
-		const result = await cli(['up', 'e2e-noengine', '--yes'], home, {DOCKER_HOST: 'unix:///tmp/swarmbee-no-such-engine.sock'});
+		const result = await cli(['up', 'e2e-noengine', '--yes'], home, {
+			DOCKER_HOST: 'unix:///tmp/swarmbee-no-such-engine.sock',
+		});
 		expect(result.exitCode).toBe(1);
 		expect(result.stderr).toContain('no Docker engine is reachable');
 		expect(result.stderr).toContain('DOCKER_HOST');
 		expect(existsSync(path.join(home, 'clusters', 'e2e-noengine'))).toBe(false);
 	});
 
-	it('a name already used by another cluster\'s containers', async () => {
+	it("a name already used by another cluster's containers", async () => {
 		const name = uniqueName('e2e-taken');
 		// Someone else's cluster: same name, another owner.
-		execFileSync('docker', ['create', '--name', `swarmbee-${name}-queenbee`, '--label', `swarmbee.cluster=${name}`, '--label', 'swarmbee.owner=somebody-else', 'debian:bookworm', 'true']);
+		execFileSync('docker', [
+			'create',
+			'--name',
+			`swarmbee-${name}-queenbee`,
+			'--label',
+			`swarmbee.cluster=${name}`,
+			'--label',
+			'swarmbee.owner=somebody-else',
+			'debian:bookworm',
+			'true',
+		]);
 		try {
 			const before = labelled(name);
 			const result = await cli(['up', name, '--workers', '1', '--yes'], home);
@@ -63,8 +86,14 @@ type PortState = 'open' | 'refused' | 'filtered';
  * Connects from a throwaway container on one of the cluster's networks (the
  * node image has python3) and reports each port as open, refused or filtered.
  */
-function probePorts(cluster: string, network: 'public' | 'private', targets: Array<{address: string; port: number}>): Record<string, PortState> {
-	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {encoding: 'utf8'}).trim();
+function probePorts(
+	cluster: string,
+	network: 'public' | 'private',
+	targets: Array<{address: string; port: number}>,
+): Record<string, PortState> {
+	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {
+		encoding: 'utf8',
+	}).trim();
 	const script = `
 import json, socket, sys
 from concurrent.futures import ThreadPoolExecutor
@@ -83,26 +112,58 @@ def probe(target):
 with ThreadPoolExecutor(64) as pool:
     print(json.dumps(dict(pool.map(probe, json.loads(sys.argv[1])))))
 `;
-	const output = execFileSync('docker', [
-		'run', '--rm', '--network', `swarmbee-${cluster}-${network}`, '--entrypoint', 'python3', image, '-c', script,
-		JSON.stringify(targets.map(t => [t.address, t.port])),
-	], {encoding: 'utf8'});
+	const output = execFileSync(
+		'docker',
+		[
+			'run',
+			'--rm',
+			'--network',
+			`swarmbee-${cluster}-${network}`,
+			'--entrypoint',
+			'python3',
+			image,
+			'-c',
+			script,
+			JSON.stringify(targets.map(t => [t.address, t.port])),
+		],
+		{encoding: 'utf8'},
+	);
 	return JSON.parse(output) as Record<string, PortState>;
 }
 
 /** A throwaway container of the node image on one of the cluster's networks, running `script` in sh. */
 function fromNetwork(cluster: string, network: 'public' | 'private' | 'host', script: string): string {
-	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {encoding: 'utf8'}).trim();
-	return execFileSync('docker', ['run', '--rm', '--network', network === 'host' ? 'host' : `swarmbee-${cluster}-${network}`, '--entrypoint', 'sh', image, '-c', script], {encoding: 'utf8'}).trim();
+	const image = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', `swarmbee-${cluster}-queenbee`], {
+		encoding: 'utf8',
+	}).trim();
+	return execFileSync(
+		'docker',
+		[
+			'run',
+			'--rm',
+			'--network',
+			network === 'host' ? 'host' : `swarmbee-${cluster}-${network}`,
+			'--entrypoint',
+			'sh',
+			image,
+			'-c',
+			script,
+		],
+		{encoding: 'utf8'},
+	).trim();
 }
 
 /** An HTTP GET from a container on a network: the body, or `error: <why>` (an answer at the protocol level, not just a TCP connect). */
 function httpFrom(cluster: string, network: 'public' | 'private', url: string): string {
-	return fromNetwork(cluster, network, `python3 -c 'import sys, urllib.request
+	return fromNetwork(
+		cluster,
+		network,
+		`python3 -c 'import sys, urllib.request
 try:
     print(urllib.request.urlopen(sys.argv[1], timeout=4).read().decode().strip())
 except Exception as e:
-    print("error: " + type(e).__name__)' ${url}`);
+    print("error: " + type(e).__name__)' ${url}`,
+	);
 }
 
 /** Failed SSH logins (a key root does not accept), `count` of them, then the state of the last one. */
@@ -147,20 +208,29 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 
 	it('provisioned every node with Ansible: live lines, one full log each with its PLAY RECAP, the result in status --json', () => {
 		for (const node of ['queenbee', 'workerbee-1', 'workerbee-2']) {
-			const lines = firstRun.filter(e => e.type === 'node-output' && e.node === node).map(e => (e as {line: string}).line);
+			const lines = firstRun
+				.filter(e => e.type === 'node-output' && e.node === node)
+				.map(e => (e as {line: string}).line);
 			expect(lines).toContain('TASK [Install packages] ********************************************************');
 			// Docker started with swarmbee's daemon.json from the first boot, so the playbook left it running.
 			expect(lines.some(l => l.startsWith('RUNNING HANDLER [Restart Docker]'))).toBe(false);
 			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /etc/docker/daemon.json')).toBe(dockerDaemonJson().trim());
 			const log = firstRun.find(e => e.type === 'node-log' && e.node === node) as {file: string};
 			expect(log.file).toBe(path.join(home, 'clusters', name, 'logs', node, 'provision.log'));
-			expect(readFileSync(log.file, 'utf8')).toMatch(/PLAY RECAP \*+\nlocalhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0/);
-			const recap = firstRun.find(e => e.type === 'node-recap' && e.node === node) as {recap: {changed: number; failed: number}};
+			expect(readFileSync(log.file, 'utf8')).toMatch(
+				/PLAY RECAP \*+\nlocalhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0/,
+			);
+			const recap = firstRun.find(e => e.type === 'node-recap' && e.node === node) as {
+				recap: {changed: number; failed: number};
+			};
 			expect(recap.recap.failed).toBe(0);
 			expect(recap.recap.changed).toBeGreaterThan(0);
 		}
 		for (const node of status.nodes) {
-			expect(node.provision).toMatchObject({ok: true, logFile: path.join(home, 'clusters', name, 'logs', node.name, 'provision.log')});
+			expect(node.provision).toMatchObject({
+				ok: true,
+				logFile: path.join(home, 'clusters', name, 'logs', node.name, 'provision.log'),
+			});
 			expect(node.provision!.recaps[0]).toMatchObject({playbook: 'swarmbee', recap: {failed: 0, unreachable: 0}});
 		}
 	});
@@ -170,7 +240,10 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		const worker = `swarmbee-${name}-workerbee-2`;
 		const probe = dockerIn(queenbee, "docker images swarmbee-probe --format '{{.Repository}}:{{.Tag}}' | head -n 1");
 		expect(probe).toMatch(/^swarmbee-probe:/);
-		dockerIn(queenbee, `docker run -d --name xhost-a --network swarmbee ${probe} sh -c 'echo from-queenbee > /www/index.html; exec httpd -f -p 8000 -h /www'`);
+		dockerIn(
+			queenbee,
+			`docker run -d --name xhost-a --network swarmbee ${probe} sh -c 'echo from-queenbee > /www/index.html; exec httpd -f -p 8000 -h /www'`,
+		);
 		try {
 			let answer = '';
 			for (let attempt = 0; attempt < 20 && answer !== 'from-queenbee'; attempt++) {
@@ -182,7 +255,10 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 			}
 			expect(answer).toBe('from-queenbee');
 			// The running engine took swarmbee's daemon.json: new containers' logs rotate.
-			expect(JSON.parse(dockerIn(queenbee, "docker inspect -f '{{json .HostConfig.LogConfig}}' xhost-a"))).toEqual({Type: 'json-file', Config: {'max-file': '3', 'max-size': '10m'}});
+			expect(JSON.parse(dockerIn(queenbee, "docker inspect -f '{{json .HostConfig.LogConfig}}' xhost-a"))).toEqual({
+				Type: 'json-file',
+				Config: {'max-file': '3', 'max-size': '10m'},
+			});
 		} finally {
 			dockerIn(queenbee, 'docker rm -f xhost-a >/dev/null');
 		}
@@ -190,12 +266,18 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 
 	it('from the public network only SSH answers; from the private one Swarm does', () => {
 		// A listener on every interface, to show it is the firewall that hides it.
-		for (const node of status.nodes) dockerIn(`swarmbee-${name}-${node.name}`, 'nohup python3 -m http.server 8080 >/dev/null 2>&1 &');
+		for (const node of status.nodes)
+			dockerIn(`swarmbee-${name}-${node.name}`, 'nohup python3 -m http.server 8080 >/dev/null 2>&1 &');
 		const publicPorts = [22, 2375, 2376, 2377, 7946, 8080, 28015, 29015];
-		const seen = probePorts(name, 'public', status.nodes.flatMap(n => publicPorts.map(port => ({address: n.publicAddress!, port}))));
+		const seen = probePorts(
+			name,
+			'public',
+			status.nodes.flatMap(n => publicPorts.map(port => ({address: n.publicAddress!, port}))),
+		);
 		for (const node of status.nodes) {
 			expect(seen[`${node.publicAddress}:22`]).toBe('open');
-			for (const port of publicPorts.filter(p => p !== 22)) expect(seen[`${node.publicAddress}:${port}`], `${node.name}:${port}`).not.toBe('open');
+			for (const port of publicPorts.filter(p => p !== 22))
+				expect(seen[`${node.publicAddress}:${port}`], `${node.name}:${port}`).not.toBe('open');
 			// The listener is there, and filtered: ufw's doing, not an accident.
 			expect(seen[`${node.publicAddress}:8080`]).toBe('filtered');
 		}
@@ -218,20 +300,35 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		const probe = dockerIn(queenbee, "docker images swarmbee-probe --format '{{.Repository}}:{{.Tag}}' | head -n 1");
 		// Host-mode publishing: the testbed's kernel has no IPVS for the routing mesh. Either way the
 		// traffic is forwarded to a container, past ufw's INPUT rules: DOCKER-USER is what decides.
-		dockerIn(queenbee, `docker service create --detach --name e2e-published --mode global --publish mode=host,published=8081,target=8000 ${probe} sh -c 'echo published-$(hostname) > /www/index.html; exec httpd -f -p 8000 -h /www'`);
+		dockerIn(
+			queenbee,
+			`docker service create --detach --name e2e-published --mode global --publish mode=host,published=8081,target=8000 ${probe} sh -c 'echo published-$(hostname) > /www/index.html; exec httpd -f -p 8000 -h /www'`,
+		);
 		try {
 			for (let attempt = 0; attempt < 60; attempt++) {
-				const running = dockerIn(queenbee, "docker service ps e2e-published --filter desired-state=running --format '{{.CurrentState}}'").split('\n').filter(line => line.startsWith('Running'));
+				const running = dockerIn(
+					queenbee,
+					"docker service ps e2e-published --filter desired-state=running --format '{{.CurrentState}}'",
+				)
+					.split('\n')
+					.filter(line => line.startsWith('Running'));
 				if (running.length === status.nodes.length) break;
 				await sleep(1_000);
 			}
 			for (const node of status.nodes) {
 				// Served on the node itself: the service is up, and its port published.
-				expect(dockerIn(`swarmbee-${name}-${node.name}`, "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:8081/\", timeout=4).read().decode().strip())'")).toMatch(/^published-/);
+				expect(
+					dockerIn(
+						`swarmbee-${name}-${node.name}`,
+						'python3 -c \'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8081/", timeout=4).read().decode().strip())\'',
+					),
+				).toMatch(/^published-/);
 				expect(httpFrom(name, 'private', `http://${node.privateAddress}:8081/`)).toMatch(/^published-/);
 				expect(httpFrom(name, 'public', `http://${node.publicAddress}:8081/`), node.name).toMatch(/^error: /);
 			}
-			expect(dockerIn(queenbee, 'iptables -S DOCKER-USER')).toContain('-A DOCKER-USER -m conntrack --ctstate NEW -j DROP');
+			expect(dockerIn(queenbee, 'iptables -S DOCKER-USER')).toContain(
+				'-A DOCKER-USER -m conntrack --ctstate NEW -j DROP',
+			);
 		} finally {
 			dockerIn(queenbee, 'docker service rm e2e-published >/dev/null');
 		}
@@ -239,15 +336,26 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 
 	it('sshd takes keys only, for root only, with 3 tries and no X11 or agent forwarding', () => {
 		for (const node of status.nodes) {
-			const settings = dockerIn(`swarmbee-${name}-${node.name}`, 'sshd -T | grep -E "^(x11forwarding|maxauthtries|allowusers|passwordauthentication|kbdinteractiveauthentication|allowagentforwarding|permitrootlogin|hostkey) "').split('\n').sort();
+			const settings = dockerIn(
+				`swarmbee-${name}-${node.name}`,
+				'sshd -T | grep -E "^(x11forwarding|maxauthtries|allowusers|passwordauthentication|kbdinteractiveauthentication|allowagentforwarding|permitrootlogin|hostkey) "',
+			)
+				.split('\n')
+				.sort();
 			expect(settings).toEqual([
-				'allowagentforwarding no', 'allowusers root', 'hostkey /etc/ssh/ssh_host_ed25519_key', 'kbdinteractiveauthentication no',
-				'maxauthtries 3', 'passwordauthentication no', 'permitrootlogin without-password', 'x11forwarding no',
+				'allowagentforwarding no',
+				'allowusers root',
+				'hostkey /etc/ssh/ssh_host_ed25519_key',
+				'kbdinteractiveauthentication no',
+				'maxauthtries 3',
+				'passwordauthentication no',
+				'permitrootlogin without-password',
+				'x11forwarding no',
 			]);
 		}
 	});
 
-	it('fail2ban bans an address that keeps failing to log in, and never swarmbee\'s own', async () => {
+	it("fail2ban bans an address that keeps failing to log in, and never swarmbee's own", async () => {
 		const queenbee = `swarmbee-${name}-queenbee`;
 		const address = status.nodes[0]!.publicAddress!;
 		const jail = () => dockerIn(queenbee, 'fail2ban-client status sshd');
@@ -278,16 +386,24 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 
 	it('changes nothing when run again, and says so: same containers, same swarm, the playbook not even run', async () => {
 		const before = containerIds(name);
-		const journalBefore = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
+		const journalBefore = JSON.parse(
+			readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8'),
+		) as Journal;
 		const result = await cli(['up', name, '--json'], home);
 		expect(result.exitCode).toBe(0);
 		const log = events(result.stdout);
 		expect(log.at(-1)).toMatchObject({type: 'run-finished', changed: false, summary: 'nothing changed'});
 		expect(log.filter(e => e.type === 'step-finished' && e.changed)).toEqual([]);
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'machines')).toMatchObject({summary: '3 nodes running, none changed'});
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({summary: '3 nodes as provisioned (nothing changed, no drift: playbook not run)'});
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'machines')).toMatchObject({
+			summary: '3 nodes running, none changed',
+		});
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({
+			summary: '3 nodes as provisioned (nothing changed, no drift: playbook not run)',
+		});
 		expect(log.filter(e => e.type === 'node-recap')).toEqual([]);
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: expect.stringMatching(/^3 nodes Ready; overlay traffic proved .+, nothing changed since/)});
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({
+			summary: expect.stringMatching(/^3 nodes Ready; overlay traffic proved .+, nothing changed since/),
+		});
 		expect(containerIds(name)).toEqual(before);
 		const journalAfter = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')) as Journal;
 		expect(journalAfter.nodes.map(n => n.swarmNodeId)).toEqual(journalBefore.nodes.map(n => n.swarmNodeId));
@@ -297,9 +413,18 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		const result = await cli(['up', name, '--reprovision', '--json'], home);
 		expect(result.exitCode).toBe(0);
 		const log = events(result.stdout);
-		const recaps = log.filter(e => e.type === 'node-recap') as Array<{node: string; recap: {changed: number; failed: number}}>;
-		expect(recaps.map(r => [r.node, r.recap.changed, r.recap.failed]).sort()).toEqual([['queenbee', 0, 0], ['workerbee-1', 0, 0], ['workerbee-2', 0, 0]]);
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered'});
+		const recaps = log.filter(e => e.type === 'node-recap') as Array<{
+			node: string;
+			recap: {changed: number; failed: number};
+		}>;
+		expect(recaps.map(r => [r.node, r.recap.changed, r.recap.failed]).sort()).toEqual([
+			['queenbee', 0, 0],
+			['workerbee-1', 0, 0],
+			['workerbee-2', 0, 0],
+		]);
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({
+			summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered',
+		});
 	});
 
 	it('a firewall rule removed by hand is found by the next up, which provisions that node alone and puts the rule back', async () => {
@@ -313,33 +438,50 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		const result = await cli(['up', name, '--json'], home);
 		expect(result.exitCode).toBe(0);
 		const log = events(result.stdout);
-		expect(log).toContainEqual(expect.objectContaining({type: 'node-state', node: 'workerbee-1', state: 'provisioning', detail: 'provisioning again: ufw no longer shows the rules applied (changed by hand?)'}));
+		expect(log).toContainEqual(
+			expect.objectContaining({
+				type: 'node-state',
+				node: 'workerbee-1',
+				state: 'provisioning',
+				detail: 'provisioning again: ufw no longer shows the rules applied (changed by hand?)',
+			}),
+		);
 		expect(log.filter(e => e.type === 'node-recap').map(e => (e as {node: string}).node)).toEqual(['workerbee-1']);
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({changed: true, summary: expect.stringContaining('2 as provisioned, not run')});
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'provision')).toMatchObject({
+			changed: true,
+			summary: expect.stringContaining('2 as provisioned, not run'),
+		});
 		expect(rule(dockerIn(node, 'ufw status'))).toEqual([kept]);
 		// Something changed, so the overlay is proved again.
-		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered'});
+		expect(log.find(e => e.type === 'step-finished' && e.step === 'verify')).toMatchObject({
+			summary: '3 nodes Ready; 9 node-to-node requests over the overlay answered',
+		});
 	});
 
 	it('a playbook failing on one node fails the step naming the node, the task and the log, while the others finish; one asking for a reboot gets it', async () => {
 		const playbook = path.join(home, 'user.yml');
-		writeFileSync(playbook, [
-			'- hosts: all',
-			'  gather_facts: true',
-			'  gather_subset: [min]',
-			'  tasks:',
-			'    - name: Break workerbee-1 on purpose',
-			'      when: ansible_hostname == "workerbee-1"',
-			'      ansible.builtin.fail: {msg: "workerbee-1 is broken for this test"}',
-			'    - name: Leave a mark where it worked',
-			'      ansible.builtin.copy: {dest: /root/user-playbook-ran, content: "yes\\n"}',
-			'    - name: Ask for a reboot on workerbee-2',
-			'      when: ansible_hostname == "workerbee-2"',
-			'      ansible.builtin.copy: {dest: /var/run/reboot-required, content: "test\\n"}',
-			'',
-		].join('\n'));
+		writeFileSync(
+			playbook,
+			[
+				'- hosts: all',
+				'  gather_facts: true',
+				'  gather_subset: [min]',
+				'  tasks:',
+				'    - name: Break workerbee-1 on purpose',
+				'      when: ansible_hostname == "workerbee-1"',
+				'      ansible.builtin.fail: {msg: "workerbee-1 is broken for this test"}',
+				'    - name: Leave a mark where it worked',
+				'      ansible.builtin.copy: {dest: /root/user-playbook-ran, content: "yes\\n"}',
+				'    - name: Ask for a reboot on workerbee-2',
+				'      when: ansible_hostname == "workerbee-2"',
+				'      ansible.builtin.copy: {dest: /var/run/reboot-required, content: "test\\n"}',
+				'',
+			].join('\n'),
+		);
 		const rebooted = `swarmbee-${name}-workerbee-2`;
-		const startedBefore = execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim();
+		const startedBefore = execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {
+			encoding: 'utf8',
+		}).trim();
 
 		const result = await cli(['up', name, '--playbook', playbook, '--json'], home);
 		expect(result.exitCode).toBe(1);
@@ -350,22 +492,48 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		expect(result.stderr).toContain(`log: ${logFile}`);
 		expect(readFileSync(logFile, 'utf8')).toContain('fatal: [localhost]: FAILED!');
 		// Its pane and its journal record carry the failed playbook's recap, not only the one before.
-		expect(events(result.stdout)).toContainEqual(expect.objectContaining({type: 'node-recap', node: 'workerbee-1', playbook: 'user.yml', recap: expect.objectContaining({failed: 1})}));
+		expect(events(result.stdout)).toContainEqual(
+			expect.objectContaining({
+				type: 'node-recap',
+				node: 'workerbee-1',
+				playbook: 'user.yml',
+				recap: expect.objectContaining({failed: 1}),
+			}),
+		);
 
 		// The others finished their playbooks.
 		for (const node of ['queenbee', 'workerbee-2']) {
 			expect(dockerIn(`swarmbee-${name}-${node}`, 'cat /root/user-playbook-ran')).toBe('yes');
-			expect(readFileSync(path.join(home, 'clusters', name, 'logs', node, 'provision.log'), 'utf8')).toMatch(/# playbook user\.yml[\s\S]*PLAY RECAP/);
+			expect(readFileSync(path.join(home, 'clusters', name, 'logs', node, 'provision.log'), 'utf8')).toMatch(
+				/# playbook user\.yml[\s\S]*PLAY RECAP/,
+			);
 		}
 		// workerbee-2 asked for a reboot, got it through the provider, and came back firewalled.
 		const log = events(result.stdout);
-		expect(log).toContainEqual(expect.objectContaining({type: 'node-state', node: 'workerbee-2', state: 'booting', detail: 'rebooting (asked by the playbook)'}));
-		expect(log.some(e => e.type === 'node-state' && e.node === 'queenbee' && e.detail === 'rebooting (asked by the playbook)')).toBe(false);
-		expect(execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim()).not.toBe(startedBefore);
+		expect(log).toContainEqual(
+			expect.objectContaining({
+				type: 'node-state',
+				node: 'workerbee-2',
+				state: 'booting',
+				detail: 'rebooting (asked by the playbook)',
+			}),
+		);
+		expect(
+			log.some(
+				e => e.type === 'node-state' && e.node === 'queenbee' && e.detail === 'rebooting (asked by the playbook)',
+			),
+		).toBe(false);
+		expect(
+			execFileSync('docker', ['inspect', '--format', '{{.State.StartedAt}}', rebooted], {encoding: 'utf8'}).trim(),
+		).not.toBe(startedBefore);
 		expect(dockerIn(rebooted, 'ufw status | head -n 1')).toBe('Status: active');
 		// ufw put the DOCKER-USER rules back before Docker started; fail2ban reads rsyslog's log again.
-		expect(dockerIn(rebooted, 'iptables -S DOCKER-USER')).toContain('-A DOCKER-USER -m conntrack --ctstate NEW -j DROP');
-		expect(dockerIn(rebooted, 'pgrep -x rsyslogd >/dev/null && pgrep -x fail2ban-server >/dev/null && echo both')).toBe('both');
+		expect(dockerIn(rebooted, 'iptables -S DOCKER-USER')).toContain(
+			'-A DOCKER-USER -m conntrack --ctstate NEW -j DROP',
+		);
+		expect(dockerIn(rebooted, 'pgrep -x rsyslogd >/dev/null && pgrep -x fail2ban-server >/dev/null && echo both')).toBe(
+			'both',
+		);
 		expect(dockerIn(rebooted, 'test -e /var/run/reboot-required && echo still || echo cleared')).toBe('cleared');
 
 		// The swarm is whole again once the rebooted node's engine has rejoined.
@@ -375,26 +543,37 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 			after = JSON.parse((await cli(['status', name, '--once', '--json'], home)).stdout) as ClusterStatus;
 		}
 		expect(after.nodes.find(n => n.name === 'workerbee-1')?.provision).toMatchObject({ok: false, logFile});
-		expect(after.nodes.find(n => n.name === 'workerbee-2')?.provision).toMatchObject({ok: true, rebootedAt: expect.any(String)});
+		expect(after.nodes.find(n => n.name === 'workerbee-2')?.provision).toMatchObject({
+			ok: true,
+			rebootedAt: expect.any(String),
+		});
 		expect(after.swarm).toEqual({managers: 1, workers: 2, ready: 3});
 	});
 
 	it('refuses a node whose host key is not the one swarmbee installed', async () => {
 		const node = `swarmbee-${name}-workerbee-1`;
 		const journalFile = path.join(home, 'clusters', name, 'journal.json');
-		const installed = (JSON.parse(readFileSync(journalFile, 'utf8')) as Journal).nodes.find(n => n.name === 'workerbee-1')!.hostKey.fingerprint;
+		const installed = (JSON.parse(readFileSync(journalFile, 'utf8')) as Journal).nodes.find(
+			n => n.name === 'workerbee-1',
+		)!.hostKey.fingerprint;
 		// Simulate another machine answering at workerbee-1's address.
-		dockerIn(node, "rm -f /tmp/k /tmp/k.pub && ssh-keygen -q -t ed25519 -N '' -f /tmp/k && cp /tmp/k /etc/ssh/ssh_host_ed25519_key && cp /tmp/k.pub /etc/ssh/ssh_host_ed25519_key.pub && kill -HUP $(cat /run/sshd.pid)");
+		dockerIn(
+			node,
+			"rm -f /tmp/k /tmp/k.pub && ssh-keygen -q -t ed25519 -N '' -f /tmp/k && cp /tmp/k /etc/ssh/ssh_host_ed25519_key && cp /tmp/k.pub /etc/ssh/ssh_host_ed25519_key.pub && kill -HUP $(cat /run/sshd.pid)",
+		);
 		await sleep(500);
 		// (--playbook none: the failing playbook of the test before is forgotten once preflight passed.)
 		const result = await cli(['up', name, '--plain', '--playbook', 'none'], home);
 		expect(result.exitCode).toBe(1);
-		expect(JSON.parse(readFileSync(path.join(home, 'clusters', name, 'spec.json'), 'utf8'))).not.toHaveProperty('playbook');
+		expect(JSON.parse(readFileSync(path.join(home, 'clusters', name, 'spec.json'), 'utf8'))).not.toHaveProperty(
+			'playbook',
+		);
 		expect(result.stderr).toContain('workerbee-1');
 		expect(result.stderr).toContain('offered host key SHA256:');
 		expect(result.stderr).toContain(`but swarmbee installed ${installed}`);
 		expect(result.stderr).toContain('swarmbee refuses to connect');
-		const after = (JSON.parse(readFileSync(journalFile, 'utf8')) as Journal).nodes.find(n => n.name === 'workerbee-1')!.hostKey.fingerprint;
+		const after = (JSON.parse(readFileSync(journalFile, 'utf8')) as Journal).nodes.find(n => n.name === 'workerbee-1')!
+			.hostKey.fingerprint;
 		expect(after).toBe(installed);
 	});
 
@@ -404,7 +583,9 @@ describeWithEngine('a 1+2 cluster on the local provider: up, provisioning, idemp
 		expect(result.stdout).toContain('removed 3 containers, 2 networks, 3 volumes');
 		expect(result.stdout).toContain(`nothing labelled swarmbee.cluster=${name} remains`);
 		expect(labelled(name)).toEqual(nothing);
-		const ls = JSON.parse((await cli(['ls', '--json'], home)).stdout) as {clusters: Array<{name: string; state: string}>};
+		const ls = JSON.parse((await cli(['ls', '--json'], home)).stdout) as {
+			clusters: Array<{name: string; state: string}>;
+		};
 		expect(ls.clusters).toContainEqual(expect.objectContaining({name, state: 'down'}));
 	});
 });
@@ -418,7 +599,11 @@ describeWithEngine('interrupting up during machine creation', () => {
 	});
 
 	/** Starts `up --json` and sends `signal` when the first event matching `when` arrives. */
-	async function interrupt(signal: NodeJS.Signals, when: (e: {type: string; state?: string; detail?: string}) => boolean, env: Record<string, string> = {}) {
+	async function interrupt(
+		signal: NodeJS.Signals,
+		when: (e: {type: string; state?: string; detail?: string}) => boolean,
+		env: Record<string, string> = {},
+	) {
 		const child = spawnCli(['up', name, '--workers', '1', '--database', 'none', '--yes', '--json'], home, env);
 		let buffer = '';
 		let sent = false;
@@ -454,7 +639,11 @@ describeWithEngine('interrupting up during machine creation', () => {
 		// `docker save` wrote is gone with the process, not left in the temp folder.
 		const temp = mkdtempSync(path.join(tmpdir(), 'swarmbee-e2e-tmp-'));
 		try {
-			const sideLoad = await interrupt('SIGKILL', e => e.type === 'node-state' && /^loading swarmbee-probe:/.test(e.detail ?? ''), {TMPDIR: temp});
+			const sideLoad = await interrupt(
+				'SIGKILL',
+				e => e.type === 'node-state' && /^loading swarmbee-probe:/.test(e.detail ?? ''),
+				{TMPDIR: temp},
+			);
 			expect(sideLoad.signal).toBe('SIGKILL');
 			await sleep(1_000);
 			expect(readdirSync(temp)).toEqual([]);
@@ -465,7 +654,10 @@ describeWithEngine('interrupting up during machine creation', () => {
 		// Killed once the probe service runs (it answered a node): it goes with swarmbee, not at the next up.
 		const queenbee = `swarmbee-${name}-queenbee`;
 		const probes = () => dockerIn(queenbee, 'docker service ls --quiet --filter name=swarmbee-probe');
-		const verifying = await interrupt('SIGKILL', e => e.type === 'node-state' && /^reached all \d+ nodes over the overlay$/.test(e.detail ?? ''));
+		const verifying = await interrupt(
+			'SIGKILL',
+			e => e.type === 'node-state' && /^reached all \d+ nodes over the overlay$/.test(e.detail ?? ''),
+		);
 		expect(verifying.signal).toBe('SIGKILL');
 		let left = probes();
 		for (let attempt = 0; attempt < 20 && left !== ''; attempt++) {

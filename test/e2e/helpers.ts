@@ -32,7 +32,9 @@ export function hasTmux(): boolean {
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
 if (!hasEngine && process.env['CI']) {
 	// In CI the engine is part of the test bed: its absence is a failure, never a skip.
-	throw new Error('CI is set but no Docker engine answers `docker info`: .ci/run must start one (../shared/testbed/docker-engine.sh)');
+	throw new Error(
+		'CI is set but no Docker engine answers `docker info`: .ci/run must start one (../shared/testbed/docker-engine.sh)',
+	);
 }
 
 /** End-to-end suites run on a real engine; without one (and outside CI) they are skipped. */
@@ -55,7 +57,11 @@ export interface CliResult {
 	stderr: string;
 }
 
-export function spawnCli(args: string[], home: string, env: Record<string, string> = {}): ResultPromise<{reject: false; all: false}> {
+export function spawnCli(
+	args: string[],
+	home: string,
+	env: Record<string, string> = {},
+): ResultPromise<{reject: false; all: false}> {
 	return execa('node', [CLI, ...args], {
 		reject: false,
 		env: {SWARMBEE_HOME: home, ...env},
@@ -69,7 +75,10 @@ export async function cli(args: string[], home: string, env: Record<string, stri
 }
 
 export function events(stdout: string): RunEvent[] {
-	return stdout.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as RunEvent);
+	return stdout
+		.split('\n')
+		.filter(line => line.startsWith('{'))
+		.map(line => JSON.parse(line) as RunEvent);
 }
 
 function docker(args: string[]): string {
@@ -92,7 +101,9 @@ export function labelled(cluster: string): {containers: string[]; networks: stri
 }
 
 export function containerIds(cluster: string): Record<string, string> {
-	const lines = docker(['ps', '-a', '--filter', `label=swarmbee.cluster=${cluster}`, '--format', '{{.Names}} {{.ID}}']).split('\n').filter(Boolean);
+	const lines = docker(['ps', '-a', '--filter', `label=swarmbee.cluster=${cluster}`, '--format', '{{.Names}} {{.ID}}'])
+		.split('\n')
+		.filter(Boolean);
 	return Object.fromEntries(lines.map(line => line.split(' ') as [string, string]));
 }
 

@@ -21,7 +21,8 @@ const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /m;
 	const terminals: Terminal[] = [];
 	let emulator: Emulator;
 	let env: Record<string, string>;
-	const writes = () => emulator.count({method: 'POST'}) + emulator.count({method: 'PUT'}) + emulator.count({method: 'DELETE'});
+	const writes = () =>
+		emulator.count({method: 'POST'}) + emulator.count({method: 'PUT'}) + emulator.count({method: 'DELETE'});
 	beforeAll(async () => {
 		emulator = await startEmulator({tokens: [token], bootDelayMs: 1_000});
 		env = {DIGITALOCEAN_API_URL: emulator.url, DIGITALOCEAN_ACCESS_TOKEN: token};
@@ -33,7 +34,11 @@ const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /m;
 	});
 
 	it('plan --image fedora-42-x64 is refused before any write, naming the image and the supported ones', async () => {
-		const result = await cli(['plan', 'e2e-mon-img', '--provider', 'digitalocean', '--image', 'fedora-42-x64'], home, env);
+		const result = await cli(
+			['plan', 'e2e-mon-img', '--provider', 'digitalocean', '--image', 'fedora-42-x64'],
+			home,
+			env,
+		);
 		expect(result.exitCode).toBe(2);
 		expect(result.stderr).toContain('image: fedora-42-x64 (Fedora 42 x64) cannot be set up by swarmbee');
 		expect(result.stderr).toContain('which only Debian and Ubuntu have');
@@ -42,9 +47,14 @@ const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /m;
 		expect(existsSync(path.join(home, 'clusters', 'e2e-mon-img'))).toBe(false);
 	});
 
-	it('up --provider digitalocean in a terminal shows each droplet\'s price before it asks; no creates nothing', async () => {
+	it("up --provider digitalocean in a terminal shows each droplet's price before it asks; no creates nothing", async () => {
 		const name = uniqueName('e2e-mon-price');
-		const t = openTerminal(name, ['up', name, '--provider', 'digitalocean', '--workers', '2'], {home, env, columns: 120, rows: 30});
+		const t = openTerminal(name, ['up', name, '--provider', 'digitalocean', '--workers', '2'], {
+			home,
+			env,
+			columns: 120,
+			rows: 30,
+		});
 		terminals.push(t);
 		const asked = await t.waitFor(`Create 3 droplets for ${name} at $18.00 a month?`, 30_000);
 		expect(asked).toMatch(/NODE +ROLE +\$\/MONTH +\$\/HOUR/);
@@ -58,7 +68,12 @@ const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /m;
 
 	it('Ctrl-C during Machines: nothing keeps spinning, and it says how many droplets are left, billed, and the down line', async () => {
 		const name = uniqueName('e2e-mon-ctrlc');
-		const t = openTerminal(name, ['up', name, '--provider', 'digitalocean', '--workers', '2', '--yes'], {home, env, columns: 120, rows: 40});
+		const t = openTerminal(name, ['up', name, '--provider', 'digitalocean', '--workers', '2', '--yes'], {
+			home,
+			env,
+			columns: 120,
+			rows: 40,
+		});
 		terminals.push(t);
 		// The droplets exist once the emulator has them; SSH never answers on paper.
 		await t.waitFor(/workerbee-2 +booting +waiting for SSH at 198\.18\.\d+\.\d+:22/, 60_000);
@@ -66,11 +81,15 @@ const SPINNER = /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] /m;
 		t.keys('C-c');
 		const text = await t.waitFor('EXIT=130', 60_000);
 		// The live view wraps long lines itself: read them as one text.
-		expect(text.replace(/\s+/g, ' ')).toContain(`! 3 droplets of ${name} exist and are billed by DigitalOcean while they exist, running or not: remove them with swarmbee down ${name}`);
+		expect(text.replace(/\s+/g, ' ')).toContain(
+			`! 3 droplets of ${name} exist and are billed by DigitalOcean while they exist, running or not: remove them with swarmbee down ${name}`,
+		);
 		expect(text).toMatch(/■ cancelled after \d/);
 		const after = text.slice(text.indexOf('■ Machines cancelled'));
 		expect(after).not.toMatch(SPINNER);
-		expect(after).toMatch(/■ workerbee-2 +cancelled +stopped when the run was cancelled \(was booting: waiting for SSH at/);
+		expect(after).toMatch(
+			/■ workerbee-2 +cancelled +stopped when the run was cancelled \(was booting: waiting for SSH at/,
+		);
 		const down = await cli(['down', name, '--yes', '--forget'], home, env);
 		expect(down.exitCode).toBe(0);
 		expect(emulator.liveDroplets()).toHaveLength(0);
@@ -116,7 +135,11 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 
 		execFileSync('docker', ['stop', container('workerbee-1')]);
 		const stoppedAt = Date.now();
-		const degraded = await t.waitFor(new RegExp(`^${name} \\(local\\): degraded: workerbee-1 stopped`, 'm'), 30_000, false);
+		const degraded = await t.waitFor(
+			new RegExp(`^${name} \\(local\\): degraded: workerbee-1 stopped`, 'm'),
+			30_000,
+			false,
+		);
 		// Two refreshes of 5 s, each taking a moment of its own.
 		expect(Date.now() - stoppedAt).toBeLessThan(20_000);
 		expect(degraded).toMatch(/workerbee-1 +worker +stopped/);
@@ -141,7 +164,13 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		await t.waitFor('t close tunnel', 30_000, false);
 
 		t.resize(80, 24);
-		const small = await t.waitFor(text => /admin +http:\/\/127\.0\.0\.1:\d+\/ → queenbee:8080/.test(text) && /\d+ open, \d+ total · in \S+ \S+ · out \S+ \S+/.test(text), 30_000, false);
+		const small = await t.waitFor(
+			text =>
+				/admin +http:\/\/127\.0\.0\.1:\d+\/ → queenbee:8080/.test(text) &&
+				/\d+ open, \d+ total · in \S+ \S+ · out \S+ \S+/.test(text),
+			30_000,
+			false,
+		);
 		expect(small.split('\n').filter(line => line.length > 80)).toEqual([]);
 		expect(small).toContain('driver  127.0.0.1:');
 

@@ -26,7 +26,10 @@ export class ServerBed {
 	private readonly networks: string[] = [];
 	private readonly containers: string[] = [];
 
-	constructor(readonly name: string, readonly image: string) {}
+	constructor(
+		readonly name: string,
+		readonly image: string,
+	) {}
 
 	/** A bridge network; its subnet as Docker chose it. */
 	network(suffix: string): {name: string; subnet: string} {
@@ -44,17 +47,35 @@ export class ServerBed {
 	}
 
 	/** Creates (does not start) a server container; `connect` adds networks with their aliases, as Swarm would before the task starts. */
-	create(container: string, command: string[], options: {network: string; connect?: Array<{network: string; aliases: string[]}>; secrets?: Record<string, string>; hostname?: string; memory?: string}): string {
+	create(
+		container: string,
+		command: string[],
+		options: {
+			network: string;
+			connect?: Array<{network: string; aliases: string[]}>;
+			secrets?: Record<string, string>;
+			hostname?: string;
+			memory?: string;
+		},
+	): string {
 		const name = `${this.name}-${container}`;
 		docker([
-			'create', '--name', name, '--label', `swarmbee.cluster=${this.name}`, '--network', options.network,
+			'create',
+			'--name',
+			name,
+			'--label',
+			`swarmbee.cluster=${this.name}`,
+			'--network',
+			options.network,
 			...(options.hostname ? ['--hostname', options.hostname] : []),
 			...(options.memory ? ['--memory', options.memory] : []),
 			...Object.entries(options.secrets ?? {}).flatMap(([target, file]) => ['-v', `${file}:/run/secrets/${target}:ro`]),
-			this.image, ...command,
+			this.image,
+			...command,
 		]);
 		this.containers.push(name);
-		for (const extra of options.connect ?? []) docker(['network', 'connect', ...extra.aliases.flatMap(a => ['--alias', a]), extra.network, name]);
+		for (const extra of options.connect ?? [])
+			docker(['network', 'connect', ...extra.aliases.flatMap(a => ['--alias', a]), extra.network, name]);
 		return name;
 	}
 
@@ -81,7 +102,8 @@ export class ServerBed {
 		for (;;) {
 			const text = this.logs(container);
 			if (pattern.test(text)) return text;
-			if (Date.now() > deadline) throw new Error(`${container} did not print ${pattern} within ${timeoutMs / 1000} s; its log:\n${text}`);
+			if (Date.now() > deadline)
+				throw new Error(`${container} did not print ${pattern} within ${timeoutMs / 1000} s; its log:\n${text}`);
 			await sleep(200);
 		}
 	}

@@ -55,7 +55,10 @@ describeWithEngine('RethinkDB 2.4.4 on every node, its tunnel, and scale', () =>
 	});
 
 	it('a 1+3 cluster (three managers) reports 4 of 4 servers connected', async () => {
-		const result = await cli(['up', name, '--workers', '3', '--managers', '3', '--rethinkdb-image', image, '--yes', '--plain'], home);
+		const result = await cli(
+			['up', name, '--workers', '3', '--managers', '3', '--rethinkdb-image', image, '--yes', '--plain'],
+			home,
+		);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		expect(result.stdout).toMatch(/✔ RethinkDB \([^)]+\): 4 of 4 servers connected/);
@@ -83,17 +86,35 @@ describeWithEngine('RethinkDB 2.4.4 on every node, its tunnel, and scale', () =>
 			expect(logs).not.toContain(password);
 		}
 		const logsDir = path.join(home, 'clusters', name, 'logs');
-		for (const node of readdirSync(logsDir)) expect(readFileSync(path.join(logsDir, node, 'provision.log'), 'utf8')).not.toContain(password);
+		for (const node of readdirSync(logsDir))
+			expect(readFileSync(path.join(logsDir, node, 'provision.log'), 'utf8')).not.toContain(password);
 		expect(readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8')).not.toContain(password);
 	});
 
 	it('nothing of the database is reachable from the public network', () => {
-		const nodeImage = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', container('queenbee')], {encoding: 'utf8'}).trim();
+		const nodeImage = execFileSync('docker', ['inspect', '--format', '{{.Config.Image}}', container('queenbee')], {
+			encoding: 'utf8',
+		}).trim();
 		// For every node: its public address, and the addresses its database task has on the
 		// node's own bridges, which a neighbour could try to route to through the node.
 		const plan = NODES.map(node => {
-			const via = execFileSync('docker', ['inspect', '--format', `{{(index .NetworkSettings.Networks "swarmbee-${name}-public").IPAddress}}`, container(node)], {encoding: 'utf8'}).trim();
-			const inner = dockerIn(container(node), "docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'").split(/\s+/).filter(Boolean).map(a => a.split('/')[0]!);
+			const via = execFileSync(
+				'docker',
+				[
+					'inspect',
+					'--format',
+					`{{(index .NetworkSettings.Networks "swarmbee-${name}-public").IPAddress}}`,
+					container(node),
+				],
+				{encoding: 'utf8'},
+			).trim();
+			const inner = dockerIn(
+				container(node),
+				"docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'",
+			)
+				.split(/\s+/)
+				.filter(Boolean)
+				.map(a => a.split('/')[0]!);
 			expect(inner.length).toBeGreaterThan(0);
 			return {via, targets: [via, ...inner]};
 		});
@@ -116,33 +137,66 @@ for hop in json.loads(sys.argv[1]):
             if found: print(found, 'via', hop['via'])
 print('done')
 `;
-		const output = execFileSync('docker', ['run', '--rm', '--cap-add', 'NET_ADMIN', '--network', `swarmbee-${name}-public`, '--entrypoint', 'python3', nodeImage, '-c', script, JSON.stringify(plan)], {encoding: 'utf8'});
+		const output = execFileSync(
+			'docker',
+			[
+				'run',
+				'--rm',
+				'--cap-add',
+				'NET_ADMIN',
+				'--network',
+				`swarmbee-${name}-public`,
+				'--entrypoint',
+				'python3',
+				nodeImage,
+				'-c',
+				script,
+				JSON.stringify(plan),
+			],
+			{encoding: 'utf8'},
+		);
 		expect(output.trim()).toBe('done');
 	});
 
 	it('a container an application attaches to the overlay reaches the driver port by name, and neither the console nor the cluster port', () => {
 		// The servers' addresses: on the application overlay (by name), on the database network, on each node's docker_gwbridge.
-		const appAddresses = NODES.map(node => dockerIn(container('queenbee'), `docker run --rm --network swarmbee ${image} getent ahostsv4 rdb-${node} | awk '{ print $1; exit }'`));
+		const appAddresses = NODES.map(node =>
+			dockerIn(
+				container('queenbee'),
+				`docker run --rm --network swarmbee ${image} getent ahostsv4 rdb-${node} | awk '{ print $1; exit }'`,
+			),
+		);
 		const dbHosts = [2, 3, 4, 5, 6].map(n => journal.swarm!.databaseOverlay!.subnet.replace(/\d+\/\d+$/, String(n)));
-		const gwAddresses = dockerIn(container('workerbee-3'), "docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'").split(/\s+/).filter(Boolean).map(a => a.split('/')[0]!);
+		const gwAddresses = dockerIn(
+			container('workerbee-3'),
+			"docker network inspect docker_gwbridge --format '{{range .Containers}}{{.IPv4Address}} {{end}}'",
+		)
+			.split(/\s+/)
+			.filter(Boolean)
+			.map(a => a.split('/')[0]!);
 		// "Answers" means the server itself spoke its protocol: this test bed accepts TCP to unrouted addresses, so a bare connect proves nothing.
-		const check = (targets: string[], ports: number[]) => [
-			'speaks() {',
-			'  exec 3<>"/dev/tcp/$1/$2" || return 1',
-			'  case $2 in',
-			"  28015) printf '\\xc3\\xbd\\xc2\\x34' >&3; head -c 80 <&3 | grep -q server_version ;;",
-			"  29015) head -c 17 <&3 | grep -q 'RethinkDB cluster' ;;",
-			"  8080) printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 | grep -q 'RethinkDB Administration Console' ;;",
-			'  esac',
-			'}',
-			'export -f speaks',
-			// All at once: a silent address holds its probe for the whole timeout.
-			`for t in ${targets.join(' ')}; do for p in ${ports.join(' ')}; do`,
-			'  { if timeout 5 bash -c \'speaks "$0" "$1"\' "$t" "$p" 2>/dev/null; then echo "answers $t:$p"; else echo "silent $t:$p"; fi; } &',
-			'done; done',
-			'wait',
-		].join('\n');
-		const fromNeighbour = (targets: string[], ports: number[]) => dockerIn(container('workerbee-3'), `docker run --rm --network swarmbee ${image} bash -c ${shq(check(targets, ports))}`).split('\n');
+		const check = (targets: string[], ports: number[]) =>
+			[
+				'speaks() {',
+				'  exec 3<>"/dev/tcp/$1/$2" || return 1',
+				'  case $2 in',
+				"  28015) printf '\\xc3\\xbd\\xc2\\x34' >&3; head -c 80 <&3 | grep -q server_version ;;",
+				"  29015) head -c 17 <&3 | grep -q 'RethinkDB cluster' ;;",
+				"  8080) printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 | grep -q 'RethinkDB Administration Console' ;;",
+				'  esac',
+				'}',
+				'export -f speaks',
+				// All at once: a silent address holds its probe for the whole timeout.
+				`for t in ${targets.join(' ')}; do for p in ${ports.join(' ')}; do`,
+				'  { if timeout 5 bash -c \'speaks "$0" "$1"\' "$t" "$p" 2>/dev/null; then echo "answers $t:$p"; else echo "silent $t:$p"; fi; } &',
+				'done; done',
+				'wait',
+			].join('\n');
+		const fromNeighbour = (targets: string[], ports: number[]) =>
+			dockerIn(
+				container('workerbee-3'),
+				`docker run --rm --network swarmbee ${image} bash -c ${shq(check(targets, ports))}`,
+			).split('\n');
 		const names = NODES.map(node => `rdb-${node}`);
 		const byName = fromNeighbour(names, [28015, 8080, 29015]);
 		for (const target of names) {
@@ -171,20 +225,32 @@ print('done')
 			await tunnel?.close();
 		});
 
-		it('serves the real admin console and its query endpoint; the driver counts 4 servers, each on the database network under the stack\'s name', async () => {
+		it("serves the real admin console and its query endpoint; the driver counts 4 servers, each on the database network under the stack's name", async () => {
 			const page = await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text();
 			expect(page).toContain('<title>RethinkDB Administration Console');
 			// r.db('rethinkdb').table('server_status').count(), as the console's page sends it.
-			expect(await consoleQuery(tunnel.adminPort, [43, [[15, [[14, ['rethinkdb']], 'server_status']]]])).toMatchObject({t: 1, r: [4]});
+			expect(await consoleQuery(tunnel.adminPort, [43, [[15, [[14, ['rethinkdb']], 'server_status']]]])).toMatchObject({
+				t: 1,
+				r: [4],
+			});
 
 			expect(await r.db('rethinkdb').table('server_status').count().run(connection)).toBe(4);
-			const servers = await (await r.db('rethinkdb').table('server_status').pluck('name', {network: ['canonical_addresses']} as never).run(connection)).toArray() as Array<{name: string; network: {canonical_addresses: Array<{host: string; port: number}>}}>;
+			const servers = (await (
+				await r
+					.db('rethinkdb')
+					.table('server_status')
+					.pluck('name', {network: ['canonical_addresses']} as never)
+					.run(connection)
+			).toArray()) as Array<{name: string; network: {canonical_addresses: Array<{host: string; port: number}>}}>;
 			const stack = parse((await cli(['stack', name], home)).stdout) as {services: Record<string, {command: string[]}>};
 			const named = Object.values(stack.services).map(s => s.command[4]);
 			expect(servers.map(s => s.name).sort()).toEqual([...named].sort());
 			expect(named.sort()).toEqual(['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3']);
 			const [base, bits] = journal.swarm!.databaseOverlay!.subnet.split('/') as [string, string];
-			const prefix = base.split('.').slice(0, Number(bits) / 8).join('.');
+			const prefix = base
+				.split('.')
+				.slice(0, Number(bits) / 8)
+				.join('.');
 			for (const server of servers) {
 				expect(server.network.canonical_addresses).toHaveLength(1);
 				expect(server.network.canonical_addresses[0]!.host.startsWith(`${prefix}.`)).toBe(true);
@@ -194,7 +260,9 @@ print('done')
 
 		it('refuses a wrong password with ReqlAuthError', async () => {
 			// connectDriver: the npm driver with its orphaned connect timer disarmed (see the real-server suite).
-			await expect(connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password: `${password}x`, timeoutSeconds: 5})).rejects.toMatchObject({name: 'ReqlAuthError'});
+			await expect(
+				connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password: `${password}x`, timeoutSeconds: 5}),
+			).rejects.toMatchObject({name: 'ReqlAuthError'});
 		});
 
 		it('a server whose process dies comes back, in the new container Swarm starts, as the same server with its data', async () => {
@@ -202,31 +270,64 @@ print('done')
 			await r.db('e2e').tableCreate('kept').run(connection);
 			// Only on workerbee-2's server, so the data can only come back from its volume.
 			await pinTable(connection, 'e2e', 'kept', 'workerbee_2');
-			await r.db('e2e').table('kept').insert(Array.from({length: 1000}, (_, n) => ({n}))).run(connection);
-			const identity = async () => (await (await r.db('rethinkdb').table('server_status').filter({name: 'workerbee_2'}).pluck('id', {process: ['time_started']} as never).run(connection)).toArray() as Array<{id: string; process: {time_started: Date}}>)[0];
+			await r
+				.db('e2e')
+				.table('kept')
+				.insert(Array.from({length: 1000}, (_, n) => ({n})))
+				.run(connection);
+			const identity = async () =>
+				(
+					(await (
+						await r
+							.db('rethinkdb')
+							.table('server_status')
+							.filter({name: 'workerbee_2'})
+							.pluck('id', {process: ['time_started']} as never)
+							.run(connection)
+					).toArray()) as Array<{id: string; process: {time_started: Date}}>
+				)[0];
 			const before = (await identity())!;
-			const task = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
+			const task = dockerIn(
+				container('workerbee-2'),
+				'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2',
+			);
 			// The server process dies (as in a crash): Swarm never restarts a task's container in place
 			// (a `docker restart` races the worker dropping the overlay attachment), it starts a new
 			// task on the same node, with the same volume, under the restart policy.
 			const killed = Date.now();
 			// What happened, in seconds after the kill: each new driver error, and the driver connection closing.
 			const seenErrors: string[] = [];
-			(connection as unknown as NodeJS.EventEmitter).once('close', () => seenErrors.push(`${(Date.now() - killed) / 1000} s: the driver connection closed`));
+			(connection as unknown as NodeJS.EventEmitter).once('close', () =>
+				seenErrors.push(`${(Date.now() - killed) / 1000} s: the driver connection closed`),
+			);
 			dockerIn(container('workerbee-2'), `docker kill ${task}`);
-			const after = await waitFor(async () => {
-				const seen = await identity().catch(error => {
-					const said = `${(error as Error).name}: ${(error as Error).message}`;
-					if (!seenErrors.some(line => line.endsWith(said))) seenErrors.push(`${(Date.now() - killed) / 1000} s: ${said}`);
-					throw error;
-				});
-				return seen && seen.process.time_started.getTime() !== before.process.time_started.getTime() ? seen : undefined;
-			}, 90_000, () => {
-				const tasks = (service: string) => dockerIn(container('queenbee'), `docker service ps swarmbee_rdb-${service} --no-trunc --format "{{.CurrentState}} {{.Error}}"`);
-				return `workerbee_2 did not come back (${seenErrors.join('; ') || 'no error'}; tunnel: ${JSON.stringify(tunnel.updates.at(-1))}; its stderr: ${tunnel.stderr || 'none'}; tasks: ${tasks('workerbee-2')}; queenbee's: ${tasks('queenbee')})`;
-			});
+			const after = await waitFor(
+				async () => {
+					const seen = await identity().catch(error => {
+						const said = `${(error as Error).name}: ${(error as Error).message}`;
+						if (!seenErrors.some(line => line.endsWith(said)))
+							seenErrors.push(`${(Date.now() - killed) / 1000} s: ${said}`);
+						throw error;
+					});
+					return seen && seen.process.time_started.getTime() !== before.process.time_started.getTime()
+						? seen
+						: undefined;
+				},
+				90_000,
+				() => {
+					const tasks = (service: string) =>
+						dockerIn(
+							container('queenbee'),
+							`docker service ps swarmbee_rdb-${service} --no-trunc --format "{{.CurrentState}} {{.Error}}"`,
+						);
+					return `workerbee_2 did not come back (${seenErrors.join('; ') || 'no error'}; tunnel: ${JSON.stringify(tunnel.updates.at(-1))}; its stderr: ${tunnel.stderr || 'none'}; tasks: ${tasks('workerbee-2')}; queenbee's: ${tasks('queenbee')})`;
+				},
+			);
 			expect(after.id).toBe(before.id);
-			const replacement = dockerIn(container('workerbee-2'), 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2');
+			const replacement = dockerIn(
+				container('workerbee-2'),
+				'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-2',
+			);
 			expect(replacement).not.toBe(task);
 			await r.db('e2e').table('kept').wait().run(connection);
 			expect(await r.db('e2e').table('kept').count().run(connection)).toBe(1000);
@@ -239,7 +340,13 @@ print('done')
 			const task = dockerIn(node, 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1');
 			const limit = Number(dockerIn(node, `docker inspect --format '{{.HostConfig.Memory}}' ${task}`));
 			expect(limit).toBe(450 * 1024 * 1024);
-			const usage = () => Number(dockerIn(node, `cat /sys/fs/cgroup/memory/docker/$(docker inspect --format '{{.Id}}' ${task})/memory.usage_in_bytes 2>/dev/null || docker stats --no-stream --format '{{.MemUsage}}' ${task} | awk '{ print $1 }' | numfmt --from=iec-i`));
+			const usage = () =>
+				Number(
+					dockerIn(
+						node,
+						`cat /sys/fs/cgroup/memory/docker/$(docker inspect --format '{{.Id}}' ${task})/memory.usage_in_bytes 2>/dev/null || docker stats --no-stream --format '{{.MemUsage}}' ${task} | awk '{ print $1 }' | numfmt --from=iec-i`,
+					),
+				);
 			let peak = 0;
 			let sampling = true;
 			const sampler = (async () => {
@@ -250,25 +357,55 @@ print('done')
 			})();
 			const pad = 'x'.repeat(1024);
 			for (let batch = 0; batch < 100; batch++) {
-				await r.db('e2e').table('load').insert(Array.from({length: 500}, (_, n) => ({n: batch * 500 + n, pad}))).run(connection);
+				await r
+					.db('e2e')
+					.table('load')
+					.insert(Array.from({length: 500}, (_, n) => ({n: batch * 500 + n, pad})))
+					.run(connection);
 			}
 			sampling = false;
 			await sampler;
 			expect(await r.db('e2e').table('load').count().run(connection)).toBe(50_000);
-			const state = JSON.parse(dockerIn(node, `docker inspect --format '{{json .State}}' ${task}`)) as {OOMKilled: boolean; Running: boolean; Restarting: boolean};
+			const state = JSON.parse(dockerIn(node, `docker inspect --format '{{json .State}}' ${task}`)) as {
+				OOMKilled: boolean;
+				Running: boolean;
+				Restarting: boolean;
+			};
 			expect(state).toMatchObject({OOMKilled: false, Running: true, Restarting: false});
-			expect(dockerIn(node, 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1')).toBe(task);
+			expect(dockerIn(node, 'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-workerbee-1')).toBe(
+				task,
+			);
 			expect(peak).toBeGreaterThan(0);
 			expect(peak).toBeLessThan(limit);
-			console.log(`workerbee_1 under 50,000 × 1 KiB inserts: peak memory ${(peak / 1024 / 1024).toFixed(0)} MiB of ${limit / 1024 / 1024} MiB (cache ${Math.floor(450 * 0.45)} MB)`);
+			console.log(
+				`workerbee_1 under 50,000 × 1 KiB inserts: peak memory ${(peak / 1024 / 1024).toFixed(0)} MiB of ${limit / 1024 / 1024} MiB (cache ${Math.floor(450 * 0.45)} MB)`,
+			);
 		});
 
 		it('status --json lists the user tables with their replicas and readiness', async () => {
 			const now = await status(name, home);
 			expect(now.rethinkdb?.tables).toEqual([
 				// Made after up with one replica each: below the cluster's 3 until the next up or scale places them.
-				{db: 'e2e', table: 'kept', shards: 1, replicas: 1, servers: ['workerbee_2'], primaries: ['workerbee_2'], readiness: 'ready', underReplicated: true},
-				{db: 'e2e', table: 'load', shards: 1, replicas: 1, servers: ['workerbee_1'], primaries: ['workerbee_1'], readiness: 'ready', underReplicated: true},
+				{
+					db: 'e2e',
+					table: 'kept',
+					shards: 1,
+					replicas: 1,
+					servers: ['workerbee_2'],
+					primaries: ['workerbee_2'],
+					readiness: 'ready',
+					underReplicated: true,
+				},
+				{
+					db: 'e2e',
+					table: 'load',
+					shards: 1,
+					replicas: 1,
+					servers: ['workerbee_1'],
+					primaries: ['workerbee_1'],
+					readiness: 'ready',
+					underReplicated: true,
+				},
 			]);
 		});
 
@@ -278,10 +415,20 @@ print('done')
 			const before = tunnel.updates.length;
 			const restarted = Date.now();
 			dockerIn(container(node), 'pkill -x sshd; sleep 0.2; /usr/sbin/sshd');
-			await waitFor(() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'reconnecting') ? true : undefined), 20_000, () => 'never reconnecting');
-			await waitFor(() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'open') ? true : undefined), 10_000, () => 'not open again');
+			await waitFor(
+				() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'reconnecting') ? true : undefined),
+				20_000,
+				() => 'never reconnecting',
+			);
+			await waitFor(
+				() => (tunnel.updates.slice(before).some(u => u.tunnels[0]?.state === 'open') ? true : undefined),
+				10_000,
+				() => 'not open again',
+			);
 			expect(Date.now() - restarted).toBeLessThan(10_000);
-			expect(await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text()).toContain('RethinkDB Administration Console');
+			expect(await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text()).toContain(
+				'RethinkDB Administration Console',
+			);
 			// The driver connection went down with the SSH session; a new one goes through the reopened tunnel.
 			const again = await connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
 			try {
@@ -312,7 +459,11 @@ print('done')
 		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
 		expect(now.swarm).toEqual({managers: 3, workers: 0, ready: 3});
 		expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
-		expect(labelled(name).containers).toEqual([container('queenbee'), container('workerbee-1'), container('workerbee-2')]);
+		expect(labelled(name).containers).toEqual([
+			container('queenbee'),
+			container('workerbee-1'),
+			container('workerbee-2'),
+		]);
 		expect(labelled(name).volumes).toHaveLength(3);
 		const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}}'").split('\n').sort();
 		expect(members).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);

@@ -9,7 +9,8 @@ import {CLI, describeWithEngine, hasTmux} from './helpers.js';
  */
 export {hasTmux};
 
-if (!hasTmux() && process.env['CI']) throw new Error('CI is set but tmux is missing: the terminal UI tests drive the CLI in tmux (apt-get install tmux)');
+if (!hasTmux() && process.env['CI'])
+	throw new Error('CI is set but tmux is missing: the terminal UI tests drive the CLI in tmux (apt-get install tmux)');
 
 /** On a real engine, in tmux; skipped without tmux outside CI. */
 export const describeInTmux = hasTmux() ? describeWithEngine : describeWithEngine.skip;
@@ -23,7 +24,11 @@ export interface Terminal {
 	screen: (history?: boolean) => string;
 	/** Every screen read so far by waitFor. */
 	seen: string[];
-	waitFor: (expected: string | RegExp | ((text: string) => boolean), timeoutMs?: number, history?: boolean) => Promise<string>;
+	waitFor: (
+		expected: string | RegExp | ((text: string) => boolean),
+		timeoutMs?: number,
+		history?: boolean,
+	) => Promise<string>;
 	resize: (columns: number, rows: number) => void;
 	kill: () => void;
 }
@@ -34,20 +39,44 @@ export interface Terminal {
  * CI); `env` is given to tmux's own environment for the session (-e), so
  * no secret is on a command line. The shell prints `EXIT=<code>` after.
  */
-export function openTerminal(name: string, args: string[], options: {home: string; columns?: number; rows?: number; env?: Record<string, string>}): Terminal {
+export function openTerminal(
+	name: string,
+	args: string[],
+	options: {home: string; columns?: number; rows?: number; env?: Record<string, string>},
+): Terminal {
 	const session = `swarmbee-${name}`;
-	const env = Object.entries({SWARMBEE_HOME: options.home, ...options.env}).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+	const env = Object.entries({SWARMBEE_HOME: options.home, ...options.env}).flatMap(([key, value]) => [
+		'-e',
+		`${key}=${value}`,
+	]);
 	const command = `env -u CI -u CONTINUOUS_INTEGRATION ${[process.execPath, CLI, ...args].map(shq).join(' ')}; echo "EXIT=$?"; sleep 600`;
-	tmux('new-session', '-d', '-s', session, '-x', String(options.columns ?? 100), '-y', String(options.rows ?? 45), ...env, command);
+	tmux(
+		'new-session',
+		'-d',
+		'-s',
+		session,
+		'-x',
+		String(options.columns ?? 100),
+		'-y',
+		String(options.rows ?? 45),
+		...env,
+		command,
+	);
 	const seen: string[] = [];
-	const screen = (history = false) => tmux('capture-pane', '-p', '-J', '-t', session, ...(history ? ['-S', '-1000'] : []));
+	const screen = (history = false) =>
+		tmux('capture-pane', '-p', '-J', '-t', session, ...(history ? ['-S', '-1000'] : []));
 	return {
 		name: session,
 		keys: (...keys) => void tmux('send-keys', '-t', session, ...keys),
 		screen,
 		seen,
 		async waitFor(expected, timeoutMs = 60_000, history = true) {
-			const test = typeof expected === 'string' ? (t: string) => t.includes(expected) : expected instanceof RegExp ? (t: string) => expected.test(t) : expected;
+			const test =
+				typeof expected === 'string'
+					? (t: string) => t.includes(expected)
+					: expected instanceof RegExp
+						? (t: string) => expected.test(t)
+						: expected;
 			const deadline = Date.now() + timeoutMs;
 			for (;;) {
 				const text = screen(history);

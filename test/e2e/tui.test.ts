@@ -96,7 +96,9 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 		expect(finishedRun).toMatch(/✔ done in \d/);
 		expect(finishedRun).not.toContain('q quit');
 
-		const profiles = JSON.parse(readFileSync(path.join(home, 'profiles.json'), 'utf8')) as {profiles: Record<string, {workers: number}>};
+		const profiles = JSON.parse(readFileSync(path.join(home, 'profiles.json'), 'utf8')) as {
+			profiles: Record<string, {workers: number}>;
+		};
 		expect(profiles.profiles[name]).toMatchObject({workers: 1, size: 's-1vcpu-1gb'});
 	});
 
@@ -106,8 +108,12 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 		keys('C-c');
 		const text = await waitFor('EXIT=130', 120_000);
 		expect(text).toContain('! Ctrl-C: stopping, saving state (press again to quit at once)');
-		expect(text).toMatch(new RegExp(`■ cancelled after \\d+(\\.\\d+)?m?s; state saved\\. Resume with: swarmbee up ${stopped}`));
-		const journal = JSON.parse(readFileSync(path.join(home, 'clusters', stopped, 'journal.json'), 'utf8')) as {state: string};
+		expect(text).toMatch(
+			new RegExp(`■ cancelled after \\d+(\\.\\d+)?m?s; state saved\\. Resume with: swarmbee up ${stopped}`),
+		);
+		const journal = JSON.parse(readFileSync(path.join(home, 'clusters', stopped, 'journal.json'), 'utf8')) as {
+			state: string;
+		};
 		expect(journal.state).toBe('cancelled');
 	});
 });

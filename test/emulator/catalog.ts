@@ -8,9 +8,18 @@ import type {Image, Region, Size} from '../../source/providers/digitalocean/api.
 const FEATURES = ['private_networking', 'backups', 'ipv6', 'metadata', 'install_agent', 'storage', 'image_transfer'];
 
 const REGIONS: Array<[slug: string, name: string, available: boolean]> = [
-	['ams3', 'Amsterdam 3', true], ['blr1', 'Bangalore 1', true], ['fra1', 'Frankfurt 1', true], ['lon1', 'London 1', true],
-	['nyc1', 'New York 1', true], ['nyc2', 'New York 2', false], ['nyc3', 'New York 3', true], ['sfo2', 'San Francisco 2', true],
-	['sfo3', 'San Francisco 3', true], ['sgp1', 'Singapore 1', true], ['syd1', 'Sydney 1', true], ['tor1', 'Toronto 1', true],
+	['ams3', 'Amsterdam 3', true],
+	['blr1', 'Bangalore 1', true],
+	['fra1', 'Frankfurt 1', true],
+	['lon1', 'London 1', true],
+	['nyc1', 'New York 1', true],
+	['nyc2', 'New York 2', false],
+	['nyc3', 'New York 3', true],
+	['sfo2', 'San Francisco 2', true],
+	['sfo3', 'San Francisco 3', true],
+	['sgp1', 'Singapore 1', true],
+	['syd1', 'Sydney 1', true],
+	['tor1', 'Toronto 1', true],
 	['ams2', 'Amsterdam 2', false],
 ];
 
@@ -54,7 +63,11 @@ export function emulatorRegions(unavailable: readonly string[] = []): Region[] {
 
 export function emulatorSizes(): Size[] {
 	return SIZES.map(([slug, memory, vcpus, disk, transfer, monthly, regions, description]) => ({
-		slug, memory, vcpus, disk, transfer,
+		slug,
+		memory,
+		vcpus,
+		disk,
+		transfer,
 		price_monthly: monthly,
 		price_hourly: Math.round((monthly / 672) * 1e5) / 1e5,
 		regions: regions ?? ALL,
@@ -78,10 +91,26 @@ const DISTRIBUTIONS: Array<[id: number, slug: string, distribution: string, name
 
 export function emulatorImages(): Image[] {
 	const distributions = DISTRIBUTIONS.map(([id, slug, distribution, name]) => ({
-		id, name, distribution, slug, public: true, regions: ALL, type: 'snapshot', min_disk_size: 10, status: 'available',
+		id,
+		name,
+		distribution,
+		slug,
+		public: true,
+		regions: ALL,
+		type: 'snapshot',
+		min_disk_size: 10,
+		status: 'available',
 	}));
 	const application: Image = {
-		id: 170000100, name: 'Docker on Ubuntu 22.04', distribution: 'Ubuntu', slug: 'docker-20-04', public: true, regions: ALL, type: 'snapshot', min_disk_size: 25, status: 'available',
+		id: 170000100,
+		name: 'Docker on Ubuntu 22.04',
+		distribution: 'Ubuntu',
+		slug: 'docker-20-04',
+		public: true,
+		regions: ALL,
+		type: 'snapshot',
+		min_disk_size: 25,
+		status: 'available',
 	};
 	return [...distributions, application];
 }

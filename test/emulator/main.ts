@@ -76,11 +76,17 @@ export function parseDuration(text: string): number {
 }
 
 function list(text: string | undefined): string[] {
-	return (text ?? '').split(',').map(s => s.trim()).filter(Boolean);
+	return (text ?? '')
+		.split(',')
+		.map(s => s.trim())
+		.filter(Boolean);
 }
 
 /** Flags (or SWARMBEE_EMULATOR_* variables) as emulator options. */
-export function optionsFromFlags(argv: string[], env: NodeJS.ProcessEnv): EmulatorInit & {verbose: boolean; help: boolean} {
+export function optionsFromFlags(
+	argv: string[],
+	env: NodeJS.ProcessEnv,
+): EmulatorInit & {verbose: boolean; help: boolean} {
 	const {values} = parseArgs({args: argv, options: FLAGS, strict: true});
 	const get = (flag: keyof typeof FLAGS): string | undefined => {
 		const value = values[flag];
@@ -101,7 +107,12 @@ export function optionsFromFlags(argv: string[], env: NodeJS.ProcessEnv): Emulat
 	if (get('unavailable-region')) options.unavailableRegions = list(get('unavailable-region'));
 	if (get('region-without-vpc')) options.regionsWithoutVpc = list(get('region-without-vpc'));
 	const base: EmulatorInit = {
-		lags: {listMs: duration('list-lag') ?? 0, keyMs: duration('key-lag') ?? 0, activeWithoutIpMs: duration('late-ip') ?? 0, deleteMs: duration('delete-lag') ?? 0},
+		lags: {
+			listMs: duration('list-lag') ?? 0,
+			keyMs: duration('key-lag') ?? 0,
+			activeWithoutIpMs: duration('late-ip') ?? 0,
+			deleteMs: duration('delete-lag') ?? 0,
+		},
 		faults: {
 			rateLimitEvery: number('rate-limit-every'),
 			rateLimitOnly: get('rate-limit-only'),
@@ -111,10 +122,12 @@ export function optionsFromFlags(argv: string[], env: NodeJS.ProcessEnv): Emulat
 			serverErrorWhen: (get('server-error-when') === 'after' ? 'after' : 'before') as 'before' | 'after',
 			serverErrorOnly: get('server-error-only'),
 			erroringDroplets: list(get('error-droplet')),
-			slowActiveMs: Object.fromEntries(list(get('slow-active')).map(pair => {
-				const [name = '', ms = '0'] = pair.split('=');
-				return [name, parseDuration(ms)];
-			})),
+			slowActiveMs: Object.fromEntries(
+				list(get('slow-active')).map(pair => {
+					const [name = '', ms = '0'] = pair.split('=');
+					return [name, parseDuration(ms)];
+				}),
+			),
 			forbidden: get('forbidden'),
 		},
 	};
@@ -135,14 +148,17 @@ async function run(): Promise<void> {
 	}
 	const log = (line: string) => console.log(line);
 	const emulator = await startEmulator({...options, log: verbose || options.mode === 'real' ? log : () => {}});
-	console.log(`DigitalOcean API emulator (${emulator.options.mode} mode, boot ${emulator.options.bootDelayMs / 1000}s) on ${emulator.url}`);
+	console.log(
+		`DigitalOcean API emulator (${emulator.options.mode} mode, boot ${emulator.options.bootDelayMs / 1000}s) on ${emulator.url}`,
+	);
 	console.log(`  export DIGITALOCEAN_API_URL=${emulator.url}`);
 	console.log(`  export DIGITALOCEAN_ACCESS_TOKEN=${emulator.token}`);
 	console.log(`Ctrl-C stops it${emulator.options.mode === 'real' ? ' and removes its containers and networks' : ''}.`);
 	if (verbose) {
 		let shown = 0;
 		setInterval(() => {
-			for (const r of emulator.requests.slice(shown)) console.log(`${new Date(r.at).toISOString()} ${r.method} ${r.path}${r.query} ${r.status} ${r.ms}ms`);
+			for (const r of emulator.requests.slice(shown))
+				console.log(`${new Date(r.at).toISOString()} ${r.method} ${r.path}${r.query} ${r.status} ${r.ms}ms`);
 			shown = emulator.requests.length;
 		}, 250).unref();
 	}
@@ -150,11 +166,16 @@ async function run(): Promise<void> {
 	const stop = () => {
 		if (stopping) process.exit(130);
 		stopping = true;
-		console.log(`stopping after ${emulator.requests.length} requests (at most ${emulator.maxPerMinute()} in a minute)…`);
-		emulator.close().then(() => process.exit(0), error => {
-			console.error(error);
-			process.exit(1);
-		});
+		console.log(
+			`stopping after ${emulator.requests.length} requests (at most ${emulator.maxPerMinute()} in a minute)…`,
+		);
+		emulator.close().then(
+			() => process.exit(0),
+			error => {
+				console.error(error);
+				process.exit(1);
+			},
+		);
 	};
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);

@@ -57,7 +57,9 @@ export interface SpecOperation {
 }
 
 const file = path.join(packageRoot(), 'test/fixtures/digitalocean-openapi/openapi.json');
-let loaded: {doc: Document; ajv: Ajv; coercing: Ajv; routes: Array<{template: string; pattern: RegExp; params: number}>} | undefined;
+let loaded:
+	| {doc: Document; ajv: Ajv; coercing: Ajv; routes: Array<{template: string; pattern: RegExp; params: number}>}
+	| undefined;
 
 function spec(): NonNullable<typeof loaded> {
 	if (loaded) return loaded;
@@ -71,11 +73,13 @@ function spec(): NonNullable<typeof loaded> {
 		ajv.addSchema(doc as object, 'openapi.json');
 		return ajv;
 	};
-	const routes = Object.keys(doc.paths).map(template => ({
-		template,
-		pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
-		params: (template.match(/\{/g) ?? []).length,
-	})).sort((a, b) => a.params - b.params);
+	const routes = Object.keys(doc.paths)
+		.map(template => ({
+			template,
+			pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`),
+			params: (template.match(/\{/g) ?? []).length,
+		}))
+		.sort((a, b) => a.params - b.params);
 	loaded = {doc, ajv: make(false), coercing: make(true), routes};
 	return loaded;
 }
@@ -90,7 +94,8 @@ export function compileAll(): void {
 		for (const [method, operation] of Object.entries(methods)) {
 			const example = template.replace(/\{[^}]+\}/g, '1');
 			checkRequest({method, path: example, query: new URLSearchParams(), body: operation.requestBody ? {} : undefined});
-			for (const status of Object.keys(operation.responses)) checkResponse(method, example, status === 'default' ? 599 : Number(status), {});
+			for (const status of Object.keys(operation.responses))
+				checkResponse(method, example, status === 'default' ? 599 : Number(status), {});
 		}
 	}
 }
@@ -100,7 +105,8 @@ export function specCommit(): string {
 	return spec().doc['x-source'].commit;
 }
 
-const pointer = (...parts: string[]) => `openapi.json#/${parts.map(p => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+const pointer = (...parts: string[]) =>
+	`openapi.json#/${parts.map(p => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 const compiled = new Map<string, ValidateFunction>();
 
 /**
@@ -132,12 +138,16 @@ export function specOperation(method: string, rawPath: string): SpecOperation | 
 	const found = find(method, rawPath.replace(/\/+$/, ''));
 	if (!found) return undefined;
 	const {operation, template} = found;
-	const bad = operation.responses['400']?.content?.['application/json']?.schema as {$ref?: string; required?: string[]} | undefined;
+	const bad = operation.responses['400']?.content?.['application/json']?.schema as
+		| {$ref?: string; required?: string[]}
+		| undefined;
 	return {
 		id: operation.operationId,
 		template,
 		method: method.toUpperCase(),
-		statuses: Object.keys(operation.responses).filter(s => /^\d+$/.test(s)).map(Number),
+		statuses: Object.keys(operation.responses)
+			.filter(s => /^\d+$/.test(s))
+			.map(Number),
 		rootCauses400: Boolean(bad && (bad.required?.includes('root_causes') || /root_causes/.test(bad.$ref ?? ''))),
 		scopes: (operation.security ?? []).flatMap(s => Object.values(s).flat()),
 	};
@@ -146,7 +156,9 @@ export function specOperation(method: string, rawPath: string): SpecOperation | 
 /** ajv's errors in words: the most specific ones (deepest in the data), one line, and the first field they name. */
 function describe(errors: ErrorObject[], root: string): {field: string; message: string} {
 	const field = (instancePath: string, extra?: string) => {
-		const parts = [...instancePath.split('/').filter(Boolean), ...(extra ? [extra] : [])].map(p => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+		const parts = [...instancePath.split('/').filter(Boolean), ...(extra ? [extra] : [])].map(p =>
+			p.replaceAll('~1', '/').replaceAll('~0', '~'),
+		);
 		const name = parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`)).join('');
 		return name || root;
 	};
@@ -155,15 +167,25 @@ function describe(errors: ErrorObject[], root: string): {field: string; message:
 	let chosen = errors.filter(e => depth(e) === deepest);
 	const specific = chosen.filter(e => !['anyOf', 'oneOf', 'allOf', 'if'].includes(e.keyword));
 	if (specific.length > 0) chosen = specific;
-	const types = [...new Set(chosen.filter(e => e.keyword === 'type').map(e => String((e.params as {type: string}).type)))];
+	const types = [
+		...new Set(chosen.filter(e => e.keyword === 'type').map(e => String((e.params as {type: string}).type))),
+	];
 	const lines = new Set<string>();
 	const first = chosen[0]!;
-	const firstField = field(first.instancePath, first.keyword === 'required' ? (first.params as {missingProperty: string}).missingProperty : undefined);
-	if (types.length > 0) lines.add(`${field(chosen.find(e => e.keyword === 'type')!.instancePath)} must be ${types.join(' or ')}`);
+	const firstField = field(
+		first.instancePath,
+		first.keyword === 'required' ? (first.params as {missingProperty: string}).missingProperty : undefined,
+	);
+	if (types.length > 0)
+		lines.add(`${field(chosen.find(e => e.keyword === 'type')!.instancePath)} must be ${types.join(' or ')}`);
 	for (const e of chosen) {
 		if (e.keyword === 'type') continue;
-		if (e.keyword === 'required') lines.add(`${field(e.instancePath, (e.params as {missingProperty: string}).missingProperty)} is required`);
-		else if (e.keyword === 'enum') lines.add(`${field(e.instancePath)} must be one of ${(e.params as {allowedValues: unknown[]}).allowedValues.join(', ')}`);
+		if (e.keyword === 'required')
+			lines.add(`${field(e.instancePath, (e.params as {missingProperty: string}).missingProperty)} is required`);
+		else if (e.keyword === 'enum')
+			lines.add(
+				`${field(e.instancePath)} must be one of ${(e.params as {allowedValues: unknown[]}).allowedValues.join(', ')}`,
+			);
 		else lines.add(`${field(e.instancePath)} ${e.message ?? `breaks ${e.keyword}`}`);
 	}
 	return {field: firstField, message: [...lines].join('; ')};
@@ -174,10 +196,18 @@ function describe(errors: ErrorObject[], root: string): {field: string; message:
  * parameters (raw) and query parameters (as strings, coerced) and its JSON
  * body must match their schemas. Empty when it conforms.
  */
-export function checkRequest(request: {method: string; path: string; query: URLSearchParams; body: unknown}): Violation[] {
+export function checkRequest(request: {
+	method: string;
+	path: string;
+	query: URLSearchParams;
+	body: unknown;
+}): Violation[] {
 	const rawPath = request.path.replace(/\/+$/, '');
 	const found = find(request.method, rawPath);
-	if (!found) return [{in: 'operation', field: '', message: `${request.method} ${rawPath} is not an operation of the spec fixture`}];
+	if (!found)
+		return [
+			{in: 'operation', field: '', message: `${request.method} ${rawPath} is not an operation of the spec fixture`},
+		];
 	const {template, operation, values} = found;
 	const method = request.method.toLowerCase();
 	const {ajv, coercing} = spec();
@@ -187,24 +217,40 @@ export function checkRequest(request: {method: string; path: string; query: URLS
 	for (const where of ['path', 'query'] as const) {
 		const declared = params.filter(p => p.in === where);
 		if (declared.length === 0) continue;
-		const data: Record<string, unknown> = where === 'path'
-			? Object.fromEntries(names.map((name, i) => [name, values[i]]))
-			: Object.fromEntries([...request.query].filter(([name]) => declared.some(p => p.name === name)));
+		const data: Record<string, unknown> =
+			where === 'path'
+				? Object.fromEntries(names.map((name, i) => [name, values[i]]))
+				: Object.fromEntries([...request.query].filter(([name]) => declared.some(p => p.name === name)));
 		const required = declared.filter(p => p.required || where === 'path').map(p => p.name);
-		const validate = validator(coercing, {
-			type: 'object',
-			properties: Object.fromEntries(declared.map(p => [p.name, {$ref: pointer('paths', template, method, 'parameters', String(params.indexOf(p)), 'schema')}])),
-			required,
-		}, [declared.map(p => [p.name, p.schema]), required]);
+		const validate = validator(
+			coercing,
+			{
+				type: 'object',
+				properties: Object.fromEntries(
+					declared.map(p => [
+						p.name,
+						{$ref: pointer('paths', template, method, 'parameters', String(params.indexOf(p)), 'schema')},
+					]),
+				),
+				required,
+			},
+			[declared.map(p => [p.name, p.schema]), required],
+		);
 		if (!validate(data)) violations.push({in: where, ...describe(validate.errors ?? [], where)});
 	}
 	const content = operation.requestBody?.content['application/json'];
 	if (content) {
 		if (request.body === undefined) {
-			if (operation.requestBody?.required) violations.push({in: 'body', field: '', message: 'a JSON request body is required'});
+			if (operation.requestBody?.required)
+				violations.push({in: 'body', field: '', message: 'a JSON request body is required'});
 		} else {
-			const validate = validator(ajv, {$ref: pointer('paths', template, method, 'requestBody', 'content', 'application/json', 'schema')}, content.schema);
-			if (!validate(request.body)) violations.push({in: 'body', ...describe(validate.errors ?? [], 'the request body')});
+			const validate = validator(
+				ajv,
+				{$ref: pointer('paths', template, method, 'requestBody', 'content', 'application/json', 'schema')},
+				content.schema,
+			);
+			if (!validate(request.body))
+				violations.push({in: 'body', ...describe(validate.errors ?? [], 'the request body')});
 		}
 	}
 	return violations;
@@ -219,6 +265,10 @@ export function checkResponse(method: string, rawPath: string, status: number, b
 	const schema = operation.responses[key]?.content?.['application/json']?.schema;
 	if (!operation.responses[key]) return [`${status} is not a response the spec documents for ${method} ${template}`];
 	if (!schema) return body === undefined ? [] : [`${status} has no body in the spec, but one was sent`];
-	const validate = validator(spec().ajv, {$ref: pointer('paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema')}, schema);
+	const validate = validator(
+		spec().ajv,
+		{$ref: pointer('paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema')},
+		schema,
+	);
 	return validate(body) ? [] : [describe(validate.errors ?? [], 'the response body').message];
 }

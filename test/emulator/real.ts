@@ -15,7 +15,13 @@ import {DockerCli} from '../../source/docker/cli.js';
 import type {SecurityMode} from '../../source/providers/local/commands.js';
 import {names} from '../../source/providers/local/commands.js';
 import {
-	createBridge, detectSecurityMode, engineInfo, ensureNodeImage, removeNodeContainer, startNodeContainer, takenSubnets,
+	createBridge,
+	detectSecurityMode,
+	engineInfo,
+	ensureNodeImage,
+	removeNodeContainer,
+	startNodeContainer,
+	takenSubnets,
 } from '../../source/providers/local/node.js';
 import type {TarEntry} from '../../source/providers/local/tar.js';
 
@@ -52,7 +58,11 @@ export class RealBacking {
 	private running = 0;
 	private readonly queue: Array<() => void> = [];
 
-	constructor(private readonly instance: string, docker?: DockerCli, private readonly log: (line: string) => void = () => {}) {
+	constructor(
+		private readonly instance: string,
+		docker?: DockerCli,
+		private readonly log: (line: string) => void = () => {},
+	) {
 		this.docker = docker ?? new DockerCli();
 	}
 
@@ -60,7 +70,9 @@ export class RealBacking {
 	async prepare(): Promise<void> {
 		const info = await engineInfo(this.docker);
 		this.cgroupVersion = info.cgroupVersion;
-		const image = await ensureNodeImage(this.docker, 'debian:bookworm', {onLine: line => this.log(`node image: ${line}`)});
+		const image = await ensureNodeImage(this.docker, 'debian:bookworm', {
+			onLine: line => this.log(`node image: ${line}`),
+		});
 		this.image = image.tag;
 		this.security = await detectSecurityMode(this.docker, image.tag);
 	}
@@ -82,7 +94,12 @@ export class RealBacking {
 		}
 	}
 
-	private bridge(cache: Map<string, Promise<Bridge>>, key: string, make: () => Promise<{subnet: string; name: string}>, firstHost: number): Promise<Bridge> {
+	private bridge(
+		cache: Map<string, Promise<Bridge>>,
+		key: string,
+		make: () => Promise<{subnet: string; name: string}>,
+		firstHost: number,
+	): Promise<Bridge> {
 		let bridge = cache.get(key);
 		if (!bridge) {
 			bridge = make().then(made => ({...made, next: firstHost}));
@@ -97,16 +114,33 @@ export class RealBacking {
 		if (!this.image || !this.security) throw new Error('RealBacking.prepare() was not called');
 		const {cluster} = request;
 		const owner = `do-emulator-${this.instance}`;
-		const pub = await this.bridge(this.publicBridges, cluster, async () => {
-			const made = await createBridge(this.docker, {cluster, owner, kind: 'public', space: PUBLIC_SPACE});
-			return {subnet: made.subnet, name: names.network(cluster, 'public')};
-		}, 10);
-		const priv = await this.bridge(this.vpcBridges, request.vpcId, async () => {
-			// One bridge per VPC, on the VPC's range; named after the first cluster in it.
-			const name = `${names.network(cluster, 'private')}-${request.vpcId.slice(0, 8)}`;
-			const made = await createBridge(this.docker, {cluster, owner, kind: 'private', subnet: request.vpcRange, name, labels: {'swarmbee.vpc': request.vpcId}});
-			return {subnet: made.subnet, name};
-		}, 2);
+		const pub = await this.bridge(
+			this.publicBridges,
+			cluster,
+			async () => {
+				const made = await createBridge(this.docker, {cluster, owner, kind: 'public', space: PUBLIC_SPACE});
+				return {subnet: made.subnet, name: names.network(cluster, 'public')};
+			},
+			10,
+		);
+		const priv = await this.bridge(
+			this.vpcBridges,
+			request.vpcId,
+			async () => {
+				// One bridge per VPC, on the VPC's range; named after the first cluster in it.
+				const name = `${names.network(cluster, 'private')}-${request.vpcId.slice(0, 8)}`;
+				const made = await createBridge(this.docker, {
+					cluster,
+					owner,
+					kind: 'private',
+					subnet: request.vpcRange,
+					name,
+					labels: {'swarmbee.vpc': request.vpcId},
+				});
+				return {subnet: made.subnet, name};
+			},
+			2,
+		);
 		const publicIp = hostAddress(pub.subnet, pub.next++);
 		const privateIp = hostAddress(priv.subnet, priv.next++);
 		const container = `${names.container(cluster, request.name)}-${request.dropletId}`;
@@ -114,19 +148,35 @@ export class RealBacking {
 		this.containers.set(request.dropletId, {container, volume, networks: [pub.name, priv.name]});
 		const files: TarEntry[] = [
 			{path: 'root/.ssh', mode: 0o700},
-			{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: request.authorizedKeys.map(k => `${k.trim()}\n`).join('')},
+			{
+				path: 'root/.ssh/authorized_keys',
+				mode: 0o600,
+				contents: request.authorizedKeys.map(k => `${k.trim()}\n`).join(''),
+			},
 			{path: 'var/lib/cloud/instance', mode: 0o755},
 			...(request.userData ? [{path: 'var/lib/cloud/user-data', mode: 0o700, contents: request.userData}] : []),
 		];
-		await this.limited(() => startNodeContainer(this.docker, {
-			cluster, owner, node: request.name, role: 'droplet', image: this.image!,
-			memoryMb: request.memoryMb, vcpus: request.vcpus, publicAddress: publicIp, privateAddress: privateIp, privateNetwork: priv.name,
-			security: this.security!, cgroupVersion: this.cgroupVersion,
-			containerName: container, volumeName: volume,
-			env: {SWARMBEE_CLOUD_IMAGE: '1'},
-			labels: {'swarmbee.droplet': String(request.dropletId), 'swarmbee.emulator': this.instance},
-			files,
-		}));
+		await this.limited(() =>
+			startNodeContainer(this.docker, {
+				cluster,
+				owner,
+				node: request.name,
+				role: 'droplet',
+				image: this.image!,
+				memoryMb: request.memoryMb,
+				vcpus: request.vcpus,
+				publicAddress: publicIp,
+				privateAddress: privateIp,
+				privateNetwork: priv.name,
+				security: this.security!,
+				cgroupVersion: this.cgroupVersion,
+				containerName: container,
+				volumeName: volume,
+				env: {SWARMBEE_CLOUD_IMAGE: '1'},
+				labels: {'swarmbee.droplet': String(request.dropletId), 'swarmbee.emulator': this.instance},
+				files,
+			}),
+		);
 		this.log(`droplet ${request.dropletId} ${request.name}: container ${container} at ${publicIp} / ${privateIp}`);
 		return {publicIp, privateIp};
 	}
@@ -169,7 +219,8 @@ export class RealBacking {
 
 	/** Everything this backing made goes. */
 	async close(): Promise<void> {
-		for (const id of [...this.containers.keys()]) await this.remove(id).catch(error => this.log(`cleanup of droplet ${id}: ${(error as Error).message}`));
+		for (const id of [...this.containers.keys()])
+			await this.remove(id).catch(error => this.log(`cleanup of droplet ${id}: ${(error as Error).message}`));
 		await this.collectBridges();
 	}
 }

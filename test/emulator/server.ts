@@ -23,10 +23,29 @@ import {randomBytes, randomUUID} from 'node:crypto';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import {isIP, type AddressInfo} from 'node:net';
 import {chooseFreeSubnet, formatIpv4, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
-import type {Account, Action, Droplet, Firewall, FirewallRule, Image, Region, Size, SshKey, Vpc} from '../../source/providers/digitalocean/api.js';
+import type {
+	Account,
+	Action,
+	Droplet,
+	Firewall,
+	FirewallRule,
+	Image,
+	Region,
+	Size,
+	SshKey,
+	Vpc,
+} from '../../source/providers/digitalocean/api.js';
 import {md5Fingerprint} from '../../source/ssh/keys.js';
 import {emulatorImages, emulatorRegions, emulatorSizes, isDistribution} from './catalog.js';
-import {checkRequest, checkResponse, compileAll, specCommit, specOperation, type SpecOperation, type Violation} from './openapi.js';
+import {
+	checkRequest,
+	checkResponse,
+	compileAll,
+	specCommit,
+	specOperation,
+	type SpecOperation,
+	type Violation,
+} from './openapi.js';
 import {RealBacking} from './real.js';
 
 export interface EmulatorFaults {
@@ -154,7 +173,12 @@ interface TagRecord {
 }
 
 class HttpError extends Error {
-	constructor(readonly status: number, readonly id: string, message: string, readonly extra: Record<string, unknown> = {}) {
+	constructor(
+		readonly status: number,
+		readonly id: string,
+		message: string,
+		readonly extra: Record<string, unknown> = {},
+	) {
 		super(message);
 	}
 }
@@ -191,7 +215,13 @@ export function defaultOptions(init: EmulatorInit = {}): EmulatorOptions {
 		log: () => {},
 		...rest,
 		account: {
-			droplet_limit: 25, floating_ip_limit: 3, email: 'sammy@example.com', email_verified: true, uuid: randomUUID(), status: 'active', status_message: ' ',
+			droplet_limit: 25,
+			floating_ip_limit: 3,
+			email: 'sammy@example.com',
+			email_verified: true,
+			uuid: randomUUID(),
+			status: 'active',
+			status_message: ' ',
 			team: {uuid: randomUUID(), name: 'Emulated Team'},
 			...account,
 		},
@@ -246,12 +276,13 @@ export class Emulator {
 		if (this.options.mode === 'real') {
 			this.real = new RealBacking(this.instance, undefined, this.options.log);
 			await this.real.prepare();
-			avoid = [...avoid, ...await this.real.takenSubnets()];
+			avoid = [...avoid, ...(await this.real.takenSubnets())];
 		}
 		// Every region but the listed ones has its default VPC already, as on
 		// an account that has used them.
 		for (const region of this.regions) {
-			if (!this.options.regionsWithoutVpc.includes(region.slug)) this.addVpc(`default-${region.slug}`, region.slug, true, avoid);
+			if (!this.options.regionsWithoutVpc.includes(region.slug))
+				this.addVpc(`default-${region.slug}`, region.slug, true, avoid);
 		}
 		this.addOtherDroplets();
 		this.server = createServer((req, res) => {
@@ -277,9 +308,24 @@ export class Emulator {
 			const now = Date.now();
 			const id = this.nextId++;
 			this.droplets.set(id, {
-				id, name: `other-${i}`, region, size: this.sizes[1]!, image: this.images[0]!, tags: [], vpcId: vpc?.id ?? '', sshKeys: [], ipv6: false,
-				createdAt: now, bootAt: now, readyAt: now, failed: false, power: 'on', lockedUntil: 0,
-				publicIp: `198.19.0.${i}`, privateIp: vpc ? hostAddress(vpc.ip_range, 200 + i) : undefined, other: true,
+				id,
+				name: `other-${i}`,
+				region,
+				size: this.sizes[1]!,
+				image: this.images[0]!,
+				tags: [],
+				vpcId: vpc?.id ?? '',
+				sshKeys: [],
+				ipv6: false,
+				createdAt: now,
+				bootAt: now,
+				readyAt: now,
+				failed: false,
+				power: 'on',
+				lockedUntil: 0,
+				publicIp: `198.19.0.${i}`,
+				privateIp: vpc ? hostAddress(vpc.ip_range, 200 + i) : undefined,
+				other: true,
 			});
 		}
 	}
@@ -295,10 +341,15 @@ export class Emulator {
 		await this.settled();
 		await this.real?.close();
 		const broken = this.requests.flatMap(r => [
-			...(this.options.expectValidRequests ? (r.violations ?? []).map(v => `request ${r.method} ${r.path}${r.query}: ${v}`) : []),
+			...(this.options.expectValidRequests
+				? (r.violations ?? []).map(v => `request ${r.method} ${r.path}${r.query}: ${v}`)
+				: []),
 			...(r.responseViolations ?? []).map(v => `answer ${r.status} to ${r.method} ${r.path}${r.query}: ${v}`),
 		]);
-		if (broken.length > 0) throw new Error(`DigitalOcean's OpenAPI spec (${specCommit().slice(0, 12)}) was broken:\n${[...new Set(broken)].join('\n')}`);
+		if (broken.length > 0)
+			throw new Error(
+				`DigitalOcean's OpenAPI spec (${specCommit().slice(0, 12)}) was broken:\n${[...new Set(broken)].join('\n')}`,
+			);
 	}
 
 	/** The requests refused for breaking the spec, as `METHOD /path: what`. */
@@ -312,7 +363,9 @@ export class Emulator {
 	}
 
 	private track<T>(work: Promise<T>): void {
-		const tracked = work.catch(error => this.options.log(`backing: ${(error as Error).message}`)).finally(() => this.pending.delete(tracked));
+		const tracked = work
+			.catch(error => this.options.log(`backing: ${(error as Error).message}`))
+			.finally(() => this.pending.delete(tracked));
 		this.pending.add(tracked);
 	}
 
@@ -320,9 +373,13 @@ export class Emulator {
 
 	/** Requests matching a method and a path (string: exact; RegExp: test). */
 	count(filter: {method?: string; path?: string | RegExp; status?: number} = {}): number {
-		return this.requests.filter(r => (!filter.method || r.method === filter.method)
-			&& (filter.path === undefined || (typeof filter.path === 'string' ? r.path === filter.path : filter.path.test(r.path)))
-			&& (filter.status === undefined || r.status === filter.status)).length;
+		return this.requests.filter(
+			r =>
+				(!filter.method || r.method === filter.method) &&
+				(filter.path === undefined ||
+					(typeof filter.path === 'string' ? r.path === filter.path : filter.path.test(r.path))) &&
+				(filter.status === undefined || r.status === filter.status),
+		).length;
 	}
 
 	/** The most requests in any 60 s window. */
@@ -345,7 +402,9 @@ export class Emulator {
 	/** What a cluster leaves behind: droplets, firewalls, keys, tags and non-default VPCs. */
 	resources(): {droplets: string[]; firewalls: string[]; sshKeys: string[]; tags: string[]; vpcs: string[]} {
 		return {
-			droplets: this.liveDroplets().filter(d => !d.other).map(d => `${d.name} ${d.id}`),
+			droplets: this.liveDroplets()
+				.filter(d => !d.other)
+				.map(d => `${d.name} ${d.id}`),
 			firewalls: [...this.firewalls.values()].map(f => f.name),
 			sshKeys: [...this.keys.values()].map(k => k.name),
 			tags: [...this.tags.keys()],
@@ -364,16 +423,20 @@ export class Emulator {
 		const text = Buffer.concat(chunks).toString();
 		let status = 500;
 		let body: unknown;
-		const headers: Record<string, string> = {'content-type': 'application/json; charset=utf-8', 'x-request-id': randomUUID()};
+		const headers: Record<string, string> = {
+			'content-type': 'application/json; charset=utf-8',
+			'x-request-id': randomUUID(),
+		};
 		const record: RequestRecord = {method, path: url.pathname, query: url.search, status, at, ms: 0};
 		try {
 			[status, body] = this.respond(method, url, text, headers, at, record, req.headers.authorization);
 		} catch (error) {
 			if (!(error instanceof HttpError)) throw error;
 			status = error.status;
-			body = error.status === 400 && error.extra['root_causes']
-				? {error: error.message, messages: null, root_causes: error.extra['root_causes']}
-				: {id: error.id, message: error.message, request_id: headers['x-request-id']};
+			body =
+				error.status === 400 && error.extra['root_causes']
+					? {error: error.message, messages: null, root_causes: error.extra['root_causes']}
+					: {id: error.id, message: error.message, request_id: headers['x-request-id']};
 		}
 		// [spec] nothing remains while limited, whichever limit it was.
 		if (status === 429) headers['ratelimit-remaining'] = '0';
@@ -383,13 +446,23 @@ export class Emulator {
 		const answer = checkResponse(method, url.pathname, status, body);
 		if (answer.length > 0) {
 			record.responseViolations = answer;
-			this.options.log(`emulator bug: its ${status} to ${method} ${url.pathname} breaks the spec: ${answer.join('; ')}`);
+			this.options.log(
+				`emulator bug: its ${status} to ${method} ${url.pathname} breaks the spec: ${answer.join('; ')}`,
+			);
 		}
 		this.requests.push({...record, status, ms: Date.now() - at});
 	}
 
 	/** Auth, rate limits and faults around the route; every response gets rate-limit headers. */
-	private respond(method: string, url: URL, text: string, headers: Record<string, string>, now: number, record: RequestRecord, authorization?: string): [number, unknown] {
+	private respond(
+		method: string,
+		url: URL,
+		text: string,
+		headers: Record<string, string>,
+		now: number,
+		record: RequestRecord,
+		authorization?: string,
+	): [number, unknown] {
 		const {rateLimit, faults} = this.options;
 		const auth = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
 		const window = this.requests.filter(r => r.status !== 401 && r.at > now - 3_600_000);
@@ -410,9 +483,14 @@ export class Emulator {
 		};
 		const lastMinute = window.filter(r => r.at > now - 60_000);
 		if (window.length >= rateLimit.perHour) throw limited();
-		if (lastMinute.length >= rateLimit.perMinute) throw limited(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
+		if (lastMinute.length >= rateLimit.perMinute)
+			throw limited(Math.max(1, Math.ceil((lastMinute[0]!.at + 60_000 - now) / 1000)));
 		const line = `${method} ${url.pathname}`;
-		if (faults.rateLimitEvery && (!faults.rateLimitOnly || new RegExp(faults.rateLimitOnly).test(line)) && ++this.rateLimitCounter % faults.rateLimitEvery === 0) {
+		if (
+			faults.rateLimitEvery &&
+			(!faults.rateLimitOnly || new RegExp(faults.rateLimitOnly).test(line)) &&
+			++this.rateLimitCounter % faults.rateLimitEvery === 0
+		) {
 			throw limited(faults.retryAfterSeconds);
 		}
 		if (faults.forbidden && new RegExp(faults.forbidden).test(line)) {
@@ -423,7 +501,8 @@ export class Emulator {
 			if (faults.serverErrorEvery && ++this.serverErrorCounter % faults.serverErrorEvery === 0) serverError = true;
 			if (faults.serverErrorRate && Math.random() < faults.serverErrorRate) serverError = true;
 		}
-		if (serverError && faults.serverErrorWhen === 'before') throw new HttpError(500, 'server_error', 'Unexpected server-side error');
+		if (serverError && faults.serverErrorWhen === 'before')
+			throw new HttpError(500, 'server_error', 'Unexpected server-side error');
 		let body: unknown;
 		try {
 			body = text ? JSON.parse(text) : undefined;
@@ -465,8 +544,11 @@ export class Emulator {
 		}
 		if (path === '/v2/account/keys') {
 			if (method === 'GET') {
-				const recent = this.requests.filter(r => r.method === 'GET' && r.path === '/v2/account/keys' && r.at > now - 60_000).length;
-				if (recent >= this.options.rateLimit.keyListsPerMinute) throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
+				const recent = this.requests.filter(
+					r => r.method === 'GET' && r.path === '/v2/account/keys' && r.at > now - 60_000,
+				).length;
+				if (recent >= this.options.rateLimit.keyListsPerMinute)
+					throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
 				return [200, this.page(url, 'ssh_keys', [...this.keys.values()].map(publicKey))];
 			}
 			if (method === 'POST') return [201, {ssh_key: publicKey(this.createKey(b, now))}];
@@ -487,8 +569,16 @@ export class Emulator {
 		if (path === '/v2/droplets') {
 			if (method === 'GET') {
 				// [spec] one filter at a time: tag_name goes with neither name nor type.
-				if (q.has('tag_name') && (q.has('name') || q.has('type'))) throw new HttpError(400, 'bad_request', 'tag_name cannot be combined with name or type');
-				return [200, this.page(url, 'droplets', this.listDroplets(q, now).map(d => this.dropletView(d, now)))];
+				if (q.has('tag_name') && (q.has('name') || q.has('type')))
+					throw new HttpError(400, 'bad_request', 'tag_name cannot be combined with name or type');
+				return [
+					200,
+					this.page(
+						url,
+						'droplets',
+						this.listDroplets(q, now).map(d => this.dropletView(d, now)),
+					),
+				];
 			}
 			if (method === 'POST') return this.createDroplets(b, now);
 			if (method === 'DELETE') {
@@ -506,7 +596,14 @@ export class Emulator {
 			}
 		}
 		if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST') {
-			return [201, {action: this.actionView(this.dropletAction(this.visibleDroplet(Number(m[1]), now), String(b['type'] ?? ''), now))}];
+			return [
+				201,
+				{
+					action: this.actionView(
+						this.dropletAction(this.visibleDroplet(Number(m[1]), now), String(b['type'] ?? ''), now),
+					),
+				},
+			];
 		}
 		if ((m = /^\/v2\/droplets\/(\d+)\/actions\/(\d+)$/.exec(path)) && method === 'GET') {
 			const action = this.actions.get(Number(m[2]));
@@ -527,7 +624,18 @@ export class Emulator {
 			if (!vpc) throw notFound();
 			const members = this.vpcMembers(vpc.id, now);
 			if (m[2] && method === 'GET') {
-				return [200, this.page(url, 'members', members.map(d => ({urn: `do:droplet:${d.id}`, name: d.name, created_at: new Date(d.createdAt).toISOString()})))];
+				return [
+					200,
+					this.page(
+						url,
+						'members',
+						members.map(d => ({
+							urn: `do:droplet:${d.id}`,
+							name: d.name,
+							created_at: new Date(d.createdAt).toISOString(),
+						})),
+					),
+				];
 			}
 			if (method === 'GET') return [200, {vpc}];
 			if (method === 'PATCH' || method === 'PUT') {
@@ -543,10 +651,24 @@ export class Emulator {
 			}
 		}
 		if (path === '/v2/firewalls') {
-			if (method === 'GET') return [200, this.page(url, 'firewalls', [...this.firewalls.values()].map(f => this.firewallView(f, now)))];
+			if (method === 'GET')
+				return [
+					200,
+					this.page(
+						url,
+						'firewalls',
+						[...this.firewalls.values()].map(f => this.firewallView(f, now)),
+					),
+				];
 			if (method === 'POST') {
 				const firewall = this.checkFirewall(b);
-				const made: Firewall = {...firewall, id: randomUUID(), status: 'waiting', created_at: new Date(now).toISOString(), pending_changes: []};
+				const made: Firewall = {
+					...firewall,
+					id: randomUUID(),
+					status: 'waiting',
+					created_at: new Date(now).toISOString(),
+					pending_changes: [],
+				};
 				this.firewalls.set(made.id, made);
 				return [202, {firewall: made}];
 			}
@@ -602,7 +724,11 @@ export class Emulator {
 		const links: Record<string, string> = {};
 		if (page > 1) Object.assign(links, {first: link(1), prev: link(page - 1)});
 		if (page < pages) Object.assign(links, {next: link(page + 1), last: link(pages)});
-		return {[key]: all.slice((page - 1) * perPage, page * perPage), links: Object.keys(links).length > 0 ? {pages: links} : {}, meta: {total: all.length}};
+		return {
+			[key]: all.slice((page - 1) * perPage, page * perPage),
+			links: Object.keys(links).length > 0 ? {pages: links} : {},
+			meta: {total: all.length},
+		};
 	}
 
 	// -- droplets -------------------------------------------------------------------
@@ -641,15 +767,34 @@ export class Emulator {
 			v4.push({ip_address: d.privateIp, netmask: prefixMask(range.prefix), gateway: 'nil', type: 'private'});
 		}
 		if (status !== 'new' && d.publicIp && now >= activeAt + this.options.lags.activeWithoutIpMs) {
-			v4.push({ip_address: d.publicIp, netmask: '255.255.255.0', gateway: d.publicIp.replace(/\.\d+$/, '.1'), type: 'public'});
+			v4.push({
+				ip_address: d.publicIp,
+				netmask: '255.255.255.0',
+				gateway: d.publicIp.replace(/\.\d+$/, '.1'),
+				type: 'public',
+			});
 		}
 		return {
-			id: d.id, name: d.name, memory: d.size.memory, vcpus: d.size.vcpus, disk: d.size.disk,
-			locked: now < d.lockedUntil, status, created_at: new Date(d.createdAt).toISOString(),
+			id: d.id,
+			name: d.name,
+			memory: d.size.memory,
+			vcpus: d.size.vcpus,
+			disk: d.size.disk,
+			locked: now < d.lockedUntil,
+			status,
+			created_at: new Date(d.createdAt).toISOString(),
 			features: ['private_networking', ...(d.ipv6 ? ['ipv6'] : [])],
-			backup_ids: [], next_backup_window: null, snapshot_ids: [], volume_ids: [],
-			image: d.image, size: d.size, size_slug: d.size.slug, region: d.region,
-			networks: {v4, v6: []}, tags: [...d.tags], vpc_uuid: d.vpcId,
+			backup_ids: [],
+			next_backup_window: null,
+			snapshot_ids: [],
+			volume_ids: [],
+			image: d.image,
+			size: d.size,
+			size_slug: d.size.slug,
+			region: d.region,
+			networks: {v4, v6: []},
+			tags: [...d.tags],
+			vpc_uuid: d.vpcId,
 		} as Droplet;
 	}
 
@@ -657,56 +802,88 @@ export class Emulator {
 		const names = Array.isArray(b['names']) ? b['names'].map(String) : typeof b['name'] === 'string' ? [b['name']] : [];
 		// The schema has made sure of exactly one of name and names; these the spec says in words.
 		if (names.length > 10) throw unprocessable('you may create at most 10 droplets per request');
-		if (b['public_networking'] === false && b['ipv6'] === true) throw unprocessable('a droplet without public networking cannot have IPv6');
+		if (b['public_networking'] === false && b['ipv6'] === true)
+			throw unprocessable('a droplet without public networking cannot have IPv6');
 		const region = this.regions.find(r => r.slug === b['region']);
 		if (!region) throw unprocessable('You specified an invalid region for Droplet creation.');
 		if (!region.available) throw unprocessable('Region is not available');
 		const size = this.sizes.find(s => s.slug === b['size']);
 		if (!size) throw unprocessable('You specified an invalid size for Droplet creation.');
-		if (!size.available || !size.regions.includes(region.slug) || !region.sizes.includes(size.slug)) throw unprocessable('Size is not available in this region.');
+		if (!size.available || !size.regions.includes(region.slug) || !region.sizes.includes(size.slug))
+			throw unprocessable('Size is not available in this region.');
 		const image = this.findImage(String(b['image'] ?? ''));
 		if (!image) throw unprocessable('You specified an invalid image for Droplet creation.');
 		const keyRefs = Array.isArray(b['ssh_keys']) ? b['ssh_keys'].map(String) : [];
 		const keys = keyRefs.map(ref => this.findKey(ref, now));
 		const invalid = keyRefs.filter((_, i) => !keys[i]);
-		if (invalid.length > 0) throw unprocessable(`${invalid.join(', ')} are invalid key identifiers for Droplet creation.`);
+		if (invalid.length > 0)
+			throw unprocessable(`${invalid.join(', ')} are invalid key identifiers for Droplet creation.`);
 		const userData = typeof b['user_data'] === 'string' ? b['user_data'] : undefined;
 		// The 64 KiB limit is documented; the message is not (unverified wording).
-		if (userData && Buffer.byteLength(userData) > 64 * 1024) throw unprocessable('user_data exceeds the maximum size of 64 KiB');
+		if (userData && Buffer.byteLength(userData) > 64 * 1024)
+			throw unprocessable('user_data exceeds the maximum size of 64 KiB');
 		let vpc: Vpc | undefined;
 		if (b['vpc_uuid'] !== undefined) {
 			vpc = this.vpcs.get(String(b['vpc_uuid']));
-			if (!vpc || vpc.region !== region.slug) throw unprocessable('Failed to resolve VPC (it must exist and be in the droplet\'s region).');
+			if (!vpc || vpc.region !== region.slug)
+				throw unprocessable("Failed to resolve VPC (it must exist and be in the droplet's region).");
 		} else {
-			vpc = [...this.vpcs.values()].find(v => v.region === region.slug && v.default) ?? this.addVpc(`default-${region.slug}`, region.slug, true, []);
+			vpc =
+				[...this.vpcs.values()].find(v => v.region === region.slug && v.default) ??
+				this.addVpc(`default-${region.slug}`, region.slug, true, []);
 		}
 		const existing = this.liveDroplets().length;
 		if (existing + names.length > this.options.account.droplet_limit) {
-			throw unprocessable(`creating ${names.length === 1 ? 'this droplet' : 'these droplets'} will exceed your droplet limit`);
+			throw unprocessable(
+				`creating ${names.length === 1 ? 'this droplet' : 'these droplets'} will exceed your droplet limit`,
+			);
 		}
 		const tags = Array.isArray(b['tags']) ? b['tags'].map(String) : [];
 		const badTag = tags.find(t => t.length > 255 || !TAG_PATTERN.test(t));
 		if (badTag) throw unprocessable(`tag name "${badTag}" is not valid`);
-		for (const tag of tags) if (![...this.tags.keys()].some(t => t.toLowerCase() === tag.toLowerCase())) this.tags.set(tag, {name: tag});
+		for (const tag of tags)
+			if (![...this.tags.keys()].some(t => t.toLowerCase() === tag.toLowerCase())) this.tags.set(tag, {name: tag});
 
 		const made: DropletRecord[] = names.map(name => {
 			const failed = this.options.faults.erroringDroplets.includes(name) && !this.erroredOnce.has(name);
 			if (failed) this.erroredOnce.add(name);
 			return {
-				id: this.nextId++, name, region, size, image, tags, vpcId: vpc!.id, userData, sshKeys: keys as SshKey[], ipv6: Boolean(b['ipv6']),
-				createdAt: now, bootAt: now + this.options.bootDelayMs + (this.options.faults.slowActiveMs[name] ?? 0),
-				failed, power: 'on', lockedUntil: 0,
+				id: this.nextId++,
+				name,
+				region,
+				size,
+				image,
+				tags,
+				vpcId: vpc!.id,
+				userData,
+				sshKeys: keys as SshKey[],
+				ipv6: Boolean(b['ipv6']),
+				createdAt: now,
+				bootAt: now + this.options.bootDelayMs + (this.options.faults.slowActiveMs[name] ?? 0),
+				failed,
+				power: 'on',
+				lockedUntil: 0,
 			};
 		});
 		const actions = made.map(d => {
 			this.droplets.set(d.id, d);
-			const action = this.newAction('create', d, now, () => (d.failed ? 'errored' : this.status(d, Date.now()) === 'new' ? 'in-progress' : 'completed'),
-				() => (d.failed || d.readyAt === undefined ? undefined : Math.max(d.bootAt, d.readyAt)));
+			const action = this.newAction(
+				'create',
+				d,
+				now,
+				() => (d.failed ? 'errored' : this.status(d, Date.now()) === 'new' ? 'in-progress' : 'completed'),
+				() => (d.failed || d.readyAt === undefined ? undefined : Math.max(d.bootAt, d.readyAt)),
+			);
 			if (!d.failed) this.boot(d);
 			return {id: action.id, rel: 'create', href: `${this.url}/v2/actions/${action.id}`};
 		});
 		const views = made.map(d => this.dropletView(d, now));
-		return [202, names.length === 1 && typeof b['name'] === 'string' ? {droplet: views[0], links: {actions}} : {droplets: views, links: {actions}}];
+		return [
+			202,
+			names.length === 1 && typeof b['name'] === 'string'
+				? {droplet: views[0], links: {actions}}
+				: {droplets: views, links: {actions}},
+		];
 	}
 
 	/** Paper: addresses at once. Real: a node container, whose start makes the droplet ready. */
@@ -720,19 +897,33 @@ export class Emulator {
 			return;
 		}
 		const real = this.real;
-		this.track(real.boot({
-			dropletId: d.id, name: d.name, cluster: clusterOfTags(d.tags) ?? 'do-emulator', vpcId: vpc.id, vpcRange: vpc.ip_range,
-			memoryMb: d.size.memory, vcpus: d.size.vcpus, userData: d.userData, authorizedKeys: d.sshKeys.map(k => k.public_key),
-		}).then(({publicIp, privateIp}) => {
-			d.publicIp = publicIp;
-			d.privateIp = privateIp;
-			d.readyAt = Date.now();
-			if (d.deletedAt !== undefined) this.track(real.remove(d.id));
-		}, error => {
-			// The container could not be made: the create action errors, as a failed create does.
-			d.failed = true;
-			throw error;
-		}));
+		this.track(
+			real
+				.boot({
+					dropletId: d.id,
+					name: d.name,
+					cluster: clusterOfTags(d.tags) ?? 'do-emulator',
+					vpcId: vpc.id,
+					vpcRange: vpc.ip_range,
+					memoryMb: d.size.memory,
+					vcpus: d.size.vcpus,
+					userData: d.userData,
+					authorizedKeys: d.sshKeys.map(k => k.public_key),
+				})
+				.then(
+					({publicIp, privateIp}) => {
+						d.publicIp = publicIp;
+						d.privateIp = privateIp;
+						d.readyAt = Date.now();
+						if (d.deletedAt !== undefined) this.track(real.remove(d.id));
+					},
+					error => {
+						// The container could not be made: the create action errors, as a failed create does.
+						d.failed = true;
+						throw error;
+					},
+				),
+		);
 	}
 
 	private deleteDroplet(d: DropletRecord, now: number): void {
@@ -741,8 +932,22 @@ export class Emulator {
 		if (this.real && d.readyAt !== undefined) this.track(this.real.remove(d.id));
 	}
 
-	private newAction(type: string, d: DropletRecord, now: number, status: ActionRecord['status'], completedAt: ActionRecord['completedAt']): ActionRecord {
-		const action: ActionRecord = {id: this.nextAction++, type, dropletId: d.id, regionSlug: d.region.slug, startedAt: now, status, completedAt};
+	private newAction(
+		type: string,
+		d: DropletRecord,
+		now: number,
+		status: ActionRecord['status'],
+		completedAt: ActionRecord['completedAt'],
+	): ActionRecord {
+		const action: ActionRecord = {
+			id: this.nextAction++,
+			type,
+			dropletId: d.id,
+			regionSlug: d.region.slug,
+			startedAt: now,
+			status,
+			completedAt,
+		};
 		this.actions.set(action.id, action);
 		return action;
 	}
@@ -750,9 +955,14 @@ export class Emulator {
 	private actionView(a: ActionRecord): Action {
 		const completed = a.completedAt();
 		return {
-			id: a.id, status: a.status(), type: a.type, started_at: new Date(a.startedAt).toISOString(),
+			id: a.id,
+			status: a.status(),
+			type: a.type,
+			started_at: new Date(a.startedAt).toISOString(),
 			completed_at: a.status() === 'completed' && completed !== undefined ? new Date(completed).toISOString() : null,
-			resource_id: a.dropletId, resource_type: 'droplet', region_slug: a.regionSlug,
+			resource_id: a.dropletId,
+			resource_type: 'droplet',
+			region_slug: a.regionSlug,
 		};
 	}
 
@@ -761,7 +971,8 @@ export class Emulator {
 		if (!['reboot', 'power_cycle', 'power_on', 'power_off', 'shutdown'].includes(type)) {
 			throw unprocessable(`action type ${type || '(none)'} is not supported here`);
 		}
-		if (now < d.lockedUntil || this.status(d, now) === 'new') throw unprocessable('Droplet already has a pending event.');
+		if (now < d.lockedUntil || this.status(d, now) === 'new')
+			throw unprocessable('Droplet already has a pending event.');
 		let done: number | undefined;
 		let failed = false;
 		d.lockedUntil = Number.POSITIVE_INFINITY;
@@ -771,14 +982,27 @@ export class Emulator {
 			if (type === 'power_off' || type === 'shutdown') d.power = 'off';
 			if (type === 'power_on' || type === 'reboot' || type === 'power_cycle') d.power = 'on';
 		};
-		const action = this.newAction(type, d, now, () => (failed ? 'errored' : done === undefined ? 'in-progress' : 'completed'), () => done);
+		const action = this.newAction(
+			type,
+			d,
+			now,
+			() => (failed ? 'errored' : done === undefined ? 'in-progress' : 'completed'),
+			() => done,
+		);
 		if (this.real) {
-			const work = type === 'power_on' ? this.real.start(d.id) : type === 'power_off' || type === 'shutdown' ? this.real.stop(d.id) : this.real.restart(d.id);
-			this.track(work.then(finish, error => {
-				failed = true;
-				d.lockedUntil = Date.now();
-				throw error;
-			}));
+			const work =
+				type === 'power_on'
+					? this.real.start(d.id)
+					: type === 'power_off' || type === 'shutdown'
+						? this.real.stop(d.id)
+						: this.real.restart(d.id);
+			this.track(
+				work.then(finish, error => {
+					failed = true;
+					d.lockedUntil = Date.now();
+					throw error;
+				}),
+			);
 		} else {
 			setTimeout(finish, this.options.actionMs).unref();
 		}
@@ -802,7 +1026,8 @@ export class Emulator {
 		} catch {
 			throw unprocessable('Key invalid, key should be of the format `type key [comment]`');
 		}
-		if ([...this.keys.values()].some(k => k.fingerprint === fingerprint)) throw unprocessable('SSH Key is already in use on your account');
+		if ([...this.keys.values()].some(k => k.fingerprint === fingerprint))
+			throw unprocessable('SSH Key is already in use on your account');
 		const key: KeyRecord = {id: this.nextKey++, name, public_key: material, fingerprint, createdAt: now};
 		this.keys.set(key.id, key);
 		return key;
@@ -813,7 +1038,16 @@ export class Emulator {
 		const range = ipRange ?? chooseFreeSubnet(VPC_SPACE, taken, `${this.instance}:${region}:${name}`, 20);
 		if (!range) throw unprocessable('no free IP range left for a VPC');
 		const id = randomUUID();
-		const vpc: Vpc = {id, urn: `do:vpc:${id}`, name, description: '', region, ip_range: range, default: isDefault, created_at: new Date().toISOString()};
+		const vpc: Vpc = {
+			id,
+			urn: `do:vpc:${id}`,
+			name,
+			description: '',
+			region,
+			ip_range: range,
+			default: isDefault,
+			created_at: new Date().toISOString(),
+		};
 		this.vpcs.set(id, vpc);
 		return vpc;
 	}
@@ -827,8 +1061,15 @@ export class Emulator {
 		if (b['ip_range'] !== undefined) {
 			const cidr = parseCidr(String(b['ip_range']));
 			const rfc1918 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(c => parseCidr(c)!);
-			if (!cidr || cidr.prefix < 16 || cidr.prefix > 28 || !rfc1918.some(p => overlaps(p, cidr) && p.prefix <= cidr.prefix)) throw unprocessable('ip_range must be an RFC1918 range between /16 and /28');
-			if ([...RESERVED, ...[...this.vpcs.values()].map(v => v.ip_range)].some(c => overlaps(parseCidr(c)!, cidr))) throw unprocessable('ip_range overlaps another network');
+			if (
+				!cidr ||
+				cidr.prefix < 16 ||
+				cidr.prefix > 28 ||
+				!rfc1918.some(p => overlaps(p, cidr) && p.prefix <= cidr.prefix)
+			)
+				throw unprocessable('ip_range must be an RFC1918 range between /16 and /28');
+			if ([...RESERVED, ...[...this.vpcs.values()].map(v => v.ip_range)].some(c => overlaps(parseCidr(c)!, cidr)))
+				throw unprocessable('ip_range overlaps another network');
 			range = String(b['ip_range']);
 		}
 		// [spec] the first VPC made in a region becomes its default.
@@ -839,8 +1080,7 @@ export class Emulator {
 
 	/** Droplets in a VPC; deleted ones stay members for the delete lag (godo#146). */
 	private vpcMembers(vpcId: string, now: number, includeGone = false): DropletRecord[] {
-		return [...this.droplets.values()].filter(d => d.vpcId === vpcId
-			&& (includeGone || this.listed(d, now)));
+		return [...this.droplets.values()].filter(d => d.vpcId === vpcId && (includeGone || this.listed(d, now)));
 	}
 
 	/** Not deleted, or deleted so recently that the API still lists it (the delete lag). */
@@ -854,7 +1094,9 @@ export class Emulator {
 	 * limits, ports as a port, a range or "0", addresses as IPs or CIDRs, and
 	 * tags that exist ([obs] refused; wording unverified).
 	 */
-	private checkFirewall(b: Record<string, unknown>): Omit<Firewall, 'id' | 'status' | 'created_at' | 'pending_changes'> {
+	private checkFirewall(
+		b: Record<string, unknown>,
+	): Omit<Firewall, 'id' | 'status' | 'created_at' | 'pending_changes'> {
 		const name = String(b['name']);
 		const inbound = (Array.isArray(b['inbound_rules']) ? b['inbound_rules'] : []) as FirewallRule[];
 		const outbound = (Array.isArray(b['outbound_rules']) ? b['outbound_rules'] : []) as FirewallRule[];
@@ -865,14 +1107,20 @@ export class Emulator {
 		const dropletIds = Array.isArray(b['droplet_ids']) ? b['droplet_ids'].map(Number) : [];
 		if (dropletIds.length > 10) throw badRequest('a firewall applies to at most 10 droplets by id; use tags');
 		const normalize = (rule: FirewallRule): FirewallRule => {
-			if (!validPorts(rule.ports)) throw badRequest(`ports "${rule.ports}" is not a port, a range such as 8000-9000, or "0" for all`);
-			const bad = [...rule.sources?.addresses ?? [], ...rule.destinations?.addresses ?? []].find(a => !validAddress(a));
+			if (!validPorts(rule.ports))
+				throw badRequest(`ports "${rule.ports}" is not a port, a range such as 8000-9000, or "0" for all`);
+			const bad = [...(rule.sources?.addresses ?? []), ...(rule.destinations?.addresses ?? [])].find(
+				a => !validAddress(a),
+			);
 			if (bad !== undefined) throw badRequest(`"${bad}" is not an IPv4 or IPv6 address or CIDR`);
 			// ICMP has no ports: it always reads back "0".
 			return {...rule, ports: rule.protocol === 'icmp' ? '0' : rule.ports};
 		};
 		const rules = {inbound_rules: inbound.map(normalize), outbound_rules: outbound.map(normalize)};
-		const referenced = [...tags, ...[...inbound.map(r => r.sources), ...outbound.map(r => r.destinations)].flatMap(t => t?.tags ?? [])];
+		const referenced = [
+			...tags,
+			...[...inbound.map(r => r.sources), ...outbound.map(r => r.destinations)].flatMap(t => t?.tags ?? []),
+		];
 		const missing = referenced.find(tag => !this.tags.has(tag));
 		if (missing) throw badRequest(`tag ${missing} does not exist`);
 		return {name, ...rules, tags, droplet_ids: dropletIds};
@@ -884,11 +1132,18 @@ export class Emulator {
 	}
 
 	private tagView(name: string, now: number): {name: string; resources: Record<string, unknown>} {
-		const droplets = this.listDroplets(new URLSearchParams({tag_name: name}), now).filter(d => d.deletedAt === undefined);
+		const droplets = this.listDroplets(new URLSearchParams({tag_name: name}), now).filter(
+			d => d.deletedAt === undefined,
+		);
 		return {
 			name,
 			resources: {
-				count: droplets.length, droplets: {count: droplets.length}, images: {count: 0}, volumes: {count: 0}, volume_snapshots: {count: 0}, databases: {count: 0},
+				count: droplets.length,
+				droplets: {count: droplets.length},
+				images: {count: 0},
+				volumes: {count: 0},
+				volume_snapshots: {count: 0},
+				databases: {count: 0},
 			},
 		};
 	}
@@ -907,7 +1162,12 @@ function refusal(operation: SpecOperation | undefined, violation: Violation): Ht
 	if (!operation || violation.in === 'operation' || violation.in === 'path') return notFound();
 	if (violation.in === 'query') return new HttpError(400, 'bad_request', violation.message);
 	if (operation.statuses.includes(400)) {
-		return new HttpError(400, 'bad_request', violation.message, operation.rootCauses400 ? {root_causes: [violation.message]} : {});
+		return new HttpError(
+			400,
+			'bad_request',
+			violation.message,
+			operation.rootCauses400 ? {root_causes: [violation.message]} : {},
+		);
 	}
 	// [obs] the API's wording for a droplet name it refuses.
 	if (operation.id === 'droplets_create' && /^names?\b/.test(violation.field)) return unprocessable(HOSTNAME_MESSAGE);
@@ -928,7 +1188,7 @@ function validPorts(ports: string): boolean {
 	if (!match) return false;
 	const low = Number(match[1]);
 	const high = match[2] === undefined ? low : Number(match[2]);
-	return (ports === '0') || (low >= 1 && low <= high && high <= 65_535);
+	return ports === '0' || (low >= 1 && low <= high && high <= 65_535);
 }
 
 /** An IPv4 or IPv6 address, or a CIDR of either. */

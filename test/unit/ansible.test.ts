@@ -40,11 +40,14 @@ describe('AnsibleProgress', () => {
 	it('follows tasks, counts results live, keeps the first failure and reads the recap', () => {
 		const progress = followed(run.split('\n'));
 		expect(progress.live).toMatchObject({ok: 1, changed: 3, skipped: 1, failed: 1});
-		expect(progress.failure).toEqual({task: 'Rotate Docker\'s container logs', message: 'Destination directory /etc/docker does not exist'});
+		expect(progress.failure).toEqual({
+			task: "Rotate Docker's container logs",
+			message: 'Destination directory /etc/docker does not exist',
+		});
 		expect(progress.recap).toEqual({ok: 3, changed: 2, unreachable: 0, failed: 1, skipped: 1, rescued: 0, ignored: 0});
 	});
 
-	it('folds a parse error\'s location into its message', () => {
+	it("folds a parse error's location into its message", () => {
 		const progress = followed([
 			'ERROR! We were unable to read either as JSON nor YAML, these are the errors we got from each:',
 			'JSON: Expecting value: line 1 column 1 (char 0)',
@@ -75,12 +78,23 @@ describe('AnsibleProgress', () => {
 			'PLAY RECAP *********************************************************************',
 			'localhost                  : ok=2    changed=1    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0',
 		]);
-		expect(progress.failure).toEqual({task: 'Check that this node may run workloads', message: 'workerbee-2 is reserved for maintenance this week'});
+		expect(progress.failure).toEqual({
+			task: 'Check that this node may run workloads',
+			message: 'workerbee-2 is reserved for maintenance this week',
+		});
 		expect(progress.recap).toMatchObject({ok: 2, changed: 1, failed: 1});
 	});
 
 	it('parses recap lines from older Ansible without skipped/rescued/ignored', () => {
-		expect(parseRecapLine('localhost                  : ok=10   changed=5    unreachable=0    failed=0')).toEqual({ok: 10, changed: 5, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0});
+		expect(parseRecapLine('localhost                  : ok=10   changed=5    unreachable=0    failed=0')).toEqual({
+			ok: 10,
+			changed: 5,
+			unreachable: 0,
+			failed: 0,
+			skipped: 0,
+			rescued: 0,
+			ignored: 0,
+		});
 		expect(parseRecapLine('TASK [x] ***')).toBeUndefined();
 	});
 });
@@ -100,19 +114,31 @@ describe('ansible commands', () => {
 });
 
 describe('daemon.json before first boot', () => {
-	it('is byte for byte what the playbook writes (Ansible\'s to_nice_json), so provisioning leaves Docker running', () => {
-		const nice = execFileSync('python3', ['-c', 'import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=4, sort_keys=True, separators=(",", ": ")) + "\\n")'], {
-			input: JSON.stringify({'log-opts': {'max-size': '10m', 'max-file': '3'}, 'log-driver': 'json-file'}),
-			encoding: 'utf8',
-		});
+	it("is byte for byte what the playbook writes (Ansible's to_nice_json), so provisioning leaves Docker running", () => {
+		const nice = execFileSync(
+			'python3',
+			[
+				'-c',
+				'import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin), indent=4, sort_keys=True, separators=(",", ": ")) + "\\n")',
+			],
+			{
+				input: JSON.stringify({'log-opts': {'max-size': '10m', 'max-file': '3'}, 'log-driver': 'json-file'}),
+				encoding: 'utf8',
+			},
+		);
 		expect(dockerDaemonJson()).toBe(nice);
-		expect(dockerDaemonJson({b: 1, a: {d: [2, 1], c: 'x'}})).toBe('{\n    "a": {\n        "c": "x",\n        "d": [\n            2,\n            1\n        ]\n    },\n    "b": 1\n}\n');
+		expect(dockerDaemonJson({b: 1, a: {d: [2, 1], c: 'x'}})).toBe(
+			'{\n    "a": {\n        "c": "x",\n        "d": [\n            2,\n            1\n        ]\n    },\n    "b": 1\n}\n',
+		);
 	});
 
 	it('is what the playbook is told to keep', () => {
 		const playbook = readFileSync(path.join(import.meta.dirname, '../../ansible/playbook.yml'), 'utf8');
 		expect(playbook).toContain('combine(swarmbee_docker_settings)) | to_nice_json }}\\n"');
-		expect(DOCKER_DAEMON_SETTINGS).toEqual({'log-driver': 'json-file', 'log-opts': {'max-file': '3', 'max-size': '10m'}});
+		expect(DOCKER_DAEMON_SETTINGS).toEqual({
+			'log-driver': 'json-file',
+			'log-opts': {'max-file': '3', 'max-size': '10m'},
+		});
 	});
 });
 

@@ -2,8 +2,16 @@ import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {
-	buildTableInfo, classifyMember, defaultArchiveName, isSelected, parseTableInfo, parseTableSelection, planReplication,
-	renderTableInfo, topFolderName, unmatchedSelection,
+	buildTableInfo,
+	classifyMember,
+	defaultArchiveName,
+	isSelected,
+	parseTableInfo,
+	parseTableSelection,
+	planReplication,
+	renderTableInfo,
+	topFolderName,
+	unmatchedSelection,
 } from '../../source/backup/format.js';
 import {JsonArrayError, JsonArrayReader} from '../../source/backup/json-array.js';
 import {checkTarget} from '../../source/backup/restore.js';
@@ -11,7 +19,10 @@ import {restoreFailure} from '../../steps/restore.js';
 import {InputError} from '../../source/errors.js';
 
 /** A `.info` exactly as the official `rethinkdb dump` (Python driver 2.4.9) wrote it from RethinkDB 2.4.4. */
-const OFFICIAL_INFO = readFileSync(path.resolve(import.meta.dirname, '../fixtures/backup/official-orders.info'), 'utf8');
+const OFFICIAL_INFO = readFileSync(
+	path.resolve(import.meta.dirname, '../fixtures/backup/official-orders.info'),
+	'utf8',
+);
 
 describe('archive names', () => {
 	it('names the top folder as _dump.py does, in local time', () => {
@@ -25,7 +36,12 @@ describe('archive names', () => {
 
 describe('classifyMember: entry names read as rethinkdb restore reads them', () => {
 	it('finds top/db/table.json and .info', () => {
-		expect(classifyMember('rethinkdb_dump_2026-12-01T20:13:46/app/orders.json')).toEqual({kind: 'data', top: 'rethinkdb_dump_2026-12-01T20:13:46', db: 'app', table: 'orders'});
+		expect(classifyMember('rethinkdb_dump_2026-12-01T20:13:46/app/orders.json')).toEqual({
+			kind: 'data',
+			top: 'rethinkdb_dump_2026-12-01T20:13:46',
+			db: 'app',
+			table: 'orders',
+		});
 		expect(classifyMember('/top/app/orders.info')).toEqual({kind: 'info', top: 'top', db: 'app', table: 'orders'});
 		expect(classifyMember('top/./app/my-table_2.json')).toMatchObject({kind: 'data', table: 'my-table_2'});
 	});
@@ -37,10 +53,19 @@ describe('classifyMember: entry names read as rethinkdb restore reads them', () 
 	});
 
 	it('refuses a layout that is not <folder>/<db>/<table>, CSV, and the system database', () => {
-		expect(classifyMember('top/app/deeper/t.json')).toMatchObject({kind: 'unsupported', reason: expect.stringContaining('<folder>/<db>/<table>.json')});
+		expect(classifyMember('top/app/deeper/t.json')).toMatchObject({
+			kind: 'unsupported',
+			reason: expect.stringContaining('<folder>/<db>/<table>.json'),
+		});
 		expect(classifyMember('app.json').kind).toBe('unsupported');
-		expect(classifyMember('top/app/t.csv')).toMatchObject({kind: 'unsupported', reason: expect.stringContaining('CSV')});
-		expect(classifyMember('top/rethinkdb/users.json')).toMatchObject({kind: 'unsupported', reason: expect.stringContaining('system database')});
+		expect(classifyMember('top/app/t.csv')).toMatchObject({
+			kind: 'unsupported',
+			reason: expect.stringContaining('CSV'),
+		});
+		expect(classifyMember('top/rethinkdb/users.json')).toMatchObject({
+			kind: 'unsupported',
+			reason: expect.stringContaining('system database'),
+		});
 		expect(classifyMember('top/app/bad name.json').kind).toBe('unsupported');
 	});
 });
@@ -65,10 +90,15 @@ describe('--tables', () => {
 });
 
 describe('.info', () => {
-	it('reads the official dump\'s .info: primary key, indexes with their functions, the write hook', () => {
+	it("reads the official dump's .info: primary key, indexes with their functions, the write hook", () => {
 		const info = parseTableInfo(OFFICIAL_INFO, 'app/orders.info');
 		expect(info.primary_key).toBe('id');
-		expect(info.indexes.map(i => [i.index, i.multi, i.geo])).toEqual([['customer', false, false], ['cx', false, false], ['loc', false, true], ['tags', true, false]]);
+		expect(info.indexes.map(i => [i.index, i.multi, i.geo])).toEqual([
+			['customer', false, false],
+			['cx', false, false],
+			['loc', false, true],
+			['tags', true, false],
+		]);
 		expect(info.indexes[0]!.function.$reql_type$).toBe('BINARY');
 		expect(info.write_hook?.query).toContain('setWriteHook');
 		expect(info.shards).toBeUndefined();
@@ -103,20 +133,25 @@ describe('.info', () => {
 		expect(() => parseTableInfo('{"primary_key": "id"', 'app/t.info')).toThrow(/app\/t.info is not JSON/);
 		expect(() => parseTableInfo('[1]', 'app/t.info')).toThrow(/not a JSON object/);
 		expect(() => parseTableInfo('{"indexes": "x"}', 'app/t.info')).toThrow(/indexes is not a list/);
-		expect(() => parseTableInfo('{"indexes": [{"index": "by_name"}]}', 'app/t.info')).toThrow(/index by_name has no function/);
+		expect(() => parseTableInfo('{"indexes": [{"index": "by_name"}]}', 'app/t.info')).toThrow(
+			/index by_name has no function/,
+		);
 		expect(() => parseTableInfo('{"write_hook": {"query": "x"}}', 'app/t.info')).toThrow(/write_hook has no function/);
 		expect(() => parseTableInfo('{"shards": [{"replicas": []}]}', 'app/t.info')).toThrow(/shards/);
 	});
 });
 
-describe('planReplication: the archive\'s shards and replicas on the target cluster', () => {
+describe("planReplication: the archive's shards and replicas on the target cluster", () => {
 	const shards = [
 		{primary_replica: 'queenbee', replicas: ['queenbee', 'workerbee_1', 'workerbee_2'], nonvoting_replicas: []},
 		{primary_replica: 'workerbee_1', replicas: ['workerbee_1', 'queenbee'], nonvoting_replicas: []},
 	];
 
 	it('is exact where every server named is there', () => {
-		expect(planReplication(shards, ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'])).toEqual({kind: 'exact', shards});
+		expect(planReplication(shards, ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'])).toEqual({
+			kind: 'exact',
+			shards,
+		});
 	});
 
 	it('keeps the counts elsewhere, replicas capped at the servers there are', () => {
@@ -124,13 +159,17 @@ describe('planReplication: the archive\'s shards and replicas on the target clus
 		expect(planReplication(shards, ['a', 'b'])).toEqual({kind: 'counts', shards: 2, replicas: 2, capped: true});
 	});
 
-	it('leaves an official archive (no shards) to the server\'s defaults', () => {
+	it("leaves an official archive (no shards) to the server's defaults", () => {
 		expect(planReplication(undefined, ['a'])).toEqual({kind: 'default'});
 	});
 });
 
 describe('JsonArrayReader', () => {
-	const documents = [{id: 1, name: 'é'}, {id: 'two', nested: {a: [1, {b: null}]}, at: {$reql_type$: 'TIME', epoch_time: 1.5, timezone: '+00:00'}}, {id: 3, text: 'a, b ] } ['}];
+	const documents = [
+		{id: 1, name: 'é'},
+		{id: 'two', nested: {a: [1, {b: null}]}, at: {$reql_type$: 'TIME', epoch_time: 1.5, timezone: '+00:00'}},
+		{id: 3, text: 'a, b ] } ['},
+	];
 	const dump = `[\n${documents.map(d => JSON.stringify(d)).join(',\n')}\n]\n`;
 
 	function readAll(text: string | Uint8Array, chunkSize: number) {
@@ -152,7 +191,9 @@ describe('JsonArrayReader', () => {
 	});
 
 	it('refuses a cut file, saying how many documents were complete', () => {
-		expect(() => readAll(dump.slice(0, dump.length - 10), 16)).toThrow(/ends inside the array, after 2 complete documents/);
+		expect(() => readAll(dump.slice(0, dump.length - 10), 16)).toThrow(
+			/ends inside the array, after 2 complete documents/,
+		);
 		expect(() => readAll('[', 1)).toThrow(JsonArrayError);
 	});
 
@@ -173,17 +214,36 @@ describe('JsonArrayReader', () => {
 });
 
 describe('checkTarget: what a restore refuses before writing', () => {
-	const table = (name: string, primaryKey = 'id') => ({db: 'app', table: name, info: {db: 'app', name, primary_key: primaryKey, indexes: []}, documents: 1, bytes: 10, spool: '/dev/null', spoolBytes: 10});
-	const target = {databases: new Set(['app']), tables: new Map([['app.orders', 'id'], ['app.users', 'email']]), servers: ['queenbee']};
+	const table = (name: string, primaryKey = 'id') => ({
+		db: 'app',
+		table: name,
+		info: {db: 'app', name, primary_key: primaryKey, indexes: []},
+		documents: 1,
+		bytes: 10,
+		spool: '/dev/null',
+		spoolBytes: 10,
+	});
+	const target = {
+		databases: new Set(['app']),
+		tables: new Map([
+			['app.orders', 'id'],
+			['app.users', 'email'],
+		]),
+		servers: ['queenbee'],
+	};
 
 	it('lets new tables through and names the ones that exist unless --force', () => {
 		expect(checkTarget([table('fresh')], target, false)).toEqual(new Set());
-		expect(() => checkTarget([table('fresh'), table('orders')], target, false)).toThrow('table app.orders already exists in the cluster');
+		expect(() => checkTarget([table('fresh'), table('orders')], target, false)).toThrow(
+			'table app.orders already exists in the cluster',
+		);
 		expect(checkTarget([table('fresh'), table('orders')], target, true)).toEqual(new Set(['app.orders']));
 	});
 
 	it('refuses a table whose primary key differs, even with --force', () => {
-		expect(() => checkTarget([table('users', 'id')], target, true)).toThrow(/app.users exists with a different primary key/);
+		expect(() => checkTarget([table('users', 'id')], target, true)).toThrow(
+			/app.users exists with a different primary key/,
+		);
 	});
 });
 

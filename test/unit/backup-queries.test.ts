@@ -10,7 +10,8 @@ const db = vi.hoisted(() => ({
 }));
 vi.mock('../../source/backup/reql.js', async original => {
 	const reql = await original<typeof import('../../source/backup/reql.js')>();
-	const held = (_link: unknown, term: {toString(): string}) => new Promise(resolve => db.asked.push({query: String(term), answer: resolve}));
+	const held = (_link: unknown, term: {toString(): string}) =>
+		new Promise(resolve => db.asked.push({query: String(term), answer: resolve}));
 	return {...reql, run: vi.fn(held), runArray: vi.fn(held)};
 });
 
@@ -23,23 +24,48 @@ const answer = (pick: (query: string) => unknown) => {
 	for (const q of db.asked) q.answer(pick(q.query));
 };
 
-describe('the backup\'s reads of the cluster', () => {
-	it('asks for a table\'s info, indexes, write hook and configuration at once', async () => {
+describe("the backup's reads of the cluster", () => {
+	it("asks for a table's info, indexes, write hook and configuration at once", async () => {
 		const read = readTableInfo(link, {db: 'app', table: 'orders'});
 		await vi.waitFor(() => expect(db.asked).toHaveLength(4));
-		answer(query => (query.endsWith('.info()') ? {name: 'orders', primary_key: 'id'}
-			: query.endsWith('.indexStatus()') ? []
-				: query.endsWith('.getWriteHook()') ? null
-					: {shards: [{primary_replica: 'queenbee', replicas: ['queenbee']}], write_acks: 'majority', durability: 'hard'}));
-		expect(await read).toEqual({name: 'orders', primary_key: 'id', indexes: [], write_hook: null, shards: [{primary_replica: 'queenbee', replicas: ['queenbee']}], write_acks: 'majority', durability: 'hard'});
+		answer(query =>
+			query.endsWith('.info()')
+				? {name: 'orders', primary_key: 'id'}
+				: query.endsWith('.indexStatus()')
+					? []
+					: query.endsWith('.getWriteHook()')
+						? null
+						: {
+								shards: [{primary_replica: 'queenbee', replicas: ['queenbee']}],
+								write_acks: 'majority',
+								durability: 'hard',
+							},
+		);
+		expect(await read).toEqual({
+			name: 'orders',
+			primary_key: 'id',
+			indexes: [],
+			write_hook: null,
+			shards: [{primary_replica: 'queenbee', replicas: ['queenbee']}],
+			write_acks: 'majority',
+			durability: 'hard',
+		});
 	});
 
-	it('asks for the target\'s databases, tables and servers at once', async () => {
+	it("asks for the target's databases, tables and servers at once", async () => {
 		const read = readTarget(link);
 		await vi.waitFor(() => expect(db.asked).toHaveLength(3));
-		answer(query => (query.includes('dbList') ? ['rethinkdb', 'app']
-			: query.includes('table_config') ? [{db: 'app', name: 'orders', primary_key: 'id'}]
-				: [{name: 'workerbee_1'}, {name: 'queenbee'}]));
-		expect(await read).toEqual({databases: new Set(['app']), tables: new Map([['app.orders', 'id']]), servers: ['queenbee', 'workerbee_1']});
+		answer(query =>
+			query.includes('dbList')
+				? ['rethinkdb', 'app']
+				: query.includes('table_config')
+					? [{db: 'app', name: 'orders', primary_key: 'id'}]
+					: [{name: 'workerbee_1'}, {name: 'queenbee'}],
+		);
+		expect(await read).toEqual({
+			databases: new Set(['app']),
+			tables: new Map([['app.orders', 'id']]),
+			servers: ['queenbee', 'workerbee_1'],
+		});
 	});
 });

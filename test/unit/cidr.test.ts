@@ -1,5 +1,12 @@
 import {describe, expect, it} from 'vitest';
-import {chooseFreeSubnet, chooseOverlaySubnet, contains, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
+import {
+	chooseFreeSubnet,
+	chooseOverlaySubnet,
+	contains,
+	hostAddress,
+	overlaps,
+	parseCidr,
+} from '../../source/cluster/cidr.js';
 
 describe('cidr', () => {
 	it('normalises a CIDR to its network', () => {

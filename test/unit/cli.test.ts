@@ -45,7 +45,9 @@ describe('cli', () => {
 		expect(zero.err).toContain('choose a whole number from 1 to 9');
 		const unconfirmed = await run(['up', 'demo', '--emergency-repair', 'unsafe_rollback']);
 		expect(unconfirmed.code).toBe(2);
-		expect(unconfirmed.err).toContain('--emergency-repair unsafe_rollback can lose data and needs --yes on the same command line');
+		expect(unconfirmed.err).toContain(
+			'--emergency-repair unsafe_rollback can lose data and needs --yes on the same command line',
+		);
 		expect(unconfirmed.err).toContain('swarmbee up demo --emergency-repair unsafe_rollback --yes');
 		const unknown = await run(['up', 'demo', '--emergency-repair', 'yolo', '--yes']);
 		expect(unknown.code).toBe(2);
@@ -70,7 +72,9 @@ describe('no terminal: no prompts', () => {
 		const result = await run(['up']);
 		expect(result.code).toBe(2);
 		expect(result.err).toContain('error: up without a cluster name needs answers, and there is no terminal to ask in');
-		expect(result.err).toContain('try: pass them as flags: swarmbee up NAME [--provider local|digitalocean] [--workers N] [--managers 1|3] [--size SLUG] [--region SLUG] [--image SLUG] [--memory-limit SIZE] [--database rethinkdb|none] [--rethinkdb-image IMAGE] [--profile NAME] --yes');
+		expect(result.err).toContain(
+			'try: pass them as flags: swarmbee up NAME [--provider local|digitalocean] [--workers N] [--managers 1|3] [--size SLUG] [--region SLUG] [--image SLUG] [--memory-limit SIZE] [--database rethinkdb|none] [--rethinkdb-image IMAGE] [--profile NAME] --yes',
+		);
 		expect(result.err).toContain('$DIGITALOCEAN_ACCESS_TOKEN');
 	});
 
@@ -131,7 +135,7 @@ describe('backup and restore on the command line: bad input is exit 2, before an
 });
 
 describe('status options (issue 15)', () => {
-	it('takes the tunnel ports, refusing a bad one with the fix rather than the parser\'s words', async () => {
+	it("takes the tunnel ports, refusing a bad one with the fix rather than the parser's words", async () => {
 		const bad = await run(['status', 'demo', '--admin-port', '80800']);
 		expect(bad.code).toBe(2);
 		expect(bad.err).toContain('--admin-port 80800 is not a TCP port');

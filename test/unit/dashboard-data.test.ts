@@ -1,7 +1,20 @@
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {createDashboardSource, managerCommand, parseServices, serviceListCommand, serviceTasksCommand} from '../../source/cluster/dashboard-data.js';
+import {
+	createDashboardSource,
+	managerCommand,
+	parseServices,
+	serviceListCommand,
+	serviceTasksCommand,
+} from '../../source/cluster/dashboard-data.js';
 import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
-import {nodeStatsCommand, nodeUsage, parseDockerSize, parseLoadAverage, parseNodeStats, parseServerStats} from '../../source/cluster/node-stats.js';
+import {
+	nodeStatsCommand,
+	nodeUsage,
+	parseDockerSize,
+	parseLoadAverage,
+	parseNodeStats,
+	parseServerStats,
+} from '../../source/cluster/node-stats.js';
 import {noServerAnswers} from '../../source/cluster/rethinkdb.js';
 import {CancelledError} from '../../source/errors.js';
 import type {Provider} from '../../source/providers/types.js';
@@ -46,23 +59,34 @@ cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0
 `;
 
 describe('dashboard data', () => {
-	it('builds its remote commands as values: one per node, the manager\'s with Swarm\'s questions first', () => {
+	it("builds its remote commands as values: one per node, the manager's with Swarm's questions first", () => {
 		expect(serviceListCommand).toBe("docker service ls --format '{{json .}}'");
-		expect(serviceTasksCommand).toBe(`ids=$(docker service ls -q); [ -z "$ids" ] || docker service ps --no-trunc --format '{{json .}}' $ids`);
-		const local = nodeStatsCommand('workerbee-1', 'container');
+		expect(serviceTasksCommand).toBe(
+			`ids=$(docker service ls -q); [ -z "$ids" ] || docker service ps --no-trunc --format '{{json .}}' $ids`,
+		);
+		const local = nodeStatsCommand('container');
 		expect(local).toContain("docker stats --no-stream --format '{{json .}}' 2>/dev/null");
 		expect(local).not.toContain('docker ps');
 		expect(local).toContain('cpuacct.usage');
 		expect(local).not.toContain('/proc/stat');
-		expect(nodeStatsCommand('workerbee-1', 'machine')).toContain('head -n 1 /proc/stat');
-		const manager = managerCommand('queenbee', 'machine');
-		expect(manager.indexOf("docker node ls --format '{{json .}}' || echo '@@swarmbee swarm-refused'")).toBeLessThan(manager.indexOf('@@swarmbee clock'));
+		expect(nodeStatsCommand('machine')).toContain('head -n 1 /proc/stat');
+		const manager = managerCommand('machine');
+		expect(manager.indexOf("docker node ls --format '{{json .}}' || echo '@@swarmbee swarm-refused'")).toBeLessThan(
+			manager.indexOf('@@swarmbee clock'),
+		);
 	});
 
-	it('reads a local node from its cgroup, not the static meminfo or this machine\'s /proc/stat', () => {
+	it("reads a local node from its cgroup, not the static meminfo or this machine's /proc/stat", () => {
 		const first = parseNodeStats(LOCAL_OUTPUT('1000000000000', '14000000000'), 'container', 'workerbee-1');
-		expect(first).toMatchObject({cpus: 1, memory: {used: 347_242_496 - 246_259_712, total: 1_073_741_824}, load: {load1: 13.12}});
-		expect(first.server).toEqual({memory: {used: Math.round(21.97 * 1024 ** 2), limit: 450 * 1024 ** 2}, cpuPercent: 0.35});
+		expect(first).toMatchObject({
+			cpus: 1,
+			memory: {used: 347_242_496 - 246_259_712, total: 1_073_741_824},
+			load: {load1: 13.12},
+		});
+		expect(first.server).toEqual({
+			memory: {used: Math.round(21.97 * 1024 ** 2), limit: 450 * 1024 ** 2},
+			cpuPercent: 0.35,
+		});
 		// 5 s later, 1.25 s of CPU used on its one CPU: 25 %.
 		const second = parseNodeStats(LOCAL_OUTPUT('1005000000000', '15250000000'), 'container', 'workerbee-1');
 		expect(nodeUsage(undefined, first).cpu).toBeNull();
@@ -78,7 +102,13 @@ describe('dashboard data', () => {
 	});
 
 	it('parses docker sizes and stats lines, and load averages', () => {
-		expect([parseDockerSize('21.97MiB'), parseDockerSize('1.5GiB'), parseDockerSize('12kB'), parseDockerSize('0B'), parseDockerSize('x')]).toEqual([Math.round(21.97 * 1024 ** 2), 1.5 * 1024 ** 3, 12_000, 0, undefined]);
+		expect([
+			parseDockerSize('21.97MiB'),
+			parseDockerSize('1.5GiB'),
+			parseDockerSize('12kB'),
+			parseDockerSize('0B'),
+			parseDockerSize('x'),
+		]).toEqual([Math.round(21.97 * 1024 ** 2), 1.5 * 1024 ** 3, 12_000, 0, undefined]);
 		expect(parseServerStats('')).toBeNull();
 		expect(parseServerStats('{"MemUsage":"--"}')).toBeNull();
 		expect(parseLoadAverage('0.42 0.30 0.21 1/234 5678\n')).toEqual({load1: 0.42, load5: 0.3, load15: 0.21});
@@ -87,19 +117,74 @@ describe('dashboard data', () => {
 
 	it('parses services, counting running from the tasks on Ready nodes (never 1/1 beside 0 running)', () => {
 		const services = [
-			{ID: 's1', Name: 'rethinkdb', Mode: 'global', Replicas: '2/2', Image: 'rethinkdb:2.4.4@sha256:0123abcd', Ports: ''},
-			{ID: 's2', Name: 'swarmbee_rdb-workerbee-1', Mode: 'replicated', Replicas: '1/1', Image: 'rethinkdb:2.4.4', Ports: ''},
-		].map(s => JSON.stringify(s)).join('\n');
+			{
+				ID: 's1',
+				Name: 'rethinkdb',
+				Mode: 'global',
+				Replicas: '2/2',
+				Image: 'rethinkdb:2.4.4@sha256:0123abcd',
+				Ports: '',
+			},
+			{
+				ID: 's2',
+				Name: 'swarmbee_rdb-workerbee-1',
+				Mode: 'replicated',
+				Replicas: '1/1',
+				Image: 'rethinkdb:2.4.4',
+				Ports: '',
+			},
+		]
+			.map(s => JSON.stringify(s))
+			.join('\n');
 		const tasks = [
-			{ID: 't1', Name: 'rethinkdb.abc', Node: 'queenbee', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
-			{ID: 't2', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Running', CurrentState: 'Running 2 minutes ago', Error: ''},
-			{ID: 't3', Name: 'rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 3 minutes ago', Error: '"task: non-zero exit (1)"'},
-			{ID: 't5', Name: ' \\_ rethinkdb.def', Node: 'workerbee-1', DesiredState: 'Shutdown', CurrentState: 'Failed 9 minutes ago', Error: 'task: non-zero exit (1)'},
+			{
+				ID: 't1',
+				Name: 'rethinkdb.abc',
+				Node: 'queenbee',
+				DesiredState: 'Running',
+				CurrentState: 'Running 2 minutes ago',
+				Error: '',
+			},
+			{
+				ID: 't2',
+				Name: 'rethinkdb.def',
+				Node: 'workerbee-1',
+				DesiredState: 'Running',
+				CurrentState: 'Running 2 minutes ago',
+				Error: '',
+			},
+			{
+				ID: 't3',
+				Name: 'rethinkdb.def',
+				Node: 'workerbee-1',
+				DesiredState: 'Shutdown',
+				CurrentState: 'Failed 3 minutes ago',
+				Error: '"task: non-zero exit (1)"',
+			},
+			{
+				ID: 't5',
+				Name: ' \\_ rethinkdb.def',
+				Node: 'workerbee-1',
+				DesiredState: 'Shutdown',
+				CurrentState: 'Failed 9 minutes ago',
+				Error: 'task: non-zero exit (1)',
+			},
 			// The manager has not heard yet that workerbee-1 went away: Docker still says Running and 1/1.
-			{ID: 't4', Name: 'swarmbee_rdb-workerbee-1.1', Node: 'workerbee-1', DesiredState: 'Running', CurrentState: 'Running 5 minutes ago', Error: ''},
-		].map(t => JSON.stringify(t)).join('\n');
+			{
+				ID: 't4',
+				Name: 'swarmbee_rdb-workerbee-1.1',
+				Node: 'workerbee-1',
+				DesiredState: 'Running',
+				CurrentState: 'Running 5 minutes ago',
+				Error: '',
+			},
+		]
+			.map(t => JSON.stringify(t))
+			.join('\n');
 		const parsed = parseServices(services, tasks, new Set(['queenbee']));
-		expect(parsed.map(s => [s.name, s.replicas, s.running, s.desired, s.notRunningOn, s.failures, s.lastError, s.serverOf])).toEqual([
+		expect(
+			parsed.map(s => [s.name, s.replicas, s.running, s.desired, s.notRunningOn, s.failures, s.lastError, s.serverOf]),
+		).toEqual([
 			['rethinkdb', '2/2', 1, 2, ['workerbee-1'], 2, 'task: non-zero exit (1)', undefined],
 			['swarmbee_rdb-workerbee-1', '1/1', 0, 1, ['workerbee-1'], 0, '', 'workerbee-1'],
 		]);
@@ -112,17 +197,43 @@ describe('dashboard data', () => {
 			{name: 'queenbee', role: 'manager' as const, state: 'ready', machine: 'running' as const},
 			{name: 'workerbee-1', role: 'worker' as const, state: 'stopped', machine: 'stopped' as const},
 		];
-		const db = {connected: 1, expected: 2, missing: ['workerbee_1'], issues: [{type: 'server_disconnected', critical: true, description: 'x'}], tables: []};
-		const services = [{name: 'swarmbee_rdb-workerbee-1', running: 0, desired: 1, notRunningOn: ['workerbee-1']}, {name: 'web', running: 1, desired: 2, notRunningOn: ['queenbee']}];
+		const db = {
+			connected: 1,
+			expected: 2,
+			missing: ['workerbee_1'],
+			issues: [{type: 'server_disconnected', critical: true, description: 'x'}],
+			tables: [],
+		};
+		const services = [
+			{name: 'swarmbee_rdb-workerbee-1', running: 0, desired: 1, notRunningOn: ['workerbee-1']},
+			{name: 'web', running: 1, desired: 2, notRunningOn: ['queenbee']},
+		];
 		const degraded = assessHealth({nodes, swarm: {ready: 1}, services, rethinkdb: db});
 		expect(degraded.level).toBe('degraded');
 		// The stopped node's own server service is not named again; the disconnect issue repeats "missing".
-		expect(degraded.problems.map(p => `${p.subject} ${p.says}`)).toEqual(['workerbee-1 stopped', 'rethinkdb 1 of 2 servers (missing workerbee_1)', 'web 1/2 running']);
-		expect(describeLiveHealth(degraded)).toBe('degraded: workerbee-1 stopped, rethinkdb 1 of 2 servers (missing workerbee_1) (+1 more)');
-		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: null})).toEqual({level: 'ready', problems: []});
+		expect(degraded.problems.map(p => `${p.subject} ${p.says}`)).toEqual([
+			'workerbee-1 stopped',
+			'rethinkdb 1 of 2 servers (missing workerbee_1)',
+			'web 1/2 running',
+		]);
+		expect(describeLiveHealth(degraded)).toBe(
+			'degraded: workerbee-1 stopped, rethinkdb 1 of 2 servers (missing workerbee_1) (+1 more)',
+		);
+		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: null})).toEqual({
+			level: 'ready',
+			problems: [],
+		});
 		expect(assessHealth({nodes: [nodes[0]!], swarm: null}).level).toBe('down');
-		expect(assessHealth({nodes: [nodes[0]!], swarm: {ready: 1}, rethinkdb: {...db, connected: 0, error: 'no database server answered'}}).level).toBe('down');
-		expect(assessHealth({nodes: [{...nodes[1]!, name: 'queenbee', role: 'manager'}], swarm: null}).problems).toEqual([{subject: 'every node', says: 'is not running'}]);
+		expect(
+			assessHealth({
+				nodes: [nodes[0]!],
+				swarm: {ready: 1},
+				rethinkdb: {...db, connected: 0, error: 'no database server answered'},
+			}).level,
+		).toBe('down');
+		expect(assessHealth({nodes: [{...nodes[1]!, name: 'queenbee', role: 'manager'}], swarm: null}).problems).toEqual([
+			{subject: 'every node', says: 'is not running'},
+		]);
 	});
 });
 
@@ -132,29 +243,57 @@ describe('the dashboard source over SSH', () => {
 	});
 
 	const journal = (managers: string[], workers: string[] = []): Journal => ({
-		version: 1, cluster: 'demo', owner: 'o', provider: 'digitalocean', state: 'ready', createdAt: '', updatedAt: '', steps: {},
+		version: 1,
+		cluster: 'demo',
+		owner: 'o',
+		provider: 'digitalocean',
+		state: 'ready',
+		createdAt: '',
+		updatedAt: '',
+		steps: {},
 		nodes: [...managers, ...workers].map((name, index) => ({
-			name, index, role: managers.includes(name) ? 'manager' as const : 'worker' as const, state: 'running' as const,
-			ssh: {host: '10.0.0.1', port: 22, user: 'root'}, hostKey: {publicKey: 'k', fingerprint: 'f'},
+			name,
+			index,
+			role: managers.includes(name) ? ('manager' as const) : ('worker' as const),
+			state: 'running' as const,
+			ssh: {host: '10.0.0.1', port: 22, user: 'root'},
+			hostKey: {publicKey: 'k', fingerprint: 'f'},
 		})),
 	});
-	const source = (j: Journal) => createDashboardSource({
-		spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
-		journal: j,
-		provider: {capabilities: {sharesHostCpus: false}, listMachines: async () => j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const}))} as unknown as Provider,
-		privateKey: 'key',
-	});
-	const members = (names: string[]) => names.map(name => JSON.stringify({ID: name, Hostname: name, Status: 'Ready', Availability: 'Active', ManagerStatus: 'Reachable'})).join('\n');
+	const source = (j: Journal) =>
+		createDashboardSource({
+			spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
+			journal: j,
+			provider: {
+				capabilities: {sharesHostCpus: false},
+				listMachines: async () => j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const})),
+			} as unknown as Provider,
+			privateKey: 'key',
+		});
+	const members = (names: string[]) =>
+		names
+			.map(name =>
+				JSON.stringify({ID: name, Hostname: name, Status: 'Ready', Availability: 'Active', ManagerStatus: 'Reachable'}),
+			)
+			.join('\n');
 	/** The manager's answer: Swarm's sections, then its figures. */
-	const managerAnswer = (names: string[], figures: string) => `@@swarmbee nodes\n${members(names)}\n@@swarmbee services\n@@swarmbee tasks\n${figures}`;
+	const managerAnswer = (names: string[], figures: string) =>
+		`@@swarmbee nodes\n${members(names)}\n@@swarmbee services\n@@swarmbee tasks\n${figures}`;
 	/** Stands in for SshConnection.connect: one fake connection per node, answering with `exec`. */
 	const fakeSsh = (exec: (node: string, command: string, signal?: AbortSignal) => Promise<string>) => {
 		const closed: string[] = [];
-		const connect = vi.spyOn(SshConnection, 'connect').mockImplementation(async target => ({
-			isOpen: true,
-			exec: async (command: string, options: {signal?: AbortSignal} = {}) => ({code: 0, stdout: await exec(target.node, command, options.signal), stderr: ''}),
-			close: () => closed.push(target.node),
-		}) as unknown as SshConnection);
+		const connect = vi.spyOn(SshConnection, 'connect').mockImplementation(
+			async target =>
+				({
+					isOpen: true,
+					exec: async (command: string, options: {signal?: AbortSignal} = {}) => ({
+						code: 0,
+						stdout: await exec(target.node, command, options.signal),
+						stderr: '',
+					}),
+					close: () => closed.push(target.node),
+				}) as unknown as SshConnection,
+		);
 		return {connect, closed};
 	};
 
@@ -165,7 +304,9 @@ describe('the dashboard source over SSH', () => {
 				// The first refresh hangs until the dashboard gives up on it, as exec does: CancelledError.
 				return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(new CancelledError())));
 			}
-			return command.includes('@@swarmbee nodes') ? managerAnswer([node], MACHINE_OUTPUT(10, 90)) : MACHINE_OUTPUT(10, 90);
+			return command.includes('@@swarmbee nodes')
+				? managerAnswer([node], MACHINE_OUTPUT(10, 90))
+				: MACHINE_OUTPUT(10, 90);
 		});
 		const dashboard = source(journal(['queenbee']));
 		const controller = new AbortController();
@@ -216,10 +357,16 @@ describe('the dashboard source over SSH', () => {
 
 describe('the health said when no database server answers', () => {
 	it('every server missing, and why on one line: the same for status and the dashboard', () => {
-		const error = new Error('no database server answered: queenbee\'s server does not answer on its driver port yet\n  (tried 2)');
+		const error = new Error(
+			"no database server answered: queenbee's server does not answer on its driver port yet\n  (tried 2)",
+		);
 		expect(noServerAnswers(['queenbee', 'workerbee-1'], error)).toEqual({
-			connected: 0, expected: 2, missing: ['queenbee', 'workerbee_1'], issues: [], tables: [],
-			error: 'queenbee\'s server does not answer on its driver port yet: (tried 2)',
+			connected: 0,
+			expected: 2,
+			missing: ['queenbee', 'workerbee_1'],
+			issues: [],
+			tables: [],
+			error: "queenbee's server does not answer on its driver port yet: (tried 2)",
 		});
 	});
 });

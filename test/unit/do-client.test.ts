@@ -1,5 +1,11 @@
 import {afterEach, describe, expect, it} from 'vitest';
-import {DigitalOceanApiError, DigitalOceanClient, RequestWindow, type ClientOptions, type DropletCreateRequest} from '../../source/providers/digitalocean/api.js';
+import {
+	DigitalOceanApiError,
+	DigitalOceanClient,
+	RequestWindow,
+	type ClientOptions,
+	type DropletCreateRequest,
+} from '../../source/providers/digitalocean/api.js';
 import {redact} from '../../source/redact.js';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {startEmulator, type Emulator, type EmulatorInit} from '../emulator/server.js';
@@ -9,7 +15,9 @@ async function setup(init: EmulatorInit = {}, options: Partial<ClientOptions> = 
 	const emulator = await startEmulator({bootDelayMs: 0, ...init});
 	const waits: number[] = [];
 	const client = new DigitalOceanClient({
-		token: emulator.token, baseUrl: emulator.url, random: () => 1,
+		token: emulator.token,
+		baseUrl: emulator.url,
+		random: () => 1,
 		sleep: async ms => {
 			waits.push(ms);
 		},
@@ -19,14 +27,27 @@ async function setup(init: EmulatorInit = {}, options: Partial<ClientOptions> = 
 }
 
 const dropletBody = (names: string[]): DropletCreateRequest => ({
-	names, region: 'nyc3', size: 's-1vcpu-1gb', image: 'debian-12-x64', ssh_keys: [], backups: false, ipv6: false, monitoring: false,
-	tags: ['swarmbee-test'], user_data: '#!/bin/sh\ntrue\n', with_droplet_agent: false,
+	names,
+	region: 'nyc3',
+	size: 's-1vcpu-1gb',
+	image: 'debian-12-x64',
+	ssh_keys: [],
+	backups: false,
+	ipv6: false,
+	monitoring: false,
+	tags: ['swarmbee-test'],
+	user_data: '#!/bin/sh\ntrue\n',
+	with_droplet_agent: false,
 });
 
 /** The error a call fails with (the test fails if it succeeds). */
 async function failure(call: Promise<unknown>): Promise<DigitalOceanApiError> {
-	const outcome = await call.then(() => undefined, (error: unknown) => error);
-	if (!(outcome instanceof DigitalOceanApiError)) throw new Error(`expected a DigitalOceanApiError, got ${String(outcome)}`);
+	const outcome = await call.then(
+		() => undefined,
+		(error: unknown) => error,
+	);
+	if (!(outcome instanceof DigitalOceanApiError))
+		throw new Error(`expected a DigitalOceanApiError, got ${String(outcome)}`);
 	return outcome;
 }
 
@@ -55,17 +76,28 @@ describe('DigitalOcean client', () => {
 		const fake: typeof fetch = async input => {
 			urls.push(String(input));
 			const page = urls.length;
-			const body = {sizes: [{slug: `s${page}`}], links: page === 1 ? {pages: {next: 'https://evil.example/v2/sizes?page=2&per_page=1'}} : {}, meta: {total: 2}};
+			const body = {
+				sizes: [{slug: `s${page}`}],
+				links: page === 1 ? {pages: {next: 'https://evil.example/v2/sizes?page=2&per_page=1'}} : {},
+				meta: {total: 2},
+			};
 			return new Response(JSON.stringify(body), {status: 200});
 		};
 		const client = new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', fetch: fake});
 		expect((await client.sizes()).map(s => s.slug)).toEqual(['s1', 's2']);
-		expect(urls).toEqual(['https://api.digitalocean.com/v2/sizes?per_page=200', 'https://api.digitalocean.com/v2/sizes?page=2&per_page=1']);
+		expect(urls).toEqual([
+			'https://api.digitalocean.com/v2/sizes?per_page=200',
+			'https://api.digitalocean.com/v2/sizes?page=2&per_page=1',
+		]);
 	});
 
 	it('refuses plain http to anything but this machine', () => {
-		expect(() => new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', baseUrl: 'http://api.example.com'})).toThrow(/refusing to send the API token/);
-		expect(() => new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', baseUrl: 'http://127.0.0.1:9'})).not.toThrow();
+		expect(
+			() => new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', baseUrl: 'http://api.example.com'}),
+		).toThrow(/refusing to send the API token/);
+		expect(
+			() => new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', baseUrl: 'http://127.0.0.1:9'}),
+		).not.toThrow();
 	});
 
 	it('explains a bad token (401) without showing it, as an input error', async () => {
@@ -76,7 +108,9 @@ describe('DigitalOcean client', () => {
 		const error = await failure(client.account());
 		expect(error).toBeInstanceOf(DigitalOceanApiError);
 		expect(error).toMatchObject({status: 401, id: 'Unauthorized', kind: 'input'});
-		expect(error.message).toMatch(/^DigitalOcean API: GET \/v2\/account answered 401 Unauthorized: Unable to authenticate you \(request [0-9a-f-]{36}\)$/);
+		expect(error.message).toMatch(
+			/^DigitalOcean API: GET \/v2\/account answered 401 Unauthorized: Unable to authenticate you \(request [0-9a-f-]{36}\)$/,
+		);
 		expect(error.hint).toContain('mistyped, expired or revoked');
 		expect(error.nextSteps.join(' ')).toContain('read and write scope');
 		expect(`${error.message} ${error.hint} ${error.nextSteps.join(' ')}`).not.toContain(wrong);
@@ -93,7 +127,12 @@ describe('DigitalOcean client', () => {
 		expect(forbidden.hint).toContain('droplet:create');
 		emulator.options.faults.forbidden = undefined;
 		const limit = await failure(s.client.createDroplets(dropletBody(['a', 'b'])));
-		expect(limit).toMatchObject({status: 422, id: 'unprocessable_entity', apiMessage: 'creating these droplets will exceed your droplet limit', kind: 'input'});
+		expect(limit).toMatchObject({
+			status: 422,
+			id: 'unprocessable_entity',
+			apiMessage: 'creating these droplets will exceed your droplet limit',
+			kind: 'input',
+		});
 		expect(limit.nextSteps[0]).toBe('ask for fewer workers (--workers)');
 		const key = generateKeyPair('k').publicKey;
 		await s.client.createSshKey('one', key);
@@ -131,9 +170,13 @@ describe('DigitalOcean client', () => {
 		expect(emulator.count()).toBe(1);
 		const resetAt = new Date(Math.ceil((emulator.requests[0]!.at + 3_600_000) / 1000) * 1000);
 		expect(error.retryAfterMs).toBeGreaterThan(3_590_000);
-		expect(error.hint).toMatch(/^the API rate limit \(250 requests a minute, 5,000 an hour per token\) is used up: DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC, longer than swarmbee waits on its own \(1m30s\)\.$/);
+		expect(error.hint).toMatch(
+			/^the API rate limit \(250 requests a minute, 5,000 an hour per token\) is used up: DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC, longer than swarmbee waits on its own \(1m30s\)\.$/,
+		);
 		expect(error.hint).toContain(resetAt.toISOString().slice(11, 19));
-		expect(error.nextSteps).toEqual([`run the same command again after ${resetAt.toISOString().slice(11, 19)} UTC: it resumes where it stopped`]);
+		expect(error.nextSteps).toEqual([
+			`run the same command again after ${resetAt.toISOString().slice(11, 19)} UTC: it resumes where it stopped`,
+		]);
 	});
 
 	it('retries 5xx and cut connections with capped exponential backoff, then gives up', async () => {
@@ -154,17 +197,32 @@ describe('DigitalOcean client', () => {
 	});
 
 	it('does not retry a 501, nor a POST whose outcome is unknown', async () => {
-		const s = await setup({faults: {serverErrorEvery: 1, serverErrorOnly: '^POST /v2/firewalls$', serverErrorWhen: 'after'}});
+		const s = await setup({
+			faults: {serverErrorEvery: 1, serverErrorOnly: '^POST /v2/firewalls$', serverErrorWhen: 'after'},
+		});
 		emulator = s.emulator;
 		await s.client.createTag('swarmbee-t');
-		const error = await s.client.createFirewall({
-			name: 'fw', inbound_rules: [{protocol: 'tcp', ports: '22', sources: {addresses: ['0.0.0.0/0']}}], outbound_rules: [], tags: ['swarmbee-t'], droplet_ids: [],
-		}).then(() => undefined, (e: unknown) => e as DigitalOceanApiError) as DigitalOceanApiError;
+		const error = (await s.client
+			.createFirewall({
+				name: 'fw',
+				inbound_rules: [{protocol: 'tcp', ports: '22', sources: {addresses: ['0.0.0.0/0']}}],
+				outbound_rules: [],
+				tags: ['swarmbee-t'],
+				droplet_ids: [],
+			})
+			.then(
+				() => undefined,
+				(e: unknown) => e as DigitalOceanApiError,
+			)) as DigitalOceanApiError;
 		expect(error).toMatchObject({status: 500, uncertain: true});
 		expect(emulator.count({method: 'POST', path: '/v2/firewalls'})).toBe(1);
 		// It was carried out anyway: that is why the caller must look before asking again.
 		expect(emulator.firewalls.size).toBe(1);
-		const notImplemented = new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', fetch: async () => new Response('{"id":"not_implemented","message":"no"}', {status: 501}), sleep: async () => {}});
+		const notImplemented = new DigitalOceanClient({
+			token: 'dop_v1_0123456789abcdef0123',
+			fetch: async () => new Response('{"id":"not_implemented","message":"no"}', {status: 501}),
+			sleep: async () => {},
+		});
 		await expect(notImplemented.account()).rejects.toMatchObject({status: 501});
 	});
 
@@ -190,10 +248,13 @@ describe('DigitalOcean client', () => {
 		emulator = s.emulator;
 		await s.client.account();
 		await s.client.regions();
-		expect(seen).toEqual([{limit: 5000, remaining: 4999}, {limit: 5000, remaining: 4998}]);
+		expect(seen).toEqual([
+			{limit: 5000, remaining: 4999},
+			{limit: 5000, remaining: 4998},
+		]);
 	});
 
-	it('sends path segments as godo does: a tag\'s or fingerprint\'s `:` raw, never %3A', async () => {
+	it("sends path segments as godo does: a tag's or fingerprint's `:` raw, never %3A", async () => {
 		const s = await setup();
 		emulator = s.emulator;
 		await s.client.createTag('swarmbee-role:manager');
@@ -202,7 +263,9 @@ describe('DigitalOcean client', () => {
 		const key = await s.client.createSshKey('k', generateKeyPair('k').publicKey);
 		expect((await s.client.sshKey(key.fingerprint))?.id).toBe(key.id);
 		expect(emulator.requests.filter(r => r.method !== 'POST').map(r => `${r.method} ${r.path}`)).toEqual([
-			'GET /v2/tags/swarmbee-role:manager', 'DELETE /v2/tags/swarmbee-role:manager', `GET /v2/account/keys/${key.fingerprint}`,
+			'GET /v2/tags/swarmbee-role:manager',
+			'DELETE /v2/tags/swarmbee-role:manager',
+			`GET /v2/account/keys/${key.fingerprint}`,
 		]);
 		expect(emulator.resources().tags).toEqual([]);
 	});
@@ -221,10 +284,14 @@ describe('RequestWindow', () => {
 	it('holds the request over the per-minute budget until the oldest leaves the window', async () => {
 		let now = 0;
 		const waits: number[] = [];
-		const window = new RequestWindow(3, () => now, async ms => {
-			waits.push(ms);
-			now += ms;
-		});
+		const window = new RequestWindow(
+			3,
+			() => now,
+			async ms => {
+				waits.push(ms);
+				now += ms;
+			},
+		);
 		for (let i = 0; i < 3; i++) {
 			await window.take();
 			now += 1_000;

@@ -30,11 +30,20 @@ afterEach(async () => {
 async function droplets(init: EmulatorInit = {}) {
 	emulator = await startEmulator({bootDelayMs: 0, ...init});
 	const spec = resolveSpec({name: NAME, provider: 'digitalocean', workers: 1, database: 'none'});
-	const provider = new DigitalOceanProvider({token: emulator.token, apiUrl: emulator.url, timing: {pollEarlyMs: 20, pollLateMs: 20}});
+	const provider = new DigitalOceanProvider({
+		token: emulator.token,
+		apiUrl: emulator.url,
+		timing: {pollEarlyMs: 20, pollLateMs: 20},
+	});
 	const key = generateKeyPair(`swarmbee-${NAME}`);
 	const ctx: ProviderContext = {spec, owner: 'owner-1', sshPublicKey: key.publicKey};
 	const {infra} = await provider.ensureInfra(ctx);
-	const made = await provider.createMachines(ctx, planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: key.publicKey})), infra, () => {});
+	const made = await provider.createMachines(
+		ctx,
+		planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: key.publicKey})),
+		infra,
+		() => {},
+	);
 	expect(made.map(o => o.error)).toEqual([undefined, undefined]);
 	const home = mkdtempSync(path.join(tmpdir(), 'sb-do-down-'));
 	homes.push(home);
@@ -44,7 +53,13 @@ async function droplets(init: EmulatorInit = {}) {
 	const paths = store.paths(NAME);
 	mkdirSync(paths.dir, {recursive: true});
 	writeFileSync(paths.journal, `${JSON.stringify(journal, null, 2)}\n`);
-	return {emulator, spec, store, paths, env: {SWARMBEE_HOME: home, DIGITALOCEAN_ACCESS_TOKEN: emulator.token, DIGITALOCEAN_API_URL: emulator.url}};
+	return {
+		emulator,
+		spec,
+		store,
+		paths,
+		env: {SWARMBEE_HOME: home, DIGITALOCEAN_ACCESS_TOKEN: emulator.token, DIGITALOCEAN_API_URL: emulator.url},
+	};
 }
 
 describe('down of a DigitalOcean cluster', () => {
@@ -53,7 +68,7 @@ describe('down of a DigitalOcean cluster', () => {
 		s.store.saveSpec(s.spec);
 		const down = await runMain(['down', NAME, '--yes', '--forget', '--plain'], s.env);
 		// 403: the token's scope, an input error (exit 2).
-	expect(down.code).toBe(2);
+		expect(down.code).toBe(2);
 		expect(s.emulator.liveDroplets()).toHaveLength(2);
 		expect(`${down.out}${down.err}`).toContain(`2 droplets of ${NAME} exist`);
 		expect(`${down.out}${down.err}`).toContain(`swarmbee down ${NAME}`);
@@ -67,7 +82,7 @@ describe('down of a DigitalOcean cluster', () => {
 		expect(existsSync(s.paths.dir)).toBe(false);
 	});
 
-	it('down --force with a journal but no saved spec asks the journal\'s provider (DigitalOcean), not the local engine', async () => {
+	it("down --force with a journal but no saved spec asks the journal's provider (DigitalOcean), not the local engine", async () => {
 		const s = await droplets();
 		expect(existsSync(s.paths.spec)).toBe(false);
 		const down = await runMain(['down', NAME, '--yes', '--force', '--plain'], s.env);

@@ -19,11 +19,21 @@ import {startEmulator, type Emulator, type EmulatorInit} from '../emulator/serve
  * saw: requests, droplets, duplicates.
  */
 const FAST: Partial<Timing> = {
-	pollEarlyMs: 50, pollLateMs: 50, pollSwitchAfterMs: 0, settleMs: 200, actionCheckAfterMs: 400, actionCheckEveryMs: 100, drainTimeoutMs: 5_000,
-	activeTimeoutMs: 20_000, busyTimeoutMs: 5_000,
+	pollEarlyMs: 50,
+	pollLateMs: 50,
+	pollSwitchAfterMs: 0,
+	settleMs: 200,
+	actionCheckAfterMs: 400,
+	actionCheckEveryMs: 100,
+	drainTimeoutMs: 5_000,
+	activeTimeoutMs: 20_000,
+	busyTimeoutMs: 5_000,
 };
 /** The client's own Retry-After and backoff waits, shortened ten times. */
-const CLIENT = {backoff: {baseMs: 100, capMs: 1_000}, sleep: (ms: number, signal?: AbortSignal) => delay(ms / 10, undefined, {signal})};
+const CLIENT = {
+	backoff: {baseMs: 100, capMs: 1_000},
+	sleep: (ms: number, signal?: AbortSignal) => delay(ms / 10, undefined, {signal}),
+};
 
 let emulator: Emulator | undefined;
 afterEach(async () => {
@@ -33,12 +43,21 @@ afterEach(async () => {
 
 async function setup(init: EmulatorInit = {}, input: SpecInput = {}) {
 	emulator = await startEmulator({bootDelayMs: 300, ...init});
-	const provider = new DigitalOceanProvider({token: emulator.token, apiUrl: emulator.url, timing: FAST, client: CLIENT});
+	const provider = new DigitalOceanProvider({
+		token: emulator.token,
+		apiUrl: emulator.url,
+		timing: FAST,
+		client: CLIENT,
+	});
 	const spec = resolveSpec({name: 'unit-do', provider: 'digitalocean', workers: 3, ...input});
 	const events: RunEvent[] = [];
 	const clusterKey = generateKeyPair('swarmbee-unit-do');
 	const ctx: ProviderContext = {spec, owner: 'owner-1', emit: e => events.push(e), sshPublicKey: clusterKey.publicKey};
-	const plans: MachinePlan[] = planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: clusterKey.publicKey}));
+	const plans: MachinePlan[] = planNodes(spec).map(n => ({
+		...n,
+		hostKey: generateKeyPair(n.name),
+		authorizedKey: clusterKey.publicKey,
+	}));
 	const progress: Array<[string, string]> = [];
 	const bringUp = async () => {
 		await provider.preflight(ctx);
@@ -50,7 +69,10 @@ async function setup(init: EmulatorInit = {}, input: SpecInput = {}) {
 }
 
 function dropletNames(e: Emulator): string[] {
-	return e.liveDroplets().map(d => d.name).sort();
+	return e
+		.liveDroplets()
+		.map(d => d.name)
+		.sort();
 }
 
 describe('DigitalOcean provider against the emulator (paper)', () => {
@@ -99,7 +121,9 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const {outcomes} = await s.bringUp();
 		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
 		expect(dropletNames(s.emulator)).toEqual(s.plans.map(p => p.name).sort());
-		const droplets = s.emulator.requests.filter(r => r.path === '/v2/droplets' && !r.query.includes('per_page=1&') && !/[?&]per_page=1$/.test(r.query));
+		const droplets = s.emulator.requests.filter(
+			r => r.path === '/v2/droplets' && !r.query.includes('per_page=1&') && !/[?&]per_page=1$/.test(r.query),
+		);
 		const refused = droplets.findIndex(r => r.status === 429);
 		const lastCreate = droplets.findLastIndex(r => r.method === 'POST');
 		expect(refused).toBeGreaterThanOrEqual(0);
@@ -115,13 +139,25 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect(Date.now() - started).toBeLessThan(5_000);
 		for (const {error} of outcomes) {
 			expect(error).toMatchObject({status: 429});
-			expect((error as Error & {hint: string}).hint).toMatch(/DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC/);
+			expect((error as Error & {hint: string}).hint).toMatch(
+				/DigitalOcean takes requests again in (59m\d\d|60m0\d)s, at \d\d:\d\d:\d\d UTC/,
+			);
 		}
 		expect(s.emulator.liveDroplets()).toEqual([]);
 	});
 
 	it('looks before asking again when a create failed after it was carried out (5xx)', async () => {
-		const s = await setup({faults: {serverErrorEvery: 1, serverErrorWhen: 'after', serverErrorOnly: '^POST /v2/(droplets|firewalls|account/keys)$'}, lags: {listMs: 100}}, {workers: 12});
+		const s = await setup(
+			{
+				faults: {
+					serverErrorEvery: 1,
+					serverErrorWhen: 'after',
+					serverErrorOnly: '^POST /v2/(droplets|firewalls|account/keys)$',
+				},
+				lags: {listMs: 100},
+			},
+			{workers: 12},
+		);
 		const {outcomes} = await s.bringUp();
 		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
 		expect(dropletNames(s.emulator)).toEqual(s.plans.map(p => p.name).sort());
@@ -132,7 +168,9 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 	});
 
 	it('creates only what is missing after a 5xx that was not carried out', async () => {
-		const s = await setup({faults: {serverErrorEvery: 2, serverErrorWhen: 'before', serverErrorOnly: '^POST /v2/droplets$'}});
+		const s = await setup({
+			faults: {serverErrorEvery: 2, serverErrorWhen: 'before', serverErrorOnly: '^POST /v2/droplets$'},
+		});
 		const {outcomes} = await s.bringUp();
 		expect(outcomes.every(o => o.machine)).toBe(true);
 		expect(dropletNames(s.emulator)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3']);
@@ -146,34 +184,51 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		// An earlier run asked for all four, then died right after.
 		const killed = new AbortController();
 		let requested = 0;
-		await s.provider.createMachines({...s.ctx, signal: killed.signal}, s.plans, infra, (_, detail) => {
-			if (detail.endsWith('requested') && ++requested === 4) killed.abort();
-		}).catch(() => {});
+		await s.provider
+			.createMachines({...s.ctx, signal: killed.signal}, s.plans, infra, (_, detail) => {
+				if (detail.endsWith('requested') && ++requested === 4) killed.abort();
+			})
+			.catch(() => {});
 		const before = s.emulator.count({method: 'POST', path: '/v2/droplets'});
 		expect(s.emulator.liveDroplets()).toHaveLength(4);
 		const machines = await s.provider.listMachines(s.ctx);
 		expect(machines.every(m => m.status === 'creating' || m.status === 'running')).toBe(true);
-		const outcomes = await s.provider.createMachines(s.ctx, s.plans, infra, (node, detail) => s.progress.push([node, detail]));
+		const outcomes = await s.provider.createMachines(s.ctx, s.plans, infra, (node, detail) =>
+			s.progress.push([node, detail]),
+		);
 		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
 		expect(s.emulator.count({method: 'POST', path: '/v2/droplets'})).toBe(before);
 		expect(s.emulator.liveDroplets()).toHaveLength(4);
 		expect(s.progress.filter(([, d]) => d.startsWith('found droplet'))).toHaveLength(4);
 	});
 
-	it('of two droplets with one node\'s name, waits for the one the journal recorded, else the lowest id (the machines step\'s rule)', async () => {
+	it("of two droplets with one node's name, waits for the one the journal recorded, else the lowest id (the machines step's rule)", async () => {
 		const s = await setup({}, {workers: 1});
 		const {infra} = await s.provider.ensureInfra(s.ctx);
 		// Two creates of queenbee, as an uncertain create asked again after a lagging list leaves them.
 		const client = new DigitalOceanClient({token: s.emulator.token, baseUrl: s.emulator.url});
 		const body: DropletCreateRequest = {
-			names: ['queenbee'], region: s.spec.region, size: s.spec.size, image: s.spec.image, ssh_keys: [], backups: false, ipv6: false, monitoring: false,
-			tags: dropletTags(s.spec.name, 'manager', 'owner-1'), user_data: '#!/bin/sh\ntrue\n',
+			names: ['queenbee'],
+			region: s.spec.region,
+			size: s.spec.size,
+			image: s.spec.image,
+			ssh_keys: [],
+			backups: false,
+			ipv6: false,
+			monitoring: false,
+			tags: dropletTags(s.spec.name, 'manager', 'owner-1'),
+			user_data: '#!/bin/sh\ntrue\n',
 		};
 		const first = (await client.createDroplets(body)).droplets[0]!.id;
 		const second = (await client.createDroplets(body)).droplets[0]!.id;
 		expect(second).toBeGreaterThan(first);
 		const queen = s.plans.filter(p => p.name === 'queenbee');
-		const recorded = await s.provider.createMachines(s.ctx, queen.map(p => ({...p, providerId: String(second)})), infra, () => {});
+		const recorded = await s.provider.createMachines(
+			s.ctx,
+			queen.map(p => ({...p, providerId: String(second)})),
+			infra,
+			() => {},
+		);
 		expect(recorded.map(o => o.machine?.providerId)).toEqual([String(second)]);
 		const unrecorded = await s.provider.createMachines(s.ctx, queen, infra, () => {});
 		expect(unrecorded.map(o => o.machine?.providerId)).toEqual([String(first)]);
@@ -184,18 +239,28 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const s = await setup();
 		await s.provider.plan(s.ctx);
 		await s.provider.preflight(s.ctx);
-		for (const path of ['/v2/account', '/v2/regions', '/v2/sizes']) expect(s.emulator.count({method: 'GET', path})).toBe(1);
+		for (const path of ['/v2/account', '/v2/regions', '/v2/sizes'])
+			expect(s.emulator.count({method: 'GET', path})).toBe(1);
 		expect(s.emulator.count({method: 'GET', path: /^\/v2\/images\//})).toBe(1);
 		// What changes with every droplet is asked each time.
-		expect(s.emulator.requests.filter(r => r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=')).length).toBe(2);
+		expect(
+			s.emulator.requests.filter(r => r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name='))
+				.length,
+		).toBe(2);
 	});
 
 	it('createMachines right after listMachines starts from its list; a change in between makes it ask again', async () => {
 		const s = await setup({bootDelayMs: 0});
 		const {infra} = await s.provider.ensureInfra(s.ctx);
 		// The tag's lists and the creates, in the order the API saw them.
-		const seen = () => s.emulator.requests.flatMap(r => (r.method === 'POST' && r.path === '/v2/droplets' ? ['create']
-			: r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=') ? ['list'] : []));
+		const seen = () =>
+			s.emulator.requests.flatMap(r =>
+				r.method === 'POST' && r.path === '/v2/droplets'
+					? ['create']
+					: r.method === 'GET' && r.path === '/v2/droplets' && r.query.includes('tag_name=')
+						? ['list']
+						: [],
+			);
 		await s.provider.listMachines(s.ctx);
 		const outcomes = await s.provider.createMachines(s.ctx, s.plans, infra, () => {});
 		expect(outcomes.every(o => o.machine?.status === 'running')).toBe(true);
@@ -203,7 +268,12 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const worker = (await s.provider.listMachines(s.ctx)).find(m => m.name === 'workerbee-3')!;
 		await s.provider.deleteMachine(s.ctx, worker);
 		const before = seen().length;
-		await s.provider.createMachines(s.ctx, s.plans.filter(p => p.name === 'workerbee-3'), infra, () => {});
+		await s.provider.createMachines(
+			s.ctx,
+			s.plans.filter(p => p.name === 'workerbee-3'),
+			infra,
+			() => {},
+		);
 		expect(seen().slice(before, before + 2)).toEqual(['list', 'create']);
 	});
 
@@ -231,23 +301,37 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 
 	it('refuses an image whose first boot swarmbee cannot carry out, naming it and the supported ones, before any write (issue 15)', async () => {
 		const s = await setup({}, {image: 'fedora-42-x64'});
-		const error = await s.provider.plan(s.ctx).then(() => undefined, (e: unknown) => e as Error);
+		const error = await s.provider.plan(s.ctx).then(
+			() => undefined,
+			(e: unknown) => e as Error,
+		);
 		const said = formatError(errorInfo(error)).join('\n');
 		expect(said).toContain('fedora-42-x64 (Fedora 42 x64) cannot be set up by swarmbee');
 		expect(said).toContain('only Debian and Ubuntu have');
 		expect(said).toMatch(/use one of: debian-12-x64, debian-13-x64, ubuntu-22-04-x64/);
 		expect(said).not.toContain('rockylinux');
-		expect(s.emulator.count({method: 'POST'}) + s.emulator.count({method: 'PUT'}) + s.emulator.count({method: 'DELETE'})).toBe(0);
+		expect(
+			s.emulator.count({method: 'POST'}) + s.emulator.count({method: 'PUT'}) + s.emulator.count({method: 'DELETE'}),
+		).toBe(0);
 	});
 
 	it('an errored create is found as soon as its siblings are up, not after actionCheckAfterMs (issue 15)', async () => {
 		emulator = await startEmulator({bootDelayMs: 300, faults: {erroringDroplets: ['workerbee-2']}});
 		// Ten minutes before the first action check, as if by the old rule alone.
-		const provider = new DigitalOceanProvider({token: emulator.token, apiUrl: emulator.url, timing: {...FAST, actionCheckAfterMs: 600_000, actionCheckEveryMs: 600_000}, client: CLIENT});
+		const provider = new DigitalOceanProvider({
+			token: emulator.token,
+			apiUrl: emulator.url,
+			timing: {...FAST, actionCheckAfterMs: 600_000, actionCheckEveryMs: 600_000},
+			client: CLIENT,
+		});
 		const spec = resolveSpec({name: 'unit-do', provider: 'digitalocean', workers: 2});
 		const clusterKey = generateKeyPair('swarmbee-unit-do');
 		const ctx: ProviderContext = {spec, owner: 'owner-1', sshPublicKey: clusterKey.publicKey};
-		const plans: MachinePlan[] = planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: clusterKey.publicKey}));
+		const plans: MachinePlan[] = planNodes(spec).map(n => ({
+			...n,
+			hostKey: generateKeyPair(n.name),
+			authorizedKey: clusterKey.publicKey,
+		}));
 		const {infra} = await provider.ensureInfra(ctx);
 		const started = Date.now();
 		const outcomes = await provider.createMachines(ctx, plans, infra, () => {});
@@ -270,7 +354,7 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		expect([...s.emulator.firewalls.values()][0]!.inbound_rules).toHaveLength(4);
 	});
 
-	it('makes a region\'s default VPC when it has none, and keeps it on down', async () => {
+	it("makes a region's default VPC when it has none, and keeps it on down", async () => {
 		const s = await setup({regionsWithoutVpc: ['nyc3']});
 		const {infra} = await s.bringUp();
 		const vpc = s.emulator.vpcs.get(infra.ids['vpc']!)!;
@@ -280,20 +364,51 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 	});
 
 	it('refuses, before anything is created: bad token, limit, region, size, memory, another owner', async () => {
-		const cases: Array<{init?: EmulatorInit; input?: SpecInput; token?: string; error: RegExp; kind?: abstract new (...args: never[]) => InputError}> = [
+		const cases: Array<{
+			init?: EmulatorInit;
+			input?: SpecInput;
+			token?: string;
+			error: RegExp;
+			kind?: abstract new (...args: never[]) => InputError;
+		}> = [
 			{token: `dop_v1_${'0'.repeat(64)}`, error: /GET \/v2\/account answered 401/},
-			{init: {account: {droplet_limit: 5}, otherDroplets: 3}, error: /needs 4 new droplets, but the account may have 5 and has 3/, kind: InputError},
+			{
+				init: {account: {droplet_limit: 5}, otherDroplets: 3},
+				error: /needs 4 new droplets, but the account may have 5 and has 3/,
+				kind: InputError,
+			},
 			{input: {region: 'mars1'}, error: /region: "mars1" is not a DigitalOcean region/, kind: SpecError},
 			{input: {size: 's-1vcpu-512mb-10gb'}, error: /size: s-1vcpu-512mb-10gb is not offered in nyc3/, kind: SpecError},
-			{input: {memoryLimit: '1g'}, error: /memory-limit: 1g per database server does not fit on s-1vcpu-1gb \(1024 MB/, kind: SpecError},
-			{input: {image: 'ubuntu-20-04-x64'}, error: /image: "ubuntu-20-04-x64" is not a DigitalOcean image slug/, kind: SpecError},
-			{init: {unavailableRegions: ['nyc3']}, error: /region: nyc3 \(New York 3\) takes no new droplets/, kind: SpecError},
-			{init: {account: {status: 'locked', status_message: 'billing'}}, error: /account sammy@example.com is locked/, kind: InputError},
+			{
+				input: {memoryLimit: '1g'},
+				error: /memory-limit: 1g per database server does not fit on s-1vcpu-1gb \(1024 MB/,
+				kind: SpecError,
+			},
+			{
+				input: {image: 'ubuntu-20-04-x64'},
+				error: /image: "ubuntu-20-04-x64" is not a DigitalOcean image slug/,
+				kind: SpecError,
+			},
+			{
+				init: {unavailableRegions: ['nyc3']},
+				error: /region: nyc3 \(New York 3\) takes no new droplets/,
+				kind: SpecError,
+			},
+			{
+				init: {account: {status: 'locked', status_message: 'billing'}},
+				error: /account sammy@example.com is locked/,
+				kind: InputError,
+			},
 		];
 		for (const c of cases) {
 			const s = await setup(c.init, c.input);
-			const provider = c.token ? new DigitalOceanProvider({token: c.token, apiUrl: s.emulator.url, timing: FAST}) : s.provider;
-			const error = await provider.preflight(s.ctx).then(() => undefined, e => e as InputError);
+			const provider = c.token
+				? new DigitalOceanProvider({token: c.token, apiUrl: s.emulator.url, timing: FAST})
+				: s.provider;
+			const error = await provider.preflight(s.ctx).then(
+				() => undefined,
+				e => e as InputError,
+			);
 			if (c.kind) expect(error, String(c.error)).toBeInstanceOf(c.kind);
 			// Exit code 2 for all of them: the user's input (token included) needs fixing.
 			expect(error?.kind).toBe('input');
@@ -305,7 +420,10 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		// Droplets of this cluster's name made by another swarmbee state.
 		const s = await setup();
 		await s.bringUp();
-		const error = await s.provider.preflight({...s.ctx, owner: 'someone-else'}).then(() => undefined, e => e as Error);
+		const error = await s.provider.preflight({...s.ctx, owner: 'someone-else'}).then(
+			() => undefined,
+			e => e as Error,
+		);
 		expect(error?.message).toBe('the name "unit-do" is already used on this DigitalOcean account by another cluster');
 	});
 
@@ -313,11 +431,19 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const s = await setup();
 		const plan = await s.provider.plan(s.ctx);
 		expect(plan.resources.map(r => `${r.action} ${r.kind} ${r.name}`)).toEqual([
-			'create droplet queenbee', 'create droplet workerbee-1', 'create droplet workerbee-2', 'create droplet workerbee-3',
-			'create tag swarmbee-unit-do', 'use vpc default-nyc3', 'create ssh key swarmbee-unit-do', 'create firewall swarmbee-unit-do',
+			'create droplet queenbee',
+			'create droplet workerbee-1',
+			'create droplet workerbee-2',
+			'create droplet workerbee-3',
+			'create tag swarmbee-unit-do',
+			'use vpc default-nyc3',
+			'create ssh key swarmbee-unit-do',
+			'create firewall swarmbee-unit-do',
 		]);
 		expect(plan.cost).toMatchObject({nodes: 4, size: 's-1vcpu-1gb', monthly: 24});
-		expect(s.emulator.count({method: 'POST'}) + s.emulator.count({method: 'PUT'}) + s.emulator.count({method: 'DELETE'})).toBe(0);
+		expect(
+			s.emulator.count({method: 'POST'}) + s.emulator.count({method: 'PUT'}) + s.emulator.count({method: 'DELETE'}),
+		).toBe(0);
 		await s.bringUp();
 		expect((await s.provider.plan(s.ctx)).resources.filter(r => r.action === 'create')).toEqual([]);
 	});
@@ -328,7 +454,9 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const machine = outcomes[1]!.machine!;
 		await Promise.all([s.provider.rebootMachine(s.ctx, machine), s.provider.rebootMachine(s.ctx, machine)]);
 		expect(s.emulator.count({method: 'POST', path: `/v2/droplets/${machine.providerId}/actions`, status: 201})).toBe(2);
-		expect(s.emulator.count({method: 'POST', path: `/v2/droplets/${machine.providerId}/actions`, status: 422})).toBeGreaterThan(0);
+		expect(
+			s.emulator.count({method: 'POST', path: `/v2/droplets/${machine.providerId}/actions`, status: 422}),
+		).toBeGreaterThan(0);
 	});
 
 	it('down removes droplets, firewall, key and tags, waits out the delete lag, and proves none remain', async () => {
@@ -337,15 +465,21 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 		const report = await s.provider.destroy(s.ctx, {includeForeign: false});
 		expect(report).toEqual({
 			scope: 'tagged swarmbee-unit-do, and no firewall or SSH key named swarmbee-unit-do',
-			removed: ['3 droplets', '1 firewall', '1 SSH key', '5 tags'], remaining: [], foreign: [],
+			removed: ['3 droplets', '1 firewall', '1 SSH key', '5 tags'],
+			remaining: [],
+			foreign: [],
 		});
 		expect(s.emulator.resources()).toEqual({droplets: [], firewalls: [], sshKeys: [], tags: [], vpcs: []});
 		expect(s.emulator.count({method: 'DELETE', path: '/v2/droplets'})).toBe(1);
 		// Again: nothing to do, nothing remains.
-		expect(await s.provider.destroy(s.ctx, {includeForeign: false})).toMatchObject({removed: ['0 droplets', '0 firewalls', '0 SSH keys', '0 tags'], remaining: [], foreign: []});
+		expect(await s.provider.destroy(s.ctx, {includeForeign: false})).toMatchObject({
+			removed: ['0 droplets', '0 firewalls', '0 SSH keys', '0 tags'],
+			remaining: [],
+			foreign: [],
+		});
 	});
 
-	it('down leaves another state\'s droplets alone (and what they need), unless forced', async () => {
+	it("down leaves another state's droplets alone (and what they need), unless forced", async () => {
 		const s = await setup({}, {workers: 1});
 		await s.bringUp();
 		const other = await s.provider.destroy({...s.ctx, owner: 'someone-else'}, {includeForeign: false});

@@ -20,7 +20,9 @@ async function api(init: EmulatorInit = {}) {
 	const e = emulator;
 	const call = async (method: string, path: string, body?: unknown, token = e.token) => {
 		const response = await fetch(`${e.url}${path}`, {
-			method, headers: {Authorization: `Bearer ${token}`, ...(body ? {'Content-Type': 'application/json'} : {})}, body: body ? JSON.stringify(body) : undefined,
+			method,
+			headers: {Authorization: `Bearer ${token}`, ...(body ? {'Content-Type': 'application/json'} : {})},
+			body: body ? JSON.stringify(body) : undefined,
 		});
 		const text = await response.text();
 		return {status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined};
@@ -28,7 +30,14 @@ async function api(init: EmulatorInit = {}) {
 	return {e, call};
 }
 
-const droplet = (over: Record<string, unknown> = {}) => ({names: ['a'], region: 'nyc3', size: 's-1vcpu-1gb', image: 'debian-12-x64', tags: ['swarmbee-t'], ...over});
+const droplet = (over: Record<string, unknown> = {}) => ({
+	names: ['a'],
+	region: 'nyc3',
+	size: 's-1vcpu-1gb',
+	image: 'debian-12-x64',
+	tags: ['swarmbee-t'],
+	...over,
+});
 
 describe('emulator', () => {
 	it('paginates with absolute links.pages and meta.total, links empty on a single page', async () => {
@@ -36,7 +45,10 @@ describe('emulator', () => {
 		const first = await call('GET', '/v2/sizes');
 		expect(first.body.sizes).toHaveLength(20);
 		expect(first.body.meta).toEqual({total: 22});
-		expect(first.body.links.pages).toEqual({next: `${e.url}/v2/sizes?page=2&per_page=20`, last: `${e.url}/v2/sizes?page=2&per_page=20`});
+		expect(first.body.links.pages).toEqual({
+			next: `${e.url}/v2/sizes?page=2&per_page=20`,
+			last: `${e.url}/v2/sizes?page=2&per_page=20`,
+		});
 		const second = await call('GET', '/v2/sizes?page=2');
 		expect(second.body.sizes).toHaveLength(2);
 		expect(Object.keys(second.body.links.pages)).toEqual(['first', 'prev']);
@@ -71,27 +83,42 @@ describe('emulator', () => {
 		const {e, call} = await api({rateLimit: {perHour: 3}});
 		for (let i = 0; i < 3; i++) expect((await call('GET', '/v2/account')).status).toBe(200);
 		const limited = await call('GET', '/v2/account');
-		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([
+			429,
+			'0',
+			null,
+		]);
 		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
 	});
 
-	it('makes its 429 faults look like the API\'s: remaining 0; without Retry-After, the reset is the oldest request\'s expiry', async () => {
+	it("makes its 429 faults look like the API's: remaining 0; without Retry-After, the reset is the oldest request's expiry", async () => {
 		const {e, call} = await api({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}});
 		expect((await call('GET', '/v2/account')).status).toBe(200);
 		const limited = await call('GET', '/v2/account');
-		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([429, '0', null]);
+		expect([limited.status, limited.headers.get('ratelimit-remaining'), limited.headers.get('retry-after')]).toEqual([
+			429,
+			'0',
+			null,
+		]);
 		expect(Number(limited.headers.get('ratelimit-reset'))).toBe(Math.ceil((e.requests[0]!.at + 3_600_000) / 1000));
 		e.options.faults.retryAfterSeconds = 7;
 		await call('GET', '/v2/account');
 		const burst = await call('GET', '/v2/account');
-		expect([burst.status, burst.headers.get('ratelimit-remaining'), burst.headers.get('retry-after')]).toEqual([429, '0', '7']);
+		expect([burst.status, burst.headers.get('ratelimit-remaining'), burst.headers.get('retry-after')]).toEqual([
+			429,
+			'0',
+			'7',
+		]);
 	});
 
 	it('creates droplets new, then active with private and public IPv4, with a create action per droplet', async () => {
 		const {e, call} = await api({bootDelayMs: 200});
 		const made = await call('POST', '/v2/droplets', droplet({names: ['a', 'b']}));
 		expect(made.status).toBe(202);
-		expect(made.body.droplets.map((d: {status: string; networks: unknown}) => [d.status, d.networks])).toEqual([['new', {v4: [], v6: []}], ['new', {v4: [], v6: []}]]);
+		expect(made.body.droplets.map((d: {status: string; networks: unknown}) => [d.status, d.networks])).toEqual([
+			['new', {v4: [], v6: []}],
+			['new', {v4: [], v6: []}],
+		]);
 		expect(made.body.links.actions).toHaveLength(2);
 		const action = made.body.links.actions[0];
 		expect((await call('GET', `/v2/actions/${action.id}`)).body.action.status).toBe('in-progress');
@@ -115,16 +142,26 @@ describe('emulator', () => {
 			return r.body.message as string;
 		};
 		expect(await message(droplet({names: Array.from({length: 11}, (_, i) => `n${i}`)}))).toContain('at most 10');
-		expect(await message(droplet({names: ['bad_name']}))).toBe('Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)');
+		expect(await message(droplet({names: ['bad_name']}))).toBe(
+			'Only valid hostname characters are allowed. (a-z, A-Z, 0-9, . and -)',
+		);
 		expect(await message(droplet({region: 'mars1'}))).toBe('You specified an invalid region for Droplet creation.');
 		expect(await message(droplet({region: 'nyc2'}))).toBe('Region is not available');
 		expect(await message(droplet({size: 'm-64vcpu'}))).toBe('You specified an invalid size for Droplet creation.');
 		expect(await message(droplet({size: 's-1vcpu-512mb-10gb'}))).toBe('Size is not available in this region.');
-		expect(await message(droplet({image: 'ubuntu-20-04-x64'}))).toBe('You specified an invalid image for Droplet creation.');
-		expect(await message(droplet({ssh_keys: [123, 'aa:bb']}))).toBe('123, aa:bb are invalid key identifiers for Droplet creation.');
-		expect(await message(droplet({names: ['a', 'b', 'c']}))).toBe('creating these droplets will exceed your droplet limit');
+		expect(await message(droplet({image: 'ubuntu-20-04-x64'}))).toBe(
+			'You specified an invalid image for Droplet creation.',
+		);
+		expect(await message(droplet({ssh_keys: [123, 'aa:bb']}))).toBe(
+			'123, aa:bb are invalid key identifiers for Droplet creation.',
+		);
+		expect(await message(droplet({names: ['a', 'b', 'c']}))).toBe(
+			'creating these droplets will exceed your droplet limit',
+		);
 		expect(await message(droplet({user_data: 'x'.repeat(64 * 1024 + 1)}))).toContain('64 KiB');
-		expect(await message(droplet({public_networking: false, ipv6: true}))).toBe('a droplet without public networking cannot have IPv6');
+		expect(await message(droplet({public_networking: false, ipv6: true}))).toBe(
+			'a droplet without public networking cannot have IPv6',
+		);
 	});
 
 	it('handles SSH keys: 201, 422 already in use, 422 malformed, key lag, 10 list calls a minute', async () => {
@@ -133,11 +170,19 @@ describe('emulator', () => {
 		const made = await call('POST', '/v2/account/keys', {name: 'k', public_key: material});
 		expect(made.status).toBe(201);
 		expect(made.body.ssh_key.fingerprint).toMatch(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
-		expect((await call('POST', '/v2/account/keys', {name: 'k2', public_key: material})).body.message).toBe('SSH Key is already in use on your account');
-		expect((await call('POST', '/v2/account/keys', {name: 'k3', public_key: 'not a key'})).body.message).toBe('Key invalid, key should be of the format `type key [comment]`');
+		expect((await call('POST', '/v2/account/keys', {name: 'k2', public_key: material})).body.message).toBe(
+			'SSH Key is already in use on your account',
+		);
+		expect((await call('POST', '/v2/account/keys', {name: 'k3', public_key: 'not a key'})).body.message).toBe(
+			'Key invalid, key should be of the format `type key [comment]`',
+		);
 		expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).status).toBe(404);
 		expect((await call('POST', '/v2/droplets', droplet({ssh_keys: [made.body.ssh_key.id]}))).status).toBe(422);
-		await eventually(async () => expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key?.id).toBe(made.body.ssh_key.id));
+		await eventually(async () =>
+			expect((await call('GET', `/v2/account/keys/${made.body.ssh_key.fingerprint}`)).body.ssh_key?.id).toBe(
+				made.body.ssh_key.id,
+			),
+		);
 		const statuses = [];
 		for (let i = 0; i < 10; i++) statuses.push((await call('GET', '/v2/account/keys')).status);
 		const limited = await call('GET', '/v2/account/keys');
@@ -170,7 +215,11 @@ describe('emulator', () => {
 		const {call} = await api();
 		const rules = {inbound_rules: [{protocol: 'icmp', ports: '0', sources: {tags: ['t1']}}], outbound_rules: []};
 		const unknown = await call('POST', '/v2/firewalls', {name: 'fw', ...rules, tags: ['t1']});
-		expect([unknown.status, unknown.body.id, unknown.body.message]).toEqual([400, 'bad_request', 'tag t1 does not exist']);
+		expect([unknown.status, unknown.body.id, unknown.body.message]).toEqual([
+			400,
+			'bad_request',
+			'tag t1 does not exist',
+		]);
 		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
 		expect((await call('POST', '/v2/tags', {name: 't1'})).status).toBe(201);
 		const badTag = await call('POST', '/v2/tags', {name: 'no spaces'});
@@ -180,7 +229,9 @@ describe('emulator', () => {
 		expect(made.status).toBe(202);
 		expect(made.body.firewall).toMatchObject({status: 'waiting', pending_changes: []});
 		expect(made.body.firewall.inbound_rules[0].ports).toBe('0');
-		await eventually(async () => expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded'));
+		await eventually(async () =>
+			expect((await call('GET', `/v2/firewalls/${made.body.firewall.id}`)).body.firewall.status).toBe('succeeded'),
+		);
 	});
 
 	it('matches path segments raw, as the API does: an escaped `:` names no tag and no key', async () => {
@@ -189,7 +240,8 @@ describe('emulator', () => {
 		expect((await call('GET', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
 		expect((await call('DELETE', '/v2/tags/swarmbee-role%3Amanager')).status).toBe(404);
 		expect((await call('GET', '/v2/tags/swarmbee-role:manager')).body.tag.name).toBe('swarmbee-role:manager');
-		const key = (await call('POST', '/v2/account/keys', {name: 'k', public_key: generateKeyPair('k').publicKey})).body.ssh_key;
+		const key = (await call('POST', '/v2/account/keys', {name: 'k', public_key: generateKeyPair('k').publicKey})).body
+			.ssh_key;
 		expect((await call('GET', `/v2/account/keys/${key.fingerprint.replaceAll(':', '%3A')}`)).status).toBe(404);
 		expect((await call('GET', `/v2/account/keys/${key.fingerprint}`)).body.ssh_key.id).toBe(key.id);
 		expect((await call('DELETE', '/v2/tags/swarmbee-role:manager')).status).toBe(204);
@@ -206,7 +258,9 @@ describe('emulator', () => {
 	});
 
 	it('can fail a request after carrying it out (5xx "after")', async () => {
-		const {e, call} = await api({faults: {serverErrorEvery: 1, serverErrorWhen: 'after', serverErrorOnly: '^POST /v2/droplets$'}});
+		const {e, call} = await api({
+			faults: {serverErrorEvery: 1, serverErrorWhen: 'after', serverErrorOnly: '^POST /v2/droplets$'},
+		});
 		const r = await call('POST', '/v2/droplets', droplet());
 		expect(r.status).toBe(500);
 		expect(r.body.id).toBe('server_error');
@@ -216,12 +270,23 @@ describe('emulator', () => {
 	it('is configured from flags or SWARMBEE_EMULATOR_* variables', () => {
 		expect(parseDuration('45s')).toBe(45_000);
 		expect(parseDuration('500ms')).toBe(500);
-		const options = optionsFromFlags(['--mode', 'real', '--rate-limit-every', '5', '--slow-active', 'queenbee=20s', '--late-ip', '3s'], {SWARMBEE_EMULATOR_BOOT_DELAY: '45s', SWARMBEE_EMULATOR_DROPLET_LIMIT: '10'});
-		expect(options).toMatchObject({mode: 'real', bootDelayMs: 45_000, account: {droplet_limit: 10}, lags: {activeWithoutIpMs: 3_000}, faults: {rateLimitEvery: 5, slowActiveMs: {queenbee: 20_000}}});
+		const options = optionsFromFlags(
+			['--mode', 'real', '--rate-limit-every', '5', '--slow-active', 'queenbee=20s', '--late-ip', '3s'],
+			{SWARMBEE_EMULATOR_BOOT_DELAY: '45s', SWARMBEE_EMULATOR_DROPLET_LIMIT: '10'},
+		);
+		expect(options).toMatchObject({
+			mode: 'real',
+			bootDelayMs: 45_000,
+			account: {droplet_limit: 10},
+			lags: {activeWithoutIpMs: 3_000},
+			faults: {rateLimitEvery: 5, slowActiveMs: {queenbee: 20_000}},
+		});
 	});
 
-	it('knows a droplet\'s cluster from swarmbee\'s tags', () => {
-		expect(clusterOfTags(['swarmbee', 'swarmbee-role:worker', 'swarmbee-e2e-do-x1y2', 'swarmbee-owner:abc'])).toBe('e2e-do-x1y2');
+	it("knows a droplet's cluster from swarmbee's tags", () => {
+		expect(clusterOfTags(['swarmbee', 'swarmbee-role:worker', 'swarmbee-e2e-do-x1y2', 'swarmbee-owner:abc'])).toBe(
+			'e2e-do-x1y2',
+		);
 		expect(clusterOfTags(['web'])).toBeUndefined();
 	});
 });
@@ -243,7 +308,11 @@ describe('emulator, as strict as the published spec', () => {
 	const firewall = (rule: Record<string, unknown>) => ({name: 'fw', inbound_rules: [rule], tags: ['swarmbee-t']});
 
 	it('refuses a tag over 255 characters, in a droplet create (422) as in POST /v2/tags (400, its own shape)', async () => {
-		expect(await refusal('POST', '/v2/droplets', droplet({tags: [long]}))).toEqual([422, 'unprocessable_entity', `tag name "${long}" is not valid`]);
+		expect(await refusal('POST', '/v2/droplets', droplet({tags: [long]}))).toEqual([
+			422,
+			'unprocessable_entity',
+			`tag name "${long}" is not valid`,
+		]);
 		const tag = await call('POST', '/v2/tags', {name: long});
 		expect([tag.status, tag.body.root_causes]).toEqual([400, ['name must NOT have more than 255 characters']]);
 	});
@@ -255,35 +324,93 @@ describe('emulator, as strict as the published spec', () => {
 	});
 
 	it('refuses tag_name together with name in a droplet list (400)', async () => {
-		expect(await refusal('GET', '/v2/droplets?tag_name=swarmbee-t&name=a')).toEqual([400, 'bad_request', 'tag_name cannot be combined with name or type']);
+		expect(await refusal('GET', '/v2/droplets?tag_name=swarmbee-t&name=a')).toEqual([
+			400,
+			'bad_request',
+			'tag_name cannot be combined with name or type',
+		]);
 	});
 
 	it('refuses ssh_keys that are neither ids nor fingerprints (422), naming the field', async () => {
-		expect(await refusal('POST', '/v2/droplets', droplet({ssh_keys: [{}]}))).toEqual([422, 'unprocessable_entity', 'ssh_keys[0] must be string or integer']);
+		expect(await refusal('POST', '/v2/droplets', droplet({ssh_keys: [{}]}))).toEqual([
+			422,
+			'unprocessable_entity',
+			'ssh_keys[0] must be string or integer',
+		]);
 	});
 
 	it('refuses a firewall source that is no IP or CIDR, with the 400 the spec documents', async () => {
-		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['not-an-ip']}}))).toEqual([400, 'bad_request', '"not-an-ip" is not an IPv4 or IPv6 address or CIDR']);
-		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['10.0.0.0/33']}}))).toEqual([400, 'bad_request', '"10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR']);
-		expect((await call('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: '8000-9000', sources: {addresses: ['203.0.113.7', '2001:db8::/32']}}))).status).toBe(202);
+		expect(
+			await refusal(
+				'POST',
+				'/v2/firewalls',
+				firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['not-an-ip']}}),
+			),
+		).toEqual([400, 'bad_request', '"not-an-ip" is not an IPv4 or IPv6 address or CIDR']);
+		expect(
+			await refusal(
+				'POST',
+				'/v2/firewalls',
+				firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['10.0.0.0/33']}}),
+			),
+		).toEqual([400, 'bad_request', '"10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR']);
+		expect(
+			(
+				await call(
+					'POST',
+					'/v2/firewalls',
+					firewall({protocol: 'tcp', ports: '8000-9000', sources: {addresses: ['203.0.113.7', '2001:db8::/32']}}),
+				)
+			).status,
+		).toBe(202);
 	});
 
 	it('answers every firewall refusal 400, as the spec documents, not 422', async () => {
-		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'tcp', ports: 'all', sources: {tags: ['swarmbee-t']}}))).toEqual([400, 'bad_request', 'ports "all" is not a port, a range such as 8000-9000, or "0" for all']);
-		expect(await refusal('POST', '/v2/firewalls', {...firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['::/0']}}), name: 'no spaces'})).toEqual([400, 'bad_request', 'name must match pattern "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$"']);
-		expect(await refusal('POST', '/v2/firewalls', {name: 'fw', inbound_rules: [], outbound_rules: []})).toEqual([400, 'bad_request', 'at least one inbound or outbound rule is required']);
+		expect(
+			await refusal(
+				'POST',
+				'/v2/firewalls',
+				firewall({protocol: 'tcp', ports: 'all', sources: {tags: ['swarmbee-t']}}),
+			),
+		).toEqual([400, 'bad_request', 'ports "all" is not a port, a range such as 8000-9000, or "0" for all']);
+		expect(
+			await refusal('POST', '/v2/firewalls', {
+				...firewall({protocol: 'tcp', ports: '22', sources: {addresses: ['::/0']}}),
+				name: 'no spaces',
+			}),
+		).toEqual([400, 'bad_request', 'name must match pattern "^[a-zA-Z0-9][a-zA-Z0-9\\.-]+$"']);
+		expect(await refusal('POST', '/v2/firewalls', {name: 'fw', inbound_rules: [], outbound_rules: []})).toEqual([
+			400,
+			'bad_request',
+			'at least one inbound or outbound rule is required',
+		]);
 	});
 
-	it('refuses a rule without ports, ICMP\'s too (the spec requires them on every rule)', async () => {
-		expect(await refusal('POST', '/v2/firewalls', firewall({protocol: 'icmp', sources: {tags: ['swarmbee-t']}}))).toEqual([400, 'bad_request', 'inbound_rules[0].ports is required']);
+	it("refuses a rule without ports, ICMP's too (the spec requires them on every rule)", async () => {
+		expect(
+			await refusal('POST', '/v2/firewalls', firewall({protocol: 'icmp', sources: {tags: ['swarmbee-t']}})),
+		).toEqual([400, 'bad_request', 'inbound_rules[0].ports is required']);
 	});
 
 	it('answers /v2/account with every field the spec requires (floating_ip_limit, email_verified)', async () => {
-		expect((await call('GET', '/v2/account')).body.account).toMatchObject({droplet_limit: 25, floating_ip_limit: 3, email_verified: true, status: 'active'});
+		expect((await call('GET', '/v2/account')).body.account).toMatchObject({
+			droplet_limit: 25,
+			floating_ip_limit: 3,
+			email_verified: true,
+			status: 'active',
+		});
 	});
 
 	it('finds nothing at a path whose parameter cannot be valid (404)', async () => {
-		expect(await refusal('GET', '/v2/droplets/not-a-number')).toEqual([404, 'not_found', 'The resource you requested could not be found.']);
-		expect(await refusal('DELETE', '/v2/vpcs/not-a-uuid')).toEqual([404, 'not_found', 'The resource you requested could not be found.']);
+		expect(await refusal('GET', '/v2/droplets/not-a-number')).toEqual([
+			404,
+			'not_found',
+			'The resource you requested could not be found.',
+		]);
+		expect(await refusal('DELETE', '/v2/vpcs/not-a-uuid')).toEqual([
+			404,
+			'not_found',
+			'The resource you requested could not be found.',
+		]);
 	});
 });

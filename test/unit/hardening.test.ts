@@ -1,5 +1,15 @@
 import {spawnSync} from 'node:child_process';
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
+import {
+	chmodSync,
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readFileSync,
+	readdirSync,
+	rmSync,
+	utimesSync,
+	writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -42,9 +52,12 @@ function run(argv: string[], home: string, env: NodeJS.ProcessEnv = {}) {
 /** Every file under a folder with its contents: what must not change. */
 function snapshot(dir: string): Record<string, string> {
 	if (!existsSync(dir)) return {};
-	return Object.fromEntries(readdirSync(dir, {recursive: true, encoding: 'utf8'}).sort()
-		.filter(name => !name.endsWith('/') && existsSync(path.join(dir, name)) && !statIsDir(path.join(dir, name)))
-		.map(name => [name, readFileSync(path.join(dir, name), 'utf8')]));
+	return Object.fromEntries(
+		readdirSync(dir, {recursive: true, encoding: 'utf8'})
+			.sort()
+			.filter(name => !name.endsWith('/') && existsSync(path.join(dir, name)) && !statIsDir(path.join(dir, name)))
+			.map(name => [name, readFileSync(path.join(dir, name), 'utf8')]),
+	);
 }
 
 function statIsDir(file: string): boolean {
@@ -83,7 +96,10 @@ describe('1. cluster names are checked by every command before any path is built
 		const elsewhere = newHome();
 		savedCluster(elsewhere, 'victim');
 		const before = snapshot(elsewhere);
-		const result = await run([command, `../../${path.basename(elsewhere)}/clusters/victim`, ...flags], path.join(home, 'home'));
+		const result = await run(
+			[command, `../../${path.basename(elsewhere)}/clusters/victim`, ...flags],
+			path.join(home, 'home'),
+		);
 		expect(result.code).toBe(2);
 		expect(result.err).toContain('is not a valid cluster name');
 		expect(result.err).toContain('use 1-40 lowercase letters, digits and hyphens');
@@ -115,7 +131,10 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		// plan checks the same, and so does a run that resumes a cluster whose remembered playbook was broken since.
 		expect((await run(['plan', 'demo', '--playbook', playbook], home)).err).toContain('is not valid YAML');
 		const store = savedCluster(home, 'kept');
-		writeFileSync(store.paths('kept').spec, JSON.stringify({...JSON.parse(readFileSync(store.paths('kept').spec, 'utf8')), playbook}));
+		writeFileSync(
+			store.paths('kept').spec,
+			JSON.stringify({...JSON.parse(readFileSync(store.paths('kept').spec, 'utf8')), playbook}),
+		);
 		const resumed = await run(['up', 'kept', '--yes'], home);
 		expect(resumed.code).toBe(2);
 		expect(resumed.err).toContain(`the playbook saved with kept, ${playbook}, is not valid YAML`);
@@ -129,7 +148,9 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		expect(result.code).toBe(2);
 		expect(result.err).toContain(`${playbook}: play 1 has no hosts`);
 		writeFileSync(playbook, 'hosts: all\n');
-		expect((await run(['up', 'demo', '--playbook', playbook, '--yes'], home)).err).toContain('is YAML, but not a list of plays');
+		expect((await run(['up', 'demo', '--playbook', playbook, '--yes'], home)).err).toContain(
+			'is YAML, but not a list of plays',
+		);
 	});
 
 	it('a new playbook is remembered only once a run with it succeeded', async () => {
@@ -140,11 +161,23 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		const spec = resolveSpec({name: 'demo', workers: 1, database: 'none', playbook});
 		const io = {stdout: new PassThrough(), stderr: new PassThrough(), interactive: false, env: {}};
 		const preflight: Step = {id: 'preflight', title: 'Preflight', run: async () => ({changed: false, summary: 'ok'})};
-		const failing: Step = {id: 'provision', title: 'Provision', run: async () => {
-			throw new Error('playbook mine.yml failed on queenbee');
-		}};
+		const failing: Step = {
+			id: 'provision',
+			title: 'Provision',
+			run: async () => {
+				throw new Error('playbook mine.yml failed on queenbee');
+			},
+		};
 		const passing: Step = {id: 'provision', title: 'Provision', run: async () => ({changed: true, summary: 'ok'})};
-		const common = {store, spec, command: 'up', resume: 'swarmbee up demo', output: 'plain' as const, verbose: false, dashboard: false};
+		const common = {
+			store,
+			spec,
+			command: 'up',
+			resume: 'swarmbee up demo',
+			output: 'plain' as const,
+			verbose: false,
+			dashboard: false,
+		};
 		expect(await runCluster({...common, saved: undefined, steps: [preflight, failing]}, io)).toBe(1);
 		expect(store.loadSpec('demo')).not.toHaveProperty('playbook');
 		expect(await runCluster({...common, saved: store.loadSpec('demo'), steps: [preflight, passing]}, io)).toBe(0);
@@ -176,20 +209,31 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		const cli = path.resolve(import.meta.dirname, '../../dist/source/cli.js');
 		const argv = ['up', 'demo', '--database', 'none', '--yes', '--plain'];
 		const result = asRoot
-			? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...argv], {env: {SWARMBEE_HOME: readOnly, PATH: process.env['PATH']}, encoding: 'utf8'})
-			: spawnSync(process.execPath, [cli, ...argv], {env: {SWARMBEE_HOME: readOnly, PATH: process.env['PATH']}, encoding: 'utf8'});
+			? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, ...argv], {
+					env: {SWARMBEE_HOME: readOnly, PATH: process.env['PATH']},
+					encoding: 'utf8',
+				})
+			: spawnSync(process.execPath, [cli, ...argv], {
+					env: {SWARMBEE_HOME: readOnly, PATH: process.env['PATH']},
+					encoding: 'utf8',
+				});
 		expect(result.status).toBe(2);
-		expect(result.stderr).toContain(`error: swarmbee cannot write its state in ${path.join(readOnly, 'clusters', 'demo')}: permission denied (EACCES)`);
+		expect(result.stderr).toContain(
+			`error: swarmbee cannot write its state in ${path.join(readOnly, 'clusters', 'demo')}: permission denied (EACCES)`,
+		);
 		expect(result.stderr).toContain('or point SWARMBEE_HOME at a folder you can write');
 		expect(readdirSync(readOnly)).toEqual([]);
 	});
 
 	it('DIGITALOCEAN_API_URL that is not a URL', async () => {
 		const home = newHome();
-		const result = await run(['plan', 'demo', '--provider', 'digitalocean'], home, {DIGITALOCEAN_ACCESS_TOKEN: 'sbtest_token_0123456789', DIGITALOCEAN_API_URL: 'not a url'});
+		const result = await run(['plan', 'demo', '--provider', 'digitalocean'], home, {
+			DIGITALOCEAN_ACCESS_TOKEN: 'sbtest_token_0123456789',
+			DIGITALOCEAN_API_URL: 'not a url',
+		});
 		expect(result.code).toBe(2);
 		expect(result.err).toContain('error: DIGITALOCEAN_API_URL is "not a url", which is not a URL');
-		expect(result.err).toContain('unset DIGITALOCEAN_API_URL for DigitalOcean\'s API (https://api.digitalocean.com)');
+		expect(result.err).toContain("unset DIGITALOCEAN_API_URL for DigitalOcean's API (https://api.digitalocean.com)");
 		expect(result.err).not.toContain('sbtest_token');
 	});
 
@@ -205,7 +249,9 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		const tunnel = await run(['tunnel', 'small', '--admin-port', '-1'], home);
 		expect(tunnel.err).toContain('--admin-port -1 is not a TCP port');
 		// What follows `--` belongs to a command on the node, and is left as it was given.
-		expect(joinNegativeValues(['demo', '--lines', '-5', '--', 'tail', '--lines', '-5'], {lines: {type: 'string'}})).toEqual(['demo', '--lines=-5', '--', 'tail', '--lines', '-5']);
+		expect(
+			joinNegativeValues(['demo', '--lines', '-5', '--', 'tail', '--lines', '-5'], {lines: {type: 'string'}}),
+		).toEqual(['demo', '--lines=-5', '--', 'tail', '--lines', '-5']);
 	});
 
 	it('the same local port for the admin panel and the driver', async () => {
@@ -229,7 +275,9 @@ describe('6. every state file read tolerates damage', () => {
 		const result = await run(['ls'], home);
 		expect(result.code).toBe(1);
 		expect(result.out).toMatch(/^NAME +PROVIDER +NODES +STATE +UPDATED\nalpha .*\nzeta /);
-		expect(result.err).toContain(`error: cluster broken cannot be read: ${store.paths('broken').journal} is not valid JSON (cut short or edited?)`);
+		expect(result.err).toContain(
+			`error: cluster broken cannot be read: ${store.paths('broken').journal} is not valid JSON (cut short or edited?)`,
+		);
 		expect(result.err).toContain(`mv ${store.paths('broken').journal} ${store.paths('broken').journal}.damaged`);
 		expect(result.err).toContain('swarmbee down broken --force');
 		const json = JSON.parse((await run(['ls', '--json'], home)).out);
@@ -246,7 +294,11 @@ describe('6. every state file read tolerates damage', () => {
 		['spec.json', '{"name": "demo", "workers": "many"}', 'does not describe a cluster swarmbee can build'],
 		['journal.json', 'null', 'does not hold a JSON object (it holds null)'],
 		['journal.json', '{}', 'is not a journal swarmbee can use: its version is undefined, not 1'],
-		['journal.json', '{"version": 1, "cluster": "demo", "owner": "o", "provider": "local", "state": "ready", "createdAt": "", "updatedAt": "", "steps": {}, "nodes": [{"name": "queenbee"}]}', 'is not a journal swarmbee can use: node 1 lacks its name, index or state'],
+		[
+			'journal.json',
+			'{"version": 1, "cluster": "demo", "owner": "o", "provider": "local", "state": "ready", "createdAt": "", "updatedAt": "", "steps": {}, "nodes": [{"name": "queenbee"}]}',
+			'is not a journal swarmbee can use: node 1 lacks its name, index or state',
+		],
 	])('%s holding %j: status names the file', async (file, contents, says) => {
 		const home = newHome();
 		const store = savedCluster(home, 'demo');
@@ -281,7 +333,9 @@ describe('6. every state file read tolerates damage', () => {
 		writeFileSync(store.paths('demo').rethinkdbPassword, '\n');
 		const result = await run(['status', 'demo', '--once'], home);
 		expect(result.code).toBe(2);
-		expect(result.err).toContain(`error: ${store.paths('demo').rethinkdbPassword} is empty, but it held the RethinkDB admin password`);
+		expect(result.err).toContain(
+			`error: ${store.paths('demo').rethinkdbPassword} is empty, but it held the RethinkDB admin password`,
+		);
 		expect(readFileSync(store.paths('demo').rethinkdbPassword, 'utf8')).toBe('\n');
 	});
 
@@ -303,7 +357,10 @@ async function impostor(): Promise<{port: number; close: () => Promise<void>}> {
 		client.on('error', () => {});
 	});
 	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-	return {port: (server.address() as net.AddressInfo).port, close: () => new Promise(resolve => server.close(() => resolve()))};
+	return {
+		port: (server.address() as net.AddressInfo).port,
+		close: () => new Promise(resolve => server.close(() => resolve())),
+	};
 }
 
 async function freePort(): Promise<number> {
@@ -322,14 +379,25 @@ describe('5. tunnel to a node whose host key is not the one swarmbee knows', () 
 			const hostKey = generateKeyPair('queenbee.demo');
 			const store = savedCluster(home, 'demo', journal => {
 				journal.database = {image: 'rethinkdb', stackHash: 'h', secret: 's', deployedAt: ''};
-				journal.nodes = [{
-					name: 'queenbee', index: 0, role: 'manager', state: 'running', publicAddress: '127.0.0.1', privateAddress: '127.0.0.1',
-					ssh: {host: '127.0.0.1', port: ssh.port, user: 'root'}, hostKey: {publicKey: hostKey.publicKey, fingerprint: fingerprint(hostKey.publicKey)},
-				}];
+				journal.nodes = [
+					{
+						name: 'queenbee',
+						index: 0,
+						role: 'manager',
+						state: 'running',
+						publicAddress: '127.0.0.1',
+						privateAddress: '127.0.0.1',
+						ssh: {host: '127.0.0.1', port: ssh.port, user: 'root'},
+						hostKey: {publicKey: hostKey.publicKey, fingerprint: fingerprint(hostKey.publicKey)},
+					},
+				];
 			});
 			saveKeyPair(store.paths('demo').clusterKey, generateKeyPair('swarmbee-demo'));
 			const started = Date.now();
-			const result = await run(['tunnel', 'demo', '--admin-port', String(await freePort()), '--driver-port', String(await freePort())], home);
+			const result = await run(
+				['tunnel', 'demo', '--admin-port', String(await freePort()), '--driver-port', String(await freePort())],
+				home,
+			);
 			expect(result.code).toBe(1);
 			expect(result.err).toContain(`queenbee (127.0.0.1:${ssh.port}) offered host key SHA256:`);
 			expect(result.err).toContain(`but swarmbee installed ${fingerprint(hostKey.publicKey)}`);

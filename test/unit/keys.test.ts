@@ -18,7 +18,9 @@ describe('keys', () => {
 			const md5 = execFileSync('ssh-keygen', ['-E', 'md5', '-lf', `${file}.pub`], {encoding: 'utf8'});
 			expect(md5).toContain(`MD5:${md5Fingerprint(pair.publicKey)}`);
 			// The private key is one OpenSSH accepts.
-			expect(execFileSync('ssh-keygen', ['-y', '-f', file], {encoding: 'utf8'}).split(' ').slice(0, 2)).toEqual(pair.publicKey.split(' ').slice(0, 2));
+			expect(execFileSync('ssh-keygen', ['-y', '-f', file], {encoding: 'utf8'}).split(' ').slice(0, 2)).toEqual(
+				pair.publicKey.split(' ').slice(0, 2),
+			);
 		} finally {
 			rmSync(dir, {recursive: true, force: true});
 		}
@@ -49,6 +51,6 @@ describe('keys', () => {
 			expect(() => fingerprint(pair.publicKey)).not.toThrow();
 			expect(isUsableKeyPair(pair)).toBe(true);
 		}
-	// 2000 key pairs are CPU work (2.4 s alone here): on a machine busy with end-to-end clusters it takes several times that.
+		// 2000 key pairs are CPU work (2.4 s alone here): on a machine busy with end-to-end clusters it takes several times that.
 	}, 60_000);
 });

@@ -3,12 +3,26 @@ import {mkdtempSync, rmSync, statSync, readFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {connectPrivateArgs, names, networkCreateArgs, nodeCreateArgs, securityArgs} from '../../source/providers/local/commands.js';
+import {
+	connectPrivateArgs,
+	names,
+	networkCreateArgs,
+	nodeCreateArgs,
+	securityArgs,
+} from '../../source/providers/local/commands.js';
 import {tarArchive} from '../../source/providers/local/tar.js';
 
 const options = {
-	cluster: 'demo', owner: 'owner-1', node: 'workerbee-2', role: 'worker', image: 'swarmbee-node:abc',
-	memoryMb: 1024, vcpus: 1, publicAddress: '10.101.3.12', security: 'capabilities' as const, cgroupVersion: 1 as const,
+	cluster: 'demo',
+	owner: 'owner-1',
+	node: 'workerbee-2',
+	role: 'worker',
+	image: 'swarmbee-node:abc',
+	memoryMb: 1024,
+	vcpus: 1,
+	publicAddress: '10.101.3.12',
+	security: 'capabilities' as const,
+	cgroupVersion: 1 as const,
 };
 
 function labels(args: string[]): Record<string, string> {
@@ -25,7 +39,10 @@ function labels(args: string[]): Record<string, string> {
 describe('local node commands', () => {
 	it('labels every node with cluster, node, owner and role', () => {
 		expect(labels(nodeCreateArgs(options))).toEqual({
-			'swarmbee.cluster': 'demo', 'swarmbee.node': 'workerbee-2', 'swarmbee.owner': 'owner-1', 'swarmbee.role': 'worker',
+			'swarmbee.cluster': 'demo',
+			'swarmbee.node': 'workerbee-2',
+			'swarmbee.owner': 'owner-1',
+			'swarmbee.role': 'worker',
 		});
 	});
 
@@ -48,8 +65,16 @@ describe('local node commands', () => {
 
 	it('falls back to the capability set where --privileged is refused', () => {
 		expect(securityArgs('capabilities', 1)).toEqual([
-			'--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined',
-			'--security-opt', 'apparmor=unconfined', '--volume', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+			'--cap-add',
+			'ALL',
+			'--cap-drop',
+			'SYS_RESOURCE',
+			'--security-opt',
+			'seccomp=unconfined',
+			'--security-opt',
+			'apparmor=unconfined',
+			'--volume',
+			'/sys/fs/cgroup:/sys/fs/cgroup:rw',
 		]);
 		expect(securityArgs('privileged', 1)).toEqual(['--privileged']);
 		expect(securityArgs('privileged', 2)).toContain('--cgroupns');
@@ -60,12 +85,23 @@ describe('local node commands', () => {
 		const publicArgs = networkCreateArgs('demo', 'o', 'public', '10.100.2.0/24');
 		expect(privateArgs).toContain('--internal');
 		expect(publicArgs).not.toContain('--internal');
-		expect(labels(privateArgs)).toMatchObject({'swarmbee.cluster': 'demo', 'swarmbee.node': 'all', 'swarmbee.network': 'private'});
+		expect(labels(privateArgs)).toMatchObject({
+			'swarmbee.cluster': 'demo',
+			'swarmbee.node': 'all',
+			'swarmbee.network': 'private',
+		});
 		expect(privateArgs.at(-1)).toBe(names.network('demo', 'private'));
 	});
 
 	it('attaches the private NIC at a fixed address', () => {
-		expect(connectPrivateArgs('demo', 'queenbee', '10.100.1.10')).toEqual(['network', 'connect', '--ip', '10.100.1.10', 'swarmbee-demo-private', 'swarmbee-demo-queenbee']);
+		expect(connectPrivateArgs('demo', 'queenbee', '10.100.1.10')).toEqual([
+			'network',
+			'connect',
+			'--ip',
+			'10.100.1.10',
+			'swarmbee-demo-private',
+			'swarmbee-demo-queenbee',
+		]);
 	});
 });
 
@@ -75,11 +111,13 @@ describe('tarArchive', () => {
 		try {
 			const archive = path.join(dir, 'a.tar');
 			const body = 'x'.repeat(700);
-			execFileSync('sh', ['-c', `cat > ${archive}`], {input: tarArchive([
-				{path: 'etc/ssh', mode: 0o755},
-				{path: 'etc/ssh/key', mode: 0o600, contents: body},
-				{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: 'ssh-ed25519 AAAA\n'},
-			])});
+			execFileSync('sh', ['-c', `cat > ${archive}`], {
+				input: tarArchive([
+					{path: 'etc/ssh', mode: 0o755},
+					{path: 'etc/ssh/key', mode: 0o600, contents: body},
+					{path: 'root/.ssh/authorized_keys', mode: 0o600, contents: 'ssh-ed25519 AAAA\n'},
+				]),
+			});
 			const listing = execFileSync('tar', ['-tvf', archive], {encoding: 'utf8'});
 			expect(listing).toMatch(/-rw------- root\/root\s+700 .* etc\/ssh\/key/);
 			execFileSync('tar', ['-xf', archive, '-C', dir]);

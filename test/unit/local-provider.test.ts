@@ -8,7 +8,8 @@ import {RecordedDocker} from './recorder.js';
 
 const spec = resolveSpec({name: 'demo', workers: 1, database: 'none'});
 const container = (node: string, owner: string) => ({
-	Id: `${node}0123456789abcdef`, Name: `/swarmbee-demo-${node}`,
+	Id: `${node}0123456789abcdef`,
+	Name: `/swarmbee-demo-${node}`,
 	Config: {Labels: {'swarmbee.cluster': 'demo', 'swarmbee.node': node, 'swarmbee.owner': owner}},
 	State: {Running: true, Status: 'running', StartedAt: '2026-01-01T00:00:00Z'},
 	NetworkSettings: {Networks: {'swarmbee-demo-public': {IPAddress: '10.9.0.10'}}},
@@ -26,11 +27,14 @@ function engine() {
 }
 
 describe('local provider', () => {
-	it('lists the cluster\'s containers by label and inspects them: machines, and what down removes', async () => {
+	it("lists the cluster's containers by label and inspects them: machines, and what down removes", async () => {
 		const docker = engine();
 		const provider = new LocalProvider(docker);
 		const machines = await provider.listMachines({spec, owner: 'owner-1'});
-		expect(machines.map(m => [m.name, m.owner, m.status, m.publicAddress])).toEqual([['queenbee', 'owner-1', 'running', '10.9.0.10'], ['workerbee-1', 'owner-2', 'running', '10.9.0.10']]);
+		expect(machines.map(m => [m.name, m.owner, m.status, m.publicAddress])).toEqual([
+			['queenbee', 'owner-1', 'running', '10.9.0.10'],
+			['workerbee-1', 'owner-2', 'running', '10.9.0.10'],
+		]);
 		const report = await provider.destroy({spec, owner: 'owner-1'}, {includeForeign: false});
 		expect(report.removed).toEqual(['1 container', '0 networks', '0 volumes']);
 		expect(report.foreign).toEqual(['container swarmbee-demo-workerbee-1']);
@@ -40,15 +44,29 @@ describe('local provider', () => {
 
 	it('refuses a name that another state or an unlabelled container uses; a labelled container is not taken for an unlabelled one', async () => {
 		const docker = engine();
-		docker.rules.unshift(
-			{match: 'ps -a --filter name=^swarmbee-demo- --format', reply: ['queenbee', 'workerbee-1', 'stray'].map(n => JSON.stringify({ID: `${n}0123456789abcdef`.slice(0, 12), Names: `swarmbee-demo-${n}`})).join('\n')},
+		docker.rules.unshift({
+			match: 'ps -a --filter name=^swarmbee-demo- --format',
+			reply: ['queenbee', 'workerbee-1', 'stray']
+				.map(n => JSON.stringify({ID: `${n}0123456789abcdef`.slice(0, 12), Names: `swarmbee-demo-${n}`}))
+				.join('\n'),
+		});
+		const check = (
+			new LocalProvider(docker) as unknown as {checkNamesAreOurs: (ctx: unknown) => Promise<Set<string>>}
+		).checkNamesAreOurs({spec, owner: 'owner-1'});
+		const error = await check.then(
+			() => undefined,
+			(e: unknown) => e as {hint: string},
 		);
-		const check = (new LocalProvider(docker) as unknown as {checkNamesAreOurs: (ctx: unknown) => Promise<Set<string>>}).checkNamesAreOurs({spec, owner: 'owner-1'});
-		const error = await check.then(() => undefined, (e: unknown) => e as {hint: string});
-		expect(error?.hint).toBe('container swarmbee-demo-workerbee-1, container swarmbee-demo-stray (not made by swarmbee) belong to a cluster this swarmbee state did not create.');
+		expect(error?.hint).toBe(
+			'container swarmbee-demo-workerbee-1, container swarmbee-demo-stray (not made by swarmbee) belong to a cluster this swarmbee state did not create.',
+		);
 	});
 
 	it('counts a noun the way every report does', () => {
-		expect([counted(0, 'droplet'), counted(1, 'SSH key'), counted(3, 'container')]).toEqual(['0 droplets', '1 SSH key', '3 containers']);
+		expect([counted(0, 'droplet'), counted(1, 'SSH key'), counted(3, 'container')]).toEqual([
+			'0 droplets',
+			'1 SSH key',
+			'3 containers',
+		]);
 	});
 });

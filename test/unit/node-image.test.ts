@@ -10,8 +10,14 @@ describe('the local node image', () => {
 	it('preinstalls exactly what the playbook installs, and Ansible', () => {
 		const dockerfile = readFileSync(path.join(root, 'images/node/Dockerfile'), 'utf8');
 		const playbook = readFileSync(path.join(root, 'ansible/playbook.yml'), 'utf8');
-		const baked = /apt-get install -y --no-install-recommends ansible-core ([a-z0-9 -]+?)\s*(?:;|\\\n)/.exec(dockerfile)?.[1]?.trim().split(/\s+/);
-		const installed = /swarmbee_packages: \[([^\]]+)\]/.exec(playbook)?.[1]?.split(',').map(p => p.trim());
+		const baked = /apt-get install -y --no-install-recommends ansible-core ([a-z0-9 -]+?)\s*(?:;|\\\n)/
+			.exec(dockerfile)?.[1]
+			?.trim()
+			.split(/\s+/);
+		const installed = /swarmbee_packages: \[([^\]]+)\]/
+			.exec(playbook)?.[1]
+			?.split(',')
+			.map(p => p.trim());
 		expect(baked).toBeDefined();
 		// Local nodes run no systemd: they get the playbook's rsyslog (fail2ban's log) too.
 		expect(baked).toEqual([...installed!, 'rsyslog']);
@@ -20,13 +26,15 @@ describe('the local node image', () => {
 
 	it('bakes the sshd settings the playbook enforces, in the drop-in read first', () => {
 		expect(readFileSync(path.join(root, 'images/node/sshd_config'), 'utf8')).toBe(sshdConfig());
-		expect(readFileSync(path.join(root, 'images/node/Dockerfile'), 'utf8')).toContain(`COPY sshd_config ${SSHD_DROP_IN}\n`);
+		expect(readFileSync(path.join(root, 'images/node/Dockerfile'), 'utf8')).toContain(
+			`COPY sshd_config ${SSHD_DROP_IN}\n`,
+		);
 		const playbook = readFileSync(path.join(root, 'ansible/playbook.yml'), 'utf8');
 		expect(playbook).toContain(`file=${SSHD_DROP_IN}\n`);
 		expect(playbook).toContain(`old=${OLD_SSHD_DROP_IN}\n`);
 	});
 
-	it('the playbook\'s firewall task keeps the state the drift look compares (ufw and DOCKER-USER), in the same words', () => {
+	it("the playbook's firewall task keeps the state the drift look compares (ufw and DOCKER-USER), in the same words", () => {
 		const playbook = readFileSync(path.join(root, 'ansible/playbook.yml'), 'utf8');
 		expect(playbook).toContain(`${FIREWALL_STATE} | cmp -s - "$seen"`);
 		expect(playbook).toContain(`${FIREWALL_STATE} >"$seen"`);
@@ -34,7 +42,7 @@ describe('the local node image', () => {
 		expect(provisionedCheckCommand).toContain(`${FIREWALL_STATE} 2>/dev/null | cmp -s - /etc/ufw/swarmbee.status`);
 	});
 
-	it('keeps rsyslog off the kernel log (the host\'s, in a container)', () => {
+	it("keeps rsyslog off the kernel log (the host's, in a container)", () => {
 		const conf = readFileSync(path.join(root, 'images/node/rsyslog.conf'), 'utf8');
 		expect(conf).toMatch(/^module\(load="imuxsock"\)$/m);
 		expect(conf).not.toMatch(/^[^#]*imklog/m);

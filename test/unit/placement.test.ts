@@ -7,7 +7,9 @@ const S = ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'];
 function table(name: string, replicas: string[], down: string[] = []): TableLayout {
 	const live = replicas.filter(s => !down.includes(s));
 	return {
-		id: `id-${name}`, db: 'app', table: name,
+		id: `id-${name}`,
+		db: 'app',
+		table: name,
 		shards: [{primary: replicas[0]!, replicas, nonvoting: []}],
 		live: [live],
 		writable: live.length > replicas.length / 2,
@@ -30,7 +32,11 @@ describe('planPlacement', () => {
 
 	it('grows a default one-replica table to R on the least loaded servers, then settles; primaries spread', () => {
 		// Three tables as an application creates them with the defaults: one replica each, all primaries on queenbee.
-		const plans = planPlacement([table('events', ['queenbee']), table('orders', ['queenbee']), table('users', ['queenbee'])], S, 3);
+		const plans = planPlacement(
+			[table('events', ['queenbee']), table('orders', ['queenbee']), table('users', ['queenbee'])],
+			S,
+			3,
+		);
 		for (const plan of plans) {
 			const final = plan.stages.at(-1)!.shards[0]!;
 			expect(final.replicas).toHaveLength(3);
@@ -43,14 +49,23 @@ describe('planPlacement', () => {
 		expect(new Set(finalPrimaries).size).toBe(3);
 		// 3 tables × 3 replicas over 4 servers: no server holds more than 3, none fewer than 2.
 		const load = new Map<string, number>();
-		for (const plan of plans) for (const server of plan.stages.at(-1)!.shards[0]!.replicas) load.set(server, (load.get(server) ?? 0) + 1);
+		for (const plan of plans)
+			for (const server of plan.stages.at(-1)!.shards[0]!.replicas) load.set(server, (load.get(server) ?? 0) + 1);
 		expect(Math.max(...load.values()) - Math.min(...load.values())).toBeLessThanOrEqual(1);
 	});
 
 	it('moves every replica off leaving servers: copies first (old replicas kept), then drops them', () => {
-		const [plan] = planPlacement([table('orders', ['workerbee_3', 'workerbee_2', 'queenbee'])], ['queenbee', 'workerbee_1'], 3);
+		const [plan] = planPlacement(
+			[table('orders', ['workerbee_3', 'workerbee_2', 'queenbee'])],
+			['queenbee', 'workerbee_1'],
+			3,
+		);
 		expect(plan!.stages.map(s => s.name)).toEqual(['grow', 'settle']);
-		expect(plan!.stages[0]!.shards[0]).toEqual({primary: 'workerbee_3', replicas: ['workerbee_3', 'workerbee_2', 'queenbee', 'workerbee_1'], nonvoting: []});
+		expect(plan!.stages[0]!.shards[0]).toEqual({
+			primary: 'workerbee_3',
+			replicas: ['workerbee_3', 'workerbee_2', 'queenbee', 'workerbee_1'],
+			nonvoting: [],
+		});
 		const final = plan!.stages[1]!.shards[0]!;
 		expect(final.replicas.sort()).toEqual(['queenbee', 'workerbee_1']);
 		expect(['queenbee', 'workerbee_1']).toContain(final.primary);
@@ -83,7 +98,11 @@ describe('planPlacement', () => {
 	});
 
 	it('is stable: the final placement, planned again, needs nothing', () => {
-		const first = planPlacement([table('events', ['queenbee']), table('orders', ['queenbee']), table('users', ['workerbee_3', 'workerbee_2'])], S, 3);
+		const first = planPlacement(
+			[table('events', ['queenbee']), table('orders', ['queenbee']), table('users', ['workerbee_3', 'workerbee_2'])],
+			S,
+			3,
+		);
 		const placed: TableLayout[] = first.map(p => {
 			const shards = p.stages.at(-1)?.shards ?? p.layout.shards;
 			return {...p.layout, shards, live: shards.map(s => s.replicas), writable: true};
@@ -93,8 +112,13 @@ describe('planPlacement', () => {
 
 	it('plans every shard of a sharded table', () => {
 		const sharded: TableLayout = {
-			id: 'id-big', db: 'app', table: 'big',
-			shards: [{primary: 'queenbee', replicas: ['queenbee'], nonvoting: []}, {primary: 'workerbee_1', replicas: ['workerbee_1'], nonvoting: []}],
+			id: 'id-big',
+			db: 'app',
+			table: 'big',
+			shards: [
+				{primary: 'queenbee', replicas: ['queenbee'], nonvoting: []},
+				{primary: 'workerbee_1', replicas: ['workerbee_1'], nonvoting: []},
+			],
 			live: [['queenbee'], ['workerbee_1']],
 			writable: true,
 		};
@@ -111,23 +135,40 @@ describe('refusals', () => {
 	it('refuses a table whose only replica does not answer, naming the server and saying what to do', () => {
 		const [refusal] = refusals([table('events', ['workerbee_3'], ['workerbee_3'])], ['workerbee_3']);
 		expect(refusal).toEqual({
-			db: 'app', table: 'events',
+			db: 'app',
+			table: 'events',
 			why: 'no replica of app.events answers: its data is only on workerbee_3, which does not answer',
 			fix: 'bring workerbee_3 back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of app.events',
 		});
 	});
 
 	it('refuses a table that lost its majority, and accepts a table missing one replica of three', () => {
-		expect(refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2', 'workerbee_3'])], [])[0]!.why).toMatch(/lost the majority/);
-		expect(refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2'])], ['workerbee_2'])).toEqual([]);
+		expect(
+			refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2', 'workerbee_3'])], [])[0]!
+				.why,
+		).toMatch(/lost the majority/);
+		expect(
+			refusals([table('orders', ['queenbee', 'workerbee_2', 'workerbee_3'], ['workerbee_2'])], ['workerbee_2']),
+		).toEqual([]);
 	});
 
 	it('refuses a table nobody can describe any more (its only servers are away), naming the servers not connected', () => {
-		const unknown: TableLayout = {id: 'id-solo', db: 'app', table: 'solo', shards: [], live: [], writable: false, error: 'None of the replicas for this table are accessible.'};
-		expect(refusals([unknown], ['workerbee_3'], ['workerbee_3'])).toEqual([{
-			db: 'app', table: 'solo',
-			why: 'no replica of app.solo answers (RethinkDB: None of the replicas for this table are accessible.); not connected now: workerbee_3',
-			fix: 'bring workerbee_3 back first (swarmbee up repairs a stopped node): removing servers now could delete the only copy of app.solo',
-		}]);
+		const unknown: TableLayout = {
+			id: 'id-solo',
+			db: 'app',
+			table: 'solo',
+			shards: [],
+			live: [],
+			writable: false,
+			error: 'None of the replicas for this table are accessible.',
+		};
+		expect(refusals([unknown], ['workerbee_3'], ['workerbee_3'])).toEqual([
+			{
+				db: 'app',
+				table: 'solo',
+				why: 'no replica of app.solo answers (RethinkDB: None of the replicas for this table are accessible.); not connected now: workerbee_3',
+				fix: 'bring workerbee_3 back first (swarmbee up repairs a stopped node): removing servers now could delete the only copy of app.solo',
+			},
+		]);
 	});
 });

@@ -5,7 +5,15 @@ import type {Duplex} from 'node:stream';
 import {DockerCli, DockerCommandError, type DockerRunOptions} from '../../source/docker/cli.js';
 import type {RunEvent} from '../../source/events.js';
 import type {
-	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, Provider, ProviderCapabilities, ProviderContext, ProviderPlan,
+	CreateOutcome,
+	DestroyReport,
+	InfraInfo,
+	Machine,
+	MachinePlan,
+	Provider,
+	ProviderCapabilities,
+	ProviderContext,
+	ProviderPlan,
 } from '../../source/providers/types.js';
 import {resolveSpec, type SpecInput} from '../../source/spec.js';
 import {commandFailed, type ExecOptions, type ExecResult} from '../../source/ssh/connection.js';
@@ -36,7 +44,11 @@ export interface Rule {
 }
 
 function answer(rules: Rule[], node: string, command: string, what: string): Reply {
-	const index = rules.findIndex(r => (r.node === undefined || r.node === node) && (typeof r.match === 'string' ? command.includes(r.match) : r.match.test(command)));
+	const index = rules.findIndex(
+		r =>
+			(r.node === undefined || r.node === node) &&
+			(typeof r.match === 'string' ? command.includes(r.match) : r.match.test(command)),
+	);
 	if (index === -1) throw new Error(`the recording has no answer for ${what} on ${node}: ${command}`);
 	const rule = rules[index]!;
 	if (rule.once) rules.splice(index, 1);
@@ -84,7 +96,10 @@ export class RecordedShells implements NodeShells {
 class RecordedShell implements RemoteShell {
 	readonly hostKey: string;
 
-	constructor(private readonly shells: RecordedShells, private readonly node: string) {
+	constructor(
+		private readonly shells: RecordedShells,
+		private readonly node: string,
+	) {
 		this.hostKey = shells.hostKeys.get(node) ?? '';
 	}
 
@@ -142,11 +157,22 @@ export class RecordedDocker extends DockerCli {
 export class RecordedProvider implements Provider {
 	readonly name = 'local' as const;
 	readonly calls: string[] = [];
-	capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, bootHostKeyExposed: false, sharesHostCpus: false};
+	capabilities: ProviderCapabilities = {
+		encryptedOverlay: false,
+		pullImages: false,
+		hostKeyBeforeBoot: true,
+		bootHostKeyExposed: false,
+		sharesHostCpus: false,
+	};
 	machines: Machine[] = [];
 	preflightLines = ['engine reachable'];
 	infra: InfraInfo = {privateCidr: '10.9.1.0/24', publicCidr: '10.9.0.0/24', ids: {}};
-	report: DestroyReport = {scope: 'labelled swarmbee.cluster=demo', removed: ['2 containers'], remaining: [], foreign: []};
+	report: DestroyReport = {
+		scope: 'labelled swarmbee.cluster=demo',
+		removed: ['2 containers'],
+		remaining: [],
+		foreign: [],
+	};
 
 	async preflight(): Promise<string[]> {
 		this.calls.push('preflight');
@@ -163,12 +189,24 @@ export class RecordedProvider implements Provider {
 		return this.machines;
 	}
 
-	async createMachines(_ctx: ProviderContext, plans: MachinePlan[], _infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
+	async createMachines(
+		_ctx: ProviderContext,
+		plans: MachinePlan[],
+		_infra: InfraInfo,
+		onProgress: (node: string, detail: string) => void,
+	): Promise<CreateOutcome[]> {
 		this.calls.push(`createMachines ${plans.map(p => p.name).join(' ')}`);
 		return plans.map(plan => {
 			onProgress(plan.name, 'booting');
 			const address = `10.9.0.${10 + plan.index}`;
-			const machine: Machine = {name: plan.name, providerId: `id-${plan.name}`, status: 'running', publicAddress: address, privateAddress: `10.9.1.${10 + plan.index}`, ssh: {host: address, port: 22, user: 'root'}};
+			const machine: Machine = {
+				name: plan.name,
+				providerId: `id-${plan.name}`,
+				status: 'running',
+				publicAddress: address,
+				privateAddress: `10.9.1.${10 + plan.index}`,
+				ssh: {host: address, port: 22, user: 'root'},
+			};
 			this.machines.push(machine);
 			return {name: plan.name, machine};
 		});
@@ -208,18 +246,34 @@ export function recordedCluster(input: SpecInput = {}, script: {ssh?: Rule[]; do
 	const docker = new RecordedDocker(script.docker);
 	const provider = new RecordedProvider();
 	const ctx: ClusterContext = {
-		spec, paths: store.paths(spec.name), journal, provider, docker, ssh,
-		clusterKey: generateKeyPair('swarmbee-demo'), lastRun: 'creating', options: {},
+		spec,
+		paths: store.paths(spec.name),
+		journal,
+		provider,
+		docker,
+		ssh,
+		clusterKey: generateKeyPair('swarmbee-demo'),
+		lastRun: 'creating',
+		options: {},
 	};
 	return {ctx, ssh, docker, provider, store, home, remove: () => rmSync(home, {recursive: true, force: true})};
 }
 
 /** A StepIO whose events are kept. */
-export function recordedIO(earlier: StepIO['earlier'] = []): {io: StepIO; events: RunEvent[]; states: (node?: string) => string[]} {
+export function recordedIO(earlier: StepIO['earlier'] = []): {
+	io: StepIO;
+	events: RunEvent[];
+	states: (node?: string) => string[];
+} {
 	const events: RunEvent[] = [];
 	return {
 		io: {emit: e => events.push(e), signal: new AbortController().signal, earlier},
 		events,
-		states: node => events.flatMap(e => (e.type === 'node-state' && (node === undefined || e.node === node) ? [`${e.node} ${e.state}${e.detail ? `: ${e.detail}` : ''}`] : [])),
+		states: node =>
+			events.flatMap(e =>
+				e.type === 'node-state' && (node === undefined || e.node === node)
+					? [`${e.node} ${e.state}${e.detail ? `: ${e.detail}` : ''}`]
+					: [],
+			),
 	};
 }

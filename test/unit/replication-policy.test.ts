@@ -21,14 +21,23 @@ vi.mock('../../source/cluster/tables.js', async original => {
 		...tables,
 		readLayouts: vi.fn(async () => db.layouts),
 		// The real loop over the plans, each written by the scripted applyPlan.
-		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) => tables.applyPlans(connection, plans, {...options, apply: applyPlan})),
+		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) =>
+			tables.applyPlans(connection, plans, {...options, apply: applyPlan}),
+		),
 	};
 });
 
 const SERVERS = ['queenbee', 'workerbee_1', 'workerbee_2'];
 
 function table(name: string, replicas: string[]): TableLayout {
-	return {id: `id-${name}`, db: 'app', table: name, shards: [{primary: replicas[0]!, replicas, nonvoting: []}], live: [replicas], writable: true};
+	return {
+		id: `id-${name}`,
+		db: 'app',
+		table: name,
+		shards: [{primary: replicas[0]!, replicas, nonvoting: []}],
+		live: [replicas],
+		writable: true,
+	};
 }
 
 const link = {connection: {}} as unknown as DatabaseSession;
@@ -40,21 +49,39 @@ beforeEach(() => {
 });
 
 describe('applyReplicationPolicy', () => {
-	it('places a restored table among the cluster\'s other tables, so the next up moves nothing', async () => {
+	it("places a restored table among the cluster's other tables, so the next up moves nothing", async () => {
 		// A table already placed by the policy (primary on queenbee), and one the restore just wrote on queenbee.
 		db.layouts = [table('accounts', ['queenbee', 'workerbee_1']), table('orders', ['queenbee'])];
-		const result = await applyReplicationPolicy({link, spec, servers: SERVERS, tables: [{db: 'app', table: 'orders'}], emit: () => {}});
+		const result = await applyReplicationPolicy({
+			link,
+			spec,
+			servers: SERVERS,
+			tables: [{db: 'app', table: 'orders'}],
+			emit: () => {},
+		});
 		// Only the restored table is written, and onto the server that holds nothing yet, its primary off the busy queenbee.
 		expect(db.applied.map(p => p.layout.table)).toEqual(['orders']);
-		expect(db.applied[0]!.stages.at(-1)!.shards).toEqual([{primary: 'workerbee_2', replicas: ['queenbee', 'workerbee_2'], nonvoting: []}]);
-		expect(result).toEqual({applied: true, placed: new Set(['app.orders']), summary: '1 table with 2 replicas each, as the cluster\'s policy has it (1 placed anew)'});
+		expect(db.applied[0]!.stages.at(-1)!.shards).toEqual([
+			{primary: 'workerbee_2', replicas: ['queenbee', 'workerbee_2'], nonvoting: []},
+		]);
+		expect(result).toEqual({
+			applied: true,
+			placed: new Set(['app.orders']),
+			summary: "1 table with 2 replicas each, as the cluster's policy has it (1 placed anew)",
+		});
 		// What `up` plans next, over every table: nothing left to move.
 		expect(planPlacement(db.layouts, SERVERS, spec.replicas).filter(p => p.stages.length > 0)).toEqual([]);
 	});
 
 	it('leaves the tables the restore did not write alone, even when the policy would move them', async () => {
 		db.layouts = [table('accounts', ['queenbee']), table('orders', ['workerbee_1', 'workerbee_2'])];
-		const result = await applyReplicationPolicy({link, spec, servers: SERVERS, tables: [{db: 'app', table: 'orders'}], emit: () => {}});
+		const result = await applyReplicationPolicy({
+			link,
+			spec,
+			servers: SERVERS,
+			tables: [{db: 'app', table: 'orders'}],
+			emit: () => {},
+		});
 		expect(db.applied).toEqual([]);
 		expect(result.applied).toBe(false);
 		expect(result.placed).toEqual(new Set());

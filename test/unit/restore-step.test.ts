@@ -16,7 +16,7 @@ vi.mock('../../source/backup/replication-policy.js', () => ({
 	applyReplicationPolicy: vi.fn(async () => ({applied: db.placed.size > 0, placed: db.placed, summary: 'placed'})),
 }));
 vi.mock('../../source/backup/reql.js', async original => ({
-	...await original<typeof import('../../source/backup/reql.js')>(),
+	...(await original<typeof import('../../source/backup/reql.js')>()),
 	run: vi.fn((_link: unknown, term: {toString(): string}) => {
 		db.waits.push(String(term));
 		return new Promise<void>(resolve => db.release.push(resolve));
@@ -29,7 +29,14 @@ beforeEach(() => {
 	db.release = [];
 });
 
-const restored = (table: string): RestoredTable => ({db: 'app', table, documents: 1, indexes: 0, created: true, replication: {kind: 'default'}});
+const restored = (table: string): RestoredTable => ({
+	db: 'app',
+	table,
+	documents: 1,
+	indexes: 0,
+	created: true,
+	replication: {kind: 'default'},
+});
 
 function context(tables: string[]): RestoreContext {
 	return {

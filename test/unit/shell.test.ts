@@ -11,12 +11,17 @@ describe('shq', () => {
 		expect(shq('{{json .}}')).toBe("'{{json .}}'");
 	});
 
-	it.each(["it's", '$(rm -rf /)', '`id`', 'a b\tc\nd', '"quoted"', '\\', '*', '; echo pwned', "''"])('survives a real shell: %j', value => {
-		const printed = execFileSync('/bin/sh', ['-c', `printf %s ${shq(value)}`], {encoding: 'utf8'});
-		expect(printed).toBe(value);
-	});
+	it.each(["it's", '$(rm -rf /)', '`id`', 'a b\tc\nd', '"quoted"', '\\', '*', '; echo pwned', "''"])(
+		'survives a real shell: %j',
+		value => {
+			const printed = execFileSync('/bin/sh', ['-c', `printf %s ${shq(value)}`], {encoding: 'utf8'});
+			expect(printed).toBe(value);
+		},
+	);
 
 	it('joins argv', () => {
-		expect(shellCommand(['docker', 'info', '--format', '{{json .Swarm}}'])).toBe("docker info --format '{{json .Swarm}}'");
+		expect(shellCommand(['docker', 'info', '--format', '{{json .Swarm}}'])).toBe(
+			"docker info --format '{{json .Swarm}}'",
+		);
 	});
 });

@@ -15,9 +15,21 @@ function problemsOf(fn: () => unknown) {
 describe('resolveSpec', () => {
 	it('fills the local defaults: 1 manager, 3 workers, 450m', () => {
 		expect(resolveSpec({name: 'demo'})).toEqual({
-			name: 'demo', provider: 'local', managers: 1, workers: 3, size: 's-1vcpu-1gb', region: 'local',
-			image: 'debian-12', memoryLimit: '450m', memoryLimitBytes: 450 * 1024 ** 2, replicas: 3, encryptOverlay: false, sshFrom: ['0.0.0.0/0', '::/0'],
-			database: 'rethinkdb', rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim', sideLoad: false,
+			name: 'demo',
+			provider: 'local',
+			managers: 1,
+			workers: 3,
+			size: 's-1vcpu-1gb',
+			region: 'local',
+			image: 'debian-12',
+			memoryLimit: '450m',
+			memoryLimitBytes: 450 * 1024 ** 2,
+			replicas: 3,
+			encryptOverlay: false,
+			sshFrom: ['0.0.0.0/0', '::/0'],
+			database: 'rethinkdb',
+			rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim',
+			sideLoad: false,
 		});
 	});
 
@@ -27,11 +39,14 @@ describe('resolveSpec', () => {
 		expect(resolveSpec({name: 'demo', provider: 'local', encryptOverlay: true}).encryptOverlay).toBe(true);
 	});
 
-	it.each(['Demo', 'my_cluster', '1abc', 'abc-', '-abc', 'a'.repeat(41), 'a b'])('refuses the name %j and suggests a fix', name => {
-		const [problem] = problemsOf(() => resolveSpec({name}));
-		expect(problem?.field).toBe('name');
-		expect(problem?.fix).toMatch(/lowercase letters, digits and hyphens/);
-	});
+	it.each(['Demo', 'my_cluster', '1abc', 'abc-', '-abc', 'a'.repeat(41), 'a b'])(
+		'refuses the name %j and suggests a fix',
+		name => {
+			const [problem] = problemsOf(() => resolveSpec({name}));
+			expect(problem?.field).toBe('name');
+			expect(problem?.fix).toMatch(/lowercase letters, digits and hyphens/);
+		},
+	);
 
 	it('suggests a valid name', () => {
 		expect(suggestName('My_Cluster')).toBe('my-cluster');
@@ -51,7 +66,9 @@ describe('resolveSpec', () => {
 
 	it('allows 1 or 3 managers, and 3 only with at least 2 workers', () => {
 		expect(problemsOf(() => resolveSpec({name: 'demo', managers: '2'}))[0]?.field).toBe('managers');
-		expect(problemsOf(() => resolveSpec({name: 'demo', managers: '3', workers: '1'}))[0]?.problem).toContain('at least 2 workers');
+		expect(problemsOf(() => resolveSpec({name: 'demo', managers: '3', workers: '1'}))[0]?.problem).toContain(
+			'at least 2 workers',
+		);
 		expect(resolveSpec({name: 'demo', managers: '3', workers: '2'}).managers).toBe(3);
 	});
 
@@ -72,8 +89,11 @@ describe('resolveSpec', () => {
 
 describe('ssh-from', () => {
 	it('takes comma-separated addresses and CIDRs, v4 and v6', () => {
-		expect(resolveSpec({name: 'demo', sshFrom: '203.0.113.7/32, 198.51.100.0/24,2001:db8::/32'}).sshFrom)
-			.toEqual(['203.0.113.7/32', '198.51.100.0/24', '2001:db8::/32']);
+		expect(resolveSpec({name: 'demo', sshFrom: '203.0.113.7/32, 198.51.100.0/24,2001:db8::/32'}).sshFrom).toEqual([
+			'203.0.113.7/32',
+			'198.51.100.0/24',
+			'2001:db8::/32',
+		]);
 	});
 
 	it.each(['anywhere', '300.1.1.1', '10.0.0.0/40', ''])('refuses %j', sshFrom => {
@@ -85,7 +105,9 @@ describe('database', () => {
 	it('is RethinkDB by default, or none', () => {
 		expect(resolveSpec({name: 'demo', database: 'none'}).database).toBe('none');
 		expect(problemsOf(() => resolveSpec({name: 'demo', database: 'mongodb'}))[0]?.field).toBe('database');
-		expect(problemsOf(() => resolveSpec({name: 'demo', rethinkdbImage: 'not an image!'}))[0]?.field).toBe('rethinkdb-image');
+		expect(problemsOf(() => resolveSpec({name: 'demo', rethinkdbImage: 'not an image!'}))[0]?.field).toBe(
+			'rethinkdb-image',
+		);
 	});
 });
 

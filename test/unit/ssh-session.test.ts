@@ -43,51 +43,53 @@ beforeAll(async () => {
 			if (ctx.method === 'publickey' && ctx.key.data.equals(allowed.getPublicSSH())) ctx.accept();
 			else ctx.reject(['publickey']);
 		});
-		client.on('ready', () => client.on('session', accept => {
-			const session = accept();
-			session.on('pty', (ok, _no, info) => {
-				seen.pty = {rows: info.rows, cols: info.cols, term: info.term};
-				ok?.();
-			});
-			session.on('window-change', (ok, _no, info) => {
-				seen.windows.push({rows: info.rows, cols: info.cols});
-				ok?.();
-			});
-			// The login shell: echoes what it is sent, and exits 3 at "exit".
-			session.on('shell', ok => {
-				const channel = ok();
-				channel.write('$ ');
-				channel.on('data', (chunk: Buffer) => {
-					seen.input += chunk.toString();
-					if (seen.input.includes('exit\r')) {
-						channel.exit(3);
-						channel.end();
-					}
+		client.on('ready', () =>
+			client.on('session', accept => {
+				const session = accept();
+				session.on('pty', (ok, _no, info) => {
+					seen.pty = {rows: info.rows, cols: info.cols, term: info.term};
+					ok?.();
 				});
-			});
-			session.on('exec', (ok, _no, info) => {
-				seen.commands.push(info.command);
-				const channel = ok();
-				if (info.command === 'docker system dial-stdio') {
-					// Stands in for the remote Docker socket: answers each request.
-					channel.on('data', (chunk: Buffer) => channel.write(`docker got ${chunk}`));
-					return;
-				}
-				if (info.command === 'cat') {
-					channel.on('data', (chunk: Buffer) => channel.write(chunk));
-					channel.on('end', () => {
-						channel.exit(0);
-						channel.end();
+				session.on('window-change', (ok, _no, info) => {
+					seen.windows.push({rows: info.rows, cols: info.cols});
+					ok?.();
+				});
+				// The login shell: echoes what it is sent, and exits 3 at "exit".
+				session.on('shell', ok => {
+					const channel = ok();
+					channel.write('$ ');
+					channel.on('data', (chunk: Buffer) => {
+						seen.input += chunk.toString();
+						if (seen.input.includes('exit\r')) {
+							channel.exit(3);
+							channel.end();
+						}
 					});
-					return;
-				}
-				const [, out, code] = /^say (\S+) (\d+)$/.exec(info.command) ?? [];
-				channel.write(`${out}\nsecond line\n`);
-				channel.stderr.write('on stderr\n');
-				channel.exit(Number(code ?? 0));
-				channel.end();
-			});
-		}));
+				});
+				session.on('exec', (ok, _no, info) => {
+					seen.commands.push(info.command);
+					const channel = ok();
+					if (info.command === 'docker system dial-stdio') {
+						// Stands in for the remote Docker socket: answers each request.
+						channel.on('data', (chunk: Buffer) => channel.write(`docker got ${chunk}`));
+						return;
+					}
+					if (info.command === 'cat') {
+						channel.on('data', (chunk: Buffer) => channel.write(chunk));
+						channel.on('end', () => {
+							channel.exit(0);
+							channel.end();
+						});
+						return;
+					}
+					const [, out, code] = /^say (\S+) (\d+)$/.exec(info.command) ?? [];
+					channel.write(`${out}\nsecond line\n`);
+					channel.stderr.write('on stderr\n');
+					channel.exit(Number(code ?? 0));
+					channel.end();
+				});
+			}),
+		);
 	});
 	await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
 	port = (server.address() as net.AddressInfo).port;
@@ -97,11 +99,24 @@ afterAll(() => new Promise<void>(resolve => server.close(() => resolve())));
 
 function journal(nodes: Array<{name: string; hostKey?: KeyPair; port?: number}>): Journal {
 	return {
-		version: 1, cluster: 'demo', owner: 'o', provider: 'local', state: 'ready', createdAt: '', updatedAt: '', steps: {},
+		version: 1,
+		cluster: 'demo',
+		owner: 'o',
+		provider: 'local',
+		state: 'ready',
+		createdAt: '',
+		updatedAt: '',
+		steps: {},
 		nodes: nodes.map((n, index) => ({
-			name: n.name, index, role: index === 0 ? 'manager' : 'worker', state: 'running',
+			name: n.name,
+			index,
+			role: index === 0 ? 'manager' : 'worker',
+			state: 'running',
 			ssh: {host: '127.0.0.1', port: n.port ?? port, user: 'root'},
-			hostKey: {publicKey: (n.hostKey ?? hostKey).publicKey, fingerprint: fingerprint((n.hostKey ?? hostKey).publicKey)},
+			hostKey: {
+				publicKey: (n.hostKey ?? hostKey).publicKey,
+				fingerprint: fingerprint((n.hostKey ?? hostKey).publicKey),
+			},
 		})),
 	};
 }
@@ -129,7 +144,12 @@ function fakeTerminal(tty: boolean) {
 describe('openShell', () => {
 	it('a login shell on a pseudo-terminal: raw keys in, the window size and its changes passed on, the exit status back, the terminal given back as it was', async () => {
 		const {terminal, rawModes, out} = fakeTerminal(true);
-		const session = openShell({journal: journal([{name: 'queenbee'}]), privateKey: clusterKey.privateKey, terminal, env: {TERM: 'screen-256color'}});
+		const session = openShell({
+			journal: journal([{name: 'queenbee'}]),
+			privateKey: clusterKey.privateKey,
+			terminal,
+			env: {TERM: 'screen-256color'},
+		});
 		await eventually(() => expect(out()).toContain('$ '));
 		expect(seen.pty).toEqual({rows: 30, cols: 100, term: 'screen-256color'});
 		expect(rawModes).toEqual([true]);
@@ -149,7 +169,16 @@ describe('openShell', () => {
 		seen.pty = undefined;
 		const {terminal, rawModes, out, err} = fakeTerminal(false);
 		terminal.stdin.end();
-		expect(await openShell({journal: journal([{name: 'queenbee'}, {name: 'workerbee-1'}]), privateKey: clusterKey.privateKey, node: 'workerbee-1', command: 'say hello 1', terminal, env: {}})).toBe(1);
+		expect(
+			await openShell({
+				journal: journal([{name: 'queenbee'}, {name: 'workerbee-1'}]),
+				privateKey: clusterKey.privateKey,
+				node: 'workerbee-1',
+				command: 'say hello 1',
+				terminal,
+				env: {},
+			}),
+		).toBe(1);
 		expect(seen.pty).toBeUndefined();
 		expect(rawModes).toEqual([]);
 		expect(out()).toBe('hello\nsecond line\n');
@@ -157,17 +186,31 @@ describe('openShell', () => {
 		expect(seen.commands.at(-1)).toBe('say hello 1');
 	});
 
-	it('our input is the command\'s, up to its end (echo x | swarmbee ssh demo -- cat)', async () => {
+	it("our input is the command's, up to its end (echo x | swarmbee ssh demo -- cat)", async () => {
 		const {terminal, out} = fakeTerminal(false);
 		terminal.stdin.end('piped in\n');
-		expect(await openShell({journal: journal([{name: 'queenbee'}]), privateKey: clusterKey.privateKey, command: 'cat', terminal, env: {}})).toBe(0);
+		expect(
+			await openShell({
+				journal: journal([{name: 'queenbee'}]),
+				privateKey: clusterKey.privateKey,
+				command: 'cat',
+				terminal,
+				env: {},
+			}),
+		).toBe(0);
 		expect(out()).toBe('piped in\n');
 	});
 
 	it('refuses a node whose host key is not the one swarmbee installed, before anything runs', async () => {
 		const commands = seen.commands.length;
 		const {terminal} = fakeTerminal(false);
-		const error = await openShell({journal: journal([{name: 'queenbee', hostKey: generateKeyPair('other')}]), privateKey: clusterKey.privateKey, command: 'say no 0', terminal, env: {}}).catch(e => e);
+		const error = await openShell({
+			journal: journal([{name: 'queenbee', hostKey: generateKeyPair('other')}]),
+			privateKey: clusterKey.privateKey,
+			command: 'say no 0',
+			terminal,
+			env: {},
+		}).catch(e => e);
 		expect(error).toBeInstanceOf(HostKeyMismatchError);
 		expect(error.message).toContain(`offered host key ${fingerprint(hostKey.publicKey)}`);
 		expect(seen.commands.length).toBe(commands);
@@ -179,9 +222,17 @@ describe('openShell', () => {
 		const deadPort = (closed.address() as net.AddressInfo).port;
 		await new Promise(resolve => closed.close(resolve));
 		const {terminal} = fakeTerminal(false);
-		const error = await openShell({journal: journal([{name: 'queenbee', port: deadPort}]), privateKey: clusterKey.privateKey, terminal, env: {}}).catch(e => e);
+		const error = await openShell({
+			journal: journal([{name: 'queenbee', port: deadPort}]),
+			privateKey: clusterKey.privateKey,
+			terminal,
+			env: {},
+		}).catch(e => e);
 		expect(error.message).toContain(`SSH to queenbee (127.0.0.1:${deadPort}) failed`);
-		expect(error.nextSteps).toEqual(['is the machine running? swarmbee status demo --once', 'swarmbee up demo starts what is stopped and repairs the rest']);
+		expect(error.nextSteps).toEqual([
+			'is the machine running? swarmbee status demo --once',
+			'swarmbee up demo starts what is stopped and repairs the rest',
+		]);
 	});
 });
 
@@ -189,29 +240,50 @@ describe('execOnEveryNode', () => {
 	it('runs on every node at once, each line with its node and stream; a node that cannot be reached is an outcome, not an exception', async () => {
 		const lines: string[] = [];
 		const outcomes = await execOnEveryNode({
-			journal: journal([{name: 'queenbee'}, {name: 'workerbee-1'}, {name: 'workerbee-2', hostKey: generateKeyPair('impostor')}]),
+			journal: journal([
+				{name: 'queenbee'},
+				{name: 'workerbee-1'},
+				{name: 'workerbee-2', hostKey: generateKeyPair('impostor')},
+			]),
 			privateKey: clusterKey.privateKey,
 			command: 'say up 0',
 			onLine: (node, stream, line) => lines.push(`${node} ${stream} ${line}`),
 		});
-		expect(outcomes.map(o => [o.node, o.code])).toEqual([['queenbee', 0], ['workerbee-1', 0], ['workerbee-2', UNREACHABLE]]);
+		expect(outcomes.map(o => [o.node, o.code])).toEqual([
+			['queenbee', 0],
+			['workerbee-1', 0],
+			['workerbee-2', UNREACHABLE],
+		]);
 		expect(outcomes[2]!.error).toBeInstanceOf(HostKeyMismatchError);
 		expect(lines.sort()).toEqual([
-			'queenbee stderr on stderr', 'queenbee stdout second line', 'queenbee stdout up',
-			'workerbee-1 stderr on stderr', 'workerbee-1 stdout second line', 'workerbee-1 stdout up',
+			'queenbee stderr on stderr',
+			'queenbee stdout second line',
+			'queenbee stdout up',
+			'workerbee-1 stderr on stderr',
+			'workerbee-1 stdout second line',
+			'workerbee-1 stdout up',
 		]);
 	});
 });
 
-describe('the manager\'s Docker socket over SSH', () => {
+describe("the manager's Docker socket over SSH", () => {
 	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-socket-'));
 	afterAll(() => rmSync(folder, {recursive: true, force: true}));
 
 	it('where sshd refuses socket forwarding, docker system dial-stdio carries the bytes; the local socket is 0600', async () => {
-		const connection = await SshConnection.connect({node: 'queenbee', host: '127.0.0.1', port, username: 'root', privateKey: clusterKey.privateKey, hostKey: hostKey.publicKey});
+		const connection = await SshConnection.connect({
+			node: 'queenbee',
+			host: '127.0.0.1',
+			port,
+			username: 'root',
+			privateKey: clusterKey.privateKey,
+			hostKey: hostKey.publicKey,
+		});
 		try {
 			const socket = path.join(folder, 'docker.sock');
-			const forward = await LocalForward.listenOnSocket(socket, () => connection.forwardOutToSocket('/var/run/docker.sock', 'docker system dial-stdio'));
+			const forward = await LocalForward.listenOnSocket(socket, () =>
+				connection.forwardOutToSocket('/var/run/docker.sock', 'docker system dial-stdio'),
+			);
 			try {
 				expect(statSync(socket).mode & 0o777).toBe(0o600);
 				const answer = await new Promise<string>((resolve, reject) => {
@@ -225,7 +297,9 @@ describe('the manager\'s Docker socket over SSH', () => {
 				expect(answer).toBe('docker got GET /_ping');
 				expect(seen.commands).toContain('docker system dial-stdio');
 				// A second server on the same socket is refused while the first answers.
-				await expect(LocalForward.listenOnSocket(socket, () => connection.forwardOutToSocket('/x'))).rejects.toThrow(`${socket} is already served by another process`);
+				await expect(LocalForward.listenOnSocket(socket, () => connection.forwardOutToSocket('/x'))).rejects.toThrow(
+					`${socket} is already served by another process`,
+				);
 			} finally {
 				await forward.close();
 			}
@@ -237,20 +311,31 @@ describe('the manager\'s Docker socket over SSH', () => {
 
 	it('when the manager cannot be reached, the docker CLI is answered with an API error that says why (not a reset connection)', async () => {
 		const socket = path.join(folder, 'refusing.sock');
-		const forward = await LocalForward.listenOnSocket(socket, async () => {
-			throw new SshConnectError('SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake', {node: 'queenbee'});
-		}, {refusal: error => dockerErrorResponse(explainUnreachable(error, 'demo') as Error)});
+		const forward = await LocalForward.listenOnSocket(
+			socket,
+			async () => {
+				throw new SshConnectError('SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake', {
+					node: 'queenbee',
+				});
+			},
+			{refusal: error => dockerErrorResponse(explainUnreachable(error, 'demo') as Error)},
+		);
 		try {
 			const {status, body} = await new Promise<{status: number; body: string}>((resolve, reject) => {
-				http.get({socketPath: socket, path: '/v1.41/nodes'}, response => {
-					let body = '';
-					response.on('data', chunk => (body += chunk));
-					response.on('end', () => resolve({status: response.statusCode!, body}));
-				}).on('error', reject);
+				http
+					.get({socketPath: socket, path: '/v1.41/nodes'}, response => {
+						let body = '';
+						response.on('data', chunk => (body += chunk));
+						response.on('end', () => resolve({status: response.statusCode!, body}));
+					})
+					.on('error', reject);
 			});
 			expect(status).toBe(502);
 			// The docker CLI prints it as: Error response from daemon: swarmbee: SSH to queenbee …
-			expect(JSON.parse(body)).toEqual({message: 'swarmbee: SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake (try: is the machine running? swarmbee status demo --once; swarmbee up demo starts what is stopped and repairs the rest)'});
+			expect(JSON.parse(body)).toEqual({
+				message:
+					'swarmbee: SSH to queenbee (10.0.0.1:22) failed: Timed out while waiting for handshake (try: is the machine running? swarmbee status demo --once; swarmbee up demo starts what is stopped and repairs the rest)',
+			});
 		} finally {
 			await forward.close();
 		}
@@ -259,6 +344,8 @@ describe('the manager\'s Docker socket over SSH', () => {
 	it('refuses to make a socket in a folder others may enter', async () => {
 		const open = path.join(folder, 'open');
 		mkdirSync(open, {mode: 0o755});
-		await expect(LocalForward.listenOnSocket(path.join(open, 'docker.sock'), async () => new PassThrough())).rejects.toBeInstanceOf(BugError);
+		await expect(
+			LocalForward.listenOnSocket(path.join(open, 'docker.sock'), async () => new PassThrough()),
+		).rejects.toBeInstanceOf(BugError);
 	});
 });

@@ -4,8 +4,17 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {
-	cacheSizeMb, composeEscape, passwordSecretContent, passwordSecretName, renderStackFile, serverArguments, serverCommand, serverName, serverScript,
-	stackDeployCommand, type StackInput,
+	cacheSizeMb,
+	composeEscape,
+	passwordSecretContent,
+	passwordSecretName,
+	renderStackFile,
+	serverArguments,
+	serverCommand,
+	serverName,
+	serverScript,
+	stackDeployCommand,
+	type StackInput,
 } from '../../source/cluster/stack.js';
 
 const input: StackInput = {
@@ -19,6 +28,7 @@ const input: StackInput = {
 };
 
 /** The stack file as data, read by a real YAML parser (PyYAML or Ruby's), as Docker's would. */
+// biome-ignore lint/suspicious/noExplicitAny: a parsed YAML document, indexed freely by the assertions
 function parseYaml(text: string): Record<string, any> {
 	// Ruby and Python ship YAML parsers on most machines; use whichever exists so the test reads what Docker will read.
 	for (const [cmd, args] of [
@@ -54,21 +64,25 @@ describe('renderStackFile', () => {
 	it('uses dnsrr, the two overlays, and publishes no port', () => {
 		for (const node of input.nodes) {
 			expect(service(node).deploy.endpoint_mode).toBe('dnsrr');
-			expect(service(node).networks).toEqual({'swarmbee': {}, 'swarmbee-db': {aliases: ['rdb-peers', `rdb-peer-${node}`]}});
+			expect(service(node).networks).toEqual({
+				swarmbee: {},
+				'swarmbee-db': {aliases: ['rdb-peers', `rdb-peer-${node}`]},
+			});
 			expect(service(node).ports).toBeUndefined();
 		}
 		expect(stack).not.toMatch(/published/);
-		expect(parsed.networks).toEqual({'swarmbee': {external: true}, 'swarmbee-db': {external: true}});
+		expect(parsed.networks).toEqual({swarmbee: {external: true}, 'swarmbee-db': {external: true}});
 	});
 
 	it('limits and reserves memory from the spec and sets the cache explicitly', () => {
-		for (const node of input.nodes) expect(service(node).deploy.resources).toEqual({limits: {memory: '450M'}, reservations: {memory: '450M'}});
+		for (const node of input.nodes)
+			expect(service(node).deploy.resources).toEqual({limits: {memory: '450M'}, reservations: {memory: '450M'}});
 		expect(cacheSizeMb(input.memoryLimitBytes)).toBe(202);
 		expect(serverScript(input.memoryLimitBytes)).toContain('--cache-size 202');
 		expect(cacheSizeMb(200 * 1024 * 1024)).toBe(100);
 	});
 
-	it('runs the same script on every server, so adding or removing one leaves the others\' services as they are', () => {
+	it("runs the same script on every server, so adding or removing one leaves the others' services as they are", () => {
 		const scripts = input.nodes.map(node => service(node).command[2]);
 		expect(new Set(scripts).size).toBe(1);
 		// A server's whole definition does not depend on which other nodes exist.
@@ -83,8 +97,20 @@ describe('renderStackFile', () => {
 	it('names servers after their nodes; only the first one starts without waiting for it', () => {
 		expect(serverName('workerbee-1')).toBe('workerbee_1');
 		expect(serverArguments(input, 'queenbee')).toEqual(['queenbee', '', '10.217.40.0/22', '10.217.44.0/24', '30']);
-		expect(serverArguments(input, 'workerbee-2')).toEqual(['workerbee_2', 'rdb-peer-queenbee', '10.217.40.0/22', '10.217.44.0/24', '30']);
-		expect(serverCommand(input, 'workerbee-2')).toEqual(['sh', '-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, 'workerbee-2')]);
+		expect(serverArguments(input, 'workerbee-2')).toEqual([
+			'workerbee_2',
+			'rdb-peer-queenbee',
+			'10.217.40.0/22',
+			'10.217.44.0/24',
+			'30',
+		]);
+		expect(serverCommand(input, 'workerbee-2')).toEqual([
+			'sh',
+			'-c',
+			serverScript(input.memoryLimitBytes),
+			'rdb-server',
+			...serverArguments(input, 'workerbee-2'),
+		]);
 		const script = serverScript(input.memoryLimitBytes);
 		expect(script).toContain('--server-name "$name"');
 		expect(script).toContain('--canonical-address "$mine"');
@@ -93,7 +119,10 @@ describe('renderStackFile', () => {
 	});
 
 	it('gives every server the admin password as a secret file, never on a command line', () => {
-		for (const node of input.nodes) expect(service(node).secrets).toEqual([{source: 'swarmbee_rethinkdb_admin_0123456789', target: 'rethinkdb-admin.conf', mode: 0o400}]);
+		for (const node of input.nodes)
+			expect(service(node).secrets).toEqual([
+				{source: 'swarmbee_rethinkdb_admin_0123456789', target: 'rethinkdb-admin.conf', mode: 0o400},
+			]);
 		const script = serverScript(input.memoryLimitBytes);
 		expect(script).toContain('--config-file /run/secrets/rethinkdb-admin.conf');
 		expect(script).not.toContain('--initial-password');
@@ -114,7 +143,9 @@ describe('renderStackFile', () => {
 	});
 
 	it('deploys with --prune, so servers of removed nodes go away', () => {
-		expect(stackDeployCommand('/root/.swarmbee/stack.yml', 'never')).toBe('docker stack deploy --prune --resolve-image never -c /root/.swarmbee/stack.yml swarmbee');
+		expect(stackDeployCommand('/root/.swarmbee/stack.yml', 'never')).toBe(
+			'docker stack deploy --prune --resolve-image never -c /root/.swarmbee/stack.yml swarmbee',
+		);
 	});
 });
 
@@ -124,25 +155,48 @@ describe('composeEscape', () => {
 	});
 });
 
-describe('serverScript, run by sh with the node\'s tools played by small scripts', () => {
+describe("serverScript, run by sh with the node's tools played by small scripts", () => {
 	/**
 	 * `hostname -I`, `getent ahostsv4` and `rethinkdb` replaced on PATH: the
 	 * script's own logic (addresses by subnet, peers by alias, waiting for
 	 * the first server) runs for real; rethinkdb prints its arguments.
 	 */
-	function run(node: string, dns: Record<string, string[]>, patience: string, addresses = '10.217.40.5 172.18.0.3 10.217.44.7'): string[] {
+	function run(
+		node: string,
+		dns: Record<string, string[]>,
+		patience: string,
+		addresses = '10.217.40.5 172.18.0.3 10.217.44.7',
+	): string[] {
 		const bin = mkdtempSync(path.join(tmpdir(), 'sb-script-'));
 		try {
 			writeFileSync(path.join(bin, 'hostname'), `#!/bin/sh\necho "${addresses} "\n`, {mode: 0o755});
-			const table = Object.entries(dns).flatMap(([name, ips]) => ips.map(ip => `${name} ${ip}`)).join('\n');
+			const table = Object.entries(dns)
+				.flatMap(([name, ips]) => ips.map(ip => `${name} ${ip}`))
+				.join('\n');
 			writeFileSync(path.join(bin, 'dns'), `${table}\n`);
 			// getent ahostsv4 NAME…: three lines per address, as glibc prints them; exit 2 when a name is unknown.
-			writeFileSync(path.join(bin, 'getent'), `#!/bin/sh\nshift; code=0\nfor name in "$@"; do\n  found=$(awk -v n="$name" '$1 == n { print $2 }' "${bin}/dns")\n  [ -n "$found" ] || code=2\n  for ip in $found; do printf '%s STREAM %s\\n%s DGRAM\\n%s RAW\\n' "$ip" "$name" "$ip" "$ip"; done\ndone\nexit $code\n`, {mode: 0o755});
+			writeFileSync(
+				path.join(bin, 'getent'),
+				`#!/bin/sh\nshift; code=0\nfor name in "$@"; do\n  found=$(awk -v n="$name" '$1 == n { print $2 }' "${bin}/dns")\n  [ -n "$found" ] || code=2\n  for ip in $found; do printf '%s STREAM %s\\n%s DGRAM\\n%s RAW\\n' "$ip" "$name" "$ip" "$ip"; done\ndone\nexit $code\n`,
+				{mode: 0o755},
+			);
 			writeFileSync(path.join(bin, 'rethinkdb'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n', {mode: 0o755});
 			writeFileSync(path.join(bin, 'sleep'), '#!/bin/sh\nexit 0\n', {mode: 0o755});
-			const output = execFileSync('sh', ['-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, node).slice(0, 4), patience], {
-				encoding: 'utf8', env: {PATH: `${bin}:/usr/bin:/bin`}, timeout: 10_000,
-			});
+			const output = execFileSync(
+				'sh',
+				[
+					'-c',
+					serverScript(input.memoryLimitBytes),
+					'rdb-server',
+					...serverArguments(input, node).slice(0, 4),
+					patience,
+				],
+				{
+					encoding: 'utf8',
+					env: {PATH: `${bin}:/usr/bin:/bin`},
+					timeout: 10_000,
+				},
+			);
 			return output.split('\n').filter(line => !line.startsWith('rethinkdb server') && !line.startsWith('waiting'));
 		} finally {
 			rmSync(bin, {recursive: true, force: true});
@@ -151,7 +205,11 @@ describe('serverScript, run by sh with the node\'s tools played by small scripts
 	const argAfter = (args: string[], flag: string) => args.filter((_, i) => args[i - 1] === flag);
 
 	it('binds the cluster port to its database-network address and the console to the node-local one, and joins every other peer', () => {
-		const args = run('workerbee-1', {'rdb-peers': ['10.217.44.7', '10.217.44.8', '10.217.44.9'], 'rdb-peer-queenbee': ['10.217.44.9']}, '30');
+		const args = run(
+			'workerbee-1',
+			{'rdb-peers': ['10.217.44.7', '10.217.44.8', '10.217.44.9'], 'rdb-peer-queenbee': ['10.217.44.9']},
+			'30',
+		);
 		expect(argAfter(args, '--bind-cluster')).toEqual(['10.217.44.7']);
 		expect(argAfter(args, '--canonical-address')).toEqual(['10.217.44.7']);
 		expect(argAfter(args, '--bind-http')).toEqual(['172.18.0.3']);
@@ -163,10 +221,14 @@ describe('serverScript, run by sh with the node\'s tools played by small scripts
 	it('lets the first server start alone, and a joiner go without the first one once its patience is spent', () => {
 		expect(argAfter(run('queenbee', {'rdb-peers': ['10.217.44.7']}, '30'), '--join')).toEqual([]);
 		// queenbee's alias does not resolve; patience 0: the joiner takes the peers it has.
-		expect(argAfter(run('workerbee-2', {'rdb-peers': ['10.217.44.7', '10.217.44.8']}, '0'), '--join')).toEqual(['10.217.44.8:29015']);
+		expect(argAfter(run('workerbee-2', {'rdb-peers': ['10.217.44.7', '10.217.44.8']}, '0'), '--join')).toEqual([
+			'10.217.44.8:29015',
+		]);
 	});
 
 	it('refuses to start without an address on the database network', () => {
-		expect(() => run('workerbee-1', {'rdb-peers': []}, '0', '10.217.40.5 172.18.0.3')).toThrow(/no address on the database network 10.217.44.0\/24/);
+		expect(() => run('workerbee-1', {'rdb-peers': []}, '0', '10.217.40.5 172.18.0.3')).toThrow(
+			/no address on the database network 10.217.44.0\/24/,
+		);
 	});
 });

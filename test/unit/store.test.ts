@@ -31,7 +31,13 @@ describe('ClusterStore', () => {
 		const journal = store.openJournal(resolveSpec({name: 'demo'}));
 		journal.persist();
 		journal.update(j => {
-			j.nodes.push({name: 'queenbee', index: 0, role: 'manager', state: 'creating', hostKey: {publicKey: 'k', fingerprint: 'f'}});
+			j.nodes.push({
+				name: 'queenbee',
+				index: 0,
+				role: 'manager',
+				state: 'creating',
+				hostKey: {publicKey: 'k', fingerprint: 'f'},
+			});
 		});
 		expect(store.loadJournal('demo')?.nodes[0]?.state).toBe('creating');
 		expect(store.openJournal(resolveSpec({name: 'demo'})).value.owner).toBe(journal.value.owner);
@@ -43,7 +49,11 @@ describe('ClusterStore', () => {
 		const journal = store.openJournal(resolveSpec({name: 'demo'}));
 		journal.persist();
 		journal.update(j => {
-			j.steps['x'] = {status: 'failed', startedAt: 'now', error: {kind: 'external', message: 'bad super-secret-token-value here', nextSteps: []}};
+			j.steps['x'] = {
+				status: 'failed',
+				startedAt: 'now',
+				error: {kind: 'external', message: 'bad super-secret-token-value here', nextSteps: []},
+			};
 		});
 		expect(readFileSync(store.paths('demo').journal, 'utf8')).not.toContain('super-secret-token-value');
 	});
@@ -55,7 +65,7 @@ describe('ClusterStore', () => {
 		expect(store.list().map(c => c.name)).toEqual(['alpha', 'zeta']);
 	});
 
-	it('refuses a second process on the same cluster, and takes over a dead one\'s lock', () => {
+	it("refuses a second process on the same cluster, and takes over a dead one's lock", () => {
 		const store = new ClusterStore(home);
 		const release = store.lock('demo', 'up demo');
 		expect(() => store.lock('demo', 'down demo')).toThrow(/busy: `swarmbee up demo`/);

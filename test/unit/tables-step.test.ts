@@ -17,30 +17,54 @@ const db = vi.hoisted(() => ({
 	repaired: [] as Array<{table: string; mode: string; dryRun: boolean}>,
 }));
 vi.mock('../../source/cluster/rethinkdb.js', async original => ({
-	...await original<typeof import('../../source/cluster/rethinkdb.js')>(),
+	...(await original<typeof import('../../source/cluster/rethinkdb.js')>()),
 	openDatabase: vi.fn(async () => ({connection: {}, server: 'queenbee', close: async () => {}})),
 }));
 vi.mock('../../source/cluster/tables.js', async original => {
 	const tables = await original<typeof import('../../source/cluster/tables.js')>();
-	const applyPlan = vi.fn(async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: never) => void} = {}) => {
-		db.applied.push(plan);
-		options.onProgress?.({table: plan.layout, stage: 'grow', documents: 5000, copies: [{db: plan.layout.db, table: plan.layout.table, server: plan.copies[0]?.server ?? 'queenbee', from: ['workerbee_3'], fraction: 0.62}]} as never);
-		// Placed as planned: the next read sees it so.
-		const shards = plan.stages.at(-1)!.shards;
-		db.layouts = db.layouts.map(t => (t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t));
-	});
+	const applyPlan = vi.fn(
+		async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: never) => void} = {}) => {
+			db.applied.push(plan);
+			options.onProgress?.({
+				table: plan.layout,
+				stage: 'grow',
+				documents: 5000,
+				copies: [
+					{
+						db: plan.layout.db,
+						table: plan.layout.table,
+						server: plan.copies[0]?.server ?? 'queenbee',
+						from: ['workerbee_3'],
+						fraction: 0.62,
+					},
+				],
+			} as never);
+			// Placed as planned: the next read sees it so.
+			const shards = plan.stages.at(-1)!.shards;
+			db.layouts = db.layouts.map(t =>
+				t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t,
+			);
+		},
+	);
 	return {
 		...tables,
 		// The real loop over the plans, each written by the scripted applyPlan.
 		applyPlan,
-		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) => tables.applyPlans(connection, plans, {...options, apply: applyPlan})),
+		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) =>
+			tables.applyPlans(connection, plans, {...options, apply: applyPlan}),
+		),
 		readLayouts: vi.fn(async () => db.layouts),
 		readConnectedServers: vi.fn(async () => db.connected),
 		readTableSizes: vi.fn(async () => db.sizes),
 		emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
 			db.repaired.push({table: table.table, mode, dryRun});
 			const alive = table.live[0]!;
-			if (!dryRun) db.layouts = db.layouts.map(t => (t.id === table.id ? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true} : t));
+			if (!dryRun)
+				db.layouts = db.layouts.map(t =>
+					t.id === table.id
+						? {...t, shards: [{primary: alive[0]!, replicas: alive, nonvoting: []}], writable: true}
+						: t,
+				);
 			return [{primary: alive[0]!, replicas: alive, nonvoting: []}];
 		}),
 	};
@@ -50,7 +74,14 @@ const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
 
 function table(name: string, replicas: string[], down: string[] = []): TableLayout {
 	const live = replicas.filter(s => !down.includes(s));
-	return {id: `id-${name}`, db: 'app', table: name, shards: [{primary: replicas[0]!, replicas, nonvoting: []}], live: [live], writable: live.length > replicas.length / 2};
+	return {
+		id: `id-${name}`,
+		db: 'app',
+		table: name,
+		shards: [{primary: replicas[0]!, replicas, nonvoting: []}],
+		live: [live],
+		writable: live.length > replicas.length / 2,
+	};
 }
 
 let remove = () => {};
@@ -70,13 +101,20 @@ function cluster(input: Record<string, unknown> = {}, ssh: Parameters<typeof rec
 	mkdirSync(path.dirname(c.ctx.paths.rethinkdbPassword), {recursive: true});
 	writeFileSync(c.ctx.paths.rethinkdbPassword, 'pw\n', {mode: 0o600});
 	c.ctx.journal.update(j => {
-		j.nodes = NODES.map((name, index) => ({name, index, role: index === 0 ? 'manager' as const : 'worker' as const, state: 'running' as const, hostKey: {publicKey: 'k', fingerprint: 'f'}}));
+		j.nodes = NODES.map((name, index) => ({
+			name,
+			index,
+			role: index === 0 ? ('manager' as const) : ('worker' as const),
+			state: 'running' as const,
+			hostKey: {publicKey: 'k', fingerprint: 'f'},
+		}));
 		j.database = {image: 'rethinkdb:2.4.4-bookworm-slim', stackHash: 'h', secret: 's', deployedAt: 'now'};
 	});
 	return c;
 }
 
-const progress = (events: ReturnType<typeof recordedIO>['events']) => events.flatMap(e => (e.type === 'step-progress' ? [e.message] : []));
+const progress = (events: ReturnType<typeof recordedIO>['events']) =>
+	events.flatMap(e => (e.type === 'step-progress' ? [e.message] : []));
 
 describe('tables', () => {
 	it('grows tables made with the defaults to --replicas, saying what it copies and when each is ready', async () => {
@@ -87,7 +125,13 @@ describe('tables', () => {
 		expect(db.applied.map(p => p.layout.table)).toEqual(['events', 'orders']);
 		expect(db.applied.every(p => p.stages.at(-1)!.shards[0]!.replicas.length === 3)).toBe(true);
 		const said = progress(events);
-		expect(said.some(line => /^app\.events: 3 replicas, onto .*: copying to .* from workerbee_3, 62% \(about 3,100 of 5,000 documents\)$/.test(line))).toBe(true);
+		expect(
+			said.some(line =>
+				/^app\.events: 3 replicas, onto .*: copying to .* from workerbee_3, 62% \(about 3,100 of 5,000 documents\)$/.test(
+					line,
+				),
+			),
+		).toBe(true);
 		expect(said.filter(line => /^app\.(events|orders): ready, 3 replicas on /.test(line))).toHaveLength(2);
 		expect(result).toEqual({changed: true, summary: '2 tables, 3 replicas each: 2 placed anew'});
 	});
@@ -98,8 +142,12 @@ describe('tables', () => {
 		rmSync(c.ctx.paths.rethinkdbPassword);
 		const error = await tablesStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
 		expect(error).toBeInstanceOf(InputError);
-		expect((error as InputError).message).toBe(`the RethinkDB admin password of demo is missing (${c.ctx.paths.rethinkdbPassword})`);
-		expect((error as InputError).nextSteps).toEqual(['swarmbee keeps it there since the cluster was created; restore that file from your own copy']);
+		expect((error as InputError).message).toBe(
+			`the RethinkDB admin password of demo is missing (${c.ctx.paths.rethinkdbPassword})`,
+		);
+		expect((error as InputError).nextSteps).toEqual([
+			'swarmbee keeps it there since the cluster was created; restore that file from your own copy',
+		]);
 		expect(db.applied).toEqual([]);
 	});
 
@@ -115,8 +163,12 @@ describe('tables', () => {
 		const error = await tablesStep.run(cluster().ctx, recordedIO().io).catch(e => e as InputError);
 		expect(error).toBeInstanceOf(InputError);
 		expect((error as InputError).message).toBe('1 table lost the majority of its replicas and cannot be reconfigured');
-		expect((error as InputError).hint).toContain('app.orders: the majority of its replicas is gone (workerbee_2, workerbee_3)');
-		expect((error as InputError).nextSteps).toContain('or accept the loss and let RethinkDB recover what survives: swarmbee up demo --emergency-repair unsafe_rollback --yes');
+		expect((error as InputError).hint).toContain(
+			'app.orders: the majority of its replicas is gone (workerbee_2, workerbee_3)',
+		);
+		expect((error as InputError).nextSteps).toContain(
+			'or accept the loss and let RethinkDB recover what survives: swarmbee up demo --emergency-repair unsafe_rollback --yes',
+		);
 		expect(db.repaired).toEqual([{table: 'orders', mode: 'unsafe_rollback', dryRun: true}]);
 		expect(db.applied).toEqual([]);
 	});
@@ -143,7 +195,9 @@ describe('evacuate', () => {
 		});
 		vi.mocked(openDatabase).mockClear();
 		await evacuateStep.run(c.ctx, recordedIO().io);
-		expect(vi.mocked(openDatabase).mock.calls.map(([input]) => ({manager: input.manager, nodes: input.nodes}))).toEqual([{manager: 'queenbee', nodes: ['queenbee', 'workerbee-1', 'workerbee-2']}]);
+		expect(vi.mocked(openDatabase).mock.calls.map(([input]) => ({manager: input.manager, nodes: input.nodes}))).toEqual(
+			[{manager: 'queenbee', nodes: ['queenbee', 'workerbee-1', 'workerbee-2']}],
+		);
 	});
 
 	it('moves every table off the leaving servers, then marks their nodes for removal', async () => {
@@ -151,21 +205,36 @@ describe('evacuate', () => {
 		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
 		const {io, events} = recordedIO();
 		const result = await evacuateStep.run(c.ctx, io);
-		for (const plan of db.applied) expect(plan.stages.at(-1)!.shards[0]!.replicas.sort()).toEqual(['queenbee', 'workerbee_1']);
-		expect(progress(events).some(line => line.startsWith('app.orders: moving replicas off workerbee_2, workerbee_3: copying to'))).toBe(true);
-		expect(c.ctx.journal.value.nodes.map(n => `${n.name} ${n.state}`)).toEqual(['queenbee running', 'workerbee-1 running', 'workerbee-2 deleting', 'workerbee-3 deleting']);
+		for (const plan of db.applied)
+			expect(plan.stages.at(-1)!.shards[0]!.replicas.sort()).toEqual(['queenbee', 'workerbee_1']);
+		expect(
+			progress(events).some(line =>
+				line.startsWith('app.orders: moving replicas off workerbee_2, workerbee_3: copying to'),
+			),
+		).toBe(true);
+		expect(c.ctx.journal.value.nodes.map(n => `${n.name} ${n.state}`)).toEqual([
+			'queenbee running',
+			'workerbee-1 running',
+			'workerbee-2 deleting',
+			'workerbee-3 deleting',
+		]);
 		expect(result.summary).toBe('2 tables on queenbee, workerbee_1 (2 moved)');
 	});
 
-	it('refuses, changing nothing, when a table\'s only copy is on a leaving server that does not answer', async () => {
-		db.layouts = [table('solo', ['workerbee_3'], ['workerbee_3']), table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
+	it("refuses, changing nothing, when a table's only copy is on a leaving server that does not answer", async () => {
+		db.layouts = [
+			table('solo', ['workerbee_3'], ['workerbee_3']),
+			table('orders', ['queenbee', 'workerbee_1', 'workerbee_2']),
+		];
 		db.connected.delete('workerbee_3');
 		const c = cluster({workers: 2});
 		const error = await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
 		expect(error).toBeInstanceOf(InputError);
 		expect((error as InputError).message).toBe('removing workerbee-3 is not safe now: nothing was changed');
 		expect((error as InputError).hint).toContain('no replica of app.solo answers');
-		expect((error as InputError).nextSteps).toEqual(['bring workerbee_3 back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of app.solo']);
+		expect((error as InputError).nextSteps).toEqual([
+			'bring workerbee_3 back first (swarmbee up repairs a stopped node): removing it now would delete the only copy of app.solo',
+		]);
 		expect(db.applied).toEqual([]);
 		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
 	});
@@ -180,13 +249,15 @@ describe('evacuate', () => {
 		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
 	});
 
-	it('refuses when the copies would not fit on a staying node\'s disk', async () => {
+	it("refuses when the copies would not fit on a staying node's disk", async () => {
 		db.layouts = [table('big', ['workerbee_3'])];
 		db.sizes.set('app.big', 900 * 2 ** 20);
 		// Every node has 500 MiB free.
 		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: `${500 * 1024}\n`}]});
 		const error = await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
-		expect((error as InputError).hint).toMatch(/^(queenbee|workerbee_1) would receive 900 MiB of tables but has 500 MiB free on (queenbee|workerbee-1)/);
+		expect((error as InputError).hint).toMatch(
+			/^(queenbee|workerbee_1) would receive 900 MiB of tables but has 500 MiB free on (queenbee|workerbee-1)/,
+		);
 		expect(db.applied).toEqual([]);
 		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
 	});

@@ -48,7 +48,12 @@ function fakeConnection(echoPort: number) {
 		},
 		close: () => {},
 	};
-	return {connection: connection as unknown as SshConnection, drop: () => listeners.forEach(l => l())};
+	return {
+		connection: connection as unknown as SshConnection,
+		drop: () => {
+			for (const l of listeners) l();
+		},
+	};
 }
 
 async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -88,7 +93,11 @@ describe('Tunnel', () => {
 		let current = fakeConnection(echo);
 		const tunnel = new Tunnel({
 			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
-			locate: async () => ({server: 'queenbee', host: located++ === 0 ? 'queenbee' : 'workerbee-1', address: '172.18.0.4'}),
+			locate: async () => ({
+				server: 'queenbee',
+				host: located++ === 0 ? 'queenbee' : 'workerbee-1',
+				address: '172.18.0.4',
+			}),
 			connect: async () => current.connection,
 			onChange: statuses => states.push(statuses),
 			backoff: {initialMs: 10, maxMs: 50},
@@ -143,7 +152,12 @@ describe('Tunnel', () => {
 		const tunnel = new Tunnel({
 			forwards: [
 				{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080},
-				{name: 'driver', localHost: '127.0.0.1', localPort: (holder.address() as net.AddressInfo).port, remotePort: 28015},
+				{
+					name: 'driver',
+					localHost: '127.0.0.1',
+					localPort: (holder.address() as net.AddressInfo).port,
+					remotePort: 28015,
+				},
 			],
 			locate: async () => {
 				located = true;
@@ -160,7 +174,8 @@ describe('Tunnel', () => {
 
 describe('parseTaskAddress', () => {
 	it('finds the task container on docker_gwbridge', () => {
-		const out = 'fa4b75d22e67\n{"fa4b75d22e67699b":{"Name":"gateway_3bcd","IPv4Address":"172.18.0.4/16"},"ingress-sbox":{"IPv4Address":"172.18.0.2/16"}}\n';
+		const out =
+			'fa4b75d22e67\n{"fa4b75d22e67699b":{"Name":"gateway_3bcd","IPv4Address":"172.18.0.4/16"},"ingress-sbox":{"IPv4Address":"172.18.0.2/16"}}\n';
 		expect(parseTaskAddress(out)).toBe('172.18.0.4');
 		expect(parseTaskAddress('')).toBeUndefined();
 	});
@@ -176,7 +191,10 @@ describe('tunnel ports and stopping (issue 15)', () => {
 	const never = {locate: async () => new Promise<never>(() => {}), connect: async () => new Promise<never>(() => {})};
 
 	it('still reports its ports after stop (the dashboard reads statuses after `t` closes it), and stops twice quietly', async () => {
-		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}], ...never});
+		const tunnel = new Tunnel({
+			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
+			...never,
+		});
 		await tunnel.start();
 		const port = tunnel.statuses()[0]!.local.port;
 		await tunnel.stop();
@@ -189,7 +207,10 @@ describe('tunnel ports and stopping (issue 15)', () => {
 
 	it('takes any free port when the default one is busy, and says which it wanted', async () => {
 		const busy = await holdPort();
-		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080, anyPortIfBusy: true}], ...never});
+		const tunnel = new Tunnel({
+			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080, anyPortIfBusy: true}],
+			...never,
+		});
 		cleanups.push(() => tunnel.stop());
 		await tunnel.start();
 		const local = tunnel.statuses()[0]!.local;
@@ -199,8 +220,14 @@ describe('tunnel ports and stopping (issue 15)', () => {
 
 	it('a port the user asked for that is busy is an error with the fix, not another port', async () => {
 		const busy = await holdPort();
-		const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080}], ...never});
-		const error = await tunnel.start().then(() => undefined, (e: unknown) => e as InputError);
+		const tunnel = new Tunnel({
+			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: busy, remotePort: 8080}],
+			...never,
+		});
+		const error = await tunnel.start().then(
+			() => undefined,
+			(e: unknown) => e as InputError,
+		);
 		expect(error).toBeInstanceOf(InputError);
 		expect(error!.nextSteps.join(' ')).toContain('--admin-port');
 	});
@@ -210,7 +237,13 @@ describe('tunnel ports and stopping (issue 15)', () => {
 		const gate = new Promise<void>(resolve => (release = resolve));
 		const tunnels: Tunnel[] = [];
 		const control = createTunnelControl({journal: {} as never, privateKey: ''}, () => {
-			const tunnel = new Tunnel({forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}, {name: 'driver', localHost: '127.0.0.1', localPort: 0, remotePort: 28015}], ...never});
+			const tunnel = new Tunnel({
+				forwards: [
+					{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080},
+					{name: 'driver', localHost: '127.0.0.1', localPort: 0, remotePort: 28015},
+				],
+				...never,
+			});
 			// The second bind waits until the test lets it go: the close lands in between.
 			const start = tunnel.start.bind(tunnel);
 			tunnel.start = async () => {
@@ -282,7 +315,11 @@ describe('tunnel stopped mid-way, and its listeners on a pooled connection', () 
 	it('stopped while it connects: the connection it gets then is closed, not kept', async () => {
 		const fake = countingConnection(async () => net.connect(1));
 		let connected: ((c: SshConnection) => void) | undefined;
-		const tunnel = new Tunnel({forwards, locate: async () => location, connect: () => new Promise(resolve => (connected = resolve))});
+		const tunnel = new Tunnel({
+			forwards,
+			locate: async () => location,
+			connect: () => new Promise(resolve => (connected = resolve)),
+		});
 		await tunnel.start();
 		await vi.waitFor(() => expect(connected).toBeDefined());
 		await tunnel.stop();
@@ -295,7 +332,11 @@ describe('tunnel stopped mid-way, and its listeners on a pooled connection', () 
 
 	it('a failure while stopping does not bring the state back from closed', async () => {
 		let refuse: (e: Error) => void = () => {};
-		const tunnel = new Tunnel({forwards, locate: () => new Promise((_, reject) => (refuse = reject)), connect: async () => new Promise<never>(() => {})});
+		const tunnel = new Tunnel({
+			forwards,
+			locate: () => new Promise((_, reject) => (refuse = reject)),
+			connect: async () => new Promise<never>(() => {}),
+		});
 		await tunnel.start();
 		await tunnel.stop();
 		refuse(new Error('the connection closed'));
@@ -308,7 +349,12 @@ describe('tunnel stopped mid-way, and its listeners on a pooled connection', () 
 		const fake = countingConnection(async () => {
 			throw new Error('open failed: connect ECONNREFUSED');
 		});
-		const tunnel = new Tunnel({forwards, locate: async () => location, connect: async () => fake.connection, backoff: {initialMs: 1, maxMs: 1}});
+		const tunnel = new Tunnel({
+			forwards,
+			locate: async () => location,
+			connect: async () => fake.connection,
+			backoff: {initialMs: 1, maxMs: 1},
+		});
 		cleanups.push(() => tunnel.stop());
 		await tunnel.start();
 		await tunnel.waitOpen(2_000);
@@ -334,7 +380,10 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 		// Only intervals are faked: the ticker is the one timer the control owns.
 		vi.useFakeTimers({toFake: ['setInterval', 'clearInterval']});
 		const hostKey = generateKeyPair('queenbee').publicKey;
-		const mismatch = new HostKeyMismatchError({node: 'queenbee', host: '127.0.0.1', port: 2222, username: 'root', privateKey: '', hostKey}, 'SHA256:someone-else');
+		const mismatch = new HostKeyMismatchError(
+			{node: 'queenbee', host: '127.0.0.1', port: 2222, username: 'root', privateKey: '', hostKey},
+			'SHA256:someone-else',
+		);
 		const made: Array<{tunnel: Tunnel; closeAll: ReturnType<typeof vi.fn>}> = [];
 		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => {
 			const tunnel = new Tunnel({
@@ -382,7 +431,9 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 		}));
 		await control.open();
 		await vi.waitFor(() => expect(attempts).toBeGreaterThan(0));
-		await vi.waitFor(() => expect(control.current()[0]!.lastError).toBe('the database server of queenbee is not running'));
+		await vi.waitFor(() =>
+			expect(control.current()[0]!.lastError).toBe('the database server of queenbee is not running'),
+		);
 		await control.close();
 		expect(control.current()[0]!.state).toBe('closed');
 		expect(control.current()[0]).not.toHaveProperty('lastError');

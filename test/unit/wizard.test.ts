@@ -37,7 +37,15 @@ function scripted(script: Array<[RegExp, Answer]>) {
 	const asked: Array<{kind: string; message: string; choices?: Array<Choice<unknown>>; default?: unknown}> = [];
 	const said: string[] = [];
 	const rejections: string[] = [];
-	const next = async (kind: string, options: {message: string; choices?: Array<Choice<unknown>>; default?: unknown; validate?: (v: string) => true | string | Promise<true | string>}) => {
+	const next = async (
+		kind: string,
+		options: {
+			message: string;
+			choices?: Array<Choice<unknown>>;
+			default?: unknown;
+			validate?: (v: string) => true | string | Promise<true | string>;
+		},
+	) => {
 		asked.push({kind, message: options.message, choices: options.choices, default: options.default});
 		const step = script.shift();
 		if (!step) throw new Error(`unexpected prompt: ${options.message}`);
@@ -78,26 +86,67 @@ function fakeDigitalOcean(): WizardCatalog & {tokens: string[]} {
 		tokens,
 		async validateToken(token) {
 			tokens.push(token);
-			if (token !== 'dop_v1_good0123456789abcdef') throw new InputError('DigitalOcean refused the token (401 Unable to authenticate you)');
+			if (token !== 'dop_v1_good0123456789abcdef')
+				throw new InputError('DigitalOcean refused the token (401 Unable to authenticate you)');
 			return {email: 'sam@example.com', dropletLimit: 5, dropletCount: 2};
 		},
 		async sizes() {
 			return [
-				{slug: 's-1vcpu-512mb-10gb', memoryMb: 512, vcpus: 1, priceMonthly: 4, priceHourly: 0.00595, regions: ['nyc3'], available: true},
-				{slug: 's-1vcpu-1gb', memoryMb: 1024, vcpus: 1, priceMonthly: 6, priceHourly: 0.00893, regions: ['nyc3', 'ams3', 'sfo1'], available: true},
-				{slug: 's-2vcpu-4gb', memoryMb: 4096, vcpus: 2, priceMonthly: 24, priceHourly: 0.0357, regions: ['ams3'], available: true},
-				{slug: 'g-2vcpu-8gb', memoryMb: 8192, vcpus: 2, priceMonthly: 63, priceHourly: 0.094, regions: ['nyc3'], available: false},
+				{
+					slug: 's-1vcpu-512mb-10gb',
+					memoryMb: 512,
+					vcpus: 1,
+					priceMonthly: 4,
+					priceHourly: 0.00595,
+					regions: ['nyc3'],
+					available: true,
+				},
+				{
+					slug: 's-1vcpu-1gb',
+					memoryMb: 1024,
+					vcpus: 1,
+					priceMonthly: 6,
+					priceHourly: 0.00893,
+					regions: ['nyc3', 'ams3', 'sfo1'],
+					available: true,
+				},
+				{
+					slug: 's-2vcpu-4gb',
+					memoryMb: 4096,
+					vcpus: 2,
+					priceMonthly: 24,
+					priceHourly: 0.0357,
+					regions: ['ams3'],
+					available: true,
+				},
+				{
+					slug: 'g-2vcpu-8gb',
+					memoryMb: 8192,
+					vcpus: 2,
+					priceMonthly: 63,
+					priceHourly: 0.094,
+					regions: ['nyc3'],
+					available: false,
+				},
 			];
 		},
 		async regions() {
 			return [
-				{slug: 'nyc3', name: 'New York 3', available: true, sizes: ['s-1vcpu-512mb-10gb', 's-1vcpu-1gb', 'g-2vcpu-8gb']},
+				{
+					slug: 'nyc3',
+					name: 'New York 3',
+					available: true,
+					sizes: ['s-1vcpu-512mb-10gb', 's-1vcpu-1gb', 'g-2vcpu-8gb'],
+				},
 				{slug: 'ams3', name: 'Amsterdam 3', available: true, sizes: ['s-1vcpu-1gb', 's-2vcpu-4gb']},
 				{slug: 'sfo1', name: 'San Francisco 1', available: false, sizes: ['s-1vcpu-1gb']},
 			];
 		},
 		async images() {
-			return [{slug: 'debian-12-x64', name: 'Debian 12 x64'}, {slug: 'ubuntu-24-04-x64', name: 'Ubuntu 24.04 (LTS) x64'}];
+			return [
+				{slug: 'debian-12-x64', name: 'Debian 12 x64'},
+				{slug: 'ubuntu-24-04-x64', name: 'Ubuntu 24.04 (LTS) x64'},
+			];
 		},
 	};
 }
@@ -137,28 +186,55 @@ describe('wizard', () => {
 		]);
 		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
 		expect(s.left()).toBe(0);
-		expect(result.spec).toEqual(resolveSpec({name: 'demo', provider: 'local', workers: 1, managers: 1, size: 's-1vcpu-1gb', memoryLimit: '450m', database: 'rethinkdb'}));
+		expect(result.spec).toEqual(
+			resolveSpec({
+				name: 'demo',
+				provider: 'local',
+				workers: 1,
+				managers: 1,
+				size: 's-1vcpu-1gb',
+				memoryLimit: '450m',
+				database: 'rethinkdb',
+			}),
+		);
 		expect(result.token).toBeUndefined();
 		expect(s.rejections).toEqual([
 			expect.stringContaining('"Bad_Name" is not a valid cluster name'),
-			'a whole number from 1 to 50', 'a whole number from 1 to 50', 'a whole number from 1 to 50',
+			'a whole number from 1 to 50',
+			'a whole number from 1 to 50',
+			'a whole number from 1 to 50',
 			expect.stringContaining('a number with a unit'),
 			expect.stringContaining('at least 256m'),
 			// Said of answers, not flags (issue 15).
 			'1g per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger size (go back to "Size of each node" from the summary)',
 		]);
 		// 3 managers needs 2 workers: offered, but disabled with the reason.
-		expect(s.asked.find(a => a.message === 'Swarm managers')!.choices![1]).toMatchObject({value: 3, disabled: 'needs 2 or more workers'});
+		expect(s.asked.find(a => a.message === 'Swarm managers')!.choices![1]).toMatchObject({
+			value: 3,
+			disabled: 'needs 2 or more workers',
+		});
 		expect(s.said).toContain("Region: local (this machine's Docker engine)");
-		expect(s.said.join('\n')).toContain([
-			'demo on local, region local, image debian-12',
-			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
-			'queenbee     manager  s-1vcpu-1gb  1 GiB  1      -',
-			'workerbee-1  worker   s-1vcpu-1gb  1 GiB  1      -',
-			'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay not encrypted',
-			'monthly cost: nothing billed (local containers on this machine)',
-		].join('\n'));
-		expect(stores.profiles.get('demo')).toMatchObject({provider: 'local', workers: 1, managers: 1, size: 's-1vcpu-1gb', region: 'local', image: 'debian-12', memoryLimit: '450m', database: 'rethinkdb', rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim'});
+		expect(s.said.join('\n')).toContain(
+			[
+				'demo on local, region local, image debian-12',
+				'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
+				'queenbee     manager  s-1vcpu-1gb  1 GiB  1      -',
+				'workerbee-1  worker   s-1vcpu-1gb  1 GiB  1      -',
+				'RethinkDB (rethinkdb:2.4.4-bookworm-slim): one server per node, 450m of memory each; overlay not encrypted',
+				'monthly cost: nothing billed (local containers on this machine)',
+			].join('\n'),
+		);
+		expect(stores.profiles.get('demo')).toMatchObject({
+			provider: 'local',
+			workers: 1,
+			managers: 1,
+			size: 's-1vcpu-1gb',
+			region: 'local',
+			image: 'debian-12',
+			memoryLimit: '450m',
+			database: 'rethinkdb',
+			rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim',
+		});
 		expect(statSync(stores.profiles.file).mode & 0o777).toBe(0o600);
 	});
 
@@ -183,16 +259,30 @@ describe('wizard', () => {
 		]);
 		const result = await runWizard({prompts: s.prompts, catalogFor, ...stores, env: {}});
 		expect(s.left()).toBe(0);
-		expect(result.spec).toMatchObject({name: 'prod', provider: 'digitalocean', size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', workers: 2, managers: 3, memoryLimit: '700m', encryptOverlay: false});
+		expect(result.spec).toMatchObject({
+			name: 'prod',
+			provider: 'digitalocean',
+			size: 's-1vcpu-1gb',
+			region: 'ams3',
+			image: 'debian-12-x64',
+			workers: 2,
+			managers: 3,
+			memoryLimit: '700m',
+			encryptOverlay: false,
+		});
 		expect(result.token).toBe('dop_v1_good0123456789abcdef');
 		expect(s.rejections[0]).toContain('paste a token');
 		expect(s.rejections[1]).toBe('DigitalOcean refused the token (401 Unable to authenticate you)');
-		expect(s.rejections[2]).toBe('your account may have 5 droplets and has 2: at most 2 workers fit (ask DigitalOcean to raise the limit for more)');
+		expect(s.rejections[2]).toBe(
+			'your account may have 5 droplets and has 2: at most 2 workers fit (ask DigitalOcean to raise the limit for more)',
+		);
 		expect(s.said).toContain('✔ account sam@example.com: droplet limit 5, 2 in use');
 		// Only available regions that offer the size; only available sizes.
 		expect(s.asked.find(a => a.message.startsWith('Region'))!.choices!.map(c => c.value)).toEqual(['nyc3', 'ams3']);
 		expect(s.asked.find(a => a.message.startsWith('Size'))!.choices!.map(c => c.value)).not.toContain('g-2vcpu-8gb');
-		expect(s.asked.find(a => a.message.startsWith('Size'))!.choices![1]!.name).toMatch(/s-1vcpu-1gb +1 GiB RAM, 1 vCPU, \$6\.00\/month/);
+		expect(s.asked.find(a => a.message.startsWith('Size'))!.choices![1]!.name).toMatch(
+			/s-1vcpu-1gb +1 GiB RAM, 1 vCPU, \$6\.00\/month/,
+		);
 		const summary = s.said.join('\n');
 		expect(summary).toContain('workerbee-2  manager  s-1vcpu-1gb  1 GiB  1      6.00');
 		expect(summary).toContain('monthly cost: $18.00 (about $0.027 an hour while it exists)');
@@ -219,7 +309,12 @@ describe('wizard', () => {
 			[/Memory limit per database server \(4 GiB RAM per node\)/, '2g'],
 			[/Create prod\?/, true],
 		]);
-		const result = await runWizard({prompts: s.prompts, catalogFor: () => catalog, ...stores, env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_good0123456789abcdef'}});
+		const result = await runWizard({
+			prompts: s.prompts,
+			catalogFor: () => catalog,
+			...stores,
+			env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_good0123456789abcdef'},
+		});
 		expect(s.left()).toBe(0);
 		expect(catalog.tokens).toEqual(['dop_v1_good0123456789abcdef']);
 		expect(s.said).toContain('Using the token from $DIGITALOCEAN_ACCESS_TOKEN');
@@ -239,10 +334,14 @@ describe('wizard', () => {
 			expect(account).toMatchObject({dropletCount: 0});
 			expect(account.dropletLimit).toBeGreaterThan(0);
 			const wrong = catalogFor('digitalocean', 'dop_v1_not-a-real-token-0000');
-			await expect(wrong.validateToken('dop_v1_not-a-real-token-0000')).rejects.toThrow(/^DigitalOcean refused the token \(401 /);
+			await expect(wrong.validateToken('dop_v1_not-a-real-token-0000')).rejects.toThrow(
+				/^DigitalOcean refused the token \(401 /,
+			);
 			const sizes = await catalog.sizes();
 			expect(sizes.find(size => size.slug === 's-1vcpu-1gb')).toMatchObject({memoryMb: 1024, vcpus: 1});
-			expect((await catalog.regions()).some(region => region.slug === 'nyc3' && region.sizes.includes('s-1vcpu-1gb'))).toBe(true);
+			expect(
+				(await catalog.regions()).some(region => region.slug === 'nyc3' && region.sizes.includes('s-1vcpu-1gb')),
+			).toBe(true);
 			expect((await catalog.images()).map(image => image.slug)).toContain('debian-12-x64');
 			// Only images whose first boot swarmbee can carry out are offered (issue 15).
 			expect((await catalog.images()).map(image => image.slug)).not.toContain('fedora-42-x64');
@@ -255,22 +354,48 @@ describe('wizard', () => {
 
 	it('Ctrl-C in a prompt: cancelled, nothing saved', async () => {
 		const stores = fresh();
-		const s = scripted([[/Where should the nodes run/, 'local'], [/Cluster name/, 'demo'], [/Size of each node/, CTRL_C]]);
-		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow(CancelledError);
+		const s = scripted([
+			[/Where should the nodes run/, 'local'],
+			[/Cluster name/, 'demo'],
+			[/Size of each node/, CTRL_C],
+		]);
+		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow(
+			CancelledError,
+		);
 		expect(stores.profiles.list()).toEqual([]);
 		expect(stores.clusters.list()).toEqual([]);
 	});
 
 	it('answering no at the summary creates and saves nothing', async () => {
 		const stores = fresh();
-		const s = scripted([[/Where/, 'local'], [/name/, 'demo'], [/Size/, 's-1vcpu-2gb'], [/Workers/, '3'], [/managers/, 3], [/Database/, 'rethinkdb'], [/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'], [/Memory/, '1g'], [/Create demo\?/, false]]);
-		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow('nothing was created');
+		const s = scripted([
+			[/Where/, 'local'],
+			[/name/, 'demo'],
+			[/Size/, 's-1vcpu-2gb'],
+			[/Workers/, '3'],
+			[/managers/, 3],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory/, '1g'],
+			[/Create demo\?/, false],
+		]);
+		await expect(runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}})).rejects.toThrow(
+			'nothing was created',
+		);
 		expect(stores.profiles.list()).toEqual([]);
 	});
 
 	it('asks no memory limit when there is no database', async () => {
 		const stores = fresh();
-		const s = scripted([[/Where/, 'local'], [/name/, 'demo'], [/Size/, 's-1vcpu-1gb'], [/Workers/, '1'], [/managers/, 1], [/Database/, 'none'], [/Create demo\?/, true]]);
+		const s = scripted([
+			[/Where/, 'local'],
+			[/name/, 'demo'],
+			[/Size/, 's-1vcpu-1gb'],
+			[/Workers/, '1'],
+			[/managers/, 1],
+			[/Database/, 'none'],
+			[/Create demo\?/, true],
+		]);
 		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
 		expect(s.left()).toBe(0);
 		expect(result.spec.database).toBe('none');
@@ -279,7 +404,16 @@ describe('wizard', () => {
 
 	it('summarises every node with its cost', () => {
 		const spec = resolveSpec({name: 'x', provider: 'digitalocean', workers: 1});
-		expect(formatPlanSummary(spec, {slug: 's-1vcpu-1gb', memoryMb: 1024, vcpus: 1, priceMonthly: 6, priceHourly: 0.00893, regions: []})).toEqual([
+		expect(
+			formatPlanSummary(spec, {
+				slug: 's-1vcpu-1gb',
+				memoryMb: 1024,
+				vcpus: 1,
+				priceMonthly: 6,
+				priceHourly: 0.00893,
+				regions: [],
+			}),
+		).toEqual([
 			'x on digitalocean, region nyc3, image debian-12-x64',
 			'NODE         ROLE     SIZE         RAM    vCPUs  $/MONTH',
 			'queenbee     manager  s-1vcpu-1gb  1 GiB  1      6.00',
@@ -291,11 +425,24 @@ describe('wizard', () => {
 
 	it('a profile is what up starts from: flags win, a saved token comes along in memory', () => {
 		const stores = fresh();
-		stores.profiles.save('prod', {provider: 'digitalocean', managers: 1, workers: 2, size: 's-1vcpu-1gb', region: 'ams3', image: 'debian-12-x64', memoryLimit: '700m'});
+		stores.profiles.save('prod', {
+			provider: 'digitalocean',
+			managers: 1,
+			workers: 2,
+			size: 's-1vcpu-1gb',
+			region: 'ams3',
+			image: 'debian-12-x64',
+			memoryLimit: '700m',
+		});
 		stores.profiles.saveToken('prod', 'dop_v1_saved0123456789abcdef');
 		const envBefore = JSON.stringify(process.env);
 		const {input, token} = profileInput(stores.profiles, 'prod', {workers: '3', region: undefined});
-		expect(resolveSpec({name: 'prod2', ...input})).toMatchObject({provider: 'digitalocean', workers: 3, region: 'ams3', memoryLimit: '700m'});
+		expect(resolveSpec({name: 'prod2', ...input})).toMatchObject({
+			provider: 'digitalocean',
+			workers: 3,
+			region: 'ams3',
+			memoryLimit: '700m',
+		});
 		// In memory, for the provider alone: not in the answers, and not in an environment a child would inherit.
 		expect(token).toBe('dop_v1_saved0123456789abcdef');
 		expect(JSON.stringify(input)).not.toContain('dop_v1');
@@ -310,11 +457,23 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 
 	it('an account with room for one droplet stops right after the token, saying why, instead of an impossible worker range', async () => {
 		const stores = fresh();
-		const catalog = {...fakeDigitalOcean(), validateToken: async () => ({email: 'sam@example.com', dropletLimit: 3, dropletCount: 2})};
-		const s = scripted([[/Where/, 'digitalocean'], [/Cluster name/, 'prod'], [/token/, {rejected: [], value: 'dop_v1_x'}]]);
-		const error = await runWizard({prompts: s.prompts, catalogFor: () => catalog, ...stores, env: {}}).then(() => undefined, (e: unknown) => e as InputError);
+		const catalog = {
+			...fakeDigitalOcean(),
+			validateToken: async () => ({email: 'sam@example.com', dropletLimit: 3, dropletCount: 2}),
+		};
+		const s = scripted([
+			[/Where/, 'digitalocean'],
+			[/Cluster name/, 'prod'],
+			[/token/, {rejected: [], value: 'dop_v1_x'}],
+		]);
+		const error = await runWizard({prompts: s.prompts, catalogFor: () => catalog, ...stores, env: {}}).then(
+			() => undefined,
+			(e: unknown) => e as InputError,
+		);
 		expect(error).toBeInstanceOf(InputError);
-		expect(error!.message).toBe('your DigitalOcean account has room for 1 more droplet, and a cluster needs at least 2 (queenbee and one worker)');
+		expect(error!.message).toBe(
+			'your DigitalOcean account has room for 1 more droplet, and a cluster needs at least 2 (queenbee and one worker)',
+		);
 		expect(error!.nextSteps[0]).toContain('ask DigitalOcean to raise the limit');
 		expect(s.asked.some(a => a.message.startsWith('Workers'))).toBe(false);
 	});
@@ -322,11 +481,18 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 	it('the summary shows SSH exposure, encryption, the playbook and the command line; "change an answer" goes back', async () => {
 		const stores = fresh();
 		const s = scripted([
-			[/Where/, 'local'], [/Cluster name/, 'demo'], [/Size/, 's-1vcpu-1gb'], [/Workers/, '1'], [/managers/, 1], [/Database/, 'none'],
+			[/Where/, 'local'],
+			[/Cluster name/, 'demo'],
+			[/Size/, 's-1vcpu-1gb'],
+			[/Workers/, '1'],
+			[/managers/, 1],
+			[/Database/, 'none'],
 			[/Create demo\?/, 'change'],
 			[/Which answer\?/, 6],
 			// Asked again from there, the earlier answer offered as the default.
-			[/Workers/, '2'], [/managers/, 3], [/Database/, 'none'],
+			[/Workers/, '2'],
+			[/managers/, 3],
+			[/Database/, 'none'],
 			[/Create demo\?/, true],
 		]);
 		const result = await runWizard({prompts: s.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
@@ -336,15 +502,23 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 		expect(which.choices!.map(c => c.name)).toContain('Workers besides queenbee: 1');
 		expect(s.asked.filter(a => a.message.startsWith('Workers'))[1]!.default).toBe('1');
 		const summary = s.said.join('\n');
-		expect(summary).toContain('SSH (the only public port): from anywhere (0.0.0.0/0, ::/0; --ssh-from CIDR narrows it)');
+		expect(summary).toContain(
+			'SSH (the only public port): from anywhere (0.0.0.0/0, ::/0; --ssh-from CIDR narrows it)',
+		);
 		expect(summary).toContain('overlay network: not encrypted');
 		expect(summary).toContain("playbook: swarmbee's only");
-		expect(summary).toContain('the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none');
+		expect(summary).toContain(
+			'the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none',
+		);
 	});
 
-	it('after the wizard, errors are said in its questions\' words', () => {
-		expect(inAnswerWords('or use an image you have: --rethinkdb-image IMAGE')).toBe('or use an image you have: another answer to "RethinkDB image"');
-		expect(inAnswerWords('use at most 921m, or a larger --size')).toContain('a larger size (go back to "Size of each node" from the summary)');
+	it("after the wizard, errors are said in its questions' words", () => {
+		expect(inAnswerWords('or use an image you have: --rethinkdb-image IMAGE')).toBe(
+			'or use an image you have: another answer to "RethinkDB image"',
+		);
+		expect(inAnswerWords('use at most 921m, or a larger --size')).toContain(
+			'a larger size (go back to "Size of each node" from the summary)',
+		);
 		expect(inAnswerWords('pass --yes')).toBe('pass --yes');
 	});
 });
@@ -361,16 +535,30 @@ describe('start screen', () => {
 		clusters.openJournal(spec).persist();
 		const catalog = fakeDigitalOcean();
 		const s = scripted([
-			[/What now\?/, 'cluster:prod'], [/prod:/, 'back'],
-			[/What now\?/, 'cluster:prod'], [/prod:/, 'up'],
+			[/What now\?/, 'cluster:prod'],
+			[/prod:/, 'back'],
+			[/What now\?/, 'cluster:prod'],
+			[/prod:/, 'up'],
 			[/DigitalOcean API token/, {rejected: ['dop_v1_bad0123456789abcdef'], value: 'dop_v1_good0123456789abcdef'}],
 		]);
-		const choice = await runStartScreen(s.prompts, clusters, ['up', 'status', 'down'], {env: {}, profiles: {loadToken: () => undefined}, catalogFor: () => catalog});
+		const choice = await runStartScreen(s.prompts, clusters, ['up', 'status', 'down'], {
+			env: {},
+			profiles: {loadToken: () => undefined},
+			catalogFor: () => catalog,
+		});
 		expect(choice).toEqual({kind: 'run', argv: ['up', 'prod'], token: 'dop_v1_good0123456789abcdef'});
 		expect(s.asked.find(a => a.message.startsWith('DigitalOcean API token'))!.kind).toBe('password');
 		// With the token in the environment, nothing is asked.
-		const quiet = scripted([[/What now\?/, 'cluster:prod'], [/prod:/, 'status']]);
-		expect(await runStartScreen(quiet.prompts, clusters, ['up', 'status'], {env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_env'}, catalogFor: () => catalog})).toEqual({kind: 'run', argv: ['status', 'prod']});
+		const quiet = scripted([
+			[/What now\?/, 'cluster:prod'],
+			[/prod:/, 'status'],
+		]);
+		expect(
+			await runStartScreen(quiet.prompts, clusters, ['up', 'status'], {
+				env: {DIGITALOCEAN_ACCESS_TOKEN: 'dop_v1_env'},
+				catalogFor: () => catalog,
+			}),
+		).toEqual({kind: 'run', argv: ['status', 'prod']});
 	});
 
 	it('lists saved clusters with state and offers what this build can do with one', async () => {
@@ -379,16 +567,29 @@ describe('start screen', () => {
 		const spec = resolveSpec({name: 'demo', workers: 1});
 		clusters.saveSpec(spec);
 		clusters.openJournal(spec).persist();
-		const s = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'status']]);
-		expect(await runStartScreen(s.prompts, clusters, ['up', 'status', 'down', 'ls'])).toEqual({kind: 'run', argv: ['status', 'demo']});
+		const s = scripted([
+			[/What now\?/, 'cluster:demo'],
+			[/demo:/, 'status'],
+		]);
+		expect(await runStartScreen(s.prompts, clusters, ['up', 'status', 'down', 'ls'])).toEqual({
+			kind: 'run',
+			argv: ['status', 'demo'],
+		});
 		expect(s.said[0]).toBe(`Saved clusters in ${home}`);
 		expect(s.said[1]).toMatch(/^NAME +PROVIDER +NODES +STATE +UPDATED$/);
 		expect(s.said[2]).toMatch(/^demo +local +0\/2 +creating +\d{4}-\d\d-\d\d \d\d:\d\d$/);
 		expect(s.asked[0]!.choices!.map(c => c.name)).toEqual(['demo (local, creating, 0/2 nodes)', 'new cluster', 'quit']);
 		// tunnel and scale are offered once their commands exist.
 		expect(s.asked[1]!.choices!.map(c => c.value)).toEqual(['up', 'status', 'down', 'back', 'quit']);
-		const later = scripted([[/What now\?/, 'cluster:demo'], [/demo:/, 'scale'], [/Workers besides queenbee \(now 1; 1-50\)/, {rejected: ['0', '51'], value: '4'}]]);
-		expect(await runStartScreen(later.prompts, clusters, ['up', 'status', 'tunnel', 'scale', 'down'])).toEqual({kind: 'run', argv: ['scale', 'demo', '--workers', '4']});
+		const later = scripted([
+			[/What now\?/, 'cluster:demo'],
+			[/demo:/, 'scale'],
+			[/Workers besides queenbee \(now 1; 1-50\)/, {rejected: ['0', '51'], value: '4'}],
+		]);
+		expect(await runStartScreen(later.prompts, clusters, ['up', 'status', 'tunnel', 'scale', 'down'])).toEqual({
+			kind: 'run',
+			argv: ['scale', 'demo', '--workers', '4'],
+		});
 		const fresh = scripted([[/What now\?/, 'new']]);
 		expect(await runStartScreen(fresh.prompts, new ClusterStore(path.join(home, 'empty')), [])).toEqual({kind: 'new'});
 		expect(fresh.said[0]).toContain('No saved clusters');

@@ -20,13 +20,41 @@ import {pause} from '../../concurrency.js';
 import {registerSecret} from '../../redact.js';
 import {formatDuration} from '../../render/format.js';
 import type {FirewallRequest} from './firewall.js';
-import type {Account, Region, Size, Image, SshKey, NetworkV4, DropletStatus, Droplet, Action, Vpc, Firewall, Tag, DropletCreateRequest} from './api-types.js';
+import type {
+	Account,
+	Region,
+	Size,
+	Image,
+	SshKey,
+	NetworkV4,
+	DropletStatus,
+	Droplet,
+	Action,
+	Vpc,
+	Firewall,
+	Tag,
+	DropletCreateRequest,
+} from './api-types.js';
 
 export const DEFAULT_API_URL = 'https://api.digitalocean.com';
 export const TOKEN_URL = 'https://cloud.digitalocean.com/account/api/tokens';
 
 // Resources, as the API returns them: api-types.ts.
-export type {Account, Region, Size, Image, SshKey, NetworkV4, DropletStatus, Droplet, Action, Vpc, Firewall, Tag, DropletCreateRequest};
+export type {
+	Account,
+	Region,
+	Size,
+	Image,
+	SshKey,
+	NetworkV4,
+	DropletStatus,
+	Droplet,
+	Action,
+	Vpc,
+	Firewall,
+	Tag,
+	DropletCreateRequest,
+};
 export type {FirewallRule, FirewallTargets} from './firewall.js';
 
 // ---------------------------------------------------------------------------
@@ -48,13 +76,24 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	readonly retryAfterMs?: number;
 
 	constructor(init: {
-		status: number; id?: string; message: string; requestId?: string; method: string; path: string; retryAfterMs?: number; cause?: unknown;
+		status: number;
+		id?: string;
+		message: string;
+		requestId?: string;
+		method: string;
+		path: string;
+		retryAfterMs?: number;
+		cause?: unknown;
 		/** For the 429 hint: the client's clock and the longest wait it honours by itself. */
-		now?: number; maxWaitMs?: number;
+		now?: number;
+		maxWaitMs?: number;
 	}) {
 		const {hint, nextSteps, kind} = explain(init);
 		const what = init.status === 0 ? 'got no answer' : `answered ${init.status}${init.id ? ` ${init.id}` : ''}`;
-		super(`DigitalOcean API: ${init.method} ${init.path} ${what}: ${init.message}${init.requestId ? ` (request ${init.requestId})` : ''}`, {hint, nextSteps, cause: init.cause});
+		super(
+			`DigitalOcean API: ${init.method} ${init.path} ${what}: ${init.message}${init.requestId ? ` (request ${init.requestId})` : ''}`,
+			{hint, nextSteps, cause: init.cause},
+		);
 		this.kind = kind;
 		this.status = init.status;
 		this.id = init.id;
@@ -74,18 +113,40 @@ export class DigitalOceanApiError extends SwarmbeeError {
 
 /** Token scopes by path, as the spec's `security` names them (do-openapi.test checks). */
 const SCOPES: Array<[RegExp, string]> = [
-	[/^\/v2\/account\/keys/, 'ssh_key'], [/^\/v2\/account/, 'account'], [/^\/v2\/droplets/, 'droplet'], [/^\/v2\/actions/, 'actions'],
-	[/^\/v2\/vpcs/, 'vpc'], [/^\/v2\/firewalls/, 'firewall'], [/^\/v2\/tags/, 'tag'], [/^\/v2\/(sizes|regions)/, 'regions'], [/^\/v2\/images/, 'image'],
+	[/^\/v2\/account\/keys/, 'ssh_key'],
+	[/^\/v2\/account/, 'account'],
+	[/^\/v2\/droplets/, 'droplet'],
+	[/^\/v2\/actions/, 'actions'],
+	[/^\/v2\/vpcs/, 'vpc'],
+	[/^\/v2\/firewalls/, 'firewall'],
+	[/^\/v2\/tags/, 'tag'],
+	[/^\/v2\/(sizes|regions)/, 'regions'],
+	[/^\/v2\/images/, 'image'],
 ];
 
 /** The scope a call needs, for a 403's hint (custom-scoped tokens). */
 export function scopeFor(method: string, path: string): string {
 	const resource = SCOPES.find(([pattern]) => pattern.test(path))?.[1] ?? 'the resource';
-	const action = method === 'GET' ? 'read' : method === 'DELETE' ? 'delete' : method === 'POST' && !/\/actions$/.test(path) ? 'create' : 'update';
+	const action =
+		method === 'GET'
+			? 'read'
+			: method === 'DELETE'
+				? 'delete'
+				: method === 'POST' && !/\/actions$/.test(path)
+					? 'create'
+					: 'update';
 	return `${resource}:${action}`;
 }
 
-function explain(e: {status: number; message: string; method: string; path: string; retryAfterMs?: number; now?: number; maxWaitMs?: number}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
+function explain(e: {
+	status: number;
+	message: string;
+	method: string;
+	path: string;
+	retryAfterMs?: number;
+	now?: number;
+	maxWaitMs?: number;
+}): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
 	const message = e.message.toLowerCase();
 	switch (true) {
 		case e.status === 401:
@@ -101,31 +162,68 @@ function explain(e: {status: number; message: string; method: string; path: stri
 			return {
 				kind: 'input',
 				hint: `the token is valid but lacks the scope this call needs (${scopeFor(e.method, e.path)}), or the account may not do this.`,
-				nextSteps: [`give the token full read and write scope, or at least ${scopeFor(e.method, e.path)}, at ${TOKEN_URL}`],
+				nextSteps: [
+					`give the token full read and write scope, or at least ${scopeFor(e.method, e.path)}, at ${TOKEN_URL}`,
+				],
 			};
 		case e.status === 422 && message.includes('droplet limit'):
-			return {kind: 'input', hint: 'the account may not have this many droplets.', nextSteps: ['ask for fewer workers (--workers)', 'or ask DigitalOcean to raise the droplet limit (cloud.digitalocean.com → Settings → Team)']};
+			return {
+				kind: 'input',
+				hint: 'the account may not have this many droplets.',
+				nextSteps: [
+					'ask for fewer workers (--workers)',
+					'or ask DigitalOcean to raise the droplet limit (cloud.digitalocean.com → Settings → Team)',
+				],
+			};
 		case e.status === 422 && message.includes('not available in this region'):
-			return {kind: 'input', hint: 'that size cannot be created in that region right now.', nextSteps: ['choose another --size or --region; swarmbee plan shows what the region offers']};
+			return {
+				kind: 'input',
+				hint: 'that size cannot be created in that region right now.',
+				nextSteps: ['choose another --size or --region; swarmbee plan shows what the region offers'],
+			};
 		case e.status === 422 && message.includes('region is not available'):
-			return {kind: 'input', hint: 'the region takes no new droplets at the moment.', nextSteps: ['choose another --region']};
+			return {
+				kind: 'input',
+				hint: 'the region takes no new droplets at the moment.',
+				nextSteps: ['choose another --region'],
+			};
 		case e.status === 422 && /invalid (image|size|region)/.test(message):
-			return {kind: 'input', hint: 'DigitalOcean does not know that slug (old image slugs get retired).', nextSteps: ['check --image, --size and --region; swarmbee plan lists what exists']};
+			return {
+				kind: 'input',
+				hint: 'DigitalOcean does not know that slug (old image slugs get retired).',
+				nextSteps: ['check --image, --size and --region; swarmbee plan lists what exists'],
+			};
 		case e.status === 422 && message.includes('invalid key identifiers'):
-			return {kind: 'external', hint: 'a freshly uploaded SSH key is not visible to droplet creation yet (DigitalOcean is eventually consistent).', nextSteps: ['run the same command again in a minute']};
+			return {
+				kind: 'external',
+				hint: 'a freshly uploaded SSH key is not visible to droplet creation yet (DigitalOcean is eventually consistent).',
+				nextSteps: ['run the same command again in a minute'],
+			};
 		case e.status === 422 && message.includes('already in use'):
 			return {kind: 'input', hint: 'this SSH key is on the account already.', nextSteps: []};
 		case e.status === 422 && message.includes('pending event'):
-			return {kind: 'external', hint: 'the droplet is busy with another action.', nextSteps: ['wait a minute and run the same command again']};
+			return {
+				kind: 'external',
+				hint: 'the droplet is busy with another action.',
+				nextSteps: ['wait a minute and run the same command again'],
+			};
 		case e.status === 422:
 			return {kind: 'input', hint: 'DigitalOcean refused the request as asked.', nextSteps: []};
 		case e.status === 429: {
 			const used = 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up';
-			if (e.retryAfterMs === undefined) return {kind: 'external', hint: `${used}.`, nextSteps: ['wait a minute, then run the same command again: it resumes where it stopped']};
+			if (e.retryAfterMs === undefined)
+				return {
+					kind: 'external',
+					hint: `${used}.`,
+					nextSteps: ['wait a minute, then run the same command again: it resumes where it stopped'],
+				};
 			// Whole seconds: the API's reset is a whole second.
 			const wait = Math.ceil(e.retryAfterMs / 1000) * 1000;
 			const at = new Date((e.now ?? Date.now()) + e.retryAfterMs).toISOString().slice(11, 19);
-			const longer = e.maxWaitMs !== undefined && e.retryAfterMs > e.maxWaitMs ? `, longer than swarmbee waits on its own (${formatDuration(e.maxWaitMs)})` : '';
+			const longer =
+				e.maxWaitMs !== undefined && e.retryAfterMs > e.maxWaitMs
+					? `, longer than swarmbee waits on its own (${formatDuration(e.maxWaitMs)})`
+					: '';
 			return {
 				kind: 'external',
 				hint: `${used}: DigitalOcean takes requests again in ${formatDuration(wait)}, at ${at} UTC${longer}.`,
@@ -133,7 +231,11 @@ function explain(e: {status: number; message: string; method: string; path: stri
 			};
 		}
 		case e.status === 0 || e.status >= 500:
-			return {kind: 'external', hint: 'DigitalOcean or the connection to it failed; see https://status.digitalocean.com.', nextSteps: ['run the same command again: it looks for what exists before creating anything']};
+			return {
+				kind: 'external',
+				hint: 'DigitalOcean or the connection to it failed; see https://status.digitalocean.com.',
+				nextSteps: ['run the same command again: it looks for what exists before creating anything'],
+			};
 		default:
 			return {kind: 'external', nextSteps: []};
 	}
@@ -196,7 +298,10 @@ function isLoopback(url: URL): boolean {
  * machine, is refused before any request, saying what it may be.
  */
 function apiUrl(given: string | undefined): URL {
-	const fix = [`unset DIGITALOCEAN_API_URL for DigitalOcean's API (${DEFAULT_API_URL})`, 'or set it to an https URL, or http://127.0.0.1:PORT for an emulator on this machine'];
+	const fix = [
+		`unset DIGITALOCEAN_API_URL for DigitalOcean's API (${DEFAULT_API_URL})`,
+		'or set it to an https URL, or http://127.0.0.1:PORT for an emulator on this machine',
+	];
 	let url: URL;
 	try {
 		url = new URL(given ?? DEFAULT_API_URL);
@@ -204,7 +309,10 @@ function apiUrl(given: string | undefined): URL {
 		throw new InputError(`DIGITALOCEAN_API_URL is ${JSON.stringify(given)}, which is not a URL`, {nextSteps: fix});
 	}
 	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
-		throw new InputError(`refusing to send the API token to ${url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : given}: only https, or plain http to this machine (an emulator)`, {nextSteps: fix});
+		throw new InputError(
+			`refusing to send the API token to ${url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : given}: only https, or plain http to this machine (an emulator)`,
+			{nextSteps: fix},
+		);
 	}
 	return url;
 }
@@ -216,7 +324,9 @@ function apiUrl(given: string | undefined): URL {
  * named `swarmbee-role%3Amanager`.
  */
 export function pathSegment(value: string | number): string {
-	return encodeURIComponent(String(value)).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, escaped => decodeURIComponent(escaped));
+	return encodeURIComponent(String(value)).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, escaped =>
+		decodeURIComponent(escaped),
+	);
 }
 
 function headerNumber(headers: Headers, name: string): number | undefined {
@@ -315,7 +425,8 @@ export class DigitalOceanClient {
 		const retry = options.retry ?? (method === 'POST' ? 'rate-limit-only' : 'always');
 		const retries = this.options.retries ?? 5;
 		const url = new URL(path, this.baseUrl);
-		for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+		for (const [key, value] of Object.entries(options.query ?? {}))
+			if (value !== undefined) url.searchParams.set(key, String(value));
 		for (let attempt = 0; ; attempt++) {
 			if (options.signal?.aborted) throw new CancelledError();
 			await this.window.take(options.signal);
@@ -328,7 +439,11 @@ export class DigitalOceanClient {
 		}
 	}
 
-	private async attempt<T>(method: string, url: URL, options: RequestOptions): Promise<{error?: DigitalOceanApiError; value?: T}> {
+	private async attempt<T>(
+		method: string,
+		url: URL,
+		options: RequestOptions,
+	): Promise<{error?: DigitalOceanApiError; value?: T}> {
 		const path = url.pathname;
 		const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
 		const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -365,7 +480,8 @@ export class DigitalOceanClient {
 				status: response.status,
 				id: body.id,
 				// POST /v2/tags answers 400 in another shape: {error, root_causes}.
-				message: body.message ?? ([body.error, ...(body.root_causes ?? [])].filter(Boolean).join(': ') || response.statusText),
+				message:
+					body.message ?? ([body.error, ...(body.root_causes ?? [])].filter(Boolean).join(': ') || response.statusText),
 				requestId: body.request_id ?? response.headers.get('x-request-id') ?? undefined,
 				method,
 				path,
@@ -395,7 +511,8 @@ export class DigitalOceanClient {
 		let next: string | undefined = path;
 		let query: RequestOptions['query'] = {per_page: 200, ...options.query};
 		while (next) {
-			const page: Record<string, unknown> & {links?: {pages?: {next?: string}}; meta?: {total?: number}} = await this.request('GET', next, {...options, query});
+			const page: Record<string, unknown> & {links?: {pages?: {next?: string}}; meta?: {total?: number}} =
+				await this.request('GET', next, {...options, query});
 			items.push(...((page[key] as T[] | undefined) ?? []));
 			total = page.meta?.total ?? items.length;
 			const link = page.links?.pages?.next;
@@ -434,12 +551,20 @@ export class DigitalOceanClient {
 
 	/** Droplets with a tag (or a name); one request per 200. */
 	async droplets(filter: {tagName?: string; name?: string} = {}, signal?: AbortSignal): Promise<Droplet[]> {
-		return (await this.list<Droplet>('/v2/droplets', 'droplets', {signal, query: {tag_name: filter.tagName, name: filter.name}})).items;
+		return (
+			await this.list<Droplet>('/v2/droplets', 'droplets', {
+				signal,
+				query: {tag_name: filter.tagName, name: filter.name},
+			})
+		).items;
 	}
 
 	/** How many droplets the account has (one request, from `meta.total`). */
 	async dropletCount(signal?: AbortSignal): Promise<number> {
-		const page = await this.request<{meta?: {total?: number}; droplets: Droplet[]}>('GET', '/v2/droplets', {signal, query: {per_page: 1}});
+		const page = await this.request<{meta?: {total?: number}; droplets: Droplet[]}>('GET', '/v2/droplets', {
+			signal,
+			query: {per_page: 1},
+		});
 		return page.meta?.total ?? page.droplets.length;
 	}
 
@@ -447,8 +572,15 @@ export class DigitalOceanClient {
 	 * One multi-create request. Never retried here, not even after a 429:
 	 * the caller lists by tag first and asks again only for what is missing.
 	 */
-	async createDroplets(body: DropletCreateRequest, signal?: AbortSignal): Promise<{droplets: Droplet[]; actionIds: number[]}> {
-		const result = await this.request<{droplets: Droplet[]; links?: {actions?: Array<{id: number}>}}>('POST', '/v2/droplets', {body, signal, retry: 'never'});
+	async createDroplets(
+		body: DropletCreateRequest,
+		signal?: AbortSignal,
+	): Promise<{droplets: Droplet[]; actionIds: number[]}> {
+		const result = await this.request<{droplets: Droplet[]; links?: {actions?: Array<{id: number}>}}>(
+			'POST',
+			'/v2/droplets',
+			{body, signal, retry: 'never'},
+		);
 		return {droplets: result.droplets, actionIds: (result.links?.actions ?? []).map(a => a.id)};
 	}
 
@@ -462,7 +594,9 @@ export class DigitalOceanClient {
 	}
 
 	async dropletAction(id: number | string, type: string, signal?: AbortSignal): Promise<Action> {
-		return (await this.request<{action: Action}>('POST', `/v2/droplets/${pathSegment(id)}/actions`, {body: {type}, signal})).action;
+		return (
+			await this.request<{action: Action}>('POST', `/v2/droplets/${pathSegment(id)}/actions`, {body: {type}, signal})
+		).action;
 	}
 
 	async action(id: number | string, signal?: AbortSignal): Promise<Action | undefined> {
@@ -473,7 +607,8 @@ export class DigitalOceanClient {
 
 	/** A key by id or MD5 fingerprint, or undefined. */
 	async sshKey(idOrFingerprint: string | number, signal?: AbortSignal): Promise<SshKey | undefined> {
-		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, signal))?.ssh_key;
+		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, signal))
+			?.ssh_key;
 	}
 
 	/** The whole list. DigitalOcean allows only 10 of these a minute: prefer `sshKey`. */
@@ -482,7 +617,9 @@ export class DigitalOceanClient {
 	}
 
 	async createSshKey(name: string, publicKey: string, signal?: AbortSignal): Promise<SshKey> {
-		return (await this.request<{ssh_key: SshKey}>('POST', '/v2/account/keys', {body: {name, public_key: publicKey}, signal})).ssh_key;
+		return (
+			await this.request<{ssh_key: SshKey}>('POST', '/v2/account/keys', {body: {name, public_key: publicKey}, signal})
+		).ssh_key;
 	}
 
 	async deleteSshKey(id: number, signal?: AbortSignal): Promise<void> {
@@ -495,7 +632,10 @@ export class DigitalOceanClient {
 		return (await this.list<Vpc>('/v2/vpcs', 'vpcs', {signal})).items;
 	}
 
-	async createVpc(body: {name: string; region: string; description?: string; ip_range?: string}, signal?: AbortSignal): Promise<Vpc> {
+	async createVpc(
+		body: {name: string; region: string; description?: string; ip_range?: string},
+		signal?: AbortSignal,
+	): Promise<Vpc> {
 		return (await this.request<{vpc: Vpc}>('POST', '/v2/vpcs', {body, signal})).vpc;
 	}
 
@@ -509,7 +649,8 @@ export class DigitalOceanClient {
 
 	/** PUT replaces the whole firewall (omitted fields reset). */
 	async updateFirewall(id: string, body: FirewallRequest, signal?: AbortSignal): Promise<Firewall> {
-		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${pathSegment(id)}`, {body, signal})).firewall;
+		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${pathSegment(id)}`, {body, signal}))
+			.firewall;
 	}
 
 	async deleteFirewall(id: string, signal?: AbortSignal): Promise<void> {

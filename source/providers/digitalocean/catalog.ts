@@ -22,9 +22,17 @@ export interface Catalog {
  * The account first (a bad token fails on one request), then regions, sizes
  * and the image at once.
  */
-export async function loadCatalog(client: DigitalOceanClient, imageSlug: string, signal?: AbortSignal): Promise<Catalog> {
+export async function loadCatalog(
+	client: DigitalOceanClient,
+	imageSlug: string,
+	signal?: AbortSignal,
+): Promise<Catalog> {
 	const account = await client.account(signal);
-	const [regions, sizes, image] = await Promise.all([client.regions(signal), client.sizes(signal), client.image(imageSlug, signal)]);
+	const [regions, sizes, image] = await Promise.all([
+		client.regions(signal),
+		client.sizes(signal),
+		client.image(imageSlug, signal),
+	]);
 	return {account, regions, sizes, image};
 }
 
@@ -53,7 +61,11 @@ function listSome(items: string[], max = 8): string {
 
 /** The images swarmbee can set up (see FIRST_BOOT_DISTRIBUTIONS), as slugs, sorted. */
 export function supportedImageSlugs(images: Image[]): string[] {
-	return images.filter(firstBootSupports).map(i => i.slug).filter((s): s is string => Boolean(s)).sort();
+	return images
+		.filter(firstBootSupports)
+		.map(i => i.slug)
+		.filter((s): s is string => Boolean(s))
+		.sort();
 }
 
 /**
@@ -69,30 +81,58 @@ export function placementProblems(
 	const problems: FieldProblem[] = [];
 	const region = catalog.regions.find(r => r.slug === spec.region);
 	const size = catalog.sizes.find(s => s.slug === spec.size);
-	const offering = (slug: string) => availableRegions(catalog).filter(r => r.sizes.includes(slug) && catalog.sizes.find(s => s.slug === slug)?.regions.includes(r.slug)).map(r => r.slug);
+	const offering = (slug: string) =>
+		availableRegions(catalog)
+			.filter(r => r.sizes.includes(slug) && catalog.sizes.find(s => s.slug === slug)?.regions.includes(r.slug))
+			.map(r => r.slug);
 
 	if (!region) {
 		const where = size ? offering(size.slug) : availableRegions(catalog).map(r => r.slug);
-		problems.push({field: 'region', problem: `"${spec.region}" is not a DigitalOcean region`, fix: `use one of: ${listSome(where)}`});
+		problems.push({
+			field: 'region',
+			problem: `"${spec.region}" is not a DigitalOcean region`,
+			fix: `use one of: ${listSome(where)}`,
+		});
 	} else if (!region.available) {
-		problems.push({field: 'region', problem: `${region.slug} (${region.name}) takes no new droplets at the moment`, fix: `use another region${size ? ` that offers ${size.slug}: ${listSome(offering(size.slug))}` : ''}`});
+		problems.push({
+			field: 'region',
+			problem: `${region.slug} (${region.name}) takes no new droplets at the moment`,
+			fix: `use another region${size ? ` that offers ${size.slug}: ${listSome(offering(size.slug))}` : ''}`,
+		});
 	}
 
 	if (!size) {
 		const choices = region ? sizesIn(catalog, region.slug) : catalog.sizes.filter(s => s.available);
-		problems.push({field: 'size', problem: `"${spec.size}" is not a DigitalOcean size`, fix: `use one of: ${listSome(choices.map(s => s.slug))}`});
-	} else if (region && region.available && !(size.available && size.regions.includes(region.slug) && region.sizes.includes(size.slug))) {
+		problems.push({
+			field: 'size',
+			problem: `"${spec.size}" is not a DigitalOcean size`,
+			fix: `use one of: ${listSome(choices.map(s => s.slug))}`,
+		});
+	} else if (
+		region?.available &&
+		!(size.available && size.regions.includes(region.slug) && region.sizes.includes(size.slug))
+	) {
 		const elsewhere = offering(size.slug);
 		problems.push({
 			field: 'size',
 			problem: `${size.slug} is not offered in ${region.slug}`,
-			fix: `${elsewhere.length > 0 ? `use --region ${listSome(elsewhere, 5)}, or ` : ''}choose a size ${region.slug} offers: ${listSome(sizesIn(catalog, region.slug).map(s => s.slug), 5)}`,
+			fix: `${elsewhere.length > 0 ? `use --region ${listSome(elsewhere, 5)}, or ` : ''}choose a size ${region.slug} offers: ${listSome(
+				sizesIn(catalog, region.slug).map(s => s.slug),
+				5,
+			)}`,
 		});
 	}
 
-	const supported = distributionSlugs.length > 0 ? `use one of: ${listSome(distributionSlugs)}` : 'use e.g. debian-12-x64 or ubuntu-24-04-x64';
+	const supported =
+		distributionSlugs.length > 0
+			? `use one of: ${listSome(distributionSlugs)}`
+			: 'use e.g. debian-12-x64 or ubuntu-24-04-x64';
 	if (!catalog.image) {
-		problems.push({field: 'image', problem: `"${spec.image}" is not a DigitalOcean image slug (old ones get retired)`, fix: supported});
+		problems.push({
+			field: 'image',
+			problem: `"${spec.image}" is not a DigitalOcean image slug (old ones get retired)`,
+			fix: supported,
+		});
 	} else if (!firstBootSupports(catalog.image)) {
 		problems.push({
 			field: 'image',
@@ -100,7 +140,11 @@ export function placementProblems(
 			fix: supported,
 		});
 	} else if (region && catalog.image.regions.length > 0 && !catalog.image.regions.includes(region.slug)) {
-		problems.push({field: 'image', problem: `${spec.image} is not available in ${region.slug}`, fix: `use it in ${listSome(catalog.image.regions, 5)}, or another image`});
+		problems.push({
+			field: 'image',
+			problem: `${spec.image} is not available in ${region.slug}`,
+			fix: `use it in ${listSome(catalog.image.regions, 5)}, or another image`,
+		});
 	}
 
 	if (size) {
@@ -117,19 +161,27 @@ export function placementProblems(
  */
 export function accountProblem(account: Account, existing: number, toCreate: number): InputError | undefined {
 	if (account.status !== 'active') {
-		return new InputError(`the DigitalOcean account ${account.email} is ${account.status}, so it cannot create droplets`, {
-			hint: account.status_message.trim() || undefined,
-			nextSteps: ['see cloud.digitalocean.com for what the account needs (billing, verification), then run the same command again'],
-		});
+		return new InputError(
+			`the DigitalOcean account ${account.email} is ${account.status}, so it cannot create droplets`,
+			{
+				hint: account.status_message.trim() || undefined,
+				nextSteps: [
+					'see cloud.digitalocean.com for what the account needs (billing, verification), then run the same command again',
+				],
+			},
+		);
 	}
 	if (toCreate > 0 && existing + toCreate > account.droplet_limit) {
-		return new InputError(`this cluster needs ${counted(toCreate, 'new droplet')}, but the account may have ${account.droplet_limit} and has ${existing}`, {
-			hint: `DigitalOcean would refuse the create request: ${existing} + ${toCreate} > droplet limit ${account.droplet_limit}.`,
-			nextSteps: [
-				`ask for fewer workers (--workers ${Math.max(1, account.droplet_limit - existing - 1)} would fit)`,
-				'or ask DigitalOcean to raise the droplet limit (cloud.digitalocean.com → Settings → Team), or remove droplets you do not need',
-			],
-		});
+		return new InputError(
+			`this cluster needs ${counted(toCreate, 'new droplet')}, but the account may have ${account.droplet_limit} and has ${existing}`,
+			{
+				hint: `DigitalOcean would refuse the create request: ${existing} + ${toCreate} > droplet limit ${account.droplet_limit}.`,
+				nextSteps: [
+					`ask for fewer workers (--workers ${Math.max(1, account.droplet_limit - existing - 1)} would fit)`,
+					'or ask DigitalOcean to raise the droplet limit (cloud.digitalocean.com → Settings → Team), or remove droplets you do not need',
+				],
+			},
+		);
 	}
 	return undefined;
 }

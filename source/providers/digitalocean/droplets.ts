@@ -30,7 +30,12 @@ function publicIpv4(droplet: Droplet): string | undefined {
 export function dropletMachine(droplet: Droplet): Machine {
 	const publicAddress = publicIpv4(droplet);
 	const privateAddress = droplet.networks.v4.find(n => n.type === 'private')?.ip_address;
-	const statuses: Record<Droplet['status'], MachineStatus> = {new: 'creating', active: publicAddress ? 'running' : 'creating', off: 'stopped', archive: 'error'};
+	const statuses: Record<Droplet['status'], MachineStatus> = {
+		new: 'creating',
+		active: publicAddress ? 'running' : 'creating',
+		off: 'stopped',
+		archive: 'error',
+	};
 	return {
 		name: droplet.name,
 		providerId: String(droplet.id),

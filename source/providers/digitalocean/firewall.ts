@@ -70,7 +70,12 @@ function canonical(rule: FirewallRule): string {
 		tags: [...(t?.tags ?? [])].sort(),
 		droplet_ids: [...(t?.droplet_ids ?? [])].sort((a, b) => a - b),
 	});
-	return JSON.stringify([rule.protocol, rule.protocol === 'icmp' ? '0' : rule.ports, targets(rule.sources), targets(rule.destinations)]);
+	return JSON.stringify([
+		rule.protocol,
+		rule.protocol === 'icmp' ? '0' : rule.ports,
+		targets(rule.sources),
+		targets(rule.destinations),
+	]);
 }
 
 /** Whether an existing firewall already has exactly the rules wanted (order aside). */
@@ -79,7 +84,10 @@ export function sameRules(
 	wanted: Pick<FirewallRequest, 'inbound_rules' | 'outbound_rules'>,
 ): boolean {
 	const key = (rules: FirewallRule[]) => rules.map(canonical).sort().join('\n');
-	return key(existing.inbound_rules) === key(wanted.inbound_rules) && key(existing.outbound_rules) === key(wanted.outbound_rules);
+	return (
+		key(existing.inbound_rules) === key(wanted.inbound_rules) &&
+		key(existing.outbound_rules) === key(wanted.outbound_rules)
+	);
 }
 
 /** One line for humans: `22/tcp from 0.0.0.0/0, ::/0; all from tag swarmbee-demo; outbound open`. */

@@ -4,14 +4,41 @@ import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
 import {planNodes} from '../../spec.js';
 import type {
-	CreateOutcome, DestroyReport, FirstBootCheck, InfraInfo, Machine, MachinePlan, PlannedResource, Provider, ProviderCapabilities,
-	ProviderContext, ProviderPlan,
+	CreateOutcome,
+	DestroyReport,
+	FirstBootCheck,
+	InfraInfo,
+	Machine,
+	MachinePlan,
+	PlannedResource,
+	Provider,
+	ProviderCapabilities,
+	ProviderContext,
+	ProviderPlan,
 } from '../types.js';
 import {
-	DigitalOceanApiError, DigitalOceanClient, TOKEN_URL, type Action, type Droplet, type DropletCreateRequest, type Firewall,
-	type Region, type Size, type SshKey, type Vpc,
+	DigitalOceanApiError,
+	DigitalOceanClient,
+	TOKEN_URL,
+	type Action,
+	type Droplet,
+	type DropletCreateRequest,
+	type Firewall,
+	type Region,
+	type Size,
+	type SshKey,
+	type Vpc,
 } from './api.js';
-import {accountProblem, costOf, describeSize, formatUsd, loadCatalog, placementProblems, supportedImageSlugs, type Catalog} from './catalog.js';
+import {
+	accountProblem,
+	costOf,
+	describeSize,
+	formatUsd,
+	loadCatalog,
+	placementProblems,
+	supportedImageSlugs,
+	type Catalog,
+} from './catalog.js';
 import {dropletBatches, dropletMachine} from './droplets.js';
 import {describeFirewall, firewallRequest, sameRules} from './firewall.js';
 import {counted} from '../../render/format.js';
@@ -43,7 +70,14 @@ export class DigitalOceanProvider implements Provider {
 	// Cloud Firewalls pass only TCP, UDP and ICMP: ESP, which Docker's encrypted
 	// overlay needs between nodes, is dropped, so the overlay stays in clear
 	// inside the VPC (and the firewall) unless the user insists.
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: true, hostKeyBeforeBoot: false, bootHostKeyExposed: true, sharesHostCpus: false, billed: {machine: 'droplet', by: 'DigitalOcean'}};
+	readonly capabilities: ProviderCapabilities = {
+		encryptedOverlay: false,
+		pullImages: true,
+		hostKeyBeforeBoot: false,
+		bootHostKeyExposed: true,
+		sharesHostCpus: false,
+		billed: {machine: 'droplet', by: 'DigitalOcean'},
+	};
 	readonly firstBoot: FirstBootCheck;
 	private readonly timing: Timing;
 	private api?: DigitalOceanClient;
@@ -63,7 +97,11 @@ export class DigitalOceanProvider implements Provider {
 
 	constructor(private readonly options: DigitalOceanProviderOptions = {}) {
 		this.timing = {...DEFAULT_TIMING, ...options.timing};
-		this.firstBoot = {command: firstBootStatusCommand, parse: parseFirstBootStatus, timeoutMs: this.timing.firstBootTimeoutMs};
+		this.firstBoot = {
+			command: firstBootStatusCommand,
+			parse: parseFirstBootStatus,
+			timeoutMs: this.timing.firstBootTimeoutMs,
+		};
 	}
 
 	/**
@@ -76,17 +114,31 @@ export class DigitalOceanProvider implements Provider {
 			if (!token) {
 				throw new InputError('no DigitalOcean API token', {
 					hint: 'swarmbee reads it from the environment variable DIGITALOCEAN_ACCESS_TOKEN; it never takes one on the command line, where shell history and the process list would keep it.',
-					nextSteps: [`create a personal access token with read and write scope at ${TOKEN_URL}`, 'export DIGITALOCEAN_ACCESS_TOKEN=<the token>, then run the same command again'],
+					nextSteps: [
+						`create a personal access token with read and write scope at ${TOKEN_URL}`,
+						'export DIGITALOCEAN_ACCESS_TOKEN=<the token>, then run the same command again',
+					],
 				});
 			}
 			this.api = new DigitalOceanClient({
-				token, baseUrl: this.options.apiUrl, ...this.options.client,
-				...(this.timing.sleep ? {sleep: this.timing.sleep} : {}), ...(this.timing.now ? {now: this.timing.now} : {}),
+				token,
+				baseUrl: this.options.apiUrl,
+				...this.options.client,
+				...(this.timing.sleep ? {sleep: this.timing.sleep} : {}),
+				...(this.timing.now ? {now: this.timing.now} : {}),
 			});
 		}
 		const emit = ctx.emit;
 		this.api.onRateLimit = emit
-			? info => emit(event({type: 'rate-limit', limit: info.limit, remaining: info.remaining, resetAt: info.resetAt.toISOString()}))
+			? info =>
+					emit(
+						event({
+							type: 'rate-limit',
+							limit: info.limit,
+							remaining: info.remaining,
+							resetAt: info.resetAt.toISOString(),
+						}),
+					)
 			: undefined;
 		return this.api;
 	}
@@ -108,15 +160,21 @@ export class DigitalOceanProvider implements Provider {
 	 * droplets, and the droplet limit. Throws the first kind of problem found,
 	 * every problem of that kind at once.
 	 */
-	private async inspect(ctx: ProviderContext): Promise<{catalog: Catalog; region: Region; size: Size; total: number; tagged: Droplet[]; toCreate: number}> {
+	private async inspect(
+		ctx: ProviderContext,
+	): Promise<{catalog: Catalog; region: Region; size: Size; total: number; tagged: Droplet[]; toCreate: number}> {
 		const api = this.client(ctx);
 		const {spec, signal} = ctx;
 		const catalog = await this.loadCatalog(api, spec.image, signal);
-		const [total, tagged] = await Promise.all([api.dropletCount(signal), api.droplets({tagName: doNames.clusterTag(spec.name)}, signal)]);
+		const [total, tagged] = await Promise.all([
+			api.dropletCount(signal),
+			api.droplets({tagName: doNames.clusterTag(spec.name)}, signal),
+		]);
 		const locked = accountProblem(catalog.account, total, 0);
 		if (locked) throw locked;
 		let problems = placementProblems(spec, catalog);
-		if (problems.some(p => p.field === 'image')) problems = placementProblems(spec, catalog, supportedImageSlugs(await api.distributionImages(signal)));
+		if (problems.some(p => p.field === 'image'))
+			problems = placementProblems(spec, catalog, supportedImageSlugs(await api.distributionImages(signal)));
 		if (problems.length > 0) throw new SpecError(problems);
 		this.checkOwnership(ctx, tagged);
 		const present = new Set(tagged.map(d => d.name));
@@ -151,7 +209,10 @@ export class DigitalOceanProvider implements Provider {
 		if (foreign.length === 0) return;
 		const cluster = ctx.spec.name;
 		throw new InputError(`the name "${cluster}" is already used on this DigitalOcean account by another cluster`, {
-			hint: `droplets tagged ${doNames.clusterTag(cluster)} (${foreign.slice(0, 5).map(d => `${d.name} ${d.id}`).join(', ')}${foreign.length > 5 ? ', …' : ''}) were made by a swarmbee state other than this one.`,
+			hint: `droplets tagged ${doNames.clusterTag(cluster)} (${foreign
+				.slice(0, 5)
+				.map(d => `${d.name} ${d.id}`)
+				.join(', ')}${foreign.length > 5 ? ', …' : ''}) were made by a swarmbee state other than this one.`,
 			nextSteps: [
 				'choose another name for this cluster',
 				`or, if that cluster is yours from another SWARMBEE_HOME, use that one; to delete it anyway: swarmbee down ${cluster} --force`,
@@ -186,26 +247,61 @@ export class DigitalOceanProvider implements Provider {
 		for (const node of planNodes(spec)) {
 			const droplet = present.get(node.name);
 			resources.push({
-				kind: 'droplet', name: node.name, action: droplet ? 'exists' : 'create',
-				detail: droplet ? `id ${droplet.id}, ${droplet.status}` : `${size.slug} in ${region.slug}, ${spec.image}; tags ${dropletTags(spec.name, node.role, ctx.owner || '<new owner id>').join(', ')}`,
+				kind: 'droplet',
+				name: node.name,
+				action: droplet ? 'exists' : 'create',
+				detail: droplet
+					? `id ${droplet.id}, ${droplet.status}`
+					: `${size.slug} in ${region.slug}, ${spec.image}; tags ${dropletTags(spec.name, node.role, ctx.owner || '<new owner id>').join(', ')}`,
 			});
 		}
 		const tag = doNames.clusterTag(spec.name);
-		resources.push({kind: 'tag', name: tag, action: tagged.length > 0 ? 'exists' : 'create', detail: 'the cluster: firewall target, list and delete'});
+		resources.push({
+			kind: 'tag',
+			name: tag,
+			action: tagged.length > 0 ? 'exists' : 'create',
+			detail: 'the cluster: firewall target, list and delete',
+		});
 		const vpc = vpcs.find(v => v.region === spec.region && v.default);
-		resources.push(vpc
-			? {kind: 'vpc', name: vpc.name, action: 'use', detail: `${vpc.ip_range}, ${spec.region}'s default VPC (shared, never deleted by swarmbee)`}
-			: {kind: 'vpc', name: `default-${spec.region}`, action: 'create', detail: `${spec.region} has no VPC yet; the first one becomes its default (swarmbee keeps it on down, as DigitalOcean would)`});
-		resources.push(key
-			? {kind: 'ssh key', name: key.name, action: 'use', detail: `${key.fingerprint} (already on the account)`}
-			: {kind: 'ssh key', name: doNames.sshKey(spec.name), action: 'create', detail: ctx.sshPublicKey ? md5Fingerprint(ctx.sshPublicKey) : 'the cluster key, generated by up'});
+		resources.push(
+			vpc
+				? {
+						kind: 'vpc',
+						name: vpc.name,
+						action: 'use',
+						detail: `${vpc.ip_range}, ${spec.region}'s default VPC (shared, never deleted by swarmbee)`,
+					}
+				: {
+						kind: 'vpc',
+						name: `default-${spec.region}`,
+						action: 'create',
+						detail: `${spec.region} has no VPC yet; the first one becomes its default (swarmbee keeps it on down, as DigitalOcean would)`,
+					},
+		);
+		resources.push(
+			key
+				? {kind: 'ssh key', name: key.name, action: 'use', detail: `${key.fingerprint} (already on the account)`}
+				: {
+						kind: 'ssh key',
+						name: doNames.sshKey(spec.name),
+						action: 'create',
+						detail: ctx.sshPublicKey ? md5Fingerprint(ctx.sshPublicKey) : 'the cluster key, generated by up',
+					},
+		);
 		const rules = firewallRequest(spec.name, spec.sshFrom);
 		const firewall = firewalls.find(f => f.name === rules.name);
-		resources.push({kind: 'firewall', name: rules.name, action: firewall ? 'exists' : 'create', detail: describeFirewall(rules)});
+		resources.push({
+			kind: 'firewall',
+			name: rules.name,
+			action: firewall ? 'exists' : 'create',
+			detail: describeFirewall(rules),
+		});
 		return {
 			resources,
 			cost: costOf(size, planNodes(spec).length),
-			notes: ['prices are DigitalOcean\'s list prices from /v2/sizes; droplets are billed while they exist, running or not'],
+			notes: [
+				"prices are DigitalOcean's list prices from /v2/sizes; droplets are billed while they exist, running or not",
+			],
 		};
 	}
 
@@ -224,7 +320,13 @@ export class DigitalOceanProvider implements Provider {
 		return {
 			infra: {
 				privateCidr: vpc.vpc.ip_range,
-				ids: {tag, vpc: vpc.vpc.id, sshKey: String(key.key.id), sshKeyFingerprint: key.key.fingerprint, firewall: firewall.firewall.id},
+				ids: {
+					tag,
+					vpc: vpc.vpc.id,
+					sshKey: String(key.key.id),
+					sshKeyFingerprint: key.key.fingerprint,
+					firewall: firewall.firewall.id,
+				},
 			},
 			changed: vpc.created || key.created || firewall.changed,
 		};
@@ -235,13 +337,20 @@ export class DigitalOceanProvider implements Provider {
 	 * whose outcome is unknown (5xx, no answer), it waits for lists to catch
 	 * up and looks before asking again.
 	 */
-	private async createOnce<T>(ctx: ProviderContext, create: () => Promise<T>, find: () => Promise<T | undefined>): Promise<T> {
+	private async createOnce<T>(
+		ctx: ProviderContext,
+		create: () => Promise<T>,
+		find: () => Promise<T | undefined>,
+	): Promise<T> {
 		for (let attempt = 0; ; attempt++) {
 			try {
 				return await create();
 			} catch (error) {
 				if (!(error instanceof DigitalOceanApiError) || !error.retryable || attempt >= 3) throw error;
-				await this.pause(error.status === 429 ? error.retryAfterMs ?? this.client(ctx).backoffMs(attempt) : this.timing.settleMs, ctx.signal);
+				await this.pause(
+					error.status === 429 ? (error.retryAfterMs ?? this.client(ctx).backoffMs(attempt)) : this.timing.settleMs,
+					ctx.signal,
+				);
 				// A 429 refused the request: nothing to look for.
 				if (!error.uncertain) continue;
 				const found = await find();
@@ -264,7 +373,19 @@ export class DigitalOceanProvider implements Provider {
 		const find = async () => (await api.vpcs(signal)).find(v => v.region === spec.region && v.default);
 		const existing = await find();
 		if (existing) return {vpc: existing, created: false};
-		const vpc = await this.createOnce(ctx, () => api.createVpc({name: `default-${spec.region}`, region: spec.region, description: `${spec.region}'s default VPC, made by swarmbee for ${spec.name} because the region had none`}, signal), find);
+		const vpc = await this.createOnce(
+			ctx,
+			() =>
+				api.createVpc(
+					{
+						name: `default-${spec.region}`,
+						region: spec.region,
+						description: `${spec.region}'s default VPC, made by swarmbee for ${spec.name} because the region had none`,
+					},
+					signal,
+				),
+			find,
+		);
 		return {vpc, created: true};
 	}
 
@@ -284,15 +405,21 @@ export class DigitalOceanProvider implements Provider {
 		// (eventual consistency): a few tries, by fingerprint and in the list.
 		const find = async () => {
 			for (let attempt = 0; attempt < 4; attempt++) {
-				const key = await api.sshKey(fingerprint, signal)
-					?? (await api.sshKeys(signal)).find(k => k.fingerprint === fingerprint || k.public_key.trim() === publicKey.trim());
+				const key =
+					(await api.sshKey(fingerprint, signal)) ??
+					(await api.sshKeys(signal)).find(
+						k => k.fingerprint === fingerprint || k.public_key.trim() === publicKey.trim(),
+					);
 				if (key) return key;
 				await this.pause(2_000, signal);
 			}
 			return undefined;
 		};
 		try {
-			return {key: await this.createOnce(ctx, () => api.createSshKey(doNames.sshKey(spec.name), publicKey, signal), find), created: true};
+			return {
+				key: await this.createOnce(ctx, () => api.createSshKey(doNames.sshKey(spec.name), publicKey, signal), find),
+				created: true,
+			};
 		} catch (error) {
 			// 422 "SSH Key is already in use on your account": it is there, find it.
 			if (error instanceof DigitalOceanApiError && error.status === 422 && /already in use/i.test(error.apiMessage)) {
@@ -313,10 +440,15 @@ export class DigitalOceanProvider implements Provider {
 		// Names are not unique: a create cut off mid-way may have left two.
 		for (const extra of extras) await api.deleteFirewall(extra.id, signal);
 		if (existing) {
-			if (sameRules(existing, wanted) && existing.tags.includes(wanted.tags[0]!)) return {firewall: existing, changed: extras.length > 0};
+			if (sameRules(existing, wanted) && existing.tags.includes(wanted.tags[0]!))
+				return {firewall: existing, changed: extras.length > 0};
 			return {firewall: await api.updateFirewall(existing.id, wanted, signal), changed: true};
 		}
-		const firewall = await this.createOnce(ctx, () => api.createFirewall(wanted, signal), async () => (await find())[0]);
+		const firewall = await this.createOnce(
+			ctx,
+			() => api.createFirewall(wanted, signal),
+			async () => (await find())[0],
+		);
 		return {firewall, changed: true};
 	}
 
@@ -330,8 +462,12 @@ export class DigitalOceanProvider implements Provider {
 
 	private dropletRequest(ctx: ProviderContext, plans: readonly MachinePlan[], infra: InfraInfo): DropletCreateRequest {
 		const {spec, owner} = ctx;
-		const userData = renderUserData(spec.name, plans.map(p => ({name: p.name, hostKey: p.hostKey})));
-		if (Buffer.byteLength(userData) > USER_DATA_LIMIT) throw new Error(`user_data for ${plans.length} droplets is over 64 KiB`);
+		const userData = renderUserData(
+			spec.name,
+			plans.map(p => ({name: p.name, hostKey: p.hostKey})),
+		);
+		if (Buffer.byteLength(userData) > USER_DATA_LIMIT)
+			throw new Error(`user_data for ${plans.length} droplets is over 64 KiB`);
 		const sshKey = infra.ids['sshKey'];
 		return {
 			names: plans.map(p => p.name),
@@ -357,12 +493,17 @@ export class DigitalOceanProvider implements Provider {
 	 * most ten, all at once; then one list request per poll watches every
 	 * droplet until it is active with a public IPv4.
 	 */
-	async createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
+	async createMachines(
+		ctx: ProviderContext,
+		plans: MachinePlan[],
+		infra: InfraInfo,
+		onProgress: (node: string, detail: string) => void,
+	): Promise<CreateOutcome[]> {
 		const api = this.client(ctx);
 		const tag = doNames.clusterTag(ctx.spec.name);
 		const listed = this.listed && this.now() - this.listed.at <= LISTED_FOR_MS ? this.listed.droplets : undefined;
 		this.listed = undefined;
-		const tagged = listed ?? await api.droplets({tagName: tag}, ctx.signal);
+		const tagged = listed ?? (await api.droplets({tagName: tag}, ctx.signal));
 		const awaited = new Map<string, Awaited>();
 		// The same rule as the machines step: the journal's droplet, else the lowest id.
 		const recorded = (name: string) => plans.find(p => p.name === name)?.providerId;
@@ -373,25 +514,33 @@ export class DigitalOceanProvider implements Provider {
 		}
 		const failures = new Map<string, SwarmbeeError>();
 		const missing = plans.filter(p => !awaited.has(p.name));
-		await Promise.all(dropletBatches(missing).map(async batch => {
-			try {
-				for (const made of await this.createBatch(ctx, batch, infra)) {
-					awaited.set(made.name, made);
-					onProgress(made.name, `droplet ${made.id} requested`);
+		await Promise.all(
+			dropletBatches(missing).map(async batch => {
+				try {
+					for (const made of await this.createBatch(ctx, batch, infra)) {
+						awaited.set(made.name, made);
+						onProgress(made.name, `droplet ${made.id} requested`);
+					}
+				} catch (error) {
+					for (const plan of batch) if (!awaited.has(plan.name)) failures.set(plan.name, toSwarmbeeError(error));
 				}
-			} catch (error) {
-				for (const plan of batch) if (!awaited.has(plan.name)) failures.set(plan.name, toSwarmbeeError(error));
-			}
-		}));
+			}),
+		);
 		const ready = await this.waitForActive(ctx, awaited, failures, onProgress, tagged);
 		return plans.map(p => {
 			const machine = ready.get(p.name);
-			return machine ? {name: p.name, machine} : {name: p.name, error: failures.get(p.name) ?? new ExternalError(`${p.name} was not created`)};
+			return machine
+				? {name: p.name, machine}
+				: {name: p.name, error: failures.get(p.name) ?? new ExternalError(`${p.name} was not created`)};
 		});
 	}
 
 	/** One create request, and after a failure only what is still missing, looked up by tag first. */
-	private async createBatch(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo): Promise<Array<{name: string} & Awaited>> {
+	private async createBatch(
+		ctx: ProviderContext,
+		plans: MachinePlan[],
+		infra: InfraInfo,
+	): Promise<Array<{name: string} & Awaited>> {
 		const api = this.client(ctx);
 		const {signal} = ctx;
 		const made: Array<{name: string} & Awaited> = [];
@@ -399,7 +548,9 @@ export class DigitalOceanProvider implements Provider {
 		for (let attempt = 0; ; attempt++) {
 			try {
 				const {droplets, actionIds} = await api.createDroplets(this.dropletRequest(ctx, remaining, infra), signal);
-				droplets.forEach((d, i) => made.push({name: d.name, id: d.id, actionId: actionIds[i]}));
+				droplets.forEach((d, i) => {
+					made.push({name: d.name, id: d.id, actionId: actionIds[i]});
+				});
 				return made;
 			} catch (error) {
 				if (!(error instanceof DigitalOceanApiError) || attempt >= 5) throw error;
@@ -407,9 +558,12 @@ export class DigitalOceanProvider implements Provider {
 				// whole request, so asking again (later) cannot duplicate anything.
 				const keyLag = error.status === 422 && /invalid key identifiers/i.test(error.apiMessage);
 				if (!error.retryable && !keyLag) throw error;
-				const wait = error.status === 429 ? api.retryWait(error, attempt)
-					: keyLag ? api.backoffMs(attempt)
-						: Math.max(this.timing.settleMs, api.backoffMs(attempt));
+				const wait =
+					error.status === 429
+						? api.retryWait(error, attempt)
+						: keyLag
+							? api.backoffMs(attempt)
+							: Math.max(this.timing.settleMs, api.backoffMs(attempt));
 				// A spent hourly budget: its error says when to come back.
 				if (wait === undefined) throw error;
 				await this.pause(wait, signal);
@@ -417,7 +571,9 @@ export class DigitalOceanProvider implements Provider {
 				if (keyLag || !error.uncertain) continue;
 				// Never a blind retry: the request may have been carried out.
 				const names = new Set(remaining.map(p => p.name));
-				const found = (await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)).filter(d => names.has(d.name));
+				const found = (await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal)).filter(d =>
+					names.has(d.name),
+				);
 				for (const [name, droplet] of sameNameChoice(found, DROPLET).byName) {
 					if (!made.some(m => m.name === name)) made.push({name, id: droplet.id});
 				}
@@ -434,8 +590,11 @@ export class DigitalOceanProvider implements Provider {
 	 * next run creates it afresh) and reported.
 	 */
 	private async waitForActive(
-		ctx: ProviderContext, awaited: Map<string, Awaited>, failures: Map<string, SwarmbeeError>,
-		onProgress: (node: string, detail: string) => void, firstLook?: Droplet[],
+		ctx: ProviderContext,
+		awaited: Map<string, Awaited>,
+		failures: Map<string, SwarmbeeError>,
+		onProgress: (node: string, detail: string) => void,
+		firstLook?: Droplet[],
 	): Promise<Map<string, Machine>> {
 		const api = this.client(ctx);
 		const {signal} = ctx;
@@ -458,7 +617,13 @@ export class DigitalOceanProvider implements Provider {
 					announced.add(name);
 					onProgress(name, 'active, waiting for its public IPv4');
 				} else if (machine.status === 'stopped' || machine.status === 'error') {
-					failures.set(name, new ExternalError(`droplet ${name} (${droplet.id}) is ${droplet.status}`, {node: name, nextSteps: ['run swarmbee up again; a droplet that is off is powered on']}));
+					failures.set(
+						name,
+						new ExternalError(`droplet ${name} (${droplet.id}) is ${droplet.status}`, {
+							node: name,
+							nextSteps: ['run swarmbee up again; a droplet that is off is powered on'],
+						}),
+					);
 				}
 			}
 			const pending = [...awaited].filter(([name]) => !ready.has(name) && !failures.has(name));
@@ -466,38 +631,63 @@ export class DigitalOceanProvider implements Provider {
 			const elapsed = this.now() - started;
 			if (elapsed > this.timing.activeTimeoutMs) {
 				for (const [name, wanted] of pending) {
-					failures.set(name, new ExternalError(`${name} (droplet ${wanted.id}) did not become active with a public IPv4 within ${Math.round(this.timing.activeTimeoutMs / 60_000)} minutes`, {
-						node: name,
-						nextSteps: ['run swarmbee up again: it waits for the same droplet rather than creating another', 'see https://status.digitalocean.com for incidents'],
-					}));
+					failures.set(
+						name,
+						new ExternalError(
+							`${name} (droplet ${wanted.id}) did not become active with a public IPv4 within ${Math.round(this.timing.activeTimeoutMs / 60_000)} minutes`,
+							{
+								node: name,
+								nextSteps: [
+									'run swarmbee up again: it waits for the same droplet rather than creating another',
+									'see https://status.digitalocean.com for incidents',
+								],
+							},
+						),
+					);
 				}
 				return ready;
 			}
 			// A droplet still `new` while one made with it is already up is suspect: its create action is
 			// asked at once (then every actionCheckEveryMs), not only after actionCheckAfterMs.
 			const siblingUp = ready.size > 0;
-			if ((elapsed >= this.timing.actionCheckAfterMs || siblingUp) && (!checkedEarly || this.now() - lastActionCheck >= this.timing.actionCheckEveryMs)) {
+			if (
+				(elapsed >= this.timing.actionCheckAfterMs || siblingUp) &&
+				(!checkedEarly || this.now() - lastActionCheck >= this.timing.actionCheckEveryMs)
+			) {
 				checkedEarly = true;
 				lastActionCheck = this.now();
 				await this.failErroredCreates(ctx, pending, failures);
 			}
-			await this.pause(elapsed < this.timing.pollSwitchAfterMs ? this.timing.pollEarlyMs : this.timing.pollLateMs, signal);
+			await this.pause(
+				elapsed < this.timing.pollSwitchAfterMs ? this.timing.pollEarlyMs : this.timing.pollLateMs,
+				signal,
+			);
 			look = await api.droplets({tagName: doNames.clusterTag(ctx.spec.name)}, signal);
 		}
 	}
 
-	private async failErroredCreates(ctx: ProviderContext, pending: Array<[string, Awaited]>, failures: Map<string, SwarmbeeError>): Promise<void> {
+	private async failErroredCreates(
+		ctx: ProviderContext,
+		pending: Array<[string, Awaited]>,
+		failures: Map<string, SwarmbeeError>,
+	): Promise<void> {
 		const api = this.client(ctx);
 		for (const [name, wanted] of pending) {
 			if (wanted.actionId === undefined) continue;
 			const action = await api.action(wanted.actionId, ctx.signal);
 			if (action?.status !== 'errored') continue;
 			await api.deleteDroplet(wanted.id, ctx.signal);
-			failures.set(name, new ExternalError(`DigitalOcean could not create ${name}: its create action ${wanted.actionId} errored`, {
-				node: name,
-				hint: 'the half-made droplet was deleted.',
-				nextSteps: ['run swarmbee up again: it creates only what is missing', 'if it keeps failing, see https://status.digitalocean.com or try another --region'],
-			}));
+			failures.set(
+				name,
+				new ExternalError(`DigitalOcean could not create ${name}: its create action ${wanted.actionId} errored`, {
+					node: name,
+					hint: 'the half-made droplet was deleted.',
+					nextSteps: [
+						'run swarmbee up again: it creates only what is missing',
+						'if it keeps failing, see https://status.digitalocean.com or try another --region',
+					],
+				}),
+			);
 		}
 	}
 
@@ -516,7 +706,8 @@ export class DigitalOceanProvider implements Provider {
 			try {
 				return await work();
 			} catch (error) {
-				const busy = error instanceof DigitalOceanApiError && error.status === 422 && /pending event/i.test(error.apiMessage);
+				const busy =
+					error instanceof DigitalOceanApiError && error.status === 422 && /pending event/i.test(error.apiMessage);
 				if (!busy || this.now() > deadline) throw error;
 				await this.pause(this.timing.pollLateMs, ctx.signal);
 			}
@@ -537,7 +728,10 @@ export class DigitalOceanProvider implements Provider {
 		);
 		const action = polled.met ? polled.value : polled.last;
 		if (action?.status === 'completed') return;
-		throw new ExternalError(`${first.type} of ${node} ${action?.status === 'errored' ? 'failed' : 'did not finish'} (action ${first.id})`, {node, nextSteps: ['run the same command again']});
+		throw new ExternalError(
+			`${first.type} of ${node} ${action?.status === 'errored' ? 'failed' : 'did not finish'} (action ${first.id})`,
+			{node, nextSteps: ['run the same command again']},
+		);
 	}
 
 	async startMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
@@ -590,7 +784,9 @@ export class DigitalOceanProvider implements Provider {
 				await api.deleteSshKey(key.id, signal);
 				keys++;
 			}
-			const owners = new Set([ctx.owner, ...doomed.map(d => ownerFromTags(d.tags))].filter((o): o is string => Boolean(o)));
+			const owners = new Set(
+				[ctx.owner, ...doomed.map(d => ownerFromTags(d.tags))].filter((o): o is string => Boolean(o)),
+			);
 			for (const name of [tag, ...[...owners].map(doNames.ownerTag)]) {
 				if (await api.tag(name, signal)) {
 					await api.deleteTag(name, signal);
@@ -610,12 +806,23 @@ export class DigitalOceanProvider implements Provider {
 		// The proof: list again, from the API, not from what was deleted.
 		const remaining = (await api.droplets({tagName: tag}, signal)).filter(mine).map(d => `droplet ${d.name} (${d.id})`);
 		if (foreignDroplets.length === 0) {
-			remaining.push(...(await api.firewalls(signal)).filter(f => f.name === doNames.firewall(spec.name)).map(f => `firewall ${f.name} (${f.id})`));
-			remaining.push(...(await this.ourKeys(ctx, options.includeForeign)).map(k => `SSH key ${k.name} (${k.fingerprint})`));
+			remaining.push(
+				...(await api.firewalls(signal))
+					.filter(f => f.name === doNames.firewall(spec.name))
+					.map(f => `firewall ${f.name} (${f.id})`),
+			);
+			remaining.push(
+				...(await this.ourKeys(ctx, options.includeForeign)).map(k => `SSH key ${k.name} (${k.fingerprint})`),
+			);
 		}
 		return {
 			scope: `tagged ${tag}, and no firewall or SSH key named ${doNames.firewall(spec.name)}`,
-			removed: [counted(doomed.length, 'droplet'), counted(firewalls, 'firewall'), counted(keys, 'SSH key'), counted(tags, 'tag')],
+			removed: [
+				counted(doomed.length, 'droplet'),
+				counted(firewalls, 'firewall'),
+				counted(keys, 'SSH key'),
+				counted(tags, 'tag'),
+			],
 			remaining,
 			foreign: foreignDroplets.map(d => `droplet ${d.name} (${d.id})`),
 		};
@@ -628,8 +835,10 @@ export class DigitalOceanProvider implements Provider {
 	 */
 	private async ourKeys(ctx: ProviderContext, includeForeign: boolean): Promise<SshKey[]> {
 		const fingerprint = ctx.sshPublicKey ? md5Fingerprint(ctx.sshPublicKey) : undefined;
-		return (await this.client(ctx).sshKeys(ctx.signal))
-			.filter(k => k.name === doNames.sshKey(ctx.spec.name) && (includeForeign || !fingerprint || k.fingerprint === fingerprint));
+		return (await this.client(ctx).sshKeys(ctx.signal)).filter(
+			k =>
+				k.name === doNames.sshKey(ctx.spec.name) && (includeForeign || !fingerprint || k.fingerprint === fingerprint),
+		);
 	}
 
 	/** Deleted droplets can be listed for a while after the 204: waits until the tag shows none of them. */
@@ -637,7 +846,10 @@ export class DigitalOceanProvider implements Provider {
 		if (ids.size === 0) return;
 		// Still listed at the deadline: the proof list that follows names them.
 		await pollUntil(
-			async () => (await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d => ids.has(d.id)),
+			async () =>
+				(await this.client(ctx).droplets({tagName: doNames.clusterTag(ctx.spec.name)}, ctx.signal)).filter(d =>
+					ids.has(d.id),
+				),
 			left => left.length === 0,
 			{intervalMs: this.timing.pollEarlyMs, timeoutMs: this.timing.drainTimeoutMs, signal: ctx.signal, ...this.clock},
 		);

@@ -62,12 +62,14 @@ interface UserDataNode {
  *     …
  */
 export function renderUserData(cluster: string, nodes: readonly UserDataNode[]): string {
-	const cases = nodes.map(node => [
-		`  ${shq(node.name)})`,
-		`    private_key=${shq(node.hostKey.privateKey.trim())}`,
-		`    public_key=${shq(node.hostKey.publicKey.trim())}`,
-		'    ;;',
-	].join('\n'));
+	const cases = nodes.map(node =>
+		[
+			`  ${shq(node.name)})`,
+			`    private_key=${shq(node.hostKey.privateKey.trim())}`,
+			`    public_key=${shq(node.hostKey.publicKey.trim())}`,
+			'    ;;',
+		].join('\n'),
+	);
 	return `#!/bin/sh
 # swarmbee first boot, cluster ${cluster}: ${nodes.map(n => n.name).join(', ')}
 # Installs the host key swarmbee made for this droplet, then Docker, then
@@ -145,6 +147,7 @@ type FirstBootState = {state: 'done'} | {state: 'running'} | {state: 'failed'; d
 export function parseFirstBootStatus(stdout: string): FirstBootState {
 	const [first = '', ...rest] = stdout.trim().split('\n');
 	if (first === 'done') return {state: 'done'};
-	if (first.startsWith('failed: ')) return {state: 'failed', detail: [first.slice('failed: '.length), ...rest].join('\n').trim()};
+	if (first.startsWith('failed: '))
+		return {state: 'failed', detail: [first.slice('failed: '.length), ...rest].join('\n').trim()};
 	return {state: 'running'};
 }

@@ -30,21 +30,44 @@ function labelArgs(labels: Record<string, string>): string[] {
  * Subnets are chosen by swarmbee so every node keeps its address on reboot.
  */
 export function networkCreateArgs(
-	cluster: string, owner: string, kind: NetworkKind, subnet: string,
-	labels: Record<string, string> = {}, name = names.network(cluster, kind),
+	cluster: string,
+	owner: string,
+	kind: NetworkKind,
+	subnet: string,
+	labels: Record<string, string> = {},
+	name = names.network(cluster, kind),
 ): string[] {
 	return [
-		'network', 'create',
-		'--driver', 'bridge',
-		'--subnet', subnet,
+		'network',
+		'create',
+		'--driver',
+		'bridge',
+		'--subnet',
+		subnet,
 		...(kind === 'private' ? ['--internal'] : []),
-		...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: ALL_NODES, [LABEL_OWNER]: owner, [LABEL_NETWORK]: kind, ...labels}),
+		...labelArgs({
+			[LABEL_CLUSTER]: cluster,
+			[LABEL_NODE]: ALL_NODES,
+			[LABEL_OWNER]: owner,
+			[LABEL_NETWORK]: kind,
+			...labels,
+		}),
 		name,
 	];
 }
 
-export function volumeCreateArgs(cluster: string, owner: string, node: string, volume = names.volume(cluster, node)): string[] {
-	return ['volume', 'create', ...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: node, [LABEL_OWNER]: owner}), volume];
+export function volumeCreateArgs(
+	cluster: string,
+	owner: string,
+	node: string,
+	volume = names.volume(cluster, node),
+): string[] {
+	return [
+		'volume',
+		'create',
+		...labelArgs({[LABEL_CLUSTER]: cluster, [LABEL_NODE]: node, [LABEL_OWNER]: owner}),
+		volume,
+	];
 }
 
 /** How much of the host a node container may touch. */
@@ -56,11 +79,22 @@ export type SecurityMode = 'privileged' | 'capabilities';
  * sandboxes withhold), no seccomp/AppArmor filter, and the cgroup tree.
  */
 export function securityArgs(mode: SecurityMode, cgroupVersion: 1 | 2): string[] {
-	if (mode === 'privileged') return ['--privileged', ...(cgroupVersion === 2 ? ['--cgroupns', 'private', '--env', 'SWARMBEE_CGROUP_NEST=1'] : [])];
+	if (mode === 'privileged')
+		return [
+			'--privileged',
+			...(cgroupVersion === 2 ? ['--cgroupns', 'private', '--env', 'SWARMBEE_CGROUP_NEST=1'] : []),
+		];
 	return [
-		'--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
-		'--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-		'--volume', '/sys/fs/cgroup:/sys/fs/cgroup:rw',
+		'--cap-add',
+		'ALL',
+		'--cap-drop',
+		'SYS_RESOURCE',
+		'--security-opt',
+		'seccomp=unconfined',
+		'--security-opt',
+		'apparmor=unconfined',
+		'--volume',
+		'/sys/fs/cgroup:/sys/fs/cgroup:rw',
 	];
 }
 
@@ -94,26 +128,47 @@ export function nodeCreateArgs(o: NodeContainerOptions): string[] {
 	const memory = `${o.memoryMb}m`;
 	return [
 		'create',
-		'--name', o.containerName ?? names.container(o.cluster, o.node),
-		'--hostname', o.node,
-		...labelArgs({[LABEL_CLUSTER]: o.cluster, [LABEL_NODE]: o.node, [LABEL_OWNER]: o.owner, [LABEL_ROLE]: o.role, ...o.labels}),
-		'--network', names.network(o.cluster, 'public'),
-		'--ip', o.publicAddress,
-		'--memory', memory, '--memory-swap', memory,
-		'--cpus', String(o.vcpus),
-		'--env', `SWARMBEE_MEMORY_MB=${o.memoryMb}`,
+		'--name',
+		o.containerName ?? names.container(o.cluster, o.node),
+		'--hostname',
+		o.node,
+		...labelArgs({
+			[LABEL_CLUSTER]: o.cluster,
+			[LABEL_NODE]: o.node,
+			[LABEL_OWNER]: o.owner,
+			[LABEL_ROLE]: o.role,
+			...o.labels,
+		}),
+		'--network',
+		names.network(o.cluster, 'public'),
+		'--ip',
+		o.publicAddress,
+		'--memory',
+		memory,
+		'--memory-swap',
+		memory,
+		'--cpus',
+		String(o.vcpus),
+		'--env',
+		`SWARMBEE_MEMORY_MB=${o.memoryMb}`,
 		...Object.entries(o.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
-		'--mount', `type=volume,src=${o.volumeName ?? names.volume(o.cluster, o.node)},dst=/var/lib/docker`,
-		'--restart', 'unless-stopped',
-		'--stop-timeout', '20',
+		'--mount',
+		`type=volume,src=${o.volumeName ?? names.volume(o.cluster, o.node)},dst=/var/lib/docker`,
+		'--restart',
+		'unless-stopped',
+		'--stop-timeout',
+		'20',
 		...securityArgs(o.security, o.cgroupVersion),
 		o.image,
 	];
 }
 
 export function connectPrivateArgs(
-	cluster: string, node: string, privateAddress: string,
-	container = names.container(cluster, node), network = names.network(cluster, 'private'),
+	cluster: string,
+	node: string,
+	privateAddress: string,
+	container = names.container(cluster, node),
+	network = names.network(cluster, 'private'),
 ): string[] {
 	return ['network', 'connect', '--ip', privateAddress, network, container];
 }

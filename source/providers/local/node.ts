@@ -9,7 +9,14 @@ import {DockerCommandError, type DockerCli} from '../../docker/cli.js';
 import {ensureImage, packagedImage, type EnsuredImage} from '../../docker/images.js';
 import {ExternalError} from '../../errors.js';
 import {
-	connectPrivateArgs, names, networkCreateArgs, nodeCreateArgs, volumeCreateArgs, type NetworkKind, type NodeContainerOptions, type SecurityMode,
+	connectPrivateArgs,
+	names,
+	networkCreateArgs,
+	nodeCreateArgs,
+	volumeCreateArgs,
+	type NetworkKind,
+	type NodeContainerOptions,
+	type SecurityMode,
 } from './commands.js';
 import {tarArchive, type TarEntry} from './tar.js';
 
@@ -27,7 +34,10 @@ export interface NetworkInspect {
 
 /** Memory and cgroup version of the engine, from `docker info`. */
 export async function engineInfo(docker: DockerCli, signal?: AbortSignal): Promise<EngineInfo> {
-	const info = JSON.parse(await docker.run(['info', '--format', '{{json .}}'], {signal})) as {MemTotal: number; CgroupVersion?: string};
+	const info = JSON.parse(await docker.run(['info', '--format', '{{json .}}'], {signal})) as {
+		MemTotal: number;
+		CgroupVersion?: string;
+	};
 	return {memTotal: info.MemTotal, cgroupVersion: info.CgroupVersion === '2' ? 2 : 1};
 }
 
@@ -36,7 +46,11 @@ export async function engineInfo(docker: DockerCli, signal?: AbortSignal): Promi
  * bakes in what provisioning installs (local nodes); without it the image is
  * as bare as a cloud image (the emulator's droplets).
  */
-export function ensureNodeImage(docker: DockerCli, baseImage: string, options: {signal?: AbortSignal; onLine?: (line: string) => void; preinstall?: boolean} = {}): Promise<EnsuredImage> {
+export function ensureNodeImage(
+	docker: DockerCli,
+	baseImage: string,
+	options: {signal?: AbortSignal; onLine?: (line: string) => void; preinstall?: boolean} = {},
+): Promise<EnsuredImage> {
 	return ensureImage(docker, nodeImageRecipe(baseImage, options.preinstall ?? false), options);
 }
 
@@ -45,9 +59,16 @@ function nodeImageRecipe(baseImage: string, preinstall: boolean) {
 }
 
 /** `--privileged` where the engine allows it (laptops), the explicit set otherwise. */
-export async function detectSecurityMode(docker: DockerCli, image: string, signal?: AbortSignal): Promise<SecurityMode> {
+export async function detectSecurityMode(
+	docker: DockerCli,
+	image: string,
+	signal?: AbortSignal,
+): Promise<SecurityMode> {
 	try {
-		await docker.run(['run', '--rm', '--privileged', '--network', 'none', '--entrypoint', 'true', image], {signal, timeoutMs: 60_000});
+		await docker.run(['run', '--rm', '--privileged', '--network', 'none', '--entrypoint', 'true', image], {
+			signal,
+			timeoutMs: 60_000,
+		});
 		return 'privileged';
 	} catch (error) {
 		if (error instanceof DockerCommandError) return 'capabilities';
@@ -80,10 +101,16 @@ export type BridgeOptions = {
  */
 export async function createBridge(docker: DockerCli, o: BridgeOptions): Promise<{id: string; subnet: string}> {
 	for (let attempt = 0; attempt < 8; attempt++) {
-		const subnet = o.subnet ?? chooseFreeSubnet(o.space, await takenSubnets(docker, o.signal), `${o.cluster}:${o.kind}:${attempt}`);
-		if (!subnet) throw new ExternalError(`no free subnet left in ${o.space} on this engine`, {nextSteps: ['remove unused Docker networks: docker network prune']});
+		const subnet =
+			o.subnet ?? chooseFreeSubnet(o.space, await takenSubnets(docker, o.signal), `${o.cluster}:${o.kind}:${attempt}`);
+		if (!subnet)
+			throw new ExternalError(`no free subnet left in ${o.space} on this engine`, {
+				nextSteps: ['remove unused Docker networks: docker network prune'],
+			});
 		try {
-			const id = (await docker.run(networkCreateArgs(o.cluster, o.owner, o.kind, subnet, o.labels, o.name), {signal: o.signal})).trim();
+			const id = (
+				await docker.run(networkCreateArgs(o.cluster, o.owner, o.kind, subnet, o.labels, o.name), {signal: o.signal})
+			).trim();
 			return {id, subnet};
 		} catch (error) {
 			// Another cluster took the same subnet a moment ago: try the next one.
@@ -115,7 +142,10 @@ export async function startNodeContainer(
 	await docker.run(volumeCreateArgs(options.cluster, options.owner, options.node, options.volumeName), {signal});
 	options.onStep?.('creating container');
 	const id = (await docker.run(nodeCreateArgs(options), {signal})).trim();
-	await docker.run(connectPrivateArgs(options.cluster, options.node, options.privateAddress, container, options.privateNetwork), {signal});
+	await docker.run(
+		connectPrivateArgs(options.cluster, options.node, options.privateAddress, container, options.privateNetwork),
+		{signal},
+	);
 	if (options.files.length > 0) await docker.run(['cp', '-', `${id}:/`], {signal, input: tarArchive(options.files)});
 	options.onStep?.('booting');
 	await docker.run(['start', id], {signal});
@@ -123,7 +153,12 @@ export async function startNodeContainer(
 }
 
 /** Removes a node container and its dockerd volume; either may be gone already. */
-export async function removeNodeContainer(docker: DockerCli, container: string, volume: string, signal?: AbortSignal): Promise<void> {
+export async function removeNodeContainer(
+	docker: DockerCli,
+	container: string,
+	volume: string,
+	signal?: AbortSignal,
+): Promise<void> {
 	await docker.run(['rm', '-f', '-v', container], {signal}).catch(error => {
 		if (!(error instanceof DockerCommandError && /No such container/i.test(error.stderr))) throw error;
 	});

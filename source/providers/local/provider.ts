@@ -7,13 +7,38 @@ import {event} from '../../events.js';
 import {counted} from '../../render/format.js';
 import {memoryFitProblem, planNodes} from '../../spec.js';
 import type {
-	CreateOutcome, DestroyReport, InfraInfo, Machine, MachinePlan, MachineStatus, PlannedResource, Provider, ProviderCapabilities, ProviderContext,
+	CreateOutcome,
+	DestroyReport,
+	InfraInfo,
+	Machine,
+	MachinePlan,
+	MachineStatus,
+	PlannedResource,
+	Provider,
+	ProviderCapabilities,
+	ProviderContext,
 	ProviderPlan,
 } from '../types.js';
 import {
-	ALL_NODES, FIRST_NODE_OFFSET, LABEL_CLUSTER, LABEL_NETWORK, LABEL_NODE, LABEL_OWNER, names, type NetworkKind, type SecurityMode,
+	ALL_NODES,
+	FIRST_NODE_OFFSET,
+	LABEL_CLUSTER,
+	LABEL_NETWORK,
+	LABEL_NODE,
+	LABEL_OWNER,
+	names,
+	type NetworkKind,
+	type SecurityMode,
 } from './commands.js';
-import {createBridge, detectSecurityMode, engineInfo, ensureNodeImage, removeNodeContainer, startNodeContainer, type NetworkInspect} from './node.js';
+import {
+	createBridge,
+	detectSecurityMode,
+	engineInfo,
+	ensureNodeImage,
+	removeNodeContainer,
+	startNodeContainer,
+	type NetworkInspect,
+} from './node.js';
 import {LOCAL_IMAGES, LOCAL_SIZES, localSize, type LocalSize} from './sizes.js';
 import type {TarEntry} from './tar.js';
 
@@ -42,7 +67,13 @@ const LOCAL_SUBNET_SPACE = '10.100.0.0/14';
  */
 export class LocalProvider implements Provider {
 	readonly name = 'local' as const;
-	readonly capabilities: ProviderCapabilities = {encryptedOverlay: false, pullImages: false, hostKeyBeforeBoot: true, bootHostKeyExposed: false, sharesHostCpus: true};
+	readonly capabilities: ProviderCapabilities = {
+		encryptedOverlay: false,
+		pullImages: false,
+		hostKeyBeforeBoot: true,
+		bootHostKeyExposed: false,
+		sharesHostCpus: true,
+	};
 
 	private nodeImage?: string;
 	/** Asked once, of the engine, the first time a node is to be made (a no-op `up` makes none and starts no container). */
@@ -64,25 +95,38 @@ export class LocalProvider implements Provider {
 		const nodes = planNodes(spec);
 		const wanted = nodes.length * size.memoryMb * 1024 * 1024;
 		if (wanted > info.memTotal * 2) {
-			throw new InputError(`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`, {
-				nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
-			});
+			throw new InputError(
+				`${nodes.length} nodes of ${spec.size} need ${Math.round(wanted / 1024 ** 3)} GiB, but this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`,
+				{
+					nextSteps: ['ask for fewer workers (--workers) or a smaller size (--size s-1vcpu-512mb-10gb)'],
+				},
+			);
 		}
 		if (wanted > info.memTotal) {
-			ctx.emit?.(event({type: 'warning', message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`}));
+			ctx.emit?.(
+				event({
+					type: 'warning',
+					message: `${nodes.length} nodes may use up to ${Math.round(wanted / 1024 ** 3)} GiB; this engine has ${Math.round(info.memTotal / 1024 ** 3)} GiB`,
+				}),
+			);
 		}
 
 		const present = await this.checkNamesAreOurs(ctx);
 		const image = await ensureNodeImage(this.docker, LOCAL_IMAGES[spec.image]!, {
 			signal,
 			preinstall: true,
-			onLine: line => ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
+			onLine: line =>
+				ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
 		});
 		this.nodeImage = image.tag;
 		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
 		if (nodes.some(node => !present.has(node.name))) {
 			const security = await this.securityMode(signal);
-			lines.push(security === 'privileged' ? 'nodes run privileged' : 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE');
+			lines.push(
+				security === 'privileged'
+					? 'nodes run privileged'
+					: 'this engine refuses --privileged: nodes get every capability but SYS_RESOURCE',
+			);
 		}
 		return lines;
 	}
@@ -92,17 +136,29 @@ export class LocalProvider implements Provider {
 		const size = localSize(spec.size);
 		const problems = [];
 		if (!size) {
-			problems.push({field: 'size', problem: `"${spec.size}" is not a local node size`, fix: `use one of: ${LOCAL_SIZES.map(s => `${s.slug} (${s.memoryMb} MB, ${s.vcpus} vCPU)`).join(', ')}`});
+			problems.push({
+				field: 'size',
+				problem: `"${spec.size}" is not a local node size`,
+				fix: `use one of: ${LOCAL_SIZES.map(s => `${s.slug} (${s.memoryMb} MB, ${s.vcpus} vCPU)`).join(', ')}`,
+			});
 		}
 		if (!LOCAL_IMAGES[spec.image]) {
-			problems.push({field: 'image', problem: `"${spec.image}" is not an image local nodes can be built from`, fix: `use one of: ${Object.keys(LOCAL_IMAGES).join(', ')}`});
+			problems.push({
+				field: 'image',
+				problem: `"${spec.image}" is not an image local nodes can be built from`,
+				fix: `use one of: ${Object.keys(LOCAL_IMAGES).join(', ')}`,
+			});
 		}
 		if (size) {
 			const fit = memoryFitProblem(spec, size.memoryMb);
 			if (fit) problems.push(fit);
 		}
 		if (spec.region !== 'local') {
-			problems.push({field: 'region', problem: `local clusters have no region ("${spec.region}")`, fix: 'leave --region out with --provider local'});
+			problems.push({
+				field: 'region',
+				problem: `local clusters have no region ("${spec.region}")`,
+				fix: 'leave --region out with --provider local',
+			});
 		}
 		if (problems.length > 0 || !size) throw new SpecError(problems);
 		return size;
@@ -116,14 +172,29 @@ export class LocalProvider implements Provider {
 		const networks = new Set((await this.clusterNetworks(spec.name, ctx.signal)).map(n => n.Name));
 		const resources: PlannedResource[] = [];
 		for (const node of planNodes(spec)) {
-			resources.push({kind: 'container', name: names.container(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.role}, ${size.slug}: ${size.memoryMb} MB, ${size.vcpus} vCPU`});
-			resources.push({kind: 'volume', name: names.volume(spec.name, node.name), action: existing.has(node.name) ? 'exists' : 'create', detail: `${node.name}'s /var/lib/docker`});
+			resources.push({
+				kind: 'container',
+				name: names.container(spec.name, node.name),
+				action: existing.has(node.name) ? 'exists' : 'create',
+				detail: `${node.role}, ${size.slug}: ${size.memoryMb} MB, ${size.vcpus} vCPU`,
+			});
+			resources.push({
+				kind: 'volume',
+				name: names.volume(spec.name, node.name),
+				action: existing.has(node.name) ? 'exists' : 'create',
+				detail: `${node.name}'s /var/lib/docker`,
+			});
 		}
 		for (const kind of ['public', 'private'] as const) {
 			const name = names.network(spec.name, kind);
-			resources.push({kind: 'network', name, action: networks.has(name) ? 'exists' : 'create', detail: kind === 'private' ? 'bridge, internal (like a VPC)' : 'bridge, reachable from this machine'});
+			resources.push({
+				kind: 'network',
+				name,
+				action: networks.has(name) ? 'exists' : 'create',
+				detail: kind === 'private' ? 'bridge, internal (like a VPC)' : 'bridge, reachable from this machine',
+			});
 		}
-		return {resources, notes: ['local nodes are containers on this machine\'s Docker engine: they cost nothing']};
+		return {resources, notes: ["local nodes are containers on this machine's Docker engine: they cost nothing"]};
 	}
 
 	/**
@@ -141,12 +212,16 @@ export class LocalProvider implements Provider {
 		const cluster = ctx.spec.name;
 		const inspected = await this.clusterContainers(cluster, ctx.signal);
 		const foreign = inspected.filter(c => c.Config.Labels?.[LABEL_OWNER] !== ctx.owner);
-		const named = await this.docker.jsonLines<ContainerSummary>(['ps', '-a', '--filter', `name=^swarmbee-${cluster}-`, '--format', '{{json .}}'], {signal: ctx.signal});
+		const named = await this.docker.jsonLines<ContainerSummary>(
+			['ps', '-a', '--filter', `name=^swarmbee-${cluster}-`, '--format', '{{json .}}'],
+			{signal: ctx.signal},
+		);
 		// `ps` names a container by its short id, inspect by its full one.
 		const unlabelled = named.filter(c => !inspected.some(l => l.Id.startsWith(c.ID)));
 		const networks = await this.clusterNetworks(cluster, ctx.signal);
 		const foreignNetworks = networks.filter(n => n.Labels?.[LABEL_OWNER] !== ctx.owner);
-		if (foreign.length + unlabelled.length + foreignNetworks.length === 0) return new Set(inspected.map(c => c.Config.Labels?.[LABEL_NODE] ?? ''));
+		if (foreign.length + unlabelled.length + foreignNetworks.length === 0)
+			return new Set(inspected.map(c => c.Config.Labels?.[LABEL_NODE] ?? ''));
 		const what = [
 			...foreign.map(c => `container ${c.Name.replace(/^\//, '')}`),
 			...unlabelled.map(c => `container ${c.Names} (not made by swarmbee)`),
@@ -162,8 +237,14 @@ export class LocalProvider implements Provider {
 	}
 
 	private async clusterNetworks(cluster: string, signal?: AbortSignal): Promise<NetworkInspect[]> {
-		const byLabel = (await this.docker.run(['network', 'ls', '-q', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal})).split('\n').filter(Boolean);
-		const byName = (await this.docker.run(['network', 'ls', '-q', '--filter', `name=^swarmbee-${cluster}-`], {signal})).split('\n').filter(Boolean);
+		const byLabel = (
+			await this.docker.run(['network', 'ls', '-q', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal})
+		)
+			.split('\n')
+			.filter(Boolean);
+		const byName = (await this.docker.run(['network', 'ls', '-q', '--filter', `name=^swarmbee-${cluster}-`], {signal}))
+			.split('\n')
+			.filter(Boolean);
 		return this.docker.inspect<NetworkInspect>('network', [...new Set([...byLabel, ...byName])], {signal});
 	}
 
@@ -198,12 +279,20 @@ export class LocalProvider implements Provider {
 	}
 
 	private createNetwork(ctx: ProviderContext, kind: NetworkKind): Promise<{id: string; subnet: string}> {
-		return createBridge(this.docker, {cluster: ctx.spec.name, owner: ctx.owner, kind, space: LOCAL_SUBNET_SPACE, signal: ctx.signal});
+		return createBridge(this.docker, {
+			cluster: ctx.spec.name,
+			owner: ctx.owner,
+			kind,
+			space: LOCAL_SUBNET_SPACE,
+			signal: ctx.signal,
+		});
 	}
 
 	/** Every container labelled with the cluster's name (any owner), inspected. */
 	private async clusterContainers(cluster: string, signal?: AbortSignal): Promise<ContainerInspect[]> {
-		const ids = (await this.docker.run(['ps', '-aq', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal})).split('\n').filter(Boolean);
+		const ids = (await this.docker.run(['ps', '-aq', '--filter', `label=${LABEL_CLUSTER}=${cluster}`], {signal}))
+			.split('\n')
+			.filter(Boolean);
 		return this.docker.inspect<ContainerInspect>('container', ids, {signal});
 	}
 
@@ -236,14 +325,26 @@ export class LocalProvider implements Provider {
 		};
 	}
 
-	async createMachines(ctx: ProviderContext, plans: MachinePlan[], infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<CreateOutcome[]> {
+	async createMachines(
+		ctx: ProviderContext,
+		plans: MachinePlan[],
+		infra: InfraInfo,
+		onProgress: (node: string, detail: string) => void,
+	): Promise<CreateOutcome[]> {
 		const results = await eachLimited(plans, 8, plan => this.createOne(ctx, plan, infra, onProgress));
-		return results.map((r, i) => (r.status === 'fulfilled'
-			? {name: plans[i]!.name, machine: r.value}
-			: {name: plans[i]!.name, error: toSwarmbeeError(r.reason)}));
+		return results.map((r, i) =>
+			r.status === 'fulfilled'
+				? {name: plans[i]!.name, machine: r.value}
+				: {name: plans[i]!.name, error: toSwarmbeeError(r.reason)},
+		);
 	}
 
-	private async createOne(ctx: ProviderContext, plan: MachinePlan, infra: InfraInfo, onProgress: (node: string, detail: string) => void): Promise<Machine> {
+	private async createOne(
+		ctx: ProviderContext,
+		plan: MachinePlan,
+		infra: InfraInfo,
+		onProgress: (node: string, detail: string) => void,
+	): Promise<Machine> {
 		const {spec, owner, signal} = ctx;
 		if (!this.nodeImage) throw new Error('local provider: preflight must run before createMachines');
 		const security = await this.securityMode(signal);
@@ -253,11 +354,30 @@ export class LocalProvider implements Provider {
 		// The host key goes in before sshd first starts: the first connection
 		// is already verified against it.
 		const id = await startNodeContainer(this.docker, {
-			cluster: spec.name, owner, node: plan.name, role: plan.role, image: this.nodeImage,
-			memoryMb: size.memoryMb, vcpus: size.vcpus, publicAddress, privateAddress, security, cgroupVersion: this.cgroupVersion,
-			files: nodeFiles(plan), signal, onStep: step => onProgress(plan.name, step),
+			cluster: spec.name,
+			owner,
+			node: plan.name,
+			role: plan.role,
+			image: this.nodeImage,
+			memoryMb: size.memoryMb,
+			vcpus: size.vcpus,
+			publicAddress,
+			privateAddress,
+			security,
+			cgroupVersion: this.cgroupVersion,
+			files: nodeFiles(plan),
+			signal,
+			onStep: step => onProgress(plan.name, step),
 		});
-		return {name: plan.name, providerId: id, status: 'running', owner, publicAddress, privateAddress, ssh: {host: publicAddress, port: 22, user: 'root'}};
+		return {
+			name: plan.name,
+			providerId: id,
+			status: 'running',
+			owner,
+			publicAddress,
+			privateAddress,
+			ssh: {host: publicAddress, port: 22, user: 'root'},
+		};
 	}
 
 	async startMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
@@ -275,27 +395,44 @@ export class LocalProvider implements Provider {
 	async destroy(ctx: ProviderContext, options: {includeForeign: boolean}): Promise<DestroyReport> {
 		const cluster = ctx.spec.name;
 		const signal = ctx.signal;
-		const mine = (labels: Record<string, string> | null) => options.includeForeign || labels?.[LABEL_OWNER] === ctx.owner;
+		const mine = (labels: Record<string, string> | null) =>
+			options.includeForeign || labels?.[LABEL_OWNER] === ctx.owner;
 		const filter = `label=${LABEL_CLUSTER}=${cluster}`;
 
 		const containers = await this.clusterContainers(cluster, signal);
 		const doomedContainers = containers.filter(c => mine(c.Config.Labels));
-		if (doomedContainers.length > 0) await this.docker.run(['rm', '-f', '-v', ...doomedContainers.map(c => c.Id)], {signal});
+		if (doomedContainers.length > 0)
+			await this.docker.run(['rm', '-f', '-v', ...doomedContainers.map(c => c.Id)], {signal});
 
-		const networkIds = (await this.docker.run(['network', 'ls', '-q', '--filter', filter], {signal})).split('\n').filter(Boolean);
+		const networkIds = (await this.docker.run(['network', 'ls', '-q', '--filter', filter], {signal}))
+			.split('\n')
+			.filter(Boolean);
 		const networks = await this.docker.inspect<NetworkInspect>('network', networkIds, {signal});
 		const doomedNetworks = networks.filter(n => mine(n.Labels));
 		if (doomedNetworks.length > 0) await this.docker.run(['network', 'rm', ...doomedNetworks.map(n => n.Id)], {signal});
 
-		const volumeNames = (await this.docker.run(['volume', 'ls', '-q', '--filter', filter], {signal})).split('\n').filter(Boolean);
-		const volumes = await this.docker.inspect<{Name: string; Labels: Record<string, string> | null}>('volume', volumeNames, {signal});
+		const volumeNames = (await this.docker.run(['volume', 'ls', '-q', '--filter', filter], {signal}))
+			.split('\n')
+			.filter(Boolean);
+		const volumes = await this.docker.inspect<{Name: string; Labels: Record<string, string> | null}>(
+			'volume',
+			volumeNames,
+			{signal},
+		);
 		const doomedVolumes = volumes.filter(v => mine(v.Labels));
-		if (doomedVolumes.length > 0) await this.docker.run(['volume', 'rm', '-f', ...doomedVolumes.map(v => v.Name)], {signal});
+		if (doomedVolumes.length > 0)
+			await this.docker.run(['volume', 'rm', '-f', ...doomedVolumes.map(v => v.Name)], {signal});
 
 		const remaining = [
-			...(await this.docker.run(['ps', '-a', '--filter', filter, '--format', 'container {{.Names}}'], {signal})).split('\n'),
-			...(await this.docker.run(['network', 'ls', '--filter', filter, '--format', 'network {{.Name}}'], {signal})).split('\n'),
-			...(await this.docker.run(['volume', 'ls', '--filter', filter, '--format', 'volume {{.Name}}'], {signal})).split('\n'),
+			...(await this.docker.run(['ps', '-a', '--filter', filter, '--format', 'container {{.Names}}'], {signal})).split(
+				'\n',
+			),
+			...(
+				await this.docker.run(['network', 'ls', '--filter', filter, '--format', 'network {{.Name}}'], {signal})
+			).split('\n'),
+			...(await this.docker.run(['volume', 'ls', '--filter', filter, '--format', 'volume {{.Name}}'], {signal})).split(
+				'\n',
+			),
 		].filter(Boolean);
 		const foreign = [
 			...containers.filter(c => !mine(c.Config.Labels)).map(c => `container ${c.Name.replace(/^\//, '')}`),
@@ -304,7 +441,11 @@ export class LocalProvider implements Provider {
 		];
 		return {
 			scope: `labelled ${LABEL_CLUSTER}=${cluster}`,
-			removed: [counted(doomedContainers.length, 'container'), counted(doomedNetworks.length, 'network'), counted(doomedVolumes.length, 'volume')],
+			removed: [
+				counted(doomedContainers.length, 'container'),
+				counted(doomedNetworks.length, 'network'),
+				counted(doomedVolumes.length, 'volume'),
+			],
 			remaining: remaining.filter(r => !foreign.includes(r)),
 			foreign,
 		};
