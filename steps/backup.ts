@@ -60,7 +60,7 @@ export const dumpTablesStep: Step<BackupContext> = {
 				io.emit(
 					event({
 						type: 'table-progress',
-						step: 'backup',
+						step: io.step,
 						table: tableKey(p.table),
 						state: p.state,
 						...(p.state === 'done' ? {detail: 'backed up'} : {}),

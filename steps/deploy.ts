@@ -13,7 +13,6 @@ import {
 	stackServicesCommand,
 } from '../source/cluster/stack.js';
 import {parseJsonLines} from '../source/cluster/swarm.js';
-import {event, nodeEvents} from '../source/events.js';
 import {writeFileAtomic} from '../source/files.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step} from './types.js';
@@ -61,18 +60,12 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 				{tag: spec.rethinkdbImage, id: local!.Id},
 				{
 					signal,
-					onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
+					onProgress: (node, message, done) => io.node(node).state(done ? 'running' : 'loading', message),
 				},
 			);
 			if (loaded.loaded.length > 0) {
 				changed = true;
-				io.emit(
-					event({
-						type: 'step-progress',
-						step: 'deploy',
-						message: `${spec.rethinkdbImage} side-loaded into ${loaded.loaded.length} node(s)`,
-					}),
-				);
+				io.progress(`${spec.rethinkdbImage} side-loaded into ${loaded.loaded.length} node(s)`);
 			}
 		}
 
@@ -84,13 +77,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			await manager.run(secretEnsureCommand(secret), {signal, stdin: passwordSecretContent(password)});
 			await manager.run('mkdir -p -m 700 /root/.swarmbee', {signal});
 			await manager.upload(REMOTE_STACK_FILE, stack, 0o600);
-			io.emit(
-				event({
-					type: 'step-progress',
-					step: 'deploy',
-					message: `docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`,
-				}),
-			);
+			io.progress(`docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`);
 			await manager.run(
 				stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : journal.value.database ? 'changed' : 'always'),
 				{signal},
@@ -108,15 +95,14 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			password,
 			cluster: spec.name,
 			signal,
-			onChange: description =>
-				io.emit(event({type: 'step-progress', step: 'deploy', message: `RethinkDB: ${description}`})),
+			onChange: description => io.progress(`RethinkDB: ${description}`),
 			onHealth: h => {
 				const missing = new Set(h.missing);
 				for (const node of nodes) {
 					const connected = !missing.has(serverName(node)) && !h.error;
 					if (said.get(node) === connected) continue;
 					said.set(node, connected);
-					nodeEvents(io.emit, node).state(
+					io.node(node).state(
 						connected ? 'running' : 'starting',
 						connected ? 'database server connected' : 'database server not connected yet',
 					);

@@ -1,6 +1,5 @@
 import {rmSync} from 'node:fs';
 import {ExternalError} from '../source/errors.js';
-import {event} from '../source/events.js';
 import {readPublicKey} from '../source/ssh/keys.js';
 import type {ClusterContext, Step} from './types.js';
 
@@ -28,6 +27,7 @@ export const destroyStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal'
 				owner: journal.value.owner,
 				signal: io.signal,
 				emit: io.emit,
+				progress: io.progress,
 				sshPublicKey: readPublicKey(paths.clusterKey),
 			},
 			{includeForeign: ctx.options.removeForeign ?? false},
@@ -44,13 +44,7 @@ export const destroyStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal'
 			rmSync(paths.hostKeysDir, {recursive: true, force: true});
 		}
 		if (report.foreign.length > 0) {
-			io.emit(
-				event({
-					type: 'step-progress',
-					step: 'destroy',
-					message: `left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}`,
-				}),
-			);
+			io.progress(`left alone (made by another swarmbee state; --force removes them): ${report.foreign.join(', ')}`);
 		}
 		const removed = `removed ${report.removed.join(', ')} of cluster ${spec.name}`;
 		if (report.remaining.length > 0) {

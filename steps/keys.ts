@@ -1,4 +1,3 @@
-import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
 import {ensureKeyPair, fingerprint, hostKeyFile, loadKeyPair, saveKeyPair} from '../source/ssh/keys.js';
 import {planNodes} from '../source/spec.js';
@@ -39,13 +38,7 @@ export const keysStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 
 				j.nodes.sort((a, b) => a.index - b.index);
 			});
 		}
-		io.emit(
-			event({
-				type: 'step-progress',
-				step: 'keys',
-				message: `cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`,
-			}),
-		);
+		io.progress(`cluster key ${fingerprint(clusterKey.publicKey)} (${paths.clusterKey})`);
 		return {changed: made > 0, summary: made > 0 ? `${counted(made, 'key')} generated` : 'keys in place'};
 	},
 };

@@ -1,7 +1,6 @@
 import {nextHostKeyCommand, swapHostKeyCommand} from '../source/cluster/host-key.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
-import {event, nodeEvents} from '../source/events.js';
 import {sameNameChoice} from '../source/providers/same-name.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
 import {counted} from '../source/render/format.js';
@@ -78,7 +77,7 @@ export const machinesStep: Step<MachinesContext> = {
 			}
 			if (machine.status === 'unfinished' || machine.status === 'error') {
 				// Creation is tried again: the awkward state, shown as such.
-				nodeEvents(io.emit, plan.name).state('retrying', 'replacing a machine whose creation was interrupted');
+				io.node(plan.name).state('retrying', 'replacing a machine whose creation was interrupted');
 				await provider.deleteMachine(pctx, machine);
 				deleted.add(machine.providerId);
 				replaced++;
@@ -86,7 +85,7 @@ export const machinesStep: Step<MachinesContext> = {
 				continue;
 			}
 			if (machine.status === 'stopped') {
-				nodeEvents(io.emit, plan.name).state('booting', 'starting a stopped machine');
+				io.node(plan.name).state('booting', 'starting a stopped machine');
 				await provider.startMachine(pctx, machine);
 				started++;
 			}
@@ -138,13 +137,9 @@ function sayLeftovers(ctx: MachinesContext, io: StepIO, byName: Map<string, Mach
 		const extra = leftovers.filter(m => m.name === name).map(m => m.providerId);
 		if (extra.length === 0) continue;
 		const many = extra.length !== 1;
-		io.emit(
-			event({
-				type: 'warning',
-				message:
-					`${1 + extra.length} ${what}s are named ${name}: ${node.providerId} is the node; ${what}${many ? 's' : ''} ${extra.join(', ')} ${many ? 'are' : 'is'} not used by swarmbee` +
-					`${billed ? ` but ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}` : ''}: delete ${many ? 'them' : 'it'} by id, or swarmbee down ${ctx.spec.name} removes everything of the cluster`,
-			}),
+		io.warn(
+			`${1 + extra.length} ${what}s are named ${name}: ${node.providerId} is the node; ${what}${many ? 's' : ''} ${extra.join(', ')} ${many ? 'are' : 'is'} not used by swarmbee` +
+				`${billed ? ` but ${many ? 'are' : 'is'} billed by ${billed.by} while ${many ? 'they exist' : 'it exists'}` : ''}: delete ${many ? 'them' : 'it'} by id, or swarmbee down ${ctx.spec.name} removes everything of the cluster`,
 		);
 	}
 }
@@ -178,11 +173,11 @@ async function createMissing(
 		delete record.nextHostKey;
 		delete record.error;
 	});
-	for (const plan of plans) nodeEvents(io.emit, plan.name).state('creating');
+	for (const plan of plans) io.node(plan.name).state('creating');
 	const outcomes = await provider.createMachines(providerContext(ctx, io), machinePlans, infra, (node, detail) => {
 		// "booting" is a state, not worth repeating as its own detail.
-		if (detail === 'booting') nodeEvents(io.emit, node).state('booting');
-		else nodeEvents(io.emit, node).state('creating', detail);
+		if (detail === 'booting') io.node(node).state('booting');
+		else io.node(node).state('creating', detail);
 	});
 	const failures: Array<{node: string; error: SwarmbeeError}> = [];
 	journal.updateNodes(outcomes, (record, outcome) => {
@@ -197,7 +192,7 @@ async function createMissing(
 	for (const outcome of outcomes) {
 		if (outcome.error) {
 			if (isAbort(outcome.error, io.signal)) continue;
-			nodeEvents(io.emit, outcome.name).state('failed', outcome.error.message);
+			io.node(outcome.name).state('failed', outcome.error.message);
 			failures.push({node: outcome.name, error: outcome.error});
 		}
 	}
@@ -215,7 +210,7 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 		'waiting for SSH',
 		nodes,
 		async node => {
-			const say = nodeEvents(io.emit, node.name);
+			const say = io.node(node.name);
 			const where = `${node.ssh?.host ?? node.publicAddress ?? node.name}:${node.ssh?.port ?? 22}`;
 			const since = Date.now();
 			let attempts = 0;
@@ -285,7 +280,7 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
  */
 async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord, shell: RemoteShell): Promise<void> {
 	const {journal, ssh} = ctx;
-	const say = nodeEvents(io.emit, node.name);
+	const say = io.node(node.name);
 	const promote = () =>
 		journal.updateNode(node.name, record => {
 			record.hostKey = {...record.nextHostKey!, rotatedAt: new Date().toISOString()};

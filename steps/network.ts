@@ -8,7 +8,6 @@ import {
 	type OverlaySettings,
 } from '../source/cluster/overlay.js';
 import {InputError} from '../source/errors.js';
-import {event} from '../source/events.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
@@ -80,11 +79,8 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 		const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
 		const encrypted = spec.encryptOverlay;
 		if (encrypted && !provider.capabilities.encryptedOverlay) {
-			io.emit(
-				event({
-					type: 'warning',
-					message: `an encrypted overlay may not carry traffic on the ${provider.name} provider (IPsec between nested engines); pass --no-encrypt-overlay if the verify step fails`,
-				}),
+			io.warn(
+				`an encrypted overlay may not carry traffic on the ${provider.name} provider (IPsec between nested engines); pass --no-encrypt-overlay if the verify step fails`,
 			);
 		}
 		const infra = journal.value.infra;

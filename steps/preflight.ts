@@ -1,7 +1,6 @@
 import {sideLoadsDatabase} from '../source/cluster/side-load.js';
 import {ensureLocalImage} from '../source/docker/local-image.js';
 import {findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
-import {event} from '../source/events.js';
 import {providerContext, type ClusterContext, type Step} from './types.js';
 
 /** Where the real server's source folder is at hand (our CI, offline machines), how to build its image instead of pulling. */
@@ -26,7 +25,7 @@ export const preflightStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'clus
 	id: 'preflight',
 	title: 'Preflight checks',
 	async run(ctx, io) {
-		const progress = (message: string) => io.emit(event({type: 'step-progress', step: 'preflight', message}));
+		const {progress} = io;
 		const lines = await ctx.provider.preflight(providerContext(ctx, io));
 		for (const line of lines) progress(line);
 		if (sideLoadsDatabase(ctx.spec, ctx.provider.capabilities)) {

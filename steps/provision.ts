@@ -24,7 +24,7 @@ import {
 } from '../source/cluster/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
-import {nodeEvents, type NodeEvents, type PlayRecap} from '../source/events.js';
+import type {NodeEvents, PlayRecap} from '../source/events.js';
 import {packageRoot, packageVersion} from '../source/paths.js';
 import {redact} from '../source/redact.js';
 import {shq} from '../source/shell.js';
@@ -123,10 +123,7 @@ export const provisionStep: Step<ProvisionContext> = {
 			};
 		const limit = cpuHeavyLimit(ctx.provider.capabilities.sharesHostCpus);
 		for (const node of due.slice(limit)) {
-			nodeEvents(io.emit, node.name, 'provision').state(
-				'provisioning',
-				`waiting for a free core (local nodes share this machine's ${limit})`,
-			);
+			io.node(node.name).state('provisioning', `waiting for a free core (local nodes share this machine's ${limit})`);
 		}
 		const results = await onEveryNode('provisioning', due, node => provisionNode(ctx, io, node, plan), {
 			signal: io.signal,
@@ -157,7 +154,7 @@ async function nodesToProvision(
 		nodes,
 		async node => {
 			if (!node.provision?.ok) return true;
-			const say = nodeEvents(io.emit, node.name, 'provision');
+			const say = io.node(node.name);
 			const shell = await ctx.ssh.get(node.name, io.signal);
 			const drift = provisionDrift(
 				wanted,
@@ -182,7 +179,7 @@ async function provisionNode(
 	plan: Plan,
 ): Promise<{changed: number; rebooted: boolean}> {
 	const {signal} = io;
-	const say = nodeEvents(io.emit, node.name, 'provision');
+	const say = io.node(node.name);
 	const logFile = path.join(ctx.paths.logsDir, node.name, 'provision.log');
 	mkdirSync(path.dirname(logFile), {recursive: true, mode: 0o700});
 	const log = createWriteStream(logFile, {mode: 0o600});
@@ -310,7 +307,7 @@ async function rebootIfAsked(
 ): Promise<boolean> {
 	const asked = (await shell.run(rebootRequiredCommand, {signal: io.signal})).trim() === 'yes';
 	if (!asked) return false;
-	const say: NodeEvents = nodeEvents(io.emit, node.name, 'provision');
+	const say: NodeEvents = io.node(node.name);
 	write('# a reboot was asked for: rebooting the node through its provider');
 	say.state('booting', 'rebooting (asked by the playbook)');
 	ctx.ssh.drop(node.name);

@@ -10,7 +10,6 @@ import {
 	type SwarmNode,
 } from '../source/cluster/swarm.js';
 import {CancelledError} from '../source/errors.js';
-import {nodeEvents} from '../source/events.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
@@ -40,7 +39,7 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 	const {signal} = io;
 	const managerName = ctx.journal.value.nodes.find(n => n.role === 'manager' && n.state !== 'deleting')!.name;
 	const manager = await ctx.ssh.get(managerName, signal);
-	const events = nodeEvents(io.emit, node.name);
+	const events = io.node(node.name);
 	const say = (detail: string) => events.state('deleting', detail);
 	const member = () =>
 		manager

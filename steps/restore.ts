@@ -52,7 +52,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 				io.emit(
 					event({
 						type: 'table-progress',
-						step: 'archive',
+						step: io.step,
 						table: tableKey(table),
 						state: done ? 'done' : 'running',
 						detail: done ? 'checked' : 'checking',
@@ -62,9 +62,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 				),
 		});
 		for (const ignored of ctx.manifest.ignored)
-			io.emit(
-				event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}),
-			);
+			io.warn(`${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`);
 		const tables = ctx.manifest.tables;
 		const documents = tables.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = tables.reduce((sum, t) => sum + t.bytes, 0);
@@ -114,7 +112,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 						io.emit(
 							event({
 								type: 'table-progress',
-								step: 'restore',
+								step: io.step,
 								table: tableKey(p.table),
 								state: p.state,
 								detail: p.detail,
@@ -132,7 +130,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 					io.emit(
 						event({
 							type: 'table-progress',
-							step: 'restore',
+							step: io.step,
 							table: tableKey(table),
 							state: 'failed',
 							detail: last.detail,
@@ -146,11 +144,8 @@ export const restoreTablesStep: Step<RestoreContext> = {
 			}
 			ctx.restored.push(restored);
 			if (restored.replication.kind === 'counts') {
-				io.emit(
-					event({
-						type: 'warning',
-						message: `${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
-					}),
+				io.warn(
+					`${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
 				);
 			}
 		}
@@ -190,7 +185,7 @@ export const replicationStep: Step<RestoreContext> = {
 			spec: ctx.spec,
 			servers,
 			tables,
-			emit: io.emit,
+			say: io.progress,
 			signal: io.signal,
 		});
 		// A table placed anew was waited for already, stage by stage; the others (placed as the policy wants) are waited for here, together.
@@ -198,13 +193,7 @@ export const replicationStep: Step<RestoreContext> = {
 			tables
 				.filter(table => !policy.placed.has(tableKey(table)))
 				.map(async table => {
-					io.emit(
-						event({
-							type: 'step-progress',
-							step: 'replication',
-							message: `waiting for ${tableKey(table)} to be ready on all its replicas`,
-						}),
-					);
+					io.progress(`waiting for ${tableKey(table)} to be ready on all its replicas`);
 					await run(ctx.link!, rql.db(table.db).table(table.table).wait({waitFor: 'all_replicas_ready', timeout: 600}));
 				}),
 		);

@@ -16,7 +16,6 @@ import {
 } from '../source/cluster/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
-import {nodeEvents} from '../source/events.js';
 import {registerSecret} from '../source/redact.js';
 import {counted} from '../source/render/format.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
@@ -51,7 +50,7 @@ export const swarmStep: Step<SwarmContext> = {
 			info = await swarmInfo(ctx, first.name, signal);
 		}
 		if (info.LocalNodeState !== 'active') {
-			nodeEvents(io.emit, first.name).state('joining', 'swarm init');
+			io.node(first.name).state('joining', 'swarm init');
 			await (await ssh.get(first.name, signal)).run(swarmInitCommand(first.privateAddress!), {signal});
 			info = await swarmInfo(ctx, first.name, signal);
 			actions.push(`initialised on ${first.name}`);
@@ -88,7 +87,7 @@ export const swarmStep: Step<SwarmContext> = {
 					});
 					return;
 				}
-				nodeEvents(io.emit, node.name).state('joining', `joining as ${node.role}`);
+				io.node(node.name).state('joining', `joining as ${node.role}`);
 				await connection.run(swarmJoinCommand, {
 					signal,
 					stdin: swarmJoinRequest(node.privateAddress!, first.privateAddress!, tokens[node.role]),
@@ -105,7 +104,7 @@ export const swarmStep: Step<SwarmContext> = {
 
 		actions.push(...(await reconcileMembership(ctx, io)));
 		await waitForReady(ctx, io);
-		for (const node of nodes) nodeEvents(io.emit, node.name).state('ready', node.role);
+		for (const node of nodes) io.node(node.name).state('ready', node.role);
 		const managers = nodes.filter(n => n.role === 'manager').length;
 		return {
 			changed: actions.length > 0,

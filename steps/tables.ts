@@ -17,7 +17,6 @@ import {
 	readTableSizes,
 } from '../source/cluster/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
-import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
@@ -48,11 +47,10 @@ function applyAll(
 	session: DatabaseSession,
 	plans: TablePlan[],
 	io: StepIO,
-	step: string,
 	leaving: Set<string>,
 	replicas: number,
 ): Promise<number> {
-	const say = (message: string) => io.emit(event({type: 'step-progress', step, message}));
+	const say = io.progress;
 	return applyPlans(session.connection, plans, {
 		signal: io.signal,
 		why: plan => purpose(plan, leaving, replicas),
@@ -78,11 +76,8 @@ async function checkDisk(
 ): Promise<string[]> {
 	// Without sizes the move still cannot lose data (no replica goes before its copy is ready); it only may run out of room.
 	const sizes = await readTableSizes(db.connection).catch(error => {
-		io.emit(
-			event({
-				type: 'warning',
-				message: `could not read the tables' sizes to check the disk room first (${(error as Error).message.split('\n')[0]})`,
-			}),
+		io.warn(
+			`could not read the tables' sizes to check the disk room first (${(error as Error).message.split('\n')[0]})`,
 		);
 		return new Map<string, number>();
 	});
@@ -146,9 +141,7 @@ export const tablesStep: Step<TablesContext> = {
 				for (const table of layouts.filter(t => broken.some(b => b.db === t.db && b.table === t.table))) {
 					try {
 						await emergencyRepair(db.connection, table, mode, false);
-						io.emit(
-							event({type: 'step-progress', step: 'tables', message: `${tableKey(table)}: repaired with ${mode}`}),
-						);
+						io.progress(`${tableKey(table)}: repaired with ${mode}`);
 						repaired++;
 					} catch (error) {
 						// unsafe_rollback needs a surviving replica of every shard; say which tables it could not save.
@@ -167,7 +160,7 @@ export const tablesStep: Step<TablesContext> = {
 				layouts = await readLayouts(db.connection);
 			}
 			const plans = planPlacement(layouts, servers, spec.replicas);
-			const changed = await applyAll(db, plans, io, 'tables', new Set(), spec.replicas);
+			const changed = await applyAll(db, plans, io, new Set(), spec.replicas);
 			const want = wantedReplicas(servers.length, spec.replicas);
 			const placed = `${counted(layouts.length, 'table')}, ${counted(want, 'replica')} each`;
 			return {
@@ -280,7 +273,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 				);
 			}
 			markLeaving();
-			const moved = await applyAll(db, plans, io, 'evacuate', leaving, spec.replicas);
+			const moved = await applyAll(db, plans, io, leaving, spec.replicas);
 			return {
 				changed: moved > 0,
 				summary:

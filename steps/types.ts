@@ -1,6 +1,6 @@
 import type {EmergencyRepair} from '../source/cluster/tables.js';
 import type {DockerEngine} from '../source/docker/cli.js';
-import type {Emit} from '../source/events.js';
+import {event, nodeEvents, type Emit, type NodeEvents} from '../source/events.js';
 import type {Provider, ProviderContext} from '../source/providers/types.js';
 import type {KeyPair} from '../source/ssh/keys.js';
 import type {NodeShells} from '../source/ssh/shell.js';
@@ -8,13 +8,26 @@ import type {ClusterPaths, JournalHandle} from '../source/store/cluster-store.js
 import type {ClusterState} from '../source/states.js';
 import type {ClusterSpec} from '../source/spec.js';
 
-/** What a step gets from the orchestrator besides its context. */
+/**
+ * What a step gets from the orchestrator besides its context. It knows
+ * which step it serves, so a step never spells its own id: it says what it
+ * does (`progress`), what a node does (`node`), and what is worth a warning.
+ */
 export interface StepIO {
+	/** Any event, for what the helpers below do not cover (a table's progress). */
 	emit: Emit;
 	/** Aborted on Ctrl-C: pass it to every child process and connection. */
 	signal: AbortSignal;
 	/** The steps of this run that finished before this one, and whether each changed anything. */
 	earlier: ReadonlyArray<{step: string; changed: boolean}>;
+	/** The step's id, for events the helpers below do not make. */
+	step: string;
+	/** What the step is doing now: a line under its name in every view. */
+	progress(message: string): void;
+	/** What one node is doing, as part of this step (state, output lines, its log, its recap). */
+	node(name: string): NodeEvents;
+	/** Something the user should know that does not stop the step. */
+	warn(message: string): void;
 }
 
 /** A step reports whether it changed anything, so a re-run can say "unchanged". */
@@ -66,6 +79,7 @@ export interface ClusterOptions {
 	emergencyRepair?: EmergencyRepair;
 }
 
+/** What a provider call gets from the step that makes it: the cluster, Ctrl-C, and the step's way to say what it does. */
 export function providerContext(
 	ctx: Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey'>,
 	io: StepIO,
@@ -75,6 +89,23 @@ export function providerContext(
 		owner: ctx.journal.value.owner,
 		signal: io.signal,
 		emit: io.emit,
+		progress: io.progress,
 		sshPublicKey: ctx.clusterKey.publicKey,
+	};
+}
+
+/**
+ * The StepIO of one step: its events carry its id. The orchestrator makes
+ * one per step; tests make one to run a step alone.
+ */
+export function stepIO(step: string, emit: Emit, signal: AbortSignal, earlier: StepIO['earlier'] = []): StepIO {
+	return {
+		emit,
+		signal,
+		earlier,
+		step,
+		progress: message => emit(event({type: 'step-progress', step, message})),
+		node: name => nodeEvents(emit, name, step),
+		warn: message => emit(event({type: 'warning', message})),
 	};
 }

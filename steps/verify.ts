@@ -16,7 +16,6 @@ import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {ExternalError} from '../source/errors.js';
-import {event, nodeEvents} from '../source/events.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
@@ -47,7 +46,7 @@ export const verifyStep: Step<VerifyContext> = {
 			throw new ExternalError(`${notReady.map(n => n.name).join(', ')} not Ready in the swarm`, {
 				nextSteps: [`run swarmbee up ${ctx.spec.name} again`],
 			});
-		io.emit(event({type: 'step-progress', step: 'verify', message: `${nodes.length} of ${nodes.length} nodes Ready`}));
+		io.progress(`${nodes.length} of ${nodes.length} nodes Ready`);
 
 		const proved = journal.value.verifiedAt;
 		const unchanged =
@@ -66,16 +65,9 @@ export const verifyStep: Step<VerifyContext> = {
 		const image = await ensureImage(ctx.docker, packagedImage('probe'), {signal});
 		const loaded = await sideLoadImage(ctx.docker, ssh, nodes, image, {
 			signal,
-			onProgress: (node, message, done) => nodeEvents(io.emit, node).state(done ? 'running' : 'loading', message),
+			onProgress: (node, message, done) => io.node(node).state(done ? 'running' : 'loading', message),
 		});
-		if (loaded.loaded.length > 0)
-			io.emit(
-				event({
-					type: 'step-progress',
-					step: 'verify',
-					message: `probe image side-loaded into ${loaded.loaded.length} node(s)`,
-				}),
-			);
+		if (loaded.loaded.length > 0) io.progress(`probe image side-loaded into ${loaded.loaded.length} node(s)`);
 
 		await manager.run(probeServiceRemoveCommand, {signal});
 		const run = randomUUID().slice(0, 8);
@@ -113,7 +105,7 @@ async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
 		cluster: ctx.spec.name,
 		signal: io.signal,
 		timeoutMs: 120_000,
-		onChange: said => io.emit(event({type: 'step-progress', step: 'verify', message: `RethinkDB: ${said}`})),
+		onChange: said => io.progress(`RethinkDB: ${said}`),
 	});
 	return `; RethinkDB ${describeHealth(health)}`;
 }
@@ -160,7 +152,7 @@ async function checkEveryPair(ctx: VerifyContext, io: StepIO, timeoutMs = 60_000
 			});
 			if (polled.met) {
 				answered += names.length;
-				nodeEvents(io.emit, node.name).state('ready', `reached all ${names.length} nodes over the overlay`);
+				io.node(node.name).state('ready', `reached all ${names.length} nodes over the overlay`);
 				return;
 			}
 			throw new ExternalError(`${node.name} could not reach ${(polled.last ?? names).join(', ')} over the overlay`, {

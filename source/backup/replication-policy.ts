@@ -1,7 +1,6 @@
 import {planPlacement, wantedReplicas} from '../cluster/placement.js';
 import type {DatabaseSession} from '../cluster/rethinkdb.js';
 import {applyPlans, readLayouts} from '../cluster/tables.js';
-import {event, type Emit} from '../events.js';
 import {counted} from '../render/format.js';
 import type {ClusterSpec} from '../spec.js';
 import {tableKey, type TableRef} from './format.js';
@@ -14,7 +13,8 @@ export interface ReplicationPolicyInput {
 	servers: string[];
 	/** The tables the restore just wrote (created or, with --force, written into). */
 	tables: readonly TableRef[];
-	emit: Emit;
+	/** Says what the policy is doing (the calling step's progress line). */
+	say: (message: string) => void;
 	signal?: AbortSignal;
 }
 
@@ -44,7 +44,7 @@ export async function applyReplicationPolicy(input: ReplicationPolicyInput): Pro
 	const changed = await applyPlans(input.link.connection, plans, {
 		signal: input.signal,
 		why: () => `${input.spec.replicas} replicas`,
-		say: message => input.emit(event({type: 'step-progress', step: 'replication', message})),
+		say: input.say,
 	});
 	const want = wantedReplicas(input.servers.length, input.spec.replicas);
 	return {

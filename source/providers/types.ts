@@ -42,6 +42,8 @@ export interface ProviderContext {
 	owner: string;
 	signal?: AbortSignal;
 	emit?: (event: RunEvent) => void;
+	/** Says what the call is doing now, as the step that made it (a long image build's lines). */
+	progress?: (message: string) => void;
 	/**
 	 * The cluster's public SSH key, once the keys step made it. Clouds
 	 * register it with the account (DigitalOcean's ssh_keys) so droplets

@@ -1,7 +1,7 @@
 import {errorInfo, exitCodeFor, isAbort, toSwarmbeeError, type SwarmbeeError} from '../errors.js';
 import {event, type Emit} from '../events.js';
 import type {JournalHandle} from '../store/cluster-store.js';
-import type {Step} from '../../steps/types.js';
+import {stepIO, type Step} from '../../steps/types.js';
 
 interface RunOptions {
 	command: string;
@@ -62,7 +62,7 @@ export async function runSteps<C>(steps: Array<Step<C>>, ctx: C, options: RunOpt
 		});
 		emit(event({type: 'step-started', step: step.id, title: step.title}));
 		try {
-			const result = await step.run(ctx, {emit, signal, earlier: [...earlier]});
+			const result = await step.run(ctx, stepIO(step.id, emit, signal, [...earlier]));
 			if (signal.aborted) throw new Error('aborted');
 			changed ||= result.changed;
 			earlier.push({step: step.id, changed: result.changed});

@@ -20,7 +20,7 @@ import {commandFailed, type ExecOptions, type ExecResult} from '../../source/ssh
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import type {NodeShells, RemoteShell, WaitOptions} from '../../source/ssh/shell.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
-import type {ClusterContext, StepIO} from '../../steps/types.js';
+import {stepIO, type ClusterContext, type StepIO} from '../../steps/types.js';
 
 /**
  * Stand-ins that record, for running real steps in unit tests: SSH answers
@@ -259,15 +259,18 @@ export function recordedCluster(input: SpecInput = {}, script: {ssh?: Rule[]; do
 	return {ctx, ssh, docker, provider, store, home, remove: () => rmSync(home, {recursive: true, force: true})};
 }
 
-/** A StepIO whose events are kept. */
-export function recordedIO(earlier: StepIO['earlier'] = []): {
+/** A StepIO whose events are kept; `step` is the id its events carry (the step it is handed to). */
+export function recordedIO(
+	earlier: StepIO['earlier'] = [],
+	step = 'test',
+): {
 	io: StepIO;
 	events: RunEvent[];
 	states: (node?: string) => string[];
 } {
 	const events: RunEvent[] = [];
 	return {
-		io: {emit: e => events.push(e), signal: new AbortController().signal, earlier},
+		io: stepIO(step, e => events.push(e), new AbortController().signal, earlier),
 		events,
 		states: node =>
 			events.flatMap(e =>

@@ -57,7 +57,7 @@ describe('applyReplicationPolicy', () => {
 			spec,
 			servers: SERVERS,
 			tables: [{db: 'app', table: 'orders'}],
-			emit: () => {},
+			say: () => {},
 		});
 		// Only the restored table is written, and onto the server that holds nothing yet, its primary off the busy queenbee.
 		expect(db.applied.map(p => p.layout.table)).toEqual(['orders']);
@@ -80,7 +80,7 @@ describe('applyReplicationPolicy', () => {
 			spec,
 			servers: SERVERS,
 			tables: [{db: 'app', table: 'orders'}],
-			emit: () => {},
+			say: () => {},
 		});
 		expect(db.applied).toEqual([]);
 		expect(result.applied).toBe(false);

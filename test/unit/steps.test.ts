@@ -386,7 +386,7 @@ describe('provision', () => {
 	it('runs the playbook on a new node, streams it, keeps its recap and records what it applied', async () => {
 		const c = cluster({}, {ssh: fullRun});
 		withNodes(c);
-		const {io, events} = recordedIO();
+		const {io, events} = recordedIO([], provisionStep.id);
 		const result = await provisionStep.run(c.ctx, io);
 		expect(c.ssh.on('queenbee')).toEqual([
 			expect.stringContaining('command -v ansible-playbook'),

@@ -115,8 +115,7 @@ export class LocalProvider implements Provider {
 		const image = await ensureNodeImage(this.docker, LOCAL_IMAGES[spec.image]!, {
 			signal,
 			preinstall: true,
-			onLine: line =>
-				ctx.emit?.(event({type: 'step-progress', step: 'preflight', message: `building node image: ${line}`})),
+			onLine: line => ctx.progress?.(`building node image: ${line}`),
 		});
 		this.nodeImage = image.tag;
 		lines.push(`node image ${image.tag} ${image.built ? 'built' : 'cached'}`);
