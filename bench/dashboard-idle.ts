@@ -14,10 +14,7 @@ import {PassThrough, Writable} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {createDashboardSource} from '../source/cluster/dashboard-data.js';
 import {readPassword} from '../source/cluster/password.js';
-import {DockerCli} from '../source/docker/cli.js';
-import {swarmbeeHome} from '../source/paths.js';
-import {createProvider} from '../source/providers/index.js';
-import {ClusterStore} from '../source/store/cluster-store.js';
+import {openCluster} from '../source/session/open.js';
 
 function flag(name: string, fallback: number): number {
 	const index = process.argv.indexOf(`--${name}`);
@@ -34,8 +31,13 @@ delete process.env['CI'];
 delete process.env['CONTINUOUS_INTEGRATION'];
 process.env['NODE_ENV'] ??= 'production';
 
-const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(process.env)).loadCluster(name);
-const provider = createProvider(spec, new DockerCli(), {env: process.env});
+const session = await openCluster(
+	name,
+	{env: process.env, interactive: false, stdout: process.stdout},
+	{needs: ['ssh']},
+);
+const {spec, paths} = session;
+const journal = session.journal.value;
 
 /** The node containers' CPU time (local nodes, cgroup v1 or v2 on this engine), ns; undefined where it cannot be read. */
 function nodesCpuNs(): number | undefined {
@@ -69,8 +71,8 @@ const baseline = await nodesPerMinute(seconds * 1000);
 const source = createDashboardSource({
 	spec,
 	journal,
-	provider,
-	privateKey: privateKey!,
+	provider: session.provider,
+	ssh: session.ssh,
 	password: readPassword(paths.rethinkdbPassword),
 	logsDir: paths.logsDir,
 });
@@ -117,6 +119,7 @@ const elapsed = performance.now() - started;
 const nodesAfter = nodesCpuNs();
 const cpu = process.cpuUsage(cpuStart);
 await source.close();
+await session.close();
 
 const perMinute = ((cpu.user + cpu.system) / 1e6) * (60_000 / elapsed);
 const withDashboard =

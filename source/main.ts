@@ -1,10 +1,10 @@
 import {parseArgs, type ParseArgsConfig} from 'node:util';
 import {COMMANDS, START, usage, type CommandName} from './commands/index.js';
-import {reportError, type CommandIO} from './commands/io.js';
+import {reportError, type CommandIO} from './session/io.js';
 import {exitCodeFor, InputError} from './errors.js';
 import {packageVersion} from './paths.js';
 
-export type {CommandIO} from './commands/io.js';
+export type {CommandIO} from './session/io.js';
 
 /**
  * `--workers -1` is read as `--workers=-1`: parseArgs would otherwise call
@@ -58,13 +58,13 @@ function parse(command: CommandName, argv: string[]) {
  * loaded. Every error a command throws ends here: shown once, with its fix,
  * and turned into the exit code.
  */
-export async function main(argv: string[], io: CommandIO, secrets: {token?: string} = {}): Promise<number> {
+export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const [command, ...rest] = argv;
 	// Only swarmbee's own --json counts, not one in a command for a node (`ssh demo -- tool --json`).
 	const json = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest).includes('--json');
 	const names = Object.keys(COMMANDS);
-	const dispatch = (next: string[], handed: {token?: string} = {}) => main(next, io, handed);
-	const token = secrets.token ? {token: secrets.token} : {};
+	// The start screen's choice runs with the same io: a token it asked for is in io.credentials.
+	const dispatch = (next: string[]) => main(next, io);
 	try {
 		if (command === undefined && io.interactive) {
 			const {run} = await START.load();
@@ -95,7 +95,6 @@ export async function main(argv: string[], io: CommandIO, secrets: {token?: stri
 				...(afterDoubleDash ? {afterDoubleDash} : {}),
 				commands: names,
 				dispatch,
-				...token,
 			},
 			io,
 		);

@@ -3,7 +3,7 @@ import {errorInfo, ExternalError, type ErrorInfo} from '../errors.js';
 import type {Provider} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
 import type {ClusterSpec} from '../spec.js';
-import {SshPool} from '../ssh/pool.js';
+import type {SshPool} from '../ssh/pool.js';
 import type {Journal} from '../store/journal.js';
 import {assessHealth, type LiveHealth} from './live-health.js';
 import {readLogs} from './logs.js';
@@ -19,7 +19,6 @@ import {
 import {noServerAnswers, openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
 import {statusOf, type ClusterStatus} from './status.js';
-import {sshTarget} from './targets.js';
 
 export type {NodeLoad, NodeUsage, ServerUsage} from './node-stats.js';
 
@@ -247,13 +246,14 @@ export function createDashboardSource(input: {
 	spec: ClusterSpec;
 	journal: Readonly<Journal>;
 	provider: Provider;
-	privateKey?: string;
+	/** The session's SSH pool (absent before the cluster has a key: nothing can be asked over SSH). */
+	ssh?: SshPool;
 	password?: string;
 	/** Where the nodes' provision logs are (the `l` key on a node). */
 	logsDir?: string;
 }): DashboardSource {
-	const {journal, privateKey, spec, provider, password} = input;
-	const pool = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
+	const {journal, spec, provider, password} = input;
+	const pool = input.ssh;
 	const scope: StatsScope = provider.capabilities.sharesHostCpus ? 'container' : 'machine';
 	const samples = new Map<string, NodeSample>();
 	const database = new DatabaseWatch();
@@ -392,9 +392,9 @@ export function createDashboardSource(input: {
 				lines,
 			};
 		},
+		/** The database connection it kept; the SSH connections are the session's, closed with it. */
 		async close() {
 			await database.close();
-			pool?.closeAll();
 		},
 	};
 }

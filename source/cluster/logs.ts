@@ -3,13 +3,12 @@ import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import {CancelledError, InputError} from '../errors.js';
 import {commandFailed} from '../ssh/connection.js';
-import {SshPool} from '../ssh/pool.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {shellCommand, shq} from '../shell.js';
 import type {Journal} from '../store/journal.js';
 import {serviceName, stackServiceName} from './stack.js';
 import {explainUnreachable} from './node-session.js';
-import {connectToManager, sshTarget} from './targets.js';
+import {connectToManager} from './targets.js';
 
 /** How much of a log: the last N lines, or all of it. */
 export type LogLines = number | 'all';
@@ -184,18 +183,18 @@ function provisioningLog(journal: Readonly<Journal>, logsDir: string, node: stri
 }
 
 /**
- * `swarmbee logs` as a function, for the command and the dashboard's `l`
- * key alike: resolves TARGET (a node, `rdb-NODE`, or none: every server),
- * opens its own SSH connections (pinned host keys) and closes them when
- * the reading ends. Lines go to `onLine` as they come; with `follow`, until
- * `signal` aborts.
+ * `swarmbee logs` as a function: resolves TARGET (a node, `rdb-NODE`, or
+ * none: every server) and reads it over the session's SSH pool (pinned host
+ * keys). Lines go to `onLine` as they come; with `follow`, until `signal`
+ * aborts. A node that cannot be reached is said with the two checks worth
+ * making.
  *
- *     await streamLogs({journal, privateKey, logsDir: paths.logsDir, target: 'rdb-queenbee',
+ *     await streamLogs({journal, ssh: session.ssh, logsDir: paths.logsDir, target: 'rdb-queenbee',
  *       lines: 100, follow: true, signal, onLine: line => pane.push(line.text)});
  */
 export async function streamLogs(options: {
 	journal: Readonly<Journal>;
-	privateKey: string;
+	ssh: NodeShells;
 	logsDir: string;
 	target: string | undefined;
 	lines: LogLines;
@@ -203,14 +202,11 @@ export async function streamLogs(options: {
 	onLine: (line: LogLine) => void;
 	signal?: AbortSignal;
 }): Promise<void> {
-	const {journal, privateKey} = options;
+	const {journal} = options;
 	const targets = resolveLogTargets(journal, options.target);
-	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
 	try {
-		await readLogs({...options, ssh, targets});
+		await readLogs({...options, targets});
 	} catch (error) {
 		throw explainUnreachable(error, journal.cluster);
-	} finally {
-		ssh.closeAll();
 	}
 }

@@ -1,9 +1,9 @@
 import {eachLimited} from '../concurrency.js';
 import {CancelledError, ExternalError, toSwarmbeeError, type SwarmbeeError} from '../errors.js';
-import {SshConnection, SshConnectError} from '../ssh/connection.js';
+import {type SshConnection, SshConnectError} from '../ssh/connection.js';
 import {attachTerminal, isTerminal, ptyRequest, type Terminal} from '../ssh/terminal.js';
 import type {Journal} from '../store/journal.js';
-import {nodeOrManager, sshTarget} from './targets.js';
+import {nodeOrManager} from './targets.js';
 
 /** What `ssh` exits with when it could not run the command at all (ssh's own convention). */
 export const UNREACHABLE = 255;
@@ -24,24 +24,27 @@ export function explainUnreachable(error: unknown, cluster: string): unknown {
 	});
 }
 
-/** Connects to a node as every swarmbee connection does: the cluster key, and only the host key swarmbee installed. */
-export async function connectToNode(
-	journal: Readonly<Journal>,
-	node: string,
-	privateKey: string,
-	signal?: AbortSignal,
-): Promise<SshConnection> {
+/**
+ * What reaching a node takes (the cluster session): its journal, and a
+ * connection of the node's own, made as every swarmbee connection is (the
+ * cluster key, only the host key swarmbee installed).
+ */
+export interface NodeReach {
+	journal: {readonly value: Readonly<Journal>};
+	connect(node: string, signal?: AbortSignal): Promise<SshConnection>;
+}
+
+/** A connection to a node; one that does not answer is said with the two checks worth making. */
+export async function connectToNode(cluster: NodeReach, node: string, signal?: AbortSignal): Promise<SshConnection> {
 	try {
-		return await SshConnection.connect(sshTarget(journal, node, privateKey), {signal});
+		return await cluster.connect(node, signal);
 	} catch (error) {
-		throw explainUnreachable(error, journal.cluster);
+		throw explainUnreachable(error, cluster.journal.value.cluster);
 	}
 }
 
 export interface OpenShellOptions {
-	journal: Readonly<Journal>;
-	/** The cluster's private key (`ClusterStore.loadCluster(name).privateKey`). */
-	privateKey: string;
+	cluster: NodeReach;
 	/** Default: the first manager. */
 	node?: string;
 	/** A command line for the node's shell (as ssh sends it); none: the login shell. */
@@ -64,8 +67,8 @@ export interface OpenShellOptions {
  * Throws when the node cannot be reached (with the fix), never half-opens.
  */
 export async function openShell(options: OpenShellOptions): Promise<number> {
-	const node = nodeOrManager(options.journal, options.node);
-	const connection = await connectToNode(options.journal, node, options.privateKey, options.signal);
+	const node = nodeOrManager(options.cluster.journal.value, options.node);
+	const connection = await connectToNode(options.cluster, node, options.signal);
 	try {
 		const pty = options.pty ?? isTerminal(options.terminal);
 		const channel = await connection.openSession(
@@ -104,15 +107,14 @@ export interface NodeOutcome {
  * one that cannot be reached is an outcome, not an exception.
  */
 export async function execOnEveryNode(options: {
-	journal: Readonly<Journal>;
-	privateKey: string;
+	cluster: NodeReach;
 	command: string;
 	onLine: (node: string, stream: 'stdout' | 'stderr', line: string) => void;
 	signal?: AbortSignal;
 }): Promise<NodeOutcome[]> {
-	const nodes = options.journal.nodes.filter(n => n.state !== 'deleting').map(n => n.name);
+	const nodes = options.cluster.journal.value.nodes.filter(n => n.state !== 'deleting').map(n => n.name);
 	const settled = await eachLimited(nodes, 16, async node => {
-		const connection = await connectToNode(options.journal, node, options.privateKey, options.signal);
+		const connection = await connectToNode(options.cluster, node, options.signal);
 		try {
 			return (
 				await connection.exec(options.command, {

@@ -1,10 +1,13 @@
 import {existsSync, statSync} from 'node:fs';
 import path from 'node:path';
 import {defaultArchiveName, parseTableSelection} from '../backup/format.js';
+import {makeSpoolDir, removeQuietly} from '../backup/spool.js';
 import {InputError} from '../errors.js';
-import {oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
+import {outputMode, type CommandIO, type OutputMode} from '../session/io.js';
+import {openCluster} from '../session/open.js';
+import {runPlan} from '../session/run.js';
 import {backupSteps, type BackupContext} from '../../steps/backup.js';
-import {loadDatabaseCluster, makeSpoolDir, removeQuietly, runDatabaseSteps} from './run-database.js';
+import {oneName, type CommandArgs} from './args.js';
 
 export interface BackupOptions {
 	name: string;
@@ -59,25 +62,36 @@ async function backupCommand(options: BackupOptions, io: CommandIO): Promise<num
 	const selection = parseTableSelection(options.tables);
 	const startedAt = new Date();
 	const out = resolveArchivePath(options.out, options.name, startedAt, options.cwd);
-	const {spec, journal, ssh, password} = await loadDatabaseCluster(options.name, io, 'back up');
+	const session = await openCluster(options.name, io, {needs: ['database'], verb: 'back up'});
 	const spoolDir = makeSpoolDir('backup', io.env);
-	const ctx: BackupContext = {journal, ssh, password, selection, out, spoolDir, startedAt};
-	return runDatabaseSteps(
-		{
-			command: 'backup',
-			cluster: options.name,
-			provider: spec.provider,
-			steps: backupSteps,
-			ctx,
-			resume: `swarmbee backup ${options.name}${options.out ? ` --out ${options.out}` : ''} (a backup starts over; no partial archive was kept)`,
-			output: options.output,
-			ssh,
-			cleanup: async outcome => {
-				if (outcome !== 'done') await ctx.writer?.abort();
-				await ctx.link?.close();
-				removeQuietly(spoolDir);
+	const ctx: BackupContext = {
+		journal: session.journal.value,
+		ssh: session.ssh,
+		password: session.password(),
+		selection,
+		out,
+		spoolDir,
+		startedAt,
+	};
+	try {
+		const {code} = await runPlan(
+			session,
+			{
+				command: 'backup',
+				steps: backupSteps,
+				context: ctx,
+				resume: `swarmbee backup ${options.name}${options.out ? ` --out ${options.out}` : ''} (a backup starts over; no partial archive was kept)`,
+				output: options.output,
+				cleanup: async outcome => {
+					if (outcome !== 'done') await ctx.writer?.abort();
+					await ctx.link?.close();
+					removeQuietly(spoolDir);
+				},
 			},
-		},
-		io,
-	);
+			io,
+		);
+		return code;
+	} finally {
+		await session.close();
+	}
 }

@@ -1,11 +1,11 @@
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
 import {counted} from '../render/format.js';
+import {confirmOrStop, outputMode, type CommandIO, type OutputMode} from '../session/io.js';
+import {clusterForRun, clusterStore} from '../session/open.js';
+import {runPlan} from '../session/run.js';
 import {resolveSpec} from '../spec.js';
-import {ClusterStore} from '../store/cluster-store.js';
 import {downSteps} from '../../steps/index.js';
-import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
-import {runCluster} from './run-cluster.js';
+import {oneName, type CommandArgs} from './args.js';
 
 interface DownOptions {
 	name: string;
@@ -16,11 +16,9 @@ interface DownOptions {
 	forget: boolean;
 	output: OutputMode;
 	verbose: boolean;
-	/** A DigitalOcean token handed over in-process (the start screen); see UpOptions.token. */
-	token?: string;
 }
 
-export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	return downCommand(
 		{
 			name: oneName('down', positionals),
@@ -29,7 +27,6 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 			forget: Boolean(values.forget),
 			output: outputMode(values, io),
 			verbose: Boolean(values.verbose),
-			...(token ? {token} : {}),
 		},
 		io,
 	);
@@ -43,7 +40,7 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
  * cluster) unless --forget.
  */
 async function downCommand(options: DownOptions, io: CommandIO): Promise<number> {
-	const store = new ClusterStore(swarmbeeHome(io.env));
+	const store = clusterStore(io);
 	const journal = store.loadJournal(options.name);
 	// Without a saved spec, --force removes what the journal's provider holds
 	// (a DigitalOcean cluster's droplets, not local containers of that name);
@@ -75,36 +72,39 @@ async function downCommand(options: DownOptions, io: CommandIO): Promise<number>
 		declined: 'nothing was removed.',
 	});
 	const dir = store.paths(options.name).dir;
-	return runCluster(
-		{
-			store,
-			spec,
-			saved: spec,
-			steps: downSteps,
-			command: 'down',
-			resume: `swarmbee down ${options.name}`,
-			output: options.output,
-			verbose: options.verbose,
-			token: options.token,
-			options: {removeForeign: options.force},
-			doneState: 'down',
-			dashboard: false,
-			closing: code => {
-				if (code === 0)
-					return options.forget
-						? undefined
-						: `the saved configuration stays in ${dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)\n`;
-				return options.forget
-					? `the saved state stays in ${dir} until everything is removed: swarmbee down ${options.name} --forget again removes both\n`
+	const session = await clusterForRun(spec, spec, io, {lock: `down ${options.name}`});
+	let code: number;
+	try {
+		const result = await runPlan(
+			session,
+			{
+				command: 'down',
+				steps: downSteps,
+				resume: `swarmbee down ${options.name}`,
+				output: options.output,
+				verbose: options.verbose,
+				cluster: {done: 'down', options: {removeForeign: options.force}},
+			},
+			io,
+		);
+		code = result.code;
+		// Only once everything is gone: a failed or cut-off down leaves the owner
+		// id, the cluster key and the spec, which the next `down` needs to find
+		// and remove what is still billed.
+		if (options.forget && result.outcome.outcome === 'done') store.forget(options.name);
+	} finally {
+		await session.close();
+	}
+	if (options.output === 'plain') {
+		const said =
+			code === 0
+				? options.forget
+					? undefined
+					: `the saved configuration stays in ${dir}; swarmbee up ${options.name} rebuilds it (--forget removes it)`
+				: options.forget
+					? `the saved state stays in ${dir} until everything is removed: swarmbee down ${options.name} --forget again removes both`
 					: undefined;
-			},
-			// Only once everything is gone: a failed or cut-off down leaves the owner
-			// id, the cluster key and the spec, which the next `down` needs to find
-			// and remove what is still billed.
-			afterRun: outcome => {
-				if (options.forget && outcome.outcome === 'done') store.forget(options.name);
-			},
-		},
-		io,
-	);
+		if (said) io.stdout.write(`${said}\n`);
+	}
+	return code;
 }

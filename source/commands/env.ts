@@ -3,9 +3,11 @@ import {DockerCli, DockerCommandError} from '../docker/cli.js';
 import {dockerHostUrl, startDockerSocket, stopDockerSocket} from '../docker/remote-socket.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
+import {openCluster} from '../session/open.js';
 import {shq} from '../shell.js';
 import {ClusterStore} from '../store/cluster-store.js';
-import type {CommandArgs, CommandIO} from './io.js';
+import type {CommandIO} from '../session/io.js';
+import type {CommandArgs} from './args.js';
 
 /** The shells `env` writes for, as docker-machine's `--shell`. */
 export type ShellKind = 'posix' | 'fish' | 'powershell';
@@ -147,8 +149,10 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		return 0;
 	}
 
-	const {paths} = store.loadCluster(request.name);
-	const {socket} = await startDockerSocket({home, name: request.name, clusterDir: paths.dir});
+	// Checked here, where the user hears it; the helper opens its own session for as long as it serves.
+	const session = await openCluster(request.name, io, {needs: ['ssh'], verb: 'point docker at'});
+	await session.close();
+	const {socket} = await startDockerSocket({home, name: request.name, clusterDir: session.paths.dir});
 	if (request.context) {
 		await saveContext(docker, context, request.name, socket);
 		io.stdout.write(

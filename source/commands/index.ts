@@ -1,6 +1,6 @@
 import type {ParseArgsConfig} from 'node:util';
 import {specParseOptions, specUsageLines} from '../spec-fields.js';
-import type {CommandRun} from './io.js';
+import type {CommandRun} from './args.js';
 
 /**
  * Every command of swarmbee, described once: its usage line, its options,

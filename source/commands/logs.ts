@@ -1,8 +1,8 @@
 import {streamLogs, type LogLines} from '../cluster/logs.js';
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
-import {ClusterStore} from '../store/cluster-store.js';
-import {handleInterrupts, type CommandArgs, type CommandIO} from './io.js';
+import {handleInterrupts, type CommandIO} from '../session/io.js';
+import {openCluster} from '../session/open.js';
+import type {CommandArgs} from './args.js';
 
 interface LogsRequest {
 	name: string;
@@ -42,17 +42,15 @@ export function parseLogsArgs(values: CommandArgs['values'], positionals: string
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	const request = parseLogsArgs(values, positionals);
-	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(request.name);
-	if (!privateKey)
-		throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
+	const session = await openCluster(request.name, io, {needs: ['ssh'], verb: 'read the logs of'});
 	const controller = new AbortController();
 	// Ctrl-C ends --follow: the command stops on the node and this one exits 0.
 	const release = handleInterrupts(controller, io, () => {});
 	try {
 		await streamLogs({
-			journal,
-			privateKey,
-			logsDir: paths.logsDir,
+			journal: session.journal.value,
+			ssh: session.ssh,
+			logsDir: session.paths.logsDir,
 			target: request.target,
 			lines: request.lines,
 			follow: request.follow,
@@ -62,5 +60,6 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 		return 0;
 	} finally {
 		release();
+		await session.close();
 	}
 }

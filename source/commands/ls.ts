@@ -1,8 +1,8 @@
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
 import {formatError, formatTable} from '../render/format.js';
-import {ClusterStore} from '../store/cluster-store.js';
-import type {CommandArgs, CommandIO} from './io.js';
+import type {CommandIO} from '../session/io.js';
+import {clusterStore} from '../session/open.js';
+import type {CommandArgs} from './args.js';
 
 export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	if (positionals.length > 0) throw new InputError('ls takes no arguments');
@@ -20,7 +20,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
  *       try: restore it from a copy if you have one; otherwise move it away …
  */
 async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
-	const store = new ClusterStore(swarmbeeHome(io.env));
+	const store = clusterStore(io);
 	const saved = store.list();
 	const clusters = saved
 		.filter(c => !c.damage)

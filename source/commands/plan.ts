@@ -1,21 +1,16 @@
-import {DockerCli} from '../docker/cli.js';
-import {swarmbeeHome} from '../paths.js';
-import {formatUsd} from '../providers/digitalocean/catalog.js';
-import {createProvider} from '../providers/index.js';
 import type {ProviderPlan} from '../providers/types.js';
-import {formatTable} from '../render/format.js';
+import {formatTable, formatUsd} from '../render/format.js';
+import type {CommandIO} from '../session/io.js';
+import {planSession} from '../session/open.js';
 import {specInputFromFlags} from '../spec-fields.js';
-import {checkName, planNodes, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
+import {planNodes, type ClusterSpec, type SpecInput} from '../spec.js';
 import {readPublicKey} from '../ssh/keys.js';
-import {ClusterStore} from '../store/cluster-store.js';
-import {oneName, type CommandArgs, type CommandIO} from './io.js';
+import {oneName, type CommandArgs} from './args.js';
 
 interface PlanOptions {
 	name: string;
 	input: SpecInput;
 	json: boolean;
-	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
-	token?: string;
 }
 
 /**
@@ -67,23 +62,24 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 }
 
 async function planCommand(options: PlanOptions, io: CommandIO): Promise<number> {
-	const store = new ClusterStore(swarmbeeHome(io.env));
-	// A bad name is reported with every other problem of the flags, by resolveSpec.
-	const spec = specForRun(
-		checkName(options.name) ? undefined : store.loadSpec(options.name),
-		options.name,
-		options.input,
-	);
-	const journal = store.loadJournal(options.name);
-	const sshPublicKey = readPublicKey(store.paths(options.name).clusterKey);
-	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
-	const plan = await provider.plan({spec, owner: journal?.owner ?? '', sshPublicKey});
-	if (options.json) {
-		io.stdout.write(
-			`${JSON.stringify({cluster: spec.name, provider: spec.provider, region: spec.region, size: spec.size, nodes: planNodes(spec).length, ...plan})}\n`,
-		);
-	} else {
-		io.stdout.write(`${formatPlan(spec, plan).join('\n')}\n`);
+	// Reads only: no lock, and nothing is written, not even the cluster's state folder.
+	const session = await planSession(options.name, options.input, io);
+	try {
+		const {spec} = session;
+		const plan = await session.provider.plan({
+			spec,
+			owner: session.journal.value.owner,
+			sshPublicKey: readPublicKey(session.paths.clusterKey),
+		});
+		if (options.json) {
+			io.stdout.write(
+				`${JSON.stringify({cluster: spec.name, provider: spec.provider, region: spec.region, size: spec.size, nodes: planNodes(spec).length, ...plan})}\n`,
+			);
+		} else {
+			io.stdout.write(`${formatPlan(spec, plan).join('\n')}\n`);
+		}
+		return 0;
+	} finally {
+		await session.close();
 	}
-	return 0;
 }

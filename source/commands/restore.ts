@@ -1,10 +1,13 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {parseTableSelection} from '../backup/format.js';
+import {makeSpoolDir, removeQuietly} from '../backup/spool.js';
 import {CancelledError, InputError} from '../errors.js';
-import {confirm, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
+import {confirm, outputMode, type CommandIO, type OutputMode} from '../session/io.js';
+import {openCluster} from '../session/open.js';
+import {runPlan} from '../session/run.js';
 import {restoreSteps, type RestoreContext} from '../../steps/restore.js';
-import {loadDatabaseCluster, makeSpoolDir, removeQuietly, runDatabaseSteps} from './run-database.js';
+import type {CommandArgs} from './args.js';
 
 export interface RestoreOptions {
 	name: string;
@@ -49,36 +52,46 @@ async function restoreCommand(options: RestoreOptions, io: CommandIO): Promise<n
 		throw new InputError(`there is no archive ${file}`, {
 			nextSteps: ['give the path of a .tar.gz made by swarmbee backup or rethinkdb dump'],
 		});
-	const {store, spec, journal, ssh, password} = await loadDatabaseCluster(options.name, io, 'restore into');
-	if (options.force && !options.yes) {
-		if (!io.interactive)
-			throw new InputError(
-				`restore --force into ${options.name} replaces rows of existing tables, and there is no terminal to confirm in`,
-				{nextSteps: [`pass --yes: swarmbee restore ${options.name} ${options.file} --force --yes`]},
-			);
-		if (
-			!(await confirm(
-				`Restore ${path.basename(file)} into ${options.name}, replacing rows of tables that exist with the archive's?`,
-				false,
-			))
-		)
-			throw new CancelledError('nothing was restored.');
-	}
 	// A restore and an up/scale must not change the same servers at once.
-	const release = store.lock(options.name, `restore ${options.name}`);
-	const spoolDir = makeSpoolDir('restore', io.env);
-	const ctx: RestoreContext = {spec, journal, ssh, password, file, selection, force: options.force, spoolDir};
+	const session = await openCluster(options.name, io, {
+		needs: ['database'],
+		verb: 'restore into',
+		lock: `restore ${options.name}`,
+	});
 	try {
-		return await runDatabaseSteps(
+		if (options.force && !options.yes) {
+			if (!io.interactive)
+				throw new InputError(
+					`restore --force into ${options.name} replaces rows of existing tables, and there is no terminal to confirm in`,
+					{nextSteps: [`pass --yes: swarmbee restore ${options.name} ${options.file} --force --yes`]},
+				);
+			if (
+				!(await confirm(
+					`Restore ${path.basename(file)} into ${options.name}, replacing rows of tables that exist with the archive's?`,
+					false,
+				))
+			)
+				throw new CancelledError('nothing was restored.');
+		}
+		const spoolDir = makeSpoolDir('restore', io.env);
+		const ctx: RestoreContext = {
+			spec: session.spec,
+			journal: session.journal.value,
+			ssh: session.ssh,
+			password: session.password(),
+			file,
+			selection,
+			force: options.force,
+			spoolDir,
+		};
+		const {code} = await runPlan(
+			session,
 			{
 				command: 'restore',
-				cluster: options.name,
-				provider: spec.provider,
 				steps: restoreSteps,
-				ctx,
+				context: ctx,
 				resume: `swarmbee restore ${options.name} ${options.file}${options.tables ? ` --tables ${options.tables}` : ''} --force (tables already written are written again)`,
 				output: options.output,
-				ssh,
 				cleanup: async () => {
 					await ctx.link?.close();
 					removeQuietly(spoolDir);
@@ -86,7 +99,8 @@ async function restoreCommand(options: RestoreOptions, io: CommandIO): Promise<n
 			},
 			io,
 		);
+		return code;
 	} finally {
-		release();
+		await session.close();
 	}
 }

@@ -1,11 +1,13 @@
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
 import {counted} from '../render/format.js';
+import {confirmCost} from '../session/cost.js';
+import {confirmOrStop, outputMode, type CommandIO, type OutputMode} from '../session/io.js';
+import {clusterForRun, clusterStore} from '../session/open.js';
+import {runPlan, watchAfterRun} from '../session/run.js';
 import {resolveSpec, savedForm} from '../spec.js';
-import {ClusterStore} from '../store/cluster-store.js';
+import {evacuateStep} from '../../steps/tables.js';
 import {scaleDownSteps, upSteps} from '../../steps/index.js';
-import {confirmOrStop, oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
-import {confirmCost, runCluster} from './run-cluster.js';
+import {oneName, type CommandArgs} from './args.js';
 
 interface ScaleOptions {
 	name: string;
@@ -13,11 +15,9 @@ interface ScaleOptions {
 	yes: boolean;
 	output: OutputMode;
 	verbose: boolean;
-	/** A DigitalOcean token handed over in-process (the start screen); see UpOptions.token. */
-	token?: string;
 }
 
-export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	if (typeof values.workers !== 'string')
 		throw new InputError('scale needs --workers N', {
 			nextSteps: [`e.g. swarmbee scale ${positionals[0] ?? 'demo'} --workers 4`],
@@ -29,7 +29,6 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 			yes: Boolean(values.yes),
 			output: outputMode(values, io),
 			verbose: Boolean(values.verbose),
-			...(token ? {token} : {}),
 		},
 		io,
 	);
@@ -38,12 +37,13 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 /**
  * Grows or shrinks the worker count. Growing runs `up`'s steps for the new
  * nodes (machines → provision → join → a new database server pinned there
- * → tables spread onto it). Shrinking removes the last workers: every table
- * moves off their servers first, then the servers leave the stack, then
- * each node is drained, leaves the swarm and is deleted.
+ * → the replication policy, which gives tables their replicas there where
+ * they have fewer than it wants). Shrinking removes the last workers: every
+ * table moves off their servers first, then the servers leave the stack,
+ * then each node is drained, leaves the swarm and is deleted.
  */
 async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<number> {
-	const store = new ClusterStore(swarmbeeHome(io.env));
+	const store = clusterStore(io);
 	const saved = store.loadSpec(options.name);
 	const journal = store.loadJournal(options.name);
 	if (!saved || !journal || journal.state === 'down') {
@@ -58,11 +58,12 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 		return 0;
 	}
 	const shrinking = spec.workers < saved.workers || pending;
+	const command = `swarmbee scale ${options.name} --workers ${spec.workers}`;
 	if (shrinking) {
 		await confirmOrStop(io, {
 			yes: options.yes,
 			what: `removing nodes from ${options.name}`,
-			command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
+			command,
 			message: `Remove ${journal.nodes
 				.filter(n => n.index > spec.workers)
 				.map(n => n.name)
@@ -71,32 +72,29 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 			declined: 'nothing was removed.',
 		});
 	}
-	// Growing creates machines: on a cloud, their price first.
-	const provider = shrinking
-		? undefined
-		: await confirmCost(io, {
-				yes: options.yes,
-				store,
-				spec,
-				token: options.token,
-				command: `swarmbee scale ${options.name} --workers ${spec.workers}`,
-			});
-	return runCluster(
-		{
-			store,
-			spec,
-			saved,
-			provider,
-			token: options.token,
-			steps: shrinking ? scaleDownSteps : upSteps,
-			command: 'scale',
-			resume: `swarmbee scale ${options.name} --workers ${spec.workers}`,
-			output: options.output,
-			verbose: options.verbose,
-			options: {provisionNewOnly: true},
-			// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
-			...(shrinking ? {saveSpecAfter: 'evacuate'} : {}),
-		},
-		io,
-	);
+	const session = await clusterForRun(spec, saved, io, {lock: `scale ${options.name}`});
+	try {
+		// Growing creates machines: on a cloud, their price first.
+		if (!shrinking) await confirmCost(session, io, {yes: options.yes, command});
+		const result = await runPlan(
+			session,
+			{
+				command: 'scale',
+				steps: shrinking ? scaleDownSteps : upSteps,
+				resume: command,
+				output: options.output,
+				verbose: options.verbose,
+				cluster: {
+					done: 'ready',
+					options: {provisionNewOnly: true},
+					// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
+					...(shrinking ? {saveSpecAfter: evacuateStep} : {}),
+				},
+			},
+			io,
+		);
+		return await watchAfterRun(session, result, io, options.output);
+	} finally {
+		await session.close();
+	}
 }

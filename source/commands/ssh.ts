@@ -1,9 +1,9 @@
 import {execOnEveryNode, nodePrefixes, openShell, UNREACHABLE, worstExit} from '../cluster/node-session.js';
 import {errorInfo, InputError} from '../errors.js';
 import {formatError} from '../render/format.js';
-import {swarmbeeHome} from '../paths.js';
-import {ClusterStore} from '../store/cluster-store.js';
-import {handleInterrupts, reportError, terminalOf, type CommandArgs, type CommandIO} from './io.js';
+import {handleInterrupts, reportError, terminalOf, type CommandIO} from '../session/io.js';
+import {openCluster} from '../session/open.js';
+import type {CommandArgs} from './args.js';
 
 /** `swarmbee ssh`'s command line, checked: which cluster, which node, what to run. */
 export interface SshRequest {
@@ -70,9 +70,8 @@ export function parseSshArgs(
 
 export async function run({values, positionals, afterDoubleDash}: CommandArgs, io: CommandIO): Promise<number> {
 	const request = parseSshArgs(values, positionals, afterDoubleDash);
-	const {journal, privateKey} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(request.name);
-	if (!privateKey)
-		throw new InputError(`${request.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${request.name} first`]});
+	const session = await openCluster(request.name, io, {needs: ['ssh'], verb: 'open a shell on'});
+	const journal = session.journal.value;
 	const controller = new AbortController();
 	// With a pseudo-terminal Ctrl-C is a key for the remote program; this owner hears SIGTERM (and Ctrl-C without one).
 	const release = handleInterrupts(controller, io, () => {});
@@ -80,8 +79,7 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 		if (request.all) {
 			const prefix = nodePrefixes(journal.nodes.map(n => n.name));
 			const outcomes = await execOnEveryNode({
-				journal,
-				privateKey,
+				cluster: session,
 				command: request.command!,
 				signal: controller.signal,
 				onLine: (node, stream, line) => (stream === 'stdout' ? io.stdout : io.stderr).write(`${prefix(node)}${line}\n`),
@@ -97,8 +95,7 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 			return worstExit(outcomes.map(o => o.code));
 		}
 		return await openShell({
-			journal,
-			privateKey,
+			cluster: session,
 			...(request.node !== undefined ? {node: request.node} : {}),
 			...(request.command !== undefined ? {command: request.command} : {}),
 			...(request.pty !== undefined ? {pty: request.pty} : {}),
@@ -113,5 +110,6 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 		return controller.signal.aborted ? 130 : UNREACHABLE;
 	} finally {
 		release();
+		await session.close();
 	}
 }

@@ -1,13 +1,14 @@
 import {existsSync, readFileSync} from 'node:fs';
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
-import {ClusterStore} from '../store/cluster-store.js';
-import {oneName, type CommandArgs, type CommandIO} from './io.js';
+import type {CommandIO} from '../session/io.js';
+import {openCluster} from '../session/open.js';
+import {oneName, type CommandArgs} from './args.js';
 
 /** Prints the stack file swarmbee last rendered and deployed for the cluster. */
 export async function run({positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	const name = oneName('stack', positionals);
-	const {paths, spec} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
+	// Files only: the session connects nowhere.
+	const {paths, spec} = await openCluster(name, io);
 	if (!existsSync(paths.stack)) {
 		throw new InputError(`${name} has no stack file yet`, {
 			nextSteps: [

@@ -1,10 +1,11 @@
 import {swarmbeeHome} from '../paths.js';
-import {ClusterStore} from '../store/cluster-store.js';
+import type {CommandIO} from '../session/io.js';
+import {clusterStore, credentialsOf} from '../session/open.js';
 import {catalogsFor} from '../wizard/catalog.js';
 import {ProfileStore} from '../wizard/profiles.js';
 import {inquirerPrompts} from '../wizard/prompts.js';
 import {runStartScreen} from '../wizard/start.js';
-import type {CommandArgs, CommandIO} from './io.js';
+import type {CommandArgs} from './args.js';
 
 /**
  * `swarmbee` alone in a terminal: the start screen, then what was picked,
@@ -15,14 +16,13 @@ export async function run({commands, dispatch}: CommandArgs, io: CommandIO): Pro
 	const home = swarmbeeHome(io.env);
 	// Ctrl-C here has started nothing: it says so, rather than "nothing was created".
 	const prompts = await inquirerPrompts(io.stdout, {cancelled: 'nothing was done.'});
-	const choice = await runStartScreen(prompts, new ClusterStore(home), commands, {
+	const choice = await runStartScreen(prompts, clusterStore(io), commands, {
 		env: io.env,
 		profiles: new ProfileStore(home),
 		catalogFor: catalogsFor(io.env),
+		credentials: credentialsOf(io),
 	});
 	if (choice.kind === 'quit') return 0;
-	return dispatch(
-		choice.kind === 'new' ? ['up'] : choice.argv,
-		choice.kind === 'run' && choice.token ? {token: choice.token} : {},
-	);
+	// A token the start screen found or asked for is in this process's credentials, for the command it runs.
+	return dispatch(choice.kind === 'new' ? ['up'] : choice.argv);
 }

@@ -1,16 +1,12 @@
 import {assessHealth, describeLiveHealth, type LiveHealth} from '../cluster/live-health.js';
 import {tableKey} from '../cluster/placement.js';
 import {collectStatus, type ClusterStatus} from '../cluster/status.js';
-import {DockerCli} from '../docker/cli.js';
-import {swarmbeeHome} from '../paths.js';
-import {createProvider} from '../providers/index.js';
 import {counted, formatError, formatTable} from '../render/format.js';
-import {ClusterStore} from '../store/cluster-store.js';
 import {readPassword} from '../cluster/password.js';
-import {sshTarget} from '../cluster/targets.js';
-import {SshPool} from '../ssh/pool.js';
+import {outputMode, type CommandIO} from '../session/io.js';
+import {openCluster} from '../session/open.js';
 import {portOption} from '../tunnel/ports.js';
-import {oneName, outputMode, type CommandArgs, type CommandIO} from './io.js';
+import {oneName, type CommandArgs} from './args.js';
 
 interface StatusOptions {
 	name: string;
@@ -18,8 +14,6 @@ interface StatusOptions {
 	once: boolean;
 	json: boolean;
 	ports: {admin?: number; driver?: number};
-	/** A DigitalOcean token handed over in-process; see UpOptions.token. */
-	token?: string;
 }
 
 /**
@@ -78,7 +72,7 @@ function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 	return lines;
 }
 
-export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	return statusCommand(
 		{
 			name: oneName('status', positionals),
@@ -88,29 +82,33 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 				admin: portOption('admin-port', values['admin-port']),
 				driver: portOption('driver-port', values['driver-port']),
 			},
-			...(token ? {token} : {}),
 		},
 		io,
 	);
 }
 
 async function statusCommand(options: StatusOptions, io: CommandIO): Promise<number> {
-	if (!options.once && !options.json) {
-		// The dashboard (and its tunnel code) loads only where it is shown.
-		const {openDashboard} = await import('./dashboard.js');
-		return openDashboard(options.name, io, {ports: options.ports, token: options.token});
-	}
-	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
-	const provider = createProvider(spec, new DockerCli(), {env: io.env, token: options.token});
-	const ssh = privateKey ? new SshPool(node => sshTarget(journal, node, privateKey)) : undefined;
+	const session = await openCluster(options.name, io, {needs: ['provider']});
 	try {
-		const status = await collectStatus({spec, journal, provider, ssh, password: readPassword(paths.rethinkdbPassword)});
+		if (!options.once && !options.json) {
+			// The dashboard (and its tunnel code) loads only where it is shown.
+			const {openDashboard} = await import('../session/dashboard.js');
+			return await openDashboard(session, io, {ports: options.ports});
+		}
+		const {spec, journal, paths} = session;
+		const status = await collectStatus({
+			spec,
+			journal: journal.value,
+			provider: session.provider,
+			...(session.hasKey ? {ssh: session.ssh} : {}),
+			password: readPassword(paths.rethinkdbPassword),
+		});
 		// The verdict is from what was just asked, never the journal's last run (that is `state`).
 		const health = assessHealth({nodes: status.nodes, swarm: status.swarm, rethinkdb: status.rethinkdb});
 		if (options.json) io.stdout.write(`${JSON.stringify({...status, health})}\n`);
 		else io.stdout.write(`${formatStatus(status, health).join('\n')}\n`);
 		return status.swarm ? 0 : 1;
 	} finally {
-		ssh?.closeAll();
+		await session.close();
 	}
 }

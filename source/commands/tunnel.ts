@@ -1,10 +1,10 @@
 import {InputError} from '../errors.js';
-import {swarmbeeHome} from '../paths.js';
-import {ClusterStore} from '../store/cluster-store.js';
+import {waitForInterrupt, type CommandIO} from '../session/io.js';
+import {openCluster} from '../session/open.js';
 import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
 import {ADMIN_RIGHTS_NOTE, adminUrl, portOption} from '../tunnel/ports.js';
 import type {TunnelStatus} from '../tunnel/types.js';
-import {oneName, waitForInterrupt, type CommandArgs, type CommandIO} from './io.js';
+import {oneName, type CommandArgs} from './args.js';
 
 interface TunnelCommandOptions {
 	name: string;
@@ -50,21 +50,17 @@ function describe(status: TunnelStatus): string {
  * driver port until Ctrl-C, over SSH only.
  */
 async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Promise<number> {
-	const {journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(options.name);
-	if (!journal.database || !privateKey) {
-		throw new InputError(`${options.name} has no database to tunnel to yet`, {
-			nextSteps: [`run swarmbee up ${options.name} first`],
-		});
-	}
+	const session = await openCluster(options.name, io, {needs: ['database'], verb: 'tunnel to'});
+	const journal = session.journal.value;
+	const {paths} = session;
 	const server = options.server ?? journal.nodes[0]!.name;
 	if (!journal.nodes.some(n => n.name === server))
 		throw new InputError(`${options.name} has no node ${server}`, {
 			nextSteps: [`choose one of: ${journal.nodes.map(n => n.name).join(', ')}`],
 		});
 	let last = '';
-	const {tunnel, ssh} = createClusterTunnel({
-		journal,
-		privateKey,
+	const {tunnel} = createClusterTunnel({
+		session,
 		adminPort: options.adminPort,
 		driverPort: options.driverPort,
 		server,
@@ -92,7 +88,7 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		if (fatal) throw fatal;
 	} finally {
 		stop.release();
-		ssh.closeAll();
+		await session.close();
 	}
 	return 0;
 }

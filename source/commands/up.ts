@@ -1,14 +1,17 @@
 import type {EmergencyRepair} from '../cluster/tables.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
+import {confirmCost} from '../session/cost.js';
+import {outputMode, type CommandIO, type OutputMode} from '../session/io.js';
+import {clusterForRun, clusterStore, credentialsOf} from '../session/open.js';
+import {runPlan, watchAfterRun} from '../session/run.js';
 import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
 import {checkName, specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
 import type {WizardPrompts} from '../wizard/prompts.js';
 import {upSteps} from '../../steps/index.js';
-import {oneName, outputMode, type CommandArgs, type CommandIO, type OutputMode} from './io.js';
-import {confirmCost, runCluster} from './run-cluster.js';
+import {oneName, type CommandArgs} from './args.js';
 
 export interface UpOptions {
 	name: string;
@@ -20,12 +23,6 @@ export interface UpOptions {
 	reprovision?: boolean;
 	/** Let RethinkDB recover tables that lost their majority (only with --yes). */
 	emergencyRepair?: EmergencyRepair;
-	/**
-	 * A DigitalOcean token handed over in-process (the wizard asks for one, a
-	 * profile may keep one); otherwise DIGITALOCEAN_ACCESS_TOKEN from the
-	 * environment is used. It never goes into the environment of children.
-	 */
-	token?: string;
 	/** After the wizard: errors are said in the words of its questions, not of flags. */
 	reword?: (text: string) => string;
 }
@@ -64,7 +61,7 @@ function noTerminalError(what: string): InputError {
 	});
 }
 
-export async function run({values, positionals, token}: CommandArgs, io: CommandIO): Promise<number> {
+export async function run({values, positionals}: CommandArgs, io: CommandIO): Promise<number> {
 	if (positionals.length === 0) {
 		if (!io.interactive || values.yes || values.json || values.plain)
 			throw noTerminalError('up without a cluster name');
@@ -73,21 +70,20 @@ export async function run({values, positionals, token}: CommandArgs, io: Command
 	const flags = specInputFromFlags(values);
 	// The wizard's code (conf, inquirer, the catalog) loads only where it is used: conf's
 	// dependencies take over SIGINT, which a run without it owns alone.
-	let profile: {input: SpecInput; token?: string} | undefined;
+	let input = flags;
 	if (typeof values.profile === 'string') {
 		const {ProfileStore, profileInput} = await import('../wizard/profiles.js');
-		profile = profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags);
+		input = profileInput(new ProfileStore(swarmbeeHome(io.env)), values.profile, flags, credentialsOf(io));
 	}
 	return upCommand(
 		{
 			name: oneName('up', positionals),
-			input: profile?.input ?? flags,
+			input,
 			yes: Boolean(values.yes),
 			output: outputMode(values, io),
 			verbose: Boolean(values.verbose),
 			reprovision: Boolean(values.reprovision),
 			...emergencyRepairOption(values['emergency-repair'], Boolean(values.yes), positionals[0]),
-			...((profile?.token ?? token) ? {token: profile?.token ?? token} : {}),
 		},
 		io,
 	);
@@ -98,7 +94,7 @@ export interface WizardDeps {
 	catalogFor?: CatalogFor;
 }
 
-/** The wizard, then `up` with its answers (already confirmed). The token it asked for stays in memory. */
+/** The wizard, then `up` with its answers (already confirmed). The credential it found or asked for stays in memory. */
 async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
 	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard, inAnswerWords}] = await Promise.all([
@@ -114,53 +110,42 @@ async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
 		clusters: new ClusterStore(home),
 		profiles: new ProfileStore(home),
 		env: io.env,
+		credentials: credentialsOf(io),
 	});
 	const {name, ...spec} = result.spec;
-	return upCommand(
-		{
-			name,
-			input: spec,
-			yes: true,
-			output: 'tty',
-			verbose: false,
-			reword: inAnswerWords,
-			...(result.token ? {token: result.token} : {}),
-		},
-		io,
-	);
+	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, reword: inAnswerWords}, io);
 }
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
-	const store = new ClusterStore(swarmbeeHome(io.env));
+	const store = clusterStore(io);
 	// A bad name is reported with every other problem of the flags, by resolveSpec.
 	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
 	const spec = specForRun(saved, options.name, options.input);
-	// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
-	const provider = await confirmCost(io, {
-		yes: options.yes,
-		store,
-		spec,
-		token: options.token,
-		command: `swarmbee up ${spec.name}`,
-	});
-	return runCluster(
-		{
-			store,
-			spec,
-			saved,
-			provider,
-			steps: upSteps,
-			command: 'up',
-			resume: `swarmbee up ${spec.name}`,
-			output: options.output,
-			verbose: options.verbose,
-			token: options.token,
-			options: {
-				reprovision: options.reprovision ?? false,
-				...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {}),
+	const session = await clusterForRun(spec, saved, io, {lock: `up ${spec.name}`});
+	try {
+		// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
+		await confirmCost(session, io, {yes: options.yes, command: `swarmbee up ${spec.name}`});
+		const result = await runPlan(
+			session,
+			{
+				command: 'up',
+				steps: upSteps,
+				resume: `swarmbee up ${spec.name}`,
+				output: options.output,
+				verbose: options.verbose,
+				cluster: {
+					done: 'ready',
+					options: {
+						reprovision: options.reprovision ?? false,
+						...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {}),
+					},
+				},
 			},
-			...(options.reword ? {reword: options.reword} : {}),
-		},
-		io,
-	);
+			io,
+			options.reword ? {reword: options.reword} : {},
+		);
+		return await watchAfterRun(session, result, io, options.output);
+	} finally {
+		await session.close();
+	}
 }

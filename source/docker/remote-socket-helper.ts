@@ -5,6 +5,7 @@
 // channel on which it says once whether it is ready.
 import {errorInfo} from '../errors.js';
 import {redact} from '../redact.js';
+import {openCluster} from '../session/open.js';
 import {serveDockerSocket} from './remote-socket.js';
 
 const [home, name] = process.argv.slice(2);
@@ -14,7 +15,24 @@ const say = (message: unknown) => process.send?.(message, () => process.connecte
 
 try {
 	if (!home || !name) throw new Error('usage: remote-socket-helper.js HOME NAME');
-	await serveDockerSocket({home, name, log, onReady: socket => say({type: 'ready', socket})});
+	const session = await openCluster(
+		name,
+		{env: {SWARMBEE_HOME: home}, interactive: false, stdout: process.stderr},
+		{
+			needs: ['ssh'],
+			verb: 'reach the Docker socket of',
+		},
+	);
+	try {
+		const gone = () => !session.store.exists(name) || session.store.loadJournal(name)?.state === 'down';
+		await serveDockerSocket({
+			cluster: {name, paths: session.paths, journal: session.journal, ssh: session.ssh, gone},
+			log,
+			onReady: socket => say({type: 'ready', socket}),
+		});
+	} finally {
+		await session.close();
+	}
 	log('stopped');
 } catch (error) {
 	log(`failed: ${errorInfo(error).message}`);

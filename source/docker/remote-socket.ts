@@ -6,15 +6,15 @@ import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execaSync} from 'execa';
 import {explainUnreachable} from '../cluster/node-session.js';
-import {connectToManager, sshTarget} from '../cluster/targets.js';
+import {connectToManager} from '../cluster/targets.js';
 import {pause, withTimeout} from '../concurrency.js';
 import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
 import {writeFileAtomic} from '../files.js';
 import {childEnvironment, redact} from '../redact.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {SshConnection} from '../ssh/connection.js';
-import {SshPool} from '../ssh/pool.js';
-import {ClusterStore} from '../store/cluster-store.js';
+import type {SshPool} from '../ssh/pool.js';
+import type {Journal} from '../store/journal.js';
 
 /**
  * The manager's Docker socket, reached from this machine through a unix
@@ -292,17 +292,22 @@ export async function stopDockerSocket(clusterDir: string): Promise<{stopped: nu
  * answers, through a pool that reconnects, always with the pinned host key.
  */
 export async function serveDockerSocket(options: {
-	home: string;
-	name: string;
+	/** The cluster's session (opened by the helper's entry): its journal, and its SSH pool, which reconnects. */
+	cluster: {
+		name: string;
+		paths: {dir: string};
+		journal: {readonly value: Readonly<Journal>};
+		ssh: SshPool;
+		/** Whether the cluster is gone (down, forgotten): the helper then stops. */
+		gone(): boolean;
+	};
 	onReady: (socket: string) => void;
 	log: (line: string) => void;
 }): Promise<void> {
-	const store = new ClusterStore(options.home);
-	const {journal, privateKey, paths} = store.loadCluster(options.name);
-	if (!privateKey)
-		throw new InputError(`${options.name} has no SSH key yet`, {nextSteps: [`run swarmbee up ${options.name} first`]});
-	const files = dockerSocketFiles(paths.dir);
-	const pool = new SshPool(node => sshTarget(journal, node, privateKey));
+	const {cluster} = options;
+	const journal = cluster.journal.value;
+	const files = dockerSocketFiles(cluster.paths.dir);
+	const pool = cluster.ssh;
 	// The docker CLI opens several connections per command: they wait for one connect together, and a manager
 	// that just failed is not waited for again for 10 s (each would wait out its own SSH timeout).
 	let failed: {at: number; error: unknown} | undefined;
@@ -320,13 +325,13 @@ export async function serveDockerSocket(options: {
 				pool.drop(manager);
 				return new ExternalError(`${manager} did not open its Docker socket within 5 s over SSH`, {
 					node: manager,
-					nextSteps: [`is the machine running? swarmbee status ${options.name} --once`],
+					nextSteps: [`is the machine running? swarmbee status ${cluster.name} --once`],
 				});
 			});
 			failed = undefined;
 			return channel;
 		} catch (error) {
-			failed = {at: Date.now(), error: explainUnreachable(error, options.name)};
+			failed = {at: Date.now(), error: explainUnreachable(error, cluster.name)};
 			throw failed.error;
 		}
 	};
@@ -342,10 +347,10 @@ export async function serveDockerSocket(options: {
 		});
 		writeFileAtomic(
 			files.state,
-			`${JSON.stringify({pid: process.pid, cluster: options.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`,
+			`${JSON.stringify({pid: process.pid, cluster: cluster.name, socket, startedAt: new Date().toISOString()} satisfies HelperState)}\n`,
 		);
 		options.onReady(socket);
-		options.log(`serving ${socket} for ${options.name}`);
+		options.log(`serving ${socket} for ${cluster.name}`);
 		await new Promise<void>(resolve => {
 			const stop = (why: string) => {
 				options.log(why);
@@ -356,8 +361,7 @@ export async function serveDockerSocket(options: {
 				process.once(signal, () => stop(`${signal}: stopping`));
 			// After `down` (or `down --forget`) there is no swarm left to reach.
 			const watch = setInterval(() => {
-				if (!store.exists(options.name) || store.loadJournal(options.name)?.state === 'down')
-					stop(`${options.name} is down: stopping`);
+				if (cluster.gone()) stop(`${cluster.name} is down: stopping`);
 			}, 5_000);
 		});
 	} finally {
@@ -369,6 +373,5 @@ export async function serveDockerSocket(options: {
 			removeSocket(files, socket);
 		}
 		if (readState(files)?.pid === process.pid) rmSync(files.state, {force: true});
-		pool.closeAll();
 	}
 }

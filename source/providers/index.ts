@@ -1,27 +1,35 @@
 import type {DockerCli} from '../docker/cli.js';
-import type {ClusterSpec} from '../spec.js';
+import type {ClusterSpec, ProviderName} from '../spec.js';
+import {DIGITALOCEAN_CREDENTIAL} from './digitalocean/settings.js';
 import {DigitalOceanProvider} from './digitalocean/provider.js';
 import {LocalProvider} from './local/provider.js';
-import type {Provider} from './types.js';
+import type {Provider, ProviderCredential} from './types.js';
 
-/**
- * Credentials for providers that need them: the one seam through which a
- * token reaches swarmbee. Commands pass their environment; the wizard, which
- * asks for a token in-process, passes it as `token`. A token is never a
- * command-line flag (shell history, the process list) and never written to
- * the journal; the client registers it for redaction at first use.
- */
-interface ProviderOptions {
-	/** Read for DIGITALOCEAN_ACCESS_TOKEN and DIGITALOCEAN_API_URL. Default: none. */
-	env?: NodeJS.ProcessEnv;
-	/** A DigitalOcean token handed over in-process; wins over the environment. */
-	token?: string;
+/** What a provider needs to be reached (an API token), or undefined where it needs nothing (local). */
+export function providerCredential(name: ProviderName): ProviderCredential | undefined {
+	switch (name) {
+		case 'local':
+			return undefined;
+		case 'digitalocean':
+			return DIGITALOCEAN_CREDENTIAL;
+	}
 }
 
+/**
+ * The one place a provider is made: by the cluster session, with the
+ * credential it resolved (source/session/credentials.ts). A credential is
+ * never a command-line flag and never written to the journal; the client
+ * registers it for redaction at first use.
+ */
 export function createProvider(
 	spec: Pick<ClusterSpec, 'provider'>,
 	docker: DockerCli,
-	options: ProviderOptions = {},
+	options: {
+		/** Read for the provider's endpoint overrides (DIGITALOCEAN_API_URL). */
+		env?: NodeJS.ProcessEnv;
+		/** The credential the session resolved; missing, the first call that needs it says what to do. */
+		credential?: string;
+	} = {},
 ): Provider {
 	switch (spec.provider) {
 		case 'local':
@@ -30,8 +38,8 @@ export function createProvider(
 			// Nothing is checked here: a missing token is reported by the first
 			// call that needs the API, inside the run, with its fix.
 			return new DigitalOceanProvider({
-				token: options.token ?? options.env?.['DIGITALOCEAN_ACCESS_TOKEN'],
-				apiUrl: options.env?.['DIGITALOCEAN_API_URL'] || undefined,
+				token: options.credential,
+				apiUrl: options.env?.[DIGITALOCEAN_CREDENTIAL.endpointEnv] || undefined,
 			});
 	}
 }

@@ -35,6 +35,16 @@ export interface ProviderCapabilities {
 	billed?: {machine: string; by: string};
 }
 
+/** What reaching a provider takes: a secret read from `env` (or handed over in-process, or asked for). */
+export interface ProviderCredential {
+	/** The environment variable that holds it. */
+	env: string;
+	/** Where the provider's API can be pointed elsewhere (an emulator). */
+	endpointEnv: string;
+	/** What it is called when asked for: `DigitalOcean API token (read and write)`. */
+	label: string;
+}
+
 /** Everything a provider call may need, threaded from the orchestrator. */
 export interface ProviderContext {
 	spec: ClusterSpec;

@@ -115,3 +115,8 @@ export function formatTable(rows: string[][]): string[] {
 			.trimEnd(),
 	);
 }
+
+/** A price in US dollars (what cloud price lists give): cents from a dollar up, three significant digits below. */
+export function formatUsd(amount: number): string {
+	return amount >= 1 ? `$${amount.toFixed(2)}` : `$${Number(amount.toPrecision(3))}`;
+}

@@ -1,15 +1,21 @@
 import {locateServer} from '../cluster/rethinkdb.js';
 import {ADMIN_PORT, DRIVER_PORT} from '../cluster/stack.js';
-import {sshTarget} from '../cluster/targets.js';
-import {SshPool} from '../ssh/pool.js';
+import type {SshConnection} from '../ssh/connection.js';
+import type {NodeShells} from '../ssh/shell.js';
 import type {Journal} from '../store/journal.js';
 import type {TunnelControl} from './control.js';
 import {Tunnel} from './tunnel.js';
 import type {TunnelStatus} from './types.js';
 
+/** What a tunnel needs of a cluster (its session): where servers run, asked over the shared pool, and a connection of its own to hold. */
+export interface TunnelCluster {
+	journal: {readonly value: Readonly<Journal>};
+	ssh: NodeShells;
+	connect(node: string, signal?: AbortSignal): Promise<SshConnection>;
+}
+
 interface ClusterTunnelOptions {
-	journal: Readonly<Journal>;
-	privateKey: string;
+	session: TunnelCluster;
 	/** Local ports the user asked for; left out, 8080 and 28015, or any free port when those are taken. */
 	adminPort?: number;
 	driverPort?: number;
@@ -18,11 +24,15 @@ interface ClusterTunnelOptions {
 	onChange?: (statuses: TunnelStatus[]) => void;
 }
 
-/** The tunnel to a cluster's RethinkDB: admin panel and driver port, through the node that runs the server. */
-export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tunnel; ssh: SshPool} {
-	const {journal, privateKey} = options;
-	const ssh = new SshPool(node => sshTarget(journal, node, privateKey));
-	const manager = journal.nodes[0]!.name;
+/**
+ * The tunnel to a cluster's RethinkDB: admin panel and driver port, through
+ * the node that runs the server. The forwards ride a connection of their
+ * own (closed with the tunnel), so a dashboard refresh that drops one of
+ * the session's pooled connections never cuts them.
+ */
+export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tunnel} {
+	const {session} = options;
+	const manager = session.journal.value.nodes[0]!.name;
 	const server = options.server ?? manager;
 	const tunnel = new Tunnel({
 		forwards: [
@@ -41,11 +51,11 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
 				anyPortIfBusy: options.driverPort === undefined,
 			},
 		],
-		locate: () => locateServer(ssh, manager, server),
-		connect: node => ssh.get(node),
+		locate: () => locateServer(session.ssh, manager, server),
+		connect: node => session.connect(node),
 		onChange: options.onChange,
 	});
-	return {tunnel, ssh};
+	return {tunnel};
 }
 
 /**
@@ -56,7 +66,7 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
  */
 export function createTunnelControl(
 	options: ClusterTunnelOptions,
-	make: (options: ClusterTunnelOptions) => {tunnel: Tunnel; ssh: Pick<SshPool, 'closeAll'>} = createClusterTunnel,
+	make: (options: ClusterTunnelOptions) => {tunnel: Tunnel} = createClusterTunnel,
 ): TunnelControl {
 	const listeners = new Set<(tunnels: TunnelStatus[]) => void>();
 	let running: ReturnType<typeof make> | undefined;
@@ -84,13 +94,11 @@ export function createTunnelControl(
 				running = undefined;
 				clearInterval(ticker);
 				ticker = undefined;
-				mine.ssh.closeAll();
 				publish(mine.tunnel.statuses());
 			});
 			try {
 				await mine.tunnel.start();
 			} catch (error) {
-				mine.ssh.closeAll();
 				if (running === mine) running = undefined;
 				throw error;
 			}
@@ -102,10 +110,9 @@ export function createTunnelControl(
 			clearInterval(ticker);
 			ticker = undefined;
 			if (!running) return;
-			const {tunnel, ssh} = running;
+			const {tunnel} = running;
 			running = undefined;
 			await tunnel.stop();
-			ssh.closeAll();
 			// Closed on purpose: an error from before (a reconnect's) is no reason the tunnel is closed.
 			publish(tunnel.statuses().map(({lastError: _, ...status}) => status));
 		},

@@ -238,7 +238,10 @@ export class Tunnel {
 	private channelFailed(error: Error): void {
 		if (this.stopped || this.state !== 'open') return;
 		this.lastError = error.message;
+		// The connection is the tunnel's own: one that cannot open channels is closed, not left open.
+		const connection = this.connection;
 		this.holdConnection(undefined);
+		connection?.close();
 		this.setState('reconnecting', error.message);
 		this.reconnect();
 	}

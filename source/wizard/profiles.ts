@@ -1,8 +1,9 @@
-import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync} from 'node:fs';
+import {existsSync, mkdirSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import Conf from 'conf';
 import {InputError} from '../errors.js';
-import {stateWriteError, writeFileAtomic} from '../files.js';
+import {stateWriteError} from '../files.js';
+import {loadToken, saveToken, tokenFile, type TokenSink} from '../store/tokens.js';
 import {PROFILE_KEYS, profileSchema, type SpecValues} from '../spec-fields.js';
 import {checkName, type ClusterSpec, type SpecInput} from '../spec.js';
 
@@ -98,25 +99,16 @@ export class ProfileStore {
 
 	/** A profile's name is a cluster-style name, so its token file never lands outside tokens/. */
 	tokenFile(name: string): string {
-		const problem = checkName(name);
-		if (problem)
-			throw new InputError(`"${name}" is not a profile name`, {
-				nextSteps: ['profile names are like cluster names: lowercase letters, digits and hyphens'],
-			});
-		return path.join(this.home, 'tokens', name);
+		return tokenFile(this.home, name);
 	}
 
 	/** Only when the user asked: a 0600 file of its own. */
 	saveToken(name: string, token: string): string {
-		const file = this.tokenFile(name);
-		writeFileAtomic(file, `${token}\n`, 0o600);
-		chmodSync(path.dirname(file), 0o700);
-		return file;
+		return saveToken(this.home, name, token);
 	}
 
 	loadToken(name: string): string | undefined {
-		const file = this.tokenFile(name);
-		return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+		return loadToken(this.home, name);
 	}
 }
 
@@ -129,7 +121,8 @@ export function profileInput(
 	profiles: ProfileStore,
 	profileName: string,
 	flags: SpecInput,
-): {input: SpecInput; token?: string} {
+	credentials?: TokenSink,
+): SpecInput {
 	const profile = profiles.get(profileName);
 	if (!profile) {
 		const known = profiles.list().map(p => p.name);
@@ -142,7 +135,8 @@ export function profileInput(
 		});
 	}
 	const token = profiles.loadToken(profileName);
+	if (token && profile.provider) credentials?.hand(profile.provider, token);
 	const {savedAt: _savedAt, ...answers} = profile;
 	const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-	return {input: {...answers, ...given}, ...(token ? {token} : {})};
+	return {...answers, ...given};
 }

@@ -5,6 +5,7 @@ import type {ClusterStore, SavedCluster} from '../store/cluster-store.js';
 import type {CatalogFor} from './catalog.js';
 import type {ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
+import type {TokenSink} from '../store/tokens.js';
 import {askToken, TOKEN_ENV} from './wizard.js';
 
 /** `token`: asked for here (masked) when a DigitalOcean cluster's action needs one; handed over in memory. */
@@ -17,6 +18,8 @@ interface StartDeps {
 	env?: NodeJS.ProcessEnv;
 	profiles?: Pick<ProfileStore, 'loadToken'>;
 	catalogFor?: CatalogFor;
+	/** Where a token found or asked for goes, in memory, for the command that follows. */
+	credentials?: TokenSink;
 }
 
 /** What the start screen offers for a saved cluster, when this build has the command. */
@@ -118,13 +121,16 @@ export async function runStartScreen(
 			const saved = deps.profiles?.loadToken(name);
 			if (saved) {
 				registerSecret(saved);
+				deps.credentials?.hand(provider, saved);
 				return {kind: 'run', argv, token: saved};
 			}
 			if (deps.catalogFor) {
 				prompts.say(
 					`${name} is on DigitalOcean and no token is at hand ($${TOKEN_ENV} is not set, none was saved for it).`,
 				);
-				return {kind: 'run', argv, token: await askToken(prompts, deps.catalogFor)};
+				const token = await askToken(prompts, deps.catalogFor);
+				deps.credentials?.hand(provider, token);
+				return {kind: 'run', argv, token};
 			}
 		}
 		return {kind: 'run', argv};

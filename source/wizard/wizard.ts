@@ -12,6 +12,7 @@ import {
 	type ProviderName,
 } from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
+import type {TokenSink} from '../store/tokens.js';
 import type {CatalogAccount, CatalogFor, CatalogSize} from './catalog.js';
 import {profileOf, type ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
@@ -24,6 +25,8 @@ export interface WizardDeps {
 	clusters: ClusterStore;
 	profiles: ProfileStore;
 	env: NodeJS.ProcessEnv;
+	/** Where the token the wizard found or asked for goes, in memory, for the run that follows (the session's credentials). */
+	credentials?: TokenSink;
 }
 
 interface WizardResult {
@@ -492,6 +495,7 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 		}
 		const tokenNote = tokenFile ? `; token in ${tokenFile} (0600)` : token ? '; the token was not saved' : '';
 		prompts.say(`Answers saved as profile ${name} in ${profiles.file}${tokenNote}`);
+		if (token) deps.credentials?.hand(spec.provider, token);
 		return {spec, profile: name, ...(token ? {token} : {}), ...(tokenFile ? {tokenFile} : {})};
 	}
 }

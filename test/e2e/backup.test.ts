@@ -18,17 +18,17 @@ import {afterAll, beforeAll, expect, it} from 'vitest';
 import {readArchive} from '../../source/backup/archive-reader.js';
 import {ArchiveWriter} from '../../source/backup/archive-writer.js';
 import {connectDirect} from '../../source/backup/connect.js';
-import {databaseNodes, openDatabase, type DatabaseSession} from '../../source/cluster/rethinkdb.js';
+import type {DatabaseSession} from '../../source/cluster/rethinkdb.js';
 import {backupTables, listTables} from '../../source/backup/dump.js';
 import {ArchiveError} from '../../source/backup/errors.js';
 import {JSON_ARRAY, topFolderName} from '../../source/backup/format.js';
 import {rql as r} from '../../source/backup/reql.js';
 import {checkTarget, readTarget, restoreTable} from '../../source/backup/restore.js';
-import {loadDatabaseCluster} from '../../source/commands/run-database.js';
+import {openCluster} from '../../source/session/open.js';
+import type {ClusterSession} from '../../source/session/session.js';
 import {DockerCli} from '../../source/docker/cli.js';
 import {ensureRethinkdbImage, findRethinkdbSource} from '../../source/docker/rethinkdb-image.js';
 import {InputError} from '../../source/errors.js';
-import type {SshPool} from '../../source/ssh/pool.js';
 import {cli, describeWithEngine, events, newHome, purge, spawnCli, uniqueName} from './helpers.js';
 
 /**
@@ -278,7 +278,7 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 	const work = mkdtempSync(path.join(tmpdir(), 'bk-e2e-cli-'));
 	const archive = path.join(work, 'app.tar.gz');
 	let link: DatabaseSession;
-	let ssh: SshPool | undefined;
+	let session: ClusterSession | undefined;
 	let rows: unknown[];
 	const io = {stdout: process.stdout, stderr: process.stderr, interactive: false, env: {SWARMBEE_HOME: home}};
 
@@ -286,9 +286,8 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		const image = (await ensureRethinkdbImage(new DockerCli())).tag;
 		const up = await cli(['up', name, '--workers', '1', '--rethinkdb-image', image, '--yes', '--plain'], home);
 		expect(up.exitCode, up.stderr).toBe(0);
-		const cluster = await loadDatabaseCluster(name, io, 'seed');
-		ssh = cluster.ssh;
-		link = await openDatabase({ssh, ...databaseNodes(cluster.journal), password: cluster.password});
+		session = await openCluster(name, io, {needs: ['database']});
+		link = await session.database();
 		await seed(link.connection);
 		// A table large enough that a backup is still reading it when Ctrl-C comes.
 		await r.db('app').tableCreate('big').run(link.connection);
@@ -305,7 +304,7 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 
 	afterAll(async () => {
 		await link?.close();
-		ssh?.closeAll();
+		await session?.close();
 		await cli(['down', name, '--yes'], home);
 		purge(name);
 		remove();

@@ -29,11 +29,8 @@ describe('architecture', () => {
 		);
 	const under = (folder: string) => (file: string) => file.startsWith(folder);
 	const SUPPORT = new Set([
-		'source/commands/io.ts',
+		'source/commands/args.ts',
 		'source/commands/index.ts',
-		'source/commands/run-cluster.ts',
-		'source/commands/run-database.ts',
-		'source/commands/dashboard.ts',
 	]);
 	const isCommand = (file: string) => file.startsWith('source/commands/') && !SUPPORT.has(file);
 
@@ -52,13 +49,13 @@ describe('architecture', () => {
 		).toEqual([]);
 	});
 
-	it('Ink components are loaded by commands/io.ts and commands/dashboard.ts alone; render/ never reaches them', () => {
+	it('Ink components are loaded by session/io.ts and session/dashboard.ts alone; render/ never reaches them', () => {
 		expect(
 			arrows(
 				file =>
 					!file.startsWith('components/') &&
-					file !== 'source/commands/io.ts' &&
-					file !== 'source/commands/dashboard.ts',
+					file !== 'source/session/io.ts' &&
+					file !== 'source/session/dashboard.ts',
 				under('components/'),
 			),
 		).toEqual([]);

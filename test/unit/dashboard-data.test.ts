@@ -20,6 +20,8 @@ import {CancelledError} from '../../source/errors.js';
 import type {Provider} from '../../source/providers/types.js';
 import type {ClusterSpec} from '../../source/spec.js';
 import {SshConnection} from '../../source/ssh/connection.js';
+import {SshPool} from '../../source/ssh/pool.js';
+import {sshTarget} from '../../source/cluster/targets.js';
 import type {Journal} from '../../source/store/journal.js';
 
 /** What nodeStatsCommand printed on a local node (cgroup v1, recorded on this engine). */
@@ -260,6 +262,13 @@ describe('the dashboard source over SSH', () => {
 			hostKey: {publicKey: 'k', fingerprint: 'f'},
 		})),
 	});
+	/** The session's pool, as the dashboard gets it: connections through SshConnection.connect (stubbed below). */
+	const pools: SshPool[] = [];
+	const pool = (j: Journal) => {
+		const made = new SshPool(node => sshTarget(j, node, 'key'));
+		pools.push(made);
+		return made;
+	};
 	const source = (j: Journal) =>
 		createDashboardSource({
 			spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
@@ -268,7 +277,7 @@ describe('the dashboard source over SSH', () => {
 				capabilities: {sharesHostCpus: false},
 				listMachines: async () => j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const})),
 			} as unknown as Provider,
-			privateKey: 'key',
+			ssh: pool(j),
 		});
 	const members = (names: string[]) =>
 		names
@@ -321,8 +330,11 @@ describe('the dashboard source over SSH', () => {
 		// Asked over the same connection: none was dropped, none made again.
 		expect(ssh.closed).toEqual([]);
 		expect(ssh.connect).toHaveBeenCalledTimes(1);
+		// The connections are the session's: the dashboard leaves them to it.
 		await dashboard.close();
-		expect(ssh.closed).toEqual(['queenbee']);
+		expect(ssh.closed).toEqual([]);
+		for (const made of pools.splice(0)) made.closeAll();
+		await vi.waitFor(() => expect(ssh.closed).toEqual(['queenbee']));
 	});
 
 	it("when the first manager fails and the next answers, that one's usage is read once per refresh (CPU over a whole refresh)", async () => {

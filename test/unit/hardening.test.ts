@@ -16,12 +16,14 @@ import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import ssh2 from 'ssh2';
 import {afterEach, describe, expect, it} from 'vitest';
-import {runCluster} from '../../source/commands/run-cluster.js';
+import {clusterForRun} from '../../source/session/open.js';
+import {runPlan} from '../../source/session/run.js';
 import {joinNegativeValues} from '../../source/main.js';
 import {resolveSpec} from '../../source/spec.js';
 import {generateKeyPair, fingerprint, saveKeyPair} from '../../source/ssh/keys.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
 import {newJournal} from '../../source/store/journal.js';
+import {preflightStep} from '../../steps/preflight.js';
 import type {Step} from '../../steps/types.js';
 import {runMain} from './run-main.js';
 
@@ -159,8 +161,8 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 		const playbook = path.join(home, 'mine.yml');
 		writeFileSync(playbook, '- hosts: all\n  tasks: []\n');
 		const spec = resolveSpec({name: 'demo', workers: 1, database: 'none', playbook});
-		const io = {stdout: new PassThrough(), stderr: new PassThrough(), interactive: false, env: {}};
-		const preflight: Step = {id: 'preflight', title: 'Preflight', run: async () => ({changed: false, summary: 'ok'})};
+		const io = {stdout: new PassThrough(), stderr: new PassThrough(), interactive: false, env: {SWARMBEE_HOME: home}};
+		const preflight: Step = {...preflightStep, run: async () => ({changed: false, summary: 'ok'})};
 		const failing: Step = {
 			id: 'provision',
 			title: 'Provision',
@@ -169,18 +171,23 @@ describe('6. bad input is refused cleanly, before anything is created', () => {
 			},
 		};
 		const passing: Step = {id: 'provision', title: 'Provision', run: async () => ({changed: true, summary: 'ok'})};
-		const common = {
-			store,
-			spec,
-			command: 'up',
-			resume: 'swarmbee up demo',
-			output: 'plain' as const,
-			verbose: false,
-			dashboard: false,
+		const runWith = async (steps: Step[]) => {
+			const session = await clusterForRun(spec, store.loadSpec('demo'), io, {lock: 'up demo'});
+			try {
+				const plan = {
+					command: 'up',
+					resume: 'swarmbee up demo',
+					output: 'plain' as const,
+					cluster: {done: 'ready' as const},
+				};
+				return (await runPlan(session, {...plan, steps}, io)).code;
+			} finally {
+				await session.close();
+			}
 		};
-		expect(await runCluster({...common, saved: undefined, steps: [preflight, failing]}, io)).toBe(1);
+		expect(await runWith([preflight, failing])).toBe(1);
 		expect(store.loadSpec('demo')).not.toHaveProperty('playbook');
-		expect(await runCluster({...common, saved: store.loadSpec('demo'), steps: [preflight, passing]}, io)).toBe(0);
+		expect(await runWith([preflight, passing])).toBe(0);
 		expect(store.loadSpec('demo')?.playbook).toBe(playbook);
 	});
 

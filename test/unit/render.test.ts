@@ -4,7 +4,7 @@ import {event} from '../../source/events.js';
 import {JsonRenderer} from '../../source/render/json.js';
 import {formatError} from '../../source/render/format.js';
 import {PlainRenderer} from '../../source/render/plain.js';
-import {nextSteps} from '../../source/commands/run-cluster.js';
+import {nextSteps} from '../../source/session/run.js';
 import {resolveSpec} from '../../source/spec.js';
 import {registerSecret, redact} from '../../source/redact.js';
 

@@ -13,6 +13,8 @@ import {HostKeyMismatchError, SshConnection, SshConnectError} from '../../source
 import {LocalForward, socketAnswers} from '../../source/ssh/forward.js';
 import {fingerprint, generateKeyPair, type KeyPair} from '../../source/ssh/keys.js';
 import type {Journal} from '../../source/store/journal.js';
+import {sshTarget} from '../../source/cluster/targets.js';
+import type {NodeReach} from '../../source/cluster/node-session.js';
 import {eventually} from './eventually.js';
 
 /**
@@ -141,12 +143,19 @@ function fakeTerminal(tty: boolean) {
 	return {terminal: {stdin, stdout, stderr}, rawModes, out: () => out, err: () => err};
 }
 
+/** How the session reaches a node: its journal, and a connection of the node's own with the cluster key. */
+function reach(j: Journal): NodeReach {
+	return {
+		journal: {value: j},
+		connect: (node, signal) => SshConnection.connect(sshTarget(j, node, clusterKey.privateKey), {signal}),
+	};
+}
+
 describe('openShell', () => {
 	it('a login shell on a pseudo-terminal: raw keys in, the window size and its changes passed on, the exit status back, the terminal given back as it was', async () => {
 		const {terminal, rawModes, out} = fakeTerminal(true);
 		const session = openShell({
-			journal: journal([{name: 'queenbee'}]),
-			privateKey: clusterKey.privateKey,
+			cluster: reach(journal([{name: 'queenbee'}])),
 			terminal,
 			env: {TERM: 'screen-256color'},
 		});
@@ -171,8 +180,7 @@ describe('openShell', () => {
 		terminal.stdin.end();
 		expect(
 			await openShell({
-				journal: journal([{name: 'queenbee'}, {name: 'workerbee-1'}]),
-				privateKey: clusterKey.privateKey,
+				cluster: reach(journal([{name: 'queenbee'}, {name: 'workerbee-1'}])),
 				node: 'workerbee-1',
 				command: 'say hello 1',
 				terminal,
@@ -191,8 +199,7 @@ describe('openShell', () => {
 		terminal.stdin.end('piped in\n');
 		expect(
 			await openShell({
-				journal: journal([{name: 'queenbee'}]),
-				privateKey: clusterKey.privateKey,
+				cluster: reach(journal([{name: 'queenbee'}])),
 				command: 'cat',
 				terminal,
 				env: {},
@@ -205,8 +212,7 @@ describe('openShell', () => {
 		const commands = seen.commands.length;
 		const {terminal} = fakeTerminal(false);
 		const error = await openShell({
-			journal: journal([{name: 'queenbee', hostKey: generateKeyPair('other')}]),
-			privateKey: clusterKey.privateKey,
+			cluster: reach(journal([{name: 'queenbee', hostKey: generateKeyPair('other')}])),
 			command: 'say no 0',
 			terminal,
 			env: {},
@@ -223,8 +229,7 @@ describe('openShell', () => {
 		await new Promise(resolve => closed.close(resolve));
 		const {terminal} = fakeTerminal(false);
 		const error = await openShell({
-			journal: journal([{name: 'queenbee', port: deadPort}]),
-			privateKey: clusterKey.privateKey,
+			cluster: reach(journal([{name: 'queenbee', port: deadPort}])),
 			terminal,
 			env: {},
 		}).catch(e => e);
@@ -240,12 +245,13 @@ describe('execOnEveryNode', () => {
 	it('runs on every node at once, each line with its node and stream; a node that cannot be reached is an outcome, not an exception', async () => {
 		const lines: string[] = [];
 		const outcomes = await execOnEveryNode({
-			journal: journal([
-				{name: 'queenbee'},
-				{name: 'workerbee-1'},
-				{name: 'workerbee-2', hostKey: generateKeyPair('impostor')},
-			]),
-			privateKey: clusterKey.privateKey,
+			cluster: reach(
+				journal([
+					{name: 'queenbee'},
+					{name: 'workerbee-1'},
+					{name: 'workerbee-2', hostKey: generateKeyPair('impostor')},
+				]),
+			),
 			command: 'say up 0',
 			onLine: (node, stream, line) => lines.push(`${node} ${stream} ${line}`),
 		});

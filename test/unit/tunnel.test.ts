@@ -236,7 +236,7 @@ describe('tunnel ports and stopping (issue 15)', () => {
 		let release: () => void = () => {};
 		const gate = new Promise<void>(resolve => (release = resolve));
 		const tunnels: Tunnel[] = [];
-		const control = createTunnelControl({journal: {} as never, privateKey: ''}, () => {
+		const control = createTunnelControl({session: {} as never}, () => {
 			const tunnel = new Tunnel({
 				forwards: [
 					{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080},
@@ -251,7 +251,7 @@ describe('tunnel ports and stopping (issue 15)', () => {
 				await start();
 			};
 			tunnels.push(tunnel);
-			return {tunnel, ssh: {closeAll: () => {}}};
+			return {tunnel};
 		});
 		const opening = control.open();
 		await control.close();
@@ -384,8 +384,8 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 			{node: 'queenbee', host: '127.0.0.1', port: 2222, username: 'root', privateKey: '', hostKey},
 			'SHA256:someone-else',
 		);
-		const made: Array<{tunnel: Tunnel; closeAll: ReturnType<typeof vi.fn>}> = [];
-		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => {
+		const made: Array<{tunnel: Tunnel}> = [];
+		const control = createTunnelControl({session: {} as never}, options => {
 			const tunnel = new Tunnel({
 				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
 				locate: async () => ({server: 'queenbee', host: 'queenbee', address: '172.18.0.4'}),
@@ -393,17 +393,15 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 				connect: made.length === 0 ? async () => Promise.reject(mismatch) : async () => new Promise<never>(() => {}),
 				onChange: options.onChange,
 			});
-			const closeAll = vi.fn();
-			made.push({tunnel, closeAll});
-			return {tunnel, ssh: {closeAll}};
+			made.push({tunnel});
+			return {tunnel};
 		});
 		cleanups.push(() => control.close());
 		const published: TunnelStatus[][] = [];
 		control.subscribe(statuses => published.push(statuses));
 		await control.open();
 		await made[0]!.tunnel.failed;
-		await vi.waitFor(() => expect(made[0]!.closeAll).toHaveBeenCalledTimes(1));
-		expect(vi.getTimerCount()).toBe(0);
+		await vi.waitFor(() => expect(vi.getTimerCount()).toBe(0));
 		expect(control.current().every(s => s.state === 'closed' && s.lastError === mismatch.message)).toBe(true);
 		const after = published.length;
 		vi.advanceTimersByTime(5_000);
@@ -416,7 +414,7 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 
 	it('a close asked for leaves no earlier error in the statuses (it is not why the tunnel is closed)', async () => {
 		let attempts = 0;
-		const control = createTunnelControl({journal: {} as never, privateKey: ''}, options => ({
+		const control = createTunnelControl({session: {} as never}, options => ({
 			tunnel: new Tunnel({
 				forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080}],
 				locate: async () => {
@@ -427,7 +425,6 @@ describe('the control, when its tunnel stops itself (a host key swarmbee did not
 				onChange: options.onChange,
 				backoff: {initialMs: 1, maxMs: 5},
 			}),
-			ssh: {closeAll: () => {}},
 		}));
 		await control.open();
 		await vi.waitFor(() => expect(attempts).toBeGreaterThan(0));

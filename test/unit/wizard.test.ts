@@ -436,7 +436,15 @@ describe('wizard', () => {
 		});
 		stores.profiles.saveToken('prod', 'dop_v1_saved0123456789abcdef');
 		const envBefore = JSON.stringify(process.env);
-		const {input, token} = profileInput(stores.profiles, 'prod', {workers: '3', region: undefined});
+		const handed: Array<[string, string]> = [];
+		const input = profileInput(
+			stores.profiles,
+			'prod',
+			{workers: '3', region: undefined},
+			{
+				hand: (provider, token) => handed.push([provider, token]),
+			},
+		);
 		expect(resolveSpec({name: 'prod2', ...input})).toMatchObject({
 			provider: 'digitalocean',
 			workers: 3,
@@ -444,7 +452,7 @@ describe('wizard', () => {
 			memoryLimit: '700m',
 		});
 		// In memory, for the provider alone: not in the answers, and not in an environment a child would inherit.
-		expect(token).toBe('dop_v1_saved0123456789abcdef');
+		expect(handed).toEqual([['digitalocean', 'dop_v1_saved0123456789abcdef']]);
 		expect(JSON.stringify(input)).not.toContain('dop_v1');
 		expect(JSON.stringify(process.env)).toBe(envBefore);
 		expect(() => profileInput(stores.profiles, 'nope', {})).toThrow('there is no profile named nope');

@@ -1,3 +1,4 @@
+import {formatUsd} from '../../render/format.js';
 /**
  * What the account and DigitalOcean offer (regions, sizes, images), and the
  * checks and prices built on them. The loaders make the requests; everything
@@ -207,9 +208,4 @@ export function costOf(size: Size, nodes: number): Cost {
 		hourly: Math.round(size.price_hourly * nodes * 1e5) / 1e5,
 		monthly: Math.round(size.price_monthly * nodes * 100) / 100,
 	};
-}
-
-/** `$0.0357`, `$24.00`: cents for monthly figures, more digits below a dollar an hour. */
-export function formatUsd(amount: number): string {
-	return amount >= 1 ? `$${amount.toFixed(2)}` : `$${Number(amount.toPrecision(3))}`;
 }

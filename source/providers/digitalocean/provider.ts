@@ -29,11 +29,11 @@ import {
 	type SshKey,
 	type Vpc,
 } from './api.js';
+import {formatUsd} from '../../render/format.js';
 import {
 	accountProblem,
 	costOf,
 	describeSize,
-	formatUsd,
 	loadCatalog,
 	placementProblems,
 	supportedImageSlugs,

@@ -1,4 +1,12 @@
+import type {ProviderCredential} from '../types.js';
 import type {ClientOptions} from './api.js';
+
+/** DigitalOcean's token: from $DIGITALOCEAN_ACCESS_TOKEN (or handed over in-process); the API's address can be overridden for the emulator. */
+export const DIGITALOCEAN_CREDENTIAL: ProviderCredential = {
+	env: 'DIGITALOCEAN_ACCESS_TOKEN',
+	endpointEnv: 'DIGITALOCEAN_API_URL',
+	label: 'DigitalOcean API token (read and write)',
+};
 
 /** How long to wait, and how often to look; tests and the benchmark shorten them. */
 export interface Timing {

@@ -3,12 +3,12 @@ import {JsonRenderer} from '../render/json.js';
 import {PlainRenderer} from '../render/plain.js';
 import {formatError, wrapErrorLines} from '../render/format.js';
 import type {Renderer} from '../render/types.js';
+import type {Credentials} from './credentials.js';
 
 /**
  * What every command gets from the process, and the few things every
- * command does the same way: pick a renderer, ask for confirmation, own
- * Ctrl-C, report an error. A command file imports this and the layers
- * below it, never another command.
+ * command (and every run of a session) does the same way: pick a renderer,
+ * ask for confirmation, own Ctrl-C, report an error.
  */
 export interface CommandIO {
 	stdout: NodeJS.WritableStream;
@@ -18,26 +18,9 @@ export interface CommandIO {
 	/** Both stdin and stdout are terminals: prompts and live screens allowed. */
 	interactive: boolean;
 	env: NodeJS.ProcessEnv;
+	/** Secrets handed over in this process (the start screen, the wizard, a profile's saved token); made at first use. */
+	credentials?: Credentials;
 }
-
-/** A command's parsed command line, as main hands it over. */
-export interface CommandArgs {
-	values: Record<string, string | boolean | undefined>;
-	positionals: string[];
-	/** The words after `--`, when there was one (they are the last of `positionals` too). */
-	afterDoubleDash?: string[];
-	/** The names of every command this build has (the start screen offers only those). */
-	commands: readonly string[];
-	/** Runs another command line in this process (the start screen's choice), with a token it asked for. */
-	dispatch: (argv: string[], secrets?: {token?: string}) => Promise<number>;
-	/**
-	 * A DigitalOcean token handed over in-process by the start screen (asked
-	 * for, masked): never a flag, never in an environment a child inherits.
-	 */
-	token?: string;
-}
-
-export type CommandRun = (args: CommandArgs, io: CommandIO) => Promise<number>;
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
@@ -76,15 +59,6 @@ export async function createRenderer(
 			return new InkRenderer(terminalOf(io));
 		}
 	}
-}
-
-/** The one cluster name a command takes. */
-export function oneName(command: string, positionals: string[]): string {
-	if (positionals.length === 0)
-		throw new InputError(`${command} needs a cluster name`, {nextSteps: [`e.g. swarmbee ${command} demo`]});
-	if (positionals.length > 1)
-		throw new InputError(`${command} takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
-	return positionals[0]!;
 }
 
 /** A yes/no question in the terminal; Ctrl-C answers "no" without a stack trace. */

@@ -1,25 +1,22 @@
 import {createDashboardSource, type DashboardActions, type DashboardTarget} from '../cluster/dashboard-data.js';
 import {openShell} from '../cluster/node-session.js';
 import {readPassword} from '../cluster/password.js';
-import {DockerCli} from '../docker/cli.js';
-import {swarmbeeHome} from '../paths.js';
-import {createProvider} from '../providers/index.js';
-import {ClusterStore} from '../store/cluster-store.js';
 import {createTunnelControl} from '../tunnel/cluster-tunnel.js';
 import type {TunnelControl} from '../tunnel/control.js';
 import {terminalOf, type CommandIO} from './io.js';
+import type {ClusterSession} from './session.js';
 
 /**
  * The live dashboard of a cluster (TTY only), until the user quits: what
- * `status` shows in a terminal and what a finished `up` or `scale` opens. The
- * tunnel control is handed in by whoever owns the tunnel; without one the
- * dashboard says so and offers no `t` key. `actions` are what its `l` and
- * `s` keys do to the selected row: by default `l` reads `swarmbee logs`'s
- * way over the dashboard's SSH connections and `s` opens `swarmbee ssh` on
+ * `status` shows in a terminal and what a finished `up` or `scale` opens,
+ * over the session's own SSH connections. The tunnel control is handed in
+ * by whoever owns the tunnel; by default the dashboard holds one (its `t`
+ * key). `actions` are what its `l` and `s` keys do to the selected row: by
+ * default `l` reads `swarmbee logs`'s way and `s` opens `swarmbee ssh` on
  * the row's node (see DashboardActions).
  */
 export async function openDashboard(
-	name: string,
+	session: ClusterSession,
 	io: CommandIO,
 	options: {
 		tunnels?: TunnelControl;
@@ -27,25 +24,24 @@ export async function openDashboard(
 		/** Local ports for the tunnel the user asked for (status --admin-port/--driver-port). */
 		ports?: {admin?: number; driver?: number};
 		actions?: Partial<DashboardActions>;
-		token?: string;
 	} = {},
 ): Promise<number> {
-	const {spec, journal, privateKey, paths} = new ClusterStore(swarmbeeHome(io.env)).loadCluster(name);
+	const {spec, journal, paths, name} = session;
+	const reachable = session.hasKey;
 	const source = createDashboardSource({
 		spec,
-		journal,
-		provider: createProvider(spec, new DockerCli(), {env: io.env, token: options.token}),
-		privateKey,
+		journal: journal.value,
+		provider: session.provider,
+		...(reachable ? {ssh: session.ssh} : {}),
 		password: readPassword(paths.rethinkdbPassword),
 		logsDir: paths.logsDir,
 	});
 	// The dashboard's `t` key holds the same tunnel `swarmbee tunnel` does.
 	const tunnels =
 		options.tunnels ??
-		(journal.database && privateKey
+		(journal.value.database && reachable
 			? createTunnelControl({
-					journal,
-					privateKey,
+					session,
 					...(options.ports?.admin ? {adminPort: options.ports.admin} : {}),
 					...(options.ports?.driver ? {driverPort: options.ports.driver} : {}),
 				})
@@ -54,14 +50,14 @@ export async function openDashboard(
 	const terminal = terminalOf(io);
 	const actions: DashboardActions = {
 		logs: (target, signal) => source.logs(target, signal),
-		...(privateKey && terminal.stdin.isTTY
+		...(reachable && terminal.stdin.isTTY
 			? {
 					ssh: async (target: DashboardTarget) => {
 						const node = target.node;
 						terminal.stdout.write(
 							`swarmbee ssh ${name}${node ? ` ${node}` : ''} (exit the shell to come back to the dashboard)\n`,
 						);
-						await openShell({journal, privateKey, ...(node ? {node} : {}), terminal, env: io.env});
+						await openShell({cluster: session, ...(node ? {node} : {}), terminal, env: io.env});
 					},
 				}
 			: {}),
