@@ -10,8 +10,9 @@ import {InputError} from './errors.js';
  * that uses its value.
  */
 
-const PROVIDERS = ['local', 'digitalocean'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+/** Every provider this build has. */
+export const PROVIDER_NAMES = ['local', 'digitalocean'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 const DATABASES = ['rethinkdb', 'none'] as const;
 export const MAX_WORKERS = 50;
@@ -161,9 +162,9 @@ export const SPEC_FIELDS = [
 		help: 'where nodes run (default: local, your Docker engine)',
 		fallback: () => 'local',
 		parse: oneOf(
-			PROVIDERS,
+			PROVIDER_NAMES,
 			written => `"${written}" is not a provider swarmbee knows`,
-			`use one of: ${PROVIDERS.join(', ')}`,
+			`use one of: ${PROVIDER_NAMES.join(', ')}`,
 		),
 		changeable: false,
 		profile: true,

@@ -1,5 +1,6 @@
 import type {ParseArgsConfig} from 'node:util';
-import {specParseOptions, specUsageLines} from '../spec-fields.js';
+import {providerCredential} from '../providers/credentials.js';
+import {PROVIDER_NAMES, specParseOptions, specUsageLines} from '../spec-fields.js';
 import type {CommandRun} from './args.js';
 
 /**
@@ -170,7 +171,7 @@ export function usage(): string {
 			['--verbose', "show build output and every node's log lines"],
 		].flatMap(([left, text]) => usageLine(left!, text!, 33)),
 		'',
-		'DigitalOcean: export DIGITALOCEAN_ACCESS_TOKEN (a read/write token; never a flag).',
+		...PROVIDER_NAMES.flatMap(name => providerCredential(name)?.help ?? []),
 		'DIGITALOCEAN_API_URL points swarmbee at another endpoint, e.g. the emulator.',
 		'',
 		'State lives in $SWARMBEE_HOME (default: ~/.config/swarmbee-nodejs): specs, journals,',

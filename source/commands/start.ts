@@ -23,6 +23,6 @@ export async function run({commands, dispatch}: CommandArgs, io: CommandIO): Pro
 		credentials: credentialsOf(io),
 	});
 	if (choice.kind === 'quit') return 0;
-	// A token the start screen found or asked for is in this process's credentials, for the command it runs.
+	// A credential the start screen found or asked for stays in this process, for the command it runs.
 	return dispatch(choice.kind === 'new' ? ['up'] : choice.argv);
 }

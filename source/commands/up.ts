@@ -5,7 +5,8 @@ import {confirmCost} from '../session/cost.js';
 import {outputMode, type CommandIO, type OutputMode} from '../session/io.js';
 import {clusterForRun, clusterStore, credentialsOf} from '../session/open.js';
 import {runPlan, watchAfterRun} from '../session/run.js';
-import {profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
+import {providerCredential} from '../providers/credentials.js';
+import {PROVIDER_NAMES, profileFlagsUsage, specInputFromFlags} from '../spec-fields.js';
 import {checkName, specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
@@ -55,7 +56,7 @@ function noTerminalError(what: string): InputError {
 	return new InputError(`${what} needs answers, and there is no terminal to ask in`, {
 		nextSteps: [
 			`pass them as flags: swarmbee up NAME ${profileFlagsUsage()} [--profile NAME] --yes`,
-			'for DigitalOcean, put the token in $DIGITALOCEAN_ACCESS_TOKEN',
+			...PROVIDER_NAMES.flatMap(name => providerCredential(name)?.help ?? []),
 			'or run swarmbee in a terminal to be asked',
 		],
 	});

@@ -1,19 +1,9 @@
 import type {DockerCli} from '../docker/cli.js';
-import type {ClusterSpec, ProviderName} from '../spec.js';
+import type {ClusterSpec} from '../spec.js';
 import {DIGITALOCEAN_CREDENTIAL} from './digitalocean/settings.js';
 import {DigitalOceanProvider} from './digitalocean/provider.js';
 import {LocalProvider} from './local/provider.js';
-import type {Provider, ProviderCredential} from './types.js';
-
-/** What a provider needs to be reached (an API token), or undefined where it needs nothing (local). */
-export function providerCredential(name: ProviderName): ProviderCredential | undefined {
-	switch (name) {
-		case 'local':
-			return undefined;
-		case 'digitalocean':
-			return DIGITALOCEAN_CREDENTIAL;
-	}
-}
+import type {Provider} from './types.js';
 
 /**
  * The one place a provider is made: by the cluster session, with the

@@ -43,6 +43,8 @@ export interface ProviderCredential {
 	endpointEnv: string;
 	/** What it is called when asked for: `DigitalOcean API token (read and write)`. */
 	label: string;
+	/** One line for --help and for errors without a terminal: where it is read from. */
+	help: string;
 }
 
 /** Everything a provider call may need, threaded from the orchestrator. */

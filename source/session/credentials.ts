@@ -1,4 +1,4 @@
-import {providerCredential} from '../providers/index.js';
+import {providerCredential} from '../providers/credentials.js';
 import {registerSecret} from '../redact.js';
 import type {ProviderName} from '../spec.js';
 

@@ -1,6 +1,6 @@
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
-import {providerCredential} from '../providers/index.js';
+import {providerCredential} from '../providers/credentials.js';
 import {checkName, specForRun, type ClusterSpec, type SpecInput} from '../spec.js';
 import {ClusterStore, JournalHandle} from '../store/cluster-store.js';
 import {loadToken} from '../store/tokens.js';

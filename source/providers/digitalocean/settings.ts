@@ -6,6 +6,7 @@ export const DIGITALOCEAN_CREDENTIAL: ProviderCredential = {
 	env: 'DIGITALOCEAN_ACCESS_TOKEN',
 	endpointEnv: 'DIGITALOCEAN_API_URL',
 	label: 'DigitalOcean API token (read and write)',
+	help: 'DigitalOcean: a read/write token in $DIGITALOCEAN_ACCESS_TOKEN (never a flag).',
 };
 
 /** How long to wait, and how often to look; tests and the benchmark shorten them. */
