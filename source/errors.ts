@@ -111,13 +111,43 @@ export function isAbort(error: unknown, signal?: AbortSignal): boolean {
 	return error instanceof Error && error.name === 'AbortError';
 }
 
-/** Turns anything thrown into a SwarmbeeError without losing its message. */
+/**
+ * Whether an error that is not one of ours came from outside swarmbee: the
+ * operating system (a socket, a file: it has an errno code), SSH (ssh2
+ * marks its errors with a level), the database driver (ReqlError and its
+ * kind), a child process (execa). Anything else — a TypeError, a bare
+ * `throw new Error` — is swarmbee breaking its own rules.
+ */
+function fromOutside(error: unknown): boolean {
+	if (!(error instanceof Error)) return false;
+	const e = error as Error & {code?: unknown; errno?: unknown; syscall?: unknown; level?: unknown};
+	if (typeof e.code === 'string' || typeof e.errno === 'number' || typeof e.syscall === 'string') return true;
+	if (typeof e.level === 'string') return true;
+	return /^Reql|^Execa/.test(e.name);
+}
+
+/** What a bug says besides its message: that it is one, and what to send. */
+const BUG_STEPS = [
+	'this is a bug in swarmbee, not something you did: please report it with the command line, swarmbee --version and what the same command prints with --verbose (its stack)',
+];
+
+/**
+ * Turns anything thrown into a SwarmbeeError without losing its message:
+ * an error from outside is external (the user's environment, a node, an
+ * API); anything else not made by swarmbee is a bug, shown as one, with its
+ * stack kept for --verbose.
+ */
 export function toSwarmbeeError(error: unknown): SwarmbeeError {
 	if (error instanceof SwarmbeeError) return error;
 	if (error instanceof Error && error.name === 'AbortError') return new CancelledError();
 	const message = error instanceof Error ? error.message : String(error);
-	const wrapped = new ExternalError(message, {cause: error});
-	return wrapped;
+	if (fromOutside(error)) return new ExternalError(message, {cause: error});
+	const bug = new BugError(`${error instanceof Error && error.name !== 'Error' ? `${error.name}: ` : ''}${message}`, {
+		cause: error,
+		nextSteps: BUG_STEPS,
+	});
+	if (error instanceof Error && error.stack) bug.stack = error.stack;
+	return bug;
 }
 
 /** The plain data form of an error, as it travels in events and journals. */
@@ -128,6 +158,8 @@ export interface ErrorInfo {
 	nextSteps: string[];
 	node?: string;
 	logFile?: string;
+	/** A bug's stack (where swarmbee broke), shown with --verbose. */
+	stack?: string;
 }
 
 export function errorInfo(error: unknown): ErrorInfo {
@@ -139,6 +171,7 @@ export function errorInfo(error: unknown): ErrorInfo {
 		nextSteps: e.nextSteps,
 		...(e.node ? {node: e.node} : {}),
 		...(e.logFile ? {logFile: e.logFile} : {}),
+		...(e.kind === 'bug' && e.stack ? {stack: e.stack} : {}),
 	};
 }
 

@@ -61,7 +61,10 @@ function parse(command: CommandName, argv: string[]) {
 export async function main(argv: string[], io: CommandIO): Promise<number> {
 	const [command, ...rest] = argv;
 	// Only swarmbee's own --json counts, not one in a command for a node (`ssh demo -- tool --json`).
-	const json = (rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest).includes('--json');
+	const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+	const json = own.includes('--json');
+	// A bug's stack is shown with --verbose (any command) or SWARMBEE_DEBUG=1.
+	const verbose = own.includes('--verbose') || io.env['SWARMBEE_DEBUG'] === '1';
 	const names = Object.keys(COMMANDS);
 	// The start screen's choice runs with the same io: a token it asked for is in io.credentials.
 	const dispatch = (next: string[]) => main(next, io);
@@ -99,7 +102,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 			io,
 		);
 	} catch (error) {
-		reportError(error, io, json);
+		reportError(error, io, json, verbose);
 		return exitCodeFor(error);
 	}
 }

@@ -7,7 +7,7 @@ import {
 	parseOverlay,
 	type OverlaySettings,
 } from '../source/cluster/overlay.js';
-import {InputError} from '../source/errors.js';
+import {ExternalError, InputError} from '../source/errors.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
 
@@ -104,7 +104,12 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 		const databaseSubnet =
 			recorded?.databaseOverlay?.subnet ??
 			chooseFreeSubnet('10.208.0.0/12', [...avoid, app.settings.subnet], `database:${spec.name}`, 24);
-		if (!databaseSubnet) throw new Error('no free /24 left in 10.208.0.0/12 for the database network');
+		if (!databaseSubnet)
+			throw new ExternalError('no free /24 left in 10.208.0.0/12 for the database network', {
+				nextSteps: [
+					'remove networks you no longer need from the nodes (docker network ls), then run the same command again',
+				],
+			});
 		const database = await ensureOverlay(
 			manager,
 			{name: DATABASE_NETWORK, subnet: databaseSubnet, encrypted, attachable: false},

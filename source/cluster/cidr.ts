@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto';
+import {ExternalError} from '../errors.js';
 
 /** IPv4 arithmetic for subnets swarmbee chooses or must avoid. */
 
@@ -67,7 +68,13 @@ export function hostAddress(cidrText: string, offset: number): string {
  */
 export function chooseOverlaySubnet(cluster: string, avoid: string[]): string {
 	const subnet = chooseFreeSubnet('10.208.0.0/12', avoid, `overlay:${cluster}`, 22);
-	if (!subnet) throw new Error('no free /22 left in 10.208.0.0/12');
+	if (!subnet)
+		throw new ExternalError('no free /22 left in 10.208.0.0/12 for the overlay', {
+			hint: `every /22 there overlaps a network this cluster must not touch: ${avoid.join(', ') || 'none named'}`,
+			nextSteps: [
+				'remove networks you no longer need from the nodes (docker network ls), then run the same command again',
+			],
+		});
 	return subnet;
 }
 

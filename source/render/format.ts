@@ -25,8 +25,9 @@ export function counted(n: number, what: string): string {
  *       try: start Docker (e.g. `sudo systemctl start docker`)
  *            check with: docker version
  */
-export function formatError(error: ErrorInfo): string[] {
-	const lines = [`${error.kind === 'cancelled' ? 'cancelled' : 'error'}: ${error.message}`];
+export function formatError(error: ErrorInfo, options: {verbose?: boolean} = {}): string[] {
+	const label = error.kind === 'cancelled' ? 'cancelled' : error.kind === 'bug' ? 'bug' : 'error';
+	const lines = [`${label}: ${error.message}`];
 	if (error.hint) {
 		const [first, ...rest] = error.hint.split('\n');
 		lines.push(`  why: ${first}`, ...rest.map(line => `       ${line}`));
@@ -35,6 +36,8 @@ export function formatError(error: ErrorInfo): string[] {
 		lines.push(`${i === 0 ? '  try: ' : '       '}${step}`);
 	});
 	if (error.logFile) lines.push(`  log: ${error.logFile}`);
+	if (options.verbose && error.stack)
+		lines.push('  stack:', ...error.stack.split('\n').map(line => `       ${line.trim()}`));
 	return lines.map(line => redact(line));
 }
 

@@ -49,7 +49,7 @@ export class PlainRenderer implements Renderer {
 			case 'run-finished':
 				return [`done in ${formatDuration(e.durationMs)}: ${e.summary}`];
 			case 'run-failed':
-				return formatError(e.error);
+				return formatError(e.error, {verbose: this.options.verbose});
 			default:
 				return [];
 		}

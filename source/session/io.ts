@@ -147,11 +147,11 @@ export function waitForInterrupt(io: CommandIO): {interrupted: Promise<void>; re
 }
 
 /** Writes an error for humans on stderr (and as JSON on stdout with --json). */
-export function reportError(error: unknown, io: CommandIO, json: boolean): void {
+export function reportError(error: unknown, io: CommandIO, json: boolean, verbose = false): void {
 	const info = errorInfo(error);
 	if (json) io.stdout.write(`${JSON.stringify({type: 'error', error: info})}\n`);
 	// In a terminal, wrapped between words (the terminal itself would cut words in two); elsewhere one line each, for grep.
 	const columns = (io.stderr as NodeJS.WriteStream).isTTY ? (io.stderr as NodeJS.WriteStream).columns : undefined;
-	const lines = formatError(info);
+	const lines = formatError(info, {verbose});
 	io.stderr.write(`${(columns ? wrapErrorLines(lines, columns) : lines).join('\n')}\n`);
 }
