@@ -84,10 +84,12 @@ describe('DigitalOcean client', () => {
 			return new Response(JSON.stringify(body), {status: 200});
 		};
 		const client = new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', fetch: fake});
-		expect((await client.sizes()).map(s => s.slug)).toEqual(['s1', 's2']);
+		const {items} = await client.list<{slug: string}>('/v2/sizes', 'sizes');
+		expect(items.map(s => s.slug)).toEqual(['s1', 's2']);
+		// Only the page number is taken from `next`; the host, path and filter are the request's own (as godo does).
 		expect(urls).toEqual([
 			'https://api.digitalocean.com/v2/sizes?per_page=200',
-			'https://api.digitalocean.com/v2/sizes?page=2&per_page=1',
+			'https://api.digitalocean.com/v2/sizes?per_page=200&page=2',
 		]);
 	});
 
