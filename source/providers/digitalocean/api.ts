@@ -546,7 +546,6 @@ export class DigitalOceanClient {
 			const asked = error.retryAfterMs;
 			return asked !== undefined && asked <= this.maxWaitMs ? Math.max(asked, 0) : this.backoffMs(attempt);
 		}
-		if (error.perMinute && error.retryAfterMs === undefined) return 60_000;
 		const wait = error.retryAfterMs ?? this.backoffMs(attempt);
 		return wait > this.maxWaitMs ? undefined : wait;
 	}
@@ -635,7 +634,12 @@ export class DigitalOceanClient {
 		const textOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
 		const causes = Array.isArray(body.root_causes) ? body.root_causes.filter(c => typeof c === 'string') : [];
 		const now = this.now();
-		const retryAfter = retryAfterMs(response.status, response.headers, now);
+		const asked = parseRetryAfter(response.headers.get('retry-after'), now);
+		// The hourly budget cannot go from plenty to nothing in one request: a 429 then is a per-minute limit.
+		const perMinute =
+			response.status === 429 && (asked !== undefined || (remainingBefore !== undefined && remainingBefore > 10));
+		// Such a 429 without Retry-After clears within the minute, whatever ratelimit-reset says.
+		const retryAfter = perMinute && asked === undefined ? 60_000 : retryAfterMs(response.status, response.headers, now);
 		return {
 			error: new DigitalOceanApiError({
 				status: response.status,
@@ -648,11 +652,7 @@ export class DigitalOceanClient {
 				method,
 				path,
 				retryAfterMs: retryAfter,
-				// The hourly budget cannot go from plenty to nothing in one request: a 429 then is a per-minute limit.
-				perMinute:
-					response.status === 429 &&
-					(parseRetryAfter(response.headers.get('retry-after'), now) !== undefined ||
-						(remainingBefore !== undefined && remainingBefore > 10)),
+				perMinute,
 				now,
 				maxWaitMs: this.maxWaitMs,
 			}),
