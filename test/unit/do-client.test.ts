@@ -154,7 +154,11 @@ describe('DigitalOcean client', () => {
 	it('without Retry-After waits until ratelimit-reset, when that is within its cap', async () => {
 		// The API's reset is the oldest counted request's expiry: an hour after it.
 		// A clock 59m50s ahead puts that 10 s away.
-		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}}, {now: () => Date.now() + 3_590_000});
+		// Little left before it (a budget of 3): a 429 after plenty left would be a per-minute limit instead.
+		const s = await setup(
+			{faults: {rateLimitEvery: 2, retryAfterSeconds: 0}, rateLimit: {perHour: 3}},
+			{now: () => Date.now() + 3_590_000},
+		);
 		emulator = s.emulator;
 		await s.client.account();
 		await s.client.account();
