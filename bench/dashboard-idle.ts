@@ -47,7 +47,6 @@ if (process.argv.includes('--emulator')) {
 		spec,
 		journal: benchJournal,
 		provider: doProvider,
-		privateKey: key.privateKey,
 		now: () => clock,
 	});
 	const before = emulator.requests.length;

@@ -28,10 +28,7 @@ describe('architecture', () => {
 			from(file) ? imports.filter(to).map(target => `${file} -> ${target}`) : [],
 		);
 	const under = (folder: string) => (file: string) => file.startsWith(folder);
-	const SUPPORT = new Set([
-		'source/commands/args.ts',
-		'source/commands/index.ts',
-	]);
+	const SUPPORT = new Set(['source/commands/args.ts', 'source/commands/index.ts']);
 	const isCommand = (file: string) => file.startsWith('source/commands/') && !SUPPORT.has(file);
 
 	it('reads the whole tree', () => {
@@ -53,9 +50,7 @@ describe('architecture', () => {
 		expect(
 			arrows(
 				file =>
-					!file.startsWith('components/') &&
-					file !== 'source/session/io.ts' &&
-					file !== 'source/session/dashboard.ts',
+					!file.startsWith('components/') && file !== 'source/session/io.ts' && file !== 'source/session/dashboard.ts',
 				under('components/'),
 			),
 		).toEqual([]);

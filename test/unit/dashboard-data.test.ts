@@ -327,7 +327,7 @@ describe('the dashboard source over SSH', () => {
 					return j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const}));
 				},
 			} as unknown as Provider,
-			privateKey: 'key',
+			ssh: pool(j),
 			now: () => clock,
 		});
 		const hour = async () => {
