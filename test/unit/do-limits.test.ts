@@ -76,7 +76,7 @@ async function cluster(init: EmulatorInit, options: {wait?: boolean} = {}) {
 describe('down on a busy account', () => {
 	it('a reboot answered 500 after it happened, then down at once: exit 0 and nothing billed left', async () => {
 		// Actions lock a droplet for seconds here (10-60 s on DigitalOcean): long enough that a delete at once is refused.
-		const s = await cluster({bootDelayMs: 0, actionMs: {min: 2_000, max: 3_000}});
+		const s = await cluster({bootDelayMs: 0, actionMs: {min: 15_000, max: 16_000}});
 		const client = new DigitalOceanClient({token: s.emulator.token, baseUrl: s.emulator.url});
 		const queenbee = s.emulator.liveDroplets().find(d => d.name === 'queenbee')!;
 		s.emulator.options.faults = {
