@@ -7,6 +7,13 @@
  * spent per minute with the dashboard against the same time without it.
  *
  *     npm run build && SWARMBEE_HOME=… node dist/bench/dashboard-idle.js NAME [--seconds 60]
+ *
+ * With `--emulator` instead of a cluster: the API requests one open dashboard
+ * spends in an hour of 5 s refreshes (720, on a virtual clock) on a 1+3 of
+ * the DigitalOcean emulator (paper droplets answer no SSH: the worst case,
+ * every refresh with nodes silent). Target: ≤ 60.
+ *
+ *     npm run build && node dist/bench/dashboard-idle.js --emulator
  */
 import {existsSync, readFileSync} from 'node:fs';
 import {execFileSync} from 'node:child_process';
@@ -15,6 +22,46 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {createDashboardSource} from '../source/cluster/dashboard-data.js';
 import {readPassword} from '../source/cluster/password.js';
 import {openCluster} from '../source/session/open.js';
+
+if (process.argv.includes('--emulator')) {
+	const {startEmulator} = await import('../test/emulator/server.js');
+	const {DigitalOceanProvider} = await import('../source/providers/digitalocean/provider.js');
+	const {generateKeyPair} = await import('../source/ssh/keys.js');
+	const {planNodes, resolveSpec} = await import('../source/spec.js');
+	const {newJournal} = await import('../source/store/journal.js');
+	const emulator = await startEmulator({bootDelayMs: 0});
+	const spec = resolveSpec({name: 'bench-dash', provider: 'digitalocean', workers: 3, database: 'none'});
+	const doProvider = new DigitalOceanProvider({token: emulator.token, apiUrl: emulator.url});
+	const key = generateKeyPair('bench-dash');
+	const ctx = {spec, owner: 'bench', sshPublicKey: key.publicKey};
+	const {infra} = await doProvider.ensureInfra(ctx);
+	const plans = planNodes(spec).map(n => ({...n, hostKey: generateKeyPair(n.name), authorizedKey: key.publicKey}));
+	await doProvider.createMachines(ctx, plans, infra, () => {});
+	const benchJournal = newJournal(spec.name, 'digitalocean', 'bench');
+	benchJournal.nodes = plans.map(
+		(p, index) =>
+			({name: p.name, index, role: p.role, state: 'running', hostKey: {publicKey: 'k', fingerprint: 'f'}}) as never,
+	);
+	let clock = Date.now();
+	const dashboard = createDashboardSource({
+		spec,
+		journal: benchJournal,
+		provider: doProvider,
+		now: () => clock,
+	});
+	const before = emulator.requests.length;
+	for (let refresh = 0; refresh < 720; refresh++, clock += 5_000) await dashboard.load();
+	const spent = emulator.requests.length - before;
+	await dashboard.close();
+	await emulator.close();
+	console.log(
+		`DigitalOcean emulator, 1+3, 720 refreshes 5 s apart (one hour), no node answering over SSH: ${spent} API requests (target ≤ 60; 5,000 an hour per token)`,
+	);
+	console.log(
+		JSON.stringify({bench: 'dashboard-idle', mode: 'emulator', refreshes: 720, apiRequests: spent, target: 60}),
+	);
+	process.exit(spent <= 60 ? 0 : 1);
+}
 
 function flag(name: string, fallback: number): number {
 	const index = process.argv.indexOf(`--${name}`);

@@ -15,7 +15,13 @@ export const PROVIDER_NAMES = ['local', 'digitalocean'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 const DATABASES = ['rethinkdb', 'none'] as const;
+/** Workers on the local engine (nodes share this machine). */
 export const MAX_WORKERS = 50;
+/**
+ * Workers on a cloud: the account's droplet limit decides (preflight checks
+ * it: account-specific, raised on request); this only catches a typo.
+ */
+export const MAX_CLOUD_WORKERS = 500;
 const MIN_MEMORY_LIMIT = 256 * 1024 * 1024;
 const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
 const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
@@ -174,14 +180,14 @@ export const SPEC_FIELDS = [
 		key: 'workers',
 		flag: 'workers',
 		value: 'N',
-		help: `worker nodes besides queenbee, 1-${MAX_WORKERS} (default 3)`,
+		help: `worker nodes besides queenbee, 1-${MAX_WORKERS} locally, up to the account's droplet limit on DigitalOcean (default 3)`,
 		fallback: () => 3,
 		parse: input => {
 			const workers = integer(input);
-			if (Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS) return {value: workers};
+			if (Number.isInteger(workers) && workers >= 1 && workers <= MAX_CLOUD_WORKERS) return {value: workers};
 			return {
 				problem: `${String(input)} is not a worker count swarmbee can build`,
-				fix: `choose a whole number from 1 to ${MAX_WORKERS} (the database runs one server per node)`,
+				fix: `choose a whole number from 1 to ${MAX_WORKERS} locally, or up to ${MAX_CLOUD_WORKERS} on DigitalOcean (the database runs one server per node)`,
 			};
 		},
 		changeable: false,
@@ -380,6 +386,16 @@ export const SPEC_RULES: ReadonlyArray<{
 	flag: string;
 	check: (values: Partial<SpecValues>) => {problem: string; fix: string} | undefined;
 }> = [
+	{
+		flag: 'workers',
+		check: v =>
+			v.provider !== 'digitalocean' && v.workers !== undefined && v.workers > MAX_WORKERS
+				? {
+						problem: `${v.workers} workers is more than the local engine takes (${MAX_WORKERS}): every node is a container on this machine`,
+						fix: `choose at most --workers ${MAX_WORKERS} locally, or --provider digitalocean for more`,
+					}
+				: undefined,
+	},
 	{
 		flag: 'managers',
 		check: v =>

@@ -197,6 +197,17 @@ interface DashboardSource {
 const NODE_TIMEOUT_MS = 10_000;
 
 /**
+ * A billed cloud's machine list is an API request from the token's hourly
+ * budget (DigitalOcean: 5,000 an hour, shared by every program on the
+ * token), and SSH already tells what runs: the list is asked every 5
+ * minutes, and when a node does not answer over SSH at most once a minute,
+ * so an open dashboard costs at most 60 requests an hour (12 while every
+ * node answers). A local engine's list costs nothing and is asked each time.
+ */
+export const MACHINES_EVERY_MS = 5 * 60_000;
+export const MACHINES_AFTER_SILENCE_MS = 60_000;
+
+/**
  * The database's health over one driver connection kept between refreshes
  * (a new one costs SSH round-trips to find the server and open a forward).
  * A query that fails or hangs closes it, and the same refresh tries once
@@ -251,12 +262,19 @@ export function createDashboardSource(input: {
 	password?: string;
 	/** Where the nodes' provision logs are (the `l` key on a node). */
 	logsDir?: string;
+	/** The clock that spaces the machine lists (bench/dashboard-idle runs an hour on its own). */
+	now?: () => number;
 }): DashboardSource {
 	const {journal, spec, provider, password} = input;
 	const pool = input.ssh;
 	const scope: StatsScope = provider.capabilities.sharesHostCpus ? 'container' : 'machine';
 	const samples = new Map<string, NodeSample>();
 	const database = new DatabaseWatch();
+	const now = input.now ?? Date.now;
+	const metered = provider.capabilities.billed !== undefined;
+	let listed: {machines: Awaited<ReturnType<Provider['listMachines']>>; at: number} | undefined;
+	/** Whether a running node did not answer over SSH last time: then the provider is asked sooner. */
+	let silent = false;
 	let roundTrips = 0;
 	const ask = async (node: string, command: string, signal?: AbortSignal) => {
 		if (!pool) throw new Error('no cluster key to reach the nodes with');
@@ -288,7 +306,10 @@ export function createDashboardSource(input: {
 		async load(signal) {
 			const started = roundTrips;
 			const errors: ErrorInfo[] = [];
-			const machines = await provider.listMachines({spec, owner: journal.owner, signal});
+			const age = listed ? now() - listed.at : Number.POSITIVE_INFINITY;
+			if (!metered || age >= MACHINES_EVERY_MS || (silent && age >= MACHINES_AFTER_SILENCE_MS))
+				listed = {machines: await provider.listMachines({spec, owner: journal.owner, signal}), at: now()};
+			const machines = listed?.machines ?? [];
 			const running = new Set(machines.filter(m => m.status === 'running').map(m => m.name));
 			const reachable = journal.nodes.filter(n => running.has(n.name) && n.ssh);
 			const managers = reachable.filter(n => n.role === 'manager');
@@ -346,6 +367,10 @@ export function createDashboardSource(input: {
 			const services = answered
 				? parseServices(answered.sections.get('services') ?? '', answered.sections.get('tasks') ?? '', ready)
 				: null;
+			silent =
+				!answered ||
+				reachable.length < journal.nodes.length ||
+				reachable.some(n => usage[n.name] === null || usage[n.name] === undefined);
 			const status = statusOf({spec, journal, machines, members, rethinkdb, errors});
 			// A node that runs but did not answer the figures' command is not ready, whatever Swarm last heard.
 			for (const node of status.nodes) {

@@ -69,6 +69,12 @@ export interface EmulatorFaults {
 	slowActiveMs: Record<string, number>;
 	/** `METHOD /path` regular expression answered 403, as for a token without that scope. */
 	forbidden?: string;
+	/** The status of the 5xx faults: 500 (default), 502, 503 or 504. */
+	serverErrorStatus: number;
+	/** Retry-After on the 5xx faults, in seconds (none by default) … */
+	serverErrorRetryAfterSeconds?: number;
+	/** … written as seconds or as an HTTP-date (RFC 9110 §10.2.3 allows both). */
+	serverErrorRetryAfterForm: 'seconds' | 'http-date';
 }
 
 export interface EmulatorLags {
@@ -88,10 +94,27 @@ export interface EmulatorOptions {
 	tokens: string[];
 	host: string;
 	port: number;
-	/** From create to `active`. */
+	/** From create to `active`: every droplet's, or with bootP90Ms the median of a seeded lognormal spread. */
 	bootDelayMs: number;
-	/** How long a droplet action (reboot, power_on, …) keeps a paper droplet locked. */
-	actionMs: number;
+	/**
+	 * The 90th percentile of boot times: each droplet draws its boot from a
+	 * lognormal distribution with median bootDelayMs and this p90 (seeded, so
+	 * a run is repeatable). Unset: every droplet boots in bootDelayMs.
+	 */
+	bootP90Ms?: number;
+	/**
+	 * How long a droplet action (reboot, power_on, …) runs on a paper droplet,
+	 * which stays locked ("pending event") meanwhile: a fixed time, or one
+	 * drawn (seeded) from a range. Default 10 s to 60 s, as reboots and power
+	 * actions take on DigitalOcean; tests shorten it.
+	 */
+	actionMs: number | {min: number; max: number};
+	/** How long a volume action (attach, detach, resize) runs. */
+	volumeActionMs: number;
+	/** Seed of the emulator's random draws (boot spread, action times). */
+	seed: number;
+	/** The emulator's clock (epoch ms); tests advance a shared one instead of sleeping. */
+	clock: () => number;
 	account: Account;
 	/** Droplets of "other projects" on the account, counted against droplet_limit. */
 	otherDroplets: number;
@@ -147,6 +170,9 @@ interface DropletRecord {
 	publicIp?: string;
 	privateIp?: string;
 	power: 'on' | 'off';
+	/** A paper action's power change, applied when it completes. */
+	powerAt?: {at: number; power: 'on' | 'off'};
+	/** Until when an action holds the droplet (besides its create, while `new`). */
 	lockedUntil: number;
 	deletedAt?: number;
 	/** One of the account's other droplets (otherDroplets), not a test's. */
@@ -162,6 +188,42 @@ interface ActionRecord {
 	/** Resolves the action's status at a given time. */
 	status: () => Action['status'];
 	completedAt: () => number | undefined;
+}
+
+/** A block-storage volume, as the emulator keeps it. */
+export interface VolumeRecord {
+	id: string;
+	name: string;
+	description: string;
+	sizeGigabytes: number;
+	region: Region;
+	createdAt: number;
+	/** At most one droplet at a time ([spec] "a volume can only be attached to a single Droplet"). */
+	dropletIds: number[];
+	tags: string[];
+	filesystemType: string;
+	filesystemLabel: string;
+	/** Until when its current action holds it. */
+	busyUntil: number;
+}
+
+interface VolumeActionRecord {
+	id: number;
+	type: 'attach_volume' | 'detach_volume' | 'resize_volume';
+	volumeId: string;
+	dropletId?: number;
+	region: Region;
+	startedAt: number;
+	doneAt: number;
+}
+
+/** What happened to volumes, in order: the records a test reads ("one attach to each droplet"). */
+export interface VolumeEvent {
+	type: 'create' | 'attach' | 'detach' | 'resize' | 'delete';
+	volumeId: string;
+	dropletId?: number;
+	sizeGigabytes?: number;
+	at: number;
 }
 
 interface KeyRecord extends SshKey {
@@ -206,7 +268,10 @@ export function defaultOptions(init: EmulatorInit = {}): EmulatorOptions {
 		host: '127.0.0.1',
 		port: 0,
 		bootDelayMs: 2_000,
-		actionMs: 1_000,
+		actionMs: {min: 10_000, max: 60_000},
+		volumeActionMs: 3_000,
+		seed: 1,
+		clock: Date.now,
 		otherDroplets: 0,
 		unavailableRegions: [],
 		regionsWithoutVpc: [],
@@ -227,7 +292,15 @@ export function defaultOptions(init: EmulatorInit = {}): EmulatorOptions {
 		},
 		rateLimit: {perHour: 5_000, perMinute: 250, keyListsPerMinute: 10, ...rateLimit},
 		lags: {listMs: 0, keyMs: 0, activeWithoutIpMs: 0, deleteMs: 0, ...lags},
-		faults: {retryAfterSeconds: 1, serverErrorWhen: 'before', erroringDroplets: [], slowActiveMs: {}, ...faults},
+		faults: {
+			retryAfterSeconds: 1,
+			serverErrorWhen: 'before',
+			serverErrorStatus: 500,
+			serverErrorRetryAfterForm: 'seconds',
+			erroringDroplets: [],
+			slowActiveMs: {},
+			...faults,
+		},
 	};
 }
 
@@ -245,6 +318,9 @@ export class Emulator {
 	readonly firewalls = new Map<string, Firewall>();
 	readonly tags = new Map<string, TagRecord>();
 	readonly actions = new Map<number, ActionRecord>();
+	readonly volumes = new Map<string, VolumeRecord>();
+	readonly volumeActions = new Map<number, VolumeActionRecord>();
+	readonly volumeEvents: VolumeEvent[] = [];
 	private readonly regions: Region[];
 	private readonly sizes = emulatorSizes();
 	private readonly images = emulatorImages();
@@ -257,13 +333,42 @@ export class Emulator {
 	private nextAction = 7_000_000;
 	private nextKey = 40_000_000;
 	private nextPublic = 0;
+	private nextVolumeAction = 9_000_000;
 	private rateLimitCounter = 0;
+	private readonly random: () => number;
 	private serverErrorCounter = 0;
 	url = '';
 
 	constructor(options: EmulatorInit = {}) {
 		this.options = defaultOptions(options);
 		this.regions = emulatorRegions(this.options.unavailableRegions);
+		this.random = seededRandom(this.options.seed);
+	}
+
+	/** The emulator's time: the clock it was given (a test's, which it advances), else the real one. */
+	now(): number {
+		return this.options.clock();
+	}
+
+	/**
+	 * One droplet's boot time: bootDelayMs, or with bootP90Ms a draw from the
+	 * lognormal distribution whose median is bootDelayMs and whose 90th
+	 * percentile is bootP90Ms (σ = ln(p90 / median) / z₀.₉, z₀.₉ ≈ 1.2816).
+	 */
+	bootTimeMs(): number {
+		const {bootDelayMs, bootP90Ms} = this.options;
+		if (bootP90Ms === undefined || bootDelayMs <= 0 || bootP90Ms <= bootDelayMs) return bootDelayMs;
+		const sigma = Math.log(bootP90Ms / bootDelayMs) / 1.2816;
+		// Box–Muller: a standard normal from two uniforms.
+		const z = Math.sqrt(-2 * Math.log(1 - this.random())) * Math.cos(2 * Math.PI * this.random());
+		return Math.round(bootDelayMs * Math.exp(sigma * z));
+	}
+
+	/** How long one droplet action runs (and locks its droplet). */
+	private actionTimeMs(): number {
+		const {actionMs} = this.options;
+		if (typeof actionMs === 'number') return actionMs;
+		return Math.round(actionMs.min + this.random() * (actionMs.max - actionMs.min));
 	}
 
 	get token(): string {
@@ -305,7 +410,7 @@ export class Emulator {
 		const region = this.regions.find(r => r.available)!;
 		const vpc = [...this.vpcs.values()].find(v => v.region === region.slug);
 		for (let i = 1; i <= this.options.otherDroplets; i++) {
-			const now = Date.now();
+			const now = this.now();
 			const id = this.nextId++;
 			this.droplets.set(id, {
 				id,
@@ -415,7 +520,7 @@ export class Emulator {
 	// -- HTTP ---------------------------------------------------------------------
 
 	private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-		const at = Date.now();
+		const at = this.now();
 		const url = new URL(req.url ?? '/', this.url);
 		const method = req.method ?? 'GET';
 		const chunks: Buffer[] = [];
@@ -450,7 +555,7 @@ export class Emulator {
 				`emulator bug: its ${status} to ${method} ${url.pathname} breaks the spec: ${answer.join('; ')}`,
 			);
 		}
-		this.requests.push({...record, status, ms: Date.now() - at});
+		this.requests.push({...record, status, ms: this.now() - at});
 	}
 
 	/** Auth, rate limits and faults around the route; every response gets rate-limit headers. */
@@ -465,7 +570,9 @@ export class Emulator {
 	): [number, unknown] {
 		const {rateLimit, faults} = this.options;
 		const auth = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
-		const window = this.requests.filter(r => r.status !== 401 && r.at > now - 3_600_000);
+		// Requests refused for the token (401) or for the limit itself (429) are not counted: a client that
+		// waits as told is then served.
+		const window = this.requests.filter(r => r.status !== 401 && r.status !== 429 && r.at > now - 3_600_000);
 		const remaining = Math.max(0, rateLimit.perHour - window.length - 1);
 		const oldest = window[0]?.at ?? now;
 		headers['ratelimit-limit'] = String(rateLimit.perHour);
@@ -501,8 +608,19 @@ export class Emulator {
 			if (faults.serverErrorEvery && ++this.serverErrorCounter % faults.serverErrorEvery === 0) serverError = true;
 			if (faults.serverErrorRate && Math.random() < faults.serverErrorRate) serverError = true;
 		}
-		if (serverError && faults.serverErrorWhen === 'before')
-			throw new HttpError(500, 'server_error', 'Unexpected server-side error');
+		const failed = () => {
+			const seconds = faults.serverErrorRetryAfterSeconds;
+			if (seconds !== undefined)
+				headers['retry-after'] =
+					faults.serverErrorRetryAfterForm === 'http-date'
+						? new Date(Math.ceil((now + seconds * 1000) / 1000) * 1000).toUTCString()
+						: String(seconds);
+			const status = faults.serverErrorStatus;
+			return status === 500
+				? new HttpError(500, 'server_error', 'Unexpected server-side error')
+				: new HttpError(status, 'service_unavailable', 'The service is temporarily unavailable');
+		};
+		if (serverError && faults.serverErrorWhen === 'before') throw failed();
 		let body: unknown;
 		try {
 			body = text ? JSON.parse(text) : undefined;
@@ -515,12 +633,18 @@ export class Emulator {
 			this.options.log(`refused ${method} ${url.pathname}${url.search}: ${record.violations.join('; ')}`);
 			throw refusal(specOperation(method, url.pathname), violations[0]!);
 		}
-		const result = this.route(method, url, body, now);
-		if (serverError) throw new HttpError(500, 'server_error', 'Unexpected server-side error');
+		const result = this.route(method, url, body, now, limited);
+		if (serverError) throw failed();
 		return result;
 	}
 
-	private route(method: string, url: URL, body: unknown, now: number): [number, unknown] {
+	private route(
+		method: string,
+		url: URL,
+		body: unknown,
+		now: number,
+		limited: (retryAfterSeconds?: number) => HttpError,
+	): [number, unknown] {
 		// Segments are matched raw, never percent-decoded: `swarmbee-role%3Amanager`
 		// names no tag, as on an API that matches the raw path.
 		const path = url.pathname.replace(/\/+$/, '');
@@ -544,11 +668,17 @@ export class Emulator {
 		}
 		if (path === '/v2/account/keys') {
 			if (method === 'GET') {
+				// [spec] "Only 10 GET requests to the /v2/account/keys endpoint to list SSH
+				// keys can be made per 60 seconds" (the spec's description.yml, "Rate Limit",
+				// at the fixture's commit). What such a 429 carries is not documented apart;
+				// it is a per-minute limit, answered as the spec documents its per-minute
+				// (burst) limit: remaining 0, the hourly reset, and retry-after in seconds.
 				const recent = this.requests.filter(
-					r => r.method === 'GET' && r.path === '/v2/account/keys' && r.at > now - 60_000,
-				).length;
-				if (recent >= this.options.rateLimit.keyListsPerMinute)
-					throw new HttpError(429, 'too_many_requests', 'API rate limit exceeded.');
+					// Refused ones (429) took nothing: only lists that were answered count.
+					r => r.method === 'GET' && r.path === '/v2/account/keys' && r.status === 200 && r.at > now - 60_000,
+				);
+				if (recent.length >= this.options.rateLimit.keyListsPerMinute)
+					throw limited(Math.max(1, Math.ceil((recent[0]!.at + 60_000 - now) / 1000)));
 				return [200, this.page(url, 'ssh_keys', [...this.keys.values()].map(publicKey))];
 			}
 			if (method === 'POST') return [201, {ssh_key: publicKey(this.createKey(b, now))}];
@@ -583,7 +713,11 @@ export class Emulator {
 			if (method === 'POST') return this.createDroplets(b, now);
 			if (method === 'DELETE') {
 				const tag = q.get('tag_name')!;
-				for (const droplet of this.liveDroplets().filter(d => d.tags.includes(tag))) this.deleteDroplet(droplet, now);
+				const tagged = this.liveDroplets().filter(d => d.tags.includes(tag));
+				// A busy droplet refuses the whole request: none of them is deleted (unverified
+				// whether the API deletes the others; refusing all is the case a client must survive).
+				if (tagged.some(d => this.locked(d, now))) throw unprocessable('Droplet already has a pending event.');
+				for (const droplet of tagged) this.deleteDroplet(droplet, now);
 				return [204, undefined];
 			}
 		}
@@ -594,6 +728,20 @@ export class Emulator {
 				if (droplet.deletedAt === undefined) this.deleteDroplet(droplet, now);
 				return [204, undefined];
 			}
+		}
+		if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'GET') {
+			const id = Number(m[1]);
+			this.visibleDroplet(id, now);
+			// Newest first, as the API lists them.
+			const actions = [...this.actions.values()].filter(a => a.dropletId === id).reverse();
+			return [
+				200,
+				this.page(
+					url,
+					'actions',
+					actions.map(a => this.actionView(a)),
+				),
+			];
 		}
 		if ((m = /^\/v2\/droplets\/(\d+)\/actions$/.exec(path)) && method === 'POST') {
 			return [
@@ -615,6 +763,7 @@ export class Emulator {
 			if (!action) throw notFound();
 			return [200, {action: this.actionView(action)}];
 		}
+		if (path.startsWith('/v2/volumes')) return this.volumeRoute(method, path, url, b, now);
 		if (path === '/v2/vpcs') {
 			if (method === 'GET') return [200, this.page(url, 'vpcs', [...this.vpcs.values()])];
 			if (method === 'POST') return [201, {vpc: this.createVpc(b)}];
@@ -688,7 +837,10 @@ export class Emulator {
 			}
 		}
 		if (path === '/v2/tags' && method === 'POST') {
-			const name = String(b['name']);
+			// The spec's schema marks name only as required in words: a tag without one is a bad request.
+			if (typeof b['name'] !== 'string')
+				throw new HttpError(400, 'bad_request', 'name is required', {root_causes: ['name is required']});
+			const name = b['name'];
 			// [obs] re-creating an existing tag succeeds and changes nothing.
 			const existing = [...this.tags.values()].find(t => t.name.toLowerCase() === name.toLowerCase());
 			const tag = existing ?? {name};
@@ -753,6 +905,10 @@ export class Emulator {
 	}
 
 	private status(d: DropletRecord, now: number): Droplet['status'] {
+		if (d.powerAt && now >= d.powerAt.at) {
+			d.power = d.powerAt.power;
+			d.powerAt = undefined;
+		}
 		if (d.failed || d.readyAt === undefined || now < Math.max(d.bootAt, d.readyAt)) return 'new';
 		return d.power === 'on' ? 'active' : 'off';
 	}
@@ -780,7 +936,7 @@ export class Emulator {
 			memory: d.size.memory,
 			vcpus: d.size.vcpus,
 			disk: d.size.disk,
-			locked: now < d.lockedUntil,
+			locked: this.locked(d, now),
 			status,
 			created_at: new Date(d.createdAt).toISOString(),
 			features: ['private_networking', ...(d.ipv6 ? ['ipv6'] : [])],
@@ -802,13 +958,13 @@ export class Emulator {
 		const names = Array.isArray(b['names']) ? b['names'].map(String) : typeof b['name'] === 'string' ? [b['name']] : [];
 		// The schema has made sure of exactly one of name and names; these the spec says in words.
 		if (names.length > 10) throw unprocessable('you may create at most 10 droplets per request');
+		// [spec] names has no minItems, but a create of nothing is no create (wording unverified).
+		if (names.length === 0) throw unprocessable('names must name at least one droplet');
 		if (b['public_networking'] === false && b['ipv6'] === true)
 			throw unprocessable('a droplet without public networking cannot have IPv6');
-		const region = this.regions.find(r => r.slug === b['region']);
-		if (!region) throw unprocessable('You specified an invalid region for Droplet creation.');
-		if (!region.available) throw unprocessable('Region is not available');
 		const size = this.sizes.find(s => s.slug === b['size']);
 		if (!size) throw unprocessable('You specified an invalid size for Droplet creation.');
+		const region = this.createRegion(b['region'], size);
 		if (!size.available || !size.regions.includes(region.slug) || !region.sizes.includes(size.slug))
 			throw unprocessable('Size is not available in this region.');
 		const image = this.findImage(String(b['image'] ?? ''));
@@ -859,7 +1015,7 @@ export class Emulator {
 				sshKeys: keys as SshKey[],
 				ipv6: Boolean(b['ipv6']),
 				createdAt: now,
-				bootAt: now + this.options.bootDelayMs + (this.options.faults.slowActiveMs[name] ?? 0),
+				bootAt: now + this.bootTimeMs() + (this.options.faults.slowActiveMs[name] ?? 0),
 				failed,
 				power: 'on',
 				lockedUntil: 0,
@@ -871,7 +1027,7 @@ export class Emulator {
 				'create',
 				d,
 				now,
-				() => (d.failed ? 'errored' : this.status(d, Date.now()) === 'new' ? 'in-progress' : 'completed'),
+				() => (d.failed ? 'errored' : this.status(d, this.now()) === 'new' ? 'in-progress' : 'completed'),
 				() => (d.failed || d.readyAt === undefined ? undefined : Math.max(d.bootAt, d.readyAt)),
 			);
 			if (!d.failed) this.boot(d);
@@ -884,6 +1040,33 @@ export class Emulator {
 				? {droplet: views[0], links: {actions}}
 				: {droplets: views, links: {actions}},
 		];
+	}
+
+	/**
+	 * [spec] The region of a create: "If the specific datacenter is not
+	 * important, a slug prefix (e.g. nyc) can be used to deploy the Droplet in
+	 * any of that region's locations … If the region is omitted from the create
+	 * request completely, the Droplet may deploy in any region." A prefix or
+	 * nothing takes the first available region that offers the size.
+	 */
+	private createRegion(given: unknown, size: Size): Region {
+		const offers = (r: Region) => r.available && r.sizes.includes(size.slug) && size.regions.includes(r.slug);
+		if (given === undefined) {
+			const any = this.regions.find(offers);
+			if (!any) throw unprocessable('Size is not available in this region.');
+			return any;
+		}
+		const slug = String(given);
+		const exact = this.regions.find(r => r.slug === slug);
+		if (exact) {
+			if (!exact.available) throw unprocessable('Region is not available');
+			return exact;
+		}
+		const family = this.regions.filter(r => /^[a-z]+$/.test(slug) && r.slug.replace(/\d+$/, '') === slug);
+		if (family.length === 0) throw unprocessable('You specified an invalid region for Droplet creation.');
+		const chosen = family.find(offers);
+		if (!chosen) throw unprocessable('Region is not available');
+		return chosen;
 	}
 
 	/** Paper: addresses at once. Real: a node container, whose start makes the droplet ready. */
@@ -914,7 +1097,7 @@ export class Emulator {
 					({publicIp, privateIp}) => {
 						d.publicIp = publicIp;
 						d.privateIp = privateIp;
-						d.readyAt = Date.now();
+						d.readyAt = this.now();
 						if (d.deletedAt !== undefined) this.track(real.remove(d.id));
 					},
 					error => {
@@ -926,9 +1109,24 @@ export class Emulator {
 		);
 	}
 
+	/**
+	 * Whether the droplet is busy: its create still running (`new`, unless it
+	 * errored) or an action in progress. A busy droplet refuses actions and
+	 * deletes with 422 "pending event", and shows `locked: true`.
+	 */
+	private locked(d: DropletRecord, now: number): boolean {
+		return !d.failed && (now < d.lockedUntil || this.status(d, now) === 'new');
+	}
+
 	private deleteDroplet(d: DropletRecord, now: number): void {
-		if (now < d.lockedUntil) throw unprocessable('Droplet already has a pending event.');
+		if (this.locked(d, now)) throw unprocessable('Droplet already has a pending event.');
 		d.deletedAt = now;
+		// [spec] its volumes are detached, and stay.
+		for (const volume of this.volumes.values())
+			if (volume.dropletIds.includes(d.id)) {
+				volume.dropletIds = [];
+				this.volumeEvents.push({type: 'detach', volumeId: volume.id, dropletId: d.id, at: now});
+			}
 		if (this.real && d.readyAt !== undefined) this.track(this.real.remove(d.id));
 	}
 
@@ -971,22 +1169,21 @@ export class Emulator {
 		if (!['reboot', 'power_cycle', 'power_on', 'power_off', 'shutdown'].includes(type)) {
 			throw unprocessable(`action type ${type || '(none)'} is not supported here`);
 		}
-		if (now < d.lockedUntil || this.status(d, now) === 'new')
-			throw unprocessable('Droplet already has a pending event.');
+		if (this.locked(d, now)) throw unprocessable('Droplet already has a pending event.');
+		const power = type === 'power_off' || type === 'shutdown' ? 'off' : 'on';
 		let done: number | undefined;
 		let failed = false;
 		d.lockedUntil = Number.POSITIVE_INFINITY;
 		const finish = () => {
-			done = Date.now();
+			done = this.now();
 			d.lockedUntil = done;
-			if (type === 'power_off' || type === 'shutdown') d.power = 'off';
-			if (type === 'power_on' || type === 'reboot' || type === 'power_cycle') d.power = 'on';
+			d.power = power;
 		};
 		const action = this.newAction(
 			type,
 			d,
 			now,
-			() => (failed ? 'errored' : done === undefined ? 'in-progress' : 'completed'),
+			() => (failed ? 'errored' : done === undefined || this.now() < done ? 'in-progress' : 'completed'),
 			() => done,
 		);
 		if (this.real) {
@@ -999,14 +1196,209 @@ export class Emulator {
 			this.track(
 				work.then(finish, error => {
 					failed = true;
-					d.lockedUntil = Date.now();
+					d.lockedUntil = this.now();
 					throw error;
 				}),
 			);
 		} else {
-			setTimeout(finish, this.options.actionMs).unref();
+			// Paper: done after the action's time, by the emulator's clock.
+			done = now + this.actionTimeMs();
+			d.lockedUntil = done;
+			d.powerAt = {at: done, power};
 		}
 		return action;
+	}
+
+	// -- volumes ------------------------------------------------------------------------
+
+	private volumeRoute(
+		method: string,
+		path: string,
+		url: URL,
+		b: Record<string, unknown>,
+		now: number,
+	): [number, unknown] {
+		const q = url.searchParams;
+		let m: RegExpExecArray | null;
+		if (path === '/v2/volumes' && method === 'GET') {
+			const name = q.get('name');
+			const region = q.get('region');
+			const found = [...this.volumes.values()].filter(
+				v => (name === null || v.name === name) && (region === null || v.region.slug === region),
+			);
+			return [
+				200,
+				this.page(
+					url,
+					'volumes',
+					found.map(v => this.volumeView(v)),
+				),
+			];
+		}
+		if (path === '/v2/volumes' && method === 'POST') return [201, {volume: this.volumeView(this.createVolume(b, now))}];
+		if (path === '/v2/volumes/actions' && method === 'POST') {
+			// By name: the volume named in the body, in the region named there.
+			const region = String(b['region'] ?? '');
+			const volume = [...this.volumes.values()].find(v => v.name === b['volume_name'] && v.region.slug === region);
+			if (!volume) throw notFound();
+			return [202, {action: this.volumeActionView(this.volumeAction(volume, b, now), now)}];
+		}
+		if ((m = /^\/v2\/volumes\/([^/]+)$/.exec(path))) {
+			const volume = this.volumes.get(m[1]!);
+			if (!volume) throw notFound();
+			if (method === 'GET') return [200, {volume: this.volumeView(volume)}];
+			if (method === 'DELETE') {
+				// Status and wording unverified (the spec documents only 204 and the general errors).
+				if (volume.dropletIds.length > 0)
+					throw new HttpError(409, 'conflict', 'The volume is attached to a Droplet: detach it before deleting it.');
+				if (now < volume.busyUntil) throw unprocessable('Volume already has a pending event.');
+				this.volumes.delete(volume.id);
+				this.volumeEvents.push({type: 'delete', volumeId: volume.id, at: now});
+				return [204, undefined];
+			}
+		}
+		if ((m = /^\/v2\/volumes\/([^/]+)\/actions$/.exec(path)) && method === 'POST') {
+			const volume = this.volumes.get(m[1]!);
+			if (!volume) throw notFound();
+			return [202, {action: this.volumeActionView(this.volumeAction(volume, b, now), now)}];
+		}
+		if ((m = /^\/v2\/volumes\/([^/]+)\/actions\/(\d+)$/.exec(path)) && method === 'GET') {
+			const action = this.volumeActions.get(Number(m[2]));
+			if (!action || action.volumeId !== m[1]) throw notFound();
+			return [200, {action: this.volumeActionView(action, now)}];
+		}
+		throw notFound();
+	}
+
+	/**
+	 * [spec] A volume's name "Must be lowercase and be composed only of numbers,
+	 * letters and "-", up to a limit of 64 characters. The name must begin with
+	 * a letter", and "You can only create one volume per region with the same
+	 * name". Its region must take volumes (the `storage` feature).
+	 */
+	private createVolume(b: Record<string, unknown>, now: number): VolumeRecord {
+		const name = String(b['name']);
+		if (!/^[a-z][a-z0-9-]{0,63}$/.test(name))
+			throw unprocessable(
+				'name must be lowercase letters, numbers and "-", begin with a letter, and be at most 64 characters',
+			);
+		if (b['snapshot_id'] !== undefined) throw unprocessable('snapshots are not emulated');
+		const size = Number(b['size_gigabytes']);
+		if (!Number.isInteger(size) || size < 1 || size > 16_384)
+			throw unprocessable('size_gigabytes must be a whole number from 1 to 16384');
+		const region = this.regions.find(r => r.slug === b['region']);
+		if (!region) throw unprocessable('You specified an invalid region for the volume.');
+		if (!region.available || !region.features.includes('storage'))
+			throw unprocessable('Block storage is not available in this region.');
+		if ([...this.volumes.values()].some(v => v.name === name && v.region.slug === region.slug))
+			throw new HttpError(409, 'conflict', `a volume named ${name} already exists in ${region.slug}`);
+		const filesystemType = typeof b['filesystem_type'] === 'string' ? b['filesystem_type'] : '';
+		if (!['', 'ext4', 'xfs'].includes(filesystemType)) throw unprocessable('filesystem_type must be ext4 or xfs');
+		const volume: VolumeRecord = {
+			id: randomUUID(),
+			name,
+			description: typeof b['description'] === 'string' ? b['description'] : '',
+			sizeGigabytes: size,
+			region,
+			createdAt: now,
+			dropletIds: [],
+			tags: Array.isArray(b['tags']) ? b['tags'].map(String) : [],
+			filesystemType,
+			filesystemLabel: typeof b['filesystem_label'] === 'string' ? b['filesystem_label'] : '',
+			busyUntil: 0,
+		};
+		this.volumes.set(volume.id, volume);
+		this.volumeEvents.push({type: 'create', volumeId: volume.id, sizeGigabytes: size, at: now});
+		return volume;
+	}
+
+	/**
+	 * attach, detach and resize. [spec] one droplet per volume, and at most
+	 * fifteen volumes on a droplet; the droplet in the volume's region; resize
+	 * only grows (up to 16384 GiB). A volume or droplet busy with an action
+	 * answers 422 "pending event" (wording as for droplets; unverified for
+	 * volumes). The change is made at once; the action runs volumeActionMs.
+	 */
+	private volumeAction(volume: VolumeRecord, b: Record<string, unknown>, now: number): VolumeActionRecord {
+		const type = String(b['type']);
+		if (b['region'] !== undefined && b['region'] !== volume.region.slug)
+			throw unprocessable(`the volume is in ${volume.region.slug}, not ${String(b['region'])}`);
+		if (now < volume.busyUntil) throw unprocessable('Volume already has a pending event.');
+		const action: VolumeActionRecord = {
+			id: this.nextVolumeAction++,
+			type: type === 'attach' ? 'attach_volume' : type === 'detach' ? 'detach_volume' : 'resize_volume',
+			volumeId: volume.id,
+			region: volume.region,
+			startedAt: now,
+			doneAt: now + this.options.volumeActionMs,
+		};
+		if (type === 'attach' || type === 'detach') {
+			const droplet = this.droplets.get(Number(b['droplet_id']));
+			if (!droplet || !this.listed(droplet, now) || droplet.deletedAt !== undefined)
+				throw unprocessable(`Droplet ${String(b['droplet_id'])} was not found.`);
+			if (droplet.region.slug !== volume.region.slug)
+				throw unprocessable('The volume and the Droplet must be in the same region.');
+			if (this.locked(droplet, now)) throw unprocessable('Droplet already has a pending event.');
+			action.dropletId = droplet.id;
+			if (type === 'attach') {
+				if (volume.dropletIds.length > 0)
+					throw unprocessable(`The volume is already attached to Droplet ${volume.dropletIds[0]}.`);
+				const onDroplet = [...this.volumes.values()].filter(v => v.dropletIds.includes(droplet.id)).length;
+				if (onDroplet >= 15) throw unprocessable('A Droplet can have at most 15 volumes attached.');
+				volume.dropletIds = [droplet.id];
+			} else {
+				if (!volume.dropletIds.includes(droplet.id))
+					throw unprocessable(`The volume is not attached to Droplet ${droplet.id}.`);
+				volume.dropletIds = [];
+			}
+			droplet.lockedUntil = Math.max(droplet.lockedUntil, action.doneAt);
+		} else {
+			const size = Number(b['size_gigabytes']);
+			if (!Number.isInteger(size) || size <= volume.sizeGigabytes)
+				throw unprocessable(`a volume can only grow: ${volume.sizeGigabytes} GiB now, so more than that`);
+			if (size > 16_384) throw unprocessable('size_gigabytes must be at most 16384');
+			volume.sizeGigabytes = size;
+		}
+		volume.busyUntil = action.doneAt;
+		this.volumeActions.set(action.id, action);
+		this.volumeEvents.push({
+			type: type as VolumeEvent['type'],
+			volumeId: volume.id,
+			...(action.dropletId === undefined ? {} : {dropletId: action.dropletId}),
+			...(type === 'resize' ? {sizeGigabytes: volume.sizeGigabytes} : {}),
+			at: now,
+		});
+		return action;
+	}
+
+	private volumeView(v: VolumeRecord): Record<string, unknown> {
+		return {
+			id: v.id,
+			name: v.name,
+			description: v.description,
+			size_gigabytes: v.sizeGigabytes,
+			created_at: new Date(v.createdAt).toISOString(),
+			droplet_ids: [...v.dropletIds],
+			tags: [...v.tags],
+			region: v.region,
+			filesystem_type: v.filesystemType,
+			filesystem_label: v.filesystemLabel,
+		};
+	}
+
+	private volumeActionView(a: VolumeActionRecord, now: number): Record<string, unknown> {
+		const done = now >= a.doneAt;
+		return {
+			id: a.id,
+			status: done ? 'completed' : 'in-progress',
+			type: a.type,
+			started_at: new Date(a.startedAt).toISOString(),
+			completed_at: done ? new Date(a.doneAt).toISOString() : null,
+			resource_id: null,
+			resource_type: 'volume',
+			region: a.region,
+			region_slug: a.region.slug,
+		};
 	}
 
 	// -- keys, VPCs, firewalls, tags ----------------------------------------------------
@@ -1169,8 +1561,16 @@ function refusal(operation: SpecOperation | undefined, violation: Violation): Ht
 			operation.rootCauses400 ? {root_causes: [violation.message]} : {},
 		);
 	}
-	// [obs] the API's wording for a droplet name it refuses.
-	if (operation.id === 'droplets_create' && /^names?\b/.test(violation.field)) return unprocessable(HOSTNAME_MESSAGE);
+	if (operation.id === 'droplets_create') {
+		// Either form (name or names) lacks a field both need: that field is what is wrong, not the name.
+		const missing = [...violation.message.matchAll(/\b(\w+) is required/g)]
+			.map(m => m[1]!)
+			.filter(f => f !== 'name' && f !== 'names');
+		if (missing.length > 0)
+			return unprocessable(`${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} required`);
+		// [obs] the API's wording for a droplet name it refuses.
+		if (/^names?\b/.test(violation.field)) return unprocessable(HOSTNAME_MESSAGE);
+	}
 	return unprocessable(violation.message);
 }
 
@@ -1214,4 +1614,16 @@ function prefixMask(prefix: number): string {
 /** Starts an emulator; close() it when done (real mode removes its containers then). */
 export async function startEmulator(options: EmulatorInit = {}): Promise<Emulator> {
 	return new Emulator(options).start();
+}
+
+/** A small seeded generator (mulberry32): the same seed gives the same boots and action times. */
+export function seededRandom(seed: number): () => number {
+	let state = seed >>> 0;
+	return () => {
+		state = (state + 0x6d2b79f5) >>> 0;
+		let t = state;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+	};
 }

@@ -306,6 +306,43 @@ describe('the dashboard source over SSH', () => {
 		return {connect, closed};
 	};
 
+	it('an hour of refreshes every 5 s asks a billed cloud for its machines 12 times while SSH answers, at most 60 while it does not (issue 28)', async () => {
+		let clock = 0;
+		let silentNode: string | undefined;
+		fakeSsh(async (node, command) => {
+			if (node === silentNode) throw new Error('no route to host');
+			return command.includes('@@swarmbee nodes')
+				? managerAnswer(['queenbee', 'workerbee-1'], MACHINE_OUTPUT(10, 90))
+				: MACHINE_OUTPUT(10, 90);
+		});
+		const j = journal(['queenbee'], ['workerbee-1']);
+		let lists = 0;
+		const dashboard = createDashboardSource({
+			spec: {name: 'demo', provider: 'digitalocean', database: 'none'} as unknown as ClusterSpec,
+			journal: j,
+			provider: {
+				capabilities: {sharesHostCpus: false, billed: {machine: 'droplet', by: 'DigitalOcean'}},
+				listMachines: async () => {
+					lists++;
+					return j.nodes.map(n => ({name: n.name, providerId: n.name, status: 'running' as const}));
+				},
+			} as unknown as Provider,
+			ssh: pool(j),
+			now: () => clock,
+		});
+		const hour = async () => {
+			lists = 0;
+			for (let refresh = 0; refresh < 720; refresh++, clock += 5_000) await dashboard.load();
+			return lists;
+		};
+		expect(await hour()).toBe(12);
+		silentNode = 'workerbee-1';
+		const silent = await hour();
+		expect(silent).toBeGreaterThan(12);
+		expect(silent).toBeLessThanOrEqual(60);
+		await dashboard.close();
+	});
+
 	it('a refresh the dashboard aborts (r, quitting) keeps the healthy SSH connection for the next one', async () => {
 		let refresh = 0;
 		const ssh = fakeSsh(async (node, command, signal) => {

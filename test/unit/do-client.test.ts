@@ -84,10 +84,12 @@ describe('DigitalOcean client', () => {
 			return new Response(JSON.stringify(body), {status: 200});
 		};
 		const client = new DigitalOceanClient({token: 'dop_v1_0123456789abcdef0123', fetch: fake});
-		expect((await client.sizes()).map(s => s.slug)).toEqual(['s1', 's2']);
+		const {items} = await client.list<{slug: string}>('/v2/sizes', 'sizes');
+		expect(items.map(s => s.slug)).toEqual(['s1', 's2']);
+		// Only the page number is taken from `next`; the host, path and filter are the request's own (as godo does).
 		expect(urls).toEqual([
 			'https://api.digitalocean.com/v2/sizes?per_page=200',
-			'https://api.digitalocean.com/v2/sizes?page=2&per_page=1',
+			'https://api.digitalocean.com/v2/sizes?per_page=200&page=2',
 		]);
 	});
 
@@ -152,7 +154,11 @@ describe('DigitalOcean client', () => {
 	it('without Retry-After waits until ratelimit-reset, when that is within its cap', async () => {
 		// The API's reset is the oldest counted request's expiry: an hour after it.
 		// A clock 59m50s ahead puts that 10 s away.
-		const s = await setup({faults: {rateLimitEvery: 2, retryAfterSeconds: 0}}, {now: () => Date.now() + 3_590_000});
+		// Little left before it (a budget of 3): a 429 after plenty left would be a per-minute limit instead.
+		const s = await setup(
+			{faults: {rateLimitEvery: 2, retryAfterSeconds: 0}, rateLimit: {perHour: 3}},
+			{now: () => Date.now() + 3_590_000},
+		);
 		emulator = s.emulator;
 		await s.client.account();
 		await s.client.account();

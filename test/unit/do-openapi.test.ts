@@ -62,6 +62,7 @@ describe('the client against the published spec', () => {
 		await client.image('debian-12-x64');
 		await client.distributionImages();
 		await client.deleteDroplet(12345);
+		await client.sshKeys();
 		await client.createVpc({name: 'openapi-vpc', region: 'fra1', ip_range: '10.60.0.0/24'});
 
 		expect(emulator.specViolations()).toEqual([]);

@@ -131,7 +131,14 @@ describe('DigitalOcean provider against the emulator (paper)', () => {
 	});
 
 	it('stops at a spent hourly budget instead of asking again for droplets, and says when to come back', async () => {
-		const s = await setup({faults: {rateLimitEvery: 1, rateLimitOnly: '^POST /v2/droplets$', retryAfterSeconds: 0}});
+		// The budget runs out right before the creates, as the API would show it: each answer's
+		// ratelimit-remaining counting down to 0 (a 429 right after plenty left is a per-minute limit).
+		const probe = await setup();
+		await probe.bringUp();
+		const beforeCreates = probe.emulator.requests.findIndex(r => r.method === 'POST' && r.path === '/v2/droplets');
+		await probe.emulator.close();
+		emulator = undefined;
+		const s = await setup({rateLimit: {perHour: beforeCreates}});
 		const started = Date.now();
 		const {outcomes} = await s.bringUp();
 		// Two requests (one per role), each refused once, neither asked again.

@@ -45,7 +45,7 @@ describe('user_data', () => {
 			'service ssh restart',
 			'step=docker',
 			'>/etc/docker/daemon.json',
-			'apt-get install -y -q docker.io',
+			'apt-get -o DPkg::Lock::Timeout=900 install -y -q docker.io',
 			'docker info',
 			'>"$state/first-boot.done"',
 		].map(s => script.indexOf(s));

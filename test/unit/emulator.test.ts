@@ -1,7 +1,7 @@
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {generateKeyPair} from '../../source/ssh/keys.js';
 import {optionsFromFlags, parseDuration} from '../emulator/main.js';
-import {clusterOfTags, startEmulator, type Emulator, type EmulatorInit} from '../emulator/server.js';
+import {clusterOfTags, Emulator, startEmulator, type EmulatorInit} from '../emulator/server.js';
 import {eventually} from './eventually.js';
 
 /**
@@ -265,6 +265,65 @@ describe('emulator', () => {
 		expect(r.status).toBe(500);
 		expect(r.body.id).toBe('server_error');
 		expect(e.liveDroplets()).toHaveLength(1);
+	});
+
+	it('refuses what it once let through: a tag without a name, a create of no droplets, and says which field is missing', async () => {
+		const {e, call} = await api();
+		const tag = await call('POST', '/v2/tags', {});
+		expect([tag.status, tag.body.root_causes]).toEqual([400, ['name is required']]);
+		expect(e.tags.has('undefined')).toBe(false);
+		const none = await call('POST', '/v2/droplets', droplet({names: []}));
+		expect([none.status, none.body.message]).toEqual([422, 'names must name at least one droplet']);
+		const {size: _size, ...noSize} = droplet();
+		expect((await call('POST', '/v2/droplets', noSize)).body.message).toBe('size is required');
+		const {image: _image, ...noImage} = droplet();
+		expect((await call('POST', '/v2/droplets', noImage)).body.message).toBe('image is required');
+		expect(e.liveDroplets()).toEqual([]);
+	});
+
+	it('takes a region prefix or no region at all, as the spec allows', async () => {
+		const {call} = await api();
+		const {region: _region, ...anywhere} = droplet({names: ['a']});
+		const any = await call('POST', '/v2/droplets', anywhere);
+		expect(any.status).toBe(202);
+		expect(any.body.droplets[0].region.slug).toMatch(/^[a-z]+\d$/);
+		const prefix = await call('POST', '/v2/droplets', droplet({names: ['b'], region: 'nyc'}));
+		expect(prefix.status).toBe(202);
+		expect(prefix.body.droplets[0].region.slug).toMatch(/^nyc\d$/);
+		expect((await call('POST', '/v2/droplets', droplet({names: ['c'], region: 'xyz'}))).status).toBe(422);
+	});
+
+	it('draws boot times from a seeded lognormal spread with the median and p90 asked for', async () => {
+		const {e} = await api({bootDelayMs: 45_000, bootP90Ms: 90_000, seed: 7});
+		const boots = Array.from({length: 4_000}, () => e.bootTimeMs()).sort((a, b) => a - b);
+		const at = (q: number) => boots[Math.floor(q * boots.length)]!;
+		expect(at(0.5)).toBeGreaterThan(42_000);
+		expect(at(0.5)).toBeLessThan(48_000);
+		expect(at(0.9)).toBeGreaterThan(84_000);
+		expect(at(0.9)).toBeLessThan(96_000);
+		// The same seed, the same boots.
+		const draws = (seed: number) => {
+			const fresh = new Emulator({bootDelayMs: 45_000, bootP90Ms: 90_000, seed});
+			return [fresh.bootTimeMs(), fresh.bootTimeMs(), fresh.bootTimeMs()];
+		};
+		expect(draws(7)).toEqual(draws(7));
+		expect(draws(7)).not.toEqual(draws(8));
+	});
+
+	it('locks a droplet for 10 to 60 s after an action by default, and while it is being created', async () => {
+		let offset = 0;
+		const {call} = await api({clock: () => Date.now() + offset, bootDelayMs: 30_000});
+		const made = await call('POST', '/v2/droplets', droplet());
+		const id = made.body.droplets[0].id;
+		expect(made.body.droplets[0].locked).toBe(true);
+		expect((await call('DELETE', `/v2/droplets/${id}`)).status).toBe(422);
+		offset += 31_000;
+		expect((await call('GET', `/v2/droplets/${id}`)).body.droplet.locked).toBe(false);
+		expect((await call('POST', `/v2/droplets/${id}/actions`, {type: 'reboot'})).status).toBe(201);
+		offset += 9_000;
+		expect((await call('DELETE', `/v2/droplets/${id}`)).body.message).toBe('Droplet already has a pending event.');
+		offset += 52_000;
+		expect((await call('DELETE', `/v2/droplets/${id}`)).status).toBe(204);
 	});
 
 	it('is configured from flags or SWARMBEE_EMULATOR_* variables', () => {

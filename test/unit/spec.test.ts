@@ -53,10 +53,17 @@ describe('resolveSpec', () => {
 		expect(resolveSpec({name: suggestName('__9 Lives__')}).name).toBe(suggestName('__9 Lives__'));
 	});
 
-	it.each([['0'], ['51'], ['500'], ['-1'], ['two'], ['2.5']])('refuses %s workers', workers => {
+	it.each([['0'], ['501'], ['-1'], ['two'], ['2.5']])('refuses %s workers', workers => {
 		const [problem] = problemsOf(() => resolveSpec({name: 'demo', workers}));
 		expect(problem?.field).toBe('workers');
-		expect(problem?.fix).toContain('1 to 50');
+		expect(problem?.fix).toContain('1 to 50 locally');
+	});
+
+	it.each([['51'], ['500']])('refuses %s workers on the local engine, and takes them on DigitalOcean', workers => {
+		const [problem] = problemsOf(() => resolveSpec({name: 'demo', workers}));
+		expect(problem?.field).toBe('workers');
+		expect(problem?.fix).toContain('at most --workers 50 locally');
+		expect(resolveSpec({name: 'demo', provider: 'digitalocean', workers}).workers).toBe(Number(workers));
 	});
 
 	it('accepts 1 and 50 workers', () => {

@@ -139,3 +139,38 @@ export interface DropletCreateRequest {
 	/** Omitted: the agent (and with it the web console) is installed, its errors ignored. */
 	with_droplet_agent?: boolean;
 }
+
+/** A block-storage volume: attached to at most one droplet, in one region. */
+export interface Volume {
+	id: string;
+	name: string;
+	description: string;
+	size_gigabytes: number;
+	/** The droplet it is attached to (at most one); empty when detached. */
+	droplet_ids: number[];
+	region: Region;
+	created_at: string;
+	filesystem_type?: string;
+	tags?: string[];
+}
+
+/** The body of `POST /v2/volumes`. */
+export interface VolumeCreateRequest {
+	name: string;
+	size_gigabytes: number;
+	region: string;
+	description?: string;
+	/** Left out: an unformatted volume. */
+	filesystem_type?: 'ext4' | 'xfs';
+	filesystem_label?: string;
+	tags?: string[];
+}
+
+/** An action on a volume (attach_volume, detach_volume, resize_volume). */
+export interface VolumeAction {
+	id: number;
+	status: 'in-progress' | 'completed' | 'errored';
+	type: string;
+	started_at: string;
+	completed_at: string | null;
+}

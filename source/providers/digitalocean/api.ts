@@ -15,12 +15,32 @@
  * retried here at all, not even after a 429: see the provider's
  * reconciliation.
  */
-import {CancelledError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
+import {CancelledError, ExternalError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
+import {packageVersion} from '../../paths.js';
 import {registerSecret} from '../../redact.js';
 import {formatDuration} from '../../render/format.js';
+import {AnswerProblem, parseAnswer, read, stripControl, type Reader} from './answers.js';
+import {
+	one,
+	readAccount,
+	readAction,
+	readDroplet,
+	readFirewall,
+	readImage,
+	readRegion,
+	readSize,
+	readSshKey,
+	readTag,
+	readVolume,
+	readVolumeAction,
+	readVpc,
+} from './api-readers.js';
 import type {FirewallRequest} from './firewall.js';
 import type {
+	Volume,
+	VolumeAction,
+	VolumeCreateRequest,
 	Account,
 	Region,
 	Size,
@@ -54,6 +74,9 @@ export type {
 	Firewall,
 	Tag,
 	DropletCreateRequest,
+	Volume,
+	VolumeAction,
+	VolumeCreateRequest,
 };
 export type {FirewallRule, FirewallTargets} from './firewall.js';
 
@@ -74,6 +97,8 @@ export class DigitalOceanApiError extends SwarmbeeError {
 	readonly uncertain: boolean;
 	/** How long the API asked us to wait: Retry-After, or on a 429 without it, until ratelimit-reset. */
 	readonly retryAfterMs?: number;
+	/** A 429 of a per-minute limit (the burst limit, or one of an endpoint's), which clears within a minute. */
+	readonly perMinute: boolean;
 
 	constructor(init: {
 		status: number;
@@ -83,6 +108,7 @@ export class DigitalOceanApiError extends SwarmbeeError {
 		method: string;
 		path: string;
 		retryAfterMs?: number;
+		perMinute?: boolean;
 		cause?: unknown;
 		/** For the 429 hint: the client's clock and the longest wait it honours by itself. */
 		now?: number;
@@ -103,6 +129,7 @@ export class DigitalOceanApiError extends SwarmbeeError {
 		this.path = init.path;
 		this.uncertain = init.status === 0 || init.status >= 500;
 		this.retryAfterMs = init.retryAfterMs;
+		this.perMinute = init.perMinute ?? false;
 	}
 
 	/** Worth trying again: rate limited, a server error (not 501), or no answer. */
@@ -122,11 +149,14 @@ const SCOPES: Array<[RegExp, string]> = [
 	[/^\/v2\/tags/, 'tag'],
 	[/^\/v2\/(sizes|regions)/, 'regions'],
 	[/^\/v2\/images/, 'image'],
+	[/^\/v2\/volumes\/(actions|[^/]+\/actions)/, 'block_storage_action'],
+	[/^\/v2\/volumes/, 'block_storage'],
 ];
 
 /** The scope a call needs, for a 403's hint (custom-scoped tokens). */
 export function scopeFor(method: string, path: string): string {
 	const resource = SCOPES.find(([pattern]) => pattern.test(path))?.[1] ?? 'the resource';
+	if (resource === 'block_storage_action') return `${resource}:${method === 'GET' ? 'read' : 'create'}`;
 	const action =
 		method === 'GET'
 			? 'read'
@@ -144,6 +174,7 @@ function explain(e: {
 	method: string;
 	path: string;
 	retryAfterMs?: number;
+	perMinute?: boolean;
 	now?: number;
 	maxWaitMs?: number;
 }): {hint?: string; nextSteps: string[]; kind: ErrorKind} {
@@ -209,6 +240,15 @@ function explain(e: {
 			};
 		case e.status === 422:
 			return {kind: 'input', hint: 'DigitalOcean refused the request as asked.', nextSteps: []};
+		case e.status === 429 && e.perMinute:
+			return {
+				kind: 'external',
+				hint: `DigitalOcean's per-minute limit was reached (250 requests a minute per token, and 10 lists of SSH keys); it clears within a minute${e.retryAfterMs === undefined ? '' : `: DigitalOcean takes requests again in ${formatDuration(Math.ceil(e.retryAfterMs / 1000) * 1000)}`}.`,
+				nextSteps: [
+					'run the same command again in a minute: it resumes where it stopped',
+					'other programs using the same token share the limit',
+				],
+			};
 		case e.status === 429: {
 			const used = 'the API rate limit (250 requests a minute, 5,000 an hour per token) is used up';
 			if (e.retryAfterMs === undefined)
@@ -306,11 +346,20 @@ function apiUrl(given: string | undefined): URL {
 	try {
 		url = new URL(given ?? DEFAULT_API_URL);
 	} catch {
-		throw new InputError(`DIGITALOCEAN_API_URL is ${JSON.stringify(given)}, which is not a URL`, {nextSteps: fix});
+		throw new InputError(`DIGITALOCEAN_API_URL is ${JSON.stringify(shownUrl(given ?? ''))}, which is not a URL`, {
+			nextSteps: fix,
+		});
+	}
+	if (url.username || url.password) {
+		// Never shown: they are credentials. The API takes the token alone.
+		throw new InputError(
+			`DIGITALOCEAN_API_URL carries a user name or password (${url.protocol}//…@${url.host}): swarmbee sends only the token, and never a URL with credentials`,
+			{nextSteps: fix},
+		);
 	}
 	if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
 		throw new InputError(
-			`refusing to send the API token to ${url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : given}: only https, or plain http to this machine (an emulator)`,
+			`refusing to send the API token to ${url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : shownUrl(given ?? '')}: only https, or plain http to this machine (an emulator)`,
 			{nextSteps: fix},
 		);
 	}
@@ -337,16 +386,81 @@ function headerNumber(headers: Headers, name: string): number | undefined {
 }
 
 /**
- * How long a response asks to wait. Retry-After comes with the burst limit
- * (and may with a 503); a 429 without it means the hourly budget is spent,
- * and the next request frees up at ratelimit-reset, when the oldest counted
- * request expires.
+ * Retry-After, in either form RFC 9110 §10.2.3 allows: a number of seconds
+ * or an HTTP-date. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+	if (value === null || value.trim() === '') return undefined;
+	const text = value.trim();
+	if (/^\d+$/.test(text)) return Number(text) * 1000;
+	const at = Date.parse(text);
+	return Number.isNaN(at) || !/[a-z]/i.test(text) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * How long a response asks to wait. Retry-After comes with the per-minute
+ * (burst) limit and may with a 503 (godo honours it on both, in either
+ * form); a 429 without it means the hourly budget is spent, and the next
+ * request frees up at ratelimit-reset, when the oldest counted request
+ * expires.
  */
 function retryAfterMs(status: number, headers: Headers, now: number): number | undefined {
-	const retryAfter = headerNumber(headers, 'retry-after');
-	if (retryAfter !== undefined) return retryAfter * 1000;
+	const retryAfter = status === 429 || status >= 500 ? parseRetryAfter(headers.get('retry-after'), now) : undefined;
+	if (retryAfter !== undefined) return retryAfter;
 	const reset = status === 429 ? headerNumber(headers, 'ratelimit-reset') : undefined;
 	return reset === undefined ? undefined : Math.max(0, reset * 1000 - now);
+}
+
+/** The API answered something swarmbee cannot use: not JSON, or without the fields it relies on. */
+export class UnreadableAnswerError extends ExternalError {
+	constructor(
+		readonly method: string,
+		readonly path: string,
+		problem: string,
+		readonly requestId?: string,
+	) {
+		super(
+			`DigitalOcean API: ${method} ${path}: the API answered something swarmbee cannot read (${problem})${requestId ? ` (request ${requestId})` : ''}`,
+			{
+				hint: 'this is not an answer DigitalOcean documents: a proxy in the way, an outage, or DIGITALOCEAN_API_URL pointing at something that is not the API.',
+				nextSteps: [
+					'see https://status.digitalocean.com, then run the same command again',
+					'if DIGITALOCEAN_API_URL is set, check that it is the API',
+				],
+			},
+		);
+	}
+}
+
+/** `url` as it may be shown: never with the user and password it may carry. */
+export function shownUrl(text: string): string {
+	return stripControl(text).replace(/\/\/[^/@\s]*@/g, '//');
+}
+
+/**
+ * Why a request got no answer, in words: what Node's fetch hides behind
+ * "fetch failed" (the code of the system error, or the TLS failure).
+ */
+export function connectionFailure(cause: unknown): string {
+	const inner = (cause as {cause?: unknown})?.cause ?? cause;
+	const code = (inner as {code?: string})?.code;
+	const message = shownUrl(String((inner as Error)?.message ?? inner ?? 'no answer'));
+	const known: Record<string, string> = {
+		ECONNREFUSED: 'the connection was refused (nothing listens there)',
+		ECONNRESET: 'the connection was cut',
+		ENOTFOUND: 'the host name does not resolve',
+		EAI_AGAIN: 'the host name could not be resolved (DNS)',
+		ETIMEDOUT: 'the connection timed out',
+		EHOSTUNREACH: 'the host cannot be reached',
+		ENETUNREACH: 'the network cannot be reached',
+		UND_ERR_SOCKET: 'the connection was cut',
+		ERR_SSL_WRONG_VERSION_NUMBER: 'the TLS handshake failed: the server does not speak https there',
+		DEPTH_ZERO_SELF_SIGNED_CERT: "the server's TLS certificate is self-signed",
+		CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
+		ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another name",
+	};
+	const said = (code && known[code]) ?? (/ssl|tls|certificate/i.test(message) ? `TLS failed: ${message}` : message);
+	return code && !said.includes(code) ? `${said} (${code})` : said;
 }
 
 /**
@@ -375,6 +489,14 @@ export class RequestWindow {
 	}
 }
 
+/** The most pages a list follows (at 200 a page, 20,000 items): beyond it the API is not ending its list. */
+export const MAX_PAGES = 100;
+
+/** swarmbee's User-Agent, so DigitalOcean's support can tell its traffic apart. */
+export function userAgent(): string {
+	return `swarmbee/${packageVersion()}`;
+}
+
 export class DigitalOceanClient {
 	readonly baseUrl: URL;
 	private readonly token: string;
@@ -383,6 +505,9 @@ export class DigitalOceanClient {
 	private readonly now: () => number;
 	private readonly random: () => number;
 	private readonly window: RequestWindow;
+	private readonly userAgent = userAgent();
+	/** ratelimit-remaining as the last answer said it: a 429 right after plenty left is a per-minute limit. */
+	private lastRemaining?: number;
 	/** Set per run by the provider, so rate-limit events reach that run's stream. */
 	onRateLimit?: (info: RateLimitInfo) => void;
 
@@ -413,15 +538,19 @@ export class DigitalOceanClient {
 	 * How long to wait before retry `attempt` (0-based) after `error`, or
 	 * undefined to give up: a 429 waits as long as the API says (Retry-After,
 	 * or until ratelimit-reset, which can be most of an hour away), but never
-	 * longer than maxWaitMs; anything else backs off.
+	 * longer than maxWaitMs; a per-minute limit without Retry-After waits a
+	 * minute; a 5xx with Retry-After waits that; anything else backs off.
 	 */
 	retryWait(error: DigitalOceanApiError, attempt: number): number | undefined {
-		if (error.status !== 429) return this.backoffMs(attempt);
+		if (error.status !== 429) {
+			const asked = error.retryAfterMs;
+			return asked !== undefined && asked <= this.maxWaitMs ? Math.max(asked, 0) : this.backoffMs(attempt);
+		}
 		const wait = error.retryAfterMs ?? this.backoffMs(attempt);
 		return wait > this.maxWaitMs ? undefined : wait;
 	}
 
-	async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+	async request<T>(method: string, path: string, options: RequestOptions & {read?: Reader<T>} = {}): Promise<T> {
 		const retry = options.retry ?? (method === 'POST' ? 'rate-limit-only' : 'always');
 		const retries = this.options.retries ?? 5;
 		const url = new URL(path, this.baseUrl);
@@ -442,7 +571,7 @@ export class DigitalOceanClient {
 	private async attempt<T>(
 		method: string,
 		url: URL,
-		options: RequestOptions,
+		options: RequestOptions & {read?: Reader<T>},
 	): Promise<{error?: DigitalOceanApiError; value?: T}> {
 		const path = url.pathname;
 		const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 30_000);
@@ -454,38 +583,76 @@ export class DigitalOceanClient {
 				headers: {
 					Authorization: `Bearer ${this.token}`,
 					Accept: 'application/json',
+					'User-Agent': this.userAgent,
 					...(options.body === undefined ? {} : {'Content-Type': 'application/json'}),
 				},
 				body: options.body === undefined ? undefined : JSON.stringify(options.body),
+				// A redirect would take the token (fetch keeps Authorization on a same-origin hop) or the
+				// request somewhere the user did not name: the API never redirects, so one is an error.
+				redirect: 'manual',
 				signal,
 			});
 		} catch (cause) {
 			if (options.signal?.aborted) throw new CancelledError();
-			const reason = timeout.aborted ? 'no answer within the timeout' : (cause as Error).message;
-			return {error: new DigitalOceanApiError({status: 0, message: reason, method, path, cause})};
+			const reason = timeout.aborted ? 'no answer within the timeout' : connectionFailure(cause);
+			return {error: new DigitalOceanApiError({status: 0, message: reason, method, path})};
 		}
+		const requestId = stripControl(response.headers.get('x-request-id') ?? '').trim() || undefined;
+		if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+			await response.body?.cancel().catch(() => {});
+			throw new UnreadableAnswerError(
+				method,
+				path,
+				`a redirect (${response.status || 'opaque'}), which swarmbee refuses to follow`,
+				requestId,
+			);
+		}
+		const remainingBefore = this.lastRemaining;
 		this.reportRateLimit(response.headers);
 		const text = await response.text().catch(() => '');
-		if (response.ok) return {value: (text ? JSON.parse(text) : undefined) as T};
-		let body: {id?: string; message?: string; request_id?: string; error?: string; root_causes?: string[]} = {};
+		if (response.ok) {
+			if (!text) return {value: undefined};
+			try {
+				const parsed = parseAnswer(text);
+				return {value: options.read ? options.read(parsed, 'the answer') : (parsed as T)};
+			} catch (error) {
+				const problem =
+					error instanceof AnswerProblem
+						? error.message
+						: `not JSON: ${JSON.stringify(stripControl(text.slice(0, 40)))}${text.length > 40 ? '…' : ''}`;
+				throw new UnreadableAnswerError(method, path, problem, requestId);
+			}
+		}
+		let body: {id?: unknown; message?: unknown; request_id?: unknown; error?: unknown; root_causes?: unknown} = {};
 		try {
-			body = text ? JSON.parse(text) : {};
+			const parsed = text ? parseAnswer(text) : {};
+			body = typeof parsed === 'object' && parsed !== null ? parsed : {};
 		} catch {
 			// A proxy's HTML page on a 5xx: the raw text is the message, as godo does.
-			body = {message: text.slice(0, 200)};
+			body = {message: stripControl(text.slice(0, 200))};
 		}
+		const textOf = (value: unknown) => (typeof value === 'string' ? value : undefined);
+		const causes = Array.isArray(body.root_causes) ? body.root_causes.filter(c => typeof c === 'string') : [];
 		const now = this.now();
+		const asked = parseRetryAfter(response.headers.get('retry-after'), now);
+		// The hourly budget cannot go from plenty to nothing in one request: a 429 then is a per-minute limit.
+		const perMinute =
+			response.status === 429 && (asked !== undefined || (remainingBefore !== undefined && remainingBefore > 10));
+		// Such a 429 without Retry-After clears within the minute, whatever ratelimit-reset says.
+		const retryAfter = perMinute && asked === undefined ? 60_000 : retryAfterMs(response.status, response.headers, now);
 		return {
 			error: new DigitalOceanApiError({
 				status: response.status,
-				id: body.id,
+				id: textOf(body.id),
 				// POST /v2/tags answers 400 in another shape: {error, root_causes}.
 				message:
-					body.message ?? ([body.error, ...(body.root_causes ?? [])].filter(Boolean).join(': ') || response.statusText),
-				requestId: body.request_id ?? response.headers.get('x-request-id') ?? undefined,
+					textOf(body.message) ??
+					([textOf(body.error), ...causes].filter(Boolean).join(': ') || stripControl(response.statusText)),
+				requestId: textOf(body.request_id) ?? requestId,
 				method,
 				path,
-				retryAfterMs: retryAfterMs(response.status, response.headers, now),
+				retryAfterMs: retryAfter,
+				perMinute,
 				now,
 				maxWaitMs: this.maxWaitMs,
 			}),
@@ -497,29 +664,65 @@ export class DigitalOceanClient {
 		const remaining = headerNumber(headers, 'ratelimit-remaining');
 		const reset = headerNumber(headers, 'ratelimit-reset');
 		if (limit === undefined || remaining === undefined || reset === undefined) return;
+		this.lastRemaining = remaining;
 		this.onRateLimit?.({limit, remaining, resetAt: new Date(reset * 1000)});
 	}
 
 	/**
-	 * Every item of a paginated list (`per_page=200`), following
-	 * `links.pages.next` until it is absent. Only the path and query of
-	 * `next` are used: the token never goes to another host.
+	 * Every item of a paginated list (`per_page=200`). As godo does, each page
+	 * is asked with this request's own path and filter and only the page
+	 * number taken from `links.pages.next`: the token never goes to another
+	 * host, and a `next` that drops the filter cannot widen the list. A `next`
+	 * that does not move forward, a page over the size asked, or more than
+	 * MAX_PAGES pages is an answer swarmbee cannot read.
 	 */
-	async list<T>(path: string, key: string, options: RequestOptions = {}): Promise<Page<T>> {
+	async list<T>(path: string, key: string, options: RequestOptions & {read?: Reader<T>} = {}): Promise<Page<T>> {
 		const items: T[] = [];
 		let total = 0;
-		let next: string | undefined = path;
-		let query: RequestOptions['query'] = {per_page: 200, ...options.query};
-		while (next) {
-			const page: Record<string, unknown> & {links?: {pages?: {next?: string}}; meta?: {total?: number}} =
-				await this.request('GET', next, {...options, query});
-			items.push(...((page[key] as T[] | undefined) ?? []));
-			total = page.meta?.total ?? items.length;
-			const link = page.links?.pages?.next;
+		const perPage = Number(options.query?.['per_page'] ?? 200);
+		const readPage = read.object<{items: unknown; links?: {pages?: {next?: string}}; meta?: {total?: number}}>({
+			links: read.optional(
+				read.object({pages: read.optional(read.object({next: read.optional(read.string)}))}),
+			) as Reader<{pages?: {next?: string}} | undefined>,
+			meta: read.optional(read.object({total: read.optional(read.whole)})) as Reader<{total?: number} | undefined>,
+		});
+		const readItems = read.list(options.read ?? ((value: unknown) => value as T));
+		for (let page = 1; ; ) {
+			const answer = await this.request<Record<string, unknown>>('GET', path, {
+				...options,
+				read: undefined,
+				query: {per_page: perPage, ...options.query, ...(page > 1 ? {page} : {})},
+			});
+			const fail = (problem: string) => new UnreadableAnswerError('GET', path, problem);
+			let checked: ReturnType<typeof readPage>;
+			let pageItems: T[];
+			try {
+				checked = readPage(answer, 'the answer');
+				const listed = answer?.[key];
+				if (!Array.isArray(listed)) throw new AnswerProblem(`the answer.${key} is not a list`);
+				if (listed.length > perPage)
+					throw new AnswerProblem(`page ${page} holds ${listed.length} items, more than the ${perPage} asked for`);
+				pageItems = readItems(listed, `the answer.${key}`);
+			} catch (error) {
+				if (error instanceof AnswerProblem) throw fail(error.message);
+				throw error;
+			}
+			for (const item of pageItems) items.push(item);
+			total = checked.meta?.total ?? items.length;
+			const link = checked.links?.pages?.next;
 			if (!link) break;
-			const parsed = new URL(link, this.baseUrl);
-			next = `${parsed.pathname}${parsed.search}`;
-			query = undefined;
+			let next: number;
+			try {
+				next = Number(new URL(link, this.baseUrl).searchParams.get('page'));
+			} catch {
+				throw fail(`links.pages.next is no URL: ${JSON.stringify(link.slice(0, 80))}`);
+			}
+			if (!Number.isInteger(next) || next <= page)
+				throw fail(
+					`links.pages.next on page ${page} points to page ${next || '(none)'}: the list does not move forward`,
+				);
+			if (next > MAX_PAGES) throw fail(`the list goes on past ${MAX_PAGES} pages`);
+			page = next;
 		}
 		return {items, total};
 	}
@@ -527,24 +730,24 @@ export class DigitalOceanClient {
 	// -- account and catalog --------------------------------------------------
 
 	async account(signal?: AbortSignal): Promise<Account> {
-		return (await this.request<{account: Account}>('GET', '/v2/account', {signal})).account;
+		return this.request('GET', '/v2/account', {signal, read: one('account', readAccount)});
 	}
 
 	async regions(signal?: AbortSignal): Promise<Region[]> {
-		return (await this.list<Region>('/v2/regions', 'regions', {signal})).items;
+		return (await this.list('/v2/regions', 'regions', {signal, read: readRegion})).items;
 	}
 
 	async sizes(signal?: AbortSignal): Promise<Size[]> {
-		return (await this.list<Size>('/v2/sizes', 'sizes', {signal})).items;
+		return (await this.list('/v2/sizes', 'sizes', {signal, read: readSize})).items;
 	}
 
 	/** One public image by slug, or undefined when there is none. */
 	async image(slug: string, signal?: AbortSignal): Promise<Image | undefined> {
-		return (await this.getOrUndefined<{image: Image}>(`/v2/images/${pathSegment(slug)}`, signal))?.image;
+		return this.getOrUndefined(`/v2/images/${pathSegment(slug)}`, one('image', readImage), signal);
 	}
 
 	async distributionImages(signal?: AbortSignal): Promise<Image[]> {
-		return (await this.list<Image>('/v2/images', 'images', {signal, query: {type: 'distribution'}})).items;
+		return (await this.list('/v2/images', 'images', {signal, query: {type: 'distribution'}, read: readImage})).items;
 	}
 
 	// -- droplets -------------------------------------------------------------
@@ -552,18 +755,23 @@ export class DigitalOceanClient {
 	/** Droplets with a tag (or a name); one request per 200. */
 	async droplets(filter: {tagName?: string; name?: string} = {}, signal?: AbortSignal): Promise<Droplet[]> {
 		return (
-			await this.list<Droplet>('/v2/droplets', 'droplets', {
+			await this.list('/v2/droplets', 'droplets', {
 				signal,
 				query: {tag_name: filter.tagName, name: filter.name},
+				read: readDroplet,
 			})
 		).items;
 	}
 
 	/** How many droplets the account has (one request, from `meta.total`). */
 	async dropletCount(signal?: AbortSignal): Promise<number> {
-		const page = await this.request<{meta?: {total?: number}; droplets: Droplet[]}>('GET', '/v2/droplets', {
+		const page = await this.request('GET', '/v2/droplets', {
 			signal,
 			query: {per_page: 1},
+			read: read.object<{meta?: {total?: number}; droplets: unknown[]}>({
+				meta: read.optional(read.object({total: read.optional(read.whole)})) as Reader<{total?: number} | undefined>,
+				droplets: read.list(value => value),
+			}),
 		});
 		return page.meta?.total ?? page.droplets.length;
 	}
@@ -576,11 +784,17 @@ export class DigitalOceanClient {
 		body: DropletCreateRequest,
 		signal?: AbortSignal,
 	): Promise<{droplets: Droplet[]; actionIds: number[]}> {
-		const result = await this.request<{droplets: Droplet[]; links?: {actions?: Array<{id: number}>}}>(
-			'POST',
-			'/v2/droplets',
-			{body, signal, retry: 'never'},
-		);
+		const result = await this.request('POST', '/v2/droplets', {
+			body,
+			signal,
+			retry: 'never',
+			read: read.object<{droplets: Droplet[]; links?: {actions?: Array<{id: number}>}}>({
+				droplets: read.list(readDroplet),
+				links: read.optional(
+					read.object({actions: read.optional(read.list(read.object<{id: number}>({id: read.whole})))}),
+				) as Reader<{actions?: Array<{id: number}>} | undefined>,
+			}),
+		});
 		return {droplets: result.droplets, actionIds: (result.links?.actions ?? []).map(a => a.id)};
 	}
 
@@ -594,32 +808,44 @@ export class DigitalOceanClient {
 	}
 
 	async dropletAction(id: number | string, type: string, signal?: AbortSignal): Promise<Action> {
-		return (
-			await this.request<{action: Action}>('POST', `/v2/droplets/${pathSegment(id)}/actions`, {body: {type}, signal})
-		).action;
+		return this.request('POST', `/v2/droplets/${pathSegment(id)}/actions`, {
+			body: {type},
+			signal,
+			read: one('action', readAction),
+		});
+	}
+
+	/** A droplet's most recent actions, newest first (one page). */
+	async dropletActions(id: number | string, signal?: AbortSignal): Promise<Action[]> {
+		return this.request('GET', `/v2/droplets/${pathSegment(id)}/actions`, {
+			signal,
+			query: {per_page: 20},
+			read: value => read.object<{actions: Action[]}>({actions: read.list(readAction)})(value, 'the answer').actions,
+		});
 	}
 
 	async action(id: number | string, signal?: AbortSignal): Promise<Action | undefined> {
-		return (await this.getOrUndefined<{action: Action}>(`/v2/actions/${pathSegment(id)}`, signal))?.action;
+		return this.getOrUndefined(`/v2/actions/${pathSegment(id)}`, one('action', readAction), signal);
 	}
 
 	// -- SSH keys -------------------------------------------------------------
 
 	/** A key by id or MD5 fingerprint, or undefined. */
 	async sshKey(idOrFingerprint: string | number, signal?: AbortSignal): Promise<SshKey | undefined> {
-		return (await this.getOrUndefined<{ssh_key: SshKey}>(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, signal))
-			?.ssh_key;
+		return this.getOrUndefined(`/v2/account/keys/${pathSegment(idOrFingerprint)}`, one('ssh_key', readSshKey), signal);
 	}
 
 	/** The whole list. DigitalOcean allows only 10 of these a minute: prefer `sshKey`. */
 	async sshKeys(signal?: AbortSignal): Promise<SshKey[]> {
-		return (await this.list<SshKey>('/v2/account/keys', 'ssh_keys', {signal})).items;
+		return (await this.list('/v2/account/keys', 'ssh_keys', {signal, read: readSshKey})).items;
 	}
 
 	async createSshKey(name: string, publicKey: string, signal?: AbortSignal): Promise<SshKey> {
-		return (
-			await this.request<{ssh_key: SshKey}>('POST', '/v2/account/keys', {body: {name, public_key: publicKey}, signal})
-		).ssh_key;
+		return this.request('POST', '/v2/account/keys', {
+			body: {name, public_key: publicKey},
+			signal,
+			read: one('ssh_key', readSshKey),
+		});
 	}
 
 	async deleteSshKey(id: number, signal?: AbortSignal): Promise<void> {
@@ -629,28 +855,31 @@ export class DigitalOceanClient {
 	// -- VPCs, firewalls, tags ------------------------------------------------
 
 	async vpcs(signal?: AbortSignal): Promise<Vpc[]> {
-		return (await this.list<Vpc>('/v2/vpcs', 'vpcs', {signal})).items;
+		return (await this.list('/v2/vpcs', 'vpcs', {signal, read: readVpc})).items;
 	}
 
 	async createVpc(
 		body: {name: string; region: string; description?: string; ip_range?: string},
 		signal?: AbortSignal,
 	): Promise<Vpc> {
-		return (await this.request<{vpc: Vpc}>('POST', '/v2/vpcs', {body, signal})).vpc;
+		return this.request('POST', '/v2/vpcs', {body, signal, read: one('vpc', readVpc)});
 	}
 
 	async firewalls(signal?: AbortSignal): Promise<Firewall[]> {
-		return (await this.list<Firewall>('/v2/firewalls', 'firewalls', {signal})).items;
+		return (await this.list('/v2/firewalls', 'firewalls', {signal, read: readFirewall})).items;
 	}
 
 	async createFirewall(body: FirewallRequest, signal?: AbortSignal): Promise<Firewall> {
-		return (await this.request<{firewall: Firewall}>('POST', '/v2/firewalls', {body, signal})).firewall;
+		return this.request('POST', '/v2/firewalls', {body, signal, read: one('firewall', readFirewall)});
 	}
 
 	/** PUT replaces the whole firewall (omitted fields reset). */
 	async updateFirewall(id: string, body: FirewallRequest, signal?: AbortSignal): Promise<Firewall> {
-		return (await this.request<{firewall: Firewall}>('PUT', `/v2/firewalls/${pathSegment(id)}`, {body, signal}))
-			.firewall;
+		return this.request('PUT', `/v2/firewalls/${pathSegment(id)}`, {
+			body,
+			signal,
+			read: one('firewall', readFirewall),
+		});
 	}
 
 	async deleteFirewall(id: string, signal?: AbortSignal): Promise<void> {
@@ -663,18 +892,114 @@ export class DigitalOceanClient {
 	}
 
 	async tag(name: string, signal?: AbortSignal): Promise<Tag | undefined> {
-		return (await this.getOrUndefined<{tag: Tag}>(`/v2/tags/${pathSegment(name)}`, signal))?.tag;
+		return this.getOrUndefined(`/v2/tags/${pathSegment(name)}`, one('tag', readTag), signal);
 	}
 
 	async deleteTag(name: string, signal?: AbortSignal): Promise<void> {
 		await this.deleteOrGone(`/v2/tags/${pathSegment(name)}`, signal);
 	}
 
+	// -- block-storage volumes --------------------------------------------------
+
+	/**
+	 * Creates a volume. Not retried after a 5xx or a cut connection (it may
+	 * have been made): the caller looks it up by name and region first, since
+	 * a region holds one volume of a name.
+	 */
+	async createVolume(body: VolumeCreateRequest, signal?: AbortSignal): Promise<Volume> {
+		return this.request('POST', '/v2/volumes', {body, signal, read: one('volume', readVolume)});
+	}
+
+	/** Volumes by name (a region holds at most one of a name), and region when given. */
+	async volumes(filter: {name?: string; region?: string} = {}, signal?: AbortSignal): Promise<Volume[]> {
+		return (
+			await this.list('/v2/volumes', 'volumes', {
+				signal,
+				query: {name: filter.name, region: filter.region},
+				read: readVolume,
+			})
+		).items;
+	}
+
+	async volume(id: string, signal?: AbortSignal): Promise<Volume | undefined> {
+		return this.getOrUndefined(`/v2/volumes/${pathSegment(id)}`, one('volume', readVolume), signal);
+	}
+
+	/** Attaches a volume to a droplet in its region; the action runs on (waitForVolumeAction). */
+	async attachVolume(
+		volume: Pick<Volume, 'id' | 'region'>,
+		dropletId: number,
+		signal?: AbortSignal,
+	): Promise<VolumeAction> {
+		return this.volumeAction(volume, {type: 'attach', droplet_id: dropletId, region: volume.region.slug}, signal);
+	}
+
+	async detachVolume(
+		volume: Pick<Volume, 'id' | 'region'>,
+		dropletId: number,
+		signal?: AbortSignal,
+	): Promise<VolumeAction> {
+		return this.volumeAction(volume, {type: 'detach', droplet_id: dropletId, region: volume.region.slug}, signal);
+	}
+
+	/** Grows a volume (volumes only grow); the filesystem on it is grown on the droplet. */
+	async resizeVolume(
+		volume: Pick<Volume, 'id' | 'region'>,
+		sizeGigabytes: number,
+		signal?: AbortSignal,
+	): Promise<VolumeAction> {
+		return this.volumeAction(
+			volume,
+			{type: 'resize', size_gigabytes: sizeGigabytes, region: volume.region.slug},
+			signal,
+		);
+	}
+
+	private async volumeAction(
+		volume: Pick<Volume, 'id'>,
+		body: Record<string, unknown>,
+		signal?: AbortSignal,
+	): Promise<VolumeAction> {
+		return this.request('POST', `/v2/volumes/${pathSegment(volume.id)}/actions`, {
+			body,
+			signal,
+			read: one('action', readVolumeAction),
+		});
+	}
+
+	/**
+	 * Waits for a volume action to finish, one GET per `intervalMs`: its
+	 * last state, `completed` or `errored` (or still `in-progress` at the
+	 * timeout, which is the caller's to report).
+	 */
+	async waitForVolumeAction(
+		volume: Pick<Volume, 'id'>,
+		action: VolumeAction,
+		options: {intervalMs?: number; timeoutMs?: number; signal?: AbortSignal} = {},
+	): Promise<VolumeAction> {
+		const {intervalMs = 2_000, timeoutMs = 5 * 60_000, signal} = options;
+		const deadline = this.now() + timeoutMs;
+		let last = action;
+		while (last.status === 'in-progress' && this.now() < deadline) {
+			await this.sleep(intervalMs, signal);
+			last = await this.request('GET', `/v2/volumes/${pathSegment(volume.id)}/actions/${pathSegment(last.id)}`, {
+				signal,
+				read: one('action', readVolumeAction),
+			});
+		}
+		return last;
+	}
+
+	/** Deletes a detached volume; one already gone counts as deleted. */
+	async deleteVolume(id: string, signal?: AbortSignal): Promise<void> {
+		await this.deleteOrGone(`/v2/volumes/${pathSegment(id)}`, signal);
+	}
+
 	// -- helpers --------------------------------------------------------------
 
-	private async getOrUndefined<T>(path: string, signal?: AbortSignal): Promise<T | undefined> {
+	private async getOrUndefined<T>(path: string, reader: Reader<T>, signal?: AbortSignal): Promise<T | undefined> {
 		try {
-			return await this.request<T>('GET', path, {signal});
+			return await this.request<T>('GET', path, {signal, read: reader});
 		} catch (error) {
 			if (error instanceof DigitalOceanApiError && error.status === 404) return undefined;
 			throw error;

@@ -405,11 +405,14 @@ export class DigitalOceanProvider implements Provider {
 		// (eventual consistency): a few tries, by fingerprint and in the list.
 		const find = async () => {
 			for (let attempt = 0; attempt < 4; attempt++) {
+				// The list (10 a minute per token) only on the last try; by fingerprint before.
 				const key =
 					(await api.sshKey(fingerprint, signal)) ??
-					(await api.sshKeys(signal)).find(
-						k => k.fingerprint === fingerprint || k.public_key.trim() === publicKey.trim(),
-					);
+					(attempt === 3
+						? (await api.sshKeys(signal)).find(
+								k => k.fingerprint === fingerprint || k.public_key.trim() === publicKey.trim(),
+							)
+						: undefined);
 				if (key) return key;
 				await this.pause(2_000, signal);
 			}
@@ -691,16 +694,43 @@ export class DigitalOceanProvider implements Provider {
 		}
 	}
 
-	/** Runs a droplet action, waiting out "pending event" refusals and then the action itself. */
+	/**
+	 * Runs a droplet action, waiting out "pending event" refusals and then the
+	 * action itself. A request that failed without an answer or with a 5xx may
+	 * have started the action all the same: the droplet's own action list is
+	 * asked (after settleMs, as lists lag) before it is asked again, so one
+	 * reboot is never two.
+	 */
 	private async runAction(ctx: ProviderContext, machine: Machine, type: string): Promise<void> {
 		this.listed = undefined;
 		const api = this.client(ctx);
-		const action = await this.whileBusy(ctx, () => api.dropletAction(machine.providerId, type, ctx.signal));
-		await this.waitForAction(ctx, action, machine.name);
+		for (let attempt = 0; ; attempt++) {
+			const asked = this.now();
+			try {
+				const action = await this.whileBusy(ctx, () => api.dropletAction(machine.providerId, type, ctx.signal));
+				await this.waitForAction(ctx, action, machine.name);
+				return;
+			} catch (error) {
+				if (!(error instanceof DigitalOceanApiError) || !error.uncertain || attempt >= 3) throw error;
+				await this.pause(this.timing.settleMs, ctx.signal);
+				// Started no earlier than a minute before it was asked (clocks differ), of the same type.
+				const started = (await api.dropletActions(machine.providerId, ctx.signal)).find(
+					a => a.type === type && Date.parse(a.started_at) >= asked - 60_000,
+				);
+				if (started) {
+					await this.waitForAction(ctx, started, machine.name);
+					return;
+				}
+			}
+		}
 	}
 
-	/** DigitalOcean serializes actions per droplet: a 422 "pending event" means try again shortly. */
-	private async whileBusy<T>(ctx: ProviderContext, work: () => Promise<T>): Promise<T> {
+	/**
+	 * DigitalOcean serializes actions per droplet: a 422 "pending event" means
+	 * try again once it is free (`wait`, by default a poll interval), for up to
+	 * busyTimeoutMs.
+	 */
+	private async whileBusy<T>(ctx: ProviderContext, work: () => Promise<T>, wait?: () => Promise<void>): Promise<T> {
 		const deadline = this.now() + this.timing.busyTimeoutMs;
 		for (;;) {
 			try {
@@ -709,7 +739,8 @@ export class DigitalOceanProvider implements Provider {
 				const busy =
 					error instanceof DigitalOceanApiError && error.status === 422 && /pending event/i.test(error.apiMessage);
 				if (!busy || this.now() > deadline) throw error;
-				await this.pause(this.timing.pollLateMs, ctx.signal);
+				if (wait) await wait();
+				else await this.pause(this.timing.pollLateMs, ctx.signal);
 			}
 		}
 	}
@@ -764,10 +795,20 @@ export class DigitalOceanProvider implements Provider {
 		const droplets = await api.droplets({tagName: tag}, signal);
 		const doomed = droplets.filter(mine);
 		const foreignDroplets = droplets.filter(d => !mine(d));
+		// A droplet busy with an action (or still being created) refuses deletes with 422 "pending event":
+		// as Terraform does before every delete, wait until the list shows it unlocked, then ask again.
+		const untilUnlocked = async () => {
+			await pollUntil(
+				async () => (await api.droplets({tagName: tag}, signal)).filter(d => d.locked && mine(d)),
+				busy => busy.length === 0,
+				{intervalMs: this.timing.pollLateMs, timeoutMs: this.timing.busyTimeoutMs, signal, ...this.clock},
+			);
+		};
 		if (doomed.length > 0 && foreignDroplets.length === 0) {
-			await api.deleteDropletsByTag(tag, signal);
+			await this.whileBusy(ctx, () => api.deleteDropletsByTag(tag, signal), untilUnlocked);
 		} else {
-			for (const droplet of doomed) await this.whileBusy(ctx, () => api.deleteDroplet(droplet.id, signal));
+			for (const droplet of doomed)
+				await this.whileBusy(ctx, () => api.deleteDroplet(droplet.id, signal), untilUnlocked);
 		}
 		await this.waitUntilGone(ctx, new Set(doomed.map(d => d.id)));
 
@@ -835,6 +876,11 @@ export class DigitalOceanProvider implements Provider {
 	 */
 	private async ourKeys(ctx: ProviderContext, includeForeign: boolean): Promise<SshKey[]> {
 		const fingerprint = ctx.sshPublicKey ? md5Fingerprint(ctx.sshPublicKey) : undefined;
+		// By fingerprint when it is known: the key list is limited to 10 a minute per token.
+		if (fingerprint && !includeForeign) {
+			const key = await this.client(ctx).sshKey(fingerprint, ctx.signal);
+			return key && key.name === doNames.sshKey(ctx.spec.name) ? [key] : [];
+		}
 		return (await this.client(ctx).sshKeys(ctx.signal)).filter(
 			k =>
 				k.name === doNames.sshKey(ctx.spec.name) && (includeForeign || !fingerprint || k.fingerprint === fingerprint),

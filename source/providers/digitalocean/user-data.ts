@@ -117,9 +117,7 @@ if [ ! -e ${DOCKER_DAEMON_FILE} ]; then
   settings=written
 fi
 if ! command -v docker >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q docker.io
+${aptInstall(['docker.io'])}
 elif [ "$settings" = written ]; then
   # An image with Docker already running: it reads daemon.json only at start.
   systemctl restart docker >/dev/null 2>&1 || service docker restart
@@ -130,6 +128,34 @@ docker info >/dev/null
 step=done
 date -u +%Y-%m-%dT%H:%M:%SZ >"$state/first-boot.done"
 `;
+}
+
+/** How long first boot waits for apt's locks (unattended-upgrades and apt-daily hold them at first boot). */
+export const APT_LOCK_TIMEOUT_SECONDS = 900;
+
+/**
+ * Shell lines that install `packages` with apt, waiting for the package
+ * locks rather than failing on them: on a fresh Debian or Ubuntu droplet
+ * `unattended-upgrades` or `apt-daily` often hold them during first boot.
+ * `DPkg::Lock::Timeout` makes apt wait for the dpkg lock; `apt-get update`'s
+ * lists lock is waited for by asking again until the same deadline.
+ *
+ *       export DEBIAN_FRONTEND=noninteractive
+ *       waited=0
+ *       until apt-get -o DPkg::Lock::Timeout=900 update -q; do … sleep 5; done
+ *       apt-get -o DPkg::Lock::Timeout=900 install -y -q docker.io
+ */
+export function aptInstall(packages: readonly string[], timeoutSeconds = APT_LOCK_TIMEOUT_SECONDS): string {
+	const apt = `apt-get -o DPkg::Lock::Timeout=${timeoutSeconds}`;
+	return [
+		'  export DEBIAN_FRONTEND=noninteractive',
+		'  waited=0',
+		`  until ${apt} update -q; do`,
+		`    if [ "$waited" -ge ${timeoutSeconds} ]; then echo "swarmbee: apt's package lists stayed locked for ${timeoutSeconds} s" >&2; exit 1; fi`,
+		'    sleep 5; waited=$((waited + 5))',
+		'  done',
+		`  ${apt} install -y -q ${packages.map(shq).join(' ')}`,
+	].join('\n');
 }
 
 /**
