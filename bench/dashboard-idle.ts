@@ -19,8 +19,8 @@ import {existsSync, readFileSync} from 'node:fs';
 import {execFileSync} from 'node:child_process';
 import {PassThrough, Writable} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {createDashboardSource} from '../source/cluster/dashboard-data.js';
-import {readPassword} from '../source/cluster/password.js';
+import {createDashboardSource} from '../source/observe/dashboard-data.js';
+import {readPassword} from '../source/database/password.js';
 import {openCluster} from '../source/session/open.js';
 
 if (process.argv.includes('--emulator')) {

@@ -13,7 +13,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {execa} from 'execa';
 import r from 'rethinkdb';
-import {connectDriver} from '../source/cluster/rethinkdb.js';
+import {connectDriver} from '../source/database/rethinkdb.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
 import type {RunEvent} from '../source/events.js';

@@ -7,10 +7,10 @@ import type {
 	DashboardTarget,
 	LogExcerpt,
 	ServiceView,
-} from '../source/cluster/dashboard-data.js';
-import {describeLiveHealth, type HealthLevel} from '../source/cluster/live-health.js';
-import {tableKey} from '../source/cluster/placement.js';
-import type {NodeStatus} from '../source/cluster/status.js';
+} from '../source/observe/dashboard-data.js';
+import {describeLiveHealth, type HealthLevel} from '../source/observe/live-health.js';
+import {tableKey} from '../source/database/placement.js';
+import type {NodeStatus} from '../source/observe/status.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import {counted, formatTable, wrapErrorLines} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
@@ -28,7 +28,7 @@ import {useDashboard, useTunnels} from './useDashboard.js';
 import {useTerminalSize} from './useTerminalSize.js';
 
 export interface DashboardProps {
-	/** Collects one snapshot (source/cluster/dashboard-data.ts in the CLI; a fake in tests). */
+	/** Collects one snapshot (source/observe/dashboard-data.ts in the CLI; a fake in tests). */
 	load: (signal: AbortSignal) => Promise<DashboardSnapshot>;
 	refreshMs?: number;
 	/** The RethinkDB tunnel, when the command can offer one; the `t` key opens and closes it. */

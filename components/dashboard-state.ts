@@ -1,5 +1,5 @@
-import type {DashboardSnapshot} from '../source/cluster/dashboard-data.js';
-import type {HealthProblem} from '../source/cluster/live-health.js';
+import type {DashboardSnapshot} from '../source/observe/dashboard-data.js';
+import type {HealthProblem} from '../source/observe/live-health.js';
 import {counted} from '../source/render/format.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
 

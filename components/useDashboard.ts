@@ -1,5 +1,5 @@
 import {useEffect, useState} from 'react';
-import type {DashboardSnapshot} from '../source/cluster/dashboard-data.js';
+import type {DashboardSnapshot} from '../source/observe/dashboard-data.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';

@@ -6,7 +6,7 @@ import {counted} from '../source/render/format.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import type {Journal} from '../source/store/journal.js';
-import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/database/rethinkdb.js';
 import type {Step} from './types.js';
 
 /** What the backup steps share; later steps read what earlier ones found. */

@@ -1,6 +1,6 @@
-import {describeHealth, waitForHealthy} from '../source/cluster/database-health.js';
-import {ensurePassword} from '../source/cluster/password.js';
-import {sideLoadImage, sideLoadsDatabase} from '../source/cluster/side-load.js';
+import {describeHealth, waitForHealthy} from '../source/database/health.js';
+import {ensurePassword} from '../source/database/password.js';
+import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {
 	passwordSecretContent,
 	passwordSecretName,
@@ -11,8 +11,8 @@ import {
 	stackHash,
 	stackServiceName,
 	stackServicesCommand,
-} from '../source/cluster/stack.js';
-import {parseJsonLines} from '../source/cluster/swarm.js';
+} from '../source/database/stack.js';
+import {parseJsonLines} from '../source/nodes/swarm.js';
 import {writeFileAtomic} from '../source/files.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step} from './types.js';

@@ -1,4 +1,4 @@
-import {nextHostKeyCommand, swapHostKeyCommand} from '../source/cluster/host-key.js';
+import {nextHostKeyCommand, swapHostKeyCommand} from '../source/nodes/host-key.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
 import {sameNameChoice} from '../source/providers/same-name.js';

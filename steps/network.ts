@@ -1,4 +1,4 @@
-import {chooseFreeSubnet, chooseOverlaySubnet} from '../source/cluster/cidr.js';
+import {chooseFreeSubnet, chooseOverlaySubnet} from '../source/nodes/cidr.js';
 import {
 	DATABASE_NETWORK,
 	OVERLAY_NETWORK,
@@ -6,7 +6,7 @@ import {
 	overlayInspectCommand,
 	parseOverlay,
 	type OverlaySettings,
-} from '../source/cluster/overlay.js';
+} from '../source/nodes/overlay.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import type {ClusterContext, Step, StepIO} from './types.js';

@@ -1,4 +1,4 @@
-import {sideLoadsDatabase} from '../source/cluster/side-load.js';
+import {sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {ensureLocalImage} from '../source/docker/local-image.js';
 import {findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
 import {providerContext, type ClusterContext, type Step} from './types.js';

@@ -8,9 +8,9 @@ import {
 	prepareDirCommand,
 	rebootRequiredCommand,
 	REMOTE_ANSIBLE_DIR,
-} from '../source/cluster/ansible.js';
-import {DOCKER_DAEMON_SETTINGS} from '../source/cluster/docker-daemon.js';
-import {sshdConfig} from '../source/cluster/sshd.js';
+} from '../source/nodes/ansible.js';
+import {DOCKER_DAEMON_SETTINGS} from '../source/nodes/docker-daemon.js';
+import {sshdConfig} from '../source/nodes/sshd.js';
 import {
 	APPLIED_FILE,
 	digest,
@@ -21,7 +21,7 @@ import {
 	ufwRules,
 	ufwSnapshotCommand,
 	type AppliedRecord,
-} from '../source/cluster/provisioned.js';
+} from '../source/nodes/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
 import type {NodeEvents, PlayRecap} from '../source/events.js';

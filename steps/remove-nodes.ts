@@ -8,7 +8,7 @@ import {
 	parseJsonLines,
 	swarmLeaveCommand,
 	type SwarmNode,
-} from '../source/cluster/swarm.js';
+} from '../source/nodes/swarm.js';
 import {CancelledError} from '../source/errors.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';

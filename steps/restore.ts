@@ -17,8 +17,8 @@ import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {ClusterSpec} from '../source/spec.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import {liveNodes, type Journal} from '../source/store/journal.js';
-import {serverName} from '../source/cluster/stack.js';
-import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
+import {serverName} from '../source/database/stack.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/database/rethinkdb.js';
 import type {Step} from './types.js';
 
 /** What the restore steps share; later steps read what earlier ones found. */

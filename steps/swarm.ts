@@ -13,7 +13,7 @@ import {
 	swarmLeaveCommand,
 	type SwarmInfo,
 	type SwarmNode,
-} from '../source/cluster/swarm.js';
+} from '../source/nodes/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ExternalError} from '../source/errors.js';
 import {registerSecret} from '../source/redact.js';

@@ -1,4 +1,4 @@
-import {requirePassword} from '../source/cluster/password.js';
+import {requirePassword} from '../source/database/password.js';
 import {
 	planPlacement,
 	refusals,
@@ -6,16 +6,16 @@ import {
 	wantedReplicas,
 	type TableLayout,
 	type TablePlan,
-} from '../source/cluster/placement.js';
-import {databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
-import {serverName} from '../source/cluster/stack.js';
+} from '../source/database/placement.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from '../source/database/rethinkdb.js';
+import {serverName} from '../source/database/stack.js';
 import {
 	applyPlans,
 	emergencyRepair,
 	readConnectedServers,
 	readLayouts,
 	readTableSizes,
-} from '../source/cluster/tables.js';
+} from '../source/database/tables.js';
 import {ExternalError, InputError} from '../source/errors.js';
 import {counted} from '../source/render/format.js';
 import {liveNodes} from '../source/store/journal.js';
@@ -42,7 +42,7 @@ function purpose(plan: TablePlan, leaving: Set<string>, replicas: number): strin
 	return 'spreading primaries';
 }
 
-/** Applies every plan in turn (source/cluster/tables.ts applyPlans), saying what moves and when each table is ready; returns how many tables changed. */
+/** Applies every plan in turn (source/database/tables.ts applyPlans), saying what moves and when each table is ready; returns how many tables changed. */
 function applyAll(
 	session: DatabaseSession,
 	plans: TablePlan[],

@@ -1,4 +1,4 @@
-import type {EmergencyRepair} from '../source/cluster/tables.js';
+import type {EmergencyRepair} from '../source/database/tables.js';
 import type {DockerEngine} from '../source/docker/cli.js';
 import {event, nodeEvents, type Emit, type NodeEvents} from '../source/events.js';
 import type {Provider, ProviderContext} from '../source/providers/types.js';

@@ -1,7 +1,7 @@
 import {randomUUID} from 'node:crypto';
 import {PassThrough} from 'node:stream';
-import {describeHealth, waitForHealthy} from '../source/cluster/database-health.js';
-import {ensurePassword} from '../source/cluster/password.js';
+import {describeHealth, waitForHealthy} from '../source/database/health.js';
+import {ensurePassword} from '../source/database/password.js';
 import {
 	parseProbeFetch,
 	probeFetchCommand,
@@ -10,9 +10,9 @@ import {
 	probeServiceRemoveCommand,
 	probeTasksCommand,
 	type ProbeTask,
-} from '../source/cluster/probe.js';
-import {sideLoadImage} from '../source/cluster/side-load.js';
-import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/cluster/swarm.js';
+} from '../source/nodes/probe.js';
+import {sideLoadImage} from '../source/nodes/side-load.js';
+import {nodeListCommand, parseJsonLines, type SwarmNode} from '../source/nodes/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {ExternalError} from '../source/errors.js';

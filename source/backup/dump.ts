@@ -1,7 +1,7 @@
 import {once} from 'node:events';
 import {createWriteStream, rmSync} from 'node:fs';
 import path from 'node:path';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
+import type {DatabaseSession} from '../database/rethinkdb.js';
 import {CancelledError, ExternalError, InputError} from '../errors.js';
 import type {ArchiveWriter} from './archive-writer.js';
 import {

@@ -1,5 +1,5 @@
 import path from 'node:path/posix';
-import {tableKey} from '../cluster/placement.js';
+import {tableKey} from '../database/placement.js';
 import {InputError} from '../errors.js';
 
 /**

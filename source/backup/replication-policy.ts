@@ -1,6 +1,6 @@
-import {planPlacement, wantedReplicas} from '../cluster/placement.js';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
-import {applyPlans, readLayouts} from '../cluster/tables.js';
+import {planPlacement, wantedReplicas} from '../database/placement.js';
+import type {DatabaseSession} from '../database/rethinkdb.js';
+import {applyPlans, readLayouts} from '../database/tables.js';
 import {counted} from '../render/format.js';
 import type {ClusterSpec} from '../spec.js';
 import {tableKey, type TableRef} from './format.js';

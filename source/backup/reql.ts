@@ -1,5 +1,5 @@
 import r from 'rethinkdb';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
+import type {DatabaseSession} from '../database/rethinkdb.js';
 
 /**
  * The npm driver (2.4.2) speaks all of RethinkDB 2.4, but its types

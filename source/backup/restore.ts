@@ -1,6 +1,6 @@
 import {createReadStream} from 'node:fs';
 import {createInterface} from 'node:readline';
-import type {DatabaseSession} from '../cluster/rethinkdb.js';
+import type {DatabaseSession} from '../database/rethinkdb.js';
 import {CancelledError, ExternalError, InputError} from '../errors.js';
 import type {ArchiveTable} from './archive-reader.js';
 import {planReplication, tableKey, type ReplicationPlan, type TableRef} from './format.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {DockerCli, DockerCommandError} from '../docker/cli.js';
-import {dockerHostUrl, startDockerSocket, stopDockerSocket} from '../docker/remote-socket.js';
+import {dockerHostUrl, startDockerSocket, stopDockerSocket} from '../access/docker-socket.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {openCluster} from '../session/open.js';

@@ -1,4 +1,4 @@
-import {streamLogs, type LogLines} from '../cluster/logs.js';
+import {streamLogs, type LogLines} from '../access/logs.js';
 import {InputError} from '../errors.js';
 import {handleInterrupts, type CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';

@@ -1,4 +1,4 @@
-import {execOnEveryNode, nodePrefixes, openShell, UNREACHABLE, worstExit} from '../cluster/node-session.js';
+import {execOnEveryNode, nodePrefixes, openShell, UNREACHABLE, worstExit} from '../access/node-session.js';
 import {errorInfo, InputError} from '../errors.js';
 import {formatError} from '../render/format.js';
 import {handleInterrupts, reportError, terminalOf, type CommandIO} from '../session/io.js';

@@ -1,8 +1,8 @@
-import {assessHealth, describeLiveHealth, type LiveHealth} from '../cluster/live-health.js';
-import {tableKey} from '../cluster/placement.js';
-import {collectStatus, type ClusterStatus} from '../cluster/status.js';
+import {assessHealth, describeLiveHealth, type LiveHealth} from '../observe/live-health.js';
+import {tableKey} from '../database/placement.js';
+import {collectStatus, type ClusterStatus} from '../observe/status.js';
 import {counted, formatError, formatTable} from '../render/format.js';
-import {readPassword} from '../cluster/password.js';
+import {readPassword} from '../database/password.js';
 import {outputMode, type CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {portOption} from '../tunnel/ports.js';

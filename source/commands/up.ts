@@ -1,4 +1,4 @@
-import type {EmergencyRepair} from '../cluster/tables.js';
+import type {EmergencyRepair} from '../database/tables.js';
 import {InputError} from '../errors.js';
 import {swarmbeeHome} from '../paths.js';
 import {confirmCost} from '../session/cost.js';

@@ -1,6 +1,6 @@
-import {createDashboardSource, type DashboardActions, type DashboardTarget} from '../cluster/dashboard-data.js';
-import {openShell} from '../cluster/node-session.js';
-import {readPassword} from '../cluster/password.js';
+import {createDashboardSource, type DashboardActions, type DashboardTarget} from '../observe/dashboard-data.js';
+import {openShell} from '../access/node-session.js';
+import {readPassword} from '../database/password.js';
 import {createTunnelControl} from '../tunnel/cluster-tunnel.js';
 import type {TunnelControl} from '../tunnel/control.js';
 import {terminalOf, type CommandIO} from './io.js';

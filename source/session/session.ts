@@ -1,6 +1,6 @@
-import {requirePassword} from '../cluster/password.js';
-import {openDatabase, databaseNodes, type DatabaseSession} from '../cluster/rethinkdb.js';
-import {connectToManager, sshTarget} from '../cluster/targets.js';
+import {requirePassword} from '../database/password.js';
+import {openDatabase, databaseNodes, type DatabaseSession} from '../database/rethinkdb.js';
+import {connectToManager, sshTarget} from '../nodes/targets.js';
 import {DockerCli} from '../docker/cli.js';
 import {InputError} from '../errors.js';
 import {createProvider} from '../providers/index.js';

@@ -1,5 +1,5 @@
-import {locateServer} from '../cluster/rethinkdb.js';
-import {ADMIN_PORT, DRIVER_PORT} from '../cluster/stack.js';
+import {locateServer} from '../database/rethinkdb.js';
+import {ADMIN_PORT, DRIVER_PORT} from '../database/stack.js';
 import type {SshConnection} from '../ssh/connection.js';
 import type {NodeShells} from '../ssh/shell.js';
 import type {Journal} from '../store/journal.js';

@@ -1,6 +1,6 @@
 import type {Duplex} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
-import type {ServerLocation} from '../cluster/rethinkdb.js';
+import type {ServerLocation} from '../database/rethinkdb.js';
 import {ExternalError, InputError} from '../errors.js';
 import {LocalForward} from '../ssh/forward.js';
 import {HostKeyMismatchError, type SshConnection} from '../ssh/connection.js';

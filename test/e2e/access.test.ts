@@ -5,7 +5,7 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {execa} from 'execa';
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import type {ClusterStatus} from '../../source/cluster/status.js';
+import type {ClusterStatus} from '../../source/observe/status.js';
 import {shq} from '../../source/shell.js';
 import {
 	cli,

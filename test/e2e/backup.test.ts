@@ -18,7 +18,7 @@ import {afterAll, beforeAll, expect, it} from 'vitest';
 import {readArchive} from '../../source/backup/archive-reader.js';
 import {ArchiveWriter} from '../../source/backup/archive-writer.js';
 import {connectDirect} from '../../source/backup/connect.js';
-import type {DatabaseSession} from '../../source/cluster/rethinkdb.js';
+import type {DatabaseSession} from '../../source/database/rethinkdb.js';
 import {backupTables, listTables} from '../../source/backup/dump.js';
 import {ArchiveError} from '../../source/backup/errors.js';
 import {JSON_ARRAY, topFolderName} from '../../source/backup/format.js';

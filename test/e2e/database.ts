@@ -3,8 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
-import {connectDriver} from '../../source/cluster/rethinkdb.js';
-import type {ClusterStatus} from '../../source/cluster/status.js';
+import {connectDriver} from '../../source/database/rethinkdb.js';
+import type {ClusterStatus} from '../../source/observe/status.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
 import {cli, spawnCli} from './helpers.js';
 

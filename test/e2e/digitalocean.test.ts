@@ -3,7 +3,7 @@ import {existsSync, readdirSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import type {ClusterStatus} from '../../source/cluster/status.js';
+import type {ClusterStatus} from '../../source/observe/status.js';
 import type {Journal} from '../../source/store/journal.js';
 import {startEmulator, type Emulator} from '../emulator/server.js';
 import {

@@ -4,9 +4,9 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, expect, it} from 'vitest';
-import {dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
+import {dockerDaemonJson} from '../../source/nodes/docker-daemon.js';
 import type {RunEvent} from '../../source/events.js';
-import type {ClusterStatus} from '../../source/cluster/status.js';
+import type {ClusterStatus} from '../../source/observe/status.js';
 import type {Journal} from '../../source/store/journal.js';
 import {
 	cli,

@@ -1,6 +1,6 @@
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import {connectDriver} from '../../source/cluster/rethinkdb.js';
+import {connectDriver} from '../../source/database/rethinkdb.js';
 import {describeWithEngine, uniqueName} from './helpers.js';
 import {describeWrites, startWriter, verifyWrites} from './live-writer.js';
 import {rethinkdbImage, ServerBed} from './rethinkdb-containers.js';

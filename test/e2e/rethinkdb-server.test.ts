@@ -3,9 +3,9 @@ import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import {planPlacement, refusals} from '../../source/cluster/placement.js';
-import {connectDriver, queryHealth, type RethinkdbHealth} from '../../source/cluster/rethinkdb.js';
-import {applyPlan, emergencyRepair, readLayouts, type ApplyProgress} from '../../source/cluster/tables.js';
+import {planPlacement, refusals} from '../../source/database/placement.js';
+import {connectDriver, queryHealth, type RethinkdbHealth} from '../../source/database/rethinkdb.js';
+import {applyPlan, emergencyRepair, readLayouts, type ApplyProgress} from '../../source/database/tables.js';
 import {
 	passwordSecretContent,
 	PASSWORD_SECRET_TARGET,
@@ -16,7 +16,7 @@ import {
 	serverScript,
 	serviceName,
 	type StackInput,
-} from '../../source/cluster/stack.js';
+} from '../../source/database/stack.js';
 import {describeWithEngine, uniqueName} from './helpers.js';
 import {rethinkdbImage, ServerBed} from './rethinkdb-containers.js';
 
@@ -351,7 +351,7 @@ describeWithEngine('the real RethinkDB server as swarmbee runs it', () => {
 
 	it("refuses a wrong password (ReqlAuthError), and the driver's orphaned connect timer does not take the process down later", () => {
 		const script = `
-import {connectDriver} from ${JSON.stringify(path.resolve(import.meta.dirname, '../../dist/source/cluster/rethinkdb.js'))};
+import {connectDriver} from ${JSON.stringify(path.resolve(import.meta.dirname, '../../dist/source/database/rethinkdb.js'))};
 try {
 	await connectDriver({host: ${JSON.stringify(bed.address(containers['queenbee']!, app.name))}, port: 28015, password: 'wrong password', timeoutSeconds: 1});
 	console.log('connected?!');

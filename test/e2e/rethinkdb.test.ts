@@ -5,7 +5,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {parse} from 'yaml';
-import {connectDriver} from '../../source/cluster/rethinkdb.js';
+import {connectDriver} from '../../source/database/rethinkdb.js';
 import {shq} from '../../source/shell.js';
 import type {Journal} from '../../source/store/journal.js';
 import {openTunnel, pinTable, status, waitFor} from './database.js';

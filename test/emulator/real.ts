@@ -10,7 +10,7 @@
  * `swarmbee.cluster=<cluster>` (from the droplet's swarmbee-<cluster> tag) so
  * CI's cleanup finds it, and is removed with the droplet or on close().
  */
-import {hostAddress} from '../../source/cluster/cidr.js';
+import {hostAddress} from '../../source/nodes/cidr.js';
 import {DockerCli} from '../../source/docker/cli.js';
 import type {SecurityMode} from '../../source/providers/local/commands.js';
 import {names} from '../../source/providers/local/commands.js';

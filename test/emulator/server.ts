@@ -22,7 +22,7 @@
 import {randomBytes, randomUUID} from 'node:crypto';
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import {isIP, type AddressInfo} from 'node:net';
-import {chooseFreeSubnet, formatIpv4, hostAddress, overlaps, parseCidr} from '../../source/cluster/cidr.js';
+import {chooseFreeSubnet, formatIpv4, hostAddress, overlaps, parseCidr} from '../../source/nodes/cidr.js';
 import type {
 	Account,
 	Action,

@@ -12,9 +12,9 @@ import {
 	resolveLogTargets,
 	serviceLogsCommand,
 	untilChannelCloses,
-} from '../../source/cluster/logs.js';
-import {nodePrefixes, worstExit} from '../../source/cluster/node-session.js';
-import {nodeOrManager} from '../../source/cluster/targets.js';
+} from '../../source/access/logs.js';
+import {nodePrefixes, worstExit} from '../../source/access/node-session.js';
+import {nodeOrManager} from '../../source/nodes/targets.js';
 import {contextName, evalHint, parseEnvArgs, shellKind, shellLines} from '../../source/commands/env.js';
 import {parseLogsArgs} from '../../source/commands/logs.js';
 import {parseSshArgs} from '../../source/commands/ssh.js';

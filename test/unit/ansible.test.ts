@@ -2,9 +2,9 @@ import {execFileSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {DOCKER_DAEMON_SETTINGS, dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
+import {DOCKER_DAEMON_SETTINGS, dockerDaemonJson} from '../../source/nodes/docker-daemon.js';
 import {cpuHeavyLimit} from '../../source/concurrency.js';
-import {AnsibleProgress, installAnsibleCommand, parseRecapLine, playbookCommand} from '../../source/cluster/ansible.js';
+import {AnsibleProgress, installAnsibleCommand, parseRecapLine, playbookCommand} from '../../source/nodes/ansible.js';
 
 const run = `
 PLAY [Prepare a swarmbee node] *************************************************

@@ -62,16 +62,66 @@ describe('architecture', () => {
 		expect(arrows(isStep, isStep)).toEqual([]);
 	});
 
-	it('providers, the SSH layer, cluster logic and the store know nothing of steps, runs or commands', () => {
+	it('providers, the SSH layer, the nodes, the database, what is observed and the store know nothing of steps, runs, sessions or commands', () => {
 		const lower = (file: string) =>
-			['source/providers/', 'source/ssh/', 'source/cluster/', 'source/store/', 'source/docker/', 'source/render/'].some(
-				folder => file.startsWith(folder),
-			);
+			[
+				'source/providers/',
+				'source/ssh/',
+				'source/nodes/',
+				'source/database/',
+				'source/observe/',
+				'source/access/',
+				'source/store/',
+				'source/docker/',
+				'source/render/',
+			].some(folder => file.startsWith(folder));
 		expect(
 			arrows(
 				lower,
-				file => file.startsWith('steps/') || file.startsWith('source/run/') || file.startsWith('source/commands/'),
+				file =>
+					file.startsWith('steps/') ||
+					file.startsWith('source/run/') ||
+					file.startsWith('source/session/') ||
+					file.startsWith('source/commands/'),
 			),
 		).toEqual([]);
+	});
+
+	/**
+	 * Folders as a whole import one another in one direction only: a loop of
+	 * folders (nodes/ ↔ providers/, say) is a layering nobody can draw, even
+	 * where no two files import each other. Process entries (cli.ts, main.ts,
+	 * docker-socket-helper.ts) stand above everything; the ground floor
+	 * (source/*.ts) below it.
+	 */
+	it('no loop between folders', () => {
+		const ENTRIES = new Set(['source/cli.ts', 'source/main.ts', 'source/docker-socket-helper.ts']);
+		const folderOf = (file: string) => {
+			if (ENTRIES.has(file)) return 'entry';
+			const parts = file.split('/');
+			if (parts[0] === 'source') return parts.length > 2 ? `source/${parts[1]}` : 'source (ground)';
+			return parts[0]!;
+		};
+		const edges = new Map<string, Set<string>>();
+		for (const [file, imports] of Object.entries(graph)) {
+			for (const target of imports) {
+				const [from, to] = [folderOf(file), folderOf(target)];
+				if (from !== to) edges.set(from, new Set([...(edges.get(from) ?? []), to]));
+			}
+		}
+		// Every folder that can reach itself through others: a loop.
+		const reaches = (from: string, to: string, seen = new Set<string>()): boolean => {
+			for (const next of edges.get(from) ?? []) {
+				if (next === to) return true;
+				if (seen.has(next)) continue;
+				seen.add(next);
+				if (reaches(next, to, seen)) return true;
+			}
+			return false;
+		};
+		const loops = [...edges.keys()]
+			.filter(folder => reaches(folder, folder))
+			.map(folder => `${folder} -> ${[...(edges.get(folder) ?? [])].filter(next => reaches(next, folder)).join(', ')}`);
+		expect(loops).toEqual([]);
 	});
 });

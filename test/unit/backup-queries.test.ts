@@ -1,5 +1,5 @@
 import {beforeEach, describe, expect, it, vi} from 'vitest';
-import type {DatabaseSession} from '../../source/cluster/rethinkdb.js';
+import type {DatabaseSession} from '../../source/database/rethinkdb.js';
 import {readTableInfo} from '../../source/backup/dump.js';
 import {readTarget} from '../../source/backup/restore.js';
 

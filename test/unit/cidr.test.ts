@@ -6,7 +6,7 @@ import {
 	hostAddress,
 	overlaps,
 	parseCidr,
-} from '../../source/cluster/cidr.js';
+} from '../../source/nodes/cidr.js';
 
 describe('cidr', () => {
 	it('normalises a CIDR to its network', () => {

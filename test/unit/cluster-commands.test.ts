@@ -3,14 +3,14 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {overlayCreateCommand, parseOverlay} from '../../source/cluster/overlay.js';
+import {overlayCreateCommand, parseOverlay} from '../../source/nodes/overlay.js';
 import {
 	parseProbeFetch,
 	probeFetchCommand,
 	probeGuardCommand,
 	probeServiceCreateCommand,
-} from '../../source/cluster/probe.js';
-import {swarmInitCommand, swarmJoinCommand, swarmJoinRequest} from '../../source/cluster/swarm.js';
+} from '../../source/nodes/probe.js';
+import {swarmInitCommand, swarmJoinCommand, swarmJoinRequest} from '../../source/nodes/swarm.js';
 
 describe('swarm commands', () => {
 	it('init listens, advertises and carries data on the private address only', () => {

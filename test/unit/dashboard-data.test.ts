@@ -5,8 +5,8 @@ import {
 	parseServices,
 	serviceListCommand,
 	serviceTasksCommand,
-} from '../../source/cluster/dashboard-data.js';
-import {assessHealth, describeLiveHealth} from '../../source/cluster/live-health.js';
+} from '../../source/observe/dashboard-data.js';
+import {assessHealth, describeLiveHealth} from '../../source/observe/live-health.js';
 import {
 	nodeStatsCommand,
 	nodeUsage,
@@ -14,14 +14,14 @@ import {
 	parseLoadAverage,
 	parseNodeStats,
 	parseServerStats,
-} from '../../source/cluster/node-stats.js';
-import {noServerAnswers} from '../../source/cluster/rethinkdb.js';
+} from '../../source/observe/node-stats.js';
+import {noServerAnswers} from '../../source/database/rethinkdb.js';
 import {CancelledError} from '../../source/errors.js';
 import type {Provider} from '../../source/providers/types.js';
 import type {ClusterSpec} from '../../source/spec.js';
 import {SshConnection} from '../../source/ssh/connection.js';
 import {SshPool} from '../../source/ssh/pool.js';
-import {sshTarget} from '../../source/cluster/targets.js';
+import {sshTarget} from '../../source/nodes/targets.js';
 import type {Journal} from '../../source/store/journal.js';
 
 /** What nodeStatsCommand printed on a local node (cgroup v1, recorded on this engine). */

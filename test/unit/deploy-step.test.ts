@@ -1,13 +1,13 @@
 import {readFileSync} from 'node:fs';
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {stackServicesCommand} from '../../source/cluster/stack.js';
+import {stackServicesCommand} from '../../source/database/stack.js';
 import {deployStep} from '../../steps/deploy.js';
 import {recordedCluster, recordedIO} from './recorder.js';
 
 // The database's own health answer needs a RethinkDB server (test/e2e/rethinkdb-server.test.ts asks the real one):
 // here it is the one part not recorded, so the step's commands and events can be.
-vi.mock('../../source/cluster/database-health.js', async original => ({
-	...(await original<typeof import('../../source/cluster/database-health.js')>()),
+vi.mock('../../source/database/health.js', async original => ({
+	...(await original<typeof import('../../source/database/health.js')>()),
 	waitForHealthy: vi.fn(async (input: {onChange: (said: string) => void; nodes: string[]}) => {
 		input.onChange(`${input.nodes.length} of ${input.nodes.length} servers connected`);
 		return {connected: input.nodes.length, expected: input.nodes.length, missing: [], issues: [], tables: []};

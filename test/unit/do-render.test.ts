@@ -2,13 +2,13 @@ import {formatUsd} from '../../source/render/format.js';
 import {execFileSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import {describe, expect, it} from 'vitest';
-import {dockerDaemonJson} from '../../source/cluster/docker-daemon.js';
+import {dockerDaemonJson} from '../../source/nodes/docker-daemon.js';
 import {scopeFor, type Droplet, type Size} from '../../source/providers/digitalocean/api.js';
 import {accountProblem, costOf, placementProblems, sizesIn} from '../../source/providers/digitalocean/catalog.js';
 import {describeFirewall, firewallRequest, sameRules} from '../../source/providers/digitalocean/firewall.js';
 import {dropletTags, ownerFromTags} from '../../source/providers/digitalocean/names.js';
 import {dropletBatches, dropletMachine} from '../../source/providers/digitalocean/droplets.js';
-import {sshdConfig} from '../../source/cluster/sshd.js';
+import {sshdConfig} from '../../source/nodes/sshd.js';
 import {
 	firstBootStatusCommand,
 	parseFirstBootStatus,

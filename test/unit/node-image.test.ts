@@ -1,8 +1,8 @@
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {FIREWALL_STATE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
-import {OLD_SSHD_DROP_IN, SSHD_DROP_IN, sshdConfig} from '../../source/cluster/sshd.js';
+import {FIREWALL_STATE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/nodes/provisioned.js';
+import {OLD_SSHD_DROP_IN, SSHD_DROP_IN, sshdConfig} from '../../source/nodes/sshd.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {planPlacement, refusals, wantedReplicas, type TableLayout} from '../../source/cluster/placement.js';
+import {planPlacement, refusals, wantedReplicas, type TableLayout} from '../../source/database/placement.js';
 
 const S = ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'];
 

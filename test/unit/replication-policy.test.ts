@@ -1,8 +1,8 @@
 import {beforeEach, describe, expect, it, vi} from 'vitest';
 import {applyReplicationPolicy} from '../../source/backup/replication-policy.js';
-import {planPlacement, type TableLayout, type TablePlan} from '../../source/cluster/placement.js';
+import {planPlacement, type TableLayout, type TablePlan} from '../../source/database/placement.js';
 import type {ClusterSpec} from '../../source/spec.js';
-import type {DatabaseSession} from '../../source/cluster/rethinkdb.js';
+import type {DatabaseSession} from '../../source/database/rethinkdb.js';
 
 // The database's answers are scripted (the real server is in test/e2e/backup.test.ts): what is
 // seen here is which placement the restore writes, planned as `up` plans it.
@@ -10,8 +10,8 @@ const db = vi.hoisted(() => ({
 	layouts: [] as TableLayout[],
 	applied: [] as TablePlan[],
 }));
-vi.mock('../../source/cluster/tables.js', async original => {
-	const tables = await original<typeof import('../../source/cluster/tables.js')>();
+vi.mock('../../source/database/tables.js', async original => {
+	const tables = await original<typeof import('../../source/database/tables.js')>();
 	const applyPlan = vi.fn(async (_connection: unknown, plan: TablePlan) => {
 		db.applied.push(plan);
 		const shards = plan.stages.at(-1)!.shards;

@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {parseProvisionedCheck, provisionDrift, ufwRules} from '../../source/cluster/provisioned.js';
+import {parseProvisionedCheck, provisionDrift, ufwRules} from '../../source/nodes/provisioned.js';
 import {pollUntil, withTimeout} from '../../source/concurrency.js';
 import {InputError} from '../../source/errors.js';
 import {

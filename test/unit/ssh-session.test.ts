@@ -6,15 +6,15 @@ import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import ssh2 from 'ssh2';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {execOnEveryNode, explainUnreachable, openShell, UNREACHABLE} from '../../source/cluster/node-session.js';
+import {execOnEveryNode, explainUnreachable, openShell, UNREACHABLE} from '../../source/access/node-session.js';
 import {BugError} from '../../source/errors.js';
-import {dockerErrorResponse} from '../../source/docker/remote-socket.js';
+import {dockerErrorResponse} from '../../source/access/docker-socket.js';
 import {HostKeyMismatchError, SshConnection, SshConnectError} from '../../source/ssh/connection.js';
 import {LocalForward, socketAnswers} from '../../source/ssh/forward.js';
 import {fingerprint, generateKeyPair, type KeyPair} from '../../source/ssh/keys.js';
 import type {Journal} from '../../source/store/journal.js';
-import {sshTarget} from '../../source/cluster/targets.js';
-import type {NodeReach} from '../../source/cluster/node-session.js';
+import {sshTarget} from '../../source/nodes/targets.js';
+import type {NodeReach} from '../../source/access/node-session.js';
 import {eventually} from './eventually.js';
 
 /**

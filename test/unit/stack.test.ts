@@ -15,7 +15,7 @@ import {
 	serverScript,
 	stackDeployCommand,
 	type StackInput,
-} from '../../source/cluster/stack.js';
+} from '../../source/database/stack.js';
 
 const input: StackInput = {
 	cluster: 'demo',

@@ -1,14 +1,14 @@
 import {existsSync, readFileSync, statSync} from 'node:fs';
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {APPLIED_FILE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/cluster/provisioned.js';
-import {swapHostKeyCommand} from '../../source/cluster/host-key.js';
+import {APPLIED_FILE, provisionedCheckCommand, ufwSnapshotCommand} from '../../source/nodes/provisioned.js';
+import {swapHostKeyCommand} from '../../source/nodes/host-key.js';
 import {
 	probeFetchCommand,
 	probeGuardCommand,
 	probeServiceRemoveCommand,
 	probeTasksCommand,
-} from '../../source/cluster/probe.js';
-import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/cluster/swarm.js';
+} from '../../source/nodes/probe.js';
+import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/nodes/swarm.js';
 import {ExternalError} from '../../source/errors.js';
 import type {RunEvent} from '../../source/events.js';
 import type {Machine} from '../../source/providers/types.js';

@@ -1,8 +1,8 @@
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
-import type {TableLayout, TablePlan} from '../../source/cluster/placement.js';
-import {openDatabase} from '../../source/cluster/rethinkdb.js';
+import type {TableLayout, TablePlan} from '../../source/database/placement.js';
+import {openDatabase} from '../../source/database/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {evacuateStep, tablesStep} from '../../steps/tables.js';
 import {recordedCluster, recordedIO} from './recorder.js';
@@ -16,12 +16,12 @@ const db = vi.hoisted(() => ({
 	applied: [] as TablePlan[],
 	repaired: [] as Array<{table: string; mode: string; dryRun: boolean}>,
 }));
-vi.mock('../../source/cluster/rethinkdb.js', async original => ({
-	...(await original<typeof import('../../source/cluster/rethinkdb.js')>()),
+vi.mock('../../source/database/rethinkdb.js', async original => ({
+	...(await original<typeof import('../../source/database/rethinkdb.js')>()),
 	openDatabase: vi.fn(async () => ({connection: {}, server: 'queenbee', close: async () => {}})),
 }));
-vi.mock('../../source/cluster/tables.js', async original => {
-	const tables = await original<typeof import('../../source/cluster/tables.js')>();
+vi.mock('../../source/database/tables.js', async original => {
+	const tables = await original<typeof import('../../source/database/tables.js')>();
 	const applyPlan = vi.fn(
 		async (_connection: unknown, plan: TablePlan, options: {onProgress?: (p: never) => void} = {}) => {
 			db.applied.push(plan);

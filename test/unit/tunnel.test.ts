@@ -1,7 +1,7 @@
 import {once} from 'node:events';
 import net from 'node:net';
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {parseTaskAddress} from '../../source/cluster/rethinkdb.js';
+import {parseTaskAddress} from '../../source/database/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
 import {LocalForward} from '../../source/ssh/forward.js';
 import {HostKeyMismatchError, type SshConnection} from '../../source/ssh/connection.js';

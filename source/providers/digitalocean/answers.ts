@@ -10,7 +10,7 @@
  * (not the whole OpenAPI schema, which the emulator's tests hold the API's
  * answers to): what is not read is not checked.
  */
-import {parseCidr} from '../../cluster/cidr.js';
+import {parseCidr} from '../../nodes/cidr.js';
 
 /**
  * C0 and C1 control characters (ESC, CR, LF, BEL, DEL, CSI …) and the

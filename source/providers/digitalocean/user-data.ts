@@ -1,6 +1,6 @@
 import path from 'node:path';
-import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.js';
-import {SSHD_DROP_IN, sshdConfig} from '../../cluster/sshd.js';
+import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../nodes/docker-daemon.js';
+import {SSHD_DROP_IN, sshdConfig} from '../../nodes/sshd.js';
 import {shq} from '../../shell.js';
 import type {KeyPair} from '../../ssh/keys.js';
 

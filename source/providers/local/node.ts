@@ -4,7 +4,7 @@
  * containers, booted like a cloud image). Argument lists come from
  * commands.ts; this file runs them in order.
  */
-import {chooseFreeSubnet} from '../../cluster/cidr.js';
+import {chooseFreeSubnet} from '../../nodes/cidr.js';
 import {DockerCommandError, type DockerCli} from '../../docker/cli.js';
 import {ensureImage, packagedImage, type EnsuredImage} from '../../docker/images.js';
 import {ExternalError} from '../../errors.js';

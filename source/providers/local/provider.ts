@@ -1,5 +1,5 @@
-import {hostAddress} from '../../cluster/cidr.js';
-import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../cluster/docker-daemon.js';
+import {hostAddress} from '../../nodes/cidr.js';
+import {DOCKER_DAEMON_FILE, dockerDaemonJson} from '../../nodes/docker-daemon.js';
 import {eachLimited} from '../../concurrency.js';
 import type {DockerCli} from '../../docker/cli.js';
 import {InputError, SpecError, toSwarmbeeError} from '../../errors.js';

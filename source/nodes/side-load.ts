@@ -3,7 +3,6 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {onEveryNode} from '../concurrency.js';
 import type {DockerEngine} from '../docker/cli.js';
-import type {ProviderCapabilities} from '../providers/types.js';
 import {shellCommand} from '../shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {NodeShells} from '../ssh/shell.js';
@@ -11,7 +10,7 @@ import type {NodeShells} from '../ssh/shell.js';
 /** Nodes get the database image from this machine when they cannot pull it (or were told not to). */
 export function sideLoadsDatabase(
 	spec: Pick<ClusterSpec, 'database' | 'sideLoad'>,
-	capabilities: Pick<ProviderCapabilities, 'pullImages'>,
+	capabilities: {pullImages: boolean},
 ): boolean {
 	return spec.database !== 'none' && (!capabilities.pullImages || spec.sideLoad);
 }

@@ -1,5 +1,5 @@
 import {shellCommand, shq} from '../shell.js';
-import {stackServiceName} from './stack.js';
+import {stackServiceName} from '../database/stack.js';
 
 /**
  * Per-node CPU and memory, and the node's database server's memory against

@@ -6,9 +6,9 @@ import {commandFailed} from '../ssh/connection.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {shellCommand, shq} from '../shell.js';
 import type {Journal} from '../store/journal.js';
-import {serviceName, stackServiceName} from './stack.js';
+import {serviceName, stackServiceName} from '../database/stack.js';
 import {explainUnreachable} from './node-session.js';
-import {connectToManager} from './targets.js';
+import {connectToManager} from '../nodes/targets.js';
 
 /** How much of a log: the last N lines, or all of it. */
 export type LogLines = number | 'all';

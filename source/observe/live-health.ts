@@ -1,6 +1,6 @@
 import {counted} from '../render/format.js';
-import type {RethinkdbHealth, TableHealth} from './rethinkdb.js';
-import {tableKey} from './placement.js';
+import type {RethinkdbHealth, TableHealth} from '../database/rethinkdb.js';
+import {tableKey} from '../database/placement.js';
 import type {NodeStatus} from './status.js';
 
 /**

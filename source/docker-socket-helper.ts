@@ -1,12 +1,12 @@
 // The background process behind `swarmbee env NAME`: it forwards a unix
 // socket on this machine to the manager's Docker socket over SSH until
-// `swarmbee env NAME --unset` stops it (see remote-socket.ts). Started by
-// startDockerSocket with `node remote-socket-helper.js HOME NAME` and an IPC
+// `swarmbee env NAME --unset` stops it (see source/access/docker-socket.ts). Started by
+// startDockerSocket with `node docker-socket-helper.js HOME NAME` and an IPC
 // channel on which it says once whether it is ready.
-import {errorInfo} from '../errors.js';
-import {redact} from '../redact.js';
-import {openCluster} from '../session/open.js';
-import {serveDockerSocket} from './remote-socket.js';
+import {errorInfo} from './errors.js';
+import {redact} from './redact.js';
+import {openCluster} from './session/open.js';
+import {serveDockerSocket} from './access/docker-socket.js';
 
 const [home, name] = process.argv.slice(2);
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${redact(line)}\n`);
@@ -14,7 +14,7 @@ const log = (line: string) => process.stderr.write(`${new Date().toISOString()} 
 const say = (message: unknown) => process.send?.(message, () => process.connected && process.disconnect());
 
 try {
-	if (!home || !name) throw new Error('usage: remote-socket-helper.js HOME NAME');
+	if (!home || !name) throw new Error('usage: docker-socket-helper.js HOME NAME');
 	const session = await openCluster(
 		name,
 		{env: {SWARMBEE_HOME: home}, interactive: false, stdout: process.stderr},

@@ -6,7 +6,7 @@ import {LocalForward} from '../ssh/forward.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {liveNodes, type Journal} from '../store/journal.js';
 import {tableKey, wantedReplicas} from './placement.js';
-import {parseJsonLines} from './swarm.js';
+import {parseJsonLines} from '../nodes/swarm.js';
 import {DRIVER_PORT, serverName, stackServiceName} from './stack.js';
 
 /** Which node runs a server's task, from a manager. */

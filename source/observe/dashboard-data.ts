@@ -6,7 +6,7 @@ import type {ClusterSpec} from '../spec.js';
 import type {SshPool} from '../ssh/pool.js';
 import type {Journal} from '../store/journal.js';
 import {assessHealth, type LiveHealth} from './live-health.js';
-import {readLogs} from './logs.js';
+import {readLogs} from '../access/logs.js';
 import {
 	nodeStatsCommand,
 	nodeUsage,
@@ -16,8 +16,14 @@ import {
 	type NodeUsage,
 	type StatsScope,
 } from './node-stats.js';
-import {noServerAnswers, openDatabase, queryHealth, type DatabaseSession, type RethinkdbHealth} from './rethinkdb.js';
-import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
+import {
+	noServerAnswers,
+	openDatabase,
+	queryHealth,
+	type DatabaseSession,
+	type RethinkdbHealth,
+} from '../database/rethinkdb.js';
+import {nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
 import {statusOf, type ClusterStatus} from './status.js';
 
 export type {NodeLoad, NodeUsage, ServerUsage} from './node-stats.js';

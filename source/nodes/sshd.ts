@@ -45,7 +45,7 @@ export const SSHD_SETTINGS: ReadonlyArray<[keyword: string, value: string, why: 
  */
 export function sshdConfig(): string {
 	return [
-		'# Written by swarmbee (source/cluster/sshd.ts): keys only, root only, only the host key swarmbee knows.',
+		'# Written by swarmbee (source/nodes/sshd.ts): keys only, root only, only the host key swarmbee knows.',
 		...SSHD_SETTINGS.map(([keyword, value]) => `${keyword} ${value}`),
 		'',
 	].join('\n');

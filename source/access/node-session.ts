@@ -3,7 +3,7 @@ import {CancelledError, ExternalError, toSwarmbeeError, type SwarmbeeError} from
 import {type SshConnection, SshConnectError} from '../ssh/connection.js';
 import {attachTerminal, isTerminal, ptyRequest, type Terminal} from '../ssh/terminal.js';
 import type {Journal} from '../store/journal.js';
-import {nodeOrManager} from './targets.js';
+import {nodeOrManager} from '../nodes/targets.js';
 
 /** What `ssh` exits with when it could not run the command at all (ssh's own convention). */
 export const UNREACHABLE = 255;

@@ -5,8 +5,8 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {execaSync} from 'execa';
-import {explainUnreachable} from '../cluster/node-session.js';
-import {connectToManager} from '../cluster/targets.js';
+import {explainUnreachable} from './node-session.js';
+import {connectToManager} from '../nodes/targets.js';
 import {pause, withTimeout} from '../concurrency.js';
 import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
 import {writeFileAtomic} from '../files.js';
@@ -48,7 +48,7 @@ export const MANAGER_SOCKET = '/var/run/docker.sock';
 /** Where a node's sshd refuses socket forwarding: the docker CLI on the node bridges its stdio to the socket (as docker's ssh:// does). */
 const DIAL_STDIO = 'docker system dial-stdio';
 /** The process the helper runs as (built next to this file). */
-const HELPER = fileURLToPath(new URL('./remote-socket-helper.js', import.meta.url));
+const HELPER = fileURLToPath(new URL('../docker-socket-helper.js', import.meta.url));
 /** sun_path holds 108 bytes on Linux and 104 on macOS, the terminating NUL included. */
 const SOCKET_PATH_LIMIT = 100;
 
@@ -285,7 +285,7 @@ export async function stopDockerSocket(clusterDir: string): Promise<{stopped: nu
 }
 
 /**
- * The helper's work (its process: remote-socket-helper.ts): connect to a
+ * The helper's work (its process: source/docker-socket-helper.ts): connect to a
  * manager, listen on the socket, say ready, then forward every connection
  * to the manager's Docker socket until SIGTERM (`env --unset`) or until the
  * cluster is gone (`down`). Each connection goes to the first manager that

@@ -3,8 +3,8 @@ import type {Machine, MachineStatus, Provider} from '../providers/types.js';
 import type {NodeShells} from '../ssh/shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
-import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
-import {checkHealth, type RethinkdbHealth} from './rethinkdb.js';
+import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
+import {checkHealth, type RethinkdbHealth} from '../database/rethinkdb.js';
 
 export interface NodeStatus {
 	name: string;
