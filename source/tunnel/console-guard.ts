@@ -88,7 +88,8 @@ export function guardRequest(request: GuardRequest, rules: {port: number; token:
 		url.searchParams.delete('token');
 		return {
 			allow: 'login',
-			location: `${url.pathname}${url.search}`,
+			// One leading slash: `//host/…` would send the browser to another host.
+			location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
 			setCookie: `${consoleCookieName(rules.port)}=${rules.token}; HttpOnly; SameSite=Strict; Path=/`,
 		};
 	}

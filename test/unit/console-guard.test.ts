@@ -42,6 +42,10 @@ describe('guardRequest: who reaches the console', () => {
 		expect(
 			guardRequest({method: 'GET', url: `/index.html?x=1&token=${token}`, headers: {host: 'localhost:8080'}}, rules),
 		).toMatchObject({allow: 'login', location: '/index.html?x=1'});
+		// Never a redirect to another host.
+		expect(
+			guardRequest({method: 'GET', url: `//evil.example//x?token=${token}`, headers: {host: 'localhost:8080'}}, rules),
+		).toMatchObject({allow: 'login', location: '/x'});
 	});
 
 	it('refuses a wrong token, a token of another length, and a token sent with a POST', () => {
