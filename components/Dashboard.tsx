@@ -376,7 +376,8 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 
 /**
  *     TUNNEL  open · the console has full admin rights …
- *       admin   http://127.0.0.1:8080/ → queenbee:8080
+ *       admin   127.0.0.1:8080 → queenbee:8080
+ *               open http://127.0.0.1:8080/?token=Vb1k…
  *       driver  127.0.0.1:28015 → queenbee:28015
  *       1 open, 3 total · in 1.2 MB · out 30 kB
  */
@@ -417,7 +418,7 @@ function tunnelLines(
 			),
 		);
 		for (const t of tunnels) {
-			const where = t.name === 'admin' ? adminUrl(t.local.port) : `${t.local.host}:${t.local.port}`;
+			const where = t.name === 'admin' && !t.url ? adminUrl(t.local.port) : `${t.local.host}:${t.local.port}`;
 			lines.push(
 				text(
 					`tunnel-${t.name}`,
@@ -432,15 +433,28 @@ function tunnelLines(
 					</>,
 				),
 			);
+			// The console opens only with its token: the whole address, on a line of its own so it is never cut.
+			if (t.url)
+				lines.push(
+					text(
+						`tunnel-${t.name}-url`,
+						<>
+							{'  '}
+							{''.padEnd(7)} open <Text bold>{t.url}</Text>
+						</>,
+					),
+				);
 		}
 		const connections = tunnels.reduce((n, t) => n + t.connections, 0);
 		const total = tunnels.reduce((n, t) => n + t.totalConnections, 0);
 		const bytesIn = tunnels.reduce((n, t) => n + t.bytesIn, 0);
 		const bytesOut = tunnels.reduce((n, t) => n + t.bytesOut, 0);
+		// Someone reached for the console without its token: worth a look.
+		const refused = tunnels.reduce((n, t) => n + (t.refused ?? 0), 0);
 		lines.push(
 			text(
 				'tunnel-counts',
-				`  ${connections} open, ${total} total · in ${formatBytes(bytesIn)} · out ${formatBytes(bytesOut)}`,
+				`  ${connections} open, ${total} total · in ${formatBytes(bytesIn)} · out ${formatBytes(bytesOut)}${refused > 0 ? ` · ${counted(refused, 'request')} without the token refused` : ''}`,
 				{dim: true},
 			),
 		);

@@ -78,9 +78,11 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		// A start that fails (a local port taken) has closed the tunnel itself.
 		await tunnel.start();
 		if (!options.json) {
-			const port = (name: string) => tunnel.statuses().find(s => s.name === name)!.local.port;
+			const statuses = tunnel.statuses();
+			const port = (name: string) => statuses.find(s => s.name === name)!.local.port;
+			const panel = statuses.find(s => s.name === 'admin')!;
 			io.stdout.write(
-				`admin panel: ${adminUrl(port('admin'))}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`,
+				`admin panel: ${panel.url ?? adminUrl(panel.local.port)}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`,
 			);
 		}
 		const fatal = await Promise.race([stop.interrupted.then(() => undefined), tunnel.failed]);

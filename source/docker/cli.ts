@@ -12,7 +12,7 @@ export interface DockerRunOptions {
 	onLine?: (line: string) => void;
 	/** Extra environment, e.g. DOCKER_BUILDKIT. */
 	env?: Record<string, string>;
-	/** Where the command's stdout goes instead of being kept (`docker save`'s archive). */
+	/** Where the command's stdout goes instead of being kept (`docker save`'s archive); ended when the command ends. */
 	stdoutTo?: Writable;
 	timeoutMs?: number;
 }
@@ -70,7 +70,10 @@ export class DockerCli {
 				: typeof options.input === 'string' || Buffer.isBuffer(options.input)
 					? {input: options.input}
 					: {stdin: 'pipe' as const}),
-			...(options.stdoutTo === undefined ? {} : {stdout: options.stdoutTo}),
+			// Piped into the stream (ended with the command), never kept: an image archive is hundreds of MB.
+			...(options.stdoutTo === undefined
+				? {}
+				: {stdout: ['pipe', options.stdoutTo] as ['pipe', Writable], buffer: {stdout: false}}),
 			timeout: options.timeoutMs,
 			stripFinalNewline: true,
 			maxBuffer: 512 * 1024 * 1024,

@@ -1,6 +1,4 @@
-import {closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, rmSync} from 'node:fs';
-import {tmpdir} from 'node:os';
-import path from 'node:path';
+import {PassThrough, Writable} from 'node:stream';
 import {onEveryNode} from '../concurrency.js';
 import type {DockerEngine} from '../docker/cli.js';
 import {shellCommand} from '../shell.js';
@@ -16,35 +14,66 @@ export function sideLoadsDatabase(
 }
 
 /**
- * A temporary file for an image archive (hundreds of MB) that is already
- * unlinked when `docker save` starts writing into it: it lives exactly as
- * long as its open descriptors (this process, and the `docker save` writing
- * into it), so no way of ending swarmbee, `kill -9` included, leaves it in
- * the temp folder. Where an open file cannot be unlinked (Windows), it is
- * removed on close instead.
+ * One stream written to many: each chunk goes to every target still
+ * listening, and the next is taken when all of them have taken this one, so
+ * the slowest target sets the pace and nothing piles up in memory. A target
+ * that fails is let go (the others go on); ending ends them all.
  */
-function openUnlinkedArchive(): {fd: number; close: () => void} {
-	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-image-'));
-	const fd = openSync(path.join(folder, 'image.tar'), 'w+', 0o600);
-	let unlinked = true;
-	try {
-		rmSync(folder, {recursive: true, force: true});
-	} catch {
-		unlinked = false;
+export class FanOut extends Writable {
+	private readonly targets = new Set<Writable>();
+
+	constructor(targets: Iterable<Writable>) {
+		super();
+		for (const target of targets) this.targets.add(target);
 	}
-	return {
-		fd,
-		close: () => {
-			closeSync(fd);
-			if (!unlinked) rmSync(folder, {recursive: true, force: true});
-		},
-	};
+
+	/** Stops writing to `target` (its node failed): it no longer holds the others back. */
+	drop(target: Writable): void {
+		this.targets.delete(target);
+		target.destroy();
+	}
+
+	override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+		let waiting = 0;
+		const settled = () => {
+			if (--waiting === 0) done();
+		};
+		for (const target of this.targets) {
+			if (target.destroyed || target.write(chunk)) continue;
+			waiting++;
+			const resume = () => {
+				target.off('drain', resume);
+				target.off('close', resume);
+				settled();
+			};
+			target.on('drain', resume);
+			target.on('close', resume);
+		}
+		if (waiting === 0) done();
+	}
+
+	override _final(done: (error?: Error | null) => void): void {
+		this.endTargets();
+		done();
+	}
+
+	/**
+	 * Ends every target where it is, written to the end or not: a source that
+	 * failed halfway leaves each reader a cut stream to fail on, not one to
+	 * wait on forever.
+	 */
+	endTargets(): void {
+		for (const target of this.targets) if (!target.writableEnded) target.end();
+	}
 }
 
 /**
  * `kind load docker-image`, over SSH: nodes that cannot pull (no registry,
- * rate limits) get images from this machine's engine. The image is saved
- * once, then streamed into `docker load` on every node that lacks it.
+ * rate limits) get images from this machine's engine. One `docker save` is
+ * streamed into `docker load` on every node that lacks the image at once
+ * (`limit` nodes per save), so no node waits for the archive to be written
+ * first, nor for another node's load: the step's wall time is about one
+ * load, not one per node (docs/benchmarks.md, Bring-up).
  */
 export async function sideLoadImage(
 	docker: DockerEngine,
@@ -55,6 +84,7 @@ export async function sideLoadImage(
 	options: {
 		signal?: AbortSignal;
 		onProgress?: (node: string, message: string, done: boolean) => void;
+		/** Nodes one `docker save` feeds at once (default 16). */
 		limit?: number;
 	} = {},
 ): Promise<{loaded: string[]; present: string[]}> {
@@ -73,30 +103,45 @@ export async function sideLoadImage(
 		{signal},
 	);
 	if (missing.length === 0) return {loaded: [], present};
-
-	const archive = openUnlinkedArchive();
-	try {
-		await docker.run(['save', image.tag], {
-			signal,
-			stdoutTo: createWriteStream('', {fd: archive.fd, autoClose: false}),
-		});
-		await onEveryNode(
-			'loading images',
-			missing.map(name => ({name})),
-			async node => {
-				options.onProgress?.(node.name, `loading ${image.tag}`, false);
-				const connection = await ssh.get(node.name, signal);
-				// Each node reads the archive from its start (positional reads): one file, many readers.
-				await connection.run('docker load -q', {
-					stdin: createReadStream('', {fd: archive.fd, start: 0, autoClose: false}),
-					signal,
-				});
-				options.onProgress?.(node.name, `${image.tag} loaded`, true);
-			},
-			{signal, limit: options.limit ?? 4},
-		);
-	} finally {
-		archive.close();
-	}
+	const limit = Math.max(1, options.limit ?? 16);
+	for (let at = 0; at < missing.length; at += limit)
+		await streamImage(docker, ssh, missing.slice(at, at + limit), image.tag, options);
 	return {loaded: missing, present};
+}
+
+/** One `docker save` of `tag`, fanned out to `docker load` on every node of `group` at once. */
+async function streamImage(
+	docker: DockerEngine,
+	ssh: NodeShells,
+	group: string[],
+	tag: string,
+	options: {signal?: AbortSignal; onProgress?: (node: string, message: string, done: boolean) => void},
+): Promise<void> {
+	const {signal} = options;
+	// 4 MiB buffered per node: enough to keep every node busy while the slowest sets the pace.
+	const inputs = new Map(group.map(node => [node, new PassThrough({highWaterMark: 4 * 1024 * 1024})]));
+	const fanOut = new FanOut(inputs.values());
+	const loads = onEveryNode(
+		'loading images',
+		group.map(name => ({name})),
+		async node => {
+			const input = inputs.get(node.name)!;
+			try {
+				options.onProgress?.(node.name, `loading ${tag}`, false);
+				const connection = await ssh.get(node.name, signal);
+				await connection.run('docker load -q', {stdin: input, signal});
+				options.onProgress?.(node.name, `${tag} loaded`, true);
+			} catch (error) {
+				fanOut.drop(input);
+				throw error;
+			}
+		},
+		{signal},
+	);
+	// Whatever the save did (finished, failed, was cancelled), every load's input ends with it.
+	const saved = docker.run(['save', tag], {signal, stdoutTo: fanOut}).finally(() => fanOut.endTargets());
+	// The loads' failures name their nodes; a save that failed is the cause of them all.
+	const [save, load] = await Promise.allSettled([saved, loads]);
+	if (save.status === 'rejected') throw save.reason;
+	if (load.status === 'rejected') throw load.reason;
 }

@@ -4,6 +4,15 @@ import path from 'node:path';
 import type {Duplex} from 'node:stream';
 import {BugError, InputError} from '../errors.js';
 
+/**
+ * The local listener of a forward, as values: connections wait (paused) for
+ * their channel, and what the far end answers goes out at once (TCP_NODELAY,
+ * as OpenSSH sets on the connections its `-L` accepts) rather than behind
+ * Nagle's algorithm, which would hold a reply's second write until the client
+ * acknowledged its first.
+ */
+export const FORWARD_LISTENER_OPTIONS = {pauseOnConnect: true, noDelay: true} as const satisfies net.ServerOpts;
+
 interface ForwardCounters {
 	connections: number;
 	totalConnections: number;
@@ -45,7 +54,7 @@ export class LocalForward {
 		open: () => Promise<Duplex>,
 		onError: (error: Error) => void = () => {},
 	): Promise<LocalForward> {
-		const server = net.createServer({pauseOnConnect: true});
+		const server = net.createServer(FORWARD_LISTENER_OPTIONS);
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', (error: NodeJS.ErrnoException) => {
 				if (error.code === 'EADDRINUSE') {
@@ -93,7 +102,7 @@ export class LocalForward {
 			}
 			rmSync(socketPath, {force: true});
 		}
-		const server = net.createServer({pauseOnConnect: true});
+		const server = net.createServer(FORWARD_LISTENER_OPTIONS);
 		await new Promise<void>((resolve, reject) => {
 			server.once('error', reject);
 			server.listen(socketPath, () => resolve());

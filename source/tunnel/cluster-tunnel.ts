@@ -42,6 +42,7 @@ export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tun
 				localPort: options.adminPort ?? ADMIN_PORT,
 				remotePort: ADMIN_PORT,
 				anyPortIfBusy: options.adminPort === undefined,
+				guarded: true,
 			},
 			{
 				name: 'driver',

@@ -19,14 +19,14 @@ export function portOption(flag: string, value: string | boolean | undefined): n
 	return port;
 }
 
-/** The admin panel's address, from the port the tunnel listens on. */
+/** The admin panel's address, from the port the tunnel listens on (it opens only with its token: the status's `url`). */
 export function adminUrl(port: number): string {
 	return `http://127.0.0.1:${port}/`;
 }
 
 /**
- * The admin console is RethinkDB's own, logged in as admin: whoever can open
- * the URL on this machine can read, change and delete everything.
+ * The admin console is RethinkDB's own, logged in as admin: whoever opens
+ * its address with the token can read, change and delete everything.
  */
 export const ADMIN_RIGHTS_NOTE =
-	'the console has full admin rights over every database: anyone on this machine can use it while the tunnel is open';
+	'the console has full admin rights over every database: it opens only with the token in its address, so keep that address to yourself';

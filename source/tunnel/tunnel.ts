@@ -1,9 +1,13 @@
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import type {Duplex} from 'node:stream';
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {ServerLocation} from '../database/rethinkdb.js';
 import {ExternalError, InputError} from '../errors.js';
 import {LocalForward} from '../ssh/forward.js';
 import {HostKeyMismatchError, type SshConnection} from '../ssh/connection.js';
+import {ConsoleGuard, consoleUrl, newConsoleToken} from './console-guard.js';
 import type {TunnelState, TunnelStatus} from './types.js';
 
 interface ForwardSpec {
@@ -19,6 +23,70 @@ interface ForwardSpec {
 	 * a dashboard whose tunnel cannot open.
 	 */
 	anyPortIfBusy?: boolean;
+	/**
+	 * The admin console: it answers as admin without a password, so its
+	 * local port is swarmbee's guard (a token in the URL, then a cookie)
+	 * in front of a forward that listens on a private unix socket.
+	 */
+	guarded?: boolean;
+}
+
+/** What a forward's local end is, plain (LocalForward) or guarded (ConsoleGuard before one). */
+interface Listener {
+	readonly port: number;
+	readonly counters: {
+		connections: number;
+		totalConnections: number;
+		bytesIn: number;
+		bytesOut: number;
+		refused?: number;
+	};
+	dropConnections(): void;
+	close(): Promise<void>;
+}
+
+/**
+ * The console's guard on `host:port`, in front of a LocalForward on a unix
+ * socket in a new 0700 folder (so nobody else can go around the guard).
+ */
+async function listenGuarded(input: {
+	host: string;
+	port: number;
+	token: string;
+	open: () => Promise<Duplex>;
+	onError: (error: Error) => void;
+}): Promise<Listener> {
+	const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-console-'));
+	let forward: LocalForward | undefined;
+	try {
+		forward = await LocalForward.listenOnSocket(path.join(folder, 'console.sock'), input.open, {
+			onError: input.onError,
+		});
+		const guard = await ConsoleGuard.listen({
+			host: input.host,
+			port: input.port,
+			upstream: path.join(folder, 'console.sock'),
+			token: input.token,
+		});
+		const inner = forward;
+		return {
+			port: guard.port,
+			get counters() {
+				const {bytesIn, bytesOut} = inner.counters;
+				return {...guard.counters, bytesIn, bytesOut};
+			},
+			dropConnections: () => inner.dropConnections(),
+			async close() {
+				await guard.close();
+				await inner.close();
+				rmSync(folder, {recursive: true, force: true});
+			},
+		};
+	} catch (error) {
+		await forward?.close();
+		rmSync(folder, {recursive: true, force: true});
+		throw error;
+	}
 }
 
 interface TunnelOptions {
@@ -50,7 +118,9 @@ export class Tunnel {
 	private connection?: SshConnection;
 	/** Takes back the close listener this tunnel put on `connection` (a pooled client outlives it). */
 	private forgetClose?: () => void;
-	private readonly listeners = new Map<string, LocalForward>();
+	private readonly listeners = new Map<string, Listener>();
+	/** The console's secret for this tunnel's life: a new tunnel, a new token. */
+	private readonly token = newConsoleToken();
 	private waiters: Array<() => void> = [];
 	private stopped = false;
 	private reconnecting?: Promise<void>;
@@ -70,13 +140,21 @@ export class Tunnel {
 	async start(): Promise<void> {
 		for (const forward of this.options.forwards) {
 			try {
-				const listen = (port: number) =>
-					LocalForward.listen(
-						forward.localHost,
-						port,
-						() => this.channel(forward),
-						error => this.channelFailed(error),
-					);
+				const listen = (port: number): Promise<Listener> =>
+					forward.guarded
+						? listenGuarded({
+								host: forward.localHost,
+								port,
+								token: this.token,
+								open: () => this.channel(forward),
+								onError: error => this.channelFailed(error),
+							})
+						: LocalForward.listen(
+								forward.localHost,
+								port,
+								() => this.channel(forward),
+								error => this.channelFailed(error),
+							);
 				const listener = await listen(forward.localPort).catch(error => {
 					if (forward.anyPortIfBusy && error instanceof InputError) return listen(0);
 					throw error;
@@ -121,6 +199,9 @@ export class Tunnel {
 				totalConnections: listener?.counters.totalConnections ?? 0,
 				bytesIn: listener?.counters.bytesIn ?? 0,
 				bytesOut: listener?.counters.bytesOut ?? 0,
+				...(forward.guarded && listener
+					? {url: consoleUrl(listener.port, this.token), refused: listener.counters.refused ?? 0}
+					: {}),
 				...(this.lastError ? {lastError: this.lastError} : {}),
 				since: this.since,
 			};

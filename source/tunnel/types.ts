@@ -17,6 +17,14 @@ export interface TunnelStatus {
 	totalConnections: number;
 	bytesIn: number;
 	bytesOut: number;
+	/**
+	 * The address a browser opens, token included: for the console only,
+	 * which swarmbee guards (console-guard.ts). Whoever has it is the
+	 * database's admin while the tunnel is open.
+	 */
+	url?: string;
+	/** Requests the console's guard refused (no token, another site, a foreign Host). */
+	refused?: number;
 	lastError?: string;
 	/** When the current state began (ISO time). */
 	since: string;

@@ -111,6 +111,9 @@ function fakeTunnel(options: {busy?: number} = {}) {
 			...(name === 'admin' && options.busy ? {busy: options.busy} : {}),
 		},
 		target: {node: 'queenbee', port},
+		...(name === 'admin'
+			? {url: `http://127.0.0.1:${options.busy ? 39_123 : port}/?token=Vb1kQ2n8c0yJmZpT4hXa7sLq9wEr3uDf`, refused: 2}
+			: {}),
 		connections: 1,
 		totalConnections: 3,
 		bytesIn: 1_234_567,
@@ -228,7 +231,7 @@ describe('Dashboard', () => {
 		expect(frame).toMatch(/queenbee .*[▁▂▃▄▅▆▇█]{2,}/);
 	});
 
-	it('at 80×24 the tunnel URL, counts and the admin-rights note are whole; a busy default port is said', async () => {
+	it('at 80×24 the tunnel URL with its token, counts, refusals and the admin-rights note are whole; a busy default port is said', async () => {
 		const tunnel = fakeTunnel({busy: 8080});
 		const instance = render(
 			<Dashboard load={async () => snapshot()} refreshMs={60_000} tunnels={tunnel} onQuit={() => {}} />,
@@ -238,9 +241,11 @@ describe('Dashboard', () => {
 		await waitForFrame(instance, 't open tunnel');
 		instance.stdin.write('t');
 		const frame = await waitForFrame(instance, 't close tunnel');
-		expect(frame).toMatch(/admin +http:\/\/127\.0\.0\.1:39123\/ → queenbee:8080 +\(8080 is taken here\)/);
+		expect(frame).toMatch(/admin +127\.0\.0\.1:39123 → queenbee:8080 +\(8080 is taken here\)/);
+		// The console opens only with its token: the whole address, never cut.
+		expect(frame).toContain('open http://127.0.0.1:39123/?token=Vb1kQ2n8c0yJmZpT4hXa7sLq9wEr3uDf');
 		expect(frame).toContain('driver  127.0.0.1:28015 → queenbee:28015');
-		expect(frame).toContain('2 open, 6 total · in 2.5 MB · out 60 kB');
+		expect(frame).toContain('2 open, 6 total · in 2.5 MB · out 60 kB · 2 requests without the token refused');
 		expect(frame).toContain('the console has full admin rights');
 		expect(Math.max(...frame.split('\n').map(l => l.length))).toBeLessThanOrEqual(80);
 		expect(frame.split('\n').length).toBeLessThanOrEqual(24);

@@ -78,6 +78,12 @@ export async function openTunnel(name: string, home: string) {
 		driverPort,
 		updates,
 		child,
+		/** The console's address with its token, as the tunnel said it. */
+		get consoleUrl() {
+			const url = updates.at(-1)?.tunnels.find(t => t.name === 'admin')?.url;
+			if (!url) throw new Error(`the tunnel said no console URL: ${JSON.stringify(updates.at(-1))}`);
+			return url;
+		},
 		get stderr() {
 			return stderr;
 		},
@@ -96,4 +102,42 @@ export function clusterPassword(home: string, name: string): string {
 /** A driver connection through the tunnel (the npm driver, its orphaned timer disarmed). */
 export function connectThrough(tunnel: {driverPort: number}, password: string): Promise<r.Connection> {
 	return connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
+}
+
+/**
+ * Logs in to the console's guard with the token in its URL, as a browser
+ * does: the cookie (`name=value`) every later request to the console carries.
+ */
+export async function consoleCookie(url: string): Promise<string> {
+	const login = await fetch(url, {redirect: 'manual'});
+	const cookie = login.headers.get('set-cookie');
+	if (login.status !== 302 || !cookie) throw new Error(`the console's guard answered ${login.status} to its own URL`);
+	return cookie.split(';')[0]!;
+}
+
+/** One ReQL query through the admin console's own HTTP endpoint, as the console's page sends it. */
+export async function consoleQuery(
+	adminPort: number,
+	term: unknown,
+	cookie: string,
+): Promise<{t: number; r: unknown[]}> {
+	const base = `http://127.0.0.1:${adminPort}/ajax/reql/`;
+	const headers = {cookie};
+	const opened = await fetch(`${base}open-new-connection?cacheBuster=${Math.random()}`, {method: 'POST', headers});
+	if (opened.status !== 200) throw new Error(`the console answered ${opened.status}: ${await opened.text()}`);
+	const id = await opened.text();
+	try {
+		const query = Buffer.from(JSON.stringify([1, term, {}]));
+		const token = Buffer.alloc(8);
+		token.writeUInt32LE(1, 0);
+		const response = await fetch(`${base}?conn_id=${id}`, {
+			method: 'POST',
+			headers,
+			body: Buffer.concat([token, query]),
+		});
+		const body = Buffer.from(await response.arrayBuffer());
+		return JSON.parse(body.subarray(12).toString()) as {t: number; r: unknown[]};
+	} finally {
+		await fetch(`${base}close-connection?conn_id=${id}`, {method: 'POST', headers});
+	}
 }

@@ -8,7 +8,7 @@ import {parse} from 'yaml';
 import {connectDriver} from '../../source/database/rethinkdb.js';
 import {shq} from '../../source/shell.js';
 import type {Journal} from '../../source/store/journal.js';
-import {openTunnel, pinTable, status, waitFor} from './database.js';
+import {consoleCookie, consoleQuery, openTunnel, pinTable, status, waitFor} from './database.js';
 import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbImage, uniqueName} from './helpers.js';
 
 /**
@@ -21,22 +21,6 @@ import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbIm
  */
 
 const NODES = ['queenbee', 'workerbee-1', 'workerbee-2', 'workerbee-3'];
-
-/** One ReQL query through the admin console's own HTTP endpoint, as the console's page sends it. */
-async function consoleQuery(adminPort: number, term: unknown): Promise<{t: number; r: unknown[]}> {
-	const base = `http://127.0.0.1:${adminPort}/ajax/reql/`;
-	const id = await (await fetch(`${base}open-new-connection?cacheBuster=${Math.random()}`, {method: 'POST'})).text();
-	try {
-		const query = Buffer.from(JSON.stringify([1, term, {}]));
-		const token = Buffer.alloc(8);
-		token.writeUInt32LE(1, 0);
-		const response = await fetch(`${base}?conn_id=${id}`, {method: 'POST', body: Buffer.concat([token, query])});
-		const body = Buffer.from(await response.arrayBuffer());
-		return JSON.parse(body.subarray(12).toString()) as {t: number; r: unknown[]};
-	} finally {
-		await fetch(`${base}close-connection?conn_id=${id}`, {method: 'POST'});
-	}
-}
 
 describeWithEngine('RethinkDB 2.4.4 on every node, its tunnel, and scale', () => {
 	const {home, remove} = newHome();
@@ -226,10 +210,14 @@ print('done')
 		});
 
 		it("serves the real admin console and its query endpoint; the driver counts 4 servers, each on the database network under the stack's name", async () => {
-			const page = await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text();
+			// The console opens with the token the tunnel printed (its guard: see console.test.ts).
+			const cookie = await consoleCookie(tunnel.consoleUrl);
+			const page = await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`, {headers: {cookie}})).text();
 			expect(page).toContain('<title>RethinkDB Administration Console');
 			// r.db('rethinkdb').table('server_status').count(), as the console's page sends it.
-			expect(await consoleQuery(tunnel.adminPort, [43, [[15, [[14, ['rethinkdb']], 'server_status']]]])).toMatchObject({
+			expect(
+				await consoleQuery(tunnel.adminPort, [43, [[15, [[14, ['rethinkdb']], 'server_status']]]], cookie),
+			).toMatchObject({
 				t: 1,
 				r: [4],
 			});
@@ -426,7 +414,8 @@ print('done')
 				() => 'not open again',
 			);
 			expect(Date.now() - restarted).toBeLessThan(10_000);
-			expect(await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`)).text()).toContain(
+			const cookie = await consoleCookie(tunnel.consoleUrl);
+			expect(await (await fetch(`http://127.0.0.1:${tunnel.adminPort}/`, {headers: {cookie}})).text()).toContain(
 				'RethinkDB Administration Console',
 			);
 			// The driver connection went down with the SSH session; a new one goes through the reopened tunnel.

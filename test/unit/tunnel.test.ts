@@ -1,5 +1,9 @@
 import {once} from 'node:events';
+import {existsSync, readdirSync, statSync} from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {parseTaskAddress} from '../../source/database/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
@@ -169,6 +173,58 @@ describe('Tunnel', () => {
 		});
 		await expect(tunnel.start()).rejects.toBeInstanceOf(InputError);
 		expect(located).toBe(false);
+	});
+});
+
+describe('the console behind its guard (issue 23)', () => {
+	it('a guarded forward: 403 without the token, the console through it with the token; the folder of its socket is 0700 and goes with it', async () => {
+		// Stands in for the console at the far end of the SSH channel.
+		const console = http.createServer((request, response) => response.end(`console: ${request.method} ${request.url}`));
+		await new Promise<void>(resolve => console.listen(0, '127.0.0.1', resolve));
+		cleanups.push(() => new Promise(resolve => console.close(resolve)));
+		const consolePort = (console.address() as net.AddressInfo).port;
+		const made = new Set(readdirSync(tmpdir()).filter(name => name.startsWith('swarmbee-console-')));
+		const tunnel = new Tunnel({
+			forwards: [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080, guarded: true}],
+			locate: async () => ({server: 'queenbee', host: 'queenbee', address: '172.18.0.4'}),
+			connect: async () => fakeConnection(consolePort).connection,
+		});
+		cleanups.push(() => tunnel.stop());
+		await tunnel.start();
+		await tunnel.waitOpen(2_000);
+		const [status] = tunnel.statuses();
+		const port = status!.local.port;
+		expect(status!.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/\\?token=[A-Za-z0-9_-]{32}$`));
+		const folders = readdirSync(tmpdir()).filter(name => name.startsWith('swarmbee-console-') && !made.has(name));
+		expect(folders).toHaveLength(1);
+		expect(statSync(path.join(tmpdir(), folders[0]!)).mode & 0o777).toBe(0o700);
+
+		expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(403);
+		const login = await fetch(status!.url!, {redirect: 'manual'});
+		expect(login.status).toBe(302);
+		const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+		const page = await fetch(`http://127.0.0.1:${port}/`, {headers: {cookie}});
+		expect(await page.text()).toBe('console: GET /');
+		expect(tunnel.statuses()[0]).toMatchObject({refused: 1});
+		expect(tunnel.statuses()[0]!.bytesIn).toBeGreaterThan(0);
+
+		await tunnel.stop();
+		expect(existsSync(path.join(tmpdir(), folders[0]!))).toBe(false);
+	});
+
+	it('a new tunnel has a new token', async () => {
+		const never = {locate: async () => new Promise<never>(() => {}), connect: async () => new Promise<never>(() => {})};
+		const forwards = [{name: 'admin', localHost: '127.0.0.1', localPort: 0, remotePort: 8080, guarded: true}];
+		const one = new Tunnel({forwards, ...never});
+		const two = new Tunnel({forwards, ...never});
+		cleanups.push(
+			() => one.stop(),
+			() => two.stop(),
+		);
+		await one.start();
+		await two.start();
+		const token = (tunnel: Tunnel) => new URL(tunnel.statuses()[0]!.url!).searchParams.get('token');
+		expect(token(one)).not.toBe(token(two));
 	});
 });
 
