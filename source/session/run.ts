@@ -184,10 +184,10 @@ export function nextSteps(spec: ClusterSpec): string {
 		[`swarmbee status ${spec.name}`, 'live dashboard (--once: one table)'],
 		...(database
 			? [
-					[`swarmbee tunnel ${spec.name}`, 'RethinkDB admin panel on http://127.0.0.1:8080, over SSH'] as [
-						string,
-						string,
-					],
+					[
+						`swarmbee tunnel ${spec.name}`,
+						'RethinkDB admin panel over SSH (prints its URL, with the token that opens it)',
+					] as [string, string],
 				]
 			: []),
 		[`swarmbee ssh ${spec.name} [NODE]`, 'a shell on a node (-- COMMAND runs one; --all on every node)'],

@@ -71,7 +71,7 @@ describe('renderers', () => {
 		const text = nextSteps(resolveSpec({name: 'demo'}));
 		expect(text.split('\n')[0]).toBe('demo is ready. Next:');
 		expect(text).toContain(
-			'  swarmbee tunnel demo             RethinkDB admin panel on http://127.0.0.1:8080, over SSH',
+			'  swarmbee tunnel demo             RethinkDB admin panel over SSH (prints its URL, with the token that opens it)',
 		);
 		expect(text).toContain(
 			'  swarmbee ssh demo [NODE]         a shell on a node (-- COMMAND runs one; --all on every node)',

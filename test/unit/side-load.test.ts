@@ -1,7 +1,7 @@
 import {PassThrough, Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {describe, expect, it} from 'vitest';
-import {FanOut, sideLoadImage} from '../../source/cluster/side-load.js';
+import {FanOut, sideLoadImage} from '../../source/nodes/side-load.js';
 import type {DockerRunOptions} from '../../source/docker/cli.js';
 import {NodeFailures} from '../../source/errors.js';
 import {RecordedDocker, RecordedShells} from './recorder.js';
