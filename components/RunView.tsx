@@ -43,7 +43,7 @@ interface RunViewProps {
 /**
  * The live view of `swarmbee up` (listr2's default renderer, cdktf deploy):
  *
- *     swarmbee up demo (local): preflight, keys, machines, provision, swarm, network, verify
+ *     swarmbee up demo (local): Preflight checks, SSH keys, Machines, Provision (Ansible), Swarm, …
  *     ✔ Preflight checks (1.2s): Docker engine 20.10.24+dfsg1 reachable       ← <Static>
  *     ✔ SSH keys (15ms): 3 keys generated
  *       queenbee: full provision log in …/logs/queenbee/provision.log

@@ -24,7 +24,7 @@ export const MAX_WORKERS = 50;
 export const MAX_CLOUD_WORKERS = 500;
 const MIN_MEMORY_LIMIT = 256 * 1024 * 1024;
 const SSH_FROM_ANYWHERE = ['0.0.0.0/0', '::/0'];
-const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
+export const DEFAULT_RETHINKDB_IMAGE = 'rethinkdb:2.4.4-bookworm-slim';
 
 /** What some fields' values yield besides themselves, so it is worked out once (sizes in bytes). */
 export interface DerivedValues {

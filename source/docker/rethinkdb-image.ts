@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {ExternalError} from '../errors.js';
 import {packageRoot} from '../paths.js';
-import type {DockerCli} from './cli.js';
+import type {DockerEngine} from './cli.js';
 import {ensureImage, type EnsuredImage} from './images.js';
 
 /**
@@ -41,7 +41,7 @@ export function findRethinkdbSource(env: NodeJS.ProcessEnv = process.env): strin
 
 /** Builds the server's image once (cached by the folder's content) and returns its tag, `swarmbee-rethinkdb:<hash>`. */
 export function ensureRethinkdbImage(
-	docker: DockerCli,
+	docker: DockerEngine,
 	options: {env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void} = {},
 ): Promise<EnsuredImage> {
 	return ensureImage(

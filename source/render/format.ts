@@ -72,7 +72,7 @@ export function wrapErrorLines(lines: readonly string[], width: number): string[
  * live view's reducer (whose lines go to Ink's <Static>), so both say the
  * same; `title` finds a step's title by its id.
  *
- *     swarmbee up demo (local): preflight, keys, machines
+ *     swarmbee up demo (local): Preflight checks, SSH keys, Machines, Provision (Ansible), Swarm, …
  *     ✔ Machines (4.2s): 4 nodes running (4 created)
  *     ✖ Provision (31.0s): provisioning failed on node workerbee-1
  *     ■ Provision cancelled after 2.0s
@@ -81,7 +81,7 @@ export function wrapErrorLines(lines: readonly string[], width: number): string[
 export function eventLine(e: RunEvent, title: (step: string) => string): string | undefined {
 	switch (e.type) {
 		case 'run-started':
-			return `swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.id).join(', ')}`;
+			return `swarmbee ${e.command} ${e.cluster} (${e.provider}): ${e.steps.map(s => s.title).join(', ')}`;
 		case 'step-finished':
 			return `✔ ${title(e.step)} (${formatDuration(e.durationMs)}): ${e.summary}`;
 		case 'step-failed':

@@ -7,7 +7,7 @@ import type {Renderer} from './types.js';
 /**
  * The line renderer for logs, CI and pipes (listr2's simple renderer):
  *
- *     swarmbee up demo (local): preflight, keys, machines, provision, swarm, network, deploy, verify
+ *     swarmbee up demo (local): Preflight checks, SSH keys, Machines, Provision (Ansible), Swarm, …
  *     ▸ Machines
  *       queenbee: creating
  *     ✔ Machines (4.2s): 4 nodes running (4 created)

@@ -29,7 +29,8 @@ describe('RunView', () => {
 		expect(frame).toMatch(/✔ queenbee +running +SSH ok/);
 		expect(frame).toMatch(/✔ workerbee-1 +running +SSH ok/);
 		const output = allOutput(instance);
-		expect(output).toContain('swarmbee up demo (local): preflight, machines, provision, swarm');
+		// One name per step: the header says the titles the step lines say (not ids such as deploy or evacuate).
+		expect(output).toContain('swarmbee up demo (local): Preflight checks, Machines, Provision, Swarm');
 		expect(output).toContain('✔ Preflight checks (1.2s): Docker engine 20.10.24 reachable');
 		expect(output).toContain('✔ Machines (6.0s): 2 nodes running (2 created)');
 		// Finished lines are in <Static>, above the live region.

@@ -71,7 +71,7 @@ describeInTmux('the terminal UI, driven in tmux', () => {
 
 		// The header names every step (it may wrap at 100 columns).
 		const steps = ['preflight', 'keys', 'machines', 'provision', 'swarm', 'network', 'deploy', 'tables', 'verify'];
-		await waitFor(new RegExp(`swarmbee up ${name} \\(local\\): preflight, keys, machines, provision`));
+		await waitFor(new RegExp(`swarmbee up ${name} \\(local\\): Preflight checks, SSH keys, Machines, Provision`));
 		// While it ran: a spinner on a running step, a row per node.
 		await waitFor(/r refresh · \? help · q quit/, 10 * 60_000);
 		const seen = terminal!.seen;

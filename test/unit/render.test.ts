@@ -34,7 +34,7 @@ describe('renderers', () => {
 		renderer.handle(event({type: 'run-cancelled', durationMs: 1000, resume: 'swarmbee up demo'}));
 		expect(out.text()).toBe(
 			[
-				'swarmbee up demo (local): machines',
+				'swarmbee up demo (local): Machines',
 				'✔ Machines (4.2s): 4 nodes running',
 				'cancelled after 1.0s; state saved. Resume with: swarmbee up demo',
 				'',

@@ -9,7 +9,7 @@ import {
 	probeTasksCommand,
 } from '../../source/nodes/probe.js';
 import {nodeListCommand, swarmInfoCommand, swarmJoinCommand} from '../../source/nodes/swarm.js';
-import {ExternalError} from '../../source/errors.js';
+import {ExternalError, InputError} from '../../source/errors.js';
 import type {RunEvent} from '../../source/events.js';
 import type {Machine} from '../../source/providers/types.js';
 import {planNodes} from '../../source/spec.js';
@@ -86,6 +86,61 @@ describe('preflight', () => {
 			'database image rethinkdb:2.4.4-bookworm-slim present on this engine',
 		]);
 		expect(result).toEqual({changed: false, summary: 'engine reachable'});
+	});
+
+	it("offline, the official image that cannot be pulled is built from the real server's source folder, and the cluster runs that", async () => {
+		const inspected: string[] = [];
+		const c = cluster(
+			{database: 'rethinkdb'},
+			{
+				docker: [
+					{
+						match: /^image inspect /,
+						reply: command => {
+							const image = command.split(' ').at(-1)!;
+							inspected.push(image);
+							// Only the base image and what was just built are here.
+							if (image === 'debian:bookworm') return JSON.stringify([{Id: 'sha256:base'}]);
+							if (image.startsWith('swarmbee-rethinkdb:') && inspected.filter(i => i === image).length > 1)
+								return JSON.stringify([{Id: 'sha256:built'}]);
+							return {code: 1, stderr: `Error: No such image: ${image}`};
+						},
+					},
+					{
+						match: /^pull rethinkdb:2\.4\.4-bookworm-slim$/,
+						reply: {code: 1, stderr: 'dial tcp: lookup registry-1.docker.io: no such host'},
+					},
+					{match: /^buildx version$/, reply: {code: 1, stderr: 'unknown command'}},
+					{match: /^build /, reply: 'Successfully built 77e48eaf0474'},
+				],
+			},
+		);
+		const {io, events} = recordedIO();
+		await preflightStep.run(c.ctx, io);
+		expect(c.ctx.spec.rethinkdbImage).toMatch(/^swarmbee-rethinkdb:[0-9a-f]{12}$/);
+		const said = events.flatMap(e => (e.type === 'step-progress' ? [e.message] : []));
+		expect(said.at(-1)).toMatch(
+			/^rethinkdb:2\.4\.4-bookworm-slim cannot be pulled here: RethinkDB 2\.4\.4 built from its source folder \S+ as swarmbee-rethinkdb:[0-9a-f]{12}, which this cluster runs$/,
+		);
+	});
+
+	it('an image the user named is never replaced: it is refused with the ways out', async () => {
+		const c = cluster(
+			{database: 'rethinkdb', rethinkdbImage: 'registry.example.com/rethinkdb:2.4.4'},
+			{
+				docker: [
+					{match: /^image inspect /, reply: {code: 1, stderr: 'Error: No such image'}},
+					{match: /^pull /, reply: {code: 1, stderr: 'no such host'}},
+				],
+			},
+		);
+		const error = await preflightStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe(
+			'registry.example.com/rethinkdb:2.4.4 is not on this Docker engine and could not be pulled',
+		);
+		expect((error as InputError).nextSteps.join('\n')).toContain('npm run -s rethinkdb-image');
+		expect(c.ctx.spec.rethinkdbImage).toBe('registry.example.com/rethinkdb:2.4.4');
 	});
 });
 
