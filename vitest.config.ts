@@ -2,6 +2,8 @@ import {defineConfig} from 'vitest/config';
 
 export default defineConfig({
 	test: {
+		// The default report, and one line saying how many end-to-end tests were skipped for want of an engine.
+		reporters: ['default', './test/skip-reporter.ts'],
 		projects: [
 			{
 				test: {

@@ -4,11 +4,29 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 
-/** The real RethinkDB 2.4.4 server's image (built from ../shared/rethinkdb once, then cached by content). */
+/**
+ * The real RethinkDB 2.4.4 server's image: built from its source folder
+ * (../shared/rethinkdb or $SWARMBEE_RETHINKDB_SOURCE) once, then cached by
+ * content; where no such folder exists, the official image, pulled where a
+ * registry answers. Neither: an error that says both ways.
+ */
 export async function rethinkdbImage(): Promise<string> {
 	const {DockerCli} = await import('../../source/docker/cli.js');
-	const {ensureRethinkdbImage} = await import('../../source/docker/rethinkdb-image.js');
-	return (await ensureRethinkdbImage(new DockerCli())).tag;
+	const {ensureRethinkdbImage, findRethinkdbSource} = await import('../../source/docker/rethinkdb-image.js');
+	const {ensureLocalImage} = await import('../../source/docker/local-image.js');
+	const {DEFAULT_RETHINKDB_IMAGE} = await import('../../source/spec-fields.js');
+	const docker = new DockerCli();
+	let source: string | undefined;
+	try {
+		source = findRethinkdbSource();
+	} catch {
+		// No source folder here: the official image, where a registry answers.
+	}
+	if (source) return (await ensureRethinkdbImage(docker)).tag;
+	await ensureLocalImage(docker, DEFAULT_RETHINKDB_IMAGE, {
+		why: 'The database tests run the real RethinkDB 2.4.4 server: from its source folder (none found: set SWARMBEE_RETHINKDB_SOURCE), or the official image.',
+	});
+	return DEFAULT_RETHINKDB_IMAGE;
 }
 
 function docker(args: string[]): string {
