@@ -21,11 +21,16 @@ function offlineImageHint(env: NodeJS.ProcessEnv): string[] {
  * when it will be side-loaded. Failing here creates nothing, not even the
  * cluster's state folder.
  */
-export const preflightStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey' | 'provider' | 'docker'>> = {
+export const preflightStep: Step<
+	Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey' | 'provider' | 'docker'> & {
+		options?: ClusterContext['options'];
+	}
+> = {
 	id: 'preflight',
 	title: 'Preflight checks',
 	async run(ctx, io) {
 		const {progress} = io;
+		if (ctx.options?.notice) io.warn(ctx.options.notice);
 		const lines = await ctx.provider.preflight(providerContext(ctx, io));
 		for (const line of lines) progress(line);
 		if (sideLoadsDatabase(ctx.spec, ctx.provider.capabilities)) {

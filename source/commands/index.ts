@@ -43,6 +43,7 @@ export const COMMANDS = {
 			...VERBOSE,
 			reprovision: {type: 'boolean'},
 			'emergency-repair': {type: 'string'},
+			'drop-lost-tables': {type: 'string', multiple: true},
 		},
 		load: () => import('./up.js'),
 	},
@@ -164,6 +165,10 @@ export function usage(): string {
 			[
 				'--emergency-repair MODE',
 				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)',
+			],
+			[
+				'--drop-lost-tables DB.TABLE,…',
+				'up: drop tables every server of which is gone (each named;\nswarmbee says how many rows it held when last seen)',
 			],
 			['--yes, -y', 'do not ask for confirmation'],
 			['--plain', 'plain lines even in a terminal'],
