@@ -2,6 +2,7 @@ import {
 	describeHealth,
 	lastingUnavailableTables,
 	tablesUnavailableError,
+	unavailableTables,
 	waitForHealthy,
 } from '../source/database/health.js';
 import {emptyBeforeRemoval, removal} from '../source/database/leaving.js';
@@ -122,8 +123,12 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 				}
 			},
 		});
-		// A table that cannot serve is never passed with a tick: a scale-down stops here; up's tables step says what it is.
-		const unavailable = await lastingUnavailableTables({ssh, nodes, password, signal, first: health});
+		// A table that cannot serve is never passed with a tick: a scale-down stops here (after a few seconds' grace);
+		// up's tables step, next, reads it again and says what it is.
+		const unavailable =
+			leaving.length > 0
+				? await lastingUnavailableTables({ssh, nodes, password, signal, first: health})
+				: unavailableTables(health);
 		if (unavailable.length > 0 && leaving.length > 0) throw tablesUnavailableError(unavailable, spec.name);
 		const tables =
 			unavailable.length > 0 ? `; ${unavailable.length} not available (the Tables step looks at them next)` : '';

@@ -400,7 +400,22 @@ export const evacuateStep: Step<EvacuateContext> = {
 			const leaving = new Set(leavingNodes.map(n => serverName(n.name)));
 			const answering = await readConnectedServers(db.connection);
 			const missing = all.map(serverName).filter(s => !answering.has(s));
-			const problems = refusals(layouts, [...leaving], missing).map(p => ({what: p.why, fix: p.fix}));
+			// A table none of whose servers is left is said to be lost, with its choices, not "bring its servers back".
+			const lost = classifyBroken(layouts, {
+				connected: answering,
+				expected: all.map(serverName),
+				remembered: journal.value.tables,
+			}).filter(b => b.kind === 'lost');
+			const isLost = (t: {db: string; table: string}) => lost.some(b => tableKey(b.table) === tableKey(t));
+			const problems = [
+				...lost.map(b => ({
+					what: describeBroken(b),
+					fix: `swarmbee up ${spec.name} --drop-lost-tables ${tableKey(b.table)} drops it (then swarmbee restore ${spec.name} FILE --tables ${tableKey(b.table)} brings it back from a backup)`,
+				})),
+				...refusals(layouts, [...leaving], missing)
+					.filter(p => !isLost(p))
+					.map(p => ({what: p.why, fix: p.fix})),
+			];
 			const servers = staying.map(serverName);
 			for (const server of servers.filter(s => !answering.has(s))) {
 				problems.push({

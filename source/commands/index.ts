@@ -164,7 +164,7 @@ export function usage(): string {
 			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
 			[
 				'--emergency-repair MODE',
-				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)',
+				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback; unsafe_rollback_or_erase\nalso empties shards none of whose replicas survive)',
 			],
 			[
 				'--drop-lost-tables DB.TABLE,…',

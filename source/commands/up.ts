@@ -48,7 +48,7 @@ function emergencyRepairOption(value: unknown, yes: boolean, cluster = 'NAME'): 
 	}
 	if (!yes) {
 		throw new InputError(`--emergency-repair ${mode} can lose data and needs --yes on the same command line`, {
-			hint: 'unsafe_rollback keeps what the surviving replicas hold: writes only the lost servers had are gone; unsafe_rollback_or_erase also empties shards with no surviving replica.',
+			hint: 'unsafe_rollback keeps what the surviving replicas hold: writes only the lost servers had are gone; unsafe_rollback_or_erase also empties the shards of a table that have no surviving replica, where others of its shards survive. A table with no surviving replica at all cannot be repaired: swarmbee says it is lost (restore it from a backup, or drop it with --drop-lost-tables).',
 			nextSteps: [`swarmbee up ${cluster} --emergency-repair ${mode} --yes`],
 		});
 	}

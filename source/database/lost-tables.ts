@@ -80,7 +80,7 @@ export function describeBroken(broken: BrokenTable, keeps: string[] = []): strin
 			return `${key}: the majority of its replicas is gone (${broken.gone.join(', ')}); RethinkDB can roll it back to what ${kept.join(', ')} hold${kept.length === 1 ? 's' : ''} (unsafe_rollback, dry run): writes that only the lost servers had acknowledged are lost`;
 		}
 		case 'lost-shards':
-			return `${key}: ${broken.deadShards.length === 1 ? `shard ${broken.deadShards[0]! + 1} has` : `shards ${broken.deadShards.map(i => i + 1).join(', ')} have`} no surviving replica (its servers ${broken.gone.join(', ')} are gone); unsafe_rollback_or_erase keeps what ${broken.alive.join(', ')} hold and empties ${broken.deadShards.length === 1 ? 'that shard' : 'those shards'}`;
+			return `${key}: ${broken.deadShards.length === 1 ? `shard ${broken.deadShards[0]! + 1} has` : `shards ${broken.deadShards.map(i => i + 1).join(', ')} have`} no surviving replica (gone: ${broken.gone.join(', ')}); unsafe_rollback_or_erase keeps what ${broken.alive.join(', ')} hold${broken.alive.length === 1 ? 's' : ''} and empties ${broken.deadShards.length === 1 ? 'that shard' : 'those shards'}`;
 		case 'away':
 			return `${key}: its replicas are on ${broken.servers.join(', ')}, not connected now`;
 		case 'not-ready':

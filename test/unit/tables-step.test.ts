@@ -450,4 +450,22 @@ describe('evacuate', () => {
 		expect(c.ctx.journal.value.change).toBeUndefined();
 		expect(c.ctx.journal.value.untagged).toBeUndefined();
 	});
+	it('refuses a scale while a table is lost, saying so with the choice that works, not "bring its servers back"', async () => {
+		db.layouts = [
+			{id: 'id-late', db: 'app', table: 'late', shards: [], live: [], writable: false},
+			table('orders', ['queenbee', 'workerbee_1']),
+		];
+		const c = cluster({workers: 2});
+		c.ctx.journal.update(j => {
+			j.tables = {'app.late': {rows: 103, servers: ['workerbee_4'], seenAt: 't'}};
+		});
+		const error = (await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e)) as InputError;
+		expect(error.hint).toBe(
+			"app.late (103 rows when last seen, t): lost: no server that held it is left (it was on workerbee_4); RethinkDB's emergency repair cannot bring back a table with no surviving replica",
+		);
+		expect(error.nextSteps).toEqual([
+			'swarmbee up demo --drop-lost-tables app.late drops it (then swarmbee restore demo FILE --tables app.late brings it back from a backup)',
+		]);
+		expect(db.tagCalls).toEqual([]);
+	});
 });
