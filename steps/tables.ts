@@ -1,4 +1,4 @@
-import {moveOffLeaving, readAndRemember} from '../source/database/leaving.js';
+import {moveOffLeaving, readAndRemember, serversNotAnswering} from '../source/database/leaving.js';
 import {classifyBroken, describeBroken, type BrokenTable} from '../source/database/lost-tables.js';
 import {requirePassword} from '../source/database/password.js';
 import {
@@ -65,16 +65,25 @@ function applyAll(
 		why: plan => purpose(plan, leaving, replicas),
 		say,
 		onApplied: plan => say(describePlaced(plan)),
-		...words(ctx),
+		...words(ctx, io.signal),
 	});
 }
 
-/** How a server and the way back are named in what a move says while it waits. */
-function words(ctx: TablesContext): {nodeOf: (server: string) => string; resume: string} {
+/**
+ * How a server and the way back are named in what a move says while it
+ * waits, and how a node that stopped answering is found (over SSH, before
+ * RethinkDB's heartbeat gives up on it).
+ */
+function words(
+	ctx: TablesContext,
+	signal: AbortSignal,
+): {nodeOf: (server: string) => string; resume: string; probe: (servers: string[]) => Promise<string[]>} {
 	const nodes = ctx.journal.value.nodes.map(n => n.name);
+	const nodeOf = (server: string) => nodes.find(n => serverName(n) === server) ?? server;
 	return {
-		nodeOf: server => nodes.find(n => serverName(n) === server) ?? server,
+		nodeOf,
 		resume: `swarmbee up ${ctx.spec.name}`,
+		probe: servers => serversNotAnswering(ctx.ssh, nodeOf, servers, signal),
 	};
 }
 
@@ -467,7 +476,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 				signal: io.signal,
 				why: plan => purpose(plan, leaving, spec.replicas),
 				onApplied: plan => say(describePlaced(plan)),
-				...words(ctx),
+				...words(ctx, io.signal),
 			});
 			const total = Object.keys(journal.value.tables ?? {}).length;
 			return {

@@ -120,6 +120,8 @@ export interface MoveOffInput {
 	signal?: AbortSignal;
 	nodeOf?: (server: string) => string;
 	resume?: string;
+	/** Of the servers given, those whose node does not answer now. */
+	probe?: (servers: string[]) => Promise<string[]>;
 	/** Why a plan moves its table, in words. */
 	why: (plan: TablePlan) => string;
 	onApplied?: (plan: TablePlan) => void;
@@ -182,6 +184,7 @@ export async function moveOffLeaving(input: MoveOffInput): Promise<number> {
 			...(input.onApplied ? {onApplied: input.onApplied} : {}),
 			...(input.nodeOf ? {nodeOf: input.nodeOf} : {}),
 			...(input.resume ? {resume: input.resume} : {}),
+			...(input.probe ? {probe: input.probe} : {}),
 		});
 	}
 	const still = tablesOn(await readLayouts(connection), leaving, journal.value.tables);
@@ -221,6 +224,37 @@ export async function whatIsStillOn(
 					: `has its only replica on ${server}`;
 		return `${withRows(key, seen[key])} ${where}${down ? ` (RethinkDB: ${down.description})` : ''}`;
 	});
+}
+
+/**
+ * The servers (of those given) whose node does not answer over SSH within
+ * `timeoutMs`: a node stopped hard is found here within seconds, where
+ * RethinkDB needs its heartbeat timeout (about 14 s) to say its server is
+ * disconnected. A connection that did not answer is dropped, so the next
+ * ask connects anew.
+ */
+export async function serversNotAnswering(
+	ssh: NodeShells,
+	nodeOf: (server: string) => string,
+	servers: string[],
+	signal: AbortSignal,
+	timeoutMs = 4_000,
+): Promise<string[]> {
+	const silent = await Promise.all(
+		servers.map(async server => {
+			const node = nodeOf(server);
+			const bounded = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+			try {
+				await (await ssh.get(node, bounded)).run('true', {signal: bounded});
+				return undefined;
+			} catch (error) {
+				if (signal.aborted) throw error;
+				ssh.drop(node);
+				return server;
+			}
+		}),
+	);
+	return silent.filter((s): s is string => s !== undefined);
 }
 
 /** What the checks before a removal need of the cluster. */
@@ -298,6 +332,7 @@ export async function emptyBeforeRemoval(ctx: RemovalContext, leavingNodes: stri
 				`moving replicas off ${[...new Set(plan.drops.map(d => d.server).filter(s => leaving.includes(s)))].join(', ') || leaving.join(', ')}, which arrived there during the scale`,
 			nodeOf: nodeNamer(ctx.journal),
 			resume: `swarmbee up ${ctx.cluster}`,
+			probe: servers => serversNotAnswering(ctx.ssh, nodeNamer(ctx.journal), servers, ctx.signal),
 		});
 		const unavailable = await waitForAvailable(db.connection, ctx.signal);
 		if (unavailable.length > 0) {

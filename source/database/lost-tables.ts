@@ -42,9 +42,10 @@ export function classifyBroken(
 	for (const table of layouts) {
 		if (table.shards.length === 0) {
 			const seen = input.remembered?.[tableKey(table)];
-			const servers = seen?.servers ?? [];
+			// Never seen: it may be on any of the cluster's servers that are not connected now.
+			const servers = seen?.servers ?? expected.filter(s => !connected.has(s));
 			if (away(servers).length > 0) out.push({kind: 'away', table, servers: away(servers)});
-			else out.push({kind: 'lost', table, servers, ...(seen ? {lastSeen: seen} : {})});
+			else out.push({kind: 'lost', table, servers: seen?.servers ?? [], ...(seen ? {lastSeen: seen} : {})});
 			continue;
 		}
 		const dead = table.shards.flatMap((_, i) => ((table.live[i] ?? []).length === 0 ? [i] : []));

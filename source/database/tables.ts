@@ -228,8 +228,12 @@ export interface ApplyProgress {
 	/** What is being copied now, with the table's document count (so progress can be said in documents). */
 	copies: CopyProgress[];
 	documents: number;
-	/** Servers of the table's new placement that are not connected: nothing moves until they are back. */
-	waiting?: {servers: string[]; leftMs: number};
+	/**
+	 * Servers of the table's new placement that are not connected (RethinkDB
+	 * says so), or whose node does not answer (`silent`: found before
+	 * RethinkDB's heartbeat gives up on them): nothing moves until they are back.
+	 */
+	waiting?: {servers: string[]; silent?: string[]; leftMs: number};
 }
 
 /** How long a move waits for a server of the table that is not connected before it stops (it says so as it waits). */
@@ -280,6 +284,8 @@ interface ApplyOptions {
 	nodeOf?: (server: string) => string;
 	/** What picks the change up again after Ctrl-C (`swarmbee up demo`). */
 	resume?: string;
+	/** Of the servers given, those whose node does not answer now (asked over SSH, within seconds). */
+	probe?: (servers: string[]) => Promise<string[]>;
 }
 
 export interface ApplyPlansOptions {
@@ -295,6 +301,7 @@ export interface ApplyPlansOptions {
 	nodeOf?: (server: string) => string;
 	resume?: string;
 	disconnectedWaitMs?: number;
+	probe?: (servers: string[]) => Promise<string[]>;
 }
 
 /**
@@ -319,6 +326,7 @@ export async function applyPlans(
 			...(options.nodeOf ? {nodeOf: options.nodeOf} : {}),
 			...(options.resume ? {resume: options.resume} : {}),
 			...(options.disconnectedWaitMs ? {disconnectedWaitMs: options.disconnectedWaitMs} : {}),
+			...(options.probe ? {probe: options.probe} : {}),
 			onProgress: progress => {
 				const line = describeProgress(progress, why, options);
 				if (line !== said) options.say(line);
@@ -356,12 +364,21 @@ async function waitUntilReady(
 			if (!ready) {
 				const connected = await readConnectedServers(connection);
 				const away = servers.filter(s => !connected.has(s));
-				if (away.length === 0) awaySince = undefined;
+				// A node stopped hard sends nothing: RethinkDB calls its server disconnected only after its
+				// heartbeat gives up (about 14 s); its node not answering says so within seconds.
+				const silent = options.probe ? await options.probe(servers.filter(s => connected.has(s))) : [];
+				if (away.length + silent.length === 0) awaySince = undefined;
 				else {
 					awaySince ??= Date.now();
 					const leftMs = waitMs - (Date.now() - awaySince);
-					if (leftMs <= 0) throw serverAwayError(layout, away, waitMs, options);
-					options.onProgress?.({table: layout, stage, copies: [], documents, waiting: {servers: away, leftMs}});
+					if (leftMs <= 0) throw serverAwayError(layout, [...away, ...silent], waitMs, options);
+					options.onProgress?.({
+						table: layout,
+						stage,
+						copies: [],
+						documents,
+						waiting: {servers: away, ...(silent.length > 0 ? {silent} : {}), leftMs},
+					});
 					return false;
 				}
 				const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
@@ -467,9 +484,17 @@ export function describeProgress(
 ): string {
 	const name = tableKey(progress.table);
 	if (progress.waiting) {
-		const nodes = progress.waiting.servers.map(s => words.nodeOf?.(s) ?? s);
+		const node = (s: string) => words.nodeOf?.(s) ?? s;
+		const away = progress.waiting.servers.map(node);
+		const silent = (progress.waiting.silent ?? []).map(node);
+		const said = [
+			...(away.length > 0
+				? [`${away.map(n => `${n}'s server`).join(', ')} ${away.length === 1 ? 'is' : 'are'} not connected`]
+				: []),
+			...(silent.length > 0 ? [`${silent.join(', ')} ${silent.length === 1 ? 'does' : 'do'} not answer`] : []),
+		];
 		const minutes = Math.max(1, Math.ceil(progress.waiting.leftMs / 60_000));
-		return `${name}: ${why}: ${nodes.map(n => `${n}'s server`).join(', ')} ${nodes.length === 1 ? 'is' : 'are'} not connected; waiting for ${nodes.length === 1 ? 'it' : 'them'} (${minutes} min more at most), or Ctrl-C and \`${words.resume ?? 'swarmbee up NAME'}\``;
+		return `${name}: ${why}: ${said.join('; ')}; waiting for ${away.length + silent.length === 1 ? 'it' : 'them'} (${minutes} min more at most), or Ctrl-C and \`${words.resume ?? 'swarmbee up NAME'}\``;
 	}
 	const copies = progress.copies.map(
 		c =>

@@ -21,6 +21,8 @@ export interface WatchedRun {
 	until(match: (e: RunEvent) => boolean, timeoutMs?: number): Promise<{event: RunEvent; seenAt: number}>;
 	/** Sends a signal to the CLI's process (SIGSTOP holds it where it is, SIGCONT lets it go on, SIGKILL ends it). */
 	signal(name: NodeJS.Signals): void;
+	/** When a test failed half-way: Ctrl-C for a run still going (it lets go of the cluster's lock), and waits for its end. */
+	stop(): Promise<void>;
 	done: Promise<{exitCode: number; stdout: string; stderr: string}>;
 }
 
@@ -91,6 +93,12 @@ export function watchRun(args: string[], home: string): WatchedRun {
 		},
 		signal(name) {
 			child.kill(name);
+		},
+		async stop() {
+			if (ended) return;
+			child.kill('SIGCONT');
+			child.kill('SIGINT');
+			await done;
 		},
 		done,
 	};

@@ -1,10 +1,10 @@
 import {describe, expect, it} from 'vitest';
-import {changeStatus, decideChange, pendingChange, scaleChange, scalePlan} from '../../source/cluster/change.js';
-import {describeHealth} from '../../source/cluster/database-health.js';
-import {rememberTables, serversOf, tablesOn} from '../../source/cluster/leaving.js';
-import {classifyBroken, describeBroken} from '../../source/cluster/lost-tables.js';
-import type {TableLayout} from '../../source/cluster/placement.js';
-import {describeProgress} from '../../source/cluster/tables.js';
+import {changeStatus, decideChange, pendingChange, scaleChange, scalePlan} from '../../source/store/change.js';
+import {describeHealth} from '../../source/database/health.js';
+import {rememberTables, serversOf, tablesOn} from '../../source/database/leaving.js';
+import {classifyBroken, describeBroken} from '../../source/database/lost-tables.js';
+import type {TableLayout} from '../../source/database/placement.js';
+import {describeProgress} from '../../source/database/tables.js';
 import {JournalHandle} from '../../source/store/cluster-store.js';
 import {newJournal, type Journal, type NodeRecord} from '../../source/store/journal.js';
 
@@ -132,6 +132,10 @@ describe('what is said of a table that cannot take writes', () => {
 			['away', ['workerbee_2']],
 		]);
 		expect(describeBroken(broken[1]!)).toBe('app.solo: its replicas are on workerbee_2, not connected now');
+		// Never seen by swarmbee: it may be on the server that is not connected, so it is not said to be lost.
+		const unseen = classifyBroken([unreadable('new')], {connected: new Set(['queenbee', 'workerbee_1']), expected});
+		expect(unseen.map(b => [b.kind, b.kind === 'away' ? b.servers : []])).toEqual([['away', ['workerbee_2']]]);
+		expect(classifyBroken([unreadable('new')], {connected, expected}).map(b => b.kind)).toEqual(['lost']);
 	});
 
 	it('a lost majority names the servers that are gone, never an empty list; a table whose replicas all answer is only not ready', () => {
@@ -265,6 +269,24 @@ describe('words while the cluster changes', () => {
 			),
 		).toBe(
 			"app.orders: moving replicas off workerbee_3: workerbee-1's server is not connected; waiting for it (10 min more at most), or Ctrl-C and `swarmbee up demo`",
+		);
+	});
+
+	it('a node that does not answer is named before RethinkDB calls its server disconnected, with the one that is', () => {
+		expect(
+			describeProgress(
+				{
+					table: table('orders', ['queenbee', 'workerbee_1', 'workerbee_2']),
+					stage: 'grow',
+					copies: [],
+					documents: 5_000,
+					waiting: {servers: ['workerbee_2'], silent: ['workerbee_1'], leftMs: 60_000},
+				},
+				'moving replicas off workerbee_3',
+				{nodeOf: server => server.replace('_', '-'), resume: 'swarmbee up demo'},
+			),
+		).toBe(
+			"app.orders: moving replicas off workerbee_3: workerbee-2's server is not connected; workerbee-1 does not answer; waiting for them (1 min more at most), or Ctrl-C and `swarmbee up demo`",
 		);
 	});
 

@@ -27,8 +27,8 @@ import {recordedCluster, recordedIO, type Rule} from './recorder.js';
 
 // The database side of the check before a node goes (what is still on its server) is the real
 // RethinkDB's (test/e2e/data-safety.test.ts); here only whether remove-nodes heeds it.
-vi.mock('../../source/cluster/leaving.js', async original => ({
-	...(await original<typeof import('../../source/cluster/leaving.js')>()),
+vi.mock('../../source/database/leaving.js', async original => ({
+	...(await original<typeof import('../../source/database/leaving.js')>()),
 	checkBeforeDelete: vi.fn(async () => {}),
 }));
 
@@ -678,7 +678,7 @@ describe('remove-nodes', () => {
 
 describe('remove-nodes with a database', () => {
 	it('asks what is still on the server before draining it; when a table is there, nothing is drained or deleted', async () => {
-		const {checkBeforeDelete} = await import('../../source/cluster/leaving.js');
+		const {checkBeforeDelete} = await import('../../source/database/leaving.js');
 		const {mkdirSync, writeFileSync} = await import('node:fs');
 		const path = await import('node:path');
 		const c = cluster({database: 'rethinkdb'}, {ssh: [{node: 'queenbee', match: nodeListCommand, reply: members()}]});
