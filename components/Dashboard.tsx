@@ -599,7 +599,12 @@ export function Dashboard({
 			...(excerpt?.lines ?? []).map((line, i) => text(`log-${i}`, `  ${line}`)),
 		];
 	} else if (snapshot) {
+		const change = snapshot.status.change;
 		body = [
+			// An interrupted scale first: the next `up` continues it.
+			...(change
+				? [text('change', change.says, change.interrupted ? {color: 'yellow', bold: true} : {dim: true})]
+				: []),
 			...nodeLines(snapshot, memory.history, columns),
 			...serviceLines(snapshot.services),
 			...databaseLines(snapshot),

@@ -1,4 +1,11 @@
-import {describeHealth, waitForHealthy} from '../source/database/health.js';
+import {
+	describeHealth,
+	lastingUnavailableTables,
+	tablesUnavailableError,
+	unavailableTables,
+	waitForHealthy,
+} from '../source/database/health.js';
+import {emptyBeforeRemoval, removal} from '../source/database/leaving.js';
 import {ensurePassword} from '../source/database/password.js';
 import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {
@@ -73,11 +80,17 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		const services = parseJsonLines<{Name: string}>((await manager.exec(stackServicesCommand, {signal})).stdout);
 		const deployed = new Set(services.map(s => s.Name));
 		const complete = nodes.every(node => deployed.has(stackServiceName(node))) && services.length === nodes.length;
+		// Servers of nodes a scale-down removes whose services this deploy takes away.
+		const leaving = journal.value.nodes
+			.filter(n => n.state === 'deleting' && deployed.has(stackServiceName(n.name)))
+			.map(n => n.name);
 		if (journal.value.database?.stackHash !== hash || !complete) {
 			await manager.run(secretEnsureCommand(secret), {signal, stdin: passwordSecretContent(password)});
 			await manager.run('mkdir -p -m 700 /root/.swarmbee', {signal});
 			await manager.upload(REMOTE_STACK_FILE, stack, 0o600);
 			io.progress(`docker stack deploy: ${nodes.length} servers (stack file: ${paths.stack})`);
+			// The last moment before a leaving server's service goes: what arrived on it since its tables moved moves too.
+			if (leaving.length > 0) await emptyBeforeRemoval(removal(ctx, password, signal, io.progress), leaving);
 			await manager.run(
 				stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : journal.value.database ? 'changed' : 'always'),
 				{signal},
@@ -95,6 +108,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			password,
 			cluster: spec.name,
 			signal,
+			gone: leaving.map(serverName),
 			onChange: description => io.progress(`RethinkDB: ${description}`),
 			onHealth: h => {
 				const missing = new Set(h.missing);
@@ -109,6 +123,15 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 				}
 			},
 		});
-		return {changed, summary: `${describeHealth(health)}${changed ? '' : ', unchanged'}`};
+		// A table that cannot serve is never passed with a tick: a scale-down stops here (after a few seconds' grace);
+		// up's tables step, next, reads it again and says what it is.
+		const unavailable =
+			leaving.length > 0
+				? await lastingUnavailableTables({ssh, nodes, password, signal, first: health})
+				: unavailableTables(health);
+		if (unavailable.length > 0 && leaving.length > 0) throw tablesUnavailableError(unavailable, spec.name);
+		const tables =
+			unavailable.length > 0 ? `; ${unavailable.length} not available (the Tables step looks at them next)` : '';
+		return {changed, summary: `${describeHealth(health)}${tables}${changed ? '' : ', unchanged'}`};
 	},
 };

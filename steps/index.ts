@@ -41,5 +41,26 @@ export const scaleDownSteps: Step[] = [
 	verifyStep,
 ];
 
+/**
+ * A scale-down that must repair what stays first: `up` resuming an
+ * interrupted scale-down (a staying node may be stopped), or a scale that
+ * keeps some of the nodes an interrupted one was removing. Every node that
+ * stays is brought back as `up` does (the leaving ones are left alone),
+ * then the tables move and the leaving nodes go as in a scale-down.
+ */
+export const repairAndScaleDownSteps: Step[] = [
+	preflightStep,
+	keysStep,
+	machinesStep,
+	provisionStep,
+	swarmStep,
+	networkStep,
+	evacuateStep,
+	deployStep,
+	removeNodesStep,
+	tablesStep,
+	verifyStep,
+];
+
 /** `down`: the provider removes what the cluster's label names; the journal forgets the nodes. */
 export const downSteps: Step[] = [destroyStep];

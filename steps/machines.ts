@@ -1,4 +1,5 @@
 import {nextHostKeyCommand, swapHostKeyCommand} from '../source/nodes/host-key.js';
+import {leavingNodeNames} from '../source/store/change.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
 import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
 import {sameNameChoice} from '../source/providers/same-name.js';
@@ -39,7 +40,9 @@ export const machinesStep: Step<MachinesContext> = {
 		const plans = planNodes(spec);
 		const existing = await provider.listMachines(pctx);
 		const planned = new Set(plans.map(p => p.name));
-		const extras = existing.filter(m => !planned.has(m.name));
+		// Nodes a scale-down removes are left as they are: its own steps move their tables and delete them.
+		const leaving = leavingNodeNames(journal.value);
+		const extras = existing.filter(m => !planned.has(m.name) && !leaving.has(m.name));
 		if (extras.length > 0) {
 			throw new InputError(
 				`${extras.map(m => m.name).join(', ')} exist${extras.length === 1 ? 's' : ''} but ${extras.length === 1 ? 'is' : 'are'} not in the plan of ${counted(spec.workers, 'worker')}`,
@@ -204,7 +207,8 @@ async function createMissing(
 
 async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 	const {journal, provider, ssh} = ctx;
-	const nodes = journal.value.nodes.filter(n => n.state === 'running');
+	const leaving = leavingNodeNames(journal.value);
+	const nodes = journal.value.nodes.filter(n => n.state === 'running' && !leaving.has(n.name));
 	const keyBeforeBoot = provider.capabilities.hostKeyBeforeBoot;
 	await onEveryNode(
 		'waiting for SSH',

@@ -5,7 +5,9 @@ import {sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {DEFAULT_RETHINKDB_IMAGE} from '../source/spec-fields.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
-type PreflightContext = Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey' | 'provider' | 'docker'>;
+type PreflightContext = Pick<ClusterContext, 'spec' | 'journal' | 'clusterKey' | 'provider' | 'docker'> & {
+	options?: ClusterContext['options'];
+};
 
 /**
  * Everything that can be checked before anything exists: the engine or API,
@@ -18,6 +20,7 @@ export const preflightStep: Step<PreflightContext> = {
 	title: 'Preflight checks',
 	async run(ctx, io) {
 		const {progress} = io;
+		if (ctx.options?.notice) io.warn(ctx.options.notice);
 		const lines = await ctx.provider.preflight(providerContext(ctx, io));
 		for (const line of lines) progress(line);
 		if (sideLoadsDatabase(ctx.spec, ctx.provider.capabilities)) await ensureDatabaseImage(ctx, io);

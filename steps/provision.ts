@@ -29,7 +29,7 @@ import {packageRoot, packageVersion} from '../source/paths.js';
 import {redact} from '../source/redact.js';
 import {shq} from '../source/shell.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
-import type {NodeRecord} from '../source/store/journal.js';
+import {liveNodes, type NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
 type ProvisionContext = Pick<
@@ -109,9 +109,10 @@ export const provisionStep: Step<ProvisionContext> = {
 	async run(ctx, io) {
 		const {journal} = ctx;
 		// When scale adds nodes, the ones already provisioned are left alone.
+		// Nodes a scale-down is removing are not provisioned again.
 		const nodes = ctx.options.provisionNewOnly
-			? journal.value.nodes.filter(n => !n.provision?.ok)
-			: journal.value.nodes;
+			? liveNodes(journal.value).filter(n => !n.provision?.ok)
+			: liveNodes(journal.value);
 		if (nodes.length === 0) return {changed: false, summary: 'every node already provisioned'};
 		const plan = planFor(ctx);
 		const due = ctx.options.reprovision ? nodes : await nodesToProvision(ctx, io, nodes, plan.record);

@@ -1,4 +1,6 @@
 import {rmSync} from 'node:fs';
+import {checkBeforeDelete, removal} from '../source/database/leaving.js';
+import {requirePassword} from '../source/database/password.js';
 import {pollUntil} from '../source/concurrency.js';
 import {
 	drainCommand,
@@ -46,6 +48,15 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 			.run(nodeListCommand, {signal})
 			.then(out => parseJsonLines<SwarmNode>(out).find(m => m.ID === node.swarmNodeId));
 
+	// Nothing of a table may be on its server, before it is drained and again before its machine and volume go.
+	const database = ctx.spec.database !== 'none' && ctx.journal.value.database;
+	const checkEmpty = async () => {
+		if (!database) return;
+		say('checking that no table is on its server');
+		const password = requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name);
+		await checkBeforeDelete(removal(ctx, password, signal, io.progress), node);
+	};
+	await checkEmpty();
 	if (node.swarmNodeId && (await member())) {
 		say('draining');
 		await manager.run(drainCommand(node.swarmNodeId), {signal});
@@ -65,6 +76,7 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 		await pollUntil(member, gone => gone?.Status !== 'Ready', {intervalMs: 1_000, timeoutMs: 30_000, signal});
 		await manager.run(nodeRemoveCommand(node.swarmNodeId), {signal});
 	}
+	await checkEmpty();
 	say('deleting the machine');
 	const machine = (await ctx.provider.listMachines(providerContext(ctx, io))).find(m => m.name === node.name);
 	if (machine) await ctx.provider.deleteMachine(providerContext(ctx, io), machine);

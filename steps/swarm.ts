@@ -1,3 +1,4 @@
+import {leavingNodeNames} from '../source/store/change.js';
 import {
 	isManager,
 	joinTokenCommand,
@@ -39,7 +40,9 @@ export const swarmStep: Step<SwarmContext> = {
 	async run(ctx, io) {
 		const {journal, ssh} = ctx;
 		const {signal} = io;
-		const nodes = journal.value.nodes;
+		// A node a scale-down removes is neither joined again nor waited for.
+		const leaving = leavingNodeNames(journal.value);
+		const nodes = journal.value.nodes.filter(n => !leaving.has(n.name));
 		const first = nodes[0]!;
 		const actions: string[] = [];
 
@@ -150,7 +153,10 @@ async function waitForReady(ctx: SwarmContext, io: StepIO, timeoutMs = 90_000): 
 		async () => {
 			const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
 			const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
-			return journal.value.nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');
+			const leaving = leavingNodeNames(journal.value);
+			return journal.value.nodes.filter(
+				n => !leaving.has(n.name) && members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready',
+			);
 		},
 		notReady => notReady.length === 0,
 		{intervalMs: 1_000, timeoutMs, signal: io.signal},

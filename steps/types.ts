@@ -77,6 +77,10 @@ export interface ClusterOptions {
 	removeForeign?: boolean;
 	/** `up --emergency-repair MODE --yes`: let RethinkDB recover tables that lost their majority. */
 	emergencyRepair?: EmergencyRepair;
+	/** `up --drop-lost-tables`: tables (`db.table`) to drop because every server that held them is gone. */
+	dropLostTables?: string[];
+	/** Said at the start of the run (what happens to an interrupted scale). */
+	notice?: string;
 }
 
 /** What a provider call gets from the step that makes it: the cluster, Ctrl-C, and the step's way to say what it does. */

@@ -1,6 +1,11 @@
 import {randomUUID} from 'node:crypto';
 import {PassThrough} from 'node:stream';
-import {describeHealth, waitForHealthy} from '../source/database/health.js';
+import {
+	describeHealth,
+	lastingUnavailableTables,
+	tablesUnavailableError,
+	waitForHealthy,
+} from '../source/database/health.js';
 import {ensurePassword} from '../source/database/password.js';
 import {
 	parseProbeFetch,
@@ -98,15 +103,20 @@ export const verifyStep: Step<VerifyContext> = {
 /** `; RethinkDB 4 of 4 servers connected`, or nothing without a database. */
 async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
 	if (ctx.spec.database === 'none') return '';
+	const nodes = liveNodes(ctx.journal.value).map(n => n.name);
+	const password = ensurePassword(ctx.paths.rethinkdbPassword);
 	const health = await waitForHealthy({
 		ssh: ctx.ssh,
-		nodes: liveNodes(ctx.journal.value).map(n => n.name),
-		password: ensurePassword(ctx.paths.rethinkdbPassword),
+		nodes,
+		password,
 		cluster: ctx.spec.name,
 		signal: io.signal,
 		timeoutMs: 120_000,
 		onChange: said => io.progress(`RethinkDB: ${said}`),
 	});
+	// A table that cannot serve fails the run: never a tick beside a critical table_availability.
+	const unavailable = await lastingUnavailableTables({ssh: ctx.ssh, nodes, password, signal: io.signal, first: health});
+	if (unavailable.length > 0) throw tablesUnavailableError(unavailable, ctx.spec.name);
 	return `; RethinkDB ${describeHealth(health)}`;
 }
 

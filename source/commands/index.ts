@@ -43,6 +43,7 @@ export const COMMANDS = {
 			...VERBOSE,
 			reprovision: {type: 'boolean'},
 			'emergency-repair': {type: 'string'},
+			'drop-lost-tables': {type: 'string', multiple: true},
 		},
 		load: () => import('./up.js'),
 	},
@@ -163,7 +164,11 @@ export function usage(): string {
 			['--reprovision', 'up: run the playbook on every node even when nothing changed'],
 			[
 				'--emergency-repair MODE',
-				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback, unsafe_rollback_or_erase)',
+				'up, with --yes: let RethinkDB recover tables that lost the\nmajority of their replicas (unsafe_rollback; unsafe_rollback_or_erase\nalso empties shards none of whose replicas survive)',
+			],
+			[
+				'--drop-lost-tables DB.TABLE,…',
+				'up: drop tables every server of which is gone (each named;\nswarmbee says how many rows it held when last seen)',
 			],
 			['--yes, -y', 'do not ask for confirmation'],
 			['--plain', 'plain lines even in a terminal'],

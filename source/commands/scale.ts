@@ -5,9 +5,12 @@ import {confirmOrStop, outputMode, type CommandIO, type OutputMode} from '../ses
 import {clusterForRun, clusterStore} from '../session/open.js';
 import {runPlan, watchAfterRun} from '../session/run.js';
 import {resolveSpec, savedForm} from '../spec.js';
+import {pendingChange, scaleChange, scalePlan} from '../store/change.js';
 import {evacuateStep} from '../../steps/tables.js';
-import {scaleDownSteps, upSteps} from '../../steps/index.js';
+import {repairAndScaleDownSteps, scaleDownSteps, upSteps} from '../../steps/index.js';
 import {oneName, type CommandArgs} from './args.js';
+
+const STEPS = {grow: upSteps, shrink: scaleDownSteps, 'repair-and-shrink': repairAndScaleDownSteps};
 
 interface ScaleOptions {
 	name: string;
@@ -52,22 +55,19 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 		});
 	}
 	const spec = resolveSpec({...savedForm(saved), workers: options.workers});
-	const pending = journal.nodes.some(n => n.state === 'deleting');
-	if (spec.workers === saved.workers && !pending) {
+	const plan = scalePlan(journal, spec.workers);
+	if (spec.workers === saved.workers && plan.steps === 'grow' && !pendingChange(journal)) {
 		io.stdout.write(`${options.name} already has ${counted(spec.workers, 'worker')}: nothing to do\n`);
 		return 0;
 	}
-	const shrinking = spec.workers < saved.workers || pending;
+	const shrinking = plan.steps !== 'grow';
 	const command = `swarmbee scale ${options.name} --workers ${spec.workers}`;
 	if (shrinking) {
 		await confirmOrStop(io, {
 			yes: options.yes,
 			what: `removing nodes from ${options.name}`,
 			command,
-			message: `Remove ${journal.nodes
-				.filter(n => n.index > spec.workers)
-				.map(n => n.name)
-				.join(', ')} from ${options.name}? Every table is copied to the nodes that stay first.`,
+			message: `Remove ${plan.leaving.join(', ')} from ${options.name}? Every table is copied to the nodes that stay first.`,
 			defaultAnswer: false,
 			declined: 'nothing was removed.',
 		});
@@ -80,7 +80,7 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 			session,
 			{
 				command: 'scale',
-				steps: shrinking ? scaleDownSteps : upSteps,
+				steps: STEPS[plan.steps],
 				resume: command,
 				output: options.output,
 				verbose: options.verbose,
@@ -89,6 +89,8 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 					options: {provisionNewOnly: true},
 					// Shrinking: the new count is remembered once the tables were found safe to move (a refusal changes nothing).
 					...(shrinking ? {saveSpecAfter: evacuateStep} : {}),
+					// What is asked is on disk before anything changes: an interrupted scale is told and resumed, never dropped.
+					change: scaleChange(journal, spec.workers, command),
 				},
 			},
 			io,

@@ -3,6 +3,7 @@ import {tableKey} from '../database/placement.js';
 import {collectStatus, type ClusterStatus} from '../observe/status.js';
 import {counted, formatError, formatTable} from '../render/format.js';
 import {readPassword} from '../database/password.js';
+import {runningCommand} from '../store/cluster-store.js';
 import {outputMode, type CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {portOption} from '../tunnel/ports.js';
@@ -26,6 +27,7 @@ interface StatusOptions {
 function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 	const lines = [
 		`${status.cluster} (${status.provider}): ${describeLiveHealth(health, 3)}${status.state === 'ready' ? '' : ` (last run: ${status.state})`}`,
+		...(status.change ? [`change: ${status.change.says}`] : []),
 	];
 	lines.push(
 		...formatTable([
@@ -102,6 +104,7 @@ async function statusCommand(options: StatusOptions, io: CommandIO): Promise<num
 			provider: session.provider,
 			...(session.hasKey ? {ssh: session.ssh} : {}),
 			password: readPassword(paths.rethinkdbPassword),
+			running: runningCommand(paths.lock),
 		});
 		// The verdict is from what was just asked, never the journal's last run (that is `state`).
 		const health = assessHealth({nodes: status.nodes, swarm: status.swarm, rethinkdb: status.rethinkdb});

@@ -11,7 +11,9 @@ import {checkName, specForRun, type SpecInput} from '../spec.js';
 import {ClusterStore} from '../store/cluster-store.js';
 import type {CatalogFor} from '../wizard/catalog.js';
 import type {WizardPrompts} from '../wizard/prompts.js';
-import {upSteps} from '../../steps/index.js';
+import {decideChange} from '../store/change.js';
+import {evacuateStep} from '../../steps/tables.js';
+import {repairAndScaleDownSteps, upSteps} from '../../steps/index.js';
 import {oneName, type CommandArgs} from './args.js';
 
 export interface UpOptions {
@@ -24,6 +26,8 @@ export interface UpOptions {
 	reprovision?: boolean;
 	/** Let RethinkDB recover tables that lost their majority (only with --yes). */
 	emergencyRepair?: EmergencyRepair;
+	/** Tables to drop because every server that held them is gone (`--drop-lost-tables`). */
+	dropLostTables?: string[];
 	/** After the wizard: errors are said in the words of its questions, not of flags. */
 	reword?: (text: string) => string;
 }
@@ -44,11 +48,28 @@ function emergencyRepairOption(value: unknown, yes: boolean, cluster = 'NAME'): 
 	}
 	if (!yes) {
 		throw new InputError(`--emergency-repair ${mode} can lose data and needs --yes on the same command line`, {
-			hint: 'unsafe_rollback keeps what the surviving replicas hold: writes only the lost servers had are gone; unsafe_rollback_or_erase also empties shards with no surviving replica.',
+			hint: 'unsafe_rollback keeps what the surviving replicas hold: writes only the lost servers had are gone; unsafe_rollback_or_erase also empties the shards of a table that have no surviving replica, where others of its shards survive. A table with no surviving replica at all cannot be repaired: swarmbee says it is lost (restore it from a backup, or drop it with --drop-lost-tables).',
 			nextSteps: [`swarmbee up ${cluster} --emergency-repair ${mode} --yes`],
 		});
 	}
 	return {emergencyRepair: mode};
+}
+
+/** `--drop-lost-tables DB.TABLE[,DB.TABLE…]` (the flag may repeat): each name checked for its shape here, for being lost by the tables step. */
+function dropLostTablesOption(value: unknown): {dropLostTables?: string[]} {
+	if (value === undefined) return {};
+	const names = (Array.isArray(value) ? value : [value]).flatMap(v => String(v).split(',')).map(v => v.trim());
+	const bad = names.filter(n => !/^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$/.test(n));
+	if (names.length === 0 || bad.length > 0)
+		throw new InputError(
+			`--drop-lost-tables needs tables named DB.TABLE${bad.length > 0 ? `, not ${bad.map(b => JSON.stringify(b)).join(', ')}` : ''}`,
+			{
+				nextSteps: [
+					'e.g. swarmbee up NAME --drop-lost-tables app.events,app.orders (only tables every server of which is gone)',
+				],
+			},
+		);
+	return {dropLostTables: [...new Set(names)]};
 }
 
 /** The error shown when answers are needed and nobody can be asked. */
@@ -85,6 +106,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 			verbose: Boolean(values.verbose),
 			reprovision: Boolean(values.reprovision),
 			...emergencyRepairOption(values['emergency-repair'], Boolean(values.yes), positionals[0]),
+			...dropLostTablesOption(values['drop-lost-tables']),
 		},
 		io,
 	);
@@ -121,7 +143,12 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 	const store = clusterStore(io);
 	// A bad name is reported with every other problem of the flags, by resolveSpec.
 	const saved = checkName(options.name) ? undefined : store.loadSpec(options.name);
-	const spec = specForRun(saved, options.name, options.input);
+	// An interrupted scale is resumed (or, asked for another count, said not to be): never dropped silently.
+	const asked = specForRun(saved, options.name, options.input);
+	const journal = saved ? store.loadJournal(options.name) : undefined;
+	const change = journal && decideChange(journal, options.input.workers === undefined ? undefined : asked.workers);
+	const spec = change?.resume ? {...asked, workers: change.workers} : asked;
+	const shrinking = change?.resume === true && change.shrinking;
 	const session = await clusterForRun(spec, saved, io, {lock: `up ${spec.name}`});
 	try {
 		// A new cluster is asked about; on a cloud, any run that would create machines shows their price first.
@@ -130,7 +157,7 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 			session,
 			{
 				command: 'up',
-				steps: upSteps,
+				steps: shrinking ? repairAndScaleDownSteps : upSteps,
 				resume: `swarmbee up ${spec.name}`,
 				output: options.output,
 				verbose: options.verbose,
@@ -139,7 +166,12 @@ async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {
 					options: {
 						reprovision: options.reprovision ?? false,
 						...(options.emergencyRepair ? {emergencyRepair: options.emergencyRepair} : {}),
+						...(options.dropLostTables ? {dropLostTables: options.dropLostTables} : {}),
+						...(change ? {notice: change.says} : {}),
 					},
+					// Resuming a scale-down: its count is saved once its tables were found safe to move, as scale's is.
+					...(shrinking ? {saveSpecAfter: evacuateStep} : {}),
+					...(change && !change.resume ? {change: null} : {}),
 				},
 			},
 			io,

@@ -103,12 +103,14 @@ export interface TableHealth {
 
 /** RethinkDB as its own system tables see it (filled once the database is deployed). */
 export interface RethinkdbHealth {
-	/** Servers in `server_status`, i.e. connected to the one we asked. */
+	/** Expected servers in `server_status`, i.e. connected to the one we asked (never more than `expected`). */
 	connected: number;
 	/** One per node. */
 	expected: number;
 	/** Expected server names that are not connected. */
 	missing: string[];
+	/** Connected servers that are not expected (a leaving node's, until it stops). */
+	extra?: string[];
 	issues: Array<{type: string; critical: boolean; description: string}>;
 	/** Every user table (not the `rethinkdb` system database), by database then name. */
 	tables: TableHealth[];
@@ -219,11 +221,15 @@ export async function queryHealth(
 			.then(c => c.toArray()) as Promise<TableStatusRow[]>,
 	]);
 	const names = new Set(servers.map(s => s.name));
+	const expected = new Set(expectedNodes.map(serverName));
 	const configOf = new Map(configs.map(c => [tableKey({db: c.db, table: c.name}), c]));
+	// Counted by name against what is expected: a leaving server still connected is no server of the cluster's ("6 of 4").
+	const extra = [...names].filter(name => !expected.has(name)).sort();
 	return {
-		connected: servers.length,
+		connected: [...expected].filter(name => names.has(name)).length,
 		expected: expectedNodes.length,
 		missing: expectedNodes.map(serverName).filter(name => !names.has(name)),
+		...(extra.length > 0 ? {extra} : {}),
 		issues: issues.map(i => ({type: i.type, critical: i.critical, description: i.description})),
 		tables: statuses
 			.map(status => tableHealth(configOf.get(tableKey({db: status.db, table: status.name})), status))

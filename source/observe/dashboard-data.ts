@@ -270,6 +270,11 @@ export function createDashboardSource(input: {
 	logsDir?: string;
 	/** The clock that spaces the machine lists (bench/dashboard-idle runs an hour on its own). */
 	now?: () => number;
+	/**
+	 * The journal as it is now and the command holding the cluster's lock,
+	 * read on every refresh: a scale run elsewhere (or interrupted) is shown.
+	 */
+	current?: () => {journal?: Readonly<Journal>; running?: string};
 }): DashboardSource {
 	const {journal, spec, provider, password} = input;
 	const pool = input.ssh;
@@ -377,7 +382,16 @@ export function createDashboardSource(input: {
 				!answered ||
 				reachable.length < journal.nodes.length ||
 				reachable.some(n => usage[n.name] === null || usage[n.name] === undefined);
-			const status = statusOf({spec, journal, machines, members, rethinkdb, errors});
+			const current = input.current?.();
+			const status = statusOf({
+				spec,
+				journal: current?.journal ?? journal,
+				machines,
+				members,
+				rethinkdb,
+				errors,
+				running: current?.running,
+			});
 			// A node that runs but did not answer the figures' command is not ready, whatever Swarm last heard.
 			for (const node of status.nodes) {
 				if (

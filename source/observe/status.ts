@@ -5,6 +5,7 @@ import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
 import {checkHealth, type RethinkdbHealth} from '../database/rethinkdb.js';
+import {changeStatus, type ChangeStatus} from '../store/change.js';
 
 export interface NodeStatus {
 	name: string;
@@ -27,6 +28,8 @@ export interface ClusterStatus {
 	nodes: NodeStatus[];
 	swarm: {managers: number; workers: number; ready: number} | null;
 	rethinkdb?: RethinkdbHealth | null;
+	/** A scale asked for and not finished: in progress, or interrupted (`up` continues it). */
+	change?: ChangeStatus;
 	errors: ErrorInfo[];
 }
 
@@ -43,6 +46,8 @@ export async function collectStatus(input: {
 	/** The RethinkDB admin password; without it, the database is not asked. */
 	password?: string;
 	signal?: AbortSignal;
+	/** The command holding the cluster's lock now, if any (a change is then in progress, not interrupted). */
+	running?: string;
 }): Promise<ClusterStatus> {
 	const {spec, journal, provider, signal, ssh} = input;
 	const errors: ErrorInfo[] = [];
@@ -78,7 +83,7 @@ export async function collectStatus(input: {
 					replicas: spec.replicas,
 				})
 			: null;
-	return statusOf({spec, journal, machines, members, rethinkdb, errors});
+	return statusOf({spec, journal, machines, members, rethinkdb, errors, running: input.running});
 }
 
 /**
@@ -93,6 +98,7 @@ export function statusOf(input: {
 	members: SwarmNode[] | undefined;
 	rethinkdb: RethinkdbHealth | null;
 	errors: ErrorInfo[];
+	running?: string | undefined;
 }): ClusterStatus {
 	const {journal, members} = input;
 	const byName = new Map(input.machines.map(m => [m.name, m]));
@@ -125,6 +131,7 @@ export function statusOf(input: {
 				ready: members.filter(m => m.Status === 'Ready').length,
 			}
 		: null;
+	const change = changeStatus(journal, input.running);
 	return {
 		cluster: input.spec.name,
 		provider: input.spec.provider,
@@ -132,6 +139,7 @@ export function statusOf(input: {
 		nodes,
 		swarm,
 		rethinkdb: input.rethinkdb,
+		...(change ? {change} : {}),
 		errors: input.errors,
 	};
 }

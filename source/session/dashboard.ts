@@ -1,6 +1,7 @@
 import {createDashboardSource, type DashboardActions, type DashboardTarget} from '../observe/dashboard-data.js';
 import {openShell} from '../access/node-session.js';
 import {readPassword} from '../database/password.js';
+import {runningCommand} from '../store/cluster-store.js';
 import {createTunnelControl} from '../tunnel/cluster-tunnel.js';
 import type {TunnelControl} from '../tunnel/control.js';
 import {terminalOf, type CommandIO} from './io.js';
@@ -26,9 +27,18 @@ export async function openDashboard(
 		actions?: Partial<DashboardActions>;
 	} = {},
 ): Promise<number> {
-	const {spec, journal, paths, name} = session;
+	const {spec, journal, paths, name, store} = session;
 	const reachable = session.hasKey;
 	const source = createDashboardSource({
+		current: () => {
+			const running = runningCommand(paths.lock);
+			try {
+				return {journal: store.loadJournal(name), running};
+			} catch {
+				// A journal that cannot be read now: the one read at the start speaks.
+				return {running};
+			}
+		},
 		spec,
 		journal: journal.value,
 		provider: session.provider,

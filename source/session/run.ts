@@ -1,6 +1,7 @@
 import {event, type RunEvent} from '../events.js';
 import {exitCode, runSteps, type RunOutcome} from '../run/orchestrator.js';
 import type {ClusterSpec} from '../spec.js';
+import type {ChangeRecord} from '../store/journal.js';
 import type {ClusterState} from '../states.js';
 import {preflightStep} from '../../steps/preflight.js';
 import type {ClusterContext, ClusterOptions, Step} from '../../steps/types.js';
@@ -30,7 +31,18 @@ export interface RunPlan<C = ClusterContext> {
 	 * found safe to move). Runs that only read or write the database leave
 	 * the journal alone.
 	 */
-	cluster?: {done: ClusterState; saveSpecAfter?: Step<C>; options?: ClusterOptions};
+	cluster?: {
+		done: ClusterState;
+		saveSpecAfter?: Step<C>;
+		options?: ClusterOptions;
+		/**
+		 * The change this run makes (a scale), written into the journal once
+		 * preflight passed, before anything changes; `null` drops the one an
+		 * earlier run left (the user asked for something else). A run that
+		 * finishes every step has finished its change: the journal forgets it.
+		 */
+		change?: ChangeRecord | null;
+	};
 	/** The context its steps take when they are not cluster steps (backup, restore). */
 	context?: C;
 	/** After the steps, whatever happened: temporary files, what the steps opened. */
@@ -128,6 +140,12 @@ export async function runPlan<C = ClusterContext>(
 				if (!changesCluster) return;
 				// A new cluster is written down once its preflight passed: a refused run leaves no trace.
 				if (step === preflightStep.id && !journal.isPersisted) journal.persist();
+				const change = changesCluster.change;
+				if (step === preflightStep.id && change !== undefined)
+					journal.update(j => {
+						if (change) j.change = change;
+						else delete j.change;
+					});
 				// What this run asked for is remembered (a new worker count), but a new
 				// --playbook only once a run with it succeeded: one that breaks on the
 				// nodes must not be run again by every later `up`.
@@ -143,6 +161,7 @@ export async function runPlan<C = ClusterContext>(
 		if (changesCluster) {
 			journal.update(j => {
 				j.state = endState(outcome, changesCluster.done);
+				if (outcome.outcome === 'done') delete j.change;
 			});
 			if (outcome.outcome === 'done' && untried) store.saveSpec(spec);
 			if (outcome.outcome !== 'done') await sayWhatIsBilled(session, plan.resume, emit);

@@ -324,6 +324,13 @@ export class ClusterStore {
 	}
 }
 
+/** The command of the swarmbee that holds a cluster's lock now (`scale demo`), or undefined when none runs. */
+export function runningCommand(lockFile: string): string | undefined {
+	const holder = lockHolder(lockFile);
+	if (holder === 'being written') return 'a command just starting';
+	return holder && processAlive(holder.pid) ? holder.command : undefined;
+}
+
 /**
  * Who holds a lock. A lock file that cannot be read (a process killed
  * between creating and writing it) is stale once it is a few seconds old:

@@ -24,6 +24,41 @@ export interface Journal {
 	/** Last successful cross-host check. */
 	verifiedAt?: string;
 	database?: DatabaseRecord;
+	/**
+	 * A change to the cluster asked for and not finished yet (a scale): set
+	 * before the change starts, cleared by the run that finishes it. One left
+	 * behind is an interrupted change: `status` says so, `up` resumes it.
+	 */
+	change?: ChangeRecord;
+	/**
+	 * What swarmbee last saw of each user table, by `db.table`: a table whose
+	 * every server is gone can then still be named with its rows and servers.
+	 */
+	tables?: Record<string, TableRecord>;
+	/**
+	 * Servers whose `default` tag swarmbee took off (a scale-down: no new
+	 * table lands on a server that leaves); put back if they stay after all.
+	 */
+	untagged?: string[];
+}
+
+/** A scale asked for: to how many workers, from how many, and which nodes leave (a scale-down). */
+export interface ChangeRecord {
+	kind: 'scale';
+	workers: number;
+	from: number;
+	/** Nodes a scale-down removes (empty when growing). */
+	leaving: string[];
+	/** The command that asked for it, to say it back. */
+	command: string;
+	startedAt: string;
+}
+
+/** A user table as last seen: its rows (exact when counted), the servers holding it, and when. */
+export interface TableRecord {
+	rows: number;
+	servers: string[];
+	seenAt: string;
 }
 
 /** What was deployed of RethinkDB, so a re-run can tell "already there". */

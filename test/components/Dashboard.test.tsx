@@ -173,6 +173,33 @@ describe('Dashboard', () => {
 		expect(frame.split('\n')[0]).toMatch(/^demo \(local\): ready · last run failed/);
 	});
 
+	it('an interrupted scale is the first line under the headline, with the command that continues it', async () => {
+		const interrupted: DashboardSnapshot = {
+			...snapshot({state: 'cancelled'}),
+		};
+		interrupted.status = {
+			...interrupted.status,
+			change: {
+				kind: 'scale',
+				workers: 1,
+				from: 3,
+				leaving: ['workerbee-2', 'workerbee-3'],
+				command: 'swarmbee scale demo --workers 1',
+				startedAt: '2026-11-25T12:00:00.000Z',
+				interrupted: true,
+				says: 'scale to 1 worker interrupted, removing workerbee-2, workerbee-3 (swarmbee up demo continues it)',
+			},
+		};
+		const instance = render(<Dashboard load={async () => interrupted} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
+		const frame = await waitForFrame(instance, 'NODES');
+		expect(frame.split('\n')[0]).toMatch(/^demo \(local\): ready · last run cancelled/);
+		expect(frame.split('\n')[1]).toBe(
+			'scale to 1 worker interrupted, removing workerbee-2, workerbee-3 (swarmbee up demo continues it)',
+		);
+	});
+
 	it('per node CPU and memory, each database server against its limit, tables with replicas and readiness', async () => {
 		const withTables = snapshot({
 			rethinkdb: {

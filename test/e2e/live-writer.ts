@@ -234,11 +234,12 @@ export function startWriter(options: WriterOptions): LiveWriter {
 			}
 		},
 		async stop() {
+			// The last gap ends when the writer is told to stop, not when its loops and sampler have wound down.
+			const end = since();
 			stopping = true;
 			await Promise.all([...[...loops.values()].map(l => l.done), sampler]);
-			const end = since();
 			for (const loop of loops.values()) {
-				const gap = end - loop.lastAckAt;
+				const gap = Math.max(0, end - loop.lastAckAt);
 				if (gap > loop.writes.longestGapMs) {
 					loop.writes.longestGapMs = gap;
 					loop.writes.longestGapAt = loop.lastAckAt;

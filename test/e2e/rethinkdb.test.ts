@@ -3,13 +3,14 @@ import {readdirSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {parse} from 'yaml';
 import {connectDriver} from '../../source/database/rethinkdb.js';
 import {shq} from '../../source/shell.js';
 import type {Journal} from '../../source/store/journal.js';
 import {consoleCookie, consoleQuery, openTunnel, pinTable, status, waitFor} from './database.js';
 import {cli, describeWithEngine, dockerIn, labelled, newHome, purge, rethinkdbImage, uniqueName} from './helpers.js';
+import {describeWrites, startWriter, verifyWrites, type LiveWriter} from './live-writer.js';
 
 /**
  * RethinkDB across the hosts, with the real RethinkDB 2.4.4 server (its
@@ -282,6 +283,14 @@ print('done')
 			// The server process dies (as in a crash): Swarm never restarts a task's container in place
 			// (a `docker restart` races the worker dropping the overlay attachment), it starts a new
 			// task on the same node, with the same volume, under the restart policy.
+			// An application keeps writing into the table whose only server dies.
+			const writer = startWriter({
+				connect: () => connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password}),
+				db: 'e2e',
+				tables: ['kept'],
+				pauseMs: 10,
+			});
+			await writer.advance(20);
 			const killed = Date.now();
 			// What happened, in seconds after the kill: each new driver error, and the driver connection closing.
 			const seenErrors: string[] = [];
@@ -318,7 +327,23 @@ print('done')
 			);
 			expect(replacement).not.toBe(task);
 			await r.db('e2e').table('kept').wait().run(connection);
-			expect(await r.db('e2e').table('kept').count().run(connection)).toBe(1000);
+			await writer.advance(20);
+			const writes = await writer.stop();
+			console.log(`workerbee_2's server process killed:\n${describeWrites(writes)}`);
+			const check = await verifyWrites(
+				() => connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password}),
+				writes,
+			);
+			expect(check.lost, describeWrites(writes)).toEqual([]);
+			expect(check.found).toBe(check.acked);
+			expect(
+				await r
+					.db('e2e')
+					.table('kept')
+					.filter(row => row.hasFields('n'))
+					.count()
+					.run(connection),
+			).toBe(1000);
 		});
 
 		it('under a write load (50,000 documents of 1 KiB) a server stays under its memory limit and is not OOM-killed', async () => {
@@ -421,7 +446,15 @@ print('done')
 			// The driver connection went down with the SSH session; a new one goes through the reopened tunnel.
 			const again = await connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
 			try {
-				expect(await r.db('e2e').table('kept').count().run(again)).toBe(1000);
+				// The rows written before the restart (the live writer's own have no `n`).
+				expect(
+					await r
+						.db('e2e')
+						.table('kept')
+						.filter(row => row.hasFields('n'))
+						.count()
+						.run(again),
+				).toBe(1000);
 				// The scale tests below exercise nodes coming and going; the tables' own fate in a scale has its own suite.
 				await r.dbDrop('e2e').run(again);
 			} finally {
@@ -430,34 +463,68 @@ print('done')
 		});
 	});
 
-	it('scale --workers 4 adds a node and its server: 5 of 5 connected', async () => {
-		const result = await cli(['scale', name, '--workers', '4', '--plain'], home);
-		expect(result.stderr).toBe('');
-		expect(result.exitCode).toBe(0);
-		const now = await status(name, home);
-		expect(now.nodes.map(n => n.name)).toEqual([...NODES, 'workerbee-4']);
-		expect(now.swarm).toEqual({managers: 3, workers: 2, ready: 5});
-		expect(now.rethinkdb).toMatchObject({connected: 5, expected: 5, missing: []});
-	});
+	describe('scale under a live writer', () => {
+		let tunnel: Awaited<ReturnType<typeof openTunnel>>;
+		let writer: LiveWriter;
+		const connect = () => connectDriver({host: '127.0.0.1', port: tunnel.driverPort, password});
+		beforeAll(async () => {
+			tunnel = await openTunnel(name, home);
+			const c = await connect();
+			try {
+				await r.dbCreate('app').run(c);
+				await r
+					.db('app')
+					.tableCreate('writes', {replicas: 3} as never)
+					.run(c);
+				await r.db('app').table('writes').wait().run(c);
+			} finally {
+				await c.close();
+			}
+		});
+		afterAll(async () => {
+			await tunnel?.close();
+		});
+		beforeEach(async () => {
+			writer = startWriter({connect, db: 'app', tables: ['writes'], pauseMs: 10});
+			await writer.advance(20);
+		});
+		afterEach(async ({task}) => {
+			const writes = await writer.stop();
+			console.log(`${task.name}:\n${describeWrites(writes)}`);
+			const check = await verifyWrites(connect, writes);
+			expect(check.lost, describeWrites(writes)).toEqual([]);
+			expect(check.found).toBe(check.acked);
+		});
 
-	it('scale --workers 2 removes the last nodes: 3 of 3 connected, no orphaned node', async () => {
-		const result = await cli(['scale', name, '--workers', '2', '--yes', '--plain'], home);
-		expect(result.stderr).toBe('');
-		expect(result.exitCode).toBe(0);
-		const now = await status(name, home);
-		expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
-		expect(now.swarm).toEqual({managers: 3, workers: 0, ready: 3});
-		expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
-		expect(labelled(name).containers).toEqual([
-			container('queenbee'),
-			container('workerbee-1'),
-			container('workerbee-2'),
-		]);
-		expect(labelled(name).volumes).toHaveLength(3);
-		const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}}'").split('\n').sort();
-		expect(members).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
-		const services = dockerIn(container('queenbee'), "docker service ls --format '{{.Name}}'").split('\n').sort();
-		expect(services).toEqual(['swarmbee_rdb-queenbee', 'swarmbee_rdb-workerbee-1', 'swarmbee_rdb-workerbee-2']);
+		it('scale --workers 4 adds a node and its server: 5 of 5 connected', async () => {
+			const result = await cli(['scale', name, '--workers', '4', '--plain'], home);
+			expect(result.stderr).toBe('');
+			expect(result.exitCode).toBe(0);
+			const now = await status(name, home);
+			expect(now.nodes.map(n => n.name)).toEqual([...NODES, 'workerbee-4']);
+			expect(now.swarm).toEqual({managers: 3, workers: 2, ready: 5});
+			expect(now.rethinkdb).toMatchObject({connected: 5, expected: 5, missing: []});
+		});
+
+		it('scale --workers 2 removes the last nodes: 3 of 3 connected, no orphaned node', async () => {
+			const result = await cli(['scale', name, '--workers', '2', '--yes', '--plain'], home);
+			expect(result.stderr).toBe('');
+			expect(result.exitCode).toBe(0);
+			const now = await status(name, home);
+			expect(now.nodes.map(n => n.name)).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
+			expect(now.swarm).toEqual({managers: 3, workers: 0, ready: 3});
+			expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
+			expect(labelled(name).containers).toEqual([
+				container('queenbee'),
+				container('workerbee-1'),
+				container('workerbee-2'),
+			]);
+			expect(labelled(name).volumes).toHaveLength(3);
+			const members = dockerIn(container('queenbee'), "docker node ls --format '{{.Hostname}}'").split('\n').sort();
+			expect(members).toEqual(['queenbee', 'workerbee-1', 'workerbee-2']);
+			const services = dockerIn(container('queenbee'), "docker service ls --format '{{.Name}}'").split('\n').sort();
+			expect(services).toEqual(['swarmbee_rdb-queenbee', 'swarmbee_rdb-workerbee-1', 'swarmbee_rdb-workerbee-2']);
+		});
 	});
 
 	it('cleans up', async () => {

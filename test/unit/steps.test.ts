@@ -25,6 +25,13 @@ import {swarmStep} from '../../steps/swarm.js';
 import {verifyStep} from '../../steps/verify.js';
 import {recordedCluster, recordedIO, type Rule} from './recorder.js';
 
+// The database side of the check before a node goes (what is still on its server) is the real
+// RethinkDB's (test/e2e/data-safety.test.ts); here only whether remove-nodes heeds it.
+vi.mock('../../source/database/leaving.js', async original => ({
+	...(await original<typeof import('../../source/database/leaving.js')>()),
+	checkBeforeDelete: vi.fn(async () => {}),
+}));
+
 /** Every real step against recorded SSH, Docker and provider: the commands it sends and the events it emits. */
 
 let cleanup: Array<() => void> = [];
@@ -721,6 +728,36 @@ describe('remove-nodes', () => {
 			'workerbee-1 deleted',
 		]);
 		expect(result).toEqual({changed: true, summary: 'removed workerbee-1'});
+	});
+});
+
+describe('remove-nodes with a database', () => {
+	it('asks what is still on the server before draining it; when a table is there, nothing is drained or deleted', async () => {
+		const {checkBeforeDelete} = await import('../../source/database/leaving.js');
+		const {mkdirSync, writeFileSync} = await import('node:fs');
+		const path = await import('node:path');
+		const c = cluster({database: 'rethinkdb'}, {ssh: [{node: 'queenbee', match: nodeListCommand, reply: members()}]});
+		withNodes(c, {swarm: true});
+		mkdirSync(path.dirname(c.ctx.paths.rethinkdbPassword), {recursive: true});
+		writeFileSync(c.ctx.paths.rethinkdbPassword, 'pw\n', {mode: 0o600});
+		c.ctx.journal.update(j => {
+			j.database = {image: 'i', stackHash: 'h', secret: 's', deployedAt: 'now'};
+			j.nodes[1]!.state = 'deleting';
+		});
+		c.provider.machines = [{name: 'workerbee-1', providerId: 'id-workerbee-1', status: 'running'}];
+		vi.mocked(checkBeforeDelete).mockRejectedValueOnce(
+			new ExternalError('workerbee-1 was not removed: a table is still on its server workerbee_1'),
+		);
+		await expect(removeNodesStep.run(c.ctx, recordedIO().io)).rejects.toThrow(
+			'workerbee-1 was not removed: a table is still on its server workerbee_1',
+		);
+		expect(c.ssh.on().filter(command => command !== nodeListCommand)).toEqual([]);
+		expect(c.provider.calls).toEqual([]);
+		expect(c.ctx.journal.value.nodes.map(n => `${n.name} ${n.state}`)).toEqual([
+			'queenbee running',
+			'workerbee-1 deleting',
+		]);
+		vi.mocked(checkBeforeDelete).mockClear();
 	});
 });
 

@@ -4,7 +4,7 @@ import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 import type {TableLayout, TablePlan} from '../../source/database/placement.js';
 import {openDatabase} from '../../source/database/rethinkdb.js';
 import {InputError} from '../../source/errors.js';
-import {evacuateStep, tablesStep} from '../../steps/tables.js';
+import {describePlaced, evacuateStep, tablesStep} from '../../steps/tables.js';
 import {recordedCluster, recordedIO} from './recorder.js';
 
 // The database's answers need a RethinkDB server (test/e2e/rethinkdb-server.test.ts and the
@@ -15,6 +15,15 @@ const db = vi.hoisted(() => ({
 	sizes: new Map<string, number>(),
 	applied: [] as TablePlan[],
 	repaired: [] as Array<{table: string; mode: string; dryRun: boolean}>,
+	/** Servers carrying RethinkDB's `default` tag. */
+	tagged: new Set<string>(),
+	tagCalls: [] as string[],
+	counts: new Map<string, number>(),
+	dropped: [] as string[],
+	/** Scripted arrivals: called after each plan is applied (an application creating a table meanwhile). */
+	afterApply: undefined as undefined | (() => void),
+	/** Reads of the layouts left before a settling table becomes writable. */
+	settleAfter: 0,
 }));
 vi.mock('../../source/database/rethinkdb.js', async original => ({
 	...(await original<typeof import('../../source/database/rethinkdb.js')>()),
@@ -44,6 +53,9 @@ vi.mock('../../source/database/tables.js', async original => {
 			db.layouts = db.layouts.map(t =>
 				t.id === plan.layout.id ? {...t, shards, live: shards.map(s => s.replicas)} : t,
 			);
+			const arrive = db.afterApply;
+			db.afterApply = undefined;
+			arrive?.();
 		},
 	);
 	return {
@@ -53,7 +65,28 @@ vi.mock('../../source/database/tables.js', async original => {
 		applyPlans: vi.fn((connection: never, plans: TablePlan[], options: Parameters<typeof tables.applyPlans>[2]) =>
 			tables.applyPlans(connection, plans, {...options, apply: applyPlan}),
 		),
-		readLayouts: vi.fn(async () => db.layouts),
+		readLayouts: vi.fn(async () => {
+			if (db.settleAfter > 0 && --db.settleAfter === 0) db.layouts = db.layouts.map(t => ({...t, writable: true}));
+			return db.layouts;
+		}),
+		waitForSettling: vi.fn(async () => db.layouts),
+		countRows: vi.fn(async () => db.counts),
+		readUnavailableTables: vi.fn(async () => []),
+		waitForAvailable: vi.fn(async () => []),
+		setDefaultTag: vi.fn(async (_connection: unknown, servers: string[], on: boolean) => {
+			const changing = servers.filter(s => db.connected.has(s) && db.tagged.has(s) !== on);
+			for (const s of changing) {
+				if (on) db.tagged.add(s);
+				else db.tagged.delete(s);
+				db.tagCalls.push(`${on ? '+' : '-'}${s}`);
+			}
+			return changing;
+		}),
+		CONFIRM_BROKEN_MS: 50,
+		dropTable: vi.fn(async (_connection: unknown, dropped: {db: string; table: string}) => {
+			db.dropped.push(`${dropped.db}.${dropped.table}`);
+			db.layouts = db.layouts.filter(t => t.table !== dropped.table);
+		}),
 		readConnectedServers: vi.fn(async () => db.connected),
 		readTableSizes: vi.fn(async () => db.sizes),
 		emergencyRepair: vi.fn(async (_connection: unknown, table: TableLayout, mode: string, dryRun: boolean) => {
@@ -92,6 +125,12 @@ beforeEach(() => {
 	db.sizes = new Map();
 	db.applied = [];
 	db.repaired = [];
+	db.tagged = new Set(NODES.map(n => n.replace('-', '_')));
+	db.tagCalls = [];
+	db.counts = new Map();
+	db.dropped = [];
+	db.afterApply = undefined;
+	db.settleAfter = 0;
 });
 
 /** A deployed 1+3 cluster with its password file, every outside part recorded. */
@@ -183,6 +222,116 @@ describe('tables', () => {
 		expect(progress(events)).toContain('app.orders: repaired with unsafe_rollback');
 		expect(db.applied[0]!.stages.at(-1)!.shards[0]!.replicas).toHaveLength(3);
 	});
+	it('says a table is lost, never "lost the majority", when none of its servers is left: restore or drop, and no repair offered', async () => {
+		// app.late's only server was removed with its volume: RethinkDB cannot even say where it was.
+		db.layouts = [
+			{
+				id: 'id-late',
+				db: 'app',
+				table: 'late',
+				shards: [],
+				live: [],
+				writable: false,
+				error: 'None of the replicas for this table are accessible.',
+			},
+			table('orders', ['queenbee', 'workerbee_1', 'workerbee_2']),
+		];
+		const c = cluster({workers: 2});
+		c.ctx.journal.update(j => {
+			j.nodes = j.nodes.slice(0, 3);
+			j.tables = {'app.late': {rows: 103, servers: ['workerbee_3'], seenAt: '2025-01-01T10:00:00.000Z'}};
+		});
+		db.connected.delete('workerbee_3');
+		const error = await tablesStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(error).toBeInstanceOf(InputError);
+		expect((error as InputError).message).toBe('app.late is lost: no server that held it is left');
+		expect((error as InputError).hint).toBe(
+			"app.late (103 rows when last seen, 2025-01-01T10:00:00.000Z): lost: no server that held it is left (it was on workerbee_3); RethinkDB's emergency repair cannot bring back a table with no surviving replica",
+		);
+		expect((error as InputError).nextSteps).toEqual([
+			'restore it from a backup: swarmbee up demo --drop-lost-tables app.late, then swarmbee restore demo FILE --tables app.late',
+			'or drop it, accepting the loss: swarmbee up demo --drop-lost-tables app.late',
+		]);
+		expect(db.repaired).toEqual([]);
+		expect(db.dropped).toEqual([]);
+	});
+
+	it('drops a lost table only when --drop-lost-tables names it, saying what it held when last seen', async () => {
+		db.layouts = [{id: 'id-late', db: 'app', table: 'late', shards: [], live: [], writable: false}];
+		const c = cluster({workers: 2});
+		c.ctx.journal.update(j => {
+			j.nodes = j.nodes.slice(0, 3);
+			j.tables = {'app.late': {rows: 103, servers: ['workerbee_3'], seenAt: '2025-01-01T10:00:00.000Z'}};
+		});
+		db.connected.delete('workerbee_3');
+		c.ctx.options.dropLostTables = ['app.orders'];
+		const refused = await tablesStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect((refused as InputError).message).toBe(
+			'--drop-lost-tables names app.orders, which is not lost: nothing was dropped',
+		);
+		expect(db.dropped).toEqual([]);
+		c.ctx.options.dropLostTables = ['app.late'];
+		const {io, events} = recordedIO();
+		const result = await tablesStep.run(c.ctx, io);
+		expect(db.dropped).toEqual(['app.late']);
+		expect(progress(events)).toContain(
+			'app.late: dropped, as --drop-lost-tables asked: it held 103 rows when last seen (2025-01-01T10:00:00.000Z, on workerbee_3)',
+		);
+		expect(result.summary).toBe('no user tables left; 1 lost table dropped');
+		expect(c.ctx.journal.value.tables).toEqual({});
+	});
+
+	it('takes a table whose replicas all answer but that is not writable yet for what it is: no lost majority, no empty list', async () => {
+		// Right after its primary came back: every replica connected, ready_for_writes still false.
+		db.layouts = [{...table('fresh', ['queenbee', 'workerbee_1', 'workerbee_2']), writable: false}];
+		const c = cluster({workers: 3, replicas: 3});
+		const error = (await tablesStep.run(c.ctx, recordedIO().io).catch(e => e)) as InputError;
+		expect(error.message).toBe('1 table cannot take writes now: app.fresh');
+		expect((error as InputError).hint).toBe('app.fresh: every replica answers, but it is not ready for writes yet');
+		expect(JSON.stringify(error)).not.toMatch(/majority|emergency/);
+		expect(db.repaired).toEqual([]);
+		// And once it is writable within the few seconds it is watched, nothing at all is said.
+		db.settleAfter = 1;
+		const result = await tablesStep.run(c.ctx, recordedIO().io);
+		expect(result.summary).toBe('1 table, 3 replicas each, as placed');
+	});
+
+	it('gives the default tag back to servers a scale-down took it from that stay after all', async () => {
+		db.layouts = [table('orders', ['queenbee', 'workerbee_1', 'workerbee_2'])];
+		db.tagged.delete('workerbee_2');
+		db.tagged.delete('workerbee_3');
+		const c = cluster({workers: 3});
+		c.ctx.journal.update(j => {
+			j.untagged = ['workerbee_2', 'workerbee_3'];
+			j.nodes[3]!.state = 'deleting';
+		});
+		const {io, events} = recordedIO();
+		await tablesStep.run(c.ctx, io);
+		expect(db.tagCalls).toEqual(['+workerbee_2']);
+		expect(progress(events)).toContain("workerbee_2 takes new tables again (RethinkDB's default tag)");
+		// workerbee_3 still leaves: it is kept in the list, untagged.
+		expect(c.ctx.journal.value.untagged).toEqual(['workerbee_3']);
+	});
+
+	it('says "2 shards of 3 replicas" where a table has more servers than replicas per shard', () => {
+		const layout = table('wide', ['queenbee']);
+		expect(
+			describePlaced({
+				layout,
+				stages: [
+					{
+						name: 'settle',
+						shards: [
+							{primary: 'queenbee', replicas: ['queenbee', 'workerbee_1', 'workerbee_2'], nonvoting: []},
+							{primary: 'workerbee_3', replicas: ['workerbee_3', 'workerbee_1', 'workerbee_2'], nonvoting: []},
+						],
+					},
+				],
+				copies: [],
+				drops: [],
+			}),
+		).toBe('app.wide: ready, 2 shards of 3 replicas, on queenbee, workerbee_1, workerbee_2, workerbee_3');
+	});
 });
 
 describe('evacuate', () => {
@@ -245,7 +394,7 @@ describe('evacuate', () => {
 		const c = cluster({workers: 1});
 		const error = await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
 		expect((error as InputError).hint).toBe('workerbee_1 stays but is not connected');
-		expect((error as InputError).nextSteps).toEqual(['repair it first: swarmbee up demo']);
+		expect((error as InputError).nextSteps).toEqual(['repair it first: swarmbee up demo (then scale again)']);
 		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
 	});
 
@@ -260,5 +409,63 @@ describe('evacuate', () => {
 		);
 		expect(db.applied).toEqual([]);
 		expect(c.ctx.journal.value.nodes.every(n => n.state === 'running')).toBe(true);
+	});
+	it('takes the default tag off the leaving servers before any move, and moves a table that arrived on one while the others moved', async () => {
+		db.layouts = [table('orders', ['workerbee_3', 'queenbee']), table('events', ['workerbee_2'])];
+		// While the first table moves, the application makes app.late and places it on workerbee_2 by name.
+		db.afterApply = () => {
+			db.layouts = [...db.layouts, table('late', ['workerbee_2'])];
+		};
+		const c = cluster({workers: 1}, {ssh: [{match: 'df -Pk', reply: '1000000\n'}]});
+		const {io, events} = recordedIO();
+		const result = await evacuateStep.run(c.ctx, io);
+		expect(db.tagCalls).toEqual(['-workerbee_2', '-workerbee_3']);
+		expect(c.ctx.journal.value.untagged).toEqual(['workerbee_2', 'workerbee_3']);
+		const lines = progress(events);
+		expect(lines[0]).toBe(
+			"workerbee_2, workerbee_3 take no new table from now on (RethinkDB's default tag removed): a table made meanwhile lands on queenbee, workerbee_1",
+		);
+		expect(lines).toContain('app.late has replicas on workerbee_2, which is leaving: moving it first');
+		expect(db.applied.map(p => p.layout.table)).toEqual(['orders', 'events', 'late']);
+		for (const t of db.layouts) expect(t.shards[0]!.replicas.sort()).toEqual(['queenbee', 'workerbee_1']);
+		expect(result.summary).toBe('3 tables on queenbee, workerbee_1 (3 moved)');
+	});
+
+	it('a refused scale leaves the tags as they were and no change under way', async () => {
+		db.layouts = [table('orders', ['workerbee_3', 'queenbee'])];
+		db.connected.delete('workerbee_1');
+		const c = cluster({workers: 1});
+		c.ctx.journal.update(j => {
+			j.change = {
+				kind: 'scale',
+				workers: 1,
+				from: 3,
+				leaving: ['workerbee-2', 'workerbee-3'],
+				command: 'swarmbee scale demo --workers 1',
+				startedAt: 'now',
+			};
+		});
+		await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e as InputError);
+		expect(db.tagCalls).toEqual([]);
+		expect(c.ctx.journal.value.change).toBeUndefined();
+		expect(c.ctx.journal.value.untagged).toBeUndefined();
+	});
+	it('refuses a scale while a table is lost, saying so with the choice that works, not "bring its servers back"', async () => {
+		db.layouts = [
+			{id: 'id-late', db: 'app', table: 'late', shards: [], live: [], writable: false},
+			table('orders', ['queenbee', 'workerbee_1']),
+		];
+		const c = cluster({workers: 2});
+		c.ctx.journal.update(j => {
+			j.tables = {'app.late': {rows: 103, servers: ['workerbee_4'], seenAt: 't'}};
+		});
+		const error = (await evacuateStep.run(c.ctx, recordedIO().io).catch(e => e)) as InputError;
+		expect(error.hint).toBe(
+			"app.late (103 rows when last seen, t): lost: no server that held it is left (it was on workerbee_4); RethinkDB's emergency repair cannot bring back a table with no surviving replica",
+		);
+		expect(error.nextSteps).toEqual([
+			'swarmbee up demo --drop-lost-tables app.late drops it (then swarmbee restore demo FILE --tables app.late brings it back from a backup)',
+		]);
+		expect(db.tagCalls).toEqual([]);
 	});
 });
