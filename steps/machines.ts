@@ -224,8 +224,8 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 			try {
 				const shell = await ssh.waitFor(node.name, {
 					signal: io.signal,
-					// Where the host key arrives with user_data, SSH answers with it only
-					// late in the first boot.
+					// Where the host key arrives with the first boot, SSH answers with it
+					// only late in that boot.
 					timeoutMs: keyBeforeBoot ? 180_000 : 600_000,
 					mismatchIsFatal: keyBeforeBoot,
 					onRetry: reason => {
@@ -248,8 +248,8 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 					},
 				});
 				if (provider.firstBoot) {
-					say.state('booting', 'SSH ok; waiting for the first-boot script (user_data)');
-					await waitForFirstBoot(shell, provider.firstBoot, node, io.signal);
+					say.state('booting', `SSH ok; waiting for ${provider.firstBoot.name}`);
+					await waitForFirstBoot(shell, provider.firstBoot, node, ctx.spec.name, io.signal);
 				}
 				const current = journal.value.nodes.find(n => n.name === node.name)!;
 				if (provider.capabilities.bootHostKeyExposed && !current.hostKey.rotatedAt)
@@ -295,7 +295,7 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 		promote();
 		return;
 	}
-	say.state('booting', 'replacing the host key that came with user_data by one made on the node');
+	say.state('booting', 'replacing the host key the machine was given at first boot by one made on the node');
 	const made = (await shell.run(nextHostKeyCommand(`${node.name}.${ctx.spec.name}`), {signal: io.signal})).trim();
 	let next: {publicKey: string; fingerprint: string};
 	try {
@@ -331,7 +331,7 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 	promote();
 	say.state(
 		'booting',
-		`host key replaced: ${next.fingerprint} (made on the node; the one in user_data is no longer used)`,
+		`host key replaced: ${next.fingerprint} (made on the node; the one given at first boot is no longer used)`,
 	);
 }
 
@@ -344,18 +344,18 @@ async function waitForFirstBoot(
 	shell: RemoteShell,
 	check: FirstBootCheck,
 	node: NodeRecord,
+	cluster: string,
 	signal: AbortSignal,
 ): Promise<void> {
-	const host = node.ssh?.host ?? node.publicAddress ?? node.name;
 	const polled = await pollUntil(
 		async () => {
 			const status = check.parse((await shell.exec(check.command, {signal})).stdout);
 			if (status.state === 'failed') {
-				throw new ExternalError(`the first-boot script (user_data) failed on ${node.name}`, {
+				throw new ExternalError(`${check.name} failed on ${node.name}`, {
 					node: node.name,
 					hint: status.detail,
 					nextSteps: [
-						`its full log: ssh root@${host} cat /var/log/cloud-init-output.log`,
+						`its full log: swarmbee ssh ${cluster} ${node.name} -- cat ${check.log}`,
 						`delete ${node.name} (or the whole cluster: swarmbee down) and run swarmbee up again: it recreates what is missing`,
 					],
 				});
@@ -367,11 +367,11 @@ async function waitForFirstBoot(
 	);
 	if (polled.met) return;
 	throw new ExternalError(
-		`${node.name}'s first-boot script (user_data) did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`,
+		`${check.name} of ${node.name} did not finish within ${Math.round(check.timeoutMs / 60_000)} minutes`,
 		{
 			node: node.name,
 			nextSteps: [
-				`look at its log: ssh root@${host} tail /var/log/cloud-init-output.log`,
+				`look at its log: swarmbee ssh ${cluster} ${node.name} -- tail ${check.log}`,
 				'run swarmbee up again: it goes on waiting',
 			],
 		},

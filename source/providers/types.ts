@@ -123,6 +123,10 @@ export interface DestroyReport {
  * `failed: …`, and how long to wait for it.
  */
 export interface FirstBootCheck {
+	/** What the machine runs at first boot, as a user knows it, e.g. "the first-boot script (user_data)". */
+	name: string;
+	/** The file on the machine with its whole output. */
+	log: string;
 	command: string;
 	parse: (stdout: string) => {state: 'done'} | {state: 'running'} | {state: 'failed'; detail: string};
 	timeoutMs: number;

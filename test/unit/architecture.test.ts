@@ -124,4 +124,22 @@ describe('architecture', () => {
 			.map(folder => `${folder} -> ${[...(edges.get(folder) ?? [])].filter(next => reaches(next, folder)).join(', ')}`);
 		expect(loops).toEqual([]);
 	});
+
+	it("a provider's own words (first boot, its machines' names) live in its folder, not in the steps", () => {
+		// Code and the text it prints, not comments: a comment may say which provider it has in mind.
+		const code = (file: string) =>
+			readFileSync(path.join(root, file), 'utf8')
+				.replace(/\/\*[\s\S]*?\*\//g, '')
+				.replace(/^\s*\/\/.*$/gm, '');
+		const words = /user_data|cloud-init|droplet|digitalocean/i;
+		const found = Object.keys(graph)
+			.filter(file => file.startsWith('steps/'))
+			.flatMap(file =>
+				code(file)
+					.split('\n')
+					.filter(line => words.test(line))
+					.map(line => `${file}: ${line.trim()}`),
+			);
+		expect(found).toEqual([]);
+	});
 });

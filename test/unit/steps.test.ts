@@ -356,7 +356,7 @@ describe('machines: host keys that came with user_data are replaced', () => {
 		// The connection was opened again after the swap, and had to prove the new key.
 		expect(c.ssh.dropped.sort()).toEqual(['queenbee', 'workerbee-1']);
 		expect(states('queenbee')).toContain(
-			`queenbee booting: host key replaced: ${fingerprint(made.get('queenbee')!)} (made on the node; the one in user_data is no longer used)`,
+			`queenbee booting: host key replaced: ${fingerprint(made.get('queenbee')!)} (made on the node; the one given at first boot is no longer used)`,
 		);
 		expect(checks.length).toBe(6);
 		for (const check of checks) expect(check.accepted, check.after).toContain(check.served);

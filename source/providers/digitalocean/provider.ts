@@ -98,6 +98,8 @@ export class DigitalOceanProvider implements Provider {
 	constructor(private readonly options: DigitalOceanProviderOptions = {}) {
 		this.timing = {...DEFAULT_TIMING, ...options.timing};
 		this.firstBoot = {
+			name: 'the first-boot script (user_data)',
+			log: '/var/log/cloud-init-output.log',
 			command: firstBootStatusCommand,
 			parse: parseFirstBootStatus,
 			timeoutMs: this.timing.firstBootTimeoutMs,
