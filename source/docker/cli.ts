@@ -1,3 +1,6 @@
+import {readFileSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type {Writable} from 'node:stream';
 import {execa} from 'execa';
 import {CancelledError, ExternalError} from '../errors.js';
@@ -46,6 +49,44 @@ export class NoEngineError extends ExternalError {
 	}
 }
 
+/** A DOCKER_HOST that `swarmbee env` printed: a cluster manager's engine, reached through a local socket. */
+const CLUSTER_SOCKET = /^unix:\/\/.*\/clusters\/[^/]+\/docker\/docker\.sock$/;
+/** The docker context `swarmbee env --context` makes. */
+const CLUSTER_CONTEXT = /^swarmbee-/;
+
+/**
+ * The environment that reaches this machine's engine. `eval "$(swarmbee env demo)"`
+ * points the user's docker CLI at a cluster's manager; swarmbee's own docker
+ * commands (the local provider's nodes, image builds, side-loading) must not
+ * follow it there: `swarmbee down demo` in that shell would look for demo's
+ * nodes inside demo's manager. A DOCKER_HOST or DOCKER_CONTEXT that swarmbee
+ * made is left out; a current context of swarmbee's (`docker context use
+ * swarmbee-demo`) is overridden by the default one. Any other engine the user
+ * chose is theirs and kept.
+ */
+export function engineEnvironment(
+	env: Record<string, string | undefined>,
+	currentContext: () => string | undefined = () => currentDockerContext(env),
+): Record<string, string | undefined> {
+	const out = {...env};
+	if (out['DOCKER_HOST'] && CLUSTER_SOCKET.test(out['DOCKER_HOST'])) delete out['DOCKER_HOST'];
+	if (out['DOCKER_CONTEXT'] && CLUSTER_CONTEXT.test(out['DOCKER_CONTEXT'])) delete out['DOCKER_CONTEXT'];
+	if (!out['DOCKER_HOST'] && !out['DOCKER_CONTEXT'] && CLUSTER_CONTEXT.test(currentContext() ?? ''))
+		out['DOCKER_CONTEXT'] = 'default';
+	return out;
+}
+
+/** The docker CLI's current context from its config file (`docker context use`), if any. */
+function currentDockerContext(env: Record<string, string | undefined>): string | undefined {
+	const dir = env['DOCKER_CONFIG'] || path.join(env['HOME'] || os.homedir(), '.docker');
+	try {
+		const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as {currentContext?: unknown};
+		return typeof config.currentContext === 'string' ? config.currentContext : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
 /** What steps and image code use of the engine: a test's recorder extends DockerCli and answers `run`. */
 export type DockerEngine = Pick<DockerCli, 'run' | 'jsonLines' | 'inspect' | 'imageId' | 'serverVersion'>;
 
@@ -64,7 +105,7 @@ export class DockerCli {
 			forceKillAfterDelay: 5_000,
 			// Built whole, not merged into ours by execa: the token stays with swarmbee.
 			extendEnv: false,
-			env: childEnvironment(process.env, {...this.baseEnv, ...options.env}),
+			env: childEnvironment(engineEnvironment(process.env), {...this.baseEnv, ...options.env}),
 			...(options.input === undefined
 				? {stdin: 'ignore' as const}
 				: typeof options.input === 'string' || Buffer.isBuffer(options.input)

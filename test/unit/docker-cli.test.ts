@@ -2,7 +2,7 @@ import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {afterAll, describe, expect, it} from 'vitest';
-import {DockerCli, DockerCommandError, NoEngineError} from '../../source/docker/cli.js';
+import {DockerCli, DockerCommandError, engineEnvironment, NoEngineError} from '../../source/docker/cli.js';
 import {ensureLocalImage} from '../../source/docker/local-image.js';
 import {InputError} from '../../source/errors.js';
 import {registerSecret} from '../../source/redact.js';
@@ -95,6 +95,54 @@ describe('DockerCli environment', () => {
 		} finally {
 			for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
 			Object.assign(process.env, saved);
+		}
+	});
+});
+
+describe("swarmbee's own docker commands reach this machine's engine, not a cluster's manager", () => {
+	const socket = 'unix:///home/me/.config/swarmbee-nodejs/clusters/demo/docker/docker.sock';
+	const none = () => undefined;
+
+	it('leaves out the DOCKER_HOST that eval "$(swarmbee env demo)" set', () => {
+		const env = engineEnvironment({DOCKER_HOST: socket, SWARMBEE_CLUSTER: 'demo', HOME: '/home/me'}, none);
+		expect(env['DOCKER_HOST']).toBeUndefined();
+		expect(env['HOME']).toBe('/home/me');
+	});
+
+	it("leaves out the DOCKER_CONTEXT of env --context, and overrides a current context of swarmbee's", () => {
+		expect(engineEnvironment({DOCKER_CONTEXT: 'swarmbee-demo'}, none)['DOCKER_CONTEXT']).toBeUndefined();
+		expect(engineEnvironment({}, () => 'swarmbee-demo')['DOCKER_CONTEXT']).toBe('default');
+	});
+
+	it("keeps an engine the user chose: another DOCKER_HOST, another context (Docker Desktop's)", () => {
+		expect(engineEnvironment({DOCKER_HOST: 'tcp://10.0.0.5:2376'}, none)['DOCKER_HOST']).toBe('tcp://10.0.0.5:2376');
+		expect(engineEnvironment({DOCKER_HOST: 'unix:///var/run/docker.sock'}, none)['DOCKER_HOST']).toBe(
+			'unix:///var/run/docker.sock',
+		);
+		expect(engineEnvironment({DOCKER_CONTEXT: 'desktop-linux'}, none)['DOCKER_CONTEXT']).toBe('desktop-linux');
+		expect(engineEnvironment({}, () => 'desktop-linux')['DOCKER_CONTEXT']).toBeUndefined();
+	});
+
+	it('reads the current context from the docker config folder', () => {
+		const config = path.join(dir, 'docker-config');
+		mkdirSync(config);
+		writeFileSync(path.join(config, 'config.json'), JSON.stringify({currentContext: 'swarmbee-demo'}));
+		expect(engineEnvironment({DOCKER_CONFIG: config})['DOCKER_CONTEXT']).toBe('default');
+	});
+
+	it('a docker command run while the shell points at a cluster goes to the engine', async () => {
+		const binDir = path.join(dir, 'env-engine');
+		mkdirSync(binDir);
+		writeFileSync(path.join(binDir, 'docker'), '#!/bin/sh\nenv\n');
+		chmodSync(path.join(binDir, 'docker'), 0o755);
+		const saved = process.env['DOCKER_HOST'];
+		process.env['DOCKER_HOST'] = socket;
+		try {
+			const out = await new DockerCli({PATH: `${binDir}:${process.env.PATH ?? ''}`}).run(['version']);
+			expect(out).not.toMatch(/^DOCKER_HOST=/m);
+		} finally {
+			if (saved === undefined) delete process.env['DOCKER_HOST'];
+			else process.env['DOCKER_HOST'] = saved;
 		}
 	});
 });
