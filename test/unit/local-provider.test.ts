@@ -21,7 +21,14 @@ function engine() {
 		{match: 'ps -aq --filter label=swarmbee.cluster=demo', reply: inspected.map(c => c.Id.slice(0, 12)).join('\n')},
 		{match: /^container inspect /, reply: JSON.stringify(inspected)},
 		{match: /^(network|volume) ls -q/, reply: ''},
-		{match: /^(ps -a|network ls|volume ls) --filter label=swarmbee\.cluster=demo --format/, reply: ''},
+		// The proof asks for this state's own; without the owner it would also see another state's demo,
+		// made while this down ran (seen on a shared engine: down failed on it).
+		{
+			match: /^(ps -a|network ls|volume ls) --filter label=swarmbee\.cluster=demo --filter label=swarmbee\.owner=owner-1 --format/,
+			reply: '',
+		},
+		{match: /^ps -a --filter label=swarmbee\.cluster=demo --format/, reply: 'container swarmbee-demo-queenbee'},
+		{match: /^(network|volume) ls --filter label=swarmbee\.cluster=demo --format/, reply: ''},
 		{match: /^rm -f -v /, reply: ''},
 	]);
 }
@@ -38,6 +45,7 @@ describe('local provider', () => {
 		const report = await provider.destroy({spec, owner: 'owner-1'}, {includeForeign: false});
 		expect(report.removed).toEqual(['1 container', '0 networks', '0 volumes']);
 		expect(report.foreign).toEqual(['container swarmbee-demo-workerbee-1']);
+		expect(report.remaining).toEqual([]);
 		expect(docker.commands.filter(c => c[0] === 'rm')).toEqual([['rm', '-f', '-v', 'queenbee0123456789abcdef']]);
 		expect(docker.commands.filter(c => c.join(' ').startsWith('ps -aq'))).toHaveLength(2);
 	});

@@ -422,16 +422,18 @@ export class LocalProvider implements Provider {
 		if (doomedVolumes.length > 0)
 			await this.docker.run(['volume', 'rm', '-f', ...doomedVolumes.map(v => v.Name)], {signal});
 
+		// Listed again by owner too: another state's same-named cluster, even one made
+		// while this ran, is not what this down failed to remove.
+		const proof = [
+			'--filter',
+			filter,
+			...(options.includeForeign ? [] : ['--filter', `label=${LABEL_OWNER}=${ctx.owner}`]),
+		];
+		const listed = async (args: string[]) => (await this.docker.run(args, {signal})).split('\n');
 		const remaining = [
-			...(await this.docker.run(['ps', '-a', '--filter', filter, '--format', 'container {{.Names}}'], {signal})).split(
-				'\n',
-			),
-			...(
-				await this.docker.run(['network', 'ls', '--filter', filter, '--format', 'network {{.Name}}'], {signal})
-			).split('\n'),
-			...(await this.docker.run(['volume', 'ls', '--filter', filter, '--format', 'volume {{.Name}}'], {signal})).split(
-				'\n',
-			),
+			...(await listed(['ps', '-a', ...proof, '--format', 'container {{.Names}}'])),
+			...(await listed(['network', 'ls', ...proof, '--format', 'network {{.Name}}'])),
+			...(await listed(['volume', 'ls', ...proof, '--format', 'volume {{.Name}}'])),
 		].filter(Boolean);
 		const foreign = [
 			...containers.filter(c => !mine(c.Config.Labels)).map(c => `container ${c.Name.replace(/^\//, '')}`),
@@ -445,7 +447,7 @@ export class LocalProvider implements Provider {
 				counted(doomedNetworks.length, 'network'),
 				counted(doomedVolumes.length, 'volume'),
 			],
-			remaining: remaining.filter(r => !foreign.includes(r)),
+			remaining,
 			foreign,
 		};
 	}
