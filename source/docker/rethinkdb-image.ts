@@ -3,7 +3,7 @@ import path from 'node:path';
 import {ExternalError} from '../errors.js';
 import {packageRoot} from '../paths.js';
 import type {DockerEngine} from './cli.js';
-import {ensureImage, type EnsuredImage} from './images.js';
+import {ensureImage, type EnsuredImage, packagedImage} from './images.js';
 
 /**
  * The real RethinkDB 2.4.4 server for machines that cannot pull
@@ -39,19 +39,26 @@ export function findRethinkdbSource(env: NodeJS.ProcessEnv = process.env): strin
 	});
 }
 
-/** Builds the server's image once (cached by the folder's content) and returns its tag, `swarmbee-rethinkdb:<hash>`. */
-export function ensureRethinkdbImage(
+/**
+ * Builds the server's image once (cached by the folder's content) and returns
+ * its tag, `swarmbee-rethinkdb:<hash>`: the folder's own image
+ * (`swarmbee-rethinkdb-source:<hash>`), made into one layer by
+ * images/rethinkdb (why: that Dockerfile says).
+ */
+export async function ensureRethinkdbImage(
 	docker: DockerEngine,
 	options: {env?: NodeJS.ProcessEnv; signal?: AbortSignal; onLine?: (line: string) => void} = {},
 ): Promise<EnsuredImage> {
-	return ensureImage(
+	const server = await ensureImage(
 		docker,
 		{
-			name: 'rethinkdb',
-			repository: 'swarmbee-rethinkdb',
+			name: 'rethinkdb-source',
+			repository: 'swarmbee-rethinkdb-source',
 			dir: findRethinkdbSource(options.env),
 			bases: ['debian:bookworm'],
 		},
 		options,
 	);
+	const flat = await ensureImage(docker, packagedImage('rethinkdb', [server.tag], {SERVER: server.tag}), options);
+	return {...flat, built: flat.built || server.built};
 }
