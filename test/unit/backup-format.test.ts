@@ -13,7 +13,7 @@ import {
 	topFolderName,
 	unmatchedSelection,
 } from '../../source/backup/format.js';
-import {JsonArrayError, JsonArrayReader} from '../../source/backup/json-array.js';
+import {JsonArrayError, JsonArrayScanner} from '../../source/backup/json-array.js';
 import {checkTarget} from '../../source/backup/restore.js';
 import {restoreFailure} from '../../steps/restore.js';
 import {InputError} from '../../source/errors.js';
@@ -164,7 +164,7 @@ describe("planReplication: the archive's shards and replicas on the target clust
 	});
 });
 
-describe('JsonArrayReader', () => {
+describe('JsonArrayScanner', () => {
 	const documents = [
 		{id: 1, name: 'é'},
 		{id: 'two', nested: {a: [1, {b: null}]}, at: {$reql_type$: 'TIME', epoch_time: 1.5, timezone: '+00:00'}},
@@ -174,9 +174,10 @@ describe('JsonArrayReader', () => {
 
 	function readAll(text: string | Uint8Array, chunkSize: number) {
 		const bytes = typeof text === 'string' ? Buffer.from(text) : text;
-		const reader = new JsonArrayReader('app/t.json');
+		const reader = new JsonArrayScanner('app/t.json', undefined, true);
 		const out: unknown[] = [];
-		for (let i = 0; i < bytes.length; i += chunkSize) out.push(...reader.write(bytes.subarray(i, i + chunkSize)));
+		for (let i = 0; i < bytes.length; i += chunkSize)
+			out.push(...reader.write(bytes.subarray(i, i + chunkSize)).map(text => JSON.parse(text.toString('utf8'))));
 		reader.end();
 		return out;
 	}
@@ -199,7 +200,7 @@ describe('JsonArrayReader', () => {
 
 	it('refuses what is not one array of objects', () => {
 		expect(() => readAll('{"id": 1}', 4)).toThrow(/does not begin with "\["/);
-		expect(() => readAll('[{"id": 1}, 2]', 4)).toThrow(/element 2 is number, not a document/);
+		expect(() => readAll('[{"id": 1}, 2]', 4)).toThrow(/element 2 is a number, not a document/);
 		expect(() => readAll('[{"id": 1}, [2]]', 4)).toThrow(/element 2 is an array/);
 		expect(() => readAll('[{"id": 1},]', 4)).toThrow(/not a complete JSON array/);
 		expect(() => readAll('[{"id": 1} {"id": 2}]', 4)).toThrow(/not a complete JSON array/);
@@ -220,8 +221,8 @@ describe('checkTarget: what a restore refuses before writing', () => {
 		info: {db: 'app', name, primary_key: primaryKey, indexes: []},
 		documents: 1,
 		bytes: 10,
-		spool: '/dev/null',
-		spoolBytes: 10,
+		largestQueryBytes: 10,
+		longestArray: 0,
 	});
 	const target = {
 		databases: new Set(['app']),
