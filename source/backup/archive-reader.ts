@@ -16,7 +16,7 @@ import {
 	type TableRef,
 	type TableSelection,
 } from './format.js';
-import {DEFAULT_LIMITS, JsonArrayError, JsonArrayScanner, type DocumentLimits} from './json-array.js';
+import {DEFAULT_LIMITS, JsonArrayError, JsonArrayScanner, JsonLimitError, type DocumentLimits} from './json-array.js';
 
 type Entry = AsyncIterable<Uint8Array> & {header: tar.Header; resume(): unknown};
 
@@ -231,9 +231,20 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 		await passOn(() => options.onTableStart?.(ref));
 		const scanner = new JsonArrayScanner(where, limits, Boolean(options.onDocuments));
 		let lastReport = 0;
+		let problem: JsonArrayError | undefined;
 		for await (const chunk of entry) {
 			record.bytes += chunk.length;
-			const documents = scanner.write(chunk);
+			// After a problem the entry is still read to its end (not scanned): see the loop below.
+			if (problem) continue;
+			let documents: Buffer[];
+			try {
+				documents = scanner.write(chunk);
+			} catch (error) {
+				// Over a limit (a bomb), or in a restore: stop reading at once.
+				if (!(error instanceof JsonArrayError) || error instanceof JsonLimitError || options.onDocuments) throw error;
+				problem = error;
+				continue;
+			}
 			if (documents.length > 0) await passOn(() => options.onDocuments?.(ref, documents));
 			const now = Date.now();
 			if (now - lastReport >= 200) {
@@ -241,6 +252,7 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 				options.onProgress?.(ref, scanner.documents, record.bytes, false);
 			}
 		}
+		if (problem) throw problem;
 		scanner.end();
 		record.documents = scanner.documents;
 		record.largestQueryBytes = scanner.totals.largestQueryBytes;
@@ -262,7 +274,8 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 					if (error instanceof ArchiveError) contentFailure = error;
 					else if (error instanceof JsonArrayError) contentFailure = new ArchiveError(name, error.message);
 					else throw error;
-					if (options.onDocuments) throw contentFailure;
+					// A restore stops at its first problem, and so does every reader at a limit: the rest could be a bomb.
+					if (options.onDocuments || error instanceof JsonLimitError) throw contentFailure;
 				}
 			}
 			entry.resume();

@@ -61,6 +61,8 @@ export interface DocumentLimits {
 }
 
 export class JsonArrayError extends Error {}
+/** A document over one of RethinkDB's limits: refused at once, the rest never read. */
+export class JsonLimitError extends JsonArrayError {}
 
 /** What the scan found in one table file. */
 export interface ScanTotals {
@@ -483,6 +485,7 @@ export class JsonArrayScanner {
 			this.fail(
 				i,
 				`document ${this.totals.documents + 1} is nested more than ${this.limits.maxDepth.toLocaleString('en-US')} levels deep (RethinkDB's drivers cannot read such a document back)`,
+				true,
 			);
 		this.depth++;
 		this.stack[this.depth] = kind;
@@ -525,11 +528,12 @@ export class JsonArrayScanner {
 		this.fail(
 			i,
 			`document ${this.totals.documents + 1} is larger than one RethinkDB query can carry (over ${mib(this.limits.maxQueryBytes)} as an insert's text; the server refuses queries of ${mib(RETHINKDB_QUERY_LIMIT)})`,
+			true,
 		);
 	}
 
-	private fail(i: number, problem: string): never {
-		throw new JsonArrayError(
+	private fail(i: number, problem: string, limit = false): never {
+		throw new (limit ? JsonLimitError : JsonArrayError)(
 			`${this.where} is not a complete JSON array of documents: ${problem} (near byte ${(this.offset + i).toLocaleString('en-US')})`,
 		);
 	}

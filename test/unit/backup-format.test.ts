@@ -208,6 +208,39 @@ describe('JsonArrayScanner', () => {
 		expect(() => readAll('   ', 1)).toThrow(/it is empty/);
 	});
 
+	it('measures each document as an insert query carries it (escaped in a JSON string), whatever the chunks', () => {
+		const texts = ['{"a": "say \\"hi\\""}', '{"b":\n\t[1, 2.5e-3, true, null, {"c": "\\u00e9\\\\"}]}', '{ "é": "ü" }'];
+		const dump = `[${texts.join(',')}]`;
+		const escaped = Math.max(...texts.map(t => Buffer.byteLength(JSON.stringify(t))));
+		for (const size of [1, 3, 1000]) {
+			const scanner = new JsonArrayScanner('app/t.json', undefined, true);
+			const out: string[] = [];
+			const bytes = Buffer.from(dump);
+			for (let i = 0; i < bytes.length; i += size)
+				out.push(...scanner.write(bytes.subarray(i, i + size)).map(b => b.toString()));
+			scanner.end();
+			expect(out).toEqual(texts);
+			expect(scanner.totals.largestQueryBytes).toBe(escaped);
+		}
+	});
+
+	it('refuses a document over the size or depth limit, and counts the longest array', () => {
+		const scan = (text: string, limits = {maxQueryBytes: 40, maxDepth: 3}) => {
+			const scanner = new JsonArrayScanner('app/t.json', limits);
+			scanner.write(Buffer.from(text));
+			scanner.end();
+			return scanner.totals;
+		};
+		expect(scan('[{"a": [[1, 2, 3]]}]').longestArray).toBe(3);
+		expect(() => scan('[{"a": [[[1]]]}]')).toThrow(/document 1 is nested more than 3 levels deep/);
+		expect(() => scan('[{"id": 1}, {"a": "0123456789012345678901234567890123456789"}]')).toThrow(
+			/document 2 is larger than one RethinkDB query can carry/,
+		);
+		// Quotes count twice: a document of 30 bytes with 12 quotes is 44 bytes as a query.
+		expect(() => scan('[{"a": "b", "c": "d", "e": "f"}]')).toThrow(/larger than one RethinkDB query/);
+		expect(() => scan('[{"a": "b", "c": 1}]')).not.toThrow();
+	});
+
 	it('refuses anything after the closing bracket, in the same chunk or a later one', () => {
 		expect(() => readAll('[{"id": 1}] x', 100)).toThrow(/app\/t.json is not a complete JSON array/);
 		expect(() => readAll('[{"id": 1}]\n\nx', 1)).toThrow(/more after the array's closing/);
