@@ -44,6 +44,8 @@ export interface ReadArchiveOptions {
 	selection?: TableSelection;
 	signal?: AbortSignal;
 	limits?: DocumentLimits;
+	/** Check objects for a key given twice, and strings byte by byte (default on; off for a backup's own read back: the server wrote those). */
+	strict?: boolean;
 	/** Documents and bytes read so far of one table's `.json`. */
 	onProgress?: (table: TableRef, documents: number, bytes: number, done: boolean) => void;
 }
@@ -229,7 +231,13 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 		const record = {ref, documents: 0, bytes: 0, largestQueryBytes: 0, longestArray: 0};
 		result.data.set(key, record);
 		await passOn(() => options.onTableStart?.(ref));
-		const scanner = new JsonArrayScanner(where, limits, Boolean(options.onDocuments));
+		const scanner = new JsonArrayScanner(
+			where,
+			limits,
+			Boolean(options.onDocuments),
+			options.strict ?? true,
+			options.strict ?? true,
+		);
 		let lastReport = 0;
 		let problem: JsonArrayError | undefined;
 		for await (const chunk of entry) {

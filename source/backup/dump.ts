@@ -272,7 +272,12 @@ export async function verifyArchive(
 ): Promise<{documents: number}> {
 	let manifest: ArchiveManifest;
 	try {
-		manifest = await readArchive(file, {signal: options.signal, onProgress: options.onProgress, limits: VERIFY_LIMITS});
+		manifest = await readArchive(file, {
+			signal: options.signal,
+			onProgress: options.onProgress,
+			limits: VERIFY_LIMITS,
+			strict: false,
+		});
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		throw new VerifyError(`the archive written does not read back: ${(error as Error).message}`, {

@@ -31,27 +31,8 @@ const MAX_NUMBER_BYTES = 1_000;
 const MAX_CHECKED_KEYS = 10_000;
 /** Bytes of a key kept whole for the duplicate check; past it, its length and CRC stand in. */
 const MAX_KEY_BYTES = 4_096;
-
-/** One object key's bytes, kept only up to a bound. */
-class KeyBytes {
-	private readonly head: Uint8Array[] = [];
-	private kept = 0;
-	private length = 0;
-	private crc = 0;
-	add(bytes: Uint8Array): void {
-		this.length += bytes.length;
-		if (this.kept < MAX_KEY_BYTES) {
-			const part = bytes.subarray(0, MAX_KEY_BYTES - this.kept);
-			this.head.push(Buffer.from(part));
-			this.kept += part.length;
-		}
-		this.crc = crc32(bytes, this.crc);
-	}
-	identity(): string {
-		const head = Buffer.concat(this.head).toString('latin1');
-		return this.length <= MAX_KEY_BYTES ? head : `${head}\0${this.length}\0${this.crc}`;
-	}
-}
+/** An object's keys are kept in a list up to this many, then in a set. */
+const LIST_KEYS = 16;
 
 export interface DocumentLimits {
 	/** The most bytes one document's insert text may take (escaped as the query carries it). */
@@ -133,8 +114,11 @@ export class JsonArrayScanner {
 	private parts: Uint8Array[] = [];
 	private partStart = -1;
 	private readonly arrayLengths: number[] = [];
-	private readonly keySets: Array<Set<string> | undefined> = [];
-	private key: KeyBytes | undefined;
+	/** Per open object: its keys so far (a list while short), or undefined when not checked. */
+	private readonly keySets: Array<string[] | Set<string> | undefined> = [];
+	/** Where the key being read began in this chunk (-1: no key), and its bytes from earlier chunks. */
+	private keyStart = -1;
+	private keyParts: Buffer[] | undefined;
 	// Strings, numbers and literals in progress.
 	private isKey = false;
 	private utf8Needed = 0;
@@ -142,7 +126,10 @@ export class JsonArrayScanner {
 	private utf8High = 0xbf;
 	private unicodeDigits = 0;
 	private number = N.Minus;
-	private numberText = '';
+	/** Where the number being read began in this chunk, and its text from earlier chunks. */
+	private numberStart = 0;
+	private numberHead = '';
+	private numberLength = 0;
 	private literal = '';
 	private literalAt = 0;
 	readonly totals: ScanTotals = {documents: 0, largestQueryBytes: 0, longestArray: 0, deepest: 0};
@@ -152,6 +139,13 @@ export class JsonArrayScanner {
 		private readonly limits: DocumentLimits = DEFAULT_LIMITS,
 		/** Hand out each document's text (restore); without it only counts and checks (verify). */
 		private readonly collect = false,
+		/** Check objects for a key given twice (off for what the server itself wrote: a backup's read back). */
+		private readonly checkKeys = true,
+		/**
+		 * Check strings byte by byte (escapes, UTF-8, control characters). Off only for text
+		 * the server itself wrote (a backup's read back): strings' ends are then found with memchr.
+		 */
+		private readonly validate = true,
 	) {
 		this.stack = new Uint8Array(limits.maxDepth + 1);
 	}
@@ -161,23 +155,44 @@ export class JsonArrayScanner {
 	}
 
 	/** Feeds one chunk; returns the documents it completed (when collecting). Throws JsonArrayError at the first problem. */
-	write(chunk: Uint8Array): Buffer[] {
+	write(bytes: Uint8Array): Buffer[] {
+		const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 		const out: Buffer[] = [];
 		const n = chunk.length;
 		let i = 0;
 		if (this.depth > 0) this.partStart = 0;
+		if (this.keyStart >= 0) this.keyStart = 0;
+		if (this.state === S.Number) this.numberStart = 0;
+		let nextQuote = -1;
+		let nextBackslash = -1;
 		while (i < n) {
 			const b = chunk[i]!;
 			switch (this.state) {
 				case S.InString: {
+					if (!this.validate) {
+						// What the server itself wrote only needs its strings' ends found: memchr does it.
+						if (nextQuote < i) nextQuote = indexOrEnd(chunk, 0x22, i);
+						if (nextBackslash < i) nextBackslash = indexOrEnd(chunk, 0x5c, i);
+						const j = nextQuote < nextBackslash ? nextQuote : nextBackslash;
+						this.docBytes += j - i;
+						i = j;
+						if (i >= n) continue;
+						this.docEscapes++;
+						if (chunk[i] === 0x22) this.endString(i, chunk);
+						else this.state = S.Escape;
+						this.docBytes++;
+						i++;
+						continue;
+					}
 					// The hot loop: most bytes are plain string content.
 					let j = i;
-					while (j < n && this.utf8Needed === 0) {
-						const c = chunk[j]!;
-						if (c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x80) break;
-						j++;
+					if (this.utf8Needed === 0) {
+						while (j < n) {
+							const c = chunk[j]!;
+							if (c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x80) break;
+							j++;
+						}
 					}
-					if (this.key && j > i) this.key.add(chunk.subarray(i, j));
 					this.docBytes += j - i;
 					i = j;
 					if (i >= n) continue;
@@ -189,14 +204,13 @@ export class JsonArrayScanner {
 						this.utf8High = 0xbf;
 					} else if (c === 0x22) {
 						this.docEscapes++;
-						this.endString(i);
+						this.endString(i, chunk);
 					} else if (c === 0x5c) {
 						this.docEscapes++;
 						this.state = S.Escape;
 					} else if (c < 0x20) {
 						this.fail(i, 'a string holds a raw control character');
 					} else this.utf8Lead(c, i);
-					if (this.key) this.key.add(chunk.subarray(i, i + 1));
 					this.docBytes++;
 					i++;
 					continue;
@@ -207,6 +221,9 @@ export class JsonArrayScanner {
 			this.step(b, i, chunk, out);
 			i++;
 		}
+		// A key or number still open at the chunk's end keeps what this chunk had of it.
+		if (this.keyStart >= 0 && this.state !== S.Colon) (this.keyParts ??= []).push(chunk.subarray(this.keyStart));
+		if (this.state === S.Number) this.numberHead += chunk.toString('latin1', this.numberStart, n);
 		if (this.depth > 0) {
 			// A document still open at the chunk's end is held (when collecting) and measured now, so one that is too large is refused before more of it is read.
 			if (this.collect && this.partStart >= 0 && this.partStart < n) this.parts.push(chunk.subarray(this.partStart));
@@ -239,28 +256,44 @@ export class JsonArrayScanner {
 		} else this.fail(i, 'a string holds bytes that are not UTF-8');
 	}
 
-	private endString(i: number): void {
+	private endString(i: number, chunk: Buffer): void {
 		if (this.isKey) {
-			const set = this.keySets[this.depth];
-			const key = this.key!.identity();
-			this.key = undefined;
-			if (set) {
-				if (set.has(key))
-					this.fail(
-						i,
-						`an object has the key ${JSON.stringify(Buffer.from(key.slice(0, 60), 'latin1').toString('utf8'))} twice (RethinkDB refuses it: "Duplicate key")`,
-					);
-				// Past this many keys an object is not checked for duplicates (the server still is): memory stays bounded.
-				if (set.size < MAX_CHECKED_KEYS) set.add(key);
-				else this.keySets[this.depth] = undefined;
-			}
+			if (this.keyStart >= 0) this.checkKey(i, this.keyOf(chunk, i));
+			this.keyStart = -1;
+			this.keyParts = undefined;
 			this.isKey = false;
 			this.state = S.Colon;
 		} else this.state = S.AfterValue;
 	}
 
+	/** The key's raw bytes as a string (latin1: one character a byte); a long one by its head, length and CRC. */
+	private keyOf(chunk: Buffer, end: number): string {
+		if (!this.keyParts) {
+			if (end - this.keyStart <= MAX_KEY_BYTES) return chunk.toString('latin1', this.keyStart, end);
+			return longKey(chunk.subarray(this.keyStart, end));
+		}
+		const whole = Buffer.concat([...this.keyParts, chunk.subarray(this.keyStart, end)]);
+		return whole.length <= MAX_KEY_BYTES ? whole.toString('latin1', 0, whole.length) : longKey(whole);
+	}
+
+	private checkKey(i: number, key: string): void {
+		const seen = this.keySets[this.depth];
+		if (!seen) return;
+		if (Array.isArray(seen) ? seen.includes(key) : seen.has(key))
+			this.fail(
+				i,
+				`an object has the key ${JSON.stringify(Buffer.from(key.slice(0, 60), 'latin1').toString('utf8'))} twice (RethinkDB refuses it: "Duplicate key")`,
+			);
+		if (Array.isArray(seen)) {
+			seen.push(key);
+			if (seen.length > LIST_KEYS) this.keySets[this.depth] = new Set(seen);
+		} else if (seen.size < MAX_CHECKED_KEYS) seen.add(key);
+		// Past this many keys an object is not checked for duplicates (the server still is): memory stays bounded.
+		else this.keySets[this.depth] = undefined;
+	}
+
 	/** One byte outside string content. */
-	private step(b: number, i: number, chunk: Uint8Array, out: Buffer[]): void {
+	private step(b: number, i: number, chunk: Buffer, out: Buffer[]): void {
 		switch (this.state) {
 			case S.BeforeArray:
 				if (isSpace(b)) return;
@@ -289,8 +322,12 @@ export class JsonArrayScanner {
 				return;
 			case S.Escape:
 				this.docBytes++;
-				if (this.key) this.key.add(chunk.subarray(i, i + 1));
 				if (b === 0x5c) this.docEscapes++;
+				if (!this.validate) {
+					if (b === 0x22) this.docEscapes++;
+					this.state = S.InString;
+					return;
+				}
 				if (b === 0x75) {
 					this.state = S.Unicode;
 					this.unicodeDigits = 0;
@@ -310,7 +347,6 @@ export class JsonArrayScanner {
 				return;
 			case S.Unicode:
 				this.docBytes++;
-				if (this.key) this.key.add(chunk.subarray(i, i + 1));
 				if (!((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)))
 					this.fail(i, 'a \\u escape has a character that is not hexadecimal');
 				if (++this.unicodeDigits === 4) this.state = S.InString;
@@ -320,7 +356,7 @@ export class JsonArrayScanner {
 					this.docBytes++;
 					return;
 				}
-				this.endNumber(i);
+				this.endNumber(i, chunk);
 				this.state = S.AfterValue;
 				this.step(b, i, chunk, out);
 				return;
@@ -353,7 +389,7 @@ export class JsonArrayScanner {
 				if (b !== 0x22) this.fail(i, 'an object key is not a string');
 				this.docEscapes++;
 				this.isKey = true;
-				this.key = new KeyBytes();
+				this.keyStart = this.checkKeys && this.keySets[this.depth] ? i + 1 : -1;
 				this.state = S.InString;
 				return;
 			case S.AfterValue: {
@@ -409,7 +445,9 @@ export class JsonArrayScanner {
 		} else if (b === 0x2d || (b >= 0x30 && b <= 0x39)) {
 			this.state = S.Number;
 			this.number = b === 0x2d ? N.Minus : b === 0x30 ? N.Zero : N.Int;
-			this.numberText = String.fromCharCode(b);
+			this.numberStart = i;
+			this.numberHead = '';
+			this.numberLength = 1;
 		} else if (b === 0x74 || b === 0x66 || b === 0x6e) {
 			this.literal = b === 0x74 ? 'true' : b === 0x66 ? 'false' : 'null';
 			this.literalAt = 1;
@@ -454,19 +492,17 @@ export class JsonArrayScanner {
 				if (!digit) return false;
 				break;
 		}
-		if (this.numberText.length >= MAX_NUMBER_BYTES)
-			this.fail(i, `a number is longer than ${MAX_NUMBER_BYTES} characters`);
-		this.numberText += String.fromCharCode(b);
+		if (++this.numberLength > MAX_NUMBER_BYTES) this.fail(i, `a number is longer than ${MAX_NUMBER_BYTES} characters`);
 		return true;
 	}
 
-	private endNumber(i: number): void {
+	private endNumber(i: number, chunk: Buffer): void {
+		const text = () => this.numberHead + chunk.toString('latin1', this.numberStart, i);
 		if (this.number === N.Minus || this.number === N.Dot || this.number === N.Exp || this.number === N.ExpSign)
-			this.fail(i, `a number ends early (${this.numberText})`);
-		if (this.numberText.length > 15 && !Number.isFinite(Number(this.numberText)))
-			this.fail(i, `the number ${this.numberText.slice(0, 40)} is too big for a double (RethinkDB refuses it)`);
-		else if (this.number === N.ExpDigits && !Number.isFinite(Number(this.numberText)))
-			this.fail(i, `the number ${this.numberText.slice(0, 40)} is too big for a double (RethinkDB refuses it)`);
+			this.fail(i, `a number ends early (${text()})`);
+		// Only an exponent or many digits can leave a double's range.
+		if ((this.number === N.ExpDigits || this.numberLength > 300) && !Number.isFinite(Number(text())))
+			this.fail(i, `the number ${text().slice(0, 40)} is too big for a double (RethinkDB refuses it)`);
 	}
 
 	private beginDocument(i: number): void {
@@ -489,11 +525,11 @@ export class JsonArrayScanner {
 			);
 		this.depth++;
 		this.stack[this.depth] = kind;
-		this.keySets[this.depth] = kind === OBJECT ? new Set() : undefined;
+		this.keySets[this.depth] = kind === OBJECT && this.checkKeys ? [] : undefined;
 		if (this.depth > this.totals.deepest) this.totals.deepest = this.depth;
 	}
 
-	private close(kind: number, i: number, chunk: Uint8Array, out: Buffer[]): void {
+	private close(kind: number, i: number, chunk: Buffer, out: Buffer[]): void {
 		if (kind === ARRAY) {
 			const length = this.arrayLengths[this.depth]!;
 			if (length > this.totals.longestArray) this.totals.longestArray = length;
@@ -552,4 +588,14 @@ function describeByte(byte: number): string {
 	return byte >= 0x21 && byte < 0x7f
 		? `"${String.fromCharCode(byte)}"`
 		: `byte 0x${byte.toString(16).padStart(2, '0')}`;
+}
+
+/** A key too long to keep whole: its head, length and CRC stand for it. */
+function longKey(bytes: Buffer): string {
+	return `${bytes.toString('latin1', 0, MAX_KEY_BYTES)}\0${bytes.length}\0${crc32(bytes)}`;
+}
+
+function indexOrEnd(chunk: Buffer, byte: number, from: number): number {
+	const at = chunk.indexOf(byte, from);
+	return at < 0 ? chunk.length : at;
 }
