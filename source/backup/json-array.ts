@@ -173,7 +173,7 @@ export class JsonArrayScanner {
 						// What the server itself wrote only needs its strings' ends found: memchr does it.
 						if (nextQuote < i) nextQuote = indexOrEnd(chunk, 0x22, i);
 						if (nextBackslash < i) nextBackslash = indexOrEnd(chunk, 0x5c, i);
-						const j = nextQuote < nextBackslash ? nextQuote : nextBackslash;
+						const j = Math.min(nextQuote, nextBackslash);
 						this.docBytes += j - i;
 						i = j;
 						if (i >= n) continue;
@@ -222,7 +222,10 @@ export class JsonArrayScanner {
 			i++;
 		}
 		// A key or number still open at the chunk's end keeps what this chunk had of it.
-		if (this.keyStart >= 0 && this.state !== S.Colon) (this.keyParts ??= []).push(chunk.subarray(this.keyStart));
+		if (this.keyStart >= 0 && this.state !== S.Colon) {
+			this.keyParts ??= [];
+			this.keyParts.push(chunk.subarray(this.keyStart));
+		}
 		if (this.state === S.Number) this.numberHead += chunk.toString('latin1', this.numberStart, n);
 		if (this.depth > 0) {
 			// A document still open at the chunk's end is held (when collecting) and measured now, so one that is too large is refused before more of it is read.
@@ -416,10 +419,8 @@ export class JsonArrayScanner {
 			case S.ValueOrEnd:
 				if (b === 0x5d) {
 					this.arrayLengths[this.depth] = 0;
-					{
-						this.close(ARRAY, i, chunk, out);
-						return;
-					}
+					this.close(ARRAY, i, chunk, out);
+					return;
 				}
 				this.value(b, i);
 				return;
