@@ -123,7 +123,7 @@ function storedBlock(length: number): Buffer {
 /** One table's `.json` being written; `end` gives its size and puts the real tar header in place. */
 export interface TableEntry {
 	/** Appends text of the table's JSON array; resolves when there is room for more (backpressure). */
-	write(text: string): Promise<void>;
+	write(text: string | Buffer): Promise<void>;
 	end(): Promise<{bytes: number}>;
 }
 
@@ -211,19 +211,23 @@ export class ArchiveWriter {
 		this.crc = 0;
 		this.segment = 0;
 
-		let text = '';
+		let parts: Buffer[] = [];
+		let pending = 0;
 		let bytes = 0;
 		const flush = async () => {
-			if (text.length === 0) return;
-			const buffer = Buffer.from(text, 'utf8');
-			text = '';
+			if (pending === 0) return;
+			const buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, pending);
+			parts = [];
+			pending = 0;
 			bytes += buffer.length;
 			await this.append(buffer);
 		};
 		return {
 			write: async chunk => {
-				text += chunk;
-				if (text.length >= PIECE_BYTES) await flush();
+				const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+				parts.push(buffer);
+				pending += buffer.length;
+				if (pending >= PIECE_BYTES) await flush();
 			},
 			end: async () => {
 				await flush();
@@ -275,7 +279,12 @@ export class ArchiveWriter {
 		this.crc = crc32(data, this.crc);
 		this.segment += data.length;
 		this.size += data.length;
-		const compressed = deflatePiece(data, {level: this.level, finishFlush: constants.Z_FULL_FLUSH});
+		// One output buffer for the whole piece: zlib's default 16 KiB chunks cost the main thread a callback and a copy each.
+		const compressed = deflatePiece(data, {
+			level: this.level,
+			finishFlush: constants.Z_FULL_FLUSH,
+			chunkSize: data.length + 1024,
+		});
 		compressed.catch(() => {});
 		await this.admit(this.enqueue(compressed));
 	}
