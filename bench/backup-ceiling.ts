@@ -17,23 +17,16 @@
 import {readFileSync} from 'node:fs';
 import {readArchive, replayArchive} from '../source/backup/archive-reader.js';
 import {RAW_FORMATS, rql} from '../source/backup/reql.js';
-import {loadDatabaseCluster} from '../source/commands/run-database.js';
-import {connectDriver, databaseNodes, openDatabase, type DatabaseSession} from '../source/cluster/rethinkdb.js';
-import {sessionOver} from '../source/cluster/rethinkdb.js';
+import {connectDriver, type DatabaseSession, sessionOver} from '../source/database/rethinkdb.js';
+import {openCluster} from '../source/session/open.js';
 
 const [mode, ...args] = process.argv.slice(2);
 const io = {stdout: process.stdout, stderr: process.stderr, interactive: false, env: process.env};
 
 async function overSsh(name: string): Promise<{link: DatabaseSession; close: () => Promise<void>}> {
-	const cluster = await loadDatabaseCluster(name, io, 'bench');
-	const link = await openDatabase({ssh: cluster.ssh, ...databaseNodes(cluster.journal), password: cluster.password});
-	return {
-		link,
-		close: async () => {
-			await link.close();
-			cluster.ssh.closeAll();
-		},
-	};
+	const session = await openCluster(name, io, {needs: ['database']});
+	const link = await session.database();
+	return {link, close: () => session.close()};
 }
 
 async function read(link: DatabaseSession): Promise<{documents: number}> {

@@ -34,7 +34,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import {execa} from 'execa';
 import r from 'rethinkdb';
 import {rql} from '../source/backup/reql.js';
-import {parseTaskAddress, taskAddressCommand} from '../source/cluster/rethinkdb.js';
+import {parseTaskAddress, taskAddressCommand} from '../source/database/rethinkdb.js';
 import {DockerCli} from '../source/docker/cli.js';
 import {ensureRethinkdbImage, findRethinkdbSource} from '../source/docker/rethinkdb-image.js';
 import {cli, flag, root} from './common.js';
