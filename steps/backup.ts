@@ -35,9 +35,9 @@ export const connectForBackupStep: Step<BackupContext> = {
 	title: 'Connect to RethinkDB over SSH',
 	async run(ctx, io) {
 		for (const file of removeAbandonedPartials(path.dirname(ctx.out)))
-			io.emit(event({type: 'warning', message: `removed ${file}, left by a backup that was killed`}));
+			io.warn(`removed ${file}, left by a backup that was killed`);
 		for (const folder of removeOldSpools(tmpdir()))
-			io.emit(event({type: 'warning', message: `removed ${folder}, left by an earlier swarmbee that was killed`}));
+			io.warn(`removed ${folder}, left by an earlier swarmbee that was killed`);
 		ctx.link = await openDatabase({
 			ssh: ctx.ssh,
 			...databaseNodes(ctx.journal),
@@ -102,7 +102,7 @@ export const writeArchiveStep: Step<BackupContext> = {
 		}
 		let checked = '';
 		if (ctx.verify) {
-			io.emit(event({type: 'step-progress', step: 'archive', message: 'reading the archive back'}));
+			io.progress('reading the archive back');
 			const {documents} = await verifyArchive(writer.partial, ctx.dumped!, {signal: io.signal});
 			checked = `; read back: ${formatCount(documents)} documents, every table complete`;
 		} else checked = '; not read back (--no-verify)';

@@ -50,7 +50,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 	title: 'Check the archive',
 	async run(ctx, io) {
 		for (const folder of removeOldSpools(tmpdir()))
-			io.emit(event({type: 'warning', message: `removed ${folder}, left by an earlier swarmbee that was killed`}));
+			io.warn(`removed ${folder}, left by an earlier swarmbee that was killed`);
 		ctx.manifest = await readArchive(ctx.file, {
 			selection: ctx.selection,
 			signal: io.signal,
@@ -58,7 +58,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 				io.emit(
 					event({
 						type: 'table-progress',
-						step: 'archive',
+						step: io.step,
 						table: tableKey(table),
 						state: done ? 'done' : 'running',
 						detail: done ? 'checked' : 'checking',
@@ -68,9 +68,7 @@ export const checkArchiveStep: Step<RestoreContext> = {
 				),
 		});
 		for (const ignored of ctx.manifest.ignored)
-			io.emit(
-				event({type: 'warning', message: `${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`}),
-			);
+			io.warn(`${ignored}: not part of a dump, skipped (as rethinkdb restore skips it)`);
 		const tables = ctx.manifest.tables;
 		const documents = tables.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = tables.reduce((sum, t) => sum + t.bytes, 0);
@@ -114,7 +112,7 @@ export const overwriteStep: Step<RestoreContext> = {
 				io.emit(
 					event({
 						type: 'table-progress',
-						step: 'overwrite',
+						step: io.step,
 						table: tableKey(table),
 						state: documents >= total ? 'done' : 'running',
 						detail: 'compared',
@@ -124,7 +122,7 @@ export const overwriteStep: Step<RestoreContext> = {
 					}),
 				),
 		});
-		for (const overwrite of ctx.overwrites) io.emit(event({type: 'warning', message: describeOverwrite(overwrite)}));
+		for (const overwrite of ctx.overwrites) io.warn(describeOverwrite(overwrite));
 		const differ = ctx.overwrites.reduce((sum, o) => sum + o.differ, 0);
 		const present = ctx.overwrites.reduce((sum, o) => sum + o.present, 0);
 		return {
@@ -158,7 +156,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 					io.emit(
 						event({
 							type: 'table-progress',
-							step: 'restore',
+							step: io.step,
 							table: tableKey(p.table),
 							state: p.state,
 							detail: p.detail,
@@ -171,11 +169,8 @@ export const restoreTablesStep: Step<RestoreContext> = {
 				onTableDone: restored => {
 					ctx.restored!.push(restored);
 					if (restored.replication.kind === 'counts') {
-						io.emit(
-							event({
-								type: 'warning',
-								message: `${tableKey(restored)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
-							}),
+						io.warn(
+							`${tableKey(restored)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
 						);
 					}
 				},
@@ -188,7 +183,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 					io.emit(
 						event({
 							type: 'table-progress',
-							step: 'restore',
+							step: io.step,
 							table: tableKey(error.table),
 							state: 'failed',
 							detail: last.detail,
