@@ -5,6 +5,7 @@
  * on one server, with each process's peak RSS.
  *
  *     npm run build && node dist/bench/backup.js [--size-mb 256] [--pairs 2] [--keep] [--name bench-backup-x]
+ *         [--home DIR (a SWARMBEE_HOME holding the cluster already)] [--compare-cli OTHER/dist/source/cli.js]
  *
  * It brings up a local 1+1 cluster with the real RethinkDB 2.4.4
  * (`--size s-2vcpu-4gb --memory-limit 2g`), fills `bench.t` server-side with ~1 KB documents
@@ -26,7 +27,7 @@
  * counted and its index checked. swarmbee's MB/s is given as a fraction of
  * each ceiling and of the official tool, pair by pair and as a median.
  */
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -45,6 +46,9 @@ const keep = process.argv.includes('--keep');
 const nameAt = process.argv.indexOf('--name');
 const name = nameAt > 0 ? process.argv[nameAt + 1]! : `bench-backup-${process.pid}`;
 const ceiling = path.join(root, 'dist/bench/backup-ceiling.js');
+// --compare-cli PATH: another build's cli.js (main before a change) timed beside, as "swarmbee (other build)".
+const compareAt = process.argv.indexOf('--compare-cli');
+const compareCli = compareAt > 0 ? path.resolve(process.argv[compareAt + 1]!) : undefined;
 // --home DIR: a SWARMBEE_HOME that already holds the cluster (and bench.t), kept afterwards.
 const homeAt = process.argv.indexOf('--home');
 const reuse = homeAt > 0;
@@ -235,6 +239,15 @@ try {
 						passwordPath,
 					]),
 			],
+			...(compareCli
+				? ([
+						[
+							'swarmbee (other build)',
+							file =>
+								timed(process.execPath, [compareCli, 'backup', name, '--out', file, '--tables', 'bench.t', '--plain']),
+						],
+					] as Array<[string, (file: string) => Promise<Timed>]>)
+				: []),
 			[
 				'official dump',
 				file =>
@@ -254,6 +267,11 @@ try {
 		restore: [
 			['swarmbee', file => timed(process.execPath, [cli, 'restore', name, file, '--plain'])],
 			['plain batched insert, SSH forward', file => timed(process.execPath, [ceiling, 'insert-forward', name, file])],
+			...(compareCli
+				? ([
+						['swarmbee (other build)', file => timed(process.execPath, [compareCli, 'restore', name, file, '--plain'])],
+					] as Array<[string, (file: string) => Promise<Timed>]>)
+				: []),
 			[
 				'official restore',
 				file => official(['restore', file, '-c', `127.0.0.1:${driverPort}`, '--password-file', passwordFile]),
@@ -278,7 +296,8 @@ try {
 			process.stderr.write(`pair ${pair}: ${tool} restore ${rows.at(-1)!.wallS.toFixed(1)} s\n`);
 			await check(tool);
 		}
-		for (const file of [archive(pair), officialFile]) rmSync(file, {force: true});
+		for (const file of readdirSync(work).filter(f => f.endsWith(`-${pair}.tar.gz`)))
+			rmSync(path.join(work, file), {force: true});
 	}
 
 	const median = (values: number[]) => {
