@@ -286,14 +286,18 @@ try {
 		for (const [tool, run] of rotate(tools.backup, pair - 1)) {
 			const file = tool === 'swarmbee' ? archive(pair) : path.join(work, `${tool.replace(/\W+/g, '-')}-${pair}.tar.gz`);
 			rows.push({tool, phase: 'backup', pair, ...must(await run(file), `${tool} backup`)});
-			process.stderr.write(`pair ${pair}: ${tool} backup ${rows.at(-1)!.wallS.toFixed(1)} s\n`);
+			process.stderr.write(
+				`pair ${pair}: ${tool} backup ${rows.at(-1)!.wallS.toFixed(1)} s, peak RSS ${rows.at(-1)!.peakMb.toFixed(0)} MB, CPU ${rows.at(-1)!.cpuS.toFixed(1)} s\n`,
+			);
 		}
 		const officialFile = path.join(work, `official-dump-${pair}.tar.gz`);
 		for (const [tool, run] of rotate(tools.restore, pair - 1)) {
 			await drop();
 			const file = tool === 'official restore' ? officialFile : archive(pair);
 			rows.push({tool, phase: 'restore', pair, ...must(await run(file), `${tool} restore`)});
-			process.stderr.write(`pair ${pair}: ${tool} restore ${rows.at(-1)!.wallS.toFixed(1)} s\n`);
+			process.stderr.write(
+				`pair ${pair}: ${tool} restore ${rows.at(-1)!.wallS.toFixed(1)} s, peak RSS ${rows.at(-1)!.peakMb.toFixed(0)} MB, CPU ${rows.at(-1)!.cpuS.toFixed(1)} s\n`,
+			);
 			await check(tool);
 		}
 		for (const file of readdirSync(work).filter(f => f.endsWith(`-${pair}.tar.gz`)))
