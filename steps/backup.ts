@@ -1,5 +1,9 @@
 import {ArchiveWriter} from '../source/backup/archive-writer.js';
-import {backupTables, chooseTables, listTables, type DumpedTable} from '../source/backup/dump.js';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {backupTables, chooseTables, listTables, verifyArchive, type DumpedTable} from '../source/backup/dump.js';
+import {removeAbandonedPartials, removeOldSpools} from '../source/backup/leftovers.js';
+import {ExternalError} from '../source/errors.js';
 import {tableKey, topFolderName, type TableRef, type TableSelection} from '../source/backup/format.js';
 import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
@@ -17,8 +21,8 @@ export interface BackupContext {
 	selection?: TableSelection;
 	/** The archive's final name (absolute). */
 	out: string;
-	/** Where table files wait to be packed (the caller makes and removes it). */
-	spoolDir: string;
+	/** Read the finished archive back before calling it done (`--no-verify` turns it off). */
+	verify: boolean;
 	startedAt: Date;
 	link?: DatabaseSession;
 	tables?: TableRef[];
@@ -30,6 +34,10 @@ export const connectForBackupStep: Step<BackupContext> = {
 	id: 'connect',
 	title: 'Connect to RethinkDB over SSH',
 	async run(ctx, io) {
+		for (const file of removeAbandonedPartials(path.dirname(ctx.out)))
+			io.warn(`removed ${file}, left by a backup that was killed`);
+		for (const folder of removeOldSpools(tmpdir()))
+			io.warn(`removed ${folder}, left by an earlier swarmbee that was killed`);
 		ctx.link = await openDatabase({
 			ssh: ctx.ssh,
 			...databaseNodes(ctx.journal),
@@ -49,12 +57,11 @@ export const dumpTablesStep: Step<BackupContext> = {
 	id: 'backup',
 	title: 'Back up the tables',
 	async run(ctx, io) {
-		ctx.writer = ArchiveWriter.create(ctx.out, topFolderName(ctx.startedAt), ctx.startedAt);
+		ctx.writer = await ArchiveWriter.create(ctx.out, topFolderName(ctx.startedAt), ctx.startedAt);
 		ctx.dumped = await backupTables({
 			link: ctx.link!,
 			tables: ctx.tables!,
 			writer: ctx.writer,
-			spoolDir: ctx.spoolDir,
 			signal: io.signal,
 			onProgress: p =>
 				io.emit(
@@ -63,7 +70,7 @@ export const dumpTablesStep: Step<BackupContext> = {
 						step: io.step,
 						table: tableKey(p.table),
 						state: p.state,
-						...(p.state === 'done' ? {detail: 'backed up'} : {}),
+						...(p.state === 'done' ? {detail: 'written'} : {}),
 						documents: p.documents,
 						bytes: p.bytes,
 						totalDocuments: p.totalDocuments,
@@ -82,10 +89,28 @@ export const dumpTablesStep: Step<BackupContext> = {
 
 export const writeArchiveStep: Step<BackupContext> = {
 	id: 'archive',
-	title: 'Write the archive',
-	async run(ctx) {
-		await ctx.writer!.finish();
-		return {changed: true, summary: `${ctx.out} (${formatBytes(ctx.writer!.written)}, the layout of rethinkdb dump)`};
+	title: 'Write and check the archive',
+	async run(ctx, io) {
+		const writer = ctx.writer!;
+		try {
+			await writer.close();
+		} catch (error) {
+			throw new ExternalError(`${(error as Error).message}: the backup stopped and kept nothing`, {
+				nextSteps: [`free space in ${path.dirname(ctx.out)}, or write the archive elsewhere with --out`],
+				cause: error,
+			});
+		}
+		let checked = '';
+		if (ctx.verify) {
+			io.progress('reading the archive back');
+			const {documents} = await verifyArchive(writer.partial, ctx.dumped!, {signal: io.signal});
+			checked = `; read back: ${formatCount(documents)} documents, every table complete`;
+		} else checked = '; not read back (--no-verify)';
+		await writer.commit();
+		return {
+			changed: true,
+			summary: `${ctx.out} (${formatBytes(writer.written)}, the layout of rethinkdb dump)${checked}`,
+		};
 	},
 };
 

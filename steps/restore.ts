@@ -3,13 +3,18 @@ import {tableKey, type TableSelection} from '../source/backup/format.js';
 import {rql, run} from '../source/backup/reql.js';
 import {applyReplicationPolicy} from '../source/backup/replication-policy.js';
 import {
+	checkFunctionsOnServer,
 	checkTarget,
+	countOverwrites,
 	readTarget,
-	restoreTable,
+	restoreArchive,
+	TableRestoreError,
+	type Overwrite,
 	type RestoredTable,
-	type RestoreProgress,
 	type TargetFacts,
 } from '../source/backup/restore.js';
+import {removeOldSpools} from '../source/backup/leftovers.js';
+import {tmpdir} from 'node:os';
 import {ExternalError, isAbort, toSwarmbeeError, type SwarmbeeError} from '../source/errors.js';
 import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
@@ -30,12 +35,12 @@ export interface RestoreContext {
 	file: string;
 	selection?: TableSelection;
 	force: boolean;
-	/** Where the archive's documents are spooled once checked (the caller makes and removes it). */
-	spoolDir: string;
 	manifest?: ArchiveManifest;
 	link?: DatabaseSession;
 	target?: TargetFacts;
 	existing?: Set<string>;
+	/** What --force overwrites in tables that have rows, counted before any write. */
+	overwrites?: Overwrite[];
 	restored?: RestoredTable[];
 }
 
@@ -44,9 +49,10 @@ export const checkArchiveStep: Step<RestoreContext> = {
 	id: 'archive',
 	title: 'Check the archive',
 	async run(ctx, io) {
+		for (const folder of removeOldSpools(tmpdir()))
+			io.warn(`removed ${folder}, left by an earlier swarmbee that was killed`);
 		ctx.manifest = await readArchive(ctx.file, {
 			selection: ctx.selection,
-			spoolDir: ctx.spoolDir,
 			signal: io.signal,
 			onProgress: (table, documents, bytes, done) =>
 				io.emit(
@@ -86,52 +92,99 @@ export const connectForRestoreStep: Step<RestoreContext> = {
 		ctx.target = await readTarget(ctx.link);
 		ctx.existing = checkTarget(ctx.manifest!.tables, ctx.target, ctx.force);
 		const fresh = ctx.manifest!.tables.length - ctx.existing.size;
+		const functions = await checkFunctionsOnServer(ctx.link, ctx.manifest!.tables, io.signal);
 		return {
 			changed: false,
-			summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${counted(fresh, 'table')} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}`,
+			summary: `${ctx.link.server}'s server answered (${ctx.target.servers.length} servers); ${counted(fresh, 'table')} to create${ctx.existing.size > 0 ? `, ${ctx.existing.size} to write into (--force)` : ''}${functions > 0 ? `; ${counted(functions, 'function')} (indexes, write hooks) accepted by the server` : ''}`,
 		};
 	},
 };
+
+/** Before --force writes into tables that have rows: how many of the archive's keys are there, and how many of those rows differ. */
+export const overwriteStep: Step<RestoreContext> = {
+	id: 'overwrite',
+	title: 'Count the rows --force overwrites',
+	async run(ctx, io) {
+		if (ctx.existing!.size === 0) return {changed: false, summary: 'no table exists yet: nothing is overwritten'};
+		ctx.overwrites = await countOverwrites(ctx.link!, ctx.manifest!, ctx.existing!, {
+			signal: io.signal,
+			onProgress: (table, documents, total) =>
+				io.emit(
+					event({
+						type: 'table-progress',
+						step: io.step,
+						table: tableKey(table),
+						state: documents >= total ? 'done' : 'running',
+						detail: 'compared',
+						documents,
+						bytes: 0,
+						totalDocuments: total,
+					}),
+				),
+		});
+		for (const overwrite of ctx.overwrites) io.warn(describeOverwrite(overwrite));
+		const differ = ctx.overwrites.reduce((sum, o) => sum + o.differ, 0);
+		const present = ctx.overwrites.reduce((sum, o) => sum + o.present, 0);
+		return {
+			changed: false,
+			summary: `${formatCount(present)} of the archive's rows exist in the cluster; ${formatCount(differ)} of them differ and will be overwritten`,
+		};
+	},
+};
+
+/**
+ *     app.orders has 5,103 rows: 5,000 of the archive's 5,000 keys are there; 244 of those rows differ and --force puts them back to the archive's version (rows not in the archive stay)
+ */
+export function describeOverwrite(o: Overwrite): string {
+	const table = tableKey(o);
+	if (o.rows === 0) return `${table} is empty: nothing in it is overwritten`;
+	return `${table} has ${formatCount(o.rows)} rows: ${formatCount(o.present)} of the archive's ${formatCount(o.documents)} keys are there; ${formatCount(o.differ)} of those rows differ and --force puts them back to the archive's version (rows not in the archive stay)`;
+}
 
 export const restoreTablesStep: Step<RestoreContext> = {
 	id: 'restore',
 	title: 'Restore the tables',
 	async run(ctx, io) {
 		ctx.restored = [];
-		for (const table of ctx.manifest!.tables) {
-			let last: RestoreProgress | undefined;
-			let restored: RestoredTable;
-			try {
-				restored = await restoreTable(ctx.link!, table, {
-					exists: ctx.existing!.has(tableKey(table)),
-					force: ctx.force,
-					target: ctx.target!,
-					signal: io.signal,
-					onProgress: p => {
-						last = p;
-						io.emit(
-							event({
-								type: 'table-progress',
-								step: io.step,
-								table: tableKey(p.table),
-								state: p.state,
-								detail: p.detail,
-								documents: p.documents,
-								bytes: p.bytes,
-								totalDocuments: p.totalDocuments,
-								totalBytes: p.totalBytes,
-							}),
+		try {
+			await restoreArchive(ctx.link!, ctx.manifest!, {
+				existing: ctx.existing!,
+				force: ctx.force,
+				target: ctx.target!,
+				signal: io.signal,
+				onProgress: p =>
+					io.emit(
+						event({
+							type: 'table-progress',
+							step: io.step,
+							table: tableKey(p.table),
+							state: p.state,
+							detail: p.detail,
+							documents: p.documents,
+							bytes: p.bytes,
+							totalDocuments: p.totalDocuments,
+							totalBytes: p.totalBytes,
+						}),
+					),
+				onTableDone: restored => {
+					ctx.restored!.push(restored);
+					if (restored.replication.kind === 'counts') {
+						io.warn(
+							`${tableKey(restored)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
 						);
-					},
-				});
-			} catch (error) {
-				if (isAbort(error, io.signal)) throw error;
+					}
+				},
+			});
+		} catch (error) {
+			if (isAbort(error, io.signal)) throw error;
+			if (error instanceof TableRestoreError) {
+				const last = error.last;
 				if (last)
 					io.emit(
 						event({
 							type: 'table-progress',
 							step: io.step,
-							table: tableKey(table),
+							table: tableKey(error.table),
 							state: 'failed',
 							detail: last.detail,
 							documents: last.documents,
@@ -140,14 +193,9 @@ export const restoreTablesStep: Step<RestoreContext> = {
 							totalBytes: last.totalBytes,
 						}),
 					);
-				throw restoreFailure(tableKey(table), last?.detail, ctx.restored.length, error);
+				throw restoreFailure(tableKey(error.table), error.doing, ctx.restored.length, error.cause);
 			}
-			ctx.restored.push(restored);
-			if (restored.replication.kind === 'counts') {
-				io.warn(
-					`${tableKey(table)}: the archive's servers are not all in this cluster; created with ${counted(restored.replication.shards, 'shard')} and ${counted(restored.replication.replicas, 'replica')}${restored.replication.capped ? ' (fewer than recorded: there are not enough servers)' : ''}`,
-				);
-			}
+			throw error;
 		}
 		const documents = ctx.restored.reduce((sum, t) => sum + t.documents, 0);
 		const indexes = ctx.restored.reduce((sum, t) => sum + t.indexes, 0);
@@ -204,9 +252,11 @@ export const replicationStep: Step<RestoreContext> = {
 	},
 };
 
-export const restoreSteps: Array<Step<RestoreContext>> = [
+/** What a restore reads and counts before it writes (run alone first when a terminal is asked). */
+export const restorePreviewSteps: Array<Step<RestoreContext>> = [
 	checkArchiveStep,
 	connectForRestoreStep,
-	restoreTablesStep,
-	replicationStep,
+	overwriteStep,
 ];
+
+export const restoreSteps: Array<Step<RestoreContext>> = [...restorePreviewSteps, restoreTablesStep, replicationStep];

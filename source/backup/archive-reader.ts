@@ -1,12 +1,9 @@
-import {createReadStream, createWriteStream, openSync, readSync, closeSync, statSync} from 'node:fs';
-import {once} from 'node:events';
+import {closeSync, createReadStream, fstatSync, openSync, readSync} from 'node:fs';
 import path from 'node:path';
-import {pipeline} from 'node:stream/promises';
 import type {Readable, Writable} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
 import {createGunzip} from 'node:zlib';
 import tar from 'tar-stream';
-
-type Entry = AsyncIterable<unknown> & {header: tar.Header; resume(): unknown};
 import {CancelledError, ExternalError} from '../errors.js';
 import {ArchiveError} from './errors.js';
 import {
@@ -19,37 +16,42 @@ import {
 	type TableRef,
 	type TableSelection,
 } from './format.js';
-import {JsonArrayError, JsonArrayReader} from './json-array.js';
+import {DEFAULT_LIMITS, JsonArrayError, JsonArrayScanner, JsonLimitError, type DocumentLimits} from './json-array.js';
 
-/** One table found in an archive, checked and spooled, ready to be written. */
+type Entry = AsyncIterable<Uint8Array> & {header: tar.Header; resume(): unknown};
+
+/** One table found in an archive, checked whole. */
 export interface ArchiveTable extends TableRef {
 	info: TableInfo;
 	documents: number;
 	/** Size of its `.json` in the archive (uncompressed). */
 	bytes: number;
-	/** Its documents, one JSON object a line, in a file of the spool folder. */
-	spool: string;
-	spoolBytes: number;
+	/** The largest document, as an insert query carries it (bytes). */
+	largestQueryBytes: number;
+	/** The longest array in any of its documents. */
+	longestArray: number;
 }
 
 export interface ArchiveManifest {
 	file: string;
 	top: string;
 	tables: ArchiveTable[];
-	/** Entries skipped, as `rethinkdb restore` skips them (not .json/.info, outside the folder). */
+	/** Entries skipped, as `rethinkdb restore` skips them (not .json/.info, outside the folder, folders). */
 	ignored: string[];
 }
 
 export interface ReadArchiveOptions {
 	selection?: TableSelection;
-	/** Where each table's documents are spooled (one JSON line each); the caller removes it. */
-	spoolDir: string;
 	signal?: AbortSignal;
+	limits?: DocumentLimits;
+	/** Check objects for a key given twice, and strings byte by byte (default on; off for a backup's own read back: the server wrote those). */
+	strict?: boolean;
 	/** Documents and bytes read so far of one table's `.json`. */
 	onProgress?: (table: TableRef, documents: number, bytes: number, done: boolean) => void;
 }
 
-const MAX_INFO_BYTES = 64 * 1024 * 1024;
+/** A table description larger than this is not one (index functions are a few KiB). */
+export const MAX_INFO_BYTES = 16 * 1024 * 1024;
 
 /** gzip (what rethinkdb dump writes), or a plain tar, or neither, from the first bytes. */
 export function sniffArchive(file: string): 'gzip' | 'tar' | 'unknown' | 'empty' {
@@ -78,42 +80,91 @@ export function describeStreamError(error: Error & {code?: string}): string {
 	return message;
 }
 
+/** What a tar entry is, in words, when it is not a regular file. */
+function describeEntryType(header: tar.Header): string {
+	switch (header.type) {
+		case 'symlink':
+			return `a symbolic link (to ${printable(header.linkname ?? '?')})`;
+		case 'link':
+			return `a hard link (to ${printable(header.linkname ?? '?')})`;
+		case 'fifo':
+			return 'a FIFO (named pipe)';
+		case 'character-device':
+			return 'a character device';
+		case 'block-device':
+			return 'a block device';
+		case 'directory':
+			return 'a directory';
+		default:
+			return `an entry of type ${printable(String(header.type))}`;
+	}
+}
+
+/** Text from an archive, with control characters (terminal escapes, CR) made visible. */
+export function printable(text: string): string {
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is removed
+	return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+interface WalkOptions extends ReadArchiveOptions {
+	/** Hand out each table's documents (the restore); without it they are only checked. */
+	onDocuments?: (table: TableRef, documents: Buffer[]) => Promise<void>;
+	/** Before a table's documents (the restore sets the table up). */
+	onTableStart?: (table: TableRef) => Promise<void>;
+}
+
+interface WalkResult {
+	top: string | undefined;
+	infos: Map<string, {ref: TableRef; info: TableInfo}>;
+	data: Map<string, {ref: TableRef; documents: number; bytes: number; largestQueryBytes: number; longestArray: number}>;
+	ignored: string[];
+}
+
 /**
- * Reads a whole archive once, before anything is written anywhere: gzip
- * and tar integrity (gzip's CRC and length, tar's header checksums, no early
- * end), every `.info` parses, every `.json` is one complete array of
- * documents, each table has both files. The documents of the selected
- * tables are spooled to `spoolDir` (one per line) so the restore itself
- * reads them back without parsing again; memory holds one chunk at a time.
- * Throws ArchiveError for any problem, naming the file and the entry.
+ * Reads an archive through once: gzip and tar integrity (gzip's CRC and
+ * length, tar's header checksums, no early end), every `.info` parses and
+ * says only what RethinkDB accepts, every `.json` is one complete array of
+ * documents within RethinkDB's limits, each checked byte by byte and never
+ * held whole. Entries that are not regular files in a table file's place
+ * are refused as what they are. Memory holds a chunk of the stream (and, when
+ * documents are handed out, one batch of them), whatever the archive holds.
  */
-export async function readArchive(file: string, options: ReadArchiveOptions): Promise<ArchiveManifest> {
+async function walkArchive(file: string, options: WalkOptions): Promise<WalkResult> {
 	const name = path.basename(file);
 	let size: number;
+	// Opened once, and that descriptor is what is read: a path swapped for a FIFO or a device after the check is not followed.
+	let fd: number;
 	try {
-		const stat = statSync(file);
-		if (!stat.isFile()) throw new ArchiveError(name, `${file} is not a file`);
-		size = stat.size;
+		fd = openSync(file, 'r');
 	} catch (error) {
-		if (error instanceof ArchiveError) throw error;
 		throw new ArchiveError(name, `cannot read ${file} (${(error as Error).message})`, {nextSteps: ['check the path']});
 	}
+	try {
+		const stat = fstatSync(fd);
+		if (!stat.isFile()) throw new ArchiveError(name, `${file} is not a regular file`);
+		size = stat.size;
+	} catch (error) {
+		closeSync(fd);
+		throw error;
+	}
 	const kind = size === 0 ? 'empty' : sniffArchive(file);
-	if (kind === 'empty') throw new ArchiveError(name, 'the file is empty');
-	if (kind === 'unknown')
+	if (kind === 'empty') {
+		closeSync(fd);
+		throw new ArchiveError(name, 'the file is empty');
+	}
+	if (kind === 'unknown') {
+		closeSync(fd);
 		throw new ArchiveError(name, 'it is neither gzip nor tar (a rethinkdb dump archive is a .tar.gz)');
+	}
 
-	const infos = new Map<string, {ref: TableRef; info: TableInfo}>();
-	const data = new Map<string, {ref: TableRef; documents: number; bytes: number; spool: string; spoolBytes: number}>();
-	const ignored: string[] = [];
-	let top: string | undefined;
-	let spoolCount = 0;
-
-	const source = createReadStream(file, {highWaterMark: 1024 * 1024});
+	const result: WalkResult = {top: undefined, infos: new Map(), data: new Map(), ignored: []};
+	const limits = options.limits ?? DEFAULT_LIMITS;
+	const source = createReadStream('', {fd, highWaterMark: 1024 * 1024});
 	const extract = tar.extract();
 	// tar-stream's streams are streamx streams, which node's pipeline drives like its own.
 	const sink = extract as unknown as Writable;
-	const stages: Array<Readable | Writable> = kind === 'gzip' ? [source, createGunzip(), sink] : [source, sink];
+	const stages: Array<Readable | Writable> =
+		kind === 'gzip' ? [source, createGunzip({chunkSize: 1024 * 1024}), sink] : [source, sink];
 	const abort = () => extract.destroy(new CancelledError());
 	options.signal?.addEventListener('abort', abort, {once: true});
 	let streamFailure: Error | undefined;
@@ -121,57 +172,109 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		streamFailure = error;
 	});
 
-	/** One entry, read whole (a problem with it is thrown only once it has been drained: tar-stream ends the archive with a destroyed entry). */
+	/** Runs the caller's own work (the database, in a restore): its errors are passed on as they are. */
+	const passOn = async (work: () => Promise<void> | undefined): Promise<void> => {
+		try {
+			await work();
+		} catch (error) {
+			foreign = error;
+			throw error;
+		}
+	};
+	/** An error of the caller's: passed on as it is. */
+	let foreign: unknown;
+
 	const takeEntry = async (entry: Entry): Promise<void> => {
 		const header = entry.header;
-		if (header.type !== 'file' && header.type !== 'contiguous-file') return;
 		const member = classifyMember(header.name);
 		if (member.kind === 'ignored') {
-			ignored.push(header.name);
+			result.ignored.push(printable(header.name));
 			return;
 		}
-		if (member.kind === 'unsupported') throw new ArchiveError(name, member.reason);
-		if (top === undefined) top = member.top;
-		else if (member.top !== top)
-			throw new ArchiveError(name, `it has two top folders (${top} and ${member.top}); a dump has one`);
+		if (member.kind === 'unsupported') {
+			if (header.type === 'directory') {
+				result.ignored.push(printable(header.name));
+				return;
+			}
+			throw new ArchiveError(name, printable(member.reason));
+		}
+		const where = `${member.db}/${member.table}${member.kind === 'info' ? '.info' : '.json'}`;
+		if (header.type !== 'file' && header.type !== 'contiguous-file')
+			throw new ArchiveError(
+				name,
+				`${where} is ${describeEntryType(header)}, not a file: a dump holds its tables as regular files`,
+				{nextSteps: ['use the archive swarmbee backup or rethinkdb dump wrote, as it was written']},
+			);
+		if (result.top === undefined) result.top = member.top;
+		else if (member.top !== result.top)
+			throw new ArchiveError(name, `it has two top folders (${result.top} and ${member.top}); a dump has one`);
 		const ref = {db: member.db, table: member.table};
 		const key = tableKey(ref);
 		if (!isSelected(options.selection, ref)) return;
-		const where = `${member.db}/${member.table}${member.kind === 'info' ? '.info' : '.json'}`;
 		if (member.kind === 'info') {
-			if (infos.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
+			if (result.infos.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
 			if ((header.size ?? 0) > MAX_INFO_BYTES)
-				throw new ArchiveError(name, `${where} is ${header.size} bytes, too large for a table description`);
+				throw new ArchiveError(
+					name,
+					`${where} is ${(header.size ?? 0).toLocaleString('en-US')} bytes, too large for a table description`,
+				);
 			const chunks: Buffer[] = [];
 			for await (const chunk of entry) chunks.push(chunk as Buffer);
 			try {
-				infos.set(key, {ref, info: parseTableInfo(Buffer.concat(chunks).toString('utf8'), where)});
+				result.infos.set(key, {ref, info: parseTableInfo(Buffer.concat(chunks).toString('utf8'), where)});
 			} catch (error) {
-				throw new ArchiveError(name, (error as Error).message);
+				throw new ArchiveError(name, printable((error as Error).message));
 			}
 			return;
 		}
-		if (data.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
-		const spool = path.join(
-			options.spoolDir,
-			`${String(++spoolCount).padStart(4, '0')}-${member.db}.${member.table}.jsonl`,
+		if (result.data.has(key)) throw new ArchiveError(name, `${where} is in it twice`);
+		const record = {ref, documents: 0, bytes: 0, largestQueryBytes: 0, longestArray: 0};
+		result.data.set(key, record);
+		await passOn(() => options.onTableStart?.(ref));
+		const scanner = new JsonArrayScanner(
+			where,
+			limits,
+			Boolean(options.onDocuments),
+			options.strict ?? true,
+			options.strict ?? true,
 		);
-		const record = {ref, documents: 0, bytes: 0, spool, spoolBytes: 0};
-		data.set(key, record);
-		record.spoolBytes = await spoolDocuments(entry as AsyncIterable<Uint8Array>, spool, where, (documents, bytes) => {
-			record.documents = documents;
-			record.bytes = bytes;
-			options.onProgress?.(ref, documents, bytes, false);
-		});
+		let lastReport = 0;
+		let problem: JsonArrayError | undefined;
+		for await (const chunk of entry) {
+			record.bytes += chunk.length;
+			// After a problem the entry is still read to its end (not scanned): see the loop below.
+			if (problem) continue;
+			let documents: Buffer[];
+			try {
+				documents = scanner.write(chunk);
+			} catch (error) {
+				// Over a limit (a bomb), or in a restore: stop reading at once.
+				if (!(error instanceof JsonArrayError) || error instanceof JsonLimitError || options.onDocuments) throw error;
+				problem = error;
+				continue;
+			}
+			if (documents.length > 0) await passOn(() => options.onDocuments?.(ref, documents));
+			const now = Date.now();
+			if (now - lastReport >= 200) {
+				lastReport = now;
+				options.onProgress?.(ref, scanner.documents, record.bytes, false);
+			}
+		}
+		if (problem) throw problem;
+		scanner.end();
+		record.documents = scanner.documents;
+		record.largestQueryBytes = scanner.totals.largestQueryBytes;
+		record.longestArray = scanner.totals.longestArray;
 		options.onProgress?.(ref, record.documents, record.bytes, true);
 	};
 
 	// The first problem with the contents is kept while the rest of the
 	// stream is still read (not parsed): a damaged gzip stream turns into
 	// garbage before its checksum fails, and the checksum is the truer story.
+	// When documents are handed out (a restore), the first problem stops at once.
 	let contentFailure: ArchiveError | undefined;
 	try {
-		for await (const entry of extract) {
+		for await (const entry of extract as AsyncIterable<Entry>) {
 			if (!contentFailure) {
 				try {
 					await takeEntry(entry);
@@ -179,6 +282,8 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 					if (error instanceof ArchiveError) contentFailure = error;
 					else if (error instanceof JsonArrayError) contentFailure = new ArchiveError(name, error.message);
 					else throw error;
+					// A restore stops at its first problem, and so does every reader at a limit: the rest could be a bomb.
+					if (options.onDocuments || error instanceof JsonLimitError) throw contentFailure;
 				}
 			}
 			entry.resume();
@@ -190,7 +295,8 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		source.destroy();
 		await flowing;
 		if (options.signal?.aborted) throw new CancelledError();
-		if (error instanceof ExternalError) throw error;
+		if (foreign !== undefined) throw foreign;
+		if (error instanceof ExternalError || error instanceof ArchiveError) throw error;
 		const cause = describeStreamError(firstCause(error as Error, streamFailure));
 		throw new ArchiveError(
 			name,
@@ -201,7 +307,18 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 		options.signal?.removeEventListener('abort', abort);
 	}
 	if (contentFailure) throw contentFailure;
+	return result;
+}
 
+/**
+ * Checks a whole archive before anything is written anywhere (see
+ * walkArchive): every table it holds (or `--tables` selects) with both its
+ * files, its description and its documents within RethinkDB's limits.
+ * Throws ArchiveError for any problem, naming the file and the entry.
+ */
+export async function readArchive(file: string, options: ReadArchiveOptions = {}): Promise<ArchiveManifest> {
+	const name = path.basename(file);
+	const {top, infos, data, ignored} = await walkArchive(file, options);
 	const found = [...new Set([...infos.keys(), ...data.keys()])];
 	if (found.length === 0) {
 		const missing = unmatchedSelection(options.selection, []);
@@ -231,8 +348,8 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 			info: info.info,
 			documents: json.documents,
 			bytes: json.bytes,
-			spool: json.spool,
-			spoolBytes: json.spoolBytes,
+			largestQueryBytes: json.largestQueryBytes,
+			longestArray: json.longestArray,
 		});
 	}
 	const unmatched = unmatchedSelection(options.selection, tables);
@@ -243,72 +360,50 @@ export async function readArchive(file: string, options: ReadArchiveOptions): Pr
 	return {file, top: top!, tables, ignored};
 }
 
+/**
+ * Reads a checked archive a second time and hands each selected table's
+ * documents out, in batches as they are read, each one's JSON text as it
+ * is in the archive. Every byte is checked again (the file could have
+ * changed since), and each table must hold exactly what the check counted.
+ */
+export async function replayArchive(
+	manifest: ArchiveManifest,
+	options: ReadArchiveOptions & {
+		onTableStart: (table: ArchiveTable) => Promise<void>;
+		onDocuments: (table: ArchiveTable, documents: Buffer[]) => Promise<void>;
+	},
+): Promise<void> {
+	const byKey = new Map(manifest.tables.map(t => [tableKey(t), t]));
+	const selection: TableSelection = {databases: new Set(), tables: new Set(byKey.keys())};
+	let data: WalkResult['data'];
+	try {
+		({data} = await walkArchive(manifest.file, {
+			...options,
+			selection,
+			onTableStart: ref => options.onTableStart(byKey.get(tableKey(ref))!),
+			onDocuments: (ref, documents) => options.onDocuments(byKey.get(tableKey(ref))!, documents),
+		}));
+	} catch (error) {
+		// It passed the check a moment ago: a problem now means the file changed, and the cluster may have been written to.
+		if (error instanceof ArchiveError)
+			throw new ExternalError(`${error.message.replace(/ cannot be restored: /, ' changed while being restored: ')}`, {
+				hint: error.hint,
+				cause: error,
+			});
+		throw error;
+	}
+	for (const table of manifest.tables) {
+		const seen = data.get(tableKey(table));
+		if (seen?.documents !== table.documents)
+			throw new ExternalError(
+				`${path.basename(manifest.file)} changed while being restored: ${tableKey(table)} held ${table.documents} documents when checked, ${seen?.documents ?? 0} now`,
+			);
+	}
+}
+
 /** gzip's own error says most (it is where a damaged file shows first); a stream closed because of it says least. */
 function firstCause(caught: Error & {code?: string}, stream: (Error & {code?: string}) | undefined): Error {
 	if (stream?.code?.startsWith('Z_')) return stream;
 	if (caught.code === 'ERR_STREAM_PREMATURE_CLOSE' && stream) return stream;
 	return caught;
-}
-
-/**
- * Parses one `.json` entry and writes its documents one per line, waiting
- * on the disk when it is slower; returns the bytes spooled. The entry is
- * read to its end even after a problem (see takeEntry), then the problem
- * is thrown.
- */
-async function spoolDocuments(
-	entry: AsyncIterable<Uint8Array>,
-	spool: string,
-	where: string,
-	onProgress: (documents: number, bytes: number) => void,
-): Promise<number> {
-	const reader = new JsonArrayReader(where);
-	const out = createWriteStream(spool, {highWaterMark: 1024 * 1024});
-	const closed = once(out, 'close').catch(() => {});
-	let failure: unknown;
-	let bytes = 0;
-	let spooled = 0;
-	let lastReport = 0;
-	try {
-		for await (const chunk of entry) {
-			if (failure) continue;
-			bytes += chunk.length;
-			try {
-				const documents = reader.write(chunk);
-				if (documents.length > 0) {
-					let text = '';
-					for (const document of documents) text += `${JSON.stringify(document)}\n`;
-					spooled += Buffer.byteLength(text);
-					if (!out.write(text)) await once(out, 'drain');
-				}
-			} catch (error) {
-				failure =
-					error instanceof JsonArrayError
-						? error
-						: new ExternalError(`could not write ${spool} (${(error as Error).message})`, {
-								hint: "a restore spools the archive's documents to TMPDIR first: it needs about their size free there",
-								nextSteps: ['free space, or point TMPDIR at a folder with room'],
-							});
-				continue;
-			}
-			const now = Date.now();
-			if (now - lastReport >= 200) {
-				lastReport = now;
-				onProgress(reader.count, bytes);
-			}
-		}
-		if (!failure) {
-			try {
-				reader.end();
-			} catch (error) {
-				failure = error;
-			}
-		}
-		if (!failure) onProgress(reader.count, bytes);
-	} finally {
-		out.end();
-		await closed;
-	}
-	if (failure) throw failure;
-	return spooled;
 }

@@ -80,6 +80,11 @@ export function classifyMember(name: string): Member {
 	const table = file.slice(0, -extension.length);
 	if (!NAME_PATTERN.test(db) || !NAME_PATTERN.test(table))
 		return {kind: 'unsupported', reason: `${name}: ${db}.${table} is not a RethinkDB table name`};
+	if (db.length > MAX_NAME_LENGTH || table.length > MAX_NAME_LENGTH)
+		return {
+			kind: 'unsupported',
+			reason: `${db.slice(0, 40)}….${table.slice(0, 40)}…: a name is ${Math.max(db.length, table.length)} characters long; an archive holds names of up to ${MAX_NAME_LENGTH} (a table file's name must fit a file system's 255 bytes)`,
+		};
 	if (db === 'rethinkdb')
 		return {kind: 'unsupported', reason: `${name} belongs to the system database, which cannot be restored into`};
 	return {kind: extension === INFO_EXTENSION ? 'info' : 'data', top, db, table};
@@ -218,11 +223,53 @@ function isBinary(value: unknown): value is RawBinary {
 	);
 }
 
+/** How RethinkDB 2.4 begins a serialized index function and write hook (src/rdb_protocol/terms/sindex.cc, write_hook.hpp). */
+export const INDEX_FUNCTION_PREFIX = '$reql_index_function$';
+export const WRITE_HOOK_PREFIX = '$reql_write_hook_function$';
+/** RethinkDB's most shards per table (generate_config.cc: "Maximum number of shards is 64"). */
+export const MAX_SHARDS = 64;
 /**
- * Parses and checks one `.info` file; every problem is said with the file's
- * name. Only what a restore uses must be there: the primary key (RethinkDB's
- * default `id` when absent, as the official import does), each index's name
- * and function, the write hook's function, and our shards when present.
+ * The longest database, table or index name an archive may hold. RethinkDB
+ * itself takes any length, but a dump holds `<table>.json` as a file name,
+ * which file systems cap at 255 bytes: `rethinkdb restore` and tar could not
+ * unpack a longer one.
+ */
+export const MAX_NAME_LENGTH = 250;
+/** A serialized function larger than this is not one the server wrote. */
+const MAX_FUNCTION_BYTES = 1024 * 1024;
+
+/** A server-serialized function: base64 whose bytes begin with the prefix RethinkDB gives that kind. */
+function checkFunction(value: unknown, prefix: string, what: string, where: string): void {
+	if (!isBinary(value))
+		throw new Error(`${where}: ${what} has no function (a dump made with index_status and binary_format "raw" has it)`);
+	// The server's base64 carries line breaks every 76 characters.
+	const data = value.data.replace(/[\r\n]/g, '');
+	if (data.length > (MAX_FUNCTION_BYTES * 4) / 3 + 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(data))
+		throw new Error(`${where}: ${what}'s function is not the base64 of a serialized function`);
+	const bytes = Buffer.from(data, 'base64');
+	if (bytes.subarray(0, prefix.length).toString('latin1') !== prefix || bytes.length <= prefix.length)
+		throw new Error(
+			`${where}: ${what}'s function is not one RethinkDB serialized (it does not begin with ${prefix}); an index function comes from index_status, a write hook from get_write_hook`,
+		);
+}
+
+function checkName(value: unknown, what: string, where: string): void {
+	if (typeof value !== 'string' || value.length === 0) throw new Error(`${where}: ${what} is not a name`);
+	if (value.length > MAX_NAME_LENGTH)
+		throw new Error(
+			`${where}: ${what} is ${value.length} characters long; an archive holds names of up to ${MAX_NAME_LENGTH} (a table file's name must fit a file system's 255 bytes)`,
+		);
+}
+
+/**
+ * Parses and checks one `.info` file, everything a restore will hand the
+ * server, before anything is written; every problem is said with the file's
+ * name. The primary key (RethinkDB's default `id` when absent, as the
+ * official import does), each index's name and serialized function, the
+ * write hook's, durability and write acknowledgements as `table.config()`
+ * takes them, and the shards (1 to 64, each with replicas named as servers
+ * are). What only the server can judge of a function (that it deserializes)
+ * is checked on the server, in a scratch table, before the restore writes.
  */
 export function parseTableInfo(text: string, where: string): TableInfo {
 	let value: unknown;
@@ -237,32 +284,58 @@ export function parseTableInfo(text: string, where: string): TableInfo {
 	if (info.primary_key === undefined) info.primary_key = 'id';
 	if (typeof info.primary_key !== 'string' || info.primary_key === '')
 		throw new Error(`${where}: primary_key is not a field name`);
+	checkName(info.primary_key, 'primary_key', where);
 	const indexes = info.indexes ?? [];
 	if (!Array.isArray(indexes)) throw new Error(`${where}: indexes is not a list`);
+	const names = new Set<string>();
 	for (const [i, index] of indexes.entries()) {
 		if (typeof index !== 'object' || index === null || typeof (index as IndexRecord).index !== 'string')
 			throw new Error(`${where}: index ${i + 1} has no name`);
-		if (!isBinary((index as IndexRecord).function))
-			throw new Error(
-				`${where}: index ${(index as IndexRecord).index} has no function (a dump made with index_status and binary_format "raw" has it)`,
-			);
+		const record = index as IndexRecord;
+		checkName(record.index, `index ${i + 1}'s name`, where);
+		if (names.has(record.index)) throw new Error(`${where}: the index ${record.index} is listed twice`);
+		if (record.index === info.primary_key)
+			throw new Error(`${where}: the index ${record.index} has the primary key's name (RethinkDB refuses it)`);
+		names.add(record.index);
+		checkFunction(record.function, INDEX_FUNCTION_PREFIX, `index ${record.index}`, where);
+		for (const flag of ['multi', 'geo'] as const)
+			if (record[flag] !== undefined && typeof record[flag] !== 'boolean')
+				throw new Error(`${where}: index ${record.index}'s ${flag} is not true or false`);
 	}
 	info.indexes = indexes as IndexRecord[];
-	if (info.write_hook !== undefined && info.write_hook !== null && !isBinary(info.write_hook.function))
-		throw new Error(`${where}: write_hook has no function`);
+	if (info.write_hook !== undefined && info.write_hook !== null) {
+		if (typeof info.write_hook !== 'object') throw new Error(`${where}: write_hook is not a write hook`);
+		checkFunction(info.write_hook.function, WRITE_HOOK_PREFIX, 'write_hook', where);
+	}
+	if (info.durability !== undefined && info.durability !== 'hard' && info.durability !== 'soft')
+		throw new Error(`${where}: durability is ${JSON.stringify(info.durability)}; RethinkDB takes "hard" or "soft"`);
+	if (info.write_acks !== undefined && info.write_acks !== 'majority' && info.write_acks !== 'single')
+		throw new Error(
+			`${where}: write_acks is ${JSON.stringify(info.write_acks)}; RethinkDB takes "majority" or "single"`,
+		);
 	if (info.shards !== undefined) {
-		const ok =
-			Array.isArray(info.shards) &&
-			info.shards.length > 0 &&
-			info.shards.every(
-				s =>
-					typeof s === 'object' &&
-					s !== null &&
-					Array.isArray(s.replicas) &&
-					s.replicas.length > 0 &&
-					s.replicas.every(r => typeof r === 'string'),
-			);
-		if (!ok) throw new Error(`${where}: shards is not a list of shards with replicas`);
+		if (!Array.isArray(info.shards) || info.shards.length === 0)
+			throw new Error(`${where}: shards is not a list of shards with replicas`);
+		if (info.shards.length > MAX_SHARDS)
+			throw new Error(`${where}: it has ${info.shards.length} shards; RethinkDB allows at most ${MAX_SHARDS}`);
+		for (const [i, shard] of info.shards.entries()) {
+			const ok =
+				typeof shard === 'object' &&
+				shard !== null &&
+				Array.isArray(shard.replicas) &&
+				shard.replicas.length > 0 &&
+				shard.replicas.every(r => typeof r === 'string' && NAME_PATTERN.test(r) && r.length <= MAX_NAME_LENGTH) &&
+				(shard.primary_replica === null ||
+					shard.primary_replica === undefined ||
+					shard.replicas.includes(shard.primary_replica)) &&
+				(shard.nonvoting_replicas === undefined ||
+					(Array.isArray(shard.nonvoting_replicas) &&
+						shard.nonvoting_replicas.every(r => typeof r === 'string' && shard.replicas.includes(r))));
+			if (!ok)
+				throw new Error(
+					`${where}: shards: shard ${i + 1} is not a shard (replicas: a list of server names, the primary one of them)`,
+				);
+		}
 	}
 	return info as TableInfo;
 }

@@ -1,7 +1,6 @@
 import {existsSync, statSync} from 'node:fs';
 import path from 'node:path';
 import {defaultArchiveName, parseTableSelection} from '../backup/format.js';
-import {makeSpoolDir, removeQuietly} from '../backup/spool.js';
 import {InputError} from '../errors.js';
 import {outputMode, type CommandIO, type OutputMode} from '../session/io.js';
 import {openCluster} from '../session/open.js';
@@ -16,6 +15,8 @@ export interface BackupOptions {
 	/** `--tables db,db.table` */
 	tables?: string;
 	output: OutputMode;
+	/** `--no-verify`: do not read the finished archive back. */
+	noVerify?: boolean;
 	/** The folder relative paths start from (tests); default process.cwd(). */
 	cwd?: string;
 }
@@ -26,6 +27,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 			name: oneName('backup', positionals),
 			out: typeof values.out === 'string' ? values.out : undefined,
 			tables: typeof values.tables === 'string' ? values.tables : undefined,
+			noVerify: Boolean(values['no-verify']),
 			output: outputMode(values, io),
 		},
 		io,
@@ -63,14 +65,13 @@ async function backupCommand(options: BackupOptions, io: CommandIO): Promise<num
 	const startedAt = new Date();
 	const out = resolveArchivePath(options.out, options.name, startedAt, options.cwd);
 	const session = await openCluster(options.name, io, {needs: ['database'], verb: 'back up'});
-	const spoolDir = makeSpoolDir('backup', io.env);
 	const ctx: BackupContext = {
 		journal: session.journal.value,
 		ssh: session.ssh,
 		password: session.password(),
 		selection,
 		out,
-		spoolDir,
+		verify: !options.noVerify,
 		startedAt,
 	};
 	try {
@@ -85,7 +86,6 @@ async function backupCommand(options: BackupOptions, io: CommandIO): Promise<num
 				cleanup: async outcome => {
 					if (outcome !== 'done') await ctx.writer?.abort();
 					await ctx.link?.close();
-					removeQuietly(spoolDir);
 				},
 			},
 			io,

@@ -85,9 +85,10 @@ export const COMMANDS = {
 		load: () => import('./stack.js'),
 	},
 	backup: {
-		synopsis: 'backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...]',
-		summary: "every table to a .tar.gz in rethinkdb dump's format, over SSH",
-		options: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}},
+		synopsis: 'backup NAME [--out FILE|DIR] [--tables DB[.TABLE],...] [--no-verify]',
+		summary:
+			"every table to a .tar.gz in rethinkdb dump's format, over SSH,\nread back before it is called done (--no-verify: not read back)",
+		options: {...COMMON, out: {type: 'string', short: 'o'}, tables: {type: 'string'}, 'no-verify': {type: 'boolean'}},
 		load: () => import('./backup.js'),
 	},
 	restore: {

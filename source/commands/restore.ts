@@ -1,12 +1,11 @@
 import {existsSync} from 'node:fs';
 import path from 'node:path';
 import {parseTableSelection} from '../backup/format.js';
-import {makeSpoolDir, removeQuietly} from '../backup/spool.js';
 import {CancelledError, InputError} from '../errors.js';
 import {confirm, outputMode, type CommandIO, type OutputMode} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {runPlan} from '../session/run.js';
-import {restoreSteps, type RestoreContext} from '../../steps/restore.js';
+import {restorePreviewSteps, restoreSteps, type RestoreContext} from '../../steps/restore.js';
 import type {CommandArgs} from './args.js';
 
 export interface RestoreOptions {
@@ -58,6 +57,32 @@ async function restoreCommand(options: RestoreOptions, io: CommandIO): Promise<n
 		verb: 'restore into',
 		lock: `restore ${options.name}`,
 	});
+	const context = (): RestoreContext => ({
+		spec: session.spec,
+		journal: session.journal.value,
+		ssh: session.ssh,
+		password: session.password(),
+		file,
+		selection,
+		force: options.force,
+	});
+	const run = async (steps: typeof restoreSteps, ctx: RestoreContext) =>
+		(
+			await runPlan(
+				session,
+				{
+					command: 'restore',
+					steps,
+					context: ctx,
+					resume: `swarmbee restore ${options.name} ${options.file}${options.tables ? ` --tables ${options.tables}` : ''} --force (tables already written are written again)`,
+					output: options.output,
+					cleanup: async () => {
+						await ctx.link?.close();
+					},
+				},
+				io,
+			)
+		).code;
 	try {
 		if (options.force && !options.yes) {
 			if (!io.interactive)
@@ -65,41 +90,18 @@ async function restoreCommand(options: RestoreOptions, io: CommandIO): Promise<n
 					`restore --force into ${options.name} replaces rows of existing tables, and there is no terminal to confirm in`,
 					{nextSteps: [`pass --yes: swarmbee restore ${options.name} ${options.file} --force --yes`]},
 				);
-			if (
-				!(await confirm(
-					`Restore ${path.basename(file)} into ${options.name}, replacing rows of tables that exist with the archive's?`,
-					false,
-				))
-			)
-				throw new CancelledError('nothing was restored.');
+			// In a terminal, what --force would overwrite is counted first (nothing written), then asked about.
+			const preview = context();
+			const code = await run(restorePreviewSteps, preview);
+			if (code !== 0) return code;
+			const overwritten = (preview.overwrites ?? []).filter(o => o.rows > 0);
+			const question =
+				overwritten.length === 0
+					? `Restore ${path.basename(file)} into ${options.name}? No table it writes into has rows.`
+					: `Restore ${path.basename(file)} into ${options.name}, overwriting ${overwritten.map(o => `${o.differ.toLocaleString('en-US')} differing of ${o.present.toLocaleString('en-US')} existing rows in ${o.db}.${o.table}`).join(', ')}?`;
+			if (!(await confirm(question, false))) throw new CancelledError('nothing was restored.');
 		}
-		const spoolDir = makeSpoolDir('restore', io.env);
-		const ctx: RestoreContext = {
-			spec: session.spec,
-			journal: session.journal.value,
-			ssh: session.ssh,
-			password: session.password(),
-			file,
-			selection,
-			force: options.force,
-			spoolDir,
-		};
-		const {code} = await runPlan(
-			session,
-			{
-				command: 'restore',
-				steps: restoreSteps,
-				context: ctx,
-				resume: `swarmbee restore ${options.name} ${options.file}${options.tables ? ` --tables ${options.tables}` : ''} --force (tables already written are written again)`,
-				output: options.output,
-				cleanup: async () => {
-					await ctx.link?.close();
-					removeQuietly(spoolDir);
-				},
-			},
-			io,
-		);
-		return code;
+		return await run(restoreSteps, context());
 	} finally {
 		await session.close();
 	}

@@ -270,6 +270,8 @@ export interface DatabaseSession {
 	/** The node whose server answered. */
 	server: string;
 	reconnect(): Promise<r.Connection>;
+	/** Another connection through the same way in, for work beside the session's own (a backup's table read); the caller closes it. */
+	open(): Promise<r.Connection>;
 	close(): Promise<void>;
 }
 
@@ -290,6 +292,7 @@ export async function sessionOver(
 			connection = await connect();
 			return connection;
 		},
+		open: connect,
 		async close() {
 			await connection.close({noreplyWait: false}).catch(() => {});
 			await release();

@@ -2,10 +2,12 @@ import {execFileSync} from 'node:child_process';
 import {
 	copyFileSync,
 	existsSync,
+	mkdirSync,
 	mkdtempSync,
 	readdirSync,
 	readFileSync,
 	rmSync,
+	statSync,
 	truncateSync,
 	writeFileSync,
 } from 'node:fs';
@@ -19,17 +21,25 @@ import {readArchive} from '../../source/backup/archive-reader.js';
 import {ArchiveWriter} from '../../source/backup/archive-writer.js';
 import {connectDirect} from '../../source/backup/connect.js';
 import type {DatabaseSession} from '../../source/database/rethinkdb.js';
-import {backupTables, listTables} from '../../source/backup/dump.js';
+import {backupTables, listTables, verifyArchive} from '../../source/backup/dump.js';
 import {ArchiveError} from '../../source/backup/errors.js';
 import {JSON_ARRAY, topFolderName} from '../../source/backup/format.js';
 import {rql as r} from '../../source/backup/reql.js';
-import {checkTarget, readTarget, restoreTable} from '../../source/backup/restore.js';
+import {
+	checkFunctionsOnServer,
+	checkTarget,
+	readTarget,
+	restoreArchive,
+	SCRATCH_DATABASE,
+} from '../../source/backup/restore.js';
 import {openCluster} from '../../source/session/open.js';
 import type {ClusterSession} from '../../source/session/session.js';
 import {DockerCli} from '../../source/docker/cli.js';
 import {ensureRethinkdbImage, findRethinkdbSource} from '../../source/docker/rethinkdb-image.js';
 import {InputError} from '../../source/errors.js';
-import {cli, describeWithEngine, events, newHome, purge, spawnCli, uniqueName} from './helpers.js';
+import {clusterPassword, connectThrough, openTunnel} from './database.js';
+import {CLI, cli, describeWithEngine, events, newHome, purge, spawnCli, uniqueName} from './helpers.js';
+import {describeWrites, startWriter, verifyWrites} from './live-writer.js';
 
 /**
  * Backup and restore against the real RethinkDB 2.4.4 server (the image
@@ -107,26 +117,23 @@ async function dropOrders(connection: Connection): Promise<void> {
 
 /** Our restore of every table in an archive, as the restore command's steps do it. */
 async function restoreWithLibrary(link: DatabaseSession, file: string, force = false): Promise<void> {
-	const spoolDir = mkdtempSync(path.join(tmpdir(), 'bk-e2e-spool-'));
-	try {
-		const manifest = await readArchive(file, {spoolDir});
-		const target = await readTarget(link);
-		const existing = checkTarget(manifest.tables, target, force);
-		for (const table of manifest.tables)
-			await restoreTable(link, table, {exists: existing.has(`${table.db}.${table.table}`), force, target});
-	} finally {
-		rmSync(spoolDir, {recursive: true, force: true});
-	}
+	const manifest = await readArchive(file);
+	const target = await readTarget(link);
+	const existing = checkTarget(manifest.tables, target, force);
+	await checkFunctionsOnServer(link, manifest.tables);
+	await restoreArchive(link, manifest, {existing, force, target});
 }
 
 async function backupWithLibrary(link: DatabaseSession, file: string): Promise<void> {
-	const spoolDir = mkdtempSync(path.join(tmpdir(), 'bk-e2e-spool-'));
-	const writer = ArchiveWriter.create(file, topFolderName(new Date()));
+	const writer = await ArchiveWriter.create(file, topFolderName(new Date()));
 	try {
-		await backupTables({link, tables: await listTables(link), writer, spoolDir});
-		await writer.finish();
-	} finally {
-		rmSync(spoolDir, {recursive: true, force: true});
+		const dumped = await backupTables({link, tables: await listTables(link), writer});
+		await writer.close();
+		await verifyArchive(writer.partial, dumped);
+		await writer.commit();
+	} catch (error) {
+		await writer.abort();
+		throw error;
 	}
 }
 
@@ -227,7 +234,7 @@ describeWithEngine(
 		});
 
 		it('shards and replicas recorded for servers this cluster does not have are kept as counts, replicas capped', async () => {
-			const manifest = await readArchive(path.join(work, 'ours.tar.gz'), {spoolDir: work});
+			const manifest = await readArchive(path.join(work, 'ours.tar.gz'));
 			const [orders] = manifest.tables;
 			expect(orders!.info.shards).toEqual([
 				{primary_replica: expect.any(String), replicas: [expect.any(String)], nonvoting_replicas: []},
@@ -247,9 +254,12 @@ describeWithEngine(
 				`${JSON_ARRAY.open}${JSON_ARRAY.first}${rows.map(row => JSON.stringify(row)).join(JSON_ARRAY.between)}${JSON_ARRAY.close}`,
 			);
 			const file = path.join(work, 'elsewhere.tar.gz');
-			const writer = ArchiveWriter.create(file, topFolderName(new Date()));
-			await writer.addTable({db: 'app', table: 'orders'}, info, json);
-			await writer.finish();
+			const writer = await ArchiveWriter.create(file, topFolderName(new Date()));
+			const entry = await writer.beginTable({db: 'app', table: 'orders'}, info);
+			await entry.write(readFileSync(json, 'utf8'));
+			await entry.end();
+			await writer.close();
+			await writer.commit();
 			await dropOrders(link.connection);
 			await restoreWithLibrary(link, file);
 			await expectRestored(link.connection, rows);
@@ -266,7 +276,7 @@ describeWithEngine(
 			writeFileSync(path.join(work, 'corrupted.tar.gz'), corrupted);
 			writeFileSync(path.join(work, 'truncated.tar.gz'), whole.subarray(0, Math.floor(whole.length * 0.7)));
 			for (const name of ['corrupted.tar.gz', 'truncated.tar.gz']) {
-				await expect(readArchive(path.join(work, name), {spoolDir: work})).rejects.toThrow(ArchiveError);
+				await expect(readArchive(path.join(work, name))).rejects.toThrow(ArchiveError);
 			}
 		});
 	},
@@ -316,7 +326,9 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		expect(result.stdout).toContain(`✔ app.orders: ${ROWS.toLocaleString('en-US')} documents`);
-		expect(result.stdout).toMatch(/✔ Write the archive \([^)]+\): .*app\.tar\.gz/);
+		expect(result.stdout).toMatch(
+			/✔ Write and check the archive \([^)]+\): .*app\.tar\.gz .*read back: 5,000 documents, every table complete/,
+		);
 		expect(readdirSync(work)).toEqual(['app.tar.gz']);
 	});
 
@@ -365,8 +377,9 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 			expect(result.stderr).toContain(`error: ${file} cannot be restored: `);
 			expect(result.stderr).toMatch(why);
 			expect(result.stderr).toContain('nothing was written to the cluster');
-			// Refused at the archive check, before the cluster was even asked.
-			expect(result.stdout).not.toContain('Connect to RethinkDB');
+			// Refused at the archive check, before the cluster was even asked (the plan's first line names every step).
+			expect(result.stdout).toMatch(/^✖ Check the archive/m);
+			expect(result.stdout).not.toMatch(/^[▸✔✖] Connect to RethinkDB/m);
 		}
 		expect(await r.db('app').tableList().run(link.connection)).toEqual(tablesBefore);
 		rmSync(path.join(work, 'corrupted.tar.gz'));
@@ -391,5 +404,291 @@ describeWithEngine('swarmbee backup and restore on a real cluster, over SSH only
 		expect(String(result.stdout)).toContain('"type":"run-cancelled"');
 		expect(existsSync(file)).toBe(false);
 		expect(readdirSync(work).filter(f => f.includes('interrupted'))).toEqual([]);
+	});
+
+	/** app.orders as the archive has it (the tests before may have dropped it). */
+	async function ordersBack(): Promise<void> {
+		if ((await r.db('app').tableList().run(link.connection)).includes('orders')) return;
+		const result = await cli(['restore', name, archive, '--plain'], home);
+		expect(result.exitCode, result.stderr).toBe(0);
+	}
+
+	/** A tmpfs of `size` bytes at a new folder, filled until `free` bytes are left (root only, as CI is). */
+	function smallDisk(name: string, size: number, free: number) {
+		const dir = path.join(work, name);
+		mkdirSync(dir);
+		execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+		const filler = path.join(dir, 'filler');
+		try {
+			execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4096'], {stdio: 'ignore'});
+		} catch {
+			// dd stops at ENOSPC: the disk is full.
+		}
+		if (free > 0) truncateSync(filler, Math.max(0, statSync(filler).size - free));
+		return {
+			dir,
+			unmount: () => {
+				execFileSync('umount', [dir]);
+				rmSync(dir, {recursive: true, force: true});
+			},
+		};
+	}
+
+	it('backup into a full output folder exits 1, says where and how much space, and leaves no archive at all', async () => {
+		await ordersBack();
+		const disk = smallDisk('full-out', 256 * 1024, 24 * 1024);
+		try {
+			const file = path.join(disk.dir, 'orders.tar.gz');
+			const result = await cli(['backup', name, '--out', file, '--tables', 'app.orders', '--plain'], home);
+			expect(result.exitCode, result.stdout).toBe(1);
+			expect(result.stderr).toContain(`the disk holding ${disk.dir} is full: the backup stopped and kept nothing`);
+			expect(result.stderr).toMatch(/it needs about [\d.]+ [kKM]B more free in /);
+			expect(result.stderr).not.toMatch(/\n\s+at .*\(/);
+			expect(result.stdout).not.toMatch(/✔ Write and check the archive/);
+			expect(result.stdout).not.toContain('every step finished');
+			expect(readdirSync(disk.dir)).toEqual(['filler']);
+		} finally {
+			disk.unmount();
+		}
+	});
+
+	it('backup and restore with a full TMPDIR: nothing is spooled, the archive reads back whole and restores', async () => {
+		await ordersBack();
+		const disk = smallDisk('full-tmp', 64 * 1024, 0);
+		try {
+			const file = path.join(work, 'tmp-full.tar.gz');
+			const env = {TMPDIR: disk.dir};
+			const backup = await cli(['backup', name, '--out', file, '--tables', 'app.orders', '--plain'], home, env);
+			expect(backup.exitCode, backup.stderr).toBe(0);
+			expect(backup.stdout).toContain('read back: 5,000 documents, every table complete');
+			expect((await readArchive(file)).tables.map(t => [t.table, t.documents])).toEqual([['orders', ROWS]]);
+			await dropOrders(link.connection);
+			const restore = await cli(['restore', name, file, '--plain'], home, env);
+			expect(restore.exitCode, restore.stderr).toBe(0);
+			await expectRestored(link.connection, rows);
+			expect(readdirSync(disk.dir)).toEqual(['filler']);
+			rmSync(file);
+		} finally {
+			disk.unmount();
+		}
+	});
+
+	it('kill -9 of a backup leaves a partial file that the next backup removes; a killed restore leaves nothing', async () => {
+		await ordersBack();
+		const tmp = mkdtempSync(path.join(tmpdir(), 'bk-e2e-tmp-'));
+		const file = path.join(work, 'killed.tar.gz');
+		const child = spawnCli(['backup', name, '--out', file, '--tables', 'app.big', '--json'], home, {TMPDIR: tmp});
+		await new Promise<void>(resolve => {
+			let buffer = '';
+			child.stdout!.on('data', (chunk: Buffer) => {
+				buffer += chunk.toString();
+				if (buffer.includes('"type":"table-progress"')) resolve();
+			});
+		});
+		child.kill('SIGKILL');
+		await child;
+		const left = readdirSync(work).filter(f => f.endsWith('.partial'));
+		expect(left).toEqual([`.killed.tar.gz.${child.pid}.partial`]);
+		const next = await cli(
+			['backup', name, '--out', path.join(work, 'after.tar.gz'), '--tables', 'app.orders', '--plain'],
+			home,
+			{TMPDIR: tmp},
+		);
+		expect(next.exitCode, next.stderr).toBe(0);
+		expect(next.stdout).toContain(`removed ${path.join(work, left[0]!)}, left by a backup that was killed`);
+		expect(readdirSync(work).filter(f => f.endsWith('.partial'))).toEqual([]);
+
+		const restore = spawnCli(['restore', name, path.join(work, 'after.tar.gz'), '--force', '--yes', '--json'], home, {
+			TMPDIR: tmp,
+		});
+		await new Promise<void>(resolve => {
+			let buffer = '';
+			restore.stdout!.on('data', (chunk: Buffer) => {
+				buffer += chunk.toString();
+				if (buffer.includes('"step":"restore"')) resolve();
+			});
+		});
+		restore.kill('SIGKILL');
+		await restore;
+		// Nothing was spooled: TMPDIR is as it was, and the run after it restores as usual.
+		expect(readdirSync(tmp)).toEqual([]);
+		const again = await cli(['restore', name, path.join(work, 'after.tar.gz'), '--force', '--yes', '--plain'], home);
+		expect(again.exitCode, again.stderr).toBe(0);
+		await expectRestored(link.connection, rows);
+		rmSync(path.join(work, 'after.tar.gz'));
+		rmSync(tmp, {recursive: true, force: true});
+	});
+
+	it('restore --force into a live table says how many rows it overwrites, while an application writes: 0 writes lost', async () => {
+		await ordersBack();
+		const file = path.join(work, 'live.tar.gz');
+		const backup = await cli(['backup', name, '--out', file, '--tables', 'app.orders', '--plain', '--no-verify'], home);
+		expect(backup.exitCode, backup.stderr).toBe(0);
+		expect(backup.stdout).toContain('not read back (--no-verify)');
+		// The application moves on: 244 acknowledged updates and 100 new rows.
+		await r.db('app').table('orders').between(0, 244).update({customer: 'moved on'}).run(link.connection);
+		await r
+			.db('app')
+			.table('orders')
+			.insert(Array.from({length: 100}, (_, k) => orderRow(ROWS + k)))
+			.run(link.connection);
+		await r.dbCreate('live').run(link.connection);
+		for (const t of ['w1', 'w2']) await r.db('live').tableCreate(t).run(link.connection);
+		const tunnel = await openTunnel(name, home);
+		const password = clusterPassword(home, name);
+		const connect = () => connectThrough(tunnel, password);
+		const writer = startWriter({connect, db: 'live', tables: ['w1', 'w2']});
+		try {
+			await writer.advance(20);
+			const result = await cli(['restore', name, file, '--force', '--yes', '--plain'], home);
+			await writer.advance(20);
+			const report = await writer.stop();
+			expect(result.exitCode, result.stderr).toBe(0);
+			expect(result.stdout).toContain(
+				`app.orders has 5,100 rows: 5,000 of the archive's 5,000 keys are there; 244 of those rows differ and --force puts them back to the archive's version (rows not in the archive stay)`,
+			);
+			expect(result.stdout).toMatch(
+				/✔ Count the rows --force overwrites .*5,000 of the archive's rows exist in the cluster; 244 of them differ/,
+			);
+			const check = await verifyWrites(connect, report);
+			expect(check.lost, describeWrites(report)).toEqual([]);
+			expect(check.acked).toBeGreaterThan(40);
+			expect(await r.db('app').table('orders').filter({customer: 'moved on'}).count().run(link.connection)).toBe(0);
+			expect(await r.db('app').table('orders').count().run(link.connection)).toBe(ROWS + 100);
+		} finally {
+			await writer.stop().catch(() => {});
+			await tunnel.close();
+			await r.dbDrop('live').run(link.connection);
+			await r.db('app').table('orders').between(ROWS, r.maxval).delete().run(link.connection);
+			rmSync(file);
+		}
+	});
+
+	it('backup and restore --force of the tables an application is writing into: every row acknowledged before the backup is in the archive, the restore says 0 rows differ, 0 writes lost', async () => {
+		const file = path.join(work, 'during.tar.gz');
+		const unpacked = mkdtempSync(path.join(tmpdir(), 'bk-e2e-during-'));
+		await r.dbCreate('during').run(link.connection);
+		for (const t of ['w1', 'w2']) await r.db('during').tableCreate(t).run(link.connection);
+		const tunnel = await openTunnel(name, home);
+		const password = clusterPassword(home, name);
+		const connect = () => connectThrough(tunnel, password);
+		const writer = startWriter({connect, db: 'during', tables: ['w1', 'w2']});
+		try {
+			await writer.advance(20);
+			const before = new Map(['w1', 'w2'].map(t => [t, writer.ackedTo(t)]));
+			const backup = await cli(['backup', name, '--out', file, '--tables', 'during', '--plain'], home);
+			expect(backup.exitCode, backup.stderr).toBe(0);
+			expect(backup.stdout).toMatch(/read back: [\d,]+ documents, every table complete/);
+			// The writer is still going: each table takes more acknowledged writes after the backup.
+			await writer.advance(20);
+
+			// What the archive holds, as an outside tool reads it (GNU tar, JSON.parse).
+			execFileSync('tar', ['-xzf', file, '-C', unpacked]);
+			const [top] = readdirSync(unpacked);
+			const inArchive = new Map(
+				['w1', 'w2'].map(t => [
+					t,
+					new Set(
+						(
+							JSON.parse(readFileSync(path.join(unpacked, top!, 'during', `${t}.json`), 'utf8')) as Array<{id: number}>
+						).map(d => d.id),
+					),
+				]),
+			);
+
+			const restore = await cli(['restore', name, file, '--force', '--yes', '--plain'], home);
+			expect(restore.exitCode, restore.stderr).toBe(0);
+			// The writer only inserts: the archive's rows are the rows in the table, none differs.
+			for (const t of ['w1', 'w2']) {
+				expect(restore.stdout).toMatch(
+					new RegExp(
+						`during\\.${t} has [\\d,]+ rows: ([\\d,]+) of the archive's \\1 keys are there; 0 of those rows differ`,
+					),
+				);
+			}
+			await writer.advance(20);
+			const report = await writer.stop();
+			for (const writes of report.tables) {
+				const archived = inArchive.get(writes.table)!;
+				// Rows acknowledged before the backup began are all in it; every archived row was acknowledged or in flight.
+				const missing = writes.acked.slice(0, before.get(writes.table)!).filter(id => !archived.has(id));
+				expect(missing, `${writes.table}: acknowledged before the backup, not in it`).toEqual([]);
+				expect(Math.max(...archived)).toBeLessThan(Math.max(...writes.acked));
+				expect(writes.acked.length).toBeGreaterThan(archived.size);
+			}
+			const check = await verifyWrites(connect, report);
+			expect(check.lost, describeWrites(report)).toEqual([]);
+			process.stderr.write(
+				`backup + restore --force under the writer: ${check.acked} writes acknowledged, ${check.lost.length} lost; archive held ${[...inArchive.values()].map(s => s.size).join(' + ')} rows\n`,
+			);
+		} finally {
+			await writer.stop().catch(() => {});
+			await tunnel.close();
+			await r.dbDrop('during').run(link.connection);
+			rmSync(unpacked, {recursive: true, force: true});
+			rmSync(file, {force: true});
+		}
+	});
+
+	it('an archive of 150 KB holding a 150 MB document is refused before anything is created (peak RSS recorded)', async () => {
+		const file = path.join(work, 'bomb.tar.gz');
+		const writer = await ArchiveWriter.create(file, topFolderName(new Date()));
+		const info = {db: {name: 'bomb'}, name: 'big', primary_key: 'id', indexes: []};
+		const entry = await writer.beginTable({db: 'bomb', table: 'big'}, info);
+		await entry.write('[{"id": 1, "blob": "');
+		const block = 'a'.repeat(1024 * 1024);
+		for (let i = 0; i < 150; i++) await entry.write(block);
+		await entry.write('"}]');
+		await entry.end();
+		await writer.close();
+		await writer.commit();
+		expect(statSync(file).size).toBeLessThan(1024 * 1024);
+		const timed = await execa(
+			'/usr/bin/time',
+			['-f', 'peak-rss-kb %M', 'node', CLI, 'restore', name, file, '--plain'],
+			{
+				reject: false,
+				env: {SWARMBEE_HOME: home},
+				stdin: 'ignore',
+			},
+		);
+		const stderr = String(timed.stderr);
+		expect(timed.exitCode, stderr).toBe(2);
+		expect(stderr).toMatch(
+			/bomb.tar.gz cannot be restored: bomb\/big.json is not a complete JSON array of documents: document 1 is larger than one RethinkDB query can carry/,
+		);
+		expect(stderr).toContain('nothing was written to the cluster');
+		const peakKb = Number(/peak-rss-kb (\d+)/.exec(stderr)?.[1]);
+		process.stderr.write(`restore of the 150 MB document: refused, peak RSS ${(peakKb / 1024).toFixed(0)} MB\n`);
+		expect(peakKb).toBeLessThan(300 * 1024);
+		expect(await r.dbList().run(link.connection)).not.toContain('bomb');
+		rmSync(file);
+	});
+
+	it('an index function forged with the right prefix is refused by the server check, before anything is created', async () => {
+		const file = path.join(work, 'forged.tar.gz');
+		const manifest = await readArchive(archive);
+		const orders = manifest.tables[0]!;
+		const forged = Buffer.concat([Buffer.from('$reql_index_function$'), Buffer.from('not a function at all')]);
+		const info = {
+			...orders.info,
+			indexes: [{index: 'customer', function: {$reql_type$: 'BINARY' as const, data: forged.toString('base64')}}],
+		};
+		const writer = await ArchiveWriter.create(file, topFolderName(new Date()));
+		const entry = await writer.beginTable({db: 'forged', table: 'orders'}, info);
+		await entry.write('[{"id": 1}]');
+		await entry.end();
+		await writer.close();
+		await writer.commit();
+		const result = await cli(['restore', name, file, '--plain'], home);
+		expect(result.exitCode, result.stdout).toBe(2);
+		expect(result.stderr).toMatch(
+			/forged.orders's index customer in the archive is not a function this server accepts: /,
+		);
+		expect(result.stderr).toContain('nothing was written to the cluster');
+		const dbs = await r.dbList().run(link.connection);
+		expect(dbs).not.toContain('forged');
+		expect(dbs).not.toContain(SCRATCH_DATABASE);
+		rmSync(file);
 	});
 });

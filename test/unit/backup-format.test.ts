@@ -13,7 +13,7 @@ import {
 	topFolderName,
 	unmatchedSelection,
 } from '../../source/backup/format.js';
-import {JsonArrayError, JsonArrayReader} from '../../source/backup/json-array.js';
+import {JsonArrayError, JsonArrayScanner} from '../../source/backup/json-array.js';
 import {checkTarget} from '../../source/backup/restore.js';
 import {restoreFailure} from '../../steps/restore.js';
 import {InputError} from '../../source/errors.js';
@@ -164,7 +164,7 @@ describe("planReplication: the archive's shards and replicas on the target clust
 	});
 });
 
-describe('JsonArrayReader', () => {
+describe('JsonArrayScanner', () => {
 	const documents = [
 		{id: 1, name: 'é'},
 		{id: 'two', nested: {a: [1, {b: null}]}, at: {$reql_type$: 'TIME', epoch_time: 1.5, timezone: '+00:00'}},
@@ -174,9 +174,10 @@ describe('JsonArrayReader', () => {
 
 	function readAll(text: string | Uint8Array, chunkSize: number) {
 		const bytes = typeof text === 'string' ? Buffer.from(text) : text;
-		const reader = new JsonArrayReader('app/t.json');
+		const reader = new JsonArrayScanner('app/t.json', undefined, true);
 		const out: unknown[] = [];
-		for (let i = 0; i < bytes.length; i += chunkSize) out.push(...reader.write(bytes.subarray(i, i + chunkSize)));
+		for (let i = 0; i < bytes.length; i += chunkSize)
+			out.push(...reader.write(bytes.subarray(i, i + chunkSize)).map(text => JSON.parse(text.toString('utf8'))));
 		reader.end();
 		return out;
 	}
@@ -199,12 +200,45 @@ describe('JsonArrayReader', () => {
 
 	it('refuses what is not one array of objects', () => {
 		expect(() => readAll('{"id": 1}', 4)).toThrow(/does not begin with "\["/);
-		expect(() => readAll('[{"id": 1}, 2]', 4)).toThrow(/element 2 is number, not a document/);
+		expect(() => readAll('[{"id": 1}, 2]', 4)).toThrow(/element 2 is a number, not a document/);
 		expect(() => readAll('[{"id": 1}, [2]]', 4)).toThrow(/element 2 is an array/);
 		expect(() => readAll('[{"id": 1},]', 4)).toThrow(/not a complete JSON array/);
 		expect(() => readAll('[{"id": 1} {"id": 2}]', 4)).toThrow(/not a complete JSON array/);
 		expect(() => readAll('', 4)).toThrow(/it is empty/);
 		expect(() => readAll('   ', 1)).toThrow(/it is empty/);
+	});
+
+	it('measures each document as an insert query carries it (escaped in a JSON string), whatever the chunks', () => {
+		const texts = ['{"a": "say \\"hi\\""}', '{"b":\n\t[1, 2.5e-3, true, null, {"c": "\\u00e9\\\\"}]}', '{ "é": "ü" }'];
+		const dump = `[${texts.join(',')}]`;
+		const escaped = Math.max(...texts.map(t => Buffer.byteLength(JSON.stringify(t))));
+		for (const size of [1, 3, 1000]) {
+			const scanner = new JsonArrayScanner('app/t.json', undefined, true);
+			const out: string[] = [];
+			const bytes = Buffer.from(dump);
+			for (let i = 0; i < bytes.length; i += size)
+				out.push(...scanner.write(bytes.subarray(i, i + size)).map(b => b.toString()));
+			scanner.end();
+			expect(out).toEqual(texts);
+			expect(scanner.totals.largestQueryBytes).toBe(escaped);
+		}
+	});
+
+	it('refuses a document over the size or depth limit, and counts the longest array', () => {
+		const scan = (text: string, limits = {maxQueryBytes: 40, maxDepth: 3}) => {
+			const scanner = new JsonArrayScanner('app/t.json', limits);
+			scanner.write(Buffer.from(text));
+			scanner.end();
+			return scanner.totals;
+		};
+		expect(scan('[{"a": [[1, 2, 3]]}]').longestArray).toBe(3);
+		expect(() => scan('[{"a": [[[1]]]}]')).toThrow(/document 1 is nested more than 3 levels deep/);
+		expect(() => scan('[{"id": 1}, {"a": "0123456789012345678901234567890123456789"}]')).toThrow(
+			/document 2 is larger than one RethinkDB query can carry/,
+		);
+		// Quotes count twice: a document of 30 bytes with 12 quotes is 44 bytes as a query.
+		expect(() => scan('[{"a": "b", "c": "d", "e": "f"}]')).toThrow(/larger than one RethinkDB query/);
+		expect(() => scan('[{"a": "b", "c": 1}]')).not.toThrow();
 	});
 
 	it('refuses anything after the closing bracket, in the same chunk or a later one', () => {
@@ -220,8 +254,8 @@ describe('checkTarget: what a restore refuses before writing', () => {
 		info: {db: 'app', name, primary_key: primaryKey, indexes: []},
 		documents: 1,
 		bytes: 10,
-		spool: '/dev/null',
-		spoolBytes: 10,
+		largestQueryBytes: 10,
+		longestArray: 0,
 	});
 	const target = {
 		databases: new Set(['app']),

@@ -46,7 +46,6 @@ function context(tables: string[]): RestoreContext {
 		password: 'pw',
 		file: 'backup.tar.gz',
 		force: false,
-		spoolDir: '/tmp',
 		link: {connection: {}} as RestoreContext['link'],
 		restored: tables.map(restored),
 	};
