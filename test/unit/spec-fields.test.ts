@@ -111,7 +111,7 @@ describe('what provisioning applied', () => {
 		]);
 	});
 
-	it("DOCKER-USER: containers reach no Swarm port of another node; published ports answer the private network only", () => {
+	it('DOCKER-USER: containers reach no Swarm port of another node; published ports answer the private network only', () => {
 		const rules = dockerUserRules('10.9.1.0/24');
 		expect(rules).toEqual([
 			'*filter',
