@@ -445,8 +445,13 @@ export async function serveDockerSocket(options: {
 			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
 				process.once(signal, () => stop(`${signal}: stopping`));
 			// After `down` (or `down --forget`) there is no swarm left to reach.
+			// A state folder that can no longer be trusted (a link, loose modes, a damaged journal) stops it too, saying why.
 			const watch = setInterval(() => {
-				if (cluster.gone()) stop(`${cluster.name} is down: stopping`);
+				try {
+					if (cluster.gone()) stop(`${cluster.name} is down: stopping`);
+				} catch (error) {
+					stop(`${cluster.name}'s state cannot be read (${errorInfo(error).message}): stopping`);
+				}
 			}, 5_000);
 		});
 	} finally {
