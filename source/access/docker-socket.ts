@@ -147,7 +147,7 @@ function argumentsOf(pid: number): string[] | undefined {
 	return ps.exitCode === 0 && String(ps.stdout).trim() ? String(ps.stdout).trim().split(/\s+/) : undefined;
 }
 
-/** The helper's own arguments: `node remote-socket-helper.js HOME NAME`. */
+/** The helper's own arguments: `node docker-socket-helper.js HOME NAME`. */
 function helperOf(args: readonly string[] | undefined, home: string, cluster: string): boolean {
 	return args !== undefined && args.at(-3) === HELPER && args.at(-2) === home && args.at(-1) === cluster;
 }
@@ -335,7 +335,7 @@ export async function startDockerSocket(options: {
 /**
  * Stops this cluster's helper, if one runs, and removes its socket: nothing
  * of it is left. The helper is found by its arguments (`node
- * remote-socket-helper.js HOME NAME`) as well as by helper.json, so an
+ * docker-socket-helper.js HOME NAME`) as well as by helper.json, so an
  * edited or missing helper.json leaves none running; only a process that
  * is this cluster's helper is signalled, whatever pid the file names.
  */

@@ -39,7 +39,7 @@ export interface ClusterPaths {
 	rethinkdbPassword: string;
 	/** The stack file last rendered (what `swarmbee stack NAME` prints). */
 	stack: string;
-	/** The Docker socket `env` forwards, and its helper's files (docker/remote-socket.ts). */
+	/** The Docker socket `env` forwards, and its helper's files (access/docker-socket.ts). */
 	dockerDir: string;
 }
 

@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process';
 import {afterAll, beforeAll, expect, it} from 'vitest';
-import type {ClusterStatus} from '../../source/cluster/status.js';
+import type {ClusterStatus} from '../../source/observe/status.js';
 import {shq} from '../../source/shell.js';
 import {status, waitFor} from './database.js';
 import {
