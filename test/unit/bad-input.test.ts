@@ -2,7 +2,7 @@ import {spawnSync} from 'node:child_process';
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 import {parseLogsArgs} from '../../source/commands/logs.js';
 import {playbookProblem, resolveSpec} from '../../source/spec.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
@@ -15,6 +15,19 @@ import {runMain} from './run-main.js';
  */
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/source/cli.js');
+/**
+ * No Docker engine for these commands: each case is refused before any
+ * engine is asked, and if that ever regresses the run fails here instead
+ * of creating a cluster on the shared engine (a refusal missing on main
+ * once made a real 1+2 "demo" out of `up demo --workers -1 --workers=2`).
+ */
+const NO_ENGINE = 'unix:///nonexistent/docker.sock';
+beforeEach(() => {
+	vi.stubEnv('DOCKER_HOST', NO_ENGINE);
+});
+afterEach(() => {
+	vi.unstubAllEnvs();
+});
 const homes: string[] = [];
 afterEach(() => {
 	for (const home of homes.splice(0)) rmSync(home, {recursive: true, force: true});
@@ -40,7 +53,7 @@ describe('scale that would create machines needs a yes', () => {
 		]);
 		// Its own process, and no Docker engine to reach: whatever it would do, it could create nothing here.
 		const result = spawnSync(process.execPath, [CLI, 'scale', 'demo', '--workers', '2', '--plain'], {
-			env: {SWARMBEE_HOME: home, PATH: process.env['PATH'], DOCKER_HOST: 'unix:///nonexistent/docker.sock'},
+			env: {SWARMBEE_HOME: home, PATH: process.env['PATH'], DOCKER_HOST: NO_ENGINE},
 			encoding: 'utf8',
 			stdio: ['ignore', 'pipe', 'pipe'],
 			timeout: 30_000,

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, beforeEach, describe, expect, it, vi} from 'vitest';
 import {resolveSpec} from '../../source/spec.js';
 import {generateKeyPair, saveKeyPair} from '../../source/ssh/keys.js';
 import {ClusterStore} from '../../source/store/cluster-store.js';
@@ -28,6 +28,19 @@ import {runMain} from './run-main.js';
  */
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/source/cli.js');
+/**
+ * No Docker engine for these commands: each case is refused before any
+ * engine is asked, and if that ever regresses the run fails here instead
+ * of creating a cluster on the shared engine (a refusal missing on main
+ * once made a real 1+2 "demo" out of `up demo --workers -1 --workers=2`).
+ */
+const NO_ENGINE = 'unix:///nonexistent/docker.sock';
+beforeEach(() => {
+	vi.stubEnv('DOCKER_HOST', NO_ENGINE);
+});
+afterEach(() => {
+	vi.unstubAllEnvs();
+});
 const homes: string[] = [];
 afterEach(() => {
 	for (const home of homes.splice(0)) {
@@ -49,7 +62,7 @@ function run(argv: string[], home: string) {
 /** The built CLI in a process of its own, killed after 20 s: a command that blocks fails the test instead of hanging it. */
 function runProcess(argv: string[], home: string) {
 	const result = spawnSync(process.execPath, [CLI, ...argv], {
-		env: {SWARMBEE_HOME: home, PATH: process.env['PATH']},
+		env: {SWARMBEE_HOME: home, PATH: process.env['PATH'], DOCKER_HOST: NO_ENGINE},
 		encoding: 'utf8',
 		timeout: 20_000,
 	});
@@ -297,7 +310,7 @@ describe('a refused run leaves no lock', () => {
 		const inner = path.join(work, 'home');
 		mkdirSync(inner, {mode: 0o700});
 		const result = spawnSync('unshare', ['-Urm', 'sh', '-c', script], {
-			env: {SWARMBEE_HOME: inner, NODE: process.execPath, CLI, PATH: process.env['PATH']},
+			env: {SWARMBEE_HOME: inner, NODE: process.execPath, CLI, PATH: process.env['PATH'], DOCKER_HOST: NO_ENGINE},
 			encoding: 'utf8',
 			timeout: 60_000,
 		});
