@@ -24,7 +24,8 @@ function engine() {
 		// The proof asks for this state's own; without the owner it would also see another state's demo,
 		// made while this down ran (seen on a shared engine: down failed on it).
 		{
-			match: /^(ps -a|network ls|volume ls) --filter label=swarmbee\.cluster=demo --filter label=swarmbee\.owner=owner-1 --format/,
+			match:
+				/^(ps -a|network ls|volume ls) --filter label=swarmbee\.cluster=demo --filter label=swarmbee\.owner=owner-1 --format/,
 			reply: '',
 		},
 		{match: /^ps -a --filter label=swarmbee\.cluster=demo --format/, reply: 'container swarmbee-demo-queenbee'},
