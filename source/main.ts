@@ -32,6 +32,37 @@ export function joinNegativeValues(
 	return out;
 }
 
+type ParsedToken = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
+
+/**
+ * An option given twice (`--workers 1 --workers 2`, `-n 3 --lines 4`) is
+ * refused for every command, whatever its type: parseArgs keeps the last
+ * one without a word, and which one the user meant cannot be known.
+ *
+ *     error: --workers is given twice (1, then 2): give it once
+ */
+export function refuseRepeatedOptions(command: string, tokens: readonly ParsedToken[]): void {
+	const seen = new Map<string, Array<string | undefined>>();
+	for (const token of tokens) {
+		if (token.kind !== 'option') continue;
+		seen.set(token.name, [...(seen.get(token.name) ?? []), token.value]);
+	}
+	for (const [name, given] of seen) {
+		if (given.length < 2) continue;
+		// A value from the command line is shown as JSON would quote it: no control character reaches the terminal raw.
+		const shown = (value: string) => (/^[\w.,:/@%+=-]*$/.test(value) ? value : JSON.stringify(value));
+		const values = given.some(value => value !== undefined)
+			? ` (${given.map(value => (value === undefined ? '(no value)' : shown(value))).join(', then ')})`
+			: '';
+		throw new InputError(
+			`--${name} is given ${given.length === 2 ? 'twice' : `${given.length} times`}${values}: give it once`,
+			{
+				nextSteps: [`keep the one you mean and run the command again (see swarmbee ${command} --help)`],
+			},
+		);
+	}
+}
+
 function parse(command: CommandName, argv: string[]) {
 	const options = COMMANDS[command].options;
 	try {
@@ -43,10 +74,12 @@ function parse(command: CommandName, argv: string[]) {
 			strict: true,
 			tokens: true,
 		});
+		refuseRepeatedOptions(command, tokens);
 		// What follows `--` is kept apart as well: `ssh demo -- ls -l` runs it on the node.
 		const terminator = tokens.find(token => token.kind === 'option-terminator');
 		return {values, positionals, ...(terminator ? {afterDoubleDash: args.slice(terminator.index + 1)} : {})};
 	} catch (error) {
+		if (error instanceof InputError) throw error;
 		throw new InputError((error as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), {
 			nextSteps: [`see swarmbee --help for the options of ${command}`],
 		});

@@ -1,6 +1,6 @@
 import {existsSync, readFileSync, statSync} from 'node:fs';
 import path from 'node:path';
-import {parseDocument} from 'yaml';
+import {LineCounter, parseDocument, visit} from 'yaml';
 import {SpecError, type FieldProblem} from './errors.js';
 import {
 	parseMemory,
@@ -137,6 +137,14 @@ export function mergeWithSaved(saved: ClusterSpec | undefined, name: string, inp
 }
 
 /**
+ * The yaml package's bound on alias expansion (uses times the aliases
+ * inside what they name): its default, 100, refuses a playbook that merely
+ * uses one anchor 101 times, which Ansible reads; a "billion laughs" file
+ * passes any such bound within a few levels.
+ */
+const MAX_PLAYBOOK_ALIASES = 10_000;
+
+/**
  * A user's playbook, checked here before anything is created: it must be
  * YAML (the `yaml` package reads it as Ansible's parser would) and a list of
  * plays. Otherwise the nodes would find out, after the machines were made.
@@ -146,6 +154,13 @@ export function playbookProblem(file: string, shown = file): FieldProblem | unde
 		'fix the file (an Ansible playbook: a YAML list of plays, each with hosts: all), then run the same command again';
 	let text: string;
 	try {
+		// A FIFO or a device in a playbook's place would hold the read forever.
+		if (!statSync(file).isFile())
+			return {
+				field: 'playbook',
+				problem: `${shown} is not a regular file`,
+				fix: 'give the path of an Ansible playbook',
+			};
 		text = readFileSync(file, 'utf8');
 	} catch (error) {
 		return {
@@ -155,7 +170,8 @@ export function playbookProblem(file: string, shown = file): FieldProblem | unde
 		};
 	}
 	// Duplicate keys pass, as Ansible lets them (with a warning).
-	const document = parseDocument(text, {prettyErrors: true, uniqueKeys: false});
+	const lineCounter = new LineCounter();
+	const document = parseDocument(text, {prettyErrors: true, uniqueKeys: false, lineCounter});
 	const [error] = document.errors;
 	if (error) {
 		const where = error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
@@ -165,7 +181,36 @@ export function playbookProblem(file: string, shown = file): FieldProblem | unde
 			fix,
 		};
 	}
-	const plays: unknown = document.toJS();
+	// An alias with no anchor before it: the yaml package only throws when it builds the value, without a place.
+	let unresolved: {name: string; line: number; col: number} | undefined;
+	visit(document, {
+		Alias(_, alias) {
+			if (alias.resolve(document) !== undefined) return undefined;
+			unresolved = {name: alias.source, ...lineCounter.linePos(alias.range?.[0] ?? 0)};
+			return visit.BREAK;
+		},
+	});
+	if (unresolved)
+		return {
+			field: 'playbook',
+			problem: `${shown} is not valid YAML (line ${unresolved.line}, column ${unresolved.col}): the alias *${unresolved.name} names no anchor (&${unresolved.name}) set before it`,
+			fix: `set the anchor &${unresolved.name} before the alias, or write the value out; ${fix}`,
+		};
+	let plays: unknown;
+	try {
+		// Aliases that expand without end (a "billion laughs" file) are refused here, in bounded memory,
+		// rather than left to fill it: the yaml package stops at maxAliasCount.
+		plays = document.toJS({maxAliasCount: MAX_PLAYBOOK_ALIASES});
+	} catch (error) {
+		const message = (error as Error).message;
+		return {
+			field: 'playbook',
+			problem: /alias count/i.test(message)
+				? `${shown} expands its aliases too far (aliases of aliases: a "billion laughs" file?); swarmbee stopped reading it`
+				: `${shown} is not YAML swarmbee can read: ${message}`,
+			fix: `write the repeated parts out, or use fewer nested aliases; ${fix}`,
+		};
+	}
 	if (!Array.isArray(plays) || plays.length === 0) {
 		return {field: 'playbook', problem: `${shown} is YAML, but not a list of plays`, fix};
 	}

@@ -1,4 +1,4 @@
-import {createWriteStream, mkdirSync, readFileSync} from 'node:fs';
+import {createWriteStream, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {
 	AnsibleProgress,
@@ -25,6 +25,7 @@ import {
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
 import type {NodeEvents, PlayRecap} from '../source/events.js';
+import {openStateLog} from '../source/files.js';
 import {packageRoot, packageVersion} from '../source/paths.js';
 import {redact} from '../source/redact.js';
 import {shq} from '../source/shell.js';
@@ -182,8 +183,8 @@ async function provisionNode(
 	const {signal} = io;
 	const say = io.node(node.name);
 	const logFile = path.join(ctx.paths.logsDir, node.name, 'provision.log');
-	mkdirSync(path.dirname(logFile), {recursive: true, mode: 0o700});
-	const log = createWriteStream(logFile, {mode: 0o600});
+	// Never written through a link, or into a FIFO, left in its place.
+	const log = createWriteStream('', {fd: openStateLog(logFile)});
 	say.state('provisioning');
 	say.log(logFile);
 	const write = (line: string, stream: 'stdout' | 'stderr' = 'stdout') => {

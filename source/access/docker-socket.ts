@@ -1,5 +1,5 @@
 import {spawn} from 'node:child_process';
-import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync} from 'node:fs';
+import {chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs';
 import http from 'node:http';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import {explainUnreachable} from './node-session.js';
 import {connectToManager} from '../nodes/targets.js';
 import {pause, withTimeout} from '../concurrency.js';
 import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
-import {writeFileAtomic} from '../files.js';
+import {checkStateFolder, openStateLog, readStateFile, writeFileAtomic} from '../files.js';
 import {childEnvironment, redact} from '../redact.js';
 import {LocalForward} from '../ssh/forward.js';
 import type {SshConnection} from '../ssh/connection.js';
@@ -67,9 +67,15 @@ export function dockerHostUrl(socket: string): string {
 	return `unix://${socket}`;
 }
 
-/** A folder of this user's alone (0700), made if missing and tightened if looser. */
+/**
+ * A folder of this user's alone (0700), made if missing. A link in its
+ * place, or something else than a folder, is refused (the socket would be
+ * made wherever it points); one looser than 0700 is tightened.
+ */
 function privateFolder(dir: string): void {
+	checkStateFolder(dir);
 	mkdirSync(dir, {recursive: true, mode: 0o700});
+	checkStateFolder(dir);
 	chmodSync(dir, 0o700);
 }
 
@@ -84,12 +90,41 @@ function socketPathFor(files: DockerSocketFiles): string {
 	return path.join(mkdtempSync(path.join(tmpdir(), 'swarmbee-')), 'docker.sock');
 }
 
-function readState(files: DockerSocketFiles): HelperState | undefined {
+/** Where a helper may have made its socket: the state folder's, or a fresh folder of its own in the temporary directory. */
+function isSocketPath(files: DockerSocketFiles, socket: unknown): socket is string {
+	if (typeof socket !== 'string') return false;
+	if (socket === files.socket) return true;
+	return (
+		path.basename(socket) === 'docker.sock' &&
+		path.dirname(path.dirname(socket)) === tmpdir() &&
+		/^swarmbee-[A-Za-z0-9]{6}$/.test(path.basename(path.dirname(socket)))
+	);
+}
+
+/**
+ * helper.json as the helper wrote it, or undefined. It is checked before
+ * anything in it is used: a pid, this cluster's name, and a socket where a
+ * helper makes one. A file edited to name another process or another path
+ * is not believed (the helper is then found by its arguments, and no file
+ * it names is removed).
+ */
+function readState(files: DockerSocketFiles, cluster: string): HelperState | undefined {
+	let state: Partial<HelperState>;
 	try {
-		return JSON.parse(readFileSync(files.state, 'utf8')) as HelperState;
+		state = JSON.parse(readStateFile(files.state) ?? 'null') as Partial<HelperState>;
 	} catch {
 		return undefined;
 	}
+	if (
+		!state ||
+		typeof state !== 'object' ||
+		!Number.isSafeInteger(state.pid) ||
+		(state.pid as number) <= 1 ||
+		state.cluster !== cluster ||
+		!isSocketPath(files, state.socket)
+	)
+		return undefined;
+	return state as HelperState;
 }
 
 /**
@@ -112,18 +147,54 @@ function argumentsOf(pid: number): string[] | undefined {
 	return ps.exitCode === 0 && String(ps.stdout).trim() ? String(ps.stdout).trim().split(/\s+/) : undefined;
 }
 
+/** The helper's own arguments: `node docker-socket-helper.js HOME NAME`. */
+function helperOf(args: readonly string[] | undefined, home: string, cluster: string): boolean {
+	return args !== undefined && args.at(-3) === HELPER && args.at(-2) === home && args.at(-1) === cluster;
+}
+
 /** Whether `pid` is this cluster's helper (not another process that got the pid of one long gone). */
-function isHelper(state: HelperState): boolean {
-	const args = argumentsOf(state.pid);
-	return args?.includes(HELPER) === true && args.at(-1) === state.cluster;
+function isHelper(state: HelperState, home: string): boolean {
+	return helperOf(argumentsOf(state.pid), home, state.cluster);
+}
+
+/**
+ * Every running helper of this cluster, found by its arguments rather than
+ * by helper.json (which may be gone, stale or edited): /proc where there is
+ * one, else `ps`.
+ */
+function runningHelpers(home: string, cluster: string): number[] {
+	const found: number[] = [];
+	if (existsSync('/proc/self/cmdline')) {
+		for (const entry of readdirSync('/proc')) {
+			if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+			try {
+				const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+				if (helperOf(args, home, cluster)) found.push(Number(entry));
+			} catch {
+				// Gone while we looked, or not ours to read.
+			}
+		}
+		return found;
+	}
+	const ps = execaSync('ps', ['-axo', 'pid=,args='], {reject: false});
+	for (const line of String(ps.stdout).split('\n')) {
+		const [pid, ...args] = line.trim().split(/\s+/);
+		if (pid && helperOf(args, home, cluster) && Number(pid) !== process.pid) found.push(Number(pid));
+	}
+	return found;
+}
+
+/** HOME and NAME of a cluster's folder, `HOME/clusters/NAME`, as the helper was started with them. */
+function homeAndName(clusterDir: string): {home: string; name: string} {
+	return {home: path.dirname(path.dirname(clusterDir)), name: path.basename(clusterDir)};
 }
 
 /** Removes a socket, and its folder when that was a temporary one of its own. */
 function removeSocket(files: DockerSocketFiles, socket: string): void {
+	if (!isSocketPath(files, socket)) return;
 	rmSync(socket, {force: true});
 	const folder = path.dirname(socket);
-	if (folder !== files.dir && path.dirname(folder) === tmpdir() && path.basename(folder).startsWith('swarmbee-'))
-		rmSync(folder, {recursive: true, force: true});
+	if (folder !== files.dir) rmSync(folder, {recursive: true, force: true});
 }
 
 /** Removes what a helper that is gone left: helper.json and its socket. */
@@ -196,20 +267,20 @@ export async function startDockerSocket(options: {
 	clusterDir: string;
 }): Promise<{socket: string; pid: number; reused: boolean}> {
 	const files = dockerSocketFiles(options.clusterDir);
-	const state = readState(files);
-	if (state && isHelper(state)) {
+	const state = readState(files, options.name);
+	if (state && isHelper(state, options.home)) {
 		try {
 			await pingDocker(state.socket, 5_000);
 			return {socket: state.socket, pid: state.pid, reused: true};
 		} catch {
-			await stopDockerSocket(options.clusterDir);
+			// Stopped below, with any other helper of this cluster.
 		}
-	} else {
-		removeLeftovers(files, state);
 	}
+	// A helper helper.json does not vouch for (gone, stale, edited) is stopped, not left serving beside a new one.
+	await stopDockerSocket(options.clusterDir);
 	privateFolder(files.dir);
-	// The log of this helper's run alone (the last one's is of no use once it is gone).
-	const log = openSync(files.log, 'w', 0o600);
+	// The log of this helper's run alone (the last one's is of no use once it is gone); never written through a link.
+	const log = openStateLog(files.log);
 	// Its own session (detached), no terminal, stdout nowhere: `$(swarmbee env demo)` returns at once and a closed terminal does not take it down.
 	const child = spawn(process.execPath, [HELPER, options.home, options.name], {
 		detached: true,
@@ -263,25 +334,39 @@ export async function startDockerSocket(options: {
 
 /**
  * Stops this cluster's helper, if one runs, and removes its socket: nothing
- * of it is left. Only a process that is this cluster's helper is signalled.
+ * of it is left. The helper is found by its arguments (`node
+ * docker-socket-helper.js HOME NAME`) as well as by helper.json, so an
+ * edited or missing helper.json leaves none running; only a process that
+ * is this cluster's helper is signalled, whatever pid the file names.
  */
 export async function stopDockerSocket(clusterDir: string): Promise<{stopped: number | undefined}> {
 	const files = dockerSocketFiles(clusterDir);
-	const state = readState(files);
-	let stopped: number | undefined;
-	if (state && isHelper(state)) {
-		process.kill(state.pid, 'SIGTERM');
-		for (let waited = 0; argumentsOf(state.pid) !== undefined; waited += 50) {
-			if (waited >= 5_000) {
-				process.kill(state.pid, 'SIGKILL');
-				break;
+	const {home, name} = homeAndName(clusterDir);
+	const state = readState(files, name);
+	const helpers = new Set(runningHelpers(home, name));
+	if (state && isHelper(state, home)) helpers.add(state.pid);
+	await Promise.all(
+		[...helpers].map(async pid => {
+			try {
+				process.kill(pid, 'SIGTERM');
+			} catch {
+				return;
 			}
-			await pause(50);
-		}
-		stopped = state.pid;
-	}
+			for (let waited = 0; helperOf(argumentsOf(pid), home, name); waited += 50) {
+				if (waited >= 5_000) {
+					try {
+						process.kill(pid, 'SIGKILL');
+					} catch {
+						// Gone just now.
+					}
+					break;
+				}
+				await pause(50);
+			}
+		}),
+	);
 	removeLeftovers(files, state);
-	return {stopped};
+	return {stopped: state && helpers.has(state.pid) ? state.pid : [...helpers][0]};
 }
 
 /**
@@ -360,8 +445,13 @@ export async function serveDockerSocket(options: {
 			for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
 				process.once(signal, () => stop(`${signal}: stopping`));
 			// After `down` (or `down --forget`) there is no swarm left to reach.
+			// A state folder that can no longer be trusted (a link, loose modes, a damaged journal) stops it too, saying why.
 			const watch = setInterval(() => {
-				if (cluster.gone()) stop(`${cluster.name} is down: stopping`);
+				try {
+					if (cluster.gone()) stop(`${cluster.name} is down: stopping`);
+				} catch (error) {
+					stop(`${cluster.name}'s state cannot be read (${errorInfo(error).message}): stopping`);
+				}
 			}, 5_000);
 		});
 	} finally {
@@ -372,6 +462,6 @@ export async function serveDockerSocket(options: {
 		} else if (socket && socket !== files.socket) {
 			removeSocket(files, socket);
 		}
-		if (readState(files)?.pid === process.pid) rmSync(files.state, {force: true});
+		if (readState(files, cluster.name)?.pid === process.pid) rmSync(files.state, {force: true});
 	}
 }

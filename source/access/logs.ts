@@ -1,7 +1,7 @@
-import {existsSync, readFileSync} from 'node:fs';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
 import {CancelledError, InputError} from '../errors.js';
+import {readStateFile} from '../files.js';
 import {commandFailed} from '../ssh/connection.js';
 import type {NodeShells} from '../ssh/shell.js';
 import {shellCommand, shq} from '../shell.js';
@@ -142,7 +142,7 @@ export async function readLogs(options: {
 			command = serviceLogsCommand(target.service, {lines, follow});
 		} else {
 			node = target.node;
-			for (const text of provisioningLog(journal, options.logsDir, node, lines))
+			for (const text of provisioningLog(options.logsDir, node, lines))
 				onLine({source: 'provision', stream: 'stdout', text});
 			command = nodeLogCommand({lines, follow});
 		}
@@ -174,12 +174,16 @@ export async function readLogs(options: {
 	}
 }
 
-/** The tail of the provisioning log swarmbee kept for a node, under a header naming the file. */
-function provisioningLog(journal: Readonly<Journal>, logsDir: string, node: string, lines: LogLines): string[] {
-	const file =
-		journal.nodes.find(n => n.name === node)?.provision?.logFile ?? path.join(logsDir, node, 'provision.log');
-	if (!existsSync(file)) return [`==> no provisioning log yet (${file}) <==`];
-	return [`==> provisioning log (${file}) <==`, ...lastLines(readFileSync(file, 'utf8'), lines)];
+/**
+ * The tail of the provisioning log swarmbee kept for a node, under a header
+ * naming the file: always the one in this state folder (a path the journal
+ * holds is not followed elsewhere), read as a state file (no link, no FIFO).
+ */
+function provisioningLog(logsDir: string, node: string, lines: LogLines): string[] {
+	const file = path.join(logsDir, node, 'provision.log');
+	const text = readStateFile(file);
+	if (text === undefined) return [`==> no provisioning log yet (${file}) <==`];
+	return [`==> provisioning log (${file}) <==`, ...lastLines(text, lines)];
 }
 
 /**

@@ -11,13 +11,16 @@ interface LogsRequest {
 	lines: LogLines;
 }
 
-/** `--lines 50`, `--lines all`; 100 when not given. */
+/** The most lines `--lines N` asks for; more is `--lines all`. */
+const MAX_LINES = 1_000_000;
+
+/** `--lines 50`, `--lines all`; 100 when not given. A count is checked here, never sent to a node as it was typed. */
 function linesOption(value: string | boolean | undefined): LogLines {
 	if (typeof value !== 'string') return 100;
 	if (value === 'all') return 'all';
-	if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
-	throw new InputError(`--lines ${value} is not a number of lines`, {
-		nextSteps: ['give a whole number from 1 up, or all'],
+	if (/^\d{1,7}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_LINES) return Number(value);
+	throw new InputError(`--lines ${JSON.stringify(value).slice(1, -1)} is not a number of lines swarmbee can ask for`, {
+		nextSteps: [`give a whole number from 1 to ${MAX_LINES.toLocaleString('en-US')}, or all`],
 	});
 }
 

@@ -14,6 +14,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
  * wrong and what to do: one damaged file never hides the others. Exits 1
  * when any is damaged, so a script notices.
  *
+ *     skipped /home/u/…/clusters/Notes: no cluster can have that name
  *     NAME   PROVIDER  NODES  STATE  UPDATED
  *     demo   local     4/4    ready  2026-11-25 12:04
  *     error: cluster broken cannot be read: /home/u/…/clusters/broken/journal.json is not valid JSON (cut short or edited?)
@@ -22,6 +23,7 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<number> {
 	const store = clusterStore(io);
 	const saved = store.list();
+	const skipped = store.skipped();
 	const clusters = saved
 		.filter(c => !c.damage)
 		.map(c => ({
@@ -35,9 +37,11 @@ async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<numbe
 	const damaged = saved.flatMap(c => (c.damage ? [{name: c.name, ...c.damage}] : []));
 	const code = damaged.length > 0 ? 1 : 0;
 	if (options.json) {
-		io.stdout.write(`${JSON.stringify({home: store.home, clusters, damaged})}\n`);
+		io.stdout.write(`${JSON.stringify({home: store.home, clusters, damaged, skipped})}\n`);
 		return code;
 	}
+	// What is in clusters/ but no cluster is said, not hidden.
+	for (const s of skipped) io.stderr.write(`skipped ${s.entry}: ${s.why}\n`);
 	if (clusters.length === 0 && damaged.length === 0) {
 		io.stdout.write(`no clusters in ${store.home}; create one with: swarmbee up demo\n`);
 		return 0;
@@ -54,7 +58,7 @@ async function lsCommand(options: {json: boolean}, io: CommandIO): Promise<numbe
 	}
 	for (const d of damaged)
 		io.stderr.write(
-			`${formatError({kind: 'input', message: `cluster ${d.name} cannot be read: ${d.message}`, nextSteps: d.nextSteps}).join('\n')}\n`,
+			`${formatError({kind: 'input', message: `cluster ${d.name} cannot be read: ${d.message}`, ...(d.hint ? {hint: d.hint} : {}), nextSteps: d.nextSteps}).join('\n')}\n`,
 		);
 	return code;
 }

@@ -4,7 +4,7 @@ import {confirmCost} from '../session/cost.js';
 import {confirmOrStop, outputMode, type CommandIO, type OutputMode} from '../session/io.js';
 import {clusterForRun, clusterStore} from '../session/open.js';
 import {runPlan, watchAfterRun} from '../session/run.js';
-import {resolveSpec, savedForm} from '../spec.js';
+import {planNodes, resolveSpec, savedForm} from '../spec.js';
 import {pendingChange, scaleChange, scalePlan} from '../store/change.js';
 import {evacuateStep} from '../../steps/tables.js';
 import {repairAndScaleDownSteps, scaleDownSteps, upSteps} from '../../steps/index.js';
@@ -75,7 +75,14 @@ async function scaleCommand(options: ScaleOptions, io: CommandIO): Promise<numbe
 	const session = await clusterForRun(spec, saved, io, {lock: `scale ${options.name}`});
 	try {
 		// Growing creates machines: on a cloud, their price first.
-		if (!shrinking) await confirmCost(session, io, {yes: options.yes, command});
+		if (!shrinking)
+			await confirmCost(session, io, {
+				yes: options.yes,
+				command,
+				adding: planNodes(spec)
+					.filter(n => n.index > saved.workers)
+					.map(n => n.name),
+			});
 		const result = await runPlan(
 			session,
 			{

@@ -1,5 +1,5 @@
-import {existsSync, readFileSync} from 'node:fs';
 import {InputError} from '../errors.js';
+import {readStateFile} from '../files.js';
 import type {CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {oneName, type CommandArgs} from './args.js';
@@ -9,7 +9,8 @@ export async function run({positionals}: CommandArgs, io: CommandIO): Promise<nu
 	const name = oneName('stack', positionals);
 	// Files only: the session connects nowhere.
 	const {paths, spec} = await openCluster(name, io);
-	if (!existsSync(paths.stack)) {
+	const stack = readStateFile(paths.stack);
+	if (stack === undefined) {
 		throw new InputError(`${name} has no stack file yet`, {
 			nextSteps: [
 				spec.database === 'none'
@@ -18,6 +19,6 @@ export async function run({positionals}: CommandArgs, io: CommandIO): Promise<nu
 			],
 		});
 	}
-	io.stdout.write(readFileSync(paths.stack, 'utf8'));
+	io.stdout.write(stack);
 	return 0;
 }

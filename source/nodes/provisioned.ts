@@ -31,27 +31,53 @@ export function ufwRules(input: {sshFrom: readonly string[]; privateCidr: string
 	];
 }
 
+/** The bridges a node's containers leave it by: the default bridge, docker_gwbridge (every overlay task's way out), user-defined bridges. */
+const CONTAINER_BRIDGES = ['docker0', 'docker_gwbridge', 'br-+'] as const;
+
 /**
  * The rules of the DOCKER-USER chain, as ufw's after.rules block the
  * playbook appends (so ufw loads them at boot, before Docker starts, and
- * again at every reload). Docker's published ports are DNAT'd in PREROUTING
- * and forwarded, so they never meet ufw's INPUT rules: a port a service
- * publishes would answer the whole internet. Here a new connection to a
- * container is dropped unless it comes from the private network (the other
- * nodes, the VPC) or from the node's own containers. Replies, and traffic
- * that does not cross FORWARD (the overlay's VXLAN, which arrives as UDP to
- * the node, and swarmbee's tunnel, which sshd on the node opens to a task's
- * docker_gwbridge address) are not affected.
+ * again at every reload; dockerd, when it restarts, keeps the chain as it
+ * is). Two things cross FORWARD, and so this chain:
+ *
+ * - Containers reaching out. A container's traffic to another node leaves
+ *   through a bridge and is NATed to this node's private address, which the
+ *   other nodes' ufw trusts with Swarm's ports: a container on the
+ *   attachable overlay could talk to the managers' API (2377), join the
+ *   gossip (7946) or inject VXLAN (4789) into the database's network. So a
+ *   new connection from a bridge to Swarm's ports in the private network is
+ *   dropped. Swarm itself is not: dockerd talks from the node (OUTPUT), and
+ *   the overlay's VXLAN is sent by the node's kernel, never forwarded.
+ * - Docker's published ports, DNAT'd in PREROUTING and forwarded, so they
+ *   never meet ufw's INPUT rules: a port a service publishes would answer
+ *   the whole internet. A new connection to a container is dropped unless it
+ *   comes from the private network (the other nodes, the VPC) or from the
+ *   node's own containers.
+ *
+ * Replies, and traffic that does not cross FORWARD (swarmbee's tunnel,
+ * which sshd on the node opens to a task's docker_gwbridge address) are not
+ * affected. A container reaching its own node's Swarm ports arrives on
+ * INPUT from a bridge address, which ufw does not allow.
  */
 export function dockerUserRules(privateCidr: string): string[] {
+	const byProtocol = (['tcp', 'udp'] as const).map(proto => ({
+		proto,
+		ports: SWARM_PORTS.filter(rule => rule.proto === proto)
+			.map(rule => rule.port)
+			.join(','),
+	}));
 	return [
 		'*filter',
 		':DOCKER-USER - [0:0]',
 		'-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+		...CONTAINER_BRIDGES.flatMap(bridge =>
+			byProtocol.map(
+				({proto, ports}) =>
+					`-A DOCKER-USER -i ${bridge} -d ${privateCidr} -p ${proto} -m multiport --dports ${ports} -j DROP`,
+			),
+		),
 		`-A DOCKER-USER -s ${privateCidr} -j RETURN`,
-		'-A DOCKER-USER -i docker0 -j RETURN',
-		'-A DOCKER-USER -i docker_gwbridge -j RETURN',
-		'-A DOCKER-USER -i br-+ -j RETURN',
+		...CONTAINER_BRIDGES.map(bridge => `-A DOCKER-USER -i ${bridge} -j RETURN`),
 		'-A DOCKER-USER -m conntrack --ctstate NEW -j DROP',
 		'-A DOCKER-USER -j RETURN',
 		'COMMIT',

@@ -9,7 +9,8 @@ import type {ClusterSession} from './session.js';
  * price of what it would create is shown before the question (the same
  * look as `plan`, which validates everything first, so a bad image or size
  * is refused here, before any write). Elsewhere the one-line question of a
- * new cluster, which without a terminal asks for --yes.
+ * new cluster (or of the nodes a scale adds), which without a terminal asks
+ * for --yes.
  *
  *     demo on digitalocean: 3 droplets to create in nyc3 (s-1vcpu-1gb, debian-12-x64)
  *     NODE         ROLE     $/MONTH  $/HOUR
@@ -22,16 +23,22 @@ import type {ClusterSession} from './session.js';
 export async function confirmCost(
 	session: ClusterSession,
 	io: CommandIO,
-	input: {yes: boolean; command: string},
+	input: {
+		yes: boolean;
+		command: string;
+		/** The nodes a scale adds to a cluster that exists: asked about as a new cluster is. */
+		adding?: string[];
+	},
 ): Promise<void> {
 	const {spec, store} = session;
 	if (input.yes) return;
 	const fresh = !store.exists(spec.name);
+	const adding = input.adding ?? [];
 	const provider = session.provider;
 	const ask = (message: string) =>
 		confirmOrStop(io, {
 			yes: false,
-			what: `creating cluster ${spec.name}`,
+			what: fresh ? `creating cluster ${spec.name}` : `adding ${counted(adding.length, 'node')} to ${spec.name}`,
 			command: input.command,
 			message,
 			defaultAnswer: true,
@@ -42,6 +49,11 @@ export async function confirmCost(
 		if (fresh)
 			await ask(
 				`Create ${spec.name}: ${1 + spec.workers} ${spec.provider} nodes (${spec.size}), 1 queenbee + ${counted(spec.workers, 'workerbee')}${billed ? '' : ', nothing billed'}?`,
+			);
+		// Growing a cluster creates machines too: never without a yes, from the user or --yes.
+		else if (adding.length > 0)
+			await ask(
+				`Add ${adding.join(', ')} to ${spec.name} (${spec.provider}, ${spec.size}${billed ? '' : ', nothing billed'})?`,
 			);
 		return;
 	}

@@ -1,9 +1,9 @@
 import {createHash} from 'node:crypto';
-import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs';
+import {existsSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import {ExternalError, InputError} from '../errors.js';
-import {writeFileAtomic} from '../files.js';
+import {readStateFile, writeFileAtomic} from '../files.js';
 
 export interface KeyPair {
 	/** OpenSSH private key text. */
@@ -64,7 +64,7 @@ export function md5Fingerprint(publicKey: string): string {
 
 /** The one-line public key kept beside a private key file (`file.pub`), if there is one. */
 export function readPublicKey(file: string): string | undefined {
-	return existsSync(`${file}.pub`) ? readFileSync(`${file}.pub`, 'utf8').trim() : undefined;
+	return readStateFile(`${file}.pub`)?.trim();
 }
 
 /** A key file that exists but holds no usable key: the file, and that it cannot simply be made again. */
@@ -80,13 +80,14 @@ function damagedKey(file: string, what: string): InputError {
 
 /**
  * A private key file, checked: undefined when absent, a clear error naming
- * the file when it holds no key. Private key files are 0600; one found more
- * open is tightened, as ssh would insist.
+ * the file when it holds no key. Private key files are 0600; one open to
+ * other users is refused, saying so and how to close it, as ssh refuses it
+ * (a key others could read is no longer this user's alone: tightening it
+ * without a word would hide that).
  */
 export function readPrivateKey(file: string): string | undefined {
-	if (!existsSync(file)) return undefined;
-	if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-	const privateKey = readFileSync(file, 'utf8');
+	const privateKey = readStateFile(file, {secret: 'an SSH private key'});
+	if (privateKey === undefined) return undefined;
 	const parsed = ssh2.utils.parseKey(privateKey);
 	if (parsed instanceof Error || (Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey() !== true)
 		throw damagedKey(file, 'an SSH private key');

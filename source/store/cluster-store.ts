@@ -1,19 +1,18 @@
 import {randomUUID} from 'node:crypto';
-import {
-	closeSync,
-	existsSync,
-	mkdirSync,
-	openSync,
-	readdirSync,
-	readFileSync,
-	rmSync,
-	statSync,
-	writeSync,
-} from 'node:fs';
+import {closeSync, existsSync, mkdirSync, openSync, readdirSync, rmdirSync, rmSync, statSync, writeSync} from 'node:fs';
 import path from 'node:path';
 import {BugError, InputError, SpecError} from '../errors.js';
-import {stateWriteError, writeFileAtomic} from '../files.js';
+import {
+	checkStateFolder,
+	checkStateHome,
+	checkStateSubfolders,
+	DamagedStateError,
+	readStateFile,
+	stateWriteError,
+	writeFileAtomic,
+} from '../files.js';
 import {redactDeep} from '../redact.js';
+import {SPEC_FIELDS} from '../spec-fields.js';
 import {readPrivateKey} from '../ssh/keys.js';
 import {checkName, resolveSpec, savedForm, type ClusterSpec, type SpecInput} from '../spec.js';
 import {journalProblem, newJournal, type Journal, type NodeRecord} from './journal.js';
@@ -40,6 +39,8 @@ export interface ClusterPaths {
 	rethinkdbPassword: string;
 	/** The stack file last rendered (what `swarmbee stack NAME` prints). */
 	stack: string;
+	/** The Docker socket `env` forwards, and its helper's files (access/docker-socket.ts). */
+	dockerDir: string;
 }
 
 function clusterPaths(home: string, name: string): ClusterPaths {
@@ -55,19 +56,11 @@ function clusterPaths(home: string, name: string): ClusterPaths {
 		logsDir: path.join(dir, 'logs'),
 		rethinkdbPassword: path.join(dir, 'keys', 'rethinkdb-admin-password'),
 		stack: path.join(dir, 'stack.yml'),
+		dockerDir: path.join(dir, 'docker'),
 	};
 }
 
-/** A state file that exists but cannot be used as it is: names the file and what to do. */
-export class DamagedStateError extends InputError {
-	constructor(
-		readonly file: string,
-		problem: string,
-		details: {hint?: string; nextSteps: string[]},
-	) {
-		super(`${file} ${problem}`, details);
-	}
-}
+export {DamagedStateError} from '../files.js';
 
 /** What to do about a damaged file, by which file it is. */
 function repairSteps(file: string, cluster: string): string[] {
@@ -94,18 +87,9 @@ function repairSteps(file: string, cluster: string): string[] {
  * run start over a cluster that exists).
  */
 function readJson<T extends object>(file: string, cluster: string): T | undefined {
-	let text: string;
-	try {
-		text = readFileSync(file, 'utf8');
-	} catch (error) {
-		const code = (error as NodeJS.ErrnoException).code;
-		if (code === 'ENOENT') return undefined;
-		throw new InputError(`cannot read ${file} (${code ?? (error as Error).message})`, {
-			nextSteps: [
-				`make it readable by you (ls -l ${file}), or point SWARMBEE_HOME at the folder that holds your clusters`,
-			],
-		});
-	}
+	// Never a link followed out of the state folder, never a wait on a FIFO.
+	const text = readStateFile(file, {nextSteps: repairSteps(file, cluster)});
+	if (text === undefined) return undefined;
 	let parsed: unknown;
 	try {
 		parsed = JSON.parse(text);
@@ -134,7 +118,7 @@ export interface SavedCluster {
 	spec?: ClusterSpec;
 	journal?: Journal;
 	/** Set when one of its files cannot be read: what is wrong and what to do (the others still list). */
-	damage?: {file: string; message: string; nextSteps: string[]};
+	damage?: {file: string; message: string; hint?: string; nextSteps: string[]};
 }
 
 /** A cluster that exists, as commands that only read it need it. */
@@ -147,34 +131,70 @@ interface LoadedCluster {
 }
 
 export class ClusterStore {
-	constructor(readonly home: string) {}
+	/** A state folder that is a file, or that others can write, is refused here, before any command reads it. */
+	constructor(readonly home: string) {
+		checkStateHome(home);
+	}
 
 	/**
 	 * Every path of a cluster is built here, and only from a valid name: a
 	 * name is a DNS label, so `../x` (or anything else that would leave
 	 * clusters/) is refused before any file is touched, by every command.
+	 * Its folders are checked too: a link in place of one (which would take
+	 * every read and write out of the state folder), something else than a
+	 * folder, or a folder other users can write is refused, saying which.
 	 */
 	paths(name: string): ClusterPaths {
 		const problem = checkName(name);
 		if (problem) throw new SpecError([problem]);
-		return clusterPaths(this.home, name);
+		const paths = clusterPaths(this.home, name);
+		for (const dir of [
+			path.dirname(paths.dir),
+			paths.dir,
+			paths.keysDir,
+			paths.hostKeysDir,
+			paths.logsDir,
+			paths.dockerDir,
+		])
+			checkStateFolder(dir);
+		checkStateSubfolders(paths.logsDir);
+		return paths;
 	}
 
 	exists(name: string): boolean {
-		return existsSync(this.paths(name).spec) || existsSync(this.paths(name).journal);
+		const paths = this.paths(name);
+		return existsSync(paths.spec) || existsSync(paths.journal);
 	}
 
 	list(): SavedCluster[] {
+		return this.scan().clusters;
+	}
+
+	/** What is in clusters/ that list() leaves out, and why: `ls` says so rather than hiding it. */
+	skipped(): Array<{entry: string; why: string}> {
+		return this.scan().skipped;
+	}
+
+	private scan(): {clusters: SavedCluster[]; skipped: Array<{entry: string; why: string}>} {
 		const root = path.join(this.home, 'clusters');
-		if (!existsSync(root)) return [];
-		return (
-			readdirSync(root, {withFileTypes: true})
-				// A folder whose name no cluster could have is not swarmbee's.
-				.filter(entry => entry.isDirectory() && checkName(entry.name) === undefined)
-				.map(entry => this.savedCluster(entry.name))
-				.filter(c => c.spec || c.journal || c.damage)
-				.sort((a, b) => a.name.localeCompare(b.name))
-		);
+		checkStateFolder(root);
+		if (!existsSync(root)) return {clusters: [], skipped: []};
+		const clusters: SavedCluster[] = [];
+		const skipped: Array<{entry: string; why: string}> = [];
+		for (const entry of readdirSync(root).sort()) {
+			// What no cluster could be named is not swarmbee's: left alone, and said.
+			if (checkName(entry) !== undefined) {
+				// A name from outside: control characters shown as escapes, never sent to the terminal raw.
+				const shown = /\p{Cc}/u.test(entry) ? JSON.stringify(entry) : entry;
+				skipped.push({entry: path.join(root, shown), why: 'no cluster can have that name'});
+				continue;
+			}
+			// A link or a file in a cluster's place is damage, with what to do (paths() says which).
+			const found = this.savedCluster(entry);
+			if (found.spec || found.journal || found.damage) clusters.push(found);
+			else skipped.push({entry: path.join(root, entry), why: 'holds neither spec.json nor journal.json'});
+		}
+		return {clusters: clusters.sort((a, b) => a.name.localeCompare(b.name)), skipped};
 	}
 
 	/** One cluster for list(): one damaged file spoils only its own entry. */
@@ -186,8 +206,9 @@ export class ClusterStore {
 		} catch (error) {
 			if (!(error instanceof InputError)) throw error;
 			found.damage = {
-				file: error instanceof DamagedStateError ? error.file : this.paths(name).dir,
+				file: error instanceof DamagedStateError ? error.file : clusterPaths(this.home, name).dir,
 				message: error.message,
+				...(error.hint ? {hint: error.hint} : {}),
 				nextSteps: error.nextSteps,
 			};
 		}
@@ -207,9 +228,15 @@ export class ClusterStore {
 		try {
 			return resolveSpec(raw);
 		} catch (error) {
+			// Every problem, each by the key spec.json spells it, with its fix: never only "2 problems".
+			const problems = error instanceof SpecError ? error.problems : [];
+			const key = (flag: string) => SPEC_FIELDS.find(f => f.flag === flag)?.key ?? flag;
 			throw new DamagedStateError(file, 'does not describe a cluster swarmbee can build', {
-				hint: (error as Error).message,
-				nextSteps: repairSteps(file, name),
+				hint:
+					problems.length > 0
+						? problems.map(p => `"${key(p.field)}": ${p.problem}`).join('\n')
+						: (error as Error).message,
+				nextSteps: [...problems.map(p => `"${key(p.field)}": ${p.fix}`), ...repairSteps(file, name)],
 			});
 		}
 	}
@@ -288,21 +315,44 @@ export class ClusterStore {
 	 */
 	lock(name: string, command: string): () => void {
 		const file = this.paths(name).lock;
+		const dir = path.dirname(file);
+		const madeHere = !existsSync(dir);
 		// The first write of every run that changes a cluster: a state folder
 		// swarmbee cannot write is reported here, before anything is created.
 		try {
-			mkdirSync(path.dirname(file), {recursive: true, mode: 0o700});
+			mkdirSync(dir, {recursive: true, mode: 0o700});
 		} catch (error) {
-			throw stateWriteError(error, path.dirname(file));
+			throw stateWriteError(error, dir);
 		}
-		for (let attempt = 0; attempt < 2; attempt++) {
+		// A lock that could not be written (a full disk) is taken back, and the folder made for it:
+		// a refused run leaves nothing that would look like another swarmbee at work.
+		const undo = (fd: number | undefined) => {
 			try {
-				const fd = openSync(file, 'wx', 0o600);
+				if (fd !== undefined) closeSync(fd);
+			} catch {
+				// Closed already: the file goes all the same.
+			}
+			rmSync(file, {force: true});
+			if (madeHere) {
+				try {
+					rmdirSync(dir);
+				} catch {
+					// Not empty: someone else's since; left as it is.
+				}
+			}
+		};
+		for (let attempt = 0; attempt < 2; attempt++) {
+			let fd: number | undefined;
+			try {
+				fd = openSync(file, 'wx', 0o600);
 				writeSync(fd, JSON.stringify({pid: process.pid, command, at: new Date().toISOString()}));
 				closeSync(fd);
 				return () => rmSync(file, {force: true});
 			} catch (error) {
-				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw stateWriteError(error, file);
+				if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+					undo(fd);
+					throw stateWriteError(error, file);
+				}
 				const holder = lockHolder(file);
 				if (holder === 'being written') {
 					throw new InputError(`cluster ${name} is being locked by another swarmbee right now`, {

@@ -1,7 +1,7 @@
-import {chmodSync, existsSync, readFileSync} from 'node:fs';
+import {chmodSync} from 'node:fs';
 import path from 'node:path';
 import {InputError} from '../errors.js';
-import {writeFileAtomic} from '../files.js';
+import {checkStateFolder, readStateFile, writeFileAtomic} from '../files.js';
 import {checkName, type ProviderName} from '../spec.js';
 
 /** Takes a provider's credential for this process (the session's Credentials): the wizard, the start screen and profiles hand theirs over. */
@@ -27,6 +27,8 @@ export function tokenFile(home: string, name: string): string {
 
 export function saveToken(home: string, name: string, token: string): string {
 	const file = tokenFile(home, name);
+	// tokens/ is a folder of the state folder's own: never a link out of it.
+	checkStateFolder(path.dirname(file));
 	writeFileAtomic(file, `${token}\n`, 0o600);
 	chmodSync(path.dirname(file), 0o700);
 	return file;
@@ -34,5 +36,7 @@ export function saveToken(home: string, name: string, token: string): string {
 
 export function loadToken(home: string, name: string): string | undefined {
 	const file = tokenFile(home, name);
-	return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+	checkStateFolder(path.dirname(file));
+	// No link followed, no FIFO waited on, and refused when others may read it.
+	return readStateFile(file, {secret: 'a DigitalOcean token'})?.trim() || undefined;
 }

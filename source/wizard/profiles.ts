@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import Conf from 'conf';
 import {InputError} from '../errors.js';
-import {stateWriteError} from '../files.js';
+import {checkStateHome, readStateFile, stateWriteError} from '../files.js';
 import {loadToken, saveToken, tokenFile, type TokenSink} from '../store/tokens.js';
 import {PROFILE_KEYS, profileSchema, type SpecValues} from '../spec-fields.js';
 import {checkName, type ClusterSpec, type SpecInput} from '../spec.js';
@@ -34,7 +34,9 @@ interface ProfileFile {
 export class ProfileStore {
 	private conf?: Conf<ProfileFile>;
 
-	constructor(readonly home: string) {}
+	constructor(readonly home: string) {
+		checkStateHome(home);
+	}
 
 	get file(): string {
 		return path.join(this.home, 'profiles.json');
@@ -47,6 +49,9 @@ export class ProfileStore {
 	 */
 	private profiles(forWriting = false): Record<string, Profile> {
 		if (!this.conf && !forWriting && !existsSync(this.file)) return {};
+		// conf would follow a link, wait on a FIFO, and write its defaults over a file of
+		// another shape: the file is looked at first, and one swarmbee cannot read is left as it is.
+		this.checkFile();
 		try {
 			if (!this.conf) {
 				mkdirSync(this.home, {recursive: true, mode: 0o700});
@@ -72,6 +77,35 @@ export class ProfileStore {
 				],
 			});
 		}
+	}
+
+	/** profiles.json, if there is one, is a regular file holding `{"profiles": {…}}`; otherwise nothing touches it. */
+	private checkFile(): void {
+		const moveAway = `move it away (mv ${this.file} ${this.file}.damaged): the wizard starts a new one`;
+		const text = readStateFile(this.file, {nextSteps: [moveAway]});
+		if (text === undefined) return;
+		let parsed: unknown;
+		try {
+			parsed = JSON.parse(text);
+		} catch (error) {
+			throw new InputError(`${this.file} does not hold profiles swarmbee can read`, {
+				hint: `it is not JSON: ${(error as Error).message}`,
+				nextSteps: [`fix the file by hand, or ${moveAway}`],
+			});
+		}
+		const profiles = (parsed as {profiles?: unknown} | null)?.profiles;
+		if (
+			!parsed ||
+			typeof parsed !== 'object' ||
+			Array.isArray(parsed) ||
+			!profiles ||
+			typeof profiles !== 'object' ||
+			Array.isArray(profiles)
+		)
+			throw new InputError(`${this.file} does not hold profiles swarmbee can read`, {
+				hint: 'it should hold {"profiles": {"NAME": {…answers…}}}; swarmbee leaves a file of another shape as it is.',
+				nextSteps: [`fix the file by hand, or ${moveAway}`],
+			});
 	}
 
 	list(): Array<{name: string; profile: Profile}> {

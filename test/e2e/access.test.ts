@@ -1,5 +1,14 @@
 import {execFileSync} from 'node:child_process';
-import {existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync} from 'node:fs';
+import {
+	existsSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	readlinkSync,
+	rmSync,
+	statSync,
+	writeFileSync,
+} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -275,6 +284,45 @@ describeWithEngine('ssh, env and logs on a 1+1 cluster', () => {
 		expect(contexts).not.toContain(`swarmbee-${name}`);
 		await expectHelperGone(pid);
 	});
+
+	it.each([
+		['naming another process and a file of the user as its socket', 'decoy'],
+		['not JSON at all', 'garbage'],
+		['removed', 'removed'],
+	] as const)(
+		'helper.json %s: env --unset still stops the real helper, and signals or removes nothing else',
+		async (_what, tamper) => {
+			const made = await cli(['env', name], home, env);
+			expect(made.exitCode).toBe(0);
+			const {pid} = JSON.parse(readFileSync(path.join(helperFiles, 'helper.json'), 'utf8')) as {pid: number};
+			expect(running(pid)).toBe(true);
+			// A process of this user's that is not the helper, and a file that is not its socket.
+			const decoy = execa('sleep', ['300']);
+			const victim = path.join(userHome, 'important');
+			writeFileSync(victim, 'keep me\n');
+			try {
+				const state = path.join(helperFiles, 'helper.json');
+				if (tamper === 'decoy')
+					writeFileSync(
+						state,
+						JSON.stringify({pid: decoy.pid, cluster: name, socket: victim, startedAt: new Date().toISOString()}),
+					);
+				else if (tamper === 'garbage') writeFileSync(state, '{"pid": ');
+				else rmSync(state);
+
+				const unset = await cli(['env', name, '--unset'], home, env);
+				expect(unset.exitCode).toBe(0);
+				expect(unset.stdout).toContain(`# stopped the Docker socket helper of ${name} (pid ${pid})`);
+				await expectHelperGone(pid);
+				expect(running(decoy.pid!)).toBe(true);
+				expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+			} finally {
+				decoy.kill();
+				await decoy.catch(() => {});
+				rmSync(victim, {force: true});
+			}
+		},
+	);
 
 	it("logs: a database server's log shows RethinkDB's \"Server ready\"; a node's shows its provisioning and its daemons' log", async () => {
 		const server = await cli(['logs', name, 'rdb-queenbee'], home, env);

@@ -259,7 +259,7 @@ describeWithEngine('no acknowledged write or row lost when the cluster changes u
 		const servicesBefore = services();
 		const w = writer();
 		await w.advance(20);
-		const result = await cli(['scale', name, '--workers', '3', '--plain'], home);
+		const result = await cli(['scale', name, '--workers', '3', '--yes', '--plain'], home);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		await checkWrites(w, 'scale 1+1 → 1+3');

@@ -497,7 +497,7 @@ print('done')
 		});
 
 		it('scale --workers 4 adds a node and its server: 5 of 5 connected', async () => {
-			const result = await cli(['scale', name, '--workers', '4', '--plain'], home);
+			const result = await cli(['scale', name, '--workers', '4', '--yes', '--plain'], home);
 			expect(result.stderr).toBe('');
 			expect(result.exitCode).toBe(0);
 			const now = await status(name, home);

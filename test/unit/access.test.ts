@@ -343,9 +343,9 @@ describe('logs', () => {
 		});
 		expect(parseLogsArgs({follow: true, lines: '20'}, ['demo'])).toEqual({name: 'demo', follow: true, lines: 20});
 		expect(parseLogsArgs({lines: 'all'}, ['demo']).lines).toBe('all');
-		for (const bad of ['0', '-3', 'many', '1.5'])
+		for (const bad of ['0', '-3', 'many', '1.5', '1000001'])
 			expect(refusal(() => parseLogsArgs({lines: bad}, ['demo'])).message).toBe(
-				`--lines ${bad} is not a number of lines`,
+				`--lines ${bad} is not a number of lines swarmbee can ask for`,
 			);
 		expect(refusal(() => parseLogsArgs({}, ['demo', 'a', 'b'])).message).toBe(
 			'logs takes a cluster name and one server or node, got demo a b',

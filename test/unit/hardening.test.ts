@@ -337,7 +337,7 @@ describe('6. every state file read tolerates damage', () => {
 		const home = newHome();
 		const store = savedCluster(home, 'demo');
 		mkdirSync(store.paths('demo').keysDir, {recursive: true});
-		writeFileSync(store.paths('demo').rethinkdbPassword, '\n');
+		writeFileSync(store.paths('demo').rethinkdbPassword, '\n', {mode: 0o600});
 		const result = await run(['status', 'demo', '--once'], home);
 		expect(result.code).toBe(2);
 		expect(result.err).toContain(

@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, rmSync, statSync, chmodSync} from 'node:fs';
+import {chmodSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -26,16 +26,19 @@ describe('keys', () => {
 		}
 	});
 
-	it('reuses an existing pair and tightens a key file left too open', () => {
+	it('reuses an existing pair, and refuses a key file left open to other users, saying how to close it (as ssh does)', () => {
 		const dir = mkdtempSync(path.join(tmpdir(), 'sb-keys-'));
 		try {
 			const file = path.join(dir, 'k');
 			const first = ensureKeyPair(file, 'c').pair;
-			chmodSync(file, 0o644);
 			const second = ensureKeyPair(file, 'c');
 			expect(second.created).toBe(false);
 			expect(second.pair.publicKey).toBe(first.publicKey);
-			expect(statSync(file).mode & 0o777).toBe(0o600);
+			chmodSync(file, 0o644);
+			expect(() => ensureKeyPair(file, 'c')).toThrow(`${file} is open to other users (mode 0644)`);
+			// Refused, not replaced nor changed behind the user's back.
+			expect(statSync(file).mode & 0o777).toBe(0o644);
+			expect(readFileSync(file, 'utf8')).toBe(first.privateKey);
 		} finally {
 			rmSync(dir, {recursive: true, force: true});
 		}

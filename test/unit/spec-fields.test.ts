@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it, vi} from 'vitest';
-import {parseProvisionedCheck, provisionDrift, ufwRules} from '../../source/nodes/provisioned.js';
+import {dockerUserRules, parseProvisionedCheck, provisionDrift, ufwRules} from '../../source/nodes/provisioned.js';
 import {pollUntil, withTimeout} from '../../source/concurrency.js';
 import {InputError} from '../../source/errors.js';
 import {
@@ -109,6 +109,31 @@ describe('what provisioning applied', () => {
 			'allow from 10.9.1.0/24 to any port 4789 proto udp',
 			'allow from 10.9.1.0/24 proto esp',
 		]);
+	});
+
+	it('DOCKER-USER: containers reach no Swarm port of another node; published ports answer the private network only', () => {
+		const rules = dockerUserRules('10.9.1.0/24');
+		expect(rules).toEqual([
+			'*filter',
+			':DOCKER-USER - [0:0]',
+			'-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN',
+			'-A DOCKER-USER -i docker0 -d 10.9.1.0/24 -p tcp -m multiport --dports 2377,7946 -j DROP',
+			'-A DOCKER-USER -i docker0 -d 10.9.1.0/24 -p udp -m multiport --dports 7946,4789 -j DROP',
+			'-A DOCKER-USER -i docker_gwbridge -d 10.9.1.0/24 -p tcp -m multiport --dports 2377,7946 -j DROP',
+			'-A DOCKER-USER -i docker_gwbridge -d 10.9.1.0/24 -p udp -m multiport --dports 7946,4789 -j DROP',
+			'-A DOCKER-USER -i br-+ -d 10.9.1.0/24 -p tcp -m multiport --dports 2377,7946 -j DROP',
+			'-A DOCKER-USER -i br-+ -d 10.9.1.0/24 -p udp -m multiport --dports 7946,4789 -j DROP',
+			'-A DOCKER-USER -s 10.9.1.0/24 -j RETURN',
+			'-A DOCKER-USER -i docker0 -j RETURN',
+			'-A DOCKER-USER -i docker_gwbridge -j RETURN',
+			'-A DOCKER-USER -i br-+ -j RETURN',
+			'-A DOCKER-USER -m conntrack --ctstate NEW -j DROP',
+			'-A DOCKER-USER -j RETURN',
+			'COMMIT',
+		]);
+		// The drops come before anything a bridge's traffic could RETURN on.
+		const lastDrop = rules.findLastIndex(rule => rule.includes('--dports'));
+		expect(rules.findIndex(rule => /-i \S+ -j RETURN|-s \S+ -j RETURN/.test(rule))).toBeGreaterThan(lastDrop);
 	});
 
 	it('finds no drift when the record matches, ufw shows what was applied and fail2ban runs; names each drift otherwise', () => {
