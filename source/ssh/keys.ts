@@ -1,5 +1,4 @@
 import {createHash} from 'node:crypto';
-import {existsSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import {ExternalError, InputError} from '../errors.js';
