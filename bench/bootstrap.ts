@@ -61,14 +61,15 @@ try {
 	const image = (await ensureRethinkdbImage(new DockerCli())).tag;
 	const results: Array<{round: number; ok: boolean; deployMs?: number; note: string}> = [];
 	const first = await up(['--workers', String(workers), '--rethinkdb-image', image]);
-	results.push({
+	const round0 = {
 		round: 0,
 		ok: first.exitCode === 0,
 		deployMs: first.deployMs,
 		note: first.exitCode === 0 ? (first.summary ?? '') : (first.stderr.trim().split('\n')[0] ?? ''),
-	});
+	};
+	results.push(round0);
 	console.log(
-		`round 0 (fresh cluster): ${results[0]!.ok ? 'ok' : 'FAILED'}, deploy ${((first.deployMs ?? 0) / 1000).toFixed(1)} s: ${results[0]!.note}`,
+		`round 0 (fresh cluster): ${round0.ok ? 'ok' : 'FAILED'}, deploy ${((first.deployMs ?? 0) / 1000).toFixed(1)} s: ${round0.note}`,
 	);
 	if (first.exitCode !== 0) throw new Error(`the first up failed: ${first.stderr}`);
 	for (let round = 1; round <= rounds; round++) {

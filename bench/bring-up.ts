@@ -23,11 +23,12 @@ import {ensureImage, packagedImage} from '../source/docker/images.js';
 import {ensureNodeImage} from '../source/providers/local/node.js';
 import {ensureRethinkdbImage} from '../source/docker/rethinkdb-image.js';
 import {cli, flag} from './common.js';
+import {defined} from '../source/errors.js';
 
 const workers = flag('workers', 3);
 const runs = flag('runs', 1);
 const databaseIndex = process.argv.indexOf('--database');
-const databases = (databaseIndex > 0 ? process.argv[databaseIndex + 1]! : 'none').split(',');
+const databases = ((databaseIndex > 0 ? process.argv[databaseIndex + 1] : undefined) ?? 'none').split(',');
 if (databases.some(d => d !== 'none' && d !== 'rethinkdb'))
 	throw new Error('--database is none, rethinkdb, or both: none,rethinkdb');
 const home = mkdtempSync(path.join(tmpdir(), 'swarmbee-bench-'));
@@ -35,7 +36,7 @@ const home = mkdtempSync(path.join(tmpdir(), 'swarmbee-bench-'));
 /** CPU time used by the whole machine so far, in ms (Linux /proc/stat; 0 elsewhere). */
 function machineCpuMs(): number {
 	try {
-		const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+		const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
 		// user nice system idle iowait irq softirq steal: all but idle and iowait
 		const busy = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
 		return busy * (1000 / 100);
@@ -77,7 +78,8 @@ function deployTimeline(events: RunEvent[]): string | undefined {
 	const saved = deploy.find(e => e.type === 'step-progress' && /saved/.test(e.message));
 	const stack = deploy.find(e => e.type === 'step-progress' && /^docker stack deploy/.test(e.message));
 	const connected = deploy.filter(e => e.type === 'node-state' && e.detail === 'database server connected');
-	const finished = deploy.at(-1)!;
+	const finished = deploy.at(-1);
+	if (!finished) return '';
 	return [
 		saved ? `image saved ${since(saved)} s` : '',
 		loaded.length > 0 ? `loaded into nodes ${loaded.map(since).join('/')} s` : '',
@@ -101,7 +103,7 @@ try {
 	const rows: Record<string, Array<Record<string, number>>> = Object.fromEntries(databases.map(d => [d, []]));
 	for (let run = 1; run <= runs; run++)
 		for (const database of databases) {
-			const databaseFlags = flagsFor[database]!;
+			const databaseFlags = defined(flagsFor[database], `no flags for --database ${database}`);
 			const name = `bench-${process.pid}-${run}-${database === 'none' ? 'swarm' : 'rdb'}`;
 			const started = Date.now();
 			// CPU the whole machine spent per step: on 2 cores the steps are CPU-bound, so this says where time can be won.
@@ -126,14 +128,14 @@ try {
 			for (const e of up.events) if (e.type === 'step-finished') row[e.step] = e.durationMs;
 			row.cpu = cpuTotal;
 			row.noop = noop;
-			rows[database]!.push(row);
+			rows[database]?.push(row);
 			const steps = Object.keys(row).filter(k => k !== 'wall' && k !== 'cpu' && k !== 'noop');
 			const seconds = (ms: number) => (ms / 1000).toFixed(1);
 			const noopSteps = again.events.flatMap(e =>
 				e.type === 'step-finished' ? [`${e.step} ${seconds(e.durationMs)}s`] : [],
 			);
 			console.log(
-				`run ${run} (--database ${database}): 1+${workers} up in ${seconds(wall)} s  (${steps.map(k => `${k} ${seconds(row[k]!)}s`).join(', ')})`,
+				`run ${run} (--database ${database}): 1+${workers} up in ${seconds(wall)} s  (${steps.map(k => `${k} ${seconds(row[k] ?? 0)}s`).join(', ')})`,
 			);
 			console.log(
 				`       CPU used by the machine: ${seconds(cpuTotal)} s  (${steps.map(k => `${k} ${seconds(cpu[k] ?? 0)}s`).join(', ')})`,
@@ -145,7 +147,9 @@ try {
 			if (timeline) console.log(`       deploy: ${timeline}`);
 		}
 	for (const database of databases) {
-		const best = rows[database]!.reduce((a, b) => ((a.wall ?? 0) <= (b.wall ?? 0) ? a : b));
+		const best = defined(rows[database], `no rows for ${database}`).reduce((a, b) =>
+			(a.wall ?? 0) <= (b.wall ?? 0) ? a : b,
+		);
 		const ratio = (best.noop ?? Infinity) / (best.wall ?? 1);
 		console.log(
 			JSON.stringify({

@@ -15,6 +15,7 @@ import {DigitalOceanProvider} from '../source/providers/digitalocean/provider.js
 import type {MachinePlan, ProviderContext} from '../source/providers/types.js';
 import {generateKeyPair} from '../source/ssh/keys.js';
 import {planNodes, resolveSpec} from '../source/spec.js';
+import {defined} from '../source/errors.js';
 
 const HELP = `node dist/bench/do-paper.js [--boot-delay 45s] [--boot-p90 90s] [--seed 1] [--workers 3,20,50,100]
 
@@ -81,7 +82,7 @@ async function bringUp(workers: number): Promise<Row> {
 		lap('droplets');
 		const wallMs = Date.now() - started;
 		const failed = outcomes.filter(o => !o.machine?.publicAddress);
-		if (failed.length > 0) throw new Error(`${failed.length} droplets did not come up: ${failed[0]!.error?.message}`);
+		if (failed.length > 0) throw new Error(`${failed.length} droplets did not come up: ${failed[0]?.error?.message}`);
 		const row: Row = {
 			nodes: plans.length,
 			wallMs,
@@ -100,17 +101,20 @@ async function bringUp(workers: number): Promise<Row> {
 	}
 }
 
+/** A lap in seconds; a lap not taken shows as "?". */
+const seconds = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
+
 const rows: Row[] = [];
 for (const workers of workerCounts) {
 	const row = await bringUp(workers);
 	rows.push(row);
 	console.log(
-		`1+${row.nodes - 1}: ${(row.wallMs / 1000).toFixed(1)} s (preflight ${(row.steps['preflight']! / 1000).toFixed(1)}, infra ${(row.steps['infra']! / 1000).toFixed(1)}, droplets ${(row.steps['droplets']! / 1000).toFixed(1)}); ` +
+		`1+${row.nodes - 1}: ${(row.wallMs / 1000).toFixed(1)} s (preflight ${seconds(row.steps['preflight'])}, infra ${seconds(row.steps['infra'])}, droplets ${seconds(row.steps['droplets'])}); ` +
 			`${row.requests} requests (budget ${row.budget}; ${row.creates} creates, ${row.polls} droplet lists); at most ${row.maxPerMinute} in any 60 s; slowest boot ${(row.slowestBootMs / 1000).toFixed(1)} s, swarmbee's own part ${((row.wallMs - row.slowestBootMs) / 1000).toFixed(1)} s`,
 	);
 }
-const small = rows[0]!;
-const large = rows.at(-1)!;
+const small = defined(rows[0], 'no worker counts were measured');
+const large = defined(rows.at(-1), 'no worker counts were measured');
 const ratio = large.wallMs / small.wallMs;
 const checks = {
 	ratio: ratio <= 1.3,

@@ -10,6 +10,7 @@
  */
 import {PassThrough, Writable} from 'node:stream';
 import {event, type RunEvent} from '../source/events.js';
+import {defined} from '../source/errors.js';
 
 function flag(name: string, fallback: number): number {
 	const index = process.argv.indexOf(`--${name}`);
@@ -91,7 +92,7 @@ while (sent < totalLines) {
 	for (; sent < upTo; sent++) {
 		const e: RunEvent = event({
 			type: 'node-output',
-			node: nodes[sent % nodes.length]!,
+			node: defined(nodes[sent % nodes.length], 'no nodes to send output for'),
 			step: 'provision',
 			stream: 'stdout',
 			line: `${ANSIBLE[sent % ANSIBLE.length]} #${sent}`,

@@ -43,6 +43,9 @@ import {swarmbeeHome} from '../source/paths.js';
 import {ClusterStore} from '../source/store/cluster-store.js';
 import type {TunnelStatus} from '../source/tunnel/types.js';
 import {cli, flag} from './common.js';
+import {defined} from '../source/errors.js';
+import {firstNode, nodeNamed} from '../source/store/nodes.js';
+import type {NodeRecord} from '../source/store/journal.js';
 
 const HELP = `Usage: node dist/bench/tunnel.js [options]
 
@@ -118,8 +121,16 @@ async function until<T>(what: () => Promise<T | undefined> | T | undefined, time
 	}
 }
 
+/** Where SSH reaches a node, which the journal records once the machine is up. */
+function sshOf(node: NodeRecord): NonNullable<NodeRecord['ssh']> {
+	return defined(node.ssh, `${node.name} has no SSH address in the journal`);
+}
+
 function percentile(sorted: number[], p: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+	return defined(
+		sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))],
+		'a percentile of no samples',
+	);
 }
 
 /** A document of about 1 KiB: random hex, so nothing on the way compresses it away. */
@@ -211,7 +222,7 @@ try {
 		{env, reject: false, buffer: false, stdin: 'ignore'},
 	);
 	let said = '';
-	tunnel.stdout!.on('data', (chunk: Buffer) => {
+	defined(tunnel.stdout, 'swarmbee tunnel has no stdout pipe').on('data', (chunk: Buffer) => {
 		said += chunk.toString();
 	});
 	const status = await until(
@@ -229,13 +240,15 @@ try {
 	);
 
 	// OpenSSH to the same node and the same address, the cluster's key, the journal's host key and nothing else.
-	const node = journal.nodes.find(n => n.name === status.target.node)!;
+	const node = nodeNamed(journal, defined(status.target.node, 'the open tunnel names no node'));
+	const nodeSsh = sshOf(node);
 	const knownHosts = path.join(work, 'known_hosts');
 	writeFileSync(
 		knownHosts,
 		journal.nodes
 			.map(n => {
-				const host = n.ssh!.port === 22 ? n.ssh!.host : `[${n.ssh!.host}]:${n.ssh!.port}`;
+				const {host: address, port} = sshOf(n);
+				const host = port === 22 ? address : `[${address}]:${port}`;
 				return `${host} ${n.hostKey.publicKey.split(' ').slice(0, 2).join(' ')}\n`;
 			})
 			.join(''),
@@ -263,32 +276,34 @@ try {
 			'-i',
 			keyFile,
 			'-p',
-			String(node.ssh!.port),
+			String(nodeSsh.port),
 			'-L',
 			`127.0.0.1:${opensshPort}:${status.target.address}:${DRIVER_PORT}`,
-			`${node.ssh!.user}@${node.ssh!.host}`,
+			`${nodeSsh.user}@${nodeSsh.host}`,
 		],
 		{reject: false, buffer: false, stdin: 'ignore'},
 	);
 	let opensshSaid = '';
-	openssh.stderr!.on('data', (chunk: Buffer) => {
+	defined(openssh.stderr, 'ssh has no stderr pipe').on('data', (chunk: Buffer) => {
 		opensshSaid += chunk.toString();
 	});
 
 	// swarmbee's own session: what status, the dashboard and backup use, in this process.
 	pool = new SshPool(n => sshTarget(journal, n, privateKey));
 	// The same server as the tunnel's: the first node's.
-	session = await openDatabase({
+	const opened = await openDatabase({
 		ssh: pool,
 		manager: databaseNodes(journal).manager,
-		nodes: [journal.nodes[0]!.name],
+		nodes: [firstNode(journal).name],
 		password,
 	});
+
+	session = opened;
 
 	const connect: Record<Path, () => Promise<r.Connection>> = {
 		tunnel: () => connectDriver({host: '127.0.0.1', port: driverPort, password}),
 		openssh: () => connectDriver({host: '127.0.0.1', port: opensshPort, password}),
-		session: async () => session!.connection,
+		session: async () => opened.connection,
 	};
 	const connected = {} as Record<Path, r.Connection>;
 	for (const [label, open] of Object.entries(connect) as Array<[Path, () => Promise<r.Connection>]>) {
@@ -337,7 +352,7 @@ try {
 	const order: Path[] = ['openssh', 'tunnel', 'session'];
 	const results: Record<Path, Figures[]> = {openssh: [], tunnel: [], session: []};
 	for (let round = 1; round <= rounds; round++) {
-		const turn = order.map((_, i) => order[(i + round - 1) % order.length]!);
+		const turn = order.map((_, i) => defined(order[(i + round - 1) % order.length], 'an index past the order'));
 		for (const label of turn) {
 			const figures = await measure(connected[label], label, round);
 			results[label].push(figures);
@@ -382,7 +397,10 @@ try {
 		const cell = (key: keyof Figures, digits: number) => {
 			const value = f[key].toFixed(digits);
 			if (label === 'openssh' || key === 'p99Ms') return value;
-			const target = targets.find(t => t.key === key)!;
+			const target = defined(
+				targets.find(t => t.key === key),
+				`no target for ${key}`,
+			);
 			const ratio = target.ratio(f);
 			if (!target.ok(ratio)) missed.push(`${label} ${key}: ${ratio.toFixed(2)}× (target ${target.limit})`);
 			return `${value} (${ratio.toFixed(2)}×)`;

@@ -7,6 +7,7 @@
 import {spawnSync} from 'node:child_process';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {defined} from '../source/errors.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/source/cli.js');
@@ -22,7 +23,7 @@ function time(args: string[]): number {
 
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor(sorted.length / 2)]!;
+	return defined(sorted[Math.floor(sorted.length / 2)], 'a median of no samples');
 }
 
 /** Module URLs `--version` resolves, through the import-trace hook. */

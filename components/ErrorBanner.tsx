@@ -18,7 +18,7 @@ export function ErrorBanner({error, width}: {error: ErrorInfo; width?: number}) 
 	const lines = formatError(error);
 	// Wrapped here, between words and under each line's own text: Ink's wrap would break a long path or URL mid-word.
 	const wrapped = width ? wrapErrorLines(lines, width - 4) : lines;
-	const firstLines = width ? wrapErrorLines([lines[0]!], width - 4).length : 1;
+	const firstLines = width ? wrapErrorLines(lines.slice(0, 1), width - 4).length : 1;
 	const color = error.kind === 'cancelled' ? 'yellow' : 'red';
 	return (
 		<Box flexDirection="column" borderStyle="round" borderColor={color} paddingX={1} width={width}>

@@ -1,5 +1,5 @@
 import {availableParallelism} from 'node:os';
-import {CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
+import {BugError, CancelledError, NodeFailures, isAbort, toSwarmbeeError} from './errors.js';
 
 /** Runs `work` for each item, at most `limit` at a time, collecting every outcome. */
 export async function eachLimited<T, R>(
@@ -23,6 +23,18 @@ export async function eachLimited<T, R>(
 	return results;
 }
 
+/** Each item with its result from eachLimited (which returns them in the items' order, one each). */
+export function withItems<T, R>(
+	items: readonly T[],
+	results: ReadonlyArray<PromiseSettledResult<R>>,
+): Array<[T, PromiseSettledResult<R>]> {
+	return items.flatMap((item, i) => {
+		const result = results[i];
+		if (!result) throw new BugError(`no result for item ${i} of ${items.length}`);
+		return [[item, result]];
+	});
+}
+
 /**
  * Runs `work` on every node at once (up to `limit`), lets every node finish,
  * then throws one NodeFailures naming each node that failed. Ctrl-C wins over
@@ -37,8 +49,8 @@ export async function onEveryNode<T extends {name: string}, R>(
 	const results = await eachLimited(nodes, options.limit ?? 16, work);
 	if (options.signal?.aborted || results.some(r => r.status === 'rejected' && isAbort(r.reason)))
 		throw new CancelledError();
-	const failures = results.flatMap((r, i) =>
-		r.status === 'rejected' ? [{node: nodes[i]!.name, error: toSwarmbeeError(r.reason)}] : [],
+	const failures = withItems(nodes, results).flatMap(([node, r]) =>
+		r.status === 'rejected' ? [{node: node.name, error: toSwarmbeeError(r.reason)}] : [],
 	);
 	if (failures.length > 0) throw new NodeFailures(what, failures);
 	return results.map(r => (r as PromiseFulfilledResult<R>).value);

@@ -187,3 +187,12 @@ export function exitCodeFor(error: unknown): number {
 			return 1;
 	}
 }
+
+/**
+ * The value, or a BugError saying which of our own invariants broke. For values the code above has
+ * already guaranteed (a list checked non-empty, a key just set): the message names what was expected.
+ */
+export function defined<T>(value: T | null | undefined, message: string): T {
+	if (value === undefined || value === null) throw new BugError(message);
+	return value;
+}

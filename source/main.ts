@@ -17,7 +17,8 @@ export function joinNegativeValues(
 ): string[] {
 	const out: string[] = [];
 	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
+		const arg = argv[i];
+		if (arg === undefined) break;
 		// After `--` everything is someone else's argument (`ssh demo -- cmd --opt -1`): left as given.
 		if (arg === '--') return [...out, ...argv.slice(i)];
 		const next = argv[i + 1];

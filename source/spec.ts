@@ -177,7 +177,7 @@ export function playbookProblem(file: string, shown = file): FieldProblem | unde
 		const where = error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
 		return {
 			field: 'playbook',
-			problem: `${shown} is not valid YAML${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+			problem: `${shown} is not valid YAML${where}: ${(error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
 			fix,
 		};
 	}

@@ -1,7 +1,15 @@
 import {nextHostKeyCommand, swapHostKeyCommand} from '../source/nodes/host-key.js';
 import {leavingNodeNames} from '../source/store/change.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
-import {errorInfo, ExternalError, InputError, isAbort, NodeFailures, type SwarmbeeError} from '../source/errors.js';
+import {
+	defined,
+	errorInfo,
+	ExternalError,
+	InputError,
+	isAbort,
+	NodeFailures,
+	type SwarmbeeError,
+} from '../source/errors.js';
 import {sameNameChoice} from '../source/providers/same-name.js';
 import type {FirstBootCheck, InfraInfo, Machine, MachinePlan} from '../source/providers/types.js';
 import {counted} from '../source/render/format.js';
@@ -10,6 +18,7 @@ import type {RemoteShell} from '../source/ssh/shell.js';
 import {planNodes, type NodePlan} from '../source/spec.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+import {nodeNamed} from '../source/store/nodes.js';
 
 type MachinesContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
 
@@ -251,13 +260,10 @@ async function waitForAllSsh(ctx: MachinesContext, io: StepIO): Promise<void> {
 					say.state('booting', `SSH ok; waiting for ${provider.firstBoot.name}`);
 					await waitForFirstBoot(shell, provider.firstBoot, node, ctx.spec.name, io.signal);
 				}
-				const current = journal.value.nodes.find(n => n.name === node.name)!;
+				const current = nodeNamed(journal.value, node.name);
 				if (provider.capabilities.bootHostKeyExposed && !current.hostKey.rotatedAt)
 					await rotateHostKey(ctx, io, current, shell);
-				say.state(
-					'running',
-					`SSH ok, host key ${journal.value.nodes.find(n => n.name === node.name)!.hostKey.fingerprint}`,
-				);
+				say.state('running', `SSH ok, host key ${nodeNamed(journal.value, node.name).hostKey.fingerprint}`);
 			} catch (error) {
 				if (!isAbort(error, io.signal)) say.state('failed', (error as Error).message);
 				throw error;
@@ -287,10 +293,13 @@ async function rotateHostKey(ctx: MachinesContext, io: StepIO, node: NodeRecord,
 	const say = io.node(node.name);
 	const promote = () =>
 		journal.updateNode(node.name, record => {
-			record.hostKey = {...record.nextHostKey!, rotatedAt: new Date().toISOString()};
+			record.hostKey = {
+				...defined(record.nextHostKey, `${node.name} has no next host key to promote`),
+				rotatedAt: new Date().toISOString(),
+			};
 			delete record.nextHostKey;
 		});
-	const pinned = journal.value.nodes.find(n => n.name === node.name)!.nextHostKey;
+	const pinned = nodeNamed(journal.value, node.name).nextHostKey;
 	if (pinned && sameKey(shell.hostKey, pinned.publicKey)) {
 		promote();
 		return;

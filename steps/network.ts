@@ -7,9 +7,11 @@ import {
 	parseOverlay,
 	type OverlaySettings,
 } from '../source/nodes/overlay.js';
-import {ExternalError, InputError} from '../source/errors.js';
+import {defined, ExternalError, InputError} from '../source/errors.js';
+import type {Journal} from '../source/store/journal.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
+import {firstNode} from '../source/store/nodes.js';
 
 /** Docker's own defaults on a Swarm manager: the ingress overlay and docker_gwbridge. */
 const DOCKER_DEFAULTS = ['10.0.0.0/24', '172.17.0.0/16', '172.18.0.0/16'];
@@ -76,7 +78,7 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 	title: 'Overlay network',
 	async run(ctx, io) {
 		const {journal, spec, provider, ssh} = ctx;
-		const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
+		const manager = await ssh.get(firstNode(journal.value).name, io.signal);
 		const encrypted = spec.encryptOverlay;
 		if (encrypted && !provider.capabilities.encryptedOverlay) {
 			io.warn(
@@ -97,7 +99,7 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 			io,
 		);
 		journal.update(j => {
-			j.swarm!.overlay = {name: OVERLAY_NETWORK, subnet: app.settings.subnet, encrypted: app.settings.encrypted};
+			swarmOf(j).overlay = {name: OVERLAY_NETWORK, subnet: app.settings.subnet, encrypted: app.settings.encrypted};
 		});
 		if (spec.database === 'none') return {changed: app.changed, summary: describe(app.settings, app.changed)};
 
@@ -117,7 +119,7 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 			io,
 		);
 		journal.update(j => {
-			j.swarm!.databaseOverlay = {
+			swarmOf(j).databaseOverlay = {
 				name: DATABASE_NETWORK,
 				subnet: database.settings.subnet,
 				encrypted: database.settings.encrypted,
@@ -129,3 +131,8 @@ export const networkStep: Step<Pick<ClusterContext, 'spec' | 'journal' | 'provid
 		};
 	},
 };
+
+/** The swarm record the swarm step wrote before this step runs. */
+function swarmOf(journal: Journal): NonNullable<Journal['swarm']> {
+	return defined(journal.swarm, `the journal of ${journal.cluster} has no swarm yet: the swarm step runs first`);
+}

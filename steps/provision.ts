@@ -23,7 +23,7 @@ import {
 	type AppliedRecord,
 } from '../source/nodes/provisioned.js';
 import {cpuHeavyLimit, onEveryNode} from '../source/concurrency.js';
-import {CancelledError, ExternalError, isAbort} from '../source/errors.js';
+import {CancelledError, defined, ExternalError, isAbort} from '../source/errors.js';
 import type {NodeEvents, PlayRecap} from '../source/events.js';
 import {openStateLog} from '../source/files.js';
 import {packageRoot, packageVersion} from '../source/paths.js';
@@ -77,7 +77,10 @@ interface Plan {
 
 function planFor(ctx: ProvisionContext): Plan {
 	const playbooks = playbooksFor(ctx);
-	const {privateCidr} = ctx.journal.value.infra!;
+	const {privateCidr} = defined(
+		ctx.journal.value.infra,
+		'provisioning before the infrastructure step recorded its network',
+	);
 	const rules = ufwRules({sshFrom: ctx.spec.sshFrom, privateCidr});
 	const dockerUser = dockerUserRules(privateCidr);
 	const settings = {swarmbee_docker_settings: DOCKER_DAEMON_SETTINGS, swarmbee_sshd_config: sshdConfig()};

@@ -11,7 +11,7 @@ import {
 	swarmLeaveCommand,
 	type SwarmNode,
 } from '../source/nodes/swarm.js';
-import {CancelledError} from '../source/errors.js';
+import {CancelledError, defined} from '../source/errors.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
@@ -39,7 +39,10 @@ export const removeNodesStep: Step<RemoveContext> = {
 
 async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Promise<void> {
 	const {signal} = io;
-	const managerName = ctx.journal.value.nodes.find(n => n.role === 'manager' && n.state !== 'deleting')!.name;
+	const managerName = defined(
+		ctx.journal.value.nodes.find(n => n.role === 'manager' && n.state !== 'deleting'),
+		`removing ${node.name} with no manager left to do it`,
+	).name;
 	const manager = await ctx.ssh.get(managerName, signal);
 	const events = io.node(node.name);
 	const say = (detail: string) => events.state('deleting', detail);
@@ -57,12 +60,13 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 		await checkBeforeDelete(removal(ctx, password, signal, io.progress), node);
 	};
 	await checkEmpty();
-	if (node.swarmNodeId && (await member())) {
+	const {swarmNodeId} = node;
+	if (swarmNodeId && (await member())) {
 		say('draining');
-		await manager.run(drainCommand(node.swarmNodeId), {signal});
+		await manager.run(drainCommand(swarmNodeId), {signal});
 		// Its tasks move away first; after a minute it leaves with whatever is left.
 		const tasks = async () =>
-			parseJsonLines((await manager.exec(nodeTasksCommand(node.swarmNodeId!), {signal})).stdout).length;
+			parseJsonLines((await manager.exec(nodeTasksCommand(swarmNodeId), {signal})).stdout).length;
 		await pollUntil(tasks, left => left === 0, {intervalMs: 1_000, timeoutMs: 60_000, signal});
 		say('leaving the swarm');
 		try {
@@ -74,7 +78,7 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 		ctx.ssh.drop(node.name);
 		// The manager sees it go down before it may remove it; after 30 s it is removed as it is.
 		await pollUntil(member, gone => gone?.Status !== 'Ready', {intervalMs: 1_000, timeoutMs: 30_000, signal});
-		await manager.run(nodeRemoveCommand(node.swarmNodeId), {signal});
+		await manager.run(nodeRemoveCommand(swarmNodeId), {signal});
 	}
 	await checkEmpty();
 	say('deleting the machine');

@@ -16,10 +16,11 @@ import {
 	type SwarmNode,
 } from '../source/nodes/swarm.js';
 import {onEveryNode, pollUntil} from '../source/concurrency.js';
-import {ExternalError} from '../source/errors.js';
+import {defined, ExternalError} from '../source/errors.js';
 import {registerSecret} from '../source/redact.js';
 import {counted} from '../source/render/format.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
+import {firstNode, privateAddressOf} from '../source/store/nodes.js';
 
 type SwarmContext = Pick<ClusterContext, 'journal' | 'ssh'>;
 
@@ -43,7 +44,7 @@ export const swarmStep: Step<SwarmContext> = {
 		// A node a scale-down removes is neither joined again nor waited for.
 		const leaving = leavingNodeNames(journal.value);
 		const nodes = journal.value.nodes.filter(n => !leaving.has(n.name));
-		const first = nodes[0]!;
+		const first = defined(nodes[0], 'the swarm step found no node that stays in the cluster');
 		const actions: string[] = [];
 
 		let info = await swarmInfo(ctx, first.name, signal);
@@ -54,14 +55,14 @@ export const swarmStep: Step<SwarmContext> = {
 		}
 		if (info.LocalNodeState !== 'active') {
 			io.node(first.name).state('joining', 'swarm init');
-			await (await ssh.get(first.name, signal)).run(swarmInitCommand(first.privateAddress!), {signal});
+			await (await ssh.get(first.name, signal)).run(swarmInitCommand(privateAddressOf(first)), {signal});
 			info = await swarmInfo(ctx, first.name, signal);
 			actions.push(`initialised on ${first.name}`);
 		}
 		const clusterId = info.Cluster?.ID ?? '';
 		journal.update(j => {
-			j.swarm = {...j.swarm, clusterId, managerAddress: first.privateAddress!};
-			j.nodes[0]!.swarmNodeId = info.NodeID;
+			j.swarm = {...j.swarm, clusterId, managerAddress: privateAddressOf(first)};
+			firstNode(j).swarmNodeId = info.NodeID;
 		});
 
 		const manager = await ssh.get(first.name, signal);
@@ -93,7 +94,7 @@ export const swarmStep: Step<SwarmContext> = {
 				io.node(node.name).state('joining', `joining as ${node.role}`);
 				await connection.run(swarmJoinCommand, {
 					signal,
-					stdin: swarmJoinRequest(node.privateAddress!, first.privateAddress!, tokens[node.role]),
+					stdin: swarmJoinRequest(privateAddressOf(node), privateAddressOf(first), tokens[node.role]),
 				});
 				const after = await swarmInfo(ctx, node.name, signal);
 				journal.updateNode(node.name, record => {
@@ -123,7 +124,7 @@ export const swarmStep: Step<SwarmContext> = {
 async function reconcileMembership(ctx: SwarmContext, io: StepIO): Promise<string[]> {
 	const {journal, ssh} = ctx;
 	const {signal} = io;
-	const manager = await ssh.get(journal.value.nodes[0]!.name, signal);
+	const manager = await ssh.get(firstNode(journal.value).name, signal);
 	const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal}));
 	const current = new Map(journal.value.nodes.map(n => [n.swarmNodeId, n]));
 	const actions: string[] = [];
@@ -151,7 +152,7 @@ async function waitForReady(ctx: SwarmContext, io: StepIO, timeoutMs = 90_000): 
 	const {journal, ssh} = ctx;
 	const polled = await pollUntil(
 		async () => {
-			const manager = await ssh.get(journal.value.nodes[0]!.name, io.signal);
+			const manager = await ssh.get(firstNode(journal.value).name, io.signal);
 			const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal: io.signal}));
 			const leaving = leavingNodeNames(journal.value);
 			return journal.value.nodes.filter(

@@ -24,6 +24,7 @@ import {ExternalError} from '../source/errors.js';
 import type {RemoteShell} from '../source/ssh/shell.js';
 import {liveNodes} from '../source/store/journal.js';
 import type {ClusterContext, Step, StepIO} from './types.js';
+import {firstNode} from '../source/store/nodes.js';
 
 type VerifyContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'docker' | 'ssh' | 'lastRun' | 'options'>;
 
@@ -43,7 +44,7 @@ export const verifyStep: Step<VerifyContext> = {
 		const {journal, ssh} = ctx;
 		const {signal} = io;
 		const nodes = journal.value.nodes;
-		const manager = await ssh.get(nodes[0]!.name, signal);
+		const manager = await ssh.get(firstNode(journal.value).name, signal);
 
 		const members = parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal}));
 		const notReady = nodes.filter(n => members.find(m => m.ID === n.swarmNodeId)?.Status !== 'Ready');

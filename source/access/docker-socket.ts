@@ -8,7 +8,7 @@ import {execaSync} from 'execa';
 import {explainUnreachable} from './node-session.js';
 import {connectToManager} from '../nodes/targets.js';
 import {pause, withTimeout} from '../concurrency.js';
-import {BugError, CancelledError, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
+import {BugError, CancelledError, defined, errorInfo, ExternalError, InputError, type ErrorInfo} from '../errors.js';
 import {checkStateFolder, openStateLog, readStateFile, writeFileAtomic} from '../files.js';
 import {childEnvironment, redact} from '../redact.js';
 import {LocalForward} from '../ssh/forward.js';
@@ -329,7 +329,11 @@ export async function startDockerSocket(options: {
 		await stopDockerSocket(options.clusterDir);
 		throw error;
 	}
-	return {socket: answer.socket, pid: child.pid!, reused: false};
+	return {
+		socket: answer.socket,
+		pid: defined(child.pid, 'the Docker socket helper answered without a process id'),
+		reused: false,
+	};
 }
 
 /**
@@ -456,9 +460,10 @@ export async function serveDockerSocket(options: {
 		});
 	} finally {
 		// Only what this helper made goes: a socket another helper serves stays.
-		if (forward) {
+		// forward is only ever made after socket is set.
+		if (forward && socket !== undefined) {
 			await forward.close();
-			removeSocket(files, socket!);
+			removeSocket(files, socket);
 		} else if (socket && socket !== files.socket) {
 			removeSocket(files, socket);
 		}

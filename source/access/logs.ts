@@ -153,7 +153,7 @@ export async function readLogs(options: {
 			onStdout: text => onLine({source, stream: 'stdout', text}),
 			onStderr: text => onLine({source, stream: 'stderr', text}),
 		});
-		if (result.code !== 0) throw commandFailed(node, command.split('\n')[0]!, result);
+		if (result.code !== 0) throw commandFailed(node, command.split('\n')[0] ?? '', result);
 	};
 	try {
 		if (follow) {

@@ -1,4 +1,4 @@
-import {eachLimited} from '../concurrency.js';
+import {eachLimited, withItems} from '../concurrency.js';
 import {CancelledError, ExternalError, toSwarmbeeError, type SwarmbeeError} from '../errors.js';
 import {type SshConnection, SshConnectError} from '../ssh/connection.js';
 import {attachTerminal, isTerminal, ptyRequest, type Terminal} from '../ssh/terminal.js';
@@ -129,10 +129,10 @@ export async function execOnEveryNode(options: {
 		}
 	});
 	if (options.signal?.aborted) throw new CancelledError();
-	return settled.map((result, i) =>
+	return withItems(nodes, settled).map(([node, result]) =>
 		result.status === 'fulfilled'
-			? {node: nodes[i]!, code: result.value}
-			: {node: nodes[i]!, code: UNREACHABLE, error: toSwarmbeeError(result.reason)},
+			? {node, code: result.value}
+			: {node, code: UNREACHABLE, error: toSwarmbeeError(result.reason)},
 	);
 }
 

@@ -17,9 +17,10 @@ export type CommandRun = (args: CommandArgs, io: CommandIO) => Promise<number>;
 
 /** The one cluster name a command takes. */
 export function oneName(command: string, positionals: string[]): string {
-	if (positionals.length === 0)
+	const [name, ...more] = positionals;
+	if (name === undefined)
 		throw new InputError(`${command} needs a cluster name`, {nextSteps: [`e.g. swarmbee ${command} demo`]});
-	if (positionals.length > 1)
+	if (more.length > 0)
 		throw new InputError(`${command} takes one cluster name, got ${positionals.length}: ${positionals.join(' ')}`);
-	return positionals[0]!;
+	return name;
 }

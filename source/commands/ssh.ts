@@ -1,5 +1,5 @@
 import {execOnEveryNode, nodePrefixes, openShell, UNREACHABLE, worstExit} from '../access/node-session.js';
-import {errorInfo, InputError} from '../errors.js';
+import {defined, errorInfo, InputError} from '../errors.js';
 import {formatError} from '../render/format.js';
 import {handleInterrupts, reportError, terminalOf, type CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';
@@ -80,7 +80,7 @@ export async function run({values, positionals, afterDoubleDash}: CommandArgs, i
 			const prefix = nodePrefixes(journal.nodes.map(n => n.name));
 			const outcomes = await execOnEveryNode({
 				cluster: session,
-				command: request.command!,
+				command: defined(request.command, 'parseSshArgs let --all through without a command'),
 				signal: controller.signal,
 				onLine: (node, stream, line) => (stream === 'stdout' ? io.stdout : io.stderr).write(`${prefix(node)}${line}\n`),
 			});

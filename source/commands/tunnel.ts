@@ -1,10 +1,11 @@
-import {InputError} from '../errors.js';
+import {defined, InputError} from '../errors.js';
 import {waitForInterrupt, type CommandIO} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {createClusterTunnel} from '../tunnel/cluster-tunnel.js';
 import {ADMIN_RIGHTS_NOTE, adminUrl, portOption} from '../tunnel/ports.js';
 import type {TunnelStatus} from '../tunnel/types.js';
 import {oneName, type CommandArgs} from './args.js';
+import {firstNode} from '../store/nodes.js';
 
 interface TunnelCommandOptions {
 	name: string;
@@ -53,7 +54,7 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 	const session = await openCluster(options.name, io, {needs: ['database'], verb: 'tunnel to'});
 	const journal = session.journal.value;
 	const {paths} = session;
-	const server = options.server ?? journal.nodes[0]!.name;
+	const server = options.server ?? firstNode(journal).name;
 	if (!journal.nodes.some(n => n.name === server))
 		throw new InputError(`${options.name} has no node ${server}`, {
 			nextSteps: [`choose one of: ${journal.nodes.map(n => n.name).join(', ')}`],
@@ -79,8 +80,13 @@ async function tunnelCommand(options: TunnelCommandOptions, io: CommandIO): Prom
 		await tunnel.start();
 		if (!options.json) {
 			const statuses = tunnel.statuses();
-			const port = (name: string) => statuses.find(s => s.name === name)!.local.port;
-			const panel = statuses.find(s => s.name === 'admin')!;
+			const forward = (name: string) =>
+				defined(
+					statuses.find(s => s.name === name),
+					`the tunnel has no ${name} forward`,
+				);
+			const port = (name: string) => forward(name).local.port;
+			const panel = forward('admin');
 			io.stdout.write(
 				`admin panel: ${panel.url ?? adminUrl(panel.local.port)}  driver: 127.0.0.1:${port('driver')} (user admin, password in ${paths.rethinkdbPassword})\nnote: ${ADMIN_RIGHTS_NOTE}.\nCtrl-C closes the tunnel.\n`,
 			);

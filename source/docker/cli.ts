@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type {Writable} from 'node:stream';
 import {execa} from 'execa';
-import {CancelledError, ExternalError} from '../errors.js';
+import {CancelledError, defined, ExternalError} from '../errors.js';
 import {childEnvironment} from '../redact.js';
 import {lineSplitter} from '../ssh/connection.js';
 
@@ -120,7 +120,8 @@ export class DockerCli {
 			maxBuffer: 512 * 1024 * 1024,
 		});
 		if (options.input && typeof options.input !== 'string' && !Buffer.isBuffer(options.input)) {
-			options.input.pipe(subprocess.stdin!);
+			// stdin is 'pipe' for a stream input (above), so execa made one.
+			options.input.pipe(defined(subprocess.stdin, 'docker was started without a stdin pipe for its input'));
 		}
 		if (options.onLine) {
 			const out = lineSplitter(options.onLine);

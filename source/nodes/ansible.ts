@@ -142,7 +142,7 @@ function resultMessage(json: string): string | undefined {
 	try {
 		const body = JSON.parse(json) as {msg?: string; stderr?: string};
 		const message = body.msg ?? body.stderr;
-		return message ? String(message).split('\n')[0]!.slice(0, 300) : undefined;
+		return message ? (String(message).split('\n')[0] ?? '').slice(0, 300) : undefined;
 	} catch {
 		// Cut short or not JSON at all.
 		return undefined;

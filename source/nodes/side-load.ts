@@ -1,6 +1,7 @@
 import {PassThrough, Writable} from 'node:stream';
 import {onEveryNode} from '../concurrency.js';
 import type {DockerEngine} from '../docker/cli.js';
+import {defined} from '../errors.js';
 import {shellCommand} from '../shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {NodeShells} from '../ssh/shell.js';
@@ -125,7 +126,7 @@ async function streamImage(
 		'loading images',
 		group.map(name => ({name})),
 		async node => {
-			const input = inputs.get(node.name)!;
+			const input = defined(inputs.get(node.name), `no image stream was opened for ${node.name}`);
 			try {
 				options.onProgress?.(node.name, `loading ${tag}`, false);
 				const connection = await ssh.get(node.name, signal);

@@ -121,8 +121,9 @@ export function splitSections(text: string): Map<string, string> {
 /** `/proc/loadavg` → the three load averages. */
 export function parseLoadAverage(text: string): NodeLoad | null {
 	const [load1, load5, load15] = text.trim().split(/\s+/).map(Number);
+	if (load1 === undefined || load5 === undefined || load15 === undefined) return null;
 	if (![load1, load5, load15].every(n => Number.isFinite(n))) return null;
-	return {load1: load1!, load5: load5!, load15: load15!};
+	return {load1, load5, load15};
 }
 
 const UNITS: Record<string, number> = {
@@ -141,8 +142,9 @@ const UNITS: Record<string, number> = {
 export function parseDockerSize(text: string): number | undefined {
 	const match = /^\s*([\d.]+)\s*([kmgt]?i?b)\s*$/i.exec(text);
 	if (!match) return undefined;
-	const factor = UNITS[match[2]!.toLowerCase()];
-	return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
+	const [, amount, unit] = match;
+	const factor = unit === undefined ? undefined : UNITS[unit.toLowerCase()];
+	return factor === undefined ? undefined : Math.round(Number(amount) * factor);
 }
 
 /**
@@ -170,8 +172,7 @@ function keyValues(text: string): Map<string, string[]> {
 		text
 			.split('\n')
 			.map(line => line.trim().split(/\s+/))
-			.filter(parts => parts[0])
-			.map(([key, ...values]) => [key!, values]),
+			.flatMap(([key, ...values]): Array<[string, string[]]> => (key ? [[key, values]] : [])),
 	);
 }
 
@@ -185,7 +186,8 @@ export function parseNodeStats(text: string, scope: StatsScope, node?: string): 
 		value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) : undefined;
 	const meminfo = keyValues(sections.get('meminfo') ?? '');
 	const kib = (key: string) => number(meminfo.get(`${key}:`)?.[0]);
-	const memTotal = kib('MemTotal') !== undefined ? kib('MemTotal')! * 1024 : undefined;
+	const memTotalKib = kib('MemTotal');
+	const memTotal = memTotalKib !== undefined ? memTotalKib * 1024 : undefined;
 	const processors = number(sections.get('cpus')) ?? 1;
 	let cpus = processors;
 	let cpu: NodeSample['cpu'] = null;

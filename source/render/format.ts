@@ -54,10 +54,11 @@ export function formatError(error: ErrorInfo, options: {verbose?: boolean} = {})
 export function wrapErrorLines(lines: readonly string[], width: number): string[] {
 	const out: string[] = [];
 	for (const line of lines) {
-		const lead = /^(\s*)((?:why|try|log|note): )?/.exec(line)!;
-		const head = lead[0]!.length;
+		// The pattern matches every line (both parts may be empty).
+		const [lead = '', indent = '', label] = /^(\s*)((?:why|try|log|note): )?/.exec(line) ?? [];
+		const head = lead.length;
 		// A first line ("error: …") continues two spaces in; a labelled one under its text.
-		const hang = ' '.repeat(Math.min(lead[2] ? head : lead[1]!.length || 2, Math.floor(width / 2)));
+		const hang = ' '.repeat(Math.min(label ? head : indent.length || 2, Math.floor(width / 2)));
 		const [first = '', ...rest] = wrapAnsi(line.slice(head), Math.max(10, width - Math.max(head, hang.length)), {
 			hard: true,
 			trim: true,

@@ -1,5 +1,4 @@
 import {createHash} from 'node:crypto';
-import {existsSync} from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import {ExternalError, InputError} from '../errors.js';
@@ -59,7 +58,10 @@ export function fingerprint(publicKey: string): string {
 
 /** The colon-separated MD5 form DigitalOcean uses to name SSH keys. */
 export function md5Fingerprint(publicKey: string): string {
-	return createHash('md5').update(publicKeyBlob(publicKey)).digest('hex').match(/../g)!.join(':');
+	return createHash('md5')
+		.update(publicKeyBlob(publicKey))
+		.digest('hex')
+		.replace(/(..)(?!$)/g, '$1:');
 }
 
 /** The one-line public key kept beside a private key file (`file.pub`), if there is one. */
@@ -97,8 +99,9 @@ export function readPrivateKey(file: string): string | undefined {
 /** The key pair in `file` and `file.pub`, if both are there (and a clear error if they do not belong together). */
 export function loadKeyPair(file: string): KeyPair | undefined {
 	const publicKey = readPublicKey(file);
-	if (!existsSync(file) || publicKey === undefined) return undefined;
-	const pair = {privateKey: readPrivateKey(file)!, publicKey};
+	const privateKey = publicKey === undefined ? undefined : readPrivateKey(file);
+	if (privateKey === undefined || publicKey === undefined) return undefined;
+	const pair = {privateKey, publicKey};
 	if (!isUsableKeyPair(pair)) throw damagedKey(`${file}.pub`, 'the public half of its key');
 	return pair;
 }

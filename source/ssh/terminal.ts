@@ -41,7 +41,7 @@ export function attachTerminal(
 	return new Promise(resolve => {
 		const raw = options.pty && Boolean(stdin.isTTY) && typeof stdin.setRawMode === 'function';
 		const wasRaw = Boolean(stdin.isRaw);
-		if (raw) stdin.setRawMode!(true);
+		if (raw) stdin.setRawMode?.(true);
 		const toRemote = (chunk: Buffer | string) => channel.write(chunk);
 		// Without a terminal, the end of our input is the end of the command's (`echo x | swarmbee ssh demo -- cat`).
 		const endOfInput = () => channel.end();
@@ -63,7 +63,7 @@ export function attachTerminal(
 			stdin.off('data', toRemote);
 			stdin.off('end', endOfInput);
 			stdin.pause();
-			if (raw) stdin.setRawMode!(wasRaw);
+			if (raw) stdin.setRawMode?.(wasRaw);
 			stdout.off('resize', onResize);
 			options.signal?.removeEventListener('abort', onAbort);
 			resolve(options.signal?.aborted ? 130 : exitStatus(status, signalName ?? undefined));

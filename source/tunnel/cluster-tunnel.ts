@@ -6,6 +6,7 @@ import type {Journal} from '../store/journal.js';
 import type {TunnelControl} from './control.js';
 import {Tunnel} from './tunnel.js';
 import type {TunnelStatus} from './types.js';
+import {firstNode} from '../store/nodes.js';
 
 /** What a tunnel needs of a cluster (its session): where servers run, asked over the shared pool, and a connection of its own to hold. */
 export interface TunnelCluster {
@@ -32,7 +33,7 @@ interface ClusterTunnelOptions {
  */
 export function createClusterTunnel(options: ClusterTunnelOptions): {tunnel: Tunnel} {
 	const {session} = options;
-	const manager = session.journal.value.nodes[0]!.name;
+	const manager = firstNode(session.journal.value).name;
 	const server = options.server ?? manager;
 	const tunnel = new Tunnel({
 		forwards: [

@@ -179,5 +179,6 @@ export const readVolumeAction: Reader<VolumeAction> = read.object<VolumeAction>(
 
 /** `{key: T}`: one resource under its key. */
 export function one<T>(key: string, reader: Reader<T>): Reader<T> {
+	// biome-ignore lint/style/noNonNullAssertion: read.object ran `reader` on this very key, so the value there is the T it read.
 	return (value, where) => read.object<Record<string, T>>({[key]: reader})(value, where)[key]!;
 }

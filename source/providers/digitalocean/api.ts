@@ -15,7 +15,7 @@
  * retried here at all, not even after a 429: see the provider's
  * reconciliation.
  */
-import {CancelledError, ExternalError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
+import {CancelledError, defined, ExternalError, InputError, SwarmbeeError, type ErrorKind} from '../../errors.js';
 import {pause} from '../../concurrency.js';
 import {packageVersion} from '../../paths.js';
 import {registerSecret} from '../../redact.js';
@@ -479,12 +479,17 @@ export class RequestWindow {
 	async take(signal?: AbortSignal): Promise<void> {
 		for (;;) {
 			const t = this.now();
-			while (this.stamps.length > 0 && this.stamps[0]! <= t - 60_000) this.stamps.shift();
+			// No stamp: nothing to expire.
+			while ((this.stamps[0] ?? Number.POSITIVE_INFINITY) <= t - 60_000) this.stamps.shift();
 			if (this.stamps.length < this.perMinute) {
 				this.stamps.push(t);
 				return;
 			}
-			await this.sleep(this.stamps[0]! + 60_000 - t, signal);
+			const oldest = defined(
+				this.stamps[0],
+				`the rate limit of ${this.perMinute} a minute is full with no request in it`,
+			);
+			await this.sleep(oldest + 60_000 - t, signal);
 		}
 	}
 }

@@ -1,5 +1,5 @@
 import {pause as waitOrCancel, pollUntil} from '../../concurrency.js';
-import {ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
+import {defined, ExternalError, InputError, SpecError, toSwarmbeeError, type SwarmbeeError} from '../../errors.js';
 import {event} from '../../events.js';
 import {md5Fingerprint} from '../../ssh/keys.js';
 import {planNodes} from '../../spec.js';
@@ -185,8 +185,15 @@ export class DigitalOceanProvider implements Provider {
 		if (full) throw full;
 		return {
 			catalog,
-			region: catalog.regions.find(r => r.slug === spec.region)!,
-			size: catalog.sizes.find(s => s.slug === spec.size)!,
+			// placementProblems above passed both, so the catalog has them.
+			region: defined(
+				catalog.regions.find(r => r.slug === spec.region),
+				`region ${spec.region} passed the checks but is not in the catalog`,
+			),
+			size: defined(
+				catalog.sizes.find(s => s.slug === spec.size),
+				`size ${spec.size} passed the checks but is not in the catalog`,
+			),
 			total,
 			tagged,
 			toCreate,
@@ -226,7 +233,7 @@ export class DigitalOceanProvider implements Provider {
 		const {catalog, region, size, total, toCreate} = await this.inspect(ctx);
 		const nodes = planNodes(ctx.spec).length;
 		const cost = costOf(size, nodes);
-		const image = catalog.image!;
+		const image = defined(catalog.image, `image ${ctx.spec.image} passed the checks but is not in the catalog`);
 		return [
 			`DigitalOcean account ${catalog.account.email}: ${catalog.account.status}, ${total} of ${catalog.account.droplet_limit} droplets in use, ${toCreate} to create`,
 			`${region.slug} (${region.name}) offers ${describeSize(size)}`,
@@ -445,7 +452,7 @@ export class DigitalOceanProvider implements Provider {
 		// Names are not unique: a create cut off mid-way may have left two.
 		for (const extra of extras) await api.deleteFirewall(extra.id, signal);
 		if (existing) {
-			if (sameRules(existing, wanted) && existing.tags.includes(wanted.tags[0]!))
+			if (sameRules(existing, wanted) && wanted.tags.every(tag => existing.tags.includes(tag)))
 				return {firewall: existing, changed: extras.length > 0};
 			return {firewall: await api.updateFirewall(existing.id, wanted, signal), changed: true};
 		}
@@ -483,7 +490,7 @@ export class DigitalOceanProvider implements Provider {
 			backups: false,
 			ipv6: false,
 			monitoring: false,
-			tags: dropletTags(spec.name, plans[0]!.role, owner),
+			tags: dropletTags(spec.name, defined(plans[0], 'a droplet request for no machines').role, owner),
 			user_data: userData,
 			...(infra.ids['vpc'] ? {vpc_uuid: infra.ids['vpc']} : {}),
 			// with_droplet_agent left out: the web console, the way in when SSH is
