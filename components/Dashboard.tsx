@@ -11,6 +11,7 @@ import type {
 import {describeLiveHealth, type HealthLevel} from '../source/observe/live-health.js';
 import {tableKey} from '../source/database/placement.js';
 import type {NodeStatus} from '../source/observe/status.js';
+import type {NodeStatusState} from '../source/states.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import {counted, formatTable, wrapErrorLines} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
@@ -98,11 +99,24 @@ const TUNNEL_COLORS: Record<TunnelStatus['state'], string> = {
 	closed: 'gray',
 };
 
-/** Swarm's word for a node: `ready` is quiet, anything else stands out. */
-function nodeRowColor(state: string): string | undefined {
-	if (state === 'ready') return undefined;
-	return ['down', 'missing', 'stopped', 'error', 'not-joined', 'not answering'].includes(state) ? 'red' : 'yellow';
-}
+/**
+ * How a node's row looks: `ready` is quiet, a node that cannot serve is red,
+ * one on its way (or not known yet) is yellow. Every state has its colour
+ * here: a new state word does not compile until it is given one.
+ */
+const NODE_ROW_COLORS: Record<NodeStatusState, 'red' | 'yellow' | undefined> = {
+	ready: undefined,
+	down: 'red',
+	disconnected: 'red',
+	missing: 'red',
+	stopped: 'red',
+	error: 'red',
+	'not-joined': 'red',
+	'not answering': 'red',
+	unknown: 'yellow',
+	creating: 'yellow',
+	unfinished: 'yellow',
+};
 
 /** How a task's state looks: running is fine, failed is red, finished is quiet, the rest is on its way. */
 function taskTone(currentState: string): {icon: string; color?: string} {
@@ -222,7 +236,7 @@ function nodeLines(snapshot: DashboardSnapshot, history: Record<string, NodeHist
 		heading('nodes', 'NODES', note),
 		text('nodes-header', `  ${table[0]}`, {bold: true}),
 		...nodes.map((node, i) =>
-			row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, nodeRowColor(node.state)),
+			row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, NODE_ROW_COLORS[node.state]),
 		),
 		text(
 			'swarm',

@@ -1,10 +1,17 @@
+import {stripVTControlCharacters} from 'node:util';
 import {render} from 'ink-testing-library';
 import {afterEach, describe, expect, it, vi} from 'vitest';
+
+// Colours on, before chalk (through Ink) reads the environment: a row's colour is part of what is tested. Frames are compared without them.
+vi.hoisted(() => {
+	process.env['FORCE_COLOR'] = '1';
+});
 import {Dashboard, formatBytes, formatSize} from '../../components/Dashboard.js';
 import {emptyMemory, rememberSnapshot, rememberTunnel} from '../../components/dashboard-state.js';
 import type {DashboardActions, DashboardSnapshot} from '../../source/observe/dashboard-data.js';
 import {assessHealth} from '../../source/observe/live-health.js';
 import type {ClusterStatus} from '../../source/observe/status.js';
+import type {NodeStatusState} from '../../source/states.js';
 import {CancelledError, InputError} from '../../source/errors.js';
 import type {TunnelControl} from '../../source/tunnel/control.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
@@ -12,7 +19,11 @@ import {resize, waitForFrame} from './helpers.js';
 
 const MIB = 1024 ** 2;
 
-function node(name: string, state = 'ready', role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker') {
+function node(
+	name: string,
+	state: NodeStatusState = 'ready',
+	role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker',
+) {
 	return {
 		name,
 		role,
@@ -162,6 +173,30 @@ describe('Dashboard', () => {
 		expect(frame).not.toContain('no issues');
 		expect(frame).toMatch(/swarmbee_rdb-workerbee-1 +replicated +0\/1 running/);
 		expect(frame).toMatch(/workerbee-1 +worker +stopped/);
+	});
+
+	it("colours a node's row by its state word: one Swarm calls disconnected is red, one not known yet is yellow", async () => {
+		const instance = render(
+			<Dashboard
+				load={async () =>
+					snapshot({nodes: [node('queenbee'), node('workerbee-1', 'disconnected'), node('workerbee-2', 'unknown')]})
+				}
+				refreshMs={60_000}
+				onQuit={() => {}}
+			/>,
+		);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
+		await waitForFrame(instance, 'RETHINKDB');
+		const raw = (instance.lastFrame() ?? '').split('\n');
+		const rowOf = (name: string) =>
+			raw.find(line => new RegExp(`${name}\\S* +worker`).test(stripVTControlCharacters(line)));
+		// Ink colours with SGR 31 (red) and 33 (yellow).
+		expect(rowOf('workerbee-1')).toContain('\u001B[31m');
+		expect(rowOf('workerbee-2')).toContain('\u001B[33m');
+		expect(raw.find(line => /queenbee +manager/.test(stripVTControlCharacters(line)))).not.toMatch(
+			new RegExp(`${String.fromCharCode(27)}\\[3[13]m`),
+		);
 	});
 
 	it('a failed last run with a healthy cluster says ready (and that the last run failed)', async () => {
