@@ -306,7 +306,8 @@ function serviceLines(services: ServiceView[] | null): Line[] {
 /**
  *     RETHINKDB  4 of 4 servers connected · no issues
  *     TABLES
- *       app.users  1 shard  3 replicas  ready  on queenbee, workerbee_1, workerbee_2
+ *       app.users   1 shard   3 replicas       ready  on queenbee, workerbee_1, workerbee_2
+ *       app.events  2 shards  3 replicas each  ready  on queenbee, workerbee_1, workerbee_2, workerbee_3
  */
 function databaseLines(snapshot: DashboardSnapshot): Line[] {
 	const health = snapshot.status.rethinkdb;
@@ -327,6 +328,10 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 					{health.connected} of {health.expected} servers connected
 				</Text>
 				{health.missing.length > 0 ? <Text color="yellow"> · missing {health.missing.join(', ')}</Text> : null}
+				{/* Servers of no node of this cluster's (a scale-down's, before they go): named, never counted ("6 of 4"). */}
+				{(health.extra ?? []).length > 0 ? (
+					<Text color="yellow"> · also connected: {(health.extra ?? []).join(', ')}</Text>
+				) : null}
 				{health.issues.length === 0 && complete ? <Text dimColor> · no issues</Text> : null}
 			</>,
 		),
@@ -359,7 +364,8 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 		tables.map(t => [
 			tableKey(t),
 			counted(t.shards, 'shard'),
-			counted(t.replicas, 'replica'),
+			// Per shard: with more than one shard, `on` names more servers than one shard's replicas.
+			t.shards > 1 ? `${counted(t.replicas, 'replica')} each` : counted(t.replicas, 'replica'),
 			t.readiness,
 			`on ${t.servers.join(', ') || '-'}`,
 		]),

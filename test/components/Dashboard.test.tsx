@@ -273,8 +273,42 @@ describe('Dashboard', () => {
 		expect(frame).toMatch(/queenbee +manager +ready +12% +412M\/1\.0G 40% +180M\/450M 40%/);
 		expect(frame).toContain("load 4.20 3.00 2.00 is this machine's (local nodes share it)");
 		expect(frame).toMatch(/app\.users +1 shard +2 replicas +ready +on queenbee, workerbee_1/);
-		expect(frame).toMatch(/app\.orders +2 shards +1 replica +writable .*under-replicated/);
+		expect(frame).toMatch(/app\.orders +2 shards +1 replica each +writable .*under-replicated/);
 		expect(frame.split('\n')[0]).toContain('degraded: app.orders not every replica ready');
+	});
+
+	it("during a scale-down: the servers counted are the nodes', the leaving ones named beside them; replicas per shard said as such", async () => {
+		const nodes = [node('queenbee'), node('workerbee-1'), node('workerbee-2'), node('workerbee-3')];
+		const leaving = snapshot({
+			nodes,
+			rethinkdb: {
+				connected: 4,
+				expected: 4,
+				missing: [],
+				extra: ['workerbee_4', 'workerbee_5'],
+				issues: [],
+				tables: [
+					{
+						db: 'app',
+						table: 'events',
+						shards: 2,
+						replicas: 3,
+						servers: ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'],
+						primaries: ['queenbee', 'workerbee_1'],
+						readiness: 'ready',
+					},
+				],
+			},
+		});
+		const instance = render(<Dashboard load={async () => leaving} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
+		const frame = await waitForFrame(instance, 'TABLES');
+		expect(frame).toContain('RETHINKDB  4 of 4 servers connected · also connected: workerbee_4, workerbee_5');
+		expect(frame).not.toMatch(/\b6 of 4\b/);
+		expect(frame).toMatch(
+			/app\.events +2 shards +3 replicas each +ready +on queenbee, workerbee_1, workerbee_2, workerbee_3/,
+		);
 	});
 
 	it('keeps an event line for the session and draws sparklines where the width allows', async () => {
