@@ -145,14 +145,14 @@ export function equivalentCommand(spec: ClusterSpec): string {
 	return `swarmbee up ${spec.name} ${flags.join(' ')}`;
 }
 
-/** What the summary adds under the nodes: who reaches SSH, the overlay, the playbook, and the command line. */
+/** What the summary adds under the nodes: who reaches SSH, the overlay, the playbook, and the command line's heading. */
 function summaryNotes(spec: ClusterSpec): string[] {
 	const anywhere = spec.sshFrom.some(source => source === '0.0.0.0/0' || source === '::/0');
 	return [
 		`SSH (the only public port): from ${anywhere ? `anywhere (${spec.sshFrom.join(', ')}; --ssh-from CIDR narrows it)` : spec.sshFrom.join(', ')}`,
 		`overlay network: ${spec.encryptOverlay ? 'encrypted (IPsec)' : 'not encrypted (--encrypt-overlay turns IPsec on where the provider carries it)'}`,
 		`playbook: ${spec.playbook ? `${spec.playbook}, after swarmbee's` : "swarmbee's only (--playbook FILE adds yours)"}`,
-		`the same without questions: ${equivalentCommand(spec)}${spec.provider === 'digitalocean' ? ` (token in $${TOKEN_ENV})` : ''}`,
+		`the same without questions${spec.provider === 'digitalocean' ? ` (the token in $${TOKEN_ENV})` : ''}:`,
 	];
 }
 
@@ -459,6 +459,8 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			...(a.database === 'rethinkdb' ? {memoryLimit: a.memoryLimit!, rethinkdbImage: a.rethinkdbImage!} : {}),
 		});
 		for (const line of [...formatPlanSummary(spec, a.size!), ...summaryNotes(spec)]) prompts.say(line);
+		// On a line of its own, as it is to be pasted: continued with `\` where the terminal is narrower, never indented.
+		prompts.say(equivalentCommand(spec), {command: true});
 		const next = await prompts.select<boolean | 'change'>({
 			message: `Create ${spec.name}?`,
 			default: true,

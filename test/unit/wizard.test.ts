@@ -2,6 +2,8 @@ import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
+import {stripVTControlCharacters} from 'node:util';
+import {execa} from 'execa';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {CancelledError, InputError} from '../../source/errors.js';
 import {resolveSpec} from '../../source/spec.js';
@@ -516,7 +518,7 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 		expect(summary).toContain('overlay network: not encrypted');
 		expect(summary).toContain("playbook: swarmbee's only");
 		expect(summary).toContain(
-			'the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none',
+			'the same without questions:\nswarmbee up demo --provider local --workers 2 --managers 3 --database none',
 		);
 	});
 
@@ -627,5 +629,63 @@ describe('inquirer prompts', () => {
 		const asking = prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]});
 		await expect(asking).rejects.toBeInstanceOf(Cancelled);
 		await expect(asking).rejects.toThrow(says);
+	});
+
+	/** A terminal `columns` wide for the real inquirer prompts: keystrokes in, what a person sees out. */
+	function terminal(columns: number) {
+		const input = new PassThrough();
+		const output = Object.assign(new PassThrough(), {isTTY: true, columns, rows: 40});
+		let written = '';
+		output.on('data', (chunk: Buffer) => {
+			written += chunk.toString();
+		});
+		return {
+			input,
+			output,
+			/** The last drawing of the prompt, without escapes, as lines. */
+			screen: () => stripVTControlCharacters(written.slice(written.lastIndexOf('\u001b[G'))).split('\n'),
+			written: () => written,
+		};
+	}
+
+	it("at 120 columns an answer's validation message is broken between words, never inside one", async () => {
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		const t = terminal(120);
+		const prompts = await inquirerPrompts(t.output, {input: t.input});
+		const message =
+			'5000m per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger size (go back to "Size of each node" from the summary)';
+		const answer = prompts.input({
+			message: 'Memory limit per database server',
+			validate: value => (value === '450m' ? true : message),
+		});
+		t.input.write('5000m\r');
+		await vi.waitFor(() => expect(t.written()).toContain('summary)'));
+		const lines = t.screen();
+		const error = lines.slice(lines.findIndex(line => line.startsWith('> ')));
+		expect(error.length).toBeGreaterThan(1);
+		for (const line of error) expect(line.length).toBeLessThanOrEqual(120);
+		// Joined again at the breaks, the message is whole: no word was cut.
+		expect(error.map(line => line.replace(/^> /, '').trim()).join(' ')).toBe(message);
+		t.input.write('\u0015450m\r');
+		await expect(answer).resolves.toBe('450m');
+	});
+
+	it('the command to copy is never wrapped onto an indented line: it fits, or goes on with shell line continuations a shell takes', async () => {
+		const command =
+			'swarmbee up nc-wiz --provider local --workers 3 --size s-2vcpu-4gb --memory-limit 1800m --rethinkdb-image swarmbee-rethinkdb:0123456789ab';
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		for (const columns of [200, 120, 60]) {
+			const t = terminal(columns);
+			const prompts = await inquirerPrompts(t.output, {input: t.input});
+			prompts.say(command, {command: true});
+			const lines = t.written().trimEnd().split('\n');
+			for (const line of lines) expect(line.length).toBeLessThanOrEqual(columns);
+			if (columns >= command.length) expect(lines).toEqual([command]);
+			else expect(lines.slice(0, -1).every(line => line.endsWith(' \\'))).toBe(true);
+			// Pasted into a shell, it is the same command, word for word.
+			const pasted = lines.join('\n').replace(/^swarmbee /, "printf '%s\\n' ");
+			const {stdout} = await execa('bash', ['-c', pasted]);
+			expect(stdout.split('\n')).toEqual(command.split(' ').slice(1));
+		}
 	});
 });
