@@ -27,7 +27,12 @@ export interface WizardDeps {
 	env: NodeJS.ProcessEnv;
 	/** Where the token the wizard found or asked for goes, in memory, for the run that follows (the session's credentials). */
 	credentials?: TokenSink;
+	/** Saved answers to start from (a profile, e.g. of a create that stopped before anything existed): each question offers its answer. */
+	from?: {name: string; answers: SavedAnswers};
 }
+
+/** A profile's answers, as the wizard takes them back. */
+export type SavedAnswers = ReturnType<typeof profileOf>;
 
 interface WizardResult {
 	spec: ClusterSpec;
@@ -190,14 +195,25 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	let token: string | undefined;
 	let account: CatalogAccount | undefined;
 	let typedToken = false;
-	const defaultsFor = (provider: ProviderName) => ({
-		size: fieldDefault('size', provider),
-		region: fieldDefault('region', provider),
-		image: fieldDefault('image', provider),
-		workers: fieldDefault('workers', provider),
-		memoryLimit: fieldDefault('memoryLimit', provider),
-		rethinkdbImage: fieldDefault('rethinkdbImage', provider),
-	});
+	const saved = deps.from?.answers;
+	if (deps.from) {
+		a.name = deps.from.name;
+		if (saved?.provider) a.provider = saved.provider;
+		if (saved?.managers === 1 || saved?.managers === 3) a.managers = saved.managers;
+		if (saved?.database) a.database = saved.database;
+	}
+	/** What a question offers first: the saved answer for this provider, else the field's default. */
+	const defaultsFor = (provider: ProviderName) => {
+		const mine = saved?.provider === provider ? saved : undefined;
+		return {
+			size: mine?.size ?? fieldDefault('size', provider),
+			region: mine?.region ?? fieldDefault('region', provider),
+			image: mine?.image ?? fieldDefault('image', provider),
+			workers: mine?.workers ?? fieldDefault('workers', provider),
+			memoryLimit: mine?.memoryLimit ?? fieldDefault('memoryLimit', provider),
+			rethinkdbImage: mine?.rethinkdbImage ?? fieldDefault('rethinkdbImage', provider),
+		};
+	};
 
 	interface Question {
 		label: string;

@@ -606,6 +606,84 @@ describe('start screen', () => {
 	});
 });
 
+describe('answers of a create that stopped before anything existed', () => {
+	const folder = wizardStores();
+	afterEach(folder.remove);
+
+	it('are offered by the start screen (not "No saved clusters" and defaults), and the wizard starts from them', async () => {
+		const stores = folder.fresh();
+		const first = scripted([
+			[/Where/, 'local'],
+			[/Cluster name/, 'nc-wiz'],
+			[/Size/, 's-2vcpu-4gb'],
+			[/Workers/, '3'],
+			[/managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'swarmbee-rethinkdb:0123456789ab'],
+			[/Memory limit/, '1800m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		await runWizard({prompts: first.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
+		expect(first.said.at(-1)).toMatch(/^Answers saved as profile nc-wiz in /);
+		// The create stopped in preflight: no cluster was saved. The start screen offers the answers.
+		expect(stores.clusters.exists('nc-wiz')).toBe(false);
+		const start = scripted([
+			[/What now\?/, 'answers:nc-wiz'],
+			[/nc-wiz \(saved answers\):/, 'change'],
+		]);
+		expect(await runStartScreen(start.prompts, stores.clusters, ['up'], {profiles: stores.profiles})).toEqual({
+			kind: 'run',
+			argv: ['up', '--profile', 'nc-wiz'],
+		});
+		expect(start.said).toContain(
+			'Saved answers of clusters not created yet: nc-wiz (a create stopped before anything existed)',
+		);
+		expect(start.asked[0]!.choices!.map(c => c.name)).toContain(
+			'nc-wiz: saved answers, not created yet (local, 4 nodes)',
+		);
+		// `up --profile nc-wiz`: every question offers the saved answer.
+		const again = scripted([
+			[/Where/, 'local'],
+			[/Cluster name/, 'nc-wiz'],
+			[/Size/, 's-2vcpu-4gb'],
+			[/Workers/, '3'],
+			[/managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory limit/, '1800m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		const answers = stores.profiles.get('nc-wiz')!;
+		const result = await runWizard({
+			prompts: again.prompts,
+			catalogFor: () => localCatalog,
+			...stores,
+			env: {},
+			from: {name: 'nc-wiz', answers},
+		});
+		const offered = Object.fromEntries(again.asked.map(a => [a.message.split(' (')[0], a.default]));
+		expect(offered).toMatchObject({
+			'Where should the nodes run?': 'local',
+			'Cluster name': 'nc-wiz',
+			'Size of each node': 's-2vcpu-4gb',
+			'Workers besides queenbee': '3',
+			Database: 'rethinkdb',
+			'RethinkDB image': 'swarmbee-rethinkdb:0123456789ab',
+			'Memory limit per database server': '1800m',
+		});
+		expect(result.spec).toMatchObject({name: 'nc-wiz', workers: 3, rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim'});
+		// Forgotten on request: the list no longer offers them.
+		const forget = scripted([
+			[/What now\?/, 'answers:nc-wiz'],
+			[/nc-wiz \(saved answers\):/, 'forget'],
+			[/What now\?/, 'quit'],
+		]);
+		await runStartScreen(forget.prompts, stores.clusters, ['up'], {profiles: stores.profiles});
+		expect(forget.asked[2]!.choices!.map(c => c.value)).toEqual(['new', 'quit']);
+		expect(stores.profiles.get('nc-wiz')).toBeUndefined();
+	});
+});
+
 describe('inquirer prompts', () => {
 	afterEach(() => {
 		vi.doUnmock('@inquirer/prompts');
