@@ -13,11 +13,15 @@ import {
 } from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {TokenSink} from '../store/tokens.js';
+import type {DatabaseImageChoice} from '../docker/database-images.js';
 import type {CatalogAccount, CatalogFor, CatalogSize} from './catalog.js';
 import {profileOf, type ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
 
 export const TOKEN_ENV = 'DIGITALOCEAN_ACCESS_TOKEN';
+
+/** The database image question's last choice: a name to type (and have checked). */
+const ANOTHER_IMAGE = '\u0000another';
 
 export interface WizardDeps {
 	prompts: WizardPrompts;
@@ -412,16 +416,55 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			answer: () => a.rethinkdbImage ?? '',
 			when: () => a.database === 'rethinkdb',
 			ask: async () => {
+				const wanted = a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage;
+				const images = deps.catalogFor(a.provider!, token).databaseImages;
+				const formatProblem = (value: string) => {
+					const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
+					return verdict === true ? undefined : inAnswerWords(verdict);
+				};
+				// Nodes that pull it themselves: only its name can be checked here.
+				if (!images) {
+					a.rethinkdbImage = await prompts
+						.input({message: 'RethinkDB image', default: wanted, validate: value => formatProblem(value) ?? true})
+						.then(value => value.trim());
+					return;
+				}
+				// Nodes load it from this engine: offer what it can give them, checked now rather than after "create".
+				const offered = await images.offer(wanted);
+				const width = Math.max(...offered.map(c => c.image.length));
+				const usable = offered.filter(c => c.usable);
+				const picked = await prompts.select<string>({
+					message: 'RethinkDB image (nodes load it from this Docker engine)',
+					default: usable.some(c => c.image === wanted) ? wanted : (usable[0]?.image ?? ANOTHER_IMAGE),
+					choices: [
+						...offered.map(c => ({
+							value: c.image,
+							name: `${c.image.padEnd(width)}  ${c.says}`,
+							disabled: c.usable ? (false as const) : 'cannot be used here',
+						})),
+						{value: ANOTHER_IMAGE, name: 'another image (type its name; it is checked here)'},
+					],
+				});
+				if (picked !== ANOTHER_IMAGE) {
+					a.rethinkdbImage = picked;
+					return;
+				}
+				let found: DatabaseImageChoice | undefined;
 				a.rethinkdbImage = await prompts
 					.input({
 						message: 'RethinkDB image',
-						default: a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage,
-						validate: value => {
-							const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
-							return verdict === true ? true : inAnswerWords(verdict);
+						...(usable.some(c => c.image === wanted) ? {} : {default: wanted}),
+						validate: async value => {
+							const problem = formatProblem(value);
+							if (problem) return problem;
+							found = await images.check(value.trim());
+							return found.usable
+								? true
+								: `${value.trim()} is ${found.says}: pull or load it into this engine first, choose another, or answer "none" to "Database"`;
 						},
 					})
 					.then(value => value.trim());
+				if (found) prompts.say(`RethinkDB image ${found.image}: ${found.says}`);
 			},
 		},
 		{

@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
@@ -681,6 +681,96 @@ describe('answers of a create that stopped before anything existed', () => {
 		await runStartScreen(forget.prompts, stores.clusters, ['up'], {profiles: stores.profiles});
 		expect(forget.asked[2]!.choices!.map(c => c.value)).toEqual(['new', 'quit']);
 		expect(stores.profiles.get('nc-wiz')).toBeUndefined();
+	});
+});
+
+describe('the database image, checked when it is asked (local: nodes load it from this engine)', () => {
+	let dir = '';
+	afterEach(() => rmSync(dir, {recursive: true, force: true}));
+
+	/**
+	 * A docker CLI first on PATH that answers as the real one does on an
+	 * offline machine whose engine holds one image swarmbee built from
+	 * RethinkDB's source: registries cannot be reached.
+	 */
+	function offlineEngine(): NodeJS.ProcessEnv {
+		dir = mkdtempSync(path.join(tmpdir(), 'sb-wizard-images-'));
+		const offline =
+			'failed to configure transport: error pinging v2 registry: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host';
+		writeFileSync(
+			path.join(dir, 'docker'),
+			[
+				'#!/bin/sh',
+				'case "$1 $2 $3" in',
+				'  "image inspect swarmbee-rethinkdb:7db37ad4e884") echo \'[{"Id":"sha256:524b1d227e5f"}]\' ;;',
+				'  "image inspect "*) echo "[]"; echo "Error response from daemon: No such image: $3" >&2; exit 1 ;;',
+				`  "manifest inspect "*) echo '${offline}' >&2; exit 1 ;;`,
+				'  "images --format "*)',
+				'    echo \'{"Repository":"swarmbee-rethinkdb","Tag":"7db37ad4e884","CreatedSince":"22 minutes ago\\u001b[31m","Size":"110MB"}\'',
+				'    echo \'{"Repository":"debian","Tag":"bookworm","CreatedSince":"3 weeks ago","Size":"117MB"}\'',
+				'    echo \'{"Repository":"rethinkdb","Tag":"<none>","CreatedSince":"3 weeks ago","Size":"120MB"}\' ;;',
+				'  *) echo "unexpected: $*" >&2; exit 2 ;;',
+				'esac',
+				'',
+			].join('\n'),
+		);
+		chmodSync(path.join(dir, 'docker'), 0o755);
+		return {PATH: `${dir}:${process.env['PATH'] ?? ''}`};
+	}
+
+	const before = (image: Answer): Array<[RegExp, Answer]> => [
+		[/Where/, 'local'],
+		[/Cluster name/, 'nc-wiz'],
+		[/Size/, 's-1vcpu-1gb'],
+		[/Workers/, '1'],
+		[/managers/, 1],
+		[/Database/, 'rethinkdb'],
+		[/RethinkDB image \(nodes load it from this Docker engine\)/, image],
+	];
+	const stores = wizardStores();
+	afterEach(stores.remove);
+
+	it("offline with no source folder: the official image cannot be chosen, the engine's image is offered first, a typed one is checked", async () => {
+		const env = {...offlineEngine(), SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'no-source-here')};
+		const s = scripted([
+			...before('\u0000another'),
+			[/^RethinkDB image$/, {rejected: ['rethinkdb:2.4.3', 'Bad Image'], value: 'swarmbee-rethinkdb:7db37ad4e884'}],
+			[/Memory limit/, '450m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: catalogsFor(env), ...stores.fresh(), env});
+		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
+		const choices = question.choices!;
+		expect(choices[0]).toMatchObject({value: 'rethinkdb:2.4.4-bookworm-slim', disabled: 'cannot be used here'});
+		expect(choices[0]!.name).toMatch(/not on this engine and cannot be pulled here \(.*no such host\)$/);
+		expect(choices[1]).toMatchObject({value: 'swarmbee-rethinkdb:7db37ad4e884', disabled: false});
+		// Text from the engine is shown without its escapes.
+		expect(choices[1]!.name).toMatch(
+			/^swarmbee-rethinkdb:7db37ad4e884 +on this engine \(22 minutes ago, 110MB\): built by swarmbee/,
+		);
+		expect(choices.map(c => c.value)).not.toContain('debian:bookworm');
+		expect(question.default).toBe('swarmbee-rethinkdb:7db37ad4e884');
+		expect(s.rejections[0]).toMatch(/^rethinkdb:2\.4\.3 is not on this engine and cannot be pulled here/);
+		expect(s.said).toContain('RethinkDB image swarmbee-rethinkdb:7db37ad4e884: on this engine');
+		expect(result.spec.rethinkdbImage).toBe('swarmbee-rethinkdb:7db37ad4e884');
+	});
+
+	it('offline with the source folder at hand: the official image is offered, said to be built from it at create (as preflight does)', async () => {
+		const env = offlineEngine();
+		mkdirSync(path.join(dir, 'rethinkdb'));
+		writeFileSync(path.join(dir, 'rethinkdb', 'Dockerfile'), 'FROM debian:bookworm\n');
+		const withSource = {...env, SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'rethinkdb')};
+		const s = scripted([
+			...before('rethinkdb:2.4.4-bookworm-slim'),
+			[/Memory limit/, '450m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		await runWizard({prompts: s.prompts, catalogFor: catalogsFor(withSource), ...stores.fresh(), env: withSource});
+		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
+		expect(question.default).toBe('rethinkdb:2.4.4-bookworm-slim');
+		expect(question.choices![0]!.name).toContain(
+			`its registry cannot be reached from here: RethinkDB 2.4.4 is built from its source folder (${path.join(dir, 'rethinkdb')}) at create`,
+		);
 	});
 });
 
