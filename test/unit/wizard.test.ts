@@ -686,7 +686,11 @@ describe('answers of a create that stopped before anything existed', () => {
 
 describe('the database image, checked when it is asked (local: nodes load it from this engine)', () => {
 	let dir = '';
-	afterEach(() => rmSync(dir, {recursive: true, force: true}));
+	const stores = wizardStores();
+	afterEach(() => {
+		rmSync(dir, {recursive: true, force: true});
+		stores.remove();
+	});
 
 	/**
 	 * A docker CLI first on PATH that answers as the real one does on an
@@ -718,7 +722,7 @@ describe('the database image, checked when it is asked (local: nodes load it fro
 		return {PATH: `${dir}:${process.env['PATH'] ?? ''}`};
 	}
 
-	const before = (image: Answer): Array<[RegExp, Answer]> => [
+	const firstAnswers = (image: Answer): Array<[RegExp, Answer]> => [
 		[/Where/, 'local'],
 		[/Cluster name/, 'nc-wiz'],
 		[/Size/, 's-1vcpu-1gb'],
@@ -727,13 +731,10 @@ describe('the database image, checked when it is asked (local: nodes load it fro
 		[/Database/, 'rethinkdb'],
 		[/RethinkDB image \(nodes load it from this Docker engine\)/, image],
 	];
-	const stores = wizardStores();
-	afterEach(stores.remove);
-
 	it("offline with no source folder: the official image cannot be chosen, the engine's image is offered first, a typed one is checked", async () => {
 		const env = {...offlineEngine(), SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'no-source-here')};
 		const s = scripted([
-			...before('\u0000another'),
+			...firstAnswers('\u0000another'),
 			[/^RethinkDB image$/, {rejected: ['rethinkdb:2.4.3', 'Bad Image'], value: 'swarmbee-rethinkdb:7db37ad4e884'}],
 			[/Memory limit/, '450m'],
 			[/Create nc-wiz\?/, true],
@@ -761,7 +762,7 @@ describe('the database image, checked when it is asked (local: nodes load it fro
 		writeFileSync(path.join(dir, 'rethinkdb', 'Dockerfile'), 'FROM debian:bookworm\n');
 		const withSource = {...env, SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'rethinkdb')};
 		const s = scripted([
-			...before('rethinkdb:2.4.4-bookworm-slim'),
+			...firstAnswers('rethinkdb:2.4.4-bookworm-slim'),
 			[/Memory limit/, '450m'],
 			[/Create nc-wiz\?/, true],
 		]);
