@@ -8,7 +8,9 @@ export interface DatabaseImageChoice {
 	image: string;
 	/** It is on this engine, can be pulled, or (the official one) built from the real server's source folder at create. */
 	usable: boolean;
-	/** Why, in a few words: `on this engine (2 hours ago, 110MB)`. */
+	/** How it is had, in a few words for a list: `on this engine (2 hours ago, 110MB)`, `built at create`. */
+	short: string;
+	/** The same in full: from where, or why not. */
 	says: string;
 }
 
@@ -44,16 +46,22 @@ export async function checkDatabaseImage(
 	where: Where,
 ): Promise<DatabaseImageChoice> {
 	if ((await docker.imageId(image, {signal: where.signal})) !== undefined)
-		return {image, usable: true, says: 'on this engine'};
+		return {image, usable: true, short: 'on this engine', says: 'on this engine'};
 	try {
 		await docker.run(['manifest', 'inspect', image], {signal: where.signal, timeoutMs: 20_000});
-		return {image, usable: true, says: 'not on this engine yet: pulled from its registry at create'};
+		return {
+			image,
+			usable: true,
+			short: 'pulled at create',
+			says: 'not on this engine yet: pulled from its registry at create',
+		};
 	} catch (error) {
 		if (error instanceof CancelledError) throw error;
 		if (image === where.official && where.source)
 			return {
 				image,
 				usable: true,
+				short: 'built from the source folder at create',
 				says: `its registry cannot be reached from here: RethinkDB 2.4.4 is built from its source folder (${where.source}) at create`,
 			};
 		// The engine answered just now: a registry the CLI cannot reach is no missing engine, whatever DockerCli calls it.
@@ -61,7 +69,12 @@ export async function checkDatabaseImage(
 		// The end of a long line says the cause (`… no such host`): kept from a word on.
 		const line = shown(String(detail).split('\n')[0] ?? '');
 		const why = line.length > 120 ? `…${line.slice(-120).replace(/^\S*\s/, '')}` : line;
-		return {image, usable: false, says: `not on this engine and cannot be pulled here (${why})`};
+		return {
+			image,
+			usable: false,
+			short: 'not on this engine, cannot be pulled here',
+			says: `not on this engine and cannot be pulled here (${why})`,
+		};
 	}
 }
 
@@ -93,6 +106,7 @@ export async function databaseImageChoices(
 		.map(({row, image}) => ({
 			image,
 			usable: true,
+			short: `on this engine (${shown(row.CreatedSince)}, ${shown(row.Size)})`,
 			says: `on this engine (${shown(row.CreatedSince)}, ${shown(row.Size)})${row.Repository === 'swarmbee-rethinkdb' ? ": built by swarmbee from RethinkDB 2.4.4's source" : ''}`,
 		}));
 	const first = [...new Set([where.official, ...(where.wanted ? [where.wanted] : [])])];

@@ -437,10 +437,12 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 					message: 'RethinkDB image (nodes load it from this Docker engine)',
 					default: usable.some(c => c.image === wanted) ? wanted : (usable[0]?.image ?? ANOTHER_IMAGE),
 					choices: [
+						// Short in the list (inquirer cuts a long line mid-word); said in full under the one highlighted.
 						...offered.map(c => ({
 							value: c.image,
-							name: `${c.image.padEnd(width)}  ${c.says}`,
-							disabled: c.usable ? (false as const) : 'cannot be used here',
+							name: c.usable ? `${c.image.padEnd(width)}  ${c.short}` : c.image,
+							description: c.says,
+							disabled: c.usable ? (false as const) : c.short,
 						})),
 						{value: ANOTHER_IMAGE, name: 'another image (type its name; it is checked here)'},
 					],

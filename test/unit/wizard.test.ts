@@ -742,13 +742,17 @@ describe('the database image, checked when it is asked (local: nodes load it fro
 		const result = await runWizard({prompts: s.prompts, catalogFor: catalogsFor(env), ...stores.fresh(), env});
 		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
 		const choices = question.choices!;
-		expect(choices[0]).toMatchObject({value: 'rethinkdb:2.4.4-bookworm-slim', disabled: 'cannot be used here'});
-		expect(choices[0]!.name).toMatch(/not on this engine and cannot be pulled here \(.*no such host\)$/);
+		expect(choices[0]).toMatchObject({
+			value: 'rethinkdb:2.4.4-bookworm-slim',
+			disabled: 'not on this engine, cannot be pulled here',
+		});
+		expect(choices[0]!.description).toMatch(/^not on this engine and cannot be pulled here \(.*no such host\)$/);
 		expect(choices[1]).toMatchObject({value: 'swarmbee-rethinkdb:7db37ad4e884', disabled: false});
 		// Text from the engine is shown without its escapes.
-		expect(choices[1]!.name).toMatch(
-			/^swarmbee-rethinkdb:7db37ad4e884 +on this engine \(22 minutes ago, 110MB\): built by swarmbee/,
-		);
+		expect(choices[1]!.name).toMatch(/^swarmbee-rethinkdb:7db37ad4e884 +on this engine \(22 minutes ago, 110MB\)$/);
+		expect(choices[1]!.description).toMatch(/: built by swarmbee from RethinkDB 2\.4\.4's source$/);
+		// A list line fits 120 columns with the prompt's marks (inquirer would cut it mid-word).
+		for (const c of choices) expect(c.name.length + 4).toBeLessThanOrEqual(120);
 		expect(choices.map(c => c.value)).not.toContain('debian:bookworm');
 		expect(question.default).toBe('swarmbee-rethinkdb:7db37ad4e884');
 		expect(s.rejections[0]).toMatch(/^rethinkdb:2\.4\.3 is not on this engine and cannot be pulled here/);
@@ -769,7 +773,10 @@ describe('the database image, checked when it is asked (local: nodes load it fro
 		await runWizard({prompts: s.prompts, catalogFor: catalogsFor(withSource), ...stores.fresh(), env: withSource});
 		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
 		expect(question.default).toBe('rethinkdb:2.4.4-bookworm-slim');
-		expect(question.choices![0]!.name).toContain(
+		expect(question.choices![0]!.name).toMatch(
+			/^rethinkdb:2\.4\.4-bookworm-slim +built from the source folder at create$/,
+		);
+		expect(question.choices![0]!.description).toContain(
 			`its registry cannot be reached from here: RethinkDB 2.4.4 is built from its source folder (${path.join(dir, 'rethinkdb')}) at create`,
 		);
 	});
