@@ -11,6 +11,7 @@ import type {
 import {describeLiveHealth, type HealthLevel} from '../source/observe/live-health.js';
 import {tableKey} from '../source/database/placement.js';
 import type {NodeStatus} from '../source/observe/status.js';
+import type {NodeStatusState} from '../source/states.js';
 import {errorInfo, type ErrorInfo} from '../source/errors.js';
 import {counted, formatTable, wrapErrorLines} from '../source/render/format.js';
 import type {TunnelControl} from '../source/tunnel/control.js';
@@ -98,11 +99,24 @@ const TUNNEL_COLORS: Record<TunnelStatus['state'], string> = {
 	closed: 'gray',
 };
 
-/** Swarm's word for a node: `ready` is quiet, anything else stands out. */
-function nodeRowColor(state: string): string | undefined {
-	if (state === 'ready') return undefined;
-	return ['down', 'missing', 'stopped', 'error', 'not-joined', 'not answering'].includes(state) ? 'red' : 'yellow';
-}
+/**
+ * How a node's row looks: `ready` is quiet, a node that cannot serve is red,
+ * one on its way (or not known yet) is yellow. Every state has its colour
+ * here: a new state word does not compile until it is given one.
+ */
+const NODE_ROW_COLORS: Record<NodeStatusState, 'red' | 'yellow' | undefined> = {
+	ready: undefined,
+	down: 'red',
+	disconnected: 'red',
+	missing: 'red',
+	stopped: 'red',
+	error: 'red',
+	'not-joined': 'red',
+	'not answering': 'red',
+	unknown: 'yellow',
+	creating: 'yellow',
+	unfinished: 'yellow',
+};
 
 /** How a task's state looks: running is fine, failed is red, finished is quiet, the rest is on its way. */
 function taskTone(currentState: string): {icon: string; color?: string} {
@@ -222,7 +236,7 @@ function nodeLines(snapshot: DashboardSnapshot, history: Record<string, NodeHist
 		heading('nodes', 'NODES', note),
 		text('nodes-header', `  ${table[0]}`, {bold: true}),
 		...nodes.map((node, i) =>
-			row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, nodeRowColor(node.state)),
+			row(`node-${node.name}`, {kind: 'node', node: node.name}, table[i + 1]!, NODE_ROW_COLORS[node.state]),
 		),
 		text(
 			'swarm',
@@ -292,7 +306,8 @@ function serviceLines(services: ServiceView[] | null): Line[] {
 /**
  *     RETHINKDB  4 of 4 servers connected · no issues
  *     TABLES
- *       app.users  1 shard  3 replicas  ready  on queenbee, workerbee_1, workerbee_2
+ *       app.users   1 shard   3 replicas       ready  on queenbee, workerbee_1, workerbee_2
+ *       app.events  2 shards  3 replicas each  ready  on queenbee, workerbee_1, workerbee_2, workerbee_3
  */
 function databaseLines(snapshot: DashboardSnapshot): Line[] {
 	const health = snapshot.status.rethinkdb;
@@ -313,6 +328,10 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 					{health.connected} of {health.expected} servers connected
 				</Text>
 				{health.missing.length > 0 ? <Text color="yellow"> · missing {health.missing.join(', ')}</Text> : null}
+				{/* Servers of no node of this cluster's (a scale-down's, before they go): named, never counted ("6 of 4"). */}
+				{(health.extra ?? []).length > 0 ? (
+					<Text color="yellow"> · also connected: {(health.extra ?? []).join(', ')}</Text>
+				) : null}
 				{health.issues.length === 0 && complete ? <Text dimColor> · no issues</Text> : null}
 			</>,
 		),
@@ -345,7 +364,8 @@ function databaseLines(snapshot: DashboardSnapshot): Line[] {
 		tables.map(t => [
 			tableKey(t),
 			counted(t.shards, 'shard'),
-			counted(t.replicas, 'replica'),
+			// Per shard: with more than one shard, `on` names more servers than one shard's replicas.
+			t.shards > 1 ? `${counted(t.replicas, 'replica')} each` : counted(t.replicas, 'replica'),
 			t.readiness,
 			`on ${t.servers.join(', ') || '-'}`,
 		]),

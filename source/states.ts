@@ -28,6 +28,36 @@ type NodeState =
 	| 'deleting'
 	| 'deleted';
 
+/**
+ * A node as `status` and the dashboard see it now: Swarm's own word for a
+ * member (`docker node ls`), why it is not one, or the machine's state when
+ * it does not run.
+ */
+export type NodeStatusState =
+	/** Swarm's words for a member (its node status). */
+	| 'ready'
+	| 'down'
+	| 'disconnected'
+	/** Swarm says it does not know, or no manager answered to ask. */
+	| 'unknown'
+	/** The machine runs and is no member of the Swarm. */
+	| 'not-joined'
+	/** The provider has no such machine. */
+	| 'missing'
+	/** It runs, and did not answer the dashboard's figures in time. */
+	| 'not answering'
+	/** The machine's own state when it is not running (a provider's MachineStatus). */
+	| 'stopped'
+	| 'creating'
+	| 'unfinished'
+	| 'error';
+
+/** Swarm's node status (`Ready`, `Down`, …) as a NodeStatusState; a word Swarm does not define is `unknown`. */
+export function swarmNodeState(status: string): NodeStatusState {
+	const word = status.toLowerCase();
+	return word === 'ready' || word === 'down' || word === 'disconnected' ? word : 'unknown';
+}
+
 /** What the journal keeps of a node between runs. */
 export type MachineState = Extract<NodeState, 'planned' | 'creating' | 'running' | 'failed' | 'deleting'>;
 

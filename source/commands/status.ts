@@ -50,7 +50,7 @@ function formatStatus(status: ClusterStatus, health: LiveHealth): string[] {
 	if (status.rethinkdb) {
 		const db = status.rethinkdb;
 		lines.push(
-			`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`,
+			`rethinkdb: ${db.connected} of ${db.expected} servers connected${db.missing.length > 0 ? `, missing ${db.missing.join(', ')}` : ''}${(db.extra ?? []).length > 0 ? `; also connected: ${(db.extra ?? []).join(', ')}` : ''}${db.error ? ` (${db.error})` : ''}`,
 		);
 		for (const issue of db.issues)
 			lines.push(`  ${issue.critical ? 'critical ' : ''}${issue.type}: ${issue.description}`);

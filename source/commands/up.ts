@@ -87,7 +87,8 @@ export async function run({values, positionals}: CommandArgs, io: CommandIO): Pr
 	if (positionals.length === 0) {
 		if (!io.interactive || values.yes || values.json || values.plain)
 			throw noTerminalError('up without a cluster name');
-		return wizardUp(io);
+		// `up --profile P` without a name: the wizard, starting from the answers saved as P.
+		return wizardUp(io, {}, typeof values.profile === 'string' ? values.profile : undefined);
 	}
 	const flags = specInputFromFlags(values);
 	// The wizard's code (conf, inquirer, the catalog) loads only where it is used: conf's
@@ -117,26 +118,44 @@ export interface WizardDeps {
 	catalogFor?: CatalogFor;
 }
 
-/** The wizard, then `up` with its answers (already confirmed). The credential it found or asked for stays in memory. */
-async function wizardUp(io: CommandIO, deps: WizardDeps = {}): Promise<number> {
+/**
+ * The wizard (from saved answers when `profile` names them), then `up` with
+ * its answers (already confirmed). The credential it found or asked for
+ * stays in memory. A create that stops before anything exists leaves the
+ * answers as a profile: said here, and offered again by the start screen.
+ */
+async function wizardUp(io: CommandIO, deps: WizardDeps = {}, profile?: string): Promise<number> {
 	if (!io.interactive) throw noTerminalError('creating a cluster');
-	const [{catalogsFor}, {ProfileStore}, {inquirerPrompts}, {runWizard, inAnswerWords}] = await Promise.all([
-		import('../wizard/catalog.js'),
-		import('../wizard/profiles.js'),
-		import('../wizard/prompts.js'),
-		import('../wizard/wizard.js'),
-	]);
+	const [{catalogsFor}, {ProfileStore, savedAnswers}, {inquirerPrompts}, {runWizard, inAnswerWords}] =
+		await Promise.all([
+			import('../wizard/catalog.js'),
+			import('../wizard/profiles.js'),
+			import('../wizard/prompts.js'),
+			import('../wizard/wizard.js'),
+		]);
 	const home = swarmbeeHome(io.env);
+	const profiles = new ProfileStore(home);
+	const clusters = new ClusterStore(home);
 	const result = await runWizard({
 		prompts: deps.prompts ?? (await inquirerPrompts(io.stdout)),
 		catalogFor: deps.catalogFor ?? catalogsFor(io.env),
-		clusters: new ClusterStore(home),
-		profiles: new ProfileStore(home),
+		clusters,
+		profiles,
 		env: io.env,
 		credentials: credentialsOf(io),
+		// savedAnswers says which profiles exist when there is none of that name.
+		...(profile ? {from: {name: profile, answers: savedAnswers(profiles, profile, credentialsOf(io))}} : {}),
 	});
 	const {name, ...spec} = result.spec;
-	return upCommand({name, input: spec, yes: true, output: 'tty', verbose: false, reword: inAnswerWords}, io);
+	const code = await upCommand(
+		{name, input: spec, yes: true, output: 'tty', verbose: false, reword: inAnswerWords},
+		io,
+	);
+	if (code !== 0 && !clusters.exists(name))
+		io.stdout.write(
+			`Nothing of ${name} was created; your answers are kept as profile ${name}. Run swarmbee to create it from them or change an answer first (swarmbee up --profile ${name}), or: swarmbee up ${name} --profile ${name}\n`,
+		);
+	return code;
 }
 
 async function upCommand(options: UpOptions, io: CommandIO): Promise<number> {

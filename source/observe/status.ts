@@ -6,12 +6,13 @@ import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
 import {checkHealth, type RethinkdbHealth} from '../database/rethinkdb.js';
 import {changeStatus, type ChangeStatus} from '../store/change.js';
+import {swarmNodeState, type NodeStatusState} from '../states.js';
 
 export interface NodeStatus {
 	name: string;
 	role: 'manager' | 'worker';
 	/** `ready`, `down`, … as Swarm reports it; the machine's state when it is not running. */
-	state: string;
+	state: NodeStatusState;
 	publicAddress: string | null;
 	privateAddress: string | null;
 	machine: MachineStatus | 'missing';
@@ -107,12 +108,12 @@ export function statusOf(input: {
 		const member =
 			members?.find(m => m.ID === record.swarmNodeId) ??
 			members?.find(m => m.Hostname === record.name && m.Status === 'Ready');
-		let state: string;
+		let state: NodeStatusState;
 		if (!machine) state = 'missing';
 		else if (machine.status !== 'running') state = machine.status;
 		else if (!members) state = 'unknown';
 		else if (!member) state = 'not-joined';
-		else state = member.Status.toLowerCase();
+		else state = swarmNodeState(member.Status);
 		return {
 			name: record.name,
 			role: record.role,

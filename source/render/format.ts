@@ -124,3 +124,47 @@ export function formatTable(rows: string[][]): string[] {
 export function formatUsd(amount: number): string {
 	return amount >= 1 ? `$${amount.toFixed(2)}` : `$${Number(amount.toPrecision(3))}`;
 }
+
+/**
+ * A command line that stays copyable at any width: as it is where it fits,
+ * else broken before its flags with shell line continuations, each line at
+ * most `width` wide (a word longer than that stays whole: a terminal's soft
+ * wrap of one word still pastes as the same word).
+ *
+ *     swarmbee up demo --provider local --workers 2 \
+ *       --managers 3 --rethinkdb-image swarmbee-rethinkdb:0123456789ab
+ */
+export function commandLines(command: string, width: number): string[] {
+	if (command.length <= width) return [command];
+	// Words split at spaces outside quotes; a flag keeps its value on its line.
+	const words = command.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? [command];
+	const units: string[] = [];
+	for (const word of words) {
+		if (units.length === 0 || word.startsWith('-')) units.push(word);
+		else units[units.length - 1] += ` ${word}`;
+	}
+	const lines: string[] = [];
+	let line = '';
+	for (const unit of units) {
+		const indent = lines.length === 0 ? '' : '  ';
+		// Two characters stay free for " \" at the end of a continued line.
+		if (line && indent.length + line.length + 1 + unit.length + 2 > width) {
+			lines.push(`${indent}${line} \\`);
+			line = unit;
+		} else line = line ? `${line} ${unit}` : unit;
+	}
+	lines.push(`${lines.length === 0 ? '' : '  '}${line}`);
+	return lines;
+}
+
+/**
+ * A message inside a prompt (an answer's validation), broken between words
+ * so that with the prompt's `> ` before it no line is wider than `width`:
+ * the prompt library would otherwise cut the line mid-word at the edge.
+ */
+export function wrapPromptMessage(message: string, width: number): string {
+	return wrapAnsi(message, Math.max(20, width - 3), {hard: true, trim: true})
+		.split('\n')
+		.map((line, i) => (i === 0 ? line : `  ${line}`))
+		.join('\n');
+}

@@ -3,6 +3,10 @@ import {DigitalOceanApiError, DigitalOceanClient} from '../providers/digitalocea
 import {firstBootSupports} from '../providers/digitalocean/user-data.js';
 import {LOCAL_IMAGES, LOCAL_SIZES} from '../providers/local/sizes.js';
 import type {ProviderName} from '../spec.js';
+import {DockerCli} from '../docker/cli.js';
+import {checkDatabaseImage, databaseImageChoices, type DatabaseImageChoice} from '../docker/database-images.js';
+import {findRethinkdbSource} from '../docker/rethinkdb-image.js';
+import {DEFAULT_RETHINKDB_IMAGE} from '../spec-fields.js';
 
 /**
  * What the wizard asks a provider while the user answers: whose token this
@@ -51,6 +55,15 @@ export interface WizardCatalog {
 	regions(): Promise<CatalogRegion[]>;
 	sizes(): Promise<CatalogSize[]>;
 	images(): Promise<CatalogImage[]>;
+	/**
+	 * Where nodes load the database image from this machine's engine
+	 * (local): the images that can be offered, and the check of one typed.
+	 * Absent where nodes pull it themselves (DigitalOcean).
+	 */
+	databaseImages?: {
+		offer(wanted?: string): Promise<DatabaseImageChoice[]>;
+		check(image: string): Promise<DatabaseImageChoice>;
+	};
 }
 
 /** Makes the catalog of a provider; `token` is the one the user gave (DigitalOcean). */
@@ -143,8 +156,18 @@ const digitaloceanWithoutToken: WizardCatalog = {
 /** The catalogs the wizard uses: local, and DigitalOcean through the API at $DIGITALOCEAN_API_URL (or the real one). */
 export function catalogsFor(env: NodeJS.ProcessEnv): CatalogFor {
 	const clients = new Map<string, WizardCatalog>();
+	// The engine of the environment the wizard was given (its PATH finds the docker CLI).
+	const docker = new DockerCli(env['PATH'] ? {PATH: env['PATH']} : {});
+	const where = () => ({official: DEFAULT_RETHINKDB_IMAGE, source: rethinkdbSourceAt(env)});
+	const local: WizardCatalog = {
+		...localCatalog,
+		databaseImages: {
+			offer: wanted => databaseImageChoices(docker, {...where(), wanted}),
+			check: image => checkDatabaseImage(docker, image, where()),
+		},
+	};
 	return (provider, token) => {
-		if (provider === 'local') return localCatalog;
+		if (provider === 'local') return local;
 		if (!token) return digitaloceanWithoutToken;
 		let catalog = clients.get(token);
 		if (!catalog) {
@@ -153,4 +176,13 @@ export function catalogsFor(env: NodeJS.ProcessEnv): CatalogFor {
 		}
 		return catalog;
 	};
+}
+
+/** The real server's source folder, where one is at hand (preflight builds the official image from it where it cannot be pulled). */
+function rethinkdbSourceAt(env: NodeJS.ProcessEnv): string | undefined {
+	try {
+		return findRethinkdbSource(env);
+	} catch {
+		return undefined;
+	}
 }

@@ -157,6 +157,17 @@ export function profileInput(
 	flags: SpecInput,
 	credentials?: TokenSink,
 ): SpecInput {
+	const answers = savedAnswers(profiles, profileName, credentials);
+	const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+	return {...answers, ...given};
+}
+
+/** A profile's answers (the wizard starts from them), its token handed over as profileInput does; a clear error when there is none of that name. */
+export function savedAnswers(
+	profiles: ProfileStore,
+	profileName: string,
+	credentials?: TokenSink,
+): Omit<Profile, 'savedAt'> {
 	const profile = profiles.get(profileName);
 	if (!profile) {
 		const known = profiles.list().map(p => p.name);
@@ -171,6 +182,5 @@ export function profileInput(
 	const token = profiles.loadToken(profileName);
 	if (token && profile.provider) credentials?.hand(profile.provider, token);
 	const {savedAt: _savedAt, ...answers} = profile;
-	const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-	return {...answers, ...given};
+	return answers;
 }

@@ -1,5 +1,5 @@
 import {CancelledError} from '../errors.js';
-import {wrapErrorLines} from '../render/format.js';
+import {commandLines, wrapErrorLines, wrapPromptMessage} from '../render/format.js';
 
 export interface Choice<T> {
 	value: T;
@@ -26,8 +26,13 @@ export interface WizardPrompts {
 		validate?: (value: string) => true | string | Promise<true | string>;
 	}): Promise<string>;
 	confirm(options: {message: string; default?: boolean}): Promise<boolean>;
-	/** A line between prompts (an account found, a summary). */
-	say(line: string): void;
+	/**
+	 * A line between prompts (an account found, a summary). A `command` is
+	 * one to copy and paste: never wrapped into an indented line a shell
+	 * would not take, but continued with `\` where it is wider than the
+	 * terminal.
+	 */
+	say(line: string, options?: {command?: boolean}): void;
 }
 
 /**
@@ -36,9 +41,21 @@ export interface WizardPrompts {
  */
 export async function inquirerPrompts(
 	output: NodeJS.WritableStream = process.stdout,
-	options: {cancelled?: string} = {},
+	options: {cancelled?: string; input?: NodeJS.ReadableStream} = {},
 ): Promise<WizardPrompts> {
 	const inquirer = await import('@inquirer/prompts');
+	// The prompts draw on the same terminal the lines between them go to.
+	const context = {output, ...(options.input ? {input: options.input} : {})} as {output: NodeJS.WritableStream};
+	const columns = () =>
+		(output as NodeJS.WriteStream).isTTY ? (output as NodeJS.WriteStream).columns || undefined : undefined;
+	/** What is wrong with an answer, broken between words at the terminal's width (inquirer would cut words). */
+	const wrapped = (validate?: (value: string) => true | string | Promise<true | string>) =>
+		validate &&
+		(async (value: string) => {
+			const verdict = await validate(value);
+			const width = columns();
+			return verdict === true || !width ? verdict : wrapPromptMessage(verdict, width);
+		});
 	const cancellable = async <T>(ask: () => Promise<T>): Promise<T> => {
 		try {
 			return await ask();
@@ -51,29 +68,39 @@ export async function inquirerPrompts(
 	return {
 		select: options =>
 			cancellable(() =>
-				inquirer.select({
-					message: options.message,
-					default: options.default,
-					pageSize: 12,
-					choices: options.choices.map(c => ({
-						value: c.value,
-						name: c.name,
-						description: c.description,
-						disabled: c.disabled || false,
-					})),
-				}),
+				inquirer.select(
+					{
+						message: options.message,
+						default: options.default,
+						pageSize: 12,
+						choices: options.choices.map(c => ({
+							value: c.value,
+							name: c.name,
+							description: c.description,
+							disabled: c.disabled || false,
+						})),
+					},
+					context,
+				),
 			),
 		input: options =>
 			cancellable(() =>
-				inquirer.input({message: options.message, default: options.default, validate: options.validate}),
+				inquirer.input(
+					{message: options.message, default: options.default, validate: wrapped(options.validate)},
+					context,
+				),
 			),
 		password: options =>
-			cancellable(() => inquirer.password({message: options.message, mask: '*', validate: options.validate})),
-		confirm: options => cancellable(() => inquirer.confirm({message: options.message, default: options.default})),
+			cancellable(() =>
+				inquirer.password({message: options.message, mask: '*', validate: wrapped(options.validate)}, context),
+			),
+		confirm: options =>
+			cancellable(() => inquirer.confirm({message: options.message, default: options.default}, context)),
 		// Wrapped between words at the terminal's width: the terminal would cut a word in two.
-		say: line => {
-			const columns = (output as NodeJS.WriteStream).isTTY ? (output as NodeJS.WriteStream).columns : undefined;
-			output.write(`${(columns ? wrapErrorLines([line], columns) : [line]).join('\n')}\n`);
+		say: (line, sayOptions) => {
+			const width = columns();
+			const lines = !width ? [line] : sayOptions?.command ? commandLines(line, width) : wrapErrorLines([line], width);
+			output.write(`${lines.join('\n')}\n`);
 		},
 	};
 }

@@ -16,7 +16,8 @@ const NEEDS_API = new Set(['up', 'status', 'scale', 'down']);
 
 interface StartDeps {
 	env?: NodeJS.ProcessEnv;
-	profiles?: Pick<ProfileStore, 'loadToken'>;
+	/** Saved answers: those of no cluster (a create that stopped before anything existed) are offered again. */
+	profiles?: Pick<ProfileStore, 'loadToken'> & Partial<Pick<ProfileStore, 'list' | 'remove'>>;
 	catalogFor?: CatalogFor;
 	/** Where a token found or asked for goes, in memory, for the command that follows. */
 	credentials?: TokenSink;
@@ -65,6 +66,7 @@ export async function runStartScreen(
 	deps: StartDeps = {},
 ): Promise<StartChoice> {
 	const saved = clusters.list();
+	const answers = () => (deps.profiles?.list?.() ?? []).filter(p => !clusters.exists(p.name));
 	if (saved.length > 0) {
 		prompts.say(`Saved clusters in ${clusters.home}`);
 		for (const line of formatTable([['NAME', 'PROVIDER', 'NODES', 'STATE', 'UPDATED'], ...saved.map(summary)]))
@@ -74,6 +76,12 @@ export async function runStartScreen(
 	} else {
 		prompts.say(`No saved clusters in ${clusters.home} yet.`);
 	}
+	if (answers().length > 0)
+		prompts.say(
+			`Saved answers of clusters not created yet: ${answers()
+				.map(p => p.name)
+				.join(', ')} (a create stopped before anything existed)`,
+		);
 	for (;;) {
 		const picked = await prompts.select<string>({
 			message: 'What now?',
@@ -82,12 +90,37 @@ export async function runStartScreen(
 					const [, provider, nodes, state] = summary(c);
 					return {value: `cluster:${c.name}`, name: `${c.name} (${provider}, ${state}, ${nodes} nodes)`};
 				}),
+				...answers().map(({name, profile}) => ({
+					value: `answers:${name}`,
+					name: `${name}: saved answers, not created yet (${profile.provider ?? '?'}, ${1 + (profile.workers ?? 0)} nodes)`,
+				})),
 				{value: 'new', name: 'new cluster', description: 'a few questions, then swarmbee builds it'},
 				{value: 'quit', name: 'quit'},
 			],
 		});
 		if (picked === 'new') return {kind: 'new'};
 		if (picked === 'quit') return {kind: 'quit'};
+		if (picked.startsWith('answers:')) {
+			const name = picked.slice('answers:'.length);
+			const what = await prompts.select<string>({
+				message: `${name} (saved answers):`,
+				choices: [
+					{value: 'change', name: `change an answer first: swarmbee up --profile ${name} (the wizard, from them)`},
+					{value: 'up', name: `create it with them: swarmbee up ${name} --profile ${name}`},
+					...(deps.profiles?.remove ? [{value: 'forget', name: 'forget these answers'}] : []),
+					{value: 'back', name: 'back to the list'},
+					{value: 'quit', name: 'quit'},
+				],
+			});
+			if (what === 'back') continue;
+			if (what === 'quit') return {kind: 'quit'};
+			if (what === 'forget') {
+				deps.profiles?.remove?.(name);
+				prompts.say(`Forgot the answers saved as ${name}.`);
+				continue;
+			}
+			return {kind: 'run', argv: what === 'change' ? ['up', '--profile', name] : ['up', name, '--profile', name]};
+		}
 		const name = picked.slice('cluster:'.length);
 		const cluster = saved.find(c => c.name === name);
 		const command = await prompts.select<string>({

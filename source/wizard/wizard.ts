@@ -13,11 +13,15 @@ import {
 } from '../spec.js';
 import type {ClusterStore} from '../store/cluster-store.js';
 import type {TokenSink} from '../store/tokens.js';
+import type {DatabaseImageChoice} from '../docker/database-images.js';
 import type {CatalogAccount, CatalogFor, CatalogSize} from './catalog.js';
 import {profileOf, type ProfileStore} from './profiles.js';
 import type {WizardPrompts} from './prompts.js';
 
 export const TOKEN_ENV = 'DIGITALOCEAN_ACCESS_TOKEN';
+
+/** The database image question's last choice: a name to type (and have checked). */
+const ANOTHER_IMAGE = '\u0000another';
 
 export interface WizardDeps {
 	prompts: WizardPrompts;
@@ -27,7 +31,12 @@ export interface WizardDeps {
 	env: NodeJS.ProcessEnv;
 	/** Where the token the wizard found or asked for goes, in memory, for the run that follows (the session's credentials). */
 	credentials?: TokenSink;
+	/** Saved answers to start from (a profile, e.g. of a create that stopped before anything existed): each question offers its answer. */
+	from?: {name: string; answers: SavedAnswers};
 }
+
+/** A profile's answers, as the wizard takes them back. */
+export type SavedAnswers = ReturnType<typeof profileOf>;
 
 interface WizardResult {
 	spec: ClusterSpec;
@@ -145,14 +154,14 @@ export function equivalentCommand(spec: ClusterSpec): string {
 	return `swarmbee up ${spec.name} ${flags.join(' ')}`;
 }
 
-/** What the summary adds under the nodes: who reaches SSH, the overlay, the playbook, and the command line. */
+/** What the summary adds under the nodes: who reaches SSH, the overlay, the playbook, and the command line's heading. */
 function summaryNotes(spec: ClusterSpec): string[] {
 	const anywhere = spec.sshFrom.some(source => source === '0.0.0.0/0' || source === '::/0');
 	return [
 		`SSH (the only public port): from ${anywhere ? `anywhere (${spec.sshFrom.join(', ')}; --ssh-from CIDR narrows it)` : spec.sshFrom.join(', ')}`,
 		`overlay network: ${spec.encryptOverlay ? 'encrypted (IPsec)' : 'not encrypted (--encrypt-overlay turns IPsec on where the provider carries it)'}`,
 		`playbook: ${spec.playbook ? `${spec.playbook}, after swarmbee's` : "swarmbee's only (--playbook FILE adds yours)"}`,
-		`the same without questions: ${equivalentCommand(spec)}${spec.provider === 'digitalocean' ? ` (token in $${TOKEN_ENV})` : ''}`,
+		`the same without questions${spec.provider === 'digitalocean' ? ` (the token in $${TOKEN_ENV})` : ''}:`,
 	];
 }
 
@@ -190,14 +199,25 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 	let token: string | undefined;
 	let account: CatalogAccount | undefined;
 	let typedToken = false;
-	const defaultsFor = (provider: ProviderName) => ({
-		size: fieldDefault('size', provider),
-		region: fieldDefault('region', provider),
-		image: fieldDefault('image', provider),
-		workers: fieldDefault('workers', provider),
-		memoryLimit: fieldDefault('memoryLimit', provider),
-		rethinkdbImage: fieldDefault('rethinkdbImage', provider),
-	});
+	const saved = deps.from?.answers;
+	if (deps.from) {
+		a.name = deps.from.name;
+		if (saved?.provider) a.provider = saved.provider;
+		if (saved?.managers === 1 || saved?.managers === 3) a.managers = saved.managers;
+		if (saved?.database) a.database = saved.database;
+	}
+	/** What a question offers first: the saved answer for this provider, else the field's default. */
+	const defaultsFor = (provider: ProviderName) => {
+		const mine = saved?.provider === provider ? saved : undefined;
+		return {
+			size: mine?.size ?? fieldDefault('size', provider),
+			region: mine?.region ?? fieldDefault('region', provider),
+			image: mine?.image ?? fieldDefault('image', provider),
+			workers: mine?.workers ?? fieldDefault('workers', provider),
+			memoryLimit: mine?.memoryLimit ?? fieldDefault('memoryLimit', provider),
+			rethinkdbImage: mine?.rethinkdbImage ?? fieldDefault('rethinkdbImage', provider),
+		};
+	};
 
 	interface Question {
 		label: string;
@@ -396,16 +416,57 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			answer: () => a.rethinkdbImage ?? '',
 			when: () => a.database === 'rethinkdb',
 			ask: async () => {
+				const wanted = a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage;
+				const images = deps.catalogFor(a.provider!, token).databaseImages;
+				const formatProblem = (value: string) => {
+					const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
+					return verdict === true ? undefined : inAnswerWords(verdict);
+				};
+				// Nodes that pull it themselves: only its name can be checked here.
+				if (!images) {
+					a.rethinkdbImage = await prompts
+						.input({message: 'RethinkDB image', default: wanted, validate: value => formatProblem(value) ?? true})
+						.then(value => value.trim());
+					return;
+				}
+				// Nodes load it from this engine: offer what it can give them, checked now rather than after "create".
+				const offered = await images.offer(wanted);
+				const width = Math.max(...offered.map(c => c.image.length));
+				const usable = offered.filter(c => c.usable);
+				const picked = await prompts.select<string>({
+					message: 'RethinkDB image (nodes load it from this Docker engine)',
+					default: usable.some(c => c.image === wanted) ? wanted : (usable[0]?.image ?? ANOTHER_IMAGE),
+					choices: [
+						// Short in the list (inquirer cuts a long line mid-word); said in full under the one highlighted.
+						...offered.map(c => ({
+							value: c.image,
+							name: c.usable ? `${c.image.padEnd(width)}  ${c.short}` : c.image,
+							description: c.says,
+							disabled: c.usable ? (false as const) : c.short,
+						})),
+						{value: ANOTHER_IMAGE, name: 'another image (type its name; it is checked here)'},
+					],
+				});
+				if (picked !== ANOTHER_IMAGE) {
+					a.rethinkdbImage = picked;
+					return;
+				}
+				let found: DatabaseImageChoice | undefined;
 				a.rethinkdbImage = await prompts
 					.input({
 						message: 'RethinkDB image',
-						default: a.rethinkdbImage ?? defaultsFor(a.provider!).rethinkdbImage,
-						validate: value => {
-							const verdict = checkAnswer('rethinkdbImage', value, a.provider!);
-							return verdict === true ? true : inAnswerWords(verdict);
+						...(usable.some(c => c.image === wanted) ? {} : {default: wanted}),
+						validate: async value => {
+							const problem = formatProblem(value);
+							if (problem) return problem;
+							found = await images.check(value.trim());
+							return found.usable
+								? true
+								: `${value.trim()} is ${found.says}: pull or load it into this engine first, choose another, or answer "none" to "Database"`;
 						},
 					})
 					.then(value => value.trim());
+				if (found) prompts.say(`RethinkDB image ${found.image}: ${found.says}`);
 			},
 		},
 		{
@@ -459,6 +520,8 @@ export async function runWizard(deps: WizardDeps): Promise<WizardResult> {
 			...(a.database === 'rethinkdb' ? {memoryLimit: a.memoryLimit!, rethinkdbImage: a.rethinkdbImage!} : {}),
 		});
 		for (const line of [...formatPlanSummary(spec, a.size!), ...summaryNotes(spec)]) prompts.say(line);
+		// On a line of its own, as it is to be pasted: continued with `\` where the terminal is narrower, never indented.
+		prompts.say(equivalentCommand(spec), {command: true});
 		const next = await prompts.select<boolean | 'change'>({
 			message: `Create ${spec.name}?`,
 			default: true,

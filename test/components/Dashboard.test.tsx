@@ -1,10 +1,17 @@
+import {stripVTControlCharacters} from 'node:util';
 import {render} from 'ink-testing-library';
 import {afterEach, describe, expect, it, vi} from 'vitest';
+
+// Colours on, before chalk (through Ink) reads the environment: a row's colour is part of what is tested. Frames are compared without them.
+vi.hoisted(() => {
+	process.env['FORCE_COLOR'] = '1';
+});
 import {Dashboard, formatBytes, formatSize} from '../../components/Dashboard.js';
 import {emptyMemory, rememberSnapshot, rememberTunnel} from '../../components/dashboard-state.js';
 import type {DashboardActions, DashboardSnapshot} from '../../source/observe/dashboard-data.js';
 import {assessHealth} from '../../source/observe/live-health.js';
 import type {ClusterStatus} from '../../source/observe/status.js';
+import type {NodeStatusState} from '../../source/states.js';
 import {CancelledError, InputError} from '../../source/errors.js';
 import type {TunnelControl} from '../../source/tunnel/control.js';
 import type {TunnelStatus} from '../../source/tunnel/types.js';
@@ -12,7 +19,11 @@ import {resize, waitForFrame} from './helpers.js';
 
 const MIB = 1024 ** 2;
 
-function node(name: string, state = 'ready', role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker') {
+function node(
+	name: string,
+	state: NodeStatusState = 'ready',
+	role: 'manager' | 'worker' = name === 'queenbee' ? 'manager' : 'worker',
+) {
 	return {
 		name,
 		role,
@@ -164,6 +175,30 @@ describe('Dashboard', () => {
 		expect(frame).toMatch(/workerbee-1 +worker +stopped/);
 	});
 
+	it("colours a node's row by its state word: one Swarm calls disconnected is red, one not known yet is yellow", async () => {
+		const instance = render(
+			<Dashboard
+				load={async () =>
+					snapshot({nodes: [node('queenbee'), node('workerbee-1', 'disconnected'), node('workerbee-2', 'unknown')]})
+				}
+				refreshMs={60_000}
+				onQuit={() => {}}
+			/>,
+		);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
+		await waitForFrame(instance, 'RETHINKDB');
+		const raw = (instance.lastFrame() ?? '').split('\n');
+		const rowOf = (name: string) =>
+			raw.find(line => new RegExp(`${name}\\S* +worker`).test(stripVTControlCharacters(line)));
+		// Ink colours with SGR 31 (red) and 33 (yellow).
+		expect(rowOf('workerbee-1')).toContain('\u001B[31m');
+		expect(rowOf('workerbee-2')).toContain('\u001B[33m');
+		expect(raw.find(line => /queenbee +manager/.test(stripVTControlCharacters(line)))).not.toMatch(
+			new RegExp(`${String.fromCharCode(27)}\\[3[13]m`),
+		);
+	});
+
 	it('a failed last run with a healthy cluster says ready (and that the last run failed)', async () => {
 		const instance = render(
 			<Dashboard load={async () => snapshot({state: 'failed'})} refreshMs={60_000} onQuit={() => {}} />,
@@ -238,8 +273,42 @@ describe('Dashboard', () => {
 		expect(frame).toMatch(/queenbee +manager +ready +12% +412M\/1\.0G 40% +180M\/450M 40%/);
 		expect(frame).toContain("load 4.20 3.00 2.00 is this machine's (local nodes share it)");
 		expect(frame).toMatch(/app\.users +1 shard +2 replicas +ready +on queenbee, workerbee_1/);
-		expect(frame).toMatch(/app\.orders +2 shards +1 replica +writable .*under-replicated/);
+		expect(frame).toMatch(/app\.orders +2 shards +1 replica each +writable .*under-replicated/);
 		expect(frame.split('\n')[0]).toContain('degraded: app.orders not every replica ready');
+	});
+
+	it("during a scale-down: the servers counted are the nodes', the leaving ones named beside them; replicas per shard said as such", async () => {
+		const nodes = [node('queenbee'), node('workerbee-1'), node('workerbee-2'), node('workerbee-3')];
+		const leaving = snapshot({
+			nodes,
+			rethinkdb: {
+				connected: 4,
+				expected: 4,
+				missing: [],
+				extra: ['workerbee_4', 'workerbee_5'],
+				issues: [],
+				tables: [
+					{
+						db: 'app',
+						table: 'events',
+						shards: 2,
+						replicas: 3,
+						servers: ['queenbee', 'workerbee_1', 'workerbee_2', 'workerbee_3'],
+						primaries: ['queenbee', 'workerbee_1'],
+						readiness: 'ready',
+					},
+				],
+			},
+		});
+		const instance = render(<Dashboard load={async () => leaving} refreshMs={60_000} onQuit={() => {}} />);
+		cleanup = instance.unmount;
+		resize(instance.stdout, 120, 40);
+		const frame = await waitForFrame(instance, 'TABLES');
+		expect(frame).toContain('RETHINKDB  4 of 4 servers connected · also connected: workerbee_4, workerbee_5');
+		expect(frame).not.toMatch(/\b6 of 4\b/);
+		expect(frame).toMatch(
+			/app\.events +2 shards +3 replicas each +ready +on queenbee, workerbee_1, workerbee_2, workerbee_3/,
+		);
 	});
 
 	it('keeps an event line for the session and draws sparklines where the width allows', async () => {

@@ -196,8 +196,8 @@ describe('dashboard data', () => {
 
 	it('the live verdict: ready, degraded naming what, down; never the journal', () => {
 		const nodes = [
-			{name: 'queenbee', role: 'manager' as const, state: 'ready', machine: 'running' as const},
-			{name: 'workerbee-1', role: 'worker' as const, state: 'stopped', machine: 'stopped' as const},
+			{name: 'queenbee', role: 'manager' as const, state: 'ready' as const, machine: 'running' as const},
+			{name: 'workerbee-1', role: 'worker' as const, state: 'stopped' as const, machine: 'stopped' as const},
 		];
 		const db = {
 			connected: 1,
@@ -417,5 +417,62 @@ describe('the health said when no database server answers', () => {
 			tables: [],
 			error: "queenbee's server does not answer on its driver port yet: (tried 2)",
 		});
+	});
+});
+
+describe("a node's state in status: a word from states.ts, never text Swarm made up", () => {
+	const record = (name: string, index: number) => ({
+		name,
+		index,
+		role: (index === 0 ? 'manager' : 'worker') as 'manager' | 'worker',
+		state: 'running' as const,
+		swarmNodeId: `id-${name}`,
+		hostKey: {publicKey: 'ssh-ed25519 AAAA', fingerprint: 'SHA256:x'},
+	});
+	const journal = {
+		version: 1,
+		cluster: 'demo',
+		owner: 'o',
+		provider: 'local',
+		state: 'ready',
+		createdAt: '',
+		updatedAt: '',
+		steps: {},
+		nodes: [record('queenbee', 0), record('workerbee-1', 1), record('workerbee-2', 2), record('workerbee-3', 3)],
+	} satisfies Journal;
+	const machine = (name: string, status: 'running' | 'stopped') => ({name, providerId: name, status});
+
+	it("takes Swarm's words it defines, and calls any other (escapes included) unknown", async () => {
+		const {statusOf} = await import('../../source/observe/status.js');
+		const member = (name: string, status: string) => ({
+			ID: `id-${name}`,
+			Hostname: name,
+			Status: status,
+			Availability: 'Active',
+			ManagerStatus: '',
+		});
+		const status = statusOf({
+			spec: {name: 'demo', provider: 'local'},
+			journal,
+			machines: [
+				machine('queenbee', 'running'),
+				machine('workerbee-1', 'running'),
+				machine('workerbee-2', 'running'),
+				machine('workerbee-3', 'stopped'),
+			],
+			members: [
+				member('queenbee', 'Ready'),
+				member('workerbee-1', 'Disconnected'),
+				member('workerbee-2', 'Bogus\u001b[31m'),
+			],
+			rethinkdb: null,
+			errors: [],
+		});
+		expect(status.nodes.map(n => `${n.name} ${n.state}`)).toEqual([
+			'queenbee ready',
+			'workerbee-1 disconnected',
+			'workerbee-2 unknown',
+			'workerbee-3 stopped',
+		]);
 	});
 });

@@ -1,7 +1,9 @@
-import {mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs';
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {PassThrough} from 'node:stream';
+import {stripVTControlCharacters} from 'node:util';
+import {execa} from 'execa';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {CancelledError, InputError} from '../../source/errors.js';
 import {resolveSpec} from '../../source/spec.js';
@@ -516,7 +518,7 @@ describe('wizard: careful with money and with answers (issue 15)', () => {
 		expect(summary).toContain('overlay network: not encrypted');
 		expect(summary).toContain("playbook: swarmbee's only");
 		expect(summary).toContain(
-			'the same without questions: swarmbee up demo --provider local --workers 2 --managers 3 --database none',
+			'the same without questions:\nswarmbee up demo --provider local --workers 2 --managers 3 --database none',
 		);
 	});
 
@@ -604,6 +606,182 @@ describe('start screen', () => {
 	});
 });
 
+describe('answers of a create that stopped before anything existed', () => {
+	const folder = wizardStores();
+	afterEach(folder.remove);
+
+	it('are offered by the start screen (not "No saved clusters" and defaults), and the wizard starts from them', async () => {
+		const stores = folder.fresh();
+		const first = scripted([
+			[/Where/, 'local'],
+			[/Cluster name/, 'nc-wiz'],
+			[/Size/, 's-2vcpu-4gb'],
+			[/Workers/, '3'],
+			[/managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'swarmbee-rethinkdb:0123456789ab'],
+			[/Memory limit/, '1800m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		await runWizard({prompts: first.prompts, catalogFor: () => localCatalog, ...stores, env: {}});
+		expect(first.said.at(-1)).toMatch(/^Answers saved as profile nc-wiz in /);
+		// The create stopped in preflight: no cluster was saved. The start screen offers the answers.
+		expect(stores.clusters.exists('nc-wiz')).toBe(false);
+		const start = scripted([
+			[/What now\?/, 'answers:nc-wiz'],
+			[/nc-wiz \(saved answers\):/, 'change'],
+		]);
+		expect(await runStartScreen(start.prompts, stores.clusters, ['up'], {profiles: stores.profiles})).toEqual({
+			kind: 'run',
+			argv: ['up', '--profile', 'nc-wiz'],
+		});
+		expect(start.said).toContain(
+			'Saved answers of clusters not created yet: nc-wiz (a create stopped before anything existed)',
+		);
+		expect(start.asked[0]!.choices!.map(c => c.name)).toContain(
+			'nc-wiz: saved answers, not created yet (local, 4 nodes)',
+		);
+		// `up --profile nc-wiz`: every question offers the saved answer.
+		const again = scripted([
+			[/Where/, 'local'],
+			[/Cluster name/, 'nc-wiz'],
+			[/Size/, 's-2vcpu-4gb'],
+			[/Workers/, '3'],
+			[/managers/, 1],
+			[/Database/, 'rethinkdb'],
+			[/RethinkDB image/, 'rethinkdb:2.4.4-bookworm-slim'],
+			[/Memory limit/, '1800m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		const answers = stores.profiles.get('nc-wiz')!;
+		const result = await runWizard({
+			prompts: again.prompts,
+			catalogFor: () => localCatalog,
+			...stores,
+			env: {},
+			from: {name: 'nc-wiz', answers},
+		});
+		const offered = Object.fromEntries(again.asked.map(a => [a.message.split(' (')[0], a.default]));
+		expect(offered).toMatchObject({
+			'Where should the nodes run?': 'local',
+			'Cluster name': 'nc-wiz',
+			'Size of each node': 's-2vcpu-4gb',
+			'Workers besides queenbee': '3',
+			Database: 'rethinkdb',
+			'RethinkDB image': 'swarmbee-rethinkdb:0123456789ab',
+			'Memory limit per database server': '1800m',
+		});
+		expect(result.spec).toMatchObject({name: 'nc-wiz', workers: 3, rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim'});
+		// Forgotten on request: the list no longer offers them.
+		const forget = scripted([
+			[/What now\?/, 'answers:nc-wiz'],
+			[/nc-wiz \(saved answers\):/, 'forget'],
+			[/What now\?/, 'quit'],
+		]);
+		await runStartScreen(forget.prompts, stores.clusters, ['up'], {profiles: stores.profiles});
+		expect(forget.asked[2]!.choices!.map(c => c.value)).toEqual(['new', 'quit']);
+		expect(stores.profiles.get('nc-wiz')).toBeUndefined();
+	});
+});
+
+describe('the database image, checked when it is asked (local: nodes load it from this engine)', () => {
+	let dir = '';
+	const stores = wizardStores();
+	afterEach(() => {
+		rmSync(dir, {recursive: true, force: true});
+		stores.remove();
+	});
+
+	/**
+	 * A docker CLI first on PATH that answers as the real one does on an
+	 * offline machine whose engine holds one image swarmbee built from
+	 * RethinkDB's source: registries cannot be reached.
+	 */
+	function offlineEngine(): NodeJS.ProcessEnv {
+		dir = mkdtempSync(path.join(tmpdir(), 'sb-wizard-images-'));
+		const offline =
+			'failed to configure transport: error pinging v2 registry: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host';
+		writeFileSync(
+			path.join(dir, 'docker'),
+			[
+				'#!/bin/sh',
+				'case "$1 $2 $3" in',
+				'  "image inspect swarmbee-rethinkdb:7db37ad4e884") echo \'[{"Id":"sha256:524b1d227e5f"}]\' ;;',
+				'  "image inspect "*) echo "[]"; echo "Error response from daemon: No such image: $3" >&2; exit 1 ;;',
+				`  "manifest inspect "*) echo '${offline}' >&2; exit 1 ;;`,
+				'  "images --format "*)',
+				'    echo \'{"Repository":"swarmbee-rethinkdb","Tag":"7db37ad4e884","CreatedSince":"22 minutes ago\\u001b[31m","Size":"110MB"}\'',
+				'    echo \'{"Repository":"debian","Tag":"bookworm","CreatedSince":"3 weeks ago","Size":"117MB"}\'',
+				'    echo \'{"Repository":"rethinkdb","Tag":"<none>","CreatedSince":"3 weeks ago","Size":"120MB"}\' ;;',
+				'  *) echo "unexpected: $*" >&2; exit 2 ;;',
+				'esac',
+				'',
+			].join('\n'),
+		);
+		chmodSync(path.join(dir, 'docker'), 0o755);
+		return {PATH: `${dir}:${process.env['PATH'] ?? ''}`};
+	}
+
+	const firstAnswers = (image: Answer): Array<[RegExp, Answer]> => [
+		[/Where/, 'local'],
+		[/Cluster name/, 'nc-wiz'],
+		[/Size/, 's-1vcpu-1gb'],
+		[/Workers/, '1'],
+		[/managers/, 1],
+		[/Database/, 'rethinkdb'],
+		[/RethinkDB image \(nodes load it from this Docker engine\)/, image],
+	];
+	it("offline with no source folder: the official image cannot be chosen, the engine's image is offered first, a typed one is checked", async () => {
+		const env = {...offlineEngine(), SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'no-source-here')};
+		const s = scripted([
+			...firstAnswers('\u0000another'),
+			[/^RethinkDB image$/, {rejected: ['rethinkdb:2.4.3', 'Bad Image'], value: 'swarmbee-rethinkdb:7db37ad4e884'}],
+			[/Memory limit/, '450m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		const result = await runWizard({prompts: s.prompts, catalogFor: catalogsFor(env), ...stores.fresh(), env});
+		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
+		const choices = question.choices!;
+		expect(choices[0]).toMatchObject({
+			value: 'rethinkdb:2.4.4-bookworm-slim',
+			disabled: 'not on this engine, cannot be pulled here',
+		});
+		expect(choices[0]!.description).toMatch(/^not on this engine and cannot be pulled here \(.*no such host\)$/);
+		expect(choices[1]).toMatchObject({value: 'swarmbee-rethinkdb:7db37ad4e884', disabled: false});
+		// Text from the engine is shown without its escapes.
+		expect(choices[1]!.name).toMatch(/^swarmbee-rethinkdb:7db37ad4e884 +on this engine \(22 minutes ago, 110MB\)$/);
+		expect(choices[1]!.description).toMatch(/: built by swarmbee from RethinkDB 2\.4\.4's source$/);
+		// A list line fits 120 columns with the prompt's marks (inquirer would cut it mid-word).
+		for (const c of choices) expect(c.name.length + 4).toBeLessThanOrEqual(120);
+		expect(choices.map(c => c.value)).not.toContain('debian:bookworm');
+		expect(question.default).toBe('swarmbee-rethinkdb:7db37ad4e884');
+		expect(s.rejections[0]).toMatch(/^rethinkdb:2\.4\.3 is not on this engine and cannot be pulled here/);
+		expect(s.said).toContain('RethinkDB image swarmbee-rethinkdb:7db37ad4e884: on this engine');
+		expect(result.spec.rethinkdbImage).toBe('swarmbee-rethinkdb:7db37ad4e884');
+	});
+
+	it('offline with the source folder at hand: the official image is offered, said to be built from it at create (as preflight does)', async () => {
+		const env = offlineEngine();
+		mkdirSync(path.join(dir, 'rethinkdb'));
+		writeFileSync(path.join(dir, 'rethinkdb', 'Dockerfile'), 'FROM debian:bookworm\n');
+		const withSource = {...env, SWARMBEE_RETHINKDB_SOURCE: path.join(dir, 'rethinkdb')};
+		const s = scripted([
+			...firstAnswers('rethinkdb:2.4.4-bookworm-slim'),
+			[/Memory limit/, '450m'],
+			[/Create nc-wiz\?/, true],
+		]);
+		await runWizard({prompts: s.prompts, catalogFor: catalogsFor(withSource), ...stores.fresh(), env: withSource});
+		const question = s.asked.find(a => a.message.startsWith('RethinkDB image ('))!;
+		expect(question.default).toBe('rethinkdb:2.4.4-bookworm-slim');
+		expect(question.choices![0]!.name).toMatch(
+			/^rethinkdb:2\.4\.4-bookworm-slim +built from the source folder at create$/,
+		);
+		expect(question.choices![0]!.description).toContain(
+			`its registry cannot be reached from here: RethinkDB 2.4.4 is built from its source folder (${path.join(dir, 'rethinkdb')}) at create`,
+		);
+	});
+});
+
 describe('inquirer prompts', () => {
 	afterEach(() => {
 		vi.doUnmock('@inquirer/prompts');
@@ -627,5 +805,63 @@ describe('inquirer prompts', () => {
 		const asking = prompts.select({message: 'x', choices: [{value: 1, name: 'one'}]});
 		await expect(asking).rejects.toBeInstanceOf(Cancelled);
 		await expect(asking).rejects.toThrow(says);
+	});
+
+	/** A terminal `columns` wide for the real inquirer prompts: keystrokes in, what a person sees out. */
+	function terminal(columns: number) {
+		const input = new PassThrough();
+		const output = Object.assign(new PassThrough(), {isTTY: true, columns, rows: 40});
+		let written = '';
+		output.on('data', (chunk: Buffer) => {
+			written += chunk.toString();
+		});
+		return {
+			input,
+			output,
+			/** The last drawing of the prompt, without escapes, as lines. */
+			screen: () => stripVTControlCharacters(written.slice(written.lastIndexOf('\u001b[G'))).split('\n'),
+			written: () => written,
+		};
+	}
+
+	it("at 120 columns an answer's validation message is broken between words, never inside one", async () => {
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		const t = terminal(120);
+		const prompts = await inquirerPrompts(t.output, {input: t.input});
+		const message =
+			'5000m per database server does not fit on s-1vcpu-1gb (1024 MB of RAM per node); use at most 921m, or a larger size (go back to "Size of each node" from the summary)';
+		const answer = prompts.input({
+			message: 'Memory limit per database server',
+			validate: value => (value === '450m' ? true : message),
+		});
+		t.input.write('5000m\r');
+		await vi.waitFor(() => expect(t.written()).toContain('summary)'));
+		const lines = t.screen();
+		const error = lines.slice(lines.findIndex(line => line.startsWith('> ')));
+		expect(error.length).toBeGreaterThan(1);
+		for (const line of error) expect(line.length).toBeLessThanOrEqual(120);
+		// Joined again at the breaks, the message is whole: no word was cut.
+		expect(error.map(line => line.replace(/^> /, '').trim()).join(' ')).toBe(message);
+		t.input.write('\u0015450m\r');
+		await expect(answer).resolves.toBe('450m');
+	});
+
+	it('the command to copy is never wrapped onto an indented line: it fits, or goes on with shell line continuations a shell takes', async () => {
+		const command =
+			'swarmbee up nc-wiz --provider local --workers 3 --size s-2vcpu-4gb --memory-limit 1800m --rethinkdb-image swarmbee-rethinkdb:0123456789ab';
+		const {inquirerPrompts} = await import('../../source/wizard/prompts.js');
+		for (const columns of [200, 120, 60]) {
+			const t = terminal(columns);
+			const prompts = await inquirerPrompts(t.output, {input: t.input});
+			prompts.say(command, {command: true});
+			const lines = t.written().trimEnd().split('\n');
+			for (const line of lines) expect(line.length).toBeLessThanOrEqual(columns);
+			if (columns >= command.length) expect(lines).toEqual([command]);
+			else expect(lines.slice(0, -1).every(line => line.endsWith(' \\'))).toBe(true);
+			// Pasted into a shell, it is the same command, word for word.
+			const pasted = lines.join('\n').replace(/^swarmbee /, "printf '%s\\n' ");
+			const {stdout} = await execa('bash', ['-c', pasted]);
+			expect(stdout.split('\n')).toEqual(command.split(' ').slice(1));
+		}
 	});
 });
