@@ -19,6 +19,7 @@ import {
 	stackServiceName,
 	stackServicesCommand,
 } from '../source/database/stack.js';
+import {driverTlsOf} from '../source/database/rethinkdb.js';
 import {parseJsonLines} from '../source/nodes/swarm.js';
 import {writeFileAtomic} from '../source/files.js';
 import {liveNodes} from '../source/store/journal.js';
@@ -203,7 +204,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		// up's tables step, next, reads it again and says what it is.
 		const unavailable =
 			leaving.length > 0
-				? await lastingUnavailableTables({ssh, nodes, password, signal, first: health})
+				? await lastingUnavailableTables({ssh, nodes, password, signal, first: health, ...driverTlsOf(journal.value)})
 				: unavailableTables(health);
 		if (unavailable.length > 0 && leaving.length > 0) throw tablesUnavailableError(unavailable, spec.name);
 		const tables =

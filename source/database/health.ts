@@ -110,6 +110,8 @@ export async function lastingUnavailableTables(input: {
 	signal: AbortSignal;
 	first: RethinkdbHealth;
 	timeoutMs?: number;
+	/** The servers speak TLS (the journal's `database.tls`). */
+	tls?: DriverTls;
 }): Promise<string[]> {
 	if (unavailableTables(input.first).length === 0) return [];
 	const polled = await pollUntil(
@@ -120,6 +122,7 @@ export async function lastingUnavailableTables(input: {
 				nodes: input.nodes,
 				password: input.password,
 				signal: input.signal,
+				...(input.tls ? {tls: input.tls} : {}),
 			}),
 		health => !health.error && unavailableTables(health).length === 0,
 		{intervalMs: 2_000, timeoutMs: input.timeoutMs ?? 30_000, signal: input.signal},

@@ -327,7 +327,7 @@ export function databaseNodes(journal: Readonly<Journal>): {manager: string; nod
 }
 
 /** `{tls}` for a cluster whose servers run with TLS (the journal says so), else nothing. */
-export function driverTlsOf(journal: Readonly<Journal>): {tls?: DriverTls} {
+export function driverTlsOf(journal: {readonly database?: {readonly tls?: {readonly ca: string}}}): {tls?: DriverTls} {
 	const ca = journal.database?.tls?.ca;
 	return ca ? {tls: {ca}} : {};
 }

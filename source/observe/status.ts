@@ -4,7 +4,7 @@ import type {NodeShells} from '../ssh/shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
-import {checkHealth, type RethinkdbHealth} from '../database/rethinkdb.js';
+import {checkHealth, driverTlsOf, type RethinkdbHealth} from '../database/rethinkdb.js';
 import {changeStatus, type ChangeStatus} from '../store/change.js';
 import {swarmNodeState, type NodeStatusState} from '../states.js';
 
@@ -82,6 +82,7 @@ export async function collectStatus(input: {
 					password: input.password,
 					signal,
 					replicas: spec.replicas,
+					...driverTlsOf(journal),
 				})
 			: null;
 	return statusOf({spec, journal, machines, members, rethinkdb, errors, running: input.running});
