@@ -26,7 +26,7 @@ describe('resolveSpec', () => {
 			memoryLimitBytes: 450 * 1024 ** 2,
 			replicas: 3,
 			encryptOverlay: false,
-			encryptOverlay: false,
+			sshFrom: ['0.0.0.0/0', '::/0'],
 			tls: false,
 			database: 'rethinkdb',
 			rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim',
