@@ -118,7 +118,14 @@ async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
 		onChange: said => io.progress(`RethinkDB: ${said}`),
 	});
 	// A table that cannot serve fails the run: never a tick beside a critical table_availability.
-	const unavailable = await lastingUnavailableTables({ssh: ctx.ssh, nodes, password, signal: io.signal, first: health, ...driverTlsOf(ctx.journal.value)});
+	const unavailable = await lastingUnavailableTables({
+		ssh: ctx.ssh,
+		nodes,
+		password,
+		signal: io.signal,
+		first: health,
+		...driverTlsOf(ctx.journal.value),
+	});
 	if (unavailable.length > 0) throw tablesUnavailableError(unavailable, ctx.spec.name);
 	return `; RethinkDB ${describeHealth(health)}`;
 }

@@ -60,7 +60,10 @@ export function createAuthority(cluster: string, now = new Date()): KeyAndCertif
 	cert.serialNumber = randomSerial();
 	validity(cert, now, CA_DAYS);
 	const subject = [
-		{name: 'commonName', value: `swarmbee ${cluster} CA ${now.toISOString().slice(0, 10)} ${cert.serialNumber.slice(0, 8)}`},
+		{
+			name: 'commonName',
+			value: `swarmbee ${cluster} CA ${now.toISOString().slice(0, 10)} ${cert.serialNumber.slice(0, 8)}`,
+		},
 		{name: 'organizationName', value: 'swarmbee'},
 	];
 	cert.setSubject(subject);

@@ -63,7 +63,10 @@ export function readAuthority(files: TlsFiles): KeyAndCertificate | undefined {
 }
 
 /** The CA, made now when the cluster has none (the first deploy of a TLS cluster). */
-export async function ensureAuthority(files: TlsFiles, cluster: string): Promise<{authority: KeyAndCertificate; created: boolean}> {
+export async function ensureAuthority(
+	files: TlsFiles,
+	cluster: string,
+): Promise<{authority: KeyAndCertificate; created: boolean}> {
 	const existing = readAuthority(files);
 	if (existing) return {authority: existing, created: false};
 	const {createAuthority} = await import('./certificate-authority.js');

@@ -1,0 +1,1 @@
+export {runCa as run} from './certs.js';
