@@ -56,7 +56,10 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 	});
 
 	it('up --tls on a 1+2: the CA and a certificate per server are made here, keys 0600, no key in the journal, the stack or a process list', async () => {
-		const result = await cli(['up', name, '--workers', '2', '--tls', '--rethinkdb-image', image, '--yes', '--plain'], home);
+		const result = await cli(
+			['up', name, '--workers', '2', '--tls', '--rethinkdb-image', image, '--yes', '--plain'],
+			home,
+		);
 		expect(result.stderr).toBe('');
 		expect(result.exitCode).toBe(0);
 		expect(result.stdout).toContain("made the cluster's CA");
@@ -70,7 +73,9 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 		expect((statSync(tlsDir()).mode & 0o777).toString(8)).toBe('700');
 		const keys = [
 			readFileSync(path.join(tlsDir(), 'ca.key'), 'utf8'),
-			...['queenbee', 'workerbee-1', 'workerbee-2'].map(n => readFileSync(path.join(tlsDir(), 'servers', `${n}.key`), 'utf8')),
+			...['queenbee', 'workerbee-1', 'workerbee-2'].map(n =>
+				readFileSync(path.join(tlsDir(), 'servers', `${n}.key`), 'utf8'),
+			),
 		].map(pem => pem.split('\n')[3]!);
 		const journalText = readFileSync(path.join(home, 'clusters', name, 'journal.json'), 'utf8');
 		const stack = (await cli(['stack', name], home)).stdout;
@@ -154,7 +159,9 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 				'probe',
 			);
 			const q = container('queenbee');
-			execFileSync('docker', ['exec', '-i', q, 'sh', '-c', 'umask 077; cat > /tmp/member.pem'], {input: member.cert + member.key});
+			execFileSync('docker', ['exec', '-i', q, 'sh', '-c', 'umask 077; cat > /tmp/member.pem'], {
+				input: member.cert + member.key,
+			});
 			dockerIn(
 				q,
 				'cd /tmp && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=stranger -keyout stranger.pem -out stranger.crt -days 1 2>/dev/null && cat stranger.crt >> stranger.pem',
@@ -184,7 +191,10 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 			const marker = `swarmbee-marker-${Math.random().toString(36).slice(2)}`;
 			const connection = await connectTls();
 			await r.dbCreate('cap').run(connection);
-			await r.db('cap').tableCreate('rows', {replicas: 3} as never).run(connection);
+			await r
+				.db('cap')
+				.tableCreate('rows', {replicas: 3} as never)
+				.run(connection);
 			await r.db('cap').table('rows').wait().run(connection);
 			// Every packet on every interface of queenbee's server for 20 s: bytes to or from port 29015, and packets holding the marker.
 			const capture = `
@@ -213,9 +223,12 @@ print(json.dumps({'packets': packets, 'cluster': cluster, 'hits': hits}))
 				await r
 					.db('cap')
 					.table('rows')
-					.insert(Array.from({length: 50}, (_, n) => ({n: i * 50 + n, text: `${marker} row ${i * 50 + n}`})), {
-						durability: 'hard',
-					} as never)
+					.insert(
+						Array.from({length: 50}, (_, n) => ({n: i * 50 + n, text: `${marker} row ${i * 50 + n}`})),
+						{
+							durability: 'hard',
+						} as never,
+					)
 					.run(connection);
 			const seen = JSON.parse((await captured).stdout) as {packets: number; cluster: number; hits: number};
 			expect(await r.db('cap').table('rows').count().run(connection)).toBe(1000);
@@ -229,7 +242,10 @@ print(json.dumps({'packets': packets, 'cluster': cluster, 'hits': hits}))
 			const before = Object.fromEntries(['queenbee', 'workerbee-1', 'workerbee-2'].map(n => [n, servedSerial(n)]));
 			const setup = await connectTls();
 			await r.dbCreate('app').run(setup);
-			await r.db('app').tableCreate('spread', {replicas: 3} as never).run(setup);
+			await r
+				.db('app')
+				.tableCreate('spread', {replicas: 3} as never)
+				.run(setup);
 			await r.db('app').tableCreate('pinned').run(setup);
 			await pinTable(setup, 'app', 'pinned', 'workerbee_2');
 			await r.db('app').table('spread').wait().run(setup);
