@@ -66,7 +66,7 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 		expect(result.stdout).toMatch(/✔ RethinkDB \([^)]+\): 3 of 3 servers connected/);
 		password = clusterPassword(home, name);
 		ca = readFileSync(path.join(tlsDir(), 'ca.pem'), 'utf8');
-		expect((await cli(['ca', name], home)).stdout).toBe(ca);
+		expect((await cli(['ca', name], home)).stdout.trim()).toBe(ca.trim());
 		// Every key file 0600, in folders 0700.
 		for (const file of ['ca.key', 'servers/queenbee.key', 'servers/workerbee-1.key', 'servers/workerbee-2.key'])
 			expect((statSync(path.join(tlsDir(), file)).mode & 0o777).toString(8)).toBe('600');
