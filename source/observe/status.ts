@@ -29,6 +29,12 @@ export interface ClusterStatus {
 	nodes: NodeStatus[];
 	swarm: {managers: number; workers: number; ready: number} | null;
 	rethinkdb?: RethinkdbHealth | null;
+	/**
+	 * Whether the database servers run with TLS on their cluster port
+	 * (29015, mutual) and their driver port (28015), as deployed (the
+	 * journal); absent before a database is deployed. docs/tls.md.
+	 */
+	tls?: {cluster: boolean; driver: boolean};
 	/** A scale asked for and not finished: in progress, or interrupted (`up` continues it). */
 	change?: ChangeStatus;
 	errors: ErrorInfo[];
@@ -141,6 +147,7 @@ export function statusOf(input: {
 		nodes,
 		swarm,
 		rethinkdb: input.rethinkdb,
+		...(journal.database ? {tls: {cluster: !!journal.database.tls, driver: !!journal.database.tls}} : {}),
 		...(change ? {change} : {}),
 		errors: input.errors,
 	};

@@ -103,7 +103,9 @@ describeWithEngine('TLS for the database: a CA per cluster, encrypted server and
 			].sort(),
 		);
 		// swarmbee's own connections (status) speak TLS with the CA.
-		expect((await status(name, home)).rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
+		const said = await status(name, home);
+		expect(said.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
+		expect(said.tls).toEqual({cluster: true, driver: true});
 		for (const node of ['queenbee', 'workerbee-1', 'workerbee-2'])
 			execFileSync('docker', ['exec', '-i', container(node), 'sh', '-c', 'cat > /tmp/swarmbee-ca.pem'], {input: ca});
 	});
