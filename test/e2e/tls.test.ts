@@ -233,6 +233,7 @@ print(json.dumps({'packets': packets, 'cluster': cluster, 'hits': hits}))
 					)
 					.run(connection);
 			const seen = JSON.parse((await captured).stdout) as {packets: number; cluster: number; hits: number};
+			console.log(`capture on queenbee's server, 20 s, 1,000 rows written: ${JSON.stringify(seen)}`);
 			expect(await r.db('cap').table('rows').count().run(connection)).toBe(1000);
 			await connection.close();
 			// 1,000 rows of about 60 bytes went to two other replicas: well over 60 kB crossed port 29015.
@@ -262,6 +263,9 @@ print(json.dumps({'packets': packets, 'cluster': cluster, 'hits': hits}))
 			expect(rotated.exitCode).toBe(0);
 			expect(rotated.stdout).toMatch(/✔ Rotate server certificates \([^)]+\): 3 server certificates replaced/);
 			const verified = await verifyWrites(connectTls, report);
+			console.log(
+				`read back: ${JSON.stringify({acked: verified.acked, found: verified.found, lost: verified.lost.length})}`,
+			);
 			expect(verified.acked).toBeGreaterThan(40);
 			expect(verified.lost).toEqual([]);
 			expect(verified.found).toBe(verified.acked);
