@@ -241,7 +241,7 @@ print(json.dumps({'packets': packets, 'cluster': cluster, 'hits': hits}))
 			expect(seen.hits).toBe(0);
 		});
 
-		it('certs rotate under a live writer: every acknowledged row kept, every server's served serial changed, the gaps printed', async () => {
+		it('certs rotate under a live writer: every acknowledged row kept, the serial every server presents changed, the gaps printed', async () => {
 			const before = Object.fromEntries(['queenbee', 'workerbee-1', 'workerbee-2'].map(n => [n, servedSerial(n)]));
 			const setup = await connectTls();
 			await r.dbCreate('app').run(setup);
