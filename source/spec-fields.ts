@@ -64,6 +64,11 @@ export interface SpecField<K extends string = string, V = unknown> {
 	changeable: boolean;
 	/** For a field that may not change: the way to change it anyway, when there is one. */
 	changeWith?: (cluster: string, wanted: V) => string;
+	/**
+	 * What a spec saved before this field existed meant, when that is not
+	 * the default new clusters get (such a cluster was built without it).
+	 */
+	savedBefore?: V;
 	/** The wizard asks it, so a profile keeps it. */
 	profile: boolean;
 	/** The value's JSON type: the profile schema is made of these. */
@@ -290,6 +295,21 @@ export const SPEC_FIELDS = [
 		profile: false,
 		json: 'boolean',
 	}),
+	field<'tls', boolean>({
+		key: 'tls',
+		flag: 'tls',
+		negatable: true,
+		help: "TLS between the database servers and to their clients, with the\ncluster's own CA (on an existing cluster: one restart of every server)",
+		// Off until every client of a cluster (the e2e suites, benches) connects with the CA: docs/tls.md.
+		fallback: () => false,
+		// Clusters saved before swarmbee had TLS run plain until `up --tls` moves them (matters once the default is on).
+		savedBefore: false,
+		parse: input => ({value: flagValue(input)}),
+		// The deploy step moves the servers over, all at once (a TLS server and a plain one cannot talk).
+		changeable: true,
+		profile: false,
+		json: 'boolean',
+	}),
 	field<'sshFrom', string[]>({
 		key: 'sshFrom',
 		flag: 'ssh-from',
@@ -407,6 +427,18 @@ export const SPEC_RULES: ReadonlyArray<{
 				: undefined,
 	},
 ];
+
+/**
+ * A saved spec's fields, with the meaning of those it lacks because it was
+ * written before they existed (`savedBefore`): a cluster built without TLS
+ * stays so until asked, although new clusters get TLS.
+ */
+export function asSavedBefore<T extends Record<string, unknown>>(saved: T): T {
+	const filled: Record<string, unknown> = {...saved};
+	for (const f of SPEC_FIELDS as readonly SpecField[])
+		if (filled[f.key] === undefined && f.savedBefore !== undefined) filled[f.key] = f.savedBefore;
+	return filled as T;
+}
 
 /** Loose input, as it comes from flags (text), a profile, a saved spec or the wizard (values). */
 export type SpecFieldInput = {

@@ -7,6 +7,7 @@ import {
 	waitForHealthy,
 } from '../source/database/health.js';
 import {ensurePassword} from '../source/database/password.js';
+import {driverTlsOf} from '../source/database/rethinkdb.js';
 import {
 	parseProbeFetch,
 	probeFetchCommand,
@@ -113,10 +114,18 @@ async function databaseHealth(ctx: VerifyContext, io: StepIO): Promise<string> {
 		cluster: ctx.spec.name,
 		signal: io.signal,
 		timeoutMs: 120_000,
+		...driverTlsOf(ctx.journal.value),
 		onChange: said => io.progress(`RethinkDB: ${said}`),
 	});
 	// A table that cannot serve fails the run: never a tick beside a critical table_availability.
-	const unavailable = await lastingUnavailableTables({ssh: ctx.ssh, nodes, password, signal: io.signal, first: health});
+	const unavailable = await lastingUnavailableTables({
+		ssh: ctx.ssh,
+		nodes,
+		password,
+		signal: io.signal,
+		first: health,
+		...driverTlsOf(ctx.journal.value),
+	});
 	if (unavailable.length > 0) throw tablesUnavailableError(unavailable, ctx.spec.name);
 	return `; RethinkDB ${describeHealth(health)}`;
 }

@@ -128,6 +128,19 @@ export const COMMANDS = {
 		options: {help: COMMON.help, follow: {type: 'boolean', short: 'f'}, lines: {type: 'string', short: 'n'}},
 		load: () => import('./logs.js'),
 	},
+	certs: {
+		synopsis: 'certs NAME [rotate] [--json]',
+		summary:
+			"the database's TLS certificates and when they end;\nrotate: new server certificates, one server restarted at a time",
+		options: {...COMMON},
+		load: () => import('./certs.js'),
+	},
+	ca: {
+		synopsis: 'ca NAME [--path]',
+		summary: "the cluster's CA certificate (PEM) a TLS client checks the servers with",
+		options: {help: COMMON.help, path: {type: 'boolean'}},
+		load: () => import('./ca.js'),
+	},
 	ls: {
 		synopsis: 'ls [--json]',
 		summary: 'clusters saved under $SWARMBEE_HOME',

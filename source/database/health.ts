@@ -1,7 +1,7 @@
 import {pollUntil} from '../concurrency.js';
 import {ExternalError} from '../errors.js';
 import type {NodeShells} from '../ssh/shell.js';
-import {checkHealth, type RethinkdbHealth} from './rethinkdb.js';
+import {checkHealth, type DriverTls, type RethinkdbHealth} from './rethinkdb.js';
 import {stackServiceName} from './stack.js';
 
 /**
@@ -57,21 +57,33 @@ export async function waitForHealthy(input: {
 	timeoutMs?: number;
 	/** Servers that must have disconnected (a scale-down's, whose services were removed). */
 	gone?: readonly string[];
+	/** The servers speak TLS (the journal's `database.tls`). */
+	tls?: DriverTls;
+	/** Also wait until every table has all its replicas ready (after every server restarted at once). */
+	tablesReady?: boolean;
 }): Promise<RethinkdbHealth> {
 	const {nodes, signal} = input;
 	const timeoutMs = input.timeoutMs ?? 300_000;
 	let said = '';
 	const polled = await pollUntil(
 		async () => {
-			const health = await checkHealth({ssh: input.ssh, manager: nodes[0]!, nodes, password: input.password, signal});
+			const health = await checkHealth({
+				ssh: input.ssh,
+				manager: nodes[0]!,
+				nodes,
+				password: input.password,
+				signal,
+				...(input.tls ? {tls: input.tls} : {}),
+			});
 			input.onHealth?.(health);
 			const description = describeHealth(health);
 			if (description !== said) input.onChange(description);
 			said = description;
 			return health;
 		},
-		health => isHealthy(health, input.gone),
-		{intervalMs: 2_000, timeoutMs, signal},
+		health =>
+			isHealthy(health, input.gone) && (!input.tablesReady || health.tables.every(t => t.readiness === 'ready')),
+		{intervalMs: input.tablesReady ? 500 : 2_000, timeoutMs, signal},
 	);
 	if (polled.met) return polled.value;
 	throw new ExternalError(
@@ -98,6 +110,8 @@ export async function lastingUnavailableTables(input: {
 	signal: AbortSignal;
 	first: RethinkdbHealth;
 	timeoutMs?: number;
+	/** The servers speak TLS (the journal's `database.tls`). */
+	tls?: DriverTls;
 }): Promise<string[]> {
 	if (unavailableTables(input.first).length === 0) return [];
 	const polled = await pollUntil(
@@ -108,6 +122,7 @@ export async function lastingUnavailableTables(input: {
 				nodes: input.nodes,
 				password: input.password,
 				signal: input.signal,
+				...(input.tls ? {tls: input.tls} : {}),
 			}),
 		health => !health.error && unavailableTables(health).length === 0,
 		{intervalMs: 2_000, timeoutMs: input.timeoutMs ?? 30_000, signal: input.signal},

@@ -242,12 +242,25 @@ export async function queryHealth(
 	};
 }
 
-/** The npm driver's connect, as admin, with the orphaned-timer guard in place. */
+/** How a client reaches servers that run with driver TLS: the CAs it trusts (PEM; the cluster's, and during `certs rotate --ca` the old one too). */
+export interface DriverTls {
+	ca: string;
+	/** The name to check the certificate for, when the host dialled is an address it does not carry (a container's bridge address in tests). */
+	servername?: string;
+}
+
+/**
+ * The npm driver's connect, as admin, with the orphaned-timer guard in
+ * place; over TLS when `tls` is given, checking the server's certificate
+ * against the cluster's CA (and the host dialled against its names:
+ * 127.0.0.1 through a forward or a tunnel).
+ */
 export function connectDriver(input: {
 	host: string;
 	port: number;
 	password: string;
 	timeoutSeconds?: number;
+	tls?: DriverTls;
 }): Promise<r.Connection> {
 	guardDriverTimer();
 	return r.connect({
@@ -256,7 +269,9 @@ export function connectDriver(input: {
 		user: 'admin',
 		password: input.password,
 		timeout: input.timeoutSeconds ?? 15,
-	});
+		// A new object each time: the driver writes host and port into it.
+		...(input.tls ? {ssl: {...input.tls}} : {}),
+	} as r.ConnectionOptions);
 }
 
 /**
@@ -300,11 +315,21 @@ export async function sessionOver(
 	};
 }
 
-/** A manager to ask Swarm where servers run, and the nodes whose servers may answer (not those being removed), first node first: openDatabase's nodes. */
-export function databaseNodes(journal: Readonly<Journal>): {manager: string; nodes: string[]} {
+/**
+ * A manager to ask Swarm where servers run, the nodes whose servers may
+ * answer (not those being removed), first node first, and the TLS the
+ * servers speak (the journal's: what was deployed): openDatabase's input.
+ */
+export function databaseNodes(journal: Readonly<Journal>): {manager: string; nodes: string[]; tls?: DriverTls} {
 	const nodes = liveNodes(journal);
 	const manager = nodes.find(n => n.role === 'manager') ?? nodes[0]!;
-	return {manager: manager.name, nodes: nodes.map(n => n.name)};
+	return {manager: manager.name, nodes: nodes.map(n => n.name), ...driverTlsOf(journal)};
+}
+
+/** `{tls}` for a cluster whose servers run with TLS (the journal says so), else nothing. */
+export function driverTlsOf(journal: {readonly database?: {readonly tls?: {readonly ca: string}}}): {tls?: DriverTls} {
+	const ca = journal.database?.tls?.ca;
+	return ca ? {tls: {ca}} : {};
 }
 
 /**
@@ -319,6 +344,8 @@ export async function openDatabase(input: {
 	password: string;
 	signal?: AbortSignal;
 	timeoutSeconds?: number;
+	/** The servers speak TLS: check them against these CAs. */
+	tls?: DriverTls;
 }): Promise<DatabaseSession> {
 	const failures: string[] = [];
 	for (const server of input.nodes) {
@@ -338,6 +365,7 @@ export async function openDatabase(input: {
 						port: held.port,
 						password: input.password,
 						timeoutSeconds: input.timeoutSeconds,
+						...(input.tls ? {tls: input.tls} : {}),
 					}),
 				() => held.close(),
 			);
@@ -359,6 +387,8 @@ export async function openDatabase(input: {
 /** A failed driver connection in words: the socket errors of a server still starting say little by themselves. */
 export function whyNoAnswer(server: string, error: Error): string {
 	if (error.name === 'ReqlAuthError') return `${server}'s server refused swarmbee's admin password`;
+	if (/certificate|altnames|unable to verify/i.test(error.message))
+		return `${server}'s server presented a certificate the cluster's CA does not vouch for (${error.message.split('\n').at(-1)})`;
 	if (/ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|operation timed out/i.test(error.message))
 		return `${server}'s server does not answer on its driver port yet`;
 	return error.message;
@@ -378,6 +408,7 @@ export async function checkHealth(input: {
 	password: string;
 	signal?: AbortSignal;
 	replicas?: number;
+	tls?: DriverTls;
 }): Promise<RethinkdbHealth> {
 	let session: DatabaseSession | undefined;
 	try {

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto';
 import {stringify} from 'yaml';
+import {BugError} from '../errors.js';
 import {shellCommand} from '../shell.js';
 
 /**
@@ -54,6 +55,43 @@ export function passwordSecretContent(password: string): string {
 	return `initial-password=${password}\n`;
 }
 
+/** Where a server's TLS files are inside its container (Swarm secrets, mode 0400). */
+export const TLS_TARGETS = {
+	ca: 'rethinkdb-tls-ca.pem',
+	cert: 'rethinkdb-tls-cert.pem',
+	key: 'rethinkdb-tls-key.pem',
+} as const;
+
+/** The Swarm secrets one server's TLS files come from, by name (each name carries a hash of its content: tls.ts). */
+export interface ServerTlsSecrets {
+	/** The CAs the server trusts (its cluster's; old and new during `certs rotate --ca`). */
+	ca: string;
+	cert: string;
+	key: string;
+}
+
+/**
+ * The rethinkdb flags of a server with TLS on its cluster port (mutual:
+ * a peer must present a certificate from the CA, and checks this one) and
+ * its driver port (clients check the server against the CA; they log in
+ * with the password as before, so no client certificate is asked for).
+ */
+export function serverTlsFlags(): string[] {
+	const file = (target: string) => `/run/secrets/${target}`;
+	return [
+		'--cluster-tls-key',
+		file(TLS_TARGETS.key),
+		'--cluster-tls-cert',
+		file(TLS_TARGETS.cert),
+		'--cluster-tls-ca',
+		file(TLS_TARGETS.ca),
+		'--driver-tls-key',
+		file(TLS_TARGETS.key),
+		'--driver-tls-cert',
+		file(TLS_TARGETS.cert),
+	];
+}
+
 export interface StackInput {
 	cluster: string;
 	/** Nodes in order; the first one's server is the one every other waits for on a fresh start. */
@@ -65,6 +103,12 @@ export interface StackInput {
 	/** The non-attachable overlay only the servers share: cluster traffic (29015) stays there. */
 	databaseNetwork: {name: string; subnet: string};
 	secret: string;
+	/**
+	 * Each server's TLS secrets, by node: present, every server runs with
+	 * TLS (one map for all of them: a cluster is all TLS or all plain, as a
+	 * TLS server and a plain one cannot talk).
+	 */
+	tls?: Record<string, ServerTlsSecrets>;
 }
 
 /** On the database network every server answers to this one name, so joining never needs a list of peers. */
@@ -106,8 +150,12 @@ export const SEED_PATIENCE_SECONDS = 30;
  *
  * rethinkdb exits on a --join it cannot resolve, which is why names are
  * resolved here and handed over as addresses.
+ *
+ * With `tls`, the servers run with TLS on both ports (serverTlsFlags); the
+ * script without it is the very text it always was, so a plain cluster's
+ * services do not change (and restart) when swarmbee learns something new.
  */
-export function serverScript(memoryLimitBytes: number): string {
+export function serverScript(memoryLimitBytes: number, tls = false): string {
 	return [
 		'set -eu',
 		'name=$1 seed=$2 appnet=$3 dbnet=$4 patience=$5',
@@ -130,7 +178,8 @@ export function serverScript(memoryLimitBytes: number): string {
 		'done',
 		'echo "rethinkdb server $name: cluster address $mine, console on ${console:-loopback only}, joining:${joins:- nobody yet}"',
 		`exec rethinkdb --directory /data/rethinkdb_data --server-name "$name" --cache-size ${cacheSizeMb(memoryLimitBytes)} --config-file /run/secrets/${PASSWORD_SECRET_TARGET} \\`,
-		'  --bind-driver all --bind-cluster "$mine" ${console:+--bind-http "$console"} --canonical-address "$mine" $joins',
+		`  --bind-driver all --bind-cluster "$mine" \${console:+--bind-http "$console"} --canonical-address "$mine" $joins${tls ? ' \\' : ''}`,
+		...(tls ? [`  ${serverTlsFlags().join(' ')}`] : []),
 	].join('\n');
 }
 
@@ -148,7 +197,13 @@ export function serverArguments(input: StackInput, node: string, patience = SEED
 
 /** The service's whole command: `sh -c SCRIPT rdb-server ARGS…` (the script's text is the same for every server). */
 export function serverCommand(input: StackInput, node: string): string[] {
-	return ['sh', '-c', serverScript(input.memoryLimitBytes), 'rdb-server', ...serverArguments(input, node)];
+	return [
+		'sh',
+		'-c',
+		serverScript(input.memoryLimitBytes, input.tls !== undefined),
+		'rdb-server',
+		...serverArguments(input, node),
+	];
 }
 
 /**
@@ -163,7 +218,9 @@ export function serverCommand(input: StackInput, node: string): string[] {
  *         networks:
  *           swarmbee: {}
  *           swarmbee-db: {aliases: [rdb-peers, rdb-peer-queenbee]}
- *         secrets: [{source: swarmbee_rethinkdb_admin_…, target: rethinkdb-admin.conf, mode: 256}]
+ *         secrets: [{source: swarmbee_rethinkdb_admin_…, target: rethinkdb-admin.conf, mode: 256},
+ *                   {source: swarmbee_tls_ca_…, target: rethinkdb-tls-ca.pem, mode: 256},   (with TLS: the CAs it trusts,
+ *                   {source: swarmbee_tls_queenbee_cert_…, …}, {source: swarmbee_tls_queenbee_key_…, …}]   its certificate and key)
  *         deploy:
  *           endpoint_mode: dnsrr
  *           placement: {constraints: ["node.hostname == queenbee"]}
@@ -174,7 +231,11 @@ export function renderStackFile(input: StackInput): string {
 	const memory = `${Math.round(input.memoryLimitBytes / 1024 / 1024)}M`;
 	const services: Record<string, unknown> = {};
 	const volumes: Record<string, unknown> = {};
+	const secrets: Record<string, unknown> = {[input.secret]: {external: true}};
 	for (const node of input.nodes) {
+		const tls = input.tls?.[node];
+		if (input.tls && !tls) throw new BugError(`the stack has TLS, but no certificate for ${node}`);
+		for (const name of tls ? [tls.ca, tls.cert, tls.key] : []) secrets[name] = {external: true};
 		const volume = `${serviceName(node)}-data`;
 		const labels = {'swarmbee.cluster': input.cluster, 'swarmbee.node': node};
 		services[serviceName(node)] = {
@@ -186,7 +247,16 @@ export function renderStackFile(input: StackInput): string {
 				[input.network.name]: {},
 				[input.databaseNetwork.name]: {aliases: [PEERS_ALIAS, peerAlias(node)]},
 			},
-			secrets: [{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400}],
+			secrets: [
+				{source: input.secret, target: PASSWORD_SECRET_TARGET, mode: 0o400},
+				...(tls
+					? [
+							{source: tls.ca, target: TLS_TARGETS.ca, mode: 0o400},
+							{source: tls.cert, target: TLS_TARGETS.cert, mode: 0o400},
+							{source: tls.key, target: TLS_TARGETS.key, mode: 0o400},
+						]
+					: []),
+			],
 			labels,
 			stop_grace_period: '30s',
 			deploy: {
@@ -211,7 +281,7 @@ export function renderStackFile(input: StackInput): string {
 				services,
 				volumes,
 				networks: {[input.network.name]: {external: true}, [input.databaseNetwork.name]: {external: true}},
-				secrets: {[input.secret]: {external: true}},
+				secrets,
 			},
 			{lineWidth: 0},
 		),

@@ -20,7 +20,9 @@ import {
 	noServerAnswers,
 	openDatabase,
 	queryHealth,
+	driverTlsOf,
 	type DatabaseSession,
+	type DriverTls,
 	type RethinkdbHealth,
 } from '../database/rethinkdb.js';
 import {nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
@@ -229,6 +231,7 @@ class DatabaseWatch {
 		password: string;
 		signal?: AbortSignal;
 		replicas?: number;
+		tls?: DriverTls;
 	}): Promise<RethinkdbHealth> {
 		for (let attempt = 0; ; attempt++) {
 			try {
@@ -371,6 +374,7 @@ export function createDashboardSource(input: {
 							password,
 							signal,
 							replicas: spec.replicas,
+							...driverTlsOf(journal),
 						})
 					: null;
 			await fromNodes;

@@ -4,7 +4,7 @@ import type {NodeShells} from '../ssh/shell.js';
 import type {ClusterSpec} from '../spec.js';
 import type {Journal, ProvisionRecord} from '../store/journal.js';
 import {isManager, nodeListCommand, parseJsonLines, type SwarmNode} from '../nodes/swarm.js';
-import {checkHealth, type RethinkdbHealth} from '../database/rethinkdb.js';
+import {checkHealth, driverTlsOf, type RethinkdbHealth} from '../database/rethinkdb.js';
 import {changeStatus, type ChangeStatus} from '../store/change.js';
 import {swarmNodeState, type NodeStatusState} from '../states.js';
 
@@ -29,6 +29,12 @@ export interface ClusterStatus {
 	nodes: NodeStatus[];
 	swarm: {managers: number; workers: number; ready: number} | null;
 	rethinkdb?: RethinkdbHealth | null;
+	/**
+	 * Whether the database servers run with TLS on their cluster port
+	 * (29015, mutual) and their driver port (28015), as deployed (the
+	 * journal); absent before a database is deployed. docs/tls.md.
+	 */
+	tls?: {cluster: boolean; driver: boolean};
 	/** A scale asked for and not finished: in progress, or interrupted (`up` continues it). */
 	change?: ChangeStatus;
 	errors: ErrorInfo[];
@@ -82,6 +88,7 @@ export async function collectStatus(input: {
 					password: input.password,
 					signal,
 					replicas: spec.replicas,
+					...driverTlsOf(journal),
 				})
 			: null;
 	return statusOf({spec, journal, machines, members, rethinkdb, errors, running: input.running});
@@ -140,6 +147,7 @@ export function statusOf(input: {
 		nodes,
 		swarm,
 		rethinkdb: input.rethinkdb,
+		...(journal.database ? {tls: {cluster: !!journal.database.tls, driver: !!journal.database.tls}} : {}),
 		...(change ? {change} : {}),
 		errors: input.errors,
 	};

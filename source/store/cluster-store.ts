@@ -12,7 +12,7 @@ import {
 	writeFileAtomic,
 } from '../files.js';
 import {redactDeep} from '../redact.js';
-import {SPEC_FIELDS} from '../spec-fields.js';
+import {asSavedBefore, SPEC_FIELDS} from '../spec-fields.js';
 import {readPrivateKey} from '../ssh/keys.js';
 import {checkName, resolveSpec, savedForm, type ClusterSpec, type SpecInput} from '../spec.js';
 import {journalProblem, newJournal, type Journal, type NodeRecord} from './journal.js';
@@ -24,6 +24,7 @@ import {journalProblem, newJournal, type Journal, type NodeRecord} from './journ
  *     journal.json         what exists
  *     keys/id_ed25519      the cluster's SSH key (0600)
  *     keys/hosts/<node>    each node's host key, generated here (0600)
+ *     keys/tls/…           the database's CA and server certificates (database/tls-store.ts)
  *     logs/<node>/…        full per-node logs
  */
 export interface ClusterPaths {
@@ -41,6 +42,8 @@ export interface ClusterPaths {
 	stack: string;
 	/** The Docker socket `env` forwards, and its helper's files (access/docker-socket.ts). */
 	dockerDir: string;
+	/** The database's CA (its key 0600, never sent to a node) and each server's certificate and key. */
+	tlsDir: string;
 }
 
 function clusterPaths(home: string, name: string): ClusterPaths {
@@ -57,6 +60,7 @@ function clusterPaths(home: string, name: string): ClusterPaths {
 		rethinkdbPassword: path.join(dir, 'keys', 'rethinkdb-admin-password'),
 		stack: path.join(dir, 'stack.yml'),
 		dockerDir: path.join(dir, 'docker'),
+		tlsDir: path.join(dir, 'keys', 'tls'),
 	};
 }
 
@@ -226,7 +230,7 @@ export class ClusterStore {
 			});
 		}
 		try {
-			return resolveSpec(raw);
+			return resolveSpec(asSavedBefore(raw));
 		} catch (error) {
 			// Every problem, each by the key spec.json spells it, with its fix: never only "2 problems".
 			const problems = error instanceof SpecError ? error.problems : [];

@@ -69,6 +69,20 @@ interface DatabaseRecord {
 	/** Docker secret holding the admin password (the password itself is in keys/, 0600). */
 	secret: string;
 	deployedAt: string;
+	/**
+	 * TLS as the servers run it (absent: plain, as every cluster deployed
+	 * before swarmbee had TLS): the CAs clients trust (PEM, public), and
+	 * each server's Swarm secrets (CA bundle, certificate, key; names carry
+	 * a hash of their content). A rotation changes one server's entry at a time.
+	 */
+	tls?: {ca: string; servers: Record<string, {ca: string; cert: string; key: string}>};
+	/**
+	 * Seconds from `docker stack deploy` until every server was connected
+	 * and every table ready, the last time all servers started at once (the
+	 * first deploy, a move to or from TLS): what the next such restart is
+	 * said to cost beforehand.
+	 */
+	restartSeconds?: number;
 }
 
 interface StepRecord {

@@ -27,6 +27,7 @@ describe('resolveSpec', () => {
 			replicas: 3,
 			encryptOverlay: false,
 			sshFrom: ['0.0.0.0/0', '::/0'],
+			tls: false,
 			database: 'rethinkdb',
 			rethinkdbImage: 'rethinkdb:2.4.4-bookworm-slim',
 			sideLoad: false,
