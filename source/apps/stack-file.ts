@@ -156,7 +156,7 @@ export interface ParseOptions {
  */
 export function parseStackFile(text: string, options: ParseOptions): StackFile {
 	const lineCounter = new LineCounter();
-	const doc = parseDocument(text, {lineCounter, merge: true, prettyErrors: false, uniqueKeys: true});
+	const doc = parseDocument(text, {lineCounter, merge: true, uniqueKeys: true});
 	const problems: StackProblem[] = doc.errors.map(error => ({
 		...(error.linePos ? {line: error.linePos[0].line} : {}),
 		message: `not valid YAML: ${firstLine(error.message)}`,
@@ -203,6 +203,8 @@ function lineOf(doc: Document, counter: LineCounter, at: Path): number | undefin
 			if (!pair) break;
 			found = startLine(pair.key, counter) ?? found;
 			node = pair.value;
+			// A key's line, not its block's first line: `web:` rather than the line under it.
+			if (!isScalar(node)) continue;
 		} else if (isSeq(node) && typeof segment === 'number') {
 			node = node.items[segment];
 		} else break;
