@@ -157,7 +157,8 @@ export interface ParseOptions {
 export function parseStackFile(text: string, options: ParseOptions): StackFile {
 	const lineCounter = new LineCounter();
 	const doc = parseDocument(text, {lineCounter, merge: true, uniqueKeys: true});
-	const problems: StackProblem[] = doc.errors.map(error => ({
+	// The first YAML error only: the parser's later ones mostly follow from it.
+	const problems: StackProblem[] = doc.errors.slice(0, 1).map(error => ({
 		...(error.linePos ? {line: error.linePos[0].line} : {}),
 		message: `not valid YAML: ${firstLine(error.message)}`,
 		fix: 'a Compose file is YAML: keys and values as `key: value`, nesting by indentation with spaces (no tabs)',

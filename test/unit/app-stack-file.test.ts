@@ -12,6 +12,12 @@ import {
 	type StackFile,
 } from '../../source/apps/stack-file.js';
 
+/** A rendered stack file as data, indexed freely by the assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: a parsed YAML document
+function yamlData(text: string): Record<string, any> {
+	return parse(text);
+}
+
 const OPTIONS = {allowHostAccess: false, overlay: 'swarmbee'};
 
 function read(text: string, env: NodeJS.ProcessEnv = {}): StackFile {
@@ -225,9 +231,12 @@ networks:
 	});
 
 	it('interpolation as Compose does it, from this machine’s environment; an unset variable is refused', () => {
-		const stack = read('services:\n  web:\n    image: ${IMAGE:-hello:1}\n    command: ["echo", "$$HOME", "${GREETING}"]\n', {
-			GREETING: 'hi',
-		});
+		const stack = read(
+			'services:\n  web:\n    image: ${IMAGE:-hello:1}\n    command: ["echo", "$$HOME", "${GREETING}"]\n',
+			{
+				GREETING: 'hi',
+			},
+		);
 		expect((stack.data['services'] as {web: {image: string; command: string[]}}).web).toEqual({
 			image: 'hello:1',
 			command: ['echo', '$HOME', 'hi'],
@@ -264,7 +273,7 @@ describe('the stack deploy gets', () => {
 			database: access,
 		});
 		expect(rendered).toMatch(/^# App hello, from /);
-		const out = parse(rendered) as Record<string, any>;
+		const out = yamlData(rendered);
 		expect(out['version']).toBe('3.8');
 		const web = out['services'].web;
 		expect(web.image).toBe('hello:1');
@@ -278,10 +287,7 @@ describe('the stack deploy gets', () => {
 			RETHINKDB_USER: 'hello',
 			RETHINKDB_PASSWORD_FILE: '/run/secrets/rethinkdb_password',
 		});
-		expect(web.secrets).toEqual([
-			'session_key',
-			{source: 'swarmbee_rethinkdb_password', target: 'rethinkdb_password'},
-		]);
+		expect(web.secrets).toEqual(['session_key', {source: 'swarmbee_rethinkdb_password', target: 'rethinkdb_password'}]);
 		expect(web.networks).toEqual({default: null, swarmbee: null});
 		expect(web.labels).toEqual({'swarmbee.image': 'sha256:1234'});
 		expect(web.deploy).toEqual({
@@ -316,9 +322,15 @@ networks:
 `);
 		const checked = checkStackFile(stack, OPTIONS);
 		expect(checked.warnings).toEqual(['web: container_name is not used on a swarm (Swarm names the tasks itself)']);
-		const out = parse(
-			renderAppStack(stack, {app: 'shop', source: '/s.yml', overlay: 'swarmbee', imageIds: new Map(), secrets: new Map()}),
-		) as Record<string, any>;
+		const out = yamlData(
+			renderAppStack(stack, {
+				app: 'shop',
+				source: '/s.yml',
+				overlay: 'swarmbee',
+				imageIds: new Map(),
+				secrets: new Map(),
+			}),
+		);
 		const web = out['services'].web;
 		expect(web.container_name).toBeUndefined();
 		expect(web['x-note']).toBeUndefined();
