@@ -37,7 +37,14 @@ export function serviceVerdict(service: AppService, since: number, expectUpdate 
 	const changedNow = timeOf(service.updatedAt) >= since && timeOf(service.createdAt) < since;
 	const rolls = expectUpdate || (changedNow && service.tasksChanged);
 	if (rolls && !(thisUpdate && update.state === 'completed'))
-		return {state: 'waiting', why: thisUpdate ? `updating (${update.state.replace('_', ' ')})` : 'update starting'};
+		return {
+			state: 'waiting',
+			why: !thisUpdate
+				? 'update starting'
+				: update.state === 'updating'
+					? 'updating'
+					: `update ${update.state.replace('_', ' ')}`,
+		};
 	if (service.running < service.desired)
 		return {state: 'waiting', why: `${service.running} of ${service.desired} running`};
 	return {state: 'ready'};
