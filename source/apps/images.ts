@@ -168,7 +168,9 @@ export async function loadImages(input: {
 				input.onNode?.(node, done ? `${message} in ${((Date.now() - started) / 1000).toFixed(1)} s` : message, done),
 		});
 		for (const node of result.present) input.onNode?.(node, `${image.tag} already here`, true);
-		results.push({tag: image.tag, ...result});
+		// In the cluster's node order, not the order the loads finished: the same summary every run.
+		const order = (names: string[]) => input.nodes.map(n => n.name).filter(name => names.includes(name));
+		results.push({tag: image.tag, loaded: order(result.loaded), present: order(result.present)});
 	}
 	return results;
 }
