@@ -141,6 +141,38 @@ export const COMMANDS = {
 		options: {help: COMMON.help, path: {type: 'boolean'}},
 		load: () => import('./ca.js'),
 	},
+	load: {
+		synopsis: 'load NAME IMAGE...',
+		summary: "images from this machine's engine onto every node that lacks them",
+		options: {...COMMON},
+		load: () => import('./load.js'),
+	},
+	deploy: {
+		synopsis: 'deploy NAME FILE [--app APP] [--allow-host-access]',
+		summary:
+			"a Compose stack as Swarm stack APP (default: the file's folder), on the\ncluster overlay, with its own database user; again: a rolling update",
+		options: {...COMMON, app: {type: 'string'}, 'allow-host-access': {type: 'boolean'}},
+		load: () => import('./deploy.js'),
+	},
+	apps: {
+		synopsis: 'apps NAME [--json]',
+		summary: 'apps with their services, replicas and secrets',
+		options: {...COMMON},
+		load: () => import('./apps.js'),
+	},
+	undeploy: {
+		synopsis: 'undeploy NAME APP [--drop-data] [--yes]',
+		summary: "remove an app's services (--drop-data: its database and user too)",
+		options: {...COMMON, 'drop-data': {type: 'boolean'}, ...YES},
+		load: () => import('./undeploy.js'),
+	},
+	secret: {
+		synopsis: 'secret NAME set|ls|rm APP [KEY] [--from-file F]',
+		summary:
+			"an app's secrets (the value from stdin or --from-file);\nset on an existing key rolls the services onto it",
+		options: {...COMMON, 'from-file': {type: 'string'}},
+		load: () => import('./secret.js'),
+	},
 	ls: {
 		synopsis: 'ls [--json]',
 		summary: 'clusters saved under $SWARMBEE_HOME',
