@@ -156,7 +156,7 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		terminals.push(t);
 		await t.waitFor('t open tunnel', 60_000, false);
 		t.keys('t');
-		await t.waitFor(/admin +http:\/\/127\.0\.0\.1:\d+\/ → queenbee:8080/, 60_000, false);
+		await t.waitFor(/admin +127\.0\.0\.1:\d+ → queenbee:8080/, 60_000, false);
 		t.keys('t');
 		await t.waitFor('TUNNEL  closed', 30_000, false);
 		expect(t.screen()).not.toMatch(/tunnel: |Cannot read|error:/);
@@ -166,7 +166,9 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		t.resize(80, 24);
 		const small = await t.waitFor(
 			text =>
-				/admin +http:\/\/127\.0\.0\.1:\d+\/ → queenbee:8080/.test(text) &&
+				/admin +127\.0\.0\.1:\d+ → queenbee:8080/.test(text) &&
+				// The console's address whole, with its token (the guard opens it with nothing less).
+				/open http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}\b/.test(text) &&
 				/\d+ open, \d+ total · in \S+ \S+ · out \S+ \S+/.test(text),
 			30_000,
 			false,
