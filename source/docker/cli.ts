@@ -97,6 +97,13 @@ export type DockerEngine = Pick<DockerCli, 'run' | 'jsonLines' | 'inspect' | 'im
 export class DockerCli {
 	constructor(private readonly baseEnv: Record<string, string | undefined> = {}) {}
 
+	/** The docker CLI's current context, read from its config file once per engine, not before every command. */
+	private context?: {name: string | undefined};
+	private currentContext(): string | undefined {
+		this.context ??= {name: currentDockerContext(process.env)};
+		return this.context.name;
+	}
+
 	async run(args: string[], options: DockerRunOptions = {}): Promise<string> {
 		if (options.signal?.aborted) throw new CancelledError();
 		const subprocess = execa('docker', args, {
@@ -105,7 +112,13 @@ export class DockerCli {
 			forceKillAfterDelay: 5_000,
 			// Built whole, not merged into ours by execa: the token stays with swarmbee.
 			extendEnv: false,
-			env: childEnvironment(engineEnvironment(process.env), {...this.baseEnv, ...options.env}),
+			env: childEnvironment(
+				engineEnvironment(process.env, () => this.currentContext()),
+				{
+					...this.baseEnv,
+					...options.env,
+				},
+			),
 			...(options.input === undefined
 				? {stdin: 'ignore' as const}
 				: typeof options.input === 'string' || Buffer.isBuffer(options.input)
