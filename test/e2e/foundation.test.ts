@@ -30,7 +30,12 @@ describeWithEngine('bad input is refused before anything is created', () => {
 	it.each([
 		{name: 'Bad_Name', flags: [], code: 2, says: 'is not a valid cluster name'},
 		{name: 'e2e-w0', flags: ['--workers', '0'], code: 2, says: 'workers: choose a whole number from 1 to 50'},
-		{name: 'e2e-w500', flags: ['--workers', '500'], code: 2, says: 'workers: 500 workers is more than the local engine takes (50)'},
+		{
+			name: 'e2e-w500',
+			flags: ['--workers', '500'],
+			code: 2,
+			says: 'workers: 500 workers is more than the local engine takes (50)',
+		},
 		{name: 'e2e-mem', flags: ['--memory-limit', 'lots'], code: 2, says: 'memory-limit: write a number with a unit'},
 		{name: 'e2e-fit', flags: ['--memory-limit', '1g'], code: 2, says: 'does not fit on s-1vcpu-1gb'},
 		{name: 'e2e-size', flags: ['--size', 'm-64vcpu'], code: 2, says: 'is not a local node size'},
