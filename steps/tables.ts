@@ -65,25 +65,27 @@ function applyAll(
 		why: plan => purpose(plan, leaving, replicas),
 		say,
 		onApplied: plan => say(describePlaced(plan)),
-		...words(ctx, io.signal),
+		...words(ctx, io.signal, session.server),
 	});
 }
 
 /**
  * How a server and the way back are named in what a move says while it
  * waits, and how a node that stopped answering is found (over SSH, before
- * RethinkDB's heartbeat gives up on it).
+ * RethinkDB's heartbeat gives up on it; `carrier`, the node whose
+ * connection carries the database session, is not asked).
  */
 function words(
 	ctx: TablesContext,
 	signal: AbortSignal,
+	carrier: string,
 ): {nodeOf: (server: string) => string; resume: string; probe: (servers: string[]) => Promise<string[]>} {
 	const nodes = ctx.journal.value.nodes.map(n => n.name);
 	const nodeOf = (server: string) => nodes.find(n => serverName(n) === server) ?? server;
 	return {
 		nodeOf,
 		resume: `swarmbee up ${ctx.spec.name}`,
-		probe: servers => serversNotAnswering(ctx.ssh, nodeOf, servers, signal),
+		probe: servers => serversNotAnswering(ctx.ssh, nodeOf, servers, signal, {carrier}),
 	};
 }
 
@@ -476,7 +478,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 				signal: io.signal,
 				why: plan => purpose(plan, leaving, spec.replicas),
 				onApplied: plan => say(describePlaced(plan)),
-				...words(ctx, io.signal),
+				...words(ctx, io.signal, db.server),
 			});
 			const total = Object.keys(journal.value.tables ?? {}).length;
 			return {

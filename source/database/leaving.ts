@@ -1,6 +1,7 @@
 import type r from 'rethinkdb';
-import {ExternalError} from '../errors.js';
+import {CancelledError, ExternalError} from '../errors.js';
 import {counted} from '../render/format.js';
+import {SshConnectError} from '../ssh/connection.js';
 import type {NodeShells} from '../ssh/shell.js';
 import type {JournalHandle} from '../store/cluster-store.js';
 import {liveNodes, type NodeRecord, type TableRecord} from '../store/journal.js';
@@ -230,29 +231,50 @@ export async function whatIsStillOn(
  * The servers (of those given) whose node does not answer over SSH within
  * `timeoutMs`: a node stopped hard is found here within seconds, where
  * RethinkDB needs its heartbeat timeout (about 14 s) to say its server is
- * disconnected. A connection that did not answer is dropped, so the next
- * ask connects anew.
+ * disconnected. Only silence counts (the time running out, or no connection
+ * at all); a connection that stayed silent is dropped, so the next ask
+ * connects anew. `carrier` is the node whose connection carries the
+ * database session: it is never asked, since dropping its connection would
+ * cut the session (its node going away shows as the driver's own error).
  */
 export async function serversNotAnswering(
 	ssh: NodeShells,
 	nodeOf: (server: string) => string,
 	servers: string[],
 	signal: AbortSignal,
-	timeoutMs = 4_000,
+	options: {timeoutMs?: number; carrier?: string} = {},
 ): Promise<string[]> {
+	const timeoutMs = options.timeoutMs ?? 4_000;
 	const silent = await Promise.all(
-		servers.map(async server => {
-			const node = nodeOf(server);
-			const bounded = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-			try {
-				await (await ssh.get(node, bounded)).run('true', {signal: bounded});
-				return undefined;
-			} catch (error) {
-				if (signal.aborted) throw error;
+		servers
+			.filter(server => nodeOf(server) !== options.carrier)
+			.map(async server => {
+				const node = nodeOf(server);
+				const bounded = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+				const timedOut = new Promise<'silent'>(resolve => {
+					if (bounded.aborted) resolve('silent');
+					else bounded.addEventListener('abort', () => resolve('silent'), {once: true});
+				});
+				const asked = (async () => {
+					try {
+						await (await ssh.get(node, bounded)).exec('true', {signal: bounded});
+						return 'answered' as const;
+					} catch (error) {
+						if (signal.aborted) throw error;
+						// No connection, or one that went away, is silence too; a channel the node declined is an answer.
+						const gone =
+							bounded.aborted ||
+							error instanceof SshConnectError ||
+							/closed while a command ran|not connected|no response/i.test((error as Error).message);
+						return gone ? ('silent' as const) : ('answered' as const);
+					}
+				})();
+				const said = await Promise.race([asked, timedOut]);
+				if (signal.aborted) throw new CancelledError();
+				if (said === 'answered') return undefined;
 				ssh.drop(node);
 				return server;
-			}
-		}),
+			}),
 	);
 	return silent.filter((s): s is string => s !== undefined);
 }
@@ -332,7 +354,7 @@ export async function emptyBeforeRemoval(ctx: RemovalContext, leavingNodes: stri
 				`moving replicas off ${[...new Set(plan.drops.map(d => d.server).filter(s => leaving.includes(s)))].join(', ') || leaving.join(', ')}, which arrived there during the scale`,
 			nodeOf: nodeNamer(ctx.journal),
 			resume: `swarmbee up ${ctx.cluster}`,
-			probe: servers => serversNotAnswering(ctx.ssh, nodeNamer(ctx.journal), servers, ctx.signal),
+			probe: servers => serversNotAnswering(ctx.ssh, nodeNamer(ctx.journal), servers, ctx.signal, {carrier: db.server}),
 		});
 		const unavailable = await waitForAvailable(db.connection, ctx.signal);
 		if (unavailable.length > 0) {
