@@ -164,8 +164,10 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 		await t.waitFor('t close tunnel', 30_000, false);
 
 		t.resize(80, 24);
+		// tmux reflows the 100-column frame at once; the check waits for Ink's own redraw at 80.
 		const small = await t.waitFor(
 			text =>
+				text.split('\n').every(line => line.length <= 80) &&
 				/admin +127\.0\.0\.1:\d+ → queenbee:8080/.test(text) &&
 				// The console's address whole, with its token (the guard opens it with nothing less).
 				/open http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}\b/.test(text) &&
