@@ -341,6 +341,17 @@ async function tidySecrets(ctx: AppContext, app: string, shell: RemoteShell, sig
 	return stale.length;
 }
 
+/** How waitForApp watches the services from the manager's shell, and says what it sees as the step's progress. */
+function watchOn(shell: RemoteShell, io: StepIO) {
+	const {signal} = io;
+	return {
+		look: async () => parseAppsLook(await shell.run(appsLookCommand, {signal})),
+		tasks: async (services: string[]) => parseTasks(await shell.run(serviceTasksCommand(services), {signal})),
+		onProgress: (message: string) => io.progress(message),
+		signal,
+	};
+}
+
 export const appReadyStep: Step<DeployContext> = {
 	id: 'ready',
 	title: 'Every replica ready',
@@ -352,10 +363,7 @@ export const appReadyStep: Step<DeployContext> = {
 			cluster: ctx.cluster,
 			services: ctx.checked!.services,
 			since: ctx.deployedAt!,
-			look: async () => parseAppsLook(await shell.run(appsLookCommand, {signal})),
-			tasks: async services => parseTasks(await shell.run(serviceTasksCommand(services), {signal})),
-			onProgress: message => io.progress(message),
-			signal,
+			...watchOn(shell, io),
 		});
 		const removed = await tidySecrets(ctx, ctx.app, shell, signal);
 		return {
@@ -469,10 +477,7 @@ export const rotateSecretStep: Step<SecretContext> = {
 				services: [s.service],
 				since: timeOf(now),
 				expectUpdate: new Set([s.service]),
-				look: async () => parseAppsLook(await shell.run(appsLookCommand, {signal})),
-				tasks: async services => parseTasks(await shell.run(serviceTasksCommand(services), {signal})),
-				onProgress: message => io.progress(message),
-				signal,
+				...watchOn(shell, io),
 			});
 		}
 		const removed = await tidySecrets(ctx, ctx.app, shell, signal);

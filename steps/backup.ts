@@ -5,13 +5,12 @@ import {backupTables, chooseTables, listTables, verifyArchive, type DumpedTable}
 import {removeAbandonedPartials, removeOldSpools} from '../source/backup/leftovers.js';
 import {ExternalError} from '../source/errors.js';
 import {tableKey, topFolderName, type TableRef, type TableSelection} from '../source/backup/format.js';
-import {event} from '../source/events.js';
 import {counted} from '../source/render/format.js';
 import {formatBytes, formatCount} from '../source/render/table-progress.js';
 import type {SshPool} from '../source/ssh/pool.js';
 import type {Journal} from '../source/store/journal.js';
 import {databaseNodes, openDatabase, type DatabaseSession} from '../source/database/rethinkdb.js';
-import type {Step} from './types.js';
+import {emitTableProgress, type Step} from './types.js';
 
 /** What the backup steps share; later steps read what earlier ones found. */
 export interface BackupContext {
@@ -63,19 +62,7 @@ export const dumpTablesStep: Step<BackupContext> = {
 			tables: ctx.tables!,
 			writer: ctx.writer,
 			signal: io.signal,
-			onProgress: p =>
-				io.emit(
-					event({
-						type: 'table-progress',
-						step: io.step,
-						table: tableKey(p.table),
-						state: p.state,
-						...(p.state === 'done' ? {detail: 'written'} : {}),
-						documents: p.documents,
-						bytes: p.bytes,
-						totalDocuments: p.totalDocuments,
-					}),
-				),
+			onProgress: p => emitTableProgress(io, {...p, ...(p.state === 'done' ? {detail: 'written'} : {})}),
 		});
 		const documents = ctx.dumped.reduce((sum, t) => sum + t.documents, 0);
 		const bytes = ctx.dumped.reduce((sum, t) => sum + t.bytes, 0);

@@ -24,7 +24,7 @@ import type {SshPool} from '../source/ssh/pool.js';
 import {liveNodes, type Journal} from '../source/store/journal.js';
 import {serverName} from '../source/database/stack.js';
 import {databaseNodes, openDatabase, type DatabaseSession} from '../source/database/rethinkdb.js';
-import type {Step} from './types.js';
+import {emitTableProgress, type Step} from './types.js';
 
 /** What the restore steps share; later steps read what earlier ones found. */
 export interface RestoreContext {
@@ -152,20 +152,7 @@ export const restoreTablesStep: Step<RestoreContext> = {
 				force: ctx.force,
 				target: ctx.target!,
 				signal: io.signal,
-				onProgress: p =>
-					io.emit(
-						event({
-							type: 'table-progress',
-							step: io.step,
-							table: tableKey(p.table),
-							state: p.state,
-							detail: p.detail,
-							documents: p.documents,
-							bytes: p.bytes,
-							totalDocuments: p.totalDocuments,
-							totalBytes: p.totalBytes,
-						}),
-					),
+				onProgress: p => emitTableProgress(io, p),
 				onTableDone: restored => {
 					ctx.restored!.push(restored);
 					if (restored.replication.kind === 'counts') {

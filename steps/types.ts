@@ -1,6 +1,7 @@
+import {tableKey} from '../source/database/placement.js';
 import type {EmergencyRepair} from '../source/database/tables.js';
 import type {DockerEngine} from '../source/docker/cli.js';
-import {event, nodeEvents, type Emit, type NodeEvents} from '../source/events.js';
+import {event, nodeEvents, type Emit, type NodeEvents, type TableActivity} from '../source/events.js';
 import type {Provider, ProviderContext} from '../source/providers/types.js';
 import type {KeyPair} from '../source/ssh/keys.js';
 import type {NodeShells} from '../source/ssh/shell.js';
@@ -112,4 +113,32 @@ export function stepIO(step: string, emit: Emit, signal: AbortSignal, earlier: S
 		node: name => nodeEvents(emit, name, step),
 		warn: message => emit(event({type: 'warning', message})),
 	};
+}
+
+/** One table's progress in a backup or restore, as the reader or writer reports it. */
+export interface TableProgressReport {
+	table: {db: string; table: string};
+	state: TableActivity;
+	detail?: string;
+	documents: number;
+	bytes: number;
+	totalDocuments?: number;
+	totalBytes?: number;
+}
+
+/** Says a table's progress as the step's `table-progress` event (backup and restore alike). */
+export function emitTableProgress(io: StepIO, p: TableProgressReport): void {
+	io.emit(
+		event({
+			type: 'table-progress',
+			step: io.step,
+			table: tableKey(p.table),
+			state: p.state,
+			detail: p.detail,
+			documents: p.documents,
+			bytes: p.bytes,
+			totalDocuments: p.totalDocuments,
+			totalBytes: p.totalBytes,
+		}),
+	);
 }
