@@ -102,6 +102,8 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		if (!overlay || !databaseOverlay) throw new Error('the network step records both overlays before deploy runs');
 		const material = spec.tls ? await tlsMaterial(ctx, nodes, io.progress) : undefined;
 		const tls = serverTlsForDeploy({nodes, deployed: journal.value.database, material});
+		// The first server's wait for its peers on a restart comes with a deploy that restarts every server anyway.
+		const seedWaits = !journal.value.database || journal.value.database.seedWaits === true || tls.move !== undefined;
 		const stack = renderStackFile({
 			cluster: spec.name,
 			nodes,
@@ -111,6 +113,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			databaseNetwork: databaseOverlay,
 			secret,
 			...(tls.servers ? {tls: tls.servers} : {}),
+			seedWaits,
 		});
 		writeFileAtomic(paths.stack, stack, 0o600);
 		const hash = stackHash(stack);
@@ -169,6 +172,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 					deployedAt: new Date().toISOString(),
 					...(tls.servers && material ? {tls: {ca: material.trusted, servers: tls.servers}} : {}),
 					...(before?.restartSeconds !== undefined ? {restartSeconds: before.restartSeconds} : {}),
+					...(seedWaits ? {seedWaits} : {}),
 				};
 			});
 			changed = true;

@@ -109,6 +109,13 @@ export interface StackInput {
 	 * TLS server and a plain one cannot talk).
 	 */
 	tls?: Record<string, ServerTlsSecrets>;
+	/**
+	 * The first server, restarted with data, waits for another server to
+	 * resolve before it starts (serverScript). Set for clusters deployed
+	 * since; older ones keep the script they run (a change restarts every
+	 * server at once) until they are deployed afresh.
+	 */
+	seedWaits?: boolean;
 }
 
 /** On the database network every server answers to this one name, so joining never needs a list of peers. */
@@ -142,6 +149,12 @@ export const SEED_PATIENCE_SECONDS = 30;
  *   join to itself);
  * - a server other than the first (SEED names the first one's alias) waits
  *   until that one resolves, or PATIENCE seconds and any other peer;
+ * - with `seedWaits`, the first server too, when it restarts with data: its
+ *   node's dockerd, just restarted with it, may not have learnt the others'
+ *   names yet, and a server that joins nobody stays alone (the others look
+ *   for it at its old address), so it waits until another server resolves,
+ *   or four times PATIENCE (measured: 26 s after a node's restart; a
+ *   cluster of one starts alone after that);
  * - every server gets the same initial admin password from the secret:
  *   rethinkdb lets the oldest data directory's initial password win when
  *   servers meet, so giving all of them the one password makes the order in
@@ -155,7 +168,7 @@ export const SEED_PATIENCE_SECONDS = 30;
  * script without it is the very text it always was, so a plain cluster's
  * services do not change (and restart) when swarmbee learns something new.
  */
-export function serverScript(memoryLimitBytes: number, tls = false): string {
+export function serverScript(memoryLimitBytes: number, tls = false, seedWaits = false): string {
 	return [
 		'set -eu',
 		'name=$1 seed=$2 appnet=$3 dbnet=$4 patience=$5',
@@ -171,7 +184,15 @@ export function serverScript(memoryLimitBytes: number, tls = false): string {
 		`  found=$(getent ahostsv4 ${PEERS_ALIAS} $seed | awk '{ print $1 }' | sort -u)`,
 		'  joins=""',
 		`  for ip in $found; do [ "$ip" = "$mine" ] || joins="$joins --join $ip:${CLUSTER_PORT}"; done`,
-		'  [ -n "$seed" ] || break',
+		...(seedWaits
+			? [
+					'  if [ -z "$seed" ]; then',
+					'    { [ -n "$joins" ] || [ ! -d /data/rethinkdb_data ] || [ "$waited" -ge $((patience * 4)) ]; } && break',
+					'    echo "restarted with data: waiting for another database server to resolve ($((patience * 4))s at most)"',
+					'    sleep 2; waited=$((waited + 2)); continue',
+					'  fi',
+				]
+			: ['  [ -n "$seed" ] || break']),
 		'  if [ -n "$joins" ] && { getent ahostsv4 "$seed" >/dev/null || [ "$waited" -ge "$patience" ]; }; then break; fi',
 		'  echo "waiting for $seed (after ${patience}s: for any other database server)"',
 		'  sleep 2; waited=$((waited + 2))',
@@ -200,7 +221,7 @@ export function serverCommand(input: StackInput, node: string): string[] {
 	return [
 		'sh',
 		'-c',
-		serverScript(input.memoryLimitBytes, input.tls !== undefined),
+		serverScript(input.memoryLimitBytes, input.tls !== undefined, input.seedWaits === true),
 		'rdb-server',
 		...serverArguments(input, node),
 	];

@@ -141,6 +141,7 @@ function renderWith(input: RotateInput, servers: Record<string, ServerTlsSecrets
 		databaseNetwork: databaseOverlay,
 		secret: passwordSecretName(input.password),
 		tls: servers,
+		seedWaits: input.journal.value.database?.seedWaits === true,
 	});
 }
 

@@ -83,6 +83,8 @@ interface DatabaseRecord {
 	 * said to cost beforehand.
 	 */
 	restartSeconds?: number;
+	/** Deployed with the first server waiting for a peer when it restarts with data (stack.ts seedWaits). */
+	seedWaits?: boolean;
 }
 
 interface StepRecord {

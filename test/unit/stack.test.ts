@@ -1,5 +1,5 @@
 import {execFileSync} from 'node:child_process';
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {describe, expect, it} from 'vitest';
@@ -166,38 +166,44 @@ describe("serverScript, run by sh with the node's tools played by small scripts"
 		dns: Record<string, string[]>,
 		patience: string,
 		addresses = '10.217.40.5 172.18.0.3 10.217.44.7',
+		restart: {seedWaits?: boolean; withData?: boolean; later?: {after: number; dns: Record<string, string[]>}} = {},
 	): string[] {
 		const bin = mkdtempSync(path.join(tmpdir(), 'sb-script-'));
 		try {
 			writeFileSync(path.join(bin, 'hostname'), `#!/bin/sh\necho "${addresses} "\n`, {mode: 0o755});
-			const table = Object.entries(dns)
-				.flatMap(([name, ips]) => ips.map(ip => `${name} ${ip}`))
-				.join('\n');
-			writeFileSync(path.join(bin, 'dns'), `${table}\n`);
+			const table = (names: Record<string, string[]>) =>
+				`${Object.entries(names)
+					.flatMap(([name, ips]) => ips.map(ip => `${name} ${ip}`))
+					.join('\n')}\n`;
+			writeFileSync(path.join(bin, 'dns'), table(dns));
+			writeFileSync(path.join(bin, 'dns-later'), table(restart.later?.dns ?? dns));
+			writeFileSync(path.join(bin, 'asked'), '');
 			// getent ahostsv4 NAME…: three lines per address, as glibc prints them; exit 2 when a name is unknown.
+			// From its call number `after` on, it answers from dns-later (names the node's dockerd learnt meanwhile).
 			writeFileSync(
 				path.join(bin, 'getent'),
-				`#!/bin/sh\nshift; code=0\nfor name in "$@"; do\n  found=$(awk -v n="$name" '$1 == n { print $2 }' "${bin}/dns")\n  [ -n "$found" ] || code=2\n  for ip in $found; do printf '%s STREAM %s\\n%s DGRAM\\n%s RAW\\n' "$ip" "$name" "$ip" "$ip"; done\ndone\nexit $code\n`,
+				`#!/bin/sh\nshift; code=0\necho . >>"${bin}/asked"\nfile="${bin}/dns"; [ "$(wc -l <"${bin}/asked")" -gt ${restart.later?.after ?? 1_000} ] && file="${bin}/dns-later"\nfor name in "$@"; do\n  found=$(awk -v n="$name" '$1 == n { print $2 }' "$file")\n  [ -n "$found" ] || code=2\n  for ip in $found; do printf '%s STREAM %s\\n%s DGRAM\\n%s RAW\\n' "$ip" "$name" "$ip" "$ip"; done\ndone\nexit $code\n`,
 				{mode: 0o755},
+			);
+			// The server's data directory, where the script looks for it (only that path changed, for the test).
+			const data = path.join(bin, 'rethinkdb_data');
+			if (restart.withData) mkdirSync(data);
+			const script = serverScript(input.memoryLimitBytes, false, restart.seedWaits === true).replaceAll(
+				'/data/rethinkdb_data',
+				data,
 			);
 			writeFileSync(path.join(bin, 'rethinkdb'), '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n', {mode: 0o755});
 			writeFileSync(path.join(bin, 'sleep'), '#!/bin/sh\nexit 0\n', {mode: 0o755});
 			const output = execFileSync(
 				'sh',
-				[
-					'-c',
-					serverScript(input.memoryLimitBytes),
-					'rdb-server',
-					...serverArguments(input, node).slice(0, 4),
-					patience,
-				],
+				['-c', script, 'rdb-server', ...serverArguments(input, node).slice(0, 4), patience],
 				{
 					encoding: 'utf8',
 					env: {PATH: `${bin}:/usr/bin:/bin`},
 					timeout: 10_000,
 				},
 			);
-			return output.split('\n').filter(line => !line.startsWith('rethinkdb server') && !line.startsWith('waiting'));
+			return output.split('\n').filter(line => !line.startsWith('rethinkdb server') && !line.startsWith('waiting for'));
 		} finally {
 			rmSync(bin, {recursive: true, force: true});
 		}
@@ -224,6 +230,33 @@ describe("serverScript, run by sh with the node's tools played by small scripts"
 		expect(argAfter(run('workerbee-2', {'rdb-peers': ['10.217.44.7', '10.217.44.8']}, '0'), '--join')).toEqual([
 			'10.217.44.8:29015',
 		]);
+	});
+
+	it('with seedWaits, the first server restarted with data waits until another server resolves, and joins it', () => {
+		// queenbee's dockerd has just restarted: for two asks it knows only queenbee's own name.
+		const args = run('queenbee', {'rdb-peers': ['10.217.44.7']}, '30', undefined, {
+			seedWaits: true,
+			withData: true,
+			later: {after: 2, dns: {'rdb-peers': ['10.217.44.7', '10.217.44.8']}},
+		});
+		expect(args.filter(line => line.startsWith('restarted with data'))).toHaveLength(2);
+		expect(argAfter(args, '--join')).toEqual(['10.217.44.8:29015']);
+	});
+
+	it('with seedWaits, the first server of a fresh cluster starts at once, and one restarted alone starts after its patience', () => {
+		const fresh = run('queenbee', {'rdb-peers': ['10.217.44.7']}, '30', undefined, {seedWaits: true});
+		expect(fresh.filter(line => line.startsWith('restarted with data'))).toEqual([]);
+		expect(argAfter(fresh, '--join')).toEqual([]);
+		const alone = run('queenbee', {'rdb-peers': ['10.217.44.7']}, '4', undefined, {seedWaits: true, withData: true});
+		// Four times its patience of 4 s, asking every 2 s.
+		expect(alone.filter(line => line.startsWith('restarted with data'))).toHaveLength(8);
+		expect(argAfter(alone, '--join')).toEqual([]);
+	});
+
+	it('without seedWaits (clusters deployed before it), the script is the text it was: the first server never waits', () => {
+		const before = run('queenbee', {'rdb-peers': ['10.217.44.7']}, '30', undefined, {withData: true});
+		expect(before.filter(line => line.startsWith('restarted with data'))).toEqual([]);
+		expect(serverScript(input.memoryLimitBytes)).not.toContain('rethinkdb_data ]');
 	});
 
 	it('refuses to start without an address on the database network', () => {
