@@ -527,6 +527,42 @@ print('done')
 		});
 	});
 
+	it("queenbee's node restarted by hand (docker restart): its server, the first one, finds the others again at their addresses", async () => {
+		const serverContainer = () =>
+			dockerIn(
+				container('queenbee'),
+				'docker ps -q --filter label=com.docker.swarm.service.name=swarmbee_rdb-queenbee',
+			);
+		const logOf = (id: string) => dockerIn(container('queenbee'), `docker logs ${id} 2>&1`);
+		const before = serverContainer();
+		execFileSync('docker', ['restart', container('queenbee')]);
+		const restarted = Date.now();
+		// Swarm starts a new task (a new container) for the server; it counts once that one is connected to both others.
+		const log = await waitFor(
+			async () => {
+				// (Throws while the node's dockerd is still starting: waitFor asks again.)
+				const id = serverContainer();
+				if (!id || id === before) return undefined;
+				const said = logOf(id);
+				if (!/Connected to server "workerbee_1"/.test(said) || !/Connected to server "workerbee_2"/.test(said))
+					return undefined;
+				return (await status(name, home)).rethinkdb?.connected === 3 ? said : undefined;
+			},
+			240_000,
+			() => {
+				const id = serverContainer();
+				return `queenbee's new server did not connect to the others; its log: ${id ? logOf(id).split('\n').slice(-6).join(' | ') : 'no container'}`;
+			},
+		);
+		// It joined the others: before the fix it joined nobody (its node had not learnt their names yet) and stayed alone.
+		expect(log).toMatch(/joining: --join \S+:29015/);
+		const now = await status(name, home);
+		expect(now.rethinkdb).toMatchObject({connected: 3, expected: 3, missing: []});
+		console.log(
+			`queenbee restarted: its server connected to both others ${((Date.now() - restarted) / 1000).toFixed(0)} s after docker restart (it waited ${log.split('\n').filter(l => l.startsWith('restarted with data')).length * 2} s for their names)`,
+		);
+	});
+
 	it('cleans up', async () => {
 		expect((await cli(['down', name, '--yes'], home)).exitCode).toBe(0);
 	});
