@@ -584,3 +584,30 @@ export function rollingDatabase(session: DatabaseSession): RollingDatabase {
 			}),
 	};
 }
+
+/**
+ * The roll's way to the database: one session, on a server the roll is not
+ * changing now, reopened on another only when its own server's turn comes.
+ * `open` connects to the first server that answers in the order given;
+ * `prefer` is that order (the roll's last server first, so the session
+ * moves once).
+ */
+export function databaseAvoiding(
+	open: (order: string[]) => Promise<DatabaseSession>,
+	prefer: readonly string[],
+): {database: (avoid: string) => Promise<RollingDatabase>; close: () => Promise<void>} {
+	let session: DatabaseSession | undefined;
+	return {
+		async database(avoid) {
+			if (session && session.server !== avoid) return rollingDatabase(session);
+			await session?.close();
+			session = undefined;
+			session = await open(prefer.filter(node => node !== avoid));
+			return rollingDatabase(session);
+		},
+		async close() {
+			await session?.close();
+			session = undefined;
+		},
+	};
+}
