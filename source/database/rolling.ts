@@ -3,7 +3,9 @@ import {pollUntil} from '../concurrency.js';
 import {CancelledError, ExternalError, InputError, isAbort} from '../errors.js';
 import {counted} from '../render/format.js';
 import {tableKey, type ShardPlacement, type TableLayout} from './placement.js';
-import type {DatabaseSession} from './rethinkdb.js';
+import type {NodeShells} from '../ssh/shell.js';
+import type {Journal} from '../store/journal.js';
+import {databaseNodes, openDatabase, type DatabaseSession} from './rethinkdb.js';
 import {serverName} from './stack.js';
 import {readLayouts} from './tables.js';
 
@@ -68,6 +70,8 @@ export interface RollingDatabase {
 	readiness(): Promise<TableReadiness[]>;
 	/** Writes new primaries (one per shard) into a table's `table_config`, its replicas unchanged. */
 	setPrimaries(table: TableLayout, primaries: string[]): Promise<void>;
+	/** RethinkDB's critical `current_issues`, in its own words (a roll is not done while there is one). */
+	criticalIssues(): Promise<string[]>;
 	/** The server the roll's own queries go to (never one being changed). */
 	readonly via: string;
 }
@@ -226,6 +230,15 @@ export interface RollingInput {
 	backTimeoutMs?: number;
 	/** The poll interval of every wait (default 1 s; tests shorten it). */
 	intervalMs?: number;
+	/**
+	 * The user said so (`--allow-unavailable`): what would make a table
+	 * unavailable is said through `warn` and done anyway. Never the default.
+	 */
+	allowUnavailable?: boolean;
+	/** A warning the user must see (the step's io.warn). */
+	warn?: (line: string) => void;
+	/** How long RethinkDB may report a critical issue after the roll before it fails (default 2 min). */
+	issuesTimeoutMs?: number;
 }
 
 const BACK_TIMEOUT_MS = 10 * 60_000;
@@ -236,7 +249,7 @@ const READY_TIMEOUT_MS = 5 * 60_000;
  * every server of it checked against the database as it is now.
  */
 export async function checkRoll(
-	input: Pick<RollingInput, 'database' | 'nodes' | 'cluster' | 'replicas' | 'verb'>,
+	input: Pick<RollingInput, 'database' | 'nodes' | 'cluster' | 'replicas' | 'verb' | 'allowUnavailable' | 'warn'>,
 ): Promise<void> {
 	const db = await input.database(input.nodes[0] ?? '');
 	const [tables, servers] = await Promise.all([db.layouts(), db.servers()]);
@@ -248,7 +261,17 @@ export async function checkRoll(
 			verb: input.verb,
 		}),
 	);
-	if (refusals.length > 0) throw refusalError(refusals, input.nodes);
+	if (refusals.length > 0) refuseOrWarn(input, refusals, input.nodes);
+}
+
+/** A refusal, or with `allowUnavailable` a warning per table and on with the roll. */
+function refuseOrWarn(
+	input: Pick<RollingInput, 'allowUnavailable' | 'warn'>,
+	refusals: ServerRefusal[],
+	nodes: readonly string[],
+): void {
+	if (!input.allowUnavailable) throw refusalError(refusals, nodes);
+	for (const refusal of refusals) input.warn?.(`${refusal.why} (going on: --allow-unavailable)`);
 }
 
 function refusalError(refusals: ServerRefusal[], nodes: readonly string[]): InputError {
@@ -285,7 +308,7 @@ export async function rollServers(input: RollingInput): Promise<{changed: string
 		const [tables, servers] = await Promise.all([db.layouts(), db.servers()]);
 		const connected = new Set(servers.keys());
 		const refusals = refusalsForServer(tables, server, connected, policy);
-		if (refusals.length > 0) throw refusalError(refusals, [node]);
+		if (refusals.length > 0) refuseOrWarn({...input, warn: undefined}, refusals, [node]);
 		input.onStage?.(node, 'checked');
 		const idBefore = servers.get(server);
 
@@ -343,12 +366,59 @@ export async function rollServers(input: RollingInput): Promise<{changed: string
 		input.onDone?.(node);
 		if (interrupted) throw new CancelledError();
 	}
+	const last = input.nodes.at(-1) ?? '';
 	if (comesBack && moved.length > 0) {
-		const last = input.nodes.at(-1) ?? '';
 		await restorePrimaries(await input.database(last), moved, {signal, intervalMs: interval, say});
 		input.onMoved?.([]);
 	}
+	// A stopped server is meant to be away: what RethinkDB says about it is what `stop` asked for.
+	if (comesBack)
+		await waitForNoCriticalIssue(await input.database(last), {
+			signal,
+			intervalMs: interval,
+			timeoutMs: input.issuesTimeoutMs ?? ISSUES_TIMEOUT_MS,
+			say,
+		});
 	return {changed, moved: movedCount};
+}
+
+const ISSUES_TIMEOUT_MS = 2 * 60_000;
+
+/**
+ * A roll is not done while RethinkDB reports a critical issue (a table not
+ * available, a server it still misses): waited for a while, as a server
+ * just back clears its own, then an error in RethinkDB's words.
+ */
+export async function waitForNoCriticalIssue(
+	db: RollingDatabase,
+	options: {signal: AbortSignal; intervalMs?: number; timeoutMs?: number; say: (line: string) => void},
+): Promise<void> {
+	let said = false;
+	const polled = await pollUntil(
+		async () => {
+			const issues = await db.criticalIssues();
+			if (issues.length > 0 && !said) {
+				options.say(`waiting for RethinkDB's critical issues to clear: ${issues.join('; ')}`);
+				said = true;
+			}
+			return issues;
+		},
+		issues => issues.length === 0,
+		{
+			intervalMs: options.intervalMs ?? 1_000,
+			timeoutMs: options.timeoutMs ?? ISSUES_TIMEOUT_MS,
+			signal: options.signal,
+		},
+	);
+	if (polled.met) return;
+	const issues = polled.last ?? [];
+	throw new ExternalError(
+		`RethinkDB reports ${issues.length === 1 ? 'a critical issue' : `${issues.length} critical issues`} after the change: ${issues.join('; ')}`,
+		{
+			hint: 'every server was changed and waited for, but the database does not call itself healthy',
+			nextSteps: ['see it in the admin panel: swarmbee tunnel NAME', 'swarmbee status NAME'],
+		},
+	);
 }
 
 /** Waits until every moved table serves from its new primaries, writable and caught up. */
@@ -501,6 +571,11 @@ export async function restorePrimaries(
 	return moves.length;
 }
 
+/** Text from the database, shown in a terminal: its control characters (ESC, CR, …) made spaces. */
+function stripControl(text: string): string {
+	return text.replace(/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu, ' ');
+}
+
 interface StatusRow {
 	id: string;
 	db: string;
@@ -564,6 +639,13 @@ export function rollingDatabase(session: DatabaseSession): RollingDatabase {
 					...replicaStates(row),
 				}));
 			}),
+		criticalIssues: () =>
+			ask(async connection => {
+				const rows = (await (
+					await system.table('current_issues').filter({critical: true}).pluck('description').run(connection)
+				).toArray()) as Array<{description: string}>;
+				return rows.map(row => stripControl(row.description));
+			}),
 		setPrimaries: (table, primaries) =>
 			ask(async connection => {
 				const result = (await system
@@ -610,4 +692,55 @@ export function databaseAvoiding(
 			session = undefined;
 		},
 	};
+}
+
+/** What a roll needs of a cluster: a ClusterSession is one (so is a step's context with its password). */
+export interface RollingCluster {
+	readonly spec: {readonly name: string; readonly replicas: number};
+	readonly journal: {readonly value: Readonly<Journal>};
+	readonly ssh: NodeShells;
+	password(): string;
+}
+
+/**
+ * The roll's database session over a cluster: the servers the roll does
+ * not touch first, then its own from the last one (so it moves once).
+ */
+export function rollDatabaseOf(cluster: RollingCluster, nodes: readonly string[], signal?: AbortSignal) {
+	const {manager, nodes: all} = databaseNodes(cluster.journal.value);
+	const prefer = [...all.filter(n => !nodes.includes(n)), ...[...nodes].reverse()];
+	const password = cluster.password();
+	return databaseAvoiding(order => openDatabase({ssh: cluster.ssh, manager, nodes: order, password, signal}), prefer);
+}
+
+/**
+ * The simple way in: changes the database servers of `nodes` one at a
+ * time, every table available throughout (see rollServers), with `change`
+ * doing what the caller does to one node's server (restart its node,
+ * update its service, rotate its certificate). Refused, nothing changed,
+ * when a table would lose its majority.
+ *
+ *     await rollDatabaseServers(session, ['workerbee-1', 'queenbee'], async (node, signal) => {...}, {
+ *         signal: io.signal, say: io.progress, verb: 'gets a new certificate'});
+ */
+export async function rollDatabaseServers(
+	cluster: RollingCluster,
+	nodes: readonly string[],
+	change: RollingInput['change'],
+	options: Omit<RollingInput, 'database' | 'nodes' | 'cluster' | 'replicas' | 'change' | 'verb'> & {verb?: string},
+): Promise<{changed: string[]; moved: number}> {
+	const db = rollDatabaseOf(cluster, nodes, options.signal);
+	try {
+		return await rollServers({
+			verb: 'changes',
+			...options,
+			database: db.database,
+			nodes,
+			cluster: cluster.spec.name,
+			replicas: cluster.spec.replicas,
+			change,
+		});
+	} finally {
+		await db.close();
+	}
 }

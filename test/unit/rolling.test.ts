@@ -78,6 +78,19 @@ class ScriptedDatabase implements RollingDatabase {
 		this.pendingPrimary.set(table.id, this.handoffReads);
 	}
 
+	/** Critical issues RethinkDB reports besides tables not writable, each for this many more reads. */
+	readonly issues = new Map<string, number>();
+
+	async criticalIssues(): Promise<string[]> {
+		const out = this.tables.filter(t => !this.writable(t)).map(t => `Table ${t.db}.${t.table} is not available`);
+		for (const [issue, left] of this.issues) {
+			out.push(issue);
+			if (left <= 1) this.issues.delete(issue);
+			else this.issues.set(issue, left - 1);
+		}
+		return out;
+	}
+
 	/** A server goes away: every table that cannot take writes without it is recorded. */
 	stop(server: string): void {
 		this.log.push(`stop ${server}`);
@@ -292,6 +305,44 @@ describe('rollServers', () => {
 		]);
 		expect(changes).toBe(0);
 		expect(db.log).toEqual([]);
+	});
+
+	it('with allowUnavailable (the user said so) the same roll warns, table by table, and goes on', async () => {
+		const db = new ScriptedDatabase([
+			table('events', ['queenbee', 'workerbee_1', 'workerbee_2']),
+			table('solo', ['workerbee_2']),
+		]);
+		const warned: string[] = [];
+		const r = roll(db, {
+			nodes: ['workerbee-2'],
+			allowUnavailable: true,
+			warn: line => warned.push(line),
+			change: async () => {
+				db.stop('workerbee_2');
+				db.start('workerbee_2');
+			},
+		});
+		expect(await r.run()).toMatchObject({changed: ['workerbee-2']});
+		expect(warned).toEqual([
+			'app.solo has its only replica on workerbee_2: it would be unavailable while workerbee_2 restarts (going on: --allow-unavailable)',
+		]);
+		// The scripted database saw what the user accepted: app.solo could not take writes while it was away.
+		expect(db.unavailable).toEqual(['app.solo']);
+	});
+
+	it('is not done while RethinkDB reports a critical issue: one that clears is waited for, one that stays fails the roll in its words', async () => {
+		const db = new ScriptedDatabase([table('events', ['queenbee', 'workerbee_1', 'workerbee_2'])]);
+		db.issues.set('Server workerbee_1 had trouble', 3);
+		const clears = roll(db, {nodes: ['workerbee-1']});
+		expect(await clears.run()).toMatchObject({changed: ['workerbee-1']});
+		expect(clears.said).toContain("waiting for RethinkDB's critical issues to clear: Server workerbee_1 had trouble");
+		db.issues.set('Table app.events has a broken index', 1_000_000);
+		const stays = roll(db, {nodes: ['workerbee-2'], issuesTimeoutMs: 50});
+		const error = await stays.run().catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(ExternalError);
+		expect((error as ExternalError).message).toBe(
+			'RethinkDB reports a critical issue after the change: Table app.events has a broken index',
+		);
 	});
 
 	it('checks each server again right before its turn: one gone meanwhile stops the roll there, the one done is not waited on for it', async () => {
