@@ -1,12 +1,5 @@
 import {requirePassword} from '../source/database/password.js';
-import {
-	checkRoll,
-	databaseAvoiding,
-	rollServers,
-	waitUntilBack,
-	type MovedPrimary,
-} from '../source/database/rolling.js';
-import {databaseNodes, openDatabase} from '../source/database/rethinkdb.js';
+import {checkRoll, rollDatabaseOf, rollServers, waitUntilBack, type MovedPrimary} from '../source/database/rolling.js';
 import {serverName} from '../source/database/stack.js';
 import {CancelledError, InputError, isAbort} from '../source/errors.js';
 import type {Machine} from '../source/providers/types.js';
@@ -25,6 +18,8 @@ export interface NodeRequest {
 	nodes: string[];
 	/** The command line, said back when a run is cut off and recorded to resume it. */
 	command: string;
+	/** The user said so: a table that would be unavailable meanwhile is warned about, not refused. */
+	allowUnavailable?: boolean;
 }
 
 const TITLES: Record<NodeAction, string> = {restart: 'Restart', stop: 'Stop', start: 'Start'};
@@ -61,7 +56,7 @@ export function nodeCheckStep(request: NodeRequest): Step<NodeContext> {
 		id: 'check',
 		title: 'Check',
 		async run(ctx, io) {
-			const open = ctx.journal.value.change;
+			const open = ctx.journal.value.rolling;
 			const remaining =
 				open?.kind === 'restart' && request.action === 'restart'
 					? request.nodes.filter(n => !open.done.includes(n))
@@ -160,14 +155,8 @@ async function bringBack(
 
 /** The roll's database session, on the servers of `nodes` last (the ones changed). */
 export function openRollDatabase(ctx: NodeContext, io: StepIO, nodes: readonly string[]) {
-	const password = requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name);
-	const {manager, nodes: all} = databaseNodes(ctx.journal.value);
-	// Servers the roll does not touch first, then its own from the last one.
-	const prefer = [...all.filter(n => !nodes.includes(n)), ...[...nodes].reverse()];
-	return databaseAvoiding(
-		order => openDatabase({ssh: ctx.ssh, manager, nodes: order, password, signal: io.signal}),
-		prefer,
-	);
+	const cluster = {...ctx, password: () => requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name)};
+	return rollDatabaseOf(cluster, nodes, io.signal);
 }
 
 /**
@@ -214,6 +203,8 @@ async function checkNodes(ctx: NodeContext, io: StepIO, request: NodeRequest): P
 			cluster: ctx.spec.name,
 			replicas: ctx.spec.replicas,
 			verb: request.action === 'stop' ? 'is stopped' : 'restarts',
+			allowUnavailable: request.allowUnavailable,
+			warn: io.warn,
 		});
 	} finally {
 		await db.close();
@@ -264,7 +255,7 @@ export function beginChange(
 	ctx: Pick<NodeContext, 'journal'>,
 	change: Omit<RollingChangeRecord, 'done' | 'startedAt'>,
 ): RollingChangeRecord {
-	const open = ctx.journal.value.change;
+	const open = ctx.journal.value.rolling;
 	const same =
 		open?.kind === change.kind &&
 		JSON.stringify(open.nodes) === JSON.stringify(change.nodes) &&
@@ -272,7 +263,7 @@ export function beginChange(
 	if (open && same) return open;
 	const fresh: RollingChangeRecord = {...change, done: [], startedAt: new Date().toISOString()};
 	ctx.journal.update(j => {
-		j.change = fresh;
+		j.rolling = fresh;
 	});
 	return fresh;
 }
@@ -282,21 +273,21 @@ export function changeHooks(ctx: Pick<NodeContext, 'journal'>) {
 	return {
 		onStage: (node: string, stage: NonNullable<RollingChangeRecord['current']>['stage']) =>
 			ctx.journal.update(j => {
-				if (j.change) j.change.current = {node, stage};
+				if (j.rolling) j.rolling.current = {node, stage};
 			}),
 		onDone: (node: string) =>
 			ctx.journal.update(j => {
-				if (!j.change) return;
-				if (!j.change.done.includes(node)) j.change.done.push(node);
-				delete j.change.current;
+				if (!j.rolling) return;
+				if (!j.rolling.done.includes(node)) j.rolling.done.push(node);
+				delete j.rolling.current;
 			}),
 		onMoved: (moved: MovedPrimary[]) =>
 			ctx.journal.update(j => {
-				if (j.change) j.change.moved = moved.map(m => ({...m}));
+				if (j.rolling) j.rolling.moved = moved.map(m => ({...m}));
 			}),
 		finish: () =>
 			ctx.journal.update(j => {
-				delete j.change;
+				delete j.rolling;
 			}),
 	};
 }
@@ -311,7 +302,7 @@ async function restartNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, 
 		if (!recovered.includes(cut.node)) await bringBack(ctx, io, record(ctx, cut.node), {start: true});
 		hooks.onDone(cut.node);
 	}
-	const todo = request.nodes.filter(n => !ctx.journal.value.change!.done.includes(n));
+	const todo = request.nodes.filter(n => !ctx.journal.value.rolling!.done.includes(n));
 	if (todo.length < request.nodes.length)
 		io.progress(
 			`resuming: ${request.nodes.filter(n => !todo.includes(n)).join(', ')} done before; ${todo.length > 0 ? `going on with ${todo.join(', ')}` : 'nothing left'}`,
@@ -336,7 +327,9 @@ async function restartNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, 
 				change: (node, signal) => restartNode(ctx, io, node, signal),
 				signal: io.signal,
 				say: io.progress,
-				moved: ctx.journal.value.change?.moved as MovedPrimary[] | undefined,
+				allowUnavailable: request.allowUnavailable,
+				warn: io.warn,
+				moved: ctx.journal.value.rolling?.moved as MovedPrimary[] | undefined,
 				...hooks,
 			});
 		} finally {
@@ -388,6 +381,8 @@ async function stopNodes(ctx: NodeContext, io: StepIO, request: NodeRequest) {
 				change: stop,
 				signal: io.signal,
 				say: io.progress,
+				allowUnavailable: request.allowUnavailable,
+				warn: io.warn,
 			});
 		} finally {
 			await db.close();
