@@ -118,12 +118,13 @@ export async function waitForNodeBack(
 	ops.say(node.name, 'booting', 'waiting for SSH');
 	ops.ssh.drop(node.name);
 	const shell = await ops.ssh.waitFor(node.name, {signal, timeoutMs});
-	if (!node.swarmNodeId) return shell;
+	const swarmNodeId = node.swarmNodeId;
+	if (!swarmNodeId) return shell;
 	ops.say(node.name, 'joining', 'SSH ok; waiting for Swarm to count it Ready');
 	const polled = await pollUntil(
 		async () => {
 			try {
-				return await swarmMember(await managerFor(ops, node.name, signal), node.swarmNodeId!, signal);
+				return await swarmMember(await managerFor(ops, node.name, signal), swarmNodeId, signal);
 			} catch (error) {
 				// A manager that rebooted answers docker only once its engine is up.
 				if (isAbort(error, signal)) throw error;
