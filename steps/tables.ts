@@ -66,6 +66,7 @@ function applyAll(
 		say,
 		onApplied: plan => say(describePlaced(plan)),
 		...words(ctx, io.signal, session.server),
+		session,
 	});
 }
 
@@ -479,6 +480,7 @@ export const evacuateStep: Step<EvacuateContext> = {
 				why: plan => purpose(plan, leaving, spec.replicas),
 				onApplied: plan => say(describePlaced(plan)),
 				...words(ctx, io.signal, db.server),
+				session: db,
 			});
 			const total = Object.keys(journal.value.tables ?? {}).length;
 			return {

@@ -17,6 +17,7 @@ import {
 	setDefaultTag,
 	waitForAvailable,
 	waitForSettling,
+	type ReopenableSession,
 } from './tables.js';
 
 /**
@@ -123,6 +124,8 @@ export interface MoveOffInput {
 	resume?: string;
 	/** Of the servers given, those whose node does not answer now. */
 	probe?: (servers: string[]) => Promise<string[]>;
+	/** Reopened when its connection closes while a move waits. */
+	session?: ReopenableSession;
 	/** Why a plan moves its table, in words. */
 	why: (plan: TablePlan) => string;
 	onApplied?: (plan: TablePlan) => void;
@@ -186,6 +189,7 @@ export async function moveOffLeaving(input: MoveOffInput): Promise<number> {
 			...(input.nodeOf ? {nodeOf: input.nodeOf} : {}),
 			...(input.resume ? {resume: input.resume} : {}),
 			...(input.probe ? {probe: input.probe} : {}),
+			...(input.session ? {session: input.session} : {}),
 		});
 	}
 	const still = tablesOn(await readLayouts(connection), leaving, journal.value.tables);
@@ -355,6 +359,7 @@ export async function emptyBeforeRemoval(ctx: RemovalContext, leavingNodes: stri
 			nodeOf: nodeNamer(ctx.journal),
 			resume: `swarmbee up ${ctx.cluster}`,
 			probe: servers => serversNotAnswering(ctx.ssh, nodeNamer(ctx.journal), servers, ctx.signal, {carrier: db.server}),
+			session: db,
 		});
 		const unavailable = await waitForAvailable(db.connection, ctx.signal);
 		if (unavailable.length > 0) {

@@ -248,11 +248,12 @@ export const DISCONNECTED_WAIT_MS = 10 * 60_000;
 export async function applyPlan(connection: r.Connection, plan: TablePlan, options: ApplyOptions = {}): Promise<void> {
 	const {layout} = plan;
 	if (plan.stages.length === 0) return;
+	const current = () => options.session?.connection ?? connection;
 	const documents = (await r
 		.db(layout.db)
 		.table(layout.table)
 		.count()
-		.run(connection)
+		.run(current())
 		.catch(() => 0)) as number;
 	for (const stage of plan.stages) {
 		const result = (await r
@@ -260,7 +261,7 @@ export async function applyPlan(connection: r.Connection, plan: TablePlan, optio
 			.table('table_config')
 			.get(layout.id)
 			.update({shards: toConfig(stage.shards)} as never)
-			.run(connection)) as unknown as {errors: number; first_error?: string};
+			.run(current())) as unknown as {errors: number; first_error?: string};
 		if (result.errors > 0) {
 			throw new ExternalError(`RethinkDB refused the new placement of ${tableKey(layout)}: ${result.first_error}`, {
 				nextSteps: [
@@ -270,9 +271,23 @@ export async function applyPlan(connection: r.Connection, plan: TablePlan, optio
 			});
 		}
 		options.onProgress?.({table: layout, stage: stage.name, copies: [], documents});
-		await waitUntilReady(connection, plan, stage.name, documents, options);
+		await waitUntilReady(current, plan, stage.name, documents, options);
 	}
 }
+
+/**
+ * The database session a move runs on, when it may reopen its connection:
+ * a connection that closes while a move waits (its server restarted, its
+ * SSH channel cut) is opened again and the wait goes on, the move being
+ * RethinkDB's and not the connection's.
+ */
+export interface ReopenableSession {
+	readonly connection: r.Connection;
+	reconnect(): Promise<r.Connection>;
+}
+
+/** How many times in a row a wait reopens its connection before it gives up. */
+const REOPENS = 5;
 
 interface ApplyOptions {
 	signal?: AbortSignal;
@@ -286,6 +301,8 @@ interface ApplyOptions {
 	resume?: string;
 	/** Of the servers given, those whose node does not answer now (asked over SSH, within seconds). */
 	probe?: (servers: string[]) => Promise<string[]>;
+	/** Reopened when its connection closes during a wait (without it, a closed connection ends the move). */
+	session?: ReopenableSession;
 }
 
 export interface ApplyPlansOptions {
@@ -302,6 +319,7 @@ export interface ApplyPlansOptions {
 	resume?: string;
 	disconnectedWaitMs?: number;
 	probe?: (servers: string[]) => Promise<string[]>;
+	session?: ReopenableSession;
 }
 
 /**
@@ -327,6 +345,7 @@ export async function applyPlans(
 			...(options.resume ? {resume: options.resume} : {}),
 			...(options.disconnectedWaitMs ? {disconnectedWaitMs: options.disconnectedWaitMs} : {}),
 			...(options.probe ? {probe: options.probe} : {}),
+			...(options.session ? {session: options.session} : {}),
 			onProgress: progress => {
 				const line = describeProgress(progress, why, options);
 				if (line !== said) options.say(line);
@@ -342,7 +361,7 @@ export async function applyPlans(
 const READY_TIMEOUT_MS = 30 * 60_000;
 
 async function waitUntilReady(
-	connection: r.Connection,
+	current: () => r.Connection,
 	plan: TablePlan,
 	stage: ApplyProgress['stage'],
 	documents: number,
@@ -355,40 +374,54 @@ async function waitUntilReady(
 	const servers = [...new Set(shards.flatMap(s => [...s.replicas, ...s.nonvoting]))];
 	/** Since when a server of the placement has not been connected. */
 	let awaySince: number | undefined;
+	let reopened = 0;
 	const polled = await pollUntil(
 		async () => {
-			const status = (await r.db('rethinkdb').table('table_status').get(layout.id).run(connection)) as unknown as {
-				status: {all_replicas_ready: boolean};
-			} | null;
-			const ready = status?.status.all_replicas_ready === true;
-			if (!ready) {
-				const connected = await readConnectedServers(connection);
-				const away = servers.filter(s => !connected.has(s));
-				// A node stopped hard sends nothing: RethinkDB calls its server disconnected only after its
-				// heartbeat gives up (about 14 s); its node not answering says so within seconds.
-				const silent = options.probe ? await options.probe(servers.filter(s => connected.has(s))) : [];
-				if (away.length + silent.length === 0) awaySince = undefined;
-				else {
-					awaySince ??= Date.now();
-					const leftMs = waitMs - (Date.now() - awaySince);
-					if (leftMs <= 0) throw serverAwayError(layout, [...away, ...silent], waitMs, options);
-					options.onProgress?.({
-						table: layout,
-						stage,
-						copies: [],
-						documents,
-						waiting: {servers: away, ...(silent.length > 0 ? {silent} : {}), leftMs},
-					});
-					return false;
-				}
-				const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
-				options.onProgress?.({table: layout, stage, copies, documents});
+			try {
+				const ready = await look(current());
+				reopened = 0;
+				return ready;
+			} catch (error) {
+				const session = options.session;
+				if (!session || (error as Error).name !== 'ReqlDriverError' || reopened >= REOPENS) throw error;
+				reopened++;
+				await session.reconnect().catch(() => {});
+				return false;
 			}
-			return ready;
 		},
 		ready => ready,
 		{intervalMs: 1_000, timeoutMs, signal: options.signal},
 	);
+	async function look(connection: r.Connection): Promise<boolean> {
+		const status = (await r.db('rethinkdb').table('table_status').get(layout.id).run(connection)) as unknown as {
+			status: {all_replicas_ready: boolean};
+		} | null;
+		const ready = status?.status.all_replicas_ready === true;
+		if (!ready) {
+			const connected = await readConnectedServers(connection);
+			const away = servers.filter(s => !connected.has(s));
+			// A node stopped hard sends nothing: RethinkDB calls its server disconnected only after its
+			// heartbeat gives up (about 14 s); its node not answering says so within seconds.
+			const silent = options.probe ? await options.probe(servers.filter(s => connected.has(s))) : [];
+			if (away.length + silent.length === 0) awaySince = undefined;
+			else {
+				awaySince ??= Date.now();
+				const leftMs = waitMs - (Date.now() - awaySince);
+				if (leftMs <= 0) throw serverAwayError(layout, [...away, ...silent], waitMs, options);
+				options.onProgress?.({
+					table: layout,
+					stage,
+					copies: [],
+					documents,
+					waiting: {servers: away, ...(silent.length > 0 ? {silent} : {}), leftMs},
+				});
+				return false;
+			}
+			const copies = (await readCopies(connection)).filter(c => c.db === layout.db && c.table === layout.table);
+			options.onProgress?.({table: layout, stage, copies, documents});
+		}
+		return ready;
+	}
 	if (!polled.met) {
 		throw new ExternalError(
 			`${tableKey(layout)} did not become ready within ${Math.round(timeoutMs / 60_000)} min after its ${stage} step`,

@@ -4,7 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises';
 import r from 'rethinkdb';
 import {afterAll, beforeAll, expect, it} from 'vitest';
 import {planPlacement, refusals} from '../../source/database/placement.js';
-import {connectDriver, queryHealth, type RethinkdbHealth} from '../../source/database/rethinkdb.js';
+import {connectDriver, queryHealth, sessionOver, type RethinkdbHealth} from '../../source/database/rethinkdb.js';
 import {applyPlan, emergencyRepair, readLayouts, type ApplyProgress} from '../../source/database/tables.js';
 import {
 	passwordSecretContent,
@@ -299,6 +299,37 @@ describeWithEngine('the real RethinkDB server as swarmbee runs it', () => {
 			expect(await r.db('app').table('orders').count().run(connection)).toBe(1000);
 		} finally {
 			await connection.close();
+		}
+	});
+
+	it('a move whose driver connection closes while it waits opens it again and finishes (as a scale does when its connection drops)', async () => {
+		const session = await sessionOver('queenbee', () => connect('queenbee'));
+		try {
+			const servers = NODES.map(serverName);
+			// Back onto all three servers: 5,000 documents to copy onto workerbee_2.
+			const [plan] = planPlacement(
+				(await readLayouts(session.connection)).filter(t => t.table === 'events'),
+				servers,
+				3,
+			);
+			const first = session.connection;
+			let closed = false;
+			await applyPlan(session.connection, plan!, {
+				session,
+				onProgress: () => {
+					if (closed) return;
+					closed = true;
+					// Cut right after the new placement is written, before the wait's first look.
+					void first.close({noreplyWait: false});
+				},
+			});
+			expect(closed).toBe(true);
+			expect(session.connection).not.toBe(first);
+			const [events] = (await readLayouts(session.connection)).filter(t => t.table === 'events');
+			expect(events!.shards[0]!.replicas.sort()).toEqual(servers.slice().sort());
+			expect(await r.db('app').table('events').count().run(session.connection)).toBe(5000);
+		} finally {
+			await session.close();
 		}
 	});
 
