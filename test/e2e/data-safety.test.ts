@@ -381,6 +381,10 @@ describeWithEngine('no acknowledged write or row lost when the cluster changes u
 		// Measured from before the kill: the server's connection drops as its process dies, before docker returns.
 		const stoppedAt = Date.now();
 		execFileSync('docker', ['kill', container('workerbee-1')]);
+		// A test that fails before it starts workerbee-1 again leaves it running for the next ones.
+		onTestFinished(() => {
+			execFileSync('docker', ['start', container('workerbee-1')]);
+		});
 		const named = await run.until(
 			e =>
 				e.type === 'step-progress' &&
