@@ -170,7 +170,7 @@ describeInTmux('the dashboard on a real 1+1 cluster', () => {
 				text.split('\n').every(line => line.length <= 80) &&
 				/admin +127\.0\.0\.1:\d+ → queenbee:8080/.test(text) &&
 				// The console's address whole, with its token (the guard opens it with nothing less).
-				/open http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}\b/.test(text) &&
+				/open http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])/.test(text) &&
 				/\d+ open, \d+ total · in \S+ \S+ · out \S+ \S+/.test(text),
 			30_000,
 			false,
