@@ -82,7 +82,7 @@ async function tlsMaterial(
  * are side-loaded where nodes cannot pull, and `docker stack deploy` runs on
  * queenbee. Done when the database itself says every server is connected.
  *
- * With TLS (the default), every server gets its certificate and key and the
+ * With TLS (`up --tls`; off by default, docs/tls.md), every server gets its certificate and key and the
  * cluster's CA as secrets named by content; a server that runs keeps the
  * ones it has (`certs rotate` changes them one server at a time). Moving an
  * existing cluster to TLS or off it restarts every server at once: the pause
