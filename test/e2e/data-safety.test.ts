@@ -45,9 +45,24 @@ describeWithEngine('no acknowledged write or row lost when the cluster changes u
 	const written = [...TABLES];
 
 	const connect = () => connectThrough(tunnel!, password);
+	/**
+	 * A fresh connection through the tunnel, tried again for up to 30 s when it cannot be made: right after a
+	 * node is killed the tunnel has refused a new connection (read ECONNRESET) while it reconnected (CI, twice).
+	 */
+	async function connectAgain(): Promise<r.Connection> {
+		const deadline = Date.now() + 30_000;
+		for (;;) {
+			try {
+				return await connect();
+			} catch (error) {
+				if (!/Could not connect/.test((error as Error).message) || Date.now() > deadline) throw error;
+				await new Promise(resolve => setTimeout(resolve, 500));
+			}
+		}
+	}
 	/** A query through the tunnel on a fresh connection (a scale may have moved what an old one reached). */
 	async function query<T>(run: (connection: r.Connection) => Promise<T>): Promise<T> {
-		const connection = await connect();
+		const connection = await connectAgain();
 		try {
 			return await run(connection);
 		} finally {
