@@ -154,7 +154,7 @@ describeWithEngine('no acknowledged write or row lost when the cluster changes u
 	async function checkWrites(w: LiveWriter, scenario: string): Promise<void> {
 		const report = await w.stop();
 		console.log(`${scenario}:\n${describeWrites(report)}`);
-		const check = await verifyWrites(connect, report);
+		const check = await verifyWrites(connectAgain, report);
 		expect(check.lost, describeWrites(report)).toEqual([]);
 		expect(check.found).toBe(check.acked);
 		expect(check.acked).toBeGreaterThan(0);
