@@ -10,7 +10,6 @@ const SETTLED: Partial<Record<NodeActivity, {icon: string; color: string}>> = {
 	failed: {icon: '✖', color: 'red'},
 	cancelled: {icon: '■', color: 'yellow'},
 	deleted: {icon: '✔', color: 'gray'},
-	stopped: {icon: '■', color: 'gray'},
 };
 
 export function nodeStateColor(state: NodeActivity): string {

@@ -386,10 +386,6 @@ const BUSY: ReadonlySet<NodeActivity> = new Set([
 	'joining',
 	'provisioning',
 	'deleting',
-	'draining',
-	'restarting',
-	'upgrading',
-	'stopping',
 ]);
 
 /**
