@@ -1,7 +1,7 @@
 import {tableKey} from '../source/database/placement.js';
 import type {EmergencyRepair} from '../source/database/tables.js';
 import type {DockerEngine} from '../source/docker/cli.js';
-import {event, nodeEvents, type Emit, type NodeEvents, type TableActivity} from '../source/events.js';
+import {event, nodeEvents, type Emit, type NodeEvents, type RunEvent} from '../source/events.js';
 import type {Provider, ProviderContext} from '../source/providers/types.js';
 import type {KeyPair} from '../source/ssh/keys.js';
 import type {NodeShells} from '../source/ssh/shell.js';
@@ -116,15 +116,12 @@ export function stepIO(step: string, emit: Emit, signal: AbortSignal, earlier: S
 }
 
 /** One table's progress in a backup or restore, as the reader or writer reports it. */
-export interface TableProgressReport {
+export type TableProgressReport = Omit<
+	Extract<RunEvent, {type: 'table-progress'}>,
+	'type' | 'at' | 'step' | 'table'
+> & {
 	table: {db: string; table: string};
-	state: TableActivity;
-	detail?: string;
-	documents: number;
-	bytes: number;
-	totalDocuments?: number;
-	totalBytes?: number;
-}
+};
 
 /** Says a table's progress as the step's `table-progress` event (backup and restore alike). */
 export function emitTableProgress(io: StepIO, p: TableProgressReport): void {
