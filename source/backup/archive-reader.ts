@@ -1,4 +1,4 @@
-import {closeSync, createReadStream, fstatSync, openSync, readSync} from 'node:fs';
+import {closeSync, createReadStream, fstatSync, open, openSync, read, readSync} from 'node:fs';
 import path from 'node:path';
 import type {Readable, Writable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
@@ -159,7 +159,8 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 
 	const result: WalkResult = {top: undefined, infos: new Map(), data: new Map(), ignored: []};
 	const limits = options.limits ?? DEFAULT_LIMITS;
-	const source = createReadStream('', {fd, highWaterMark: 1024 * 1024});
+	// The descriptor stays open until the end: a broken tar stream inside a gzip one is read again for gzip's own check.
+	const source = createReadStream('', {fd, highWaterMark: 1024 * 1024, fs: keepOpen});
 	const extract = tar.extract();
 	// tar-stream's streams are streamx streams, which node's pipeline drives like its own.
 	const sink = extract as unknown as Writable;
@@ -297,14 +298,20 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 		if (options.signal?.aborted) throw new CancelledError();
 		if (foreign !== undefined) throw foreign;
 		if (error instanceof ExternalError || error instanceof ArchiveError) throw error;
-		const cause = describeStreamError(firstCause(error as Error, streamFailure));
-		throw new ArchiveError(
-			name,
-			cause,
-			contentFailure ? {hint: `it looked like this first: ${contentFailure.message}`} : {},
-		);
+		let first = firstCause(error as Error, streamFailure);
+		let looked = contentFailure?.message;
+		// tar gave up before gzip reached its checksum (a damaged header stops the stream): gzip's verdict on the whole file comes first.
+		if (kind === 'gzip' && !(first as {code?: string}).code?.startsWith('Z_')) {
+			const gzipFailure = await gzipCheck(fd);
+			if (gzipFailure) {
+				looked ??= describeStreamError(first);
+				first = gzipFailure;
+			}
+		}
+		throw new ArchiveError(name, describeStreamError(first), looked ? {hint: `it looked like this first: ${looked}`} : {});
 	} finally {
 		options.signal?.removeEventListener('abort', abort);
+		closeSync(fd);
 	}
 	if (contentFailure) throw contentFailure;
 	return result;
@@ -402,6 +409,26 @@ export async function replayArchive(
 }
 
 /** gzip's own error says most (it is where a damaged file shows first); a stream closed because of it says least. */
+/** File streams that read a descriptor but leave closing it to its owner (a destroyed stream closes its descriptor otherwise). */
+const keepOpen = {
+	open,
+	read,
+	close: (_fd: number, done: (error: NodeJS.ErrnoException | null) => void) => done(null),
+};
+
+/** Reads the whole file at fd through gunzip alone: gzip's own error (CRC, length, early end, bad data), or none. */
+async function gzipCheck(fd: number): Promise<Error | undefined> {
+	const again = createReadStream('', {fd, start: 0, highWaterMark: 1024 * 1024, fs: keepOpen});
+	const gunzip = createGunzip({chunkSize: 1024 * 1024});
+	gunzip.resume();
+	try {
+		await pipeline(again, gunzip);
+		return undefined;
+	} catch (error) {
+		return error as Error;
+	}
+}
+
 function firstCause(caught: Error & {code?: string}, stream: (Error & {code?: string}) | undefined): Error {
 	if (stream?.code?.startsWith('Z_')) return stream;
 	if (caught.code === 'ERR_STREAM_PREMATURE_CLOSE' && stream) return stream;

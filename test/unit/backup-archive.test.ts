@@ -234,8 +234,8 @@ describe('readArchive refuses a damaged or foreign archive, before anything is w
 		const original = readFileSync(whole);
 		const contents = gunzipSync(original);
 		let refused = 0;
-		// Every byte past the 10-byte gzip header (its mtime and OS bytes are not checked by gzip itself).
-		for (let at = 10; at < original.length; at += 7) {
+		// Every byte (each run writes different tar mtimes, so every byte is what makes this the same test each time) past the 10-byte gzip header (its mtime and OS bytes are not checked by gzip itself).
+		for (let at = 10; at < original.length; at += 1) {
 			const bytes = Buffer.from(original);
 			bytes[at]! ^= 0x5a;
 			writeFileSync(file, bytes);
@@ -253,7 +253,7 @@ describe('readArchive refuses a damaged or foreign archive, before anything is w
 				expect(gunzipSync(bytes).equals(contents), `byte ${at}`).toBe(true);
 			}
 		}
-		expect(refused).toBeGreaterThan(original.length / 7 - 30);
+		expect(refused).toBeGreaterThan(original.length - 10 - 200);
 	});
 
 	it('a table file cut inside its array (the archive itself intact)', async () => {
