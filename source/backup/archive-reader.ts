@@ -308,7 +308,11 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 				first = gzipFailure;
 			}
 		}
-		throw new ArchiveError(name, describeStreamError(first), looked ? {hint: `it looked like this first: ${looked}`} : {});
+		throw new ArchiveError(
+			name,
+			describeStreamError(first),
+			looked ? {hint: `it looked like this first: ${looked}`} : {},
+		);
 	} finally {
 		options.signal?.removeEventListener('abort', abort);
 		closeSync(fd);
