@@ -10,6 +10,7 @@ const SETTLED: Partial<Record<NodeActivity, {icon: string; color: string}>> = {
 	failed: {icon: '✖', color: 'red'},
 	cancelled: {icon: '■', color: 'yellow'},
 	deleted: {icon: '✔', color: 'gray'},
+	stopped: {icon: '■', color: 'gray'},
 };
 
 export function nodeStateColor(state: NodeActivity): string {

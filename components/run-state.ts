@@ -386,6 +386,10 @@ const BUSY: ReadonlySet<NodeActivity> = new Set([
 	'joining',
 	'provisioning',
 	'deleting',
+	'draining',
+	'restarting',
+	'upgrading',
+	'stopping',
 ]);
 
 /**

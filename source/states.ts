@@ -23,6 +23,15 @@ type NodeState =
 	| 'joining'
 	| 'provisioning'
 	| 'ready'
+	/** Its tasks leave it (Swarm drain) before it restarts or stops. */
+	| 'draining'
+	/** Rebooting (or its services restarting) on purpose: a restart, an upgrade. */
+	| 'restarting'
+	/** Its packages, Docker or database image being upgraded. */
+	| 'upgrading'
+	| 'stopping'
+	/** Shut down on purpose (`node stop`), until `node start`. */
+	| 'stopped'
 	| 'failed'
 	| 'cancelled'
 	| 'deleting'
@@ -71,6 +80,15 @@ export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
 export type ClusterState =
 	| 'creating'
 	| 'ready'
+	/** Its tasks leave it (Swarm drain) before it restarts or stops. */
+	| 'draining'
+	/** Rebooting (or its services restarting) on purpose: a restart, an upgrade. */
+	| 'restarting'
+	/** Its packages, Docker or database image being upgraded. */
+	| 'upgrading'
+	| 'stopping'
+	/** Shut down on purpose (`node stop`), until `node start`. */
+	| 'stopped'
 	| 'failed'
 	| 'cancelled'
 	/** The run stopped on a question only the user can answer (its error says which): nothing is broken. */

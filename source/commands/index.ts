@@ -78,6 +78,13 @@ export const COMMANDS = {
 		options: {...COMMON, workers: {type: 'string'}, ...YES, ...VERBOSE},
 		load: () => import('./scale.js'),
 	},
+	node: {
+		synopsis: 'node NAME restart|stop|start NODE... [--all] [--allow-unavailable]',
+		summary:
+			'restart, stop or start nodes one at a time, every table available\n(--all: a rolling restart of every node; refused when a table would\nlose its majority, unless --allow-unavailable)',
+		options: {...COMMON, ...VERBOSE, all: {type: 'boolean'}, 'allow-unavailable': {type: 'boolean'}},
+		load: () => import('./node.js'),
+	},
 	stack: {
 		synopsis: 'stack NAME',
 		summary: 'print the stack file swarmbee deployed',

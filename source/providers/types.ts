@@ -178,6 +178,8 @@ export interface Provider {
 		onProgress: (node: string, detail: string) => void,
 	): Promise<CreateOutcome[]>;
 	startMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
+	/** Shuts a machine down, as its own OS would (`swarmbee node NAME stop`); it keeps its disk, and on a cloud its bill. */
+	stopMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	rebootMachine(ctx: ProviderContext, machine: Machine): Promise<void>;
 	/** What `up` would create, found by looking only: creates nothing. */

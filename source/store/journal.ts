@@ -40,6 +40,43 @@ export interface Journal {
 	 * table lands on a server that leaves); put back if they stay after all.
 	 */
 	untagged?: string[];
+	/**
+	 * A change rolled over the nodes one at a time and not finished yet
+	 * (`node restart --all`, `upgrade`): written before the first node
+	 * changes, each node added to `done` once it is back with every table
+	 * ready, removed when the last is. One left behind is an interrupted
+	 * change: the same command resumes it from the next node (bringing back
+	 * first the one it was cut off on).
+	 */
+	rolling?: RollingChangeRecord;
+}
+
+/** Where a rolling change is with the node in hand. */
+export type RollingNodeStage =
+	/** Refusals checked: nothing done to it yet. */
+	| 'checked'
+	/** Its server leads no shard any more. */
+	| 'primaries-moved'
+	/** Being changed (drained, rebooted, its service updated): may be down. */
+	| 'changing'
+	/** Back, its tables catching up. */
+	| 'back';
+
+export interface RollingChangeRecord {
+	kind: 'restart' | 'upgrade';
+	/** The command line that resumes it. */
+	command: string;
+	startedAt: string;
+	/** Every node it changes, in order. */
+	nodes: string[];
+	/** The nodes finished: back, every table ready. */
+	done: string[];
+	/** The node in hand and how far it got. */
+	current?: {node: string; stage: RollingNodeStage};
+	/** What an upgrade installs: a resumed run installs the same. */
+	upgrade?: {rethinkdbImage?: string};
+	/** Primaries moved off servers before their turn, put back at the end. */
+	moved?: Array<{tableId: string; table: string; shard: number; from: string; to: string}>;
 }
 
 /** A scale asked for: to how many workers, from how many, and which nodes leave (a scale-down). */
@@ -127,9 +164,32 @@ export interface NodeRecord {
 	 */
 	nextHostKey?: {publicKey: string; fingerprint: string};
 	swarmNodeId?: string;
+	/**
+	 * swarmbee set the node's Swarm availability to drain (a restart, a stop,
+	 * an upgrade): set back to active when the node is back, by the command
+	 * that drained it or, if that one was cut off, by the next run that finds
+	 * the node running (its recovery, or `up`'s swarm step).
+	 */
+	drained?: {by: string; at: string};
+	/** Stopped on purpose (`swarmbee node NAME stop`): `node NAME start` brings it back (so does `up`). */
+	stopped?: {by: string; at: string};
+	/** The volume its database server keeps its data on, which outlives the machine (see providers' dataVolumes). */
+	dataVolume?: DataVolumeRecord;
 	/** The last provisioning run on this node. */
 	provision?: ProvisionRecord;
 	error?: ErrorInfo;
+}
+
+/** A database server's own volume: a DigitalOcean block-storage volume, a local Docker volume. */
+export interface DataVolumeRecord {
+	/** Its name at the provider (one per node and cluster). */
+	name: string;
+	/** The provider's id, where it has one. */
+	id?: string;
+	/** Size in GiB, where it has one. */
+	sizeGb?: number;
+	/** When it was last seen mounted at DATA_MOUNT on the node. */
+	mountedAt?: string;
 }
 
 export interface ProvisionRecord {

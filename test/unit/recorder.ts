@@ -216,6 +216,10 @@ export class RecordedProvider implements Provider {
 		this.calls.push(`startMachine ${machine.name}`);
 	}
 
+	async stopMachine(_ctx: ProviderContext, machine: Machine): Promise<void> {
+		this.calls.push(`stopMachine ${machine.name}`);
+	}
+
 	async deleteMachine(_ctx: ProviderContext, machine: Machine): Promise<void> {
 		this.calls.push(`deleteMachine ${machine.name}`);
 		this.machines = this.machines.filter(m => m !== machine);

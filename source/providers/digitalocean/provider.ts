@@ -782,6 +782,11 @@ export class DigitalOceanProvider implements Provider {
 		await this.runAction(ctx, machine, 'reboot');
 	}
 
+	/** `shutdown`: the droplet's OS powers off cleanly (a stopped droplet is still billed). */
+	async stopMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
+		await this.runAction(ctx, machine, 'shutdown');
+	}
+
 	async deleteMachine(ctx: ProviderContext, machine: Machine): Promise<void> {
 		this.listed = undefined;
 		await this.whileBusy(ctx, () => this.client(ctx).deleteDroplet(machine.providerId, ctx.signal));

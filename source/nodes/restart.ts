@@ -1,0 +1,144 @@
+import {pollUntil} from '../concurrency.js';
+import {CancelledError, ExternalError, isAbort} from '../errors.js';
+import {shellCommand} from '../shell.js';
+import type {NodeShells, RemoteShell} from '../ssh/shell.js';
+import type {NodeActivity} from '../states.js';
+import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
+
+/**
+ * What a node goes through when swarmbee restarts, stops or upgrades it, as
+ * small functions over SSH (the machine itself is the provider's, handed in
+ * as a callback, so this folder stays below providers/):
+ *
+ *     drain     Swarm stops its tasks and places the app's elsewhere
+ *               (`docker node update --availability drain`, moby's own way;
+ *               swarmbee waits until the node's containers are gone, which
+ *               Swarm does not: moby#33220), so nothing dies mid-request
+ *     (change)  reboot, shut down, upgrade packages…
+ *     back      SSH answers with the node's key, Swarm counts it Ready
+ *     activate  `--availability active`: its tasks come back (its database
+ *               server first among them: it is pinned there)
+ */
+
+/** `docker node update --availability active`: the undo of drainCommand. */
+export function activateCommand(nodeId: string): string {
+	return shellCommand(['docker', 'node', 'update', '--availability', 'active', nodeId]);
+}
+
+/** Containers Swarm runs on this node (its tasks), counted on the node itself. */
+export const swarmContainersCommand = "docker ps -q --filter label=com.docker.swarm.task.id | wc -l | tr -d ' '";
+
+export interface NodeOps {
+	ssh: NodeShells;
+	/** The cluster's managers in order; the first that answers and is not the node in hand is asked. */
+	managers: readonly string[];
+	signal: AbortSignal;
+	/** What the node is doing (the step's io.node(name).state). */
+	say: (node: string, state: NodeActivity, detail?: string) => void;
+}
+
+/**
+ * A manager to ask about `node`: another one when there is one that
+ * answers (a manager cannot drain itself and then answer for the swarm
+ * while it reboots), else `node` itself.
+ */
+export async function managerFor(ops: NodeOps, node: string, signal = ops.signal): Promise<RemoteShell> {
+	for (const manager of ops.managers.filter(m => m !== node)) {
+		try {
+			return await ops.ssh.get(manager, signal);
+		} catch (error) {
+			if (isAbort(error, signal)) throw new CancelledError();
+		}
+	}
+	return ops.ssh.get(node, signal);
+}
+
+/** The node's entry in `docker node ls`, asked of a manager. */
+export async function swarmMember(
+	manager: RemoteShell,
+	swarmNodeId: string,
+	signal?: AbortSignal,
+): Promise<SwarmNode | undefined> {
+	return parseJsonLines<SwarmNode>(await manager.run(nodeListCommand, {signal})).find(m => m.ID === swarmNodeId);
+}
+
+/**
+ * Drains the node and waits until its containers are gone (each task's stop
+ * grace period: a database server's is 30 s), at most `timeoutMs`.
+ */
+export async function drainNode(
+	ops: NodeOps,
+	node: {name: string; swarmNodeId?: string},
+	options: {timeoutMs?: number} = {},
+): Promise<void> {
+	if (!node.swarmNodeId) return;
+	const {signal} = ops;
+	ops.say(node.name, 'draining', "moving the app's tasks elsewhere");
+	const manager = await managerFor(ops, node.name);
+	await manager.run(shellCommand(['docker', 'node', 'update', '--availability', 'drain', node.swarmNodeId]), {signal});
+	const shell = await ops.ssh.get(node.name, signal);
+	const polled = await pollUntil(
+		async () => Number((await shell.run(swarmContainersCommand, {signal})).trim()),
+		left => left === 0,
+		{intervalMs: 1_000, timeoutMs: options.timeoutMs ?? 90_000, signal},
+	);
+	if (!polled.met)
+		ops.say(
+			node.name,
+			'draining',
+			`${polled.last} task container(s) still stopping: going on (they stop with the node)`,
+		);
+}
+
+/** Sets the node active again, so Swarm runs its tasks there. */
+export async function activateNode(
+	ops: NodeOps,
+	node: {name: string; swarmNodeId?: string},
+	signal = ops.signal,
+): Promise<void> {
+	if (!node.swarmNodeId) return;
+	const manager = await managerFor(ops, node.name, signal);
+	const member = await swarmMember(manager, node.swarmNodeId, signal);
+	if (member && member.Availability.toLowerCase() !== 'active')
+		await manager.run(activateCommand(node.swarmNodeId), {signal});
+}
+
+/**
+ * Waits until the node answers SSH with its key and Swarm counts it Ready
+ * (`timeoutMs` each). The SSH connection is new: the pool's old one died
+ * with the reboot.
+ */
+export async function waitForNodeBack(
+	ops: NodeOps,
+	node: {name: string; swarmNodeId?: string},
+	options: {signal: AbortSignal; timeoutMs?: number},
+): Promise<RemoteShell> {
+	const {signal} = options;
+	const timeoutMs = options.timeoutMs ?? 300_000;
+	ops.say(node.name, 'booting', 'waiting for SSH');
+	ops.ssh.drop(node.name);
+	const shell = await ops.ssh.waitFor(node.name, {signal, timeoutMs});
+	const swarmNodeId = node.swarmNodeId;
+	if (!swarmNodeId) return shell;
+	ops.say(node.name, 'joining', 'SSH ok; waiting for Swarm to count it Ready');
+	const polled = await pollUntil(
+		async () => {
+			try {
+				return await swarmMember(await managerFor(ops, node.name, signal), swarmNodeId, signal);
+			} catch (error) {
+				// A manager that rebooted answers docker only once its engine is up.
+				if (isAbort(error, signal)) throw error;
+				return undefined;
+			}
+		},
+		member => member?.Status.toLowerCase() === 'ready',
+		{intervalMs: 1_000, timeoutMs, signal},
+	);
+	if (!polled.met)
+		throw new ExternalError(`${node.name} answers SSH but Swarm does not count it Ready`, {
+			node: node.name,
+			hint: polled.last ? `its status: ${polled.last.Status}` : 'no manager answered for it',
+			nextSteps: [`look at it: swarmbee ssh NAME ${node.name} -- docker info`, 'then run the same command again'],
+		});
+	return shell;
+}

@@ -1,0 +1,424 @@
+import {requirePassword} from '../source/database/password.js';
+import {checkRoll, rollDatabaseOf, rollServers, waitUntilBack, type MovedPrimary} from '../source/database/rolling.js';
+import {serverName} from '../source/database/stack.js';
+import {CancelledError, InputError, isAbort} from '../source/errors.js';
+import type {Machine} from '../source/providers/types.js';
+import {counted} from '../source/render/format.js';
+import {activateNode, drainNode, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
+import type {NodeRecord, RollingChangeRecord} from '../source/store/journal.js';
+import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
+
+type NodeContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
+
+export type NodeAction = 'restart' | 'stop' | 'start';
+
+export interface NodeRequest {
+	action: NodeAction;
+	/** The nodes, in the order they are changed. */
+	nodes: string[];
+	/** The command line, said back when a run is cut off and recorded to resume it. */
+	command: string;
+	/** The user said so: a table that would be unavailable meanwhile is warned about, not refused. */
+	allowUnavailable?: boolean;
+}
+
+const TITLES: Record<NodeAction, string> = {restart: 'Restart', stop: 'Stop', start: 'Start'};
+
+/**
+ * `swarmbee node NAME restart|stop|start NODE` (and `restart --all`): each
+ * node in turn, its database server through the rolling primitive
+ * (source/database/rolling.ts: refused when a table would stop answering,
+ * primaries moved off first, back with every table ready before the next),
+ * its app tasks drained first and let back once it is up again. A restart
+ * is recorded in the journal node by node: cut off, the same command brings
+ * the node in hand back and goes on with the next.
+ */
+export function nodeActionStep(request: NodeRequest): Step<NodeContext> {
+	return {
+		id: request.action,
+		title: TITLES[request.action],
+		async run(ctx, io) {
+			const recovered = await recoverDrained(ctx, io);
+			if (request.action === 'start') return startNodes(ctx, io, request, recovered);
+			if (request.action === 'stop') return stopNodes(ctx, io, request);
+			return restartNodes(ctx, io, request, recovered);
+		},
+	};
+}
+
+/**
+ * Before anything changes: the managers keep their Raft majority and every
+ * table keeps a majority of its voting replicas with each server away in
+ * turn (refused otherwise, saying which table and what to do).
+ */
+export function nodeCheckStep(request: NodeRequest): Step<NodeContext> {
+	return {
+		id: 'check',
+		title: 'Check',
+		async run(ctx, io) {
+			const open = ctx.journal.value.rolling;
+			const remaining =
+				open?.kind === 'restart' && request.action === 'restart'
+					? request.nodes.filter(n => !open.done.includes(n))
+					: request.nodes;
+			if (remaining.length === 0) return {changed: false, summary: 'nothing left to do'};
+			// A cut-off run left a node drained: the next step brings it back first and checks then.
+			const left = ctx.journal.value.nodes.filter(n => n.drained && !n.stopped).map(n => n.name);
+			if (left.length > 0)
+				return {changed: false, summary: `${left.join(', ')} first brought back from a run that was cut off`};
+			await checkNodes(ctx, io, {...request, nodes: remaining});
+			const what = hasDatabase(ctx) ? 'every table keeps a majority of its replicas' : 'no database';
+			return {
+				changed: false,
+				summary: `${remaining.join(', ')}: ${request.action === 'start' ? 'nothing to check' : `one at a time, ${what}`}`,
+			};
+		},
+	};
+}
+
+/** What every node operation needs of the nodes: SSH, the managers, and a way to say what a node does. */
+export function nodeOps(ctx: NodeContext, io: StepIO, signal = io.signal): NodeOps {
+	return {
+		ssh: ctx.ssh,
+		managers: ctx.journal.value.nodes.filter(n => n.role === 'manager').map(n => n.name),
+		signal,
+		say: (node, state, detail) => io.node(node).state(state, detail),
+	};
+}
+
+function record(ctx: NodeContext, node: string): NodeRecord {
+	const found = ctx.journal.value.nodes.find(n => n.name === node);
+	if (!found) throw new InputError(`${ctx.spec.name} has no node ${node}`);
+	return found;
+}
+
+function machineOf(node: NodeRecord): Machine {
+	return {name: node.name, providerId: node.providerId ?? node.name, status: 'running'};
+}
+
+/** A signal that never aborts: what a change that has begun is finished with. */
+const steady = () => new AbortController().signal;
+
+/**
+ * Nodes a cut-off run left drained (not those stopped on purpose): started
+ * if they are down, let back into the swarm, their servers waited for.
+ */
+async function recoverDrained(ctx: NodeContext, io: StepIO): Promise<string[]> {
+	const left = ctx.journal.value.nodes.filter(n => n.drained && !n.stopped);
+	for (const node of left) {
+		io.progress(`${node.name}: left drained by a run that was cut off (${node.drained!.by}): bringing it back first`);
+		await bringBack(ctx, io, node, {start: true});
+	}
+	return left.map(n => n.name);
+}
+
+/**
+ * Brings a node back: started (when asked and it is down), SSH and Swarm
+ * Ready, active again, and its database server connected with every table
+ * caught up.
+ */
+async function bringBack(
+	ctx: NodeContext,
+	io: StepIO,
+	node: NodeRecord,
+	options: {start: boolean; signal?: AbortSignal},
+): Promise<void> {
+	const signal = options.signal ?? io.signal;
+	const ops = nodeOps(ctx, io, signal);
+	if (options.start) {
+		const pctx = {...providerContext(ctx, io), signal};
+		const machine = (await ctx.provider.listMachines(pctx)).find(m => m.providerId === node.providerId);
+		if (machine?.status === 'stopped') {
+			io.node(node.name).state('booting', 'starting the machine');
+			await ctx.provider.startMachine(pctx, machine);
+		}
+	}
+	await waitForNodeBack(ops, node, {signal});
+	await activateNode(ops, node, signal);
+	ctx.journal.updateNode(node.name, r => {
+		delete r.drained;
+		delete r.stopped;
+	});
+	if (ctx.journal.value.database && ctx.spec.database !== 'none') {
+		const db = openRollDatabase(ctx, io, [node.name]);
+		try {
+			await waitUntilBack(await db.database(node.name), serverName(node.name), undefined, {
+				signal,
+				say: io.progress,
+			});
+		} finally {
+			await db.close();
+		}
+	}
+	io.node(node.name).state('ready', 'back');
+}
+
+/** The roll's database session, on the servers of `nodes` last (the ones changed). */
+export function openRollDatabase(ctx: NodeContext, io: StepIO, nodes: readonly string[]) {
+	const cluster = {...ctx, password: () => requirePassword(ctx.paths.rethinkdbPassword, ctx.spec.name)};
+	return rollDatabaseOf(cluster, nodes, io.signal);
+}
+
+/**
+ * Swarm's managers keep a Raft majority: refused, before anything changes,
+ * a change that would take away one more manager than the majority allows.
+ * A cluster with one manager may restart it (the swarm's control plane is
+ * away for the reboot; tasks keep running) but not stop it.
+ */
+function checkManagers(ctx: NodeContext, nodes: readonly string[], action: NodeAction): void {
+	const managers = ctx.journal.value.nodes.filter(n => n.role === 'manager');
+	const leaving = managers.filter(m => nodes.includes(m.name));
+	if (leaving.length === 0) return;
+	const away = managers.filter(m => m.stopped && !nodes.includes(m.name));
+	if (managers.length === 1 && action === 'stop') {
+		throw new InputError(
+			`${leaving[0]!.name} is the swarm's only manager: stopped, nothing could be scheduled or changed`,
+			{
+				nextSteps: [
+					`restart it instead (its tasks keep running meanwhile): swarmbee node ${ctx.spec.name} restart ${leaving[0]!.name}`,
+				],
+			},
+		);
+	}
+	// One at a time: one manager away at once, besides those stopped already.
+	const quorum = Math.floor(managers.length / 2) + 1;
+	const up = managers.length - away.length - 1;
+	if (managers.length > 1 && up < quorum) {
+		throw new InputError(
+			`the swarm would keep ${up} of its ${managers.length} managers while ${leaving.map(m => m.name).join(', ')} ${action === 'stop' ? 'is stopped' : 'restarts'}: Raft needs ${quorum}`,
+			{nextSteps: [`start ${away.map(m => m.name).join(', ')} first: swarmbee node ${ctx.spec.name} start NODE`]},
+		);
+	}
+}
+
+/** Refused up front, before the first node changes: managers, then every table through the roll's check. */
+async function checkNodes(ctx: NodeContext, io: StepIO, request: NodeRequest): Promise<void> {
+	checkManagers(ctx, request.nodes, request.action);
+	if (request.action === 'start' || !hasDatabase(ctx)) return;
+	const db = openRollDatabase(ctx, io, request.nodes);
+	try {
+		await checkRoll({
+			database: db.database,
+			nodes: request.nodes,
+			cluster: ctx.spec.name,
+			replicas: ctx.spec.replicas,
+			verb: request.action === 'stop' ? 'is stopped' : 'restarts',
+			allowUnavailable: request.allowUnavailable,
+			warn: io.warn,
+		});
+	} finally {
+		await db.close();
+	}
+}
+
+function hasDatabase(ctx: NodeContext): boolean {
+	return ctx.spec.database !== 'none' && ctx.journal.value.database !== undefined;
+}
+
+/**
+ * Restarts one node: drained, rebooted through the provider, back (SSH,
+ * Swarm Ready), active again. Ctrl-C before the reboot undoes the drain;
+ * once the reboot was asked for, the node is waited for whatever Ctrl-C
+ * says (the roll stops after it).
+ */
+export async function restartNode(ctx: NodeContext, io: StepIO, name: string, signal: AbortSignal): Promise<void> {
+	const node = record(ctx, name);
+	const by = `restart by ${ctx.spec.name}'s swarmbee`;
+	ctx.journal.updateNode(name, r => {
+		r.drained = {by, at: new Date().toISOString()};
+	});
+	const ops = nodeOps(ctx, io, signal);
+	try {
+		await drainNode(ops, node);
+		if (signal.aborted) throw new CancelledError();
+	} catch (error) {
+		if (!isAbort(error, signal)) throw error;
+		await activateNode(nodeOps(ctx, io, steady()), node, steady());
+		ctx.journal.updateNode(name, r => {
+			delete r.drained;
+		});
+		throw new CancelledError();
+	}
+	const finish = steady();
+	io.node(name).state('restarting', 'rebooting');
+	await ctx.provider.rebootMachine({...providerContext(ctx, io), signal: finish}, machineOf(node));
+	await waitForNodeBack(nodeOps(ctx, io, finish), node, {signal: finish});
+	await activateNode(nodeOps(ctx, io, finish), node, finish);
+	ctx.journal.updateNode(name, r => {
+		delete r.drained;
+	});
+	io.node(name).state('running', 'back in the swarm');
+}
+
+/** The journal's record of a rolling change: resumed when it is the same one, else started. */
+export function beginChange(
+	ctx: Pick<NodeContext, 'journal'>,
+	change: Omit<RollingChangeRecord, 'done' | 'startedAt'>,
+): RollingChangeRecord {
+	const open = ctx.journal.value.rolling;
+	const same =
+		open?.kind === change.kind &&
+		JSON.stringify(open.nodes) === JSON.stringify(change.nodes) &&
+		JSON.stringify(open.upgrade ?? {}) === JSON.stringify(change.upgrade ?? {});
+	if (open && same) return open;
+	const fresh: RollingChangeRecord = {...change, done: [], startedAt: new Date().toISOString()};
+	ctx.journal.update(j => {
+		j.rolling = fresh;
+	});
+	return fresh;
+}
+
+/** Journal hooks for a roll: the node in hand and its stage, each node done, the primaries to put back. */
+export function changeHooks(ctx: Pick<NodeContext, 'journal'>) {
+	return {
+		onStage: (node: string, stage: NonNullable<RollingChangeRecord['current']>['stage']) =>
+			ctx.journal.update(j => {
+				if (j.rolling) j.rolling.current = {node, stage};
+			}),
+		onDone: (node: string) =>
+			ctx.journal.update(j => {
+				if (!j.rolling) return;
+				if (!j.rolling.done.includes(node)) j.rolling.done.push(node);
+				delete j.rolling.current;
+			}),
+		onMoved: (moved: MovedPrimary[]) =>
+			ctx.journal.update(j => {
+				if (j.rolling) j.rolling.moved = moved.map(m => ({...m}));
+			}),
+		finish: () =>
+			ctx.journal.update(j => {
+				delete j.rolling;
+			}),
+	};
+}
+
+async function restartNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, recovered: string[]) {
+	const change = beginChange(ctx, {kind: 'restart', command: request.command, nodes: request.nodes});
+	const hooks = changeHooks(ctx);
+	// The node a cut-off run was in the middle of: brought back above if it was left drained,
+	// else waited for if its change had begun; either way it counts as done.
+	const cut = change.current;
+	if (cut && (recovered.includes(cut.node) || cut.stage === 'changing' || cut.stage === 'back')) {
+		if (!recovered.includes(cut.node)) await bringBack(ctx, io, record(ctx, cut.node), {start: true});
+		hooks.onDone(cut.node);
+	}
+	const todo = request.nodes.filter(n => !ctx.journal.value.rolling!.done.includes(n));
+	if (todo.length < request.nodes.length)
+		io.progress(
+			`resuming: ${request.nodes.filter(n => !todo.includes(n)).join(', ')} done before; ${todo.length > 0 ? `going on with ${todo.join(', ')}` : 'nothing left'}`,
+		);
+	checkManagers(ctx, todo, 'restart');
+	if (!hasDatabase(ctx)) {
+		for (const node of todo) {
+			if (io.signal.aborted) throw new CancelledError();
+			hooks.onStage(node, 'changing');
+			await restartNode(ctx, io, node, io.signal);
+			hooks.onDone(node);
+		}
+	} else if (todo.length > 0) {
+		const db = openRollDatabase(ctx, io, todo);
+		try {
+			await rollServers({
+				database: db.database,
+				nodes: todo,
+				cluster: ctx.spec.name,
+				replicas: ctx.spec.replicas,
+				verb: 'restarts',
+				change: (node, signal) => restartNode(ctx, io, node, signal),
+				signal: io.signal,
+				say: io.progress,
+				allowUnavailable: request.allowUnavailable,
+				warn: io.warn,
+				moved: ctx.journal.value.rolling?.moved as MovedPrimary[] | undefined,
+				...hooks,
+			});
+		} finally {
+			await db.close();
+		}
+	}
+	hooks.finish();
+	return {
+		changed: todo.length > 0 || recovered.length > 0,
+		summary:
+			todo.length > 0
+				? `${counted(todo.length, 'node')} restarted one at a time: ${todo.join(', ')}`
+				: 'every node was restarted before',
+	};
+}
+
+async function stopNodes(ctx: NodeContext, io: StepIO, request: NodeRequest) {
+	const todo = request.nodes.filter(n => !record(ctx, n).stopped);
+	checkManagers(ctx, todo, 'stop');
+	const stop = async (name: string, signal: AbortSignal) => {
+		const node = record(ctx, name);
+		const by = `stop by ${ctx.spec.name}'s swarmbee`;
+		const at = new Date().toISOString();
+		ctx.journal.updateNode(name, r => {
+			r.drained = {by, at};
+		});
+		await drainNode(nodeOps(ctx, io, signal), node);
+		// From here it is stopped on purpose: a cut-off run leaves it so, and says how to start it.
+		ctx.journal.updateNode(name, r => {
+			r.stopped = {by, at};
+		});
+		io.node(name).state('stopping', 'shutting down');
+		await ctx.provider.stopMachine({...providerContext(ctx, io), signal: steady()}, machineOf(node));
+		ctx.ssh.drop(name);
+		io.node(name).state('stopped', `start it with swarmbee node ${ctx.spec.name} start ${name}`);
+	};
+	if (!hasDatabase(ctx)) {
+		for (const node of todo) await stop(node, io.signal);
+	} else if (todo.length > 0) {
+		const db = openRollDatabase(ctx, io, todo);
+		try {
+			await rollServers({
+				database: db.database,
+				nodes: todo,
+				cluster: ctx.spec.name,
+				replicas: ctx.spec.replicas,
+				verb: 'is stopped',
+				comesBack: false,
+				change: stop,
+				signal: io.signal,
+				say: io.progress,
+				allowUnavailable: request.allowUnavailable,
+				warn: io.warn,
+			});
+		} finally {
+			await db.close();
+		}
+	}
+	const billed = ctx.provider.capabilities.billed;
+	if (billed && todo.length > 0)
+		io.warn(
+			`${todo.join(', ')} ${todo.length === 1 ? 'is' : 'are'} stopped, and ${billed.by} bills a stopped ${billed.machine} as a running one: swarmbee node ${ctx.spec.name} start ${todo[0]} brings it back`,
+		);
+	return {
+		changed: todo.length > 0,
+		summary:
+			todo.length > 0
+				? `${todo.join(', ')} stopped; every table takes writes without ${todo.length === 1 ? 'it' : 'them'}`
+				: `${request.nodes.join(', ')} ${request.nodes.length === 1 ? 'was' : 'were'} stopped already`,
+	};
+}
+
+async function startNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, recovered: string[]) {
+	const started: string[] = [];
+	for (const name of request.nodes) {
+		if (io.signal.aborted) throw new CancelledError();
+		const node = record(ctx, name);
+		const pctx = providerContext(ctx, io);
+		const machine = (await ctx.provider.listMachines(pctx)).find(m => m.providerId === node.providerId);
+		if (machine?.status === 'running' && !node.stopped && !node.drained) continue;
+		await bringBack(ctx, io, node, {start: true});
+		started.push(name);
+	}
+	const all = [...new Set([...recovered, ...started])];
+	return {
+		changed: all.length > 0,
+		summary:
+			all.length > 0
+				? `${all.join(', ')} started; every table ready`
+				: `${request.nodes.join(', ')} ${request.nodes.length === 1 ? 'was' : 'were'} running already`,
+	};
+}
