@@ -1,5 +1,12 @@
 import {requirePassword} from '../source/database/password.js';
-import {checkRoll, rollDatabaseOf, rollServers, waitUntilBack, type MovedPrimary} from '../source/database/rolling.js';
+import {
+	checkRoll,
+	rollDatabaseOf,
+	rollServers,
+	waitUntilBack,
+	type MovedPrimary,
+	type RollingInput,
+} from '../source/database/rolling.js';
 import {serverName} from '../source/database/stack.js';
 import {CancelledError, InputError, isAbort} from '../source/errors.js';
 import type {Machine} from '../source/providers/types.js';
@@ -292,6 +299,46 @@ export function changeHooks(ctx: Pick<NodeContext, 'journal'>) {
 	};
 }
 
+/**
+ * Changes `todo` one node at a time: through rollServers when the cluster
+ * runs a database (each server away only while every table keeps its
+ * majority), else simply in turn with the same journal hooks.
+ */
+async function rollNodes(
+	ctx: NodeContext,
+	io: StepIO,
+	request: NodeRequest,
+	todo: string[],
+	roll: Pick<RollingInput, 'verb' | 'change' | 'comesBack' | 'moved' | 'onStage' | 'onDone' | 'onMoved'>,
+): Promise<void> {
+	if (todo.length === 0) return;
+	if (!hasDatabase(ctx)) {
+		for (const node of todo) {
+			if (io.signal.aborted) throw new CancelledError();
+			roll.onStage?.(node, 'changing');
+			await roll.change(node, io.signal);
+			roll.onDone?.(node);
+		}
+		return;
+	}
+	const db = openRollDatabase(ctx, io, todo);
+	try {
+		await rollServers({
+			...roll,
+			database: db.database,
+			nodes: todo,
+			cluster: ctx.spec.name,
+			replicas: ctx.spec.replicas,
+			signal: io.signal,
+			say: io.progress,
+			allowUnavailable: request.allowUnavailable,
+			warn: io.warn,
+		});
+	} finally {
+		await db.close();
+	}
+}
+
 async function restartNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, recovered: string[]) {
 	const change = beginChange(ctx, {kind: 'restart', command: request.command, nodes: request.nodes});
 	const hooks = changeHooks(ctx);
@@ -308,34 +355,12 @@ async function restartNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, 
 			`resuming: ${request.nodes.filter(n => !todo.includes(n)).join(', ')} done before; ${todo.length > 0 ? `going on with ${todo.join(', ')}` : 'nothing left'}`,
 		);
 	checkManagers(ctx, todo, 'restart');
-	if (!hasDatabase(ctx)) {
-		for (const node of todo) {
-			if (io.signal.aborted) throw new CancelledError();
-			hooks.onStage(node, 'changing');
-			await restartNode(ctx, io, node, io.signal);
-			hooks.onDone(node);
-		}
-	} else if (todo.length > 0) {
-		const db = openRollDatabase(ctx, io, todo);
-		try {
-			await rollServers({
-				database: db.database,
-				nodes: todo,
-				cluster: ctx.spec.name,
-				replicas: ctx.spec.replicas,
-				verb: 'restarts',
-				change: (node, signal) => restartNode(ctx, io, node, signal),
-				signal: io.signal,
-				say: io.progress,
-				allowUnavailable: request.allowUnavailable,
-				warn: io.warn,
-				moved: ctx.journal.value.rolling?.moved as MovedPrimary[] | undefined,
-				...hooks,
-			});
-		} finally {
-			await db.close();
-		}
-	}
+	await rollNodes(ctx, io, request, todo, {
+		verb: 'restarts',
+		change: (node, signal) => restartNode(ctx, io, node, signal),
+		moved: ctx.journal.value.rolling?.moved as MovedPrimary[] | undefined,
+		...hooks,
+	});
 	hooks.finish();
 	return {
 		changed: todo.length > 0 || recovered.length > 0,
@@ -366,28 +391,7 @@ async function stopNodes(ctx: NodeContext, io: StepIO, request: NodeRequest) {
 		ctx.ssh.drop(name);
 		io.node(name).state('stopped', `start it with swarmbee node ${ctx.spec.name} start ${name}`);
 	};
-	if (!hasDatabase(ctx)) {
-		for (const node of todo) await stop(node, io.signal);
-	} else if (todo.length > 0) {
-		const db = openRollDatabase(ctx, io, todo);
-		try {
-			await rollServers({
-				database: db.database,
-				nodes: todo,
-				cluster: ctx.spec.name,
-				replicas: ctx.spec.replicas,
-				verb: 'is stopped',
-				comesBack: false,
-				change: stop,
-				signal: io.signal,
-				say: io.progress,
-				allowUnavailable: request.allowUnavailable,
-				warn: io.warn,
-			});
-		} finally {
-			await db.close();
-		}
-	}
+	await rollNodes(ctx, io, request, todo, {verb: 'is stopped', comesBack: false, change: stop});
 	const billed = ctx.provider.capabilities.billed;
 	if (billed && todo.length > 0)
 		io.warn(

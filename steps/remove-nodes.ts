@@ -3,7 +3,6 @@ import {checkBeforeDelete, removal} from '../source/database/leaving.js';
 import {requirePassword} from '../source/database/password.js';
 import {pollUntil} from '../source/concurrency.js';
 import {
-	drainCommand,
 	nodeListCommand,
 	nodeRemoveCommand,
 	nodeTasksCommand,
@@ -12,6 +11,7 @@ import {
 	type SwarmNode,
 } from '../source/nodes/swarm.js';
 import {CancelledError, defined} from '../source/errors.js';
+import {setAvailability} from '../source/nodes/restart.js';
 import {hostKeyFile} from '../source/ssh/keys.js';
 import type {NodeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
@@ -63,7 +63,7 @@ async function removeNode(ctx: RemoveContext, io: StepIO, node: NodeRecord): Pro
 	const {swarmNodeId} = node;
 	if (swarmNodeId && (await member())) {
 		say('draining');
-		await manager.run(drainCommand(swarmNodeId), {signal});
+		await setAvailability(manager, swarmNodeId, 'drain', {signal});
 		// Its tasks move away first; after a minute it leaves with whatever is left.
 		const tasks = async () =>
 			parseJsonLines((await manager.exec(nodeTasksCommand(swarmNodeId), {signal})).stdout).length;

@@ -1,4 +1,4 @@
-import {pollUntil} from '../concurrency.js';
+import {pause, pollUntil} from '../concurrency.js';
 import {CancelledError, ExternalError, isAbort} from '../errors.js';
 import {shellCommand} from '../shell.js';
 import type {NodeShells, RemoteShell} from '../ssh/shell.js';
@@ -20,9 +20,33 @@ import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
  *               server first among them: it is pinned there)
  */
 
-/** `docker node update --availability active`: the undo of drainCommand. */
-export function activateCommand(nodeId: string): string {
-	return shellCommand(['docker', 'node', 'update', '--availability', 'active', nodeId]);
+/** `docker node update --availability active|drain`. */
+export function availabilityCommand(nodeId: string, availability: 'active' | 'drain'): string {
+	return shellCommand(['docker', 'node', 'update', '--availability', availability, nodeId]);
+}
+
+/**
+ * Sets a node's Swarm availability through a manager. Swarm updates a node
+ * object by its version, and refuses with "update out of sequence" when the
+ * node changed in between (a rejoining node reports its status at that very
+ * moment): that is asked again with the new version, up to `attempts` times.
+ */
+export async function setAvailability(
+	manager: Pick<RemoteShell, 'run'>,
+	nodeId: string,
+	availability: 'active' | 'drain',
+	options: {signal?: AbortSignal; attempts?: number; pauseMs?: number} = {},
+): Promise<void> {
+	const attempts = options.attempts ?? 10;
+	for (let attempt = 1; ; attempt++) {
+		try {
+			await manager.run(availabilityCommand(nodeId, availability), {signal: options.signal});
+			return;
+		} catch (error) {
+			if (attempt >= attempts || !/update out of sequence/i.test((error as Error).message)) throw error;
+			await pause((options.pauseMs ?? 500) * attempt, options.signal);
+		}
+	}
 }
 
 /** Containers Swarm runs on this node (its tasks), counted on the node itself. */
@@ -75,7 +99,7 @@ export async function drainNode(
 	const {signal} = ops;
 	ops.say(node.name, 'draining', "moving the app's tasks elsewhere");
 	const manager = await managerFor(ops, node.name);
-	await manager.run(shellCommand(['docker', 'node', 'update', '--availability', 'drain', node.swarmNodeId]), {signal});
+	await setAvailability(manager, node.swarmNodeId, 'drain', {signal});
 	const shell = await ops.ssh.get(node.name, signal);
 	const polled = await pollUntil(
 		async () => Number((await shell.run(swarmContainersCommand, {signal})).trim()),
@@ -100,7 +124,7 @@ export async function activateNode(
 	const manager = await managerFor(ops, node.name, signal);
 	const member = await swarmMember(manager, node.swarmNodeId, signal);
 	if (member && member.Availability.toLowerCase() !== 'active')
-		await manager.run(activateCommand(node.swarmNodeId), {signal});
+		await setAvailability(manager, node.swarmNodeId, 'active', {signal});
 }
 
 /**

@@ -119,10 +119,6 @@ export function isManager(node: SwarmNode): boolean {
 	return node.ManagerStatus !== '';
 }
 
-export function drainCommand(nodeId: string): string {
-	return shellCommand(['docker', 'node', 'update', '--availability', 'drain', nodeId]);
-}
-
 /** Tasks Swarm still wants running on a node. */
 export function nodeTasksCommand(nodeId: string): string {
 	return shellCommand(['docker', 'node', 'ps', nodeId, '--filter', 'desired-state=running', '--format', '{{json .}}']);
