@@ -11,7 +11,7 @@ import {serverName} from '../source/database/stack.js';
 import {CancelledError, InputError, isAbort} from '../source/errors.js';
 import type {Machine} from '../source/providers/types.js';
 import {counted} from '../source/render/format.js';
-import {activateNode, drainNode, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
+import {activateNode, drainNode, finishDrain, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
 import type {NodeRecord, RollingChangeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
@@ -240,7 +240,10 @@ export async function restartNode(ctx: NodeContext, io: StepIO, name: string, si
 		if (signal.aborted) throw new CancelledError();
 	} catch (error) {
 		if (!isAbort(error, signal)) throw error;
-		await activateNode(nodeOps(ctx, io, steady()), node, steady());
+		const calm = nodeOps(ctx, io, steady());
+		io.node(name).state('draining', 'Ctrl-C: letting the drain finish, then making it active again');
+		await finishDrain(calm, node);
+		await activateNode(calm, node, steady());
 		ctx.journal.updateNode(name, r => {
 			delete r.drained;
 		});

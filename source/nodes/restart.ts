@@ -96,10 +96,30 @@ export async function drainNode(
 	options: {timeoutMs?: number} = {},
 ): Promise<void> {
 	if (!node.swarmNodeId) return;
-	const {signal} = ops;
 	ops.say(node.name, 'draining', "moving the app's tasks elsewhere");
 	const manager = await managerFor(ops, node.name);
-	await setAvailability(manager, node.swarmNodeId, 'drain', {signal});
+	await setAvailability(manager, node.swarmNodeId, 'drain', {signal: ops.signal});
+	await waitUntilDrained(ops, node, options);
+}
+
+/**
+ * A drain Swarm has begun, seen to its end (a Ctrl-C mid-drain): its tasks,
+ * the database server among them, are stopped before the node is made
+ * active again, so none is left stopping after the run (and a server is
+ * waited for as it comes back, never counted back while it stops).
+ */
+export async function finishDrain(
+	ops: NodeOps,
+	node: {name: string; swarmNodeId?: string},
+	options: {timeoutMs?: number} = {},
+): Promise<void> {
+	if (!node.swarmNodeId) return;
+	const member = await swarmMember(await managerFor(ops, node.name), node.swarmNodeId, ops.signal);
+	if (member?.Availability.toLowerCase() === 'drain') await waitUntilDrained(ops, node, options);
+}
+
+async function waitUntilDrained(ops: NodeOps, node: {name: string}, options: {timeoutMs?: number}): Promise<void> {
+	const {signal} = ops;
 	const shell = await ops.ssh.get(node.name, signal);
 	const polled = await pollUntil(
 		async () => Number((await shell.run(swarmContainersCommand, {signal})).trim()),
