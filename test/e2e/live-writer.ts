@@ -308,5 +308,22 @@ export function describeWrites(report: WriterReport): string {
 			t =>
 				`${report.db}.${t.table}: ${n(t.acked.length)} acknowledged, ${n(t.failed)} failed, longest gap ${(t.longestGapMs / 1000).toFixed(1)} s at ${(t.longestGapAt / 1000).toFixed(1)} s`,
 		)
+		.concat(describeErrors(report.errors))
 		.join('\n');
+}
+
+/** Each distinct failure the writer met, with when it was first and last seen and how often. */
+function describeErrors(errors: readonly WriteError[]): string[] {
+	const seen = new Map<string, {first: number; last: number; count: number}>();
+	for (const error of errors) {
+		const key = error.message.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, 'UUID').slice(0, 160);
+		const entry = seen.get(key) ?? {first: error.at, last: error.at, count: 0};
+		entry.last = error.at;
+		entry.count++;
+		seen.set(key, entry);
+	}
+	return [...seen].map(
+		([message, e]) =>
+			`  failed ${e.count}x from ${(e.first / 1000).toFixed(1)} s to ${(e.last / 1000).toFixed(1)} s: ${message}`,
+	);
 }
