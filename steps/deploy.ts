@@ -108,6 +108,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			cluster: spec.name,
 			nodes,
 			image: spec.rethinkdbImage,
+			...(journal.value.database?.images ? {images: journal.value.database.images} : {}),
 			memoryLimitBytes: spec.memoryLimitBytes,
 			network: overlay,
 			databaseNetwork: databaseOverlay,
@@ -173,6 +174,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 					...(tls.servers && material ? {tls: {ca: material.trusted, servers: tls.servers}} : {}),
 					...(before?.restartSeconds !== undefined ? {restartSeconds: before.restartSeconds} : {}),
 					...(seedWaits ? {seedWaits} : {}),
+					...(before?.images ? {images: before.images} : {}),
 				};
 			});
 			changed = true;

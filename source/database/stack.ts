@@ -97,6 +97,12 @@ export interface StackInput {
 	/** Nodes in order; the first one's server is the one every other waits for on a fresh start. */
 	nodes: string[];
 	image: string;
+	/**
+	 * Servers that run another image than `image`, by node: those an
+	 * unfinished `swarmbee upgrade` changed so far (each deploy keeps every
+	 * server on the image it runs; only the upgrade moves one at a time).
+	 */
+	images?: Readonly<Record<string, string>>;
 	memoryLimitBytes: number;
 	/** The attachable overlay applications share: the driver port is reached there. */
 	network: {name: string; subnet: string};
@@ -260,7 +266,7 @@ export function renderStackFile(input: StackInput): string {
 		const volume = `${serviceName(node)}-data`;
 		const labels = {'swarmbee.cluster': input.cluster, 'swarmbee.node': node};
 		services[serviceName(node)] = {
-			image: input.image,
+			image: input.images?.[node] ?? input.image,
 			hostname: serviceName(node),
 			command: serverCommand(input, node).map(composeEscape),
 			volumes: [`${volume}:/data`],

@@ -136,6 +136,7 @@ function renderWith(input: RotateInput, servers: Record<string, ServerTlsSecrets
 		cluster: input.spec.name,
 		nodes: liveNodes(input.journal.value).map(n => n.name),
 		image: input.spec.rethinkdbImage,
+		...(input.journal.value.database?.images ? {images: input.journal.value.database.images} : {}),
 		memoryLimitBytes: input.spec.memoryLimitBytes,
 		network: overlay,
 		databaseNetwork: databaseOverlay,

@@ -122,6 +122,12 @@ interface DatabaseRecord {
 	restartSeconds?: number;
 	/** Deployed with the first server waiting for a peer when it restarts with data (stack.ts seedWaits). */
 	seedWaits?: boolean;
+	/**
+	 * Servers an unfinished `swarmbee upgrade` moved to another image than
+	 * `image` so far, by node: every deploy keeps them there. Gone once the
+	 * upgrade has changed every server (`image` is then the new one).
+	 */
+	images?: Record<string, string>;
 }
 
 interface StepRecord {
