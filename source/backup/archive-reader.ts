@@ -160,12 +160,12 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 	const result: WalkResult = {top: undefined, infos: new Map(), data: new Map(), ignored: []};
 	const limits = options.limits ?? DEFAULT_LIMITS;
 	// The descriptor stays open until the end: a broken tar stream inside a gzip one is read again for gzip's own check.
-	const source = createReadStream('', {fd, highWaterMark: 1024 * 1024, fs: keepOpen});
+	// Positional reads (start: 0): no read of this stream moves the descriptor's offset.
+	const source = createReadStream('', {fd, start: 0, highWaterMark: 1024 * 1024, fs: keepOpen});
 	const extract = tar.extract();
 	// tar-stream's streams are streamx streams, which node's pipeline drives like its own.
 	const sink = extract as unknown as Writable;
-	const stages: Array<Readable | Writable> =
-		kind === 'gzip' ? [source, createGunzip({chunkSize: 1024 * 1024}), sink] : [source, sink];
+	const stages: Array<Readable | Writable> = kind === 'gzip' ? [source, quietGunzip(), sink] : [source, sink];
 	const abort = () => extract.destroy(new CancelledError());
 	options.signal?.addEventListener('abort', abort, {once: true});
 	let streamFailure: Error | undefined;
@@ -315,6 +315,9 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 		);
 	} finally {
 		options.signal?.removeEventListener('abort', abort);
+		// Closed only once no read of the stream is in flight: a read left pending on a closed
+		// descriptor would land on whatever file the next open is given that number.
+		await closedStream(source);
 		closeSync(fd);
 	}
 	if (contentFailure) throw contentFailure;
@@ -420,16 +423,38 @@ const keepOpen = {
 	close: (_fd: number, done: (error: NodeJS.ErrnoException | null) => void) => done(null),
 };
 
+/**
+ * A gunzip whose errors after its pipeline settled (zlib's flush of a stream
+ * torn down mid-member) are not an uncaught exception: while the pipeline
+ * runs, its own listener gets every error.
+ */
+function quietGunzip() {
+	const gunzip = createGunzip({chunkSize: 1024 * 1024});
+	gunzip.on('error', () => {});
+	return gunzip;
+}
+
+/** Resolves once a file stream has let go of its descriptor (destroyed first when it has not ended). */
+function closedStream(stream: ReturnType<typeof createReadStream>): Promise<void> {
+	if (stream.closed) return Promise.resolve();
+	return new Promise(resolve => {
+		stream.once('close', () => resolve());
+		stream.destroy();
+	});
+}
+
 /** Reads the whole file at fd through gunzip alone: gzip's own error (CRC, length, early end, bad data), or none. */
 async function gzipCheck(fd: number): Promise<Error | undefined> {
 	const again = createReadStream('', {fd, start: 0, highWaterMark: 1024 * 1024, fs: keepOpen});
-	const gunzip = createGunzip({chunkSize: 1024 * 1024});
+	const gunzip = quietGunzip();
 	gunzip.resume();
 	try {
 		await pipeline(again, gunzip);
 		return undefined;
 	} catch (error) {
 		return error as Error;
+	} finally {
+		await closedStream(again);
 	}
 }
 
