@@ -1,6 +1,6 @@
 import {closeSync, createReadStream, fstatSync, open, openSync, read, readSync} from 'node:fs';
 import path from 'node:path';
-import type {Readable, Writable} from 'node:stream';
+import {Writable, type Readable} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
 import {createGunzip} from 'node:zlib';
 import tar from 'tar-stream';
@@ -165,7 +165,8 @@ async function walkArchive(file: string, options: WalkOptions): Promise<WalkResu
 	const extract = tar.extract();
 	// tar-stream's streams are streamx streams, which node's pipeline drives like its own.
 	const sink = extract as unknown as Writable;
-	const stages: Array<Readable | Writable> = kind === 'gzip' ? [source, quietGunzip(), sink] : [source, sink];
+	const stages: Array<Readable | Writable> =
+		kind === 'gzip' ? [source, createGunzip({chunkSize: 1024 * 1024}), sink] : [source, sink];
 	const abort = () => extract.destroy(new CancelledError());
 	options.signal?.addEventListener('abort', abort, {once: true});
 	let streamFailure: Error | undefined;
@@ -423,17 +424,6 @@ const keepOpen = {
 	close: (_fd: number, done: (error: NodeJS.ErrnoException | null) => void) => done(null),
 };
 
-/**
- * A gunzip whose errors after its pipeline settled (zlib's flush of a stream
- * torn down mid-member) are not an uncaught exception: while the pipeline
- * runs, its own listener gets every error.
- */
-function quietGunzip() {
-	const gunzip = createGunzip({chunkSize: 1024 * 1024});
-	gunzip.on('error', () => {});
-	return gunzip;
-}
-
 /** Resolves once a file stream has let go of its descriptor (destroyed first when it has not ended). */
 function closedStream(stream: ReturnType<typeof createReadStream>): Promise<void> {
 	if (stream.closed) return Promise.resolve();
@@ -446,10 +436,11 @@ function closedStream(stream: ReturnType<typeof createReadStream>): Promise<void
 /** Reads the whole file at fd through gunzip alone: gzip's own error (CRC, length, early end, bad data), or none. */
 async function gzipCheck(fd: number): Promise<Error | undefined> {
 	const again = createReadStream('', {fd, start: 0, highWaterMark: 1024 * 1024, fs: keepOpen});
-	const gunzip = quietGunzip();
-	gunzip.resume();
+	// Into a sink: the pipeline then ends only after gunzip's own end, when the CRC and length were checked
+	// (a pipeline ending in the gunzip itself settles at its 'finish', before that check reports).
+	const discard = new Writable({write: (_chunk, _encoding, done) => done()});
 	try {
-		await pipeline(again, gunzip);
+		await pipeline(again, createGunzip({chunkSize: 1024 * 1024}), discard);
 		return undefined;
 	} catch (error) {
 		return error as Error;
