@@ -210,7 +210,9 @@ export interface RollingInput {
 	 * Changes one node's server. The roll calls it once the server leads no
 	 * shard. Given the run's signal: once it has begun something that takes
 	 * the server down, it finishes that (or undoes it) even if the signal
-	 * aborts, so the server comes back; the roll then stops.
+	 * aborts, so the server comes back; the roll then stops. Finished, it
+	 * returns (the node counts as done); undone, it throws CancelledError
+	 * (the server is waited for, and the next run changes it again).
 	 */
 	change: (node: string, signal: AbortSignal) => Promise<void>;
 	/** Whether the server comes back after the change (false for `node stop`). */
@@ -338,11 +340,14 @@ export async function rollServers(input: RollingInput): Promise<{changed: string
 
 		input.onStage?.(node, 'changing');
 		let interrupted = false;
+		// A change that gives up on Ctrl-C undoes what it began (a drain): the server is waited for, but not done.
+		let undone = false;
 		try {
 			await input.change(node, signal);
 		} catch (error) {
 			if (!isAbort(error, signal)) throw error;
 			interrupted = true;
+			undone = true;
 		}
 		if (signal.aborted) interrupted = true;
 		if (interrupted)
@@ -362,8 +367,10 @@ export async function rollServers(input: RollingInput): Promise<{changed: string
 			await waitUntilWritable(await input.database(node), {signal: steady, intervalMs: interval, say});
 		}
 		input.onStage?.(node, 'back');
-		changed.push(node);
-		input.onDone?.(node);
+		if (!undone) {
+			changed.push(node);
+			input.onDone?.(node);
+		}
 		if (interrupted) throw new CancelledError();
 	}
 	const last = input.nodes.at(-1) ?? '';

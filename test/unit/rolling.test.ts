@@ -408,6 +408,28 @@ describe('rollServers', () => {
 		expect(r.said.some(line => line.startsWith('Ctrl-C: waiting for queenbee to be back before stopping'))).toBe(true);
 	});
 
+	it('Ctrl-C that the change undoes (a drain given back): the server is waited for, but not counted done', async () => {
+		const db = new ScriptedDatabase([table('events', ['queenbee', 'workerbee_1', 'workerbee_2'])]);
+		const done: string[] = [];
+		let r: ReturnType<typeof roll>;
+		r = roll(db, {
+			onDone: node => done.push(node),
+			change: async node => {
+				const server = node.replace('-', '_');
+				// Its tasks were stopped by the drain, then let back: the server bounces, nothing else changed.
+				db.stop(server);
+				r.controller.abort();
+				db.start(server, {catchUpReads: 2});
+				throw new CancelledError();
+			},
+		});
+		const error = await r.run().catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(CancelledError);
+		expect(done).toEqual([]);
+		expect(db.down.size).toBe(0);
+		expect(db.catchingUp.size).toBe(0);
+	});
+
 	it('a stop leaves the server down and waits only until every table takes writes without it', async () => {
 		const db = new ScriptedDatabase([table('events', ['queenbee', 'workerbee_1', 'workerbee_2'])]);
 		const r = roll(db, {
