@@ -3,7 +3,8 @@ import {outputMode, type CommandIO, type OutputMode} from '../session/io.js';
 import {openCluster} from '../session/open.js';
 import {runPlan} from '../session/run.js';
 import type {Journal} from '../store/journal.js';
-import {nodeActionStep, nodeCheckStep, type NodeAction} from '../../steps/node-restart.js';
+import {rollingOrder} from '../nodes/restart.js';
+import {nodeActionStep, nodeCheckStep, type NodeAction} from '../../steps/rolling-changes.js';
 import type {CommandArgs} from './args.js';
 
 const ACTIONS: readonly NodeAction[] = ['restart', 'stop', 'start'];
@@ -75,9 +76,7 @@ export function resolveNodes(
 	const twice = input.nodes.filter((n, i) => input.nodes.indexOf(n) !== i);
 	if (twice.length > 0) throw new InputError(`${[...new Set(twice)].join(', ')} named twice`);
 	if (!input.all) return input.nodes;
-	const workers = known.filter(n => n.role !== 'manager').sort((a, b) => a.index - b.index);
-	const managers = known.filter(n => n.role === 'manager').sort((a, b) => a.index - b.index);
-	return [...workers, ...managers].map(n => n.name);
+	return rollingOrder(known);
 }
 
 /**

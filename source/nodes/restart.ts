@@ -20,6 +20,16 @@ import {nodeListCommand, parseJsonLines, type SwarmNode} from './swarm.js';
  *               server first among them: it is pinned there)
  */
 
+/**
+ * The order a change of every node goes in: every worker in turn, then the
+ * managers (the swarm's control plane is away the shortest while).
+ */
+export function rollingOrder(nodes: ReadonlyArray<{name: string; role: string; index: number}>): string[] {
+	const workers = nodes.filter(n => n.role !== 'manager').sort((a, b) => a.index - b.index);
+	const managers = nodes.filter(n => n.role === 'manager').sort((a, b) => a.index - b.index);
+	return [...workers, ...managers].map(n => n.name);
+}
+
 /** `docker node update --availability active|drain`. */
 export function availabilityCommand(nodeId: string, availability: 'active' | 'drain'): string {
 	return shellCommand(['docker', 'node', 'update', '--availability', availability, nodeId]);
@@ -98,7 +108,8 @@ export async function drainNode(
 	if (!node.swarmNodeId) return;
 	ops.say(node.name, 'draining', "moving the app's tasks elsewhere");
 	const manager = await managerFor(ops, node.name);
-	await setAvailability(manager, node.swarmNodeId, 'drain', {signal: ops.signal});
+	// Asked to its end whatever Ctrl-C says: a drain cut off in flight could still land after a check that found none.
+	await setAvailability(manager, node.swarmNodeId, 'drain', {signal: new AbortController().signal});
 	await waitUntilDrained(ops, node, options);
 }
 
