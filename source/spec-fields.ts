@@ -375,7 +375,10 @@ export const SPEC_FIELDS = [
 				fix: `e.g. ${DEFAULT_RETHINKDB_IMAGE} or registry.example.com/rethinkdb:2.4.4`,
 			};
 		},
-		changeable: true,
+		// A deploy with another image would restart every server at once: upgrade moves them one at a time.
+		changeable: false,
+		changeWith: (cluster, image) =>
+			`to move its servers to another image one at a time: swarmbee upgrade ${cluster} --rethinkdb-image ${image}`,
 		profile: true,
 		json: 'string',
 	}),

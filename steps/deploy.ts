@@ -11,6 +11,7 @@ import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {
 	passwordSecretContent,
 	passwordSecretName,
+	REMOTE_STACK_FILE,
 	renderStackFile,
 	secretEnsureCommand,
 	serverName,
@@ -43,8 +44,6 @@ import {
 } from '../source/database/tls-rollout.js';
 import {existsSync} from 'node:fs';
 import type {ClusterContext, Step} from './types.js';
-
-const REMOTE_STACK_FILE = '/root/.swarmbee/stack.yml';
 
 /**
  * The TLS files for this deploy (`--tls`, the default): the cluster's CA,

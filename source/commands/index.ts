@@ -85,6 +85,19 @@ export const COMMANDS = {
 		options: {...COMMON, ...VERBOSE, all: {type: 'boolean'}, 'allow-unavailable': {type: 'boolean'}},
 		load: () => import('./node.js'),
 	},
+	upgrade: {
+		synopsis: 'upgrade NAME --rethinkdb-image IMAGE [--dry-run] [--allow-unavailable]',
+		summary:
+			'move every database server to a RethinkDB 2.4.x image, one server at a\ntime, every table available (workers first; --dry-run: the plan)',
+		options: {
+			...COMMON,
+			...VERBOSE,
+			'rethinkdb-image': {type: 'string'},
+			'dry-run': {type: 'boolean'},
+			'allow-unavailable': {type: 'boolean'},
+		},
+		load: () => import('./upgrade.js'),
+	},
 	stack: {
 		synopsis: 'stack NAME',
 		summary: 'print the stack file swarmbee deployed',

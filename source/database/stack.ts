@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto';
 import {stringify} from 'yaml';
 import {BugError} from '../errors.js';
 import {shellCommand} from '../shell.js';
+import {liveNodes, type Journal} from '../store/journal.js';
 
 /**
  * The RethinkDB stack: one Swarm service per database server, each pinned to
@@ -16,6 +17,8 @@ import {shellCommand} from '../shell.js';
  */
 
 export const STACK_NAME = 'swarmbee';
+/** Where the stack file is kept on the manager that deploys it. */
+export const REMOTE_STACK_FILE = '/root/.swarmbee/stack.yml';
 export const DRIVER_PORT = 28015;
 export const CLUSTER_PORT = 29015;
 export const ADMIN_PORT = 8080;
@@ -318,6 +321,33 @@ export function renderStackFile(input: StackInput): string {
 /** Compose interpolates `$VAR` in every string of the file; `$$` is a literal `$`. */
 export function composeEscape(text: string): string {
 	return text.replace(/\$/g, '$$$$');
+}
+
+/**
+ * The stack as the journal says it is deployed: every server on the image
+ * and TLS secrets it runs. A change to one server (a rotation, an upgrade)
+ * replaces that server's part of it, so the deploy restarts that one alone.
+ */
+export function deployedStackInput(
+	spec: {name: string; rethinkdbImage: string; memoryLimitBytes: number},
+	journal: Readonly<Journal>,
+	password: string,
+): StackInput {
+	const {overlay, databaseOverlay} = journal.swarm ?? {};
+	if (!overlay || !databaseOverlay) throw new BugError(`${spec.name} has no overlay networks recorded`);
+	const database = journal.database;
+	return {
+		cluster: spec.name,
+		nodes: liveNodes(journal).map(n => n.name),
+		image: database?.image ?? spec.rethinkdbImage,
+		...(database?.images ? {images: database.images} : {}),
+		memoryLimitBytes: spec.memoryLimitBytes,
+		network: overlay,
+		databaseNetwork: databaseOverlay,
+		secret: passwordSecretName(password),
+		...(database?.tls ? {tls: database.tls.servers} : {}),
+		seedWaits: database?.seedWaits === true,
+	};
 }
 
 export function stackHash(stack: string): string {

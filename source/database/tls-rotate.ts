@@ -8,7 +8,8 @@ import {liveNodes} from '../store/journal.js';
 import {issueServerCertificate} from './certificate-authority.js';
 import {databaseNodes, openDatabase} from './rethinkdb.js';
 import {
-	passwordSecretName,
+	deployedStackInput,
+	REMOTE_STACK_FILE,
 	renderStackFile,
 	serverName,
 	type ServerTlsSecrets,
@@ -62,8 +63,6 @@ export interface RotateInput {
 	/** Test seam: writes the stack file kept in the cluster's folder. */
 	writeStack: (file: string, content: string) => void;
 }
-
-const REMOTE_STACK_FILE = '/root/.swarmbee/stack.yml';
 
 /** The clusters whose servers do not run TLS have nothing to rotate: said with the way to turn it on. */
 export function requireTls(
@@ -130,20 +129,7 @@ async function look(
 
 /** The stack as deployed, with the servers' TLS secrets the journal now records. */
 function renderWith(input: RotateInput, servers: Record<string, ServerTlsSecrets>): string {
-	const {overlay, databaseOverlay} = input.journal.value.swarm ?? {};
-	if (!overlay || !databaseOverlay) throw new ExternalError(`${input.spec.name} has no overlay networks recorded`);
-	return renderStackFile({
-		cluster: input.spec.name,
-		nodes: liveNodes(input.journal.value).map(n => n.name),
-		image: input.spec.rethinkdbImage,
-		...(input.journal.value.database?.images ? {images: input.journal.value.database.images} : {}),
-		memoryLimitBytes: input.spec.memoryLimitBytes,
-		network: overlay,
-		databaseNetwork: databaseOverlay,
-		secret: passwordSecretName(input.password),
-		tls: servers,
-		seedWaits: input.journal.value.database?.seedWaits === true,
-	});
+	return renderStackFile({...deployedStackInput(input.spec, input.journal.value, input.password), tls: servers});
 }
 
 /**

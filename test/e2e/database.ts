@@ -51,11 +51,20 @@ export async function pinTable(connection: r.Connection, db: string, table: stri
 }
 
 /** `swarmbee tunnel NAME --json` in the background, its state updates collected. */
-export async function openTunnel(name: string, home: string) {
+export async function openTunnel(name: string, home: string, server?: string) {
 	const adminPort = await freePort();
 	const driverPort = await freePort();
 	const child = spawnCli(
-		['tunnel', name, '--admin-port', String(adminPort), '--driver-port', String(driverPort), '--json'],
+		[
+			'tunnel',
+			name,
+			'--admin-port',
+			String(adminPort),
+			'--driver-port',
+			String(driverPort),
+			...(server ? ['--server', server] : []),
+			'--json',
+		],
 		home,
 	);
 	const updates: Array<{at: string; tunnels: TunnelStatus[]}> = [];

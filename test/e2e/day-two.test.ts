@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import path from 'node:path';
 import r from 'rethinkdb';
@@ -27,8 +28,26 @@ describeWithEngine('day two: restart nodes one at a time under a live writer', (
 	let image: string;
 	let password: string;
 	let tunnel: Awaited<ReturnType<typeof openTunnel>> | undefined;
+	/** A second way in, to workerbee-2's server: the writer goes on through it while the manager reboots. */
+	let second: Awaited<ReturnType<typeof openTunnel>> | undefined;
+	let through = 0;
 
-	const connect = () => connectThrough(tunnel!, password);
+	/**
+	 * As an application given two servers does: the one that worked last, and
+	 * the other when it cannot connect. Each tunnel reaches one server, over
+	 * its node's SSH: with one, the writer's failures while that node
+	 * reboots would be the way in, not the database.
+	 */
+	const connect = async () => {
+		const ways = second ? [tunnel!, second] : [tunnel!];
+		const way = ways[through % ways.length]!;
+		try {
+			return await connectThrough(way, password);
+		} catch (error) {
+			through++;
+			throw error;
+		}
+	};
 	async function query<T>(run: (connection: r.Connection) => Promise<T>): Promise<T> {
 		const connection = await connect();
 		try {
@@ -86,6 +105,7 @@ describeWithEngine('day two: restart nodes one at a time under a live writer', (
 	});
 	afterAll(async () => {
 		await tunnel?.close();
+		await second?.close();
 		purge(name);
 		remove();
 	});
@@ -96,6 +116,7 @@ describeWithEngine('day two: restart nodes one at a time under a live writer', (
 		expect(result.exitCode).toBe(0);
 		password = clusterPassword(home, name);
 		tunnel = await openTunnel(name, home);
+		second = await openTunnel(name, home, 'workerbee-2');
 		await query(async c => {
 			await r.dbCreate('app').run(c);
 			for (const table of TABLES) {
@@ -184,5 +205,76 @@ describeWithEngine('day two: restart nodes one at a time under a live writer', (
 		expect(journal().rolling).toBeUndefined();
 		expect(await critical()).toEqual([]);
 		expect(availability().every(line => / Active Ready$/.test(line))).toBe(true);
+	});
+
+	/** The same server rebuilt (another image id, the same RethinkDB 2.4.4): what a patch upgrade looks like here. */
+	function rebuiltImage(): string {
+		const tag = `swarmbee-rethinkdb-rebuilt:${name}`;
+		execFileSync('docker', ['build', '-q', '-t', tag, '-'], {
+			input: `FROM ${image}\nLABEL swarmbee.test.rebuilt="${name}"\n`,
+			encoding: 'utf8',
+		});
+		onTestFinished(() => {
+			try {
+				execFileSync('docker', ['rmi', tag], {stdio: 'ignore'});
+			} catch {
+				// Still used by a container being removed: the engine's own cleanup takes it.
+			}
+		});
+		return tag;
+	}
+	/** Each database service's image, asked of the manager. */
+	const serviceImages = () =>
+		dockerIn(container('queenbee'), "docker service ls --filter label=swarmbee.cluster --format '{{.Name}} {{.Image}}'")
+			.split('\n')
+			.map(line => line.trim())
+			.filter(Boolean)
+			.sort();
+
+	it('upgrade --rethinkdb-image under the writer: a rebuilt image rolled in one server at a time, 0 acknowledged writes lost; up refuses the same change; a dry run changes nothing', async () => {
+		const target = rebuiltImage();
+		const before = await started();
+		// up would restart every server at once with another image: refused, pointing at upgrade.
+		const viaUp = await cli(['up', name, '--rethinkdb-image', target, '--plain'], home);
+		expect(viaUp.exitCode, viaUp.stdout).toBe(2);
+		expect(viaUp.stderr).toContain(`swarmbee upgrade ${name} --rethinkdb-image ${target}`);
+		// An image that is not RethinkDB is refused before any server changes.
+		const notDb = await cli(['upgrade', name, '--rethinkdb-image', 'debian:bookworm', '--plain'], home);
+		expect(notDb.exitCode, notDb.stdout).not.toBe(0);
+		expect(notDb.stderr).toContain('debian:bookworm does not run RethinkDB');
+		const dry = await cli(['upgrade', name, '--rethinkdb-image', target, '--dry-run', '--plain'], home);
+		expect(dry.stderr, dry.stdout).toBe('');
+		expect(dry.exitCode, dry.stdout).toBe(0);
+		expect(dry.stdout).toContain('would upgrade 3 server(s) one at a time, RethinkDB 2.4.4 → 2.4.4');
+		expect(dry.stdout).toMatch(/1\. workerbee-1 \(server workerbee_1\): .* → swarmbee-rethinkdb-rebuilt/);
+		expect(await started()).toEqual(before);
+		expect(journal().database?.image).toBe(image);
+
+		const w = writer();
+		await w.advance(20);
+		const result = await cli(['upgrade', name, '--rethinkdb-image', target, '--plain'], home);
+		expect(result.stderr, result.stdout).toBe('');
+		expect(result.exitCode, result.stdout).toBe(0);
+		console.log(result.stdout);
+		await w.advance(20);
+		await checkWrites(w, `upgrade --rethinkdb-image (rebuilt 2.4.4) on 1+2 (tables of 3 replicas)`);
+		const after = await started();
+		for (const server of ['queenbee', 'workerbee_1', 'workerbee_2'])
+			expect(after[server], `${server} was not restarted`).not.toBe(before[server]);
+		expect(await critical()).toEqual([]);
+		expect(serviceImages()).toEqual(['queenbee', 'workerbee-1', 'workerbee-2'].map(n => `swarmbee_rdb-${n} ${target}`));
+		expect(journal().database?.image).toBe(target);
+		expect(journal().database?.images).toBeUndefined();
+		expect(journal().rolling).toBeUndefined();
+		const spec = JSON.parse(readFileSync(path.join(home, 'clusters', name, 'spec.json'), 'utf8'));
+		expect(spec.rethinkdbImage).toBe(target);
+		// Workers first, the manager last.
+		expect(result.stdout.indexOf('workerbee_1: back')).toBeLessThan(result.stdout.indexOf('workerbee_2: back'));
+		expect(result.stdout.indexOf('workerbee_2: back')).toBeLessThan(result.stdout.indexOf('queenbee: back'));
+		// Nothing left to do: the same command again changes no server.
+		const again = await cli(['upgrade', name, '--rethinkdb-image', target, '--plain'], home);
+		expect(again.exitCode, again.stdout).toBe(0);
+		expect(again.stdout).toContain(`every server runs ${target}`);
+		expect(await started()).toEqual(after);
 	});
 });

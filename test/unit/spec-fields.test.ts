@@ -62,7 +62,15 @@ describe('SPEC_FIELDS: everything about a setting comes from its entry', () => {
 		expect(() => mergeWithSaved(saved, 'demo', {workers: '5'})).toThrow(
 			expect.objectContaining({nextSteps: ['workers: to change the node count: swarmbee scale demo --workers 5']}),
 		);
-		expect(mergeWithSaved(saved, 'demo', {rethinkdbImage: 'r:2'}).rethinkdbImage).toBe('r:2');
+		// Another image through up would restart every server at once: upgrade is the way.
+		expect(() => mergeWithSaved(saved, 'demo', {rethinkdbImage: 'r:2'})).toThrow(
+			expect.objectContaining({
+				nextSteps: [
+					'rethinkdb-image: to move its servers to another image one at a time: swarmbee upgrade demo --rethinkdb-image r:2',
+				],
+			}),
+		);
+		expect(mergeWithSaved(saved, 'demo', {sideLoad: true}).sideLoad).toBe(true);
 	});
 
 	it('spec.json keeps what was asked, nothing derived', () => {

@@ -1,4 +1,6 @@
+import {onEveryNode} from '../source/concurrency.js';
 import {requirePassword} from '../source/database/password.js';
+import {databaseNodes, openDatabase} from '../source/database/rethinkdb.js';
 import {
 	checkRoll,
 	rollDatabaseOf,
@@ -7,15 +9,42 @@ import {
 	type MovedPrimary,
 	type RollingInput,
 } from '../source/database/rolling.js';
-import {serverName} from '../source/database/stack.js';
-import {CancelledError, InputError, isAbort} from '../source/errors.js';
+import {
+	deployedStackInput,
+	REMOTE_STACK_FILE,
+	renderStackFile,
+	serverName,
+	stackDeployCommand,
+	stackHash,
+} from '../source/database/stack.js';
+import {
+	imageVersionCommand,
+	parseRethinkdbVersion,
+	serverVersions,
+	versionNumber,
+	versionRefusal,
+	waitForTaskImage,
+	type RethinkdbVersion,
+} from '../source/database/upgrade.js';
+import {ensureLocalImage} from '../source/docker/local-image.js';
+import {CancelledError, defined, ExternalError, InputError, isAbort} from '../source/errors.js';
+import {writeFileAtomic} from '../source/files.js';
+import {activateNode, drainNode, finishDrain, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
+import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import type {Machine} from '../source/providers/types.js';
 import {counted} from '../source/render/format.js';
-import {activateNode, drainNode, finishDrain, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
-import type {NodeRecord, RollingChangeRecord} from '../source/store/journal.js';
+import {shellCommand} from '../source/shell.js';
+import {liveNodes, type Journal, type NodeRecord, type RollingChangeRecord} from '../source/store/journal.js';
 import {providerContext, type ClusterContext, type Step, type StepIO} from './types.js';
 
-type NodeContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
+/**
+ * The day-two changes, each rolled one node at a time through
+ * source/database/rolling.ts: `swarmbee node NAME restart|stop|start` and
+ * `swarmbee upgrade NAME --rethinkdb-image`. One journal record of the roll
+ * (journal.rolling) serves both: a cut-off run goes on from the next node.
+ */
+
+export type NodeContext = Pick<ClusterContext, 'spec' | 'paths' | 'journal' | 'provider' | 'ssh' | 'clusterKey'>;
 
 export type NodeAction = 'restart' | 'stop' | 'start';
 
@@ -104,7 +133,7 @@ function machineOf(node: NodeRecord): Machine {
 }
 
 /** A signal that never aborts: what a change that has begun is finished with. */
-const steady = () => new AbortController().signal;
+export const steady = () => new AbortController().signal;
 
 /**
  * Nodes a cut-off run left drained (not those stopped on purpose): started
@@ -307,10 +336,10 @@ export function changeHooks(ctx: Pick<NodeContext, 'journal'>) {
  * runs a database (each server away only while every table keeps its
  * majority), else simply in turn with the same journal hooks.
  */
-async function rollNodes(
+export async function rollNodes(
 	ctx: NodeContext,
 	io: StepIO,
-	request: NodeRequest,
+	request: Pick<NodeRequest, 'allowUnavailable'>,
 	todo: string[],
 	roll: Pick<RollingInput, 'verb' | 'change' | 'comesBack' | 'moved' | 'onStage' | 'onDone' | 'onMoved'>,
 ): Promise<void> {
@@ -428,4 +457,233 @@ async function startNodes(ctx: NodeContext, io: StepIO, request: NodeRequest, re
 				? `${all.join(', ')} started; every table ready`
 				: `${request.nodes.join(', ')} ${request.nodes.length === 1 ? 'was' : 'were'} running already`,
 	};
+}
+
+type UpgradeContext = NodeContext & Pick<ClusterContext, 'docker'>;
+
+export interface UpgradeRequest {
+	/** The RethinkDB image every server is to run. */
+	image: string;
+	/** The nodes in the order their servers change: workers, then the managers. */
+	nodes: string[];
+	/** The command line, said back when a run is cut off (and run again to resume it). */
+	command: string;
+	allowUnavailable?: boolean;
+	/** Print the plan, change nothing. */
+	dryRun?: boolean;
+}
+
+/** The image a node's server runs now, as the journal records it. */
+export function runningImage(journal: Readonly<Journal>, node: string): string | undefined {
+	return journal.database?.images?.[node] ?? journal.database?.image;
+}
+
+/** Servers still to upgrade: those not on the image yet, in the request's order. */
+function remaining(journal: Readonly<Journal>, request: UpgradeRequest): string[] {
+	return request.nodes.filter(node => runningImage(journal, node) !== request.image);
+}
+
+/**
+ * The image onto every node before any server changes: side-loaded from
+ * this machine's engine where nodes do not pull (the local provider,
+ * --side-load), else pulled by each node. Nothing runs it yet.
+ */
+export function upgradeImageStep(request: UpgradeRequest): Step<UpgradeContext> {
+	return {
+		id: 'image',
+		title: 'Image',
+		async run(ctx, io) {
+			const {signal} = io;
+			const nodes = liveNodes(ctx.journal.value);
+			if (sideLoadsDatabase(ctx.spec, ctx.provider.capabilities)) {
+				const local = await ensureLocalImage(ctx.docker, request.image, {
+					signal,
+					onLine: line => io.progress(`pulling ${request.image}: ${line}`),
+					why: `Nodes on the ${ctx.provider.name} provider load the database image from this machine's engine.`,
+				});
+				const loaded = await sideLoadImage(
+					ctx.docker,
+					ctx.ssh,
+					nodes,
+					{tag: request.image, id: local.id},
+					{signal, onProgress: (node, message, done) => io.node(node).state(done ? 'running' : 'loading', message)},
+				);
+				return {
+					changed: loaded.loaded.length > 0,
+					summary: `${request.image} on every node (${loaded.loaded.length} loaded, ${loaded.present.length} had it)`,
+				};
+			}
+			await onEveryNode(
+				'pull the image',
+				nodes,
+				async node => {
+					io.node(node.name).state('loading', `pulling ${request.image}`);
+					await (await ctx.ssh.get(node.name, signal)).run(shellCommand(['docker', 'pull', request.image]), {signal});
+					io.node(node.name).state('running', `has ${request.image}`);
+				},
+				{signal},
+			);
+			return {changed: true, summary: `${request.image} pulled on every node`};
+		},
+	};
+}
+
+/**
+ * Before any server changes: the image is RethinkDB of the same minor
+ * version as every server runs (a patch release, or the same rebuilt), and
+ * every table keeps a majority of its voting replicas with each server away
+ * in turn. Refused otherwise, nothing changed. With --dry-run, the plan.
+ */
+export function upgradeCheckStep(request: UpgradeRequest): Step<UpgradeContext> {
+	return {
+		id: 'check',
+		title: 'Check',
+		async run(ctx, io) {
+			const {signal} = io;
+			const {journal, spec} = ctx;
+			const where = databaseNodes(journal.value);
+			const manager = await ctx.ssh.get(where.manager, signal);
+			const said = await manager.exec(imageVersionCommand(request.image), {signal});
+			const target = said.code === 0 ? parseRethinkdbVersion(said.stdout) : undefined;
+			if (!target)
+				throw new InputError(`${request.image} does not run RethinkDB: rethinkdb --version did not answer in it`, {
+					hint: (said.stderr || said.stdout).trim().split('\n')[0]?.slice(0, 200) || undefined,
+					nextSteps: ['name a RethinkDB 2.4.x image: swarmbee upgrade NAME --rethinkdb-image IMAGE'],
+				});
+			const password = requirePassword(ctx.paths.rethinkdbPassword, spec.name);
+			const session = await openDatabase({ssh: ctx.ssh, ...where, password, signal});
+			let running: Map<string, string>;
+			try {
+				running = await serverVersions(session.connection);
+			} finally {
+				await session.close();
+			}
+			const versions = [...running.values()]
+				.map(parseRethinkdbVersion)
+				.filter((v): v is RethinkdbVersion => v !== undefined);
+			const refusal = versionRefusal(spec.name, request.image, versions, target);
+			if (refusal) throw refusal;
+			const todo = remaining(journal.value, request);
+			if (todo.length === 0)
+				return {changed: false, summary: `every server runs ${request.image} (RethinkDB ${versionNumber(target)})`};
+			const db = openRollDatabase(ctx, io, todo);
+			try {
+				await checkRoll({
+					database: db.database,
+					nodes: todo,
+					cluster: spec.name,
+					replicas: spec.replicas,
+					verb: 'is upgraded',
+					allowUnavailable: request.allowUnavailable,
+					warn: io.warn,
+				});
+			} finally {
+				await db.close();
+			}
+			const from = [...new Set(versions.map(versionNumber))].join(', ');
+			if (request.dryRun) {
+				for (const [i, node] of todo.entries())
+					io.progress(
+						`${i + 1}. ${node} (server ${serverName(node)}): ${runningImage(journal.value, node)} → ${request.image} (its primaries moved off first, back with every table ready before the next)`,
+					);
+				return {
+					changed: false,
+					summary: `would upgrade ${todo.length} server(s) one at a time, RethinkDB ${from} → ${versionNumber(target)}; no server changed (--dry-run)`,
+				};
+			}
+			return {
+				changed: false,
+				summary: `RethinkDB ${from} → ${versionNumber(target)} (${target.text}), one server at a time: ${todo.join(', ')}; every table keeps a majority of its replicas`,
+			};
+		},
+	};
+}
+
+/**
+ * Each server in turn (rolling.ts: primaries off first, the next only once
+ * it is back with every table ready): the stack as deployed with that one
+ * server's image replaced, deployed from the manager, so Swarm restarts
+ * that service alone; its task waited for until it runs the new image. The
+ * journal records every server's image as it changes (a cut-off run goes on
+ * from the next server, and no deploy meanwhile moves servers back) and the
+ * roll's progress; once every server runs it, it is the cluster's image.
+ */
+export function upgradeStep(request: UpgradeRequest): Step<UpgradeContext> {
+	return {
+		id: 'upgrade',
+		title: 'Upgrade',
+		async run(ctx, io) {
+			const {journal, spec} = ctx;
+			const todo = remaining(journal.value, request);
+			beginChange(ctx, {
+				kind: 'upgrade',
+				command: request.command,
+				nodes: request.nodes,
+				upgrade: {rethinkdbImage: request.image},
+			});
+			const hooks = changeHooks(ctx);
+			if (todo.length < request.nodes.length && todo.length > 0)
+				io.progress(
+					`resuming: ${request.nodes.filter(n => !todo.includes(n)).join(', ')} run ${request.image} already; going on with ${todo.join(', ')}`,
+				);
+			const password = requirePassword(ctx.paths.rethinkdbPassword, spec.name);
+			const manager = databaseNodes(journal.value).manager;
+			const sideLoad = sideLoadsDatabase(spec, ctx.provider.capabilities);
+			const deploy = async (images: Record<string, string> | undefined, image: string) => {
+				const {images: _was, ...input} = deployedStackInput(spec, journal.value, password);
+				const stack = renderStackFile(images ? {...input, image, images} : {...input, image});
+				const shell = await ctx.ssh.get(manager, steady());
+				await shell.upload(REMOTE_STACK_FILE, stack, 0o600);
+				await shell.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : 'changed'), {signal: steady()});
+				writeFileAtomic(ctx.paths.stack, stack, 0o600);
+				journal.update(j => {
+					if (!j.database) return;
+					j.database.image = image;
+					if (images) j.database.images = images;
+					else delete j.database.images;
+					j.database.stackHash = stackHash(stack);
+				});
+				return shell;
+			};
+			await rollNodes(ctx, io, request, todo, {
+				verb: 'is upgraded',
+				moved: journal.value.rolling?.moved,
+				...hooks,
+				change: async node => {
+					// Once the deploy is asked for, it is finished whatever Ctrl-C says: the roll waits for the server.
+					const current = defined(journal.value.database, 'the database record an upgrade changes');
+					const images = {...current.images, [node]: request.image};
+					io.node(node).state(
+						'restarting',
+						`${serverName(node)}: ${runningImage(journal.value, node)} → ${request.image}`,
+					);
+					const shell = await deploy(images, current.image);
+					await waitForTaskImage(shell, node, request.image, {signal: steady()});
+					io.node(node).state('running', `${serverName(node)} runs ${request.image}`);
+				},
+			});
+			// Every server runs it: it is the cluster's image (the stack renders the same; nothing restarts).
+			if (remaining(journal.value, request).length === 0 && journal.value.database?.image !== request.image)
+				await deploy(undefined, request.image);
+			hooks.finish();
+			if (remaining(journal.value, request).length > 0)
+				throw new ExternalError('not every server was upgraded', {
+					nextSteps: [`run it again: ${request.command}`],
+				});
+			return {
+				changed: todo.length > 0,
+				summary:
+					todo.length > 0
+						? `${todo.length} server(s) upgraded one at a time to ${request.image}: ${todo.join(', ')}`
+						: `every server ran ${request.image} already`,
+			};
+		},
+	};
+}
+
+/** The upgrade's steps in order (a dry run stops after the check). */
+export function upgradeSteps(request: UpgradeRequest): Array<Step<UpgradeContext>> {
+	return request.dryRun
+		? [upgradeImageStep(request), upgradeCheckStep(request)]
+		: [upgradeImageStep(request), upgradeCheckStep(request), upgradeStep(request)];
 }
