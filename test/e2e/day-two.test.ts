@@ -277,4 +277,35 @@ describeWithEngine('day two: restart nodes one at a time under a live writer', (
 		expect(again.stdout).toContain(`every server runs ${target}`);
 		expect(await started()).toEqual(after);
 	});
+
+	it('Ctrl-C during upgrade: the server in hand is waited for, the same command goes on from the next server', async () => {
+		// Back to the image the cluster was made with: the same 2.4.4, another image id.
+		const before = await started();
+		const w = writer();
+		await w.advance(20);
+		const command = ['upgrade', name, '--rethinkdb-image', image];
+		const run = watchRun(command, home);
+		onTestFinished(() => run.stop());
+		await run.until(e => e.type === 'step-progress' && /workerbee_1: back, every table ready/.test(e.message));
+		run.signal('SIGINT');
+		const first = await run.done;
+		expect(first.exitCode, first.stderr).toBe(130);
+		// workerbee-1 runs the image, the others not yet; every deploy meanwhile keeps it so.
+		expect(journal().database?.images?.['workerbee-1']).toBe(image);
+		expect(serviceImages().filter(line => line.endsWith(` ${image}`)).length).toBeLessThan(3);
+		const resumed = await cli([...command, '--plain'], home);
+		expect(resumed.stderr, resumed.stdout).toBe('');
+		expect(resumed.exitCode, resumed.stdout).toBe(0);
+		expect(resumed.stdout).toContain('resuming: workerbee-1');
+		expect(resumed.stdout).not.toContain('workerbee_1: back');
+		await w.advance(20);
+		await checkWrites(w, 'upgrade, Ctrl-C after workerbee-1, resumed');
+		const after = await started();
+		for (const server of ['queenbee', 'workerbee_1', 'workerbee_2']) expect(after[server]).not.toBe(before[server]);
+		expect(serviceImages()).toEqual(['queenbee', 'workerbee-1', 'workerbee-2'].map(n => `swarmbee_rdb-${n} ${image}`));
+		expect(journal().database).toMatchObject({image});
+		expect(journal().database?.images).toBeUndefined();
+		expect(journal().rolling).toBeUndefined();
+		expect(await critical()).toEqual([]);
+	});
 });
