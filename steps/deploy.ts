@@ -103,11 +103,14 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		const tls = serverTlsForDeploy({nodes, deployed: journal.value.database, material});
 		// The first server's wait for its peers on a restart comes with a deploy that restarts every server anyway.
 		const seedWaits = !journal.value.database || journal.value.database.seedWaits === true || tls.move !== undefined;
+		// Servers keep the image they run: the cluster's changes only through `swarmbee upgrade` (up refuses another one).
+		const image = journal.value.database?.image ?? spec.rethinkdbImage;
+		const images = journal.value.database?.images;
 		const stack = renderStackFile({
 			cluster: spec.name,
 			nodes,
-			image: spec.rethinkdbImage,
-			...(journal.value.database?.images ? {images: journal.value.database.images} : {}),
+			image,
+			...(images ? {images} : {}),
 			memoryLimitBytes: spec.memoryLimitBytes,
 			network: overlay,
 			databaseNetwork: databaseOverlay,
@@ -120,13 +123,19 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 		let changed = false;
 
 		const sideLoad = sideLoadsDatabase(spec, ctx.provider.capabilities);
-		if (sideLoad) {
-			const [local] = await docker.inspect<{Id: string}>('image', [spec.rethinkdbImage], {signal});
+		// Every image the stack names (more than one while an upgrade is unfinished).
+		for (const tag of sideLoad ? new Set([image, ...Object.values(images ?? {})]) : []) {
+			const id = await docker.imageId(tag, {signal});
+			if (!id)
+				throw new InputError(`${tag}, which database servers of ${spec.name} run, is not on this machine's engine`, {
+					hint: 'nodes on this provider load the database image from here',
+					nextSteps: [`put it back (docker pull ${tag}, or build it again), then run this again`],
+				});
 			const loaded = await sideLoadImage(
 				docker,
 				ssh,
 				liveNodes(journal.value),
-				{tag: spec.rethinkdbImage, id: local!.Id},
+				{tag, id},
 				{
 					signal,
 					onProgress: (node, message, done) => io.node(node).state(done ? 'running' : 'loading', message),
@@ -134,7 +143,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			);
 			if (loaded.loaded.length > 0) {
 				changed = true;
-				io.progress(`${spec.rethinkdbImage} side-loaded into ${loaded.loaded.length} node(s)`);
+				io.progress(`${tag} side-loaded into ${loaded.loaded.length} node(s)`);
 			}
 		}
 
@@ -166,7 +175,7 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			});
 			journal.update(j => {
 				j.database = {
-					image: spec.rethinkdbImage,
+					image,
 					stackHash: hash,
 					secret,
 					deployedAt: new Date().toISOString(),
