@@ -7,6 +7,7 @@ import {
 } from '../source/database/health.js';
 import {emptyBeforeRemoval, removal} from '../source/database/leaving.js';
 import {ensurePassword} from '../source/database/password.js';
+import {outOfSequenceAgain} from '../source/nodes/restart.js';
 import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import {
 	passwordSecretContent,
@@ -170,9 +171,14 @@ export const deployStep: Step<Pick<ClusterContext, 'spec' | 'paths' | 'journal' 
 			// The last moment before a leaving server's service goes: what arrived on it since its tables moved moves too.
 			if (leaving.length > 0) await emptyBeforeRemoval(removal(ctx, password, signal, io.progress), leaving);
 			deployedAt = Date.now();
-			await manager.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : before ? 'changed' : 'always'), {
-				signal,
-			});
+			// Deployed again while Swarm says a service changed under the update (its previous update recording its state).
+			await outOfSequenceAgain(
+				() =>
+					manager.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : before ? 'changed' : 'always'), {
+						signal,
+					}),
+				{signal},
+			);
 			journal.update(j => {
 				j.database = {
 					image,

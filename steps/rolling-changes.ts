@@ -29,7 +29,14 @@ import {
 import {ensureLocalImage} from '../source/docker/local-image.js';
 import {CancelledError, defined, ExternalError, InputError, isAbort} from '../source/errors.js';
 import {writeFileAtomic} from '../source/files.js';
-import {activateNode, drainNode, finishDrain, waitForNodeBack, type NodeOps} from '../source/nodes/restart.js';
+import {
+	activateNode,
+	drainNode,
+	finishDrain,
+	outOfSequenceAgain,
+	waitForNodeBack,
+	type NodeOps,
+} from '../source/nodes/restart.js';
 import {sideLoadImage, sideLoadsDatabase} from '../source/nodes/side-load.js';
 import type {Machine} from '../source/providers/types.js';
 import {counted} from '../source/render/format.js';
@@ -634,7 +641,9 @@ export function upgradeStep(request: UpgradeRequest): Step<UpgradeContext> {
 				const stack = renderStackFile(images ? {...input, image, images} : {...input, image});
 				const shell = await ctx.ssh.get(manager, steady());
 				await shell.upload(REMOTE_STACK_FILE, stack, 0o600);
-				await shell.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : 'changed'), {signal: steady()});
+				await outOfSequenceAgain(() =>
+					shell.run(stackDeployCommand(REMOTE_STACK_FILE, sideLoad ? 'never' : 'changed'), {signal: steady()}),
+				);
 				writeFileAtomic(ctx.paths.stack, stack, 0o600);
 				journal.update(j => {
 					if (!j.database) return;

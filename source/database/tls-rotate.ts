@@ -1,5 +1,6 @@
 import r from 'rethinkdb';
 import {pollUntil} from '../concurrency.js';
+import {outOfSequenceAgain} from '../nodes/restart.js';
 import {ExternalError, InputError} from '../errors.js';
 import type {ClusterSpec} from '../spec.js';
 import type {NodeShells} from '../ssh/shell.js';
@@ -190,7 +191,8 @@ export async function rotateServerCertificates(input: RotateInput): Promise<Rota
 		await shell.upload(REMOTE_STACK_FILE, stack, 0o600);
 		input.progress(node, 'restarting its server with the new certificate');
 		const deployedAt = Date.now();
-		await shell.run(stackDeployCommand(REMOTE_STACK_FILE, 'never'), {signal});
+		// Swarm may refuse a service's update while its previous one records its state: asked again.
+		await outOfSequenceAgain(() => shell.run(stackDeployCommand(REMOTE_STACK_FILE, 'never'), {signal}), {signal});
 		input.writeStack(input.stackFile, stack);
 		journal.update(j => {
 			j.database!.tls!.servers[node] = wanted.secrets;

@@ -36,27 +36,38 @@ export function availabilityCommand(nodeId: string, availability: 'active' | 'dr
 }
 
 /**
- * Sets a node's Swarm availability through a manager. Swarm updates a node
- * object by its version, and refuses with "update out of sequence" when the
- * node changed in between (a rejoining node reports its status at that very
- * moment): that is asked again with the new version, up to `attempts` times.
+ * Runs a Swarm update again when Swarm answers "update out of sequence":
+ * it updates an object (a node, a service) by its version and refuses when
+ * the object changed in between (a rejoining node reports its status, a
+ * service's previous update records its state). Asked again, the CLI reads
+ * the new version. Any other failure, or the last attempt's, is thrown.
  */
+export async function outOfSequenceAgain<T>(
+	update: () => Promise<T>,
+	options: {signal?: AbortSignal; attempts?: number; pauseMs?: number} = {},
+): Promise<T> {
+	const attempts = options.attempts ?? 10;
+	for (let attempt = 1; ; attempt++) {
+		try {
+			return await update();
+		} catch (error) {
+			if (attempt >= attempts || !/update out of sequence/i.test((error as Error).message)) throw error;
+			await pause((options.pauseMs ?? 500) * attempt, options.signal);
+		}
+	}
+}
+
+/** Sets a node's Swarm availability through a manager (asked again while Swarm says "update out of sequence"). */
 export async function setAvailability(
 	manager: Pick<RemoteShell, 'run'>,
 	nodeId: string,
 	availability: 'active' | 'drain',
 	options: {signal?: AbortSignal; attempts?: number; pauseMs?: number} = {},
 ): Promise<void> {
-	const attempts = options.attempts ?? 10;
-	for (let attempt = 1; ; attempt++) {
-		try {
-			await manager.run(availabilityCommand(nodeId, availability), {signal: options.signal});
-			return;
-		} catch (error) {
-			if (attempt >= attempts || !/update out of sequence/i.test((error as Error).message)) throw error;
-			await pause((options.pauseMs ?? 500) * attempt, options.signal);
-		}
-	}
+	await outOfSequenceAgain(
+		() => manager.run(availabilityCommand(nodeId, availability), {signal: options.signal}),
+		options,
+	);
 }
 
 /** Containers Swarm runs on this node (its tasks), counted on the node itself. */

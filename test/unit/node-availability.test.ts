@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {availabilityCommand, setAvailability} from '../../source/nodes/restart.js';
+import {availabilityCommand, outOfSequenceAgain, setAvailability} from '../../source/nodes/restart.js';
 
 /** A manager whose `docker node update` fails with the given messages first, then succeeds. */
 function manager(failures: string[]) {
@@ -38,5 +38,22 @@ describe('setAvailability', () => {
 			/update out of sequence/,
 		);
 		expect(shell.asked).toHaveLength(3);
+	});
+
+	it('the same retry serves any Swarm update (a stack deploy), and returns what the update returned', async () => {
+		let calls = 0;
+		const result = await outOfSequenceAgain(
+			async () => {
+				calls++;
+				if (calls < 3)
+					throw new Error(
+						'failed to update service swarmbee_rdb-workerbee-2: Error response from daemon: rpc error: code = Unknown desc = update out of sequence',
+					);
+				return 'deployed';
+			},
+			{pauseMs: 1},
+		);
+		expect(result).toBe('deployed');
+		expect(calls).toBe(3);
 	});
 });
