@@ -138,8 +138,13 @@ export class ConsoleGuard {
 	readonly port: number;
 	private readonly sockets = new Set<net.Socket>();
 	private readonly totals = {totalConnections: 0, refused: 0};
-	/** Kept-alive connections to the forward: each is an SSH channel, not worth opening per request. */
-	private readonly agent = new http.Agent({keepAlive: true, maxSockets: 16});
+	/**
+	 * A connection (an SSH channel) per request: RethinkDB's web server closes
+	 * each connection after its answer without saying `Connection: close`, so
+	 * a kept-alive one could be handed the next request while its close was
+	 * still on the way through the tunnel, and that request failed (502).
+	 */
+	private readonly agent = new http.Agent({keepAlive: false, maxSockets: 16});
 
 	private constructor(
 		private readonly server: http.Server,

@@ -212,3 +212,39 @@ describe('ConsoleGuard: the console’s local port', () => {
 		expect(echoed).toContain('echo ping');
 	});
 });
+
+describe('ConsoleGuard in front of a server that answers once per connection', () => {
+	it("requests one after the other all get through, though the server closes each connection late and without saying so (RethinkDB's web server does)", async () => {
+		const folder = mkdtempSync(path.join(tmpdir(), 'swarmbee-guard-once-'));
+		// Like RethinkDB 2.4.4 behind the tunnel: HTTP/1.1, no `connection: close`, the connection closed after its
+		// one answer, the close arriving a while later (it crosses the SSH tunnel); anything sent meanwhile is dropped.
+		const once = net.createServer(socket => {
+			socket.once('data', () => {
+				socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok');
+				setTimeout(() => socket.destroy(), 40);
+			});
+			socket.on('error', () => {});
+		});
+		const upstream = path.join(folder, 'console.sock');
+		await new Promise<void>(resolve => once.listen(upstream, resolve));
+		const guard = await ConsoleGuard.listen({host: '127.0.0.1', port: 0, upstream, token});
+		try {
+			const jar = `${consoleCookieName(guard.port)}=${token}`;
+			const statuses: number[] = [];
+			for (let i = 0; i < 5; i++) {
+				const answer = await fetch(`http://127.0.0.1:${guard.port}/ajax/reql/?conn_id=${i}`, {
+					method: 'POST',
+					headers: {cookie: jar},
+					body: 'query',
+				});
+				await answer.text();
+				statuses.push(answer.status);
+			}
+			expect(statuses).toEqual([200, 200, 200, 200, 200]);
+		} finally {
+			await guard.close();
+			await new Promise(resolve => once.close(resolve));
+			rmSync(folder, {recursive: true, force: true});
+		}
+	});
+});
